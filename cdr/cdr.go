@@ -1,0 +1,77 @@
+// Package cdr is Switchboard's call detail record model and the contracts
+// around it: the sources that produce CDRs (switch adapters, durable
+// submissions, imports) and the store that keeps them.
+package cdr
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Direction of a call leg as seen from the switch.
+type Direction string
+
+// The directions a CDR may have.
+const (
+	DirectionInbound  Direction = "inbound"  // from a gateway to a local account
+	DirectionOutbound Direction = "outbound" // from a local account to a gateway
+	DirectionInternal Direction = "internal" // between local accounts
+)
+
+// Disposition is the outcome of a call leg, in Asterisk's vocabulary which
+// billing systems already speak.
+type Disposition string
+
+// The dispositions.
+const (
+	Answered   Disposition = "ANSWERED"
+	NoAnswer   Disposition = "NO ANSWER"
+	Busy       Disposition = "BUSY"
+	Failed     Disposition = "FAILED"
+	Congestion Disposition = "CONGESTION"
+)
+
+// Record is one call leg. (Switch, CallID) identifies it across replays,
+// reconnect resyncs and imports: the store keeps one row per pair.
+type Record struct {
+	ID           int64       `json:"id" db:"id"`
+	Switch       string      `json:"switch" db:"switch"`
+	CallID       string      `json:"call_id" db:"call_id"`     // Asterisk uniqueid / FreeSWITCH uuid
+	LinkedID     string      `json:"linked_id" db:"linked_id"` // shared by the legs of one call
+	Direction    Direction   `json:"direction" db:"direction"`
+	Domain       string      `json:"domain" db:"domain"`
+	Account      string      `json:"account" db:"account"` // SIP account username
+	Gateway      string      `json:"gateway" db:"gateway"`
+	CallerNumber string      `json:"caller_number" db:"caller_number"`
+	CallerName   string      `json:"caller_name" db:"caller_name"`
+	Dialed       string      `json:"dialed" db:"dialed"`           // what the caller dialled
+	Destination  string      `json:"destination" db:"destination"` // where the call was delivered
+	Start        time.Time   `json:"start" db:"start_time"`
+	Answer       *time.Time  `json:"answer" db:"answer_time"`
+	End          time.Time   `json:"end" db:"end_time"`
+	Duration     int         `json:"duration" db:"duration"` // seconds, start to end
+	Billsec      int         `json:"billsec" db:"billsec"`   // seconds, answer to end
+	Disposition  Disposition `json:"disposition" db:"disposition"`
+	Cause        int         `json:"cause" db:"cause"` // Q.850
+	CauseText    string      `json:"cause_text" db:"cause_text"`
+	SIPStatus    int         `json:"sip_status" db:"sip_status"` // 0 when unknown
+	Codec        string      `json:"codec" db:"codec"`
+	UserAgent    string      `json:"user_agent" db:"user_agent"`
+	// Raw is the record as the switch produced it, kept for audit.
+	Raw json.RawMessage `json:"raw,omitempty" db:"raw"`
+}
+
+// Sink accepts CDRs. Put returns once the record is durable (in the store or
+// the spool) or has been refused; a source that must acknowledge its
+// producer (mod_json_cdr, an import) does so only after Put returns nil.
+type Sink interface {
+	Put(ctx context.Context, recs ...Record) error
+}
+
+// Source is the CDR side of a switch adapter: it runs until ctx ends,
+// handing every finished call leg to sink. A source may hand the same leg
+// more than once (after a reconnect); the store keeps one.
+type Source interface {
+	StreamCDRs(ctx context.Context, sink Sink) error
+}

@@ -1,0 +1,81 @@
+package provisioning
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error returned by the Service wraps exactly one of
+// them, so API dialects map errors to their own status codes with errors.Is
+// and never by inspecting messages.
+var (
+	// ErrInvalid marks input that fails validation. The concrete error is a
+	// *FieldError naming the offending field.
+	ErrInvalid = errors.New("provisioning: invalid input")
+	// ErrNotFound marks an object that does not exist or that the caller's
+	// scope cannot see: the two are deliberately indistinguishable so that a
+	// tenant cannot probe for IDs belonging to another tenant.
+	ErrNotFound = errors.New("provisioning: not found")
+	// ErrConflict marks a uniqueness violation or a delete refused because the
+	// object still owns children.
+	ErrConflict = errors.New("provisioning: conflict")
+	// ErrForbidden marks an operation the caller's role may not perform on an
+	// object it can see.
+	ErrForbidden = errors.New("provisioning: forbidden")
+	// ErrUnauthenticated marks a missing, unknown or revoked API token.
+	ErrUnauthenticated = errors.New("provisioning: invalid token")
+)
+
+// FieldError reports one invalid field. Field uses the native API's JSON
+// name (for example "caller_id_number"); dialects rename it for their
+// callers when their parameter names differ.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap lets callers test errors.Is(err, ErrInvalid).
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Invalid returns a *FieldError for field.
+func Invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundError names the kind of object and the key that was looked up.
+type NotFoundError struct {
+	Kind string // "tenant", "domain", "user", "account", "gateway", "did", "token"
+	Key  string // the id or natural key that was asked for
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %s not found", e.Kind, e.Key) }
+
+// Unwrap lets callers test errors.Is(err, ErrNotFound).
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+// NotFound returns a *NotFoundError.
+func NotFound(kind string, key any) error { return &NotFoundError{Kind: kind, Key: fmt.Sprint(key)} }
+
+// ConflictError names the field whose uniqueness was violated, or the reason
+// a delete was refused (Field is then empty).
+type ConflictError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConflictError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Reason)
+}
+
+// Unwrap lets callers test errors.Is(err, ErrConflict).
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Conflict returns a *ConflictError.
+func Conflict(field, format string, args ...any) error {
+	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,272 @@
+package provisioning
+
+import (
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Field limits. They are part of the API contract and are documented in the
+// README; changing one is a breaking change.
+const (
+	MaxNameLen        = 100 // tenant names, first/last names, caller-ID names
+	MaxDescriptionLen = 255
+	MaxLoginLen       = 64
+	MaxEmailLen       = 254
+	MinPasswordLen    = 6
+	MaxPasswordLen    = 128
+	MinSecretLen      = 4
+	MaxSecretLen      = 80
+	MaxUsernameLen    = 64
+	MaxDomainLen      = 253
+)
+
+var (
+	loginRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]*$`)
+	usernameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	callerNum  = regexp.MustCompile(`^\+?[0-9*#]{1,32}$`)
+	e164Re     = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	gwNameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// checkText validates a free-text field: valid UTF-8, no control characters,
+// at most max characters, and at least one when required.
+func checkText(field, v string, max int, required bool) error {
+	if !utf8.ValidString(v) {
+		return Invalid(field, "must be valid UTF-8")
+	}
+	if required && strings.TrimSpace(v) == "" {
+		return Invalid(field, "is required")
+	}
+	if n := utf8.RuneCountInString(v); n > max {
+		return Invalid(field, "must be at most %d characters (got %d)", max, n)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return Invalid(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// checkPattern validates a required token-like field against re.
+func checkPattern(field, v string, max int, re *regexp.Regexp, what string) error {
+	if !utf8.ValidString(v) {
+		return Invalid(field, "must be valid UTF-8")
+	}
+	if v == "" {
+		return Invalid(field, "is required")
+	}
+	if len(v) > max {
+		return Invalid(field, "must be at most %d characters (got %d)", max, len(v))
+	}
+	if !re.MatchString(v) {
+		return Invalid(field, "must be %s", what)
+	}
+	return nil
+}
+
+// ValidateHost accepts a DNS hostname (letters, digits, hyphens, dots), an
+// IPv4 address or an IPv6 address (without brackets).
+func ValidateHost(field, h string) error {
+	if h == "" {
+		return Invalid(field, "is required")
+	}
+	if !utf8.ValidString(h) {
+		return Invalid(field, "must be valid UTF-8")
+	}
+	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+		return nil
+	}
+	return validateHostname(field, h)
+}
+
+func validateHostname(field, h string) error {
+	if len(h) > MaxDomainLen {
+		return Invalid(field, "must be at most %d characters (got %d)", MaxDomainLen, len(h))
+	}
+	h = strings.TrimSuffix(h, ".")
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if !labelRe.MatchString(l) {
+			return Invalid(field, "must be a hostname (lower-case letters, digits, hyphens and dots) or an IP address")
+		}
+	}
+	return nil
+}
+
+// ValidateDomainName checks a SIP domain: a lower-case hostname or an IPv4
+// address, as Asterisk and FreeSWITCH use it as a realm.
+func ValidateDomainName(name string) error {
+	if name == "" {
+		return Invalid("name", "is required")
+	}
+	if ip := net.ParseIP(name); ip != nil && ip.To4() != nil {
+		return nil
+	}
+	return validateHostname("name", name)
+}
+
+// ValidatePassword checks an API login password before it is hashed.
+func ValidatePassword(field, p string) error {
+	if !utf8.ValidString(p) {
+		return Invalid(field, "must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(p); n < MinPasswordLen || n > MaxPasswordLen {
+		return Invalid(field, "must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+	}
+	return nil
+}
+
+// ValidateSecret checks a SIP secret: printable ASCII without spaces or
+// quotes, because it ends up in switch configuration files and digest
+// computations on phones that know nothing else.
+func ValidateSecret(field, s string) error {
+	if len(s) < MinSecretLen || len(s) > MaxSecretLen {
+		return Invalid(field, "must be %d to %d characters", MinSecretLen, MaxSecretLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c > '~' || c == '"' || c == '\'' || c == '\\' {
+			return Invalid(field, "must be printable ASCII without spaces, quotes or backslashes")
+		}
+	}
+	return nil
+}
+
+// Validate checks a tenant.
+func (t *Tenant) Validate() error {
+	return checkText("name", t.Name, MaxNameLen, true)
+}
+
+// Validate checks a domain.
+func (d *Domain) Validate() error {
+	if d.TenantID <= 0 {
+		return Invalid("tenant_id", "is required")
+	}
+	if err := ValidateDomainName(d.Name); err != nil {
+		return err
+	}
+	return checkText("description", d.Description, MaxDescriptionLen, false)
+}
+
+// Validate checks a user (not its password, which is validated in
+// SetPassword before hashing).
+func (u *User) Validate() error {
+	if u.TenantID <= 0 {
+		return Invalid("tenant_id", "is required")
+	}
+	if err := checkPattern("login", u.Login, MaxLoginLen, loginRe, "letters, digits and . _ @ + - (starting with a letter or digit)"); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		if err := checkText("email", u.Email, MaxEmailLen, false); err != nil {
+			return err
+		}
+		a, err := mail.ParseAddress(u.Email)
+		if err != nil || a.Address != u.Email || a.Name != "" {
+			return Invalid("email", "must be a plain e-mail address like name@example.com")
+		}
+	}
+	if err := checkText("first_name", u.FirstName, MaxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("last_name", u.LastName, MaxNameLen, false); err != nil {
+		return err
+	}
+	switch u.Role {
+	case RoleAdmin, RoleTenantAdmin, RoleUser:
+	default:
+		return Invalid("role", "must be one of admin, tenant-admin, user")
+	}
+	if u.PasswordHash == "" {
+		return Invalid("password", "is required")
+	}
+	return nil
+}
+
+// Validate checks an account. Secret must already be set (the Service
+// generates one when the caller gives none).
+func (a *Account) Validate() error {
+	if a.DomainID <= 0 {
+		return Invalid("domain_id", "is required")
+	}
+	if err := checkPattern("username", a.Username, MaxUsernameLen, usernameRe, "letters, digits and . _ + - (starting with a letter or digit)"); err != nil {
+		return err
+	}
+	if err := ValidateSecret("secret", a.Secret); err != nil {
+		return err
+	}
+	if err := checkText("caller_id_name", a.CallerIDName, MaxNameLen, false); err != nil {
+		return err
+	}
+	if strings.ContainsAny(a.CallerIDName, `"<>`) {
+		return Invalid("caller_id_name", `must not contain " < or >`)
+	}
+	if a.CallerIDNumber != "" && !callerNum.MatchString(a.CallerIDNumber) {
+		return Invalid("caller_id_number", "must be 1 to 32 digits, * or #, optionally after a leading +")
+	}
+	return checkText("description", a.Description, MaxDescriptionLen, false)
+}
+
+// Validate checks a gateway and fills defaults (port 5060, or 5061 for TLS;
+// transport udp).
+func (g *Gateway) Validate() error {
+	if err := checkPattern("name", g.Name, 63, gwNameRe, "lower-case letters, digits, _ and - (starting with a letter or digit)"); err != nil {
+		return err
+	}
+	if err := ValidateHost("host", g.Host); err != nil {
+		return err
+	}
+	switch g.Transport {
+	case "":
+		g.Transport = TransportUDP
+	case TransportUDP, TransportTCP, TransportTLS:
+	default:
+		return Invalid("transport", "must be one of udp, tcp, tls")
+	}
+	if g.Port == 0 {
+		g.Port = 5060
+		if g.Transport == TransportTLS {
+			g.Port = 5061
+		}
+	}
+	if g.Port < 1 || g.Port > 65535 {
+		return Invalid("port", "must be between 1 and 65535")
+	}
+	if g.Username != "" {
+		if err := checkPattern("username", g.Username, MaxUsernameLen, usernameRe, "letters, digits and . _ + -"); err != nil {
+			return err
+		}
+	}
+	if g.Register && g.Username == "" {
+		return Invalid("username", "is required when register is true")
+	}
+	if g.Secret != "" {
+		if err := ValidateSecret("secret", g.Secret); err != nil {
+			return err
+		}
+	}
+	if g.QualifySecs < 0 || g.QualifySecs > 3600 {
+		return Invalid("qualify_seconds", "must be between 0 and 3600")
+	}
+	return checkText("description", g.Description, MaxDescriptionLen, false)
+}
+
+// Validate checks a DID.
+func (d *DID) Validate() error {
+	if d.TenantID <= 0 {
+		return Invalid("tenant_id", "is required")
+	}
+	if !utf8.ValidString(d.Number) {
+		return Invalid("number", "must be valid UTF-8")
+	}
+	if !e164Re.MatchString(d.Number) {
+		return Invalid("number", "must be an E.164 number: + then 7 to 15 digits, not starting with 0")
+	}
+	return checkText("description", d.Description, MaxDescriptionLen, false)
+}
