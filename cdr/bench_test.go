@@ -1,0 +1,119 @@
+package cdr_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
+)
+
+// eachEngine runs fn as a sub-benchmark per available engine on a fresh,
+// migrated database.
+func eachEngine(b *testing.B, fn func(b *testing.B, db *sqldb.DB, s *cdr.Store)) {
+	dsns := sqldbtest.DSNs(b)
+	for _, engine := range []sqldb.Engine{sqldb.SQLite, sqldb.Postgres} {
+		dsn, ok := dsns[engine]
+		if !ok {
+			continue
+		}
+		b.Run(string(engine), func(b *testing.B) {
+			db, err := sqldb.Open(context.Background(), dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			fn(b, db, newStore(b, db))
+		})
+	}
+}
+
+// benchRecord is a realistic leg: every text field set and a raw payload
+// of the size mod_json_cdr sends after trimming.
+func benchRecord(i int, domain string, end time.Time) cdr.Record {
+	answer := end.Add(-40 * time.Second)
+	return cdr.Record{
+		Switch: "pbx1", CallID: fmt.Sprintf("%08d-4c1e-4b7a-9a0e-5f1d2c3b4a59", i), LinkedID: fmt.Sprintf("%08d", i),
+		Direction: cdr.DirectionOutbound, Domain: domain, Account: fmt.Sprintf("u%d", i%50),
+		Gateway: "carrier-a", CallerNumber: "+33123456789", CallerName: "Alice",
+		Dialed: "0049301234567", Destination: "+49301234567",
+		Start: end.Add(-time.Minute), Answer: &answer, End: end,
+		Duration: 60, Billsec: 40, Disposition: cdr.Answered, Cause: 16, CauseText: "NORMAL_CLEARING",
+		SIPStatus: 200, Codec: "PCMA", UserAgent: "Yealink SIP-T54W",
+		Raw: []byte(`{"variables":{"uuid":"` + fmt.Sprint(i) + `","sip_hangup_disposition":"send_bye","billsec":"40","read_codec":"PCMA","sip_user_agent":"Yealink SIP-T54W"}}`),
+	}
+}
+
+func BenchmarkInsert(b *testing.B) {
+	const batch = 500
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) {
+		ctx := context.Background()
+		var next atomic.Int64
+		recs := make([]cdr.Record, batch)
+		b.ReportAllocs()
+		for b.Loop() {
+			for j := range recs {
+				i := int(next.Add(1))
+				recs[j] = benchRecord(i, fmt.Sprintf("d%d.example", i%100), base.Add(time.Duration(i)*time.Second))
+			}
+			if n, err := s.Insert(ctx, recs); err != nil || n != batch {
+				b.Fatalf("inserted %d, %v", n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
+	})
+}
+
+// BenchmarkQueryDomainNewest100 is a tenant's CDR screen: one domain's
+// newest 100 among 100,000 rows in 100 domains, then the next page.
+func BenchmarkQueryDomainNewest100(b *testing.B) {
+	const rows, domains = 100_000, 100
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) {
+		ctx := context.Background()
+		recs := make([]cdr.Record, 0, 1000)
+		for i := range rows {
+			recs = append(recs, benchRecord(i, fmt.Sprintf("d%d.example", i%domains), base.Add(time.Duration(i)*time.Second)))
+			if len(recs) == cap(recs) {
+				mustInsert(b, s, recs)
+				recs = recs[:0]
+			}
+		}
+		if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
+			b.Fatal(err)
+		}
+		first := cdr.Filter{Domains: []string{"d42.example"}}
+		page, next, err := s.Query(ctx, first)
+		if err != nil || len(page) != 100 || next == nil {
+			b.Fatalf("first page: %d records, next %v, %v", len(page), next, err)
+		}
+		cases := []struct {
+			name string
+			f    cdr.Filter
+		}{
+			{"first page", first},
+			{"next page", cdr.Filter{Domains: first.Domains, Before: next}},
+			{"five domains", cdr.Filter{Domains: []string{"d1.example", "d2.example", "d3.example", "d4.example", "d5.example"}}},
+			{"every domain", cdr.Filter{}},
+		}
+		for _, c := range cases {
+			b.Run(c.name, func(b *testing.B) {
+				plan := explain(b, db, s, c.f)
+				b.Logf("plan:\n%s", plan)
+				if !strings.Contains(plan, "cdrs_domain_end_idx") && !strings.Contains(plan, "cdrs_end_idx") {
+					b.Errorf("the query uses neither time index:\n%s", plan)
+				}
+				for b.Loop() {
+					page, _, err := s.Query(ctx, c.f)
+					if err != nil || len(page) != 100 {
+						b.Fatalf("%d records, %v", len(page), err)
+					}
+				}
+			})
+		}
+	})
+}

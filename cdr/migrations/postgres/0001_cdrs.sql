@@ -1,0 +1,42 @@
+-- One row per call leg, keyed for dedup by (switch, call_id): sources may
+-- replay a leg after a reconnect and the store keeps the first copy.
+--
+-- Not partitioned by time: a partitioned table could only enforce
+-- UNIQUE (switch, call_id) per partition, and dedup across partitions is
+-- the point of the key. Retention deletes by end_time through cdrs_end_idx.
+--
+-- raw is json, not jsonb: it is kept for audit, so the switch's bytes are
+-- stored verbatim (jsonb would reorder keys and drop whitespace) yet still
+-- validated and queryable with ->>.
+CREATE TABLE cdrs (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    switch        TEXT        NOT NULL,
+    call_id       TEXT        NOT NULL,
+    linked_id     TEXT        NOT NULL DEFAULT '',
+    direction     TEXT        NOT NULL DEFAULT '',
+    domain        TEXT        NOT NULL DEFAULT '',
+    account       TEXT        NOT NULL DEFAULT '',
+    gateway       TEXT        NOT NULL DEFAULT '',
+    caller_number TEXT        NOT NULL DEFAULT '',
+    caller_name   TEXT        NOT NULL DEFAULT '',
+    dialed        TEXT        NOT NULL DEFAULT '',
+    destination   TEXT        NOT NULL DEFAULT '',
+    start_time    TIMESTAMPTZ NOT NULL,
+    answer_time   TIMESTAMPTZ,
+    end_time      TIMESTAMPTZ NOT NULL,
+    duration      INTEGER     NOT NULL DEFAULT 0,
+    billsec       INTEGER     NOT NULL DEFAULT 0,
+    disposition   TEXT        NOT NULL DEFAULT '',
+    cause         INTEGER     NOT NULL DEFAULT 0,
+    cause_text    TEXT        NOT NULL DEFAULT '',
+    sip_status    INTEGER     NOT NULL DEFAULT 0,
+    codec         TEXT        NOT NULL DEFAULT '',
+    user_agent    TEXT        NOT NULL DEFAULT '',
+    raw           JSON,
+    CONSTRAINT cdrs_switch_call_id_key UNIQUE (switch, call_id)
+);
+
+-- A tenant's view: one domain's newest CDRs, paged by (end_time, id).
+CREATE INDEX cdrs_domain_end_idx ON cdrs (domain, end_time DESC, id DESC);
+-- The operator's view (every domain) and retention (DELETE ... WHERE end_time < ?).
+CREATE INDEX cdrs_end_idx ON cdrs (end_time DESC, id DESC);

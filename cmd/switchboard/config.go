@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+)
+
+// Config is the daemon's configuration. It is read from a YAML file, then
+// SWITCHBOARD_* environment variables, then command-line flags, each
+// overriding the one before.
+type Config struct {
+	Database DatabaseConfig `yaml:"database"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	DCP      DCPConfig      `yaml:"dcp"`
+	Log      LogConfig      `yaml:"log"`
+}
+
+// DatabaseConfig chooses the store.
+type DatabaseConfig struct {
+	DSN string `yaml:"dsn"`
+}
+
+// HTTPConfig is the main listener (native API, dcp, health, metrics).
+type HTTPConfig struct {
+	Listen          string        `yaml:"listen"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+}
+
+// DCPConfig places the dcp dialect: under Mount on the main listener, and/or
+// at / on a listener of its own so an existing client changes only its base
+// URL.
+type DCPConfig struct {
+	Mount  string `yaml:"mount"`
+	Listen string `yaml:"listen"`
+}
+
+// LogConfig sets the structured logger.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig serves a newcomer: SQLite in ./data, loopback HTTP, no
+// switch.
+func DefaultConfig() Config {
+	return Config{
+		Database: DatabaseConfig{DSN: "sqlite:./data/switchboard.db"},
+		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
+		DCP:      DCPConfig{Mount: "/dcp/"},
+		Log:      LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// setting is one configuration key: its dotted name (the YAML path), how to
+// set it from a string (environment and flags), and a one-line help.
+type setting struct {
+	key  string
+	help string
+	set  func(c *Config, v string) error
+	get  func(c *Config) string
+}
+
+// EnvName is the environment variable of a key: database.dsn ->
+// SWITCHBOARD_DATABASE_DSN.
+func (s setting) EnvName() string {
+	return "SWITCHBOARD_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(s.key))
+}
+
+// FlagName is the flag of a key: database.dsn -> --database-dsn.
+func (s setting) FlagName() string { return strings.NewReplacer(".", "-", "_", "-").Replace(s.key) }
+
+func parseDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("must be a duration like 15s or 1m")
+	}
+	return d, nil
+}
+
+// settings lists every key; the README's configuration reference is
+// checked against it by a test.
+var settings = []setting{
+	{key: "database.dsn", help: "store: sqlite:PATH or postgres://user:pass@host/db",
+		set: func(c *Config, v string) error { c.Database.DSN = v; return nil },
+		get: func(c *Config) string { return sqldb.Redact(c.Database.DSN) }},
+	{key: "http.listen", help: "address of the HTTP API (host:port)",
+		set: func(c *Config, v string) error { c.HTTP.Listen = v; return nil },
+		get: func(c *Config) string { return c.HTTP.Listen }},
+	{key: "http.shutdown_timeout", help: "how long SIGTERM waits for in-flight requests",
+		set: func(c *Config, v string) (err error) { c.HTTP.ShutdownTimeout, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.HTTP.ShutdownTimeout.String() }},
+	{key: "http.max_body_bytes", help: "largest request body accepted",
+		set: func(c *Config, v string) (err error) {
+			c.HTTP.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return errors.New("must be an integer number of bytes")
+			}
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatInt(c.HTTP.MaxBodyBytes, 10) }},
+	{key: "dcp.mount", help: `path prefix of the dcp dialect on the main listener ("" disables)`,
+		set: func(c *Config, v string) error { c.DCP.Mount = v; return nil },
+		get: func(c *Config) string { return c.DCP.Mount }},
+	{key: "dcp.listen", help: "optional own listener serving the dcp dialect at /",
+		set: func(c *Config, v string) error { c.DCP.Listen = v; return nil },
+		get: func(c *Config) string { return c.DCP.Listen }},
+	{key: "log.level", help: "debug, info, warn or error",
+		set: func(c *Config, v string) error { c.Log.Level = v; return nil },
+		get: func(c *Config) string { return c.Log.Level }},
+	{key: "log.format", help: "text or json",
+		set: func(c *Config, v string) error { c.Log.Format = v; return nil },
+		get: func(c *Config) string { return c.Log.Format }},
+}
+
+// ConfigError names the key at fault and where its value came from.
+type ConfigError struct {
+	Key    string // dotted key, e.g. http.listen
+	Source string // "file config.yaml", "environment SWITCHBOARD_HTTP_LISTEN", "flag --http-listen"
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Source == "" {
+		return fmt.Sprintf("config: %s: %s", e.Key, e.Reason)
+	}
+	return fmt.Sprintf("config: %s (from %s): %s", e.Key, e.Source, e.Reason)
+}
+
+// LoadConfig builds the configuration from the file named by --config (or
+// $SWITCHBOARD_CONFIG), the environment and the flags in args, and
+// validates it. env is os.Environ()-shaped, so tests pass their own.
+func LoadConfig(fs *flag.FlagSet, args []string, env []string) (Config, error) {
+	cfg := DefaultConfig()
+	var configPath string
+	fs.StringVar(&configPath, "config", "", "YAML configuration file (default $SWITCHBOARD_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, s := range settings {
+		v := new(string)
+		fs.StringVar(v, s.FlagName(), "", s.help+" (env "+s.EnvName()+")")
+		flagVals[s.key] = v
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	envMap := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			envMap[k] = v
+		}
+	}
+	if configPath == "" {
+		configPath = envMap["SWITCHBOARD_CONFIG"]
+	}
+	if configPath != "" {
+		if err := loadFile(&cfg, configPath); err != nil {
+			return cfg, err
+		}
+	}
+	known := map[string]bool{"SWITCHBOARD_CONFIG": true}
+	for _, s := range settings {
+		known[s.EnvName()] = true
+		if v, ok := envMap[s.EnvName()]; ok {
+			if err := s.set(&cfg, v); err != nil {
+				return cfg, &ConfigError{Key: s.key, Source: "environment " + s.EnvName(), Reason: err.Error()}
+			}
+		}
+	}
+	for k := range envMap {
+		if strings.HasPrefix(k, "SWITCHBOARD_") && !known[k] && !strings.HasPrefix(k, "SWITCHBOARD_TEST_") {
+			return cfg, &ConfigError{Key: k, Source: "environment", Reason: "unknown variable"}
+		}
+	}
+	var setErr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.FlagName() == f.Name && setErr == nil {
+				if err := s.set(&cfg, *flagVals[s.key]); err != nil {
+					setErr = &ConfigError{Key: s.key, Source: "flag --" + f.Name, Reason: err.Error()}
+				}
+			}
+		}
+	})
+	if setErr != nil {
+		return cfg, setErr
+	}
+	return cfg, cfg.Validate()
+}
+
+func loadFile(cfg *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)                                              // a misspelt key is an error, not a silent default
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return &ConfigError{Key: yamlKey(err), Source: "file " + path, Reason: yamlReason(err)}
+	}
+	return nil
+}
+
+// yamlKey pulls the offending key out of a yaml.v3 error message such as
+// "line 3: field lisen not found in type main.HTTPConfig".
+func yamlKey(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "field "); i >= 0 {
+		rest := msg[i+len("field "):]
+		if j := strings.Index(rest, " not found"); j >= 0 {
+			return rest[:j]
+		}
+	}
+	return "(file)"
+}
+
+func yamlReason(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	if strings.Contains(msg, "not found in type") {
+		return "unknown key (" + msg + ")"
+	}
+	return msg
+}
+
+// Validate checks every value and names the key at fault.
+func (c Config) Validate() error {
+	if _, _, err := sqldb.ParseDSN(c.Database.DSN); err != nil {
+		return &ConfigError{Key: "database.dsn", Reason: strings.TrimPrefix(err.Error(), "sqldb: ")}
+	}
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		return &ConfigError{Key: "http.listen", Reason: err.Error()}
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		return &ConfigError{Key: "http.shutdown_timeout", Reason: "must be positive"}
+	}
+	if c.HTTP.MaxBodyBytes < 1024 || c.HTTP.MaxBodyBytes > 64<<20 {
+		return &ConfigError{Key: "http.max_body_bytes", Reason: "must be between 1024 and 67108864"}
+	}
+	if m := c.DCP.Mount; m != "" && (!strings.HasPrefix(m, "/") || !strings.HasSuffix(m, "/") || m == "/" || strings.HasPrefix(m, "/api/")) {
+		return &ConfigError{Key: "dcp.mount", Reason: `must be a path like /dcp/ (leading and trailing slash, not / or under /api/)`}
+	}
+	if c.DCP.Listen != "" {
+		if err := checkListen(c.DCP.Listen); err != nil {
+			return &ConfigError{Key: "dcp.listen", Reason: err.Error()}
+		}
+		if c.DCP.Listen == c.HTTP.Listen {
+			return &ConfigError{Key: "dcp.listen", Reason: "must differ from http.listen"}
+		}
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return &ConfigError{Key: "log.level", Reason: err.Error()}
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return &ConfigError{Key: "log.format", Reason: "must be text or json"}
+	}
+	return nil
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port, like 127.0.0.1:8080")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return errors.New("port must be a number from 0 to 65535")
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return errors.New("host must be an IP address or a name")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, errors.New("must be debug, info, warn or error")
+	}
+	return l, nil
+}

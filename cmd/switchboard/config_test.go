@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, file string, args, env []string) (Config, error) {
+	t.Helper()
+	if file != "" {
+		p := filepath.Join(t.TempDir(), "switchboard.yaml")
+		if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append([]string{"--config", p}, args...)
+	}
+	fs := newFlagSet("test", io.Discard)
+	return LoadConfig(fs, args, env)
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := "http:\n  listen: 127.0.0.1:7001\n  shutdown_timeout: 3s\nlog:\n  level: debug\n"
+	tests := []struct {
+		name       string
+		args, env  []string
+		wantListen string
+		wantLevel  string
+	}{
+		{"file only", nil, nil, "127.0.0.1:7001", "debug"},
+		{"env overrides file", nil, []string{"SWITCHBOARD_HTTP_LISTEN=127.0.0.1:7002"}, "127.0.0.1:7002", "debug"},
+		{"flag overrides env", []string{"--http-listen", "127.0.0.1:7003"}, []string{"SWITCHBOARD_HTTP_LISTEN=127.0.0.1:7002"}, "127.0.0.1:7003", "debug"},
+		{"flag overrides file", []string{"--log-level=warn"}, nil, "127.0.0.1:7001", "warn"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := load(t, file, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HTTP.Listen != tc.wantListen || cfg.Log.Level != tc.wantLevel {
+				t.Errorf("listen=%q level=%q, want %q %q", cfg.HTTP.Listen, cfg.Log.Level, tc.wantListen, tc.wantLevel)
+			}
+			if cfg.HTTP.ShutdownTimeout != 3*time.Second {
+				t.Errorf("shutdown_timeout = %v, want 3s from the file", cfg.HTTP.ShutdownTimeout)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := load(t, "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.DSN != "sqlite:./data/switchboard.db" || cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.DCP.Mount != "/dcp/" {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+// Each invalid configuration is refused with a message naming its key.
+func TestConfigInvalid(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		args, env []string
+		wantKey   string
+	}{
+		{"unknown file key", "http:\n  lisen: x\n", nil, nil, "lisen"},
+		{"bad listen in file", "http:\n  listen: nonsense\n", nil, nil, "http.listen"},
+		{"bad duration in env", "", nil, []string{"SWITCHBOARD_HTTP_SHUTDOWN_TIMEOUT=soon"}, "http.shutdown_timeout"},
+		{"unknown env var", "", nil, []string{"SWITCHBOARD_HTTP_LISTN=1"}, "SWITCHBOARD_HTTP_LISTN"},
+		{"bad dsn flag", "", []string{"--database-dsn", "mysql://x"}, nil, "database.dsn"},
+		{"bad log level", "", []string{"--log-level", "loud"}, nil, "log.level"},
+		{"bad log format", "log:\n  format: xml\n", nil, nil, "log.format"},
+		{"bad dcp mount", "", []string{"--dcp-mount", "dcp"}, nil, "dcp.mount"},
+		{"dcp listen equals http", "", []string{"--dcp-listen", "127.0.0.1:8080"}, nil, "dcp.listen"},
+		{"tiny body limit", "", []string{"--http-max-body-bytes", "10"}, nil, "http.max_body_bytes"},
+		{"body limit not a number", "", []string{"--http-max-body-bytes", "lots"}, nil, "http.max_body_bytes"},
+		{"type error in file", "http:\n  max_body_bytes: [1]\n", nil, nil, "(file)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.file, tc.args, tc.env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *ConfigError", err)
+			}
+			if ce.Key != tc.wantKey || !strings.Contains(err.Error(), tc.wantKey) {
+				t.Errorf("error %q names key %q, want %q", err, ce.Key, tc.wantKey)
+			}
+		})
+	}
+}
+
+// The README's configuration reference lists every key with its
+// environment variable and flag.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		for _, want := range []string{"`" + s.key + "`", "`" + s.EnvName() + "`", "`--" + s.FlagName() + "`"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("README.md does not mention %s", want)
+			}
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
+	"github.com/switchboard-voip/switchboard/provisioning/api/native"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// onListening, when set (by tests), is told each listener's bound address.
+var onListening func(name, addr string)
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.Level) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openDB opens the configured database and applies every component's
+// migrations.
+func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, cfg.Database.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateAll(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("store ready", "engine", db.Engine, "dsn", sqldb.Redact(cfg.Database.DSN))
+	return db, nil
+}
+
+func migrateAll(ctx context.Context, db *sqldb.DB) error {
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		return err
+	}
+	return cdr.Migrate(ctx, db)
+}
+
+func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
+	cfg, err := LoadConfig(newFlagSet("serve", stderr), args, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	view := presence.New()
+	deps := api.Deps{
+		Service:      provisioning.NewService(sqlstore.New(db), provisioning.WithLogger(log)),
+		Presence:     view,
+		CDRs:         cdr.NewStore(db),
+		Log:          log,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); view.Run(ctx) }() //nolint:errcheck // ends with ctx
+
+	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db)}
+	if cfg.DCP.Listen != "" {
+		servers["dcp"] = api.Instrument(log, dcp.New(deps))
+	}
+	err = serveAll(ctx, cfg, log, servers)
+	cancel()
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// mainHandler routes the main listener: the native API, the dcp dialect,
+// health checks and metrics.
+func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", native.New(deps))
+	if m := cfg.DCP.Mount; m != "" {
+		mux.Handle(m, http.StripPrefix(m[:len(m)-1], dcp.New(deps)))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n")) //nolint:errcheck // client gone
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n")) //nolint:errcheck // client gone
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return api.Instrument(deps.Logger(), mux)
+}
+
+// serveAll runs one HTTP server per handler until ctx ends, then shuts them
+// down gracefully: listeners close at once, in-flight requests get
+// http.shutdown_timeout to finish.
+func serveAll(ctx context.Context, cfg Config, log *slog.Logger, handlers map[string]http.Handler) error {
+	addrs := map[string]string{"http": cfg.HTTP.Listen, "dcp": cfg.DCP.Listen}
+	type running struct {
+		name string
+		srv  *http.Server
+	}
+	var (
+		srvs []running
+		errc = make(chan error, len(handlers))
+	)
+	for name, h := range handlers {
+		ln, err := net.Listen("tcp", addrs[name])
+		if err != nil {
+			for _, r := range srvs {
+				r.srv.Close()
+			}
+			return fmt.Errorf("listen %s on %s: %w", name, addrs[name], err)
+		}
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		srvs = append(srvs, running{name, srv})
+		log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		if onListening != nil {
+			onListening(name, ln.Addr().String())
+		}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", name, err)
+			}
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
+	case runErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, r := range srvs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.srv.Shutdown(sctx); err != nil {
+				log.Warn("shutdown did not drain", "listener", r.name, "err", err)
+				r.srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return runErr
+}

@@ -1,0 +1,528 @@
+package dcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
+)
+
+// Parameter specs shared by several verbs.
+var (
+	pAccID    = spec{max: provisioning.MaxLoginLen}
+	pPassword = spec{max: provisioning.MaxPasswordLen}
+	pEmail    = spec{max: provisioning.MaxEmailLen}
+	pName     = spec{max: provisioning.MaxNameLen}
+	pDCP      = spec{max: provisioning.MaxDomainLen}
+	pUser     = spec{max: provisioning.MaxLoginLen}
+	pNumber   = spec{max: provisioning.MaxUsernameLen} // names an existing account, whatever made it
+	pNewNum   = spec{max: maxPhoneNumber, check: checkNewNumber}
+	pSecret   = spec{max: provisioning.MaxSecretLen}
+	pDesc     = spec{max: provisioning.MaxDescriptionLen}
+	pCIDName  = spec{max: provisioning.MaxNameLen}
+	pCIDNum   = spec{max: maxCallerNumber}
+	pTenant   = spec{max: 19, check: checkID}
+)
+
+// verbs is the whole dialect. write marks verbs that change something;
+// a read-only token is refused those before any lookup.
+var verbs = map[string]*verb{
+	"user/create": {run: (*handler).userCreate, params: map[string]spec{
+		"accid": pAccID, "password": pPassword, "email": pEmail, "firstname": pName, "lastname": pName,
+		"dcp": pDCP, "tenant": pTenant,
+	}},
+	"user/remove": {run: (*handler).userRemove, params: map[string]spec{"accid": pAccID, "email": pEmail}},
+	"user/update": {run: (*handler).userUpdate, params: map[string]spec{
+		"accid": pAccID, "password": pPassword, "email": pEmail, "firstname": pName, "lastname": pName,
+	}},
+	"user/list": {run: (*handler).userList, list: true, params: map[string]spec{"dcp": pDCP}},
+
+	"phonenumber/create": {run: (*handler).phoneCreate, params: map[string]spec{
+		"user": pUser, "dcp": pDCP, "secret": pSecret, "desc": pDesc, "phonenumber": pNewNum,
+		"callerid_name": pCIDName, "callerid_number": pCIDNum,
+	}},
+	"phonenumber/remove": {run: (*handler).phoneRemove, params: map[string]spec{
+		"user": pUser, "dcp": pDCP, "phonenumber": pNumber,
+	}},
+	"phonenumber/update": {run: (*handler).phoneUpdate, params: map[string]spec{
+		"user": pUser, "dcp": pDCP, "phonenumber": pNumber, "secret": pSecret, "desc": pDesc,
+		"callerid_name": pCIDName, "callerid_number": pCIDNum,
+	}},
+	"phonenumber/list": {run: (*handler).phoneList, list: true, params: map[string]spec{"dcp": pDCP, "user": pUser}},
+
+	"domain/list":      {run: (*handler).domainList, list: true},
+	"onlinephone/list": {run: (*handler).onlineList, list: true, params: map[string]spec{"dcp": pDCP, "phonenumber": pNumber}},
+	"gateway/list":     {run: (*handler).gatewayList, list: true},
+	"cdr/list": {run: (*handler).cdrList, list: true, params: map[string]spec{
+		"dcp": pDCP, "phonenumber": pNumber, "caller": {max: maxCDRNumber}, "callee": {max: maxCDRNumber},
+		"disposition": {max: 20, check: checkDisposition},
+		"from":        {max: maxTime, check: checkTime}, "to": {max: maxTime, check: checkTime},
+	}},
+}
+
+func init() {
+	// Cursors differ: provisioning lists use keyset ids, cdr/list the CDR
+	// store's position, onlinephone/list the presence view's own cursor.
+	for name, v := range verbs {
+		if !v.list {
+			continue
+		}
+		switch name {
+		case "cdr/list":
+			v.cursor = spec{max: 200, check: checkCDRCursor}
+		case "onlinephone/list":
+			v.cursor = spec{max: 1000, check: checkPresenceCursor}
+		default:
+			v.cursor = spec{max: 200, check: checkCursor}
+		}
+	}
+	for _, name := range []string{"user/create", "user/remove", "user/update", "phonenumber/create", "phonenumber/remove", "phonenumber/update"} {
+		verbs[name].write = true
+	}
+}
+
+// duplicate rewrites a 409 on field as the dialect's own message, which
+// names the caller's value rather than the model's words for it.
+func duplicate(err error, field, format string, args ...any) error {
+	var e *Error
+	if errors.As(err, &e) && e.Code == http.StatusConflict && e.Field == field {
+		return &Error{Code: http.StatusConflict, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	return err
+}
+
+// required returns the value of a parameter that must be given and not be
+// empty.
+func required(p *params, name string) (string, error) {
+	v := p.get(name)
+	if v == "" {
+		return "", badParam(name, "is required")
+	}
+	return v, nil
+}
+
+// requireAll checks that each name is given and not empty, in order.
+func requireAll(p *params, names ...string) error {
+	for _, n := range names {
+		if _, err := required(p, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// anyOf refuses an update that changes nothing.
+func anyOf(p *params, names ...string) error {
+	for _, n := range names {
+		if p.has(n) {
+			return nil
+		}
+	}
+	return &Error{Code: http.StatusBadRequest, Message: "Nothing to update: give at least one of " + strings.Join(names, ", ")}
+}
+
+// domain returns the domain called name if the caller's scope sees it.
+func (h *handler) domain(ctx context.Context, sc provisioning.Scope, name string) (*provisioning.Domain, error) {
+	d, err := h.svc.DomainByName(ctx, sc, name)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return nil, errDCP()
+	}
+	return d, err
+}
+
+// user returns the user with login if the caller's scope sees it; field
+// is the parameter that named it, for the 502.
+func (h *handler) user(ctx context.Context, sc provisioning.Scope, login, field string) (*provisioning.User, error) {
+	u, err := h.svc.UserByLogin(ctx, sc, login)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return nil, errUser(field)
+	}
+	return u, err
+}
+
+// userOfDomain returns the user named by the "user" parameter, who must
+// belong to the tenant that owns the domain: a DCP's users are its
+// tenant's users.
+func (h *handler) userOfDomain(ctx context.Context, sc provisioning.Scope, login string, d *provisioning.Domain) (*provisioning.User, error) {
+	u, err := h.user(ctx, sc, login, "user")
+	if err != nil {
+		return nil, err
+	}
+	if u.TenantID != d.TenantID {
+		return nil, errUser("user")
+	}
+	return u, nil
+}
+
+// account returns the phone number username in domain d, which must
+// belong to user u.
+func (h *handler) account(ctx context.Context, sc provisioning.Scope, d *provisioning.Domain, username string, u *provisioning.User) (*provisioning.Account, error) {
+	a, err := h.svc.AccountByUsername(ctx, sc, d.Name, username)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return nil, errNumber()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.UserID == nil || *a.UserID != u.ID {
+		return nil, errNumber()
+	}
+	return a, nil
+}
+
+// ---- users ----
+
+func (h *handler) userCreate(ctx context.Context, c *call) (*result, error) {
+	if err := requireAll(c.p, "accid", "password"); err != nil {
+		return nil, err
+	}
+	tenant, err := h.targetTenant(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	u := &provisioning.User{
+		TenantID: tenant, Login: c.p.get("accid"), Email: c.p.get("email"),
+		FirstName: c.p.get("firstname"), LastName: c.p.get("lastname"), Role: provisioning.RoleUser,
+	}
+	if err := h.svc.CreateUser(ctx, c.sc, u, c.p.get("password")); err != nil {
+		return nil, duplicate(fromService(err, "accid"), "accid", "accid %s already exists", u.Login)
+	}
+	return &result{data: viewUser(u)}, nil
+}
+
+// targetTenant is where user/create puts the user: the tenant of the dcp
+// parameter's domain, the tenant parameter, or the token's own tenant.
+// An admin token has no tenant of its own and must say.
+func (h *handler) targetTenant(ctx context.Context, c *call) (int64, error) {
+	dcp, tenant := c.p.get("dcp"), c.p.get("tenant")
+	switch {
+	case dcp != "" && tenant != "":
+		return 0, badParam("tenant", "give either dcp or tenant, not both")
+	case dcp != "":
+		d, err := h.domain(ctx, c.sc, dcp)
+		if err != nil {
+			return 0, err
+		}
+		return d.TenantID, nil
+	case tenant != "":
+		id, _ := strconv.ParseInt(tenant, 10, 64) // checked by checkID
+		if _, err := h.svc.Tenant(ctx, c.sc, id); err != nil {
+			return 0, fromService(err, "accid")
+		}
+		return id, nil
+	case c.sc.All():
+		return 0, badParam("dcp", "is required with an admin token (or give tenant)")
+	}
+	return c.sc.TenantID, nil
+}
+
+func (h *handler) userRemove(ctx context.Context, c *call) (*result, error) {
+	login, err := required(c.p, "accid")
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.user(ctx, c.sc, login, "accid")
+	if err != nil {
+		return nil, err
+	}
+	if email := c.p.get("email"); email != "" && !strings.EqualFold(email, u.Email) {
+		return nil, errUser("email")
+	}
+	if err := h.svc.DeleteUser(ctx, c.sc, u.ID); err != nil {
+		return nil, fromService(err, "accid")
+	}
+	return &result{data: map[string]string{"accid": u.Login}}, nil
+}
+
+func (h *handler) userUpdate(ctx context.Context, c *call) (*result, error) {
+	login, err := required(c.p, "accid")
+	if err != nil {
+		return nil, err
+	}
+	if err := anyOf(c.p, "password", "email", "firstname", "lastname"); err != nil {
+		return nil, err
+	}
+	u, err := h.user(ctx, c.sc, login, "accid")
+	if err != nil {
+		return nil, err
+	}
+	u, err = h.svc.UpdateUser(ctx, c.sc, u.ID, func(u *provisioning.User) error {
+		if pw, ok := c.p.lookup("password"); ok {
+			if err := h.svc.SetPassword(u, pw.Value); err != nil {
+				return err
+			}
+		}
+		setIf(c.p, "email", &u.Email)
+		setIf(c.p, "firstname", &u.FirstName)
+		setIf(c.p, "lastname", &u.LastName)
+		return nil
+	})
+	if err != nil {
+		return nil, fromService(err, "accid")
+	}
+	return &result{data: viewUser(u)}, nil
+}
+
+// setIf sets *dst to the parameter's value when it was given, even empty
+// (an empty value clears the field).
+func setIf(p *params, name string, dst *string) {
+	if v, ok := p.lookup(name); ok {
+		*dst = v.Value
+	}
+}
+
+func (h *handler) userList(ctx context.Context, c *call) (*result, error) {
+	f := provisioning.UserFilter{Page: pageOf(c.p)}
+	if name := c.p.get("dcp"); name != "" {
+		d, err := h.domain(ctx, c.sc, name)
+		if err != nil {
+			return nil, err
+		}
+		f.TenantID = d.TenantID
+	}
+	us, err := h.svc.Users(ctx, c.sc, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]userView, len(us))
+	for i := range us {
+		out[i] = viewUser(&us[i])
+	}
+	res := &result{data: out}
+	if len(us) == f.Limit {
+		f.After, f.Limit = us[len(us)-1].ID, 1
+		more, err := h.svc.Users(ctx, c.sc, f)
+		if err != nil {
+			return nil, err
+		}
+		res.next = nextCursor(f.After, len(more) > 0)
+	}
+	return res, nil
+}
+
+// ---- phone numbers ----
+
+// maxAllocAttempts bounds the retries of phonenumber/create when another
+// request takes the number it picked.
+const maxAllocAttempts = 5
+
+// firstNumber is the first number allocated in an empty DCP.
+const firstNumber = "1000"
+
+func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
+	if err := requireAll(c.p, "user", "dcp"); err != nil {
+		return nil, err
+	}
+	d, err := h.domain(ctx, c.sc, c.p.get("dcp"))
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.userOfDomain(ctx, c.sc, c.p.get("user"), d)
+	if err != nil {
+		return nil, err
+	}
+	a := &provisioning.Account{
+		DomainID: d.ID, Username: c.p.get("phonenumber"), Secret: c.p.get("secret"),
+		Description: c.p.get("desc"), CallerIDName: c.p.get("callerid_name"),
+		CallerIDNumber: c.p.get("callerid_number"), UserID: &u.ID,
+	}
+	generated := a.Secret == ""
+	if a.Username != "" {
+		err = h.svc.CreateAccount(ctx, c.sc, a)
+	} else {
+		err = h.allocate(ctx, c.sc, a)
+	}
+	if err != nil {
+		return nil, duplicate(fromService(err, "user"), "phonenumber", "phonenumber %s already exists in dcp %s", a.Username, d.Name)
+	}
+	v := viewPhone(a, u.Login)
+	if generated {
+		v.Secret = a.Secret
+	}
+	return &result{data: v}, nil
+}
+
+// allocate creates a with the next free number of its domain: one more
+// than the highest all-digit number there, at least firstNumber. Two
+// requests may pick the same number; the loser sees a conflict and picks
+// again.
+func (h *handler) allocate(ctx context.Context, sc provisioning.Scope, a *provisioning.Account) error {
+	var err error
+	for range maxAllocAttempts {
+		var nums []string
+		if nums, err = h.numbers(ctx, sc, a.DomainID); err != nil {
+			return err
+		}
+		a.Username = nextNumber(nums, firstNumber)
+		if len(a.Username) > maxPhoneNumber {
+			return &Error{Code: http.StatusConflict, Field: "phonenumber", Message: "No free phone number left in this DCP"}
+		}
+		err = h.svc.CreateAccount(ctx, sc, a)
+		var ce *provisioning.ConflictError
+		if !errors.As(err, &ce) || ce.Field != "username" {
+			return err
+		}
+	}
+	return err
+}
+
+// numbers returns every account username of a domain.
+func (h *handler) numbers(ctx context.Context, sc provisioning.Scope, domainID int64) ([]string, error) {
+	var out []string
+	f := provisioning.AccountFilter{DomainID: domainID, Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	for {
+		as, err := h.svc.Accounts(ctx, sc, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			out = append(out, a.Username)
+		}
+		if len(as) < f.Limit {
+			return out, nil
+		}
+		f.After = as[len(as)-1].ID
+	}
+}
+
+func (h *handler) phoneRemove(ctx context.Context, c *call) (*result, error) {
+	if err := requireAll(c.p, "user", "dcp", "phonenumber"); err != nil {
+		return nil, err
+	}
+	d, err := h.domain(ctx, c.sc, c.p.get("dcp"))
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.user(ctx, c.sc, c.p.get("user"), "user")
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.account(ctx, c.sc, d, c.p.get("phonenumber"), u)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.DeleteAccount(ctx, c.sc, a.ID); err != nil {
+		return nil, fromService(err, "user")
+	}
+	return &result{data: map[string]string{"phonenumber": a.Username, "dcp": a.Domain, "user": u.Login}}, nil
+}
+
+func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
+	if err := requireAll(c.p, "user", "dcp"); err != nil {
+		return nil, err
+	}
+	if err := anyOf(c.p, "secret", "desc", "callerid_name", "callerid_number"); err != nil {
+		return nil, err
+	}
+	d, err := h.domain(ctx, c.sc, c.p.get("dcp"))
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.user(ctx, c.sc, c.p.get("user"), "user")
+	if err != nil {
+		return nil, err
+	}
+	var a *provisioning.Account
+	if num := c.p.get("phonenumber"); num != "" {
+		if a, err = h.account(ctx, c.sc, d, num, u); err != nil {
+			return nil, err
+		}
+	} else {
+		as, err := h.svc.Accounts(ctx, c.sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: 2}})
+		switch {
+		case err != nil:
+			return nil, err
+		case len(as) == 0:
+			return nil, errNumber()
+		case len(as) > 1:
+			return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s", u.Login, d.Name)
+		}
+		a = &as[0]
+	}
+	a, err = h.svc.UpdateAccount(ctx, c.sc, a.ID, func(a *provisioning.Account) error {
+		setIf(c.p, "secret", &a.Secret)
+		setIf(c.p, "desc", &a.Description)
+		setIf(c.p, "callerid_name", &a.CallerIDName)
+		setIf(c.p, "callerid_number", &a.CallerIDNumber)
+		return nil
+	})
+	if err != nil {
+		return nil, fromService(err, "user")
+	}
+	return &result{data: viewPhone(a, u.Login)}, nil
+}
+
+func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
+	f := provisioning.AccountFilter{Page: pageOf(c.p)}
+	if name := c.p.get("dcp"); name != "" {
+		d, err := h.domain(ctx, c.sc, name)
+		if err != nil {
+			return nil, err
+		}
+		f.DomainID = d.ID
+	}
+	if login := c.p.get("user"); login != "" {
+		u, err := h.user(ctx, c.sc, login, "user")
+		if err != nil {
+			return nil, err
+		}
+		f.UserID = u.ID
+	}
+	as, err := h.svc.Accounts(ctx, c.sc, f)
+	if err != nil {
+		return nil, err
+	}
+	owners := map[int64]string{}
+	out := make([]phoneView, len(as))
+	for i := range as {
+		owner, err := h.owner(ctx, c.sc, as[i].UserID, owners)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = viewPhone(&as[i], owner)
+	}
+	res := &result{data: out}
+	if len(as) == f.Limit {
+		f.After, f.Limit = as[len(as)-1].ID, 1
+		more, err := h.svc.Accounts(ctx, c.sc, f)
+		if err != nil {
+			return nil, err
+		}
+		res.next = nextCursor(f.After, len(more) > 0)
+	}
+	return res, nil
+}
+
+// owner returns the login of an account's owner ("" for none, or one the
+// caller's scope cannot see), remembering it in cache for the page.
+func (h *handler) owner(ctx context.Context, sc provisioning.Scope, id *int64, cache map[int64]string) (string, error) {
+	if id == nil {
+		return "", nil
+	}
+	if login, ok := cache[*id]; ok {
+		return login, nil
+	}
+	u, err := h.svc.User(ctx, sc, *id)
+	switch {
+	case errors.Is(err, provisioning.ErrNotFound):
+		cache[*id] = ""
+	case err != nil:
+		return "", fmt.Errorf("dcp: owner of account: %w", err)
+	default:
+		cache[*id] = u.Login
+	}
+	return cache[*id], nil
+}
+
+// nextCursor is the cursor of the page after id, when there is one.
+func nextCursor(after int64, more bool) string {
+	if !more {
+		return ""
+	}
+	return api.EncodeCursor(after)
+}

@@ -1,0 +1,386 @@
+package native
+
+import (
+	"fmt"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// OpenAPIVersion is the version of the OpenAPI specification the document
+// follows.
+const OpenAPIVersion = "3.0.3"
+
+// obj is a JSON object of the document. encoding/json sorts map keys, so
+// the rendered document is stable (it has a golden file).
+type obj = map[string]any
+
+// enums are the allowed values of the model's string types, wherever a
+// field of that type appears.
+var enums = map[reflect.Type][]string{
+	reflect.TypeFor[provisioning.Role]():          {string(provisioning.RoleAdmin), string(provisioning.RoleTenantAdmin), string(provisioning.RoleUser)},
+	reflect.TypeFor[provisioning.Transport]():     {string(provisioning.TransportUDP), string(provisioning.TransportTCP), string(provisioning.TransportTLS)},
+	reflect.TypeFor[presence.GatewayState]():      {string(presence.GatewayUp), string(presence.GatewayDown), string(presence.GatewayUnknown)},
+	reflect.TypeFor[presence.ContactStatus]():     {string(presence.ContactReachable), string(presence.ContactUnreachable), string(presence.ContactUnknown)},
+	reflect.TypeFor[presence.RegistrationState](): {string(presence.RegRegistered), string(presence.RegUnregistered), string(presence.RegFailed), string(presence.RegUnknown)},
+}
+
+// fieldDocs describe fields by JSON name; "Schema.field" entries override
+// for one schema.
+var fieldDocs = map[string]string{
+	"id":                      "assigned by Switchboard",
+	"created_at":              "when the object was created",
+	"updated_at":              "when the object was last changed",
+	"parent_id":               "the parent tenant; null for a root tenant (admins only)",
+	"tenant_id":               "the owning tenant",
+	"Gateway.tenant_id":       "the owning tenant; null for a shared gateway (admins only)",
+	"GatewayCreate.tenant_id": "the owning tenant; null or absent for a shared gateway (admins only)",
+	"GatewayPatch.tenant_id":  "the owning tenant; null for a shared gateway (admins only)",
+	"GatewayStatus.tenant_id": "the owning tenant; null for a shared gateway",
+	"domain_id":               "the SIP domain; cannot be changed once created",
+	"AccountCreate.domain":    "the SIP domain by name, instead of domain_id",
+	"AccountPatch.domain":     "the SIP domain by name; cannot be changed once created",
+	"Account.domain":          "the SIP domain's name",
+	"Account.tenant_id":       "the tenant owning the account's domain",
+	"AccountCreated.domain":   "the SIP domain's name",
+	"secret":                  "SIP digest secret: 4 to 80 printable ASCII characters without spaces, quotes or backslashes; write-only except in the answer to a create",
+	"AccountCreated.secret":   "the account's SIP secret, the caller's or the one generated for it: shown only in this answer",
+	"AccountCreate.secret":    "SIP digest secret: 4 to 80 printable ASCII characters without spaces, quotes or backslashes; generated when absent and returned once in the answer",
+	"GatewayCreated.secret":   "the gateway's secret as set by the caller, shown only in this answer; absent when none was set",
+	"has_secret":              "whether a secret is set; the secret itself is never returned after creation",
+	"password":                "API login password, 6 to 128 characters; write-only",
+	"user_id":                 "the user owning the account, or null",
+	"account_id":              "the SIP account the DID routes to, or null while unrouted",
+	"number":                  "E.164 number: + then 7 to 15 digits",
+	"qualify_seconds":         "SIP OPTIONS interval in seconds, 0 to 3600; 0 = never",
+	"port":                    "SIP port, 1 to 65535; default 5060, or 5061 for tls",
+	"register":                "register to the gateway with username and secret",
+	"rtt_ms":                  "last qualify round trip in milliseconds; 0 when unknown",
+	"GatewayStatus.state":     "up when any switch has the gateway up, down when some switch reports it and none has it up, unknown when no switch reports it",
+	"GatewayStatus.switches":  "the gateway's status on each switch that reports it",
+	"expires":                 "when the registration expires; zero time when the switch does not say",
+}
+
+// readOnlyFields are set by Switchboard in every answer.
+var readOnlyFields = map[string]bool{"id": true, "created_at": true, "updated_at": true}
+
+// schemaGen renders Go types as OpenAPI schemas.
+type schemaGen struct {
+	components obj
+}
+
+// component renders t as components.schemas[name] and returns a $ref to
+// it. request marks a request body schema (secrets are write-only there).
+func (g *schemaGen) component(name string, t reflect.Type, required []string, request bool) obj {
+	if _, ok := g.components[name]; !ok {
+		g.components[name] = obj{} // reserve: recursion guard
+		g.components[name] = g.object(name, t, required, request)
+	}
+	return ref("schemas", name)
+}
+
+func ref(kind, name string) obj { return obj{"$ref": "#/components/" + kind + "/" + name} }
+
+func (g *schemaGen) object(name string, t reflect.Type, required []string, request bool) obj {
+	props := obj{}
+	for _, f := range reflect.VisibleFields(t) {
+		field, ok := jsonName(f)
+		if !ok || len(f.Index) > 1 && shadowed(t, f) {
+			continue
+		}
+		s := g.schema(f.Type)
+		if d, ok := fieldDocs[name+"."+field]; ok {
+			s["description"] = d
+		} else if d, ok := fieldDocs[field]; ok {
+			s["description"] = d
+		}
+		if request && (field == "password" || field == "secret") {
+			s["writeOnly"] = true
+		}
+		if !request && readOnlyFields[field] {
+			s["readOnly"] = true
+		}
+		props[field] = s
+	}
+	o := obj{"type": "object", "properties": props}
+	if request {
+		o["additionalProperties"] = false
+		if len(required) > 0 {
+			o["required"] = required
+		}
+	} else {
+		// Every field of an answer is always present (gateway and
+		// account create answers omit nothing but an unset secret).
+		var all []string
+		for _, f := range reflect.VisibleFields(t) {
+			if n, ok := jsonName(f); ok && !strings.Contains(string(f.Tag), "omitempty") && !(len(f.Index) > 1 && shadowed(t, f)) {
+				all = append(all, n)
+			}
+		}
+		o["required"] = all
+	}
+	return o
+}
+
+// shadowed reports whether promoted field f is hidden by a field of the
+// same JSON name at a shallower depth (encoding/json's rule).
+func shadowed(t reflect.Type, f reflect.StructField) bool {
+	name, _ := jsonName(f)
+	for _, o := range reflect.VisibleFields(t) {
+		if n, ok := jsonName(o); ok && n == name && len(o.Index) < len(f.Index) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *schemaGen) schema(t reflect.Type) obj {
+	nullable := false
+	for t.Kind() == reflect.Pointer {
+		t, nullable = t.Elem(), true
+	}
+	var s obj
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		s = obj{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.String:
+		s = obj{"type": "string"}
+		if e, ok := enums[t]; ok {
+			s["enum"] = e
+		}
+	case t.Kind() == reflect.Bool:
+		s = obj{"type": "boolean"}
+	case t.Kind() == reflect.Int64:
+		s = obj{"type": "integer", "format": "int64"}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		s = obj{"type": "integer"}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		s = obj{"type": "number"}
+	case t.Kind() == reflect.Slice:
+		s = obj{"type": "array", "items": g.schema(t.Elem())}
+	case t.Kind() == reflect.Struct:
+		name := t.Name()
+		if name == "" {
+			panic("native: anonymous struct in an API type")
+		}
+		g.component(schemaName(t), t, nil, false)
+		return ref("schemas", schemaName(t))
+	default:
+		panic(fmt.Sprintf("native: no OpenAPI schema for %s", t))
+	}
+	if nullable {
+		s["nullable"] = true
+	}
+	return s
+}
+
+// schemaName names nested struct types (gatewaySwitchStatus →
+// GatewaySwitchStatus).
+func schemaName(t reflect.Type) string {
+	n := t.Name()
+	return strings.ToUpper(n[:1]) + n[1:]
+}
+
+var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// errorResponses names the components.responses of each error status.
+var errorResponses = map[int]string{
+	http.StatusBadRequest:            "BadRequest",
+	http.StatusUnauthorized:          "Unauthorized",
+	http.StatusForbidden:             "Forbidden",
+	http.StatusNotFound:              "NotFound",
+	http.StatusConflict:              "Conflict",
+	http.StatusRequestEntityTooLarge: "BodyTooLarge",
+	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
+	http.StatusUnprocessableEntity:   "InvalidReference",
+	http.StatusInternalServerError:   "InternalError",
+}
+
+var errorDescriptions = map[int]string{
+	http.StatusBadRequest:            "The request is malformed or a field is invalid (codes invalid, malformed_body, unknown_field, bad_parameter); field names the culprit when there is one.",
+	http.StatusUnauthorized:          "The bearer token is missing, unknown or revoked.",
+	http.StatusForbidden:             "The token's role may not perform this operation.",
+	http.StatusNotFound:              "No such object in the caller's scope. Objects of other tenants are indistinguishable from missing ones.",
+	http.StatusConflict:              "A unique field is taken (field names it), or the object still has dependants.",
+	http.StatusRequestEntityTooLarge: "The body is larger than the configured limit (1 MiB by default).",
+	http.StatusUnsupportedMediaType:  "The body is not application/json (UTF-8).",
+	http.StatusUnprocessableEntity:   "A field (named in field) refers to an object that does not exist in the caller's scope.",
+	http.StatusInternalServerError:   "An unexpected failure; details are logged, never returned.",
+}
+
+// errorStatuses returns the error statuses rt may answer with.
+func errorStatuses(rt *route) []int {
+	out := []int{http.StatusBadRequest}
+	if !rt.public {
+		out = append(out, http.StatusUnauthorized)
+	}
+	write := rt.method != http.MethodGet
+	if write {
+		out = append(out, http.StatusForbidden)
+	}
+	if strings.Contains(rt.path, "{id}") {
+		out = append(out, http.StatusNotFound)
+	}
+	if write {
+		out = append(out, http.StatusConflict)
+	}
+	if rt.body != nil {
+		out = append(out, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
+	}
+	return append(out, http.StatusInternalServerError)
+}
+
+// openAPI renders the route table as an OpenAPI 3.0 document.
+func (s *server) openAPI() obj {
+	g := &schemaGen{components: obj{}}
+	paths := obj{}
+	tags := []string{}
+	for _, rt := range s.routes {
+		op := obj{
+			"operationId": rt.op,
+			"summary":     rt.summary,
+			"tags":        []string{rt.tag},
+		}
+		if !containsString(tags, rt.tag) {
+			tags = append(tags, rt.tag)
+		}
+		if rt.doc != "" {
+			op["description"] = rt.doc
+		}
+		if rt.public {
+			op["security"] = []any{}
+		}
+		var params []any
+		for _, m := range pathParamRe.FindAllStringSubmatch(rt.path, -1) {
+			params = append(params, ref("parameters", m[1]))
+		}
+		for _, p := range rt.query {
+			params = append(params, queryParam(p))
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if rt.body != nil {
+			op["requestBody"] = obj{
+				"required": true,
+				"content": obj{
+					"application/json": obj{"schema": g.component(rt.body.name, rt.body.typ, rt.body.required, true)},
+				},
+			}
+		}
+		responses := obj{}
+		success := obj{"description": http.StatusText(rt.resp.status)}
+		switch {
+		case rt.resp.raw:
+			success["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
+		case rt.resp.list:
+			item := g.component(rt.resp.name, rt.resp.typ, nil, false)
+			listName := rt.resp.name + "List"
+			g.components[listName] = obj{
+				"type":     "object",
+				"required": []string{"items", "next_cursor"},
+				"properties": obj{
+					"items":       obj{"type": "array", "items": item},
+					"next_cursor": obj{"type": "string", "description": "pass as ?cursor= for the next page; empty on the last page"},
+				},
+			}
+			success["content"] = obj{"application/json": obj{"schema": ref("schemas", listName)}}
+		case rt.resp.typ != nil:
+			success["content"] = obj{"application/json": obj{"schema": g.component(rt.resp.name, rt.resp.typ, nil, false)}}
+		}
+		if rt.resp.status == http.StatusCreated {
+			success["headers"] = obj{"Location": obj{"description": "the URL of the new object", "schema": obj{"type": "string"}}}
+		}
+		responses[fmt.Sprint(rt.resp.status)] = success
+		for _, st := range errorStatuses(rt) {
+			responses[fmt.Sprint(st)] = ref("responses", errorResponses[st])
+		}
+		op["responses"] = responses
+
+		item, _ := paths[rt.path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[rt.path] = item
+		}
+		item[strings.ToLower(rt.method)] = op
+	}
+
+	g.components["Error"] = obj{
+		"type":     "object",
+		"required": []string{"error"},
+		"properties": obj{"error": obj{
+			"type":     "object",
+			"required": []string{"status", "code", "message"},
+			"properties": obj{
+				"status":  obj{"type": "integer", "description": "the HTTP status, repeated"},
+				"code":    obj{"type": "string", "enum": errorCodes},
+				"field":   obj{"type": "string", "description": "the body field, path or query parameter at fault, when there is one"},
+				"message": obj{"type": "string", "description": "for humans; may change between versions"},
+			},
+		}},
+	}
+	errResponses := obj{}
+	for st, name := range errorResponses {
+		r := obj{
+			"description": errorDescriptions[st],
+			"content":     obj{"application/json": obj{"schema": ref("schemas", "Error")}},
+		}
+		if st == http.StatusUnauthorized {
+			r["headers"] = obj{"WWW-Authenticate": obj{"description": `Bearer realm="switchboard"`, "schema": obj{"type": "string"}}}
+		}
+		errResponses[name] = r
+	}
+	tagList := make([]any, len(tags))
+	for i, t := range tags {
+		tagList[i] = obj{"name": t}
+	}
+	return obj{
+		"openapi": OpenAPIVersion,
+		"info": obj{
+			"title":       "Switchboard native API",
+			"version":     "1",
+			"description": "Provisioning (tenants, SIP domains, users, SIP accounts, gateways, DIDs) and live state (registrations, gateway status). Authenticate with Authorization: Bearer <token>. Lists page by keyset: pass next_cursor back as cursor.",
+		},
+		"tags":     tagList,
+		"security": []any{obj{"bearerAuth": []string{}}},
+		"paths":    paths,
+		"components": obj{
+			"schemas":   g.components,
+			"responses": errResponses,
+			"parameters": obj{
+				"id": obj{"name": "id", "in": "path", "required": true, "description": "the object's id",
+					"schema": obj{"type": "integer", "format": "int64", "minimum": 1}},
+			},
+			"securitySchemes": obj{
+				"bearerAuth": obj{"type": "http", "scheme": "bearer", "description": "an API token (sbt_…) made with `switchboard token create`"},
+			},
+		},
+	}
+}
+
+func queryParam(p param) obj {
+	var s obj
+	switch p.typ {
+	case "id":
+		s = obj{"type": "integer", "format": "int64", "minimum": 1}
+	case "limit":
+		s = obj{"type": "integer", "minimum": 1, "maximum": provisioning.MaxLimit, "default": provisioning.DefaultLimit}
+	default:
+		s = obj{"type": "string"}
+	}
+	return obj{"name": p.name, "in": "query", "required": false, "description": p.doc, "schema": s}
+}
+
+func containsString(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,64 @@
+package native
+
+import (
+	"net/http"
+	"reflect"
+)
+
+// route is one entry of the route table: what the mux serves and what the
+// OpenAPI document says about it.
+type route struct {
+	method  string // GET, POST, PATCH, DELETE
+	path    string // a ServeMux path: /api/v1/accounts/{id}
+	op      string // OpenAPI operationId
+	tag     string
+	summary string
+	doc     string  // longer description, optional
+	public  bool    // served without a token
+	query   []param // every query parameter accepted; others are refused
+	body    *body   // request body, nil for none
+	resp    response
+	handler handlerFunc
+}
+
+// param is a query parameter.
+type param struct {
+	name string
+	typ  string // "string", "id" (positive integer), "limit"
+	doc  string
+}
+
+// body is a JSON request body.
+type body struct {
+	typ      reflect.Type
+	name     string // component schema name
+	required []string
+}
+
+// response is the success response of a route.
+type response struct {
+	status int
+	typ    reflect.Type // nil for no body
+	name   string       // component schema name of typ
+	list   bool         // typ is wrapped in the list envelope
+	raw    bool         // a free-form JSON document (openapi.json)
+}
+
+// buildRoutes is the route table. The mux and openapi.json are both built
+// from it.
+func (s *server) buildRoutes() []*route {
+	routes := s.resourceRoutes()
+	routes = append(routes, s.liveRoutes()...)
+	routes = append(routes, &route{
+		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,
+		summary: "This API's OpenAPI 3.0 document",
+		resp:    response{status: http.StatusOK, raw: true},
+		handler: func(w http.ResponseWriter, _ *http.Request, _ *call) error {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-cache")
+			_, _ = w.Write(s.openapi)
+			return nil
+		},
+	})
+	return routes
+}
