@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -88,6 +89,10 @@ const sqliteMaxParams = 32766
 // recs, is skipped, so replaying a batch after a crash or a reconnect
 // stores each leg exactly once. recs is neither reordered nor modified.
 //
+// Text that PostgreSQL would refuse, invalid UTF-8 (a caller name in
+// Latin-1 off a SIP header) or NUL bytes, is stored with U+FFFD in its
+// place on both engines, so one odd leg cannot fail a batch over and over.
+//
 // Records are written in (Switch, CallID) order: two concurrent batches
 // that share legs then take their row locks in the same order and cannot
 // deadlock on PostgreSQL.
@@ -141,7 +146,33 @@ func validate(r *Record) error {
 	case len(r.Raw) > 0 && !json.Valid(r.Raw):
 		return fmt.Errorf("%w: raw is not JSON", ErrInvalidRecord)
 	}
+	for _, v := range [...]struct {
+		name string
+		n    int
+	}{{"duration", r.Duration}, {"billsec", r.Billsec}, {"cause", r.Cause}, {"sip_status", r.SIPStatus}} {
+		if v.n < math.MinInt32 || v.n > math.MaxInt32 {
+			return fmt.Errorf("%w: %s %d out of range", ErrInvalidRecord, v.name, v.n)
+		}
+	}
 	return nil
+}
+
+// text returns s as both engines can store it: valid UTF-8 without NUL.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// rawText returns raw as a string both engines can store, nil for none.
+// JSON holds no NUL byte, so only UTF-8 needs mending.
+func rawText(raw json.RawMessage) *string {
+	if len(raw) == 0 {
+		return nil
+	}
+	s := strings.ToValidUTF8(string(raw), "\uFFFD")
+	return &s
 }
 
 // insertSQLite writes recs with multi-row INSERTs, as many rows per
@@ -172,14 +203,14 @@ func insertSQLite(ctx context.Context, tx *sql.Tx, recs []*Record) (int64, error
 			if r.Answer != nil {
 				answer = r.Answer.UnixMicro()
 			}
-			if len(r.Raw) > 0 {
-				raw = string(r.Raw)
+			if s := rawText(r.Raw); s != nil {
+				raw = *s
 			}
 			args = append(args,
-				r.Switch, r.CallID, r.LinkedID, string(r.Direction), r.Domain, r.Account, r.Gateway,
-				r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
+				text(r.Switch), text(r.CallID), text(r.LinkedID), text(string(r.Direction)), text(r.Domain), text(r.Account), text(r.Gateway),
+				text(r.CallerNumber), text(r.CallerName), text(r.Dialed), text(r.Destination),
 				r.Start.UnixMicro(), answer, r.End.UnixMicro(), r.Duration, r.Billsec,
-				string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw)
+				text(string(r.Disposition)), r.Cause, text(r.CauseText), r.SIPStatus, text(r.Codec), text(r.UserAgent), raw)
 		}
 		b.WriteString(tail)
 		res, err := tx.ExecContext(ctx, b.String(), args...)
@@ -220,20 +251,18 @@ func insertPostgres(ctx context.Context, tx *sql.Tx, recs []*Record) (int64, err
 		raw                                                       = make([]*string, n)
 	)
 	for i, r := range recs {
-		sw[i], callID[i], linkedID[i], direction[i] = r.Switch, r.CallID, r.LinkedID, string(r.Direction)
-		domain[i], account[i], gateway[i] = r.Domain, r.Account, r.Gateway
-		callerNumber[i], callerName[i], dialed[i], destination[i] = r.CallerNumber, r.CallerName, r.Dialed, r.Destination
+		sw[i], callID[i], linkedID[i], direction[i] = text(r.Switch), text(r.CallID), text(r.LinkedID), text(string(r.Direction))
+		domain[i], account[i], gateway[i] = text(r.Domain), text(r.Account), text(r.Gateway)
+		callerNumber[i], callerName[i], dialed[i], destination[i] = text(r.CallerNumber), text(r.CallerName), text(r.Dialed), text(r.Destination)
 		start[i], end[i] = pgTime(r.Start), pgTime(r.End)
 		if r.Answer != nil {
 			a := pgTime(*r.Answer)
 			answer[i] = &a
 		}
+		// validate checked that these fit.
 		duration[i], billsec[i], cause[i], sipStatus[i] = int32(r.Duration), int32(r.Billsec), int32(r.Cause), int32(r.SIPStatus)
-		disposition[i], causeText[i], codec[i], userAgent[i] = string(r.Disposition), r.CauseText, r.Codec, r.UserAgent
-		if len(r.Raw) > 0 {
-			s := string(r.Raw)
-			raw[i] = &s
-		}
+		disposition[i], causeText[i], codec[i], userAgent[i] = text(string(r.Disposition)), text(r.CauseText), text(r.Codec), text(r.UserAgent)
+		raw[i] = rawText(r.Raw)
 	}
 	res, err := tx.ExecContext(ctx, insertPostgresSQL,
 		sw, callID, linkedID, direction, domain, account, gateway,
@@ -270,12 +299,7 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Record, *Cursor, error) 
 	if f.Domains != nil && len(f.Domains) == 0 {
 		return []Record{}, nil, nil
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
-
+	limit := pageSize(f.Limit)
 	query, args := s.buildQuery(f, limit+1)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -301,12 +325,24 @@ func (s *Store) Query(ctx context.Context, f Filter) ([]Record, *Cursor, error) 
 	return out, &Cursor{End: last.End, ID: last.ID}, nil
 }
 
+// pageSize clamps a Filter's Limit into [1, MaxLimit], DefaultLimit for
+// none.
+func pageSize(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return min(limit, MaxLimit)
+}
+
 // perDomainMax is the most domains Query reads one by one. Reading each
 // domain's newest rows from cdrs_domain_end_idx and merging them costs
 // (domains × page) rows whatever the table's size; a plain IN list makes
 // both engines collect every row of those domains and sort them (or scan
-// the global index and filter), which grows with the table. Past this many
-// domains (a reseller's scope) the IN list reads fewer rows.
+// the global index and filter), which grows with the table. On a small
+// table SQLite sorts so fast that the IN list wins (five domains among
+// 300,000 rows: about 1.2 ms against 2.5 ms), but it is the large table
+// that must not slow down. Past this many domains (a reseller's scope)
+// the IN list reads fewer rows.
 const perDomainMax = 32
 
 // buildQuery returns the SELECT for f with fetch rows at most. Every

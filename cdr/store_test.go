@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,6 +216,76 @@ func TestInsertExactlyOnce(t *testing.T) {
 	})
 }
 
+// TestInsertOddText stores text PostgreSQL would refuse as such: a
+// caller name in Latin-1, a NUL in a user agent, raw JSON with a stray
+// byte. The leg is kept, with U+FFFD in place of what cannot be stored.
+func TestInsertOddText(t *testing.T) {
+	odd := leg("pbx1", "odd", "example.com", base)
+	odd.CallerName = "Ren\xe9e"
+	odd.UserAgent = "Phone\x00X"
+	odd.Raw = json.RawMessage("{\"name\":\"Ren\xe9e\"}")
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := newStore(t, db)
+		if n := mustInsert(t, s, []cdr.Record{odd}); n != 1 {
+			t.Fatalf("inserted %d, want 1", n)
+		}
+		got, _, err := s.Query(context.Background(), cdr.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("%d records, want 1", len(got))
+		}
+		g := got[0]
+		if g.CallerName != "Ren\uFFFDe" || g.UserAgent != "Phone\uFFFDX" || string(g.Raw) != "{\"name\":\"Ren\uFFFDe\"}" {
+			t.Errorf("got caller name %q, user agent %q, raw %s", g.CallerName, g.UserAgent, g.Raw)
+		}
+	})
+}
+
+// TestInsertConcurrent has several writers store the same legs in
+// opposite orders at once, as a live stream and a reconnect resync may:
+// every leg is stored once and counted as new by exactly one writer, and
+// no writer deadlocks.
+func TestInsertConcurrent(t *testing.T) {
+	const writers, rounds, legs = 4, 5, 200
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := newStore(t, db)
+		for round := range rounds {
+			batch := make([]cdr.Record, legs)
+			for i := range batch {
+				batch[i] = leg("pbx1", fmt.Sprintf("%d-%d", round, i), "example.com", base.Add(time.Duration(i)*time.Second))
+			}
+			var wg sync.WaitGroup
+			newRows := make([]int, writers)
+			errs := make([]error, writers)
+			for w := range writers {
+				wg.Go(func() {
+					mine := slices.Clone(batch)
+					if w%2 == 1 {
+						slices.Reverse(mine)
+					}
+					newRows[w], errs[w] = s.Insert(context.Background(), mine)
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			sum := 0
+			for _, n := range newRows {
+				sum += n
+			}
+			if sum != legs {
+				t.Errorf("round %d: writers counted %v new rows, %d in all, want %d", round, newRows, sum, legs)
+			}
+		}
+		if c := count(t, s); c != rounds*legs {
+			t.Errorf("count %d, want %d", c, rounds*legs)
+		}
+	})
+}
+
 // TestInsertLargeBatch crosses SQLite's per-statement row limit, so one
 // Insert runs several statements in one transaction.
 func TestInsertLargeBatch(t *testing.T) {
@@ -247,6 +318,8 @@ func TestInsertInvalid(t *testing.T) {
 		{"no end", func(r *cdr.Record) { r.End = time.Time{} }},
 		{"raw not json", func(r *cdr.Record) { r.Raw = json.RawMessage(`uniqueid=1,billsec=2`) }},
 		{"raw truncated", func(r *cdr.Record) { r.Raw = json.RawMessage(`{"a":`) }},
+		{"duration beyond int32", func(r *cdr.Record) { r.Duration = 1 << 40 }},
+		{"sip status beyond int32", func(r *cdr.Record) { r.SIPStatus = -1 << 40 }},
 	}
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
@@ -300,6 +373,10 @@ func TestQueryFilters(t *testing.T) {
 		{"to between microseconds", cdr.Filter{To: at(1).Add(time.Nanosecond)}, []string{"a1"}},
 		{"one domain", cdr.Filter{Domains: []string{"b.example"}}, []string{"b2", "b1"}},
 		{"two domains", cdr.Filter{Domains: []string{"c.example", "a.example"}}, []string{"c2", "c1", "a3", "a2", "a1"}},
+		{"domains repeated", cdr.Filter{Domains: []string{"b.example", "a.example", "b.example"}}, []string{"b2", "b1", "a3", "a2", "a1"}},
+		{"one domain repeated", cdr.Filter{Domains: []string{"b.example", "b.example"}}, []string{"b2", "b1"}},
+		{"more domains than read one by one", cdr.Filter{Domains: manyDomains("c.example", "a.example")}, []string{"c2", "c1", "a3", "a2", "a1"}},
+		{"many domains with a filter", cdr.Filter{Domains: manyDomains("c.example", "a.example"), Account: "alice"}, []string{"a2", "a1"}},
 		{"unknown domain", cdr.Filter{Domains: []string{"z.example"}}, []string{}},
 		{"no domains (tenant without any)", cdr.Filter{Domains: []string{}}, []string{}},
 		{"domain with injection", cdr.Filter{Domains: []string{"a.example' OR '1'='1", `b.example"]`}}, []string{}},
@@ -363,6 +440,7 @@ func TestQueryPaging(t *testing.T) {
 			{"limit 1", cdr.Filter{Limit: 1, From: base.Add(130 * time.Second)}, total - 130*7, total - 130*7},
 			{"one domain", cdr.Filter{Domains: []string{"d1.example"}, Limit: 50}, 333, 7},
 			{"two domains", cdr.Filter{Domains: []string{"d0.example", "d2.example"}, Limit: 64}, 667, 11},
+			{"many domains", cdr.Filter{Domains: manyDomains("d0.example", "d2.example"), Limit: 64}, 667, 11},
 			{"exact multiple of limit", cdr.Filter{Limit: 250}, total, 4},
 		}
 		for _, tt := range tests {
@@ -410,4 +488,14 @@ func TestQueryPaging(t *testing.T) {
 			})
 		}
 	})
+}
+
+// manyDomains returns real plus enough unknown domains to pass the number
+// Query reads one by one, so that the IN list is used.
+func manyDomains(real ...string) []string {
+	out := slices.Clone(real)
+	for i := range 40 {
+		out = append(out, fmt.Sprintf("unknown%d.example", i))
+	}
+	return out
 }

@@ -37,7 +37,8 @@ type Domain struct {
 type Role string
 
 // The roles. An admin sees every tenant; a tenant-admin sees its own tenant
-// and the tenant's descendants; a user sees its own tenant read-only.
+// and the tenant's descendants; a user reads its tenant and the tenant's
+// descendants and changes nothing.
 const (
 	RoleAdmin       Role = "admin"
 	RoleTenantAdmin Role = "tenant-admin"

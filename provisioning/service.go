@@ -128,7 +128,13 @@ func (s *Service) UpdateTenant(ctx context.Context, sc Scope, id int64, fn func(
 	if err != nil {
 		return nil, err
 	}
-	oldParent := t.ParentID
+	// Copy the parent ID: fn may write through the pointer (encoding/json
+	// does when decoding into t), which would hide a move from the checks.
+	var oldParent *int64
+	if t.ParentID != nil {
+		v := *t.ParentID
+		oldParent = &v
+	}
 	if err := fn(t); err != nil {
 		return nil, err
 	}
@@ -160,7 +166,7 @@ func (s *Service) UpdateTenant(ctx context.Context, sc Scope, id int64, fn func(
 }
 
 // DeleteTenant deletes tenant id. It is refused with a ConflictError while
-// the tenant has sub-tenants, domains, users, gateways, DIDs or tokens:
+// the tenant has sub-tenants, domains, users, gateways, DIDs or active tokens:
 // deleting customers is rare and must never take switch configuration with
 // it silently.
 func (s *Service) DeleteTenant(ctx context.Context, sc Scope, id int64) error {
@@ -199,13 +205,15 @@ func (s *Service) CreateDomain(ctx context.Context, sc Scope, d *Domain) error {
 	return s.store.CreateDomain(ctx, d)
 }
 
-func (s *Service) domainInScope(ctx context.Context, sc Scope, d *Domain, err error) (*Domain, error) {
+// domainInScope hides a domain outside the scope behind the same
+// not-found, with the caller's own key, as a domain that does not exist.
+func (s *Service) domainInScope(ctx context.Context, sc Scope, d *Domain, err error, key any) (*Domain, error) {
 	if err != nil {
 		return nil, err
 	}
 	if !sc.All() {
 		if _, err := s.tenantInScope(ctx, sc, d.TenantID); err != nil {
-			return nil, NotFound("domain", d.Name)
+			return nil, NotFound("domain", key)
 		}
 	}
 	return d, nil
@@ -214,13 +222,14 @@ func (s *Service) domainInScope(ctx context.Context, sc Scope, d *Domain, err er
 // Domain returns domain id if the scope sees it.
 func (s *Service) Domain(ctx context.Context, sc Scope, id int64) (*Domain, error) {
 	d, err := s.store.Domain(ctx, id)
-	return s.domainInScope(ctx, sc, d, err)
+	return s.domainInScope(ctx, sc, d, err, id)
 }
 
 // DomainByName returns the domain called name if the scope sees it.
 func (s *Service) DomainByName(ctx context.Context, sc Scope, name string) (*Domain, error) {
-	d, err := s.store.DomainByName(ctx, strings.ToLower(name))
-	return s.domainInScope(ctx, sc, d, err)
+	name = strings.ToLower(name)
+	d, err := s.store.DomainByName(ctx, name)
+	return s.domainInScope(ctx, sc, d, err, name)
 }
 
 // UpdateDomain loads domain id, lets fn change it and saves it. A domain
@@ -361,6 +370,9 @@ func (s *Service) UpdateUser(ctx context.Context, sc Scope, id int64, fn func(*U
 		return nil, err
 	}
 	oldTenant, oldRole := u.TenantID, u.Role
+	if oldRole == RoleAdmin && !sc.All() {
+		return nil, fmt.Errorf("%w: only an admin may change an admin", ErrForbidden)
+	}
 	if err := fn(u); err != nil {
 		return nil, err
 	}
@@ -387,8 +399,12 @@ func (s *Service) DeleteUser(ctx context.Context, sc Scope, id int64) error {
 	if err := requireWrite(sc); err != nil {
 		return err
 	}
-	if _, err := s.User(ctx, sc, id); err != nil {
+	u, err := s.User(ctx, sc, id)
+	if err != nil {
 		return err
+	}
+	if u.Role == RoleAdmin && !sc.All() {
+		return fmt.Errorf("%w: only an admin may delete an admin", ErrForbidden)
 	}
 	return s.store.DeleteUser(ctx, id)
 }
@@ -619,7 +635,7 @@ func (s *Service) UpdateGateway(ctx context.Context, sc Scope, id int64, fn func
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkGatewayOwner(ctx, sc, g); err != nil {
+	if g.TenantID == nil && !sc.All() {
 		return nil, fmt.Errorf("%w: only an admin may change a shared gateway", ErrForbidden)
 	}
 	if err := fn(g); err != nil {

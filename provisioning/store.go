@@ -106,7 +106,7 @@ type Store interface {
 	// transaction and refuses (ConflictError on "parent_id") a move under
 	// the tenant's own subtree.
 	UpdateTenant(ctx context.Context, t *Tenant) error
-	DeleteTenant(ctx context.Context, id int64) error // refused while it has sub-tenants, domains, users, gateways, DIDs or tokens
+	DeleteTenant(ctx context.Context, id int64) error // refused while it has sub-tenants, domains, users, gateways, DIDs or active tokens; revoked tokens go with it
 	Tenants(ctx context.Context, f TenantFilter) ([]Tenant, error)
 
 	CreateDomain(ctx context.Context, d *Domain) error

@@ -79,7 +79,10 @@ func ValidateHost(field, h string) error {
 	if !utf8.ValidString(h) {
 		return Invalid(field, "must be valid UTF-8")
 	}
-	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+	if strings.ContainsAny(h, "[]") {
+		return Invalid(field, "must be a hostname or an IP address; write IPv6 addresses without brackets")
+	}
+	if net.ParseIP(h) != nil {
 		return nil
 	}
 	return validateHostname(field, h)

@@ -167,3 +167,10 @@ func ScopeDomains(ctx context.Context, svc *provisioning.Service, sc provisionin
 		after = ds[len(ds)-1].ID
 	}
 }
+
+// ClientGone reports whether a request failed only because its client went
+// away (or the server is shutting down). Such failures are not errors of
+// the daemon: dialects log them at debug level, not as internal errors.
+func ClientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}

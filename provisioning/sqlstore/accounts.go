@@ -126,34 +126,55 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 	})
 }
 
-// Accounts lists accounts matching f in ID order. With DomainID set the
-// page is a range scan of the (domain_id, id) index however many accounts
-// the domain has.
+// Accounts lists accounts matching f in ID order.
 func (s *Store) Accounts(ctx context.Context, f provisioning.AccountFilter) ([]provisioning.Account, error) {
 	query, args := accountsQuery(f)
 	return list(ctx, s, "accounts", query, args, fixAccount)
 }
 
 // accountsQuery builds the list statement for f (tests EXPLAIN it).
+//
+// With DomainID set it is a deferred join: the inner query picks the page's
+// IDs from the (domain_id, id) index alone, an index-only range scan
+// however many accounts the domain or the table holds, and only those rows
+// are then read and joined. Selecting whole rows directly lets PostgreSQL
+// prefer walking the primary key and filtering by domain, which degrades
+// with the number of other domains' accounts between the page's rows. The
+// domain and tenant conditions stay outside: with one domain they hold for
+// all of its accounts or for none, so the page is never cut short.
 func accountsQuery(f provisioning.AccountFilter) (string, []any) {
-	base := `SELECT ` + accountCols + accountFrom
-	var w where
+	var outer where
 	if f.Subtree != "" {
-		base += ` JOIN tenants t ON t.id = d.tenant_id`
-		w.prefix("t.path", f.Subtree)
+		outer.prefix("t.path", f.Subtree)
 	}
 	if f.TenantID != 0 {
-		w.and("d.tenant_id = ?", f.TenantID)
+		outer.and("d.tenant_id = ?", f.TenantID)
 	}
+	join := ""
+	if f.Subtree != "" {
+		join = ` JOIN tenants t ON t.id = d.tenant_id`
+	}
+
+	var inner where
 	if f.DomainID != 0 {
-		w.and("a.domain_id = ?", f.DomainID)
+		inner.and("a.domain_id = ?", f.DomainID)
 	}
 	if f.UserID != 0 {
-		w.and("a.user_id = ?", f.UserID)
+		inner.and("a.user_id = ?", f.UserID)
 	}
 	if f.Username != "" {
-		w.and("a.username = ?", f.Username)
+		inner.and("a.username = ?", f.Username)
 	}
-	w.prefix("a.username", f.UsernamePrefix)
-	return w.page(base, "a.id", f.Page)
+	inner.prefix("a.username", f.UsernamePrefix)
+
+	if f.DomainID == 0 {
+		// One query: the conditions on a, d and t together.
+		inner.conds = append(inner.conds, outer.conds...)
+		inner.args = append(inner.args, outer.args...)
+		return inner.page(`SELECT `+accountCols+accountFrom+join, "a.id", f.Page)
+	}
+	ids, args := inner.page(`SELECT a.id FROM accounts a`, "a.id", f.Page)
+	query := `SELECT ` + accountCols + ` FROM (` + ids + `) p JOIN accounts a ON a.id = p.id` +
+		` JOIN domains d ON d.id = a.domain_id` + join + outer.sql() + ` ORDER BY a.id`
+	return query, append(args, outer.args...)
 }

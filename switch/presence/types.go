@@ -69,7 +69,7 @@ type Gateway struct {
 	Name         string            `json:"name"`
 	State        GatewayState      `json:"state"`
 	Registration RegistrationState `json:"registration"`
-	RTT          time.Duration     `json:"-"` // last qualify/ping round trip; 0 when unknown
+	RTT          time.Duration     `json:"-"`      // last qualify/ping round trip; 0 when unknown
 	Detail       string            `json:"detail"` // the switch's own word: "Reachable", "REGED", …
 	UpdatedAt    time.Time         `json:"updated_at"`
 }

@@ -24,7 +24,8 @@ import (
 // concurrently; writes are short (an index insert, a pointer swap) and take
 // the write lock.
 type View struct {
-	now func() time.Time
+	now        func() time.Time
+	sweepEvery time.Duration // the janitor's period; tests shorten it
 
 	mu          sync.RWMutex
 	switches    map[string]*switchData
@@ -54,6 +55,7 @@ func WithClock(now func() time.Time) Option { return func(v *View) { v.now = now
 func New(opts ...Option) *View {
 	v := &View{
 		now:         time.Now,
+		sweepEvery:  time.Second,
 		switches:    map[string]*switchData{},
 		domains:     domainSet{refs: map[string]int{}},
 		feeds:       map[string]*Feed{},
@@ -105,7 +107,7 @@ func (v *View) Switches() []SwitchState {
 // ends, and then returns nil. Queries never return expired registrations
 // even without it; it only reclaims their memory and keeps counts cheap.
 func (v *View) Run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(v.sweepEvery)
 	defer t.Stop()
 	for {
 		select {

@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -44,8 +46,10 @@ type verb struct {
 	params map[string]spec
 	list   bool
 	cursor spec // the cursor parameter of a list verb
-	write  bool
-	run    func(h *handler, ctx context.Context, c *call) (*result, error)
+	// write marks verbs that change something: a read-only token is
+	// refused them before any lookup.
+	write bool
+	run   func(h *handler, ctx context.Context, c *call) (*result, error)
 }
 
 // New returns the dcp handler. It routes on the last two path segments
@@ -68,6 +72,16 @@ func verbName(path string) string {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := verbName(r.URL.Path)
+	defer func() {
+		// A panic still answers with the dcp envelope; nothing has been
+		// written yet, because a response is written only at the end.
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.fail(w, r, name, fmt.Errorf("dcp: panic: %v\n%s", p, debug.Stack()))
+		}
+	}()
 	v, ok := verbs[name]
 	if !ok {
 		h.fail(w, r, name, &Error{Code: http.StatusNotFound, Message: "Unknown API verb"})
@@ -153,7 +167,11 @@ type envelope struct {
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, verb string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		h.log.ErrorContext(r.Context(), "dcp: request failed", "verb", verb, "err", err)
+		level := slog.LevelError
+		if api.ClientGone(r, err) {
+			level = slog.LevelDebug
+		}
+		h.log.Log(r.Context(), level, "dcp: request failed", "verb", verb, "err", err)
 		e = &Error{Code: http.StatusInternalServerError, Message: "Internal error"}
 	}
 	writeJSON(w, e.Code, envelope{Code: e.Code, Message: e.Message, Field: e.Field})

@@ -3,6 +3,7 @@ package dcp_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
 	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
 )
@@ -70,7 +72,7 @@ func errCases() []errCase {
 		// Unknown, missing, mistyped parameters.
 		{name: "unknown parameter", verb: "user/list", tok: "A", params: map[string]any{"tenant_id": "1"}, code: 400, field: "tenant_id", msg: "Invalid parameter tenant_id: unknown parameter"},
 		{name: "parameter of another verb", verb: "user/remove", tok: "A", params: map[string]any{"accid": "amy", "password": "whatever"}, code: 400, field: "password", msg: "Invalid parameter password: unknown parameter"},
-		{name: "hostile parameter name", verb: "domain/list", tok: "A", params: map[string]any{"a\x01<b>": "1"}, code: 400, field: `"a\x01<b>"`, msg: `Invalid parameter "a\x01<b>": unknown parameter`},
+		{name: "hostile parameter name", verb: "domain/list", tok: "A", params: map[string]any{"a\x01<b>": "1"}, encs: []enc{encGET, encForm, encJSON}, code: 400, field: `"a\x01<b>"`, msg: `Invalid parameter "a\x01<b>": unknown parameter`},
 		{name: "missing accid", verb: "user/create", tok: "A", params: map[string]any{"password": "secret1"}, code: 400, field: "accid", msg: "Invalid parameter accid: is required"},
 		{name: "empty accid", verb: "user/update", tok: "A", params: map[string]any{"accid": "", "email": "a@b.c"}, code: 400, field: "accid", msg: "Invalid parameter accid: is required"},
 		{name: "missing password", verb: "user/create", tok: "A", params: map[string]any{"accid": "newbie"}, code: 400, field: "password", msg: "Invalid parameter password: is required"},
@@ -295,3 +297,35 @@ func names(t *testing.T, res response, key string) []string {
 }
 
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// TestInternalError checks that failures the dialect cannot explain
+// answer a generic 500 envelope and are logged without parameters.
+func TestInternalError(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		logs := &syncBuffer{}
+		f.handler = dcp.New(api.Deps{Service: f.svc, Log: slog.New(slog.NewTextHandler(logs, nil))}) // no presence, no CDR store
+		for _, verb := range []string{"cdr/list", "onlinephone/list", "gateway/list"} {
+			res := f.call(t, "", encGET, verb, "A", map[string]any{"limit": 5})
+			if res.Code != 500 || res.Message != "Internal error" || res.Field != "" || res.Data != nil {
+				t.Errorf("%s: %s", verb, res.Raw)
+			}
+		}
+		// The database goes away under a request that passed validation.
+		tok := f.tok["A"]
+		must(t, db.Close())
+		res := f.call(t, "", encJSON, "user/update", "", map[string]any{"token": tok, "accid": "amy", "password": "very-secret-pw"})
+		if res.Code != 500 || res.Message != "Internal error" {
+			t.Errorf("closed database: %s", res.Raw)
+		}
+		log := logs.String()
+		if strings.Count(log, "dcp: request failed") != 4 || !strings.Contains(log, "verb=cdr/list") {
+			t.Errorf("log:\n%s", log)
+		}
+		for _, secret := range []string{tok, "very-secret-pw"} {
+			if strings.Contains(log, secret) {
+				t.Errorf("the log shows a secret:\n%s", log)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -218,12 +219,47 @@ func (f *fixture) dump(t *testing.T) string {
 	dids, err := f.svc.DIDs(ctx, sc, provisioning.DIDFilter{Page: page})
 	must(t, err)
 	for _, v := range []any{ts, ds, us, as, gs, dids} {
-		fmt.Fprintf(&b, "%+v\n", v)
+		render(&b, reflect.ValueOf(v))
+		b.WriteByte('\n')
 	}
 	n, err := f.cdrs.Count(ctx)
 	must(t, err)
 	fmt.Fprintf(&b, "cdrs %d\n", n)
 	return b.String()
+}
+
+// render writes v with every field, secrets included, following pointers
+// (fmt would print their addresses).
+func render(b *strings.Builder, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			b.WriteString("nil")
+			return
+		}
+		render(b, v.Elem())
+	case reflect.Slice:
+		b.WriteByte('[')
+		for i := range v.Len() {
+			render(b, v.Index(i))
+			b.WriteByte(' ')
+		}
+		b.WriteByte(']')
+	case reflect.Struct:
+		if t, ok := v.Interface().(time.Time); ok {
+			b.WriteString(t.UTC().Format(time.RFC3339Nano))
+			return
+		}
+		b.WriteByte('{')
+		for i := range v.NumField() {
+			fmt.Fprintf(b, "%s:", v.Type().Field(i).Name)
+			render(b, v.Field(i))
+			b.WriteByte(' ')
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprintf(b, "%q", fmt.Sprint(v.Interface()))
+	}
 }
 
 // enc is how a request carries its parameters.

@@ -235,8 +235,10 @@ func addJSON(p *params, body []byte) error {
 			p.add(name, s, "")
 		case 'n': // null is an empty value
 			p.add(name, "", "")
-		case '{', '[':
-			p.add(name, "", "must be a string or a number, not a JSON "+map[byte]string{'{': "object", '[': "array"}[raw[0]])
+		case '{':
+			p.add(name, "", "must be a string or a number, not a JSON object")
+		case '[':
+			p.add(name, "", "must be a string or a number, not a JSON array")
 		case 't', 'f':
 			p.add(name, "", "must be a string or a number, not a JSON boolean")
 		default: // a number

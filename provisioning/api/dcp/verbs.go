@@ -27,63 +27,44 @@ var (
 	pCIDName  = spec{max: provisioning.MaxNameLen}
 	pCIDNum   = spec{max: maxCallerNumber}
 	pTenant   = spec{max: 19, check: checkID}
+	// pCursor is the keyset cursor of the provisioning lists; cdr/list
+	// and onlinephone/list check their own stores' cursors.
+	pCursor = spec{max: 200, check: checkCursor}
 )
 
-// verbs is the whole dialect. write marks verbs that change something;
-// a read-only token is refused those before any lookup.
+// verbs is the whole dialect.
 var verbs = map[string]*verb{
-	"user/create": {run: (*handler).userCreate, params: map[string]spec{
+	"user/create": {write: true, run: (*handler).userCreate, params: map[string]spec{
 		"accid": pAccID, "password": pPassword, "email": pEmail, "firstname": pName, "lastname": pName,
 		"dcp": pDCP, "tenant": pTenant,
 	}},
-	"user/remove": {run: (*handler).userRemove, params: map[string]spec{"accid": pAccID, "email": pEmail}},
-	"user/update": {run: (*handler).userUpdate, params: map[string]spec{
+	"user/remove": {write: true, run: (*handler).userRemove, params: map[string]spec{"accid": pAccID, "email": pEmail}},
+	"user/update": {write: true, run: (*handler).userUpdate, params: map[string]spec{
 		"accid": pAccID, "password": pPassword, "email": pEmail, "firstname": pName, "lastname": pName,
 	}},
-	"user/list": {run: (*handler).userList, list: true, params: map[string]spec{"dcp": pDCP}},
+	"user/list": {run: (*handler).userList, list: true, cursor: pCursor, params: map[string]spec{"dcp": pDCP}},
 
-	"phonenumber/create": {run: (*handler).phoneCreate, params: map[string]spec{
+	"phonenumber/create": {write: true, run: (*handler).phoneCreate, params: map[string]spec{
 		"user": pUser, "dcp": pDCP, "secret": pSecret, "desc": pDesc, "phonenumber": pNewNum,
 		"callerid_name": pCIDName, "callerid_number": pCIDNum,
 	}},
-	"phonenumber/remove": {run: (*handler).phoneRemove, params: map[string]spec{
+	"phonenumber/remove": {write: true, run: (*handler).phoneRemove, params: map[string]spec{
 		"user": pUser, "dcp": pDCP, "phonenumber": pNumber,
 	}},
-	"phonenumber/update": {run: (*handler).phoneUpdate, params: map[string]spec{
+	"phonenumber/update": {write: true, run: (*handler).phoneUpdate, params: map[string]spec{
 		"user": pUser, "dcp": pDCP, "phonenumber": pNumber, "secret": pSecret, "desc": pDesc,
 		"callerid_name": pCIDName, "callerid_number": pCIDNum,
 	}},
-	"phonenumber/list": {run: (*handler).phoneList, list: true, params: map[string]spec{"dcp": pDCP, "user": pUser}},
+	"phonenumber/list": {run: (*handler).phoneList, list: true, cursor: pCursor, params: map[string]spec{"dcp": pDCP, "user": pUser}},
 
-	"domain/list":      {run: (*handler).domainList, list: true},
-	"onlinephone/list": {run: (*handler).onlineList, list: true, params: map[string]spec{"dcp": pDCP, "phonenumber": pNumber}},
-	"gateway/list":     {run: (*handler).gatewayList, list: true},
-	"cdr/list": {run: (*handler).cdrList, list: true, params: map[string]spec{
+	"domain/list":      {run: (*handler).domainList, list: true, cursor: pCursor},
+	"onlinephone/list": {run: (*handler).onlineList, list: true, cursor: spec{max: 1000, check: checkPresenceCursor}, params: map[string]spec{"dcp": pDCP, "phonenumber": pNumber}},
+	"gateway/list":     {run: (*handler).gatewayList, list: true, cursor: pCursor},
+	"cdr/list": {run: (*handler).cdrList, list: true, cursor: spec{max: 200, check: checkCDRCursor}, params: map[string]spec{
 		"dcp": pDCP, "phonenumber": pNumber, "caller": {max: maxCDRNumber}, "callee": {max: maxCDRNumber},
 		"disposition": {max: 20, check: checkDisposition},
 		"from":        {max: maxTime, check: checkTime}, "to": {max: maxTime, check: checkTime},
 	}},
-}
-
-func init() {
-	// Cursors differ: provisioning lists use keyset ids, cdr/list the CDR
-	// store's position, onlinephone/list the presence view's own cursor.
-	for name, v := range verbs {
-		if !v.list {
-			continue
-		}
-		switch name {
-		case "cdr/list":
-			v.cursor = spec{max: 200, check: checkCDRCursor}
-		case "onlinephone/list":
-			v.cursor = spec{max: 1000, check: checkPresenceCursor}
-		default:
-			v.cursor = spec{max: 200, check: checkCursor}
-		}
-	}
-	for _, name := range []string{"user/create", "user/remove", "user/update", "phonenumber/create", "phonenumber/remove", "phonenumber/update"} {
-		verbs[name].write = true
-	}
 }
 
 // duplicate rewrites a 409 on field as the dialect's own message, which
@@ -309,7 +290,7 @@ func (h *handler) userList(ctx context.Context, c *call) (*result, error) {
 
 // maxAllocAttempts bounds the retries of phonenumber/create when another
 // request takes the number it picked.
-const maxAllocAttempts = 5
+const maxAllocAttempts = 8
 
 // firstNumber is the first number allocated in an empty DCP.
 const firstNumber = "1000"

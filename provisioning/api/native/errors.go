@@ -3,6 +3,7 @@ package native
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -119,7 +120,11 @@ func clean(err error) string {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
 	if ae == nil {
-		s.log.ErrorContext(r.Context(), "native: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		level := slog.LevelError
+		if api.ClientGone(r, err) {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "native: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "internal error"}
 	}
 	if ae.Status == http.StatusUnauthorized {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -182,3 +183,9 @@ func path(kind string, id int64) string { return fmt.Sprintf("/api/v1/%s/%d", ki
 func ptr[T any](v T) *T { return &v }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// regFor is a live registration of user@domain that expires in an hour.
+func regFor(user, domain string) presence.Registration {
+	return presence.Registration{User: user, Domain: domain, Contact: "sip:" + user + "@192.0.2.1:5060", Address: "192.0.2.1:5060",
+		Transport: "udp", Status: presence.ContactReachable, Expires: time.Now().Add(time.Hour)}
+}

@@ -19,8 +19,24 @@ import (
 
 // input is implemented by the pointer to every input struct.
 type input[M any] interface {
+	// load copies m's writable fields into the input. Pointer fields are
+	// copied deeply (clone): encoding/json decodes into the value a
+	// non-nil pointer points at, and if that were the stored object's,
+	// the Service would see its "old" value change with the new one and
+	// skip the checks of a change (a tenant-admin moving its tenant
+	// under a sibling, for one; TestCrossTenant catches it).
 	load(m *M)
+	// store writes the input's fields into m.
 	store(svc *provisioning.Service, m *M) error
+}
+
+// clone returns a pointer to a copy of *p, or nil.
+func clone[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 type tenantIn struct {
@@ -28,7 +44,7 @@ type tenantIn struct {
 	ParentID *int64 `json:"parent_id"`
 }
 
-func (in *tenantIn) load(t *provisioning.Tenant) { in.Name, in.ParentID = t.Name, t.ParentID }
+func (in *tenantIn) load(t *provisioning.Tenant) { in.Name, in.ParentID = t.Name, clone(t.ParentID) }
 func (in *tenantIn) store(_ *provisioning.Service, t *provisioning.Tenant) error {
 	t.Name, t.ParentID = in.Name, in.ParentID
 	return nil
@@ -84,7 +100,7 @@ type accountIn struct {
 
 func (in *accountIn) load(a *provisioning.Account) {
 	*in = accountIn{DomainID: a.DomainID, Domain: a.Domain, Username: a.Username, Secret: a.Secret,
-		CallerIDName: a.CallerIDName, CallerIDNumber: a.CallerIDNumber, Description: a.Description, UserID: a.UserID}
+		CallerIDName: a.CallerIDName, CallerIDNumber: a.CallerIDNumber, Description: a.Description, UserID: clone(a.UserID)}
 }
 func (in *accountIn) store(_ *provisioning.Service, a *provisioning.Account) error {
 	if in.DomainID == a.DomainID && !strings.EqualFold(in.Domain, a.Domain) {
@@ -112,7 +128,7 @@ type gatewayIn struct {
 }
 
 func (in *gatewayIn) load(g *provisioning.Gateway) {
-	*in = gatewayIn{TenantID: g.TenantID, Name: g.Name, Host: g.Host, Port: g.Port, Transport: g.Transport, Username: g.Username,
+	*in = gatewayIn{TenantID: clone(g.TenantID), Name: g.Name, Host: g.Host, Port: g.Port, Transport: g.Transport, Username: g.Username,
 		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description}
 }
 func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) error {
@@ -129,7 +145,7 @@ type didIn struct {
 }
 
 func (in *didIn) load(d *provisioning.DID) {
-	in.TenantID, in.Number, in.AccountID, in.Description = d.TenantID, d.Number, d.AccountID, d.Description
+	in.TenantID, in.Number, in.AccountID, in.Description = d.TenantID, d.Number, clone(d.AccountID), d.Description
 }
 func (in *didIn) store(_ *provisioning.Service, d *provisioning.DID) error {
 	d.TenantID, d.Number, d.AccountID, d.Description = in.TenantID, in.Number, in.AccountID, in.Description

@@ -105,6 +105,8 @@ CREATE TABLE tokens (
     hash       TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     revoked_at TIMESTAMPTZ,
-    CONSTRAINT tokens_hash_key UNIQUE (hash)
+    CONSTRAINT tokens_hash_key UNIQUE (hash),
+    -- An admin token has no tenant; every other token has one.
+    CONSTRAINT tokens_tenant_by_role CHECK ((role = 'admin') = (tenant_id IS NULL))
 );
 CREATE INDEX tokens_tenant_id ON tokens (tenant_id);

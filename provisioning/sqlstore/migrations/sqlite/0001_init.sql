@@ -102,6 +102,8 @@ CREATE TABLE tokens (
     tenant_id  INTEGER REFERENCES tenants (id) ON DELETE RESTRICT,
     hash       TEXT NOT NULL UNIQUE,
     created_at TIMESTAMP NOT NULL,
-    revoked_at TIMESTAMP
+    revoked_at TIMESTAMP,
+    -- An admin token has no tenant; every other token has one.
+    CHECK ((role = 'admin') = (tenant_id IS NULL))
 );
 CREATE INDEX tokens_tenant_id ON tokens (tenant_id);
