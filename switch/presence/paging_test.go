@@ -222,7 +222,7 @@ func TestCursor(t *testing.T) {
 				t.Errorf("ValidCursor = %v, want %v", got, tt.valid)
 			}
 			page, next := v.Registrations(RegistrationQuery{After: tt.cursor})
-			if !tt.valid && (page != nil || next != "") {
+			if !tt.valid && (len(page) != 0 || next != "") {
 				t.Errorf("invalid cursor gave %d items, next %q; want an empty last page", len(page), next)
 			}
 		})

@@ -42,7 +42,7 @@ func (v *View) Registrations(q RegistrationQuery) (regs []Registration, next str
 	if q.After != "" {
 		k, ok := decodeCursor(q.After)
 		if !ok {
-			return nil, ""
+			return []Registration{}, ""
 		}
 		after = &k
 	}
@@ -52,7 +52,7 @@ func (v *View) Registrations(q RegistrationQuery) (regs []Registration, next str
 	defer v.mu.RUnlock()
 	domains, ok := v.queryDomains(q)
 	if !ok {
-		return nil, ""
+		return []Registration{}, ""
 	}
 	if after != nil { // skip the domains before the cursor's
 		i, _ := slices.BinarySearch(domains, after.Domain)
