@@ -69,19 +69,24 @@ type User struct {
 // can never leak into list output or logs by accident; HA1 is the digest
 // md5(username:domain:secret) for switches that accept a pre-hashed secret.
 type Account struct {
-	ID             int64     `json:"id" db:"id"`
-	DomainID       int64     `json:"domain_id" db:"domain_id"`
-	Domain         string    `json:"domain" db:"domain"`       // the domain's name, joined on read
-	TenantID       int64     `json:"tenant_id" db:"tenant_id"` // the domain's tenant, joined on read
-	Username       string    `json:"username" db:"username"`
-	Secret         string    `json:"-" db:"secret"`
-	HA1            string    `json:"-" db:"ha1"`
-	CallerIDName   string    `json:"caller_id_name" db:"caller_id_name"`
-	CallerIDNumber string    `json:"caller_id_number" db:"caller_id_number"`
-	Description    string    `json:"description" db:"description"`
-	UserID         *int64    `json:"user_id" db:"user_id"`
-	CreatedAt      time.Time `json:"created_at" db:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at" db:"updated_at"`
+	ID             int64  `json:"id" db:"id"`
+	DomainID       int64  `json:"domain_id" db:"domain_id"`
+	Domain         string `json:"domain" db:"domain"`       // the domain's name, joined on read
+	TenantID       int64  `json:"tenant_id" db:"tenant_id"` // the domain's tenant, joined on read
+	Username       string `json:"username" db:"username"`
+	Secret         string `json:"-" db:"secret"`
+	HA1            string `json:"-" db:"ha1"`
+	CallerIDName   string `json:"caller_id_name" db:"caller_id_name"`
+	CallerIDNumber string `json:"caller_id_number" db:"caller_id_number"`
+	Description    string `json:"description" db:"description"`
+	UserID         *int64 `json:"user_id" db:"user_id"`
+	// UserLogin is the owner's login, joined on read so that listing a page
+	// of accounts with their owners is one query. The owner always belongs
+	// to the account's tenant or a descendant of it, so whoever sees the
+	// account may see the login.
+	UserLogin string    `json:"-" db:"user_login"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 }
 
 // AOR is the account's SIP address of record, username@domain.

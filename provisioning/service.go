@@ -387,6 +387,13 @@ func (s *Service) UpdateUser(ctx context.Context, sc Scope, id int64, fn func(*U
 		if _, err := s.tenantInScope(ctx, sc, u.TenantID); err != nil {
 			return nil, fieldNotFound("tenant_id", err)
 		}
+		owned, err := s.store.Accounts(ctx, AccountFilter{UserID: id, Page: Page{Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if len(owned) > 0 {
+			return nil, Conflict("tenant_id", "user %s owns SIP accounts and cannot move to another tenant", u.Login)
+		}
 	}
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return nil, err
@@ -463,7 +470,22 @@ func (s *Service) prepareAccount(ctx context.Context, sc Scope, a *Account) erro
 		if err != nil {
 			return fieldNotFound("user_id", err)
 		}
-		_ = u
+		// The owner lives in the account's tenant or below it, so that
+		// everyone who sees the account may also see its owner.
+		ut, err := s.store.Tenant(ctx, u.TenantID)
+		if err != nil {
+			return err
+		}
+		at, err := s.store.Tenant(ctx, a.TenantID)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(ut.Path, at.Path) {
+			return Invalid("user_id", "must belong to the domain's tenant or one of its sub-tenants")
+		}
+		a.UserLogin = u.Login
+	} else {
+		a.UserLogin = ""
 	}
 	a.HA1 = HA1(a.Username, a.Domain, a.Secret)
 	return nil

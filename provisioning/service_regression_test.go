@@ -54,3 +54,36 @@ func TestTenantAdminCannotChangeAdmins(t *testing.T) {
 		}
 	})
 }
+
+// An account's owner lives in the account's tenant or below it, so that
+// whoever sees an account may see its owner's login, and a user who owns
+// accounts cannot move away from them.
+func TestAccountOwnerStaysInTheAccountsSubtree(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		root := e.tenant(t, "root", nil)
+		a := e.tenant(t, "a", root)
+		b := e.tenant(t, "b", root)
+		child := e.tenant(t, "a-child", a)
+		dA := e.domain(t, "a.example.com", a)
+		alice := e.user(t, "alice", child, provisioning.RoleUser)
+		bob := e.user(t, "bob", b, provisioning.RoleUser)
+
+		own := &provisioning.Account{DomainID: dA.ID, Username: "1001", UserID: &alice.ID}
+		must(t, e.svc.CreateAccount(e.ctx, admin, own))
+		got, err := e.svc.Account(e.ctx, admin, own.ID)
+		must(t, err)
+		if got.UserLogin != "alice" {
+			t.Errorf("UserLogin = %q, want alice", got.UserLogin)
+		}
+		foreign := &provisioning.Account{DomainID: dA.ID, Username: "1002", UserID: &bob.ID}
+		err = e.svc.CreateAccount(e.ctx, admin, foreign)
+		if fieldOf(err) != "user_id" {
+			t.Errorf("owner from a sibling tenant: err = %v, want one naming user_id", err)
+		}
+		_, err = e.svc.UpdateUser(e.ctx, admin, alice.ID, func(u *provisioning.User) error { u.TenantID = b.ID; return nil })
+		wantIs(t, err, provisioning.ErrConflict)
+		if u, _ := e.svc.User(e.ctx, admin, alice.ID); u.TenantID != child.ID {
+			t.Errorf("refused move changed the tenant to %d", u.TenantID)
+		}
+	})
+}

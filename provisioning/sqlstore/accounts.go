@@ -13,8 +13,9 @@ import (
 // Domain name and the TenantID.
 const (
 	accountCols = `a.id, a.domain_id, d.name AS domain, d.tenant_id, a.username, a.secret, a.ha1,
-		a.caller_id_name, a.caller_id_number, a.description, a.user_id, a.created_at, a.updated_at`
-	accountFrom = ` FROM accounts a JOIN domains d ON d.id = a.domain_id`
+		a.caller_id_name, a.caller_id_number, a.description, a.user_id, COALESCE(u.login, '') AS user_login,
+		a.created_at, a.updated_at`
+	accountFrom = ` FROM accounts a JOIN domains d ON d.id = a.domain_id LEFT JOIN users u ON u.id = a.user_id`
 
 	accountByID       = `SELECT ` + accountCols + accountFrom + ` WHERE a.id = ?`
 	accountByUsername = `SELECT ` + accountCols + accountFrom + ` WHERE a.domain_id = ? AND a.username = ?`
@@ -22,7 +23,8 @@ const (
 
 func fixAccount(a *provisioning.Account) { utc(&a.CreatedAt, &a.UpdatedAt) }
 
-// accountDomain fills a's Domain and TenantID from its domain inside tx.
+// accountDomain fills a's Domain and TenantID from its domain, and
+// UserLogin from its owner, inside tx.
 func (s *Store) accountDomain(ctx context.Context, tx *sqlx.Tx, a *provisioning.Account) error {
 	var d struct {
 		Name     string `db:"name"`
@@ -32,6 +34,12 @@ func (s *Store) accountDomain(ctx context.Context, tx *sqlx.Tx, a *provisioning.
 		return asRef("domain_id", notFound(err, "domain", a.DomainID))
 	}
 	a.Domain, a.TenantID = d.Name, d.TenantID
+	a.UserLogin = ""
+	if a.UserID != nil {
+		if err := tx.GetContext(ctx, &a.UserLogin, s.q(`SELECT login FROM users WHERE id = ?`), *a.UserID); err != nil {
+			return asRef("user_id", notFound(err, "user", *a.UserID))
+		}
+	}
 	return nil
 }
 
@@ -175,6 +183,6 @@ func accountsQuery(f provisioning.AccountFilter) (string, []any) {
 	}
 	ids, args := inner.page(`SELECT a.id FROM accounts a`, "a.id", f.Page)
 	query := `SELECT ` + accountCols + ` FROM (` + ids + `) p JOIN accounts a ON a.id = p.id` +
-		` JOIN domains d ON d.id = a.domain_id` + join + outer.sql() + ` ORDER BY a.id`
+		` JOIN domains d ON d.id = a.domain_id LEFT JOIN users u ON u.id = a.user_id` + join + outer.sql() + ` ORDER BY a.id`
 	return query, append(args, outer.args...)
 }

@@ -458,14 +458,9 @@ func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	owners := map[int64]string{}
 	out := make([]phoneView, len(as))
 	for i := range as {
-		owner, err := h.owner(ctx, c.sc, as[i].UserID, owners)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = viewPhone(&as[i], owner)
+		out[i] = viewPhone(&as[i], as[i].UserLogin)
 	}
 	res := &result{data: out}
 	if len(as) == f.Limit {
@@ -477,27 +472,6 @@ func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
 		res.next = nextCursor(f.After, len(more) > 0)
 	}
 	return res, nil
-}
-
-// owner returns the login of an account's owner ("" for none, or one the
-// caller's scope cannot see), remembering it in cache for the page.
-func (h *handler) owner(ctx context.Context, sc provisioning.Scope, id *int64, cache map[int64]string) (string, error) {
-	if id == nil {
-		return "", nil
-	}
-	if login, ok := cache[*id]; ok {
-		return login, nil
-	}
-	u, err := h.svc.User(ctx, sc, *id)
-	switch {
-	case errors.Is(err, provisioning.ErrNotFound):
-		cache[*id] = ""
-	case err != nil:
-		return "", fmt.Errorf("dcp: owner of account: %w", err)
-	default:
-		cache[*id] = u.Login
-	}
-	return cache[*id], nil
 }
 
 // nextCursor is the cursor of the page after id, when there is one.
