@@ -33,11 +33,22 @@ type CDRs interface {
 	Query(ctx context.Context, f cdr.Filter) ([]cdr.Record, *cdr.Cursor, error)
 }
 
+// CDRFeed is the live feed of newly stored CDRs (cdr.Pipeline), for
+// Server-Sent Events.
+type CDRFeed interface {
+	Subscribe(buffer int) *cdr.Subscription
+}
+
 // Deps are the components every dialect is built from.
 type Deps struct {
 	Service  *provisioning.Service
 	Presence Presence
 	CDRs     CDRs
+	// CDRFeed streams CDRs as they are stored; nil disables live feeds.
+	CDRFeed CDRFeed
+	// CDRIngest takes durable CDR submissions (cdr.Pipeline); Put returns
+	// once they are in the store or the spool. nil disables submissions.
+	CDRIngest cdr.Sink
 	Log      *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger ones are refused with 413
 	// before they are read into memory. 0 means DefaultMaxBodyBytes.
