@@ -6,6 +6,8 @@
 //
 //	go run ./cmd/sbload api [-accounts 100000] [-tenants 1000] [-registrations 100000] \
 //	    [-concurrency 8] [-duration 10s] [-postgres postgres://…]
+//	go run ./cmd/sbload cdr [-calls 200000] [-rate 5000] [-steady 10m] [-query-rows 10000000] \
+//	    [-postgres postgres://…]
 //
 // It sends traffic only to the loopback listener it starts, and stops by
 // itself after -duration per scenario.
@@ -31,12 +33,14 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: sbload api [flags]")
+		return errors.New("usage: sbload api|cdr [flags]")
 	}
 	switch args[0] {
 	case "api":
 		return runAPI(ctx, args[1:], out)
+	case "cdr":
+		return runCDR(ctx, args[1:], out)
 	default:
-		return fmt.Errorf("unknown scenario set %q (want api)", args[0])
+		return fmt.Errorf("unknown scenario set %q (want api or cdr)", args[0])
 	}
 }

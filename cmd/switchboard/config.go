@@ -25,7 +25,52 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	HTTP     HTTPConfig     `yaml:"http"`
 	DCP      DCPConfig      `yaml:"dcp"`
+	CDR      CDRConfig      `yaml:"cdr"`
 	Log      LogConfig      `yaml:"log"`
+}
+
+// CDRConfig tunes CDR ingestion and retention.
+type CDRConfig struct {
+	// SpoolDir holds CDRs acknowledged while the database was unreachable,
+	// until they are replayed. It must be on durable local storage.
+	SpoolDir      string        `yaml:"spool_dir"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	QueueSize     int           `yaml:"queue_size"`
+	// Retention is how long CDRs are kept; 0 keeps them forever.
+	Retention Days `yaml:"retention"`
+}
+
+// Days is a duration that also accepts a number of days ("400d"), the
+// unit retention is thought of in.
+type Days time.Duration
+
+// UnmarshalText parses "400d" or a Go duration ("720h").
+func (d *Days) UnmarshalText(b []byte) error {
+	v, err := parseDays(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Days(v)
+	return nil
+}
+
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, errors.New("must be a number of days like 400d, or a duration like 720h")
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return parseDuration(s)
+}
+
+func formatDays(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
 }
 
 // DatabaseConfig chooses the store.
@@ -61,6 +106,7 @@ func DefaultConfig() Config {
 		Database: DatabaseConfig{DSN: "sqlite:./data/switchboard.db"},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
 		DCP:      DCPConfig{Mount: "/dcp/"},
+		CDR:      CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, FlushInterval: 100 * time.Millisecond, QueueSize: 100000},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -82,6 +128,14 @@ func (s setting) EnvName() string {
 
 // FlagName is the flag of a key: database.dsn -> --database-dsn.
 func (s setting) FlagName() string { return strings.NewReplacer(".", "-", "_", "-").Replace(s.key) }
+
+func parseInt(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errors.New("must be an integer")
+	}
+	return n, nil
+}
 
 func parseDuration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
@@ -118,6 +172,25 @@ var settings = []setting{
 	{key: "dcp.listen", help: "optional own listener serving the dcp dialect at /",
 		set: func(c *Config, v string) error { c.DCP.Listen = v; return nil },
 		get: func(c *Config) string { return c.DCP.Listen }},
+	{key: "cdr.spool_dir", help: "directory of the CDR spool used while the database is unreachable",
+		set: func(c *Config, v string) error { c.CDR.SpoolDir = v; return nil },
+		get: func(c *Config) string { return c.CDR.SpoolDir }},
+	{key: "cdr.batch_size", help: "most CDRs written in one transaction",
+		set: func(c *Config, v string) (err error) { c.CDR.BatchSize, err = parseInt(v); return },
+		get: func(c *Config) string { return strconv.Itoa(c.CDR.BatchSize) }},
+	{key: "cdr.flush_interval", help: "longest a CDR waits for its batch to fill",
+		set: func(c *Config, v string) (err error) { c.CDR.FlushInterval, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.CDR.FlushInterval.String() }},
+	{key: "cdr.queue_size", help: "CDRs held in memory before submitters wait (back-pressure)",
+		set: func(c *Config, v string) (err error) { c.CDR.QueueSize, err = parseInt(v); return },
+		get: func(c *Config) string { return strconv.Itoa(c.CDR.QueueSize) }},
+	{key: "cdr.retention", help: "how long CDRs are kept, like 400d; 0 keeps them forever",
+		set: func(c *Config, v string) error {
+			d, err := parseDays(v)
+			c.CDR.Retention = Days(d)
+			return err
+		},
+		get: func(c *Config) string { return formatDays(time.Duration(c.CDR.Retention)) }},
 	{key: "log.level", help: "debug, info, warn or error",
 		set: func(c *Config, v string) error { c.Log.Level = v; return nil },
 		get: func(c *Config) string { return c.Log.Level }},
@@ -262,6 +335,21 @@ func (c Config) Validate() error {
 		if c.DCP.Listen == c.HTTP.Listen {
 			return &ConfigError{Key: "dcp.listen", Reason: "must differ from http.listen"}
 		}
+	}
+	if c.CDR.SpoolDir == "" {
+		return &ConfigError{Key: "cdr.spool_dir", Reason: "is required"}
+	}
+	if c.CDR.BatchSize < 1 || c.CDR.BatchSize > 50000 {
+		return &ConfigError{Key: "cdr.batch_size", Reason: "must be between 1 and 50000"}
+	}
+	if c.CDR.FlushInterval < time.Millisecond || c.CDR.FlushInterval > 10*time.Second {
+		return &ConfigError{Key: "cdr.flush_interval", Reason: "must be between 1ms and 10s"}
+	}
+	if c.CDR.QueueSize < c.CDR.BatchSize || c.CDR.QueueSize > 10_000_000 {
+		return &ConfigError{Key: "cdr.queue_size", Reason: "must be at least cdr.batch_size and at most 10000000"}
+	}
+	if r := time.Duration(c.CDR.Retention); r != 0 && r < 24*time.Hour {
+		return &ConfigError{Key: "cdr.retention", Reason: "must be 0 (forever) or at least 1d"}
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return &ConfigError{Key: "log.level", Reason: err.Error()}

@@ -52,6 +52,18 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+func TestConfigRetention(t *testing.T) {
+	for in, want := range map[string]time.Duration{"400d": 400 * 24 * time.Hour, "720h": 720 * time.Hour, "0": 0} {
+		cfg, err := load(t, "cdr:\n  retention: "+in+"\n", nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if time.Duration(cfg.CDR.Retention) != want {
+			t.Errorf("retention %s = %v, want %v", in, time.Duration(cfg.CDR.Retention), want)
+		}
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	cfg, err := load(t, "", nil, nil)
 	if err != nil {
@@ -82,6 +94,12 @@ func TestConfigInvalid(t *testing.T) {
 		{"tiny body limit", "", []string{"--http-max-body-bytes", "10"}, nil, "http.max_body_bytes"},
 		{"body limit not a number", "", []string{"--http-max-body-bytes", "lots"}, nil, "http.max_body_bytes"},
 		{"type error in file", "http:\n  max_body_bytes: [1]\n", nil, nil, "(file)"},
+		{"retention in hours too short", "", []string{"--cdr-retention", "2h"}, nil, "cdr.retention"},
+		{"retention not days", "cdr:\n  retention: forever\n", nil, nil, "(file)"},
+		{"batch size zero", "", []string{"--cdr-batch-size", "0"}, nil, "cdr.batch_size"},
+		{"queue smaller than batch", "", []string{"--cdr-queue-size", "10"}, nil, "cdr.queue_size"},
+		{"flush interval", "", nil, []string{"SWITCHBOARD_CDR_FLUSH_INTERVAL=1h"}, "cdr.flush_interval"},
+		{"empty spool dir", "", []string{"--cdr-spool-dir", ""}, nil, "cdr.spool_dir"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ Commands:
   serve      run the daemon (the default when no command is given)
   migrate    apply database migrations and exit
   token      create, list or revoke API tokens
+  cdr        import CDR files from a switch, or export CDRs as CSV
   version    print the version
 
 Run "switchboard COMMAND -h" for a command's flags.
@@ -52,6 +53,8 @@ func Run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return runMigrate(ctx, args, env, stdout, stderr)
 	case "token":
 		return runToken(ctx, args, env, stdout, stderr)
+	case "cdr":
+		return runCDR(ctx, args, env, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

@@ -71,35 +71,94 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 	defer db.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	cdrStore := cdr.NewStore(db)
+	pipeline, err := cdr.NewPipeline(cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
+		QueueSize:     cfg.CDR.QueueSize,
+		BatchSize:     cfg.CDR.BatchSize,
+		FlushInterval: cfg.CDR.FlushInterval,
+		SpoolDir:      cfg.CDR.SpoolDir,
+		Logger:        log,
+		Registerer:    reg,
+	})
+	if err != nil {
+		return err
+	}
 	view := presence.New()
 	deps := api.Deps{
 		Service:      provisioning.NewService(sqlstore.New(db), provisioning.WithLogger(log)),
 		Presence:     view,
-		CDRs:         cdr.NewStore(db),
+		CDRs:         cdrStore,
+		CDRFeed:      pipeline,
+		CDRIngest:    pipeline,
 		Log:          log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Background components stop only after the HTTP servers have drained,
+	// so a request waiting for its CDRs to become durable still completes;
+	// the pipeline then flushes what is queued before the database closes.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); view.Run(ctx) }() //nolint:errcheck // ends with ctx
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(bg); err != nil && bg.Err() == nil {
+				log.Error("component stopped", "component", name, "err", err)
+			}
+		}()
+	}
+	run("presence", view.Run)
+	run("cdr pipeline", pipeline.Run)
+	run("cdr maintenance", func(ctx context.Context) error {
+		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
+	})
 
-	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db)}
+	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg)}
 	if cfg.DCP.Listen != "" {
 		servers["dcp"] = api.Instrument(log, dcp.New(deps))
 	}
 	err = serveAll(ctx, cfg, log, servers)
-	cancel()
+	stopBG()
 	wg.Wait()
 	log.Info("stopped")
 	return err
 }
 
+// maintainCDRs keeps PostgreSQL's daily CDR partitions created a week
+// ahead and applies the retention setting, at start and then hourly.
+func maintainCDRs(ctx context.Context, store *cdr.Store, retention time.Duration, log *slog.Logger) error {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		now := time.Now().UTC()
+		if err := store.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(7*24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("cdr partitions", "err", err)
+		}
+		if retention > 0 {
+			n, err := store.Retain(ctx, retention, now)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("cdr retention", "err", err)
+			case n > 0:
+				log.Info("cdr retention dropped old CDRs", "rows", n, "keep", retention)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
 // mainHandler routes the main listener: the native API, the dcp dialect,
 // health checks and metrics.
-func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB) http.Handler {
+func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", native.New(deps))
 	if m := cfg.DCP.Mount; m != "" {
@@ -117,8 +176,6 @@ func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB) http.Handler {
 		}
 		w.Write([]byte("ok\n")) //nolint:errcheck // client gone
 	})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return api.Instrument(deps.Logger(), mux)
 }

@@ -32,7 +32,8 @@ func startDaemon(t *testing.T, dsn string, extra ...string) *daemon {
 	t.Cleanup(func() { onListening = nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &daemon{stop: cancel, done: make(chan error, 1)}
-	args := append([]string{"serve", "--database-dsn", dsn, "--http-listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	args := append([]string{"serve", "--database-dsn", dsn, "--http-listen", "127.0.0.1:0", "--log-level", "warn",
+		"--cdr-spool-dir", spoolDirFor(t, dsn)}, extra...)
 	go func() { d.done <- Run(ctx, args, nil, io.Discard, io.Discard) }()
 	select {
 	case d.addr = <-addrs:
@@ -62,6 +63,19 @@ func (d *daemon) shutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Error("daemon did not stop")
 	}
+}
+
+// spoolDirFor gives each database its own spool directory that outlives
+// one daemon (a restart must find the spool its predecessor left).
+var spoolDirs = map[string]string{}
+
+func spoolDirFor(t *testing.T, dsn string) string {
+	if d, ok := spoolDirs[dsn]; ok {
+		return d
+	}
+	d := t.TempDir()
+	spoolDirs[dsn] = d
+	return d
 }
 
 func createToken(t *testing.T, dsn string) string {

@@ -49,7 +49,7 @@ type Deps struct {
 	// CDRIngest takes durable CDR submissions (cdr.Pipeline); Put returns
 	// once they are in the store or the spool. nil disables submissions.
 	CDRIngest cdr.Sink
-	Log      *slog.Logger
+	Log       *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger ones are refused with 413
 	// before they are read into memory. 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64

@@ -18,6 +18,12 @@ import (
 // readBody checks the Content-Type of a request with a body and reads the
 // body within the size limit.
 func (s *server) readBody(r *http.Request) ([]byte, error) {
+	return readJSONBody(r, s.d.BodyLimit())
+}
+
+// readJSONBody is readBody with an explicit limit, for the routes whose
+// bodies are larger than any provisioning request (CDR submissions).
+func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
@@ -28,7 +34,7 @@ func (s *server) readBody(r *http.Request) ([]byte, error) {
 		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Code: codeUnsupportedMedia,
 			Message: "the body must be UTF-8 (charset=utf-8)"}
 	}
-	body, err := api.ReadBody(r, s.d.BodyLimit())
+	body, err := api.ReadBody(r, limit)
 	if err != nil {
 		return nil, err
 	}

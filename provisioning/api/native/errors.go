@@ -27,12 +27,13 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type" // the body is not application/json (415)
 	codeInvalidRef       = "invalid_reference"      // a field names an object that does not exist in scope (422)
 	codeInternal         = "internal"               // (500)
+	codeUnavailable      = "unavailable"            // a component the operation needs is missing or failing: retry (503)
 )
 
 // errorCodes lists every code, for the OpenAPI enum.
 var errorCodes = []string{codeInvalid, codeMalformedBody, codeUnknownField, codeBadParameter,
 	codeUnauthenticated, codeForbidden, codeNotFound, codeMethodNotAllowed, codeConflict,
-	codeBodyTooLarge, codeUnsupportedMedia, codeInvalidRef, codeInternal}
+	codeBodyTooLarge, codeUnsupportedMedia, codeInvalidRef, codeInternal, codeUnavailable}
 
 // apiError is the one error envelope's content. Handlers return it for
 // errors of the request itself; Service errors are mapped onto it by

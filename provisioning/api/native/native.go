@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -41,6 +43,16 @@ type server struct {
 	// patterns lists every pattern registered on mux, in order, so a test
 	// can check the mux and the OpenAPI document against each other.
 	patterns []string
+
+	// heartbeat is how often a CDR stream sends a comment when it has
+	// nothing else to send; feedBuffer is its subscription's buffer.
+	// Tests shorten them.
+	heartbeat  time.Duration
+	feedBuffer int
+	// shutdowns are closed when the http.Server a stream runs on shuts
+	// down (see shutdownSignal).
+	shutdownMu sync.Mutex
+	shutdowns  map[*http.Server]chan struct{}
 }
 
 // handlerFunc serves one route. It returns an error instead of writing one,
@@ -55,7 +67,8 @@ type call struct {
 }
 
 func newServer(d api.Deps) *server {
-	s := &server{d: d, svc: d.Service, log: d.Logger(), mux: http.NewServeMux()}
+	s := &server{d: d, svc: d.Service, log: d.Logger(), mux: http.NewServeMux(),
+		heartbeat: streamHeartbeat, feedBuffer: streamBuffer, shutdowns: map[*http.Server]chan struct{}{}}
 	s.routes = s.buildRoutes()
 	for _, rt := range s.routes {
 		pattern := rt.method + " " + rt.path

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
@@ -28,7 +30,14 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[presence.GatewayState]():      {string(presence.GatewayUp), string(presence.GatewayDown), string(presence.GatewayUnknown)},
 	reflect.TypeFor[presence.ContactStatus]():     {string(presence.ContactReachable), string(presence.ContactUnreachable), string(presence.ContactUnknown)},
 	reflect.TypeFor[presence.RegistrationState](): {string(presence.RegRegistered), string(presence.RegUnregistered), string(presence.RegFailed), string(presence.RegUnknown)},
+	// A CDR's direction and disposition may be empty when the switch did
+	// not say; the store keeps them as they came.
+	reflect.TypeFor[cdr.Direction]():   {string(cdr.DirectionInbound), string(cdr.DirectionOutbound), string(cdr.DirectionInternal), ""},
+	reflect.TypeFor[cdr.Disposition](): {string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion), ""},
 }
+
+// rawMessageType is a free-form JSON value (a CDR's raw source record).
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
 // fieldDocs describe fields by JSON name; "Schema.field" entries override
 // for one schema.
@@ -95,24 +104,28 @@ type schemaGen struct {
 
 // component renders t as components.schemas[name] and returns a $ref to
 // it. request marks a request body schema (secrets are write-only there).
-func (g *schemaGen) component(name string, t reflect.Type, required []string, request bool) obj {
+// omit names fields of t the schema leaves out.
+func (g *schemaGen) component(name string, t reflect.Type, required []string, request bool, omit ...string) obj {
 	if _, ok := g.components[name]; !ok {
 		g.components[name] = obj{} // reserve: recursion guard
-		g.components[name] = g.object(name, t, required, request)
+		g.components[name] = g.object(name, t, required, request, omit)
 	}
 	return ref("schemas", name)
 }
 
 func ref(kind, name string) obj { return obj{"$ref": "#/components/" + kind + "/" + name} }
 
-func (g *schemaGen) object(name string, t reflect.Type, required []string, request bool) obj {
+func (g *schemaGen) object(name string, t reflect.Type, required []string, request bool, omit []string) obj {
 	props := obj{}
 	for _, f := range reflect.VisibleFields(t) {
 		field, ok := jsonName(f)
-		if !ok || len(f.Index) > 1 && shadowed(t, f) {
+		if !ok || len(f.Index) > 1 && shadowed(t, f) || containsString(omit, field) {
 			continue
 		}
 		s := g.schema(f.Type)
+		if request && f.Type == rawMessageType {
+			s["nullable"] = true // null is the same as absent
+		}
 		if d, ok := fieldDocs[name+"."+field]; ok {
 			s["description"] = d
 		} else if d, ok := fieldDocs[field]; ok {
@@ -167,6 +180,8 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 	switch {
 	case t == reflect.TypeFor[time.Time]():
 		s = obj{"type": "string", "format": "date-time"}
+	case t == rawMessageType:
+		s = obj{} // any JSON value
 	case t.Kind() == reflect.String:
 		s = obj{"type": "string"}
 		if e, ok := enums[t]; ok {
@@ -218,6 +233,7 @@ var errorResponses = map[int]string{
 	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
 	http.StatusUnprocessableEntity:   "InvalidReference",
 	http.StatusInternalServerError:   "InternalError",
+	http.StatusServiceUnavailable:    "Unavailable",
 }
 
 var errorDescriptions = map[int]string{
@@ -230,10 +246,14 @@ var errorDescriptions = map[int]string{
 	http.StatusUnsupportedMediaType:  "The body is not application/json (UTF-8).",
 	http.StatusUnprocessableEntity:   "A field (named in field) refers to an object that does not exist in the caller's scope.",
 	http.StatusInternalServerError:   "An unexpected failure; details are logged, never returned.",
+	http.StatusServiceUnavailable:    "The component the operation needs is not configured, or could not take the request now (then with Retry-After): try again later.",
 }
 
 // errorStatuses returns the error statuses rt may answer with.
 func errorStatuses(rt *route) []int {
+	if rt.errs != nil {
+		return rt.errs
+	}
 	out := []int{http.StatusBadRequest}
 	if !rt.public {
 		out = append(out, http.StatusUnauthorized)
@@ -285,16 +305,20 @@ func (s *server) openAPI() obj {
 			op["parameters"] = params
 		}
 		if rt.body != nil {
+			schema := g.component(rt.body.name, rt.body.typ, rt.body.required, true, rt.body.omit...)
+			if rt.body.many > 0 {
+				schema = obj{"oneOf": []any{schema, obj{"type": "array", "items": schema, "maxItems": rt.body.many}}}
+			}
 			op["requestBody"] = obj{
 				"required": true,
-				"content": obj{
-					"application/json": obj{"schema": g.component(rt.body.name, rt.body.typ, rt.body.required, true)},
-				},
+				"content":  obj{"application/json": obj{"schema": schema}},
 			}
 		}
 		responses := obj{}
 		success := obj{"description": http.StatusText(rt.resp.status)}
 		switch {
+		case rt.resp.media != "":
+			success["content"] = obj{rt.resp.media: obj{"schema": obj{"type": "string", "description": rt.resp.mediaDoc}}}
 		case rt.resp.raw:
 			success["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
 		case rt.resp.list:
@@ -314,6 +338,13 @@ func (s *server) openAPI() obj {
 		}
 		if rt.resp.status == http.StatusCreated {
 			success["headers"] = obj{"Location": obj{"description": "the URL of the new object", "schema": obj{"type": "string"}}}
+		}
+		if len(rt.resp.headers) > 0 {
+			hs := obj{}
+			for name, doc := range rt.resp.headers {
+				hs[name] = obj{"description": doc, "schema": obj{"type": "string"}}
+			}
+			success["headers"] = hs
 		}
 		responses[fmt.Sprint(rt.resp.status)] = success
 		for _, st := range errorStatuses(rt) {
@@ -352,6 +383,9 @@ func (s *server) openAPI() obj {
 		if st == http.StatusUnauthorized {
 			r["headers"] = obj{"WWW-Authenticate": obj{"description": `Bearer realm="switchboard"`, "schema": obj{"type": "string"}}}
 		}
+		if st == http.StatusServiceUnavailable {
+			r["headers"] = obj{"Retry-After": obj{"description": "seconds to wait before retrying, when the failure is transient", "schema": obj{"type": "integer"}}}
+		}
 		errResponses[name] = r
 	}
 	tagList := make([]any, len(tags))
@@ -363,7 +397,7 @@ func (s *server) openAPI() obj {
 		"info": obj{
 			"title":       "Switchboard native API",
 			"version":     "1",
-			"description": "Provisioning (tenants, SIP domains, users, SIP accounts, gateways, DIDs) and live state (registrations, gateway status). Authenticate with Authorization: Bearer <token>. Lists page by keyset: pass next_cursor back as cursor.",
+			"description": "Provisioning (tenants, SIP domains, users, SIP accounts, gateways, DIDs), live state (registrations, gateway status) and call detail records (query, CSV export, live feed, submission). Authenticate with Authorization: Bearer <token>. Lists page by keyset: pass next_cursor back as cursor.",
 		},
 		"tags":     tagList,
 		"security": []any{obj{"bearerAuth": []string{}}},
@@ -389,6 +423,14 @@ func queryParam(p param) obj {
 		s = obj{"type": "integer", "format": "int64", "minimum": 1}
 	case "limit":
 		s = obj{"type": "integer", "minimum": 1, "maximum": provisioning.MaxLimit, "default": provisioning.DefaultLimit}
+	case "cdr-limit":
+		s = obj{"type": "integer", "minimum": 1, "maximum": cdr.MaxLimit, "default": cdr.DefaultLimit}
+	case "date-time":
+		s = obj{"type": "string", "format": "date-time"}
+	case "count":
+		s = obj{"type": "integer", "minimum": 0}
+	case "bool":
+		s = obj{"type": "boolean", "default": false}
 	default:
 		s = obj{"type": "string"}
 	}

@@ -18,13 +18,16 @@ type route struct {
 	query   []param // every query parameter accepted; others are refused
 	body    *body   // request body, nil for none
 	resp    response
+	// errs lists the error statuses the route answers with, for the
+	// document; nil derives them from the method, path and body.
+	errs    []int
 	handler handlerFunc
 }
 
 // param is a query parameter.
 type param struct {
 	name string
-	typ  string // "string", "id" (positive integer), "limit"
+	typ  string // "string", "id" (positive integer), "limit", "cdr-limit", "date-time", "count" (integer >= 0), "bool"
 	doc  string
 }
 
@@ -33,6 +36,12 @@ type body struct {
 	typ      reflect.Type
 	name     string // component schema name
 	required []string
+	// omit names fields of typ the operation does not accept (read-only
+	// ones such as id); the schema leaves them out.
+	omit []string
+	// many, when set, accepts a JSON array of at most many objects as
+	// well as one object.
+	many int
 }
 
 // response is the success response of a route.
@@ -42,6 +51,11 @@ type response struct {
 	name   string       // component schema name of typ
 	list   bool         // typ is wrapped in the list envelope
 	raw    bool         // a free-form JSON document (openapi.json)
+	// media is the type of a body that is not JSON (text/csv,
+	// text/event-stream), described by mediaDoc.
+	media    string
+	mediaDoc string
+	headers  map[string]string // response headers worth documenting, with their descriptions
 }
 
 // buildRoutes is the route table. The mux and openapi.json are both built
@@ -49,6 +63,7 @@ type response struct {
 func (s *server) buildRoutes() []*route {
 	routes := s.resourceRoutes()
 	routes = append(routes, s.liveRoutes()...)
+	routes = append(routes, s.cdrRoutes()...)
 	routes = append(routes, &route{
 		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,
 		summary: "This API's OpenAPI 3.0 document",

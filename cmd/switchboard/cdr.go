@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/asterisk"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch"
+)
+
+const cdrUsage = `Usage:
+  switchboard cdr import --switch NAME [--format auto|asterisk|freeswitch] [--domain D] [--timezone TZ] [config flags] FILE...
+  switchboard cdr export [--from T] [--to T] [--domain D] [--switch S] [--account A] [--caller N]
+                         [--callee-prefix P] [--disposition D] [--gateway G] [--direction D] [--min-billsec N] [config flags]
+
+import reads Asterisk CDR files (Master.csv, cdr_custom CSV or JSON lines) and FreeSWITCH
+mod_json_cdr files (one call leg per file), and stores each leg once: importing the same file
+twice, or a file overlapping live CDRs, adds nothing. Rows that cannot be parsed are kept as
+dead letters with the reason. export writes matching CDRs to standard output as CSV.`
+
+// runCDR dispatches the cdr subcommands.
+func runCDR(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, cdrUsage)
+		return errors.New("cdr: missing subcommand (import or export)")
+	}
+	switch args[0] {
+	case "import":
+		return runCDRImport(ctx, args[1:], env, stderr)
+	case "export":
+		return runCDRExport(ctx, args[1:], env, stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, cdrUsage)
+		return fmt.Errorf("cdr: unknown subcommand %q", args[0])
+	}
+}
+
+// importBatch is how many records one import transaction carries.
+const importBatch = 5000
+
+func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) error {
+	fs := newFlagSet("cdr import", stderr)
+	var (
+		switchName = fs.String("switch", "", "name of the switch the files come from, as configured (required: it is half of each CDR's identity)")
+		format     = fs.String("format", "auto", "auto, asterisk or freeswitch")
+		domain     = fs.String("domain", "", "SIP domain of the switch's accounts (Asterisk CSV does not record it)")
+		tz         = fs.String("timezone", "UTC", "time zone Asterisk wrote its CSV times in (UTC when usegmtime=yes)")
+	)
+	// Files come after the flags; LoadConfig refuses positional arguments.
+	flagArgs, files := splitFiles(args)
+	cfg, err := LoadConfig(fs, flagArgs, env)
+	if err != nil {
+		return err
+	}
+	if *switchName == "" {
+		return errors.New("cdr import: --switch is required")
+	}
+	if len(files) == 0 {
+		return errors.New("cdr import: name at least one file")
+	}
+	if *format != "auto" && *format != "asterisk" && *format != "freeswitch" {
+		return fmt.Errorf("cdr import: --format must be auto, asterisk or freeswitch, not %q", *format)
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return fmt.Errorf("cdr import: --timezone: %w", err)
+	}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("cdr import: %w", err)
+		}
+		total += fi.Size()
+	}
+	cfg.Log.Level = "warn"
+	db, err := openDB(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store := cdr.NewStore(db)
+	prog := newProgress(stderr, total)
+	var sum importSummary
+	for _, f := range files {
+		if err := importFile(ctx, store, f, *format, asterisk.CSVOptions{Switch: *switchName, Domain: *domain, Location: loc}, &sum, prog); err != nil {
+			prog.done()
+			return err
+		}
+	}
+	prog.done()
+	fmt.Fprintf(stderr, "imported %d files: %d CDRs read, %d new, %d already stored, %d rejected as dead letters\n",
+		len(files), sum.read, sum.inserted, sum.read-sum.inserted, sum.rejected)
+	return nil
+}
+
+// splitFiles separates trailing file names from flags: everything after the
+// last flag (and its value) is a file.
+func splitFiles(args []string) (flags, files []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return args[:i], args[i+1:]
+		}
+		if strings.HasPrefix(a, "-") {
+			if !strings.Contains(a, "=") && i+1 < len(args) {
+				i++ // the flag's value
+			}
+			continue
+		}
+		return args[:i], args[i:]
+	}
+	return args, nil
+}
+
+type importSummary struct{ read, inserted, rejected int }
+
+func importFile(ctx context.Context, store *cdr.Store, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cdr import: %w", err)
+	}
+	if format == "auto" {
+		format = detectFormat(body)
+	}
+	var (
+		recs []cdr.Record
+		dead []cdr.DeadLetter
+		now  = time.Now().UTC()
+		name = filepath.Base(path)
+	)
+	switch format {
+	case "freeswitch":
+		rec, err := freeswitch.ParseJSONCDR(body, freeswitch.JSONCDROptions{Switch: opt.Switch})
+		if err != nil {
+			dead = append(dead, cdr.DeadLetter{Source: "import " + name, Reason: err.Error(), Raw: text(body), ReceivedAt: now})
+		} else {
+			recs = append(recs, rec)
+		}
+	default:
+		rs, bad, err := asterisk.ParseCSV(bytes.NewReader(body), opt)
+		if err != nil {
+			return fmt.Errorf("cdr import: %s: %w", path, err)
+		}
+		recs = rs
+		for _, b := range bad {
+			dead = append(dead, cdr.DeadLetter{Source: fmt.Sprintf("import %s:%d", name, b.Line), Reason: b.Reason, Raw: text([]byte(b.Raw)), ReceivedAt: now})
+		}
+	}
+	// Records the store would refuse become dead letters too, so one bad
+	// row never fails a whole file.
+	valid := recs[:0]
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			raw := string(r.Raw)
+			dead = append(dead, cdr.DeadLetter{Source: "import " + name, Reason: err.Error(), Raw: raw, ReceivedAt: now})
+			continue
+		}
+		valid = append(valid, r)
+	}
+	sum.read += len(valid)
+	for len(valid) > 0 {
+		n := min(importBatch, len(valid))
+		fresh, err := store.InsertNew(ctx, valid[:n])
+		if err != nil {
+			return fmt.Errorf("cdr import: %s: %w", path, err)
+		}
+		sum.inserted += len(fresh)
+		valid = valid[n:]
+	}
+	if len(dead) > 0 {
+		if err := store.PutDeadLetters(ctx, dead); err != nil {
+			return fmt.Errorf("cdr import: %s: dead letters: %w", path, err)
+		}
+		sum.rejected += len(dead)
+	}
+	prog.add(int64(len(body)))
+	return nil
+}
+
+// detectFormat tells a FreeSWITCH JSON CDR (one JSON object with
+// "variables" or "callflow") from Asterisk's CSV and JSON-lines files.
+func detectFormat(body []byte) string {
+	trimmed := bytes.TrimSpace(body)
+	if bytes.HasPrefix(trimmed, []byte("{")) && (bytes.Contains(trimmed, []byte(`"callflow"`)) || bytes.Contains(trimmed, []byte(`"variables"`))) {
+		return "freeswitch"
+	}
+	if bytes.HasPrefix(trimmed, []byte("cdr=")) { // a saved form-encoded mod_json_cdr POST
+		return "freeswitch"
+	}
+	return "asterisk"
+}
+
+func text(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cdr export", stderr)
+	var f cdr.Filter
+	var from, to, domain, disposition, direction string
+	fs.StringVar(&from, "from", "", "only CDRs that ended at or after this time (RFC 3339)")
+	fs.StringVar(&to, "to", "", "only CDRs that ended before this time (RFC 3339)")
+	fs.StringVar(&domain, "domain", "", "only this SIP domain")
+	fs.StringVar(&f.Switch, "switch", "", "only this switch")
+	fs.StringVar(&f.Account, "account", "", "only this SIP account (username)")
+	fs.StringVar(&f.Caller, "caller", "", "only this caller number")
+	fs.StringVar(&f.CalleePrefix, "callee-prefix", "", "only dialled numbers starting with this")
+	fs.StringVar(&disposition, "disposition", "", "ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION")
+	fs.StringVar(&f.Gateway, "gateway", "", "only this gateway")
+	fs.StringVar(&direction, "direction", "", "inbound, outbound or internal")
+	fs.IntVar(&f.MinBillsec, "min-billsec", 0, "only calls billed at least this many seconds")
+	cfg, err := LoadConfig(fs, args, env)
+	if err != nil {
+		return err
+	}
+	if f.From, err = parseFlagTime("from", from); err != nil {
+		return err
+	}
+	if f.To, err = parseFlagTime("to", to); err != nil {
+		return err
+	}
+	if domain != "" {
+		f.Domains = []string{strings.ToLower(domain)}
+	}
+	if disposition != "" {
+		f.Disposition = cdr.Disposition(strings.ToUpper(strings.ReplaceAll(disposition, "_", " ")))
+		switch f.Disposition {
+		case cdr.Answered, cdr.NoAnswer, cdr.Busy, cdr.Failed, cdr.Congestion:
+		default:
+			return fmt.Errorf("cdr export: --disposition must be ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION, not %q", disposition)
+		}
+	}
+	if direction != "" {
+		f.Direction = cdr.Direction(direction)
+		switch f.Direction {
+		case cdr.DirectionInbound, cdr.DirectionOutbound, cdr.DirectionInternal:
+		default:
+			return fmt.Errorf("cdr export: --direction must be inbound, outbound or internal, not %q", direction)
+		}
+	}
+	cfg.Log.Level = "warn"
+	db, err := openDB(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := cdr.ExportCSV(ctx, stdout, cdr.NewStore(db), f, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "exported %d CDRs\n", n)
+	return nil
+}
+
+func parseFlagTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cdr export: --%s must be an RFC 3339 time like 2026-11-25T00:00:00Z", name)
+	}
+	return t, nil
+}
+
+// progress draws a bar on a terminal and stays silent otherwise (the
+// summary line is printed either way).
+type progress struct {
+	w          io.Writer
+	total, n   int64
+	tty        bool
+	lastRedraw time.Time
+}
+
+func newProgress(w io.Writer, total int64) *progress {
+	p := &progress{w: w, total: total}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) add(n int64) {
+	p.n += n
+	if !p.tty || time.Since(p.lastRedraw) < 100*time.Millisecond && p.n < p.total {
+		return
+	}
+	p.lastRedraw = time.Now()
+	const width = 40
+	frac := 1.0
+	if p.total > 0 {
+		frac = float64(p.n) / float64(p.total)
+	}
+	filled := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%%", strings.Repeat("#", filled), strings.Repeat(".", width-filled), frac*100)
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
