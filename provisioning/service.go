@@ -24,7 +24,8 @@ type Service struct {
 	sinks []ConfigSink
 	log   *slog.Logger
 	// tokens caches successful token checks (see Authenticate).
-	tokens tokenCache
+	tokens   tokenCache
+	tokenTTL time.Duration
 	// bcryptCost is lowered only by tests.
 	bcryptCost int
 }
@@ -38,12 +39,16 @@ func WithSink(s ConfigSink) Option { return func(svc *Service) { svc.sinks = app
 // WithLogger sets the logger used for sink failures.
 func WithLogger(l *slog.Logger) Option { return func(svc *Service) { svc.log = l } }
 
+// WithTokenCacheTTL sets how long a token check is reused (default
+// TokenCacheTTL; 0 checks the store on every request).
+func WithTokenCacheTTL(d time.Duration) Option { return func(svc *Service) { svc.tokenTTL = d } }
+
 // WithBcryptCost sets the bcrypt cost for password hashes (tests lower it).
 func WithBcryptCost(c int) Option { return func(svc *Service) { svc.bcryptCost = c } }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, log: slog.Default(), bcryptCost: bcrypt.DefaultCost}
+	s := &Service{store: store, log: slog.Default(), bcryptCost: bcrypt.DefaultCost, tokenTTL: TokenCacheTTL}
 	for _, o := range opts {
 		o(s)
 	}
@@ -878,7 +883,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Scope, *Toke
 	}
 	hash := HashToken(secret)
 	cached, ok := s.tokens.get(hash)
-	if ok && time.Since(cached.at) < TokenCacheTTL {
+	if ok && time.Since(cached.at) < s.tokenTTL {
 		return cached.scope, cached.token, nil
 	}
 	scope, t, err := s.authenticate(ctx, hash)

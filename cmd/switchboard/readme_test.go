@@ -4,25 +4,58 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary compiles the daemon once per test binary run.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+// TestMain removes the daemon binary the process tests share.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary compiles the daemon once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "switchboard")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "switchboard-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "switchboard")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return bin
+	return binPath
+}
+
+// execIn returns a command for the daemon binary run in dir.
+func execIn(dir, bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	return cmd
 }
 
 // process is the real daemon binary, started in dir with the default
@@ -35,9 +68,9 @@ type process struct {
 
 var listenRe = regexp.MustCompile(`listener=http addr=(\S+)`)
 
-func startProcess(t *testing.T, bin, dir string) *process {
+func startProcess(t *testing.T, bin, dir string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "--http-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"--http-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_LOG_LEVEL=debug")
 	pipe, err := cmd.StderrPipe()

@@ -38,3 +38,13 @@ CREATE TABLE cdrs (
 CREATE INDEX cdrs_domain_end_idx ON cdrs (domain, end_time DESC, id DESC);
 -- The operator's view (every domain) and retention (DELETE ... WHERE end_time < ?).
 CREATE INDEX cdrs_end_idx ON cdrs (end_time DESC, id DESC);
+
+-- Records that could not be stored as CDRs, kept with the reason.
+-- received_at is unix microseconds (UTC), like the times of cdrs.
+CREATE TABLE cdr_dead_letters (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT    NOT NULL DEFAULT '',
+    reason      TEXT    NOT NULL DEFAULT '',
+    raw         TEXT    NOT NULL DEFAULT '',
+    received_at INTEGER NOT NULL
+);

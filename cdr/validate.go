@@ -1,0 +1,84 @@
+package cdr
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Limits Validate enforces on the dedup key. They bound the key's index
+// entries; real identifiers are far shorter (an Asterisk uniqueid is about
+// 20 bytes, a FreeSWITCH uuid 36).
+const (
+	MaxSwitchLen = 64
+	MaxCallIDLen = 128
+)
+
+// The end times Validate accepts: an end time picks the day partition a
+// leg goes to on PostgreSQL and must be a day both engines can name and
+// store (years 1970 to 9999, UTC).
+var (
+	minEnd = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Validate reports whether r can be stored, as an error wrapping
+// ErrInvalidRecord that names the offending field. The pipeline calls it
+// before queueing a record so that a poison record goes to the dead
+// letters at once instead of failing a whole batch later; Insert and
+// InsertNew check again.
+//
+// It requires the dedup key (Switch up to MaxSwitchLen bytes, CallID up to
+// MaxCallIDLen), an End between 1970 and 9999, Start (when set) not after
+// End, Duration and Billsec not negative with Billsec <= Duration, one of
+// the five dispositions, integers that fit the int32 columns, and Raw, when
+// set, valid JSON.
+func (r *Record) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidRecord, field, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case r.Switch == "":
+		return bad("switch", "empty")
+	case len(r.Switch) > MaxSwitchLen:
+		return bad("switch", "%d bytes, more than %d", len(r.Switch), MaxSwitchLen)
+	case r.CallID == "":
+		return bad("call_id", "empty")
+	case len(r.CallID) > MaxCallIDLen:
+		return bad("call_id", "%d bytes, more than %d", len(r.CallID), MaxCallIDLen)
+	case r.End.IsZero():
+		return bad("end", "not set")
+	case r.End.Before(minEnd) || !r.End.Before(maxEnd):
+		return bad("end", "%s is outside 1970-9999", r.End.UTC().Format(time.RFC3339))
+	case !r.Start.IsZero() && r.Start.After(r.End):
+		return bad("start", "%s is after end %s", r.Start.UTC().Format(time.RFC3339Nano), r.End.UTC().Format(time.RFC3339Nano))
+	}
+	for _, v := range [...]struct {
+		name string
+		n    int
+	}{{"duration", r.Duration}, {"billsec", r.Billsec}, {"cause", r.Cause}, {"sip_status", r.SIPStatus}} {
+		if v.n < math.MinInt32 || v.n > math.MaxInt32 {
+			return bad(v.name, "%d out of range", v.n)
+		}
+	}
+	switch {
+	case r.Duration < 0:
+		return bad("duration", "%d is negative", r.Duration)
+	case r.Billsec < 0:
+		return bad("billsec", "%d is negative", r.Billsec)
+	case r.Billsec > r.Duration:
+		return bad("billsec", "%d exceeds duration %d", r.Billsec, r.Duration)
+	}
+	switch r.Disposition {
+	case Answered, NoAnswer, Busy, Failed, Congestion:
+	case "":
+		return bad("disposition", "empty")
+	default:
+		return bad("disposition", "%.32q is not one of ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION", string(r.Disposition))
+	}
+	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
+		return bad("raw", "not valid JSON")
+	}
+	return nil
+}
