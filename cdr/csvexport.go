@@ -21,7 +21,8 @@ var CSVHeader = []string{
 // CSVRow renders r in CSVHeader's order. Text a spreadsheet would run as a
 // formula (starting with = + - @, tab or carriage return) gets a leading
 // apostrophe: caller names come from outside and must not execute in the
-// billing clerk's spreadsheet.
+// billing clerk's spreadsheet. A plain number with a sign (+4930123456) is
+// left alone: it cannot run, and billing scripts read E.164 numbers.
 func CSVRow(r *Record) []string {
 	ts := func(t time.Time) string {
 		if t.IsZero() {
@@ -48,10 +49,27 @@ func safeCell(s string) string {
 		return s
 	}
 	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '+', '-':
+		if allDigits(s[1:]) { // an E.164 number is data, not a formula
+			return s
+		}
+		return "'" + s
+	case '=', '@', '\t', '\r':
 		return "'" + s
 	}
 	return s
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Querier is what ExportCSV reads from (*Store).

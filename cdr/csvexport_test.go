@@ -39,6 +39,8 @@ func TestExportCSV(t *testing.T) {
 			Duration: 63, Billsec: 60, Disposition: Answered, Cause: 16})
 	}
 	recs[1].Answer = nil
+	recs[0].CallerNumber, recs[0].Dialed = "+4930123456", "-1+1"
+
 	q := &pagedQuerier{recs: recs, pageSize: 1000}
 	var buf bytes.Buffer
 	flushes := 0
@@ -62,7 +64,7 @@ func TestExportCSV(t *testing.T) {
 	}
 	first := rows[1]
 	for name, want := range map[string]string{
-		"id": "1", "call_id": "c0", "caller_name": `'=HYPERLINK("x")`, "answer": "2026-11-25T12:00:03Z",
+		"id": "1", "call_id": "c0", "caller_number": "+4930123456", "dialed": "'-1+1", "caller_name": `'=HYPERLINK("x")`, "answer": "2026-11-25T12:00:03Z",
 		"end": "2026-11-25T12:01:03Z", "billsec": "60", "disposition": "ANSWERED", "cause": "16",
 	} {
 		if got := first[col[name]]; got != want {

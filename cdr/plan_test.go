@@ -1,8 +1,11 @@
 package cdr_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,41 +62,69 @@ func explain(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter, pgSettings 
 // any table size. SQLite's planner is checked as it stands (no statistics);
 // PostgreSQL's, on a table too small for it to bother with an index, with
 // sequential scans and sorts priced out, which shows an ordered index path
-// exists. BenchmarkQueryDomainNewest100 checks both planners' choice on
-// 100,000 analysed rows.
+// exists. On PostgreSQL every index scan is one per day partition, and a
+// time range reads only the partitions it covers.
+// BenchmarkQueryDomainNewest100 checks both planners' choice on 100,000
+// analysed rows.
 func TestQueryPlan(t *testing.T) {
 	cursor := &cdr.Cursor{End: base, ID: 42}
 	many := make([]string, 40)
 	for i := range many {
 		many[i] = fmt.Sprintf("d%d.example", i)
 	}
+	// Within base's day, so within one partition.
+	from, to := base.Add(-time.Hour), base.Add(time.Hour)
+	const partitions = 3
 	tests := []struct {
 		name  string
 		f     cdr.Filter
-		index string
-		scans int // index scans expected
+		index string // "" for either time index
+		scans int    // index scans expected, per partition read on PostgreSQL
+		parts int    // partitions read on PostgreSQL
 	}{
-		{"one domain", cdr.Filter{Domains: []string{"a.example"}}, "cdrs_domain_end_idx", 1},
-		{"one domain, next page", cdr.Filter{Domains: []string{"a.example"}, Before: cursor}, "cdrs_domain_end_idx", 1},
-		{"one domain, filtered", cdr.Filter{Domains: []string{"a.example"}, Before: cursor, From: base.Add(-time.Hour), Account: "alice", MinBillsec: 1}, "cdrs_domain_end_idx", 1},
-		{"three domains, next page", cdr.Filter{Domains: []string{"a.example", "b.example", "c.example"}, Before: cursor}, "cdrs_domain_end_idx", 3},
-		{"every domain", cdr.Filter{}, "cdrs_end_idx", 1},
-		{"every domain, next page", cdr.Filter{Before: cursor}, "cdrs_end_idx", 1},
-		{"every domain, one switch", cdr.Filter{Before: cursor, Switch: "pbx1"}, "cdrs_end_idx", 1},
-		{"one domain, one switch", cdr.Filter{Domains: []string{"a.example"}, Switch: "pbx1"}, "cdrs_domain_end_idx", 1},
+		{"one domain", cdr.Filter{Domains: []string{"a.example"}}, "cdrs_domain_end_idx", 1, partitions},
+		{"one domain, next page", cdr.Filter{Domains: []string{"a.example"}, Before: cursor}, "cdrs_domain_end_idx", 1, partitions},
+		{"one domain, filtered", cdr.Filter{Domains: []string{"a.example"}, Before: cursor, From: base.Add(-time.Hour), Account: "alice", MinBillsec: 1}, "cdrs_domain_end_idx", 1, 2},
+		{"three domains, next page", cdr.Filter{Domains: []string{"a.example", "b.example", "c.example"}, Before: cursor}, "cdrs_domain_end_idx", 3, partitions},
+		{"every domain", cdr.Filter{}, "cdrs_end_idx", 1, partitions},
+		{"every domain, next page", cdr.Filter{Before: cursor}, "cdrs_end_idx", 1, partitions},
+		{"every domain, one switch", cdr.Filter{Before: cursor, Switch: "pbx1"}, "cdrs_end_idx", 1, partitions},
+		{"one domain, one switch", cdr.Filter{Domains: []string{"a.example"}, Switch: "pbx1"}, "cdrs_domain_end_idx", 1, partitions},
+		// Partition pruning. On an empty table either index is as cheap
+		// to PostgreSQL for a time range.
+		{"one domain, one day", cdr.Filter{Domains: []string{"a.example"}, From: from, To: to}, "", 1, 1},
+		{"three domains, one day", cdr.Filter{Domains: []string{"a.example", "b.example", "c.example"}, From: from, To: to}, "", 3, 1},
+		{"every domain, one day", cdr.Filter{From: from, To: to}, "cdrs_end_idx", 1, 1},
 	}
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
+		// Three days: the day before base's, base's, the day after.
+		if err := s.EnsurePartitions(context.Background(), base.Add(-24*time.Hour), base.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				plan := explain(t, db, s, tt.f, "enable_seqscan = off", "enable_bitmapscan = off", "enable_sort = off")
-				if n := strings.Count(plan, tt.index); n != tt.scans {
-					t.Errorf("%d scans of %s, want %d:\n%s", n, tt.index, tt.scans, plan)
+				want := tt.scans
+				if db.Engine == sqldb.Postgres {
+					want *= tt.parts
+					if read := partitionsRead(planOf(t, db, s, tt.f)); len(read) != tt.parts {
+						t.Errorf("partitions read %v, want %d", read, tt.parts)
+					}
+				}
+				plan := planOf(t, db, s, tt.f)
+				n := 0
+				if tt.index == "" {
+					n = indexScans(db, plan, "cdrs_domain_end_idx") + indexScans(db, plan, "cdrs_end_idx")
+				} else {
+					n = indexScans(db, plan, tt.index)
+				}
+				if n != want {
+					t.Errorf("%d scans of %s, want %d:\n%s", n, cmp.Or(tt.index, "the time indexes"), want, plan)
 				}
 				if unordered(db, plan) {
 					t.Errorf("the rows are sorted, not read in order from the index:\n%s", plan)
 				}
-				if tt.f.Before != nil && cursorBounds(db, plan) != tt.scans {
+				if tt.f.Before != nil && cursorBounds(db, plan) != want {
 					t.Errorf("the cursor does not bound every index scan:\n%s", plan)
 				}
 			})
@@ -101,10 +132,46 @@ func TestQueryPlan(t *testing.T) {
 		// Past perDomainMax domains the IN list is used; it must at least
 		// use an index.
 		plan := explain(t, db, s, cdr.Filter{Domains: many, Before: cursor}, "enable_seqscan = off", "enable_bitmapscan = off")
-		if !strings.Contains(plan, "cdrs_domain_end_idx") && !strings.Contains(plan, "cdrs_end_idx") {
+		if indexScans(db, plan, "cdrs_domain_end_idx") == 0 && indexScans(db, plan, "cdrs_end_idx") == 0 {
 			t.Errorf("40 domains: no time index used:\n%s", plan)
 		}
 	})
+}
+
+// planOf is explain with sequential scans, bitmap scans and sorts priced
+// out.
+func planOf(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter) string {
+	t.Helper()
+	return explain(t, db, s, f, "enable_seqscan = off", "enable_bitmapscan = off", "enable_sort = off")
+}
+
+var partitionScan = regexp.MustCompile(`\bon (cdrs_p\d{8})\b`)
+
+// partitionsRead returns the day partitions a PostgreSQL plan reads.
+func partitionsRead(plan string) []string {
+	var out []string
+	for _, m := range partitionScan.FindAllStringSubmatch(plan, -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// partitionIndex maps the indexes of cdrs to the names PostgreSQL gives
+// their copies on a day partition, cdrs_p20250314_domain_end_time_id_idx.
+var partitionIndex = map[string]*regexp.Regexp{
+	"cdrs_domain_end_idx": regexp.MustCompile(`\bcdrs_p\d{8}_domain_end_time_id_idx\b`),
+	"cdrs_end_idx":        regexp.MustCompile(`\bcdrs_p\d{8}_end_time_id_idx\b`),
+}
+
+// indexScans counts the scans of index (as named on cdrs) in plan; on
+// PostgreSQL, of its copies on the partitions.
+func indexScans(db *sqldb.DB, plan, index string) int {
+	if db.Engine == sqldb.Postgres {
+		return len(partitionIndex[index].FindAllString(plan, -1))
+	}
+	return strings.Count(plan, index)
 }
 
 // unordered reports whether plan sorts the rows it reads from an index

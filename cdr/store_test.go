@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,7 +174,7 @@ func TestInsertExactlyOnce(t *testing.T) {
 			{"replay changed", func() []cdr.Record {
 				c := slices.Clone(batch)
 				for i := range c {
-					c[i].Billsec = 999
+					c[i].Duration, c[i].Billsec = 999, 999
 				}
 				return c
 			}(), 0, 50},
@@ -216,6 +217,81 @@ func TestInsertExactlyOnce(t *testing.T) {
 	})
 }
 
+// TestInsertNew checks what InsertNew returns, batch after batch: exactly
+// the legs that were new, in input order, with ascending IDs, as stored
+// (as Query returns them). Replays in between switch the store to its
+// slower path for stored keys and back.
+func TestInsertNew(t *testing.T) {
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+	l := func(callID string, i int) cdr.Record { return leg("pbx1", callID, "example.com", at(i)) }
+	changed := l("d1", 9)
+	changed.Duration, changed.Billsec = 99, 99
+	odd := leg("pbx1", "odd", "example.com", base.Add(123*time.Nanosecond).In(time.FixedZone("X", 3600)))
+	odd.CallerName, odd.Raw = "Ren\xe9e", json.RawMessage("{\"name\":\"Ren\xe9e\"}")
+
+	steps := []struct {
+		name string
+		recs []cdr.Record
+		want []string // call ids returned, in order
+	}{
+		{"all new", []cdr.Record{l("a3", 3), l("a1", 1), l("a2", 2)}, []string{"a3", "a1", "a2"}},
+		{"replay", []cdr.Record{l("a1", 1), l("a2", 2), l("a3", 3)}, []string{}},
+		{"some new", []cdr.Record{l("a1", 1), l("b1", 4), l("a2", 2), l("b2", 5)}, []string{"b1", "b2"}},
+		{"new after a replay", []cdr.Record{l("c2", 7), l("c1", 6)}, []string{"c2", "c1"}},
+		{"new again", []cdr.Record{l("c3", 8)}, []string{"c3"}},
+		{"duplicates within the batch", []cdr.Record{l("d1", 9), changed, l("d2", 10), l("d1", 11)}, []string{"d1", "d2"}},
+		{"keys equal once mended", []cdr.Record{l("k\xff", 12), l("k\xfe", 13)}, []string{"k\uFFFD"}},
+		{"odd text and times", []cdr.Record{odd}, []string{"odd"}},
+		{"empty", nil, []string{}},
+	}
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		var lastID int64
+		returned := map[string]cdr.Record{}
+		for _, st := range steps {
+			before := slices.Clone(st.recs)
+			fresh, err := s.InsertNew(ctx, st.recs)
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			if !slices.Equal(callIDs(fresh), st.want) {
+				t.Errorf("%s: returned %q, want %q", st.name, callIDs(fresh), st.want)
+			}
+			for _, r := range fresh {
+				if r.ID <= lastID {
+					t.Errorf("%s: %s has ID %d, not above %d", st.name, r.CallID, r.ID, lastID)
+				}
+				lastID = r.ID
+				returned[r.CallID] = r
+			}
+			if !reflect.DeepEqual(st.recs, before) {
+				t.Errorf("%s: InsertNew modified its argument", st.name)
+			}
+		}
+		if d1 := returned["d1"]; d1.Billsec != 0 {
+			t.Errorf("d1 returned with billsec %d: the first copy in the batch must win", d1.Billsec)
+		}
+		if o := returned["odd"]; o.CallerName != "Ren\uFFFDe" || string(o.Raw) != "{\"name\":\"Ren\uFFFDe\"}" ||
+			o.End.Location() != time.UTC || o.End.Nanosecond()%1000 != 0 {
+			t.Errorf("odd returned as %q, raw %s, end %v: not as stored", o.CallerName, o.Raw, o.End)
+		}
+		// What InsertNew returned is what Query returns.
+		stored, _, err := s.Query(ctx, cdr.Filter{Limit: cdr.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != len(returned) {
+			t.Errorf("%d rows stored, %d returned as new", len(stored), len(returned))
+		}
+		for _, r := range stored {
+			if !reflect.DeepEqual(r, returned[r.CallID]) {
+				t.Errorf("stored %+v\nreturned %+v", r, returned[r.CallID])
+			}
+		}
+	})
+}
+
 // TestInsertOddText stores text PostgreSQL would refuse as such: a
 // caller name in Latin-1, a NUL in a user agent, raw JSON with a stray
 // byte. The leg is kept, with U+FFFD in place of what cannot be stored.
@@ -245,19 +321,20 @@ func TestInsertOddText(t *testing.T) {
 
 // TestInsertConcurrent has several writers store the same legs in
 // opposite orders at once, as a live stream and a reconnect resync may:
-// every leg is stored once and counted as new by exactly one writer, and
+// every leg is stored once and returned as new by exactly one writer, and
 // no writer deadlocks.
 func TestInsertConcurrent(t *testing.T) {
 	const writers, rounds, legs = 4, 5, 200
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
+		ids := map[int64]bool{}
 		for round := range rounds {
 			batch := make([]cdr.Record, legs)
 			for i := range batch {
 				batch[i] = leg("pbx1", fmt.Sprintf("%d-%d", round, i), "example.com", base.Add(time.Duration(i)*time.Second))
 			}
 			var wg sync.WaitGroup
-			newRows := make([]int, writers)
+			fresh := make([][]cdr.Record, writers)
 			errs := make([]error, writers)
 			for w := range writers {
 				wg.Go(func() {
@@ -265,19 +342,33 @@ func TestInsertConcurrent(t *testing.T) {
 					if w%2 == 1 {
 						slices.Reverse(mine)
 					}
-					newRows[w], errs[w] = s.Insert(context.Background(), mine)
+					if w == writers-1 {
+						// One writer also repeats another round's legs.
+						mine = append(mine, leg("pbx1", "0-0", "example.com", base))
+					}
+					fresh[w], errs[w] = s.InsertNew(context.Background(), mine)
 				})
 			}
 			wg.Wait()
 			if err := errors.Join(errs...); err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
-			sum := 0
-			for _, n := range newRows {
-				sum += n
+			// Every leg of the round returned as new by exactly one
+			// writer, with an ID no other row has.
+			byCallID := map[string]int64{}
+			for w := range writers {
+				for _, r := range fresh[w] {
+					if _, dup := byCallID[r.CallID]; dup {
+						t.Errorf("round %d: %s returned as new twice", round, r.CallID)
+					}
+					if r.ID <= 0 || ids[r.ID] {
+						t.Errorf("round %d: %s has ID %d, zero or taken", round, r.CallID, r.ID)
+					}
+					byCallID[r.CallID], ids[r.ID] = r.ID, true
+				}
 			}
-			if sum != legs {
-				t.Errorf("round %d: writers counted %v new rows, %d in all, want %d", round, newRows, sum, legs)
+			if len(byCallID) != legs {
+				t.Errorf("round %d: %d legs returned as new, want %d", round, len(byCallID), legs)
 			}
 		}
 		if c := count(t, s); c != rounds*legs {
@@ -320,6 +411,9 @@ func TestInsertInvalid(t *testing.T) {
 		{"raw truncated", func(r *cdr.Record) { r.Raw = json.RawMessage(`{"a":`) }},
 		{"duration beyond int32", func(r *cdr.Record) { r.Duration = 1 << 40 }},
 		{"sip status beyond int32", func(r *cdr.Record) { r.SIPStatus = -1 << 40 }},
+		{"billsec above duration", func(r *cdr.Record) { r.Billsec = 1 }},
+		{"no disposition", func(r *cdr.Record) { r.Disposition = "" }},
+		{"call id too long", func(r *cdr.Record) { r.CallID = strings.Repeat("x", cdr.MaxCallIDLen+1) }},
 	}
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
@@ -347,7 +441,7 @@ func TestQueryFilters(t *testing.T) {
 	mk := func(id, sw, domain, account, caller, dialed, gw string, dir cdr.Direction, disp cdr.Disposition, billsec, end int) cdr.Record {
 		r := leg(sw, id, domain, at(end))
 		r.Account, r.CallerNumber, r.Dialed, r.Gateway = account, caller, dialed, gw
-		r.Direction, r.Disposition, r.Billsec = dir, disp, billsec
+		r.Direction, r.Disposition, r.Billsec, r.Duration = dir, disp, billsec, billsec+10
 		return r
 	}
 	fixture := []cdr.Record{

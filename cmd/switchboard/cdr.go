@@ -140,7 +140,7 @@ func importFile(ctx context.Context, store *cdr.Store, path, format string, opt 
 	)
 	switch format {
 	case "freeswitch":
-		rec, err := freeswitch.ParseJSONCDR(body, freeswitch.JSONCDROptions{Switch: opt.Switch})
+		rec, err := freeswitch.ParseJSONCDRPost("", body, freeswitch.JSONCDROptions{Switch: opt.Switch})
 		if err != nil {
 			dead = append(dead, cdr.DeadLetter{Source: "import " + name, Reason: err.Error(), Raw: text(body), ReceivedAt: now})
 		} else {

@@ -36,8 +36,13 @@ const (
 	// that proxies do not time it out and clients notice a dead one.
 	streamHeartbeat = 15 * time.Second
 	// streamBuffer is how many CDRs a stream may fall behind the store
-	// before it is cut off with event: lagged.
-	streamBuffer = 1024
+	// before it is cut off with event: lagged: one whole pipeline batch,
+	// which the feed publishes at once, whatever the stream's filters.
+	// It costs about 1.8 MB per open stream (a Record is 360 bytes).
+	streamBuffer = cdr.DefaultBatchSize
+	// maxStreams bounds the open streams, and so the memory their buffers
+	// take; more get 503 with Retry-After.
+	maxStreams = 64
 	// writeStall is how long one write to a streaming client may block
 	// before the connection is given up: a client that stops reading
 	// must not hold a goroutine and a subscription for ever.
@@ -58,14 +63,14 @@ var (
 		{name: "gateway", typ: "string", doc: "only CDRs through this gateway"},
 		{name: "direction", typ: "string", doc: "inbound, outbound or internal; case-insensitive"},
 		{name: "min_billsec", typ: "count", doc: "only CDRs with at least this many billable seconds"},
-		{name: "include_raw", typ: "bool", doc: "include each CDR's raw source record (raw), as the switch produced it"},
 	}
-	cdrListParams = slices.Concat([]param{pCDRFrom, pCDRTo}, cdrFields, []param{
+	pIncludeRaw   = param{name: "include_raw", typ: "bool", doc: "include each CDR's raw source record (raw), as the switch produced it"}
+	cdrListParams = slices.Concat([]param{pCDRFrom, pCDRTo}, cdrFields, []param{pIncludeRaw,
 		{name: "limit", typ: "cdr-limit", doc: "page size, 1 to 1000 (default 100)"},
 		{name: "cursor", typ: "string", doc: "the next_cursor of the previous page"},
 	})
 	cdrExportParams = slices.Concat([]param{pCDRFrom, pCDRTo}, cdrFields)
-	cdrStreamParams = cdrFields
+	cdrStreamParams = slices.Concat(cdrFields, []param{pIncludeRaw})
 )
 
 // cdrAccepted is the answer to a submission.
@@ -94,7 +99,7 @@ var cdrFieldDocs = map[string]string{
 	"end":           "when it ended",
 	"duration":      "seconds from start to end",
 	"billsec":       "billable seconds, from answer to end",
-	"disposition":   "the outcome; empty when unknown",
+	"disposition":   "the outcome",
 	"cause":         "Q.850 cause code",
 	"cause_text":    "Q.850 cause text",
 	"sip_status":    "final SIP status; 0 when unknown",
@@ -109,7 +114,13 @@ func init() {
 		fieldDocs["CDRSubmission."+field] = doc
 	}
 	fieldDocs["CDRSubmission.raw"] = "the record as the switch produced it, kept for audit (any JSON value); optional"
-	fieldDocs["CDRSubmission.end"] = "when it ended (required)"
+	fieldDocs["CDRSubmission.id"] = "ignored (the store assigns ids): a CDR read from this API can be sent back as it is"
+	fieldDocs["CDRSubmission.end"] = "when it ended, 1970 to 9999"
+	fieldDocs["CDRSubmission.switch"] = "the switch's name, at most 64 bytes"
+	fieldDocs["CDRSubmission.call_id"] = "the leg's id on its switch (Asterisk uniqueid, FreeSWITCH uuid), at most 128 bytes: a CDR whose (switch, call_id) is already stored is skipped"
+	fieldDocs["CDRSubmission.billsec"] = "billable seconds, from answer to end; at most duration"
+	fieldDocs["CDRSubmission.start"] = "when the call leg started; not after end"
+	fieldDocs["CDRsAccepted.accepted"] = "how many CDRs the request held; each is now durable, whether it was new or already stored"
 }
 
 // csvDoc and sseDoc describe the non-JSON answers in openapi.json; the
@@ -117,11 +128,11 @@ func init() {
 const (
 	csvDoc = "RFC 4180 CSV with a header row: id, switch, call_id, linked_id, direction, domain, account, gateway, caller_number, " +
 		"caller_name, dialed, destination, start, answer, end, duration, billsec, disposition, cause, cause_text, sip_status, codec, " +
-		"user_agent, and raw with include_raw=true. Times are RFC 3339 in UTC; answer is empty when unanswered. Newest first. " +
-		"A text cell starting with = + - @, tab or carriage return, other than a plain number such as +15551234567, gets a leading ' " +
-		"so that spreadsheets do not run it as a formula. A transfer that ends without its final chunk was cut short by a server error."
+		"user_agent. Times are RFC 3339 in UTC; answer is empty when unanswered. Newest first. A text cell starting with = + - @, " +
+		"tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula (an E.164 number +1555… reads " +
+		"'+1555…). A transfer that ends without its final chunk was cut short by a server error."
 	sseDoc = "Server-Sent Events. Each CDR stored from now on that the caller's scope and filters select is one event " +
-		"`id: <cdr id>`, `event: cdr`, `data: <the CDR as JSON>`. A comment line is sent every 15 s when idle. " +
+		"`id: <cdr id>`, `event: cdr`, `data: <the CDR as JSON>`. A comment line (a heartbeat) is sent every 15 s. " +
 		"When the client falls too far behind, the server sends `event: lagged` and ends the stream: reconnect and " +
 		"backfill with GET /api/v1/cdrs. The stream also ends when the server shuts down."
 )
@@ -168,7 +179,7 @@ func (s *server) cdrRoutes() []*route {
 				"refuses the request (400, field [index].name) and nothing is written. The answer is sent only once the records are durable "+
 				"(in the store or the spool); 503 means they may not be: retry. Records already stored (same switch and call_id) are "+
 				"skipped, so retrying is harmless. The body may be up to 8 MiB (or http.max_body_bytes when larger).", maxCDRsPerPost),
-			body: &body{typ: recordType, name: "CDRSubmission", required: []string{"switch", "call_id", "end"}, omit: []string{"id"}, many: maxCDRsPerPost},
+			body: &body{typ: recordType, name: "CDRSubmission", required: []string{"switch", "call_id", "end", "disposition"}, many: maxCDRsPerPost},
 			resp: response{status: http.StatusOK, typ: reflect.TypeFor[cdrAccepted](), name: "CDRsAccepted"},
 			errs: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge,
 				http.StatusUnsupportedMediaType, http.StatusInternalServerError, http.StatusServiceUnavailable},
@@ -328,94 +339,10 @@ func (c *call) cdrLimit() (int, error) {
 	return n, nil
 }
 
-// csvColumn is one column of the CSV export. text marks free text from a
-// switch or a caller, which the formula-injection guard applies to.
-type csvColumn struct {
-	name  string
-	text  bool
-	value func(r *cdr.Record) string
-}
-
-func csvTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// csvColumns are the export's columns, in order (README.md documents
-// them). raw is added last with include_raw=true.
-var csvColumns = []csvColumn{
-	{"id", false, func(r *cdr.Record) string { return strconv.FormatInt(r.ID, 10) }},
-	{"switch", true, func(r *cdr.Record) string { return r.Switch }},
-	{"call_id", true, func(r *cdr.Record) string { return r.CallID }},
-	{"linked_id", true, func(r *cdr.Record) string { return r.LinkedID }},
-	{"direction", true, func(r *cdr.Record) string { return string(r.Direction) }},
-	{"domain", true, func(r *cdr.Record) string { return r.Domain }},
-	{"account", true, func(r *cdr.Record) string { return r.Account }},
-	{"gateway", true, func(r *cdr.Record) string { return r.Gateway }},
-	{"caller_number", true, func(r *cdr.Record) string { return r.CallerNumber }},
-	{"caller_name", true, func(r *cdr.Record) string { return r.CallerName }},
-	{"dialed", true, func(r *cdr.Record) string { return r.Dialed }},
-	{"destination", true, func(r *cdr.Record) string { return r.Destination }},
-	{"start", false, func(r *cdr.Record) string { return csvTime(r.Start) }},
-	{"answer", false, func(r *cdr.Record) string {
-		if r.Answer == nil {
-			return ""
-		}
-		return csvTime(*r.Answer)
-	}},
-	{"end", false, func(r *cdr.Record) string { return csvTime(r.End) }},
-	{"duration", false, func(r *cdr.Record) string { return strconv.Itoa(r.Duration) }},
-	{"billsec", false, func(r *cdr.Record) string { return strconv.Itoa(r.Billsec) }},
-	{"disposition", true, func(r *cdr.Record) string { return string(r.Disposition) }},
-	{"cause", false, func(r *cdr.Record) string { return strconv.Itoa(r.Cause) }},
-	{"cause_text", true, func(r *cdr.Record) string { return r.CauseText }},
-	{"sip_status", false, func(r *cdr.Record) string { return strconv.Itoa(r.SIPStatus) }},
-	{"codec", true, func(r *cdr.Record) string { return r.Codec }},
-	{"user_agent", true, func(r *cdr.Record) string { return r.UserAgent }},
-}
-
-var csvRaw = csvColumn{"raw", true, func(r *cdr.Record) string { return string(r.Raw) }}
-
-// defuseCell keeps a spreadsheet from running a cell as a formula (CSV
-// injection: a caller name of =HYPERLINK(…) set from a SIP header). A cell
-// starting with = + - @, tab or carriage return gets a leading '. Plain
-// numbers are left alone: an E.164 number such as +15551234567 is the
-// most common cell of a CDR, a spreadsheet reads it as a number, not a
-// formula, and a billing script must get it unchanged.
-func defuseCell(v string) string {
-	if v == "" {
-		return v
-	}
-	switch v[0] {
-	case '=', '@', '\t', '\r':
-		return "'" + v
-	case '+', '-':
-		if !plainNumber(v[1:]) {
-			return "'" + v
-		}
-	}
-	return v
-}
-
-// plainNumber reports whether s is digits with at most one decimal point
-// between them.
-func plainNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	dot := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-		case c == '.' && !dot && i > 0 && i < len(s)-1:
-			dot = true
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// exportCDRs streams every CDR the filters select as CSV, a page of
-// cdr.MaxLimit rows at a time by keyset, flushing after each page, so the
-// memory it holds does not grow with the export. The first page is read
+// exportCDRs streams every CDR the filters select as CSV (cdr.CSVHeader,
+// cdr.CSVRow), a page of cdr.MaxLimit rows at a time by keyset, flushing
+// after each page, so the memory it holds does not grow with the export.
+// The first page is read
 // before anything is written: an error there still gets the error
 // envelope. A failure after that cannot change the status, so the
 // connection is aborted and the client sees a truncated transfer rather
@@ -433,37 +360,26 @@ func (s *server) exportCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	cols := csvColumns
-	if q.raw {
-		cols = append(slices.Clip(cols), csvRaw)
-	}
-
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="cdrs.csv"`)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // see extendWrite
 
+	// The rows are cdr's, as in `switchboard cdr export`: one format
+	// whichever way a CSV is made.
 	cw := csv.NewWriter(w)
-	row := make([]string, len(cols))
-	for i, col := range cols {
-		row[i] = col.name
-	}
 	extendWrite(rc)
-	cw.Write(row) //nolint:errcheck // reported by cw.Error after Flush
+	cw.Write(cdr.CSVHeader) //nolint:errcheck // reported by cw.Error after Flush
 	for {
 		for i := range recs {
-			for j, col := range cols {
-				v := col.value(&recs[i])
-				if col.text {
-					v = defuseCell(v)
-				}
-				row[j] = v
-			}
-			cw.Write(row) //nolint:errcheck // reported by cw.Error after Flush
+			cw.Write(cdr.CSVRow(&recs[i])) //nolint:errcheck // reported by cw.Error after Flush
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil {
@@ -546,6 +462,12 @@ func (s *server) streamCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
+	if n := s.streams.Add(1); n > int64(s.maxStreams) {
+		s.streams.Add(-1)
+		w.Header().Set("Retry-After", "30")
+		return unavailable("too many open CDR streams: try again later")
+	}
+	defer s.streams.Add(-1)
 	m := newCDRMatcher(q.f)
 	// Subscribe before the answer starts: a client that has the headers
 	// gets every CDR stored after it.
@@ -558,6 +480,9 @@ func (s *server) streamCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events through at once
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // see extendWrite
 
@@ -609,7 +534,11 @@ func (s *server) streamCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 				}
 				data, err := json.Marshal(rec) // one line: no indentation, and JSON strings escape newlines
 				if err != nil {
-					return fmt.Errorf("native: CDR stream: encode: %w", err)
+					// Only raw can fail to encode (not JSON), and the
+					// store refuses that; send the CDR without it.
+					s.log.WarnContext(r.Context(), "native: CDR stream: encode", "id", rec.ID, "err", err)
+					rec.Raw = nil
+					data, _ = json.Marshal(rec) //nolint:errcheck // cannot fail without raw
 				}
 				buf = strconv.AppendInt(append(buf, "id: "...), rec.ID, 10)
 				buf = append(buf, "\nevent: cdr\ndata: "...)

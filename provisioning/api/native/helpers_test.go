@@ -30,7 +30,8 @@ type env struct {
 	svc   *provisioning.Service
 	view  *presence.View
 	h     http.Handler
-	admin string // an admin token
+	deps  api.Deps // what h was built from
+	admin string   // an admin token
 	logs  *syncBuffer
 }
 
@@ -62,8 +63,8 @@ func newEnv(t *testing.T, db *sqldb.DB) *env {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4), provisioning.WithLogger(log))
 	view := presence.New()
-	e := &env{t: t, db: db, svc: svc, view: view, logs: logs,
-		h: New(api.Deps{Service: svc, Presence: view, Log: log})}
+	deps := api.Deps{Service: svc, Presence: view, Log: log}
+	e := &env{t: t, db: db, svc: svc, view: view, logs: logs, deps: deps, h: New(deps)}
 	e.admin = e.token("admin", provisioning.RoleAdmin, nil)
 	return e
 }

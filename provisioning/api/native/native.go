@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -49,6 +50,9 @@ type server struct {
 	// Tests shorten them.
 	heartbeat  time.Duration
 	feedBuffer int
+	// streams counts the open CDR streams, at most maxStreams.
+	streams    atomic.Int64
+	maxStreams int
 	// shutdowns are closed when the http.Server a stream runs on shuts
 	// down (see shutdownSignal).
 	shutdownMu sync.Mutex
@@ -68,7 +72,7 @@ type call struct {
 
 func newServer(d api.Deps) *server {
 	s := &server{d: d, svc: d.Service, log: d.Logger(), mux: http.NewServeMux(),
-		heartbeat: streamHeartbeat, feedBuffer: streamBuffer, shutdowns: map[*http.Server]chan struct{}{}}
+		heartbeat: streamHeartbeat, feedBuffer: streamBuffer, maxStreams: maxStreams, shutdowns: map[*http.Server]chan struct{}{}}
 	s.routes = s.buildRoutes()
 	for _, rt := range s.routes {
 		pattern := rt.method + " " + rt.path

@@ -30,10 +30,10 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[presence.GatewayState]():      {string(presence.GatewayUp), string(presence.GatewayDown), string(presence.GatewayUnknown)},
 	reflect.TypeFor[presence.ContactStatus]():     {string(presence.ContactReachable), string(presence.ContactUnreachable), string(presence.ContactUnknown)},
 	reflect.TypeFor[presence.RegistrationState](): {string(presence.RegRegistered), string(presence.RegUnregistered), string(presence.RegFailed), string(presence.RegUnknown)},
-	// A CDR's direction and disposition may be empty when the switch did
-	// not say; the store keeps them as they came.
+	// A CDR's direction may be empty when the switch did not say; its
+	// disposition may not (cdr.Record.Validate).
 	reflect.TypeFor[cdr.Direction]():   {string(cdr.DirectionInbound), string(cdr.DirectionOutbound), string(cdr.DirectionInternal), ""},
-	reflect.TypeFor[cdr.Disposition](): {string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion), ""},
+	reflect.TypeFor[cdr.Disposition](): {string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion)},
 }
 
 // rawMessageType is a free-form JSON value (a CDR's raw source record).
@@ -104,22 +104,21 @@ type schemaGen struct {
 
 // component renders t as components.schemas[name] and returns a $ref to
 // it. request marks a request body schema (secrets are write-only there).
-// omit names fields of t the schema leaves out.
-func (g *schemaGen) component(name string, t reflect.Type, required []string, request bool, omit ...string) obj {
+func (g *schemaGen) component(name string, t reflect.Type, required []string, request bool) obj {
 	if _, ok := g.components[name]; !ok {
 		g.components[name] = obj{} // reserve: recursion guard
-		g.components[name] = g.object(name, t, required, request, omit)
+		g.components[name] = g.object(name, t, required, request)
 	}
 	return ref("schemas", name)
 }
 
 func ref(kind, name string) obj { return obj{"$ref": "#/components/" + kind + "/" + name} }
 
-func (g *schemaGen) object(name string, t reflect.Type, required []string, request bool, omit []string) obj {
+func (g *schemaGen) object(name string, t reflect.Type, required []string, request bool) obj {
 	props := obj{}
 	for _, f := range reflect.VisibleFields(t) {
 		field, ok := jsonName(f)
-		if !ok || len(f.Index) > 1 && shadowed(t, f) || containsString(omit, field) {
+		if !ok || len(f.Index) > 1 && shadowed(t, f) {
 			continue
 		}
 		s := g.schema(f.Type)
@@ -305,7 +304,7 @@ func (s *server) openAPI() obj {
 			op["parameters"] = params
 		}
 		if rt.body != nil {
-			schema := g.component(rt.body.name, rt.body.typ, rt.body.required, true, rt.body.omit...)
+			schema := g.component(rt.body.name, rt.body.typ, rt.body.required, true)
 			if rt.body.many > 0 {
 				schema = obj{"oneOf": []any{schema, obj{"type": "array", "items": schema, "maxItems": rt.body.many}}}
 			}

@@ -36,9 +36,6 @@ type body struct {
 	typ      reflect.Type
 	name     string // component schema name
 	required []string
-	// omit names fields of typ the operation does not accept (read-only
-	// ones such as id); the schema leaves them out.
-	omit []string
 	// many, when set, accepts a JSON array of at most many objects as
 	// well as one object.
 	many int

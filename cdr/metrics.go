@@ -1,0 +1,87 @@
+package cdr
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are a pipeline's Prometheus series, namespace "switchboard",
+// subsystem "cdr". None has a per-call label: the one label, a batch's
+// target, has two values.
+//
+// The counters and gauges read the pipeline's own counters (the ones Stats
+// reports) when scraped, so there is one source of truth; the histograms
+// are observed by the writer.
+type metrics struct {
+	batchSeconds prometheus.Histogram
+	delay        prometheus.Histogram
+	collectors   []prometheus.Collector
+}
+
+func newMetrics(p *Pipeline) *metrics {
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "switchboard", Subsystem: "cdr", Name: name, Help: help}
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts(name, help)), f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts(opts(name, help)), f)
+	}
+	batches := func(target string, f func() float64) prometheus.Collector {
+		o := opts("batches_total", "Batches written, by target: the store (one transaction) or the spool (one fsync).")
+		o.ConstLabels = prometheus.Labels{"target": target}
+		return prometheus.NewCounterFunc(prometheus.CounterOpts(o), f)
+	}
+	m := &metrics{
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "switchboard", Subsystem: "cdr", Name: "batch_write_seconds",
+			Help:    "Time to write one batch of CDRs to the store, failed attempts included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15), // 0.5 ms … 8 s
+		}),
+		delay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "switchboard", Subsystem: "cdr", Name: "hangup_to_queryable_seconds",
+			Help: "Time from a call's end to the commit that made its CDR queryable. " +
+				"Replays after an outage and imports of old files land in the top buckets.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
+		}),
+	}
+	load := func(n interface{ Load() int64 }) func() float64 {
+		return func() float64 { return float64(n.Load()) }
+	}
+	m.collectors = []prometheus.Collector{
+		m.batchSeconds, m.delay,
+		gauge("queue_length", "CDRs and dead letters queued for the writer.", func() float64 { return float64(p.q.len()) }),
+		gauge("spool_records", "Entries in the spool, waiting for the store.", func() float64 { return float64(p.spool.stats().records) }),
+		gauge("spool_bytes", "Size of the spool on disk.", func() float64 { return float64(p.spool.stats().bytes) }),
+		gauge("database_up", "1 while the last write to the store succeeded, 0 while the store is failing.", func() float64 {
+			if p.dbUp.Load() {
+				return 1
+			}
+			return 0
+		}),
+		counter("records_written_total", "CDRs committed to the store (new ones; duplicates not counted).", load(&p.written)),
+		counter("duplicates_total", "CDRs skipped because the store already had their (switch, call_id).", load(&p.duplicates)),
+		counter("dead_letters_total", "Dead letters written to the store: invalid, refused or damaged records.", load(&p.deadLetters)),
+		batches("store", load(&p.storeBatches)),
+		batches("spool", load(&p.spoolBatches)),
+	}
+	return m
+}
+
+// register registers every series with reg. A series already registered
+// (a second pipeline on the same registry) is an error.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	for _, c := range m.collectors {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return fmt.Errorf("cdr: metrics: already registered (one pipeline per registry): %w", err)
+			}
+			return fmt.Errorf("cdr: metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,51 @@
+package cdr_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+)
+
+// BenchmarkPipeline pushes realistic CDRs through the pipeline from 16
+// concurrent producers, 100 records a Put, into the real store on each
+// engine, and into the spool alone (the store down). An op is one Put.
+func BenchmarkPipeline(b *testing.B) {
+	const perPut = 100
+	run := func(b *testing.B, w cdr.Writer) {
+		p := startPipeline(b, w, cdr.PipelineConfig{})
+		var next atomic.Int64
+		end := time.Now().UTC()
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			recs := make([]cdr.Record, perPut)
+			for pb.Next() {
+				for j := range recs {
+					i := int(next.Add(1))
+					recs[j] = benchRecord(i, fmt.Sprintf("d%d.example", i%100), end)
+				}
+				if err := p.Put(context.Background(), recs...); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		st := p.Stats()
+		b.ReportMetric(float64(next.Load())/b.Elapsed().Seconds(), "records/s")
+		if st.StoreBatches > 0 {
+			b.ReportMetric(float64(st.Written)/float64(st.StoreBatches), "records/batch")
+		}
+	}
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) { run(b, s) })
+	b.Run("spool", func(b *testing.B) {
+		var down atomic.Bool
+		down.Store(true)
+		run(b, flaky(newMemStore(), &down, errRefused))
+	})
+}
