@@ -51,8 +51,9 @@ func createScratch(ctx context.Context, db *sqldb.DB) (string, func(), error) {
 
 	var ddl []string
 	if db.Engine == sqldb.Postgres {
-		// LIKE a partitioned table makes a plain one; its indexes come
-		// along, the dedup key lives in cdr_keys and is added here.
+		// LIKE a partitioned table makes a plain one with its columns
+		// (collations included) and time indexes. cdrs has no unique key
+		// (it is in cdr_keys): the scratch table gets one on its rows.
 		ddl = []string{
 			`CREATE TABLE ` + table + ` (LIKE cdrs INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING INDEXES)`,
 			`ALTER TABLE ` + table + ` ADD UNIQUE (switch, call_id)`,

@@ -104,7 +104,10 @@ const recentKeyCount = 1 << 16
 // Put, leaves it only into a committed transaction or an fsynced spool
 // append, and leaves the spool only into a committed transaction; a spool
 // segment is deleted only after every record in it is committed. A crash
-// at any point loses only records whose Put had not returned nil.
+// at any point loses only records whose Put had not returned nil. (Disk
+// corruption of the spool turns the records it hits into dead letters
+// holding their bytes; durability against power loss is the store's and
+// the disk's, as fsync gives it.)
 //
 // Nothing is stored twice: every write, first or replayed, goes through
 // InsertNew, which skips a (switch, call id) already stored. A crash
@@ -132,10 +135,10 @@ const recentKeyCount = 1 << 16
 // letter, and the rest of the batch is written; a record is never retried
 // forever for its contents. A spool line torn by a crash (never
 // acknowledged) or corrupted on disk (checksum mismatch) becomes a dead
-// letter with a warning, and the reading goes on at the next line. Errors
-// that are neither a known data error nor anything else the store
-// reports are taken for an outage and retried: an unreachable store must
-// not turn good records into dead letters.
+// letter with a warning, and the reading goes on at the next line. Any
+// other error (connection refused, a timeout, a server shutting down, an
+// error this code does not know) is taken for an outage and retried: an
+// unreachable store must not turn good records into dead letters.
 //
 // Memory is bounded: the queue by QueueSize, a batch by BatchSize, a spool
 // line read back by a few megabytes; the spool itself is on disk and is
@@ -169,8 +172,8 @@ type errorAt struct {
 }
 
 // NewPipeline returns a pipeline writing to w and publishing to feed (a
-// new Feed when nil). It opens and locks the spool directory, but starts
-// nothing: Run does.
+// new Feed when nil). It opens the spool directory, creating it if need
+// be, and locks it until Run returns; it starts nothing: Run does.
 func NewPipeline(w Writer, feed *Feed, cfg PipelineConfig) (*Pipeline, error) {
 	if w == nil {
 		return nil, errors.New("cdr: pipeline: no writer")
@@ -233,8 +236,11 @@ func (p *Pipeline) Subscribe(buffer int) *Subscription { return p.feed.Subscribe
 // write is slow; some records may still be stored, which a retry
 // tolerates), ErrPipelineClosed, or the failure of both the store and the
 // spool. An invalid record (Record.Validate) is stored as a dead letter
-// and does not make Put fail. Put does not modify recs, and recs must not
-// be modified until it returns.
+// and does not make Put fail. A record already stored is acknowledged at
+// once when the pipeline remembers storing it, and skipped by the store
+// otherwise. Put does not modify recs; the records it queued share their
+// Raw and Answer with recs until written, so the caller must not modify
+// those, even after an error.
 func (p *Pipeline) Put(ctx context.Context, recs ...Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -243,24 +249,30 @@ func (p *Pipeline) Put(ctx context.Context, recs ...Record) error {
 		return nil
 	}
 	w := newWaiter()
+	var invalid []item
+	valid := make([]bool, len(recs))
+	for i := range recs {
+		if err := recs[i].Validate(); err != nil {
+			invalid = append(invalid, item{dl: invalidDeadLetter(&recs[i], err), w: w})
+		} else {
+			valid[i] = true
+		}
+	}
 	items := make([]item, 0, len(recs))
 	var dups int64
 	p.recent.mu.Lock()
 	for i := range recs {
-		r := &recs[i]
-		if err := r.Validate(); err != nil {
-			items = append(items, item{dl: invalidDeadLetter(r, err), w: w})
-			continue
-		}
-		if p.recent.containsLocked(r.Switch, r.CallID) {
+		switch r := &recs[i]; {
+		case !valid[i]:
+		case p.recent.containsLocked(r.Switch, r.CallID):
 			dups++
-			continue
+		default:
+			items = append(items, item{rec: *r, w: w})
 		}
-		items = append(items, item{rec: *r, w: w})
 	}
 	p.recent.mu.Unlock()
 	p.duplicates.Add(dups)
-	return p.enqueueAndWait(ctx, w, items)
+	return p.enqueueAndWait(ctx, w, append(items, invalid...))
 }
 
 // Reject stores dl as a dead letter, durably, like Put: for what a source
@@ -963,21 +975,24 @@ func (q *queue) close() {
 	}
 }
 
+// pipeKey is a record's dedup key.
+type pipeKey struct{ sw, callID string }
+
 // recentKeys remembers the keys of the last records stored or spooled, a
 // fixed number in a ring.
 type recentKeys struct {
 	mu   sync.Mutex
-	set  map[recordKey]struct{}
-	ring []recordKey
+	set  map[pipeKey]struct{}
+	ring []pipeKey
 	next int
 }
 
 func newRecentKeys(n int) *recentKeys {
-	return &recentKeys{set: make(map[recordKey]struct{}, n), ring: make([]recordKey, n)}
+	return &recentKeys{set: make(map[pipeKey]struct{}, n), ring: make([]pipeKey, n)}
 }
 
 func (k *recentKeys) containsLocked(sw, callID string) bool {
-	_, ok := k.set[recordKey{sw, callID}]
+	_, ok := k.set[pipeKey{sw, callID}]
 	return ok
 }
 
@@ -989,11 +1004,11 @@ func (k *recentKeys) add(items []item) {
 		if items[i].dl != nil {
 			continue
 		}
-		key := recordKey{items[i].rec.Switch, items[i].rec.CallID}
+		key := pipeKey{items[i].rec.Switch, items[i].rec.CallID}
 		if _, ok := k.set[key]; ok {
 			continue
 		}
-		if old := k.ring[k.next]; old != (recordKey{}) {
+		if old := k.ring[k.next]; old != (pipeKey{}) {
 			delete(k.set, old)
 		}
 		k.ring[k.next] = key

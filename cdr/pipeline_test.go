@@ -584,6 +584,77 @@ func TestPipelinePoisonIsolation(t *testing.T) {
 	}
 }
 
+// A store that refuses a poison record and then goes down in the middle
+// of isolating it: the records not yet written are spooled and written
+// once it is back, the poison one is a dead letter, nothing is lost.
+func TestPipelinePoisonThenOutage(t *testing.T) {
+	mem := newMemStore()
+	var calls atomic.Int64
+	var down atomic.Bool
+	w := &fakeWriter{
+		InsertNewFunc: func(ctx context.Context, recs []cdr.Record) ([]cdr.Record, error) {
+			if calls.Add(1) == 3 {
+				down.Store(true) // after the first halving
+			}
+			if down.Load() {
+				return nil, errRefused
+			}
+			for _, r := range recs {
+				if r.CallID == "call-000050" {
+					return nil, &pgconn.PgError{Code: "22021"}
+				}
+			}
+			return mem.InsertNew(ctx, recs)
+		},
+		PutDeadLettersFunc: func(ctx context.Context, dls []cdr.DeadLetter) error {
+			if down.Load() {
+				return errRefused
+			}
+			return mem.PutDeadLetters(ctx, dls)
+		},
+	}
+	p := startPipeline(t, w, cdr.PipelineConfig{})
+	put(t, p, pipeRecs(0, 64))
+	if st := p.Stats(); !st.Spooling || st.SpoolRecords == 0 {
+		t.Fatalf("the store went down while isolating, yet nothing is spooled: %+v", st)
+	}
+	down.Store(false)
+	waitFor(t, "the spool drains", drained(p))
+	want := slices.DeleteFunc(callRange(0, 64), func(id string) bool { return id == "call-000050" })
+	if got := mem.callIDs(); !slices.Equal(got, want) {
+		t.Errorf("stored %v", got)
+	}
+	if dls := mem.deadLetters(); len(dls) != 1 || !strings.Contains(dls[0].Raw, "call-000050") {
+		t.Errorf("dead letters %+v", dls)
+	}
+}
+
+// Put fails, rather than acknowledging, when the store is down and the
+// spool cannot be written either; it succeeds again once the spool can.
+func TestPipelineSpoolFailure(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	mem := newMemStore()
+	dir := filepath.Join(t.TempDir(), "spool")
+	p := startPipeline(t, flaky(mem, &down, errRefused), cdr.PipelineConfig{SpoolDir: dir})
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Put(context.Background(), pipeRecs(0, 3)...)
+	if err == nil || !strings.Contains(err.Error(), "spool") {
+		t.Fatalf("Put with neither store nor spool: %v", err)
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	put(t, p, pipeRecs(0, 3)) // the source retries
+	down.Store(false)
+	waitFor(t, "the spool drains", drained(p))
+	if got := mem.callIDs(); !slices.Equal(got, callRange(0, 3)) {
+		t.Errorf("stored %v", got)
+	}
+}
+
 func bitLen(n int) int {
 	b := 0
 	for ; n > 0; n >>= 1 {

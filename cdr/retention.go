@@ -98,8 +98,9 @@ func (s *Store) forgetDays(days []int64) {
 // createPartitions creates and attaches the partitions of days that do not
 // exist, in one transaction under partitionLock, and records them all as
 // existing. A table of the right name that is not attached (left by a
-// Retain interrupted between detaching and dropping it) is attached again:
-// its keys are still in cdr_keys, so its rows must stay visible.
+// Retain interrupted after detaching it) is attached again: the rows left
+// in it still have their keys in cdr_keys (Retain deletes both together),
+// so they must stay visible.
 func (s *Store) createPartitions(ctx context.Context, days []int64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -154,7 +155,9 @@ const maxEnsureDays = 3660
 
 // EnsurePartitions creates the PostgreSQL day partitions covering [from,
 // to] that do not exist yet. The daemon calls it ahead (say each hour for
-// the next few days) so that no insert waits for a partition at midnight;
+// the next few days) so that no live insert waits for a partition: at
+// midnight, or behind a Retain, which holds the partition lock while
+// DETACH ... CONCURRENTLY waits for long readers such as a CSV export.
 // InsertNew creates any other day it needs on demand, so it is an
 // optimisation, not a requirement. On SQLite it does nothing.
 func (s *Store) EnsurePartitions(ctx context.Context, from, to time.Time) error {
@@ -296,7 +299,6 @@ func (s *Store) retainPostgres(ctx context.Context, cutoff time.Time) (total int
 			return total, err
 		}
 	}
-
 	return total, nil
 }
 

@@ -130,9 +130,9 @@ func TestQueryPagingAcrossDays(t *testing.T) {
 			for i := range perDay {
 				// Legs in pairs ending at once, across the whole day,
 				// the last one a microsecond before midnight.
-				end := day(10+d).Add(time.Duration(i/2+1) * 24 * time.Hour / (perDay/2 + 1))
+				end := day(10 + d).Add(time.Duration(i/2+1) * 24 * time.Hour / (perDay/2 + 1))
 				if i == perDay-1 {
-					end = day(11+d).Add(-time.Microsecond)
+					end = day(11 + d).Add(-time.Microsecond)
 				}
 				recs = append(recs, leg("pbx1", fmt.Sprintf("%d-%02d", d, i), fmt.Sprintf("d%d.example", i%3), end))
 			}
@@ -220,8 +220,8 @@ func TestRetain(t *testing.T) {
 			}
 			recs = append(recs, leg("pbx1", fmt.Sprintf("%d-last", d), "example.com", day(d+1).Add(-time.Microsecond)))
 		}
-		// Enough legs on one day to take SQLite several batches.
-		for i := range 4500 {
+		// Enough legs on one day to take SQLite more than one batch.
+		for i := range 2100 {
 			recs = append(recs, leg("pbx2", fmt.Sprint(i), "example.com", day(12).Add(time.Duration(i)*time.Second)))
 		}
 		mustInsert(t, s, recs)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
+
 // The page sizes Query uses when a Filter asks for none or for too many.
 const (
 	DefaultLimit = 100
@@ -57,7 +58,14 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 // On SQLite cdrs is a plain table whose UNIQUE (switch, call_id) refuses
 // a second copy. On PostgreSQL it is partitioned by UTC day of end_time
 // (retention.go) and the dedup key lives in cdr_keys, written in the same
-// statement as the row.
+// transaction as the row.
+//
+// Scale. SQLite is meant for a single switch or a small platform, up to
+// about a million CDRs a day with a retention of weeks (tens of millions
+// of rows: its inserts keep up far beyond that, but retention deletes row
+// by row and the file grows with the history). PostgreSQL is meant for
+// the rest: ten million CDRs a day and more, one partition per day, which
+// retention drops whole and a time-range query reads alone.
 type Store struct {
 	db *sqldb.DB
 
@@ -68,8 +76,8 @@ type Store struct {
 	// back-to-back batches.
 	wmu sync.Mutex
 
-	// replaying is set while batches meet stored keys (see the
-	// PostgreSQL write path).
+	// replaying is set while batches meet stored keys: the write paths
+	// then skip their fast plain insert, which a stored key would fail.
 	replaying atomic.Bool
 
 	// pmu guards days, the UTC days (days since the epoch) whose
@@ -395,7 +403,8 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []Recor
 // go in by COPY, the engine's fastest bulk path, rather than INSERT ...
 // SELECT FROM unnest(...), which writes a partitioned table row by row:
 // measured on a 2-core machine, COPY took InsertNew from under 50% of the
-// raw ceiling (BenchmarkRawCeiling) to over 80%.
+// raw ceiling (BenchmarkRawCeiling) to about 80% (the rest is mostly the
+// keys, which the ceiling's unique index gets cheaper).
 //
 // Keys go in by COPY as well while no batch has met a stored key: COPY has
 // no ON CONFLICT, so a stored key makes it fail, and the batch is then
@@ -485,64 +494,60 @@ func (s *Store) writePostgres(ctx context.Context, batch []Record, order []int) 
 
 // copyBatch stores batch, every leg of which must be new: a stored key
 // fails it with a unique violation, and nothing is written.
-func copyBatch(ctx context.Context, c *pgx.Conn, batch []Record, order []int) ([]int64, error) {
-	tx, err := c.Begin(ctx)
+func copyBatch(ctx context.Context, c *pgx.Conn, batch []Record, order []int) (ids []int64, err error) {
+	ids = make([]int64, 0, len(batch))
+	err = begin(ctx, c, func(rows pgx.Rows) error {
+		var id int64
+		err := rows.Scan(&id)
+		ids = append(ids, id)
+		return err
+	}, drawIDsSQL, len(batch))
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cdr_keys"}, []string{"switch", "call_id"}, &keySource{batch: batch, order: order, i: -1}); err != nil {
+	defer rollback(ctx, c)
+	if len(ids) != len(batch) {
+		return nil, fmt.Errorf("drew %d ids, want %d", len(ids), len(batch))
+	}
+	slices.Sort(ids)
+	if _, err := c.CopyFrom(ctx, pgx.Identifier{"cdr_keys"}, []string{"switch", "call_id"}, &keySource{batch: batch, order: order, i: -1}); err != nil {
 		return nil, err
 	}
-	ids, err := drawIDs(ctx, tx, len(batch))
-	if err != nil {
+	if err := copyRows(ctx, c, "cdrs", batch, ids); err != nil {
 		return nil, err
 	}
-	if err := copyRows(ctx, tx, "cdrs", batch, ids); err != nil {
-		return nil, err
-	}
-	return ids, tx.Commit(ctx)
+	return ids, commit(ctx, c)
 }
 
 // upsertBatch stores the legs of batch whose key is not stored yet and
 // returns the ids (0 for the others) and how many were new.
 func upsertBatch(ctx context.Context, c *pgx.Conn, batch []Record, order []int) ([]int64, int, error) {
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	sw, callID := make([]string, len(order)), make([]string, len(order))
 	index := make(map[recordKey]int, len(batch))
 	for k, i := range order {
 		sw[k], callID[k] = batch[i].Switch, batch[i].CallID
 		index[recordKey{batch[i].Switch, batch[i].CallID}] = i
 	}
-	rows, err := tx.Query(ctx, upsertKeysSQL, sw, callID)
-	if err != nil {
-		return nil, 0, err
-	}
 	fresh := make([]int, 0, len(batch))
 	var drawn []int64
-	for rows.Next() {
+	err := begin(ctx, c, func(rows pgx.Rows) error {
 		var k recordKey
 		var id int64
 		if err := rows.Scan(&k.sw, &k.callID, &id); err != nil {
-			rows.Close()
-			return nil, 0, err
+			return err
 		}
 		i, ok := index[k]
 		if !ok {
-			rows.Close()
-			return nil, 0, fmt.Errorf("the database returned a key not in the batch: %q %q", k.sw, k.callID)
+			return fmt.Errorf("the database returned a key not in the batch: %q %q", k.sw, k.callID)
 		}
 		fresh = append(fresh, i)
 		drawn = append(drawn, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, upsertKeysSQL, sw, callID)
+	if err != nil {
 		return nil, 0, err
 	}
+	defer rollback(ctx, c)
 	// Ascending ids in input order.
 	slices.Sort(fresh)
 	slices.Sort(drawn)
@@ -551,39 +556,84 @@ func upsertBatch(ctx context.Context, c *pgx.Conn, batch []Record, order []int) 
 		ids[i] = drawn[k]
 	}
 	if len(fresh) > 0 {
-		if err := copyRows(ctx, tx, "cdrs", batch, ids); err != nil {
+		if err := copyRows(ctx, c, "cdrs", batch, ids); err != nil {
 			return nil, 0, err
 		}
 	}
-	return ids, len(fresh), tx.Commit(ctx)
+	return ids, len(fresh), commit(ctx, c)
 }
 
-// drawIDs draws n ids, ascending, from the sequence of cdrs.id.
-func drawIDs(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
-	rows, err := tx.Query(ctx, drawIDsSQL, n)
+// begin opens a transaction on c and runs query in it, calling scan for
+// each row, in one round trip. The transaction is open when it returns
+// nil; the caller ends it with commit or rollback.
+func begin(ctx context.Context, c *pgx.Conn, scan func(pgx.Rows) error, query string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(query, args...)
+	br := c.SendBatch(ctx, b)
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return nil, err
+		rollback(ctx, c)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return err
+}
+
+// commit commits the transaction begin opened.
+func commit(ctx context.Context, c *pgx.Conn) error {
+	tag, err := c.Exec(ctx, "COMMIT")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if len(ids) != n {
-		return nil, fmt.Errorf("drew %d ids, want %d", len(ids), n)
+	if tag.String() != "COMMIT" {
+		return errors.New("the transaction was rolled back")
 	}
-	slices.Sort(ids)
-	return ids, nil
+	return nil
+}
+
+// rollback ends the transaction begin opened, if it is still open. A
+// connection it cannot bring back out of the transaction is discarded by
+// the pool (pgx's stdlib checks before reuse).
+func rollback(ctx context.Context, c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c.Exec(ctx, "ROLLBACK") //nolint:errcheck // see above
 }
 
 // copyRows COPYs into table the records of recs whose id is not 0, with
 // that id; with ids nil, all of them, without id (the table assigns it).
-func copyRows(ctx context.Context, tx pgx.Tx, table string, recs []Record, ids []int64) error {
+func copyRows(ctx context.Context, tx copier, table string, recs []Record, ids []int64) error {
 	cols := insertColumns
 	if ids != nil {
 		cols = append([]string{"id"}, insertColumns...)
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, &rowSource{recs: recs, ids: ids, i: -1})
 	return err
+}
+
+// copier is a pgx.Conn or a pgx.Tx.
+type copier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }
 
 // keySource feeds COPY the keys of batch in order.

@@ -124,7 +124,7 @@ func TestInsertQueryRoundTrip(t *testing.T) {
 			t.Errorf("next cursor %+v on the only page", next)
 		}
 		// Newest first: nanos and full end in the same microsecond; full
-		// was written first (sorted by switch), so it has the smaller ID.
+		// came first in the batch, so it has the smaller ID.
 		if want := []string{"nanos", "1741964966.42", "1741964966.43"}; !slices.Equal(callIDs(got), want) {
 			t.Fatalf("order %v, want %v", callIDs(got), want)
 		}
@@ -592,4 +592,40 @@ func manyDomains(real ...string) []string {
 		out = append(out, fmt.Sprintf("unknown%d.example", i))
 	}
 	return out
+}
+
+// TestRawCeiling runs the load tool's measure on both engines: it takes
+// time, and leaves neither its scratch table nor any row behind.
+func TestRawCeiling(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		recs := make([]cdr.Record, 1500)
+		for i := range recs {
+			recs[i] = benchRecord(i, "example.com", base.Add(time.Duration(i)*time.Second))
+		}
+		elapsed, err := cdr.RawCeiling(ctx, db, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if elapsed <= 0 {
+			t.Errorf("elapsed %v", elapsed)
+		}
+		var tables []string
+		q := `SELECT name FROM sqlite_master WHERE name LIKE 'cdrs%'`
+		if db.Engine == sqldb.Postgres {
+			q = `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'cdrs%'`
+		}
+		if err := db.SelectContext(ctx, &tables, q); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range tables {
+			if strings.Contains(name, "ceiling") {
+				t.Errorf("scratch table %s left behind", name)
+			}
+		}
+		if c := count(t, s); c != 0 {
+			t.Errorf("%d rows in cdrs", c)
+		}
+	})
 }

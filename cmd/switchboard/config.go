@@ -33,10 +33,9 @@ type Config struct {
 type CDRConfig struct {
 	// SpoolDir holds CDRs acknowledged while the database was unreachable,
 	// until they are replayed. It must be on durable local storage.
-	SpoolDir      string        `yaml:"spool_dir"`
-	BatchSize     int           `yaml:"batch_size"`
-	FlushInterval time.Duration `yaml:"flush_interval"`
-	QueueSize     int           `yaml:"queue_size"`
+	SpoolDir  string `yaml:"spool_dir"`
+	BatchSize int    `yaml:"batch_size"`
+	QueueSize int    `yaml:"queue_size"`
 	// Retention is how long CDRs are kept; 0 keeps them forever.
 	Retention Days `yaml:"retention"`
 }
@@ -106,7 +105,7 @@ func DefaultConfig() Config {
 		Database: DatabaseConfig{DSN: "sqlite:./data/switchboard.db"},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
 		DCP:      DCPConfig{Mount: "/dcp/"},
-		CDR:      CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, FlushInterval: 100 * time.Millisecond, QueueSize: 100000},
+		CDR:      CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, QueueSize: 100000},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -178,9 +177,6 @@ var settings = []setting{
 	{key: "cdr.batch_size", help: "most CDRs written in one transaction",
 		set: func(c *Config, v string) (err error) { c.CDR.BatchSize, err = parseInt(v); return },
 		get: func(c *Config) string { return strconv.Itoa(c.CDR.BatchSize) }},
-	{key: "cdr.flush_interval", help: "longest a CDR waits for its batch to fill",
-		set: func(c *Config, v string) (err error) { c.CDR.FlushInterval, err = parseDuration(v); return },
-		get: func(c *Config) string { return c.CDR.FlushInterval.String() }},
 	{key: "cdr.queue_size", help: "CDRs held in memory before submitters wait (back-pressure)",
 		set: func(c *Config, v string) (err error) { c.CDR.QueueSize, err = parseInt(v); return },
 		get: func(c *Config) string { return strconv.Itoa(c.CDR.QueueSize) }},
@@ -341,9 +337,6 @@ func (c Config) Validate() error {
 	}
 	if c.CDR.BatchSize < 1 || c.CDR.BatchSize > 50000 {
 		return &ConfigError{Key: "cdr.batch_size", Reason: "must be between 1 and 50000"}
-	}
-	if c.CDR.FlushInterval < time.Millisecond || c.CDR.FlushInterval > 10*time.Second {
-		return &ConfigError{Key: "cdr.flush_interval", Reason: "must be between 1ms and 10s"}
 	}
 	if c.CDR.QueueSize < c.CDR.BatchSize || c.CDR.QueueSize > 10_000_000 {
 		return &ConfigError{Key: "cdr.queue_size", Reason: "must be at least cdr.batch_size and at most 10000000"}

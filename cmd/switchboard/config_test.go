@@ -98,7 +98,6 @@ func TestConfigInvalid(t *testing.T) {
 		{"retention not days", "cdr:\n  retention: forever\n", nil, nil, "(file)"},
 		{"batch size zero", "", []string{"--cdr-batch-size", "0"}, nil, "cdr.batch_size"},
 		{"queue smaller than batch", "", []string{"--cdr-queue-size", "10"}, nil, "cdr.queue_size"},
-		{"flush interval", "", nil, []string{"SWITCHBOARD_CDR_FLUSH_INTERVAL=1h"}, "cdr.flush_interval"},
 		{"empty spool dir", "", []string{"--cdr-spool-dir", ""}, nil, "cdr.spool_dir"},
 	}
 	for _, tc := range tests {

