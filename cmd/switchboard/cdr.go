@@ -13,6 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 )
@@ -29,7 +32,7 @@ dead letters with the reason. export writes matching CDRs to standard output as 
 
 // runCDR dispatches the cdr subcommands.
 func runCDR(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, cdrUsage)
 		return errors.New("cdr: missing subcommand (import or export)")
 	}
@@ -89,10 +92,15 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 	}
 	defer db.Close()
 	store := cdr.NewStore(db)
+	isGateway, err := provisionedGateways(ctx, db)
+	if err != nil {
+		return err
+	}
 	prog := newProgress(stderr, total)
 	var sum importSummary
+	opt := asterisk.CSVOptions{Switch: *switchName, Domain: strings.ToLower(*domain), Location: loc, IsGateway: isGateway}
 	for _, f := range files {
-		if err := importFile(ctx, store, f, *format, asterisk.CSVOptions{Switch: *switchName, Domain: *domain, Location: loc}, &sum, prog); err != nil {
+		if err := importFile(ctx, store, f, *format, opt, &sum, prog); err != nil {
 			prog.done()
 			return err
 		}
@@ -140,7 +148,7 @@ func importFile(ctx context.Context, store *cdr.Store, path, format string, opt 
 	)
 	switch format {
 	case "freeswitch":
-		rec, err := freeswitch.ParseJSONCDRPost("", body, freeswitch.JSONCDROptions{Switch: opt.Switch})
+		rec, err := freeswitch.ParseJSONCDRPost("", body, freeswitch.JSONCDROptions{Switch: opt.Switch, IsGateway: opt.IsGateway})
 		if err != nil {
 			dead = append(dead, cdr.DeadLetter{Source: "import " + name, Reason: err.Error(), Raw: text(body), ReceivedAt: now})
 		} else {
@@ -185,6 +193,28 @@ func importFile(ctx context.Context, store *cdr.Store, path, format string, opt 
 	}
 	prog.add(int64(len(body)))
 	return nil
+}
+
+// provisionedGateways classifies endpoint names as gateways by the
+// gateways provisioned in the store, so imported CDRs get the same
+// direction and gateway as live ones.
+func provisionedGateways(ctx context.Context, db *sqldb.DB) (func(string) bool, error) {
+	svc := provisioning.NewService(sqlstore.New(db))
+	names := map[string]bool{}
+	var after int64
+	for {
+		gws, err := svc.Gateways(ctx, provisioning.AdminScope(), provisioning.GatewayFilter{Page: provisioning.Page{After: after, Limit: provisioning.MaxLimit}})
+		if err != nil {
+			return nil, fmt.Errorf("cdr import: gateways: %w", err)
+		}
+		for _, g := range gws {
+			names[g.Name] = true
+		}
+		if len(gws) < provisioning.MaxLimit {
+			return func(name string) bool { return names[name] }, nil
+		}
+		after = gws[len(gws)-1].ID
+	}
 }
 
 // detectFormat tells a FreeSWITCH JSON CDR (one JSON object with

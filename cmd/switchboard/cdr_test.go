@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
+)
+
+func runCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := Run(context.Background(), args, nil, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// Importing the recorded switch CDR files stores each leg once, a second
+// import adds nothing, malformed rows become dead letters, and export
+// writes what is stored.
+func TestCDRImportExport(t *testing.T) {
+	ast := "../../switch/asterisk/testdata/cdr/"
+	fsw, err := filepath.Glob("../../switch/freeswitch/testdata/cdr/call-*-leg.json")
+	if err != nil || len(fsw) != 9 {
+		t.Fatalf("FreeSWITCH fixtures: %v %v", fsw, err)
+	}
+	for engine, dsn := range sqldbtest.DSNs(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			db := []string{"--database-dsn", dsn}
+			// A provisioned gateway named "gateway" makes call 7 of the
+			// recording (PJSIP/555@gateway) an outbound call through it.
+			if err := provisionGateway(dsn, "gateway"); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				name        string
+				args        []string
+				wantSummary string
+			}{
+				// master.csv has 9 rows for 7 calls (busy and no-answer write two rows each).
+				{"asterisk master.csv", append([]string{"cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com"}, append(db, ast+"master.csv")...),
+					"7 CDRs read, 7 new, 0 already stored, 0 rejected"},
+				{"same calls from cdr_custom JSON lines", append([]string{"cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com"}, append(db, ast+"cdr-custom-master.jsonl")...),
+					"7 CDRs read, 0 new, 7 already stored, 0 rejected"},
+				{"freeswitch json_cdr files", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), fsw...),
+					"9 CDRs read, 9 new, 0 already stored, 0 rejected"},
+				{"freeswitch again", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), fsw...),
+					"9 CDRs read, 0 new, 9 already stored, 0 rejected"},
+				{"malformed rows", append([]string{"cdr", "import", "--switch", "ast2"}, append(db, ast+"malformed.csv")...),
+					"4 CDRs read, 4 new, 0 already stored, 4 rejected"},
+			}
+			for _, st := range steps {
+				_, stderr, err := runCmd(t, st.args...)
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", st.name, err, stderr)
+				}
+				if !strings.Contains(stderr, st.wantSummary) {
+					t.Errorf("%s: summary %q, want %q", st.name, strings.TrimSpace(stderr), st.wantSummary)
+				}
+			}
+
+			sdb, err := sqldb.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sdb.Close()
+			dls, err := cdr.NewStore(sdb).DeadLetters(context.Background(), 0, 100)
+			if err != nil || len(dls) != 4 {
+				t.Fatalf("dead letters = %d, %v; want the 4 malformed rows", len(dls), err)
+			}
+			for _, dl := range dls {
+				if !strings.HasPrefix(dl.Source, "import malformed.csv:") || dl.Reason == "" || dl.Raw == "" {
+					t.Errorf("dead letter without source line, reason or raw: %+v", dl)
+				}
+			}
+
+			out, _, err := runCmd(t, append([]string{"cdr", "export", "--switch", "ast1", "--gateway", "gateway", "--direction", "outbound"}, db...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows, _ := csv.NewReader(strings.NewReader(out)).ReadAll(); len(rows) != 2 || !strings.Contains(strings.Join(rows[1], ","), "1795610153.9") {
+				t.Errorf("outbound calls through the provisioned gateway = %v, want call 1795610153.9", rows)
+			}
+			out, _, err = runCmd(t, append([]string{"cdr", "export", "--switch", "ast1", "--disposition", "busy"}, db...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 2 || rows[0][0] != "id" {
+				t.Fatalf("export of ast1's busy calls = %v, want the header and the one busy call", rows)
+			}
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			if got := rows[1][col["call_id"]]; got != "1795610130.4" {
+				t.Errorf("busy call exported as %s", got)
+			}
+		})
+	}
+}
+
+func provisionGateway(dsn, name string) error {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateAll(ctx, db); err != nil {
+		return err
+	}
+	svc := provisioning.NewService(sqlstore.New(db))
+	return svc.CreateGateway(ctx, provisioning.AdminScope(), &provisioning.Gateway{Name: name, Host: "127.0.0.1", Port: 5090})
+}
+
+func TestCDRCommandErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cdr"}, "missing subcommand"},
+		{[]string{"cdr", "frob"}, "unknown subcommand"},
+		{[]string{"cdr", "import", "x.csv"}, "--switch is required"},
+		{[]string{"cdr", "import", "--switch", "a"}, "at least one file"},
+		{[]string{"cdr", "import", "--switch", "a", "/nonexistent.csv"}, "no such file"},
+		{[]string{"cdr", "import", "--switch", "a", "--format", "xml", "f"}, "--format"},
+		{[]string{"cdr", "export", "--from", "yesterday"}, "--from"},
+		{[]string{"cdr", "export", "--disposition", "maybe"}, "--disposition"},
+		{[]string{"cdr", "export", "--direction", "sideways"}, "--direction"},
+	}
+	for _, tc := range tests {
+		_, _, err := runCmd(t, append(tc.args, "--database-dsn", "sqlite:"+filepath.Join(t.TempDir(), "x.db"))...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
