@@ -37,7 +37,7 @@ func runCDR(ctx context.Context, args []string, out io.Writer) error {
 	var f cdrFlags
 	fs := flag.NewFlagSet("sbload cdr", flag.ContinueOnError)
 	fs.IntVar(&f.calls, "calls", 200000, "calls for the throughput run")
-	fs.IntVar(&f.producers, "producers", 8, "concurrent submitters (switch connections)")
+	fs.IntVar(&f.producers, "producers", 64, "concurrent submitters (switch connections)")
 	fs.IntVar(&f.perPut, "per-put", 100, "CDRs per Put call")
 	fs.IntVar(&f.rate, "rate", 5000, "CDRs per second for the steady-rate latency run")
 	fs.DurationVar(&f.steady, "steady", 20*time.Second, "length of the steady-rate run (the issue's memory check is 10m)")

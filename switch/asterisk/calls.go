@@ -1,0 +1,630 @@
+package asterisk
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// CallOptions tells Calls what ARI's channel events do not say.
+type CallOptions struct {
+	// Switch is the switch name of every Call and Record.
+	Switch string
+	// Domain is the SIP domain of this node's accounts.
+	Domain string
+	// IsGateway reports whether a PJSIP endpoint is a gateway rather than
+	// a local account; it decides Direction, Account and Gateway exactly
+	// as CSVOptions.IsGateway does for Asterisk's own CDR files. Nil means
+	// no endpoint is one.
+	IsGateway func(endpoint string) bool
+	// Now is the clock Reset closes vanished legs with and the time of an
+	// event that carries no timestamp. Nil means time.Now.
+	Now func() time.Time
+}
+
+// The channel variables Calls reads the codec and the user agent of a leg
+// from, when the dialplan sets them (ARI reports neither on its own), e.g.
+//
+//	same => n,Set(SB_USER_AGENT=${PJSIP_HEADER(read,User-Agent)})
+//	same => n,Set(SB_CODEC=${CHANNEL(audionativeformat)})
+const (
+	VarCodec     = "SB_CODEC"
+	VarUserAgent = "SB_USER_AGENT"
+)
+
+// CauseTextDisconnected is the CauseText of the CDR of a leg that ended
+// while Switchboard was disconnected from ARI: Reset closes it at the
+// reconnect with what was known, so End is late and Cause unknown (0).
+const CauseTextDisconnected = "ended while disconnected"
+
+// endedMemory is how many recently ended channel ids Calls remembers, so
+// that an event straggling in after ChannelDestroyed (or after Reset closed
+// the leg) neither resurrects the leg nor yields a second CDR.
+const endedMemory = 4096
+
+// Calls folds ARI channel events, in order, into live call legs and one
+// CDR per finished leg. It does no I/O: the adapter reads the WebSocket,
+// parses with ParseEvent, and forwards what Apply returns to the presence
+// feed and the CDR sink. It is not safe for concurrent use; the adapter
+// feeds it from one goroutine.
+//
+// The CDR of a leg follows what Asterisk's own CDR engine writes for the
+// same channel (see ParseCSV, which reads those files), with one record
+// per channel where Asterisk writes one row for the calling channel — or
+// two, for busy and unanswered dials:
+//   - CallID is the channel id (Asterisk's uniqueid). LinkedID is the
+//     channel's linkedid when ARI sends one; Asterisk 23 does not, so a
+//     dialled leg takes its caller's and bridged legs the oldest of theirs,
+//     as Asterisk links them.
+//   - Start is the channel's creationtime, Answer the first time it was
+//     seen Up (ChannelStateChange, or the first snapshot already Up), End
+//     the ChannelDestroyed timestamp. Duration and Billsec are whole
+//     seconds, truncated from milliseconds as Asterisk's cdr.c does
+//     (without initiatedseconds), so they agree with Master.csv.
+//   - Disposition is ANSWERED for a leg that was answered; otherwise that
+//     of the final Dial status (BUSY; NOANSWER and CANCEL give NO ANSWER;
+//     CONGESTION; CHANUNAVAIL and the rest FAILED); otherwise, like
+//     Asterisk for a channel that never dialled, from the cause (17 BUSY,
+//     34 CONGESTION, 3 and 20 FAILED, another cause NO ANSWER, none
+//     FAILED). Asterisk writes CONGESTION as FAILED unless cdr.conf has
+//     congestion=yes; Switchboard keeps the distinction.
+//   - Cause and CauseText come from ChannelDestroyed only: the cause of a
+//     soft ChannelHangupRequest is a flag, not a Q.850 code. SIPStatus is
+//     ChannelDestroyed's tech_cause, else that of a hard hangup request.
+//   - The parties of the calling leg are those ParseCSV derives from the
+//     equivalent row: caller from channel.caller, Dialed the last
+//     dialplan extension, Destination the Dial target or the application
+//     (Echo, the Stasis arguments), Direction, Account and Gateway from the
+//     two channels' endpoints. A dialled leg shares its caller's parties
+//     (caller number and name, Dialed, Destination, Direction, Gateway)
+//     but its Account is its own endpoint when that is a local account.
+//   - Codec and UserAgent come from the channel variables VarCodec and
+//     VarUserAgent when the dialplan sets them.
+type Calls struct {
+	opt  CallOptions
+	csv  CSVOptions
+	legs map[string]*leg
+	// published is the Call last returned for each live leg, so that Apply
+	// returns only real changes (most events, ChannelVarset above all,
+	// change nothing a presence reader sees).
+	published map[string]presence.Call
+	ended     map[string]struct{}
+	endedRing []string // the ids in ended, oldest first once full
+	endedNext int
+}
+
+// leg is what Calls knows of one channel.
+type leg struct {
+	id, name         string
+	linkedID         string
+	linkedByAsterisk bool // linkedID came from the channel JSON
+	state            string
+	caller           CallerID
+	exten            string // the last dialplan extension (not "h")
+	app, appData     string // the last application; fixed once Dial ran
+	dialled          bool   // the leg ran Dial()
+	start, answer    time.Time
+	// partyA is the leg that dialled this one (Dial caller), nil for a
+	// calling leg. It is kept after partyA's own end.
+	partyA   *leg
+	peerName string          // the dialled channel's name (dstchannel)
+	dialDisp cdr.Disposition // from final Dial statuses, "" when none
+	sip      int             // tech_cause of a hard hangup request
+	codec    string
+	ua       string
+}
+
+// NewCalls returns an empty Calls.
+func NewCalls(opt CallOptions) *Calls {
+	return &Calls{
+		opt:       opt,
+		csv:       CSVOptions{Switch: opt.Switch, Domain: opt.Domain, IsGateway: opt.IsGateway},
+		legs:      map[string]*leg{},
+		published: map[string]presence.Call{},
+		ended:     map[string]struct{}{},
+	}
+}
+
+func (c *Calls) now() time.Time {
+	if c.opt.Now != nil {
+		return c.opt.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Apply folds one event and returns what changed: the live legs to upsert
+// into presence, the ids of legs that ended, and the CDRs of legs that
+// ended. Events of other types, events about channels that already ended,
+// and channel-less events change nothing.
+func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs []cdr.Record) {
+	at := ev.Timestamp
+	if at.IsZero() {
+		at = c.now()
+	}
+	var touched []*leg
+	switch ev.Type {
+	case "ChannelDestroyed":
+		l := c.observe(ev.Channel, at)
+		if l == nil {
+			return nil, nil, nil
+		}
+		sip := ev.TechCause
+		if sip == 0 {
+			sip = l.sip
+		}
+		rec := c.record(l, at, ev.Cause, ev.CauseText, sip, compactRaw(ev.Raw))
+		c.forget(l.id)
+		return nil, []string{l.id}, []cdr.Record{rec}
+	case "Dial":
+		caller := c.observe(ev.Caller, at)
+		peer := c.observe(ev.Peer, at)
+		disp, final := dialDisposition(ev.DialStatus)
+		if peer != nil {
+			touched = append(touched, peer)
+			if final {
+				peer.dialDisp = disp
+			}
+		}
+		if caller != nil {
+			touched = append(touched, caller)
+			if final {
+				caller.dialDisp = strongerDisposition(caller.dialDisp, disp)
+			}
+		}
+		if caller != nil && peer != nil {
+			if peer.partyA == nil && peer != caller {
+				peer.partyA = caller
+				if !peer.linkedByAsterisk {
+					peer.linkedID = caller.linkedID
+				}
+			}
+			// The first peer names the destination; with parallel
+			// targets the one that answers does, as Asterisk's dstchannel.
+			if caller.peerName == "" || disp == cdr.Answered {
+				caller.peerName = peer.name
+			}
+		}
+	case "ChannelVarset":
+		if l := c.observe(ev.Channel, at); l != nil {
+			l.setVar(ev.Variable, ev.Value)
+			touched = append(touched, l)
+		}
+	case "ChannelHangupRequest":
+		if l := c.observe(ev.Channel, at); l != nil {
+			if !ev.Soft && ev.TechCause != 0 {
+				l.sip = ev.TechCause
+			}
+			touched = append(touched, l)
+		}
+	case "ChannelDialplan":
+		if l := c.observe(ev.Channel, at); l != nil {
+			l.setApp(ev.DialplanApp, ev.DialplanAppData)
+			touched = append(touched, l)
+		}
+	case "ChannelEnteredBridge":
+		if l := c.observe(ev.Channel, at); l != nil {
+			touched = append(touched, l)
+			if ev.Bridge != nil {
+				touched = append(touched, c.linkBridged(ev.Bridge.Channels)...)
+			}
+		}
+	default:
+		if l := c.observe(ev.Channel, at); l != nil {
+			touched = append(touched, l)
+		}
+	}
+	return c.publish(touched), nil, nil
+}
+
+// Live returns the live legs, oldest first: what presence holds for this
+// switch's calls after a resync.
+func (c *Calls) Live() []presence.Call {
+	legs := c.sortedLegs()
+	calls := make([]presence.Call, 0, len(legs))
+	for _, l := range legs {
+		calls = append(calls, c.call(l))
+	}
+	return calls
+}
+
+// Reset replaces the state with the channels a reconnect read from
+// GET /channels. Channels in the list are kept or added (a leg first seen
+// Up counts as answered now); legs missing from it ended while the
+// connection was down: Reset returns their CDRs, closed at now with what
+// was known and CauseText CauseTextDisconnected, and forgets them, so a
+// late ChannelDestroyed for one of them yields no second CDR. The caller
+// replaces presence with Live afterwards.
+func (c *Calls) Reset(channels []Channel) []cdr.Record {
+	now := c.now()
+	present := make(map[string]bool, len(channels))
+	for i := range channels {
+		if l := c.observe(&channels[i], now); l != nil {
+			present[l.id] = true
+		}
+	}
+	var cdrs []cdr.Record
+	for _, l := range c.sortedLegs() {
+		if present[l.id] {
+			continue
+		}
+		raw, _ := json.Marshal(struct {
+			Channel string    `json:"channel"`
+			State   string    `json:"state"`
+			Reason  string    `json:"reason"`
+			At      time.Time `json:"closed_at"`
+		}{l.name, l.state, CauseTextDisconnected, now})
+		cdrs = append(cdrs, c.record(l, now, 0, CauseTextDisconnected, l.sip, raw))
+		c.forget(l.id)
+	}
+	clear(c.published)
+	for _, l := range c.legs {
+		c.published[l.id] = c.call(l)
+	}
+	return cdrs
+}
+
+// observe records what a channel snapshot says and returns its leg, made
+// on first sight; nil for no channel or a channel that already ended.
+func (c *Calls) observe(ch *Channel, at time.Time) *leg {
+	if ch == nil || ch.ID == "" {
+		return nil
+	}
+	if _, gone := c.ended[ch.ID]; gone {
+		return nil
+	}
+	l := c.legs[ch.ID]
+	if l == nil {
+		l = &leg{id: ch.ID, linkedID: ch.ID, start: ch.CreationTime}
+		if l.start.IsZero() || l.start.After(at) {
+			l.start = at
+		}
+		c.legs[ch.ID] = l
+	}
+	if ch.Name != "" {
+		l.name = ch.Name
+	}
+	if ch.LinkedID != "" {
+		l.linkedID, l.linkedByAsterisk = ch.LinkedID, true
+	}
+	if ch.State != "" {
+		l.state = ch.State
+	}
+	if strings.EqualFold(ch.State, "Up") && l.answer.IsZero() {
+		l.answer = at
+	}
+	l.caller = ch.Caller
+	if e := ch.Dialplan.Exten; e != "" && e != "h" {
+		l.exten = e
+	}
+	l.setApp(ch.Dialplan.AppName, ch.Dialplan.AppData)
+	for k, v := range ch.Vars {
+		l.setVar(k, v)
+	}
+	return l
+}
+
+// forget drops an ended leg and remembers its id.
+func (c *Calls) forget(id string) {
+	delete(c.legs, id)
+	delete(c.published, id)
+	if _, ok := c.ended[id]; ok {
+		return
+	}
+	if len(c.endedRing) < endedMemory {
+		c.endedRing = append(c.endedRing, id)
+	} else {
+		delete(c.ended, c.endedRing[c.endedNext])
+		c.endedRing[c.endedNext] = id
+		c.endedNext = (c.endedNext + 1) % endedMemory
+	}
+	c.ended[id] = struct{}{}
+}
+
+// linkBridged gives the known legs among ids the oldest of their
+// linkedids, as Asterisk does when it bridges channels; it returns the
+// legs it changed.
+func (c *Calls) linkBridged(ids []string) []*leg {
+	var legs []*leg
+	oldest := ""
+	for _, id := range ids {
+		l := c.legs[id]
+		if l == nil {
+			continue
+		}
+		legs = append(legs, l)
+		if oldest == "" || uniqueidLess(l.linkedID, oldest) {
+			oldest = l.linkedID
+		}
+	}
+	changed := legs[:0]
+	for _, l := range legs {
+		if !l.linkedByAsterisk && l.linkedID != oldest {
+			l.linkedID = oldest
+			changed = append(changed, l)
+		}
+	}
+	return changed
+}
+
+// publish returns the Calls of the touched legs that differ from what was
+// last returned for them.
+func (c *Calls) publish(touched []*leg) []presence.Call {
+	var out []presence.Call
+	for i, l := range touched {
+		if slices.Contains(touched[:i], l) {
+			continue
+		}
+		if _, live := c.legs[l.id]; !live {
+			continue
+		}
+		// An outgoing channel is created Down and only then dialled: wait
+		// for its Dial (or its ringing) rather than show it for a moment
+		// with its own caller ID and no caller.
+		if l.partyA == nil && strings.EqualFold(l.state, "Down") {
+			continue
+		}
+		call := c.call(l)
+		if prev, ok := c.published[l.id]; ok && sameCall(prev, call) {
+			continue
+		}
+		c.published[l.id] = call
+		out = append(out, call)
+	}
+	return out
+}
+
+func (c *Calls) sortedLegs() []*leg {
+	legs := make([]*leg, 0, len(c.legs))
+	for _, l := range c.legs {
+		legs = append(legs, l)
+	}
+	slices.SortFunc(legs, func(a, b *leg) int {
+		if n := a.start.Compare(b.start); n != 0 {
+			return n
+		}
+		if uniqueidLess(a.id, b.id) {
+			return -1
+		}
+		if uniqueidLess(b.id, a.id) {
+			return 1
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return legs
+}
+
+// parties derives a leg's parties the way ParseCSV derives them from the
+// equivalent CDR row of the calling channel, so that the two agree.
+func (c *Calls) parties(l *leg) cdr.Record {
+	a := l
+	dst := l.peerName
+	if l.partyA != nil {
+		a, dst = l.partyA, l.name
+	}
+	rec := c.csv.record(&mergedRow{first: cdrRow{
+		src: a.caller.Number, channel: a.name, dstchannel: dst,
+		lastapp: a.app, lastdata: a.appData, dst: a.exten, uniqueid: l.id,
+	}})
+	rec.CallerName = a.caller.Name
+	if rec.CallerName == rec.CallerNumber {
+		rec.CallerName = ""
+	}
+	rec.LinkedID = l.linkedID
+	if l.partyA != nil {
+		if tech, ep := channelEndpoint(l.name); isAccountTech(tech) && !c.csv.isGateway(tech, ep) {
+			rec.Account = ep
+		}
+	}
+	rec.Raw = nil
+	return rec
+}
+
+// call is a live leg as presence shows it.
+func (c *Calls) call(l *leg) presence.Call {
+	p := c.parties(l)
+	call := presence.Call{
+		Switch: c.opt.Switch, ID: l.id, LinkedID: l.linkedID,
+		Direction: string(p.Direction), Domain: c.opt.Domain,
+		Account: p.Account, Gateway: p.Gateway,
+		CallerNumber: p.CallerNumber, CallerName: p.CallerName,
+		Callee: p.Dialed, State: callState(l.state), Start: l.start,
+	}
+	if call.Callee == "" {
+		call.Callee = p.Destination
+	}
+	if !l.answer.IsZero() {
+		a := l.answer
+		call.Answer = &a
+	}
+	return call
+}
+
+// record is the CDR of a leg that ended at end.
+func (c *Calls) record(l *leg, end time.Time, cause int, causeText string, sip int, raw json.RawMessage) cdr.Record {
+	rec := c.parties(l)
+	if end.Before(l.start) {
+		end = l.start
+	}
+	rec.Start, rec.End = l.start, end
+	rec.Duration = wholeSeconds(l.start, end)
+	if !l.answer.IsZero() {
+		a := l.answer
+		if a.Before(l.start) {
+			a = l.start
+		}
+		if a.After(end) {
+			a = end
+		}
+		rec.Answer = &a
+		rec.Billsec = wholeSeconds(a, end)
+	}
+	rec.Disposition = l.disposition(cause)
+	rec.Cause, rec.CauseText, rec.SIPStatus = cause, causeText, sip
+	rec.Codec, rec.UserAgent = l.codec, l.ua
+	rec.Raw = raw
+	return rec
+}
+
+// wholeSeconds is Asterisk's CDR duration: milliseconds divided by 1000,
+// truncated (cdr.c cdr_object_get_duration / _get_billsec).
+func wholeSeconds(from, to time.Time) int {
+	ms := to.Sub(from).Milliseconds()
+	if ms < 0 {
+		return 0
+	}
+	return int(ms / 1000)
+}
+
+func (l *leg) disposition(cause int) cdr.Disposition {
+	switch {
+	case !l.answer.IsZero():
+		return cdr.Answered
+	case l.dialDisp != "":
+		return l.dialDisp
+	}
+	return causeDisposition(cause)
+}
+
+// setApp records the application the leg runs. Once Dial ran it stays the
+// leg's application, as in Asterisk's CDR lastapp; bookkeeping
+// applications never replace one.
+func (l *leg) setApp(name, data string) {
+	if name == "" || l.dialled {
+		return
+	}
+	switch strings.ToLower(name) {
+	case "noop", "hangup", "appdial", "appdial2", "verbose", "log":
+		return
+	case "dial":
+		l.dialled = true
+	}
+	l.app, l.appData = name, data
+}
+
+func (l *leg) setVar(name, value string) {
+	switch {
+	case strings.EqualFold(name, VarCodec):
+		l.codec = value
+	case strings.EqualFold(name, VarUserAgent):
+		l.ua = value
+	}
+}
+
+// dialDisposition maps a Dial status; final is false for the statuses of
+// a dial in progress ("", RINGING, PROGRESS, PROCEEDING).
+func dialDisposition(status string) (d cdr.Disposition, final bool) {
+	switch strings.ToUpper(status) {
+	case "", "RINGING", "PROGRESS", "PROCEEDING":
+		return "", false
+	case "ANSWER":
+		return cdr.Answered, true
+	case "BUSY":
+		return cdr.Busy, true
+	case "NOANSWER", "CANCEL":
+		return cdr.NoAnswer, true
+	case "CONGESTION":
+		return cdr.Congestion, true
+	default: // CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS…
+		return cdr.Failed, true
+	}
+}
+
+// dispositionRank orders dispositions as Asterisk's enum does, where the
+// larger wins when one call has several outcomes (parallel dial targets).
+var dispositionRank = map[cdr.Disposition]int{
+	cdr.NoAnswer: 1, cdr.Failed: 2, cdr.Busy: 4, cdr.Answered: 8, cdr.Congestion: 16,
+}
+
+func strongerDisposition(a, b cdr.Disposition) cdr.Disposition {
+	if dispositionRank[b] > dispositionRank[a] {
+		return b
+	}
+	return a
+}
+
+// causeDisposition is Asterisk's hangup_cause_to_disposition for a leg
+// that neither answered nor dialled, with its fallback to FAILED when
+// there is no cause.
+func causeDisposition(cause int) cdr.Disposition {
+	switch cause {
+	case 0:
+		return cdr.Failed
+	case 17: // user busy
+		return cdr.Busy
+	case 34: // circuit/channel congestion
+		return cdr.Congestion
+	case 3, 20: // no route to destination, subscriber absent (unregistered)
+		return cdr.Failed
+	default: // 16 normal clearing, 19 no answer, and Asterisk's "NULL"
+		return cdr.NoAnswer
+	}
+}
+
+// callState maps an Asterisk channel state to presence's vocabulary.
+func callState(s string) string {
+	switch strings.ToLower(s) {
+	case "up":
+		return "up"
+	case "busy":
+		return "busy"
+	default: // Down, Rsrvd, OffHook, Dialing, Ring, Ringing, Pre-ring…
+		return "ringing"
+	}
+}
+
+func sameCall(a, b presence.Call) bool {
+	ea, eb := a.Answer, b.Answer
+	a.Answer, b.Answer = nil, nil
+	if a != b {
+		return false
+	}
+	if ea == nil || eb == nil {
+		return ea == eb
+	}
+	return ea.Equal(*eb)
+}
+
+// uniqueidLess orders Asterisk uniqueids ([system-]epoch.sequence) by
+// creation: epoch, then sequence, numerically.
+func uniqueidLess(a, b string) bool {
+	ea, sa, oka := splitUniqueid(a)
+	eb, sb, okb := splitUniqueid(b)
+	if !oka || !okb {
+		return a < b
+	}
+	if ea != eb {
+		return ea < eb
+	}
+	return sa < sb
+}
+
+func splitUniqueid(s string) (epoch, seq uint64, ok bool) {
+	if !looksLikeUniqueid(s) {
+		return 0, 0, false
+	}
+	if i := strings.LastIndexByte(s, '-'); i >= 0 {
+		s = s[i+1:]
+	}
+	a, b, _ := strings.Cut(s, ".")
+	e, err1 := strconv.ParseUint(a, 10, 64)
+	q, err2 := strconv.ParseUint(b, 10, 64)
+	return e, q, err1 == nil && err2 == nil
+}
+
+// compactRaw returns raw without insignificant space (json.Marshal
+// compacts a RawMessage), or nil when it is not JSON.
+func compactRaw(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	out, err := json.Marshal(raw)
+	if err != nil {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,712 @@
+package asterisk
+
+// Configuration push: provisioning changes become PJSIP objects through
+// ARI's dynamic configuration, /ari/asterisk/config/dynamic/res_pjsip/{type}/{id}.
+//
+// The REST calls are made with net/http rather than ari/v6's
+// Asterisk().Config(): that client takes no context (no deadline, no
+// cancellation on shutdown), needs a connected native client (a
+// websocket) to exist, decodes a GET's error body as the object and so
+// reports a 404 as a decoding failure, and drops Asterisk's message from
+// 400 and 403 answers, which is the only way to tell the cases apart.
+//
+// Ownership. Switchboard updates and deletes only objects it created. It
+// cannot mark them in their id (see pjsip.go), and ARI lists no config
+// objects, so the ids it created are recorded in an Ownership store. An
+// object that exists on Asterisk but is not in the store (pjsip.conf,
+// another tool) is never overwritten: the pusher reports a conflict and
+// leaves it. Asterisk itself refuses to change pjsip.conf objects with
+// 403; that is logged and skipped too.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+var _ provisioning.ConfigSink = (*ConfigPusher)(nil)
+
+// Errors of the configuration client; callers test them with errors.Is.
+var (
+	// ErrConfigNotFound: Asterisk has no such object (404).
+	ErrConfigNotFound = errors.New("asterisk: config object not found")
+	// ErrConfigForbidden: Asterisk refused to change or delete the object
+	// (403), which it does for objects that come from pjsip.conf.
+	ErrConfigForbidden = errors.New("asterisk: config object is static (pjsip.conf)")
+	// ErrConfigRejected: Asterisk refused the fields (400).
+	ErrConfigRejected = errors.New("asterisk: config fields rejected")
+	// ErrConfigConflict: the object exists on Asterisk and Switchboard did
+	// not create it, so it is left alone.
+	ErrConfigConflict = errors.New("asterisk: config object exists and is not Switchboard's")
+)
+
+// ConfigError is a refused configuration request: the method, the object,
+// Asterisk's status and message, and for a 400 the attributes that
+// Asterisk 23 does not have (Asterisk's message names none).
+type ConfigError struct {
+	Method  string
+	Ref     ObjectRef
+	Status  int
+	Message string
+	// Sent lists the attributes sent with a refused PUT.
+	Sent []string
+	// Unknown lists the sent attributes Asterisk 23 does not have.
+	Unknown []string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "asterisk: %s res_pjsip/%s: %d", e.Method, e.Ref, e.Status)
+	if e.Message != "" {
+		fmt.Fprintf(&b, " %q", e.Message)
+	}
+	if len(e.Unknown) > 0 {
+		fmt.Fprintf(&b, "; unknown attribute(s): %s", strings.Join(e.Unknown, ", "))
+	} else if len(e.Sent) > 0 {
+		fmt.Fprintf(&b, "; an invalid value in: %s", strings.Join(e.Sent, ", "))
+	}
+	return b.String()
+}
+
+// Unwrap maps the status onto the package's sentinel errors.
+func (e *ConfigError) Unwrap() error {
+	switch e.Status {
+	case http.StatusNotFound:
+		return ErrConfigNotFound
+	case http.StatusForbidden:
+		return ErrConfigForbidden
+	case http.StatusBadRequest:
+		return ErrConfigRejected
+	}
+	return nil
+}
+
+// ConfigClient speaks ARI's dynamic configuration for res_pjsip.
+type ConfigClient struct {
+	base     string // ".../ari"
+	user     string
+	password string
+	hc       *http.Client
+}
+
+// NewConfigClient returns a client for the ARI at baseURL (the URL ending
+// in /ari, e.g. http://127.0.0.1:8088/ari). hc nil means a client with a
+// 10 s timeout; deadlines should come from the caller's context anyway.
+func NewConfigClient(baseURL, user, password string, hc *http.Client) *ConfigClient {
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &ConfigClient{base: strings.TrimRight(baseURL, "/"), user: user, password: password, hc: hc}
+}
+
+func (c *ConfigClient) url(ref ObjectRef) string {
+	return c.base + "/asterisk/config/dynamic/res_pjsip/" + url.PathEscape(string(ref.Type)) + "/" + url.PathEscape(ref.ID)
+}
+
+// Get returns every attribute of the object; ErrConfigNotFound if there is
+// none.
+func (c *ConfigClient) Get(ctx context.Context, ref ObjectRef) ([]Field, error) {
+	var fs []Field
+	err := c.do(ctx, http.MethodGet, ref, nil, &fs)
+	return fs, err
+}
+
+// Put creates or updates the object with the given fields and returns the
+// object as Asterisk now holds it.
+func (c *ConfigClient) Put(ctx context.Context, ref ObjectRef, fields []Field) ([]Field, error) {
+	var out []Field
+	err := c.do(ctx, http.MethodPut, ref, fields, &out)
+	return out, err
+}
+
+// Delete removes the object. An object already gone is not an error.
+func (c *ConfigClient) Delete(ctx context.Context, ref ObjectRef) error {
+	err := c.do(ctx, http.MethodDelete, ref, nil, nil)
+	if errors.Is(err, ErrConfigNotFound) {
+		return nil
+	}
+	return err
+}
+
+// putBody is the body Asterisk takes: {"fields":[{"attribute":…,"value":…}]}.
+type putBody struct {
+	Fields []Field `json:"fields"`
+}
+
+// marshalPutBody renders the PUT body without Go's HTML escaping, so that
+// a caller ID reads "Dave" <2001> as in the body Asterisk accepted.
+func marshalPutBody(fields []Field) ([]byte, error) {
+	if fields == nil {
+		fields = []Field{}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(putBody{fields}); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func (c *ConfigClient) do(ctx context.Context, method string, ref ObjectRef, fields []Field, out *[]Field) error {
+	var body io.Reader
+	if method == http.MethodPut {
+		b, err := marshalPutBody(fields)
+		if err != nil {
+			return fmt.Errorf("asterisk: %s res_pjsip/%s: %w", method, ref, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(ref), body)
+	if err != nil {
+		return fmt.Errorf("asterisk: %s res_pjsip/%s: %w", method, ref, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("asterisk: %s res_pjsip/%s: %w", method, ref, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("asterisk: %s res_pjsip/%s: reading the answer: %w", method, ref, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		ce := &ConfigError{Method: method, Ref: ref, Status: resp.StatusCode}
+		var msg struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(raw, &msg) == nil {
+			ce.Message = msg.Message
+		}
+		if resp.StatusCode == http.StatusBadRequest {
+			for _, f := range fields {
+				ce.Sent = append(ce.Sent, f.Attribute)
+			}
+			ce.Unknown = unknownAttributes(ref.Type, fields)
+		}
+		return ce
+	}
+	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("asterisk: %s res_pjsip/%s: decoding the answer: %w", method, ref, err)
+		}
+	}
+	return nil
+}
+
+// configAPI is what the pusher needs of the client; tests may fake it.
+type configAPI interface {
+	Get(ctx context.Context, ref ObjectRef) ([]Field, error)
+	Put(ctx context.Context, ref ObjectRef, fields []Field) ([]Field, error)
+	Delete(ctx context.Context, ref ObjectRef) error
+}
+
+// Ownership records which PJSIP objects Switchboard created on a node, so
+// that it deletes only those. It must survive restarts for deletions made
+// while Switchboard was down to reach Asterisk; MemoryOwnership does not.
+type Ownership interface {
+	Owned(ctx context.Context) ([]ObjectRef, error)
+	Own(ctx context.Context, ref ObjectRef) error
+	Disown(ctx context.Context, ref ObjectRef) error
+}
+
+// MemoryOwnership is an Ownership kept in memory, for tests and for nodes
+// whose Asterisk keeps dynamic objects in memory only (sorcery "memory"
+// wizard): both forget on restart.
+type MemoryOwnership struct {
+	mu   sync.Mutex
+	refs map[ObjectRef]struct{}
+}
+
+// Owned returns the owned refs.
+func (m *MemoryOwnership) Owned(context.Context) ([]ObjectRef, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ObjectRef, 0, len(m.refs))
+	for r := range m.refs {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Own records ref as Switchboard's.
+func (m *MemoryOwnership) Own(_ context.Context, ref ObjectRef) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refs == nil {
+		m.refs = make(map[ObjectRef]struct{})
+	}
+	m.refs[ref] = struct{}{}
+	return nil
+}
+
+// Disown forgets ref.
+func (m *MemoryOwnership) Disown(_ context.Context, ref ObjectRef) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.refs, ref)
+	return nil
+}
+
+// ConfigPusher keeps one Asterisk node's PJSIP objects equal to
+// provisioning. Apply queues changes (never blocks) for Run's worker;
+// Reconcile brings the whole node in line, at start and after every
+// reconnect.
+type ConfigPusher struct {
+	api   configAPI
+	opts  PushOptions
+	owned Ownership
+	log   *slog.Logger
+	// Concurrency is how many accounts/gateways Reconcile pushes at once.
+	concurrency int
+
+	opMu sync.Mutex // one Reconcile or queued batch at a time
+
+	mu      sync.Mutex
+	applied map[ObjectRef][]Field  // fields Asterisk is known to hold
+	foreign map[ObjectRef]bool     // objects known to be someone else's
+	sources map[string][]ObjectRef // "account:ID" → the objects it produced
+	pending map[string]provisioning.Change
+	order   []string
+	wake    chan struct{}
+	lastErr error
+}
+
+// PusherConfig configures a ConfigPusher.
+type PusherConfig struct {
+	Client      *ConfigClient
+	Options     PushOptions
+	Ownership   Ownership    // nil: a MemoryOwnership
+	Logger      *slog.Logger // nil: slog.Default()
+	Concurrency int          // 0: 8
+}
+
+// NewConfigPusher returns a pusher; it starts nothing: call Run.
+func NewConfigPusher(cfg PusherConfig) *ConfigPusher {
+	return newConfigPusher(cfg.Client, cfg)
+}
+
+func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
+	p := &ConfigPusher{
+		api:         api,
+		opts:        cfg.Options,
+		owned:       cfg.Ownership,
+		log:         cfg.Logger,
+		concurrency: cfg.Concurrency,
+		applied:     make(map[ObjectRef][]Field),
+		foreign:     make(map[ObjectRef]bool),
+		sources:     make(map[string][]ObjectRef),
+		pending:     make(map[string]provisioning.Change),
+		wake:        make(chan struct{}, 1),
+	}
+	if p.owned == nil {
+		p.owned = &MemoryOwnership{}
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.concurrency <= 0 {
+		p.concurrency = 8
+	}
+	return p
+}
+
+func sourceKey(c provisioning.Change) string {
+	switch {
+	case c.Account != nil:
+		return "account:" + strconv.FormatInt(c.Account.ID, 10)
+	case c.Gateway != nil:
+		return "gateway:" + strconv.FormatInt(c.Gateway.ID, 10)
+	}
+	return ""
+}
+
+// Apply queues an account or gateway change for Run and returns at once.
+// Changes to one object coalesce: only the latest is pushed. DIDs are not
+// PJSIP objects and are ignored here.
+func (p *ConfigPusher) Apply(_ context.Context, c provisioning.Change) error {
+	key := sourceKey(c)
+	if key == "" {
+		return nil
+	}
+	p.mu.Lock()
+	if _, ok := p.pending[key]; !ok {
+		p.order = append(p.order, key)
+	}
+	p.pending[key] = c
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run pushes queued changes until ctx ends. A change that fails is logged
+// and left to the next Reconcile: the store is the source of truth.
+func (p *ConfigPusher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.wake:
+		}
+		p.Flush(ctx)
+	}
+}
+
+// Flush pushes every queued change now and returns when done.
+func (p *ConfigPusher) Flush(ctx context.Context) {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		if len(p.order) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		key := p.order[0]
+		p.order = p.order[1:]
+		c := p.pending[key]
+		delete(p.pending, key)
+		p.mu.Unlock()
+		if err := p.pushChange(ctx, key, c); err != nil {
+			p.setErr(err)
+			p.log.Error("asterisk: config push failed", "object", key, "err", err)
+		}
+	}
+}
+
+// LastError returns the latest push failure (nil after a clean Reconcile).
+func (p *ConfigPusher) LastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastErr
+}
+
+func (p *ConfigPusher) setErr(err error) {
+	p.mu.Lock()
+	p.lastErr = err
+	p.mu.Unlock()
+}
+
+// Invalidate forgets what Asterisk is known to hold, so that the next
+// Reconcile reads every object back. Call it after a reconnect: Asterisk
+// may have restarted and lost its in-memory objects.
+func (p *ConfigPusher) Invalidate() {
+	p.mu.Lock()
+	p.applied = make(map[ObjectRef][]Field)
+	p.foreign = make(map[ObjectRef]bool)
+	p.mu.Unlock()
+}
+
+func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisioning.Change) error {
+	var want []PJSIPObject
+	if c.Op == provisioning.OpUpsert {
+		var err error
+		if c.Account != nil {
+			want, err = AccountObjects(p.opts, c.Account)
+		} else {
+			want, err = GatewayObjects(p.opts, c.Gateway)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	owned, err := p.ownedSet(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	prev := p.sources[key]
+	p.mu.Unlock()
+	if c.Op == provisioning.OpDelete && prev == nil {
+		// Not seen since start: delete what the object maps to.
+		if c.Account != nil {
+			prev = refsOf(AccountObjects(p.opts, c.Account))
+		} else {
+			prev = refsOf(GatewayObjects(p.opts, c.Gateway))
+		}
+	}
+	err = p.pushSource(ctx, want, owned)
+	var stale []ObjectRef
+	for _, r := range prev {
+		if !slices.ContainsFunc(want, func(o PJSIPObject) bool { return o.Ref == r }) {
+			stale = append(stale, r)
+		}
+	}
+	err = errors.Join(err, p.deleteOwned(ctx, stale, owned))
+	p.mu.Lock()
+	if c.Op == provisioning.OpDelete {
+		delete(p.sources, key)
+	} else {
+		p.sources[key] = refsOf(want, nil)
+	}
+	p.mu.Unlock()
+	return err
+}
+
+func refsOf(objs []PJSIPObject, err error) []ObjectRef {
+	if err != nil {
+		return nil
+	}
+	out := make([]ObjectRef, len(objs))
+	for i, o := range objs {
+		out[i] = o.Ref
+	}
+	return out
+}
+
+func (p *ConfigPusher) ownedSet(ctx context.Context) (map[ObjectRef]bool, error) {
+	refs, err := p.owned.Owned(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asterisk: reading owned objects: %w", err)
+	}
+	m := make(map[ObjectRef]bool, len(refs))
+	for _, r := range refs {
+		m[r] = true
+	}
+	return m, nil
+}
+
+// pushSource brings the objects of one account or gateway, in creation
+// order, onto Asterisk. It first reads back every object it does not know
+// the state of; if any of them exists and is not Switchboard's, it writes
+// none of them, so a clash leaves no half-made account. owned is
+// read-only here.
+func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned map[ObjectRef]bool) error {
+	p.mu.Lock()
+	for _, o := range objs {
+		if p.foreign[o.Ref] {
+			p.mu.Unlock()
+			return fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
+		}
+	}
+	p.mu.Unlock()
+	var todo []PJSIPObject
+	for _, o := range objs {
+		p.mu.Lock()
+		cached, known := p.applied[o.Ref]
+		p.mu.Unlock()
+		if known {
+			if !slices.Equal(cached, o.Fields) {
+				todo = append(todo, o)
+			}
+			continue
+		}
+		got, err := p.api.Get(ctx, o.Ref)
+		switch {
+		case errors.Is(err, ErrConfigNotFound):
+			todo = append(todo, o)
+		case err != nil:
+			return err
+		case !owned[o.Ref]:
+			p.markForeign(o.Ref)
+			p.log.Warn("asterisk: PJSIP object exists and is not Switchboard's; left alone", "object", o.Ref.String())
+			return fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
+		case sameFields(o.Fields, got):
+			p.remember(o)
+		default:
+			todo = append(todo, o)
+		}
+	}
+	var errs []error
+	for _, o := range todo {
+		if err := p.putObject(ctx, o, owned[o.Ref]); err != nil {
+			errs = append(errs, err)
+			if !errors.Is(err, ErrConfigForbidden) {
+				break // the later objects name this one
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool) error {
+	if !owned {
+		// Record before creating: a crash between the two leaves an
+		// owned id with no object, which a delete treats as gone.
+		if err := p.owned.Own(ctx, o.Ref); err != nil {
+			return fmt.Errorf("asterisk: recording ownership of %s: %w", o.Ref, err)
+		}
+	}
+	if _, err := p.api.Put(ctx, o.Ref, o.Fields); err != nil {
+		if errors.Is(err, ErrConfigForbidden) {
+			p.markForeign(o.Ref)
+			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); skipped", "object", o.Ref.String())
+			if derr := p.owned.Disown(ctx, o.Ref); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+		return err
+	}
+	p.remember(o)
+	return nil
+}
+
+// markForeign remembers, until Invalidate, that ref is not Switchboard's,
+// so that later pushes report the clash without asking Asterisk again.
+func (p *ConfigPusher) markForeign(ref ObjectRef) {
+	p.mu.Lock()
+	p.foreign[ref] = true
+	p.mu.Unlock()
+}
+
+func (p *ConfigPusher) remember(o PJSIPObject) {
+	p.mu.Lock()
+	p.applied[o.Ref] = slices.Clone(o.Fields)
+	p.mu.Unlock()
+}
+
+// deleteOwned deletes, in reverse creation order, the refs Switchboard
+// owns; the others are not touched.
+func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned map[ObjectRef]bool) error {
+	refs = slices.Clone(refs)
+	slices.SortStableFunc(refs, func(a, b ObjectRef) int { return typeRank(b.Type) - typeRank(a.Type) })
+	var errs []error
+	for _, r := range refs {
+		if !owned[r] {
+			continue
+		}
+		err := p.api.Delete(ctx, r)
+		if errors.Is(err, ErrConfigForbidden) {
+			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); not deleted", "object", r.String())
+			err = nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.mu.Lock()
+		delete(p.applied, r)
+		p.mu.Unlock()
+		if err := p.owned.Disown(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("asterisk: forgetting ownership of %s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reconcile makes the node hold exactly the PJSIP objects of desired and
+// gateways among those Switchboard owns: it creates what is missing,
+// updates what differs, deletes what it owns and no longer wants, and
+// never touches an object it did not create. Objects already known to be
+// right cost no request, so a second Reconcile sends none. It returns
+// every failure joined; one bad account does not stop the others.
+func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Account, gateways []provisioning.Gateway) error {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+
+	type unit struct {
+		key  string
+		objs []PJSIPObject
+	}
+	var units []unit
+	var errs []error
+	claimed := make(map[ObjectRef]string)
+	add := func(key string, objs []PJSIPObject, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		for _, o := range objs {
+			if other, ok := claimed[o.Ref]; ok {
+				errs = append(errs, fmt.Errorf("asterisk: res_pjsip/%s wanted by %s and %s; %s skipped", o.Ref, other, key, key))
+				return
+			}
+		}
+		for _, o := range objs {
+			claimed[o.Ref] = key
+		}
+		units = append(units, unit{key, objs})
+	}
+	for i := range desired {
+		a := &desired[i]
+		objs, err := AccountObjects(p.opts, a)
+		add("account:"+strconv.FormatInt(a.ID, 10), objs, err)
+	}
+	for i := range gateways {
+		g := &gateways[i]
+		objs, err := GatewayObjects(p.opts, g)
+		add("gateway:"+strconv.FormatInt(g.ID, 10), objs, err)
+	}
+
+	owned, err := p.ownedSet(ctx)
+	if err != nil {
+		return err
+	}
+
+	// Push the units with bounded concurrency.
+	work := make(chan unit)
+	errc := make(chan error, p.concurrency)
+	var wg sync.WaitGroup
+	for range p.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []error
+			for u := range work {
+				if err := p.pushSource(ctx, u.objs, owned); err != nil {
+					local = append(local, err)
+				}
+			}
+			errc <- errors.Join(local...)
+		}()
+	}
+feed:
+	for _, u := range units {
+		select {
+		case work <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errc)
+	for e := range errc {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if ctx.Err() != nil {
+		return errors.Join(append(errs, ctx.Err())...)
+	}
+
+	var stale []ObjectRef
+	for r := range owned {
+		if _, ok := claimed[r]; !ok {
+			stale = append(stale, r)
+		}
+	}
+	slices.SortFunc(stale, func(a, b ObjectRef) int { return strings.Compare(a.ID, b.ID) })
+	errs = append(errs, p.deleteOwned(ctx, stale, owned))
+
+	p.mu.Lock()
+	p.sources = make(map[string][]ObjectRef, len(units))
+	for _, u := range units {
+		p.sources[u.key] = refsOf(u.objs, nil)
+	}
+	p.lastErr = errors.Join(errs...)
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
