@@ -1,0 +1,479 @@
+package asterisk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// Config is one Asterisk node.
+type Config struct {
+	// Name is the switch name of the node's presence and CDRs.
+	Name string
+	// URL is ARI's base URL, e.g. http://127.0.0.1:8088/ari.
+	URL            string
+	User, Password string
+	// App is the ARI application the adapter registers; "switchboard"
+	// when empty. Two adapters must not share one.
+	App string
+	// Domain is the SIP domain of endpoints whose id carries none.
+	Domain string
+	// IsGateway reports whether an endpoint id is a provisioned gateway.
+	IsGateway func(endpoint string) bool
+	// RegistrationGateway names the gateway of an outbound registration
+	// from res_prometheus's labels (server and client URI); nil or "" falls
+	// back to matching the server's host:port with a gateway's contact.
+	RegistrationGateway func(serverURI, clientURI string) string
+	// MetricsURL is res_prometheus's endpoint; empty means /metrics on
+	// ARI's HTTP server, "-" disables it (outbound registrations are then
+	// reported unknown).
+	MetricsURL string
+	// ReconcileEvery is how often presence is re-read over REST while
+	// connected, because counts built from events alone drift; 1 minute
+	// when zero.
+	ReconcileEvery time.Duration
+	// DialTimeout bounds the WebSocket handshake; RequestTimeout each
+	// resync's REST reads. 5 s and 15 s when zero.
+	DialTimeout, RequestTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the jittered, doubling wait between
+	// connection attempts; 250 ms and 30 s when zero.
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPClient is used for REST and the WebSocket (its Timeout, if
+	// any, is dropped for the latter); nil means a fresh one.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// aorConcurrency bounds the parallel AOR reads of a resync.
+const aorConcurrency = 8
+
+// Adapter supervises the ARI connection of one Asterisk node: it keeps the
+// node's presence in a presence.Feed and hands the CDRs of finished legs
+// to a cdr.Sink.
+//
+// On every (re)connect it dials the event WebSocket (app, subscribeAll),
+// subscribes the app to endpoint:PJSIP (the only way to get
+// EndpointStateChange from Asterisk 23), then resyncs: endpoints, the
+// contacts of online endpoints (their AOR) and channels are read over REST
+// and replace the node's presence; legs that vanished while disconnected
+// are closed by Calls.Reset and their CDRs queued. Events are then applied
+// in order. While connected, presence is re-read every ReconcileEvery. A
+// lost connection marks the feed disconnected (its last state stays,
+// stale) and the adapter reconnects with capped, jittered backoff.
+//
+// Events are read before the resync's REST reads, so none is lost between
+// them; one raised in that window is applied after the snapshot that may
+// already include it, which every handler tolerates. A channel that ends
+// in that window gets the CDR Reset gives it (CauseTextDisconnected), not
+// a second one.
+type Adapter struct {
+	cfg    Config
+	rest   *restClient
+	config *ConfigClient
+	wsHC   *http.Client
+	wsURL  string
+	log    *slog.Logger
+
+	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
+
+	mu      sync.Mutex
+	pending []cdr.Record // produced, not yet accepted by a sink
+	notify  chan struct{}
+
+	streaming sync.Mutex // one StreamCDRs at a time
+}
+
+var (
+	_ presence.Source = (*Adapter)(nil)
+	_ cdr.Source      = (*Adapter)(nil)
+)
+
+// New returns the adapter of one node; nothing is dialled before
+// WatchPresence.
+func New(cfg Config) (*Adapter, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("asterisk: node %q: bad ARI URL %q", cfg.Name, cfg.URL)
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	case "http", "https":
+	default:
+		return nil, fmt.Errorf("asterisk: node %q: ARI URL %q: want http or https", cfg.Name, cfg.URL)
+	}
+	setDefault(&cfg.App, "switchboard")
+	setDefault(&cfg.ReconcileEvery, time.Minute)
+	setDefault(&cfg.DialTimeout, 5*time.Second)
+	setDefault(&cfg.RequestTimeout, 15*time.Second)
+	setDefault(&cfg.MinBackoff, 250*time.Millisecond)
+	setDefault(&cfg.MaxBackoff, 30*time.Second)
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	if cfg.MetricsURL == "" {
+		m := *u
+		m.Path = strings.TrimSuffix(m.Path, "/ari") + "/metrics"
+		cfg.MetricsURL = m.String()
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	ws := *hc
+	ws.Timeout = 0
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	base := u.String()
+	q := url.Values{"app": {cfg.App}, "subscribeAll": {"true"}}
+	return &Adapter{
+		cfg:    cfg,
+		rest:   &restClient{base: base, user: cfg.User, password: cfg.Password, hc: hc},
+		config: NewConfigClient(base, cfg.User, cfg.Password, hc),
+		wsHC:   &ws,
+		wsURL:  base + "/events?" + q.Encode(),
+		log:    logger.With("switch", cfg.Name),
+		notify: make(chan struct{}, 1),
+	}, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (a *Adapter) now() time.Time {
+	if a.cfg.Now != nil {
+		return a.cfg.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// WatchPresence runs the connection until ctx ends, then returns nil. It
+// writes the node's presence into feed and queues the CDRs StreamCDRs
+// delivers. Only one WatchPresence runs per Adapter at a time.
+func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error {
+	a.watching.Lock()
+	defer a.watching.Unlock()
+	s := &session{
+		a:     a,
+		feed:  feed,
+		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
+		pres:  NewPresence(PresenceOptions{Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway}),
+	}
+	backoff := a.cfg.MinBackoff
+	for {
+		connected, err := s.run(ctx)
+		if ctx.Err() != nil {
+			feed.SetConnected(false, nil)
+			return nil
+		}
+		feed.SetConnected(false, err)
+		a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected)
+		if connected {
+			backoff = a.cfg.MinBackoff
+		}
+		// Full jitter over the upper half: nodes restarted together do
+		// not reconnect in step.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			feed.SetConnected(false, nil)
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, a.cfg.MaxBackoff)
+	}
+}
+
+// session is the state one WatchPresence keeps across connections.
+type session struct {
+	a     *Adapter
+	feed  *presence.Feed
+	calls *Calls
+	pres  *Presence
+}
+
+// run is one connection: it returns why it ended and whether it got as
+// far as a resync. Every goroutine it starts has returned when it does.
+func (s *session) run(ctx context.Context) (connected bool, err error) {
+	a := s.a
+	dctx, cancel := context.WithTimeout(ctx, a.cfg.DialTimeout)
+	ws, err := dialWS(dctx, a.wsHC, a.wsURL, a.cfg.User, a.cfg.Password)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		ws.Close()
+		wg.Wait()
+	}()
+	context.AfterFunc(ctx, func() { ws.Close() })
+
+	msgs := make(chan []byte, 1024)
+	readErr := make(chan error, 1)
+	wg.Go(func() {
+		for {
+			m, err := ws.readMessage()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	err = a.rest.subscribeEndpoints(rctx, a.cfg.App)
+	if err == nil {
+		err = s.resync(rctx, true)
+	}
+	rcancel()
+	if err != nil {
+		return false, err
+	}
+	s.feed.SetConnected(true, nil)
+
+	tick := time.NewTicker(a.cfg.ReconcileEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case m := <-msgs:
+			s.handle(m)
+		case err := <-readErr:
+			s.drain(msgs) // what was read before the error
+			return true, fmt.Errorf("asterisk: event socket: %w", err)
+		case <-tick.C:
+			// Apply what has arrived first, so the REST view is not
+			// older than the events applied after it.
+			s.drain(msgs)
+			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+			err := s.resync(rctx, false)
+			rcancel()
+			if err != nil {
+				return true, fmt.Errorf("asterisk: reconcile: %w", err)
+			}
+		}
+	}
+}
+
+func (s *session) drain(msgs <-chan []byte) {
+	for {
+		select {
+		case m := <-msgs:
+			s.handle(m)
+		default:
+			return
+		}
+	}
+}
+
+// handle applies one event to presence and calls, in that order.
+func (s *session) handle(m []byte) {
+	ev, err := ParseEvent(m)
+	if err != nil {
+		s.a.log.Warn("asterisk: undecodable ARI event", "err", err)
+		return
+	}
+	at := ev.Timestamp
+	if at.IsZero() {
+		at = s.a.now()
+	}
+	if _, err := s.pres.Apply(m, at, s.feed); err != nil {
+		s.a.log.Warn("asterisk: presence event", "type", ev.Type, "err", err)
+	}
+	upserts, ended, cdrs := s.calls.Apply(ev)
+	for _, c := range upserts {
+		s.feed.PutCall(c)
+	}
+	for _, id := range ended {
+		s.feed.EndCall(id)
+	}
+	s.a.enqueue(cdrs)
+}
+
+// resync reads the node over REST and replaces its presence. full (on a
+// connect) also reads channels and closes the legs that vanished; the
+// periodic reconcile leaves calls to the events, since a channel read
+// over REST could race the events still in flight about it.
+func (s *session) resync(ctx context.Context, full bool) error {
+	a := s.a
+	eps, err := a.rest.endpoints(ctx)
+	if err != nil {
+		return err
+	}
+	if full {
+		chs, err := a.rest.channels(ctx)
+		if err != nil {
+			return err
+		}
+		a.enqueue(s.calls.Reset(chs))
+	}
+	aors, err := s.readAORs(ctx, eps, full)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	snap := s.pres.Snapshot(eps, aors, now)
+	s.pres.SetRegistrations(a.outboundRegistrations(ctx, s.pres), now)
+	for i := range snap.Gateways {
+		snap.Gateways[i].Registration = s.pres.gateways[snap.Gateways[i].Name].Registration
+	}
+	snap.Calls = s.calls.Live()
+	s.feed.Replace(snap)
+	return nil
+}
+
+// readAORs reads the contacts of the online accounts' AORs (named as
+// their endpoint, as Switchboard pushes them): all of them on a connect,
+// only those no event named a contact for on a reconcile. An AOR that
+// cannot be read is left out: its endpoint keeps what events said, or
+// the placeholder contact.
+func (s *session) readAORs(ctx context.Context, eps []Endpoint, all bool) (map[string][]string, error) {
+	var ids []string
+	for _, ep := range eps {
+		if ep.State == "online" && strings.EqualFold(ep.Technology, "PJSIP") && !s.pres.isGateway(ep.Resource) &&
+			(all || len(s.pres.contacts[ep.Resource]) == 0) {
+			ids = append(ids, ep.Resource)
+		}
+	}
+	out := make(map[string][]string, len(ids))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, aorConcurrency)
+	for _, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fs, err := s.a.config.Get(ctx, ObjectRef{Type: PJSIPAOR, ID: id})
+			if err != nil {
+				if !errors.Is(err, ErrConfigNotFound) && ctx.Err() == nil {
+					s.a.log.Debug("asterisk: reading an AOR's contacts", "aor", id, "err", err)
+				}
+				return
+			}
+			mu.Lock()
+			out[id] = aorContacts(fs)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out, ctx.Err()
+}
+
+// outboundRegistrations reads res_prometheus; nil (all unknown) when it is
+// disabled, off or failing.
+func (a *Adapter) outboundRegistrations(ctx context.Context, p *Presence) map[string]presence.RegistrationState {
+	if a.cfg.MetricsURL == "-" {
+		return nil
+	}
+	text, err := a.rest.metrics(ctx, a.cfg.MetricsURL)
+	if err != nil {
+		if !errors.Is(err, errMetricsOff) {
+			a.log.Debug("asterisk: reading res_prometheus", "err", err)
+		}
+		return nil
+	}
+	regs, err := ParseOutboundRegistrations(text)
+	if err != nil {
+		a.log.Warn("asterisk: res_prometheus", "err", err)
+		return nil
+	}
+	return registrationsByGateway(regs, a.cfg.RegistrationGateway, p.GatewayHosts())
+}
+
+// enqueue queues CDRs for StreamCDRs.
+func (a *Adapter) enqueue(recs []cdr.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.pending = append(a.pending, recs...)
+	a.mu.Unlock()
+	select {
+	case a.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Pending returns how many CDRs wait for a sink.
+func (a *Adapter) Pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending)
+}
+
+// StreamCDRs hands the CDRs of finished legs to sink until ctx ends, then
+// returns nil. A refused Put is retried with backoff, never dropped; what
+// is not yet accepted when ctx ends stays queued for the next StreamCDRs.
+// CDRs are produced only while WatchPresence runs.
+func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
+	a.streaming.Lock()
+	defer a.streaming.Unlock()
+	const maxBatch = 256
+	backoff := 50 * time.Millisecond
+	for {
+		a.mu.Lock()
+		batch := a.pending[:min(len(a.pending), maxBatch):min(len(a.pending), maxBatch)]
+		a.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-a.notify:
+				continue
+			}
+		}
+		if err := sink.Put(ctx, batch...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.log.Warn("asterisk: CDR sink refused, retrying", "records", len(batch), "err", err)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		a.mu.Lock()
+		a.pending = a.pending[len(batch):]
+		if len(a.pending) == 0 {
+			a.pending = nil
+		}
+		a.mu.Unlock()
+	}
+}

@@ -1,0 +1,535 @@
+// Package aritest is a loopback fake of Asterisk 23's ARI for tests: the
+// REST answers and the event WebSocket of a real node, replayed from
+// recordings (testdata/, copied from ../shared/testdata/asterisk), with
+// knobs to drop the socket, fail or slow down requests.
+//
+// The fake keeps the state a real node would report over REST in step with
+// the events pushed through it: an event's endpoint sets that endpoint's
+// state, ContactStatusChange adds or removes the AOR's contact (which
+// GET /asterisk/config/dynamic/res_pjsip/aor/{id} lists, as Asterisk
+// does), and channel events add, update and remove channels. So a test
+// pushes what happens and the adapter's resync reads the matching state.
+package aritest
+
+import (
+	"bufio"
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+//go:embed testdata
+var recorded embed.FS
+
+// Recorded returns a recorded file of testdata/ (e.g. "scenario.jsonl",
+// "endpoints-pjsip.json"); it panics if there is none.
+func Recorded(name string) []byte {
+	b, err := recorded.ReadFile("testdata/" + name)
+	if err != nil {
+		panic("aritest: " + err.Error())
+	}
+	return b
+}
+
+// The credentials the fake accepts.
+const (
+	User     = "switchboard"
+	Password = "secret"
+)
+
+// Server is the fake ARI of one node.
+type Server struct {
+	// URL is ARI's base URL, ending in /ari.
+	URL string
+	hs  *httptest.Server
+
+	mu        sync.Mutex
+	endpoints []endpoint // in Asterisk's order
+	contacts  map[string][]string
+	channels  []channel
+	metrics   []byte
+	subs      map[string][]string // app → explicit event sources
+	sockets   map[*socket]struct{}
+	failNext  []int
+	delay     time.Duration
+	connects  int
+	requests  []string // "METHOD /path?query" of every request
+	sockWG    sync.WaitGroup
+	socketsUp chan struct{} // closed and replaced when a socket connects
+}
+
+type endpoint struct {
+	Technology string   `json:"technology"`
+	Resource   string   `json:"resource"`
+	State      string   `json:"state"`
+	ChannelIDs []string `json:"channel_ids"`
+}
+
+type channel struct {
+	id  string
+	raw json.RawMessage
+}
+
+// New starts a fake node holding the recorded state after the scenario's
+// registrations (1001, 1002 and the gateway online, 1003 offline; no
+// channels; res_prometheus answering its recorded metrics). It is closed
+// when t ends.
+func New(t testing.TB) *Server {
+	s := &Server{
+		contacts:  map[string][]string{},
+		subs:      map[string][]string{},
+		sockets:   map[*socket]struct{}{},
+		metrics:   Recorded("res-prometheus-metrics.txt"),
+		socketsUp: make(chan struct{}),
+	}
+	if err := json.Unmarshal(Recorded("endpoints-pjsip.json"), &s.endpoints); err != nil {
+		t.Fatalf("aritest: %v", err)
+	}
+	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.hs.URL + "/ari"
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close drops every socket and stops the server.
+func (s *Server) Close() {
+	s.DropSockets()
+	s.hs.CloseClientConnections()
+	s.hs.Close()
+	s.sockWG.Wait()
+}
+
+// SetEndpoints replaces the endpoints with the given ids, all in state.
+func (s *Server) SetEndpoints(state string, ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endpoints = s.endpoints[:0]
+	clear(s.contacts)
+	for _, id := range ids {
+		s.endpoints = append(s.endpoints, endpoint{Technology: "PJSIP", Resource: id, State: state, ChannelIDs: []string{}})
+	}
+}
+
+// SetMetrics replaces res_prometheus's answer; nil makes /metrics answer
+// 404, as when the module is not loaded.
+func (s *Server) SetMetrics(text []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.metrics = text
+}
+
+// FailNext makes the next requests (REST or WebSocket upgrade), one per
+// status, answer these statuses.
+func (s *Server) FailNext(status ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, status...)
+}
+
+// Delay makes every request wait d (or until the client gives up) before
+// it is answered; 0 restores prompt answers.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// DropSockets cuts every event socket, as a network failure or an
+// Asterisk restart would, and forgets the applications' explicit
+// subscriptions, which die with their socket. New connections are
+// accepted at once.
+func (s *Server) DropSockets() {
+	s.mu.Lock()
+	socks := make([]*socket, 0, len(s.sockets))
+	for so := range s.sockets {
+		socks = append(socks, so)
+	}
+	clear(s.sockets)
+	clear(s.subs)
+	s.mu.Unlock()
+	for _, so := range socks {
+		so.close()
+	}
+}
+
+// Sockets returns how many event sockets are connected.
+func (s *Server) Sockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sockets)
+}
+
+// Connects returns how many event sockets were ever accepted.
+func (s *Server) Connects() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connects
+}
+
+// WaitSocket waits up to timeout for a socket whose application has its
+// explicit endpoint subscription (an adapter is then connected and about
+// to resync); it reports whether one came.
+func (s *Server) WaitSocket(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		s.mu.Lock()
+		ok := false
+		for so := range s.sockets {
+			if len(s.subs[so.app]) > 0 {
+				ok = true
+			}
+		}
+		up := s.socketsUp
+		s.mu.Unlock()
+		if ok {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		select {
+		case <-up:
+		case <-time.After(min(left, 10*time.Millisecond)):
+		}
+	}
+}
+
+// Subscriptions returns the explicit event sources of app.
+func (s *Server) Subscriptions(app string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.subs[app])
+}
+
+// Requests returns every request received, as "METHOD /path?query".
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// Push updates the node's state from each event and sends it to every
+// connected socket entitled to it (EndpointStateChange only to an
+// application subscribed to endpoint:PJSIP, as Asterisk 23 does). It
+// returns how many sockets got the last event.
+func (s *Server) Push(events ...[]byte) int {
+	n := 0
+	for _, ev := range events {
+		ev = bytes.TrimSpace(ev)
+		if len(ev) == 0 {
+			continue
+		}
+		var head struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(ev, &head)
+		s.mu.Lock()
+		s.track(ev)
+		var to []*socket
+		for so := range s.sockets {
+			if head.Type == "EndpointStateChange" && !slices.Contains(s.subs[so.app], "endpoint:PJSIP") {
+				continue
+			}
+			to = append(to, so)
+		}
+		s.mu.Unlock()
+		n = 0
+		for _, so := range to {
+			if so.send(ev) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// ReplayScenario pushes the recorded scenario as one application with
+// subscribeAll and an endpoint:PJSIP subscription receives it: the
+// subscribeAll stream with the EndpointStateChange events of the
+// endpoint stream merged in by timestamp.
+func (s *Server) ReplayScenario() {
+	s.Push(ScenarioEvents()...)
+}
+
+// ScenarioEvents returns the events ReplayScenario pushes, in order.
+func ScenarioEvents() [][]byte {
+	all := bytes.Split(Recorded("scenario.jsonl"), []byte("\n"))
+	for _, l := range bytes.Split(Recorded("scenario-endpoint-subscription.jsonl"), []byte("\n")) {
+		if bytes.Contains(l, []byte(`"type":"EndpointStateChange"`)) {
+			all = append(all, l)
+		}
+	}
+	all = slices.DeleteFunc(all, func(l []byte) bool { return len(bytes.TrimSpace(l)) == 0 })
+	slices.SortStableFunc(all, func(a, b []byte) int { return strings.Compare(timestampOf(a), timestampOf(b)) })
+	return all
+}
+
+func timestampOf(ev []byte) string {
+	var h struct {
+		Timestamp string `json:"timestamp"`
+	}
+	_ = json.Unmarshal(ev, &h)
+	return h.Timestamp
+}
+
+// track applies an event to the REST state. s.mu is held.
+func (s *Server) track(ev []byte) {
+	var w struct {
+		Type     string    `json:"type"`
+		Endpoint *endpoint `json:"endpoint"`
+		Contact  *struct {
+			URI    string `json:"uri"`
+			Status string `json:"contact_status"`
+			AOR    string `json:"aor"`
+		} `json:"contact_info"`
+		Channel json.RawMessage `json:"channel"`
+		Caller  json.RawMessage `json:"caller"`
+		Peer    json.RawMessage `json:"peer"`
+	}
+	if json.Unmarshal(ev, &w) != nil {
+		return
+	}
+	if e := w.Endpoint; e != nil && e.Resource != "" {
+		i := slices.IndexFunc(s.endpoints, func(x endpoint) bool { return x.Resource == e.Resource && x.Technology == e.Technology })
+		if e.ChannelIDs == nil {
+			e.ChannelIDs = []string{}
+		}
+		if i < 0 {
+			s.endpoints = append(s.endpoints, *e)
+		} else {
+			s.endpoints[i].State = e.State
+		}
+		if c := w.Contact; c != nil && c.URI != "" {
+			aor := c.AOR
+			if aor == "" {
+				aor = e.Resource
+			}
+			list := slices.DeleteFunc(s.contacts[aor], func(u string) bool { return u == c.URI })
+			if c.Status != "Removed" {
+				list = append(list, c.URI)
+			}
+			s.contacts[aor] = list
+		}
+	}
+	switch w.Type {
+	case "ChannelDestroyed":
+		s.channels = slices.DeleteFunc(s.channels, func(c channel) bool { return c.id == channelID(w.Channel) })
+	case "Dial":
+		s.putChannel(w.Caller)
+		s.putChannel(w.Peer)
+	default:
+		s.putChannel(w.Channel)
+	}
+}
+
+func channelID(raw json.RawMessage) string {
+	var c struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &c)
+	return c.ID
+}
+
+func (s *Server) putChannel(raw json.RawMessage) {
+	id := channelID(raw)
+	if id == "" {
+		return
+	}
+	raw = slices.Clone(raw)
+	for i := range s.channels {
+		if s.channels[i].id == id {
+			s.channels[i].raw = raw
+			return
+		}
+	}
+	s.channels = append(s.channels, channel{id: id, raw: raw})
+}
+
+// serve answers every request.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
+	delay := s.delay
+	fail := 0
+	if len(s.failNext) > 0 {
+		fail, s.failNext = s.failNext[0], s.failNext[1:]
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if fail != 0 {
+		writeJSON(w, fail, fmt.Sprintf(`{"message":"%s"}`, http.StatusText(fail)))
+		return
+	}
+	if r.URL.Path == "/metrics" {
+		s.mu.Lock()
+		m := s.metrics
+		s.mu.Unlock()
+		if m == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write(m)
+		return
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, "/ari/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if u, p, ok := r.BasicAuth(); !ok || u != User || p != Password {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+		writeJSON(w, http.StatusUnauthorized, `{"message":"Authentication required"}`)
+		return
+	}
+	parts := strings.Split(path, "/")
+	switch {
+	case r.Method == http.MethodGet && path == "events":
+		s.serveEvents(w, r)
+	case r.Method == http.MethodGet && (path == "endpoints" || path == "endpoints/PJSIP"):
+		s.mu.Lock()
+		b, _ := json.Marshal(s.endpoints)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, string(b))
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "endpoints" && parts[1] == "PJSIP":
+		s.mu.Lock()
+		i := slices.IndexFunc(s.endpoints, func(e endpoint) bool { return e.Resource == parts[2] })
+		var b []byte
+		if i >= 0 {
+			b, _ = json.Marshal(s.endpoints[i])
+		}
+		s.mu.Unlock()
+		if i < 0 {
+			writeJSON(w, http.StatusNotFound, `{"message":"Endpoint not found"}`)
+			return
+		}
+		writeJSON(w, http.StatusOK, string(b))
+	case r.Method == http.MethodGet && path == "channels":
+		s.mu.Lock()
+		raws := make([]json.RawMessage, 0, len(s.channels))
+		for _, c := range s.channels {
+			raws = append(raws, c.raw)
+		}
+		s.mu.Unlock()
+		b, _ := json.Marshal(raws)
+		writeJSON(w, http.StatusOK, string(b))
+	case r.Method == http.MethodGet && path == "asterisk/info":
+		writeJSON(w, http.StatusOK, string(Recorded("asterisk-info.json")))
+	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5]:
+		s.serveAOR(w, parts[5])
+	case len(parts) == 2 && parts[0] == "applications" && r.Method == http.MethodGet:
+		s.serveApp(w, parts[1], "")
+	case len(parts) == 3 && parts[0] == "applications" && parts[2] == "subscription" && r.Method == http.MethodPost:
+		src := r.URL.Query().Get("eventSource")
+		if src == "" {
+			writeJSON(w, http.StatusBadRequest, `{"message":"Missing parameter eventSource"}`)
+			return
+		}
+		s.serveApp(w, parts[1], src)
+	default:
+		writeJSON(w, http.StatusNotFound, `{"message":"Not found"}`)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Server", "Asterisk/23.4.1")
+	w.Header().Set("Cache-Control", "no-cache, no-store")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+// serveApp answers GET /applications/{app}, adding src to its explicit
+// subscriptions first when set. An application exists only while a socket
+// of it is connected, as in Asterisk.
+func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
+	s.mu.Lock()
+	exists := false
+	for so := range s.sockets {
+		exists = exists || so.app == app
+	}
+	if exists && src != "" && !slices.Contains(s.subs[app], src) {
+		s.subs[app] = append(s.subs[app], src)
+		close(s.socketsUp)
+		s.socketsUp = make(chan struct{})
+	}
+	var eps []string
+	for _, src := range s.subs[app] {
+		eps = append(eps, strings.TrimPrefix(src, "endpoint:"))
+	}
+	s.mu.Unlock()
+	if !exists {
+		writeJSON(w, http.StatusNotFound, `{"message":"Application not found"}`)
+		return
+	}
+	a := map[string]any{
+		"name": app, "channel_ids": []string{"__AST_CHANNEL_ALL_TOPIC"}, "bridge_ids": []string{"__AST_BRIDGE_ALL_TOPIC"},
+		"endpoint_ids": append([]string{"__AST_ENDPOINT_ALL_TOPIC"}, eps...), "device_names": []string{"__AST_DEVICE_STATE_ALL_TOPIC"},
+		"events_allowed": []string{}, "events_disallowed": []string{},
+	}
+	b, _ := json.Marshal(a)
+	writeJSON(w, http.StatusOK, string(b))
+}
+
+// serveAOR answers an AOR's dynamic configuration with its contacts, the
+// part of Asterisk's answer that matters here.
+func (s *Server) serveAOR(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	known := slices.ContainsFunc(s.endpoints, func(e endpoint) bool { return e.Resource == id })
+	contacts := strings.Join(s.contacts[id], ",")
+	s.mu.Unlock()
+	if !known {
+		writeJSON(w, http.StatusNotFound, `{"message":"Object not found"}`)
+		return
+	}
+	fields := []map[string]string{
+		{"attribute": "max_contacts", "value": "1"},
+		{"attribute": "contact", "value": contacts},
+		{"attribute": "qualify_frequency", "value": "10"},
+	}
+	b, _ := json.Marshal(fields)
+	writeJSON(w, http.StatusOK, string(b))
+}
+
+// serveEvents accepts an event socket.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	app := r.URL.Query().Get("app")
+	if app == "" {
+		writeJSON(w, http.StatusBadRequest, `{"message":"Missing param app"}`)
+		return
+	}
+	conn, br, err := upgrade(w, r)
+	if err != nil {
+		return
+	}
+	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn}
+	s.mu.Lock()
+	s.sockets[so] = struct{}{}
+	s.connects++
+	s.sockWG.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.sockWG.Done()
+		so.readLoop(bufio.NewReader(br))
+		s.mu.Lock()
+		delete(s.sockets, so)
+		s.mu.Unlock()
+	}()
+}

@@ -1,0 +1,138 @@
+package aritest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func get(t *testing.T, url, user, password string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRecordedAnswers checks the fake against the recorded answers.
+func TestRecordedAnswers(t *testing.T) {
+	srv := New(t)
+	recordedBody := func(name string) string {
+		_, body, _ := strings.Cut(string(Recorded(name)), "\r\n\r\n")
+		if body == "" {
+			_, body, _ = strings.Cut(string(Recorded(name)), "\n\n")
+		}
+		return strings.TrimSpace(body)
+	}
+	tests := []struct {
+		path, user string
+		status     int
+		body       string
+	}{
+		{"/endpoints", "", 401, recordedBody("error-bad-credentials-401.http")},
+		{"/endpoints/PJSIP", User, 200, strings.TrimSpace(string(Recorded("endpoints-pjsip.json")))},
+		{"/endpoints/PJSIP/nobody", User, 404, recordedBody("error-endpoint-not-found-404.http")},
+		{"/channels", User, 200, "[]"},
+		{"/asterisk/info", User, 200, string(Recorded("asterisk-info.json"))},
+	}
+	for _, tc := range tests {
+		status, body := get(t, srv.URL+tc.path, tc.user, Password)
+		if status != tc.status || strings.TrimSpace(body) != tc.body {
+			t.Errorf("GET %s: %d %s\nwant %d %s", tc.path, status, body, tc.status, tc.body)
+		}
+	}
+	srv.FailNext(503)
+	if status, _ := get(t, srv.URL+"/channels", User, Password); status != 503 {
+		t.Errorf("after FailNext(503): %d", status)
+	}
+	if status, _ := get(t, srv.URL+"/channels", User, Password); status != 200 {
+		t.Errorf("FailNext lasted past one request: %d", status)
+	}
+}
+
+// TestPushTracksState checks that pushed events move the REST state.
+func TestPushTracksState(t *testing.T) {
+	srv := New(t)
+	srv.SetEndpoints("offline")
+	srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", time.Millisecond, false, time.Now())...)
+	_, body := get(t, srv.URL+"/endpoints/PJSIP/9", User, Password)
+	if !strings.Contains(body, `"state":"online"`) {
+		t.Errorf("endpoint after registering: %s", body)
+	}
+	_, body = get(t, srv.URL+"/asterisk/config/dynamic/res_pjsip/aor/9", User, Password)
+	if !strings.Contains(body, `"value":"sip:9@192.0.2.9:5060"`) {
+		t.Errorf("AOR after registering: %s", body)
+	}
+	events, caller, callee := CallEvents("9", "8", 2*time.Second, time.Now())
+	hangup := bytes.Index(bytes.Join(events, nil), []byte("ChannelHangupRequest"))
+	if hangup < 0 {
+		t.Fatal("the call has no hang-up")
+	}
+	var up [][]byte
+	for _, e := range events {
+		if bytes.Contains(e, []byte("ChannelHangupRequest")) {
+			break
+		}
+		up = append(up, e)
+	}
+	srv.Push(up...)
+	_, body = get(t, srv.URL+"/channels", User, Password)
+	var chans []struct {
+		ID, Name string
+	}
+	if err := json.Unmarshal([]byte(body), &chans); err != nil || len(chans) != 2 {
+		t.Fatalf("channels during the call: %s (%v)", body, err)
+	}
+	if chans[0].ID != caller || chans[1].ID != callee || !strings.HasPrefix(chans[0].Name, "PJSIP/9-") {
+		t.Errorf("channels %+v, want %s then %s", chans, caller, callee)
+	}
+	srv.Push(events[len(up):]...)
+	if _, body = get(t, srv.URL+"/channels", User, Password); body != "[]" {
+		t.Errorf("channels after the call: %s", body)
+	}
+}
+
+// TestCallEventsTimes checks that the rewritten call lasts what was asked.
+func TestCallEventsTimes(t *testing.T) {
+	end := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	events, caller, _ := CallEvents("1001", "1002", 4*time.Second, end)
+	var answer, last time.Time
+	for _, e := range events {
+		var w struct {
+			Type      string `json:"type"`
+			Timestamp string `json:"timestamp"`
+			Channel   struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			} `json:"channel"`
+		}
+		if err := json.Unmarshal(e, &w); err != nil {
+			t.Fatalf("%v: %s", err, e)
+		}
+		ts, err := time.Parse(ariTimeLayout, w.Timestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Type == "ChannelStateChange" && w.Channel.ID == caller && w.Channel.State == "Up" {
+			answer = ts
+		}
+		last = ts
+	}
+	if got := last.Sub(answer); got < 3900*time.Millisecond || got > 4100*time.Millisecond {
+		t.Errorf("answer %v to end %v: %v, want about 4s", answer, last, got)
+	}
+	if !last.Equal(end) {
+		t.Errorf("last event at %v, want %v", last, end)
+	}
+}
