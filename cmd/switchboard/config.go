@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
 
@@ -27,6 +29,33 @@ type Config struct {
 	DCP      DCPConfig      `yaml:"dcp"`
 	CDR      CDRConfig      `yaml:"cdr"`
 	Log      LogConfig      `yaml:"log"`
+	// Switches are the switch nodes Switchboard manages. They are set in
+	// the file only: a list does not fit environment variables or flags.
+	Switches []SwitchConfig `yaml:"switches"`
+}
+
+// SwitchConfig is one managed switch node.
+type SwitchConfig struct {
+	// Name identifies the node in presence, CDRs (half of each CDR's
+	// identity: never rename a node that has CDRs) and metrics.
+	Name string `yaml:"name"`
+	// Type is the adapter: asterisk.
+	Type string `yaml:"type"`
+	// URL is ARI's base URL, e.g. http://127.0.0.1:8088/ari.
+	URL      string `yaml:"url"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// App is the ARI application name; "switchboard" when empty.
+	App string `yaml:"app"`
+	// Domain is the SIP domain this node serves: only its accounts are
+	// pushed, as plain usernames. Empty pushes every domain's accounts
+	// named user@domain.
+	Domain string `yaml:"domain"`
+	// MetricsURL is res_prometheus's endpoint ("" = /metrics on ARI's
+	// server, "-" = off).
+	MetricsURL string `yaml:"metrics_url"`
+	// ReconcileInterval is how often presence is re-read over REST.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 }
 
 // CDRConfig tunes CDR ingestion and retention.
@@ -344,6 +373,30 @@ func (c Config) Validate() error {
 	if r := time.Duration(c.CDR.Retention); r != 0 && r < 24*time.Hour {
 		return &ConfigError{Key: "cdr.retention", Reason: "must be 0 (forever) or at least 1d"}
 	}
+	seen := map[string]bool{}
+	for i, sw := range c.Switches {
+		key := func(field string) string { return fmt.Sprintf("switches[%d].%s", i, field) }
+		switch {
+		case !switchNameRe.MatchString(sw.Name):
+			return &ConfigError{Key: key("name"), Reason: "must be 1-32 lower-case letters, digits, _ or -"}
+		case seen[sw.Name]:
+			return &ConfigError{Key: key("name"), Reason: fmt.Sprintf("%q is used twice", sw.Name)}
+		case sw.Type != "asterisk":
+			return &ConfigError{Key: key("type"), Reason: "must be asterisk (freeswitch arrives with its adapter)"}
+		case !strings.HasPrefix(sw.URL, "http://") && !strings.HasPrefix(sw.URL, "https://"):
+			return &ConfigError{Key: key("url"), Reason: "must be ARI's http(s) URL, like http://127.0.0.1:8088/ari"}
+		case sw.User == "":
+			return &ConfigError{Key: key("user"), Reason: "is required (the ari.conf user)"}
+		case sw.Password == "":
+			return &ConfigError{Key: key("password"), Reason: "is required (the ari.conf password)"}
+		case sw.ReconcileInterval < 0:
+			return &ConfigError{Key: key("reconcile_interval"), Reason: "must not be negative"}
+		}
+		if sw.Domain != "" && provisioning.ValidateDomainName(sw.Domain) != nil {
+			return &ConfigError{Key: key("domain"), Reason: "must be a SIP domain name"}
+		}
+		seen[sw.Name] = true
+	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return &ConfigError{Key: "log.level", Reason: err.Error()}
 	}
@@ -352,6 +405,8 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+var switchNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 func checkListen(addr string) error {
 	host, port, err := net.SplitHostPort(addr)

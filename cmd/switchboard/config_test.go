@@ -132,3 +132,35 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigSwitches(t *testing.T) {
+	good := "switches:\n  - name: ast1\n    type: asterisk\n    url: http://127.0.0.1:8088/ari\n    user: sb\n    password: pw\n    domain: pbx.example.com\n"
+	cfg, err := load(t, good, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Switches) != 1 || cfg.Switches[0].Domain != "pbx.example.com" {
+		t.Fatalf("switches = %+v", cfg.Switches)
+	}
+	tests := []struct{ name, file, wantKey string }{
+		{"bad name", strings.Replace(good, "ast1", "Ast 1", 1), "switches[0].name"},
+		{"unknown type", strings.Replace(good, "asterisk", "pbx", 1), "switches[0].type"},
+		{"bad url", strings.Replace(good, "http://127.0.0.1:8088/ari", "127.0.0.1:8088", 1), "switches[0].url"},
+		{"no password", strings.Replace(good, "    password: pw\n", "", 1), "switches[0].password"},
+		{"bad domain", strings.Replace(good, "pbx.example.com", "not a domain", 1), "switches[0].domain"},
+		{"duplicate", good + "  - name: ast1\n    type: asterisk\n    url: http://x/ari\n    user: a\n    password: b\n", "switches[1].name"},
+		{"unknown key", good + "    pasword: x\n", "pasword"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.file, nil, nil)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Key != tc.wantKey {
+				t.Errorf("err = %v, want one naming %s", err, tc.wantKey)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw") && tc.name != "unknown key" {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}

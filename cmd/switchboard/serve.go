@@ -86,8 +86,10 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	view := presence.New()
+	provStore := sqlstore.New(db)
+	svc := provisioning.NewService(provStore, provisioning.WithLogger(log))
 	deps := api.Deps{
-		Service:      provisioning.NewService(sqlstore.New(db), provisioning.WithLogger(log)),
+		Service:      svc,
 		Presence:     view,
 		CDRs:         cdrStore,
 		CDRFeed:      pipeline,
@@ -116,6 +118,11 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
+	if err := startSwitches(cfg, svc, provStore, view, pipeline, log, run); err != nil {
+		stopBG()
+		wg.Wait()
+		return err
+	}
 
 	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg)}
 	if cfg.DCP.Listen != "" {

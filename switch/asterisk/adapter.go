@@ -54,6 +54,11 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnConnect, if set, runs after every (re)connect's resync, for as long
+	// as that connection lasts: the daemon reconciles the node's PJSIP
+	// objects with the store there, since memory-backed objects are gone
+	// after an Asterisk restart.
+	OnConnect func(ctx context.Context)
 }
 
 // aorConcurrency bounds the parallel AOR reads of a resync.
@@ -260,6 +265,12 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	s.feed.SetConnected(true, nil)
+	if a.cfg.OnConnect != nil {
+		// In the background, so events keep flowing while the switch's
+		// configuration is reconciled; cancelled if the connection drops
+		// (the next connect reconciles again).
+		wg.Go(func() { a.cfg.OnConnect(ctx) })
+	}
 
 	tick := time.NewTicker(a.cfg.ReconcileEvery)
 	defer tick.Stop()

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
+	"github.com/switchboard-voip/switchboard/switch/asterisk"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// startSwitches builds one adapter per configured switch and wires it into
+// the presence view, the CDR pipeline and the provisioning service.
+func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink,
+	log *slog.Logger, run func(name string, fn func(context.Context) error)) error {
+	if len(cfg.Switches) == 0 {
+		return nil
+	}
+	gateways := &gatewayNames{svc: svc}
+	svc.AddSink(gateways)
+	for _, sw := range cfg.Switches {
+		swLog := log.With("switch", sw.Name)
+		opts := asterisk.DefaultPushOptions()
+		opts.IDWithDomain = sw.Domain == ""
+		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
+			Client:    asterisk.NewConfigClient(sw.URL, sw.User, sw.Password, nil),
+			Options:   opts,
+			Ownership: switchOwnership{store: store, name: sw.Name},
+			Logger:    swLog,
+		})
+		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
+		adapter, err := asterisk.New(asterisk.Config{
+			Name: sw.Name, URL: sw.URL, User: sw.User, Password: sw.Password, App: sw.App,
+			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: sw.MetricsURL,
+			ReconcileEvery: sw.ReconcileInterval, Logger: swLog,
+			OnConnect: func(ctx context.Context) {
+				// Memory-backed PJSIP objects are gone after an Asterisk
+				// restart, and changes made while disconnected were not
+				// pushed: reconcile the node with the store on every connect.
+				if err := gateways.refresh(ctx); err != nil {
+					swLog.Warn("reading gateways", "err", err)
+				}
+				pusher.Invalidate()
+				accounts, gws, err := desiredConfig(ctx, svc, sw.Domain)
+				if err != nil {
+					swLog.Warn("reading provisioning for reconcile", "err", err)
+					return
+				}
+				if err := pusher.Reconcile(ctx, accounts, gws); err != nil && ctx.Err() == nil {
+					swLog.Warn("reconciling PJSIP objects", "err", err)
+				}
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("switch %s: %w", sw.Name, err)
+		}
+		run(sw.Name+" config push", pusher.Run)
+		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
+		run(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
+		if cc, ok := any(adapter).(presence.CallController); ok {
+			view.AttachController(sw.Name, cc)
+		}
+		swLog.Info("switch configured", "type", sw.Type, "url", sw.URL, "domain", sw.Domain)
+	}
+	return nil
+}
+
+// desiredConfig reads every account (of domain, when set) and every
+// gateway from the store.
+func desiredConfig(ctx context.Context, svc *provisioning.Service, domain string) ([]provisioning.Account, []provisioning.Gateway, error) {
+	admin := provisioning.AdminScope()
+	f := provisioning.AccountFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	if domain != "" {
+		d, err := svc.DomainByName(ctx, admin, domain)
+		if err != nil {
+			return nil, nil, fmt.Errorf("domain %s: %w", domain, err)
+		}
+		f.DomainID = d.ID
+	}
+	var accounts []provisioning.Account
+	for {
+		page, err := svc.Accounts(ctx, admin, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		accounts = append(accounts, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = page[len(page)-1].ID
+	}
+	var gws []provisioning.Gateway
+	gf := provisioning.GatewayFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	for {
+		page, err := svc.Gateways(ctx, admin, gf)
+		if err != nil {
+			return nil, nil, err
+		}
+		gws = append(gws, page...)
+		if len(page) < gf.Limit {
+			return accounts, gws, nil
+		}
+		gf.After = page[len(page)-1].ID
+	}
+}
+
+// domainSink passes a node only the accounts of its domain (all when the
+// node serves every domain), and every gateway.
+type domainSink struct {
+	domain string
+	next   provisioning.ConfigSink
+}
+
+func (d domainSink) Apply(ctx context.Context, c provisioning.Change) error {
+	if c.Account != nil && d.domain != "" && c.Account.Domain != d.domain {
+		return nil
+	}
+	return d.next.Apply(ctx, c)
+}
+
+// gatewayNames tells the adapters which endpoint ids are provisioned
+// gateways. It is read on every event, so lookups are lock-free; it is
+// refreshed from the store on connect and kept current as a ConfigSink.
+type gatewayNames struct {
+	svc   *provisioning.Service
+	mu    sync.Mutex // serialises writers
+	names atomic.Pointer[map[string]bool]
+}
+
+func (g *gatewayNames) has(name string) bool {
+	m := g.names.Load()
+	return m != nil && (*m)[name]
+}
+
+func (g *gatewayNames) refresh(ctx context.Context) error {
+	_, gws, err := desiredConfig(ctx, g.svc, "")
+	if err != nil {
+		return err
+	}
+	m := make(map[string]bool, len(gws))
+	for _, gw := range gws {
+		m[gw.Name] = true
+	}
+	g.mu.Lock()
+	g.names.Store(&m)
+	g.mu.Unlock()
+	return nil
+}
+
+// Apply keeps the set current between refreshes.
+func (g *gatewayNames) Apply(_ context.Context, c provisioning.Change) error {
+	if c.Gateway == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := map[string]bool{}
+	if old := g.names.Load(); old != nil {
+		for k := range *old {
+			m[k] = true
+		}
+	}
+	if c.Op == provisioning.OpDelete {
+		delete(m, c.Gateway.Name)
+	} else {
+		m[c.Gateway.Name] = true
+	}
+	g.names.Store(&m)
+	return nil
+}
+
+// switchOwnership records the PJSIP objects Switchboard created on one
+// node in the store, so that a reconcile after a daemon restart still
+// knows which objects are its own to update or delete.
+type switchOwnership struct {
+	store *sqlstore.Store
+	name  string
+}
+
+func (o switchOwnership) Owned(ctx context.Context) ([]asterisk.ObjectRef, error) {
+	objs, err := o.store.SwitchObjects(ctx, o.name)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]asterisk.ObjectRef, len(objs))
+	for i, obj := range objs {
+		refs[i] = asterisk.ObjectRef{Type: asterisk.ObjectType(obj.Kind), ID: obj.ID}
+	}
+	return refs, nil
+}
+
+func (o switchOwnership) Own(ctx context.Context, ref asterisk.ObjectRef) error {
+	return o.store.OwnSwitchObject(ctx, o.name, sqlstore.SwitchObject{Kind: string(ref.Type), ID: ref.ID})
+}
+
+func (o switchOwnership) Disown(ctx context.Context, ref asterisk.ObjectRef) error {
+	return o.store.DisownSwitchObject(ctx, o.name, sqlstore.SwitchObject{Kind: string(ref.Type), ID: ref.ID})
+}
