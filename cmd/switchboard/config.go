@@ -56,6 +56,13 @@ type SwitchConfig struct {
 	MetricsURL string `yaml:"metrics_url"`
 	// ReconcileInterval is how often presence is re-read over REST.
 	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// CDRFile, when set, is Asterisk's own CDR file (Master.csv or a
+	// cdr_custom file) on this machine: it is tailed so that calls which
+	// ended while Switchboard was down or disconnected are recovered.
+	CDRFile string `yaml:"cdr_file"`
+	// CDRFileTimezone is the zone Asterisk writes that file's times in
+	// (UTC with usegmtime=yes, the default here).
+	CDRFileTimezone string `yaml:"cdr_file_timezone"`
 }
 
 // CDRConfig tunes CDR ingestion and retention.
@@ -391,6 +398,11 @@ func (c Config) Validate() error {
 			return &ConfigError{Key: key("password"), Reason: "is required (the ari.conf password)"}
 		case sw.ReconcileInterval < 0:
 			return &ConfigError{Key: key("reconcile_interval"), Reason: "must not be negative"}
+		}
+		if sw.CDRFileTimezone != "" {
+			if _, err := time.LoadLocation(sw.CDRFileTimezone); err != nil {
+				return &ConfigError{Key: key("cdr_file_timezone"), Reason: "must be a time zone name like Europe/Berlin or UTC"}
+			}
 		}
 		if sw.Domain != "" && provisioning.ValidateDomainName(sw.Domain) != nil {
 			return &ConfigError{Key: key("domain"), Reason: "must be a SIP domain name"}

@@ -150,6 +150,7 @@ func TestConfigSwitches(t *testing.T) {
 		{"bad domain", strings.Replace(good, "pbx.example.com", "not a domain", 1), "switches[0].domain"},
 		{"duplicate", good + "  - name: ast1\n    type: asterisk\n    url: http://x/ari\n    user: a\n    password: b\n", "switches[1].name"},
 		{"unknown key", good + "    pasword: x\n", "pasword"},
+		{"bad cdr file zone", good + "    cdr_file_timezone: Mars/Olympus\n", "switches[0].cdr_file_timezone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -59,6 +61,13 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		if err != nil {
 			return fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
+		if sw.CDRFile != "" {
+			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
+			if err != nil {
+				return fmt.Errorf("switch %s: %w", sw.Name, err)
+			}
+			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
+		}
 		run(sw.Name+" config push", pusher.Run)
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 		run(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
@@ -68,6 +77,37 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		swLog.Info("switch configured", "type", sw.Type, "url", sw.URL, "domain", sw.Domain)
 	}
 	return nil
+}
+
+// newBackfill tails the node's own CDR file into the pipeline. Its offset
+// is kept next to the spool, on the same durable disk.
+func newBackfill(cfg Config, sw SwitchConfig, isGateway func(string) bool, sink cdr.Sink, log *slog.Logger) (*asterisk.Backfill, error) {
+	loc := time.UTC
+	if sw.CDRFileTimezone != "" {
+		var err error
+		if loc, err = time.LoadLocation(sw.CDRFileTimezone); err != nil {
+			return nil, err
+		}
+	}
+	rejecter, _ := sink.(interface {
+		Reject(ctx context.Context, dl cdr.DeadLetter) error
+	})
+	source := "backfill " + filepath.Base(sw.CDRFile)
+	return asterisk.NewBackfill(asterisk.BackfillConfig{
+		Path:       sw.CDRFile,
+		OffsetPath: filepath.Join(filepath.Dir(filepath.Clean(cfg.CDR.SpoolDir)), "backfill-"+sw.Name+".offset"),
+		Options:    asterisk.CSVOptions{Switch: sw.Name, Domain: sw.Domain, Location: loc, IsGateway: isGateway},
+		Logger:     log,
+		DeadLetter: func(ctx context.Context, line int, reason, raw string) {
+			if rejecter == nil {
+				return
+			}
+			dl := cdr.DeadLetter{Source: fmt.Sprintf("%s:%d", source, line), Reason: reason, Raw: raw, ReceivedAt: time.Now().UTC()}
+			if err := rejecter.Reject(ctx, dl); err != nil {
+				log.Warn("dead letter from CDR backfill", "line", line, "err", err)
+			}
+		},
+	})
 }
 
 // desiredConfig reads every account (of domain, when set) and every

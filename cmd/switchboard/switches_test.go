@@ -21,8 +21,18 @@ func TestServeWithAsterisk(t *testing.T) {
 	srv := aritest.New(t)
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
 	conf := filepath.Join(t.TempDir(), "switchboard.yaml")
-	yaml := fmt.Sprintf("switches:\n  - name: ast1\n    type: asterisk\n    url: %s\n    user: %s\n    password: %s\n    domain: pbx.example.com\n    metrics_url: \"-\"\n",
-		srv.URL, aritest.User, aritest.Password)
+	// Asterisk's own Master.csv, tailed to recover calls that ended while
+	// Switchboard was away.
+	master, err := os.ReadFile("../../switch/asterisk/testdata/cdr/master.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdrFile := filepath.Join(t.TempDir(), "Master.csv")
+	if err := os.WriteFile(cdrFile, master, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := fmt.Sprintf("switches:\n  - name: ast1\n    type: asterisk\n    url: %s\n    user: %s\n    password: %s\n    domain: pbx.example.com\n    metrics_url: \"-\"\n    cdr_file: %s\n",
+		srv.URL, aritest.User, aritest.Password, cdrFile)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +68,12 @@ func TestServeWithAsterisk(t *testing.T) {
 		_, m := do(t, "GET", base+"/api/v1/registrations?domain=pbx.example.com", token, "")
 		b, _ := json.Marshal(m["items"])
 		return strings.Contains(string(b), `"user":"1001"`)
+	})
+
+	switchtest.WaitFor(t, "the backfilled CDRs of Master.csv", func() bool {
+		_, m := do(t, "GET", base+"/api/v1/cdrs?switch=ast1&limit=100", token, "")
+		b, _ := json.Marshal(m["items"])
+		return strings.Contains(string(b), "1795610108.0") && strings.Contains(string(b), "1795610153.9")
 	})
 
 	events, callerID, _ := aritest.CallEvents("1001", "1002", 3*time.Second, time.Now())

@@ -45,6 +45,12 @@ type Config struct {
 	// DialTimeout bounds the WebSocket handshake; RequestTimeout each
 	// resync's REST reads. 5 s and 15 s when zero.
 	DialTimeout, RequestTimeout time.Duration
+	// KeepAlive is how often the event WebSocket is pinged; a connection
+	// from which no frame at all (event or pong) arrives for twice as long
+	// is taken for dead, closed and redialled. Without it a peer that
+	// vanished without closing TCP is noticed only by the next reconcile
+	// or the kernel's timeouts. 10 s when zero; negative disables it.
+	KeepAlive time.Duration
 	// MinBackoff and MaxBackoff bound the jittered, doubling wait between
 	// connection attempts; 250 ms and 30 s when zero.
 	MinBackoff, MaxBackoff time.Duration
@@ -74,8 +80,9 @@ const aorConcurrency = 8
 // contacts of online endpoints (their AOR) and channels are read over REST
 // and replace the node's presence; legs that vanished while disconnected
 // are closed by Calls.Reset and their CDRs queued. Events are then applied
-// in order. While connected, presence is re-read every ReconcileEvery. A
-// lost connection marks the feed disconnected (its last state stays,
+// in order. While connected, presence is re-read every ReconcileEvery and
+// the socket is pinged every KeepAlive, so that a peer gone silent is
+// noticed within two intervals. A lost connection marks the feed disconnected (its last state stays,
 // stale) and the adapter reconnects with capped, jittered backoff.
 //
 // Events are read before the resync's REST reads, so none is lost between
@@ -123,6 +130,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	setDefault(&cfg.App, "switchboard")
 	setDefault(&cfg.ReconcileEvery, time.Minute)
+	setDefault(&cfg.KeepAlive, 10*time.Second)
 	setDefault(&cfg.DialTimeout, 5*time.Second)
 	setDefault(&cfg.RequestTimeout, 15*time.Second)
 	setDefault(&cfg.MinBackoff, 250*time.Millisecond)
@@ -254,6 +262,11 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			}
 		}
 	})
+	if a.cfg.KeepAlive > 0 {
+		// Events still queued mean the loop below is behind (a slow
+		// resync), not that Asterisk is silent.
+		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
+	}
 
 	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	err = a.rest.subscribeEndpoints(rctx, a.cfg.App)
@@ -308,7 +321,9 @@ func (s *session) drain(msgs <-chan []byte) {
 	}
 }
 
-// handle applies one event to presence and calls, in that order.
+// handle applies one event to presence and calls, in that order. It is
+// decoded once, by ParseEvent, for both; Presence reads Raw again only for
+// the few presence events.
 func (s *session) handle(m []byte) {
 	ev, err := ParseEvent(m)
 	if err != nil {
@@ -319,7 +334,7 @@ func (s *session) handle(m []byte) {
 	if at.IsZero() {
 		at = s.a.now()
 	}
-	if _, err := s.pres.Apply(m, at, s.feed); err != nil {
+	if _, err := s.pres.Apply(ev, at, s.feed); err != nil {
 		s.a.log.Warn("asterisk: presence event", "type", ev.Type, "err", err)
 	}
 	upserts, ended, cdrs := s.calls.Apply(ev)

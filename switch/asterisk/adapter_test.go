@@ -287,6 +287,64 @@ func TestAdapterFailingARI(t *testing.T) {
 	}
 }
 
+// TestAdapterBlackHole makes the node vanish without closing TCP: no
+// event, no pong. The keepalive notices within two intervals (not at the
+// next reconcile, an hour away here), the adapter closes the dead socket,
+// reconnects and resyncs what changed meanwhile, and stopping it leaves no
+// goroutine behind. A healthy but quiet connection, answering pings, is
+// kept.
+func TestAdapterBlackHole(t *testing.T) {
+	const keepAlive = 100 * time.Millisecond
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline")
+	before := runtime.NumGoroutine()
+	cfg := adapterConfig(srv)
+	cfg.KeepAlive = keepAlive
+	cfg.MinBackoff, cfg.MaxBackoff = 300*time.Millisecond, 300*time.Millisecond // a gap to observe
+	r := start(t, cfg)
+	r.waitConnected(t)
+	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
+
+	// Quiet for several intervals: the pongs keep it up.
+	time.Sleep(5 * keepAlive)
+	if !r.state().Connected || srv.Connects() != 1 {
+		t.Fatalf("a quiet, healthy connection was dropped: connected %v, %d connects", r.state().Connected, srv.Connects())
+	}
+	if n := srv.Pings(); n < 3 {
+		t.Errorf("%d pings in 5 keepalive intervals, want at least 3", n)
+	}
+
+	lastSync := r.state().LastSync
+	srv.StallSockets()
+	stalled := time.Now()
+	if n := pushContacts(srv, "1003", "sip:1003@192.0.2.3:5060", time.Millisecond, false); n != 0 {
+		t.Fatalf("an event reached %d sockets through the black hole", n)
+	}
+	switchtest.WaitFor(t, "the dead socket noticed", func() bool { return !r.state().Connected })
+	if d := time.Since(stalled); d < keepAlive {
+		t.Errorf("the socket was declared dead %v after it went silent, within one keepalive interval", d)
+	}
+	if s := r.state(); !strings.Contains(s.LastError, "keepalive: no frame from Asterisk") {
+		t.Errorf("feed error %q, want the keepalive's", s.LastError)
+	}
+	switchtest.WaitFor(t, "the reconnect and resync", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(lastSync) && srv.Connects() == 2
+	})
+	wantRegs := []string{
+		"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 1ms",
+		"1003@pbx.example sip:1003@192.0.2.3:5060 192.0.2.3:5060 udp unknown 0s",
+	}
+	switchtest.WaitFor(t, "presence resynced", func() bool { return slices.Equal(regLines(r.view), wantRegs) })
+	switchtest.WaitFor(t, "the dead socket closed by the adapter", func() bool { return srv.Stalled() == 0 })
+
+	r.stop()
+	if got := settledGoroutines(before); got > before {
+		var buf [1 << 16]byte
+		t.Errorf("%d goroutines after stopping, %d before:\n%s", got, before, buf[:runtime.Stack(buf[:], true)])
+	}
+}
+
 // TestNewAdapterBadURL checks New's URL handling.
 func TestNewAdapterBadURL(t *testing.T) {
 	for _, u := range []string{"", "ftp://x/ari", "::"} {

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // The ARI event socket is a plain RFC 6455 WebSocket carrying one JSON
@@ -43,13 +45,23 @@ const (
 // frame.
 var errSocketClosed = errors.New("asterisk: event socket closed by Asterisk")
 
-// wsConn is a client WebSocket. readMessage is for one goroutine; write
-// and Close may be called from any.
+// errDeadSocket is why keepAlive closed a connection: nothing came back,
+// not even a pong, as when the peer vanished without a FIN.
+var errDeadSocket = errors.New("keepalive: no frame from Asterisk")
+
+// wsConn is a client WebSocket. readMessage is for one goroutine; write,
+// keepAlive, fail and Close may be called from any.
 type wsConn struct {
 	rwc  io.ReadWriteCloser
 	br   *bufio.Reader
 	wmu  sync.Mutex
 	once sync.Once
+
+	// start is when the handshake ended, the origin of lastFrame (kept as
+	// a monotonic offset, so a wall clock step cannot fake an idle socket).
+	start     time.Time
+	lastFrame atomic.Int64 // time.Since(start) of the last frame read, ns
+	cause     atomic.Pointer[error]
 }
 
 // wsAccept is the Sec-WebSocket-Accept value for key.
@@ -93,7 +105,11 @@ func dialWS(ctx context.Context, hc *http.Client, url, user, password string) (*
 		rwc.Close()
 		return nil, errors.New("asterisk: event socket: bad WebSocket handshake answer")
 	}
-	return &wsConn{rwc: rwc, br: bufio.NewReader(rwc)}, nil
+	return newWSConn(rwc), nil
+}
+
+func newWSConn(rwc io.ReadWriteCloser) *wsConn {
+	return &wsConn{rwc: rwc, br: bufio.NewReader(rwc), start: time.Now()}
 }
 
 // Close closes the connection; a blocked readMessage returns.
@@ -103,9 +119,74 @@ func (c *wsConn) Close() error {
 	return err
 }
 
+// fail closes the connection for cause, which a blocked or later
+// readMessage returns instead of the bare "use of closed connection". The
+// first cause wins.
+func (c *wsConn) fail(cause error) {
+	c.cause.CompareAndSwap(nil, &cause)
+	c.Close()
+}
+
+// idle is how long ago the last frame (of any kind) was read; the
+// handshake counts as one.
+func (c *wsConn) idle() time.Duration {
+	return time.Since(c.start) - time.Duration(c.lastFrame.Load())
+}
+
+// keepAlive pings the peer every interval and fails the connection with
+// errDeadSocket once no frame at all (event, pong, ping) has been read for
+// two intervals: a peer that vanished without closing TCP (host down,
+// NAT or firewall state lost) is otherwise noticed only when the kernel
+// gives up, which can take many minutes. Asterisk answers pings with
+// pongs, as RFC 6455 requires. busy reports that read messages are still
+// waiting to be handled: the reader is then held up by its consumer, not
+// by the network, and silence proves nothing. It returns when ctx ends or
+// the connection fails.
+func (c *wsConn) keepAlive(ctx context.Context, interval time.Duration, busy func() bool) {
+	dead := 2 * interval
+	nextPing := interval // as an offset from start
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Since(c.start)
+		if idle := c.idle(); idle >= dead && !busy() {
+			c.fail(fmt.Errorf("%w for %v (pinged every %v)", errDeadSocket, idle.Round(time.Millisecond), interval))
+			return
+		}
+		if now >= nextPing {
+			if err := c.write(opPing, nil); err != nil {
+				c.fail(fmt.Errorf("keepalive ping: %w", err))
+				return
+			}
+			nextPing = now + interval
+		}
+		wait := min(nextPing, time.Duration(c.lastFrame.Load())+dead) - now
+		if wait <= 0 { // overdue but busy: look again soon
+			wait = interval / 4
+		}
+		t.Reset(wait)
+	}
+}
+
 // readMessage returns the next text or binary message, answering pings on
-// the way.
+// the way. Every frame read, control frames included, is proof of life for
+// keepAlive. Once fail closed the connection it returns fail's cause.
 func (c *wsConn) readMessage() ([]byte, error) {
+	msg, err := c.readFrames()
+	if err != nil {
+		if cause := c.cause.Load(); cause != nil {
+			return nil, *cause
+		}
+	}
+	return msg, err
+}
+
+func (c *wsConn) readFrames() ([]byte, error) {
 	var msg []byte
 	inMessage := false
 	for {
@@ -113,6 +194,7 @@ func (c *wsConn) readMessage() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.lastFrame.Store(int64(time.Since(c.start)))
 		switch op {
 		case opPing:
 			if err := c.write(opPong, payload); err != nil {
@@ -122,7 +204,8 @@ func (c *wsConn) readMessage() ([]byte, error) {
 		case opPong:
 			continue
 		case opClose:
-			_ = c.write(opClose, nil)
+			// Echo the status code, as RFC 6455 §5.5.1 asks.
+			_ = c.write(opClose, payload[:min(len(payload), 2)])
 			return nil, errSocketClosed
 		case opText, opBinary:
 			if inMessage {

@@ -14,13 +14,12 @@ import (
 	"github.com/switchboard-voip/switchboard/switch/switchtest"
 )
 
-// controlAdapter returns an adapter of a fake node taking call control;
-// nothing is dialled until a test starts WatchPresence.
-func controlAdapter(t *testing.T) (*Adapter, *aritest.ControlServer, Config) {
+// controlAdapter returns an adapter of a fake node (which takes call
+// control); nothing is dialled until a test starts WatchPresence.
+func controlAdapter(t *testing.T) (*Adapter, *aritest.Server, Config) {
 	t.Helper()
-	cs := aritest.NewControl(t)
-	cfg := adapterConfig(cs.Server)
-	cfg.URL = cs.URL
+	cs := aritest.New(t)
+	cfg := adapterConfig(cs)
 	t.Cleanup(cfg.HTTPClient.CloseIdleConnections)
 	a, err := New(cfg)
 	if err != nil {

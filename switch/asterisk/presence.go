@@ -30,14 +30,25 @@ type ContactInfo struct {
 	RoundtripUsec string `json:"roundtrip_usec"` // a decimal string; "0" when not measured
 }
 
-// presenceWire is the part of an event Presence reads.
+// presenceWire is what Presence reads of a presence event beyond what
+// ParseEvent decoded (type and time): Event has no endpoint or contact,
+// and keeps "peer" only for Dial. Only presence events are decoded into
+// it, so the channel events, the bulk of the stream, are decoded once.
 type presenceWire struct {
-	Type        string       `json:"type"`
 	Endpoint    *Endpoint    `json:"endpoint"`
 	ContactInfo *ContactInfo `json:"contact_info"`
 	Peer        *struct {
 		PeerStatus string `json:"peer_status"`
 	} `json:"peer"`
+}
+
+// isPresenceEvent reports whether Presence reads events of type typ.
+func isPresenceEvent(typ string) bool {
+	switch typ {
+	case "ContactStatusChange", "PeerStatusChange", "EndpointStateChange":
+		return true
+	}
+	return false
 }
 
 // PresenceOptions tells Presence what ARI does not say.
@@ -114,33 +125,35 @@ type Feed interface {
 	PutGateway(g presence.Gateway)
 }
 
-// Apply folds one event into p and writes the change into feed. raw is
-// the event as received; at its time (Event.Timestamp). Other event types
-// change nothing. It reports whether the event was a presence event.
-func (p *Presence) Apply(raw []byte, at time.Time, feed Feed) (bool, error) {
+// Apply folds one event, as ParseEvent returned it, into p and writes the
+// change into feed; at is its time (Event.Timestamp, or the time it was
+// received when Asterisk gave none). Other event types change nothing and
+// cost nothing: only a presence event's Raw is read again, for the
+// endpoint and contact Event does not carry. It reports whether the event
+// was a presence event.
+func (p *Presence) Apply(ev Event, at time.Time, feed Feed) (bool, error) {
+	if !isPresenceEvent(ev.Type) {
+		return false, nil
+	}
 	var w presenceWire
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := json.Unmarshal(ev.Raw, &w); err != nil {
 		return false, fmt.Errorf("asterisk: presence event: %w", err)
 	}
 	if w.Endpoint == nil || !strings.EqualFold(w.Endpoint.Technology, "PJSIP") || w.Endpoint.Resource == "" {
 		return false, nil
 	}
 	id := w.Endpoint.Resource
-	switch w.Type {
-	case "ContactStatusChange":
-		if w.ContactInfo == nil || w.ContactInfo.URI == "" {
-			return true, nil
+	if ev.Type == "ContactStatusChange" {
+		if w.ContactInfo != nil && w.ContactInfo.URI != "" {
+			p.contactChanged(id, w.ContactInfo, at, feed)
 		}
-		p.contactChanged(id, w.ContactInfo, at, feed)
-	case "PeerStatusChange", "EndpointStateChange":
-		peer := ""
-		if w.Peer != nil {
-			peer = w.Peer.PeerStatus
-		}
-		p.endpointChanged(id, w.Endpoint.State, peer, at, feed)
-	default:
-		return false, nil
+		return true, nil
 	}
+	peer := ""
+	if w.Peer != nil {
+		peer = w.Peer.PeerStatus
+	}
+	p.endpointChanged(id, w.Endpoint.State, peer, at, feed)
 	return true, nil
 }
 

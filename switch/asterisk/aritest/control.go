@@ -6,29 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
-	"testing"
 	"time"
 )
-
-// ControlServer is a fake node that also takes call control: originate
-// (POST /ari/channels) and hangup (DELETE /ari/channels/{id}), answered as
-// Asterisk 23 does (200 with the new channel, 204, 404 "Channel not
-// found"). It shares the state, knobs and event sockets of its Server;
-// its URL (which shadows Server.URL) is the one to use.
-type ControlServer struct {
-	*Server
-	// URL is ARI's base URL, ending in /ari.
-	URL string
-
-	mu         sync.Mutex
-	originated []Originated
-	hungUp     []Hangup
-	seq        int
-}
 
 // Originated is an originate the fake accepted.
 type Originated struct {
@@ -51,88 +32,29 @@ var hangupReasons = []string{"normal", "busy", "congestion", "no_answer", "timeo
 	"unallocated", "normal_unspecified", "number_incomplete", "codec_mismatch", "interworking",
 	"failure", "answered_elsewhere"}
 
-// NewControl starts a fake node like New that also takes call control.
-// An originated channel is announced with ChannelCreated and
-// ChannelStateChange (Ringing: the phone rings at once), a hung-up one
-// with ChannelHangupRequest and ChannelDestroyed (cause 16), through Push,
-// so GET /channels and the event sockets follow.
-func NewControl(t testing.TB) *ControlServer {
-	cs := &ControlServer{Server: New(t)}
-	hs := httptest.NewServer(http.HandlerFunc(cs.serve))
-	cs.URL = hs.URL + "/ari"
-	t.Cleanup(func() {
-		cs.DropSockets()
-		hs.CloseClientConnections()
-		hs.Close()
-	})
-	return cs
-}
+// Call control: originate (POST /ari/channels) and hangup
+// (DELETE /ari/channels/{id}), answered as Asterisk 23 does (200 with the
+// new channel, 204, 404 "Channel not found"). An originated channel is
+// announced with ChannelCreated and ChannelStateChange (Ringing: the phone
+// rings at once), a hung-up one with ChannelHangupRequest and
+// ChannelDestroyed (cause 16), through Push, so GET /channels and the
+// event sockets follow.
 
 // Originated returns the originates accepted so far.
-func (cs *ControlServer) Originated() []Originated {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return slices.Clone(cs.originated)
+func (s *Server) Originated() []Originated {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.originated)
 }
 
 // HungUp returns the hangups accepted so far.
-func (cs *ControlServer) HungUp() []Hangup {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return slices.Clone(cs.hungUp)
-}
-
-func (cs *ControlServer) serve(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/ari/")
-	switch {
-	case r.Method == http.MethodPost && path == "channels":
-		if cs.admit(w, r) {
-			cs.originate(w, r)
-		}
-	case r.Method == http.MethodDelete && strings.HasPrefix(path, "channels/") && !strings.Contains(path[len("channels/"):], "/"):
-		if cs.admit(w, r) {
-			cs.hangup(w, r, path[len("channels/"):])
-		}
-	default:
-		cs.Server.serve(w, r)
-	}
-}
-
-// admit does what Server.serve does before routing: it records the
-// request, applies Delay and FailNext and checks the credentials. It
-// reports whether the request is to be answered.
-func (cs *ControlServer) admit(w http.ResponseWriter, r *http.Request) bool {
-	s := cs.Server
+func (s *Server) HungUp() []Hangup {
 	s.mu.Lock()
-	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI())
-	delay := s.delay
-	fail := 0
-	if len(s.failNext) > 0 {
-		fail, s.failNext = s.failNext[0], s.failNext[1:]
-	}
-	s.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
-	}
-	if fail != 0 {
-		writeJSON(w, fail, fmt.Sprintf(`{"message":"%s"}`, http.StatusText(fail)))
-		return false
-	}
-	if u, p, ok := r.BasicAuth(); !ok || u != User || p != Password {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
-		writeJSON(w, http.StatusUnauthorized, `{"message":"Authentication required"}`)
-		return false
-	}
-	return true
+	defer s.mu.Unlock()
+	return slices.Clone(s.hungUp)
 }
 
-func (cs *ControlServer) originate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 	q := map[string]string{}
 	for k, v := range r.URL.Query() {
 		q[k] = v[0]
@@ -159,16 +81,14 @@ func (cs *ControlServer) originate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := q["channelId"]
-	cs.mu.Lock()
-	cs.seq++
-	seq := cs.seq
-	cs.mu.Unlock()
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
 	if id == "" {
 		id = fmt.Sprintf("%d.%d", time.Now().Unix(), 9000+seq)
 	}
-	cs.Server.mu.Lock()
-	dup := slices.ContainsFunc(cs.Server.channels, func(c channel) bool { return c.id == id })
-	cs.Server.mu.Unlock()
+	dup := slices.ContainsFunc(s.channels, func(c channel) bool { return c.id == id })
+	s.mu.Unlock()
 	if dup {
 		writeJSON(w, http.StatusConflict, `{"message":"Channel with given unique ID already exists"}`)
 		return
@@ -185,27 +105,26 @@ func (cs *ControlServer) originate(w http.ResponseWriter, r *http.Request) {
 		"accountcode": "", "dialplan": map[string]any{"context": ctx, "exten": q["extension"], "priority": 1, "app_name": "", "app_data": ""},
 		"creationtime": now, "language": "en",
 	})
-	cs.mu.Lock()
-	cs.originated = append(cs.originated, Originated{Query: q, Variables: body.Variables, ID: id})
-	cs.mu.Unlock()
+	s.mu.Lock()
+	s.originated = append(s.originated, Originated{Query: q, Variables: body.Variables, ID: id})
+	s.mu.Unlock()
 	// Asterisk answers with the channel still Down; the phone then
 	// rings (180), which the fake's does at once.
 	ringing := bytes.Replace(ch, []byte(`"state":"Down"`), []byte(`"state":"Ringing"`), 1)
 	tail := `,"asterisk_id":"02:fc:00:00:00:01","application":"switchboard"}`
-	cs.Push(
+	s.Push(
 		[]byte(fmt.Sprintf(`{"type":"ChannelCreated","timestamp":%q,"channel":%s`, now, ch)+tail),
 		[]byte(fmt.Sprintf(`{"type":"ChannelStateChange","timestamp":%q,"channel":%s`, now, ringing)+tail),
 	)
 	writeJSON(w, http.StatusOK, string(ch))
 }
 
-func (cs *ControlServer) hangup(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Server) hangup(w http.ResponseWriter, r *http.Request, id string) {
 	reason := r.URL.Query().Get("reason")
 	if reason != "" && !slices.Contains(hangupReasons, reason) {
 		writeJSON(w, http.StatusBadRequest, `{"message":"Invalid reason for hangup provided"}`)
 		return
 	}
-	s := cs.Server
 	s.mu.Lock()
 	i := slices.IndexFunc(s.channels, func(c channel) bool { return c.id == id })
 	var raw json.RawMessage
@@ -217,12 +136,12 @@ func (cs *ControlServer) hangup(w http.ResponseWriter, r *http.Request, id strin
 		writeJSON(w, http.StatusNotFound, `{"message":"Channel not found"}`)
 		return
 	}
-	cs.mu.Lock()
-	cs.hungUp = append(cs.hungUp, Hangup{ID: id, Reason: reason})
-	cs.mu.Unlock()
+	s.mu.Lock()
+	s.hungUp = append(s.hungUp, Hangup{ID: id, Reason: reason})
+	s.mu.Unlock()
 	now := time.Now().UTC().Format(ariTimeLayout)
 	tail := `,"asterisk_id":"02:fc:00:00:00:01","application":"switchboard"}`
-	cs.Push(
+	s.Push(
 		[]byte(fmt.Sprintf(`{"type":"ChannelHangupRequest","timestamp":%q,"cause":16,"channel":%s`, now, raw)+tail),
 		[]byte(fmt.Sprintf(`{"type":"ChannelDestroyed","timestamp":%q,"cause":16,"cause_txt":"Normal Clearing","channel":%s`, now, raw)+tail),
 	)

@@ -26,7 +26,7 @@ func do(t *testing.T, method, url string) (int, string) {
 // recorded answers: the channel on originate, 204 on hangup, 404 for an
 // unknown channel.
 func TestControlAnswers(t *testing.T) {
-	cs := NewControl(t)
+	cs := New(t)
 	recorded := func(name string) (int, string) {
 		head, body, _ := strings.Cut(strings.ReplaceAll(string(Recorded(name)), "\r\n", "\n"), "\n\n")
 		var status int
@@ -84,7 +84,7 @@ func TestControlAnswers(t *testing.T) {
 	}
 	// The rest of the node answers as Server does.
 	if status, _ := get(t, cs.URL+"/endpoints/PJSIP", User, Password); status != 200 {
-		t.Errorf("GET /endpoints/PJSIP through the control server: %d", status)
+		t.Errorf("GET /endpoints/PJSIP with call control: %d", status)
 	}
 	cs.FailNext(503)
 	if status, _ := do(t, http.MethodDelete, cs.URL+"/channels/x"); status != 503 {

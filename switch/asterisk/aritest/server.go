@@ -1,7 +1,8 @@
 // Package aritest is a loopback fake of Asterisk 23's ARI for tests: the
 // REST answers and the event WebSocket of a real node, replayed from
-// recordings (testdata/, copied from ../shared/testdata/asterisk), with
-// knobs to drop the socket, fail or slow down requests.
+// recordings (testdata/, copied from ../shared/testdata/asterisk), call
+// control (originate, hangup), and knobs to drop or stall the socket, fail
+// or slow down requests.
 //
 // The fake keeps the state a real node would report over REST in step with
 // the events pushed through it: an event's endpoint sets that endpoint's
@@ -22,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -58,12 +60,18 @@ type Server struct {
 	metrics   []byte
 	subs      map[string][]string // app → explicit event sources
 	sockets   map[*socket]struct{}
+	stalled   map[*socket]struct{} // connected but silent (StallSockets)
+	pings     atomic.Int64
 	failNext  []int
 	delay     time.Duration
 	connects  int
 	requests  []string // "METHOD /path?query" of every request
-	sockWG    sync.WaitGroup
-	socketsUp chan struct{} // closed and replaced when a socket connects
+	// Call control (control.go).
+	originated []Originated
+	hungUp     []Hangup
+	seq        int
+	sockWG     sync.WaitGroup
+	socketsUp  chan struct{} // closed and replaced when a socket connects
 }
 
 type endpoint struct {
@@ -87,6 +95,7 @@ func New(t testing.TB) *Server {
 		contacts:  map[string][]string{},
 		subs:      map[string][]string{},
 		sockets:   map[*socket]struct{}{},
+		stalled:   map[*socket]struct{}{},
 		metrics:   Recorded("res-prometheus-metrics.txt"),
 		socketsUp: make(chan struct{}),
 	}
@@ -102,6 +111,15 @@ func New(t testing.TB) *Server {
 // Close drops every socket and stops the server.
 func (s *Server) Close() {
 	s.DropSockets()
+	s.mu.Lock()
+	stalled := make([]*socket, 0, len(s.stalled))
+	for so := range s.stalled {
+		stalled = append(stalled, so)
+	}
+	s.mu.Unlock()
+	for _, so := range stalled {
+		so.close()
+	}
 	s.hs.CloseClientConnections()
 	s.hs.Close()
 	s.sockWG.Wait()
@@ -159,6 +177,35 @@ func (s *Server) DropSockets() {
 		so.close()
 	}
 }
+
+// StallSockets makes every connected event socket a black hole, as when
+// the node vanishes without closing TCP (host down, NAT or firewall state
+// lost): the connection stays open and the client's frames are still
+// read, but nothing is sent on it any more (no event, no pong, no answer
+// to a close). The stalled sockets no longer count as connected, their
+// applications' explicit subscriptions are forgotten, and new connections
+// are served normally. A stalled socket ends when the client closes it.
+func (s *Server) StallSockets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for so := range s.sockets {
+		so.stalled.Store(true)
+		s.stalled[so] = struct{}{}
+	}
+	clear(s.sockets)
+	clear(s.subs)
+}
+
+// Stalled returns how many stalled sockets the clients have not closed
+// yet.
+func (s *Server) Stalled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.stalled)
+}
+
+// Pings returns how many WebSocket pings the clients sent.
+func (s *Server) Pings() int64 { return s.pings.Load() }
 
 // Sockets returns how many event sockets are connected.
 func (s *Server) Sockets() int {
@@ -421,6 +468,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, string(b))
+	case r.Method == http.MethodPost && path == "channels":
+		s.originate(w, r)
+	case r.Method == http.MethodDelete && len(parts) == 2 && parts[0] == "channels":
+		s.hangup(w, r, parts[1])
 	case r.Method == http.MethodGet && path == "channels":
 		s.mu.Lock()
 		raws := make([]json.RawMessage, 0, len(s.channels))
@@ -519,7 +570,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn}
+	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn, pings: &s.pings}
 	s.mu.Lock()
 	s.sockets[so] = struct{}{}
 	s.connects++
@@ -530,6 +581,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		so.readLoop(bufio.NewReader(br))
 		s.mu.Lock()
 		delete(s.sockets, so)
+		delete(s.stalled, so)
 		s.mu.Unlock()
 	}()
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,11 @@ type socket struct {
 	conn         net.Conn
 	wmu          sync.Mutex
 	closeOnce    sync.Once
+	// stalled: the peer is gone but TCP stays open (StallSockets); frames
+	// are still read, so the client's writes never block, but nothing is
+	// answered.
+	stalled atomic.Bool
+	pings   *atomic.Int64 // the server's count of pings received
 }
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -67,13 +73,19 @@ func (s *socket) send(msg []byte) error {
 func (s *socket) close() { s.closeOnce.Do(func() { s.conn.Close() }) }
 
 // readLoop reads the client's frames until the connection ends, answering
-// a close frame.
+// pings and a close frame, unless the socket is stalled.
 func (s *socket) readLoop(br *bufio.Reader) {
 	defer s.close()
 	for {
 		op, payload, err := readClientFrame(br)
 		if err != nil {
 			return
+		}
+		if op == 0x9 && s.pings != nil {
+			s.pings.Add(1)
+		}
+		if s.stalled.Load() {
+			continue
 		}
 		switch op {
 		case 0x8:
