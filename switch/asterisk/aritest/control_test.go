@@ -82,7 +82,7 @@ func TestControlAnswers(t *testing.T) {
 	if _, body := get(t, cs.URL+"/channels", User, Password); body != "[]" {
 		t.Errorf("channels after hangup: %s", body)
 	}
-	// The rest of the node answers as Server does.
+	// The node's other routes answer alongside call control.
 	if status, _ := get(t, cs.URL+"/endpoints/PJSIP", User, Password); status != 200 {
 		t.Errorf("GET /endpoints/PJSIP with call control: %d", status)
 	}

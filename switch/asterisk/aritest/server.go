@@ -566,11 +566,15 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, `{"message":"Missing param app"}`)
 		return
 	}
-	conn, br, err := upgrade(w, r)
+	conn, br, accept, err := upgrade(w, r)
 	if err != nil {
 		return
 	}
 	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn, pings: &s.pings}
+	// Registered before the client hears the 101, so that the application
+	// exists for the subscription it may send at once, as in Asterisk; no
+	// event goes out before the 101 (wmu is held until it is written).
+	so.wmu.Lock()
 	s.mu.Lock()
 	s.sockets[so] = struct{}{}
 	s.connects++
@@ -578,7 +582,12 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	go func() {
 		defer s.sockWG.Done()
-		so.readLoop(bufio.NewReader(br))
+		err := accept()
+		so.wmu.Unlock()
+		if err == nil {
+			so.readLoop(bufio.NewReader(br))
+		}
+		so.close()
 		s.mu.Lock()
 		delete(s.sockets, so)
 		delete(s.stalled, so)

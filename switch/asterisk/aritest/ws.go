@@ -33,28 +33,30 @@ type socket struct {
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// upgrade answers the handshake and hijacks the connection.
-func upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.Reader, error) {
+// upgrade checks the handshake and hijacks the connection; the caller
+// sends the 101 answer (accept) once it is ready for what the client does
+// next.
+func upgrade(w http.ResponseWriter, r *http.Request) (conn net.Conn, br *bufio.Reader, accept func() error, err error) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.Header.Get("Sec-WebSocket-Key") == "" {
 		http.Error(w, `{"message":"expected a WebSocket upgrade"}`, http.StatusBadRequest)
-		return nil, nil, errors.New("not an upgrade")
+		return nil, nil, nil, errors.New("not an upgrade")
 	}
 	h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + wsGUID))
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		return nil, nil, errors.New("aritest: cannot hijack")
+		return nil, nil, nil, errors.New("aritest: cannot hijack")
 	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	resp := "HTTP/1.1 101 Switching Protocols\r\nServer: Asterisk/23.4.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
-	if _, err := conn.Write([]byte(resp)); err != nil {
-		conn.Close()
-		return nil, nil, err
+	accept = func() error {
+		_, err := conn.Write([]byte(resp))
+		return err
 	}
-	return conn, brw.Reader, nil
+	return conn, brw.Reader, accept, nil
 }
 
 // send writes one text message; a socket that cannot take it within a
