@@ -78,6 +78,7 @@ type backfillHarness struct {
 	cancel context.CancelFunc
 	done   chan error
 	dead   chan BadRow
+	refuse bool // the next start's sink refuses from the first Put
 }
 
 func newHarness(t *testing.T) *backfillHarness {
@@ -104,7 +105,7 @@ func (h *backfillHarness) start(idlePolls int) {
 	}
 	b.minBackoff, b.maxBackoff = time.Millisecond, 5*time.Millisecond
 	b.idlePolls = idlePolls
-	h.sink = &fakeSink{}
+	h.sink = &fakeSink{fail: h.refuse}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- b.Run(ctx, h.sink) }()
@@ -311,8 +312,8 @@ func TestBackfillSinkErrors(t *testing.T) {
 	h := newHarness(t)
 	lines := masterLines(t)
 	h.appendLines(lines...)
+	h.refuse = true // from Run's very first Put
 	h.start(3)
-	h.sink.setFail(true)
 	deadline := time.Now().Add(5 * time.Second)
 	for _, calls := h.sink.snapshot(); calls < 5; _, calls = h.sink.snapshot() {
 		if time.Now().After(deadline) {
