@@ -99,28 +99,28 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 
 	// Background components stop only after the HTTP servers have drained,
-	// so a request waiting for its CDRs to become durable still completes;
-	// the pipeline then flushes what is queued before the database closes.
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	var wg sync.WaitGroup
-	run := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(bg); err != nil && bg.Err() == nil {
-				log.Error("component stopped", "component", name, "err", err)
-			}
-		}()
-	}
-	run("presence", view.Run)
-	run("cdr pipeline", pipeline.Run)
-	run("cdr maintenance", func(ctx context.Context) error {
+	// so a request waiting for its CDRs to become durable still completes.
+	// Then the switch connections stop first, their last CDRs are handed
+	// to the pipeline, and only then does the pipeline flush what is
+	// queued and the database close.
+	sources := newGroup(ctx, log)
+	core := newGroup(ctx, log)
+	core.run("presence", view.Run)
+	core.run("cdr pipeline", pipeline.Run)
+	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
-	if err := startSwitches(cfg, svc, provStore, view, pipeline, log, run); err != nil {
-		stopBG()
-		wg.Wait()
+	pending, err := startSwitches(cfg, svc, provStore, view, pipeline, log, sources.run, core.run)
+	stop := func() {
+		sources.stop()
+		deadline := time.Now().Add(5 * time.Second)
+		for pending() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		core.stop()
+	}
+	if err != nil {
+		stop()
 		return err
 	}
 
@@ -129,10 +129,39 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		servers["dcp"] = api.Instrument(log, dcp.New(deps))
 	}
 	err = serveAll(ctx, cfg, log, servers)
-	stopBG()
-	wg.Wait()
+	stop()
 	log.Info("stopped")
 	return err
+}
+
+// group runs background components until stop, which cancels them and
+// waits for them to return. Components outlive the caller's context (the
+// signal) on purpose: they are stopped in order, after the HTTP servers.
+type group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	log    *slog.Logger
+}
+
+func newGroup(parent context.Context, log *slog.Logger) *group {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	return &group{ctx: ctx, cancel: cancel, log: log}
+}
+
+func (g *group) run(name string, fn func(context.Context) error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := fn(g.ctx); err != nil && g.ctx.Err() == nil {
+			g.log.Error("component stopped", "component", name, "err", err)
+		}
+	}()
+}
+
+func (g *group) stop() {
+	g.cancel()
+	g.wg.Wait()
 }
 
 // maintainCDRs keeps PostgreSQL's daily CDR partitions created a week

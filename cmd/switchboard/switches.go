@@ -17,11 +17,22 @@ import (
 )
 
 // startSwitches builds one adapter per configured switch and wires it into
-// the presence view, the CDR pipeline and the provisioning service.
+// the presence view, the CDR pipeline and the provisioning service. The
+// connections run in the sources group; delivering their CDRs runs in the
+// core group, which stops after them, so CDRs an adapter holds are handed
+// over before the pipeline closes. pending reports how many it still holds.
 func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink,
-	log *slog.Logger, run func(name string, fn func(context.Context) error)) error {
+	log *slog.Logger, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, err error) {
+	var adapters []*asterisk.Adapter
+	pending = func() int {
+		n := 0
+		for _, a := range adapters {
+			n += a.Pending()
+		}
+		return n
+	}
 	if len(cfg.Switches) == 0 {
-		return nil
+		return pending, nil
 	}
 	gateways := &gatewayNames{svc: svc}
 	svc.AddSink(gateways)
@@ -59,24 +70,25 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			},
 		})
 		if err != nil {
-			return fmt.Errorf("switch %s: %w", sw.Name, err)
+			return pending, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
+		adapters = append(adapters, adapter)
 		if sw.CDRFile != "" {
 			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
 			if err != nil {
-				return fmt.Errorf("switch %s: %w", sw.Name, err)
+				return pending, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
 			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
 		}
 		run(sw.Name+" config push", pusher.Run)
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
-		run(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
+		runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 		if cc, ok := any(adapter).(presence.CallController); ok {
 			view.AttachController(sw.Name, cc)
 		}
 		swLog.Info("switch configured", "type", sw.Type, "url", sw.URL, "domain", sw.Domain)
 	}
-	return nil
+	return pending, nil
 }
 
 // newBackfill tails the node's own CDR file into the pipeline. Its offset
