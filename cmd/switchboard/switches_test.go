@@ -43,6 +43,22 @@ func TestServeWithAsterisk(t *testing.T) {
 		t.Fatal("the daemon did not open ARI's event socket")
 	}
 
+	connected := func() bool {
+		_, m := do(t, "GET", base+"/api/v1/switches", token, "")
+		items, _ := m["items"].([]any)
+		for _, it := range items {
+			if sw, _ := it.(map[string]any); sw["name"] == "ast1" && sw["connected"] == true {
+				return true
+			}
+		}
+		return false
+	}
+	switchtest.WaitFor(t, "ast1 connected in /api/v1/switches", connected)
+	srv.DropSockets()
+	srv.FailNext(503, 503) // the first reconnect attempts fail; backoff retries
+	switchtest.WaitFor(t, "the reconnect after the dropped socket", func() bool { return srv.Connects() >= 2 })
+	switchtest.WaitFor(t, "ast1 connected again", connected)
+
 	code, m := do(t, "POST", base+"/api/v1/tenants", token, `{"name":"Acme"}`)
 	if code != 201 {
 		t.Fatalf("tenant: %d %v", code, m)

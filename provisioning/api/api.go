@@ -26,6 +26,7 @@ import (
 type Presence interface {
 	Registrations(q presence.RegistrationQuery) ([]presence.Registration, string)
 	Gateways(q presence.GatewayQuery) []presence.Gateway
+	Switches() []presence.SwitchState
 }
 
 // CDRs is what the APIs read of the CDR store (cdr.Store).

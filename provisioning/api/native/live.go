@@ -69,7 +69,23 @@ func (s *server) liveRoutes() []*route {
 			resp:    response{status: http.StatusOK, list: true, typ: reflect.TypeFor[gatewayStatus](), name: "GatewayStatus"},
 			handler: s.gatewayStatus,
 		},
+		{
+			method: http.MethodGet, path: Prefix + "/switches", op: "listSwitches", tag: "live",
+			summary: "List the configured switches with the state of their connection",
+			doc:     "connected is false while Switchboard is reconnecting to the switch; last_error says why, last_sync is the last full resync. The live view keeps a disconnected switch's last known state until it is resynced.",
+			resp:    response{status: http.StatusOK, list: true, typ: reflect.TypeFor[presence.SwitchState](), name: "SwitchState"},
+			handler: s.switches,
+		},
 	}
+}
+
+// switches lists the connection state of every switch feeding presence.
+func (s *server) switches(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	out := list[presence.SwitchState]{Items: []presence.SwitchState{}}
+	if s.d.Presence != nil {
+		out.Items = append(out.Items, s.d.Presence.Switches()...)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // registrations lists online phones. A tenant's token sees only the
