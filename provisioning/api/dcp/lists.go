@@ -28,12 +28,14 @@ func (h *handler) domainList(ctx context.Context, c *call) (*result, error) {
 	}
 	res := &result{data: out}
 	if len(ds) == f.Limit {
-		f.After, f.Limit = ds[len(ds)-1].ID, 1
-		more, err := h.svc.Domains(ctx, c.sc, f)
+		err := setNext(res, ds[len(ds)-1].ID, func(after int64) (int, error) {
+			f.After, f.Limit = after, 1
+			more, err := h.svc.Domains(ctx, c.sc, f)
+			return len(more), err
+		})
 		if err != nil {
 			return nil, err
 		}
-		res.next = nextCursor(f.After, len(more) > 0)
 	}
 	return res, nil
 }
@@ -103,12 +105,14 @@ func (h *handler) gatewayList(ctx context.Context, c *call) (*result, error) {
 	}
 	res := &result{data: out}
 	if len(gs) == f.Limit {
-		f.After, f.Limit = gs[len(gs)-1].ID, 1
-		more, err := h.svc.Gateways(ctx, c.sc, f)
+		err := setNext(res, gs[len(gs)-1].ID, func(after int64) (int, error) {
+			f.After, f.Limit = after, 1
+			more, err := h.svc.Gateways(ctx, c.sc, f)
+			return len(more), err
+		})
 		if err != nil {
 			return nil, err
 		}
-		res.next = nextCursor(f.After, len(more) > 0)
 	}
 	return res, nil
 }

@@ -276,12 +276,14 @@ func (h *handler) userList(ctx context.Context, c *call) (*result, error) {
 	}
 	res := &result{data: out}
 	if len(us) == f.Limit {
-		f.After, f.Limit = us[len(us)-1].ID, 1
-		more, err := h.svc.Users(ctx, c.sc, f)
+		err := setNext(res, us[len(us)-1].ID, func(after int64) (int, error) {
+			f.After, f.Limit = after, 1
+			more, err := h.svc.Users(ctx, c.sc, f)
+			return len(more), err
+		})
 		if err != nil {
 			return nil, err
 		}
-		res.next = nextCursor(f.After, len(more) > 0)
 	}
 	return res, nil
 }
@@ -464,14 +466,27 @@ func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
 	}
 	res := &result{data: out}
 	if len(as) == f.Limit {
-		f.After, f.Limit = as[len(as)-1].ID, 1
-		more, err := h.svc.Accounts(ctx, c.sc, f)
+		err := setNext(res, as[len(as)-1].ID, func(after int64) (int, error) {
+			f.After, f.Limit = after, 1
+			more, err := h.svc.Accounts(ctx, c.sc, f)
+			return len(more), err
+		})
 		if err != nil {
 			return nil, err
 		}
-		res.next = nextCursor(f.After, len(more) > 0)
 	}
 	return res, nil
+}
+
+// setNext gives a full page whose last object is lastID its next cursor
+// when probe, asked for the objects after lastID, finds any.
+func setNext(res *result, lastID int64, probe func(after int64) (int, error)) error {
+	n, err := probe(lastID)
+	if err != nil {
+		return err
+	}
+	res.next = nextCursor(lastID, n > 0)
+	return nil
 }
 
 // nextCursor is the cursor of the page after id, when there is one.
