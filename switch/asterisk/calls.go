@@ -109,6 +109,9 @@ type leg struct {
 	app, appData     string // the last application; fixed once Dial ran
 	dialled          bool   // the leg ran Dial()
 	start, answer    time.Time
+	// answerGuessed: answer is the time a resync first saw the leg Up,
+	// not an event's; an event's earlier time replaces it.
+	answerGuessed bool
 	// partyA is the leg that dialled this one (Dial caller), nil for a
 	// calling leg. It is kept after partyA's own end.
 	partyA   *leg
@@ -245,6 +248,9 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 	for i := range channels {
 		if l := c.observe(&channels[i], now); l != nil {
 			present[l.id] = true
+			if l.answer.Equal(now) {
+				l.answerGuessed = true
+			}
 		}
 	}
 	var cdrs []cdr.Record
@@ -294,8 +300,15 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 	if ch.State != "" {
 		l.state = ch.State
 	}
-	if strings.EqualFold(ch.State, "Up") && l.answer.IsZero() {
-		l.answer = at
+	if strings.EqualFold(ch.State, "Up") {
+		switch {
+		case l.answer.IsZero():
+			l.answer = at
+		case l.answerGuessed && at.Before(l.answer):
+			// An event of the answer that a resync overtook (read from the
+			// socket after GET /channels already showed the leg Up).
+			l.answer, l.answerGuessed = at, false
+		}
 	}
 	l.caller = ch.Caller
 	if e := ch.Dialplan.Exten; e != "" && e != "h" {

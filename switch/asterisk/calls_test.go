@@ -315,7 +315,9 @@ func TestCallsReset(t *testing.T) {
 	}{
 		{
 			name: "answered during the gap, hung up after", cut: "35:09", back: "35:12",
-			channels: "channels-active-call.json", answer: "35:12", billsecDestroy: 3,
+			// The gap's events replayed late carry the true answer time,
+			// which replaces the resync's guess (35:12): Asterisk's 5 s.
+			channels: "channels-active-call.json", answer: "35:10.166", billsecDestroy: 5,
 		},
 		{
 			name: "hung up during the gap", cut: "35:12", back: "35:16",
@@ -412,6 +414,32 @@ func TestCallsReconnectUnknownChannels(t *testing.T) {
 	caller := tr.byID()["1795610108.0"]
 	if caller.Destination != "1002" || caller.Dialed != "1002" || caller.Billsec != 3 || caller.Disposition != cdr.Answered {
 		t.Errorf("caller from the channel list: %+v", caller)
+	}
+}
+
+// TestCallsResetOvertakesAnswer: a resync that reads a leg Up before the
+// socket delivers the leg's earlier events (they were queued behind the
+// GET /channels) takes the answer time from those events, not from the
+// resync, so the billable seconds match a Calls that saw every event.
+func TestCallsResetOvertakesAnswer(t *testing.T) {
+	want := newTracker(t)
+	full := NewCalls(callOptions(ts("35:12")))
+	for _, ev := range scenario(t) {
+		want.apply(full, ev)
+	}
+	c := NewCalls(callOptions(ts("35:12")))
+	c.Reset(readChannels(t, "channels-active-call.json"))
+	tr := newTracker(t)
+	for _, ev := range scenario(t) {
+		if ev.Channel != nil && strings.HasPrefix(ev.Channel.ID, "1795610108.") {
+			tr.apply(c, ev)
+		}
+	}
+	for _, id := range []string{"1795610108.0", "1795610108.1"} {
+		got, exp := tr.byID()[id], want.byID()[id]
+		if got.Billsec != exp.Billsec || got.Billsec == 0 || got.Answer == nil || exp.Answer == nil || !got.Answer.Equal(*exp.Answer) {
+			t.Errorf("%s: billsec %d answer %v, want %d and %v as with every event", id, got.Billsec, got.Answer, exp.Billsec, exp.Answer)
+		}
 	}
 }
 

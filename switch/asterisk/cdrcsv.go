@@ -1,14 +1,10 @@
-// Package asterisk is the Asterisk adapter: Switchboard's side of an
-// Asterisk node, which is to read phones, gateways and calls from ARI,
-// derive CDRs from channel events and push provisioning as PJSIP objects.
-//
-// Its first part, in cdrcsv*.go, is the parser of Asterisk's own CDR files
-// (cdr_csv's Master.csv, cdr_custom CSV and JSON lines). They backfill the
-// calls that ended while Switchboard was not listening (`switchboard cdr
-// import`, tailing a configured file) and are the reference the
-// ARI-derived CDRs are checked against. The parser only parses: it reads
-// an io.Reader, and the caller opens, tails and checkpoints files. The ARI
-// connection, presence, configuration push and call control come later.
+// Asterisk's own CDR files (cdr_csv's Master.csv, cdr_custom CSV and JSON
+// lines). They backfill the calls that ended while Switchboard was not
+// listening (`switchboard cdr import`, tailing a configured file) and are
+// the reference the ARI-derived CDRs are checked against. The parser only
+// parses: it reads an io.Reader, and the caller opens, tails and
+// checkpoints files.
+
 package asterisk
 
 import (

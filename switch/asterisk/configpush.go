@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/CyCoreSystems/ari/v6"
+
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -141,21 +143,19 @@ func (c *ConfigClient) Delete(ctx context.Context, ref ObjectRef) error {
 	return err
 }
 
-// putBody is the body Asterisk takes: {"fields":[{"attribute":…,"value":…}]}.
-type putBody struct {
-	Fields []Field `json:"fields"`
-}
-
-// marshalPutBody renders the PUT body without Go's HTML escaping, so that
-// a caller ID reads "Dave" <2001> as in the body Asterisk accepted.
+// marshalPutBody renders the PUT body Asterisk takes,
+// {"fields":[{"attribute":…,"value":…}]} (ari/v6's ConfigTupleList),
+// without Go's HTML escaping, so that a caller ID reads "Dave" <2001> as
+// in the body Asterisk accepted.
 func marshalPutBody(fields []Field) ([]byte, error) {
-	if fields == nil {
-		fields = []Field{}
+	tuples := make([]ari.ConfigTuple, len(fields))
+	for i, f := range fields {
+		tuples[i] = ari.ConfigTuple(f)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(putBody{fields}); err != nil {
+	if err := enc.Encode(ari.ConfigTupleList{Fields: tuples}); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/CyCoreSystems/ari/v6"
+
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -70,23 +72,21 @@ func (a *Adapter) Originate(ctx context.Context, req presence.OriginateRequest) 
 	if req.Timeout > 0 {
 		timeout = int(math.Ceil(req.Timeout.Seconds()))
 	}
-	q := url.Values{
-		"endpoint":  {"PJSIP/" + from},
-		"extension": {to},
-		"context":   {OriginateContext},
-		"priority":  {"1"},
-		"timeout":   {strconv.Itoa(timeout)},
-		"channelId": {id},
+	or := ari.OriginateRequest{
+		Endpoint:  "PJSIP/" + from,
+		Extension: to,
+		Context:   OriginateContext,
+		Priority:  1,
+		Timeout:   timeout,
+		ChannelID: id,
 	}
 	if req.CallerName != "" || req.CallerNumber != "" {
-		q.Set("callerId", callerID(req.CallerName, req.CallerNumber))
+		or.CallerID = callerID(req.CallerName, req.CallerNumber)
 	}
-	// Variables travel only in the body, as {"variables": {…}}.
-	vars := map[string]string{}
 	if req.Gateway != "" {
-		vars[GatewayVar] = req.Gateway
+		or.Variables = map[string]string{GatewayVar: req.Gateway}
 	}
-	body := map[string]map[string]string{"variables": vars}
+	q, body := originateParams(or)
 	var ch struct {
 		ID string `json:"id"`
 	}
@@ -136,6 +136,40 @@ func newChannelID() (string, error) {
 		return "", err
 	}
 	return "sb-" + hex.EncodeToString(b[:]), nil
+}
+
+// originateParams splits an originate into what ARI reads from the query
+// string (every scalar parameter, as Asterisk's own examples send them)
+// and the JSON body, the only place variables travel: {"variables": {…}}.
+func originateParams(r ari.OriginateRequest) (url.Values, map[string]map[string]string) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("endpoint", r.Endpoint)
+	set("extension", r.Extension)
+	set("context", r.Context)
+	if r.Priority != 0 {
+		q.Set("priority", strconv.FormatInt(r.Priority, 10))
+	}
+	set("label", r.Label)
+	set("app", r.App)
+	set("appArgs", r.AppArgs)
+	set("callerId", r.CallerID)
+	if r.Timeout != 0 {
+		q.Set("timeout", strconv.Itoa(r.Timeout))
+	}
+	set("channelId", r.ChannelID)
+	set("otherChannelId", r.OtherChannelID)
+	set("originator", r.Originator)
+	set("formats", r.Formats)
+	vars := r.Variables
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	return q, map[string]map[string]string{"variables": vars}
 }
 
 // send is do with a JSON body.

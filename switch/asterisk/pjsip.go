@@ -23,7 +23,8 @@ import (
 )
 
 // Field is one attribute of a PJSIP object, in the shape ARI's dynamic
-// configuration takes and returns: {"attribute":…,"value":…}.
+// configuration takes and returns: {"attribute":…,"value":…}. It
+// converts to ari/v6's ConfigTuple, the wire type the body is sent as.
 type Field struct {
 	Attribute string `json:"attribute"`
 	Value     string `json:"value"`

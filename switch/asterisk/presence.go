@@ -9,18 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/CyCoreSystems/ari/v6"
+
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
 // Endpoint is an ARI endpoint as GET /endpoints and the endpoint events
-// carry it. Asterisk 23's endpoint JSON has no contacts: they are known
-// only from ContactStatusChange events (see Presence).
-type Endpoint struct {
-	Technology string   `json:"technology"`
-	Resource   string   `json:"resource"`
-	State      string   `json:"state"` // online, offline, unknown
-	ChannelIDs []string `json:"channel_ids"`
-}
+// carry it (ari/v6's wire model; State is online, offline or unknown).
+// Asterisk 23's endpoint JSON has no contacts: they are known only from
+// ContactStatusChange events (see Presence).
+type Endpoint = ari.EndpointData
 
 // ContactInfo is the contact of a ContactStatusChange.
 type ContactInfo struct {
