@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -39,12 +40,34 @@ type SwitchConfig struct {
 	// Name identifies the node in presence, CDRs (half of each CDR's
 	// identity: never rename a node that has CDRs) and metrics.
 	Name string `yaml:"name"`
-	// Type is the adapter: asterisk.
+	// Type is the adapter: asterisk or freeswitch.
 	Type string `yaml:"type"`
-	// URL is ARI's base URL, e.g. http://127.0.0.1:8088/ari.
-	URL      string `yaml:"url"`
-	User     string `yaml:"user"`
+	// URL is ARI's base URL, e.g. http://127.0.0.1:8088/ari (asterisk).
+	URL  string `yaml:"url"`
+	User string `yaml:"user"`
+	// Password is ARI's (ari.conf) or the event socket's
+	// (event_socket.conf.xml).
 	Password string `yaml:"password"`
+	// ESL is FreeSWITCH's event socket, host:port (freeswitch).
+	ESL string `yaml:"esl"`
+	// Profiles are the sofia profiles whose registrations are read
+	// (freeswitch; empty: every profile).
+	Profiles []string `yaml:"profiles"`
+	// PhoneProfile and GatewayProfile are the sofia profiles of phones
+	// and of gateways (freeswitch; internal and external by default).
+	PhoneProfile   string `yaml:"phone_profile"`
+	GatewayProfile string `yaml:"gateway_profile"`
+	// UserContext is the dialplan context of phones (freeswitch;
+	// default by default).
+	UserContext string `yaml:"user_context"`
+	// HTTPUser and HTTPPassword are the basic-auth credentials FreeSWITCH
+	// sends to /freeswitch/<name>/xml-curl and /freeswitch/<name>/cdr
+	// (xml_curl.conf.xml gateway-credentials, json_cdr.conf.xml cred);
+	// HTTPAllow the source networks allowed to call them. At least one of
+	// the two is required for a freeswitch node.
+	HTTPUser     string   `yaml:"http_user"`
+	HTTPPassword string   `yaml:"http_password"`
+	HTTPAllow    []string `yaml:"http_allow"`
 	// App is the ARI application name; "switchboard" when empty.
 	App string `yaml:"app"`
 	// Domain is the SIP domain this node serves: only its accounts are
@@ -388,16 +411,29 @@ func (c Config) Validate() error {
 			return &ConfigError{Key: key("name"), Reason: "must be 1-32 lower-case letters, digits, _ or -"}
 		case seen[sw.Name]:
 			return &ConfigError{Key: key("name"), Reason: fmt.Sprintf("%q is used twice", sw.Name)}
-		case sw.Type != "asterisk":
-			return &ConfigError{Key: key("type"), Reason: "must be asterisk (freeswitch arrives with its adapter)"}
-		case !strings.HasPrefix(sw.URL, "http://") && !strings.HasPrefix(sw.URL, "https://"):
+		case sw.Type != "asterisk" && sw.Type != "freeswitch":
+			return &ConfigError{Key: key("type"), Reason: "must be asterisk or freeswitch"}
+		case sw.Type == "asterisk" && !strings.HasPrefix(sw.URL, "http://") && !strings.HasPrefix(sw.URL, "https://"):
 			return &ConfigError{Key: key("url"), Reason: "must be ARI's http(s) URL, like http://127.0.0.1:8088/ari"}
-		case sw.User == "":
+		case sw.Type == "asterisk" && sw.User == "":
 			return &ConfigError{Key: key("user"), Reason: "is required (the ari.conf user)"}
-		case sw.Password == "":
+		case sw.Type == "asterisk" && sw.Password == "":
 			return &ConfigError{Key: key("password"), Reason: "is required (the ari.conf password)"}
+		case sw.Type == "freeswitch" && !validHostPort(sw.ESL):
+			return &ConfigError{Key: key("esl"), Reason: "must be the event socket's host:port, like 127.0.0.1:8021"}
+		case sw.Type == "freeswitch" && sw.Password == "":
+			return &ConfigError{Key: key("password"), Reason: "is required (event_socket.conf.xml's password)"}
+		case sw.Type == "freeswitch" && sw.HTTPPassword == "" && len(sw.HTTPAllow) == 0:
+			return &ConfigError{Key: key("http_password"), Reason: "http_password (with http_user) or http_allow is required: the xml-curl endpoint hands out SIP credentials"}
+		case sw.Type == "freeswitch" && (sw.HTTPUser == "") != (sw.HTTPPassword == ""):
+			return &ConfigError{Key: key("http_user"), Reason: "http_user and http_password go together"}
 		case sw.ReconcileInterval < 0:
 			return &ConfigError{Key: key("reconcile_interval"), Reason: "must not be negative"}
+		}
+		for j, n := range sw.HTTPAllow {
+			if _, err := parsePrefix(n); err != nil {
+				return &ConfigError{Key: fmt.Sprintf("switches[%d].http_allow[%d]", i, j), Reason: "must be an address or a network like 10.0.0.0/8"}
+			}
 		}
 		if sw.CDRFileTimezone != "" {
 			if _, err := time.LoadLocation(sw.CDRFileTimezone); err != nil {
@@ -416,6 +452,28 @@ func (c Config) Validate() error {
 		return &ConfigError{Key: "log.format", Reason: "must be text or json"}
 	}
 	return nil
+}
+
+// validHostPort reports whether s is host:port with a numeric port.
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
+}
+
+// parsePrefix reads a network or a single address (a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 var switchNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)

@@ -142,9 +142,16 @@ func TestConfigSwitches(t *testing.T) {
 	if len(cfg.Switches) != 1 || cfg.Switches[0].Domain != "pbx.example.com" {
 		t.Fatalf("switches = %+v", cfg.Switches)
 	}
+	fsGood := good + "  - name: fs1\n    type: freeswitch\n    esl: 127.0.0.1:8021\n    password: secret\n    http_allow: [127.0.0.1]\n"
 	tests := []struct{ name, file, wantKey string }{
 		{"bad name", strings.Replace(good, "ast1", "Ast 1", 1), "switches[0].name"},
 		{"unknown type", strings.Replace(good, "asterisk", "pbx", 1), "switches[0].type"},
+		{"freeswitch good", fsGood, ""},
+		{"freeswitch without esl", strings.Replace(fsGood, "    esl: 127.0.0.1:8021\n", "", 1), "switches[1].esl"},
+		{"freeswitch bad esl", strings.Replace(fsGood, "127.0.0.1:8021", "fs.example", 1), "switches[1].esl"},
+		{"freeswitch no http protection", strings.Replace(fsGood, "    http_allow: [127.0.0.1]\n", "", 1), "switches[1].http_password"},
+		{"freeswitch bad allow", strings.Replace(fsGood, "[127.0.0.1]", "[10.0.0.0/33]", 1), "switches[1].http_allow[0]"},
+		{"freeswitch user without password", fsGood + "    http_user: fs\n", "switches[1].http_user"},
 		{"bad url", strings.Replace(good, "http://127.0.0.1:8088/ari", "127.0.0.1:8088", 1), "switches[0].url"},
 		{"no password", strings.Replace(good, "    password: pw\n", "", 1), "switches[0].password"},
 		{"bad domain", strings.Replace(good, "pbx.example.com", "not a domain", 1), "switches[0].domain"},
@@ -155,6 +162,12 @@ func TestConfigSwitches(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.file, nil, nil)
+			if tc.wantKey == "" {
+				if err != nil {
+					t.Fatalf("err = %v, want none", err)
+				}
+				return
+			}
 			var ce *ConfigError
 			if !errors.As(err, &ce) || ce.Key != tc.wantKey {
 				t.Errorf("err = %v, want one naming %s", err, tc.wantKey)

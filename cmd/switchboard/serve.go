@@ -110,7 +110,7 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
-	pending, err := startSwitches(cfg, svc, provStore, view, pipeline, log, sources.run, core.run)
+	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, log, sources.run, core.run)
 	stop := func() {
 		sources.stop()
 		deadline := time.Now().Add(5 * time.Second)
@@ -124,7 +124,7 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 
-	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg)}
+	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg, switchRoutes)}
 	if cfg.DCP.Listen != "" {
 		servers["dcp"] = api.Instrument(log, dcp.New(deps))
 	}
@@ -192,9 +192,13 @@ func maintainCDRs(ctx context.Context, store *cdr.Store, retention time.Duration
 }
 
 // mainHandler routes the main listener: the native API, the dcp dialect,
+// the endpoints switches call (FreeSWITCH's xml_curl and json_cdr),
 // health checks and metrics.
-func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry) http.Handler {
+func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry, switchRoutes map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	for pattern, h := range switchRoutes {
+		mux.Handle("POST "+pattern, h)
+	}
 	mux.Handle("/api/v1/", native.New(deps))
 	if m := cfg.DCP.Mount; m != "" {
 		mux.Handle(m, http.StripPrefix(m[:len(m)-1], dcp.New(deps)))

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -22,8 +26,9 @@ import (
 // core group, which stops after them, so CDRs an adapter holds are handed
 // over before the pipeline closes. pending reports how many it still holds.
 func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink,
-	log *slog.Logger, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, err error) {
-	var adapters []*asterisk.Adapter
+	log *slog.Logger, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
+	var adapters []interface{ Pending() int }
+	routes = map[string]http.Handler{}
 	pending = func() int {
 		n := 0
 		for _, a := range adapters {
@@ -32,12 +37,23 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		return n
 	}
 	if len(cfg.Switches) == 0 {
-		return pending, nil
+		return pending, routes, nil
 	}
 	gateways := &gatewayNames{svc: svc}
 	svc.AddSink(gateways)
+	if err := gateways.refresh(context.Background()); err != nil {
+		log.Warn("reading gateways", "err", err)
+	}
 	for _, sw := range cfg.Switches {
 		swLog := log.With("switch", sw.Name)
+		if sw.Type == "freeswitch" {
+			a, err := startFreeSWITCH(sw, svc, view, cdrs, gateways, swLog, routes, run, runCore)
+			if err != nil {
+				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
+			}
+			adapters = append(adapters, a)
+			continue
+		}
 		opts := asterisk.DefaultPushOptions()
 		opts.IDWithDomain = sw.Domain == ""
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
@@ -70,13 +86,13 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			},
 		})
 		if err != nil {
-			return pending, fmt.Errorf("switch %s: %w", sw.Name, err)
+			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
 		adapters = append(adapters, adapter)
 		if sw.CDRFile != "" {
 			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
 			if err != nil {
-				return pending, fmt.Errorf("switch %s: %w", sw.Name, err)
+				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
 			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
 		}
@@ -88,7 +104,57 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		}
 		swLog.Info("switch configured", "type", sw.Type, "url", sw.URL, "domain", sw.Domain)
 	}
-	return pending, nil
+	return pending, routes, nil
+}
+
+// startFreeSWITCH wires one FreeSWITCH node: the ESL adapter (presence,
+// CDRs from CHANNEL_HANGUP_COMPLETE, call control), the Reloader that
+// signals provisioning changes over ESL, and the two HTTP endpoints the
+// node calls, behind the node's guard: /freeswitch/<name>/xml-curl
+// (mod_xml_curl: directory, dialplan) and /freeswitch/<name>/cdr
+// (mod_json_cdr).
+func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, gateways *gatewayNames,
+	log *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
+	var allow []netip.Prefix
+	for _, n := range sw.HTTPAllow {
+		p, err := parsePrefix(n)
+		if err != nil {
+			return nil, err
+		}
+		allow = append(allow, p)
+	}
+	guard, err := freeswitch.NewGuard(freeswitch.GuardConfig{User: sw.HTTPUser, Password: sw.HTTPPassword, Allow: allow})
+	if err != nil {
+		return nil, err
+	}
+	phoneProfile := cmp.Or(sw.PhoneProfile, "internal")
+	gatewayProfile := cmp.Or(sw.GatewayProfile, "external")
+	userContext := cmp.Or(sw.UserContext, "default")
+	adapter, err := freeswitch.New(freeswitch.Config{
+		Name: sw.Name, Addr: sw.ESL, Password: sw.Password, Domain: sw.Domain, Profiles: sw.Profiles,
+		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: userContext, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if adapter.UsesDefaultPassword() {
+		log.Warn("this FreeSWITCH node uses the well-known default event socket password ClueCon: anyone who reaches its ESL port controls the switch; set a strong password in event_socket.conf.xml and in switches[].password")
+	}
+	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: phoneProfile, GatewayProfile: gatewayProfile, Logger: log})
+	svc.AddSink(domainSink{domain: sw.Domain, next: reloader})
+	rejects, _ := cdrs.(freeswitch.Rejecter)
+	base := "/freeswitch/" + sw.Name
+	routes[base+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
+		Directory: freeswitch.ServiceDirectory(svc), UserContext: userContext, GatewayProfile: gatewayProfile, Logger: log,
+	}))
+	routes[base+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
+	run(sw.Name+" reload", reloader.Run)
+	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
+	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
+	view.AttachController(sw.Name, adapter)
+	log.Info("switch configured", "type", sw.Type, "esl", sw.ESL, "domain", sw.Domain,
+		"xml_curl", base+"/xml-curl", "json_cdr", base+"/cdr")
+	return adapter, nil
 }
 
 // newBackfill tails the node's own CDR file into the pipeline. Its offset

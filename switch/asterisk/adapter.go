@@ -100,11 +100,7 @@ type Adapter struct {
 
 	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
 
-	mu      sync.Mutex
-	pending []cdr.Record // produced, not yet accepted by a sink
-	notify  chan struct{}
-
-	streaming sync.Mutex // one StreamCDRs at a time
+	outbox cdr.Outbox // produced, not yet accepted by a sink
 }
 
 var (
@@ -162,7 +158,6 @@ func New(cfg Config) (*Adapter, error) {
 		wsHC:   &ws,
 		wsURL:  base + "/events?" + q.Encode(),
 		log:    logger.With("switch", cfg.Name),
-		notify: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -438,68 +433,15 @@ func (a *Adapter) outboundRegistrations(ctx context.Context, p *Presence) map[st
 }
 
 // enqueue queues CDRs for StreamCDRs.
-func (a *Adapter) enqueue(recs []cdr.Record) {
-	if len(recs) == 0 {
-		return
-	}
-	a.mu.Lock()
-	a.pending = append(a.pending, recs...)
-	a.mu.Unlock()
-	select {
-	case a.notify <- struct{}{}:
-	default:
-	}
-}
+func (a *Adapter) enqueue(recs []cdr.Record) { a.outbox.Add(recs, nil) }
 
 // Pending returns how many CDRs wait for a sink.
-func (a *Adapter) Pending() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.pending)
-}
+func (a *Adapter) Pending() int { return a.outbox.Pending() }
 
 // StreamCDRs hands the CDRs of finished legs to sink until ctx ends, then
 // returns nil. A refused Put is retried with backoff, never dropped; what
 // is not yet accepted when ctx ends stays queued for the next StreamCDRs.
 // CDRs are produced only while WatchPresence runs.
 func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
-	a.streaming.Lock()
-	defer a.streaming.Unlock()
-	const maxBatch = 256
-	backoff := 50 * time.Millisecond
-	for {
-		a.mu.Lock()
-		batch := a.pending[:min(len(a.pending), maxBatch):min(len(a.pending), maxBatch)]
-		a.mu.Unlock()
-		if len(batch) == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-a.notify:
-				continue
-			}
-		}
-		if err := sink.Put(ctx, batch...); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a.log.Warn("asterisk: CDR sink refused, retrying", "records", len(batch), "err", err)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		a.mu.Lock()
-		a.pending = a.pending[len(batch):]
-		if len(a.pending) == 0 {
-			a.pending = nil
-		}
-		a.mu.Unlock()
-	}
+	return a.outbox.Stream(ctx, sink, a.log)
 }

@@ -134,9 +134,7 @@ func BenchmarkAdapterEvents(b *testing.B) {
 				s.handle(e)
 			}
 			rounds++
-			a.mu.Lock()
-			a.pending = a.pending[:0]
-			a.mu.Unlock()
+			a.outbox.Discard()
 		}
 		b.StopTimer()
 		reportRate(b, rounds*len(events), cpu0)

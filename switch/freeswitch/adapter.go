@@ -1,0 +1,424 @@
+package freeswitch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/presence"
+)
+
+// Config is one FreeSWITCH node.
+type Config struct {
+	// Name is the switch name of the node's presence and CDRs.
+	Name string
+	// Addr is the event socket, host:port (event_socket.conf.xml's
+	// listen-ip and listen-port; 8021 by default).
+	Addr     string
+	Password string
+	// Domain is the SIP domain of users whose events name none.
+	Domain string
+	// Profiles are the sofia profiles whose registrations are read on a
+	// resync; empty means every profile `sofia xmlstatus` lists.
+	Profiles []string
+	// IsGateway reports whether a name is a provisioned gateway's.
+	IsGateway func(name string) bool
+	// ReconcileEvery is how often registrations and gateways are re-read
+	// while connected, because counts built from events alone drift; 1
+	// minute when zero.
+	ReconcileEvery time.Duration
+	// KeepAlive is the heartbeat: `api status` every KeepAlive, each
+	// allowed KeepAlive to answer, so a dead or silent node is noticed
+	// within two intervals. 5 s when zero; negative disables it.
+	KeepAlive time.Duration
+	// DialTimeout bounds each connection attempt's probe and login;
+	// RequestTimeout each resync command. 5 s and 15 s when zero.
+	DialTimeout, RequestTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the jittered, doubling wait between
+	// connection attempts; 250 ms and 30 s when zero. A refused password
+	// waits MaxBackoff: retrying sooner cannot help.
+	MinBackoff, MaxBackoff time.Duration
+	// ReorderWindow is how long an event is held to put events back in
+	// Event-Sequence order (eslgo delivers each in a goroutine of its
+	// own); 20 ms when zero.
+	ReorderWindow time.Duration
+	// CDRAckTimeout bounds how long a mod_json_cdr POST waits for its
+	// record to be accepted by the CDR sink before it is answered 503
+	// (FreeSWITCH then retries it); 10 s when zero.
+	CDRAckTimeout time.Duration
+	// UserContext is the dialplan context an originated call's
+	// destination is routed in ("default" when empty): the phones'.
+	UserContext string
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnConnect, if set, runs after every (re)connect's resync, for as
+	// long as that connection lasts.
+	OnConnect func(ctx context.Context)
+}
+
+// subscribed are the events the adapter asks for. Not ALL: every api
+// command adds an API event to an ALL subscription, and most of ALL is
+// of no use here.
+var subscribed = []string{
+	"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+	"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+	"BACKGROUND_JOB",
+	"CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire",
+	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete",
+}
+
+// Adapter supervises the ESL connection of one FreeSWITCH node: it keeps
+// the node's presence in a presence.Feed, hands the CDRs of finished legs
+// to a cdr.Sink (from CHANNEL_HANGUP_COMPLETE and from mod_json_cdr's
+// POSTs, see ServeHTTP in jsoncdr_http.go), runs api commands for the
+// Reloader and places and ends calls.
+//
+// On every (re)connect it logs in, subscribes, then resyncs: the
+// registrations of each profile (`sofia xmlstatus profile <p> reg`, the
+// live table: `show registrations` lags behind expiries), the gateways
+// (`sofia xmlstatus gateway`) and the channels (`show channels as json`)
+// replace the node's presence; legs that vanished while disconnected
+// leave the view (their CDRs come from mod_json_cdr). Events are then
+// applied in order. While connected, registrations and gateways are
+// re-read every ReconcileEvery.
+type Adapter struct {
+	cfg Config
+	log *slog.Logger
+
+	watching sync.Mutex // one WatchPresence at a time
+
+	connMu sync.Mutex
+	conn   *eslConn // the live connection, nil when down
+
+	jobsMu    sync.Mutex
+	jobs      map[string]*job // waiting bgapi jobs by Job-UUID
+	byCall    map[string]*job // recent jobs by call uuid, for Job
+	callOrder []string        // byCall's keys, oldest first
+
+	outbox cdr.Outbox // CDRs of both sources until a sink takes them
+}
+
+var (
+	_ presence.Source = (*Adapter)(nil)
+	_ cdr.Source      = (*Adapter)(nil)
+	_ Commander       = (*Adapter)(nil)
+)
+
+// New returns the adapter of one node; nothing is dialled before
+// WatchPresence.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("freeswitch: a node needs a name")
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("freeswitch: node %q: ESL address %q: want host:port", cfg.Name, cfg.Addr)
+	}
+	if cfg.Password == "" {
+		return nil, fmt.Errorf("freeswitch: node %q: ESL password is empty", cfg.Name)
+	}
+	setDefault(&cfg.ReconcileEvery, time.Minute)
+	setDefault(&cfg.KeepAlive, 5*time.Second)
+	setDefault(&cfg.DialTimeout, 5*time.Second)
+	setDefault(&cfg.RequestTimeout, 15*time.Second)
+	setDefault(&cfg.MinBackoff, 250*time.Millisecond)
+	setDefault(&cfg.MaxBackoff, 30*time.Second)
+	setDefault(&cfg.ReorderWindow, 20*time.Millisecond)
+	setDefault(&cfg.CDRAckTimeout, 10*time.Second)
+	setDefault(&cfg.UserContext, "default")
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Adapter{
+		cfg:    cfg,
+		log:    logger.With("switch", cfg.Name),
+		jobs:   map[string]*job{},
+		byCall: map[string]*job{},
+	}, nil
+}
+
+// UsesDefaultPassword reports whether the node is configured with
+// event_socket.conf.xml's well-known default password.
+func (a *Adapter) UsesDefaultPassword() bool { return a.cfg.Password == DefaultPassword }
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func (a *Adapter) now() time.Time {
+	if a.cfg.Now != nil {
+		return a.cfg.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// WatchPresence runs the connection until ctx ends, then returns nil.
+func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error {
+	a.watching.Lock()
+	defer a.watching.Unlock()
+	s := &fsSession{
+		a:    a,
+		feed: feed,
+		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain,
+			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
+		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
+	}
+	backoff := a.cfg.MinBackoff
+	for {
+		connected, err := s.run(ctx)
+		if ctx.Err() != nil {
+			feed.SetConnected(false, nil)
+			return nil
+		}
+		feed.SetConnected(false, err)
+		if connected {
+			backoff = a.cfg.MinBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		if errors.Is(err, ErrAuth) {
+			wait = a.cfg.MaxBackoff
+			a.log.Error("freeswitch: ESL password refused; check the node's password", "addr", a.cfg.Addr, "retry_in", wait)
+		} else {
+			a.log.Warn("freeswitch: ESL connection lost", "err", err, "connected", connected, "retry_in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			feed.SetConnected(false, nil)
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, a.cfg.MaxBackoff)
+	}
+}
+
+// fsSession is the state one WatchPresence keeps across connections.
+type fsSession struct {
+	a     *Adapter
+	feed  *presence.Feed
+	calls *Calls
+	popt  PresenceOptions
+}
+
+// run is one connection: it returns why it ended and whether it got as
+// far as a resync. Every goroutine it starts has returned when it does.
+func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
+	a := s.a
+	conn, err := dialESL(ctx, eslOptions{
+		addr: a.cfg.Addr, password: a.cfg.Password,
+		dialTimeout: a.cfg.DialTimeout, keepAlive: a.cfg.KeepAlive,
+		window: a.cfg.ReorderWindow, log: a.log,
+	}, subscribed)
+	if err != nil {
+		return false, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		a.setConn(nil)
+		stop()
+		conn.Close()
+		wg.Wait()
+		a.failJobs(errors.New("freeswitch: the ESL connection was lost before the job ended"))
+	}()
+	context.AfterFunc(ctx, func() { conn.close(ctx.Err()) })
+
+	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	err = s.resync(rctx, conn, true)
+	rcancel()
+	if err != nil {
+		return false, err
+	}
+	a.setConn(conn)
+	s.feed.SetConnected(true, nil)
+	if a.cfg.OnConnect != nil {
+		wg.Go(func() { a.cfg.OnConnect(ctx) })
+	}
+
+	tick := time.NewTicker(a.cfg.ReconcileEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, ctx.Err()
+		case ev, ok := <-conn.events:
+			if !ok {
+				return true, conn.Err()
+			}
+			s.handle(ev)
+		case <-conn.done:
+			s.drain(conn)
+			return true, conn.Err()
+		case <-tick.C:
+			s.drain(conn)
+			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+			err := s.resync(rctx, conn, false)
+			rcancel()
+			if err != nil {
+				return true, fmt.Errorf("freeswitch: reconcile: %w", err)
+			}
+		}
+	}
+}
+
+// drain applies the events already sequenced.
+func (s *fsSession) drain(conn *eslConn) {
+	for {
+		select {
+		case ev, ok := <-conn.events:
+			if !ok {
+				return
+			}
+			s.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
+// handle applies one event to presence, calls and jobs.
+func (s *fsSession) handle(ev Event) {
+	if ev.Name() == "BACKGROUND_JOB" {
+		s.a.finishJob(ev)
+		return
+	}
+	if ch, ok := PresenceFromEvent(ev, s.popt); ok {
+		for _, r := range ch.Put {
+			s.feed.PutRegistration(r)
+		}
+		for _, k := range ch.Delete {
+			s.deleteRegistration(k)
+		}
+		for _, g := range ch.Gateways {
+			s.feed.PutGateway(g)
+		}
+		for _, n := range ch.DeletedGateways {
+			s.feed.DeleteGateway(n)
+		}
+		return
+	}
+	upserts, ended, cdrs := s.calls.Apply(ev)
+	for _, c := range upserts {
+		s.feed.PutCall(c)
+	}
+	for _, id := range ended {
+		s.feed.EndCall(id)
+	}
+	s.a.outbox.Add(cdrs, nil)
+}
+
+// deleteRegistration removes one contact, or every contact of the user
+// when the event names none (sofia::expire names only user and host).
+func (s *fsSession) deleteRegistration(k RegKey) {
+	if k.Contact != "" {
+		s.feed.DeleteRegistration(k.Domain, k.User, k.Contact)
+		return
+	}
+	s.feed.DeleteRegistration(k.Domain, k.User, "")
+}
+
+// resync reads the node and replaces its presence. full (on a connect)
+// also reads the channels; the periodic reconcile leaves calls to the
+// events, since a channel list could race the events in flight about it.
+func (s *fsSession) resync(ctx context.Context, conn *eslConn, full bool) error {
+	profiles := s.a.cfg.Profiles
+	if len(profiles) == 0 {
+		body, err := conn.api(ctx, "sofia xmlstatus")
+		if err != nil {
+			return fmt.Errorf("freeswitch: sofia xmlstatus: %w", err)
+		}
+		if profiles, err = ParseXMLStatusProfiles([]byte(body)); err != nil {
+			return fmt.Errorf("freeswitch: sofia xmlstatus: %w", err)
+		}
+	}
+	var snap presence.Snapshot
+	for _, p := range profiles {
+		body, err := conn.api(ctx, "sofia xmlstatus profile "+p+" reg")
+		if err != nil {
+			return fmt.Errorf("freeswitch: registrations of profile %s: %w", p, err)
+		}
+		regs, err := ParseXMLStatusReg([]byte(body), s.popt)
+		if err != nil {
+			return fmt.Errorf("freeswitch: registrations of profile %s: %w", p, err)
+		}
+		snap.Registrations = append(snap.Registrations, regs...)
+	}
+	body, err := conn.api(ctx, "sofia xmlstatus gateway")
+	if err != nil {
+		return fmt.Errorf("freeswitch: sofia xmlstatus gateway: %w", err)
+	}
+	if snap.Gateways, err = ParseXMLStatusGateways([]byte(body), s.popt); err != nil {
+		return fmt.Errorf("freeswitch: sofia xmlstatus gateway: %w", err)
+	}
+	if full {
+		body, err := conn.api(ctx, "show channels as json")
+		if err != nil {
+			return fmt.Errorf("freeswitch: show channels: %w", err)
+		}
+		rows, err := ParseShowChannels([]byte(body))
+		if err != nil {
+			return fmt.Errorf("freeswitch: show channels: %w", err)
+		}
+		s.calls.Reset(rows)
+	}
+	snap.Calls = s.calls.Live()
+	s.feed.Replace(snap)
+	return nil
+}
+
+func (a *Adapter) setConn(c *eslConn) {
+	a.connMu.Lock()
+	a.conn = c
+	a.connMu.Unlock()
+}
+
+// ErrNotConnected is returned by commands while the node is down.
+var ErrNotConnected = errors.New("freeswitch: not connected to the node")
+
+// API runs one api command on the node and returns its answer; a "-ERR"
+// answer is an error. It is the Reloader's Commander.
+func (a *Adapter) API(ctx context.Context, cmd string) (string, error) {
+	a.connMu.Lock()
+	c := a.conn
+	a.connMu.Unlock()
+	if c == nil {
+		return "", ErrNotConnected
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.cfg.RequestTimeout)
+		defer cancel()
+	}
+	return c.api(ctx, cmd)
+}
+
+// Pending returns how many CDRs wait for a sink.
+func (a *Adapter) Pending() int { return a.outbox.Pending() }
+
+// StreamCDRs hands the CDRs of finished legs (from the event stream and
+// from mod_json_cdr's POSTs) to sink until ctx ends, then returns nil. A
+// refused Put is retried with backoff, never dropped; what is not yet
+// accepted when ctx ends stays queued for the next StreamCDRs.
+func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
+	return a.outbox.Stream(ctx, sink, a.log)
+}
+
+// String names the node for logs.
+func (a *Adapter) String() string {
+	return "freeswitch " + a.cfg.Name + " (" + strings.TrimSpace(a.cfg.Addr) + ")"
+}

@@ -1,0 +1,196 @@
+package esltest
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// apiResult is what an API command does: events fired before its answer
+// (an originate's call set-up), the answer, events fired after it (a
+// uuid_kill's hang-up) and the json_cdr records of the legs that ended.
+type apiResult struct {
+	before []*event
+	reply  string
+	after  []*event
+	cdrs   []cdrRecord
+}
+
+func apiResponse(body string) []byte {
+	return []byte(fmt.Sprintf("Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body))
+}
+
+// apiEvent is the API event switch_api_execute fires for every command,
+// known or not.
+func (s *Server) apiEvent(cmd, arg string, hasArg bool) *event {
+	e := s.newEvent(seqAPIWithArg)
+	e.set("API-Command", cmd)
+	if hasArg {
+		e.set("API-Command-Argument", arg)
+	} else {
+		e.del("API-Command-Argument")
+	}
+	return e
+}
+
+// api runs "api <cmd> [<arg>]".
+func (c *conn) api(line string) {
+	s := c.s
+	cmd, arg, hasArg := strings.Cut(line, " ")
+	s.emit(s.apiEvent(cmd, arg, hasArg))
+	r := s.runAPI(cmd, arg)
+	s.emit(r.before...)
+	reply := r.reply
+	if reply == "" {
+		reply = "-ERR no reply\n"
+	}
+	c.send(apiResponse(reply))
+	s.emit(r.after...)
+	s.postCDRs(r.cdrs)
+}
+
+// bgapi runs "bgapi <cmd> [<arg>]": the Job-UUID reply at once, then the
+// command, then its BACKGROUND_JOB event carrying the answer as body.
+func (c *conn) bgapi(line, jobUUID string) {
+	s := c.s
+	if jobUUID == "" {
+		jobUUID = newUUID()
+	}
+	c.send([]byte(fmt.Sprintf("Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n", jobUUID, jobUUID)))
+	cmd, arg, hasArg := strings.Cut(line, " ")
+	s.emit(s.apiEvent(cmd, arg, hasArg))
+	r := s.runAPI(cmd, arg)
+	s.emit(r.before...)
+	s.emit(r.after...)
+	job := s.newEvent(seqBackgroundJob)
+	job.set("Job-UUID", jobUUID)
+	job.set("Job-Command", cmd)
+	if hasArg {
+		job.set("Job-Command-Arg", arg)
+	}
+	job.setBody([]byte(r.reply))
+	s.emit(job)
+	s.postCDRs(r.cdrs)
+}
+
+func notModelled(cmd, arg string) apiResult {
+	return apiResult{reply: fmt.Sprintf("-ERR esltest: not modelled: %s %s\n", cmd, arg)}
+}
+
+// runAPI answers one API command.
+func (s *Server) runAPI(cmd, arg string) apiResult {
+	switch cmd {
+	case "status":
+		return apiResult{reply: string(RecordedBody("api-status.txt"))}
+	case "reloadxml":
+		return apiResult{before: []*event{s.newEvent(seqReloadXML)}, reply: "+OK [Success]\n"}
+	case "sofia":
+		return s.sofiaAPI(arg)
+	case "show":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch strings.Join(strings.Fields(arg), " ") {
+		case "channels as json":
+			return apiResult{reply: renderChannelsJSON(s.st)}
+		case "calls as json":
+			return apiResult{reply: renderCallsJSON(s.st)}
+		case "registrations as json":
+			return apiResult{reply: renderRegistrationsJSON(s.st)}
+		}
+		return notModelled(cmd, arg)
+	case "uuid_kill":
+		return s.uuidKill(arg)
+	case "originate":
+		return s.originate(arg)
+	}
+	return apiResult{reply: fmt.Sprintf("-ERR %s Command not found!\n", cmd)}
+}
+
+// sofiaAPI answers mod_sofia's "sofia" command.
+func (s *Server) sofiaAPI(arg string) apiResult {
+	f := strings.Fields(arg)
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case len(f) == 1 && f[0] == "status":
+		return apiResult{reply: renderSofiaStatus(s.st, now)}
+	case len(f) == 1 && f[0] == "xmlstatus":
+		return apiResult{reply: renderSofiaXMLStatus(s.st)}
+	case len(f) == 4 && f[0] == "status" && f[1] == "profile" && f[3] == "reg" && isProfile(f[2]):
+		return apiResult{reply: renderRegsText(s.st, f[2], now, s.opts.loc)}
+	case len(f) == 4 && f[0] == "xmlstatus" && f[1] == "profile" && f[3] == "reg" && isProfile(f[2]):
+		return apiResult{reply: renderRegsXML(s.st, f[2], now, s.opts.loc)}
+	case len(f) == 3 && f[0] == "status" && f[1] == "gateway":
+		return apiResult{reply: renderGatewayText(s.st, f[2], now)}
+	case len(f) >= 2 && len(f) <= 3 && f[0] == "xmlstatus" && f[1] == "gateway":
+		name := ""
+		if len(f) == 3 {
+			name = f[2]
+		}
+		return apiResult{reply: renderGatewaysXML(s.st, name, now)}
+	case len(f) == 3 && f[0] == "profile" && f[2] == "rescan" && isProfile(f[1]):
+		r := apiResult{reply: string(RecordedBody("api-sofia-profile-external-rescan.txt"))}
+		r.before = append(r.before, s.newEvent(seqReloadXML))
+		// A rescan re-adds the gateways a killgw deleted; they then
+		// register again: TRYING, REGISTER, REGED.
+		for _, g := range s.st.killed {
+			if g.profile != f[1] {
+				continue
+			}
+			r.before = append(r.before, s.gatewayEvent(seqGatewayAdd, g.name, g.profile))
+			for _, st := range []string{"TRYING", "REGISTER", "REGED"} {
+				ping := "DOWN"
+				if st == "REGED" {
+					ping = "UP"
+				}
+				r.after = append(r.after, s.gatewayStateEvent(g.name, st, ping))
+			}
+		}
+		return r
+	case len(f) == 4 && f[0] == "profile" && f[2] == "killgw" && isProfile(f[1]):
+		g := s.st.gateway(f[3])
+		if g == nil || g.profile != f[1] {
+			return apiResult{reply: "-ERR no such gateway.\n"}
+		}
+		return apiResult{
+			reply: string(RecordedBody("api-sofia-profile-external-killgw-gw1.txt")),
+			after: []*event{s.gatewayStateEvent(g.name, "DOWN", "DOWN"), s.gatewayEvent(seqGatewayDelete, g.name, g.profile)},
+		}
+	}
+	return notModelled("sofia", arg)
+}
+
+func isProfile(p string) bool { return p == "internal" || p == "external" }
+
+// gatewayEvent is sofia::gateway_add or sofia::gateway_delete (the
+// recorded event seq) for gateway name.
+func (s *Server) gatewayEvent(seq int, name, profile string) *event {
+	e := s.newEvent(seq)
+	e.set("Gateway", name)
+	e.set("profile-name", profile)
+	return e
+}
+
+// gatewayStateEvent is a sofia::gateway_state event in the recorded shape
+// of that state: TRYING without the registrar's address, REGISTER with
+// Status 200 / Phrase OK, FAILED with 503 Service Unavailable, the others
+// as REGED.
+func (s *Server) gatewayStateEvent(name, state, ping string) *event {
+	seq := seqGatewayReged
+	switch state {
+	case "DOWN":
+		seq = seqGatewayStateDown
+	case "TRYING":
+		seq = seqGatewayTrying
+	case "REGISTER":
+		seq = seqGatewayRegister
+	case "FAILED":
+		seq = seqGatewayFailed
+	}
+	e := s.newEvent(seq)
+	e.set("Gateway", name)
+	e.set("State", state)
+	e.set("Ping-Status", ping)
+	return e
+}

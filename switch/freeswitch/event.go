@@ -1,0 +1,452 @@
+package freeswitch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrMalformedEvent is wrapped by every error about the bytes of an ESL
+// event or frame (a header line without a colon, a body shorter than its
+// Content-Length…).
+var ErrMalformedEvent = errors.New("freeswitch: malformed ESL event")
+
+// Event is one ESL event with header values already URL-decoded (the plain
+// format encodes them, except commas).
+//
+// Keys are canonicalised with textproto.CanonicalMIMEHeaderKey, as eslgo's
+// textproto reader does, so "variable_sip_user_agent" is stored as
+// "Variable_sip_user_agent" and "Caller-Caller-ID-Name" as
+// "Caller-Caller-Id-Name": use Get, which looks names up in any case.
+// When a header is repeated (CHANNEL_HANGUP_COMPLETE carries Hangup-Cause
+// twice), the first value is kept, as textproto's Get returns it.
+type Event struct {
+	Headers map[string]string
+	// Body is the event's own body (BACKGROUND_JOB's result, a log
+	// line…), nil when it has none.
+	Body []byte
+}
+
+// Get returns the value of a header, looked up in any case; "" when the
+// event lacks it.
+func (e Event) Get(name string) string {
+	if v, ok := e.Headers[name]; ok {
+		return v
+	}
+	return e.Headers[canonicalHeaderKey(name)]
+}
+
+// Name returns the Event-Name (CUSTOM for sofia's events).
+func (e Event) Name() string { return e.Headers["Event-Name"] }
+
+// Subclass returns the Event-Subclass of a CUSTOM event, decoded
+// ("sofia::register").
+func (e Event) Subclass() string { return e.Headers["Event-Subclass"] }
+
+// Seq returns the Event-Sequence, FreeSWITCH's counter of fired events; 0
+// when absent or not a number.
+func (e Event) Seq() uint64 {
+	n, _ := strconv.ParseUint(e.Headers["Event-Sequence"], 10, 64)
+	return n
+}
+
+// Time returns when FreeSWITCH fired the event (Event-Date-Timestamp,
+// microseconds since the epoch), in UTC; the zero time when absent.
+func (e Event) Time() time.Time {
+	return microTime(e.Headers["Event-Date-Timestamp"])
+}
+
+// microTime reads a positive count of microseconds since the epoch.
+func microTime(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > maxEpoch*1e6 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// eventJSON is the event as one JSON object of its headers (sorted), with
+// the body, when there is one, under "_body" as in FreeSWITCH's json event
+// format: the Raw of the CDRs made from events.
+func eventJSON(e Event) json.RawMessage {
+	m := e.Headers
+	if e.Body != nil {
+		m = make(map[string]string, len(e.Headers)+1)
+		for k, v := range e.Headers {
+			m[k] = v
+		}
+		m["_body"] = string(e.Body)
+	}
+	b, err := json.Marshal(m)
+	if err != nil { // only strings: cannot happen
+		return nil
+	}
+	return b
+}
+
+// ParsePlainEvent parses the body of a `Content-Type: text/event-plain`
+// frame: header lines, a blank line, then as many bytes of the event's
+// own body as its Content-Length says.
+//
+// It accepts what eslgo's reader (net/textproto's ReadMIMEHeader)
+// accepts and gives the same Event as EventFromHeaders of that reader's
+// result: canonical keys, the first of repeated headers, values trimmed
+// and URL-decoded. It is more lenient in one way: the blank line may be
+// missing at the end of b.
+func ParsePlainEvent(b []byte) (Event, error) {
+	end, bodyStart, _ := headerBlockEnd(b)
+	headers, err := parseHeaderBlock(string(b[:end]), true)
+	if err != nil {
+		return Event{}, err
+	}
+	ev := Event{Headers: headers}
+	if cl, ok := headers["Content-Length"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(cl))
+		if err != nil || n < 0 {
+			return Event{}, fmt.Errorf("%w: Content-Length %q", ErrMalformedEvent, cl)
+		}
+		rest := b[bodyStart:]
+		if n > len(rest) {
+			return Event{}, fmt.Errorf("%w: body of %d bytes, Content-Length %d: %w", ErrMalformedEvent, len(rest), n, io.ErrUnexpectedEOF)
+		}
+		if n > 0 {
+			ev.Body = bytes.Clone(rest[:n])
+		}
+	}
+	return ev, nil
+}
+
+// EventFromHeaders builds an Event from what eslgo's *eslgo.Event holds:
+// its textproto.MIMEHeader, whose values are still URL-encoded, and its
+// Body (kept, not copied; an empty body is nil). Values are decoded as
+// ParsePlainEvent decodes them (url.PathUnescape: '+' stays '+', a value
+// with a broken escape is kept as it came).
+func EventFromHeaders(h map[string][]string, body []byte) Event {
+	headers := make(map[string]string, len(h))
+	for k, vs := range h {
+		if len(vs) == 0 {
+			continue
+		}
+		ck := canonicalHeaderKey(k)
+		if _, dup := headers[ck]; dup && k != ck {
+			// Two spellings of one key (only in a map not made by
+			// textproto): the canonical one is what textproto keeps.
+			continue
+		}
+		headers[ck] = unescapeValue(vs[0])
+	}
+	if len(body) == 0 {
+		body = nil
+	}
+	return Event{Headers: headers, Body: body}
+}
+
+// Frame is one ESL frame: its outer headers (Content-Type, Reply-Text,
+// Content-Length…, with canonical keys and values as sent, not decoded)
+// and its Content-Length body.
+type Frame struct {
+	Headers map[string]string
+	Body    []byte
+}
+
+// SplitFrames splits a raw ESL byte stream, as recorded in
+// testdata/esl/scenario-plain.txt, into frames. Frames follow each other
+// directly (the json format's bodies have no trailing newline); blank
+// lines between frames are skipped. Bodies share b's memory. A truncated
+// last frame gives the frames before it and an error wrapping
+// io.ErrUnexpectedEOF.
+func SplitFrames(b []byte) ([]Frame, error) {
+	var frames []Frame
+	pos := 0
+	for {
+		for pos < len(b) && (b[pos] == '\n' || b[pos] == '\r') {
+			pos++
+		}
+		if pos >= len(b) {
+			return frames, nil
+		}
+		rest := b[pos:]
+		end, bodyStart, found := headerBlockEnd(rest)
+		if !found {
+			return frames, fmt.Errorf("%w: frame headers at byte %d are not terminated: %w", ErrMalformedEvent, pos, io.ErrUnexpectedEOF)
+		}
+		headers, err := parseHeaderBlock(string(rest[:end]), false)
+		if err != nil {
+			return frames, fmt.Errorf("frame at byte %d: %w", pos, err)
+		}
+		f := Frame{Headers: headers}
+		pos += bodyStart
+		if cl, ok := headers["Content-Length"]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(cl))
+			if err != nil || n < 0 {
+				return frames, fmt.Errorf("%w: frame at byte %d: Content-Length %q", ErrMalformedEvent, pos, cl)
+			}
+			if n > len(b)-pos {
+				return frames, fmt.Errorf("%w: frame at byte %d: body of %d bytes, Content-Length %d: %w",
+					ErrMalformedEvent, pos, len(b)-pos, n, io.ErrUnexpectedEOF)
+			}
+			f.Body = b[pos : pos+n : pos+n]
+			pos += n
+		}
+		frames = append(frames, f)
+	}
+}
+
+// headerBlockEnd finds the blank line that ends the header lines at the
+// start of b: end is where the header lines stop and bodyStart where the
+// body begins. Without a blank line (found false) both are len(b).
+func headerBlockEnd(b []byte) (end, bodyStart int, found bool) {
+	pos := 0
+	for pos < len(b) {
+		nl := bytes.IndexByte(b[pos:], '\n')
+		if nl < 0 {
+			break
+		}
+		line := b[pos : pos+nl]
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			return pos, pos + nl + 1, true
+		}
+		pos += nl + 1
+	}
+	return len(b), len(b), false
+}
+
+// rawHeader is one header line while a block is parsed: key and value
+// are slices of the block, or of the arena once canonicalised or decoded.
+type rawHeader struct {
+	key, value string
+	canon      bool // key must be canonicalised
+	decode     bool // value holds a '%' to decode
+}
+
+// parseHeaderBlock parses header lines (no blank line among them) as
+// textproto.ReadMIMEHeader does: "Key: value" with the value trimmed,
+// continuation lines (starting with a space or tab) appended after a
+// space, keys of token characters (a key with a space is accepted and
+// kept as it is), values of visible characters, spaces and tabs. It
+// canonicalises keys, keeps the first of repeated headers and, when
+// decode is set, URL-decodes values.
+//
+// Canonical keys and decoded values are written into one arena, so that
+// an event of 300 headers costs a handful of allocations, not 600.
+func parseHeaderBlock(block string, decode bool) (map[string]string, error) {
+	hs := make([]rawHeader, 0, strings.Count(block, "\n")+1)
+	arenaSize := 0
+	for line := range strings.Lines(block) {
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(hs) == 0 {
+				return nil, fmt.Errorf("%w: header block starts with a continuation line %q", ErrMalformedEvent, eslClip(line))
+			}
+			if !validHeaderValue(line) {
+				return nil, fmt.Errorf("%w: header line %q", ErrMalformedEvent, eslClip(line))
+			}
+			h := &hs[len(hs)-1]
+			h.value = strings.TrimLeft(h.value+" "+trimSpaceTab(line), " \t")
+			h.decode = decode && strings.IndexByte(h.value, '%') >= 0
+			continue
+		}
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%w: header line without a colon %q", ErrMalformedEvent, eslClip(line))
+		}
+		canon, valid := keyNeedsCanon(key)
+		if !valid || !validHeaderValue(value) {
+			return nil, fmt.Errorf("%w: header line %q", ErrMalformedEvent, eslClip(line))
+		}
+		h := rawHeader{key: key, value: trimSpaceTab(value), canon: canon}
+		h.decode = decode && strings.IndexByte(h.value, '%') >= 0
+		hs = append(hs, h)
+	}
+	for i := range hs {
+		if hs[i].canon {
+			arenaSize += len(hs[i].key)
+		}
+		if hs[i].decode {
+			arenaSize += len(hs[i].value)
+		}
+	}
+	if arenaSize > 0 {
+		// Pass 1 writes into the arena and records offsets; pass 2 slices
+		// the arena's one string.
+		type span struct{ keyAt, keyEnd, valAt, valEnd int }
+		spans := make([]span, len(hs))
+		arena := make([]byte, 0, arenaSize)
+		for i := range hs {
+			h := &hs[i]
+			if h.canon {
+				spans[i].keyAt = len(arena)
+				arena = appendCanonicalKey(arena, h.key)
+				spans[i].keyEnd = len(arena)
+			}
+			if h.decode {
+				at := len(arena)
+				var ok bool
+				if arena, ok = appendUnescaped(arena, h.value); ok {
+					spans[i].valAt, spans[i].valEnd = at, len(arena)
+				} else {
+					h.decode = false // a broken escape: the value is kept raw
+				}
+			}
+		}
+		s := string(arena)
+		for i := range hs {
+			if hs[i].canon {
+				hs[i].key = s[spans[i].keyAt:spans[i].keyEnd]
+			}
+			if hs[i].decode {
+				hs[i].value = s[spans[i].valAt:spans[i].valEnd]
+			}
+		}
+	}
+	m := make(map[string]string, len(hs))
+	for _, h := range hs {
+		if _, dup := m[h.key]; !dup {
+			m[h.key] = h.value
+		}
+	}
+	return m, nil
+}
+
+func trimSpaceTab(s string) string { return strings.Trim(s, " \t") }
+
+// eslClip shortens a line quoted in an error.
+func eslClip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// isTokenByte reports whether c may appear in a header key (RFC 7230
+// tchar), as textproto's validHeaderFieldByte.
+func isTokenByte(c byte) bool { return tokenBytes[c] }
+
+var tokenBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+	}
+	return t
+}()
+
+// validHeaderValue reports whether every byte of s may appear in a header
+// value: visible characters, space, tab and bytes of 0x80 and above (as
+// textproto's validHeaderValueByte).
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// keyNeedsCanon checks a header key as textproto does: valid is false for
+// an empty key or one with a byte that is neither a token character nor a
+// space; canon is whether the key must be rewritten into canonical form
+// (never for a key with a space, which textproto keeps as it is).
+func keyNeedsCanon(k string) (canon, valid bool) {
+	if k == "" {
+		return false, false
+	}
+	space := false
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c == ' ':
+			space = true
+		case !isTokenByte(c):
+			return false, false
+		case upper && 'a' <= c && c <= 'z', !upper && 'A' <= c && c <= 'Z':
+			canon = true
+		}
+		upper = c == '-'
+	}
+	if space {
+		return false, true
+	}
+	return canon, true
+}
+
+// appendCanonicalKey appends k in canonical form: upper case first and
+// after each '-', lower case elsewhere. k must be a valid key without a
+// space.
+func appendCanonicalKey(dst []byte, k string) []byte {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+		upper = c == '-'
+	}
+	return dst
+}
+
+// canonicalHeaderKey is textproto.CanonicalMIMEHeaderKey: k itself when it
+// is already canonical or is not a valid key.
+func canonicalHeaderKey(k string) string {
+	canon, valid := keyNeedsCanon(k)
+	if !valid || !canon {
+		return k
+	}
+	return string(appendCanonicalKey(make([]byte, 0, len(k)), k))
+}
+
+// unescapeValue decodes %XX escapes as url.PathUnescape does ('+' stays
+// '+'); a value with a broken escape is returned unchanged.
+func unescapeValue(s string) string {
+	if strings.IndexByte(s, '%') < 0 {
+		return s
+	}
+	b, ok := appendUnescaped(make([]byte, 0, len(s)), s)
+	if !ok {
+		return s
+	}
+	return string(b)
+}
+
+// appendUnescaped appends s with its %XX escapes decoded. On a broken
+// escape ('%' not followed by two hex digits) it returns dst unchanged
+// and false, as url.PathUnescape fails on it.
+func appendUnescaped(dst []byte, s string) ([]byte, bool) {
+	n := len(dst)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			dst = append(dst, c)
+			continue
+		}
+		if i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2]) {
+			return dst[:n], false
+		}
+		dst = append(dst, unhexDigit(s[i+1])<<4|unhexDigit(s[i+2]))
+		i += 2
+	}
+	return dst, true
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

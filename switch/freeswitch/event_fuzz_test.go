@@ -1,0 +1,84 @@
+package freeswitch
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// eslFuzzSeeds are event bodies from the recording: a small one, a
+// register event, a hangup with 218 variables and the BACKGROUND_JOB.
+func eslFuzzSeeds(f *testing.F) [][]byte {
+	bodies, err := eslScenarioBodies()
+	if err != nil {
+		f.Fatal(err)
+	}
+	var seeds [][]byte
+	for _, b := range bodies {
+		switch {
+		case len(seeds) == 0,
+			bytes.Contains(b, []byte("sofia%3A%3Aregister\n")) && len(seeds) < 3,
+			bytes.Contains(b, []byte("Event-Name: BACKGROUND_JOB")),
+			bytes.Contains(b, []byte("Event-Sequence: 529\n")):
+			seeds = append(seeds, b)
+		}
+	}
+	return seeds
+}
+
+// FuzzParsePlainEvent: never a panic; an error wraps ErrMalformedEvent;
+// whatever eslgo's textproto reader accepts, ParsePlainEvent accepts and
+// reads the same.
+func FuzzParsePlainEvent(f *testing.F) {
+	for _, s := range eslFuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte("A: %2B1\nA: 2\n b\nContent-Length: 3\n\nxyz"))
+	f.Add([]byte("odd key: %zz\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := ParsePlainEvent(b)
+		if err != nil && !errors.Is(err, ErrMalformedEvent) {
+			t.Fatalf("error does not wrap ErrMalformedEvent: %v", err)
+		}
+		want, terr := textprotoEvent(b)
+		if terr != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("textproto accepts what ParsePlainEvent refuses: %v", err)
+		}
+		if !sameEvent(ev, want) {
+			t.Fatalf("ParsePlainEvent %q %q\ntextproto       %q %q", ev.Headers, ev.Body, want.Headers, want.Body)
+		}
+		for k := range ev.Headers {
+			if canonicalHeaderKey(k) != k {
+				t.Fatalf("key %q is not canonical", k)
+			}
+		}
+	})
+}
+
+// FuzzSplitFrames: never a panic; the frames returned cover no more than
+// the input; an error wraps ErrMalformedEvent.
+func FuzzSplitFrames(f *testing.F) {
+	f.Add(eslFile(f, "error-wrong-password.txt"))
+	f.Add(eslFile(f, "bgapi-status-reply.txt"))
+	f.Add(eslFile(f, "api-sofia-xmlstatus-gateway.txt"))
+	f.Add([]byte("Content-Length: 2\n\n{}Content-Length: 1\n\nx\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		frames, err := SplitFrames(b)
+		if err != nil && !errors.Is(err, ErrMalformedEvent) {
+			t.Fatalf("error does not wrap ErrMalformedEvent: %v", err)
+		}
+		total := 0
+		for _, fr := range frames {
+			if fr.Headers == nil {
+				t.Fatal("frame without headers")
+			}
+			total += len(fr.Body)
+		}
+		if total > len(b) {
+			t.Fatalf("bodies of %d bytes from %d", total, len(b))
+		}
+	})
+}

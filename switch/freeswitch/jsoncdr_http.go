@@ -1,0 +1,101 @@
+package freeswitch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+)
+
+// Rejecter stores what a source received but could not make a Record of
+// (cdr.Pipeline does, durably).
+type Rejecter interface {
+	Reject(ctx context.Context, dl cdr.DeadLetter) error
+}
+
+// maxJSONCDRBody bounds a mod_json_cdr POST: a leg's record is a few kB,
+// tens with long variable lists.
+const maxJSONCDRBody = 4 << 20
+
+// JSONCDRHandler answers mod_json_cdr's POSTs for this node (url =
+// http://switchboard/freeswitch/<node>/cdr in json_cdr.conf.xml). A record
+// is answered 200 only once the CDR sink has accepted it (the pipeline
+// acknowledges only what is committed or spooled to disk), so FreeSWITCH
+// keeps, retries and finally writes to its err-log-dir whatever was not
+// acknowledged. Records reach the sink through the same queue as the
+// records derived from CHANNEL_HANGUP_COMPLETE, so both ways end in one
+// row per leg (the store keeps the first record of a uuid; the two agree
+// field by field).
+//
+// A body that is not a CDR (malformed JSON, no uuid) would fail the same
+// way on every retry: it is stored as a dead letter through rejects and
+// answered 200; without a Rejecter, or if storing it fails, it is answered
+// 400 or 503 so that FreeSWITCH keeps it.
+func (a *Adapter) JSONCDRHandler(rejects Rejecter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "json_cdr: POST a mod_json_cdr record", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONCDRBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				http.Error(w, fmt.Sprintf("json_cdr: body over %d bytes", maxJSONCDRBody), http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "json_cdr: reading the body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		rec, err := ParseJSONCDRPost(r.Header.Get("Content-Type"), body,
+			JSONCDROptions{Switch: a.cfg.Name, IsGateway: a.cfg.IsGateway})
+		if err != nil {
+			a.rejectCDR(w, r, rejects, body, err)
+			return
+		}
+		if err := a.submit(r.Context(), rec); err != nil {
+			a.log.Warn("freeswitch: json_cdr record not yet stored; FreeSWITCH will retry", "call", rec.CallID, "err", err)
+			http.Error(w, "json_cdr: not stored yet, retry: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// submit queues rec for StreamCDRs and waits until the sink accepted it,
+// at most CDRAckTimeout. A record still queued when the wait ends is
+// delivered later anyway; FreeSWITCH's retry is then a duplicate the
+// store ignores.
+func (a *Adapter) submit(ctx context.Context, rec cdr.Record) error {
+	done := make(chan error, 1)
+	a.outbox.Add([]cdr.Record{rec}, done)
+	t := time.NewTimer(a.cfg.CDRAckTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("freeswitch: the CDR sink did not accept the record within %s", a.cfg.CDRAckTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *Adapter) rejectCDR(w http.ResponseWriter, r *http.Request, rejects Rejecter, body []byte, perr error) {
+	if !errors.Is(perr, ErrMalformedCDR) || rejects == nil {
+		http.Error(w, "json_cdr: "+perr.Error(), http.StatusBadRequest)
+		return
+	}
+	dl := cdr.DeadLetter{Source: "freeswitch:" + a.cfg.Name + " json_cdr", Reason: perr.Error(), Raw: string(body)}
+	if err := rejects.Reject(r.Context(), dl); err != nil {
+		http.Error(w, "json_cdr: storing the malformed record failed, retry: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	a.log.Warn("freeswitch: malformed json_cdr record kept as a dead letter", "err", perr)
+	w.WriteHeader(http.StatusOK)
+}
