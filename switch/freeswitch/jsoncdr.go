@@ -1,17 +1,9 @@
-// Package freeswitch is the FreeSWITCH adapter: Switchboard's side of a
-// FreeSWITCH node, which is to follow registrations, gateways and calls
-// over the event socket (ESL), answer mod_xml_curl and receive
-// mod_json_cdr's records.
-//
-// Its first part, in jsoncdr*.go, is the parser of mod_json_cdr's records:
-// one JSON document per call leg, POSTed to Switchboard or written as
-// <uuid>.cdr.json files. The parser only parses bytes; the HTTP endpoint
-// that acknowledges a POST once the record is durable, and the import of
-// files, are the caller's. LegRecord holds the mapping from channel
-// variables to a cdr.Record so that CDRs derived from
-// CHANNEL_HANGUP_COMPLETE events, which carry the same variables, come out
-// the same. The ESL connection, presence, mod_xml_curl and call control
-// come later.
+// mod_json_cdr's records: one JSON document per call leg, POSTed to
+// Switchboard (jsoncdr_http.go) or written as <uuid>.cdr.json files (cdr
+// import). LegRecord holds the mapping from channel variables to a
+// cdr.Record so that CDRs derived from CHANNEL_HANGUP_COMPLETE events,
+// which carry the same variables, come out the same.
+
 package freeswitch
 
 import (
