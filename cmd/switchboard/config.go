@@ -430,6 +430,9 @@ func (c Config) Validate() error {
 		case sw.ReconcileInterval < 0:
 			return &ConfigError{Key: key("reconcile_interval"), Reason: "must not be negative"}
 		}
+		if k := foreignSwitchKey(sw); k != "" {
+			return &ConfigError{Key: key(k), Reason: fmt.Sprintf("is not a setting of a %s node", sw.Type)}
+		}
 		for j, n := range sw.HTTPAllow {
 			if _, err := parsePrefix(n); err != nil {
 				return &ConfigError{Key: fmt.Sprintf("switches[%d].http_allow[%d]", i, j), Reason: "must be an address or a network like 10.0.0.0/8"}
@@ -452,6 +455,32 @@ func (c Config) Validate() error {
 		return &ConfigError{Key: "log.format", Reason: "must be text or json"}
 	}
 	return nil
+}
+
+// foreignSwitchKey names a key set on a node of a type that does not use
+// it (a cdr_file on a FreeSWITCH node would look active and do nothing).
+func foreignSwitchKey(sw SwitchConfig) string {
+	asteriskOnly := []struct {
+		key string
+		set bool
+	}{{"url", sw.URL != ""}, {"user", sw.User != ""}, {"app", sw.App != ""}, {"metrics_url", sw.MetricsURL != ""},
+		{"cdr_file", sw.CDRFile != ""}, {"cdr_file_timezone", sw.CDRFileTimezone != ""}}
+	freeswitchOnly := []struct {
+		key string
+		set bool
+	}{{"esl", sw.ESL != ""}, {"profiles", len(sw.Profiles) > 0}, {"phone_profile", sw.PhoneProfile != ""},
+		{"gateway_profile", sw.GatewayProfile != ""}, {"user_context", sw.UserContext != ""}, {"http_user", sw.HTTPUser != ""},
+		{"http_password", sw.HTTPPassword != ""}, {"http_allow", len(sw.HTTPAllow) > 0}}
+	other := asteriskOnly
+	if sw.Type == "asterisk" {
+		other = freeswitchOnly
+	}
+	for _, k := range other {
+		if k.set {
+			return k.key
+		}
+	}
+	return ""
 }
 
 // validHostPort reports whether s is host:port with a numeric port.

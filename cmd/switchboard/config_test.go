@@ -152,6 +152,8 @@ func TestConfigSwitches(t *testing.T) {
 		{"freeswitch no http protection", strings.Replace(fsGood, "    http_allow: [127.0.0.1]\n", "", 1), "switches[1].http_password"},
 		{"freeswitch bad allow", strings.Replace(fsGood, "[127.0.0.1]", "[10.0.0.0/33]", 1), "switches[1].http_allow[0]"},
 		{"freeswitch user without password", fsGood + "    http_user: fs\n", "switches[1].http_user"},
+		{"freeswitch with an asterisk key", fsGood + "    cdr_file: /var/log/Master.csv\n", "switches[1].cdr_file"},
+		{"asterisk with a freeswitch key", strings.Replace(good, "    domain: pbx.example.com\n", "    domain: pbx.example.com\n    esl: 127.0.0.1:8021\n", 1), "switches[0].esl"},
 		{"bad url", strings.Replace(good, "http://127.0.0.1:8088/ari", "127.0.0.1:8088", 1), "switches[0].url"},
 		{"no password", strings.Replace(good, "    password: pw\n", "", 1), "switches[0].password"},
 		{"bad domain", strings.Replace(good, "pbx.example.com", "not a domain", 1), "switches[0].domain"},

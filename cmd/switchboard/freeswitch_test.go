@@ -308,15 +308,17 @@ func TestServeWithFreeSWITCH(t *testing.T) {
 	const eslPassword = "esl-S3cret-fs1"
 	n := startFSNode(t, eslPassword)
 
-	// 1. Connected.
-	switchtest.WaitFor(t, "fs1 connected in /api/v1/switches", func() bool {
+	// 1. Connected, and connected again after the node drops the
+	// connection.
+	connected := func() bool {
 		for _, sw := range items(t, n, "/api/v1/switches") {
 			if sw["name"] == "fs1" && sw["connected"] == true {
 				return true
 			}
 		}
 		return false
-	})
+	}
+	switchtest.WaitFor(t, "fs1 connected in /api/v1/switches", connected)
 	// The adapter logs in twice per connect (a probe under the dial
 	// timeout, then the event connection) and keeps one connection.
 	for _, pw := range n.srv.Logins() {
@@ -326,6 +328,12 @@ func TestServeWithFreeSWITCH(t *testing.T) {
 		}
 	}
 	switchtest.WaitFor(t, "one ESL connection", func() bool { return n.srv.Connections() == 1 })
+
+	logins := len(n.srv.Logins())
+	n.srv.DropConnections()
+	switchtest.WaitFor(t, "fs1 reconnected", func() bool {
+		return len(n.srv.Logins()) > logins && n.srv.Connections() == 1 && n.srv.WaitConnected(0) && connected()
+	})
 
 	code, m := do(t, "POST", n.base+"/api/v1/tenants", n.token, `{"name":"Acme"}`)
 	if code != http.StatusCreated {

@@ -47,7 +47,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 	for _, sw := range cfg.Switches {
 		swLog := log.With("switch", sw.Name)
 		if sw.Type == "freeswitch" {
-			a, err := startFreeSWITCH(sw, svc, view, cdrs, gateways, swLog, routes, run, runCore)
+			a, err := startFreeSWITCH(sw, svc, view, cdrs, gateways, log, routes, run, runCore)
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
@@ -66,7 +66,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		adapter, err := asterisk.New(asterisk.Config{
 			Name: sw.Name, URL: sw.URL, User: sw.User, Password: sw.Password, App: sw.App,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: sw.MetricsURL,
-			ReconcileEvery: sw.ReconcileInterval, Logger: swLog,
+			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
 			OnConnect: func(ctx context.Context) {
 				// Memory-backed PJSIP objects are gone after an Asterisk
 				// restart, and changes made while disconnected were not
@@ -112,9 +112,11 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 // signals provisioning changes over ESL, and the two HTTP endpoints the
 // node calls, behind the node's guard: /freeswitch/<name>/xml-curl
 // (mod_xml_curl: directory, dialplan) and /freeswitch/<name>/cdr
-// (mod_json_cdr).
+// (mod_json_cdr). base is the daemon's logger: the adapter adds the
+// switch's name itself.
 func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, gateways *gatewayNames,
-	log *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
+	base *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
+	log := base.With("switch", sw.Name)
 	var allow []netip.Prefix
 	for _, n := range sw.HTTPAllow {
 		p, err := parsePrefix(n)
@@ -132,7 +134,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	userContext := cmp.Or(sw.UserContext, "default")
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: sw.ESL, Password: sw.Password, Domain: sw.Domain, Profiles: sw.Profiles,
-		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: userContext, Logger: log,
+		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: userContext, Logger: base,
 	})
 	if err != nil {
 		return nil, err
@@ -143,17 +145,17 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: phoneProfile, GatewayProfile: gatewayProfile, Logger: log})
 	svc.AddSink(domainSink{domain: sw.Domain, next: reloader})
 	rejects, _ := cdrs.(freeswitch.Rejecter)
-	base := "/freeswitch/" + sw.Name
-	routes[base+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
+	prefix := "/freeswitch/" + sw.Name
+	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: userContext, GatewayProfile: gatewayProfile, Logger: log,
 	}))
-	routes[base+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
+	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	view.AttachController(sw.Name, adapter)
 	log.Info("switch configured", "type", sw.Type, "esl", sw.ESL, "domain", sw.Domain,
-		"xml_curl", base+"/xml-curl", "json_cdr", base+"/cdr")
+		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")
 	return adapter, nil
 }
 

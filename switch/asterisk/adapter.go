@@ -273,6 +273,7 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	s.feed.SetConnected(true, nil)
+	a.log.Info("asterisk: connected and resynced", "url", a.cfg.URL)
 	if a.cfg.OnConnect != nil {
 		// In the background, so events keep flowing while the switch's
 		// configuration is reconciled; cancelled if the connection drops

@@ -246,6 +246,7 @@ func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
 	}
 	a.setConn(conn)
 	s.feed.SetConnected(true, nil)
+	a.log.Info("freeswitch: connected and resynced", "addr", a.cfg.Addr)
 	if a.cfg.OnConnect != nil {
 		wg.Go(func() { a.cfg.OnConnect(ctx) })
 	}

@@ -2,6 +2,7 @@ package esltest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -146,6 +147,26 @@ func (s *Server) sofiaAPI(arg string) apiResult {
 				}
 				r.after = append(r.after, s.gatewayStateEvent(g.name, st, ping))
 			}
+		}
+		return r
+	case len(f) >= 3 && f[0] == "profile" && f[2] == "flush_inbound_reg" && isProfile(f[1]):
+		// sofia.c: with an argument, sofia_reg_expire_call_id (a call-id
+		// or user@host); the registrations then expire: sofia::expire.
+		if len(f) == 3 {
+			return apiResult{reply: "+OK flushing all registrations\n"}
+		}
+		r := apiResult{reply: "+OK flushing all registrations matching specified call_id\n"}
+		user, host, isAOR := strings.Cut(f[3], "@")
+		now := time.Now().Unix()
+		for _, reg := range s.st.regs {
+			if isAOR && (reg.user != user || reg.domain != host) || !isAOR && reg.callID != f[3] {
+				continue
+			}
+			e := s.userEvent(seqExpire1002, "1002", "25002", reg.domain, reg.user, reg.port)
+			e.set("call-id", reg.callID)
+			e.set("contact", reg.contact)
+			e.set("expires", strconv.FormatInt(min(reg.expires, now), 10))
+			r.after = append(r.after, e)
 		}
 		return r
 	case len(f) == 4 && f[0] == "profile" && f[2] == "killgw" && isProfile(f[1]):

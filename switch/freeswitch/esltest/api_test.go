@@ -214,3 +214,21 @@ func TestLiveCall(t *testing.T) {
 		t.Errorf("show channels after EndCall: %q", got)
 	}
 }
+
+// TestFlushInboundReg: `sofia profile internal flush_inbound_reg
+// user@host` answers as sofia.c does and expires that user's
+// registrations (sofia::expire), leaving the others.
+func TestFlushInboundReg(t *testing.T) {
+	s := New(t)
+	c := login(t, s, "")
+	s.Register("127.0.0.1", "1001")
+	s.Register("127.0.0.1", "1002")
+	body := c.api("sofia profile internal flush_inbound_reg 1001@127.0.0.1")
+	if body != "+OK flushing all registrations matching specified call_id\n" {
+		t.Fatalf("answer %q", body)
+	}
+	xml := c.api("sofia xmlstatus profile internal reg")
+	if strings.Contains(xml, "sip:1001@") || !strings.Contains(xml, "sip:1002@") {
+		t.Errorf("registrations after the flush:\n%s", xml)
+	}
+}
