@@ -3,6 +3,7 @@ package cdr
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,6 +18,15 @@ import (
 type metrics struct {
 	batchSeconds prometheus.Histogram
 	delay        prometheus.Histogram
+	// Calls, counted once per stored leg (so ASR and ACD derive from
+	// counters): labels are the configured switches, three directions,
+	// five dispositions, eight Q.850 cause classes, and provisioned
+	// gateways (capped: gatewayLabel).
+	calls        *prometheus.CounterVec
+	answeredSecs *prometheus.CounterVec
+	gwCalls      *prometheus.CounterVec
+	gwSeconds    *prometheus.CounterVec
+	gateways     gatewayLabels
 	collectors   []prometheus.Collector
 }
 
@@ -48,11 +58,28 @@ func newMetrics(p *Pipeline) *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600},
 		}),
 	}
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Name: "calls_completed_total",
+		Help: "Call legs stored, by switch, direction, disposition and Q.850 cause class " +
+			"(normal, resource, service, implementation, invalid, protocol, interworking, unknown).",
+	}, []string{"switch", "direction", "disposition", "cause_class"})
+	m.answeredSecs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Name: "call_answered_seconds_total",
+		Help: "Billable seconds of stored call legs, by switch and direction (ACD = this / answered legs).",
+	}, []string{"switch", "direction"})
+	m.gwCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Name: "gateway_calls_total",
+		Help: "Stored call legs through a gateway, by outcome answered or unanswered (ASR = answered / all).",
+	}, []string{"gateway", "outcome"})
+	m.gwSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Name: "gateway_answered_seconds_total",
+		Help: "Billable seconds of stored call legs through a gateway (ACD = this / answered legs).",
+	}, []string{"gateway"})
 	load := func(n interface{ Load() int64 }) func() float64 {
 		return func() float64 { return float64(n.Load()) }
 	}
 	m.collectors = []prometheus.Collector{
-		m.batchSeconds, m.delay,
+		m.batchSeconds, m.delay, m.calls, m.answeredSecs, m.gwCalls, m.gwSeconds,
 		gauge("queue_length", "CDRs and dead letters queued for the writer.", func() float64 { return float64(p.q.len()) }),
 		gauge("spool_records", "Entries in the spool, waiting for the store.", func() float64 { return float64(p.spool.stats().records) }),
 		gauge("spool_bytes", "Size of the spool on disk.", func() float64 { return float64(p.spool.stats().bytes) }),
@@ -69,6 +96,79 @@ func newMetrics(p *Pipeline) *metrics {
 		batches("spool", load(&p.spoolBatches)),
 	}
 	return m
+}
+
+// observeCalls counts stored legs.
+func (m *metrics) observeCalls(fresh []Record) {
+	for i := range fresh {
+		r := &fresh[i]
+		dir := string(r.Direction)
+		m.calls.WithLabelValues(r.Switch, dir, string(r.Disposition), CauseClass(r.Cause)).Inc()
+		if r.Billsec > 0 {
+			m.answeredSecs.WithLabelValues(r.Switch, dir).Add(float64(r.Billsec))
+		}
+		if r.Gateway == "" {
+			continue
+		}
+		gw := m.gateways.label(r.Gateway)
+		outcome := "unanswered"
+		if r.Disposition == Answered {
+			outcome = "answered"
+			m.gwSeconds.WithLabelValues(gw).Add(float64(r.Billsec))
+		}
+		m.gwCalls.WithLabelValues(gw, outcome).Inc()
+	}
+}
+
+// CauseClass names the Q.850 class of a cause value: the class is the
+// value's top three bits (ITU-T Q.850 §2.2.5).
+func CauseClass(cause int) string {
+	switch {
+	case cause <= 0 || cause > 127:
+		return "unknown"
+	case cause < 32:
+		return "normal"
+	case cause < 48:
+		return "resource"
+	case cause < 64:
+		return "service"
+	case cause < 80:
+		return "implementation"
+	case cause < 96:
+		return "invalid"
+	case cause < 112:
+		return "protocol"
+	default:
+		return "interworking"
+	}
+}
+
+// maxGatewayLabels bounds the gateway label: switches name only
+// provisioned gateways in live CDRs, but an import of another system's
+// files could bring any number of names.
+const maxGatewayLabels = 2000
+
+// gatewayLabels hands out gateway label values, at most maxGatewayLabels
+// distinct ones; later names count as "_other".
+type gatewayLabels struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (g *gatewayLabels) label(name string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.seen[name] {
+		return name
+	}
+	if len(g.seen) >= maxGatewayLabels {
+		return "_other"
+	}
+	if g.seen == nil {
+		g.seen = map[string]bool{}
+	}
+	g.seen[name] = true
+	return name
 }
 
 // register registers every series with reg. A series already registered

@@ -63,6 +63,9 @@ func TestPipelineMetrics(t *testing.T) {
 		ns + "queue_length":                0,
 		ns + "spool_records":               5,
 		ns + "hangup_to_queryable_seconds": 15,
+		// Written legs only: duplicates and the spooled ones are not (yet) calls.
+		"switchboard_calls_completed_total{cause_class=unknown}{direction=internal}{disposition=ANSWERED}{switch=pbx1}": 15,
+		"switchboard_call_answered_seconds_total{direction=internal}{switch=pbx1}":                                      750,
 	}
 	for name, v := range want {
 		if got[name] != v {
@@ -82,5 +85,45 @@ func TestPipelineMetrics(t *testing.T) {
 
 	if _, err := cdr.NewPipeline(mem, nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err == nil {
 		t.Error("a second pipeline registered the same metrics")
+	}
+}
+
+// TestCallMetrics: legs through a gateway feed ASR and ACD per gateway;
+// duplicates do not count twice.
+func TestCallMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p := startPipeline(t, newMemStore(), cdr.PipelineConfig{Registerer: reg})
+	legs := []cdr.Record{pipeRec(1), pipeRec(2), pipeRec(3)}
+	for i := range legs {
+		legs[i].Gateway, legs[i].Direction, legs[i].Cause = "gw1", cdr.DirectionOutbound, 16
+	}
+	legs[2].Disposition, legs[2].Billsec, legs[2].Cause = cdr.Busy, 0, 17
+	put(t, p, legs)
+	put(t, p, legs[:1]) // a duplicate
+	got := gathered(t, reg)
+	want := map[string]float64{
+		"switchboard_gateway_calls_total{gateway=gw1}{outcome=answered}":                                               2,
+		"switchboard_gateway_calls_total{gateway=gw1}{outcome=unanswered}":                                             1,
+		"switchboard_gateway_answered_seconds_total{gateway=gw1}":                                                      100,
+		"switchboard_calls_completed_total{cause_class=normal}{direction=outbound}{disposition=ANSWERED}{switch=pbx1}": 2,
+		"switchboard_calls_completed_total{cause_class=normal}{direction=outbound}{disposition=BUSY}{switch=pbx1}":     1,
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+}
+
+func TestCauseClass(t *testing.T) {
+	for _, tc := range []struct {
+		cause int
+		want  string
+	}{{0, "unknown"}, {1, "normal"}, {16, "normal"}, {17, "normal"}, {31, "normal"}, {34, "resource"},
+		{38, "resource"}, {50, "service"}, {65, "implementation"}, {88, "invalid"}, {102, "protocol"},
+		{127, "interworking"}, {128, "unknown"}, {-1, "unknown"}} {
+		if got := cdr.CauseClass(tc.cause); got != tc.want {
+			t.Errorf("CauseClass(%d) = %s, want %s", tc.cause, got, tc.want)
+		}
 	}
 }

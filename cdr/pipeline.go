@@ -501,6 +501,7 @@ func (p *Pipeline) committed(items []item, fresh []Record, now time.Time) {
 	for i := range fresh {
 		p.m.delay.Observe(max(0, now.Sub(fresh[i].End).Seconds()))
 	}
+	p.m.observeCalls(fresh)
 	p.feed.Publish(fresh)
 	p.recent.add(items)
 	for i := range items {
