@@ -1,9 +1,15 @@
-// Package metrics exports Switchboard's Prometheus collectors for NOC teams,
-// with the Grafana dashboard and alert rules that read them. Collectors read
-// the presence view and the CDR pipeline; label values are bounded by
-// configuration (switch, domain, gateway), never by traffic.
+// Package metrics documents Switchboard's Prometheus metrics and ships the
+// Grafana dashboard and the alert rules that read them, for NOC teams.
 //
-// The daemon already serves /metrics with the Go runtime and process
-// collectors; the Switchboard collectors, dashboard and rules arrive with the
-// metrics issue.
+// The collectors live with what they measure (switch/presence, cdr, sip,
+// the API, the store); this package holds what spans them: Known, the one
+// list of metric families (the source of README.md's table), and the
+// embedded dashboard.json and alerts.yml. Its tests keep the three in step:
+// every metric name a dashboard query or a rule uses must be in Known, the
+// rules must pass `promtool check rules` and their unit tests in
+// alerts_test.yml (`promtool test rules`), and the dashboard must have what
+// a Grafana import needs.
+//
+// Cardinality is bounded by configuration (switches, domains up to a cap,
+// gateways), never by traffic: no label carries a phone, a user or a call.
 package metrics

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
 
@@ -29,6 +30,7 @@ type Config struct {
 	HTTP     HTTPConfig     `yaml:"http"`
 	DCP      DCPConfig      `yaml:"dcp"`
 	CDR      CDRConfig      `yaml:"cdr"`
+	SIP      SIPConfig      `yaml:"sip"`
 	Log      LogConfig      `yaml:"log"`
 	// Switches are the switch nodes Switchboard manages. They are set in
 	// the file only: a list does not fit environment variables or flags.
@@ -86,6 +88,39 @@ type SwitchConfig struct {
 	// CDRFileTimezone is the zone Asterisk writes that file's times in
 	// (UTC with usegmtime=yes, the default here).
 	CDRFileTimezone string `yaml:"cdr_file_timezone"`
+	// SIPURI is the node's SIP listener, probed with OPTIONS when
+	// sip.enabled (e.g. sip:127.0.0.1:5060;transport=udp); empty: not
+	// probed.
+	SIPURI string `yaml:"sip_uri"`
+	// RegisterCheck is the AOR (user@domain) of a provisioned probe
+	// account that REGISTERs to SIPURI every RegisterCheckInterval, to
+	// prove the node still takes registrations; its secret is read from
+	// the provisioning store. Empty: no check.
+	RegisterCheck         string        `yaml:"register_check"`
+	RegisterCheckInterval time.Duration `yaml:"register_check_interval"`
+}
+
+// SIPConfig is Switchboard's own SIP probing: OPTIONS to every
+// provisioned gateway, to the switches' listeners and, opt-in, to the
+// registered contacts of some domains, and the switches' register checks.
+type SIPConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Interval is how often each gateway and switch is probed.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one OPTIONS transaction (capped at the interval).
+	Timeout time.Duration `yaml:"timeout"`
+	// Misses is how many probes in a row go unanswered before a target
+	// is unreachable.
+	Misses int `yaml:"misses"`
+	// LagThreshold marks answers slower than it as lagged.
+	LagThreshold time.Duration `yaml:"lag_threshold"`
+	// Listen is the local IP the probe sockets bind; "" = every address.
+	Listen string `yaml:"listen"`
+	// QualifyDomains are the domains whose registered contacts are
+	// qualified too (phones: opt-in, as they may be many).
+	QualifyDomains []string `yaml:"qualify_domains"`
+	// QualifyInterval is how often each contact is probed; 0 = Interval.
+	QualifyInterval time.Duration `yaml:"qualify_interval"`
 }
 
 // CDRConfig tunes CDR ingestion and retention.
@@ -165,6 +200,7 @@ func DefaultConfig() Config {
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
 		DCP:      DCPConfig{Mount: "/dcp/"},
 		CDR:      CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, QueueSize: 100000},
+		SIP:      SIPConfig{Interval: 30 * time.Second, Timeout: 5 * time.Second, Misses: 3, LagThreshold: time.Second},
 		Log:      LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -246,6 +282,45 @@ var settings = []setting{
 			return err
 		},
 		get: func(c *Config) string { return formatDays(time.Duration(c.CDR.Retention)) }},
+	{key: "sip.enabled", help: "probe gateways, switches and contacts with SIP OPTIONS (true or false)",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			c.SIP.Enabled = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(c.SIP.Enabled) }},
+	{key: "sip.interval", help: "how often each gateway and switch is probed",
+		set: func(c *Config, v string) (err error) { c.SIP.Interval, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.SIP.Interval.String() }},
+	{key: "sip.timeout", help: "how long one OPTIONS waits for its answer (at most the interval)",
+		set: func(c *Config, v string) (err error) { c.SIP.Timeout, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.SIP.Timeout.String() }},
+	{key: "sip.misses", help: "unanswered probes in a row before a target is unreachable",
+		set: func(c *Config, v string) (err error) { c.SIP.Misses, err = parseInt(v); return },
+		get: func(c *Config) string { return strconv.Itoa(c.SIP.Misses) }},
+	{key: "sip.lag_threshold", help: "answers slower than this are lagged",
+		set: func(c *Config, v string) (err error) { c.SIP.LagThreshold, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.SIP.LagThreshold.String() }},
+	{key: "sip.listen", help: `local IP address the probes are sent from ("" = any)`,
+		set: func(c *Config, v string) error { c.SIP.Listen = v; return nil },
+		get: func(c *Config) string { return c.SIP.Listen }},
+	{key: "sip.qualify_domains", help: "comma-separated SIP domains whose registered contacts are probed too",
+		set: func(c *Config, v string) error {
+			c.SIP.QualifyDomains = nil
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					c.SIP.QualifyDomains = append(c.SIP.QualifyDomains, d)
+				}
+			}
+			return nil
+		},
+		get: func(c *Config) string { return strings.Join(c.SIP.QualifyDomains, ",") }},
+	{key: "sip.qualify_interval", help: "how often each contact is probed; 0 = sip.interval",
+		set: func(c *Config, v string) (err error) { c.SIP.QualifyInterval, err = parseDuration(v); return },
+		get: func(c *Config) string { return c.SIP.QualifyInterval.String() }},
 	{key: "log.level", help: "debug, info, warn or error",
 		set: func(c *Config, v string) error { c.Log.Level = v; return nil },
 		get: func(c *Config) string { return c.Log.Level }},
@@ -403,6 +478,9 @@ func (c Config) Validate() error {
 	if r := time.Duration(c.CDR.Retention); r != 0 && r < 24*time.Hour {
 		return &ConfigError{Key: "cdr.retention", Reason: "must be 0 (forever) or at least 1d"}
 	}
+	if err := c.SIP.validate(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, sw := range c.Switches {
 		key := func(field string) string { return fmt.Sprintf("switches[%d].%s", i, field) }
@@ -446,6 +524,9 @@ func (c Config) Validate() error {
 		if sw.Domain != "" && provisioning.ValidateDomainName(sw.Domain) != nil {
 			return &ConfigError{Key: key("domain"), Reason: "must be a SIP domain name"}
 		}
+		if err := validateSwitchSIP(sw, c.SIP.Enabled, key); err != nil {
+			return err
+		}
 		seen[sw.Name] = true
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
@@ -453,6 +534,56 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return &ConfigError{Key: "log.format", Reason: "must be text or json"}
+	}
+	return nil
+}
+
+// validate checks the sip section. Its values are checked even while
+// probing is disabled, so that enabling it later cannot fail on a typo.
+func (c SIPConfig) validate() error {
+	switch {
+	case c.Interval < 100*time.Millisecond || c.Interval > time.Hour:
+		return &ConfigError{Key: "sip.interval", Reason: "must be between 100ms and 1h"}
+	case c.Timeout <= 0 || c.Timeout > time.Minute:
+		return &ConfigError{Key: "sip.timeout", Reason: "must be positive and at most 1m"}
+	case c.Misses < 1 || c.Misses > 100:
+		return &ConfigError{Key: "sip.misses", Reason: "must be between 1 and 100"}
+	case c.LagThreshold <= 0:
+		return &ConfigError{Key: "sip.lag_threshold", Reason: "must be positive"}
+	case c.Listen != "" && net.ParseIP(c.Listen) == nil:
+		return &ConfigError{Key: "sip.listen", Reason: "must be a local IP address (no port: each transport picks a free one), or empty for any"}
+	case c.QualifyInterval != 0 && (c.QualifyInterval < 100*time.Millisecond || c.QualifyInterval > time.Hour):
+		return &ConfigError{Key: "sip.qualify_interval", Reason: "must be 0 (sip.interval) or between 100ms and 1h"}
+	}
+	for i, d := range c.QualifyDomains {
+		if provisioning.ValidateDomainName(strings.ToLower(d)) != nil {
+			return &ConfigError{Key: fmt.Sprintf("sip.qualify_domains[%d]", i), Reason: fmt.Sprintf("%q is not a SIP domain name", d)}
+		}
+	}
+	return nil
+}
+
+// validateSwitchSIP checks a switch's sip_uri and register check.
+func validateSwitchSIP(sw SwitchConfig, probing bool, key func(string) string) error {
+	if probing && sw.Name == api.ProbeFeed {
+		return &ConfigError{Key: key("name"), Reason: fmt.Sprintf("%q is the SIP prober's name in the live view while sip.enabled is true: choose another", api.ProbeFeed)}
+	}
+	if sw.SIPURI != "" {
+		if _, err := parseSIPURI(sw.SIPURI); err != nil {
+			return &ConfigError{Key: key("sip_uri"), Reason: err.Error() + ", like sip:127.0.0.1:5060;transport=udp"}
+		}
+	}
+	if sw.RegisterCheck != "" {
+		user, domain, ok := strings.Cut(sw.RegisterCheck, "@")
+		if !ok || user == "" || provisioning.ValidateDomainName(strings.ToLower(domain)) != nil {
+			return &ConfigError{Key: key("register_check"), Reason: "must be a probe account's AOR, user@domain"}
+		}
+		if sw.SIPURI == "" {
+			return &ConfigError{Key: key("register_check"), Reason: "needs sip_uri: the registrar the probe account registers to"}
+		}
+	}
+	if sw.RegisterCheckInterval != 0 && (sw.RegisterCheckInterval < 100*time.Millisecond || sw.RegisterCheckInterval > 24*time.Hour) {
+		return &ConfigError{Key: key("register_check_interval"), Reason: "must be 0 (60s) or between 100ms and 24h"}
 	}
 	return nil
 }

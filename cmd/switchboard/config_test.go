@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,32 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.Database.DSN != "sqlite:./data/switchboard.db" || cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.DCP.Mount != "/dcp/" {
 		t.Errorf("defaults = %+v", cfg)
 	}
+	want := SIPConfig{Interval: 30 * time.Second, Timeout: 5 * time.Second, Misses: 3, LagThreshold: time.Second}
+	if !reflect.DeepEqual(cfg.SIP, want) {
+		t.Errorf("sip defaults = %+v, want %+v (probing off)", cfg.SIP, want)
+	}
+}
+
+// The sip section from each source; the list of domains also from the
+// environment and flags, comma-separated.
+func TestConfigSIP(t *testing.T) {
+	file := "sip:\n  enabled: true\n  interval: 10s\n  misses: 2\n  listen: 127.0.0.1\n  qualify_domains: [A.example.com]\n  qualify_interval: 1m\n"
+	cfg, err := load(t, file, []string{"--sip-lag-threshold", "300ms"}, []string{"SWITCHBOARD_SIP_TIMEOUT=2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SIPConfig{Enabled: true, Interval: 10 * time.Second, Timeout: 2 * time.Second, Misses: 2, LagThreshold: 300 * time.Millisecond,
+		Listen: "127.0.0.1", QualifyDomains: []string{"A.example.com"}, QualifyInterval: time.Minute}
+	if !reflect.DeepEqual(cfg.SIP, want) {
+		t.Errorf("sip = %+v, want %+v", cfg.SIP, want)
+	}
+	cfg, err = load(t, file, []string{"--sip-qualify-domains", "a.example.com, b.example.com"}, []string{"SWITCHBOARD_SIP_ENABLED=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SIP.Enabled || !slices.Equal(cfg.SIP.QualifyDomains, []string{"a.example.com", "b.example.com"}) {
+		t.Errorf("enabled %v, qualify_domains %q", cfg.SIP.Enabled, cfg.SIP.QualifyDomains)
+	}
 }
 
 // Each invalid configuration is refused with a message naming its key.
@@ -99,6 +127,18 @@ func TestConfigInvalid(t *testing.T) {
 		{"batch size zero", "", []string{"--cdr-batch-size", "0"}, nil, "cdr.batch_size"},
 		{"queue smaller than batch", "", []string{"--cdr-queue-size", "10"}, nil, "cdr.queue_size"},
 		{"empty spool dir", "", []string{"--cdr-spool-dir", ""}, nil, "cdr.spool_dir"},
+		{"sip enabled not a bool", "", nil, []string{"SWITCHBOARD_SIP_ENABLED=yes please"}, "sip.enabled"},
+		{"sip interval too short", "", []string{"--sip-interval", "10ms"}, nil, "sip.interval"},
+		{"sip interval not a duration", "sip:\n  interval: often\n", nil, nil, "(file)"},
+		{"sip timeout zero", "", []string{"--sip-timeout", "0s"}, nil, "sip.timeout"},
+		{"sip misses zero", "sip:\n  misses: 0\n", nil, nil, "sip.misses"},
+		{"sip misses not a number", "", []string{"--sip-misses", "three"}, nil, "sip.misses"},
+		{"sip lag threshold negative", "", []string{"--sip-lag-threshold", "-1s"}, nil, "sip.lag_threshold"},
+		{"sip listen with a port", "", []string{"--sip-listen", "127.0.0.1:5060"}, nil, "sip.listen"},
+		{"sip qualify domain invalid", "sip:\n  qualify_domains: [a.example.com, not a domain]\n", nil, nil, "sip.qualify_domains[1]"},
+		{"sip qualify domain from env", "", nil, []string{"SWITCHBOARD_SIP_QUALIFY_DOMAINS=a.example.com,-bad-"}, "sip.qualify_domains[1]"},
+		{"sip qualify interval too short", "", []string{"--sip-qualify-interval", "1ms"}, nil, "sip.qualify_interval"},
+		{"sip unknown key", "sip:\n  intervall: 1s\n", nil, nil, "intervall"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,6 +200,17 @@ func TestConfigSwitches(t *testing.T) {
 		{"duplicate", good + "  - name: ast1\n    type: asterisk\n    url: http://x/ari\n    user: a\n    password: b\n", "switches[1].name"},
 		{"unknown key", good + "    pasword: x\n", "pasword"},
 		{"bad cdr file zone", good + "    cdr_file_timezone: Mars/Olympus\n", "switches[0].cdr_file_timezone"},
+		{"sip uri and register check", good + "    sip_uri: sip:127.0.0.1:5060;transport=udp\n    register_check: probe@pbx.example.com\n    register_check_interval: 30s\n", ""},
+		{"sips uri on a freeswitch node", fsGood + "    sip_uri: sips:[2001:db8::1]:5061\n", ""},
+		{"sip uri not sip", good + "    sip_uri: http://127.0.0.1:5060\n", "switches[0].sip_uri"},
+		{"sip uri bad port", good + "    sip_uri: sip:127.0.0.1:99999\n", "switches[0].sip_uri"},
+		{"sip uri over websocket", good + "    sip_uri: sip:127.0.0.1:8088;transport=ws\n", "switches[0].sip_uri"},
+		{"register check without sip uri", good + "    register_check: probe@pbx.example.com\n", "switches[0].register_check"},
+		{"register check not an aor", good + "    sip_uri: sip:127.0.0.1\n    register_check: probe\n", "switches[0].register_check"},
+		{"register check bad domain", good + "    sip_uri: sip:127.0.0.1\n    register_check: probe@not a domain\n", "switches[0].register_check"},
+		{"register check interval too short", good + "    register_check_interval: 1ms\n", "switches[0].register_check_interval"},
+		{"switch named sip while probing", "sip:\n  enabled: true\n" + strings.Replace(good, "ast1", "sip", 1), "switches[0].name"},
+		{"switch named sip without probing", strings.Replace(good, "ast1", "sip", 1), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

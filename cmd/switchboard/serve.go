@@ -73,6 +73,13 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := sqldb.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	httpMetrics, err := api.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
 
 	cdrStore := cdr.NewStore(db)
 	pipeline, err := cdr.NewPipeline(cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
@@ -86,6 +93,7 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	view := presence.New()
+	reg.MustRegister(view.Collector())
 	provStore := sqlstore.New(db)
 	svc := provisioning.NewService(provStore, provisioning.WithLogger(log))
 	deps := api.Deps{
@@ -123,10 +131,14 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		stop()
 		return err
 	}
+	if deps.Probes, err = startProbes(cfg, svc, view, reg, log, sources.run); err != nil {
+		stop()
+		return err
+	}
 
-	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg, switchRoutes)}
+	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg, httpMetrics, switchRoutes)}
 	if cfg.DCP.Listen != "" {
-		servers["dcp"] = api.Instrument(log, dcp.New(deps))
+		servers["dcp"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "dcp" }, dcp.New(deps)))
 	}
 	err = serveAll(ctx, cfg, log, servers)
 	stop()
@@ -194,7 +206,7 @@ func maintainCDRs(ctx context.Context, store *cdr.Store, retention time.Duration
 // mainHandler routes the main listener: the native API, the dcp dialect,
 // the endpoints switches call (FreeSWITCH's xml_curl and json_cdr),
 // health checks and metrics.
-func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry, switchRoutes map[string]http.Handler) http.Handler {
+func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry, hm *api.HTTPMetrics, switchRoutes map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range switchRoutes {
 		mux.Handle("POST "+pattern, h)
@@ -216,7 +228,7 @@ func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Regist
 		w.Write([]byte("ok\n")) //nolint:errcheck // client gone
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return api.Instrument(deps.Logger(), mux)
+	return api.Instrument(deps.Logger(), hm.Measure(api.DialectOf(cfg.DCP.Mount), mux))
 }
 
 // serveAll runs one HTTP server per handler until ctx ends, then shuts them

@@ -214,19 +214,11 @@ func desiredConfig(ctx context.Context, svc *provisioning.Service, domain string
 		}
 		f.After = page[len(page)-1].ID
 	}
-	var gws []provisioning.Gateway
-	gf := provisioning.GatewayFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
-	for {
-		page, err := svc.Gateways(ctx, admin, gf)
-		if err != nil {
-			return nil, nil, err
-		}
-		gws = append(gws, page...)
-		if len(page) < gf.Limit {
-			return accounts, gws, nil
-		}
-		gf.After = page[len(page)-1].ID
+	gws, err := allGateways(ctx, svc)
+	if err != nil {
+		return nil, nil, err
 	}
+	return accounts, gws, nil
 }
 
 // domainSink passes a node only the accounts of its domain (all when the

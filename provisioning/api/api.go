@@ -50,7 +50,10 @@ type Deps struct {
 	// CDRIngest takes durable CDR submissions (cdr.Pipeline); Put returns
 	// once they are in the store or the spool. nil disables submissions.
 	CDRIngest cdr.Sink
-	Log       *slog.Logger
+	// Probes reads Switchboard's own SIP probing; nil when probing is
+	// disabled (sip.enabled false).
+	Probes Probes
+	Log    *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger ones are refused with 413
 	// before they are read into memory. 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64

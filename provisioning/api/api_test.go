@@ -36,11 +36,34 @@ func TestCursorRoundTrip(t *testing.T) {
 	}
 }
 
+func TestKeyCursorRoundTrip(t *testing.T) {
+	for _, key := range [][]string{{"gateway", "gw-1"}, {"contact", "1001@a.example sip:1001@10.0.0.1:5060;ob"}, {"", ""}} {
+		got, err := DecodeKeyCursor(EncodeKeyCursor(key...), 2)
+		if err != nil || len(got) != 2 || got[0] != key[0] || got[1] != key[1] {
+			t.Errorf("DecodeKeyCursor(EncodeKeyCursor(%q)) = %q, %v", key, got, err)
+		}
+	}
+	if got, err := DecodeKeyCursor("", 2); got != nil || err != nil {
+		t.Errorf(`DecodeKeyCursor("") = %q, %v, want the first page`, got, err)
+	}
+	for _, bad := range []string{"x", "%%%", EncodeCursor(5), EncodeKeyCursor("one"), EncodeKeyCursor("a", "b", "c")} {
+		if _, err := DecodeKeyCursor(bad, 2); err == nil {
+			t.Errorf("DecodeKeyCursor(%q) accepted", bad)
+		}
+	}
+}
+
 func FuzzDecodeCursor(f *testing.F) {
-	for _, s := range []string{"", EncodeCursor(9), EncodeCDRCursor(&cdr.Cursor{End: time.Unix(1, 0), ID: 3}), "aWQ6", "\xff"} {
+	for _, s := range []string{"", EncodeCursor(9), EncodeCDRCursor(&cdr.Cursor{End: time.Unix(1, 0), ID: 3}), "aWQ6", "\xff", EncodeKeyCursor("gateway", "gw")} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if parts, err := DecodeKeyCursor(s, 2); err == nil && s != "" {
+			again, err := DecodeKeyCursor(EncodeKeyCursor(parts...), 2)
+			if err != nil || again[0] != parts[0] || again[1] != parts[1] {
+				t.Errorf("decoded %q to %q which does not round-trip: %q, %v", s, parts, again, err)
+			}
+		}
 		if id, err := DecodeCursor(s); err == nil && id > 0 && EncodeCursor(id) == "" {
 			t.Errorf("decoded %q to %d which does not encode back", s, id)
 		}

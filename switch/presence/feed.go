@@ -101,13 +101,17 @@ func (f *Feed) EndCall(id string) {
 // the error that broke or prevented the connection (nil clears it). Since
 // moves only when Connected changes. The switch's last known state stays in
 // the View while it is disconnected: stale but usually right, and replaced
-// by the resync on reconnect.
+// by the resync on reconnect. Each loss of a connection (true to false)
+// counts as a reconnect in the metrics.
 func (f *Feed) SetConnected(connected bool, err error) {
 	now := f.v.now()
 	f.v.mu.Lock()
 	defer f.v.mu.Unlock()
 	st := &f.sw.state
 	if st.Connected != connected {
+		if st.Connected {
+			f.sw.reconnects++
+		}
 		st.Connected, st.Since = connected, now
 	}
 	st.LastError = ""

@@ -42,6 +42,10 @@ type switchData struct {
 	regs     *regTable
 	gateways map[string]Gateway
 	calls    map[string]Call
+	// reconnects counts connections lost (SetConnected from true to
+	// false), for switchboard_switch_reconnects_total: a switch that flaps
+	// faster than the scrape interval shows up only here.
+	reconnects uint64
 }
 
 // Option configures a View.

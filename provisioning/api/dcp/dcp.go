@@ -23,6 +23,7 @@ type handler struct {
 	svc      *provisioning.Service
 	presence api.Presence
 	cdrs     api.CDRs
+	probes   api.Probes // nil when SIP probing is disabled
 	log      *slog.Logger
 	limit    int64
 }
@@ -56,7 +57,7 @@ type verb struct {
 // ("user/create"), so the daemon may mount it under a prefix with
 // http.StripPrefix or at "/" of a listener of its own.
 func New(d api.Deps) http.Handler {
-	return &handler{svc: d.Service, presence: d.Presence, cdrs: d.CDRs, log: d.Logger(), limit: d.BodyLimit()}
+	return &handler{svc: d.Service, presence: d.Presence, cdrs: d.CDRs, probes: d.Probes, log: d.Logger(), limit: d.BodyLimit()}
 }
 
 // verbName returns the last two segments of path, "user/create".

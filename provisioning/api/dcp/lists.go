@@ -100,7 +100,13 @@ func (h *handler) gatewayList(ctx context.Context, c *call) (*result, error) {
 			live[g.Name] = append(live[g.Name], g)
 		}
 		for i := range gs {
-			out[i] = viewGateway(&gs[i], live[gs[i].Name])
+			var probe *api.ProbeResult
+			if h.probes != nil {
+				if r, ok := h.probes.ProbeResult(api.ProbeGateway, gs[i].Name); ok {
+					probe = &r
+				}
+			}
+			out[i] = viewGateway(&gs[i], live[gs[i].Name], probe)
 		}
 	}
 	res := &result{data: out}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -121,11 +122,19 @@ type gatewayStatus struct {
 	Updated      string   `json:"updated"`
 }
 
-// viewGateway combines a provisioned gateway with what the switches
-// report of it. The top-level status is that of the first switch where the
-// gateway is up, else of the first switch that reports it at all, else
-// unknown; every report is listed in Switches.
-func viewGateway(g *provisioning.Gateway, live []presence.Gateway) gatewayView {
+// viewGateway combines a provisioned gateway with what the switches and
+// Switchboard's own SIP prober report of it. Every switch report is listed
+// in Switches (the prober's too, as switch "sip", when probing is on).
+//
+// The top-level status and rtt_ms are the prober's word whenever it has
+// probed the gateway (up when it answers OPTIONS, lagged included; down
+// after sip.misses unanswered probes), and switch is then "sip": the
+// prober's word is Switchboard's own, uniform across switch types and
+// fresh to sip.interval. Otherwise they are those of the first switch
+// where the gateway is up, else of the first switch that has it down, else
+// of the first that reports it at all, else unknown. registration is
+// always the switches' (the prober does not register).
+func viewGateway(g *provisioning.Gateway, live []presence.Gateway, probe *api.ProbeResult) gatewayView {
 	v := gatewayView{
 		Name: g.Name, Host: g.Host, Port: g.Port, Transport: string(g.Transport), Desc: g.Description,
 		Tenant: g.TenantID, Register: g.Register, Username: g.Username,
@@ -133,18 +142,36 @@ func viewGateway(g *provisioning.Gateway, live []presence.Gateway) gatewayView {
 		Switches: []gatewayStatus{},
 	}
 	var best *presence.Gateway
+	rank := func(s presence.GatewayState) int {
+		switch s {
+		case presence.GatewayUp:
+			return 2
+		case presence.GatewayDown:
+			return 1
+		}
+		return 0
+	}
 	for i := range live {
 		s := &live[i]
 		v.Switches = append(v.Switches, gatewayStatus{
 			Switch: s.Switch, Status: string(s.State), Registration: string(s.Registration),
 			RTTms: millis(s.RTT), Detail: s.Detail, Updated: stamp(s.UpdatedAt),
 		})
-		if best == nil || (best.State != presence.GatewayUp && s.State == presence.GatewayUp) {
+		if s.Switch == api.ProbeFeed && probe != nil {
+			continue // the prober's word is taken from probe below
+		}
+		if best == nil || rank(s.State) > rank(best.State) {
 			best = s
 		}
 	}
 	if best != nil {
 		v.Status, v.Registration, v.RTTms, v.Switch = string(best.State), string(best.Registration), millis(best.RTT), best.Switch
+	}
+	if probe != nil && probe.Status != api.ProbeUnknown {
+		v.Status, v.RTTms, v.Switch = string(presence.GatewayDown), nil, api.ProbeFeed
+		if probe.Status == api.ProbeReachable || probe.Status == api.ProbeLagged {
+			v.Status, v.RTTms = string(presence.GatewayUp), millis(probe.RTT)
+		}
 	}
 	return v
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -30,6 +31,8 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[presence.GatewayState]():      {string(presence.GatewayUp), string(presence.GatewayDown), string(presence.GatewayUnknown)},
 	reflect.TypeFor[presence.ContactStatus]():     {string(presence.ContactReachable), string(presence.ContactUnreachable), string(presence.ContactUnknown)},
 	reflect.TypeFor[presence.RegistrationState](): {string(presence.RegRegistered), string(presence.RegUnregistered), string(presence.RegFailed), string(presence.RegUnknown)},
+	reflect.TypeFor[api.ProbeKind]():              probeKinds,
+	reflect.TypeFor[probeStatus]():                probeStatuses,
 	// A CDR's direction may be empty when the switch did not say; its
 	// disposition may not (cdr.Record.Validate).
 	reflect.TypeFor[cdr.Direction]():   {string(cdr.DirectionInbound), string(cdr.DirectionOutbound), string(cdr.DirectionInternal), ""},
@@ -92,6 +95,26 @@ var fieldDocs = map[string]string{
 	"GatewayStatus.state":      "up when any switch has the gateway up, down when some switch reports it and none has it up, unknown when no switch reports it",
 	"GatewayStatus.switches":   "the gateway's status on each switch that reports it",
 	"expires":                  "when the registration expires; zero time when the switch does not say",
+	"Probe.kind":               "gateway, switch (a switch's SIP listener) and contact (a registered phone) are qualified with OPTIONS; register_check is a synthetic REGISTER of a probe account",
+	"Probe.name":               "the gateway's or switch's name; for a contact, user@domain and the contact URI",
+	"Probe.uri":                "the request URI probed; for a register check, the registrar",
+	"Probe.address":            "the ip:port probed instead of resolving uri (a contact's NAT-mapped address); empty when none",
+	"Probe.transport":          "udp, tcp or tls; empty when taken from the URI",
+	"Probe.domain":             "a contact's SIP domain, a register check's account domain; empty otherwise",
+	"Probe.tenant_id":          "a gateway's tenant; null for a shared gateway and for the other kinds",
+	"Probe.status":             "OPTIONS probes: reachable, lagged (answered slower than sip.lag_threshold), unreachable (sip.misses probes in a row unanswered) or unknown (not probed yet); register checks: ok, failed or unknown (not run yet)",
+	"Probe.code":               "the last SIP response code; 0 after a timeout or a transport error",
+	"Probe.reason":             "the last reason phrase, or the error",
+	"Probe.rtt_ms":             "round trip of the last answered OPTIONS in milliseconds, 0 before one; null for register checks",
+	"Probe.misses":             "consecutive unanswered OPTIONS; null for register checks",
+	"Probe.ok":                 "whether the last register check succeeded; null for OPTIONS probes",
+	"Probe.duration_ms":        "time from the first REGISTER to its 200 OK (or to failure) in milliseconds; null for OPTIONS probes",
+	"Probe.failures":           "consecutive failed register checks; null for OPTIONS probes",
+	"Probe.last_probe":         "when the last probe or check ended; null before the first",
+	"Probe.last_change":        "when status last changed; null when it has not, and for register checks",
+	"ProbeList.items":          "one page of results, sorted by kind then name",
+	"ProbeList.next_cursor":    "pass as ?cursor= for the next page; empty on the last page",
+	"ProbeList.probing":        "whether SIP probing is enabled (sip.enabled); when false the list is always empty",
 }
 
 // readOnlyFields are set by Switchboard in every answer.

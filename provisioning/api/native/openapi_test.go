@@ -241,5 +241,13 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		check("Registration", first("/api/v1/registrations"))
 		check("GatewayStatus", first("/api/v1/gateways/status"))
 		check("Error", e.do("GET", "/api/v1/tenants/0", e.admin, "").m)
+		e.withProbes(&fakeProbes{results: []api.ProbeResult{
+			{Kind: api.ProbeGateway, Name: "gw", URI: "sip:gw.example", Status: api.ProbeReachable},
+			{Kind: api.ProbeRegisterCheck, Name: "ast1", URI: "sip:127.0.0.1", Status: api.ProbeOK},
+		}})
+		check("ProbeList", e.do("GET", "/api/v1/probes", e.admin, "").m)
+		for _, it := range e.do("GET", "/api/v1/probes", e.admin, "").must(t, http.StatusOK).items(t) {
+			check("Probe", it)
+		}
 	})
 }

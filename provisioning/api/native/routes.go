@@ -60,6 +60,7 @@ type response struct {
 func (s *server) buildRoutes() []*route {
 	routes := s.resourceRoutes()
 	routes = append(routes, s.liveRoutes()...)
+	routes = append(routes, s.probeRoutes()...)
 	routes = append(routes, s.cdrRoutes()...)
 	routes = append(routes, &route{
 		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,

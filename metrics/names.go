@@ -1,0 +1,152 @@
+package metrics
+
+import (
+	"slices"
+	"strings"
+)
+
+// Type is a metric family's Prometheus type.
+type Type string
+
+// The metric types Switchboard exports.
+const (
+	Counter   Type = "counter"
+	Gauge     Type = "gauge"
+	Histogram Type = "histogram"
+	Summary   Type = "summary"
+)
+
+// Metric documents one metric family: what the dashboard, the alert rules
+// and metrics/README.md rely on. Labels are every label the family has
+// (besides the job and instance Prometheus adds); a histogram's le is
+// implied.
+type Metric struct {
+	Name     string
+	Type     Type
+	Labels   []string
+	Exporter string // who exports it: the README's grouping
+	Help     string
+}
+
+// The exporters, in the order the README lists them.
+const (
+	ExporterPresence = "presence view (switch/presence)"
+	ExporterSIP      = "SIP prober (sip)"
+	ExporterCDR      = "CDR pipeline (cdr)"
+	ExporterCalls    = "call statistics from stored CDRs"
+	ExporterAPI      = "HTTP API"
+	ExporterStore    = "store (provisioning/sqldb)"
+	ExporterRuntime  = "Go runtime and process (client_golang collectors)"
+)
+
+// Known is every metric family that the dashboard and the alert rules may
+// use, and the documentation source of metrics/README.md's table (a test
+// keeps the two in step). Adding a metric to the daemon means adding it
+// here; the tests fail on a dashboard or rule that names anything else.
+var Known = []Metric{
+	// Presence: read from the live view at scrape time.
+	{"switchboard_switch_up", Gauge, []string{"switch"}, ExporterPresence,
+		"1 while Switchboard is connected to the switch, 0 while not. The last known state is still served while disconnected."},
+	{"switchboard_switch_reconnects_total", Counter, []string{"switch"}, ExporterPresence,
+		"Connections to the switch that were lost. Catches a switch that flaps faster than the scrape interval."},
+	{"switchboard_registrations", Gauge, []string{"switch", "domain", "transport"}, ExporterPresence,
+		"Live registered contacts. The largest 200 domains (configurable) have their own series, the rest are summed into domain=\"_other\"; transport is udp, tcp, tls, ws, wss, other or unknown."},
+	{"switchboard_gateway_up", Gauge, []string{"switch", "gateway"}, ExporterPresence,
+		"1 up, 0 down, as the switch reports it; switch=\"sip\" is Switchboard's own SIP OPTIONS probe. No series while the state is unknown."},
+	{"switchboard_gateway_rtt_seconds", Gauge, []string{"switch", "gateway"}, ExporterPresence,
+		"Last qualify/ping round trip to the gateway; only while it is up and the round trip is known."},
+	{"switchboard_active_calls", Gauge, []string{"switch", "direction", "gateway"}, ExporterPresence,
+		"Live calls (legs of one call count once); direction inbound, outbound, internal, other or unknown; gateway \"none\" for on-net calls. Only non-zero series."},
+
+	// SIP prober.
+	{"switchboard_sip_probe_up", Gauge, []string{"kind", "target"}, ExporterSIP,
+		"1 while the last probe of the target succeeded."},
+	{"switchboard_sip_probe_rtt_seconds", Gauge, []string{"kind", "target"}, ExporterSIP,
+		"Round trip of the last successful probe of the target."},
+	{"switchboard_sip_options_rtt_seconds", Histogram, []string{"kind"}, ExporterSIP,
+		"Distribution of SIP OPTIONS round trips, by kind of target."},
+	{"switchboard_sip_probes_total", Counter, []string{"kind", "result"}, ExporterSIP,
+		"Probes sent, by kind of target and result."},
+	{"switchboard_sip_register_check_success", Gauge, []string{"switch"}, ExporterSIP,
+		"1 while the last test REGISTER against the switch succeeded."},
+	{"switchboard_sip_register_check_duration_seconds", Gauge, []string{"switch"}, ExporterSIP,
+		"Duration of the last test REGISTER against the switch."},
+	{"switchboard_sip_register_check_failures_total", Counter, []string{"switch", "code"}, ExporterSIP,
+		"Failed test REGISTERs, by SIP response code (or the failure's word when there was no response)."},
+
+	// CDR pipeline.
+	{"switchboard_cdr_queue_length", Gauge, nil, ExporterCDR,
+		"CDRs and dead letters queued for the writer."},
+	{"switchboard_cdr_spool_records", Gauge, nil, ExporterCDR,
+		"Entries in the spool, waiting for the store (the store was unreachable)."},
+	{"switchboard_cdr_spool_bytes", Gauge, nil, ExporterCDR,
+		"Size of the spool on disk."},
+	{"switchboard_cdr_database_up", Gauge, nil, ExporterCDR,
+		"1 while the last write to the store succeeded, 0 while the store is failing."},
+	{"switchboard_cdr_records_written_total", Counter, nil, ExporterCDR,
+		"CDRs committed to the store (duplicates not counted)."},
+	{"switchboard_cdr_duplicates_total", Counter, nil, ExporterCDR,
+		"CDRs skipped because the store already had their (switch, call id)."},
+	{"switchboard_cdr_dead_letters_total", Counter, nil, ExporterCDR,
+		"Dead letters written: invalid, refused or damaged records."},
+	{"switchboard_cdr_batches_total", Counter, []string{"target"}, ExporterCDR,
+		"Batches written, by target: store (one transaction) or spool (one fsync)."},
+	{"switchboard_cdr_hangup_to_queryable_seconds", Histogram, nil, ExporterCDR,
+		"Time from a call's end to the commit that made its CDR queryable: the CDR lag."},
+	{"switchboard_cdr_batch_write_seconds", Histogram, nil, ExporterCDR,
+		"Time to write one batch of CDRs to the store, failed attempts included."},
+
+	// Calls, counted from the CDRs as they are stored.
+	{"switchboard_calls_completed_total", Counter, []string{"switch", "direction", "disposition", "cause_class"}, ExporterCalls,
+		"Calls ended, by disposition (ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION) and Q.850 cause class (normal, resource, service, implementation, invalid, protocol, interworking, unknown)."},
+	{"switchboard_call_answered_seconds_total", Counter, []string{"switch", "direction"}, ExporterCalls,
+		"Talk time of answered calls."},
+	{"switchboard_gateway_calls_total", Counter, []string{"gateway", "outcome"}, ExporterCalls,
+		"Calls through the gateway, by outcome (answered, unanswered). ASR = answered / all."},
+	{"switchboard_gateway_answered_seconds_total", Counter, []string{"gateway"}, ExporterCalls,
+		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
+
+	// HTTP API.
+	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code"}, ExporterAPI,
+		"Requests served, by dialect (native, dcp, freeswitch, ops), route pattern and status code."},
+	{"switchboard_http_request_duration_seconds", Histogram, []string{"dialect", "route"}, ExporterAPI,
+		"Time to serve a request."},
+
+	// Store.
+	{"switchboard_store_query_duration_seconds", Histogram, []string{"store", "op"}, ExporterStore,
+		"Time of one statement outside transactions, by engine (sqlite, postgres) and verb."},
+
+	// Runtime: the ones the dashboard uses; the collectors export more
+	// go_* and process_* series.
+	{"go_goroutines", Gauge, nil, ExporterRuntime, "Goroutines that currently exist."},
+	{"go_memstats_heap_inuse_bytes", Gauge, nil, ExporterRuntime, "Heap memory in use."},
+	{"process_resident_memory_bytes", Gauge, nil, ExporterRuntime, "Resident memory size."},
+	{"process_cpu_seconds_total", Counter, nil, ExporterRuntime, "CPU time used."},
+	{"process_open_fds", Gauge, nil, ExporterRuntime, "Open file descriptors."},
+}
+
+// Lookup returns the family that the series name belongs to: a family's
+// own name, or for a histogram its _bucket, _sum and _count series (for a
+// summary _sum and _count).
+func Lookup(name string) (Metric, bool) {
+	for _, m := range Known {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(Known, func(m Metric) bool { return m.Name == base })
+		if i < 0 {
+			continue
+		}
+		m := Known[i]
+		if m.Type == Histogram || (m.Type == Summary && suffix != "_bucket") {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
