@@ -60,9 +60,13 @@ var Known = []Metric{
 
 	// SIP prober.
 	{"switchboard_sip_probe_up", Gauge, []string{"kind", "target"}, ExporterSIP,
-		"1 while the last probe of the target succeeded."},
+		"Switch SIP listeners only (kind switch): 1 while the listener answers OPTIONS (reachable or lagged), 0 once unreachable. Gateways are in switchboard_gateway_up{switch=\"sip\"}, not repeated here."},
 	{"switchboard_sip_probe_rtt_seconds", Gauge, []string{"kind", "target"}, ExporterSIP,
-		"Round trip of the last successful probe of the target."},
+		"Switch SIP listeners only: round trip of the last answered OPTIONS (gateways: switchboard_gateway_rtt_seconds{switch=\"sip\"})."},
+	{"switchboard_sip_contacts", Gauge, []string{"status"}, ExporterSIP,
+		"Qualified phone contacts by status (reachable, lagged, unreachable, unknown): counted, never labelled per phone."},
+	{"switchboard_sip_probe_status_changes_total", Counter, []string{"kind"}, ExporterSIP,
+		"Status changes of probed targets, by kind (gateway, switch, contact)."},
 	{"switchboard_sip_options_rtt_seconds", Histogram, []string{"kind"}, ExporterSIP,
 		"Distribution of SIP OPTIONS round trips, by kind of target."},
 	{"switchboard_sip_probes_total", Counter, []string{"kind", "result"}, ExporterSIP,

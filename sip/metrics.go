@@ -4,13 +4,15 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // metrics are the prober's Prometheus series, namespace "switchboard",
-// subsystem "sip". Gateways and switches are labelled per target (their
-// number is bounded by provisioning); contacts are only counted by status,
+// subsystem "sip". Switch listeners are labelled per target (a handful);
+// gateways are exported by the presence view's collector from the "sip"
+// feed; contacts are only counted by status,
 // as per-phone labels would grow with traffic. The per-target gauges are
 // read from the prober's state when scraped, so a removed target's series
 // disappear with it; the counters are kept in arrays, not label lookups,
@@ -22,6 +24,10 @@ type metrics struct {
 	changes sync.Map // Kind -> *atomic.Uint64
 
 	regFailures *prometheus.CounterVec
+	// rttHist is switchboard_sip_options_rtt_seconds{kind}: the
+	// distribution of round trips without a per-target label, which would
+	// cost a dozen series per gateway.
+	rttHist *prometheus.HistogramVec
 
 	up, rtt, contacts, regOK, regDur, probesDesc, changesDesc *prometheus.Desc
 }
@@ -34,6 +40,11 @@ func newMetrics(p *Prober) *metrics {
 			Namespace: "switchboard", Subsystem: "sip", Name: "register_check_failures_total",
 			Help: "Failed synthetic registration checks, by switch and final SIP code (0: no answer).",
 		}, []string{"switch", "code"}),
+		rttHist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "switchboard", Subsystem: "sip", Name: "options_rtt_seconds",
+			Help:    "Round trips of answered OPTIONS probes, by kind of target (gateway, switch, contact).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"kind"}),
 		up: prometheus.NewDesc(name("probe_up"),
 			"1 while a gateway or switch SIP listener answers OPTIONS (reachable or lagged), 0 once unreachable. Absent until decided.",
 			[]string{"kind", "target"}, nil),
@@ -61,7 +72,10 @@ func newMetrics(p *Prober) *metrics {
 // resultCounter counts the probes of one kind with one result.
 type resultCounter = atomic.Uint64
 
-func (m *metrics) probe(k Kind, r probeResult) {
+func (m *metrics) probe(k Kind, r probeResult, rtt time.Duration) {
+	if r == resultAnswered && rtt > 0 {
+		m.rttHist.WithLabelValues(string(k)).Observe(rtt.Seconds())
+	}
 	v, ok := m.probes.Load(k)
 	if !ok {
 		v, _ = m.probes.LoadOrStore(k, new([numResults]resultCounter))
@@ -83,8 +97,9 @@ func (m *metrics) registerFailure(sw string, code int) {
 
 // RegisterMetrics registers the prober's series on reg:
 //
-//	switchboard_sip_probe_up{kind,target}                  1 reachable/lagged, 0 unreachable
-//	switchboard_sip_probe_rtt_seconds{kind,target}         last RTT
+//	switchboard_sip_probe_up{kind,target}                  switch listeners only: 1 reachable/lagged, 0 unreachable
+//	switchboard_sip_probe_rtt_seconds{kind,target}         switch listeners only: last RTT
+//	switchboard_sip_options_rtt_seconds{kind}              histogram of answered round trips
 //	switchboard_sip_probes_total{kind,result}              result = answered|timeout|error
 //	switchboard_sip_probe_status_changes_total{kind}
 //	switchboard_sip_register_check_success{switch}         1/0
@@ -92,7 +107,7 @@ func (m *metrics) registerFailure(sw string, code int) {
 //	switchboard_sip_register_check_failures_total{switch,code}
 //	switchboard_sip_contacts{status}
 func (p *Prober) RegisterMetrics(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{collector{p.metrics}, p.metrics.regFailures} {
+	for _, c := range []prometheus.Collector{collector{p.metrics}, p.metrics.regFailures, p.metrics.rttHist} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -131,6 +146,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, e := range p.entries {
 		if e.res.Kind == KindContact {
 			contacts[e.res.Status]++
+			continue
+		}
+		if e.res.Kind == KindGateway {
+			// Gateways are in the presence view (switch "sip"), whose
+			// collector exports switchboard_gateway_up and _rtt_seconds:
+			// repeating them here would cost two series per gateway of a
+			// 5,000-series budget.
 			continue
 		}
 		rows = append(rows, infra{string(e.res.Kind), e.res.Name, e.res.Status, e.res.RTT.Seconds(), e.res.RTT > 0})

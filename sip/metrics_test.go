@@ -32,6 +32,8 @@ func gathered(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 				out[name] = m.GetCounter().GetValue()
 			case dto.MetricType_GAUGE:
 				out[name] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				out[name] = float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}

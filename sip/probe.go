@@ -27,8 +27,8 @@ type runState struct {
 	host     string      // the address put in Via, From and Contact
 	udpPort  int
 	udpDone  chan error
-	jobs     chan probeJob // to idle workers; unbuffered
-	probes   sync.WaitGroup
+	probes   sync.WaitGroup // probe workers and registration checks
+	workers  workerPool
 }
 
 // listenIP parses Config.ListenAddr: an IP, or IP:port to fix the UDP port.
@@ -66,8 +66,8 @@ func (p *Prober) start(ctx context.Context) (*runState, error) {
 		udpPort:  local.Port,
 		host:     advertisedHost(lap.Addr()),
 		udpDone:  make(chan error, 1),
-		jobs:     make(chan probeJob),
 	}
+	rs.workers.wg = &rs.probes
 	if !lap.Addr().IsUnspecified() {
 		rs.streamIP = net.IP(lap.Addr().AsSlice())
 	}
@@ -148,6 +148,17 @@ func closeStream(c siplib.Connection) {
 	}
 	if ref, _ := tc.TryClose(); ref > 0 {
 		_ = tc.Conn.Close()
+	}
+}
+
+// awaitStreamsClosed waits, at most max, for sipgo's readers of the
+// connections closeStream closed to let go of them: sipgo's own shutdown,
+// which follows, hard-closes whatever is still in its pools.
+func (rs *runState) awaitStreamsClosed(max time.Duration) {
+	tp := rs.ua.TransportLayer()
+	deadline := time.Now().Add(max)
+	for tp.Pool("tcp").Size()+tp.Pool("tls").Size() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -310,10 +321,8 @@ func rootCause(err error) error {
 // an ICMP error names it.
 type refusals struct {
 	mu sync.Mutex
-	m  map[refusalKey]*refusal
+	m  map[netip.AddrPort]*refusal
 }
-
-type refusalKey = netip.AddrPort
 
 type refusal struct {
 	ctx    context.Context

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -132,7 +133,7 @@ func NewProber(cfg Config) (*Prober, error) {
 		wake:     make(chan struct{}, 1),
 		sem:      make(chan struct{}, cfg.MaxInFlight),
 	}
-	p.refusals.m = map[refusalKey]*refusal{}
+	p.refusals.m = map[netip.AddrPort]*refusal{}
 	p.metrics = newMetrics(p)
 	return p, nil
 }
@@ -329,6 +330,9 @@ func (p *Prober) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err := <-rs.udpDone:
+		if err == nil {
+			err = errors.New("read loop ended") // sipgo logged why
+		}
 		runErr = fmt.Errorf("sip: UDP socket stopped: %w", err)
 		cancel()
 	}
@@ -352,17 +356,33 @@ func (p *Prober) Run(ctx context.Context) error {
 			e.conn = nil
 		}
 	}
+	for _, r := range p.regs {
+		if r.conn != nil {
+			conns[r.conn] = true
+			r.conn = nil
+		}
+	}
 	p.mu.Unlock()
 	for c := range conns {
 		closeStream(c)
 	}
+	rs.awaitStreamsClosed(200 * time.Millisecond)
 	rs.close()
 	return runErr
 }
 
+// scheduleSlack is how early a probe may start: at 10,000 probes a second
+// the next one is always due within microseconds, and sleeping until each
+// exactly would cost a timer and a wake-up per probe.
+const scheduleSlack = 2 * time.Millisecond
+
 // schedule starts each entry's probe when it is due, with at most
 // MaxInFlight probes outstanding.
 func (p *Prober) schedule(ctx context.Context, rs *runState) {
+	run := func(ctx context.Context, job probeJob) {
+		p.runProbe(ctx, rs, job)
+		<-p.sem
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -373,7 +393,7 @@ func (p *Prober) schedule(ctx context.Context, rs *runState) {
 			wait = time.Until(p.queue[0].due)
 		}
 		p.mu.Unlock()
-		if empty || wait > 0 {
+		if empty || wait > scheduleSlack {
 			if empty {
 				timer.Stop()
 			} else {
@@ -393,54 +413,21 @@ func (p *Prober) schedule(ctx context.Context, rs *runState) {
 			return
 		}
 		p.mu.Lock()
-		if len(p.queue) == 0 || time.Until(p.queue[0].due) > 0 {
+		if len(p.queue) == 0 || time.Until(p.queue[0].due) > scheduleSlack {
 			p.mu.Unlock()
 			<-p.sem
 			continue
 		}
 		e := heap.Pop(&p.queue).(*entry)
-		job := probeJob{e: e, target: e.res.Target, spec: e.spec, specErr: e.specErr, timeout: p.timeout(e.interval)}
+		job := probeJob{e: e, spec: e.spec, specErr: e.specErr, timeout: p.timeout(e.interval)}
 		p.mu.Unlock()
-		select {
-		case rs.jobs <- job: // an idle worker takes it
-		default:
-			rs.probes.Add(1)
-			go p.worker(ctx, rs, job)
-		}
-	}
-}
-
-// workerIdle is how long a probe worker waits for its next probe before
-// it exits. Workers outlive their probe so that their grown stacks are
-// reused: a new goroutine per probe spends a tenth of the prober's CPU
-// growing its stack through sipgo's call depth.
-const workerIdle = 5 * time.Second
-
-// worker runs job, then the probes handed to it, until it has been idle
-// for workerIdle or ctx ends. Each probe holds one MaxInFlight token,
-// released here.
-func (p *Prober) worker(ctx context.Context, rs *runState, job probeJob) {
-	defer rs.probes.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		p.runProbe(ctx, rs, job)
-		<-p.sem
-		idle.Reset(workerIdle)
-		select {
-		case job = <-rs.jobs:
-		case <-idle.C:
-			return
-		case <-ctx.Done():
-			return
-		}
+		rs.workers.dispatch(ctx, job, run)
 	}
 }
 
 // probeJob is what a probe needs, copied from its entry under the lock.
 type probeJob struct {
 	e       *entry
-	target  Target
 	spec    targetSpec
 	specErr error
 	timeout time.Duration
@@ -503,7 +490,7 @@ func (p *Prober) record(e *entry, o outcome, conn siplib.Connection) {
 		closeStream(closeConn)
 	}
 
-	p.metrics.probe(res.Kind, o.kind)
+	p.metrics.probe(res.Kind, o.kind, o.rtt)
 	if !changed {
 		return
 	}

@@ -40,6 +40,7 @@ type regEntry struct {
 	check  RegisterCheck
 	res    RegisterResult
 	cancel context.CancelFunc // stops the check's loop; nil while not running
+	conn   siplib.Connection  // TCP/TLS connection to the registrar, closed by Run at its end
 }
 
 // SetRegisterChecks replaces the registration checks, identified by Name.
@@ -123,11 +124,11 @@ func (p *Prober) registerLoop(ctx context.Context, rs *runState, r *regEntry, c 
 			return
 		case <-timer.C:
 		}
-		res := p.registerOnce(ctx, rs, c, min(p.cfg.Timeout, iv))
+		res, conn := p.registerOnce(ctx, rs, c, min(p.cfg.Timeout, iv))
 		if ctx.Err() != nil {
 			return
 		}
-		p.recordRegister(r, c, res)
+		p.recordRegister(r, c, res, conn)
 		due = nextDue(due, time.Now(), iv, ph)
 		timer.Reset(time.Until(due))
 	}
@@ -135,11 +136,14 @@ func (p *Prober) registerLoop(ctx context.Context, rs *runState, r *regEntry, c 
 
 // recordRegister stores a check's result, unless the check was changed or
 // removed meanwhile, and reports it.
-func (p *Prober) recordRegister(r *regEntry, c RegisterCheck, res RegisterResult) {
+func (p *Prober) recordRegister(r *regEntry, c RegisterCheck, res RegisterResult, conn siplib.Connection) {
 	p.mu.Lock()
 	if p.regs[c.Name] != r || r.check != c {
 		p.mu.Unlock()
 		return
+	}
+	if conn != nil {
+		r.conn = conn
 	}
 	res.Failures = 0
 	if !res.OK {
@@ -165,37 +169,37 @@ func (p *Prober) recordRegister(r *regEntry, c RegisterCheck, res RegisterResult
 // registerOnce REGISTERs c's account, answering one digest challenge, and
 // on success un-REGISTERs it. Each transaction gets timeout. Duration is
 // the time to the REGISTER's final answer: the un-REGISTER is not timed.
-func (p *Prober) registerOnce(ctx context.Context, rs *runState, c RegisterCheck, timeout time.Duration) RegisterResult {
+func (p *Prober) registerOnce(ctx context.Context, rs *runState, c RegisterCheck, timeout time.Duration) (RegisterResult, siplib.Connection) {
 	start := time.Now()
-	res, req, spec := p.register(ctx, rs, c, timeout)
+	res, req, spec, conn := p.register(ctx, rs, c, timeout)
 	res.Name = c.Name
 	res.Duration = time.Since(start)
 	if res.OK {
 		p.unregister(ctx, rs, c, req, spec, timeout)
 	}
 	res.At = p.cfg.Now()
-	return res
+	return res, conn
 }
 
 // register sends c's REGISTER and returns the result and the request (for
 // the un-REGISTER).
-func (p *Prober) register(ctx context.Context, rs *runState, c RegisterCheck, timeout time.Duration) (RegisterResult, *siplib.Request, targetSpec) {
+func (p *Prober) register(ctx context.Context, rs *runState, c RegisterCheck, timeout time.Duration) (RegisterResult, *siplib.Request, targetSpec, siplib.Connection) {
 	var res RegisterResult
 	spec, err := parseTarget(c.Registrar, "", c.Transport)
 	if err != nil {
 		res.Reason = capReason(err.Error())
-		return res, nil, spec
+		return res, nil, spec, nil
 	}
 	req := p.registerRequest(rs, c, spec)
-	resp, err := p.registerTransaction(ctx, rs, req, c, spec, timeout)
+	resp, conn, err := p.registerTransaction(ctx, rs, req, c, spec, timeout)
 	if err != nil {
 		res.Reason = failure(ctx, err).reason
-		return res, req, spec
+		return res, req, spec, nil
 	}
 	res.Code = resp.StatusCode
 	res.Reason = reasonPhrase(resp.StatusCode, resp.Reason)
 	res.OK = resp.StatusCode >= 200 && resp.StatusCode < 300
-	return res, req, spec
+	return res, req, spec, conn
 }
 
 // unregister removes the binding register made, in the same Call-ID with
@@ -210,7 +214,7 @@ func (p *Prober) unregister(ctx context.Context, rs *runState, c RegisterCheck, 
 	}
 	exp := siplib.ExpiresHeader(0)
 	req.ReplaceHeader(&exp)
-	un, err := p.registerTransaction(ctx, rs, req, c, spec, timeout)
+	un, _, err := p.registerTransaction(ctx, rs, req, c, spec, timeout)
 	if err == nil && un.StatusCode < 300 {
 		return
 	}
@@ -225,33 +229,38 @@ func (p *Prober) unregister(ctx context.Context, rs *runState, c RegisterCheck, 
 }
 
 // registerTransaction sends req and, if it is challenged (401 or 407),
-// sends it again with digest credentials. It returns the final response.
-// Over UDP an ICMP error from the registrar ends it at once, as for
-// OPTIONS.
-func (p *Prober) registerTransaction(ctx context.Context, rs *runState, req *siplib.Request, c RegisterCheck, spec targetSpec, timeout time.Duration) (*siplib.Response, error) {
+// sends it again with digest credentials. It returns the final response
+// and, over TCP or TLS, the connection it came on. Over UDP an ICMP error
+// from the registrar ends it at once, as for OPTIONS.
+func (p *Prober) registerTransaction(ctx context.Context, rs *runState, req *siplib.Request, c RegisterCheck, spec targetSpec, timeout time.Duration) (*siplib.Response, siplib.Connection, error) {
 	if spec.transport == "UDP" && spec.destAP.IsValid() {
 		rf := p.refusals.acquire(ctx, spec.destAP)
 		defer p.refusals.release(spec.destAP, rf)
 		ctx = rf.ctx
 	}
+	var conn siplib.Connection
+	await := func(ctx context.Context, tx siplib.ClientTransaction, err error) (*siplib.Response, error) {
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := tx.(interface{ Connection() siplib.Connection }); ok && spec.transport != "UDP" {
+			conn = c.Connection()
+		}
+		return finalResponse(ctx, tx)
+	}
 	res, err := doTimeout(ctx, timeout, func(ctx context.Context) (*siplib.Response, error) {
 		tx, err := rs.client.TransactionRequest(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		return finalResponse(ctx, tx)
+		return await(ctx, tx, err)
 	})
 	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) {
-		return res, err
+		return res, conn, err
 	}
 	auth := sipgo.DigestAuth{Username: c.Username, Password: c.Password}
-	return doTimeout(ctx, timeout, func(ctx context.Context) (*siplib.Response, error) {
+	res, err = doTimeout(ctx, timeout, func(ctx context.Context) (*siplib.Response, error) {
 		tx, err := rs.client.TransactionDigestAuth(ctx, req, res, auth)
-		if err != nil {
-			return nil, err
-		}
-		return finalResponse(ctx, tx)
+		return await(ctx, tx, err)
 	})
+	return res, conn, err
 }
 
 // doTimeout runs one transaction with its own timeout.

@@ -62,7 +62,7 @@ func TestPhasesSpread(t *testing.T) {
 }
 
 func TestSetTargets(t *testing.T) {
-	p, err := NewProber(Config{Interval: 10 * time.Second})
+	p, err := NewProber(Config{Interval: 10 * time.Second, Logger: discardLogger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,11 +53,15 @@ func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 // the Debian build has no TLS transport (no "-t l1").
 func startTLSUAS(t testing.TB, cert tls.Certificate) string {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-uas"))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-uas"),
+		// The handshake the untrusting prober aborts is expected.
+		sipgo.WithUserAgentTransportLayerOptions(siplib.WithTransportLayerLogger(discardLogger)),
+		sipgo.WithUserAgentTransactionLayerOptions(siplib.WithTransactionLayerLogger(discardLogger)),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := sipgo.NewServer(ua)
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(discardLogger))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"sync/atomic"
 )
 
 // probeConn is the prober's one UDP socket as sipgo sees it. It changes two
@@ -31,7 +30,6 @@ type probeConn struct {
 	// unreachable is told of each ICMP error: the destination of the
 	// datagram that caused it and the error (syscall.ECONNREFUSED, …).
 	unreachable func(dest netip.AddrPort, err error)
-	dropped     atomic.Uint64 // datagrams that were not responses
 }
 
 func newProbeConn(c *net.UDPConn, unreachable func(netip.AddrPort, error)) *probeConn {
@@ -58,7 +56,6 @@ func (c *probeConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, nil, err
 		}
 		if !bytes.HasPrefix(b[:n], sipResponsePrefix) {
-			c.dropped.Add(1)
 			continue
 		}
 		return n, c.self, nil

@@ -56,6 +56,7 @@ func startProbes(cfg Config, svc *provisioning.Service, view *presence.View, reg
 	if !cfg.SIP.Enabled {
 		return nil, nil
 	}
+	base := log // the prober adds component=sip itself, and logs status changes
 	log = log.With("component", "sip")
 	p, err := sip.NewProber(sip.Config{
 		Interval:     cfg.SIP.Interval,
@@ -64,8 +65,7 @@ func startProbes(cfg Config, svc *provisioning.Service, view *presence.View, reg
 		LagThreshold: cfg.SIP.LagThreshold,
 		ListenAddr:   cfg.SIP.Listen,
 		UserAgent:    "Switchboard/" + version,
-		Logger:       log,
-		OnChange:     logProbeChange(log),
+		Logger:       base,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
@@ -81,19 +81,6 @@ func startProbes(cfg Config, svc *provisioning.Service, view *presence.View, reg
 	log.Info("sip probing enabled", "interval", cfg.SIP.Interval, "misses", cfg.SIP.Misses,
 		"qualify_domains", cfg.SIP.QualifyDomains, "switches", len(w.switchTargets))
 	return w, nil
-}
-
-// logProbeChange logs every status change: gateways and switches at info
-// (an operator wants to know), contacts at debug (phones come and go).
-func logProbeChange(log *slog.Logger) func(sip.Result) {
-	return func(r sip.Result) {
-		level := slog.LevelInfo
-		if r.Kind == sip.KindContact {
-			level = slog.LevelDebug
-		}
-		log.Log(context.Background(), level, "sip probe status changed", "kind", r.Kind, "target", r.Name,
-			"status", r.Status, "code", r.Code, "reason", r.Reason, "rtt", r.RTT, "misses", r.Misses)
-	}
 }
 
 // probeWiring keeps the prober's targets and register checks in step with

@@ -71,40 +71,12 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 	defer db.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := sqldb.RegisterMetrics(reg); err != nil {
-		return err
-	}
-	httpMetrics, err := api.NewHTTPMetrics(reg)
+	c, err := newCore(cfg, db, log)
 	if err != nil {
 		return err
 	}
-
-	cdrStore := cdr.NewStore(db)
-	pipeline, err := cdr.NewPipeline(cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
-		QueueSize:  cfg.CDR.QueueSize,
-		BatchSize:  cfg.CDR.BatchSize,
-		SpoolDir:   cfg.CDR.SpoolDir,
-		Logger:     log,
-		Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	view := presence.New()
-	reg.MustRegister(view.Collector())
-	provStore := sqlstore.New(db)
-	svc := provisioning.NewService(provStore, provisioning.WithLogger(log))
-	deps := api.Deps{
-		Service:      svc,
-		Presence:     view,
-		CDRs:         cdrStore,
-		CDRFeed:      pipeline,
-		CDRIngest:    pipeline,
-		Log:          log,
-		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-	}
+	reg, httpMetrics, cdrStore, pipeline, view, svc, deps := c.reg, c.http, c.cdrStore, c.pipeline, c.view, c.svc, c.deps
+	provStore := c.provStore
 
 	// Background components stop only after the HTTP servers have drained,
 	// so a request waiting for its CDRs to become durable still completes.
@@ -144,6 +116,58 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	stop()
 	log.Info("stopped")
 	return err
+}
+
+// components are what every daemon builds before it connects anything: the
+// metrics registry (with every always-on exporter), the CDR store and
+// pipeline, the presence view, the provisioning service and the API's
+// dependencies.
+type components struct {
+	reg       *prometheus.Registry
+	http      *api.HTTPMetrics
+	cdrStore  *cdr.Store
+	pipeline  *cdr.Pipeline
+	view      *presence.View
+	provStore *sqlstore.Store
+	svc       *provisioning.Service
+	deps      api.Deps
+}
+
+func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
+	c := &components{reg: prometheus.NewRegistry()}
+	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := sqldb.RegisterMetrics(c.reg); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.http, err = api.NewHTTPMetrics(c.reg); err != nil {
+		return nil, err
+	}
+	c.cdrStore = cdr.NewStore(db)
+	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
+		QueueSize:  cfg.CDR.QueueSize,
+		BatchSize:  cfg.CDR.BatchSize,
+		SpoolDir:   cfg.CDR.SpoolDir,
+		Logger:     log,
+		Registerer: c.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.view = presence.New()
+	c.reg.MustRegister(c.view.Collector())
+	c.provStore = sqlstore.New(db)
+	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
+	c.deps = api.Deps{
+		Service:      c.svc,
+		Presence:     c.view,
+		CDRs:         c.cdrStore,
+		CDRFeed:      c.pipeline,
+		CDRIngest:    c.pipeline,
+		Log:          log,
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+	}
+	return c, nil
 }
 
 // group runs background components until stop, which cancels them and

@@ -11,7 +11,7 @@ import (
 
 // DefaultMaxDomainSeries is how many domains get series of their own in
 // switchboard_registrations unless WithMaxDomainSeries says otherwise.
-const DefaultMaxDomainSeries = 200
+const DefaultMaxDomainSeries = 100
 
 // OtherDomain is the domain label under which switchboard_registrations
 // sums the registrations of every domain beyond the cap.

@@ -325,10 +325,10 @@ func TestScrapeAtScale(t *testing.T) {
 	}
 	t.Logf("scrape: %v (best of 5), %d series (%d presence), %d bytes", best, series, presenceSeries, size)
 
-	// 2 switches × (200 domains × 3 transports + 5 "_other"), 2 × 500
+	// 2 switches × (DefaultMaxDomainSeries domains × 3 transports + 5 "_other"), 2 × 500
 	// gateways × (up, rtt), 2 × (200 inbound/outbound gateway pairs + 1
 	// internal), 2 × (up, reconnects).
-	if want := 2*(200*3+5) + 2*500*2 + 2*(200+1) + 2*2; presenceSeries != want {
+	if want := 2*(DefaultMaxDomainSeries*3+5) + 2*500*2 + 2*(200+1) + 2*2; presenceSeries != want {
 		t.Errorf("presence series = %d, want %d", presenceSeries, want)
 	}
 	// The rest of the daemon (CDR pipeline, SIP prober, API, store) is
