@@ -219,8 +219,10 @@ func gatewayTarget(g *provisioning.Gateway) sip.Target {
 	case strings.Contains(host, ":"): // IPv6
 		hostport = "[" + host + "]"
 	}
+	// A gateway's own qualify interval (qualify_seconds) is its probe
+	// interval too; 0 leaves it to sip.interval.
 	return sip.Target{Kind: sip.KindGateway, Name: g.Name, URI: "sip:" + hostport + ";transport=" + transport,
-		Transport: sip.Transport(transport), TenantID: g.TenantID}
+		Transport: sip.Transport(transport), TenantID: g.TenantID, Interval: time.Duration(g.QualifySecs) * time.Second}
 }
 
 // refreshContacts reads the registered contacts of the qualify domains

@@ -95,8 +95,8 @@ func TestGatewayTarget(t *testing.T) {
 	}{
 		{provisioning.Gateway{Name: "gw1", Host: "sip.carrier.net", Port: 5060, Transport: provisioning.TransportUDP, TenantID: &tenant},
 			sip.Target{Kind: "gateway", Name: "gw1", URI: "sip:sip.carrier.net:5060;transport=udp", Transport: "udp", TenantID: &tenant}},
-		{provisioning.Gateway{Name: "gw2", Host: "10.0.0.1", Port: 5080, Transport: provisioning.TransportTCP},
-			sip.Target{Kind: "gateway", Name: "gw2", URI: "sip:10.0.0.1:5080;transport=tcp", Transport: "tcp"}},
+		{provisioning.Gateway{Name: "gw2", Host: "10.0.0.1", Port: 5080, Transport: provisioning.TransportTCP, QualifySecs: 15},
+			sip.Target{Kind: "gateway", Name: "gw2", URI: "sip:10.0.0.1:5080;transport=tcp", Transport: "tcp", Interval: 15 * time.Second}},
 		{provisioning.Gateway{Name: "gw3", Host: "2001:db8::5", Port: 5061, Transport: provisioning.TransportTLS},
 			sip.Target{Kind: "gateway", Name: "gw3", URI: "sip:[2001:db8::5]:5061;transport=tls", Transport: "tls"}},
 		{provisioning.Gateway{Name: "gw4", Host: "2001:db8::6"},
