@@ -29,6 +29,7 @@ type Config struct {
 	Database DatabaseConfig `yaml:"database"`
 	HTTP     HTTPConfig     `yaml:"http"`
 	DCP      DCPConfig      `yaml:"dcp"`
+	Metrics  MetricsConfig  `yaml:"metrics"`
 	CDR      CDRConfig      `yaml:"cdr"`
 	SIP      SIPConfig      `yaml:"sip"`
 	Log      LogConfig      `yaml:"log"`
@@ -181,6 +182,13 @@ type HTTPConfig struct {
 // DCPConfig places the dcp dialect: under Mount on the main listener, and/or
 // at / on a listener of its own so an existing client changes only its base
 // URL.
+// MetricsConfig is where /metrics is served besides the main listener.
+type MetricsConfig struct {
+	// Listen, when set, is a listener serving only /metrics, so that
+	// Prometheus can scrape from a network the API is not exposed to.
+	Listen string `yaml:"listen"`
+}
+
 type DCPConfig struct {
 	Mount  string `yaml:"mount"`
 	Listen string `yaml:"listen"`
@@ -266,6 +274,9 @@ var settings = []setting{
 	{key: "dcp.listen", help: "optional own listener serving the dcp dialect at /",
 		set: func(c *Config, v string) error { c.DCP.Listen = v; return nil },
 		get: func(c *Config) string { return c.DCP.Listen }},
+	{key: "metrics.listen", help: "optional own listener serving only /metrics",
+		set: func(c *Config, v string) error { c.Metrics.Listen = v; return nil },
+		get: func(c *Config) string { return c.Metrics.Listen }},
 	{key: "cdr.spool_dir", help: "directory of the CDR spool used while the database is unreachable",
 		set: func(c *Config, v string) error { c.CDR.SpoolDir = v; return nil },
 		get: func(c *Config) string { return c.CDR.SpoolDir }},
@@ -464,6 +475,14 @@ func (c Config) Validate() error {
 		}
 		if c.DCP.Listen == c.HTTP.Listen {
 			return &ConfigError{Key: "dcp.listen", Reason: "must differ from http.listen"}
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if err := checkListen(c.Metrics.Listen); err != nil {
+			return &ConfigError{Key: "metrics.listen", Reason: err.Error()}
+		}
+		if !strings.HasSuffix(c.Metrics.Listen, ":0") && (c.Metrics.Listen == c.HTTP.Listen || c.Metrics.Listen == c.DCP.Listen) {
+			return &ConfigError{Key: "metrics.listen", Reason: "must differ from http.listen and dcp.listen"}
 		}
 	}
 	if c.CDR.SpoolDir == "" {

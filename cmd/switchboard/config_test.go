@@ -119,6 +119,8 @@ func TestConfigInvalid(t *testing.T) {
 		{"bad log format", "log:\n  format: xml\n", nil, nil, "log.format"},
 		{"bad dcp mount", "", []string{"--dcp-mount", "dcp"}, nil, "dcp.mount"},
 		{"dcp listen equals http", "", []string{"--dcp-listen", "127.0.0.1:8080"}, nil, "dcp.listen"},
+		{"metrics listen equals http", "", []string{"--metrics-listen", "127.0.0.1:8080"}, nil, "metrics.listen"},
+		{"metrics listen bad", "", []string{"--metrics-listen", "nowhere"}, nil, "metrics.listen"},
 		{"tiny body limit", "", []string{"--http-max-body-bytes", "10"}, nil, "http.max_body_bytes"},
 		{"body limit not a number", "", []string{"--http-max-body-bytes", "lots"}, nil, "http.max_body_bytes"},
 		{"type error in file", "http:\n  max_body_bytes: [1]\n", nil, nil, "(file)"},

@@ -109,6 +109,11 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 
 	servers := map[string]http.Handler{"http": mainHandler(cfg, deps, db, reg, httpMetrics, switchRoutes)}
+	if cfg.Metrics.Listen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		servers["metrics"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "ops" }, mux))
+	}
 	if cfg.DCP.Listen != "" {
 		servers["dcp"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "dcp" }, dcp.New(deps)))
 	}
@@ -259,7 +264,7 @@ func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Regist
 // down gracefully: listeners close at once, in-flight requests get
 // http.shutdown_timeout to finish.
 func serveAll(ctx context.Context, cfg Config, log *slog.Logger, handlers map[string]http.Handler) error {
-	addrs := map[string]string{"http": cfg.HTTP.Listen, "dcp": cfg.DCP.Listen}
+	addrs := map[string]string{"http": cfg.HTTP.Listen, "dcp": cfg.DCP.Listen, "metrics": cfg.Metrics.Listen}
 	type running struct {
 		name string
 		srv  *http.Server

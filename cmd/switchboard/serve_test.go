@@ -23,8 +23,23 @@ type daemon struct {
 
 func startDaemon(t *testing.T, dsn string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, dsn, nil, extra...)
+}
+
+// startDaemonHook starts a daemon on SQLite and tells hook of every
+// listener it opens.
+func startDaemonHook(t *testing.T, hook func(name, addr string), extra ...string) *daemon {
+	t.Helper()
+	return startDaemonWith(t, "sqlite:"+t.TempDir()+"/sb.db", hook, extra...)
+}
+
+func startDaemonWith(t *testing.T, dsn string, hook func(name, addr string), extra ...string) *daemon {
+	t.Helper()
 	addrs := make(chan string, 2)
 	onListening = func(name, addr string) {
+		if hook != nil {
+			hook(name, addr)
+		}
 		if name == "http" {
 			addrs <- addr
 		}
@@ -234,3 +249,37 @@ func TestVersion(t *testing.T) {
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestMetricsListener: metrics.listen serves /metrics, and nothing else.
+func TestMetricsListener(t *testing.T) {
+	got := make(chan string, 4)
+	onListeningTest := func(name, addr string) {
+		if name == "metrics" {
+			got <- addr
+		}
+	}
+	startDaemonHook(t, onListeningTest, "--metrics-listen", "127.0.0.1:0")
+	var addr string
+	select {
+	case addr = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no metrics listener")
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"/metrics", http.StatusOK}, {"/api/v1/switches", http.StatusNotFound}, {"/healthz", http.StatusNotFound}} {
+		resp, err := http.Get("http://" + addr + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusOK && !strings.Contains(string(body), "switchboard_cdr_database_up") {
+			t.Errorf("GET %s: no switchboard series", tc.path)
+		}
+	}
+}
