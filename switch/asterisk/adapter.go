@@ -1,11 +1,11 @@
 package asterisk
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -124,13 +124,13 @@ func New(cfg Config) (*Adapter, error) {
 	default:
 		return nil, fmt.Errorf("asterisk: node %q: ARI URL %q: want http or https", cfg.Name, cfg.URL)
 	}
-	setDefault(&cfg.App, "switchboard")
-	setDefault(&cfg.ReconcileEvery, time.Minute)
-	setDefault(&cfg.KeepAlive, 10*time.Second)
-	setDefault(&cfg.DialTimeout, 5*time.Second)
-	setDefault(&cfg.RequestTimeout, 15*time.Second)
-	setDefault(&cfg.MinBackoff, 250*time.Millisecond)
-	setDefault(&cfg.MaxBackoff, 30*time.Second)
+	cfg.App = cmp.Or(cfg.App, "switchboard")
+	cfg.ReconcileEvery = cmp.Or(cfg.ReconcileEvery, time.Minute)
+	cfg.KeepAlive = cmp.Or(cfg.KeepAlive, 10*time.Second)
+	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, 5*time.Second)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 15*time.Second)
+	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, 250*time.Millisecond)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 30*time.Second)
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
@@ -161,13 +161,6 @@ func New(cfg Config) (*Adapter, error) {
 	}, nil
 }
 
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
-
 func (a *Adapter) now() time.Time {
 	if a.cfg.Now != nil {
 		return a.cfg.Now().UTC()
@@ -187,31 +180,11 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
 		pres:  NewPresence(PresenceOptions{Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway}),
 	}
-	backoff := a.cfg.MinBackoff
-	for {
-		connected, err := s.run(ctx)
-		if ctx.Err() != nil {
-			feed.SetConnected(false, nil)
-			return nil
-		}
-		feed.SetConnected(false, err)
-		a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected)
-		if connected {
-			backoff = a.cfg.MinBackoff
-		}
-		// Full jitter over the upper half: nodes restarted together do
-		// not reconnect in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			feed.SetConnected(false, nil)
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, a.cfg.MaxBackoff)
-	}
+	return feed.Supervise(ctx, a.cfg.MinBackoff, a.cfg.MaxBackoff, s.run,
+		func(err error, connected bool, wait time.Duration) time.Duration {
+			a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected, "retry_in", wait)
+			return wait
+		})
 }
 
 // session is the state one WatchPresence keeps across connections.

@@ -1,11 +1,11 @@
 package freeswitch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -124,15 +124,15 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Password == "" {
 		return nil, fmt.Errorf("freeswitch: node %q: ESL password is empty", cfg.Name)
 	}
-	setDefault(&cfg.ReconcileEvery, time.Minute)
-	setDefault(&cfg.KeepAlive, 5*time.Second)
-	setDefault(&cfg.DialTimeout, 5*time.Second)
-	setDefault(&cfg.RequestTimeout, 15*time.Second)
-	setDefault(&cfg.MinBackoff, 250*time.Millisecond)
-	setDefault(&cfg.MaxBackoff, 30*time.Second)
-	setDefault(&cfg.ReorderWindow, 20*time.Millisecond)
-	setDefault(&cfg.CDRAckTimeout, 10*time.Second)
-	setDefault(&cfg.UserContext, "default")
+	cfg.ReconcileEvery = cmp.Or(cfg.ReconcileEvery, time.Minute)
+	cfg.KeepAlive = cmp.Or(cfg.KeepAlive, 5*time.Second)
+	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, 5*time.Second)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 15*time.Second)
+	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, 250*time.Millisecond)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 30*time.Second)
+	cfg.ReorderWindow = cmp.Or(cfg.ReorderWindow, 20*time.Millisecond)
+	cfg.CDRAckTimeout = cmp.Or(cfg.CDRAckTimeout, 10*time.Second)
+	cfg.UserContext = cmp.Or(cfg.UserContext, "default")
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
@@ -152,13 +152,6 @@ func New(cfg Config) (*Adapter, error) {
 // event_socket.conf.xml's well-known default password.
 func (a *Adapter) UsesDefaultPassword() bool { return a.cfg.Password == DefaultPassword }
 
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
-
 func (a *Adapter) now() time.Time {
 	if a.cfg.Now != nil {
 		return a.cfg.Now().UTC()
@@ -177,34 +170,16 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
 		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
 	}
-	backoff := a.cfg.MinBackoff
-	for {
-		connected, err := s.run(ctx)
-		if ctx.Err() != nil {
-			feed.SetConnected(false, nil)
-			return nil
-		}
-		feed.SetConnected(false, err)
-		if connected {
-			backoff = a.cfg.MinBackoff
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		if errors.Is(err, ErrAuth) {
-			wait = a.cfg.MaxBackoff
-			a.log.Error("freeswitch: ESL password refused; check the node's password", "addr", a.cfg.Addr, "retry_in", wait)
-		} else {
+	return feed.Supervise(ctx, a.cfg.MinBackoff, a.cfg.MaxBackoff, s.run,
+		func(err error, connected bool, wait time.Duration) time.Duration {
+			if errors.Is(err, ErrAuth) {
+				// Retrying sooner cannot help: wait the longest backoff.
+				a.log.Error("freeswitch: ESL password refused; check the node's password", "addr", a.cfg.Addr, "retry_in", a.cfg.MaxBackoff)
+				return a.cfg.MaxBackoff
+			}
 			a.log.Warn("freeswitch: ESL connection lost", "err", err, "connected", connected, "retry_in", wait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			feed.SetConnected(false, nil)
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, a.cfg.MaxBackoff)
-	}
+			return wait
+		})
 }
 
 // fsSession is the state one WatchPresence keeps across connections.
