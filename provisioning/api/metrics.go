@@ -49,7 +49,11 @@ func NewHTTPMetrics(reg prometheus.Registerer) (*HTTPMetrics, error) {
 func (m *HTTPMetrics) Measure(dialect func(r *http.Request) string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		// Behind Instrument, reuse its recorder rather than wrap twice.
+		rec, ok := w.(*statusRecorder)
+		if !ok {
+			rec = &statusRecorder{ResponseWriter: w}
+		}
 		defer func() {
 			route := r.Pattern
 			if route == "" {

@@ -197,7 +197,7 @@ func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
 	conn, err := dialESL(ctx, eslOptions{
 		addr: a.cfg.Addr, password: a.cfg.Password,
 		dialTimeout: a.cfg.DialTimeout, keepAlive: a.cfg.KeepAlive,
-		window: a.cfg.ReorderWindow, log: a.log,
+		window: a.cfg.ReorderWindow,
 	}, subscribed)
 	if err != nil {
 		return false, err
@@ -369,18 +369,28 @@ var ErrNotConnected = errors.New("freeswitch: not connected to the node")
 // API runs one api command on the node and returns its answer; a "-ERR"
 // answer is an error. It is the Reloader's Commander.
 func (a *Adapter) API(ctx context.Context, cmd string) (string, error) {
+	c, ctx, cancel, err := a.live(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	return c.api(ctx, cmd)
+}
+
+// live returns the connection commands go through, and ctx bounded by
+// RequestTimeout unless it has a deadline of its own.
+func (a *Adapter) live(ctx context.Context) (*eslConn, context.Context, context.CancelFunc, error) {
 	a.connMu.Lock()
 	c := a.conn
 	a.connMu.Unlock()
 	if c == nil {
-		return "", ErrNotConnected
+		return nil, ctx, func() {}, ErrNotConnected
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		defer cancel()
+	if _, ok := ctx.Deadline(); ok {
+		return c, ctx, func() {}, nil
 	}
-	return c.api(ctx, cmd)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+	return c, ctx, cancel, nil
 }
 
 // Pending returns how many CDRs wait for a sink.

@@ -91,18 +91,12 @@ func (a *Adapter) Originate(ctx context.Context, req presence.OriginateRequest) 
 	}
 	a.jobsMu.Unlock()
 
-	a.connMu.Lock()
-	c := a.conn
-	a.connMu.Unlock()
-	if c == nil {
+	c, ctx, cancel, err := a.live(ctx)
+	if err != nil {
 		a.dropJob(jobID)
-		return "", fmt.Errorf("freeswitch: originate from %s to %s: %w", from, to, ErrNotConnected)
+		return "", fmt.Errorf("freeswitch: originate from %s to %s: %w", from, to, err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		defer cancel()
-	}
+	defer cancel()
 	resp, err := c.command(ctx, bgapi{cmd: "originate " + args, jobID: jobID})
 	if err != nil {
 		a.dropJob(jobID)

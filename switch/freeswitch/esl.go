@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/percipia/eslgo"
@@ -66,7 +64,6 @@ type eslOptions struct {
 	dialTimeout    time.Duration // probe and eslgo dial, each
 	keepAlive      time.Duration // heartbeat interval and bound; <0 disables
 	window         time.Duration // reorder window
-	log            *slog.Logger
 }
 
 // eslConn is one authenticated, subscribed inbound ESL connection.
@@ -83,10 +80,6 @@ type eslConn struct {
 	cancel context.CancelFunc // eslgo's context and the sequencer's
 	wg     sync.WaitGroup
 }
-
-// abandonedDials counts eslgo dials given up on that have not returned
-// yet (each holds a goroutine).
-var abandonedDials atomic.Int64
 
 // dialESL connects, authenticates and subscribes to events. ctx bounds
 // the dial only; the connection lives until Close.
@@ -178,13 +171,7 @@ func dialESL(ctx context.Context, opt eslOptions, events []string) (*eslConn, er
 
 // abandon waits, in the background, for an eslgo dial given up on; its
 // socket is already closed, so it ends as soon as eslgo notices.
-func abandon[T any](ch <-chan T) {
-	abandonedDials.Add(1)
-	go func() {
-		<-ch
-		abandonedDials.Add(-1)
-	}()
-}
+func abandon[T any](ch <-chan T) { go func() { <-ch }() }
 
 // relayListener listens on a Unix socket in a fresh 0700 directory, so
 // that only this user can connect to it.
