@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -508,7 +506,7 @@ switches:
 	if b, _ := json.Marshal(m); !strings.Contains(string(b), `"state":"up"`) || !strings.Contains(string(b), `"switch":"sip"`) {
 		t.Errorf("/api/v1/gateways/status: %s", b)
 	}
-	metrics := httpGet(t, base+"/metrics")
+	metrics := string(scrapeMetrics(t, base))
 	// Gateways are exported once, by the presence collector from the "sip"
 	// feed; the prober's own per-target gauge is for switch listeners.
 	if !strings.Contains(metrics, `switchboard_gateway_up{gateway="gw-sipp",switch="sip"} 1`) ||
@@ -554,20 +552,6 @@ switches:
 	if p := probe("switch", "ast1"); p["status"] != "reachable" {
 		t.Errorf("the switch's listener after the gateway died: %v", p)
 	}
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func grepLines(s, substr string) string {
