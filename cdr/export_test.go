@@ -3,7 +3,7 @@ package cdr
 import (
 	"context"
 
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
 // QuerySQL exposes the statement Query runs for f, for EXPLAIN in tests.

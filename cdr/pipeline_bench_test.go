@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
 // BenchmarkPipeline pushes realistic CDRs through the pipeline from 16

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // day returns midnight UTC of 2025-03-d.

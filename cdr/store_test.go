@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // base is a fixed instant with microseconds, so that precision loss shows.

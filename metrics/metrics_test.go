@@ -21,7 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-voip/switchboard/cdr"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 

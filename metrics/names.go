@@ -35,7 +35,7 @@ const (
 	ExporterCDR      = "CDR pipeline (cdr)"
 	ExporterCalls    = "call statistics from stored CDRs"
 	ExporterAPI      = "HTTP API"
-	ExporterStore    = "store (provisioning/sqldb)"
+	ExporterStore    = "store (internal/sqldb)"
 	ExporterRuntime  = "Go runtime and process (client_golang collectors)"
 )
 

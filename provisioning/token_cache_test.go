@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
 type cdrFlags struct {

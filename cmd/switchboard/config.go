@@ -17,9 +17,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
 
 // Config is the daemon's configuration. It is read from a YAML file, then

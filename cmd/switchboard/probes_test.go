@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/sip"
 	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"

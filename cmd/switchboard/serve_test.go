@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // daemon is a switchboard serve running in-process on a loopback port.

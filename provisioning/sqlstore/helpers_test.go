@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 

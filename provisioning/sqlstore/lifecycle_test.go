@@ -9,9 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 

@@ -1,5 +1,5 @@
 // Package sqlstore keeps the provisioning model in SQL: SQLite embedded, or
-// PostgreSQL at scale, through the one sqlx layer of provisioning/sqldb. It
+// PostgreSQL at scale, through the one sqlx layer of internal/sqldb. It
 // implements provisioning.Store.
 //
 // Both engines run the same parameterised statements (written with ? and
@@ -22,8 +22,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
 
 // Migrations holds the schema, one directory per engine ("sqlite/",

@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 

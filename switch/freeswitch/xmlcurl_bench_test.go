@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 

@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 

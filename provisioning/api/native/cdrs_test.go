@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
 )
 
 // cdrEnv is an env whose API also has a real CDR store (queries and

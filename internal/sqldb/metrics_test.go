@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
 // TestQueryMetrics: statements through DB are counted by engine and verb.

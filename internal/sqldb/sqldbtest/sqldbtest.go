@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/provisioning/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
 // DefaultPostgresDSN is the test database .ci/run creates.
