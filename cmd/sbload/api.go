@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,9 +47,21 @@ func runAPI(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if f.tenants < 1 || f.accounts < 0 || f.registrations < 0 || f.concurrency < 1 || f.duration <= 0 {
+		return errors.New("sbload api: -tenants and -concurrency must be at least 1, -duration positive, the counts not negative")
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "engine\tscenario\trequests\treq/s\tp50\tp99\tmax\terrors\t")
-	engines := []string{"sqlite:" + filepath.Join(os.TempDir(), fmt.Sprintf("sbload-%d.db", time.Now().UnixNano()))}
+	// The SQLite database lives in a directory of its own, removed whole
+	// once the database is closed: SQLite keeps -wal and -shm files beside
+	// it until the last connection closes, so removing the file alone
+	// (or before Close) leaves megabytes behind in the temp directory.
+	dir, err := os.MkdirTemp("", "sbload-api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	engines := []string{"sqlite:" + filepath.Join(dir, "sbload.db")}
 	if f.postgres != "" {
 		dsn, drop, err := scratchSchema(ctx, f.postgres)
 		if err != nil {
@@ -71,10 +84,7 @@ func loadOneEngine(ctx context.Context, f apiFlags, dsn string, tw io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if eng, path, _ := sqldb.ParseDSN(dsn); eng == sqldb.SQLite {
-		defer os.Remove(path)
-	}
+	defer db.Close() // before runAPI removes the SQLite directory
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return err
 	}
