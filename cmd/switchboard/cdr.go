@@ -20,62 +20,46 @@ import (
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 )
 
-const cdrUsage = `Usage:
-  switchboard cdr import --switch NAME [--format auto|asterisk|freeswitch] [--domain D] [--timezone TZ] [config flags] FILE...
-  switchboard cdr export [--from T] [--to T] [--domain D] [--switch S] [--account A] [--caller N]
-                         [--callee-prefix P] [--disposition D] [--gateway G] [--direction D] [--min-billsec N] [config flags]
+const cdrImportAbout = `import reads Asterisk CDR files (Master.csv, cdr_custom CSV or JSON lines) and
+FreeSWITCH mod_json_cdr files (one call leg per file), and stores each leg once: importing
+the same file twice, or a file overlapping live CDRs, adds nothing. Rows that cannot be
+parsed are kept as dead letters with the reason, and the others are stored. It prints a
+summary, and exits with status 1 when any row was rejected.`
 
-import reads Asterisk CDR files (Master.csv, cdr_custom CSV or JSON lines) and FreeSWITCH
-mod_json_cdr files (one call leg per file), and stores each leg once: importing the same file
-twice, or a file overlapping live CDRs, adds nothing. Rows that cannot be parsed are kept as
-dead letters with the reason. export writes matching CDRs to standard output as CSV.`
-
-// runCDR dispatches the cdr subcommands.
-func runCDR(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, cdrUsage)
-		return errors.New("cdr: missing subcommand (import or export)")
-	}
-	switch args[0] {
-	case "import":
-		return runCDRImport(ctx, args[1:], env, stderr)
-	case "export":
-		return runCDRExport(ctx, args[1:], env, stdout, stderr)
-	default:
-		fmt.Fprintln(stderr, cdrUsage)
-		return fmt.Errorf("cdr: unknown subcommand %q", args[0])
-	}
-}
+// errRejected is an import that kept some rows as dead letters: the
+// command fails (exit status 1) after the summary, so that a script or
+// an operator notices a file that was not wholly imported. The rows that
+// were valid are stored, and importing the file again adds nothing twice.
+var errRejected = errors.New("rows rejected as dead letters")
 
 // importBatch is how many records one import transaction carries.
 const importBatch = 5000
 
-func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) error {
-	fs := newFlagSet("cdr import", stderr)
+func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cdr import", "--switch NAME [--format auto|asterisk|freeswitch] [--domain D] [--timezone TZ] [flags] FILE...", cdrImportAbout)
 	var (
 		switchName = fs.String("switch", "", "name of the switch the files come from, as configured (required: it is half of each CDR's identity)")
 		format     = fs.String("format", "auto", "auto, asterisk or freeswitch")
 		domain     = fs.String("domain", "", "SIP domain of the switch's accounts (Asterisk CSV does not record it)")
 		tz         = fs.String("timezone", "UTC", "time zone Asterisk wrote its CSV times in (UTC when usegmtime=yes)")
 	)
-	// Files come after the flags; LoadConfig refuses positional arguments.
-	flagArgs, files := splitFiles(args)
-	cfg, err := LoadConfig(fs, flagArgs, env)
-	if err != nil {
+	cf := addConfigFlags(fs, "database.")
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
+	files := fs.Args()
 	if *switchName == "" {
-		return errors.New("cdr import: --switch is required")
+		return usagef(fs.Name(), "--switch is required")
 	}
 	if len(files) == 0 {
-		return errors.New("cdr import: name at least one file")
+		return usagef(fs.Name(), "name at least one file")
 	}
 	if *format != "auto" && *format != "asterisk" && *format != "freeswitch" {
-		return fmt.Errorf("cdr import: --format must be auto, asterisk or freeswitch, not %q", *format)
+		return usagef(fs.Name(), "--format must be auto, asterisk or freeswitch, not %q", *format)
 	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
-		return fmt.Errorf("cdr import: --timezone: %w", err)
+		return usagef(fs.Name(), "--timezone: %v", err)
 	}
 	var total int64
 	for _, f := range files {
@@ -85,8 +69,7 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 		}
 		total += fi.Size()
 	}
-	cfg.Log.Level = "warn"
-	db, err := openDB(ctx, cfg, newLogger(cfg.Log, stderr))
+	db, err := openQuiet(ctx, cf, fs, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -108,26 +91,10 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 	prog.done()
 	fmt.Fprintf(stderr, "imported %d files: %d CDRs read, %d new, %d already stored, %d rejected as dead letters\n",
 		len(files), sum.read, sum.inserted, sum.read-sum.inserted, sum.rejected)
-	return nil
-}
-
-// splitFiles separates trailing file names from flags: everything after the
-// last flag (and its value) is a file.
-func splitFiles(args []string) (flags, files []string) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return args[:i], args[i+1:]
-		}
-		if strings.HasPrefix(a, "-") {
-			if !strings.Contains(a, "=") && i+1 < len(args) {
-				i++ // the flag's value
-			}
-			continue
-		}
-		return args[:i], args[i:]
+	if sum.rejected > 0 {
+		return fmt.Errorf("cdr import: %d %w (the other CDRs are stored)", sum.rejected, errRejected)
 	}
-	return args, nil
+	return nil
 }
 
 type importSummary struct{ read, inserted, rejected int }
@@ -238,11 +205,12 @@ func text(b []byte) string {
 }
 
 func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("cdr export", stderr)
+	fs := newFlagSet("cdr export", "[--from T] [--to T] [filters] [flags] > FILE.csv",
+		"export writes the stored CDRs that match every filter given to standard output as CSV, and\nthe count to standard error.")
 	var f cdr.Filter
 	var from, to, domain, disposition, direction string
-	fs.StringVar(&from, "from", "", "only CDRs that ended at or after this time (RFC 3339)")
-	fs.StringVar(&to, "to", "", "only CDRs that ended before this time (RFC 3339)")
+	fs.StringVar(&from, "from", "", "only CDRs that ended at or after this `time` (RFC 3339)")
+	fs.StringVar(&to, "to", "", "only CDRs that ended before this `time` (RFC 3339), which is after --from")
 	fs.StringVar(&domain, "domain", "", "only this SIP domain")
 	fs.StringVar(&f.Switch, "switch", "", "only this switch")
 	fs.StringVar(&f.Account, "account", "", "only this SIP account (username)")
@@ -252,15 +220,22 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	fs.StringVar(&f.Gateway, "gateway", "", "only this gateway")
 	fs.StringVar(&direction, "direction", "", "inbound, outbound or internal")
 	fs.IntVar(&f.MinBillsec, "min-billsec", 0, "only calls billed at least this many seconds")
-	cfg, err := LoadConfig(fs, args, env)
-	if err != nil {
+	cf := addConfigFlags(fs, "database.")
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	var err error
 	if f.From, err = parseFlagTime("from", from); err != nil {
 		return err
 	}
 	if f.To, err = parseFlagTime("to", to); err != nil {
 		return err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
+		return usagef(fs.Name(), "--to (%s) must be after --from (%s)", to, from)
 	}
 	if domain != "" {
 		f.Domains = []string{strings.ToLower(domain)}
@@ -270,7 +245,7 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		switch f.Disposition {
 		case cdr.Answered, cdr.NoAnswer, cdr.Busy, cdr.Failed, cdr.Congestion:
 		default:
-			return fmt.Errorf("cdr export: --disposition must be ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION, not %q", disposition)
+			return usagef(fs.Name(), "--disposition must be ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION, not %q", disposition)
 		}
 	}
 	if direction != "" {
@@ -278,11 +253,13 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		switch f.Direction {
 		case cdr.DirectionInbound, cdr.DirectionOutbound, cdr.DirectionInternal:
 		default:
-			return fmt.Errorf("cdr export: --direction must be inbound, outbound or internal, not %q", direction)
+			return usagef(fs.Name(), "--direction must be inbound, outbound or internal, not %q", direction)
 		}
 	}
-	cfg.Log.Level = "warn"
-	db, err := openDB(ctx, cfg, newLogger(cfg.Log, stderr))
+	if f.MinBillsec < 0 {
+		return usagef(fs.Name(), "--min-billsec must not be negative")
+	}
+	db, err := openQuiet(ctx, cf, fs, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -301,7 +278,7 @@ func parseFlagTime(name, v string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("cdr export: --%s must be an RFC 3339 time like 2026-11-25T00:00:00Z", name)
+		return time.Time{}, usagef("cdr export", "--%s must be an RFC 3339 time like 2026-11-25T00:00:00Z", name)
 	}
 	return t, nil
 }

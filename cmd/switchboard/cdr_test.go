@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,23 +47,24 @@ func TestCDRImportExport(t *testing.T) {
 				name        string
 				args        []string
 				wantSummary string
+				wantErr     error // the rows that were valid are stored all the same
 			}{
 				// master.csv has 9 rows for 7 calls (busy and no-answer write two rows each).
 				{"asterisk master.csv", append([]string{"cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com"}, append(db, ast+"master.csv")...),
-					"7 CDRs read, 7 new, 0 already stored, 0 rejected"},
+					"7 CDRs read, 7 new, 0 already stored, 0 rejected", nil},
 				{"same calls from cdr_custom JSON lines", append([]string{"cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com"}, append(db, ast+"cdr-custom-master.jsonl")...),
-					"7 CDRs read, 0 new, 7 already stored, 0 rejected"},
+					"7 CDRs read, 0 new, 7 already stored, 0 rejected", nil},
 				{"freeswitch json_cdr files", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), fsw...),
-					"9 CDRs read, 9 new, 0 already stored, 0 rejected"},
+					"9 CDRs read, 9 new, 0 already stored, 0 rejected", nil},
 				{"freeswitch again", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), fsw...),
-					"9 CDRs read, 0 new, 9 already stored, 0 rejected"},
+					"9 CDRs read, 0 new, 9 already stored, 0 rejected", nil},
 				{"malformed rows", append([]string{"cdr", "import", "--switch", "ast2"}, append(db, ast+"malformed.csv")...),
-					"4 CDRs read, 4 new, 0 already stored, 4 rejected"},
+					"4 CDRs read, 4 new, 0 already stored, 4 rejected", errRejected},
 			}
 			for _, st := range steps {
 				_, stderr, err := runCmd(t, st.args...)
-				if err != nil {
-					t.Fatalf("%s: %v\n%s", st.name, err, stderr)
+				if !errors.Is(err, st.wantErr) || (err == nil) != (st.wantErr == nil) {
+					t.Fatalf("%s: err = %v, want %v\n%s", st.name, err, st.wantErr, stderr)
 				}
 				if !strings.Contains(stderr, st.wantSummary) {
 					t.Errorf("%s: summary %q, want %q", st.name, strings.TrimSpace(stderr), st.wantSummary)
@@ -124,25 +129,48 @@ func provisionGateway(dsn, name string) error {
 	return svc.CreateGateway(ctx, provisioning.AdminScope(), &provisioning.Gateway{Name: name, Host: "127.0.0.1", Port: 5090})
 }
 
+// Each invalid cdr command line is refused with a message naming what is
+// wrong, and with exit status 2 when the command line is at fault (then
+// nothing is opened: the database file is not even created).
 func TestCDRCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.csv")
+	if err := os.WriteFile(garbage, []byte("this is not\na CDR file\n\x00\xff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		args []string
-		want string
+		args     []string
+		want     string
+		wantCode int
 	}{
-		{[]string{"cdr"}, "missing subcommand"},
-		{[]string{"cdr", "frob"}, "unknown subcommand"},
-		{[]string{"cdr", "import", "x.csv"}, "--switch is required"},
-		{[]string{"cdr", "import", "--switch", "a"}, "at least one file"},
-		{[]string{"cdr", "import", "--switch", "a", "/nonexistent.csv"}, "no such file"},
-		{[]string{"cdr", "import", "--switch", "a", "--format", "xml", "f"}, "--format"},
-		{[]string{"cdr", "export", "--from", "yesterday"}, "--from"},
-		{[]string{"cdr", "export", "--disposition", "maybe"}, "--disposition"},
-		{[]string{"cdr", "export", "--direction", "sideways"}, "--direction"},
+		{[]string{"cdr", "frob"}, "unknown subcommand", 2},
+		{[]string{"cdr", "import", "x.csv"}, "--switch is required", 2},
+		{[]string{"cdr", "import", "--switch", "a"}, "at least one file", 2},
+		{[]string{"cdr", "import", "--switch", "a", "--format", "xml", "f"}, "--format", 2},
+		{[]string{"cdr", "import", "--switch", "a", "--timezone", "Mars/Olympus", "f"}, "--timezone", 2},
+		{[]string{"cdr", "import", "--switch", "a", "/nonexistent.csv"}, "no such file", 1},
+		{[]string{"cdr", "import", "--switch", "a", garbage}, "rows rejected as dead letters", 1},
+		{[]string{"cdr", "export", "--from", "yesterday"}, "--from", 2},
+		{[]string{"cdr", "export", "--from", "2026-02-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, "--to (2026-01-01T00:00:00Z) must be after --from", 2},
+		{[]string{"cdr", "export", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"}, "must be after --from", 2},
+		{[]string{"cdr", "export", "--disposition", "maybe"}, "--disposition", 2},
+		{[]string{"cdr", "export", "--direction", "sideways"}, "--direction", 2},
+		{[]string{"cdr", "export", "--min-billsec", "-1"}, "--min-billsec", 2},
+		{[]string{"cdr", "export", "stray"}, "unexpected argument", 2},
 	}
 	for _, tc := range tests {
-		_, _, err := runCmd(t, append(tc.args, "--database-dsn", "sqlite:"+filepath.Join(t.TempDir(), "x.db"))...)
+		db := filepath.Join(t.TempDir(), "x.db")
+		// The database flag goes before the files: flags end at the first.
+		args := append(append(slices.Clone(tc.args[:2]), "--database-dsn", "sqlite:"+db), tc.args[2:]...)
+		_, _, err := runCmd(t, args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want one mentioning %q", tc.args, err, tc.want)
+		}
+		if code := exitCode(err, io.Discard); code != tc.wantCode {
+			t.Errorf("%v: exit status %d, want %d", tc.args, code, tc.wantCode)
+		}
+		if _, statErr := os.Stat(db); tc.wantCode == 2 && statErr == nil {
+			t.Errorf("%v: a usage error opened the database", tc.args)
 		}
 	}
 }

@@ -355,30 +355,57 @@ func (e *ConfigError) Error() string {
 }
 
 // LoadConfig builds the configuration from the file named by --config (or
-// $SWITCHBOARD_CONFIG), the environment and the flags in args, and
-// validates it. env is os.Environ()-shaped, so tests pass their own.
+// $SWITCHBOARD_CONFIG), the environment and the flags in args (every key
+// has one), and validates it. env is os.Environ()-shaped, so tests pass
+// their own.
 func LoadConfig(fs *flag.FlagSet, args []string, env []string) (Config, error) {
-	cfg := DefaultConfig()
-	var configPath string
-	fs.StringVar(&configPath, "config", "", "YAML configuration file (default $SWITCHBOARD_CONFIG)")
-	flagVals := map[string]*string{}
-	for _, s := range settings {
-		v := new(string)
-		fs.StringVar(v, s.FlagName(), "", s.help+" (env "+s.EnvName()+")")
-		flagVals[s.key] = v
-	}
+	cf := addConfigFlags(fs, "")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return DefaultConfig(), err
 	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs); err != nil {
+		return DefaultConfig(), err
 	}
+	return cf.load(fs, env)
+}
+
+// configFlags are the configuration flags of one command: --config and
+// the flags of the keys it uses. Keys without a flag still come from the
+// file and the environment, which the daemon shares with its commands.
+type configFlags struct {
+	path string
+	vals map[string]*string // by key
+}
+
+// addConfigFlags defines --config and the flag of every key starting with
+// one of prefixes ("" is every key) on fs. The flags' defaults are shown
+// in the usage only: a flag sets its key when it is given.
+func addConfigFlags(fs *flag.FlagSet, prefixes ...string) *configFlags {
+	cf := &configFlags{vals: map[string]*string{}}
+	fs.StringVar(&cf.path, "config", "", "YAML configuration `file` (default $SWITCHBOARD_CONFIG)")
+	def := DefaultConfig()
+	for _, s := range settings {
+		for _, p := range prefixes {
+			if strings.HasPrefix(s.key, p) {
+				cf.vals[s.key] = fs.String(s.FlagName(), s.get(&def), s.help+" (env "+s.EnvName()+")")
+				break
+			}
+		}
+	}
+	return cf
+}
+
+// load builds the configuration after fs has parsed the command line: the
+// file, then the environment, then the flags given.
+func (cf *configFlags) load(fs *flag.FlagSet, env []string) (Config, error) {
+	cfg := DefaultConfig()
 	envMap := map[string]string{}
 	for _, kv := range env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			envMap[k] = v
 		}
 	}
+	configPath := cf.path
 	if configPath == "" {
 		configPath = envMap["SWITCHBOARD_CONFIG"]
 	}
@@ -404,8 +431,8 @@ func LoadConfig(fs *flag.FlagSet, args []string, env []string) (Config, error) {
 	var setErr error
 	fs.Visit(func(f *flag.Flag) {
 		for _, s := range settings {
-			if s.FlagName() == f.Name && setErr == nil {
-				if err := s.set(&cfg, *flagVals[s.key]); err != nil {
+			if v, ok := cf.vals[s.key]; ok && s.FlagName() == f.Name && setErr == nil {
+				if err := s.set(&cfg, *v); err != nil {
 					setErr = &ConfigError{Key: s.key, Source: "flag --" + f.Name, Reason: err.Error()}
 				}
 			}

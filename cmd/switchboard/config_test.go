@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,7 +20,7 @@ func load(t *testing.T, file string, args, env []string) (Config, error) {
 		}
 		args = append([]string{"--config", p}, args...)
 	}
-	fs := newFlagSet("test", io.Discard)
+	fs := newFlagSet("test", "", "")
 	return LoadConfig(fs, args, env)
 }
 

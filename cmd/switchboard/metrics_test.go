@@ -486,7 +486,7 @@ func scaleRegistry(t *testing.T) (*presence.View, *sip.Prober, http.Handler) {
 	t.Helper()
 	ctx := context.Background()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
-	cfg, err := LoadConfig(newFlagSet("serve", io.Discard), []string{"--database-dsn", dsn, "--cdr-spool-dir", t.TempDir()}, nil)
+	cfg, err := LoadConfig(newFlagSet("serve", "", ""), []string{"--database-dsn", dsn, "--cdr-spool-dir", t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func TestCDRsSurviveSIGKILL(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			dir := t.TempDir()
 			args := []string{"--database-dsn", dsn, "--cdr-spool-dir", filepath.Join(dir, "spool")}
-			token := tokenVia(t, bin, dir, args...)
+			token := tokenVia(t, bin, dir, args[:2]...) // token create takes only the database flag
 			p := startProcess(t, bin, dir, args...)
 			sub := newSubmitter(p.addr, token)
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -213,7 +213,7 @@ func TestCDRsSurvivePostgresOutage(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	args := []string{"--database-dsn", pg.DSN, "--cdr-spool-dir", spool}
-	token := tokenVia(t, bin, dir, args...)
+	token := tokenVia(t, bin, dir, args[:2]...) // token create takes only the database flag
 	p := startProcess(t, bin, dir, args...)
 	sub := newSubmitter(p.addr, token)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

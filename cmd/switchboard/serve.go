@@ -59,8 +59,23 @@ func migrateAll(ctx context.Context, db *sqldb.DB) error {
 	return cdr.Migrate(ctx, db)
 }
 
-func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
-	cfg, err := LoadConfig(newFlagSet("serve", stderr), args, env)
+const serveAbout = `serve runs the daemon: the provisioning APIs, CDR ingest, presence and SIP probing,
+with the switches of the configuration file. It applies pending migrations first, and
+stops gracefully on SIGTERM or SIGINT.
+
+Each setting comes from the YAML file (--config or $SWITCHBOARD_CONFIG), then its
+SWITCHBOARD_* environment variable, then its flag; switches are set in the file only.`
+
+func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "[flags]", serveAbout)
+	cf := addConfigFlags(fs, "")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, err := cf.load(fs, env)
 	if err != nil {
 		return err
 	}

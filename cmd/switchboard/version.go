@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 )
@@ -19,4 +21,16 @@ func versionString() string {
 		}
 	}
 	return fmt.Sprintf("switchboard %s%s %s/%s %s", version, rev, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+func runVersion(_ context.Context, args, _ []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("version", "", "version prints the version, the commit it was built from and the Go version.")
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, versionString())
+	return nil
 }
