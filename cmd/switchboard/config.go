@@ -20,6 +20,7 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/sip"
 )
 
 // Config is the daemon's configuration. It is read from a YAML file, then
@@ -615,7 +616,7 @@ func validateSwitchSIP(sw SwitchConfig, probing bool, key func(string) string) e
 		return &ConfigError{Key: key("name"), Reason: fmt.Sprintf("%q is the SIP prober's name in the live view while sip.enabled is true: choose another", api.ProbeFeed)}
 	}
 	if sw.SIPURI != "" {
-		if _, err := parseSIPURI(sw.SIPURI); err != nil {
+		if _, err := sip.ParseURI(sw.SIPURI); err != nil {
 			return &ConfigError{Key: key("sip_uri"), Reason: err.Error() + ", like sip:127.0.0.1:5060;transport=udp"}
 		}
 	}

@@ -313,3 +313,20 @@ func (o switchOwnership) Own(ctx context.Context, ref asterisk.ObjectRef) error 
 func (o switchOwnership) Disown(ctx context.Context, ref asterisk.ObjectRef) error {
 	return o.store.DisownSwitchObject(ctx, o.name, sqlstore.SwitchObject{Kind: string(ref.Type), ID: ref.ID})
 }
+
+// allGateways reads every provisioned gateway.
+func allGateways(ctx context.Context, svc *provisioning.Service) ([]provisioning.Gateway, error) {
+	var gws []provisioning.Gateway
+	f := provisioning.GatewayFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	for {
+		page, err := svc.Gateways(ctx, provisioning.AdminScope(), f)
+		if err != nil {
+			return nil, err
+		}
+		gws = append(gws, page...)
+		if len(page) < f.Limit {
+			return gws, nil
+		}
+		f.After = page[len(page)-1].ID
+	}
+}
