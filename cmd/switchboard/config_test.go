@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/switch/asterisk"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 )
 
 func load(t *testing.T, file string, args, env []string) (Config, error) {
@@ -199,7 +202,7 @@ func TestConfigSwitches(t *testing.T) {
 		{"no password", strings.Replace(good, "    password: pw\n", "", 1), "switches[0].password"},
 		{"bad domain", strings.Replace(good, "pbx.example.com", "not a domain", 1), "switches[0].domain"},
 		{"duplicate", good + "  - name: ast1\n    type: asterisk\n    url: http://x/ari\n    user: a\n    password: b\n", "switches[1].name"},
-		{"unknown key", good + "    pasword: x\n", "pasword"},
+		{"unknown key", good + "    pasword: x\n", "switches[0].pasword"},
 		{"bad cdr file zone", good + "    cdr_file_timezone: Mars/Olympus\n", "switches[0].cdr_file_timezone"},
 		{"sip uri and register check", good + "    sip_uri: sip:127.0.0.1:5060;transport=udp\n    register_check: probe@pbx.example.com\n    register_check_interval: 30s\n", ""},
 		{"sips uri on a freeswitch node", fsGood + "    sip_uri: sips:[2001:db8::1]:5061\n", ""},
@@ -212,6 +215,13 @@ func TestConfigSwitches(t *testing.T) {
 		{"register check interval too short", good + "    register_check_interval: 1ms\n", "switches[0].register_check_interval"},
 		{"switch named sip while probing", "sip:\n  enabled: true\n" + strings.Replace(good, "ast1", "sip", 1), "switches[0].name"},
 		{"switch named sip without probing", strings.Replace(good, "ast1", "sip", 1), ""},
+		{"a key of no type", good + "    frobnicate: 1\n", "switches[0].frobnicate"},
+		{"a common key of the wrong kind", good + "    reconcile_interval: soon\n", "switches[0]"},
+		{"a block key of the wrong kind", fsGood + "    profiles: internal\n", "switches[1]"},
+		{"unknown type with keys of no type", strings.Replace(good, "asterisk", "pbx", 1) + "    frobnicate: 1\n", "switches[0].type"},
+		{"no type", strings.Replace(good, "    type: asterisk\n", "", 1), "switches[0].type"},
+		{"a node that is not a mapping", "switches:\n  - ast1\n", "switches[0]"},
+		{"switches not a list", "switches:\n  name: ast1\n", "switches"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,5 +240,35 @@ func TestConfigSwitches(t *testing.T) {
 				t.Errorf("the error shows the password: %v", err)
 			}
 		})
+	}
+}
+
+// A key of another switch type is refused by the strict decoding of the
+// node's own block, naming the key, its line and the node's type.
+func TestConfigSwitchForeignKey(t *testing.T) {
+	file := "switches:\n  - name: fs1\n    type: freeswitch\n    esl: 127.0.0.1:8021\n    password: secret\n    http_allow: [127.0.0.1]\n    cdr_file: /var/log/Master.csv\n"
+	_, err := load(t, file, nil, nil)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "switches[0].cdr_file" || ce.Reason != "is not a setting of freeswitch nodes (line 7)" || !strings.HasPrefix(ce.Source, "file ") {
+		t.Errorf("err = %#v", err)
+	}
+}
+
+// Each node gets the block of its type, with its adapter's defaults for
+// the keys left out.
+func TestConfigSwitchBlocks(t *testing.T) {
+	file := "switches:\n  - name: ast1\n    type: asterisk\n    url: http://127.0.0.1:8088/ari\n    user: sb\n    password: pw\n" +
+		"  - name: fs1\n    type: freeswitch\n    esl: 127.0.0.1:8021\n    password: secret\n    http_allow: [127.0.0.1]\n    user_context: phones\n"
+	cfg, err := load(t, file, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast, fsw := cfg.Switches[0], cfg.Switches[1]
+	if ast.FreeSWITCH != nil || ast.Asterisk == nil || *ast.Asterisk != (asterisk.NodeConfig{URL: "http://127.0.0.1:8088/ari", User: "sb", Password: "pw", App: "switchboard", CDRFileTimezone: "UTC"}) {
+		t.Errorf("asterisk node %+v, block %+v", ast, ast.Asterisk)
+	}
+	if fsw.Asterisk != nil || fsw.FreeSWITCH == nil || !reflect.DeepEqual(*fsw.FreeSWITCH, freeswitch.NodeConfig{ESL: "127.0.0.1:8021", Password: "secret",
+		HTTPAllow: []string{"127.0.0.1"}, PhoneProfile: "internal", GatewayProfile: "external", UserContext: "phones"}) {
+		t.Errorf("freeswitch node %+v, block %+v", fsw, fsw.FreeSWITCH)
 	}
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -54,18 +52,19 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			adapters = append(adapters, a)
 			continue
 		}
+		ast := sw.Asterisk
 		opts := asterisk.DefaultPushOptions()
 		opts.IDWithDomain = sw.Domain == ""
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
-			Client:    asterisk.NewConfigClient(sw.URL, sw.User, sw.Password, nil),
+			Client:    asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
 			Options:   opts,
 			Ownership: switchOwnership{store: store, name: sw.Name},
 			Logger:    swLog,
 		})
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
 		adapter, err := asterisk.New(asterisk.Config{
-			Name: sw.Name, URL: sw.URL, User: sw.User, Password: sw.Password, App: sw.App,
-			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: sw.MetricsURL,
+			Name: sw.Name, URL: ast.URL, User: ast.User, Password: ast.Password, App: ast.App,
+			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
 			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
 			OnConnect: func(ctx context.Context) {
 				// Memory-backed PJSIP objects are gone after an Asterisk
@@ -89,7 +88,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
 		adapters = append(adapters, adapter)
-		if sw.CDRFile != "" {
+		if ast.CDRFile != "" {
 			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
@@ -102,7 +101,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		if cc, ok := any(adapter).(presence.CallController); ok {
 			view.AttachController(sw.Name, cc)
 		}
-		swLog.Info("switch configured", "type", sw.Type, "url", sw.URL, "domain", sw.Domain)
+		swLog.Info("switch configured", "type", sw.Type, "url", ast.URL, "domain", sw.Domain)
 	}
 	return pending, routes, nil
 }
@@ -117,24 +116,18 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, gateways *gatewayNames,
 	base *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
 	log := base.With("switch", sw.Name)
-	var allow []netip.Prefix
-	for _, n := range sw.HTTPAllow {
-		p, err := parsePrefix(n)
-		if err != nil {
-			return nil, err
-		}
-		allow = append(allow, p)
-	}
-	guard, err := freeswitch.NewGuard(freeswitch.GuardConfig{User: sw.HTTPUser, Password: sw.HTTPPassword, Allow: allow})
+	fsw := sw.FreeSWITCH
+	gc, err := fsw.Guard()
 	if err != nil {
 		return nil, err
 	}
-	phoneProfile := cmp.Or(sw.PhoneProfile, "internal")
-	gatewayProfile := cmp.Or(sw.GatewayProfile, "external")
-	userContext := cmp.Or(sw.UserContext, "default")
+	guard, err := freeswitch.NewGuard(gc)
+	if err != nil {
+		return nil, err
+	}
 	adapter, err := freeswitch.New(freeswitch.Config{
-		Name: sw.Name, Addr: sw.ESL, Password: sw.Password, Domain: sw.Domain, Profiles: sw.Profiles,
-		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: userContext, Logger: base,
+		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
+		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
 	})
 	if err != nil {
 		return nil, err
@@ -142,19 +135,19 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	if adapter.UsesDefaultPassword() {
 		log.Warn("this FreeSWITCH node uses the well-known default event socket password ClueCon: anyone who reaches its ESL port controls the switch; set a strong password in event_socket.conf.xml and in switches[].password")
 	}
-	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: phoneProfile, GatewayProfile: gatewayProfile, Logger: log})
+	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: fsw.PhoneProfile, GatewayProfile: fsw.GatewayProfile, Logger: log})
 	svc.AddSink(domainSink{domain: sw.Domain, next: reloader})
 	rejects, _ := cdrs.(freeswitch.Rejecter)
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
-		Directory: freeswitch.ServiceDirectory(svc), UserContext: userContext, GatewayProfile: gatewayProfile, Logger: log,
+		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, Logger: log,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	view.AttachController(sw.Name, adapter)
-	log.Info("switch configured", "type", sw.Type, "esl", sw.ESL, "domain", sw.Domain,
+	log.Info("switch configured", "type", sw.Type, "esl", fsw.ESL, "domain", sw.Domain,
 		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")
 	return adapter, nil
 }
@@ -162,19 +155,16 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 // newBackfill tails the node's own CDR file into the pipeline. Its offset
 // is kept next to the spool, on the same durable disk.
 func newBackfill(cfg Config, sw SwitchConfig, isGateway func(string) bool, sink cdr.Sink, log *slog.Logger) (*asterisk.Backfill, error) {
-	loc := time.UTC
-	if sw.CDRFileTimezone != "" {
-		var err error
-		if loc, err = time.LoadLocation(sw.CDRFileTimezone); err != nil {
-			return nil, err
-		}
+	loc, err := sw.Asterisk.Location()
+	if err != nil {
+		return nil, err
 	}
 	rejecter, _ := sink.(interface {
 		Reject(ctx context.Context, dl cdr.DeadLetter) error
 	})
-	source := "backfill " + filepath.Base(sw.CDRFile)
+	source := "backfill " + filepath.Base(sw.Asterisk.CDRFile)
 	return asterisk.NewBackfill(asterisk.BackfillConfig{
-		Path:       sw.CDRFile,
+		Path:       sw.Asterisk.CDRFile,
 		OffsetPath: filepath.Join(filepath.Dir(filepath.Clean(cfg.CDR.SpoolDir)), "backfill-"+sw.Name+".offset"),
 		Options:    asterisk.CSVOptions{Switch: sw.Name, Domain: sw.Domain, Location: loc, IsGateway: isGateway},
 		Logger:     log,

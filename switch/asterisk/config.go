@@ -1,0 +1,63 @@
+package asterisk
+
+import (
+	"cmp"
+	"strings"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// NodeConfig is an Asterisk node's block in Switchboard's configuration
+// file: the keys of a switches entry of type asterisk besides those every
+// switch has (name, type, domain, reconcile_interval, sip_uri and the
+// register check). The daemon decodes each node strictly into the block of
+// its type, so a key this type does not have (a FreeSWITCH key, a typo) is
+// refused by name.
+type NodeConfig struct {
+	// URL is ARI's base URL, e.g. http://127.0.0.1:8088/ari.
+	URL string `yaml:"url"`
+	// User and Password are the ari.conf user's.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// App is the ARI application name; "switchboard" by default.
+	App string `yaml:"app"`
+	// MetricsURL is res_prometheus's endpoint ("" = /metrics on ARI's
+	// server, "-" = off).
+	MetricsURL string `yaml:"metrics_url"`
+	// CDRFile, when set, is Asterisk's own CDR file (Master.csv or a
+	// cdr_custom file) on this machine: it is tailed so that calls which
+	// ended while Switchboard was down or disconnected are recovered.
+	CDRFile string `yaml:"cdr_file"`
+	// CDRFileTimezone is the zone Asterisk writes that file's times in
+	// (UTC, the default, with usegmtime=yes).
+	CDRFileTimezone string `yaml:"cdr_file_timezone"`
+}
+
+// SetDefaults fills the keys left empty with their defaults.
+func (c *NodeConfig) SetDefaults() {
+	c.App = cmp.Or(c.App, "switchboard")
+	c.CDRFileTimezone = cmp.Or(c.CDRFileTimezone, "UTC")
+}
+
+// Validate checks every key. An error is a *provisioning.FieldError
+// naming the key.
+func (c *NodeConfig) Validate() error {
+	switch {
+	case !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://"):
+		return provisioning.Invalid("url", "must be ARI's http(s) URL, like http://127.0.0.1:8088/ari")
+	case c.User == "":
+		return provisioning.Invalid("user", "is required (the ari.conf user)")
+	case c.Password == "":
+		return provisioning.Invalid("password", "is required (the ari.conf password)")
+	}
+	if _, err := time.LoadLocation(c.CDRFileTimezone); err != nil {
+		return provisioning.Invalid("cdr_file_timezone", "must be a time zone name like Europe/Berlin or UTC")
+	}
+	return nil
+}
+
+// Location is the zone of the CDR file's times (UTC when unset).
+func (c *NodeConfig) Location() (*time.Location, error) {
+	return time.LoadLocation(cmp.Or(c.CDRFileTimezone, "UTC"))
+}

@@ -1,0 +1,48 @@
+package asterisk
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// Each invalid block is refused naming its key; defaults fill what is
+// left out.
+func TestNodeConfig(t *testing.T) {
+	good := NodeConfig{URL: "http://127.0.0.1:8088/ari", User: "sb", Password: "pw"}
+	tests := []struct {
+		name      string
+		edit      func(c *NodeConfig)
+		wantField string
+	}{
+		{"good", func(*NodeConfig) {}, ""},
+		{"https", func(c *NodeConfig) { c.URL = "https://pbx.example.com/ari" }, ""},
+		{"url without scheme", func(c *NodeConfig) { c.URL = "127.0.0.1:8088" }, "url"},
+		{"no user", func(c *NodeConfig) { c.User = "" }, "user"},
+		{"no password", func(c *NodeConfig) { c.Password = "" }, "password"},
+		{"zone", func(c *NodeConfig) { c.CDRFileTimezone = "Europe/Berlin" }, ""},
+		{"bad zone", func(c *NodeConfig) { c.CDRFileTimezone = "Mars/Olympus" }, "cdr_file_timezone"},
+	}
+	for _, tc := range tests {
+		c := good
+		tc.edit(&c)
+		c.SetDefaults()
+		err := c.Validate()
+		var fe *provisioning.FieldError
+		switch {
+		case tc.wantField == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantField != "" && (!errors.As(err, &fe) || fe.Field != tc.wantField):
+			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.wantField)
+		}
+	}
+	c := good
+	c.SetDefaults()
+	if c.App != "switchboard" || c.CDRFileTimezone != "UTC" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if loc, err := c.Location(); err != nil || loc.String() != "UTC" {
+		t.Errorf("Location = %v, %v", loc, err)
+	}
+}

@@ -1,0 +1,106 @@
+package freeswitch
+
+import (
+	"cmp"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// NodeConfig is a FreeSWITCH node's block in Switchboard's configuration
+// file: the keys of a switches entry of type freeswitch besides those
+// every switch has (name, type, domain, reconcile_interval, sip_uri and
+// the register check). The daemon decodes each node strictly into the
+// block of its type, so a key this type does not have (an Asterisk key, a
+// typo) is refused by name.
+type NodeConfig struct {
+	// ESL is the event socket, host:port (event_socket.conf.xml's
+	// listen-ip and listen-port).
+	ESL string `yaml:"esl"`
+	// Password is the event socket's.
+	Password string `yaml:"password"`
+	// Profiles are the sofia profiles whose registrations are read
+	// (empty: every profile).
+	Profiles []string `yaml:"profiles"`
+	// PhoneProfile and GatewayProfile are the sofia profiles of phones
+	// and of gateways (internal and external by default).
+	PhoneProfile   string `yaml:"phone_profile"`
+	GatewayProfile string `yaml:"gateway_profile"`
+	// UserContext is the dialplan context of phones (default by
+	// default).
+	UserContext string `yaml:"user_context"`
+	// HTTPUser and HTTPPassword are the basic-auth credentials FreeSWITCH
+	// sends to /freeswitch/<name>/xml-curl and /freeswitch/<name>/cdr
+	// (xml_curl.conf.xml gateway-credentials, json_cdr.conf.xml cred);
+	// HTTPAllow the source networks allowed to call them. At least one of
+	// the two is required: the xml-curl endpoint hands out SIP
+	// credentials.
+	HTTPUser     string   `yaml:"http_user"`
+	HTTPPassword string   `yaml:"http_password"`
+	HTTPAllow    []string `yaml:"http_allow"`
+}
+
+// SetDefaults fills the keys left empty with their defaults.
+func (c *NodeConfig) SetDefaults() {
+	c.PhoneProfile = cmp.Or(c.PhoneProfile, "internal")
+	c.GatewayProfile = cmp.Or(c.GatewayProfile, "external")
+	c.UserContext = cmp.Or(c.UserContext, "default")
+}
+
+// Validate checks every key. An error is a *provisioning.FieldError
+// naming the key.
+func (c *NodeConfig) Validate() error {
+	switch {
+	case !validHostPort(c.ESL):
+		return provisioning.Invalid("esl", "must be the event socket's host:port, like 127.0.0.1:8021")
+	case c.Password == "":
+		return provisioning.Invalid("password", "is required (event_socket.conf.xml's password)")
+	case c.HTTPPassword == "" && len(c.HTTPAllow) == 0:
+		return provisioning.Invalid("http_password", "http_password (with http_user) or http_allow is required: the xml-curl endpoint hands out SIP credentials")
+	case (c.HTTPUser == "") != (c.HTTPPassword == ""):
+		return provisioning.Invalid("http_user", "http_user and http_password go together")
+	}
+	for j, n := range c.HTTPAllow {
+		if _, err := parsePrefix(n); err != nil {
+			return provisioning.Invalid("http_allow["+strconv.Itoa(j)+"]", "must be an address or a network like 10.0.0.0/8")
+		}
+	}
+	return nil
+}
+
+// Guard is the configuration of the guard of the node's HTTP endpoints.
+func (c *NodeConfig) Guard() (GuardConfig, error) {
+	g := GuardConfig{User: c.HTTPUser, Password: c.HTTPPassword}
+	for _, n := range c.HTTPAllow {
+		p, err := parsePrefix(n)
+		if err != nil {
+			return g, err
+		}
+		g.Allow = append(g.Allow, p)
+	}
+	return g, nil
+}
+
+// validHostPort reports whether s is host:port with a numeric port.
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 65536
+}
+
+// parsePrefix reads a network or a single address (a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

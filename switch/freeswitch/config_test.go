@@ -1,0 +1,54 @@
+package freeswitch
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// Each invalid block is refused naming its key; defaults fill what is
+// left out; the guard gets the allowed networks parsed.
+func TestNodeConfig(t *testing.T) {
+	good := NodeConfig{ESL: "127.0.0.1:8021", Password: "secret", HTTPAllow: []string{"127.0.0.1", "10.0.0.0/8"}}
+	tests := []struct {
+		name      string
+		edit      func(c *NodeConfig)
+		wantField string
+	}{
+		{"good", func(*NodeConfig) {}, ""},
+		{"credentials only", func(c *NodeConfig) { c.HTTPAllow, c.HTTPUser, c.HTTPPassword = nil, "fs", "pw" }, ""},
+		{"no esl", func(c *NodeConfig) { c.ESL = "" }, "esl"},
+		{"esl without port", func(c *NodeConfig) { c.ESL = "fs.example" }, "esl"},
+		{"esl port out of range", func(c *NodeConfig) { c.ESL = "fs.example:70000" }, "esl"},
+		{"no password", func(c *NodeConfig) { c.Password = "" }, "password"},
+		{"no http protection", func(c *NodeConfig) { c.HTTPAllow = nil }, "http_password"},
+		{"user without password", func(c *NodeConfig) { c.HTTPUser = "fs" }, "http_user"},
+		{"bad network", func(c *NodeConfig) { c.HTTPAllow = []string{"127.0.0.1", "10.0.0.0/33"} }, "http_allow[1]"},
+	}
+	for _, tc := range tests {
+		c := good
+		tc.edit(&c)
+		c.SetDefaults()
+		err := c.Validate()
+		var fe *provisioning.FieldError
+		switch {
+		case tc.wantField == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantField != "" && (!errors.As(err, &fe) || fe.Field != tc.wantField):
+			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.wantField)
+		}
+	}
+	c := good
+	c.SetDefaults()
+	if c.PhoneProfile != "internal" || c.GatewayProfile != "external" || c.UserContext != "default" {
+		t.Errorf("defaults: %+v", c)
+	}
+	g, err := c.Guard()
+	want := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	if err != nil || !reflect.DeepEqual(g.Allow, want) {
+		t.Errorf("Guard = %+v, %v; want allow %v", g, err, want)
+	}
+}
