@@ -218,7 +218,7 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 	readErr := make(chan error, 1)
 	wg.Go(func() {
 		for {
-			m, err := ws.readMessage()
+			m, err := ws.readMessage(ctx)
 			if err != nil {
 				readErr <- err
 				return

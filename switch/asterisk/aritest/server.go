@@ -13,7 +13,6 @@
 package aritest
 
 import (
-	"bufio"
 	"bytes"
 	"embed"
 	"encoding/json"
@@ -566,26 +565,30 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, `{"message":"Missing param app"}`)
 		return
 	}
-	conn, br, accept, err := upgrade(w, r)
-	if err != nil {
+	if !offersARI(r) {
+		// res_http_websocket's websocket_bad_request.
+		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
+		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn, pings: &s.pings}
+	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", accepted: make(chan struct{})}
 	// Registered before the client hears the 101, so that the application
 	// exists for the subscription it may send at once, as in Asterisk; no
-	// event goes out before the 101 (wmu is held until it is written).
-	so.wmu.Lock()
+	// event goes out before the 101 (send waits for accepted).
 	s.mu.Lock()
 	s.sockets[so] = struct{}{}
-	s.connects++
 	s.sockWG.Add(1)
 	s.mu.Unlock()
+	err := so.accept(w, r, &s.pings)
+	if err == nil {
+		s.mu.Lock()
+		s.connects++
+		s.mu.Unlock()
+	}
 	go func() {
 		defer s.sockWG.Done()
-		err := accept()
-		so.wmu.Unlock()
 		if err == nil {
-			so.readLoop(bufio.NewReader(br))
+			so.readLoop()
 		}
 		so.close()
 		s.mu.Lock()
