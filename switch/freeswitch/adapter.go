@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -170,7 +171,7 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
 		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
 	}
-	return feed.Supervise(ctx, a.cfg.MinBackoff, a.cfg.MaxBackoff, s.run,
+	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
 		func(err error, connected bool, wait time.Duration) time.Duration {
 			if errors.Is(err, ErrAuth) {
 				// Retrying sooner cannot help: wait the longest backoff.
