@@ -14,7 +14,6 @@ package aritest
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,19 +25,6 @@ import (
 	"testing"
 	"time"
 )
-
-//go:embed testdata
-var recorded embed.FS
-
-// Recorded returns a recorded file of testdata/ (e.g. "scenario.jsonl",
-// "endpoints-pjsip.json"); it panics if there is none.
-func Recorded(name string) []byte {
-	b, err := recorded.ReadFile("testdata/" + name)
-	if err != nil {
-		panic("aritest: " + err.Error())
-	}
-	return b
-}
 
 // The credentials the fake accepts.
 const (
@@ -306,27 +292,6 @@ func (s *Server) ReplayScenario() {
 	s.Push(ScenarioEvents()...)
 }
 
-// ScenarioEvents returns the events ReplayScenario pushes, in order.
-func ScenarioEvents() [][]byte {
-	all := bytes.Split(Recorded("scenario.jsonl"), []byte("\n"))
-	for _, l := range bytes.Split(Recorded("scenario-endpoint-subscription.jsonl"), []byte("\n")) {
-		if bytes.Contains(l, []byte(`"type":"EndpointStateChange"`)) {
-			all = append(all, l)
-		}
-	}
-	all = slices.DeleteFunc(all, func(l []byte) bool { return len(bytes.TrimSpace(l)) == 0 })
-	slices.SortStableFunc(all, func(a, b []byte) int { return strings.Compare(timestampOf(a), timestampOf(b)) })
-	return all
-}
-
-func timestampOf(ev []byte) string {
-	var h struct {
-		Timestamp string `json:"timestamp"`
-	}
-	_ = json.Unmarshal(ev, &h)
-	return h.Timestamp
-}
-
 // track applies an event to the REST state. s.mu is held.
 func (s *Server) track(ev []byte) {
 	var w struct {
@@ -577,12 +542,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// event goes out before the 101 (send waits for accepted).
 	s.mu.Lock()
 	s.sockets[so] = struct{}{}
+	s.connects++ // before the client hears the 101 too
 	s.sockWG.Add(1)
 	s.mu.Unlock()
 	err := so.accept(w, r, &s.pings)
-	if err == nil {
+	if err != nil { // not an upgrade after all (a 426)
 		s.mu.Lock()
-		s.connects++
+		s.connects--
 		s.mu.Unlock()
 	}
 	go func() {
