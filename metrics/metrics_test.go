@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -540,6 +541,11 @@ func TestKnownMatchesExporters(t *testing.T) {
 	if _, err := cdr.NewPipeline(cdr.NewStore(db), nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
+	for _, node := range []string{"fs1", "fs2"} { // one family, a series set per node
+		if _, err := freeswitch.New(freeswitch.Config{Name: node, Addr: "127.0.0.1:8021", Password: "x", Registerer: reg}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -571,7 +577,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	}
 	for _, m := range Known {
 		switch m.Exporter {
-		case ExporterPresence, ExporterCDR, ExporterStore, ExporterRuntime:
+		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterStore, ExporterRuntime:
 			if !exported[m.Name] {
 				t.Errorf("%s is in Known but not exported by the %s", m.Name, m.Exporter)
 			}

@@ -30,13 +30,14 @@ type Metric struct {
 
 // The exporters, in the order the README lists them.
 const (
-	ExporterPresence = "presence view (switch/presence)"
-	ExporterSIP      = "SIP prober (sip)"
-	ExporterCDR      = "CDR pipeline (cdr)"
-	ExporterCalls    = "call statistics from stored CDRs"
-	ExporterAPI      = "HTTP API"
-	ExporterStore    = "store (internal/sqldb)"
-	ExporterRuntime  = "Go runtime and process (client_golang collectors)"
+	ExporterPresence   = "presence view (switch/presence)"
+	ExporterSIP        = "SIP prober (sip)"
+	ExporterCDR        = "CDR pipeline (cdr)"
+	ExporterFreeSWITCH = "FreeSWITCH adapter (switch/freeswitch)"
+	ExporterCalls      = "call statistics from stored CDRs"
+	ExporterAPI        = "HTTP API"
+	ExporterStore      = "store (internal/sqldb)"
+	ExporterRuntime    = "Go runtime and process (client_golang collectors)"
 )
 
 // Known is every metric family that the dashboard and the alert rules may
@@ -99,6 +100,10 @@ var Known = []Metric{
 		"Time from a call's end to the commit that made its CDR queryable: the CDR lag."},
 	{"switchboard_cdr_batch_write_seconds", Histogram, nil, ExporterCDR,
 		"Time to write one batch of CDRs to the store, failed attempts included."},
+
+	// FreeSWITCH adapter.
+	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,
+		"mod_json_cdr POSTs that were not a CDR, by outcome: dead_letter (stored, 200), rate_limited (over the node's budget of 10 dead letters a minute: 429, nothing stored; FreeSWITCH retries, then keeps the record in its err-log-dir), not_stored (400 or 503)."},
 
 	// Calls, counted from the CDRs as they are stored.
 	{"switchboard_calls_completed_total", Counter, []string{"switch", "direction", "disposition", "cause_class"}, ExporterCalls,

@@ -31,7 +31,7 @@ func runCmd(t *testing.T, args ...string) (string, string, error) {
 // writes what is stored.
 func TestCDRImportExport(t *testing.T) {
 	ast := "../../switch/asterisk/testdata/cdr/"
-	fsw, err := filepath.Glob("../../switch/freeswitch/testdata/cdr/call-*-leg.json")
+	fsw, err := filepath.Glob("../../switch/freeswitch/esltest/testdata/call-*-leg.json")
 	if err != nil || len(fsw) != 9 {
 		t.Fatalf("FreeSWITCH fixtures: %v %v", fsw, err)
 	}

@@ -105,7 +105,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
-	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, log, sources.run, core.run)
+	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, sources.run, core.run)
 	stop := func() {
 		sources.stop()
 		deadline := time.Now().Add(5 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
@@ -23,7 +24,7 @@ import (
 // connections run in the sources group; delivering their CDRs runs in the
 // core group, which stops after them, so CDRs an adapter holds are handed
 // over before the pipeline closes. pending reports how many it still holds.
-func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink,
+func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer,
 	log *slog.Logger, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
 	var adapters []interface{ Pending() int }
 	routes = map[string]http.Handler{}
@@ -45,7 +46,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 	for _, sw := range cfg.Switches {
 		swLog := log.With("switch", sw.Name)
 		if sw.Type == "freeswitch" {
-			a, err := startFreeSWITCH(sw, svc, view, cdrs, gateways, log, routes, run, runCore)
+			a, err := startFreeSWITCH(sw, svc, view, cdrs, reg, gateways, log, routes, run, runCore)
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
@@ -113,7 +114,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 // (mod_xml_curl: directory, dialplan) and /freeswitch/<name>/cdr
 // (mod_json_cdr). base is the daemon's logger: the adapter adds the
 // switch's name itself.
-func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, gateways *gatewayNames,
+func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer, gateways *gatewayNames,
 	base *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
 	log := base.With("switch", sw.Name)
 	fsw := sw.FreeSWITCH
@@ -128,6 +129,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
 		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
+		Registerer: reg,
 	})
 	if err != nil {
 		return nil, err

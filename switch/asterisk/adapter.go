@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -180,7 +181,7 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
 		pres:  NewPresence(PresenceOptions{Domain: a.cfg.Domain, IsGateway: a.cfg.IsGateway}),
 	}
-	return feed.Supervise(ctx, a.cfg.MinBackoff, a.cfg.MaxBackoff, s.run,
+	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
 		func(err error, connected bool, wait time.Duration) time.Duration {
 			a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected, "retry_in", wait)
 			return wait
@@ -218,7 +219,7 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 	readErr := make(chan error, 1)
 	wg.Go(func() {
 		for {
-			m, err := ws.readMessage()
+			m, err := ws.readMessage(ctx)
 			if err != nil {
 				readErr <- err
 				return

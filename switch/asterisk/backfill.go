@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 )
 
 // Backfill is a cdr.Source-like runner: it hands sink every record of
@@ -87,9 +88,9 @@ type Backfill struct {
 	log *slog.Logger
 
 	// Tunables; tests shorten them.
-	minBackoff, maxBackoff time.Duration
-	idlePolls              int // polls without a new line before the held-back group goes
-	batch                  int // records (and bad rows) per Put
+	retry     backoff.Backoff // a refused Put's policy; each batch starts from a copy
+	idlePolls int             // polls without a new line before the held-back group goes
+	batch     int             // records (and bad rows) per Put
 
 	running atomic.Bool
 }
@@ -134,12 +135,11 @@ func NewBackfill(cfg BackfillConfig) (*Backfill, error) {
 		log = slog.Default()
 	}
 	return &Backfill{
-		cfg:        cfg,
-		log:        log.With("cdr_file", cfg.Path),
-		minBackoff: 250 * time.Millisecond,
-		maxBackoff: 30 * time.Second,
-		idlePolls:  backfillIdlePolls,
-		batch:      backfillBatch,
+		cfg:       cfg,
+		log:       log.With("cdr_file", cfg.Path),
+		retry:     backoff.Backoff{Min: 250 * time.Millisecond, Max: 30 * time.Second},
+		idlePolls: backfillIdlePolls,
+		batch:     backfillBatch,
 	}, nil
 }
 
@@ -243,18 +243,6 @@ func (b *Backfill) saveCheckpoint(cp backfillCheckpoint) error {
 		d.Close()
 	}
 	return nil
-}
-
-// backoff waits d or until ctx ends, and returns the next wait.
-func (b *Backfill) backoff(ctx context.Context, d time.Duration) (time.Duration, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return d, ctx.Err()
-	case <-t.C:
-	}
-	return min(d*2, b.maxBackoff), nil
 }
 
 // tail is the state of one Run: the open file, what was read of it and
@@ -584,7 +572,7 @@ func (t *tail) deliver(ctx context.Context) error {
 func (t *tail) put(ctx context.Context) error {
 	recs := t.batch.records(&t.b.cfg.Options)
 	if len(recs) > 0 {
-		wait := t.b.minBackoff
+		retry := t.b.retry
 		for {
 			err := t.sink.Put(ctx, recs...)
 			if err == nil {
@@ -593,10 +581,11 @@ func (t *tail) put(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			wait := retry.Next()
 			t.b.log.Warn("asterisk: backfill: CDR sink refused, retrying",
 				"records", len(recs), "retry_in", wait, "err", err)
-			if wait, err = t.b.backoff(ctx, wait); err != nil {
-				return err
+			if !backoff.Sleep(ctx, wait) {
+				return ctx.Err()
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 )
 
 // fakeSink records what it accepts; while fail is set it refuses.
@@ -103,7 +104,7 @@ func (h *backfillHarness) start(idlePolls int) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	b.minBackoff, b.maxBackoff = time.Millisecond, 5*time.Millisecond
+	b.retry = backoff.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}
 	b.idlePolls = idlePolls
 	h.sink = &fakeSink{fail: h.refuse}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -21,16 +22,12 @@ func callOptions(now time.Time) CallOptions {
 	return CallOptions{Switch: o.Switch, Domain: o.Domain, IsGateway: o.IsGateway, Now: func() time.Time { return now }}
 }
 
-// scenario returns the recorded events of testdata/events/scenario.jsonl.
+// scenario returns the recorded events of scenario.jsonl (the
+// subscribeAll stream, kept in aritest's testdata).
 func scenario(t testing.TB) []Event {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "events", "scenario.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var evs []Event
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(aritest.Recorded("scenario.jsonl")))
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		ev, err := ParseEvent(sc.Bytes())
@@ -278,11 +275,7 @@ func ts(s string) time.Time {
 
 func readChannels(t *testing.T, name string) []Channel {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chs, err := ParseChannels(b)
+	chs, err := ParseChannels(aritest.Recorded(name))
 	if err != nil {
 		t.Fatal(err)
 	}

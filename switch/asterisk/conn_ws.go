@@ -1,123 +1,88 @@
 package asterisk
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
-// The ARI event socket is a plain RFC 6455 WebSocket carrying one JSON
-// event per text message. This file is the small client side of it that
-// the adapter needs, on top of net/http: no module outside the standard
-// library, the handshake bounded by the caller's context like any other
-// request, and a connection that closing unblocks at once (the supervisor
-// relies on that to never leak its reader).
+// The ARI event socket is an RFC 6455 WebSocket carrying one JSON event
+// per text message. The framing, the handshake, the answers to pings and
+// the close handshake are github.com/coder/websocket's; this file adds
+// what the adapter needs on top: the handshake bounded by the caller's
+// context and made with our HTTP client and basic auth, a size limit, and
+// a keepalive that treats every frame read (event, ping or pong) as proof
+// of life, which the library's blocking Ping alone cannot.
 
 // maxEventSize bounds one event message. ARI events are a few KiB; a
 // bigger message means a broken peer, not an event to buffer.
 const maxEventSize = 4 << 20
 
-// wsGUID is RFC 6455's fixed handshake GUID.
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-// The frame opcodes.
-const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
-)
+// ariSubprotocol is the one WebSocket subprotocol Asterisk registers on
+// /ari/events. Asterisk accepts a client that names none too, but naming
+// it is what RFC 6455 asks and still works if Asterisk ever adds another.
+const ariSubprotocol = "ari"
 
 // errSocketClosed is returned by readMessage once the peer sent a close
-// frame.
+// frame (the library has then answered it with the same status code).
 var errSocketClosed = errors.New("asterisk: event socket closed by Asterisk")
 
 // errDeadSocket is why keepAlive closed a connection: nothing came back,
 // not even a pong, as when the peer vanished without a FIN.
 var errDeadSocket = errors.New("keepalive: no frame from Asterisk")
 
-// wsConn is a client WebSocket. readMessage is for one goroutine; write,
-// keepAlive, fail and Close may be called from any.
+// wsConn is the client end of the event socket. readMessage is for one
+// goroutine; keepAlive, fail and Close may be called from any.
 type wsConn struct {
-	rwc  io.ReadWriteCloser
-	br   *bufio.Reader
-	wmu  sync.Mutex
-	once sync.Once
+	ws *websocket.Conn
 
-	// start is when the handshake ended, the origin of lastFrame (kept as
+	// start is when the handshake began, the origin of lastFrame (kept as
 	// a monotonic offset, so a wall clock step cannot fake an idle socket).
 	start     time.Time
 	lastFrame atomic.Int64 // time.Since(start) of the last frame read, ns
 	cause     atomic.Pointer[error]
 }
 
-// wsAccept is the Sec-WebSocket-Accept value for key.
-func wsAccept(key string) string {
-	h := sha1.Sum([]byte(key + wsGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
-
-// dialWS opens a WebSocket to url (http or https scheme) with basic auth.
-// ctx bounds the handshake only; the connection lives until Close. The
-// http.Client must not have a Timeout, which would cut the socket.
+// dialWS opens the event socket at url (http, https, ws or wss) with
+// basic auth. ctx bounds the handshake only; the connection lives until
+// Close. A refusal (401, 503…) is a *RequestError carrying ARI's message.
 func dialWS(ctx context.Context, hc *http.Client, url, user, password string) (*wsConn, error) {
-	var nonce [16]byte
-	_, _ = rand.Read(nonce[:])
-	key := base64.StdEncoding.EncodeToString(nonce[:])
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("asterisk: event socket: %w", err)
+	c := &wsConn{start: time.Now()}
+	seen := func(context.Context, []byte) { c.sawFrame() }
+	opts := &websocket.DialOptions{
+		HTTPClient:     hc,
+		HTTPHeader:     http.Header{},
+		Subprotocols:   []string{ariSubprotocol},
+		OnPingReceived: func(ctx context.Context, b []byte) bool { seen(ctx, b); return true },
+		OnPongReceived: seen,
 	}
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", key)
 	if user != "" || password != "" {
-		req.SetBasicAuth(user, password)
+		(&http.Request{Header: opts.HTTPHeader}).SetBasicAuth(user, password) // sets opts.HTTPHeader's Authorization
 	}
-	resp, err := hc.Do(req)
+	ws, resp, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, fmt.Errorf("asterisk: event socket: %w", responseError(resp))
+		}
 		return nil, fmt.Errorf("asterisk: event socket: %w", err)
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		defer resp.Body.Close()
-		return nil, fmt.Errorf("asterisk: event socket: %w", responseError(resp))
-	}
-	rwc, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok {
-		resp.Body.Close()
-		return nil, errors.New("asterisk: event socket: the HTTP transport gave no writable connection")
-	}
-	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") || resp.Header.Get("Sec-WebSocket-Accept") != wsAccept(key) {
-		rwc.Close()
-		return nil, errors.New("asterisk: event socket: bad WebSocket handshake answer")
-	}
-	return newWSConn(rwc), nil
+	ws.SetReadLimit(maxEventSize)
+	c.ws = ws
+	c.sawFrame() // the handshake's answer
+	return c, nil
 }
 
-func newWSConn(rwc io.ReadWriteCloser) *wsConn {
-	return &wsConn{rwc: rwc, br: bufio.NewReader(rwc), start: time.Now()}
-}
+// sawFrame records that a frame was just read.
+func (c *wsConn) sawFrame() { c.lastFrame.Store(int64(time.Since(c.start))) }
 
-// Close closes the connection; a blocked readMessage returns.
-func (c *wsConn) Close() error {
-	var err error
-	c.once.Do(func() { err = c.rwc.Close() })
-	return err
-}
+// Close drops the connection without a close handshake (which would wait
+// seconds for a peer that may be gone); a blocked readMessage returns.
+func (c *wsConn) Close() error { return c.ws.CloseNow() }
 
 // fail closes the connection for cause, which a blocked or later
 // readMessage returns instead of the bare "use of closed connection". The
@@ -139,12 +104,11 @@ func (c *wsConn) idle() time.Duration {
 // NAT or firewall state lost) is otherwise noticed only when the kernel
 // gives up, which can take many minutes. Asterisk answers pings with
 // pongs, as RFC 6455 requires. busy reports that read messages are still
-// waiting to be handled: the reader is then held up by its consumer, not
-// by the network, and silence proves nothing. It returns when ctx ends or
-// the connection fails.
+// waiting to be handled: the reader is then held up by its consumer (and
+// reads no pong), not by the network, and silence proves nothing. It
+// returns when ctx ends or the connection fails.
 func (c *wsConn) keepAlive(ctx context.Context, interval time.Duration, busy func() bool) {
 	dead := 2 * interval
-	nextPing := interval // as an offset from start
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
@@ -153,167 +117,49 @@ func (c *wsConn) keepAlive(ctx context.Context, interval time.Duration, busy fun
 			return
 		case <-t.C:
 		}
-		now := time.Since(c.start)
-		if idle := c.idle(); idle >= dead && !busy() {
-			c.fail(fmt.Errorf("%w for %v (pinged every %v)", errDeadSocket, idle.Round(time.Millisecond), interval))
+		next := time.Now().Add(interval)
+		// Wait for the pong until the socket would count as dead (a pong,
+		// like any frame, moves lastFrame through the reader), and at
+		// least a quarter interval: this also bounds the ping's write, and
+		// the library closes a connection whose write times out.
+		pctx, cancel := context.WithTimeout(ctx, max(dead-c.idle(), interval/4))
+		err := c.ws.Ping(pctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			c.fail(fmt.Errorf("keepalive ping: %w", err))
 			return
 		}
-		if now >= nextPing {
-			if err := c.write(opPing, nil); err != nil {
-				c.fail(fmt.Errorf("keepalive ping: %w", err))
+		if idle := c.idle(); idle >= dead {
+			if !busy() {
+				c.fail(fmt.Errorf("%w for %v (pinged every %v)", errDeadSocket, idle.Round(time.Millisecond), interval))
 				return
 			}
-			nextPing = now + interval
-		}
-		wait := min(nextPing, time.Duration(c.lastFrame.Load())+dead) - now
-		if wait <= 0 { // overdue but busy: look again soon
-			wait = interval / 4
-		}
-		t.Reset(wait)
-	}
-}
-
-// readMessage returns the next text or binary message, answering pings on
-// the way. Every frame read, control frames included, is proof of life for
-// keepAlive. Once fail closed the connection it returns fail's cause.
-func (c *wsConn) readMessage() ([]byte, error) {
-	msg, err := c.readFrames()
-	if err != nil {
-		if cause := c.cause.Load(); cause != nil {
-			return nil, *cause
-		}
-	}
-	return msg, err
-}
-
-func (c *wsConn) readFrames() ([]byte, error) {
-	var msg []byte
-	inMessage := false
-	for {
-		fin, op, payload, err := readFrame(c.br, maxEventSize-len(msg), false)
-		if err != nil {
-			return nil, err
-		}
-		c.lastFrame.Store(int64(time.Since(c.start)))
-		switch op {
-		case opPing:
-			if err := c.write(opPong, payload); err != nil {
-				return nil, err
+			// Overdue but busy: look again soon.
+			if soon := time.Now().Add(interval / 4); soon.Before(next) {
+				next = soon
 			}
-			continue
-		case opPong:
-			continue
-		case opClose:
-			// Echo the status code, as RFC 6455 §5.5.1 asks.
-			_ = c.write(opClose, payload[:min(len(payload), 2)])
-			return nil, errSocketClosed
-		case opText, opBinary:
-			if inMessage {
-				return nil, errors.New("asterisk: event socket: new message inside a fragmented one")
-			}
-			msg, inMessage = append(msg[:0], payload...), true
-		case opContinuation:
-			if !inMessage {
-				return nil, errors.New("asterisk: event socket: continuation without a message")
-			}
-			msg = append(msg, payload...)
-		default:
-			return nil, fmt.Errorf("asterisk: event socket: unknown opcode %#x", op)
 		}
-		if fin {
-			return msg, nil
-		}
+		t.Reset(time.Until(next))
 	}
 }
 
-// write sends one masked frame, as a client must.
-func (c *wsConn) write(op byte, payload []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	_, err := c.rwc.Write(appendFrame(nil, op, payload, &mask))
-	return err
-}
-
-// readFrame reads one frame of at most limit payload bytes. wantMasked
-// says which side this is: a server's frames must not be masked, a
-// client's must.
-func readFrame(r *bufio.Reader, limit int, wantMasked bool) (fin bool, op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err = io.ReadFull(r, h[:]); err != nil {
-		return false, 0, nil, err
+// readMessage returns the next text or binary message; pings are answered
+// and pongs recorded on the way. Once fail closed the connection it
+// returns fail's cause.
+func (c *wsConn) readMessage(ctx context.Context) ([]byte, error) {
+	_, msg, err := c.ws.Read(ctx)
+	if err == nil {
+		c.sawFrame()
+		return msg, nil
 	}
-	fin, op = h[0]&0x80 != 0, h[0]&0x0f
-	if h[0]&0x70 != 0 {
-		return false, 0, nil, errors.New("asterisk: websocket: reserved bits set")
+	if cause := c.cause.Load(); cause != nil {
+		return nil, *cause
 	}
-	masked := h[1]&0x80 != 0
-	if masked != wantMasked {
-		return false, 0, nil, errors.New("asterisk: websocket: wrong masking")
+	if websocket.CloseStatus(err) != -1 {
+		return nil, fmt.Errorf("%w: %w", errSocketClosed, err)
 	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return false, 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return false, 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if op >= opClose && (n > 125 || !fin) {
-		return false, 0, nil, errors.New("asterisk: websocket: bad control frame")
-	}
-	if limit < 0 || n > uint64(limit) {
-		return false, 0, nil, fmt.Errorf("asterisk: websocket: message over %d bytes", maxEventSize)
-	}
-	var mask [4]byte
-	if masked {
-		if _, err = io.ReadFull(r, mask[:]); err != nil {
-			return false, 0, nil, err
-		}
-	}
-	payload = make([]byte, n)
-	if _, err = io.ReadFull(r, payload); err != nil {
-		return false, 0, nil, err
-	}
-	if masked {
-		for i := range payload {
-			payload[i] ^= mask[i%4]
-		}
-	}
-	return fin, op, payload, nil
-}
-
-// appendFrame appends a final frame; mask nil sends it unmasked.
-func appendFrame(b []byte, op byte, payload []byte, mask *[4]byte) []byte {
-	b = append(b, 0x80|op)
-	var m byte
-	if mask != nil {
-		m = 0x80
-	}
-	switch n := len(payload); {
-	case n <= 125:
-		b = append(b, m|byte(n))
-	case n <= 0xffff:
-		b = append(b, m|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, m|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	if mask == nil {
-		return append(b, payload...)
-	}
-	b = append(b, mask[:]...)
-	for i, c := range payload {
-		b = append(b, c^mask[i%4])
-	}
-	return b
+	return nil, err
 }

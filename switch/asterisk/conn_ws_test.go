@@ -1,98 +1,48 @@
 package asterisk
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 )
 
-func TestFrameRoundTrip(t *testing.T) {
-	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 300000} {
-		payload := bytes.Repeat([]byte{'x'}, n)
-		for _, masked := range []bool{false, true} {
-			var mask *[4]byte
-			if masked {
-				mask = &[4]byte{1, 2, 3, 4}
-			}
-			b := appendFrame(nil, opText, payload, mask)
-			fin, op, got, err := readFrame(bufio.NewReader(bytes.NewReader(b)), maxEventSize, masked)
-			if err != nil || !fin || op != opText || !bytes.Equal(got, payload) {
-				t.Errorf("n=%d masked=%v: fin %v op %d len %d err %v", n, masked, fin, op, len(got), err)
-			}
-		}
-	}
-	// Over the limit, wrong masking, reserved bits.
-	big := appendFrame(nil, opText, make([]byte, 200), nil)
-	if _, _, _, err := readFrame(bufio.NewReader(bytes.NewReader(big)), 100, false); err == nil {
-		t.Error("a frame over the limit was read")
-	}
-	if _, _, _, err := readFrame(bufio.NewReader(bytes.NewReader(big)), maxEventSize, true); err == nil {
-		t.Error("an unmasked frame was read where masking is required")
-	}
-	bad := append([]byte{0xC1}, big[1:]...)
-	if _, _, _, err := readFrame(bufio.NewReader(bytes.NewReader(bad)), maxEventSize, false); err == nil {
-		t.Error("a frame with reserved bits was read")
-	}
+// wsPeer is a loopback WebSocket server standing in for Asterisk: it
+// reads the client's frames (answering pings when answerPings) and hands
+// the test its end of the connection to send from.
+type wsPeer struct {
+	pings atomic.Int64
+	conn  *websocket.Conn
 }
 
-// FuzzReadFrame feeds the frame reader what a broken or hostile peer
-// could send: it must fail cleanly, never panic or allocate past the limit.
-func FuzzReadFrame(f *testing.F) {
-	f.Add(appendFrame(nil, opText, []byte(`{"type":"Dial"}`), nil))
-	f.Add(appendFrame(nil, opPing, []byte("p"), nil))
-	f.Add([]byte{0x81, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, p, err := readFrame(bufio.NewReader(bytes.NewReader(b)), 1<<16, false)
-		if err == nil && len(p) > 1<<16 {
-			t.Errorf("payload of %d bytes over the limit", len(p))
-		}
-	})
-}
-
-// pipePeer is the server end of a wsConn over net.Pipe: it reads every
-// client frame (net.Pipe blocks a writer until the other end reads) and
-// hands the opcodes to ops.
-type pipePeer struct {
-	conn net.Conn
-	ops  chan byte
-	wmu  sync.Mutex
-}
-
-func newPipe(t *testing.T, answerPings bool) (*wsConn, *pipePeer) {
+func newPeer(t *testing.T, answerPings bool) (*wsConn, *wsPeer) {
 	t.Helper()
-	cli, srv := net.Pipe()
-	p := &pipePeer{conn: srv, ops: make(chan byte, 1024)}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		br := bufio.NewReader(srv)
-		for {
-			_, op, payload, err := readFrame(br, 125, true)
-			if err != nil {
-				return
-			}
-			select {
-			case p.ops <- op:
-			default:
-			}
-			if op == opPing && answerPings {
-				p.send(opPong, payload)
-			}
+	p := &wsPeer{}
+	accepted := make(chan *websocket.Conn, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			OnPingReceived: func(context.Context, []byte) bool { p.pings.Add(1); return answerPings },
+		})
+		if err != nil {
+			return
 		}
-	})
-	t.Cleanup(func() { cli.Close(); srv.Close(); wg.Wait() })
-	return newWSConn(cli), p
-}
-
-func (p *pipePeer) send(op byte, payload []byte) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	_, err := p.conn.Write(appendFrame(nil, op, payload, nil))
-	return err
+		accepted <- ws
+		<-ws.CloseRead(context.Background()).Done()
+	}))
+	c, err := dialWS(context.Background(), hs.Client(), hs.URL, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.conn = <-accepted
+	t.Cleanup(func() { c.Close(); p.conn.CloseNow(); hs.Close() })
+	return c, p
 }
 
 // TestKeepAlive checks what keeps a connection alive (a pong, an event)
@@ -114,14 +64,15 @@ func TestKeepAlive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, peer := newPipe(t, tc.answerPings)
+			start := time.Now() // the handshake is the last frame before silence
+			c, peer := newPeer(t, tc.answerPings)
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			defer func() { cancel(); c.Close(); wg.Wait() }()
 			readErr := make(chan error, 1)
 			wg.Go(func() {
 				for {
-					if _, err := c.readMessage(); err != nil {
+					if _, err := c.readMessage(ctx); err != nil {
 						readErr <- err
 						return
 					}
@@ -136,14 +87,13 @@ func TestKeepAlive(t *testing.T) {
 						case <-ctx.Done():
 							return
 						case <-tick.C:
-							if peer.send(opText, []byte(`{"type":"Ping"}`)) != nil {
+							if peer.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Ping"}`)) != nil {
 								return
 							}
 						}
 					}
 				})
 			}
-			start := time.Now()
 			wg.Go(func() { c.keepAlive(ctx, interval, func() bool { return tc.busy }) })
 			select {
 			case err := <-readErr:
@@ -161,50 +111,107 @@ func TestKeepAlive(t *testing.T) {
 					t.Fatal("a silent peer was not declared dead")
 				}
 			}
-			pings := 0
-			for len(peer.ops) > 0 {
-				if <-peer.ops == opPing {
-					pings++
-				}
-			}
 			// Dead at two intervals: only the first ping went out.
-			if want := map[bool]int{true: 1, false: 2}[tc.wantDead]; pings < want {
-				t.Errorf("%d pings sent, want at least %d", pings, want)
+			if want := map[bool]int64{true: 1, false: 2}[tc.wantDead]; peer.pings.Load() < want {
+				t.Errorf("%d pings sent, want at least %d", peer.pings.Load(), want)
 			}
 		})
 	}
 }
 
-// TestReadMessageControlFrames checks that the reader answers a ping with
-// a pong of the same payload, skips pongs, and answers a close with its
-// status code.
+// TestReadMessageControlFrames checks that the reader answers a ping
+// with a pong of the same payload (the peer's Ping returns only then),
+// passes text messages on, and answers a close with its status code (the
+// peer's Close succeeds only on the matching echo), then reports
+// errSocketClosed.
 func TestReadMessageControlFrames(t *testing.T) {
-	c, peer := newPipe(t, false)
+	c, peer := newPeer(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peerDone := make(chan error, 1)
 	go func() {
-		_ = peer.send(opPing, []byte("hi"))
-		_ = peer.send(opPong, []byte("x"))
-		_ = peer.send(opText, []byte(`{"type":"A"}`))
-		_ = peer.send(opClose, []byte{0x03, 0xe8, 'b', 'y', 'e'})
+		if err := peer.conn.Ping(ctx); err != nil {
+			peerDone <- err
+			return
+		}
+		if err := peer.conn.Write(ctx, websocket.MessageText, []byte(`{"type":"A"}`)); err != nil {
+			peerDone <- err
+			return
+		}
+		peerDone <- peer.conn.Close(websocket.StatusNormalClosure, "bye")
 	}()
-	m, err := c.readMessage()
+	m, err := c.readMessage(ctx)
 	if err != nil || string(m) != `{"type":"A"}` {
 		t.Fatalf("readMessage: %q, %v", m, err)
 	}
-	if _, err := c.readMessage(); !errors.Is(err, errSocketClosed) {
-		t.Fatalf("after a close frame: %v, want errSocketClosed", err)
+	if _, err := c.readMessage(ctx); !errors.Is(err, errSocketClosed) || websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after a close frame: %v, want errSocketClosed with status 1000", err)
 	}
-	// The peer's reader records a frame just after the write returns:
-	// wait for both answers rather than look at what arrived so far.
-	var got []byte
-	for len(got) < 2 {
-		select {
-		case op := <-peer.ops:
-			got = append(got, op)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("client answered opcodes %v, want pong then close", got)
-		}
+	if err := <-peerDone; err != nil {
+		t.Errorf("the peer's ping or close handshake: %v", err)
 	}
-	if !bytes.Equal(got, []byte{opPong, opClose}) {
-		t.Errorf("client answered opcodes %v, want pong then close", got)
+}
+
+// TestReadMessageLimit checks that a message over maxEventSize ends the
+// connection instead of being buffered.
+func TestReadMessageLimit(t *testing.T) {
+	c, peer := newPeer(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() { _ = peer.conn.Write(ctx, websocket.MessageText, make([]byte, maxEventSize+1)) }()
+	if m, err := c.readMessage(ctx); err == nil {
+		t.Fatalf("read a message of %d bytes over the limit", len(m))
+	}
+}
+
+// TestDialWS checks the handshake against the fake ARI: basic auth, the
+// "ari" subprotocol, Asterisk's refusals as *RequestError, and the
+// caller's context bounding it.
+func TestDialWS(t *testing.T) {
+	srv := aritest.New(t)
+	url := srv.URL + "/events?app=t&subscribeAll=true"
+	hc := &http.Client{}
+	c, err := dialWS(context.Background(), hc, url, aritest.User, aritest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ws.Subprotocol(); got != ariSubprotocol {
+		t.Errorf("subprotocol %q, want %q", got, ariSubprotocol)
+	}
+	c.Close()
+
+	tests := []struct {
+		name     string
+		password string
+		setup    func()
+		status   int
+		message  string
+	}{
+		{name: "bad password", password: "wrong", status: 401, message: "Authentication required"},
+		{name: "refused", password: aritest.Password, setup: func() { srv.FailNext(503) }, status: 503, message: "Service Unavailable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			_, err := dialWS(context.Background(), hc, url, aritest.User, tc.password)
+			var re *RequestError
+			if !errors.As(err, &re) || re.Status != tc.status || re.Message != tc.message {
+				t.Fatalf("error %v, want a %d %q RequestError", err, tc.status, tc.message)
+			}
+		})
+	}
+
+	srv.Delay(time.Second)
+	defer srv.Delay(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := dialWS(ctx, hc, url, aritest.User, aritest.Password); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a slow handshake: %v, want the context's deadline", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("the handshake outlived its context by %v", d)
 	}
 }

@@ -2,12 +2,13 @@ package asterisk
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 )
 
 func TestParseEvent(t *testing.T) {
@@ -96,11 +97,7 @@ func TestParseChannels(t *testing.T) {
 // into Calls (after the recorded calls' beginnings) without panicking or
 // producing an unstorable CDR.
 func FuzzParseEvent(f *testing.F) {
-	file, err := os.Open(filepath.Join("testdata", "events", "scenario.jsonl"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	sc := bufio.NewScanner(file)
+	sc := bufio.NewScanner(bytes.NewReader(aritest.Recorded("scenario.jsonl")))
 	sc.Buffer(nil, 1<<20)
 	var prefix []Event
 	for sc.Scan() {
@@ -109,7 +106,6 @@ func FuzzParseEvent(f *testing.F) {
 			prefix = append(prefix, ev)
 		}
 	}
-	file.Close()
 	if err := sc.Err(); err != nil {
 		f.Fatal(err)
 	}

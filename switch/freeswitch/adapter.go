@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -56,7 +59,15 @@ type Config struct {
 	// UserContext is the dialplan context an originated call's
 	// destination is routed in ("default" when empty): the phones'.
 	UserContext string
-	Logger      *slog.Logger
+	// DeadLettersPerMinute is how many malformed mod_json_cdr bodies the
+	// node's endpoint stores as dead letters, at once and then per minute;
+	// beyond it a malformed body is answered 429 and not stored (FreeSWITCH
+	// retries it, then keeps it in its err-log-dir). 10 when zero.
+	DeadLettersPerMinute int
+	// Registerer, when set, gets the adapter's metrics
+	// (switchboard_freeswitch_*, labelled with Name).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnConnect, if set, runs after every (re)connect's resync, for as
@@ -104,6 +115,9 @@ type Adapter struct {
 	callOrder []string        // byCall's keys, oldest first
 
 	outbox cdr.Outbox // CDRs of both sources until a sink takes them
+
+	deadLetters *tokenBucket // the json_cdr endpoint's dead-letter budget
+	metrics     *metrics
 }
 
 var (
@@ -133,6 +147,7 @@ func New(cfg Config) (*Adapter, error) {
 	cfg.ReorderWindow = cmp.Or(cfg.ReorderWindow, 20*time.Millisecond)
 	cfg.CDRAckTimeout = cmp.Or(cfg.CDRAckTimeout, 10*time.Second)
 	cfg.UserContext = cmp.Or(cfg.UserContext, "default")
+	cfg.DeadLettersPerMinute = cmp.Or(cfg.DeadLettersPerMinute, 10)
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}
@@ -140,11 +155,17 @@ func New(cfg Config) (*Adapter, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	m, err := newMetrics(cfg.Name, cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	return &Adapter{
-		cfg:    cfg,
-		log:    logger.With("switch", cfg.Name),
-		jobs:   map[string]*job{},
-		byCall: map[string]*job{},
+		cfg:         cfg,
+		log:         logger.With("switch", cfg.Name),
+		jobs:        map[string]*job{},
+		byCall:      map[string]*job{},
+		deadLetters: newTokenBucket(cfg.DeadLettersPerMinute, cfg.Now),
+		metrics:     m,
 	}, nil
 }
 
@@ -170,7 +191,7 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
 		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
 	}
-	return feed.Supervise(ctx, a.cfg.MinBackoff, a.cfg.MaxBackoff, s.run,
+	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
 		func(err error, connected bool, wait time.Duration) time.Duration {
 			if errors.Is(err, ErrAuth) {
 				// Retrying sooner cannot help: wait the longest backoff.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -204,15 +203,12 @@ func TestScenarioPresenceAndCDRs(t *testing.T) {
 	if n := r.sink.count(); n != 9 {
 		t.Fatalf("%d CDRs, want 9 (one per leg)", n)
 	}
-	files, err := filepath.Glob("testdata/cdr/call-*-leg.json")
-	if err != nil || len(files) != 9 {
-		t.Fatalf("json_cdr bodies: %v %v", files, err)
+	files := esltest.RecordedNames("call-*-leg.json")
+	if len(files) != 9 {
+		t.Fatalf("json_cdr bodies: %v", files)
 	}
 	for _, f := range files {
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := esltest.Recorded(f)
 		want, err := ParseJSONCDR(body, JSONCDROptions{Switch: "fs1"})
 		if err != nil {
 			t.Fatal(err)
@@ -401,10 +397,7 @@ func TestJSONCDREndpoint(t *testing.T) {
 	wg.Go(func() { _ = a.StreamCDRs(ctx, sink) })
 	defer func() { cancel(); wg.Wait() }()
 	h := a.JSONCDRHandler(sink)
-	body, err := os.ReadFile("testdata/cdr/call-a-1001-to-1002-a-leg.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := esltest.Recorded("call-a-1001-to-1002-a-leg.json")
 	post := func(ct string, b []byte) int {
 		w := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/freeswitch/fs1/cdr", bytes.NewReader(b))

@@ -20,35 +20,52 @@ import (
 )
 
 // The ESL connection. eslgo v1.4.1 does the framing, authentication and
-// command/reply matching, but leaves five things to its user, handled
-// here:
+// command/reply matching, but has five flaws its user must work around,
+// each handled here by the piece named. None is fixed upstream: after
+// v1.4.1 (2021-05-27) eslgo's v1 branch has dependency bumps and one
+// change to connection.go, 318fde8 (2023-08-22, "command linger
+// support"), which leaves Dial, Close and the receive loop as they were.
 //
-//   - Its Dial has no deadline: net.Dial without a timeout, then an
-//     unbounded wait for auth/request. dialESL first probes the node on a
-//     connection of its own (dial, auth/request, auth, exit) under a
-//     deadline, which also tells a wrong password apart from a network
-//     failure; only then is eslgo dialled, itself under a deadline. A dial
-//     that still overruns is abandoned (a goroutine waits for it).
-//   - Its Close races with its own goroutines (they read its channel map
-//     without the lock Close writes it under: a data race, and a possible
-//     "concurrent map read and map write" crash; fixed upstream after
-//     v1.4.1), and nothing else closes its socket. So eslgo never owns the
-//     TCP connection: the adapter dials FreeSWITCH itself and hands eslgo
-//     the far end of a private relay (a Unix socket in a 0700 directory,
-//     eslgo dialling "unix"). Ending a connection cancels eslgo's context
-//     and closes both sockets, and eslgo's goroutines all return by
-//     themselves without Close ever running.
+//   - Dial has no deadline: net.Dial without a timeout, then an unbounded
+//     wait for auth/request (inbound.go reads the channel with no timeout
+//     or context), and a refused password comes back as an untyped
+//     "failed to auth %#v". So probeESL first logs in on a connection of
+//     its own (dial, auth/request, auth, exit) under the dial timeout: a
+//     silent node is a timeout and a refused password is ErrAuth before
+//     eslgo is involved. eslgo's own dial then runs under the same
+//     deadline; one that overruns is abandoned to a goroutine, which ends
+//     when eslgo's auth times out (AuthTimeout), or never if the node
+//     accepted the connection and sent no auth/request (eslgo waits for it
+//     for good), which the probe just before makes unlikely.
+//   - Close is unsafe and is the only thing that closes eslgo's socket.
+//     close() deletes the keys of the response-channel map under its
+//     mutex, but authLoop and disconnectLoop (started by Dial) read that
+//     map without the mutex: a data race, and a possible fatal
+//     "concurrent map read and map write". close() also waits for the
+//     write lock, which every SendCommand in flight holds (read-locked)
+//     until its reply or its own context ends (the reply cannot come: the
+//     receive loop queues behind the waiting writer). And nothing else
+//     closes the socket: the receive loop stops on a read error without
+//     closing it, and a cancelled Options.Context stops it only after the
+//     next message arrives. So eslgo never owns the TCP connection: the adapter dials
+//     FreeSWITCH itself and hands eslgo the far end of a private relay (a
+//     Unix socket in a 0700 directory, eslgo dialling "unix"). Ending a
+//     connection cancels eslgo's context and closes both sockets, and
+//     eslgo's goroutines all return by themselves without Close ever
+//     running.
 //   - It does not notice a dead TCP connection: its reader stops on an
 //     error without telling anyone. The relay sees the node close the
 //     connection at once; a node that vanishes without closing it, or
 //     stops answering, is caught by the heartbeat (api status every
 //     KeepAlive, each bounded by KeepAlive) within two intervals.
 //   - A command whose context ends leaves its reply in flight, and eslgo
-//     hands that late reply to the next command. So a command that times
-//     out closes the connection: nothing after it can be misattributed.
-//   - Its event listeners run each event in a goroutine of its own, so
-//     events arrive out of order. The sequencer puts them back in
-//     Event-Sequence order, holding each for a short window.
+//     hands that late reply to the next command (replies share one
+//     channel). So a command that times out closes the connection: nothing
+//     after it can be misattributed.
+//   - Its event listeners run each event in a goroutine of its own
+//     (callEventListener: go listener(event)), so events arrive out of
+//     order. The sequencer puts them back in Event-Sequence order, holding
+//     each for a short window.
 
 // ErrAuth is returned when the node refuses the ESL password: retrying
 // fast cannot help, so the adapter waits its longest backoff.
@@ -170,7 +187,8 @@ func dialESL(ctx context.Context, opt eslOptions, events []string) (*eslConn, er
 }
 
 // abandon waits, in the background, for an eslgo dial given up on; its
-// socket is already closed, so it ends as soon as eslgo notices.
+// socket is already closed, so it ends when eslgo's auth times out (see
+// the package notes for the one case it does not).
 func abandon[T any](ch <-chan T) { go func() { <-ch }() }
 
 // relayListener listens on a Unix socket in a fresh 0700 directory, so

@@ -155,7 +155,7 @@ type Frame struct {
 }
 
 // SplitFrames splits a raw ESL byte stream, as recorded in
-// testdata/esl/scenario-plain.txt, into frames. Frames follow each other
+// esltest/testdata/scenario-plain.txt, into frames. Frames follow each other
 // directly (the json format's bodies have no trailing newline); blank
 // lines between frames are skipped. Bodies share b's memory. A truncated
 // last frame gives the frames before it and an error wrapping

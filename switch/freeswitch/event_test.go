@@ -7,24 +7,18 @@ import (
 	"io"
 	"maps"
 	"net/textproto"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/switch/freeswitch/esltest"
 )
 
-// eslFile reads a recording of testdata/esl.
-func eslFile(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "esl", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// eslFile returns a recording of FreeSWITCH's event socket (esltest's
+// testdata, where the fake serves it from).
+func eslFile(_ testing.TB, name string) []byte { return esltest.Recorded(name) }
 
 // eslReplyBody returns the body of a recorded reply frame (api-*.txt).
 func eslReplyBody(t testing.TB, name string) []byte {
@@ -39,11 +33,7 @@ func eslReplyBody(t testing.TB, name string) []byte {
 // eslScenarioBodies are the bodies of the text/event-plain frames of the
 // recorded scenario, read once.
 var eslScenarioBodies = sync.OnceValues(func() ([][]byte, error) {
-	b, err := os.ReadFile(filepath.Join("testdata", "esl", "scenario-plain.txt"))
-	if err != nil {
-		return nil, err
-	}
-	frames, err := SplitFrames(b)
+	frames, err := SplitFrames(esltest.Recorded("scenario-plain.txt"))
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
@@ -34,7 +36,15 @@ const maxJSONCDRBody = 4 << 20
 // A body that is not a CDR (malformed JSON, no uuid) would fail the same
 // way on every retry: it is stored as a dead letter through rejects and
 // answered 200; without a Rejecter, or if storing it fails, it is answered
-// 400 or 503 so that FreeSWITCH keeps it.
+// 400 or 503 so that FreeSWITCH keeps it. Dead letters are rationed per
+// node (Config.DeadLettersPerMinute, a token bucket): beyond the budget a
+// malformed body is answered 429 with Retry-After and not stored, so that
+// a sender with the node's credentials cannot fill the database with
+// garbage. mod_json_cdr takes any answer but 2xx as a failure: it retries
+// (retries, delay in json_cdr.conf.xml) and then writes the body to its
+// err-log-dir, so a real node's record is kept on the node, not lost.
+// Every malformed body is counted in
+// switchboard_freeswitch_json_cdr_malformed_total by outcome.
 func (a *Adapter) JSONCDRHandler(rejects Rejecter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -88,14 +98,25 @@ func (a *Adapter) submit(ctx context.Context, rec cdr.Record) error {
 
 func (a *Adapter) rejectCDR(w http.ResponseWriter, r *http.Request, rejects Rejecter, body []byte, perr error) {
 	if !errors.Is(perr, ErrMalformedCDR) || rejects == nil {
+		a.metrics.malformed.WithLabelValues(outcomeNotStored).Inc()
 		http.Error(w, "json_cdr: "+perr.Error(), http.StatusBadRequest)
+		return
+	}
+	if ok, retryAfter := a.deadLetters.take(); !ok {
+		a.metrics.malformed.WithLabelValues(outcomeRateLimited).Inc()
+		a.log.Debug("freeswitch: malformed json_cdr record refused: over the dead-letter budget", "err", perr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+		http.Error(w, fmt.Sprintf("json_cdr: %v; over %d malformed records a minute, not stored",
+			perr, a.cfg.DeadLettersPerMinute), http.StatusTooManyRequests)
 		return
 	}
 	dl := cdr.DeadLetter{Source: "freeswitch:" + a.cfg.Name + " json_cdr", Reason: perr.Error(), Raw: string(body)}
 	if err := rejects.Reject(r.Context(), dl); err != nil {
+		a.metrics.malformed.WithLabelValues(outcomeNotStored).Inc()
 		http.Error(w, "json_cdr: storing the malformed record failed, retry: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
+	a.metrics.malformed.WithLabelValues(outcomeDeadLetter).Inc()
 	a.log.Warn("freeswitch: malformed json_cdr record kept as a dead letter", "err", perr)
 	w.WriteHeader(http.StatusOK)
 }

@@ -15,29 +15,20 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch/esltest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var testOpt = JSONCDROptions{Switch: "fs1"}
 
-// recorded returns the recorded mod_json_cdr bodies by file name.
+// recorded returns the recorded mod_json_cdr bodies by file name (kept in
+// esltest's testdata; their golden records are in testdata/cdr).
 func recorded(t testing.TB) map[string][]byte {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join("testdata", "cdr", "call-*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for _, n := range names {
-		if strings.HasSuffix(n, ".golden.json") {
-			continue
-		}
-		b, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(n)] = b
+	for _, n := range esltest.RecordedNames("call-*-leg.json") {
+		out[n] = esltest.Recorded(n)
 	}
 	if len(out) != 9 {
 		t.Fatalf("%d recorded bodies, want 9", len(out))

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -37,12 +38,13 @@ type ReloaderConfig struct {
 	// runs one round of commands for all of them; 200 ms when zero.
 	Debounce time.Duration
 	Logger   *slog.Logger
-	// RetryBackoff is the wait before a failed command is tried again; it
-	// doubles on every failure, up to 30 s. 500 ms when zero.
+	// RetryBackoff is the first wait before a failed command is tried
+	// again; it doubles on every failure, up to 30 s, each wait drawn from
+	// the upper half of its step (internal/backoff). 500 ms when zero.
 	RetryBackoff time.Duration
 	// Attempts is how many times a command is tried before the Reloader
-	// logs it as lost and goes on; 6 when zero (about 15 s with the
-	// default backoff).
+	// logs it as lost and goes on; 6 when zero (8 to 15 s with the default
+	// backoff).
 	Attempts int
 	// KillSettle is the wait between killgw and rescan. killgw only marks
 	// a gateway deleted; sofia's worker thread takes it out of the gateway
@@ -277,7 +279,7 @@ func (r *Reloader) round(ctx context.Context) {
 		killed = killed || (ok && !gone)
 	}
 	if w.rescan {
-		if killed && !reloadSleep(ctx, r.cfg.KillSettle) {
+		if killed && !backoff.Sleep(ctx, r.cfg.KillSettle) {
 			return
 		}
 		r.run(ctx, "sofia profile "+r.cfg.GatewayProfile+" rescan")
@@ -288,7 +290,7 @@ func (r *Reloader) round(ctx context.Context) {
 // reports whether it succeeded and, for killgw, whether the gateway was
 // already gone.
 func (r *Reloader) run(ctx context.Context, cmd string) (ok, gone bool) {
-	backoff := r.cfg.RetryBackoff
+	retry := backoff.New(r.cfg.RetryBackoff, 30*time.Second)
 	for attempt := 1; ; attempt++ {
 		ans, err := r.cmd.API(ctx, cmd)
 		if strings.Contains(cmd, " killgw ") && reloadNoSuchGateway(ans, err) {
@@ -309,11 +311,11 @@ func (r *Reloader) run(ctx context.Context, cmd string) (ok, gone bool) {
 			r.log.ErrorContext(ctx, "freeswitch: reload command failed, giving up", "cmd", cmd, "attempts", attempt, "err", err)
 			return false, false
 		}
-		r.log.WarnContext(ctx, "freeswitch: reload command failed, retrying", "cmd", cmd, "attempt", attempt, "retry_in", backoff, "err", err)
-		if !reloadSleep(ctx, backoff) {
+		wait := retry.Next()
+		r.log.WarnContext(ctx, "freeswitch: reload command failed, retrying", "cmd", cmd, "attempt", attempt, "retry_in", wait, "err", err)
+		if !backoff.Sleep(ctx, wait) {
 			return false, false
 		}
-		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
@@ -344,16 +346,4 @@ func reloadNoSuchGateway(ans string, err error) bool {
 		return true
 	}
 	return err != nil && strings.Contains(err.Error(), "no such gateway")
-}
-
-// reloadSleep waits d or until ctx ends, and reports whether d passed.
-func reloadSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

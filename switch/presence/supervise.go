@@ -2,23 +2,27 @@ package presence
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 )
 
 // Supervise runs one switch connection after another into f until ctx
 // ends, then marks the switch disconnected and returns nil. run is one
 // connection: it returns why it ended and whether it got as far as a
 // resync (a connection that did resets the backoff). Between attempts it
-// waits a jittered, doubling backoff between lo and hi: full jitter
-// over the upper half, so that nodes restarted together do not reconnect
-// in step. retry, when set, sees each failure with the wait chosen and
-// returns the wait to use (to log it, or to wait longer for an error no
-// retry can fix soon, such as a refused password).
-func (f *Feed) Supervise(ctx context.Context, lo, hi time.Duration,
+// waits b's next wait (jittered and doubling, so that nodes restarted
+// together do not reconnect in step), through b.Sleep when set. retry,
+// when set, sees each failure with the wait chosen and returns the wait to
+// use (to log it, or to wait longer for an error no retry can fix soon,
+// such as a refused password).
+func (f *Feed) Supervise(ctx context.Context, b *backoff.Backoff,
 	run func(ctx context.Context) (connected bool, err error),
 	retry func(err error, connected bool, wait time.Duration) time.Duration) error {
-	backoff := lo
+	sleep := b.Sleep
+	if sleep == nil {
+		sleep = backoff.Sleep
+	}
 	for {
 		connected, err := run(ctx)
 		if ctx.Err() != nil {
@@ -27,20 +31,15 @@ func (f *Feed) Supervise(ctx context.Context, lo, hi time.Duration,
 		}
 		f.SetConnected(false, err)
 		if connected {
-			backoff = lo
+			b.Reset()
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := b.Next()
 		if retry != nil {
 			wait = retry(err, connected, wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			f.SetConnected(false, nil)
 			return nil
-		case <-t.C:
 		}
-		backoff = min(backoff*2, hi)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 )
 
 // TestSupervise: failed attempts are retried with the wait retry chose,
@@ -29,11 +31,17 @@ func TestSupervise(t *testing.T) {
 		}
 		return false, errors.New("refused")
 	}
+	var slept []time.Duration
 	retry := func(err error, connected bool, wait time.Duration) time.Duration {
 		waits = append(waits, wait)
-		return time.Millisecond
+		return wait + time.Hour // what the sleep gets
 	}
-	if err := f.Supervise(ctx, 4*time.Millisecond, 16*time.Millisecond, run, retry); err != nil {
+	b := backoff.New(4*time.Millisecond, 16*time.Millisecond)
+	b.Sleep = func(ctx context.Context, d time.Duration) bool {
+		slept = append(slept, d)
+		return ctx.Err() == nil
+	}
+	if err := f.Supervise(ctx, b, run, retry); err != nil {
 		t.Fatal(err)
 	}
 	// Backoff 4, 8, then reset to 4 after the connected attempt, then 8:
@@ -45,6 +53,11 @@ func TestSupervise(t *testing.T) {
 	for i, b := range bounds {
 		if waits[i] < b[0]*time.Millisecond || waits[i] > b[1]*time.Millisecond {
 			t.Errorf("wait %d = %v, want in [%dms, %dms]", i, waits[i], b[0], b[1])
+		}
+	}
+	for i, d := range slept {
+		if d != waits[i]+time.Hour {
+			t.Errorf("slept %v after failure %d, want retry's %v", d, i, waits[i]+time.Hour)
 		}
 	}
 	if s := v.Switches()[0]; s.Connected {

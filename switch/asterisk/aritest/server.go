@@ -13,9 +13,7 @@
 package aritest
 
 import (
-	"bufio"
 	"bytes"
-	"embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,19 +25,6 @@ import (
 	"testing"
 	"time"
 )
-
-//go:embed testdata
-var recorded embed.FS
-
-// Recorded returns a recorded file of testdata/ (e.g. "scenario.jsonl",
-// "endpoints-pjsip.json"); it panics if there is none.
-func Recorded(name string) []byte {
-	b, err := recorded.ReadFile("testdata/" + name)
-	if err != nil {
-		panic("aritest: " + err.Error())
-	}
-	return b
-}
 
 // The credentials the fake accepts.
 const (
@@ -307,27 +292,6 @@ func (s *Server) ReplayScenario() {
 	s.Push(ScenarioEvents()...)
 }
 
-// ScenarioEvents returns the events ReplayScenario pushes, in order.
-func ScenarioEvents() [][]byte {
-	all := bytes.Split(Recorded("scenario.jsonl"), []byte("\n"))
-	for _, l := range bytes.Split(Recorded("scenario-endpoint-subscription.jsonl"), []byte("\n")) {
-		if bytes.Contains(l, []byte(`"type":"EndpointStateChange"`)) {
-			all = append(all, l)
-		}
-	}
-	all = slices.DeleteFunc(all, func(l []byte) bool { return len(bytes.TrimSpace(l)) == 0 })
-	slices.SortStableFunc(all, func(a, b []byte) int { return strings.Compare(timestampOf(a), timestampOf(b)) })
-	return all
-}
-
-func timestampOf(ev []byte) string {
-	var h struct {
-		Timestamp string `json:"timestamp"`
-	}
-	_ = json.Unmarshal(ev, &h)
-	return h.Timestamp
-}
-
 // track applies an event to the REST state. s.mu is held.
 func (s *Server) track(ev []byte) {
 	var w struct {
@@ -566,26 +530,31 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, `{"message":"Missing param app"}`)
 		return
 	}
-	conn, br, accept, err := upgrade(w, r)
-	if err != nil {
+	if !offersARI(r) {
+		// res_http_websocket's websocket_bad_request.
+		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
+		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", conn: conn, pings: &s.pings}
+	so := &socket{app: app, subscribeAll: r.URL.Query().Get("subscribeAll") == "true", accepted: make(chan struct{})}
 	// Registered before the client hears the 101, so that the application
 	// exists for the subscription it may send at once, as in Asterisk; no
-	// event goes out before the 101 (wmu is held until it is written).
-	so.wmu.Lock()
+	// event goes out before the 101 (send waits for accepted).
 	s.mu.Lock()
 	s.sockets[so] = struct{}{}
-	s.connects++
+	s.connects++ // before the client hears the 101 too
 	s.sockWG.Add(1)
 	s.mu.Unlock()
+	err := so.accept(w, r, &s.pings)
+	if err != nil { // not an upgrade after all (a 426)
+		s.mu.Lock()
+		s.connects--
+		s.mu.Unlock()
+	}
 	go func() {
 		defer s.sockWG.Done()
-		err := accept()
-		so.wmu.Unlock()
 		if err == nil {
-			so.readLoop(bufio.NewReader(br))
+			so.readLoop()
 		}
 		so.close()
 		s.mu.Lock()

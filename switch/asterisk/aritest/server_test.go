@@ -2,12 +2,16 @@ package aritest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 func get(t *testing.T, url, user, password string) (int, string) {
@@ -134,5 +138,82 @@ func TestCallEventsTimes(t *testing.T) {
 	}
 	if !last.Equal(end) {
 		t.Errorf("last event at %v, want %v", last, end)
+	}
+}
+
+// TestEventSocketHandshake checks the event socket's handshake against
+// what res_http_websocket does: no subprotocol asked is accepted (ARI's
+// is the only one), "ari" is echoed, any other list is a 400.
+func TestEventSocketHandshake(t *testing.T) {
+	srv := New(t)
+	url := srv.URL + "/events?app=t"
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	tests := []struct {
+		offer    []string
+		status   int
+		protocol string
+	}{
+		{offer: nil, status: http.StatusSwitchingProtocols, protocol: ""},
+		{offer: []string{"chat", "ari"}, status: http.StatusSwitchingProtocols, protocol: "ari"},
+		{offer: []string{"chat"}, status: http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		ws, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: auth, Subprotocols: tc.offer})
+		if resp == nil || resp.StatusCode != tc.status {
+			t.Errorf("offer %q: %v, %v; want %d", tc.offer, resp, err, tc.status)
+			continue
+		}
+		if ws == nil {
+			if v := resp.Header.Get("Sec-WebSocket-Version"); v != "7, 8, 13" {
+				t.Errorf("offer %q: refusal without Sec-WebSocket-Version (%q)", tc.offer, v)
+			}
+			continue
+		}
+		if ws.Subprotocol() != tc.protocol {
+			t.Errorf("offer %q: subprotocol %q, want %q", tc.offer, ws.Subprotocol(), tc.protocol)
+		}
+		ws.CloseNow()
+	}
+	if n := srv.Connects(); n != 2 {
+		t.Errorf("%d sockets accepted, want 2", n)
+	}
+}
+
+// TestStallSockets checks the black hole: a stalled socket answers no
+// ping, yet stays open until the client closes it.
+func TestStallSockets(t *testing.T) {
+	srv := New(t)
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t", &websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ws.CloseRead(context.Background()) // answers and reads control frames
+	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := ws.Ping(pctx); err != nil {
+		t.Fatalf("ping before the stall: %v", err)
+	}
+	srv.StallSockets()
+	pctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := ws.Ping(pctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ping through the black hole: %v, want no pong", err)
+	}
+	if srv.Stalled() != 1 || srv.Sockets() != 0 || srv.Pings() != 2 {
+		t.Errorf("stalled %d, sockets %d, pings %d; want 1, 0, 2", srv.Stalled(), srv.Sockets(), srv.Pings())
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stalled socket was closed by the server")
+	}
+	ws.CloseNow()
+	deadline := time.Now().Add(2 * time.Second)
+	for srv.Stalled() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if srv.Stalled() != 0 {
+		t.Error("the stalled socket outlived the client's close")
 	}
 }

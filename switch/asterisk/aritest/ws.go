@@ -2,160 +2,160 @@ package aritest
 
 import (
 	"bufio"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
-// socket is one accepted event WebSocket (the server side of RFC 6455,
-// just what ARI's event stream needs: unmasked text frames out, the
-// client's close and pongs in).
+// The event WebSocket, served by github.com/coder/websocket as Asterisk's
+// res_http_websocket does: the one subprotocol "ari" (echoed when the
+// client asks for it, a 400 when it asks only for others), text frames of
+// JSON out, the client's pings answered and its close echoed. Under the
+// library sits the hijacked TCP connection, which the fake cuts
+// (DropSockets) or turns into a black hole (StallSockets).
+
+// ariSubprotocol is the one subprotocol Asterisk registers for ARI events.
+const ariSubprotocol = "ari"
+
+// socket is one accepted event WebSocket.
 type socket struct {
 	app          string
 	subscribeAll bool
-	conn         net.Conn
-	wmu          sync.Mutex
-	closeOnce    sync.Once
-	// stalled: the peer is gone but TCP stays open (StallSockets); frames
-	// are still read, so the client's writes never block, but nothing is
-	// answered.
+	ws           *websocket.Conn
+	tcp          *holeConn
+	// accepted is closed once the 101 is written (ws set) or the accept
+	// failed (ws nil): no event goes out before the 101.
+	accepted  chan struct{}
+	closeOnce sync.Once
+	// stalled: the peer is gone but TCP stays open (StallSockets); the
+	// client's frames are still read, so its writes never block, but
+	// nothing is answered.
 	stalled atomic.Bool
-	pings   *atomic.Int64 // the server's count of pings received
 }
 
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+// holeConn is the TCP connection under a socket. Once the socket is
+// stalled it is a black hole: what the server writes vanishes, and the
+// library closing it (after the client's close frame) is ignored; only
+// the client closing its end, or the fake, ends it.
+type holeConn struct {
+	net.Conn
+	stalled *atomic.Bool
+}
 
-// upgrade checks the handshake and hijacks the connection; the caller
-// sends the 101 answer (accept) once it is ready for what the client does
-// next.
-func upgrade(w http.ResponseWriter, r *http.Request) (conn net.Conn, br *bufio.Reader, accept func() error, err error) {
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.Header.Get("Sec-WebSocket-Key") == "" {
-		http.Error(w, `{"message":"expected a WebSocket upgrade"}`, http.StatusBadRequest)
-		return nil, nil, nil, errors.New("not an upgrade")
+func (c *holeConn) Write(b []byte) (int, error) {
+	if c.stalled.Load() {
+		return len(b), nil
 	}
-	h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + wsGUID))
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return nil, nil, nil, errors.New("aritest: cannot hijack")
+	return c.Conn.Write(b)
+}
+
+func (c *holeConn) Close() error {
+	if c.stalled.Load() {
+		return nil
 	}
-	conn, brw, err := hj.Hijack()
+	return c.Conn.Close()
+}
+
+// hijackWriter hands the library a holeConn instead of the bare TCP
+// connection when it hijacks the request.
+type hijackWriter struct {
+	http.ResponseWriter
+	so *socket
+}
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\nServer: Asterisk/23.4.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
-	accept = func() error {
-		_, err := conn.Write([]byte(resp))
+	w.so.tcp = &holeConn{Conn: conn, stalled: &w.so.stalled}
+	if err := brw.Writer.Flush(); err != nil { // empty: net/http flushed the 101 header
+		conn.Close()
+		return nil, nil, err
+	}
+	brw.Writer.Reset(w.so.tcp)
+	return w.so.tcp, brw, nil
+}
+
+// offersARI reports whether a handshake may be accepted: it names no
+// subprotocol, or "ari" among those it names.
+func offersARI(r *http.Request) bool {
+	var offered []string
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			offered = append(offered, strings.TrimSpace(p))
+		}
+	}
+	return len(offered) == 0 || slices.Contains(offered, ariSubprotocol)
+}
+
+// accept upgrades the request; pings counts the client's pings.
+func (so *socket) accept(w http.ResponseWriter, r *http.Request, pings *atomic.Int64) error {
+	defer close(so.accepted)
+	ws, err := websocket.Accept(hijackWriter{w, so}, r, &websocket.AcceptOptions{
+		Subprotocols: []string{ariSubprotocol},
+		OnPingReceived: func(context.Context, []byte) bool {
+			pings.Add(1)
+			return true
+		},
+	})
+	if err != nil {
 		return err
 	}
-	return conn, brw.Reader, accept, nil
+	so.ws = ws
+	return nil
 }
 
 // send writes one text message; a socket that cannot take it within a
 // second is closed, as a stuck peer would be by Asterisk.
-func (s *socket) send(msg []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	_, err := s.conn.Write(frame(0x1, msg))
+func (so *socket) send(msg []byte) error {
+	<-so.accepted
+	if so.ws == nil {
+		return errors.New("aritest: socket not accepted")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := so.ws.Write(ctx, websocket.MessageText, msg)
 	if err != nil {
-		s.close()
+		so.close()
 	}
 	return err
 }
 
-func (s *socket) close() { s.closeOnce.Do(func() { s.conn.Close() }) }
+// close cuts the TCP connection without a close frame, as a network
+// failure or a crash would, stalled or not.
+func (so *socket) close() {
+	<-so.accepted
+	so.closeOnce.Do(func() {
+		if so.tcp != nil {
+			so.tcp.Conn.Close()
+		}
+		if so.ws != nil {
+			so.ws.CloseNow()
+		}
+	})
+}
 
-// readLoop reads the client's frames until the connection ends, answering
-// pings and a close frame, unless the socket is stalled.
-func (s *socket) readLoop(br *bufio.Reader) {
-	defer s.close()
+// readLoop reads the client's messages (the library answers its pings
+// and its close frame) until the connection ends. A stalled socket whose
+// client sent a close frame is drained until the client closes TCP.
+func (so *socket) readLoop() {
+	defer so.close()
 	for {
-		op, payload, err := readClientFrame(br)
-		if err != nil {
-			return
-		}
-		if op == 0x9 && s.pings != nil {
-			s.pings.Add(1)
-		}
-		if s.stalled.Load() {
-			continue
-		}
-		switch op {
-		case 0x8:
-			s.wmu.Lock()
-			_, _ = s.conn.Write(frame(0x8, nil))
-			s.wmu.Unlock()
-			return
-		case 0x9:
-			s.wmu.Lock()
-			_, _ = s.conn.Write(frame(0xA, payload))
-			s.wmu.Unlock()
+		if _, _, err := so.ws.Read(context.Background()); err != nil {
+			break
 		}
 	}
-}
-
-// frame is one final unmasked frame.
-func frame(op byte, payload []byte) []byte {
-	b := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n <= 125:
-		b = append(b, byte(n))
-	case n <= 0xffff:
-		b = append(b, 126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	if so.stalled.Load() {
+		_, _ = io.Copy(io.Discard, so.tcp.Conn)
 	}
-	return append(b, payload...)
-}
-
-// readClientFrame reads one masked frame of at most 1 MiB.
-func readClientFrame(r *bufio.Reader) (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err = io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	if h[1]&0x80 == 0 {
-		return 0, nil, errors.New("aritest: unmasked client frame")
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err = io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 1<<20 {
-		return 0, nil, errors.New("aritest: client frame too big")
-	}
-	var mask [4]byte
-	if _, err = io.ReadFull(r, mask[:]); err != nil {
-		return 0, nil, err
-	}
-	payload = make([]byte, n)
-	if _, err = io.ReadFull(r, payload); err != nil {
-		return 0, nil, err
-	}
-	for i := range payload {
-		payload[i] ^= mask[i%4]
-	}
-	return h[0] & 0x0f, payload, nil
 }

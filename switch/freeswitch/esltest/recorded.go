@@ -2,12 +2,18 @@ package esltest
 
 import (
 	"embed"
+	"io/fs"
+	"path"
 	"strconv"
 	"sync"
 )
 
-// The recordings the fake serves. testdata/scenario-json.txt is only read
-// by the tests, so it is not embedded.
+// The recordings of FreeSWITCH 1.10 (copied from
+// ../shared/testdata/freeswitch), stored here once: the fake serves them
+// and package freeswitch's tests read them through Recorded and
+// RecordedNames (its golden files stay beside its tests).
+// testdata/scenario-json.txt is only read by esltest's own tests, so it is
+// not embedded.
 //
 //go:embed testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json
 var recorded embed.FS
@@ -22,6 +28,20 @@ func Recorded(name string) []byte {
 		panic("esltest: " + err.Error())
 	}
 	return b
+}
+
+// RecordedNames returns the names of the recorded files matching pattern
+// (path.Match syntax, e.g. "call-*-leg.json"), sorted.
+func RecordedNames(pattern string) []string {
+	paths, err := fs.Glob(recorded, "testdata/"+pattern)
+	if err != nil {
+		panic("esltest: " + err.Error())
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = path.Base(p)
+	}
+	return names
 }
 
 // RecordedBody returns the body of a recorded api/response file (the bytes
