@@ -25,3 +25,17 @@ type Cursor struct {
 	End time.Time
 	ID  int64
 }
+
+// The page sizes a store uses when a Filter asks for none or for too many.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageSize is f.Limit clamped into [1, MaxLimit], DefaultLimit for none.
+func (f *Filter) PageSize() int {
+	if f.Limit <= 0 {
+		return DefaultLimit
+	}
+	return min(f.Limit, MaxLimit)
+}

@@ -2,10 +2,26 @@ package cdr
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 )
+
+// ErrInvalidRecord is returned (wrapped, naming the record and the field)
+// by Validate, and by a store's Insert and InsertNew when a record cannot
+// be stored. A batch holding one is refused whole, before anything is
+// written, so a pipeline can tell a poison record (set it aside) from a
+// database failure (retry or spool).
+var ErrInvalidRecord = errors.New("cdr: invalid record")
+
+// ErrRefused is wrapped by a store's errors when the database refused a
+// batch for what it contains (a constraint, a value out of range, a row
+// too large) rather than failing to take it. The pipeline isolates the
+// refused record as a dead letter instead of retrying it forever; every
+// other error is taken for an outage and retried. The store decides,
+// since only it knows its database's error codes.
+var ErrRefused = errors.New("cdr: the store refused the data")
 
 // Limits Validate enforces on the dedup key. They bound the key's index
 // entries; real identifiers are far shorter (an Asterisk uniqueid is about
@@ -22,6 +38,10 @@ var (
 	minEnd = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 )
+
+// EndInRange reports whether t is an end time Validate accepts (years
+// 1970 to 9999, UTC); stores bound their partition requests by it.
+func EndInRange(t time.Time) bool { return !t.Before(minEnd) && t.Before(maxEnd) }
 
 // Validate reports whether r can be stored, as an error wrapping
 // ErrInvalidRecord that names the offending field. The pipeline calls it
@@ -49,7 +69,7 @@ func (r *Record) Validate() error {
 		return bad("call_id", "%d bytes, more than %d", len(r.CallID), MaxCallIDLen)
 	case r.End.IsZero():
 		return bad("end", "not set")
-	case r.End.Before(minEnd) || !r.End.Before(maxEnd):
+	case !EndInRange(r.End):
 		return bad("end", "%s is outside 1970-9999", r.End.UTC().Format(time.RFC3339))
 	case !r.Start.IsZero() && r.Start.After(r.End):
 		return bad("start", "%s is after end %s", r.Start.UTC().Format(time.RFC3339Nano), r.End.UTC().Format(time.RFC3339Nano))

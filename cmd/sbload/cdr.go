@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
@@ -82,7 +83,7 @@ func openCDRDB(ctx context.Context, dsn string) (*sqldb.DB, func(), error) {
 			}
 		}
 	}
-	if err := cdr.Migrate(ctx, db); err != nil {
+	if err := cdrstore.Migrate(ctx, db); err != nil {
 		cleanup()
 		return nil, nil, err
 	}
@@ -130,7 +131,7 @@ func cdrOneEngine(ctx context.Context, f cdrFlags, dsn string, tw io.Writer) err
 
 	// 1. The raw ceiling: a plain bulk insert of the same kind of rows.
 	ceilRecs := gen.make(f.calls, time.Now().UTC(), r)
-	elapsed, err := cdr.RawCeiling(ctx, db, ceilRecs)
+	elapsed, err := cdrstore.RawCeiling(ctx, db, ceilRecs)
 	if err != nil {
 		return fmt.Errorf("raw ceiling: %w", err)
 	}
@@ -143,7 +144,7 @@ func cdrOneEngine(ctx context.Context, f cdrFlags, dsn string, tw io.Writer) err
 		return err
 	}
 	defer os.RemoveAll(spool)
-	store := cdr.NewStore(db)
+	store := cdrstore.NewStore(db)
 	pipe, err := cdr.NewPipeline(store, cdr.NewFeed(), cdr.PipelineConfig{SpoolDir: spool, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -295,7 +296,7 @@ func steadyRun(ctx context.Context, p *cdr.Pipeline, gen *synth, f cdrFlags) ([]
 	return lat, heapMin, heapMax, sent, nil
 }
 
-func queryRun(ctx context.Context, store *cdr.Store, gen *synth, rows int, engine sqldb.Engine, tw io.Writer) error {
+func queryRun(ctx context.Context, store *cdrstore.Store, gen *synth, rows int, engine sqldb.Engine, tw io.Writer) error {
 	r := rand.New(rand.NewPCG(5, 6))
 	start := time.Now()
 	base := time.Now().UTC().Add(-30 * 24 * time.Hour)

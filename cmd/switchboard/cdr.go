@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
@@ -91,7 +92,7 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
-	store := cdr.NewStore(db)
+	store := cdrstore.NewStore(db)
 	isGateway, err := provisionedGateways(ctx, db)
 	if err != nil {
 		return err
@@ -132,7 +133,7 @@ func splitFiles(args []string) (flags, files []string) {
 
 type importSummary struct{ read, inserted, rejected int }
 
-func importFile(ctx context.Context, store *cdr.Store, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
+func importFile(ctx context.Context, store *cdrstore.Store, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cdr import: %w", err)
@@ -287,7 +288,7 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
-	n, err := cdr.ExportCSV(ctx, stdout, cdr.NewStore(db), f, nil)
+	n, err := cdr.ExportCSV(ctx, stdout, cdrstore.NewStore(db), f, nil)
 	if err != nil {
 		return err
 	}

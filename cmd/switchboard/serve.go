@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -56,7 +57,7 @@ func migrateAll(ctx context.Context, db *sqldb.DB) error {
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return err
 	}
-	return cdr.Migrate(ctx, db)
+	return cdrstore.Migrate(ctx, db)
 }
 
 func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
@@ -130,7 +131,7 @@ func runServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 type components struct {
 	reg       *prometheus.Registry
 	http      *api.HTTPMetrics
-	cdrStore  *cdr.Store
+	cdrStore  *cdrstore.Store
 	pipeline  *cdr.Pipeline
 	view      *presence.View
 	provStore *sqlstore.Store
@@ -148,7 +149,7 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	if c.http, err = api.NewHTTPMetrics(c.reg); err != nil {
 		return nil, err
 	}
-	c.cdrStore = cdr.NewStore(db)
+	c.cdrStore = cdrstore.NewStore(db)
 	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
 		QueueSize:  cfg.CDR.QueueSize,
 		BatchSize:  cfg.CDR.BatchSize,
@@ -207,7 +208,7 @@ func (g *group) stop() {
 
 // maintainCDRs keeps PostgreSQL's daily CDR partitions created a week
 // ahead and applies the retention setting, at start and then hourly.
-func maintainCDRs(ctx context.Context, store *cdr.Store, retention time.Duration, log *slog.Logger) error {
+func maintainCDRs(ctx context.Context, store *cdrstore.Store, retention time.Duration, log *slog.Logger) error {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {

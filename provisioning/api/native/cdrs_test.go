@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -27,7 +28,7 @@ import (
 // submissions) and a real live feed.
 type cdrEnv struct {
 	*env
-	store *cdr.Store
+	store *cdrstore.Store
 	feed  *cdr.Feed
 	srv   *server
 }
@@ -35,10 +36,10 @@ type cdrEnv struct {
 func newCDREnv(t *testing.T, db *sqldb.DB) *cdrEnv {
 	t.Helper()
 	e := newEnv(t, db)
-	if err := cdr.Migrate(context.Background(), db); err != nil {
+	if err := cdrstore.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate cdr: %v", err)
 	}
-	ce := &cdrEnv{env: e, store: cdr.NewStore(db), feed: cdr.NewFeed()}
+	ce := &cdrEnv{env: e, store: cdrstore.NewStore(db), feed: cdr.NewFeed()}
 	ce.rebuild(func(d *api.Deps) {})
 	return ce
 }
@@ -513,7 +514,7 @@ func TestCDRExportDefusesFormulas(t *testing.T) {
 // failingCDRs is the real store that fails from its second query on, as a
 // database that goes away in the middle of an export.
 type failingCDRs struct {
-	*cdr.Store
+	*cdrstore.Store
 	mu    sync.Mutex
 	calls int
 }
@@ -1058,11 +1059,11 @@ func TestCDRSubmitSinkFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cdr.Migrate(context.Background(), dead); err != nil {
+		if err := cdrstore.Migrate(context.Background(), dead); err != nil {
 			t.Fatal(err)
 		}
 		dead.Close()
-		ce.rebuild(func(d *api.Deps) { d.CDRIngest = cdr.NewStore(dead) })
+		ce.rebuild(func(d *api.Deps) { d.CDRIngest = cdrstore.NewStore(dead) })
 		r := ce.do("POST", "/api/v1/cdrs", ce.admin, submission([]cdr.Record{leg("x", "a.example.com", 1)}))
 		checkError(t, r, http.StatusServiceUnavailable, codeUnavailable, "")
 		if r.hdr.Get("Retry-After") == "" {

@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -20,24 +22,18 @@ import (
 // base is a fixed instant with microseconds, so that precision loss shows.
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-func newStore(t testing.TB, db *sqldb.DB) *cdr.Store {
+func newStore(t testing.TB, db *sqldb.DB) *cdrstore.Store {
 	t.Helper()
-	if err := cdr.Migrate(context.Background(), db); err != nil {
+	if err := cdrstore.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	return cdr.NewStore(db)
+	return cdrstore.NewStore(db)
 }
 
 // leg returns a minimal valid record ending at end.
-func leg(sw, callID, domain string, end time.Time) cdr.Record {
-	return cdr.Record{
-		Switch: sw, CallID: callID, Domain: domain,
-		Start: end.Add(-time.Minute), End: end,
-		Direction: cdr.DirectionInternal, Disposition: cdr.Answered,
-	}
-}
+var leg = cdrtest.Minimal
 
-func mustInsert(t testing.TB, s *cdr.Store, recs []cdr.Record) int {
+func mustInsert(t testing.TB, s *cdrstore.Store, recs []cdr.Record) int {
 	t.Helper()
 	n, err := s.Insert(context.Background(), recs)
 	if err != nil {
@@ -46,7 +42,7 @@ func mustInsert(t testing.TB, s *cdr.Store, recs []cdr.Record) int {
 	return n
 }
 
-func count(t testing.TB, s *cdr.Store) int64 {
+func count(t testing.TB, s *cdrstore.Store) int64 {
 	t.Helper()
 	n, err := s.Count(context.Background())
 	if err != nil {
@@ -67,7 +63,7 @@ func TestMigrateTwice(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		for range 2 {
-			if err := cdr.Migrate(ctx, db); err != nil {
+			if err := cdrstore.Migrate(ctx, db); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -78,7 +74,7 @@ func TestMigrateTwice(t *testing.T) {
 		if applied != 1 {
 			t.Errorf("schema_migrations has %d cdr rows, want 1", applied)
 		}
-		s := cdr.NewStore(db)
+		s := cdrstore.NewStore(db)
 		if n := mustInsert(t, s, []cdr.Record{leg("pbx1", "a", "example.com", base)}); n != 1 {
 			t.Errorf("inserted %d, want 1", n)
 		}
@@ -604,7 +600,7 @@ func TestRawCeiling(t *testing.T) {
 		for i := range recs {
 			recs[i] = benchRecord(i, "example.com", base.Add(time.Duration(i)*time.Second))
 		}
-		elapsed, err := cdr.RawCeiling(ctx, db, recs)
+		elapsed, err := cdrstore.RawCeiling(ctx, db, recs)
 		if err != nil {
 			t.Fatal(err)
 		}

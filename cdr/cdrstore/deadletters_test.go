@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 func TestDeadLetters(t *testing.T) {
 	received := base.In(time.FixedZone("X", -3*3600)).Add(789 * time.Nanosecond)
-	huge := strings.Repeat("é", cdr.MaxDeadLetterRaw) // twice the limit in bytes
+	huge := strings.Repeat("é", cdrstore.MaxDeadLetterRaw) // twice the limit in bytes
 	in := []cdr.DeadLetter{
 		{Source: "freeswitch:fs1 json_cdr", Reason: "cdr: invalid record: call_id: empty", Raw: `{"variables":{}}`, ReceivedAt: received},
 		{Source: "import Master.csv:17", Reason: "truncated line", Raw: "\"1741964966.42\",\"Ren\xe9e\x00", ReceivedAt: received.Add(time.Second)},
@@ -88,8 +89,8 @@ func TestDeadLetters(t *testing.T) {
 			}
 		}
 		big := got[3].Raw
-		if !strings.HasPrefix(big, huge[:cdr.MaxDeadLetterRaw]) ||
-			!strings.Contains(big, "[cut: 1048576 more bytes]") || !utf8.ValidString(big) || len(big) > cdr.MaxDeadLetterRaw+64 {
+		if !strings.HasPrefix(big, huge[:cdrstore.MaxDeadLetterRaw]) ||
+			!strings.Contains(big, "[cut: 1048576 more bytes]") || !utf8.ValidString(big) || len(big) > cdrstore.MaxDeadLetterRaw+64 {
 			t.Errorf("raw of %d bytes stored as %d bytes ending %q", len(huge), len(big), big[len(big)-40:])
 		}
 		if after, err := s.DeadLetters(ctx, got[3].ID, 10); err != nil || len(after) != 0 {

@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
@@ -20,7 +21,7 @@ const MaxDeadLetterRaw = 1 << 20
 // and no time, except that a zero ReceivedAt is stored as now. Text is
 // mended as for CDRs (invalid UTF-8 and NUL become U+FFFD) so that a
 // garbled record can always be kept, and Raw is cut at MaxDeadLetterRaw.
-func (s *Store) PutDeadLetters(ctx context.Context, dls []DeadLetter) error {
+func (s *Store) PutDeadLetters(ctx context.Context, dls []cdr.DeadLetter) error {
 	if len(dls) == 0 {
 		return nil
 	}
@@ -28,7 +29,7 @@ func (s *Store) PutDeadLetters(ctx context.Context, dls []DeadLetter) error {
 	source, reason, raw := make([]string, len(dls)), make([]string, len(dls)), make([]string, len(dls))
 	received := make([]time.Time, len(dls))
 	for i, d := range dls {
-		source[i], reason[i], raw[i] = text(d.Source), text(d.Reason), text(cutRaw(d.Raw))
+		source[i], reason[i], raw[i] = cdr.MendText(d.Source), cdr.MendText(d.Reason), cdr.MendText(cutRaw(d.Raw))
 		received[i] = d.ReceivedAt
 		if received[i].IsZero() {
 			received[i] = now
@@ -40,7 +41,7 @@ func (s *Store) PutDeadLetters(ctx context.Context, dls []DeadLetter) error {
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])`,
 			source, reason, raw, received)
 		if err != nil {
-			return fmt.Errorf("cdr: dead letters: %w", err)
+			return fmt.Errorf("cdr: dead letters: %w", refused(err))
 		}
 		return nil
 	}
@@ -67,7 +68,7 @@ func (s *Store) PutDeadLetters(ctx context.Context, dls []DeadLetter) error {
 			args = append(args, source[i], reason[i], raw[i], received[i].UnixMicro())
 		}
 		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("cdr: dead letters: %w", err)
+			return fmt.Errorf("cdr: dead letters: %w", refused(err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -92,23 +93,21 @@ func cutRaw(raw string) string {
 // DeadLetters returns the dead letters with an ID above after, oldest
 // first, at most limit of them (DefaultLimit for 0, at most MaxLimit).
 // Pass the last ID of one page as after to get the next.
-func (s *Store) DeadLetters(ctx context.Context, after int64, limit int) ([]DeadLetter, error) {
+func (s *Store) DeadLetters(ctx context.Context, after int64, limit int) ([]cdr.DeadLetter, error) {
 	q := s.db.Rebind(fmt.Sprintf(`SELECT id, source, reason, raw, received_at FROM cdr_dead_letters
-		WHERE id > ? ORDER BY id LIMIT %d`, pageSize(limit)))
-	rows, err := s.db.QueryContext(ctx, q, after)
+		WHERE id > ? ORDER BY id LIMIT %d`, (&cdr.Filter{Limit: limit}).PageSize()))
+	rows, err := s.db.QueryxContext(ctx, q, after)
 	if err != nil {
 		return nil, fmt.Errorf("cdr: dead letters: %w", err)
 	}
 	defer rows.Close()
-	out := []DeadLetter{}
+	out := []cdr.DeadLetter{}
+	var row deadLetterRow
 	for rows.Next() {
-		var d DeadLetter
-		var at dbTime
-		if err := rows.Scan(&d.ID, &d.Source, &d.Reason, &d.Raw, &at); err != nil {
+		if err := rows.StructScan(&row); err != nil {
 			return nil, fmt.Errorf("cdr: dead letters: %w", err)
 		}
-		d.ReceivedAt = at.t
-		out = append(out, d)
+		out = append(out, row.deadLetter())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cdr: dead letters: %w", err)

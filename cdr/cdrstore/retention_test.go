@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"

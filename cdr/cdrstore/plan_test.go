@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"cmp"
@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // explain returns the plan of the statement Query runs for f, one line per
 // plan node.
-func explain(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter, pgSettings ...string) string {
+func explain(t testing.TB, db *sqldb.DB, s *cdrstore.Store, f cdr.Filter, pgSettings ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	query, args := s.QuerySQL(f)
@@ -140,7 +141,7 @@ func TestQueryPlan(t *testing.T) {
 
 // planOf is explain with sequential scans, bitmap scans and sorts priced
 // out.
-func planOf(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter) string {
+func planOf(t testing.TB, db *sqldb.DB, s *cdrstore.Store, f cdr.Filter) string {
 	t.Helper()
 	return explain(t, db, s, f, "enable_seqscan = off", "enable_bitmapscan = off", "enable_sort = off")
 }
