@@ -66,6 +66,15 @@ type PipelineConfig struct {
 	Logger *slog.Logger
 	// Registerer, when set, gets the pipeline's metrics (see metrics.go).
 	Registerer prometheus.Registerer
+	// Owners, when set, stamps each record without a tenant with the
+	// owner of its domain (see Owners and Put). nil stores records as
+	// they come: without an owner, they are visible to admins only.
+	Owners Owners
+	// OwnerTimeout bounds the owner lookups of one Put (or one batch
+	// written later). A lookup that fails or times out leaves the record
+	// to be stamped when it is written; it never delays the record past
+	// this bound nor refuses it. Default 1s.
+	OwnerTimeout time.Duration
 }
 
 // The PipelineConfig defaults.
@@ -75,6 +84,7 @@ const (
 	DefaultFlushInterval   = 100 * time.Millisecond
 	DefaultWriteTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
+	DefaultOwnerTimeout    = time.Second
 )
 
 // recentKeyCount is how many recently stored (switch, call id) keys Put
@@ -156,6 +166,7 @@ type Pipeline struct {
 	written, duplicates, deadLetters atomic.Int64
 	storeBatches, spoolBatches       atomic.Int64
 	dbUp                             atomic.Bool
+	ownersDown                       atomic.Bool // the last owner lookup failed
 	lastErr                          atomic.Pointer[errorAt]
 }
 
@@ -174,6 +185,7 @@ func NewPipeline(w Writer, feed *Feed, cfg PipelineConfig) (*Pipeline, error) {
 	setDefault(&cfg.FlushInterval, DefaultFlushInterval)
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&cfg.OwnerTimeout, DefaultOwnerTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -229,6 +241,18 @@ func (p *Pipeline) Subscribe(buffer int) *Subscription { return p.feed.Subscribe
 // otherwise. Put does not modify recs; the records it queued share their
 // Raw and Answer with recs until written, so the caller must not modify
 // those, even after an error.
+//
+// Before queueing, Put stamps each record without a TenantID with the
+// owner of its domain (PipelineConfig.Owners), one lookup per distinct
+// domain, so the owner travels with the record through the queue, the
+// spool and a replay by a later run. A record that carries a TenantID
+// keeps it: only trusted producers set one (the spool; an admin's
+// submission or import). When the lookup fails (the store is down) the
+// record is accepted all the same and its owner is looked up again when
+// it is written, from the queue or from the spool (a spool line of kind
+// 'u'); if that fails too it is stored without an owner, which only
+// admins see. A domain nobody owns is not looked up again: a tenant that
+// creates it later must not gain the calls made before.
 func (p *Pipeline) Put(ctx context.Context, recs ...Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -260,6 +284,7 @@ func (p *Pipeline) Put(ctx context.Context, recs ...Record) error {
 	}
 	p.recent.mu.Unlock()
 	p.duplicates.Add(dups)
+	p.stampOwners(ctx, items, false)
 	return p.enqueueAndWait(ctx, w, append(items, invalid...))
 }
 

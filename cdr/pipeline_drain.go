@@ -96,7 +96,7 @@ func (p *Pipeline) drainSegment(ctx context.Context, seg *segment) error {
 			case e.dl != nil:
 				batch = append(batch, item{dl: e.dl})
 			default:
-				batch = append(batch, item{rec: *e.rec})
+				batch = append(batch, item{rec: *e.rec, ownerPending: e.ownerPending})
 			}
 		}
 		if err := p.writeRetrying(ctx, batch); err != nil {
@@ -112,6 +112,7 @@ func (p *Pipeline) writeRetrying(ctx context.Context, items []item) error {
 	recs, dls := split(items)
 	retry := p.retries()
 	for len(recs) > 0 {
+		p.stampOwners(ctx, recs, true)
 		poison, unwritten, err := p.commit(ctx, recs)
 		dls = append(dls, poison...)
 		if err == nil {

@@ -17,6 +17,9 @@ type item struct {
 	rec Record
 	dl  *DeadLetter
 	w   *waiter
+	// ownerPending is set when the lookup of rec's owner failed: it is
+	// tried again before rec is written (see Pipeline.Put).
+	ownerPending bool
 }
 
 // split separates the records of items from the dead letters, keeping

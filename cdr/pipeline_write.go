@@ -38,6 +38,7 @@ func (p *Pipeline) process(ctx context.Context, batch []item) (failed int) {
 		}
 	}
 	recs, dls := split(batch)
+	p.stampOwners(ctx, recs, true)
 	poison, unwritten, err := p.commit(ctx, recs)
 	dls = append(dls, poison...)
 	if err != nil {
@@ -173,7 +174,7 @@ func (p *Pipeline) toSpool(items []item, force bool) (ok bool, failed int) {
 		if it.dl != nil {
 			e.dl = it.dl
 		} else {
-			e.rec = &it.rec
+			e.rec, e.ownerPending = &it.rec, it.ownerPending
 		}
 		var err error
 		if buf, err = appendSpoolLine(buf, e); err != nil {

@@ -52,8 +52,8 @@ func EndInRange(t time.Time) bool { return !t.Before(minEnd) && t.Before(maxEnd)
 // It requires the dedup key (Switch up to MaxSwitchLen bytes, CallID up to
 // MaxCallIDLen), an End between 1970 and 9999, Start (when set) not after
 // End, Duration and Billsec not negative with Billsec <= Duration, one of
-// the five dispositions, integers that fit the int32 columns, and Raw, when
-// set, valid JSON.
+// the five dispositions, integers that fit the int32 columns, a TenantID,
+// when set, above 0, and Raw, when set, valid JSON.
 func (r *Record) Validate() error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidRecord, field, fmt.Sprintf(format, a...))
@@ -96,6 +96,9 @@ func (r *Record) Validate() error {
 		return bad("disposition", "empty")
 	default:
 		return bad("disposition", "%.32q is not one of ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION", string(r.Disposition))
+	}
+	if r.TenantID != nil && *r.TenantID <= 0 {
+		return bad("tenant_id", "%d is not a tenant id", *r.TenantID)
 	}
 	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
 		return bad("raw", "not valid JSON")

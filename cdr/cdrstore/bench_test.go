@@ -207,7 +207,9 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 		ctx := context.Background()
 		recs := make([]cdr.Record, 0, 1000)
 		for i := range rows {
-			recs = append(recs, benchRecord(i, fmt.Sprintf("d%d.example", i%domains), base.Add(time.Duration(i)*time.Second)))
+			r := benchRecord(i, fmt.Sprintf("d%d.example", i%domains), base.Add(time.Duration(i)*time.Second))
+			r.TenantID = owner(int64(i%domains + 1))
+			recs = append(recs, r)
 			if len(recs) == cap(recs) {
 				mustInsert(b, s, recs)
 				recs = recs[:0]
@@ -216,7 +218,7 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 		if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
 			b.Fatal(err)
 		}
-		first := cdr.Filter{Domains: []string{"d42.example"}}
+		first := cdr.Filter{Domain: "d42.example"}
 		page, next, err := s.Query(ctx, first)
 		if err != nil || len(page) != 100 || next == nil {
 			b.Fatalf("first page: %d records, next %v, %v", len(page), next, err)
@@ -227,8 +229,9 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 			index string
 		}{
 			{"first page", first, "cdrs_domain_end_idx"},
-			{"next page", cdr.Filter{Domains: first.Domains, Before: next}, "cdrs_domain_end_idx"},
-			{"five domains", cdr.Filter{Domains: []string{"d1.example", "d2.example", "d3.example", "d4.example", "d5.example"}}, "cdrs_domain_end_idx"},
+			{"next page", cdr.Filter{Domain: first.Domain, Before: next}, "cdrs_domain_end_idx"},
+			{"one tenant", cdr.Filter{Tenants: []int64{43}}, "cdrs_tenant_end_idx"},
+			{"five tenants", cdr.Filter{Tenants: []int64{2, 3, 4, 5, 6}}, "cdrs_tenant_end_idx"},
 			{"every domain", cdr.Filter{}, "cdrs_end_idx"},
 		}
 		for _, c := range cases {

@@ -295,12 +295,15 @@ func (s *rowSource) Err() error { return nil }
 
 func (s *rowSource) Values() ([]any, error) {
 	r := &s.recs[s.i]
-	var answer, raw any
+	var answer, raw, tenant any
 	if r.Answer != nil {
 		answer = *r.Answer
 	}
 	if len(r.Raw) > 0 {
 		raw = string(r.Raw)
+	}
+	if r.TenantID != nil {
+		tenant = *r.TenantID
 	}
 	s.row = s.row[:0]
 	if s.ids != nil {
@@ -311,6 +314,6 @@ func (s *rowSource) Values() ([]any, error) {
 		r.Switch, r.CallID, r.LinkedID, string(r.Direction), r.Domain, r.Account, r.Gateway,
 		r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 		r.Start, answer, r.End, int32(r.Duration), int32(r.Billsec),
-		string(r.Disposition), int32(r.Cause), r.CauseText, int32(r.SIPStatus), r.Codec, r.UserAgent, raw)
+		string(r.Disposition), int32(r.Cause), r.CauseText, int32(r.SIPStatus), r.Codec, r.UserAgent, raw, tenant)
 	return s.row, nil
 }

@@ -23,9 +23,9 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // Query returns the CDRs f selects, newest first by (End, ID), and the
 // cursor of the next page, nil on the last one. An empty, non-nil
-// f.Domains (a tenant without domains) selects nothing.
+// f.Tenants (a scope without tenants) selects nothing.
 func (s *Store) Query(ctx context.Context, f cdr.Filter) ([]cdr.Record, *cdr.Cursor, error) {
-	if f.Domains != nil && len(f.Domains) == 0 {
+	if f.Tenants != nil && len(f.Tenants) == 0 {
 		return []cdr.Record{}, nil, nil
 	}
 	limit := f.PageSize()
@@ -54,42 +54,48 @@ func (s *Store) Query(ctx context.Context, f cdr.Filter) ([]cdr.Record, *cdr.Cur
 	return out, &cdr.Cursor{End: last.End, ID: last.ID}, nil
 }
 
-// perDomainMax is the most domains Query reads one by one. Reading each
-// domain's newest rows from cdrs_domain_end_idx and merging them costs
-// (domains × page) rows whatever the table's size; a plain IN list makes
-// both engines collect every row of those domains and sort them (or scan
+// perTenantMax is the most tenants Query reads one by one. Reading each
+// tenant's newest rows from cdrs_tenant_end_idx and merging them costs
+// (tenants × page) rows whatever the table's size; a plain IN list makes
+// both engines collect every row of those tenants and sort them (or scan
 // the global index and filter), which grows with the table. On a small
 // table SQLite sorts so fast that the IN list wins (five domains among
-// 300,000 rows: about 1.2 ms against 2.5 ms), but it is the large table
-// that must not slow down. Past this many domains (a reseller's scope)
-// the IN list reads fewer rows.
-const perDomainMax = 32
+// 300,000 rows: about 1.2 ms against 2.5 ms, measured when the scope was
+// a list of domains, which this replaced), but it is the large table that
+// must not slow down. Past this many tenants (a reseller's scope) the IN
+// list reads fewer rows.
+const perTenantMax = 32
 
 // buildQuery returns the SELECT for f with fetch rows at most. Every
 // value is a bound parameter.
 //
+// The scope (f.Tenants) is a condition on tenant_id, the owner stamped at
+// ingest, never on the domain name; f.Domain is one more filter inside it,
+// read from cdrs_domain_end_idx when set.
+//
 // The keyset condition is the row value (end_time, id) < (?, ?): both
-// engines read it as a range bound on the (domain, end_time, id) and
-// (end_time, id) indexes, so a page deep in the history starts where the
-// cursor points instead of skipping rows (plan_test.go checks this).
+// engines read it as a range bound on the (tenant_id, end_time, id),
+// (domain, end_time, id) and (end_time, id) indexes, so a page deep in
+// the history starts where the cursor points instead of skipping rows
+// (plan_test.go checks this).
 func (s *Store) buildQuery(f cdr.Filter, fetch int) (string, []any) {
 	where, args := s.conditions(f)
 	order := fmt.Sprintf(" ORDER BY end_time DESC, id DESC LIMIT %d", fetch)
-	domains := distinct(f.Domains)
+	tenants := distinct(f.Tenants)
 
-	if len(domains) >= 2 && len(domains) <= perDomainMax {
-		// One branch per domain, each an ordered range scan of
-		// cdrs_domain_end_idx cut at fetch rows, then the newest fetch of
+	if f.Domain == "" && len(tenants) >= 2 && len(tenants) <= perTenantMax {
+		// One branch per tenant, each an ordered range scan of
+		// cdrs_tenant_end_idx cut at fetch rows, then the newest fetch of
 		// the union.
 		var b strings.Builder
-		all := make([]any, 0, len(domains)*(len(args)+1))
-		branch := selectWhere(append([]string{"domain = ?"}, where...)) + order
-		for i, d := range domains {
+		all := make([]any, 0, len(tenants)*(len(args)+1))
+		branch := selectWhere(append([]string{"tenant_id = ?"}, where...)) + order
+		for i, t := range tenants {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
-			fmt.Fprintf(&b, "SELECT * FROM (%s) AS d%d", branch, i)
-			all = append(all, d)
+			fmt.Fprintf(&b, "SELECT * FROM (%s) AS t%d", branch, i)
+			all = append(all, t)
 			all = append(all, args...)
 		}
 		b.WriteString(order)
@@ -97,18 +103,18 @@ func (s *Store) buildQuery(f cdr.Filter, fetch int) (string, []any) {
 	}
 
 	switch {
-	case len(domains) == 1:
-		where = append([]string{"domain = ?"}, where...)
-		args = append([]any{domains[0]}, args...)
-	case len(domains) > perDomainMax && s.db.Engine == sqldb.Postgres:
+	case len(tenants) == 1:
+		where = append([]string{"tenant_id = ?"}, where...)
+		args = append([]any{tenants[0]}, args...)
+	case len(tenants) > 1 && s.db.Engine == sqldb.Postgres:
 		// One array parameter keeps the statement text, and so the
 		// driver's statement cache entry, the same for any list length.
-		where = append([]string{"domain = ANY(?::text[])"}, where...)
-		args = append([]any{domains}, args...)
-	case len(domains) > perDomainMax:
+		where = append([]string{"tenant_id = ANY(?::bigint[])"}, where...)
+		args = append([]any{tenants}, args...)
+	case len(tenants) > 1:
 		// One JSON parameter stays clear of SQLite's parameter limit.
-		where = append([]string{"domain IN (SELECT value FROM json_each(?))"}, where...)
-		args = append([]any{jsonStrings(domains)}, args...)
+		where = append([]string{"tenant_id IN (SELECT value FROM json_each(?))"}, where...)
+		args = append([]any{jsonArray(tenants)}, args...)
 	}
 	return s.db.Rebind(selectWhere(where) + order), args
 }
@@ -120,7 +126,7 @@ func selectWhere(where []string) string {
 	return "SELECT " + selectColumns + " FROM cdrs WHERE " + strings.Join(where, " AND ")
 }
 
-// conditions returns the WHERE terms of f but its domains, with ?
+// conditions returns the WHERE terms of f but its tenants, with ?
 // placeholders, and their arguments.
 func (s *Store) conditions(f cdr.Filter) ([]string, []any) {
 	var where []string
@@ -137,6 +143,9 @@ func (s *Store) conditions(f cdr.Filter) ([]string, []any) {
 	}
 	if f.Before != nil {
 		add("(end_time, id) < (?, ?)", s.timeArg(f.Before.End, false), f.Before.ID)
+	}
+	if f.Domain != "" {
+		add("domain = ?", f.Domain)
 	}
 	if f.Switch != "" {
 		if s.db.Engine == sqldb.SQLite {
@@ -176,14 +185,14 @@ func (s *Store) conditions(f cdr.Filter) ([]string, []any) {
 	return where, args
 }
 
-// distinct returns ss without repeats, in first-seen order: a domain
+// distinct returns ss without repeats, in first-seen order: a tenant
 // listed twice must not be read twice.
-func distinct(ss []string) []string {
+func distinct(ss []int64) []int64 {
 	if len(ss) < 2 {
 		return ss
 	}
-	seen := make(map[string]bool, len(ss))
-	out := make([]string, 0, len(ss))
+	seen := make(map[int64]bool, len(ss))
+	out := make([]int64, 0, len(ss))
 	for _, s := range ss {
 		if !seen[s] {
 			seen[s] = true
@@ -207,7 +216,7 @@ func (s *Store) timeArg(t time.Time, ceil bool) any {
 	return us
 }
 
-func jsonStrings(ss []string) string {
-	b, _ := json.Marshal(ss) //nolint:errcheck // a []string always marshals
+func jsonArray(ids []int64) string {
+	b, _ := json.Marshal(ids) //nolint:errcheck // an []int64 always marshals
 	return string(b)
 }

@@ -158,18 +158,21 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []cdr.R
 			b.WriteString(", ")
 		}
 		b.WriteString(sqliteRow)
-		var answer, raw any
+		var answer, raw, tenant any
 		if r.Answer != nil {
 			answer = r.Answer.UnixMicro()
 		}
 		if len(r.Raw) > 0 {
 			raw = string(r.Raw)
 		}
+		if r.TenantID != nil {
+			tenant = *r.TenantID
+		}
 		args = append(args,
 			r.Switch, r.CallID, r.LinkedID, string(r.Direction), r.Domain, r.Account, r.Gateway,
 			r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 			r.Start.UnixMicro(), answer, r.End.UnixMicro(), r.Duration, r.Billsec,
-			string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw)
+			string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw, tenant)
 	}
 	return args
 }

@@ -32,7 +32,9 @@ import (
 var migrationFiles embed.FS
 
 // Migrate creates or updates the cdrs, cdr_keys (PostgreSQL) and
-// cdr_dead_letters tables. Re-running it is a no-op.
+// cdr_dead_letters tables, and stamps CDRs stored before owners existed
+// with their domain's owner now (backfill.go). Re-running it is a no-op.
+// The daemon migrates provisioning first, so the domains are there.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
 	sub, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -41,7 +43,7 @@ func Migrate(ctx context.Context, db *sqldb.DB) error {
 	if err := db.Migrate(ctx, "cdr", sub); err != nil {
 		return fmt.Errorf("cdr: %w", err)
 	}
-	return nil
+	return backfillOwners(ctx, db)
 }
 
 // Store keeps CDRs in a SQLite or PostgreSQL database, one row per
@@ -100,14 +102,14 @@ var insertColumns = []string{
 	"switch", "call_id", "linked_id", "direction", "domain", "account", "gateway",
 	"caller_number", "caller_name", "dialed", "destination",
 	"start_time", "answer_time", "end_time", "duration", "billsec",
-	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent", "raw",
+	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent", "raw", "tenant_id",
 }
 
-// selectColumns are the columns scanRecord reads, in order.
+// selectColumns are the columns Query reads (into recordRow).
 const selectColumns = `id, switch, call_id, linked_id, direction, domain, account, gateway,
 	caller_number, caller_name, dialed, destination,
 	start_time, answer_time, end_time, duration, billsec,
-	disposition, cause, cause_text, sip_status, codec, user_agent, raw`
+	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id`
 
 // sqliteMaxParams is SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER
 // since 3.32); an INSERT carries as many rows as fit under it.

@@ -314,7 +314,7 @@ func queryRun(ctx context.Context, store *cdrstore.Store, gen *synth, rows int, 
 	for i := 0; i < 200; i++ {
 		dom := fmt.Sprintf("d%04d.load.example", r.IntN(1000))
 		t0 := time.Now()
-		recs, _, err := store.Query(ctx, cdr.Filter{Domains: []string{dom}, Limit: 100})
+		recs, _, err := store.Query(ctx, cdr.Filter{Domain: dom, Limit: 100})
 		if err != nil {
 			return err
 		}

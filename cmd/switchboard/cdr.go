@@ -93,6 +93,10 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 	}
 	defer db.Close()
 	store := cdrstore.NewStore(db)
+	// The import runs with the database's own access, an admin's: the
+	// records' owners are looked up from the domains as the pipeline
+	// does at ingest, never taken from the files.
+	owners := provisioning.NewService(sqlstore.New(db))
 	isGateway, err := provisionedGateways(ctx, db)
 	if err != nil {
 		return err
@@ -101,7 +105,7 @@ func runCDRImport(ctx context.Context, args, env []string, stderr io.Writer) err
 	var sum importSummary
 	opt := asterisk.CSVOptions{Switch: *switchName, Domain: strings.ToLower(*domain), Location: loc, IsGateway: isGateway}
 	for _, f := range files {
-		if err := importFile(ctx, store, f, *format, opt, &sum, prog); err != nil {
+		if err := importFile(ctx, store, owners, f, *format, opt, &sum, prog); err != nil {
 			prog.done()
 			return err
 		}
@@ -133,7 +137,7 @@ func splitFiles(args []string) (flags, files []string) {
 
 type importSummary struct{ read, inserted, rejected int }
 
-func importFile(ctx context.Context, store *cdrstore.Store, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
+func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cdr import: %w", err)
@@ -177,6 +181,13 @@ func importFile(ctx context.Context, store *cdrstore.Store, path, format string,
 		valid = append(valid, r)
 	}
 	sum.read += len(valid)
+	// Each CDR belongs to the tenant owning its domain now, as live ones
+	// do. An import is not acknowledged to anyone, so a lookup that fails
+	// fails the file, which can be imported again (nothing is stored
+	// twice).
+	if err := cdr.StampOwners(ctx, owners, valid); err != nil {
+		return fmt.Errorf("cdr import: %s: owners: %w", path, err)
+	}
 	for len(valid) > 0 {
 		n := min(importBatch, len(valid))
 		fresh, err := store.InsertNew(ctx, valid[:n])
@@ -264,7 +275,7 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return err
 	}
 	if domain != "" {
-		f.Domains = []string{strings.ToLower(domain)}
+		f.Domain = strings.ToLower(domain)
 	}
 	if disposition != "" {
 		f.Disposition = cdr.Disposition(strings.ToUpper(strings.ReplaceAll(disposition, "_", " ")))

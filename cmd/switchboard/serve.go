@@ -149,6 +149,8 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	if c.http, err = api.NewHTTPMetrics(c.reg); err != nil {
 		return nil, err
 	}
+	c.provStore = sqlstore.New(db)
+	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
 	c.cdrStore = cdrstore.NewStore(db)
 	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
 		QueueSize:  cfg.CDR.QueueSize,
@@ -156,14 +158,13 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 		SpoolDir:   cfg.CDR.SpoolDir,
 		Logger:     log,
 		Registerer: c.reg,
+		Owners:     c.svc, // each CDR belongs to its domain's owner at ingest
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.view = presence.New()
 	c.reg.MustRegister(c.view.Collector())
-	c.provStore = sqlstore.New(db)
-	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,

@@ -189,6 +189,8 @@ func newFixture(t *testing.T, db *sqldb.DB) *fixture {
 		}
 		recs = append(recs, rec)
 	}
+	// Stamped with their domains' owners, as the pipeline does at ingest.
+	must(t, cdr.StampOwners(ctx, svc, recs))
 	_, err := f.cdrs.Insert(ctx, recs)
 	must(t, err)
 
