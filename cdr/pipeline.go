@@ -298,6 +298,7 @@ func (p *Pipeline) Reject(ctx context.Context, dl DeadLetter) error {
 	if dl.ReceivedAt.IsZero() {
 		dl.ReceivedAt = time.Now().UTC()
 	}
+	dl.Bound() // before the queue: a garbage upload is not carried whole
 	dl.Source, dl.Reason, dl.Raw = MendText(dl.Source), MendText(dl.Reason), MendText(dl.Raw)
 	w := newWaiter()
 	return p.enqueueAndWait(ctx, w, []item{{dl: &dl, w: w}})
