@@ -35,12 +35,17 @@ const (
 // Record is one call leg. (Switch, CallID) identifies it across replays,
 // reconnect resyncs and imports: the store keeps one row per pair.
 type Record struct {
-	ID           int64       `json:"id" db:"id"`
-	Switch       string      `json:"switch" db:"switch"`
-	CallID       string      `json:"call_id" db:"call_id"`     // Asterisk uniqueid / FreeSWITCH uuid
-	LinkedID     string      `json:"linked_id" db:"linked_id"` // shared by the legs of one call
-	Direction    Direction   `json:"direction" db:"direction"`
-	Domain       string      `json:"domain" db:"domain"`
+	ID        int64     `json:"id" db:"id"`
+	Switch    string    `json:"switch" db:"switch"`
+	CallID    string    `json:"call_id" db:"call_id"`     // Asterisk uniqueid / FreeSWITCH uuid
+	LinkedID  string    `json:"linked_id" db:"linked_id"` // shared by the legs of one call
+	Direction Direction `json:"direction" db:"direction"`
+	Domain    string    `json:"domain" db:"domain"`
+	// TenantID is the tenant that owned Domain when the CDR was ingested
+	// (see Owners): the owner whose users may read it, whoever owns the
+	// domain name later. nil when no tenant owned it or the owner could
+	// not be looked up: such a CDR is visible to admins only.
+	TenantID     *int64      `json:"tenant_id" db:"tenant_id"`
 	Account      string      `json:"account" db:"account"` // SIP account username
 	Gateway      string      `json:"gateway" db:"gateway"`
 	CallerNumber string      `json:"caller_number" db:"caller_number"`

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/backoff"
 )
 
 // Outbox holds the records a switch adapter produced until a Sink accepts
@@ -76,13 +78,14 @@ func (o *Outbox) Discard() int {
 const outboxBatch = 256
 
 // Stream hands the queued records to sink until ctx ends, then returns
-// nil. A refused Put is retried after a doubling wait (50 ms to 5 s),
-// never dropped; log, if set, hears of each refusal.
+// nil. A refused Put is retried after a doubling, jittered wait (50 ms to
+// 5 s, internal/backoff), never dropped; log, if set, hears of each
+// refusal.
 func (o *Outbox) Stream(ctx context.Context, sink Sink, log *slog.Logger) error {
 	o.init()
 	o.streaming.Lock()
 	defer o.streaming.Unlock()
-	backoff := 50 * time.Millisecond
+	retry := backoff.New(50*time.Millisecond, 5*time.Second)
 	for {
 		o.mu.Lock()
 		n := min(len(o.pending), outboxBatch)
@@ -104,20 +107,16 @@ func (o *Outbox) Stream(ctx context.Context, sink Sink, log *slog.Logger) error 
 			if ctx.Err() != nil {
 				return nil
 			}
+			wait := retry.Next()
 			if log != nil {
-				log.Warn("CDR sink refused, retrying", "records", len(batch), "retry_in", backoff, "err", err)
+				log.Warn("CDR sink refused, retrying", "records", len(batch), "retry_in", wait, "err", err)
 			}
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !backoff.Sleep(ctx, wait) {
 				return nil
-			case <-t.C:
 			}
-			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
-		backoff = 50 * time.Millisecond
+		retry.Reset()
 		o.mu.Lock()
 		o.pending = o.pending[len(batch):]
 		if len(o.pending) == 0 {

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // BenchmarkPipeline pushes realistic CDRs through the pipeline from 16
@@ -30,7 +32,7 @@ func BenchmarkPipeline(b *testing.B) {
 			for pb.Next() {
 				for j := range recs {
 					i := int(next.Add(1))
-					recs[j] = benchRecord(i, fmt.Sprintf("d%d.example", i%100), end)
+					recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
 				}
 				if err := p.Put(context.Background(), recs...); err != nil {
 					b.Error(err)
@@ -49,7 +51,16 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ReportMetric(float64(st.Written)/float64(st.StoreBatches), "records/batch")
 		}
 	}
-	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) { run(b, s) })
+	for engine, dsn := range sqldbtest.DSNs(b) {
+		b.Run(string(engine), func(b *testing.B) {
+			db, err := sqldb.Open(context.Background(), dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			run(b, migrated(b, db))
+		})
+	}
 	b.Run("spool", func(b *testing.B) {
 		var down atomic.Bool
 		down.Store(true)

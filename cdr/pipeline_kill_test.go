@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -45,7 +46,7 @@ func pipelineChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	store := cdr.NewStore(db)
+	store := cdrstore.NewStore(db)
 	start := time.Now()
 	down := func() bool { return time.Since(start)%(250*time.Millisecond) >= 150*time.Millisecond }
 	w := &fakeWriter{

@@ -34,7 +34,9 @@ import (
 //
 //	<kind> <crc> <json>\n
 //
-// kind is 'r' for a Record and 'd' for a DeadLetter; crc is the CRC-32C
+// kind is 'r' for a Record, 'u' for a Record whose owner could not be
+// looked up at ingest (looked up again when replayed; see Pipeline.Put)
+// and 'd' for a DeadLetter; crc is the CRC-32C
 // (Castagnoli) of the kind byte followed by the JSON, as 8 lowercase hex
 // digits; json is the value as encoding/json writes it, which escapes
 // every control character and so never holds a newline. Lines are text
@@ -55,16 +57,18 @@ const (
 	// letter.
 	maxDamageRaw = 64 << 10
 
-	kindRecord     = 'r'
-	kindDeadLetter = 'd'
+	kindRecord       = 'r'
+	kindOwnerPending = 'u'
+	kindDeadLetter   = 'd'
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // spoolEntry is one decoded line: a record or a dead letter.
 type spoolEntry struct {
-	rec *Record
-	dl  *DeadLetter
+	rec          *Record
+	ownerPending bool // rec's owner is still to be looked up
+	dl           *DeadLetter
 }
 
 // errSpoolLine is wrapped by every error decodeSpoolLine returns.
@@ -77,6 +81,8 @@ func appendSpoolLine(buf []byte, e spoolEntry) ([]byte, error) {
 		v    any
 	)
 	switch {
+	case e.rec != nil && e.ownerPending:
+		kind, v = kindOwnerPending, e.rec
 	case e.rec != nil:
 		kind, v = kindRecord, e.rec
 	case e.dl != nil:
@@ -104,7 +110,7 @@ func decodeSpoolLine(line []byte) (spoolEntry, error) {
 		return spoolEntry{}, fmt.Errorf("%w: malformed", errSpoolLine)
 	}
 	kind := line[0]
-	if kind != kindRecord && kind != kindDeadLetter {
+	if kind != kindRecord && kind != kindOwnerPending && kind != kindDeadLetter {
 		return spoolEntry{}, fmt.Errorf("%w: unknown kind %q", errSpoolLine, kind)
 	}
 	var sum [4]byte
@@ -118,8 +124,8 @@ func decodeSpoolLine(line []byte) (spoolEntry, error) {
 	}
 	var e spoolEntry
 	var err error
-	if kind == kindRecord {
-		e.rec = new(Record)
+	if kind != kindDeadLetter {
+		e.rec, e.ownerPending = new(Record), kind == kindOwnerPending
 		err = json.Unmarshal(body, e.rec)
 	} else {
 		e.dl = new(DeadLetter)

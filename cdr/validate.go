@@ -2,10 +2,26 @@ package cdr
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 )
+
+// ErrInvalidRecord is returned (wrapped, naming the record and the field)
+// by Validate, and by a store's Insert and InsertNew when a record cannot
+// be stored. A batch holding one is refused whole, before anything is
+// written, so a pipeline can tell a poison record (set it aside) from a
+// database failure (retry or spool).
+var ErrInvalidRecord = errors.New("cdr: invalid record")
+
+// ErrRefused is wrapped by a store's errors when the database refused a
+// batch for what it contains (a constraint, a value out of range, a row
+// too large) rather than failing to take it. The pipeline isolates the
+// refused record as a dead letter instead of retrying it forever; every
+// other error is taken for an outage and retried. The store decides,
+// since only it knows its database's error codes.
+var ErrRefused = errors.New("cdr: the store refused the data")
 
 // Limits Validate enforces on the dedup key. They bound the key's index
 // entries; real identifiers are far shorter (an Asterisk uniqueid is about
@@ -23,6 +39,10 @@ var (
 	maxEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
+// EndInRange reports whether t is an end time Validate accepts (years
+// 1970 to 9999, UTC); stores bound their partition requests by it.
+func EndInRange(t time.Time) bool { return !t.Before(minEnd) && t.Before(maxEnd) }
+
 // Validate reports whether r can be stored, as an error wrapping
 // ErrInvalidRecord that names the offending field. The pipeline calls it
 // before queueing a record so that a poison record goes to the dead
@@ -32,8 +52,8 @@ var (
 // It requires the dedup key (Switch up to MaxSwitchLen bytes, CallID up to
 // MaxCallIDLen), an End between 1970 and 9999, Start (when set) not after
 // End, Duration and Billsec not negative with Billsec <= Duration, one of
-// the five dispositions, integers that fit the int32 columns, and Raw, when
-// set, valid JSON.
+// the five dispositions, integers that fit the int32 columns, a TenantID,
+// when set, above 0, and Raw, when set, valid JSON.
 func (r *Record) Validate() error {
 	bad := func(field, format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidRecord, field, fmt.Sprintf(format, a...))
@@ -49,7 +69,7 @@ func (r *Record) Validate() error {
 		return bad("call_id", "%d bytes, more than %d", len(r.CallID), MaxCallIDLen)
 	case r.End.IsZero():
 		return bad("end", "not set")
-	case r.End.Before(minEnd) || !r.End.Before(maxEnd):
+	case !EndInRange(r.End):
 		return bad("end", "%s is outside 1970-9999", r.End.UTC().Format(time.RFC3339))
 	case !r.Start.IsZero() && r.Start.After(r.End):
 		return bad("start", "%s is after end %s", r.Start.UTC().Format(time.RFC3339Nano), r.End.UTC().Format(time.RFC3339Nano))
@@ -76,6 +96,9 @@ func (r *Record) Validate() error {
 		return bad("disposition", "empty")
 	default:
 		return bad("disposition", "%.32q is not one of ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION", string(r.Disposition))
+	}
+	if r.TenantID != nil && *r.TenantID <= 0 {
+		return bad("tenant_id", "%d is not a tenant id", *r.TenantID)
 	}
 	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
 		return bad("raw", "not valid JSON")

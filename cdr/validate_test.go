@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 )
 
 func TestValidate(t *testing.T) {
@@ -58,7 +59,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := leg("pbx1", "a", "example.com", base)
+			r := cdrtest.Minimal("pbx1", "a", "example.com", pipeBase)
 			tt.mutate(&r)
 			err := r.Validate()
 			if tt.field == "" {

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
@@ -538,7 +539,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	if err := db.GetContext(ctx, &one, "SELECT 1"); err != nil { // observed by the store histogram
 		t.Fatal(err)
 	}
-	if _, err := cdr.NewPipeline(cdr.NewStore(db), nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err != nil {
+	if _, err := cdr.NewPipeline(cdrstore.NewStore(db), nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
 	for _, node := range []string{"fs1", "fs2"} { // one family, a series set per node

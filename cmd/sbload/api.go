@@ -19,7 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -88,7 +88,7 @@ func loadOneEngine(ctx context.Context, f apiFlags, dsn string, tw io.Writer) er
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return err
 	}
-	if err := cdr.Migrate(ctx, db); err != nil {
+	if err := cdrstore.Migrate(ctx, db); err != nil {
 		return err
 	}
 	store := sqlstore.New(db)
@@ -112,7 +112,7 @@ func loadOneEngine(ctx context.Context, f apiFlags, dsn string, tw io.Writer) er
 	if err != nil {
 		return err
 	}
-	deps := api.Deps{Service: svc, Presence: view, CDRs: cdr.NewStore(db)}
+	deps := api.Deps{Service: svc, Presence: view, CDRs: cdrstore.NewStore(db)}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", native.New(deps))
 	mux.Handle("/dcp/", http.StripPrefix("/dcp", dcp.New(deps)))

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
@@ -74,7 +75,11 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
-	store := cdr.NewStore(db)
+	store := cdrstore.NewStore(db)
+	// The import runs with the database's own access, an admin's: the
+	// records' owners are looked up from the domains as the pipeline
+	// does at ingest, never taken from the files.
+	owners := provisioning.NewService(sqlstore.New(db))
 	isGateway, err := provisionedGateways(ctx, db)
 	if err != nil {
 		return err
@@ -83,7 +88,7 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	var sum importSummary
 	opt := asterisk.CSVOptions{Switch: *switchName, Domain: strings.ToLower(*domain), Location: loc, IsGateway: isGateway}
 	for _, f := range files {
-		if err := importFile(ctx, store, f, *format, opt, &sum, prog); err != nil {
+		if err := importFile(ctx, store, owners, f, *format, opt, &sum, prog); err != nil {
 			prog.done()
 			return err
 		}
@@ -99,7 +104,7 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 
 type importSummary struct{ read, inserted, rejected int }
 
-func importFile(ctx context.Context, store *cdr.Store, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
+func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cdr import: %w", err)
@@ -143,6 +148,13 @@ func importFile(ctx context.Context, store *cdr.Store, path, format string, opt 
 		valid = append(valid, r)
 	}
 	sum.read += len(valid)
+	// Each CDR belongs to the tenant owning its domain now, as live ones
+	// do. An import is not acknowledged to anyone, so a lookup that fails
+	// fails the file, which can be imported again (nothing is stored
+	// twice).
+	if err := cdr.StampOwners(ctx, owners, valid); err != nil {
+		return fmt.Errorf("cdr import: %s: owners: %w", path, err)
+	}
 	for len(valid) > 0 {
 		n := min(importBatch, len(valid))
 		fresh, err := store.InsertNew(ctx, valid[:n])
@@ -238,7 +250,7 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return usagef(fs.Name(), "--to (%s) must be after --from (%s)", to, from)
 	}
 	if domain != "" {
-		f.Domains = []string{strings.ToLower(domain)}
+		f.Domain = strings.ToLower(domain)
 	}
 	if disposition != "" {
 		f.Disposition = cdr.Disposition(strings.ToUpper(strings.ReplaceAll(disposition, "_", " ")))
@@ -264,7 +276,7 @@ func runCDRExport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
-	n, err := cdr.ExportCSV(ctx, stdout, cdr.NewStore(db), f, nil)
+	n, err := cdr.ExportCSV(ctx, stdout, cdrstore.NewStore(db), f, nil)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -76,7 +76,7 @@ func TestCDRImportExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sdb.Close()
-			dls, err := cdr.NewStore(sdb).DeadLetters(context.Background(), 0, 100)
+			dls, err := cdrstore.NewStore(sdb).DeadLetters(context.Background(), 0, 100)
 			if err != nil || len(dls) != 4 {
 				t.Fatalf("dead letters = %d, %v; want the 4 malformed rows", len(dls), err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -56,7 +57,7 @@ func migrateAll(ctx context.Context, db *sqldb.DB) error {
 	if err := sqlstore.Migrate(ctx, db); err != nil {
 		return err
 	}
-	return cdr.Migrate(ctx, db)
+	return cdrstore.Migrate(ctx, db)
 }
 
 const serveAbout = `serve runs the daemon: the provisioning APIs, CDR ingest, presence and SIP probing,
@@ -145,7 +146,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 type components struct {
 	reg       *prometheus.Registry
 	http      *api.HTTPMetrics
-	cdrStore  *cdr.Store
+	cdrStore  *cdrstore.Store
 	pipeline  *cdr.Pipeline
 	view      *presence.View
 	provStore *sqlstore.Store
@@ -163,21 +164,22 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	if c.http, err = api.NewHTTPMetrics(c.reg); err != nil {
 		return nil, err
 	}
-	c.cdrStore = cdr.NewStore(db)
+	c.provStore = sqlstore.New(db)
+	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
+	c.cdrStore = cdrstore.NewStore(db)
 	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
 		QueueSize:  cfg.CDR.QueueSize,
 		BatchSize:  cfg.CDR.BatchSize,
 		SpoolDir:   cfg.CDR.SpoolDir,
 		Logger:     log,
 		Registerer: c.reg,
+		Owners:     c.svc, // each CDR belongs to its domain's owner at ingest
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.view = presence.New()
 	c.reg.MustRegister(c.view.Collector())
-	c.provStore = sqlstore.New(db)
-	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,
@@ -222,7 +224,7 @@ func (g *group) stop() {
 
 // maintainCDRs keeps PostgreSQL's daily CDR partitions created a week
 // ahead and applies the retention setting, at start and then hourly.
-func maintainCDRs(ctx context.Context, store *cdr.Store, retention time.Duration, log *slog.Logger) error {
+func maintainCDRs(ctx context.Context, store *cdrstore.Store, retention time.Duration, log *slog.Logger) error {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {

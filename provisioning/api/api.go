@@ -29,7 +29,7 @@ type Presence interface {
 	Switches() []presence.SwitchState
 }
 
-// CDRs is what the APIs read of the CDR store (cdr.Store).
+// CDRs is what the APIs read of the CDR store (cdrstore.Store).
 type CDRs interface {
 	Query(ctx context.Context, f cdr.Filter) ([]cdr.Record, *cdr.Cursor, error)
 }

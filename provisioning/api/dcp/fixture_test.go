@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -41,7 +42,7 @@ import (
 type fixture struct {
 	svc     *provisioning.Service
 	view    *presence.View
-	cdrs    *cdr.Store
+	cdrs    *cdrstore.Store
 	handler http.Handler // dcp.New as is, for a listener of its own
 	mux     http.Handler // dcp.New under StripPrefix("/dcp") in a ServeMux
 	tok     map[string]string
@@ -80,11 +81,11 @@ func newFixture(t *testing.T, db *sqldb.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	must(t, sqlstore.Migrate(ctx, db))
-	must(t, cdr.Migrate(ctx, db))
+	must(t, cdrstore.Migrate(ctx, db))
 	f := &fixture{
 		svc:  provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4)),
 		view: presence.New(),
-		cdrs: cdr.NewStore(db),
+		cdrs: cdrstore.NewStore(db),
 		tok:  map[string]string{},
 		now:  time.Now().UTC().Truncate(time.Second),
 		logs: &syncBuffer{},
@@ -188,6 +189,8 @@ func newFixture(t *testing.T, db *sqldb.DB) *fixture {
 		}
 		recs = append(recs, rec)
 	}
+	// Stamped with their domains' owners, as the pipeline does at ingest.
+	must(t, cdr.StampOwners(ctx, svc, recs))
 	_, err := f.cdrs.Insert(ctx, recs)
 	must(t, err)
 

@@ -144,18 +144,23 @@ func (h *handler) cdrList(ctx context.Context, c *call) (*result, error) {
 		return nil, badParam("from", "must be before to")
 	}
 	f.Before, _ = api.DecodeCDRCursor(c.p.get("cursor")) // checked by checkCDRCursor
-	one, all, none, err := h.scopeDomains(ctx, c)
-	if err != nil {
+	// Scoped by owner, the tenant stamped on each CDR at ingest, never by
+	// a domain name, which can change hands. dcp= must name one of the
+	// caller's domains now, as for every verb, and then filters within
+	// that scope: a domain reused by another tenant brings none of the
+	// calls made under its old owner.
+	if name := c.p.get("dcp"); name != "" {
+		d, err := h.domain(ctx, c.sc, name)
+		if err != nil {
+			return nil, err
+		}
+		f.Domain = d.Name
+	}
+	var err error
+	if f.Tenants, err = h.svc.ScopeTenants(ctx, c.sc); err != nil {
 		return nil, err
 	}
 	out := []cdrView{}
-	if none {
-		return &result{data: out}, nil
-	}
-	f.Domains = all
-	if one != "" {
-		f.Domains = []string{one}
-	}
 	recs, next, err := h.cdrs.Query(ctx, f)
 	if err != nil {
 		return nil, err

@@ -20,9 +20,12 @@ import (
 )
 
 // The CDR routes: a paged query, a streaming CSV export, a live feed as
-// Server-Sent Events and durable submission. Reads are scoped like
-// registrations: a tenant's token sees the CDRs of the domains of its
-// subtree (api.ScopeDomains), an admin's every CDR.
+// Server-Sent Events and durable submission. Reads are scoped by owner: a
+// tenant's token sees the CDRs owned by the tenants of its subtree
+// (Record.TenantID, stamped at ingest from the domain's owner then;
+// provisioning.Service.ScopeTenants), an admin's every CDR, including
+// those of no known owner. Submission is for admin tokens only, so the
+// owner a submitted CDR carries (tenant_id) is trusted.
 
 const (
 	// maxCDRsPerPost bounds one submission, so that one request is one
@@ -54,7 +57,7 @@ var (
 	pCDRFrom  = param{name: "from", typ: "date-time", doc: "only CDRs that ended at or after this RFC 3339 time"}
 	pCDRTo    = param{name: "to", typ: "date-time", doc: "only CDRs that ended before this RFC 3339 time (exclusive)"}
 	cdrFields = []param{
-		{name: "domain", typ: "string", doc: "only CDRs of this SIP domain (case-insensitive); a tenant's token must name a domain of its subtree (422 otherwise)"},
+		{name: "domain", typ: "string", doc: "only CDRs of this SIP domain (case-insensitive), within the caller's scope: a tenant sees the CDRs its tenants owned when the calls were made, whoever owns the name now"},
 		{name: "switch", typ: "string", doc: "only CDRs of this switch"},
 		{name: "account", typ: "string", doc: "only CDRs of this SIP account (username)"},
 		{name: "caller", typ: "string", doc: "exact caller number"},
@@ -88,6 +91,7 @@ var cdrFieldDocs = map[string]string{
 	"linked_id":     "shared by the legs of one call",
 	"direction":     "inbound (gateway to account), outbound (account to gateway) or internal; empty when unknown",
 	"domain":        "the SIP domain the call belongs to",
+	"tenant_id":     "the tenant that owned the domain when the CDR was stored, whose users may read it; null when none did (admins only)",
 	"account":       "the SIP account (username)",
 	"gateway":       "the gateway the call went through; empty for an internal call",
 	"caller_number": "the caller's number",
@@ -120,6 +124,7 @@ func init() {
 	fieldDocs["CDRSubmission.call_id"] = "the leg's id on its switch (Asterisk uniqueid, FreeSWITCH uuid), at most 128 bytes: a CDR whose (switch, call_id) is already stored is skipped"
 	fieldDocs["CDRSubmission.billsec"] = "billable seconds, from answer to end; at most duration"
 	fieldDocs["CDRSubmission.start"] = "when the call leg started; not after end"
+	fieldDocs["CDRSubmission.tenant_id"] = "the owning tenant, kept as given (this route is for admins only: a CDR read from this API keeps its owner when sent back); when absent or null, the tenant owning domain now"
 	fieldDocs["CDRsAccepted.accepted"] = "how many CDRs the request held; each is now durable, whether it was new or already stored"
 }
 
@@ -144,7 +149,7 @@ func (s *server) cdrRoutes() []*route {
 	return []*route{
 		{
 			method: http.MethodGet, path: Prefix + "/cdrs", op: "listCDRs", tag: "cdrs",
-			summary: "List the CDRs of the domains in the caller's scope, newest first",
+			summary: "List the CDRs the caller's scope owns, newest first",
 			doc: "Ordered by end time, then id, newest first, and paged by keyset: pass next_cursor back as cursor with the same filters. " +
 				"Time bounds apply to the end time. raw is left out unless include_raw=true.",
 			query:   cdrListParams,
@@ -165,7 +170,7 @@ func (s *server) cdrRoutes() []*route {
 		{
 			method: http.MethodGet, path: Prefix + "/cdrs/stream", op: "streamCDRs", tag: "cdrs",
 			summary: "Follow newly stored CDRs live (Server-Sent Events)",
-			doc: "The filters are those of listCDRs that apply to one CDR (no time range, limit or cursor). A tenant's domains are read " +
+			doc: "The filters are those of listCDRs that apply to one CDR (no time range, limit or cursor). A tenant's sub-tenants are read " +
 				"when the stream starts. 503 when the daemon has no live feed.",
 			query:   cdrStreamParams,
 			resp:    response{status: http.StatusOK, media: "text/event-stream", mediaDoc: sseDoc},
@@ -238,25 +243,18 @@ func (s *server) cdrQuery(ctx context.Context, c *call) (cdrQuery, error) {
 			return q, badParam("include_raw", "must be true or false")
 		}
 	}
-	// nil for an admin: every domain, provisioned or not (a CDR outlives
-	// the domain it was made in). For a tenant its subtree's domains,
-	// possibly none, which the store and the stream answer with nothing.
-	scope, err := api.ScopeDomains(ctx, s.svc, c.scope)
-	if err != nil {
+	// The scope is the owners whose CDRs the caller may read: nil for an
+	// admin (every CDR, of a known owner or not), the tenants of its
+	// subtree for anyone else. A CDR's owner is stamped at ingest, so a
+	// domain name that changed hands does not carry the old owner's calls
+	// to the new one; domain is a plain filter inside the scope, which
+	// answers an unknown or foreign name with nothing, as it does a quiet
+	// domain of one's own.
+	if f.Tenants, err = s.svc.ScopeTenants(ctx, c.scope); err != nil {
 		return q, err
 	}
 	// Provisioned domain names are lower-case; the store compares exactly.
-	switch domain := strings.ToLower(c.str("domain")); {
-	case domain == "":
-		f.Domains = scope
-	case scope == nil || slices.Contains(scope, domain):
-		f.Domains = []string{domain}
-	default:
-		// The same answer whether the domain is another tenant's or
-		// does not exist, so that it cannot be used to probe names.
-		return q, &apiError{Status: http.StatusUnprocessableEntity, Code: codeInvalidRef, Field: "domain",
-			Message: "domain: no such domain in your scope"}
-	}
+	f.Domain = strings.ToLower(c.str("domain"))
 	return q, nil
 }
 
@@ -414,18 +412,18 @@ func extendWrite(rc *http.ResponseController) {
 }
 
 // cdrMatcher applies a stream's filters to one CDR the way the store
-// applies them to a query.
+// applies them to a query: by owner, then the plain filters.
 type cdrMatcher struct {
 	f       cdr.Filter
-	domains map[string]bool // nil: every domain
+	tenants map[int64]bool // nil: every CDR (an admin)
 }
 
 func newCDRMatcher(f cdr.Filter) *cdrMatcher {
 	m := &cdrMatcher{f: f}
-	if f.Domains != nil {
-		m.domains = make(map[string]bool, len(f.Domains))
-		for _, d := range f.Domains {
-			m.domains[d] = true
+	if f.Tenants != nil {
+		m.tenants = make(map[int64]bool, len(f.Tenants))
+		for _, t := range f.Tenants {
+			m.tenants[t] = true
 		}
 	}
 	return m
@@ -433,7 +431,8 @@ func newCDRMatcher(f cdr.Filter) *cdrMatcher {
 
 func (m *cdrMatcher) match(r *cdr.Record) bool {
 	f := &m.f
-	return (m.domains == nil || m.domains[r.Domain]) &&
+	return (m.tenants == nil || (r.TenantID != nil && m.tenants[*r.TenantID])) &&
+		(f.Domain == "" || r.Domain == f.Domain) &&
 		(f.Switch == "" || r.Switch == f.Switch) &&
 		(f.Account == "" || r.Account == f.Account) &&
 		(f.Caller == "" || r.CallerNumber == f.Caller) &&

@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
@@ -134,7 +134,9 @@ func TestQueryPagingAcrossDays(t *testing.T) {
 				if i == perDay-1 {
 					end = day(11 + d).Add(-time.Microsecond)
 				}
-				recs = append(recs, leg("pbx1", fmt.Sprintf("%d-%02d", d, i), fmt.Sprintf("d%d.example", i%3), end))
+				r := leg("pbx1", fmt.Sprintf("%d-%02d", d, i), fmt.Sprintf("d%d.example", i%3), end)
+				r.TenantID = owner(int64(i%3 + 1))
+				recs = append(recs, r)
 			}
 		}
 		mustInsert(t, s, recs)
@@ -156,12 +158,13 @@ func TestQueryPagingAcrossDays(t *testing.T) {
 			keep func(cdr.Record) bool
 		}{
 			{"every day", cdr.Filter{Limit: 37}, func(cdr.Record) bool { return true }},
-			{"one domain", cdr.Filter{Limit: 23, Domains: []string{"d1.example"}}, func(r cdr.Record) bool { return r.Domain == "d1.example" }},
-			{"two domains", cdr.Filter{Limit: 23, Domains: []string{"d0.example", "d2.example"}}, func(r cdr.Record) bool { return r.Domain != "d1.example" }},
+			{"one domain", cdr.Filter{Limit: 23, Domain: "d1.example"}, func(r cdr.Record) bool { return r.Domain == "d1.example" }},
+			{"one tenant", cdr.Filter{Limit: 23, Tenants: []int64{2}}, func(r cdr.Record) bool { return r.Domain == "d1.example" }},
+			{"two tenants", cdr.Filter{Limit: 23, Tenants: []int64{1, 3}}, func(r cdr.Record) bool { return r.Domain != "d1.example" }},
 			{"days two to four", cdr.Filter{Limit: 19, From: day(11), To: day(14)}, func(r cdr.Record) bool {
 				return !r.End.Before(day(11)) && r.End.Before(day(14))
 			}},
-			{"one domain, from noon", cdr.Filter{Limit: 7, Domains: []string{"d2.example"}, From: day(13).Add(12 * time.Hour)}, func(r cdr.Record) bool {
+			{"one domain, from noon", cdr.Filter{Limit: 7, Tenants: []int64{3}, From: day(13).Add(12 * time.Hour)}, func(r cdr.Record) bool {
 				return r.Domain == "d2.example" && !r.End.Before(day(13).Add(12*time.Hour))
 			}},
 		}

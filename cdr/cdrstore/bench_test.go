@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // eachEngine runs fn as a sub-benchmark per available engine on a fresh,
 // migrated database.
-func eachEngine(b *testing.B, fn func(b *testing.B, db *sqldb.DB, s *cdr.Store)) {
+func eachEngine(b *testing.B, fn func(b *testing.B, db *sqldb.DB, s *cdrstore.Store)) {
 	dsns := sqldbtest.DSNs(b)
 	for _, engine := range []sqldb.Engine{sqldb.SQLite, sqldb.Postgres} {
 		dsn, ok := dsns[engine]
@@ -33,25 +35,12 @@ func eachEngine(b *testing.B, fn func(b *testing.B, db *sqldb.DB, s *cdr.Store))
 	}
 }
 
-// benchRecord is a realistic leg: every text field set and a raw payload
-// of the size mod_json_cdr sends after trimming.
-func benchRecord(i int, domain string, end time.Time) cdr.Record {
-	answer := end.Add(-40 * time.Second)
-	return cdr.Record{
-		Switch: "pbx1", CallID: fmt.Sprintf("%08d-4c1e-4b7a-9a0e-5f1d2c3b4a59", i), LinkedID: fmt.Sprintf("%08d", i),
-		Direction: cdr.DirectionOutbound, Domain: domain, Account: fmt.Sprintf("u%d", i%50),
-		Gateway: "carrier-a", CallerNumber: "+33123456789", CallerName: "Alice",
-		Dialed: "0049301234567", Destination: "+49301234567",
-		Start: end.Add(-time.Minute), Answer: &answer, End: end,
-		Duration: 60, Billsec: 40, Disposition: cdr.Answered, Cause: 16, CauseText: "NORMAL_CLEARING",
-		SIPStatus: 200, Codec: "PCMA", UserAgent: "Yealink SIP-T54W",
-		Raw: []byte(`{"variables":{"uuid":"` + fmt.Sprint(i) + `","sip_hangup_disposition":"send_bye","billsec":"40","read_codec":"PCMA","sip_user_agent":"Yealink SIP-T54W"}}`),
-	}
-}
+// benchRecord is a realistic leg (cdrtest.Leg).
+var benchRecord = cdrtest.Leg
 
 func BenchmarkInsert(b *testing.B) {
 	const batch = 500
-	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) {
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
 		ctx := context.Background()
 		var next atomic.Int64
 		recs := make([]cdr.Record, batch)
@@ -75,10 +64,10 @@ var benchBatches = []int{1000, 5000}
 
 // eachBatch runs fn per batch size and engine, each on a fresh database,
 // so that every measure starts from empty tables.
-func eachBatch(b *testing.B, fn func(b *testing.B, size int, db *sqldb.DB, s *cdr.Store)) {
+func eachBatch(b *testing.B, fn func(b *testing.B, size int, db *sqldb.DB, s *cdrstore.Store)) {
 	for _, size := range benchBatches {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) { fn(b, size, db, s) })
+			eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) { fn(b, size, db, s) })
 		})
 	}
 }
@@ -137,7 +126,7 @@ var (
 // through InsertNew (dedup, partitions, IDs returned). Compare its rows/s
 // with BenchmarkRawCeiling's in the same run.
 func BenchmarkInsertNew(b *testing.B) {
-	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdr.Store) {
+	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdrstore.Store) {
 		ctx := context.Background()
 		g := newSynth()
 		recs := make([]cdr.Record, size)
@@ -156,9 +145,9 @@ func BenchmarkInsertNew(b *testing.B) {
 // a scratch table like cdrs, with its unique and time indexes, committed
 // per batch, as RawCeiling does for the load tool.
 func BenchmarkRawCeiling(b *testing.B) {
-	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdr.Store) {
+	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdrstore.Store) {
 		ctx := context.Background()
-		table, drop, err := cdr.CreateScratch(ctx, db)
+		table, drop, err := cdrstore.CreateScratch(ctx, db)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -167,7 +156,7 @@ func BenchmarkRawCeiling(b *testing.B) {
 		recs := make([]cdr.Record, size)
 		for b.Loop() {
 			g.fill(recs)
-			if err := cdr.RawInsert(ctx, db, table, recs); err != nil {
+			if err := cdrstore.RawInsert(ctx, db, table, recs); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -180,9 +169,9 @@ func BenchmarkRawCeiling(b *testing.B) {
 // from whatever else runs on the machine, and reports their ratio: the
 // share of the raw ceiling the write path keeps.
 func BenchmarkInsertNewVsCeiling(b *testing.B) {
-	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdr.Store) {
+	eachBatch(b, func(b *testing.B, size int, db *sqldb.DB, s *cdrstore.Store) {
 		ctx := context.Background()
-		table, drop, err := cdr.CreateScratch(ctx, db)
+		table, drop, err := cdrstore.CreateScratch(ctx, db)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -199,7 +188,7 @@ func BenchmarkInsertNewVsCeiling(b *testing.B) {
 			insertNew += time.Since(start)
 			g.fill(recs)
 			start = time.Now()
-			if err := cdr.RawInsert(ctx, db, table, recs); err != nil {
+			if err := cdrstore.RawInsert(ctx, db, table, recs); err != nil {
 				b.Fatal(err)
 			}
 			ceiling += time.Since(start)
@@ -214,11 +203,13 @@ func BenchmarkInsertNewVsCeiling(b *testing.B) {
 // newest 100 among 100,000 rows in 100 domains, then the next page.
 func BenchmarkQueryDomainNewest100(b *testing.B) {
 	const rows, domains = 100_000, 100
-	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdr.Store) {
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
 		ctx := context.Background()
 		recs := make([]cdr.Record, 0, 1000)
 		for i := range rows {
-			recs = append(recs, benchRecord(i, fmt.Sprintf("d%d.example", i%domains), base.Add(time.Duration(i)*time.Second)))
+			r := benchRecord(i, fmt.Sprintf("d%d.example", i%domains), base.Add(time.Duration(i)*time.Second))
+			r.TenantID = owner(int64(i%domains + 1))
+			recs = append(recs, r)
 			if len(recs) == cap(recs) {
 				mustInsert(b, s, recs)
 				recs = recs[:0]
@@ -227,7 +218,7 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 		if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
 			b.Fatal(err)
 		}
-		first := cdr.Filter{Domains: []string{"d42.example"}}
+		first := cdr.Filter{Domain: "d42.example"}
 		page, next, err := s.Query(ctx, first)
 		if err != nil || len(page) != 100 || next == nil {
 			b.Fatalf("first page: %d records, next %v, %v", len(page), next, err)
@@ -238,8 +229,9 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 			index string
 		}{
 			{"first page", first, "cdrs_domain_end_idx"},
-			{"next page", cdr.Filter{Domains: first.Domains, Before: next}, "cdrs_domain_end_idx"},
-			{"five domains", cdr.Filter{Domains: []string{"d1.example", "d2.example", "d3.example", "d4.example", "d5.example"}}, "cdrs_domain_end_idx"},
+			{"next page", cdr.Filter{Domain: first.Domain, Before: next}, "cdrs_domain_end_idx"},
+			{"one tenant", cdr.Filter{Tenants: []int64{43}}, "cdrs_tenant_end_idx"},
+			{"five tenants", cdr.Filter{Tenants: []int64{2, 3, 4, 5, 6}}, "cdrs_tenant_end_idx"},
 			{"every domain", cdr.Filter{}, "cdrs_end_idx"},
 		}
 		for _, c := range cases {

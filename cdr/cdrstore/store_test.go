@@ -1,10 +1,12 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -20,24 +24,18 @@ import (
 // base is a fixed instant with microseconds, so that precision loss shows.
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-func newStore(t testing.TB, db *sqldb.DB) *cdr.Store {
+func newStore(t testing.TB, db *sqldb.DB) *cdrstore.Store {
 	t.Helper()
-	if err := cdr.Migrate(context.Background(), db); err != nil {
+	if err := cdrstore.Migrate(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	return cdr.NewStore(db)
+	return cdrstore.NewStore(db)
 }
 
 // leg returns a minimal valid record ending at end.
-func leg(sw, callID, domain string, end time.Time) cdr.Record {
-	return cdr.Record{
-		Switch: sw, CallID: callID, Domain: domain,
-		Start: end.Add(-time.Minute), End: end,
-		Direction: cdr.DirectionInternal, Disposition: cdr.Answered,
-	}
-}
+var leg = cdrtest.Minimal
 
-func mustInsert(t testing.TB, s *cdr.Store, recs []cdr.Record) int {
+func mustInsert(t testing.TB, s *cdrstore.Store, recs []cdr.Record) int {
 	t.Helper()
 	n, err := s.Insert(context.Background(), recs)
 	if err != nil {
@@ -46,7 +44,7 @@ func mustInsert(t testing.TB, s *cdr.Store, recs []cdr.Record) int {
 	return n
 }
 
-func count(t testing.TB, s *cdr.Store) int64 {
+func count(t testing.TB, s *cdrstore.Store) int64 {
 	t.Helper()
 	n, err := s.Count(context.Background())
 	if err != nil {
@@ -67,7 +65,7 @@ func TestMigrateTwice(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		for range 2 {
-			if err := cdr.Migrate(ctx, db); err != nil {
+			if err := cdrstore.Migrate(ctx, db); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -75,10 +73,14 @@ func TestMigrateTwice(t *testing.T) {
 		if err := db.GetContext(ctx, &applied, `SELECT COUNT(*) FROM schema_migrations WHERE component = 'cdr'`); err != nil {
 			t.Fatal(err)
 		}
-		if applied != 1 {
-			t.Errorf("schema_migrations has %d cdr rows, want 1", applied)
+		files, err := os.ReadDir(filepath.Join("migrations", string(db.Engine)))
+		if err != nil {
+			t.Fatal(err)
 		}
-		s := cdr.NewStore(db)
+		if applied != len(files) {
+			t.Errorf("schema_migrations has %d cdr rows, want one per migration, %d", applied, len(files))
+		}
+		s := cdrstore.NewStore(db)
 		if n := mustInsert(t, s, []cdr.Record{leg("pbx1", "a", "example.com", base)}); n != 1 {
 			t.Errorf("inserted %d, want 1", n)
 		}
@@ -100,7 +102,8 @@ func TestInsertQueryRoundTrip(t *testing.T) {
 		Duration: 60, Billsec: 50, Disposition: cdr.Answered,
 		Cause: 16, CauseText: "NORMAL_CLEARING", SIPStatus: 200,
 		Codec: "opus", UserAgent: "Yealink SIP-T54W 96.86.0.100",
-		Raw: json.RawMessage(`{"uniqueid": "1741964966.42",  "billsec":50, "nested":{"z":1,"a":[true,null]}}`),
+		Raw:      json.RawMessage(`{"uniqueid": "1741964966.42",  "billsec":50, "nested":{"z":1,"a":[true,null]}}`),
+		TenantID: owner(7),
 	}
 	unanswered := cdr.Record{
 		Switch: "pbx1", CallID: "1741964966.43", Direction: cdr.DirectionInbound,
@@ -442,6 +445,7 @@ func TestQueryFilters(t *testing.T) {
 		r := leg(sw, id, domain, at(end))
 		r.Account, r.CallerNumber, r.Dialed, r.Gateway = account, caller, dialed, gw
 		r.Direction, r.Disposition, r.Billsec, r.Duration = dir, disp, billsec, billsec+10
+		r.TenantID = owner(map[string]int64{"a.example": 1, "b.example": 2, "c.example": 3}[domain])
 		return r
 	}
 	fixture := []cdr.Record{
@@ -465,18 +469,23 @@ func TestQueryFilters(t *testing.T) {
 		{"from in another zone", cdr.Filter{From: at(6).In(time.FixedZone("X", -5*3600))}, []string{"c2", "c1"}},
 		{"from between microseconds", cdr.Filter{From: at(6).Add(time.Nanosecond)}, []string{"c2"}},
 		{"to between microseconds", cdr.Filter{To: at(1).Add(time.Nanosecond)}, []string{"a1"}},
-		{"one domain", cdr.Filter{Domains: []string{"b.example"}}, []string{"b2", "b1"}},
-		{"two domains", cdr.Filter{Domains: []string{"c.example", "a.example"}}, []string{"c2", "c1", "a3", "a2", "a1"}},
-		{"domains repeated", cdr.Filter{Domains: []string{"b.example", "a.example", "b.example"}}, []string{"b2", "b1", "a3", "a2", "a1"}},
-		{"one domain repeated", cdr.Filter{Domains: []string{"b.example", "b.example"}}, []string{"b2", "b1"}},
-		{"more domains than read one by one", cdr.Filter{Domains: manyDomains("c.example", "a.example")}, []string{"c2", "c1", "a3", "a2", "a1"}},
-		{"many domains with a filter", cdr.Filter{Domains: manyDomains("c.example", "a.example"), Account: "alice"}, []string{"a2", "a1"}},
-		{"unknown domain", cdr.Filter{Domains: []string{"z.example"}}, []string{}},
-		{"no domains (tenant without any)", cdr.Filter{Domains: []string{}}, []string{}},
-		{"domain with injection", cdr.Filter{Domains: []string{"a.example' OR '1'='1", `b.example"]`}}, []string{}},
+		{"one tenant", cdr.Filter{Tenants: []int64{2}}, []string{"b2", "b1"}},
+		{"two tenants", cdr.Filter{Tenants: []int64{3, 1}}, []string{"c2", "c1", "a3", "a2", "a1"}},
+		{"tenants repeated", cdr.Filter{Tenants: []int64{2, 1, 2}}, []string{"b2", "b1", "a3", "a2", "a1"}},
+		{"one tenant repeated", cdr.Filter{Tenants: []int64{2, 2}}, []string{"b2", "b1"}},
+		{"more tenants than read one by one", cdr.Filter{Tenants: manyTenants(3, 1)}, []string{"c2", "c1", "a3", "a2", "a1"}},
+		{"many tenants with a filter", cdr.Filter{Tenants: manyTenants(3, 1), Account: "alice"}, []string{"a2", "a1"}},
+		{"unknown tenant", cdr.Filter{Tenants: []int64{99}}, []string{}},
+		{"no tenants (a scope without any)", cdr.Filter{Tenants: []int64{}}, []string{}},
+		{"one domain", cdr.Filter{Domain: "b.example"}, []string{"b2", "b1"}},
+		{"unknown domain", cdr.Filter{Domain: "z.example"}, []string{}},
+		{"domain within the tenants", cdr.Filter{Tenants: []int64{1, 2}, Domain: "b.example"}, []string{"b2", "b1"}},
+		{"domain within many tenants", cdr.Filter{Tenants: manyTenants(1, 2), Domain: "b.example"}, []string{"b2", "b1"}},
+		{"domain outside the tenants", cdr.Filter{Tenants: []int64{1}, Domain: "b.example"}, []string{}},
+		{"domain with injection", cdr.Filter{Domain: "a.example' OR '1'='1"}, []string{}},
 		{"switch", cdr.Filter{Switch: "pbx1"}, []string{"a3", "a2", "a1"}},
 		{"account", cdr.Filter{Account: "alice"}, []string{"b1", "a2", "a1"}},
-		{"account within domain", cdr.Filter{Domains: []string{"a.example"}, Account: "alice"}, []string{"a2", "a1"}},
+		{"account within domain", cdr.Filter{Domain: "a.example", Account: "alice"}, []string{"a2", "a1"}},
 		{"caller exact", cdr.Filter{Caller: "100"}, []string{"a2", "a1"}},
 		{"caller not a prefix", cdr.Filter{Caller: "10"}, []string{}},
 		{"callee prefix", cdr.Filter{CalleePrefix: "0049"}, []string{"b1", "a1"}},
@@ -490,7 +499,7 @@ func TestQueryFilters(t *testing.T) {
 		{"direction", cdr.Filter{Direction: cdr.DirectionOutbound}, []string{"b2", "b1", "a2"}},
 		{"min billsec", cdr.Filter{MinBillsec: 60}, []string{"b2", "a2"}},
 		{"min billsec inclusive", cdr.Filter{MinBillsec: 5}, []string{"c2", "b2", "a2", "a1"}},
-		{"combined", cdr.Filter{Domains: []string{"a.example", "b.example"}, Direction: cdr.DirectionOutbound, Disposition: cdr.Answered, MinBillsec: 1, From: at(1)}, []string{"b2", "a2"}},
+		{"combined", cdr.Filter{Tenants: []int64{1, 2}, Direction: cdr.DirectionOutbound, Disposition: cdr.Answered, MinBillsec: 1, From: at(1)}, []string{"b2", "a2"}},
 		{"limit", cdr.Filter{Limit: 2}, []string{"c2", "c1"}},
 	}
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -519,6 +528,7 @@ func TestQueryPaging(t *testing.T) {
 		for i := range recs {
 			// Seven legs share each end time, and the domains interleave.
 			recs[i] = leg("pbx1", fmt.Sprintf("%04d", i), fmt.Sprintf("d%d.example", i%3), base.Add(time.Duration(i/7)*time.Second))
+			recs[i].TenantID = owner(int64(i%3 + 1))
 		}
 		mustInsert(t, s, recs)
 
@@ -532,9 +542,10 @@ func TestQueryPaging(t *testing.T) {
 			{"limit 37", cdr.Filter{Limit: 37}, total, 28},
 			{"limit above max", cdr.Filter{Limit: 5000}, total, 1},
 			{"limit 1", cdr.Filter{Limit: 1, From: base.Add(130 * time.Second)}, total - 130*7, total - 130*7},
-			{"one domain", cdr.Filter{Domains: []string{"d1.example"}, Limit: 50}, 333, 7},
-			{"two domains", cdr.Filter{Domains: []string{"d0.example", "d2.example"}, Limit: 64}, 667, 11},
-			{"many domains", cdr.Filter{Domains: manyDomains("d0.example", "d2.example"), Limit: 64}, 667, 11},
+			{"one domain", cdr.Filter{Domain: "d1.example", Limit: 50}, 333, 7},
+			{"one tenant", cdr.Filter{Tenants: []int64{2}, Limit: 50}, 333, 7},
+			{"two tenants", cdr.Filter{Tenants: []int64{1, 3}, Limit: 64}, 667, 11},
+			{"many tenants", cdr.Filter{Tenants: manyTenants(1, 3), Limit: 64}, 667, 11},
 			{"exact multiple of limit", cdr.Filter{Limit: 250}, total, 4},
 		}
 		for _, tt := range tests {
@@ -584,14 +595,22 @@ func TestQueryPaging(t *testing.T) {
 	})
 }
 
-// manyDomains returns real plus enough unknown domains to pass the number
+// manyTenants returns real plus enough unknown tenants to pass the number
 // Query reads one by one, so that the IN list is used.
-func manyDomains(real ...string) []string {
+func manyTenants(real ...int64) []int64 {
 	out := slices.Clone(real)
-	for i := range 40 {
-		out = append(out, fmt.Sprintf("unknown%d.example", i))
+	for i := range int64(40) {
+		out = append(out, 1000+i)
 	}
 	return out
+}
+
+// owner returns a TenantID of id, nil for 0.
+func owner(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 // TestRawCeiling runs the load tool's measure on both engines: it takes
@@ -604,7 +623,7 @@ func TestRawCeiling(t *testing.T) {
 		for i := range recs {
 			recs[i] = benchRecord(i, "example.com", base.Add(time.Duration(i)*time.Second))
 		}
-		elapsed, err := cdr.RawCeiling(ctx, db, recs)
+		elapsed, err := cdrstore.RawCeiling(ctx, db, recs)
 		if err != nil {
 			t.Fatal(err)
 		}

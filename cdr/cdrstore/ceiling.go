@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 )
 
@@ -27,7 +28,7 @@ const ceilingBatch = 5000
 // on PostgreSQL, multi-row INSERTs on SQLite) with no dedup and no
 // returned IDs, drops it, and returns the time the inserts took. recs must
 // be valid and have distinct keys.
-func RawCeiling(ctx context.Context, db *sqldb.DB, recs []Record) (time.Duration, error) {
+func RawCeiling(ctx context.Context, db *sqldb.DB, recs []cdr.Record) (time.Duration, error) {
 	table, drop, err := createScratch(ctx, db)
 	if err != nil {
 		return 0, err
@@ -101,7 +102,7 @@ func createScratch(ctx context.Context, db *sqldb.DB) (string, func(), error) {
 
 // rawInsert writes recs into table in one transaction by the fastest
 // plain path.
-func rawInsert(ctx context.Context, db *sqldb.DB, table string, recs []Record) error {
+func rawInsert(ctx context.Context, db *sqldb.DB, table string, recs []cdr.Record) error {
 	if db.Engine == sqldb.Postgres {
 		return copyCeiling(ctx, db, table, recs)
 	}
@@ -128,7 +129,7 @@ func rawInsert(ctx context.Context, db *sqldb.DB, table string, recs []Record) e
 // copyCeiling COPYs recs into table, letting the table assign the ids,
 // through the pgx connection under a pooled database/sql one: the same
 // COPY as InsertNew's, in a transaction of its own.
-func copyCeiling(ctx context.Context, db *sqldb.DB, table string, recs []Record) error {
+func copyCeiling(ctx context.Context, db *sqldb.DB, table string, recs []cdr.Record) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("cdr: ceiling: %w", err)

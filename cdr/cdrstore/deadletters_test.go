@@ -1,7 +1,9 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,7 +18,7 @@ import (
 
 func TestDeadLetters(t *testing.T) {
 	received := base.In(time.FixedZone("X", -3*3600)).Add(789 * time.Nanosecond)
-	huge := strings.Repeat("é", cdr.MaxDeadLetterRaw) // twice the limit in bytes
+	huge := strings.Repeat("é", 1<<19) + "\xff" // 1 MiB of garbage posted as a CDR
 	in := []cdr.DeadLetter{
 		{Source: "freeswitch:fs1 json_cdr", Reason: "cdr: invalid record: call_id: empty", Raw: `{"variables":{}}`, ReceivedAt: received},
 		{Source: "import Master.csv:17", Reason: "truncated line", Raw: "\"1741964966.42\",\"Ren\xe9e\x00", ReceivedAt: received.Add(time.Second)},
@@ -83,14 +85,26 @@ func TestDeadLetters(t *testing.T) {
 				g.ReceivedAt = time.Time{}
 			}
 			w.ID = g.ID
+			sum := sha256.Sum256([]byte(in[i].Raw))
+			w.RawSHA256, w.RawSize = hex.EncodeToString(sum[:]), int64(len(in[i].Raw))
 			if !reflect.DeepEqual(g, w) {
 				t.Errorf("dead letter %d:\n got %+v\nwant %+v", i, g, w)
 			}
 		}
-		big := got[3].Raw
-		if !strings.HasPrefix(big, huge[:cdr.MaxDeadLetterRaw]) ||
-			!strings.Contains(big, "[cut: 1048576 more bytes]") || !utf8.ValidString(big) || len(big) > cdr.MaxDeadLetterRaw+64 {
-			t.Errorf("raw of %d bytes stored as %d bytes ending %q", len(huge), len(big), big[len(big)-40:])
+		// The 1 MiB upload is kept as an excerpt within the bound, with
+		// the hash and size of the whole.
+		big := got[3]
+		sum := sha256.Sum256([]byte(huge))
+		if len(big.Raw) > cdr.MaxDeadLetterExcerpt || len(big.Raw) < cdr.MaxDeadLetterExcerpt-utf8.UTFMax ||
+			!strings.HasPrefix(huge, big.Raw) || !utf8.ValidString(big.Raw) {
+			t.Errorf("raw of %d bytes stored as %d bytes ending %q", len(huge), len(big.Raw), big.Raw[max(0, len(big.Raw)-40):])
+		}
+		if big.RawSize != int64(len(huge)) || big.RawSHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("raw size %d, sha256 %s; want %d, %x", big.RawSize, big.RawSHA256, len(huge), sum)
+		}
+		var stored int64
+		if err := db.GetContext(ctx, &stored, `SELECT SUM(LENGTH(raw)) FROM cdr_dead_letters`); err != nil || stored > 4*cdr.MaxDeadLetterExcerpt {
+			t.Errorf("cdr_dead_letters holds %d characters of raw (%v), want at most %d", stored, err, 4*cdr.MaxDeadLetterExcerpt)
 		}
 		if after, err := s.DeadLetters(ctx, got[3].ID, 10); err != nil || len(after) != 0 {
 			t.Errorf("after the last: %v, %v", after, err)

@@ -1,4 +1,4 @@
-package cdr_test
+package cdrstore_test
 
 import (
 	"cmp"
@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
 
 // explain returns the plan of the statement Query runs for f, one line per
 // plan node.
-func explain(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter, pgSettings ...string) string {
+func explain(t testing.TB, db *sqldb.DB, s *cdrstore.Store, f cdr.Filter, pgSettings ...string) string {
 	t.Helper()
 	ctx := context.Background()
 	query, args := s.QuerySQL(f)
@@ -68,9 +69,9 @@ func explain(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter, pgSettings 
 // analysed rows.
 func TestQueryPlan(t *testing.T) {
 	cursor := &cdr.Cursor{End: base, ID: 42}
-	many := make([]string, 40)
+	many := make([]int64, 40)
 	for i := range many {
-		many[i] = fmt.Sprintf("d%d.example", i)
+		many[i] = int64(i + 1)
 	}
 	// Within base's day, so within one partition.
 	from, to := base.Add(-time.Hour), base.Add(time.Hour)
@@ -82,18 +83,22 @@ func TestQueryPlan(t *testing.T) {
 		scans int    // index scans expected, per partition read on PostgreSQL
 		parts int    // partitions read on PostgreSQL
 	}{
-		{"one domain", cdr.Filter{Domains: []string{"a.example"}}, "cdrs_domain_end_idx", 1, partitions},
-		{"one domain, next page", cdr.Filter{Domains: []string{"a.example"}, Before: cursor}, "cdrs_domain_end_idx", 1, partitions},
-		{"one domain, filtered", cdr.Filter{Domains: []string{"a.example"}, Before: cursor, From: base.Add(-time.Hour), Account: "alice", MinBillsec: 1}, "cdrs_domain_end_idx", 1, 2},
-		{"three domains, next page", cdr.Filter{Domains: []string{"a.example", "b.example", "c.example"}, Before: cursor}, "cdrs_domain_end_idx", 3, partitions},
+		{"one tenant", cdr.Filter{Tenants: []int64{1}}, "cdrs_tenant_end_idx", 1, partitions},
+		{"one tenant, next page", cdr.Filter{Tenants: []int64{1}, Before: cursor}, "cdrs_tenant_end_idx", 1, partitions},
+		{"one tenant, filtered", cdr.Filter{Tenants: []int64{1}, Before: cursor, From: base.Add(-time.Hour), Account: "alice", MinBillsec: 1}, "cdrs_tenant_end_idx", 1, 2},
+		{"three tenants, next page", cdr.Filter{Tenants: []int64{1, 2, 3}, Before: cursor}, "cdrs_tenant_end_idx", 3, partitions},
+		{"one domain", cdr.Filter{Domain: "a.example"}, "cdrs_domain_end_idx", 1, partitions},
+		{"one domain, next page", cdr.Filter{Domain: "a.example", Before: cursor}, "cdrs_domain_end_idx", 1, partitions},
+		{"one domain of one tenant", cdr.Filter{Tenants: []int64{1}, Domain: "a.example", Before: cursor}, "", 1, partitions},
+		{"one domain of three tenants", cdr.Filter{Tenants: []int64{1, 2, 3}, Domain: "a.example", Before: cursor}, "", 1, partitions},
 		{"every domain", cdr.Filter{}, "cdrs_end_idx", 1, partitions},
 		{"every domain, next page", cdr.Filter{Before: cursor}, "cdrs_end_idx", 1, partitions},
 		{"every domain, one switch", cdr.Filter{Before: cursor, Switch: "pbx1"}, "cdrs_end_idx", 1, partitions},
-		{"one domain, one switch", cdr.Filter{Domains: []string{"a.example"}, Switch: "pbx1"}, "cdrs_domain_end_idx", 1, partitions},
-		// Partition pruning. On an empty table either index is as cheap
-		// to PostgreSQL for a time range.
-		{"one domain, one day", cdr.Filter{Domains: []string{"a.example"}, From: from, To: to}, "", 1, 1},
-		{"three domains, one day", cdr.Filter{Domains: []string{"a.example", "b.example", "c.example"}, From: from, To: to}, "", 3, 1},
+		{"one tenant, one switch", cdr.Filter{Tenants: []int64{1}, Switch: "pbx1"}, "cdrs_tenant_end_idx", 1, partitions},
+		// Partition pruning. On an empty table any of the indexes is as
+		// cheap to PostgreSQL for a time range.
+		{"one tenant, one day", cdr.Filter{Tenants: []int64{1}, From: from, To: to}, "", 1, 1},
+		{"three tenants, one day", cdr.Filter{Tenants: []int64{1, 2, 3}, From: from, To: to}, "", 3, 1},
 		{"every domain, one day", cdr.Filter{From: from, To: to}, "cdrs_end_idx", 1, 1},
 	}
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -114,7 +119,7 @@ func TestQueryPlan(t *testing.T) {
 				plan := planOf(t, db, s, tt.f)
 				n := 0
 				if tt.index == "" {
-					n = indexScans(db, plan, "cdrs_domain_end_idx") + indexScans(db, plan, "cdrs_end_idx")
+					n = indexScans(db, plan, "cdrs_tenant_end_idx") + indexScans(db, plan, "cdrs_domain_end_idx") + indexScans(db, plan, "cdrs_end_idx")
 				} else {
 					n = indexScans(db, plan, tt.index)
 				}
@@ -129,18 +134,18 @@ func TestQueryPlan(t *testing.T) {
 				}
 			})
 		}
-		// Past perDomainMax domains the IN list is used; it must at least
+		// Past perTenantMax tenants the IN list is used; it must at least
 		// use an index.
-		plan := explain(t, db, s, cdr.Filter{Domains: many, Before: cursor}, "enable_seqscan = off", "enable_bitmapscan = off")
-		if indexScans(db, plan, "cdrs_domain_end_idx") == 0 && indexScans(db, plan, "cdrs_end_idx") == 0 {
-			t.Errorf("40 domains: no time index used:\n%s", plan)
+		plan := explain(t, db, s, cdr.Filter{Tenants: many, Before: cursor}, "enable_seqscan = off", "enable_bitmapscan = off")
+		if indexScans(db, plan, "cdrs_tenant_end_idx") == 0 && indexScans(db, plan, "cdrs_end_idx") == 0 {
+			t.Errorf("40 tenants: no time index used:\n%s", plan)
 		}
 	})
 }
 
 // planOf is explain with sequential scans, bitmap scans and sorts priced
 // out.
-func planOf(t testing.TB, db *sqldb.DB, s *cdr.Store, f cdr.Filter) string {
+func planOf(t testing.TB, db *sqldb.DB, s *cdrstore.Store, f cdr.Filter) string {
 	t.Helper()
 	return explain(t, db, s, f, "enable_seqscan = off", "enable_bitmapscan = off", "enable_sort = off")
 }
@@ -161,6 +166,7 @@ func partitionsRead(plan string) []string {
 // partitionIndex maps the indexes of cdrs to the names PostgreSQL gives
 // their copies on a day partition, cdrs_p20250314_domain_end_time_id_idx.
 var partitionIndex = map[string]*regexp.Regexp{
+	"cdrs_tenant_end_idx": regexp.MustCompile(`\bcdrs_p\d{8}_tenant_id_end_time_id_idx\b`),
 	"cdrs_domain_end_idx": regexp.MustCompile(`\bcdrs_p\d{8}_domain_end_time_id_idx\b`),
 	"cdrs_end_idx":        regexp.MustCompile(`\bcdrs_p\d{8}_end_time_id_idx\b`),
 }
