@@ -79,3 +79,27 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 func Conflict(field, format string, args ...any) error {
 	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// fieldNotFound turns the not-found of a referenced object into a
+// validation error naming the referencing field, so a caller learns which
+// parameter was wrong.
+func fieldNotFound(field string, err error) error {
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return &RefError{Field: field, NotFoundError: nf}
+	}
+	return err
+}
+
+// RefError is a reference, in field Field, to an object that does not exist
+// or is out of scope. It is both a not-found and names the field.
+type RefError struct {
+	Field string
+	*NotFoundError
+}
+
+func (e *RefError) Error() string { return e.Field + ": " + e.NotFoundError.Error() }
+
+// Unwrap lets callers test errors.Is(err, ErrNotFound) and errors.As into
+// *NotFoundError.
+func (e *RefError) Unwrap() error { return e.NotFoundError }
