@@ -38,7 +38,10 @@ func (s *Service) prepareAccount(ctx context.Context, sc Scope, a *Account) erro
 	case a.DomainID > 0:
 		d, err = s.Domain(ctx, sc, a.DomainID)
 	case a.Domain != "":
-		d, err = s.DomainByName(ctx, sc, a.Domain)
+		// A write reads the store, not the domain cache.
+		name := strings.ToLower(a.Domain)
+		d, err = s.store.DomainByName(ctx, name)
+		d, err = inScope(ctx, s, sc, "domain", d, err, name)
 	default:
 		return Invalid("domain_id", "is required")
 	}

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"errors"
 	"strings"
 )
 
@@ -17,7 +18,11 @@ func (s *Service) CreateDomain(ctx context.Context, sc Scope, d *Domain) error {
 	if _, err := s.tenantInScope(ctx, sc, d.TenantID); err != nil {
 		return fieldNotFound("tenant_id", err)
 	}
-	return s.store.CreateDomain(ctx, d)
+	if err := s.store.CreateDomain(ctx, d); err != nil {
+		return err
+	}
+	s.changed(ctx, Invalidation{Kind: InvalidateDomain})
+	return nil
 }
 
 // Domain returns domain id if the scope sees it.
@@ -26,11 +31,19 @@ func (s *Service) Domain(ctx context.Context, sc Scope, id int64) (*Domain, erro
 	return inScope(ctx, s, sc, "domain", d, err, id)
 }
 
-// DomainByName returns the domain called name if the scope sees it.
+// DomainByName returns the domain called name if the scope sees it. The
+// answer comes from the domain cache (domaincache.go).
 func (s *Service) DomainByName(ctx context.Context, sc Scope, name string) (*Domain, error) {
 	name = strings.ToLower(name)
-	d, err := s.store.DomainByName(ctx, name)
-	return inScope(ctx, s, sc, "domain", d, err, name)
+	e, err := s.domainByName(ctx, name)
+	if errors.Is(err, ErrNotFound) || (err == nil && (e.domain == nil || !sc.Sees(e.path))) {
+		return nil, NotFound("domain", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := *e.domain
+	return &d, nil
 }
 
 // UpdateDomain loads domain id, lets fn change it and saves it. A domain
@@ -70,6 +83,7 @@ func (s *Service) UpdateDomain(ctx context.Context, sc Scope, id int64, fn func(
 	if err := s.store.UpdateDomain(ctx, d); err != nil {
 		return nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateDomain})
 	return d, nil
 }
 
@@ -81,7 +95,11 @@ func (s *Service) DeleteDomain(ctx context.Context, sc Scope, id int64) error {
 	if _, err := s.Domain(ctx, sc, id); err != nil {
 		return err
 	}
-	return s.store.DeleteDomain(ctx, id)
+	if err := s.store.DeleteDomain(ctx, id); err != nil {
+		return err
+	}
+	s.changed(ctx, Invalidation{Kind: InvalidateDomain})
+	return nil
 }
 
 // Domains lists the domains in scope.

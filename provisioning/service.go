@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -15,9 +16,19 @@ type Service struct {
 	store Store
 	sinks []ConfigSink
 	log   *slog.Logger
-	// tokens caches successful token checks (see Authenticate).
-	tokens   tokenCache
-	tokenTTL time.Duration
+	// The caches of invalidation.go: token checks by token hash, domains
+	// by name, and the domain names of a scope by its subtree path.
+	tokens       versioned[string, tokenEntry]
+	domains      versioned[string, domainEntry]
+	scopeDomains versioned[string, []string]
+	cacheTTL     time.Duration
+	// broadcaster carries invalidations to other processes (nil: none).
+	broadcaster Broadcaster
+	// following is set while FollowInvalidations runs, listening while
+	// its stream is connected: cached answers are trusted only when both
+	// or neither are set. sessions counts the connections it made.
+	following, listening atomic.Bool
+	sessions             atomic.Int64
 	// bcryptCost is lowered only by tests.
 	bcryptCost int
 }
@@ -31,16 +42,20 @@ func WithSink(s ConfigSink) Option { return func(svc *Service) { svc.sinks = app
 // WithLogger sets the logger used for sink failures.
 func WithLogger(l *slog.Logger) Option { return func(svc *Service) { svc.log = l } }
 
-// WithTokenCacheTTL sets how long a token check is reused (default
-// TokenCacheTTL; 0 checks the store on every request).
-func WithTokenCacheTTL(d time.Duration) Option { return func(svc *Service) { svc.tokenTTL = d } }
+// WithCacheTTL sets how long a cached token check or domain lookup is
+// used without asking the store (default CacheTTL; 0 asks the store every
+// time). Invalidation, not the TTL, keeps the caches correct.
+func WithCacheTTL(d time.Duration) Option { return func(svc *Service) { svc.cacheTTL = d } }
 
 // WithBcryptCost sets the bcrypt cost for password hashes (tests lower it).
 func WithBcryptCost(c int) Option { return func(svc *Service) { svc.bcryptCost = c } }
 
-// NewService returns a Service over store.
+// NewService returns a Service over store. A store that is also a
+// Broadcaster carries the Service's cache invalidations to the other
+// processes sharing it.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, log: slog.Default(), bcryptCost: bcrypt.DefaultCost, tokenTTL: TokenCacheTTL}
+	s := &Service{store: store, log: slog.Default(), bcryptCost: bcrypt.DefaultCost, cacheTTL: CacheTTL}
+	s.broadcaster, _ = store.(Broadcaster)
 	for _, o := range opts {
 		o(s)
 	}

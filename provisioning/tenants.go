@@ -73,6 +73,7 @@ func (s *Service) UpdateTenant(ctx context.Context, sc Scope, id int64, fn func(
 	if err := s.store.UpdateTenant(ctx, t); err != nil {
 		return nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateTenant})
 	return t, nil
 }
 
@@ -90,7 +91,11 @@ func (s *Service) DeleteTenant(ctx context.Context, sc Scope, id int64) error {
 	if !sc.All() && id == sc.TenantID {
 		return fmt.Errorf("%w: a tenant-admin cannot delete its own tenant", ErrForbidden)
 	}
-	return s.store.DeleteTenant(ctx, id)
+	if err := s.store.DeleteTenant(ctx, id); err != nil {
+		return err
+	}
+	s.changed(ctx, Invalidation{Kind: InvalidateTenant})
+	return nil
 }
 
 // Tenants lists the tenants in scope.

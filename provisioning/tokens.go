@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 )
 
 // TokenPrefix starts every API token, so that secret scanners and humans
@@ -52,105 +50,62 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role, tenan
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return "", nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateToken, ID: t.ID})
 	return secret, t, nil
 }
 
 // Authenticate resolves a token secret to the caller's Scope. Unknown,
 // revoked and malformed tokens all give ErrUnauthenticated.
 //
-// Successful answers are remembered for TokenCacheTTL, so a busy API does
-// not pay a database round trip per request, and beyond it while the
-// database is unreachable, so that durable submissions (CDRs) from known
-// callers are still accepted, into the spool, during an outage. A revoked
-// token therefore stops working within TokenCacheTTL.
+// Answers are cached (see invalidation.go), so a busy API does not pay a
+// database round trip per request: revoking a token, deleting or moving its
+// tenant drop the cached answer before the write returns, in this process
+// at once and in the others as soon as the store's notification arrives.
+// While the database is unreachable the last known answer is used, so that
+// durable submissions (CDRs) from known callers are still accepted into the
+// spool during an outage; a token whose revocation was seen has no cached
+// answer left and is refused even then.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Scope, *Token, error) {
 	if secret == "" || len(secret) > 200 {
 		return Scope{}, nil, ErrUnauthenticated
 	}
-	hash := HashToken(secret)
-	cached, ok := s.tokens.get(hash)
-	if ok && time.Since(cached.at) < s.tokenTTL {
-		return cached.scope, cached.token, nil
-	}
-	scope, t, err := s.authenticate(ctx, hash)
-	switch {
-	case err == nil:
-		s.tokens.put(hash, tokenEntry{scope: scope, token: t, at: time.Now()})
-		return scope, t, nil
-	case errors.Is(err, ErrUnauthenticated):
-		s.tokens.drop(hash)
-		return Scope{}, nil, err
-	case ok && ctx.Err() == nil:
-		s.log.WarnContext(ctx, "token check failed; using the cached answer", "token_id", cached.token.ID, "err", err)
-		return cached.scope, cached.token, nil
-	default:
-		return Scope{}, nil, err
-	}
-}
-
-func (s *Service) authenticate(ctx context.Context, hash string) (Scope, *Token, error) {
-	t, err := s.store.TokenByHash(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
-		return Scope{}, nil, ErrUnauthenticated
-	}
+	e, err := load(ctx, s, &s.tokens, "token", HashToken(secret), s.authenticate)
 	if err != nil {
 		return Scope{}, nil, err
 	}
-	if t.RevokedAt != nil {
-		return Scope{}, nil, ErrUnauthenticated
-	}
-	if t.Role == RoleAdmin {
-		return AdminScope(), t, nil
-	}
-	tenant, err := s.store.Tenant(ctx, *t.TenantID)
-	if errors.Is(err, ErrNotFound) {
-		return Scope{}, nil, ErrUnauthenticated
-	}
-	if err != nil {
-		return Scope{}, nil, err
-	}
-	return Scope{Role: t.Role, TenantID: tenant.ID, Path: tenant.Path}, t, nil
+	t := *e.token
+	return e.scope, &t, nil
 }
 
-// TokenCacheTTL is how long a successful token check is reused.
-const TokenCacheTTL = 30 * time.Second
-
+// tokenEntry is a cached token check.
 type tokenEntry struct {
 	scope Scope
 	token *Token
-	at    time.Time
 }
 
-// tokenCache remembers successful token checks by token hash. It is
-// bounded: when full, it is cleared (tokens are few; a clear only costs a
-// round trip per token).
-type tokenCache struct {
-	mu sync.Mutex
-	m  map[string]tokenEntry
-}
-
-const tokenCacheMax = 10000
-
-func (c *tokenCache) get(hash string) (tokenEntry, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[hash]
-	return e, ok
-}
-
-func (c *tokenCache) put(hash string, e tokenEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= tokenCacheMax {
-		c.m = map[string]tokenEntry{}
+// authenticate checks the token whose secret hashes to hash in the store.
+func (s *Service) authenticate(ctx context.Context, hash string) (tokenEntry, error) {
+	t, err := s.store.TokenByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return tokenEntry{}, ErrUnauthenticated
 	}
-	c.m[hash] = e
-}
-
-func (c *tokenCache) drop(hash string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, hash)
+	if err != nil {
+		return tokenEntry{}, err
+	}
+	if t.RevokedAt != nil {
+		return tokenEntry{}, ErrUnauthenticated
+	}
+	if t.Role == RoleAdmin {
+		return tokenEntry{scope: AdminScope(), token: t}, nil
+	}
+	tenant, err := s.store.Tenant(ctx, *t.TenantID)
+	if errors.Is(err, ErrNotFound) {
+		return tokenEntry{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return tokenEntry{}, err
+	}
+	return tokenEntry{scope: Scope{Role: t.Role, TenantID: tenant.ID, Path: tenant.Path}, token: t}, nil
 }
 
 // Tokens lists API tokens (never their secrets).
@@ -158,18 +113,14 @@ func (s *Service) Tokens(ctx context.Context, p Page) ([]Token, error) {
 	return s.store.Tokens(ctx, p.Normalize())
 }
 
-// RevokeToken revokes token id. This process forgets the token at once;
-// other processes (the daemon, when the CLI revokes) within TokenCacheTTL.
+// RevokeToken revokes token id. Every listener of this process refuses it
+// from the moment RevokeToken returns; other processes sharing the store as
+// soon as its notification reaches them (PostgreSQL), or within CacheTTL
+// (SQLite, where the command line's revocation cannot notify a daemon).
 func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	if err := s.store.RevokeToken(ctx, id); err != nil {
 		return err
 	}
-	s.tokens.mu.Lock()
-	for h, e := range s.tokens.m {
-		if e.token.ID == id {
-			delete(s.tokens.m, h)
-		}
-	}
-	s.tokens.mu.Unlock()
+	s.changed(ctx, Invalidation{Kind: InvalidateToken, ID: id})
 	return nil
 }
