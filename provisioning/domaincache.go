@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 )
 
 // domainEntry is a cached domain lookup by name: the domain and its
@@ -38,9 +39,9 @@ func (s *Service) fetchDomain(ctx context.Context, name string) (domainEntry, er
 }
 
 // cachedDomainTenant is DomainTenant served from the domain cache: the
-// tenant owning the (lower-case) domain name, and whether it exists.
+// tenant owning the domain called name (any case), and whether it exists.
 func (s *Service) cachedDomainTenant(ctx context.Context, name string) (int64, bool, error) {
-	e, err := s.domainByName(ctx, name)
+	e, err := s.domainByName(ctx, strings.ToLower(name))
 	if errors.Is(err, ErrNotFound) {
 		return 0, false, nil
 	}
