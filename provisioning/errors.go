@@ -58,6 +58,31 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // NotFound returns a *NotFoundError.
 func NotFound(kind string, key any) error { return &NotFoundError{Kind: kind, Key: fmt.Sprint(key)} }
 
+// ForbiddenError is an operation the caller's role may not perform on
+// objects it can see. Field names the field that asked for it (parent_id
+// null for a root tenant, tenant_id null for a shared gateway), or is empty
+// when the operation itself is refused.
+type ForbiddenError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ForbiddenError) Error() string {
+	if e.Field == "" {
+		return "forbidden: " + e.Reason
+	}
+	return fmt.Sprintf("forbidden: %s: %s", e.Field, e.Reason)
+}
+
+// Unwrap lets callers test errors.Is(err, ErrForbidden).
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
+// Forbidden returns a *ForbiddenError. Role refusals are forbidden, never
+// invalid: the request is well-formed, the caller may just not make it.
+func Forbidden(field, format string, args ...any) error {
+	return &ForbiddenError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
 // ConflictError names the field whose uniqueness was violated, or the reason
 // a delete was refused (Field is then empty).
 type ConflictError struct {

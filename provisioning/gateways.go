@@ -2,13 +2,12 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
 )
 
 func (s *Service) checkGatewayOwner(ctx context.Context, sc Scope, g *Gateway) error {
 	if g.TenantID == nil {
 		if !sc.All() {
-			return Invalid("tenant_id", "is required: only an admin may manage shared gateways")
+			return Forbidden("tenant_id", "only an admin may manage shared gateways")
 		}
 		return nil
 	}
@@ -60,7 +59,7 @@ func (s *Service) UpdateGateway(ctx context.Context, sc Scope, id int64, fn func
 		return nil, err
 	}
 	if g.TenantID == nil && !sc.All() {
-		return nil, fmt.Errorf("%w: only an admin may change a shared gateway", ErrForbidden)
+		return nil, Forbidden("", "only an admin may change a shared gateway")
 	}
 	if err := fn(g); err != nil {
 		return nil, err
@@ -89,7 +88,7 @@ func (s *Service) DeleteGateway(ctx context.Context, sc Scope, id int64) error {
 		return err
 	}
 	if g.TenantID == nil && !sc.All() {
-		return fmt.Errorf("%w: only an admin may delete a shared gateway", ErrForbidden)
+		return Forbidden("", "only an admin may delete a shared gateway")
 	}
 	if err := s.store.DeleteGateway(ctx, id); err != nil {
 		return err

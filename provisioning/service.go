@@ -2,7 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -90,7 +89,7 @@ func (c Change) describe() string {
 
 func requireWrite(sc Scope) error {
 	if !sc.CanWrite() {
-		return fmt.Errorf("%w: role %q is read-only", ErrForbidden, sc.Role)
+		return Forbidden("", "role %q is read-only", sc.Role)
 	}
 	return nil
 }

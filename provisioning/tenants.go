@@ -2,7 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"fmt"
 )
 
 // CreateTenant creates t under t.ParentID. Only an admin may create a root
@@ -16,7 +15,7 @@ func (s *Service) CreateTenant(ctx context.Context, sc Scope, t *Tenant) error {
 	}
 	if t.ParentID == nil {
 		if !sc.All() {
-			return Invalid("parent_id", "is required: only an admin may create a root tenant")
+			return Forbidden("parent_id", "only an admin may create a root tenant")
 		}
 	} else if _, err := s.tenantInScope(ctx, sc, *t.ParentID); err != nil {
 		return fieldNotFound("parent_id", err)
@@ -55,11 +54,11 @@ func (s *Service) UpdateTenant(ctx context.Context, sc Scope, id int64, fn func(
 	}
 	if !sameID(oldParent, t.ParentID) {
 		if !sc.All() && id == sc.TenantID {
-			return nil, fmt.Errorf("%w: a tenant-admin cannot move its own tenant", ErrForbidden)
+			return nil, Forbidden("parent_id", "a tenant-admin cannot move its own tenant")
 		}
 		if t.ParentID == nil {
 			if !sc.All() {
-				return nil, Invalid("parent_id", "is required: only an admin may make a root tenant")
+				return nil, Forbidden("parent_id", "only an admin may make a root tenant")
 			}
 		} else {
 			if *t.ParentID == id {
@@ -89,7 +88,7 @@ func (s *Service) DeleteTenant(ctx context.Context, sc Scope, id int64) error {
 		return err
 	}
 	if !sc.All() && id == sc.TenantID {
-		return fmt.Errorf("%w: a tenant-admin cannot delete its own tenant", ErrForbidden)
+		return Forbidden("", "a tenant-admin cannot delete its own tenant")
 	}
 	if err := s.store.DeleteTenant(ctx, id); err != nil {
 		return err

@@ -35,7 +35,7 @@ func (s *Service) CreateUser(ctx context.Context, sc Scope, u *User, password st
 		u.Role = RoleUser
 	}
 	if u.Role == RoleAdmin && !sc.All() {
-		return fmt.Errorf("%w: only an admin may create admins", ErrForbidden)
+		return Forbidden("role", "only an admin may create admins")
 	}
 	u.PasswordHash = "-" // validated separately below, hashed last (it is slow)
 	if err := u.Validate(); err != nil {
@@ -74,7 +74,7 @@ func (s *Service) UpdateUser(ctx context.Context, sc Scope, id int64, fn func(*U
 	}
 	oldTenant, oldRole := u.TenantID, u.Role
 	if oldRole == RoleAdmin && !sc.All() {
-		return nil, fmt.Errorf("%w: only an admin may change an admin", ErrForbidden)
+		return nil, Forbidden("", "only an admin may change an admin")
 	}
 	if err := fn(u); err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (s *Service) UpdateUser(ctx context.Context, sc Scope, id int64, fn func(*U
 		return nil, err
 	}
 	if u.Role != oldRole && u.Role == RoleAdmin && !sc.All() {
-		return nil, fmt.Errorf("%w: only an admin may grant the admin role", ErrForbidden)
+		return nil, Forbidden("role", "only an admin may grant the admin role")
 	}
 	if u.TenantID != oldTenant {
 		if _, err := s.tenantInScope(ctx, sc, u.TenantID); err != nil {
@@ -114,7 +114,7 @@ func (s *Service) DeleteUser(ctx context.Context, sc Scope, id int64) error {
 		return err
 	}
 	if u.Role == RoleAdmin && !sc.All() {
-		return fmt.Errorf("%w: only an admin may delete an admin", ErrForbidden)
+		return Forbidden("", "only an admin may delete an admin")
 	}
 	return s.store.DeleteUser(ctx, id)
 }
