@@ -156,3 +156,65 @@ func TestScopeDomainNames(t *testing.T) {
 		}
 	})
 }
+
+// TestForeignLooksLikeMissing: reading another tenant's object costs the
+// store exactly what reading an id or a name nobody holds costs, so that
+// not even the answer's timing tells the two apart.
+func TestForeignLooksLikeMissing(t *testing.T) {
+	eachCounted(t, func(t *testing.T, e *env, count *provisioningtest.CountingStore) {
+		w := newTree(t, e)
+		scB := e.scopeOf(t, provisioning.RoleTenantAdmin, w.B)
+		const missing = 1 << 40
+		calls := func(f func() error) (int64, error) {
+			count.Reset()
+			err := f()
+			return count.Calls(), err
+		}
+		for _, c := range []struct {
+			kind    string
+			foreign func() error
+			absent  func() error
+		}{
+			{"tenant", func() error { _, err := e.svc.Tenant(e.ctx, scB, w.A1.ID); return err },
+				func() error { _, err := e.svc.Tenant(e.ctx, scB, missing); return err }},
+			{"domain", func() error { _, err := e.svc.Domain(e.ctx, scB, w.dA1.ID); return err },
+				func() error { _, err := e.svc.Domain(e.ctx, scB, missing); return err }},
+			{"user", func() error { _, err := e.svc.User(e.ctx, scB, w.uA1.ID); return err },
+				func() error { _, err := e.svc.User(e.ctx, scB, missing); return err }},
+			{"user by login", func() error { _, err := e.svc.UserByLogin(e.ctx, scB, w.uA1.Login); return err },
+				func() error { _, err := e.svc.UserByLogin(e.ctx, scB, "nobody"); return err }},
+			{"account", func() error { _, err := e.svc.Account(e.ctx, scB, w.aA1.ID); return err },
+				func() error { _, err := e.svc.Account(e.ctx, scB, missing); return err }},
+			{"gateway", func() error { _, err := e.svc.Gateway(e.ctx, scB, w.gA1.ID); return err },
+				func() error { _, err := e.svc.Gateway(e.ctx, scB, missing); return err }},
+			{"gateway by name", func() error { _, err := e.svc.GatewayByName(e.ctx, scB, w.gA1.Name); return err },
+				func() error { _, err := e.svc.GatewayByName(e.ctx, scB, "nothing"); return err }},
+			{"did", func() error { _, err := e.svc.DID(e.ctx, scB, w.nA1.ID); return err },
+				func() error { _, err := e.svc.DID(e.ctx, scB, missing); return err }},
+			{"did by number", func() error { _, err := e.svc.DIDByNumber(e.ctx, scB, w.nA1.Number); return err },
+				func() error { _, err := e.svc.DIDByNumber(e.ctx, scB, "+4999999999"); return err }},
+			// Domain names are cached: compare cold lookups (a domain
+			// write empties the cache first).
+			{"domain by name", func() error {
+				e.domain(t, "flush-1.example", w.B)
+				count.Reset()
+				_, err := e.svc.DomainByName(e.ctx, scB, w.dA1.Name)
+				return err
+			}, func() error {
+				e.domain(t, "flush-2.example", w.B)
+				count.Reset()
+				_, err := e.svc.DomainByName(e.ctx, scB, "nothing.example")
+				return err
+			}},
+		} {
+			nf, errF := calls(c.foreign)
+			na, errA := calls(c.absent)
+			if !errors.Is(errF, provisioning.ErrNotFound) || !errors.Is(errA, provisioning.ErrNotFound) {
+				t.Errorf("%s: foreign %v, absent %v; want both not found", c.kind, errF, errA)
+			}
+			if nf != na {
+				t.Errorf("%s: %d store calls for another tenant's, %d for a missing one", c.kind, nf, na)
+			}
+		}
+	})
+}

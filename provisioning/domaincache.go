@@ -26,6 +26,7 @@ func (s *Service) domainByName(ctx context.Context, name string) (domainEntry, e
 func (s *Service) fetchDomain(ctx context.Context, name string) (domainEntry, error) {
 	d, err := s.store.DomainByName(ctx, name)
 	if errors.Is(err, ErrNotFound) {
+		s.matchOwnerLookup(ctx) // an absent name costs what a foreign one does
 		return domainEntry{}, nil
 	}
 	if err != nil {
