@@ -30,7 +30,9 @@ func TestInvalidationChannel(t *testing.T) {
 		ready, got := make(chan struct{}), make(chan provisioning.Invalidation, 1)
 		lctx, stop := context.WithCancel(ctx)
 		done := make(chan error)
-		go func() { done <- s.Listen(lctx, func() { close(ready) }, func(inv provisioning.Invalidation) { got <- inv }) }()
+		go func() {
+			done <- s.Listen(lctx, func() { close(ready) }, func(inv provisioning.Invalidation) { got <- inv })
+		}()
 		<-ready
 		must(t, s.Broadcast(ctx, want))
 		select {
