@@ -58,6 +58,31 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // NotFound returns a *NotFoundError.
 func NotFound(kind string, key any) error { return &NotFoundError{Kind: kind, Key: fmt.Sprint(key)} }
 
+// ForbiddenError is an operation the caller's role may not perform on
+// objects it can see. Field names the field that asked for it (parent_id
+// null for a root tenant, tenant_id null for a shared gateway), or is empty
+// when the operation itself is refused.
+type ForbiddenError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ForbiddenError) Error() string {
+	if e.Field == "" {
+		return "forbidden: " + e.Reason
+	}
+	return fmt.Sprintf("forbidden: %s: %s", e.Field, e.Reason)
+}
+
+// Unwrap lets callers test errors.Is(err, ErrForbidden).
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
+// Forbidden returns a *ForbiddenError. Role refusals are forbidden, never
+// invalid: the request is well-formed, the caller may just not make it.
+func Forbidden(field, format string, args ...any) error {
+	return &ForbiddenError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
 // ConflictError names the field whose uniqueness was violated, or the reason
 // a delete was refused (Field is then empty).
 type ConflictError struct {
@@ -79,3 +104,27 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 func Conflict(field, format string, args ...any) error {
 	return &ConflictError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
+
+// fieldNotFound turns the not-found of a referenced object into a
+// validation error naming the referencing field, so a caller learns which
+// parameter was wrong.
+func fieldNotFound(field string, err error) error {
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return &RefError{Field: field, NotFoundError: nf}
+	}
+	return err
+}
+
+// RefError is a reference, in field Field, to an object that does not exist
+// or is out of scope. It is both a not-found and names the field.
+type RefError struct {
+	Field string
+	*NotFoundError
+}
+
+func (e *RefError) Error() string { return e.Field + ": " + e.NotFoundError.Error() }
+
+// Unwrap lets callers test errors.Is(err, ErrNotFound) and errors.As into
+// *NotFoundError.
+func (e *RefError) Unwrap() error { return e.NotFoundError }

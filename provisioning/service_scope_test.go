@@ -239,15 +239,15 @@ func TestTenantAdminLimits(t *testing.T) {
 				return nil
 			})), provisioning.ErrForbidden},
 			"create shared gateway": {e.svc.CreateGateway(e.ctx, sc, &provisioning.Gateway{Name: "mine", Host: "h.example"}),
-				provisioning.ErrInvalid},
+				provisioning.ErrForbidden},
 			"share own gateway": {second(e.svc.UpdateGateway(e.ctx, sc, w.gA1.ID, func(x *provisioning.Gateway) error {
 				x.TenantID = nil
 				return nil
-			})), provisioning.ErrInvalid},
+			})), provisioning.ErrForbidden},
 			"update shared gateway": {second(e.svc.UpdateGateway(e.ctx, sc, w.gShare.ID, never[provisioning.Gateway](t))),
 				provisioning.ErrForbidden},
 			"delete shared gateway": {e.svc.DeleteGateway(e.ctx, sc, w.gShare.ID), provisioning.ErrForbidden},
-			"create root tenant":    {e.svc.CreateTenant(e.ctx, sc, &provisioning.Tenant{Name: "root"}), provisioning.ErrInvalid},
+			"create root tenant":    {e.svc.CreateTenant(e.ctx, sc, &provisioning.Tenant{Name: "root"}), provisioning.ErrForbidden},
 			"delete own tenant":     {e.svc.DeleteTenant(e.ctx, sc, w.A.ID), provisioning.ErrForbidden},
 			"move own tenant": {second(e.svc.UpdateTenant(e.ctx, sc, w.A.ID, func(x *provisioning.Tenant) error {
 				x.ParentID = ptr(w.A1.ID)
@@ -256,7 +256,7 @@ func TestTenantAdminLimits(t *testing.T) {
 			"make sub-tenant a root": {second(e.svc.UpdateTenant(e.ctx, sc, w.A1.ID, func(x *provisioning.Tenant) error {
 				x.ParentID = nil
 				return nil
-			})), provisioning.ErrInvalid},
+			})), provisioning.ErrForbidden},
 		} {
 			if !errors.Is(c.err, c.want) {
 				t.Errorf("%s: err = %v, want %v", name, c.err, c.want)

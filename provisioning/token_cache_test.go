@@ -50,7 +50,7 @@ func TestTokenCache(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				fs.down.Store(false)
-				svc := provisioning.NewService(fs, provisioning.WithTokenCacheTTL(tc.ttl), provisioning.WithBcryptCost(4))
+				svc := provisioning.NewService(fs, provisioning.WithCacheTTL(tc.ttl), provisioning.WithBcryptCost(4))
 				secret, _, err := svc.CreateToken(ctx, "t", provisioning.RoleAdmin, nil)
 				must(t, err)
 				if _, _, err := svc.Authenticate(ctx, secret); err != nil {
@@ -74,9 +74,25 @@ func TestTokenCache(t *testing.T) {
 				t.Fatalf("err = %v", err)
 			}
 		})
+		t.Run("revocation seen, then the database goes down: still refused", func(t *testing.T) {
+			fs.down.Store(false)
+			// TTL 0: every check asks the store, so an outage falls back
+			// to the last known answer, which the revocation must have
+			// removed.
+			svc := provisioning.NewService(fs, provisioning.WithCacheTTL(0))
+			secret, tok, err := svc.CreateToken(ctx, "o", provisioning.RoleAdmin, nil)
+			must(t, err)
+			_, _, err = svc.Authenticate(ctx, secret)
+			must(t, err)
+			must(t, svc.RevokeToken(ctx, tok.ID))
+			fs.down.Store(true)
+			if sc, _, err := svc.Authenticate(ctx, secret); err == nil {
+				t.Errorf("revoked token accepted during an outage: scope %+v", sc)
+			}
+		})
 		t.Run("revoked here is forgotten at once", func(t *testing.T) {
 			fs.down.Store(false)
-			svc := provisioning.NewService(fs, provisioning.WithTokenCacheTTL(time.Hour))
+			svc := provisioning.NewService(fs, provisioning.WithCacheTTL(time.Hour))
 			secret, tok, err := svc.CreateToken(ctx, "r", provisioning.RoleAdmin, nil)
 			must(t, err)
 			_, _, err = svc.Authenticate(ctx, secret)
@@ -86,5 +102,54 @@ func TestTokenCache(t *testing.T) {
 				t.Errorf("revoked token: err = %v", err)
 			}
 		})
+	})
+}
+
+// slowStore holds a token lookup after the store answered and before the
+// answer is returned, until release is closed: the window in which a
+// concurrent revocation commits.
+type slowStore struct {
+	*sqlstore.Store
+	answered chan struct{}
+	release  chan struct{}
+}
+
+func (s *slowStore) TokenByHash(ctx context.Context, hash string) (*provisioning.Token, error) {
+	t, err := s.Store.TokenByHash(ctx, hash)
+	if s.answered != nil {
+		close(s.answered)
+		<-s.release
+		s.answered = nil
+	}
+	return t, err
+}
+
+// TestCheckRacingRevocation: a token check that read the store just before
+// a revocation committed may answer its own request, but must not put its
+// stale answer into the cache after the revocation dropped it.
+func TestCheckRacingRevocation(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		must(t, sqlstore.Migrate(ctx, db))
+		store := &slowStore{Store: sqlstore.New(db)}
+		svc := provisioning.NewService(store, provisioning.WithCacheTTL(time.Hour))
+		secret, tok, err := svc.CreateToken(ctx, "race", provisioning.RoleAdmin, nil)
+		must(t, err)
+		store.answered, store.release = make(chan struct{}), make(chan struct{})
+		answered := store.answered
+		done := make(chan error)
+		go func() {
+			_, _, err := svc.Authenticate(ctx, secret)
+			done <- err
+		}()
+		<-answered // the check has read the token, not yet revoked
+		must(t, svc.RevokeToken(ctx, tok.ID))
+		close(store.release)
+		if err := <-done; err != nil {
+			t.Fatalf("the check that began before the revocation: %v", err)
+		}
+		if _, _, err := svc.Authenticate(ctx, secret); !errors.Is(err, provisioning.ErrUnauthenticated) {
+			t.Errorf("after the revocation: err = %v, want ErrUnauthenticated", err)
+		}
 	})
 }

@@ -103,6 +103,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	core := newGroup(ctx, log)
 	core.run("presence", view.Run)
 	core.run("cdr pipeline", pipeline.Run)
+	core.run("provisioning cache invalidations", svc.FollowInvalidations)
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})

@@ -161,26 +161,11 @@ func DecodeCDRCursor(s string) (*cdr.Cursor, error) {
 
 // ScopeDomains returns the names of the domains a scope may see, or nil for
 // an admin (every domain). Presence and CDR queries are filtered by domain
-// name, so this is how a tenant's scope reaches them.
+// name, so this is how a tenant's scope reaches them. The Service caches the
+// answer (invalidated by every domain and tenant change), so a warm presence
+// read does not touch the store.
 func ScopeDomains(ctx context.Context, svc *provisioning.Service, sc provisioning.Scope) ([]string, error) {
-	if sc.All() {
-		return nil, nil
-	}
-	names := []string{}
-	var after int64
-	for {
-		ds, err := svc.Domains(ctx, sc, provisioning.DomainFilter{Page: provisioning.Page{After: after, Limit: provisioning.MaxLimit}})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range ds {
-			names = append(names, d.Name)
-		}
-		if len(ds) < provisioning.MaxLimit {
-			return names, nil
-		}
-		after = ds[len(ds)-1].ID
-	}
+	return svc.ScopeDomainNames(ctx, sc)
 }
 
 // ClientGone reports whether a request failed only because its client went

@@ -78,6 +78,7 @@ func toAPIError(err error) *apiError {
 		re  *provisioning.RefError
 		ce  *provisioning.ConflictError
 		nfe *provisioning.NotFoundError
+		fbe *provisioning.ForbiddenError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -99,6 +100,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: codeConflict, Field: ce.Field, Message: ce.Error()}
 	case errors.Is(err, provisioning.ErrConflict):
 		return &apiError{Status: http.StatusConflict, Code: codeConflict, Message: clean(err)}
+	case errors.As(err, &fbe):
+		return &apiError{Status: http.StatusForbidden, Code: codeForbidden, Field: fbe.Field, Message: fbe.Error()}
 	case errors.Is(err, provisioning.ErrForbidden):
 		return &apiError{Status: http.StatusForbidden, Code: codeForbidden, Message: clean(err)}
 	case errors.Is(err, provisioning.ErrUnauthenticated):

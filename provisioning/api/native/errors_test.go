@@ -92,7 +92,7 @@ func TestErrors(t *testing.T) {
 			{"short password", "PATCH", path("users", b.user), "", "", `{"password":"x"}`, 400, codeInvalid, "password"},
 			{"domain of an account is fixed", "PATCH", path("accounts", b.account), "", "", `{"domain_id":999}`, 400, codeInvalid, "domain_id"},
 			{"domain of an account by name", "PATCH", path("accounts", b.account), "", "", `{"domain":"other.example"}`, 400, codeInvalid, "domain_id"},
-			{"tenant-admin root tenant", "POST", "/api/v1/tenants", taTok, "", `{"name":"root2"}`, 400, codeInvalid, "parent_id"},
+			{"tenant-admin root tenant", "POST", "/api/v1/tenants", taTok, "", `{"name":"root2"}`, 403, codeForbidden, "parent_id"},
 			{"missing domain", "POST", "/api/v1/accounts", "", "", `{"domain_id":999999,"username":"1001"}`, 422, codeInvalidRef, "domain_id"},
 			{"missing domain by name", "POST", "/api/v1/accounts", "", "", `{"domain":"nowhere.example","username":"1001"}`, 422, codeInvalidRef, "domain_id"},
 			{"missing account", "POST", "/api/v1/dids", "", "", fmt.Sprintf(`{"tenant_id":%d,"number":"+15550001111","account_id":999999}`, b.tenant), 422, codeInvalidRef, "account_id"},

@@ -71,16 +71,23 @@ func (s *server) liveRoutes() []*route {
 		},
 		{
 			method: http.MethodGet, path: Prefix + "/switches", op: "listSwitches", tag: "live",
-			summary: "List the configured switches with the state of their connection",
-			doc:     "connected is false while Switchboard is reconnecting to the switch; last_error says why, last_sync is the last full resync. The live view keeps a disconnected switch's last known state until it is resynced.",
+			summary: "List the configured switches with the state of their connection (admin tokens only)",
+			doc: "connected is false while Switchboard is reconnecting to the switch; last_error says why, last_sync is the last full resync. The live view keeps a disconnected switch's last known state until it is resynced. " +
+				"Switches are the operator's infrastructure, shared by every tenant, and last_error names their internal addresses: other tokens are refused with 403.",
 			resp:    response{status: http.StatusOK, list: true, typ: reflect.TypeFor[presence.SwitchState](), name: "SwitchState"},
+			errs:    []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusInternalServerError},
 			handler: s.switches,
 		},
 	}
 }
 
-// switches lists the connection state of every switch feeding presence.
-func (s *server) switches(w http.ResponseWriter, _ *http.Request, _ *call) error {
+// switches lists the connection state of every switch feeding presence,
+// to admins only: the switches serve every tenant and their errors carry
+// internal addresses ("dial tcp 10.0.0.5:8088: connection refused").
+func (s *server) switches(w http.ResponseWriter, _ *http.Request, c *call) error {
+	if !c.scope.All() {
+		return &apiError{Status: http.StatusForbidden, Code: codeForbidden, Message: "forbidden: only admin tokens may list switches"}
+	}
 	out := list[presence.SwitchState]{Items: []presence.SwitchState{}}
 	if s.d.Presence != nil {
 		out.Items = append(out.Items, s.d.Presence.Switches()...)
