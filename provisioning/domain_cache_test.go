@@ -79,10 +79,10 @@ func TestDomainCacheInvalidation(t *testing.T) {
 				if err != nil && !errors.Is(err, provisioning.ErrNotFound) {
 					t.Errorf("DomainByName(A, %s): err = %v, want not found", w.name, err)
 				}
-				tenant, ok, err := e.svc.CachedDomainTenant(e.ctx, w.name)
+				tenant, ok, err := e.svc.DomainTenant(e.ctx, w.name)
 				must(t, err)
 				if ok != (w.tenant != 0) || tenant != w.tenant {
-					t.Errorf("CachedDomainTenant(%s) = %d, %v; want %d", w.name, tenant, ok, w.tenant)
+					t.Errorf("DomainTenant(%s) = %d, %v; want %d", w.name, tenant, ok, w.tenant)
 				}
 				sc, _, err := e.svc.Authenticate(e.ctx, secretA1)
 				must(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 )
 
 // domainEntry is a cached domain lookup by name: the domain and its
@@ -37,19 +36,6 @@ func (s *Service) fetchDomain(ctx context.Context, name string) (domainEntry, er
 		return domainEntry{}, err // not found: the domain went with a deleted tenant meanwhile
 	}
 	return domainEntry{domain: d, path: t.Path}, nil
-}
-
-// cachedDomainTenant is DomainTenant served from the domain cache: the
-// tenant owning the domain called name (any case), and whether it exists.
-func (s *Service) cachedDomainTenant(ctx context.Context, name string) (int64, bool, error) {
-	e, err := s.domainByName(ctx, strings.ToLower(name))
-	if errors.Is(err, ErrNotFound) {
-		return 0, false, nil
-	}
-	if err != nil || e.domain == nil {
-		return 0, false, err
-	}
-	return e.domain.TenantID, true, nil
 }
 
 // ScopeDomainNames returns the names of the domains sc may see, or nil for

@@ -387,7 +387,7 @@ func TestOriginateAndHangup(t *testing.T) {
 // bodies kept as dead letters.
 func TestJSONCDREndpoint(t *testing.T) {
 	sink := &recordingSink{}
-	a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", CDRAckTimeout: 300 * time.Millisecond,
+	a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", CDRAckTimeout: time.Second, // the outbox may be in a backoff wait when the sink recovers
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
