@@ -55,13 +55,19 @@ var fieldDocs = map[string]string{
 	"GatewayPatch.tenant_id":   "the owning tenant; null for a shared gateway (admins only)",
 	"GatewayStatus.tenant_id":  "the owning tenant; null for a shared gateway",
 	"domain_id":                "the SIP domain; cannot be changed once created",
-	"AccountCreate.domain":     "the SIP domain by name, instead of domain_id",
+	"AccountCreate.domain":     "the SIP domain by name, instead of domain_id; given with domain_id, both must name the same domain",
 	"AccountPatch.domain":      "the SIP domain by name; cannot be changed once created",
 	"Account.domain":           "the SIP domain's name",
 	"Account.tenant_id":        "the tenant owning the account's domain",
 	"AccountCreated.tenant_id": "the tenant owning the account's domain",
 	"name":                     "the object's name",
-	"Tenant.name":              "1 to 100 characters, no control characters",
+	"Tenant.name":              "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"TenantCreate.name":        "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"TenantPatch.name":         "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"first_name":               "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"last_name":                "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"email":                    "a plain e-mail address such as name@example.com, at most 254 characters",
+	"caller_id_name":           "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting), no \" < >",
 	"Domain.name":              "the SIP domain (realm): a lower-case hostname or an IPv4 address, unique across Switchboard",
 	"DomainCreate.name":        "the SIP domain (realm): a hostname or an IPv4 address, unique across Switchboard; stored lower-case",
 	"Gateway.name":             "lower-case letters, digits, _ and -, unique across Switchboard: the gateway's id on every switch",
@@ -74,7 +80,7 @@ var fieldDocs = map[string]string{
 	"GatewayPatch.username":    "username for outbound registration; empty for none",
 	"host":                     "hostname, IPv4 or IPv6 address of the gateway",
 	"caller_id_number":         "1 to 32 digits, * or #, optionally after a leading +",
-	"description":              "free text, at most 255 characters",
+	"description":              "free text, at most 255 characters, no hidden characters (control, bidirectional or invisible formatting)",
 	"contact":                  "the registered Contact URI",
 	"address":                  "ip:port the REGISTER came from",
 	"switch":                   "the switch's name",
@@ -89,7 +95,9 @@ var fieldDocs = map[string]string{
 	"account_id":               "the SIP account the DID routes to, or null while unrouted",
 	"number":                   "E.164 number: + then 7 to 15 digits",
 	"qualify_seconds":          "SIP OPTIONS interval in seconds, 0 to 3600; 0 = never",
-	"port":                     "SIP port, 1 to 65535; default 5060, or 5061 for tls",
+	"port":                     "SIP port, 1 to 65535",
+	"GatewayCreate.port":       "SIP port, 1 to 65535; absent or null for the default, 5060 (5061 for tls); 0 is refused",
+	"GatewayPatch.port":        "SIP port, 1 to 65535; null sets the default, 5060 (5061 for tls); 0 is refused",
 	"register":                 "register to the gateway with username and secret",
 	"rtt_ms":                   "last qualify round trip in milliseconds; 0 when unknown",
 	"GatewayStatus.state":      "up when any switch has the gateway up, down when some switch reports it and none has it up, unknown when no switch reports it",
@@ -259,7 +267,11 @@ var errorResponses = map[int]string{
 }
 
 var errorDescriptions = map[int]string{
-	http.StatusBadRequest:            "The request is malformed or a field is invalid (codes invalid, malformed_body, unknown_field, bad_parameter); field names the culprit when there is one.",
+	http.StatusBadRequest: "The request is malformed or a field is invalid (codes invalid, malformed_body, unknown_field, bad_parameter); field names the culprit when there is one. " +
+		"Bodies are decoded strictly, at every depth: a key given twice (malformed_body), a key that differs from a documented field only in case or is not one (unknown_field), " +
+		"null for a field that is not nullable (invalid), invalid UTF-8 or a lone UTF-16 surrogate (malformed_body) are refused. " +
+		"Text fields refuse control, bidirectional and invisible formatting characters (invalid). " +
+		"Query parameters must be declared, given at most once, correctly percent-encoded, valid UTF-8, and free of the same hidden characters (bad_parameter).",
 	http.StatusUnauthorized:          "The bearer token is missing, unknown or revoked.",
 	http.StatusForbidden:             "The token's role may not perform this operation.",
 	http.StatusNotFound:              "No such object in the caller's scope. Objects of other tenants are indistinguishable from missing ones.",
@@ -391,7 +403,7 @@ func (s *server) openAPI() obj {
 			"properties": obj{
 				"status":  obj{"type": "integer", "description": "the HTTP status, repeated"},
 				"code":    obj{"type": "string", "enum": errorCodes},
-				"field":   obj{"type": "string", "description": "the body field, path or query parameter at fault, when there is one"},
+				"field":   obj{"type": "string", "description": "the body field (a path such as [2].raw.a when nested), path or query parameter at fault, when there is one"},
 				"message": obj{"type": "string", "description": "for humans; may change between versions"},
 			},
 		}},
