@@ -1092,7 +1092,8 @@ func TestCDRSubmitSinkFails(t *testing.T) {
 // The CDR answers have exactly the fields their schemas list.
 func TestCDROpenAPISchemas(t *testing.T) {
 	eachCDR(t, func(t *testing.T, ce *cdrEnv) {
-		_, doc := fetchDoc(t, ce.h)
+		body, doc := fetchDoc(t, ce.h)
+		conf := newConformance(t, body)
 		ce.seed()
 		check := func(schema string, answer map[string]any) {
 			t.Helper()
@@ -1114,6 +1115,7 @@ func TestCDROpenAPISchemas(t *testing.T) {
 					t.Errorf("%s: required %s missing", schema, r)
 				}
 			}
+			conf.check(t, schema, answer)
 		}
 		list := ce.do("GET", "/api/v1/cdrs?include_raw=true&disposition=congestion", ce.admin, "").must(t, http.StatusOK)
 		check("CDRList", list.m)

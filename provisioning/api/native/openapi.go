@@ -39,6 +39,24 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[cdr.Disposition](): {string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion)},
 }
 
+// tagDocs describe the tags of the route table's operations; a tag without
+// one is a bug the document refuses to render (redocly's tag-description).
+var tagDocs = map[string]string{
+	"tenants":  "Tenants: the tree of customers. Every other object belongs to one, and a token's scope is a subtree.",
+	"domains":  "SIP domains (realms) of a tenant; unique across Switchboard.",
+	"users":    "API users of a tenant, with their role.",
+	"accounts": "SIP accounts (username@domain) phones register with.",
+	"gateways": "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
+	"dids":     "Phone numbers (E.164) of a tenant, routed to a SIP account.",
+	"live":     "The live state the switches report: registrations, gateway status, switch connections, and Switchboard's own SIP probes. Read-only.",
+	"cdrs":     "Call detail records: query, CSV export, live stream, and submission.",
+	"meta":     "This document.",
+}
+
+// servers is where the paths are served: the daemon's own root, whatever
+// its address (a relative URL resolves against the document's).
+var servers = []any{obj{"url": "/", "description": "the Switchboard daemon serving this document (http.listen)"}}
+
 // rawMessageType is a free-form JSON value (a CDR's raw source record).
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
@@ -83,6 +101,7 @@ var fieldDocs = map[string]string{
 	"description":              "free text, at most 255 characters, no hidden characters (control, bidirectional or invisible formatting)",
 	"contact":                  "the registered Contact URI",
 	"address":                  "ip:port the REGISTER came from",
+	"Registration.transport":   "the transport the phone registered over, as the switch reports it: usually udp, tcp, tls, ws or wss, but not a closed set (a phone may name another)",
 	"switch":                   "the switch's name",
 	"AccountCreated.domain":    "the SIP domain's name",
 	"secret":                   "SIP digest secret: 4 to 80 printable ASCII characters without spaces, quotes or backslashes; write-only except in the answer to a create",
@@ -152,10 +171,10 @@ func (g *schemaGen) object(name string, t reflect.Type, required []string, reque
 		if !ok || len(f.Index) > 1 && shadowed(t, f) {
 			continue
 		}
+		// A raw JSON value's schema has no type, so it admits null (and
+		// nullable, which needs a type, must not be set): null is the
+		// same as absent.
 		s := g.schema(f.Type)
-		if request && f.Type == rawMessageType {
-			s["nullable"] = true // null is the same as absent
-		}
 		if d, ok := fieldDocs[name+"."+field]; ok {
 			s["description"] = d
 		} else if d, ok := fieldDocs[field]; ok {
@@ -320,6 +339,9 @@ func (s *server) openAPI() obj {
 			"tags":        []string{rt.tag},
 		}
 		if !containsString(tags, rt.tag) {
+			if tagDocs[rt.tag] == "" {
+				panic(fmt.Sprintf("native: tag %q of %s has no description in tagDocs", rt.tag, rt.op))
+			}
 			tags = append(tags, rt.tag)
 		}
 		if rt.doc != "" {
@@ -424,7 +446,7 @@ func (s *server) openAPI() obj {
 	}
 	tagList := make([]any, len(tags))
 	for i, t := range tags {
-		tagList[i] = obj{"name": t}
+		tagList[i] = obj{"name": t, "description": tagDocs[t]}
 	}
 	return obj{
 		"openapi": OpenAPIVersion,
@@ -433,6 +455,7 @@ func (s *server) openAPI() obj {
 			"version":     "1",
 			"description": "Provisioning (tenants, SIP domains, users, SIP accounts, gateways, DIDs), live state (registrations, gateway status) and call detail records (query, CSV export, live feed, submission). Authenticate with Authorization: Bearer <token>. Lists page by keyset: pass next_cursor back as cursor.",
 		},
+		"servers":  servers,
 		"tags":     tagList,
 		"security": []any{obj{"bearerAuth": []string{}}},
 		"paths":    paths,
@@ -467,6 +490,9 @@ func queryParam(p param) obj {
 		s = obj{"type": "boolean", "default": false}
 	default:
 		s = obj{"type": "string"}
+	}
+	if len(p.enum) > 0 {
+		s["enum"] = p.enum
 	}
 	return obj{"name": p.name, "in": "query", "required": false, "description": p.doc, "schema": s}
 }
