@@ -302,15 +302,8 @@ func (s *jsonScanner) enter() error {
 }
 
 func (s *jsonScanner) object(sh *shape) error {
-	if err := s.enter(); err != nil {
+	if empty, err := s.open('}'); empty || err != nil {
 		return err
-	}
-	s.pos++ // {
-	s.skipSpace()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
-		s.pos++
-		s.depth--
-		return nil
 	}
 	var (
 		seen       keySet // the keys so far
@@ -363,19 +356,8 @@ func (s *jsonScanner) object(sh *shape) error {
 			return err
 		}
 		s.pop()
-		s.skipSpace()
-		if s.pos >= len(s.data) {
-			return errJSONSyntax
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -392,19 +374,12 @@ func (s *jsonScanner) unknownField(sh *shape, key string) error {
 }
 
 func (s *jsonScanner) array(sh *shape) error {
-	if err := s.enter(); err != nil {
+	if empty, err := s.open(']'); empty || err != nil {
 		return err
 	}
-	s.pos++ // [
 	elem := freeForm
 	if sh.kind == listShape {
 		elem = sh.elem
-	}
-	s.skipSpace()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
-		s.pos++
-		s.depth--
-		return nil
 	}
 	for i := 0; ; i++ {
 		s.push(pathStep{index: i})
@@ -412,21 +387,45 @@ func (s *jsonScanner) array(sh *shape) error {
 			return err
 		}
 		s.pop()
-		s.skipSpace()
-		if s.pos >= len(s.data) {
-			return errJSONSyntax
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// open enters the object or array at s.pos, whose closing byte is end,
+// and reports whether it is empty (and so already left).
+func (s *jsonScanner) open(end byte) (empty bool, err error) {
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	s.pos++ // { or [
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == end {
+		s.pos++
+		s.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
+// next scans what follows a member or element: a comma, or end, which
+// closes the object or array (done).
+func (s *jsonScanner) next(end byte) (done bool, err error) {
+	s.skipSpace()
+	if s.pos >= len(s.data) {
+		return false, errJSONSyntax
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case end:
+		s.pos++
+		s.depth--
+		return true, nil
+	}
+	return false, errJSONSyntax
 }
 
 // badString is what is wrong with a string that is valid JSON syntax but
