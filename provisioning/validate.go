@@ -33,8 +33,9 @@ var (
 	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
-// checkText validates a free-text field: valid UTF-8, no control characters,
-// at most max characters, and at least one when required.
+// checkText validates a free-text field a person reads (a name, a
+// description): valid UTF-8, no hidden characters (HiddenRune), at most max
+// characters, and at least one when required.
 func checkText(field, v string, max int, required bool) error {
 	if !utf8.ValidString(v) {
 		return Invalid(field, "must be valid UTF-8")
@@ -45,12 +46,69 @@ func checkText(field, v string, max int, required bool) error {
 	if n := utf8.RuneCountInString(v); n > max {
 		return Invalid(field, "must be at most %d characters (got %d)", max, n)
 	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return Invalid(field, "must not contain control characters")
-		}
+	if r, at, ok := HiddenRune(v); ok {
+		return Invalid(field, "%s (%U at character %d)", HiddenRuneRule, r, at)
 	}
 	return nil
+}
+
+// HiddenRuneRule is the reason given when HiddenRune finds a character.
+const HiddenRuneRule = "must not contain control, bidirectional or invisible formatting characters"
+
+// HiddenRune returns the first character of s that a person reading s would
+// not see, or would see other than it is, with its 1-based position:
+//
+//   - control characters (Cc), and the line and paragraph separators
+//     (U+2028, U+2029), which break the lines of logs and listings;
+//   - format characters (Cf): the bidirectional controls (U+202A–U+202E,
+//     U+2066–U+2069, U+200E, U+200F, U+061C) that reorder what follows
+//     them ("Trojan Source"), and invisible ones such as U+200B, U+2060
+//     or U+FEFF that make two different names look the same;
+//   - the other default-ignorable characters (Hangul fillers, U+034F...),
+//     which render as nothing and make names that look empty.
+//
+// The zero-width joiner and non-joiner (U+200D, U+200C) are the exception:
+// Persian, the Indic scripts and emoji sequences need them to spell words,
+// so they are allowed between two visible characters, though not at either
+// end, doubled, or next to a space, where they only hide something.
+//
+// The provisioning text fields use it (checkText), and the API dialects
+// apply it to query parameters, so that every dialect refuses the same.
+func HiddenRune(s string) (r rune, at int, found bool) {
+	afterVisible := false // the previous character may precede a joiner
+	for i, c := range s {
+		at++
+		switch {
+		case c == zwnj || c == zwj:
+			next, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(c):])
+			if !afterVisible || !joinable(next) {
+				return c, at, true
+			}
+			afterVisible = false // no joiner after a joiner
+		case hidden(c):
+			return c, at, true
+		default:
+			afterVisible = joinable(c)
+		}
+	}
+	return 0, 0, false
+}
+
+const (
+	zwnj = '\u200c'
+	zwj  = '\u200d'
+)
+
+// hidden reports whether c is never visible text (see HiddenRune).
+func hidden(c rune) bool {
+	return unicode.IsControl(c) || c == '\u2028' || c == '\u2029' ||
+		unicode.Is(unicode.Cf, c) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, c)
+}
+
+// joinable reports whether c may stand next to a joiner: a visible,
+// non-space character.
+func joinable(c rune) bool {
+	return c != utf8.RuneError && c != zwnj && c != zwj && !hidden(c) && !unicode.IsSpace(c)
 }
 
 // checkPattern validates a required token-like field against re.

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/cdr"
 )
@@ -47,8 +47,9 @@ func recordFieldNames() string {
 // decodeCDRs decodes a submission: one CDR object or an array of at most
 // maxCDRsPerPost. It is as strict as decodeJSON and names the culprit of
 // a refusal as [index].field (field alone for a single object): unknown
-// fields, wrong types, times that are not RFC 3339, null for a field that
-// cannot be null, and records validateCDR refuses. It returns every record
+// fields, keys given twice or in another case (also inside raw), wrong
+// types, times that are not RFC 3339, null for a field that cannot be
+// null, invalid UTF-8, and records validateCDR refuses. It returns every record
 // or an error, never some of them. An id is accepted and dropped (the
 // store assigns ids), so that a cdr.Record marshalled by a Go client, or
 // a CDR read from this API, can be sent as it is.
@@ -57,8 +58,15 @@ func decodeCDRs(body []byte) ([]cdr.Record, error) {
 	if len(trimmed) == 0 {
 		return nil, badBody(codeMalformedBody, "", "a CDR object or an array of CDRs is required")
 	}
-	if !utf8.Valid(trimmed) {
-		return nil, badBody(codeMalformedBody, "", "must be valid UTF-8")
+	// Keys given twice or in another case, invalid text and nulls are
+	// refused here, at every depth (raw included), naming the culprit;
+	// syntax errors are left to the decoder below.
+	sh := shapeOf(reflect.TypeFor[cdr.Record]())
+	if trimmed[0] == '[' {
+		sh = shapeOf(reflect.TypeFor[[]cdr.Record]())
+	}
+	if err := checkJSON(trimmed, sh); err != nil && !errors.Is(err, errJSONSyntax) {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	var recs []cdr.Record

@@ -62,9 +62,11 @@ var (
 		{name: "account", typ: "string", doc: "only CDRs of this SIP account (username)"},
 		{name: "caller", typ: "string", doc: "exact caller number"},
 		{name: "callee_prefix", typ: "string", doc: "dialled numbers starting with this"},
-		{name: "disposition", typ: "string", doc: "ANSWERED, NO ANSWER, BUSY, FAILED or CONGESTION; case-insensitive, _ or - for the space (no_answer)"},
+		{name: "disposition", typ: "string", doc: "only CDRs with this disposition; also accepted case-insensitively, with _ or - for the space (no_answer)",
+			enum: []string{string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion)}},
 		{name: "gateway", typ: "string", doc: "only CDRs through this gateway"},
-		{name: "direction", typ: "string", doc: "inbound, outbound or internal; case-insensitive"},
+		{name: "direction", typ: "string", doc: "only CDRs of this direction; also accepted case-insensitively",
+			enum: []string{string(cdr.DirectionInbound), string(cdr.DirectionOutbound), string(cdr.DirectionInternal)}},
 		{name: "min_billsec", typ: "count", doc: "only CDRs with at least this many billable seconds"},
 	}
 	pIncludeRaw   = param{name: "include_raw", typ: "bool", doc: "include each CDR's raw source record (raw), as the switch produced it"}

@@ -968,7 +968,17 @@ func submission(recs []cdr.Record) string {
 func TestCDRSubmitRefused(t *testing.T) {
 	eachCDR(t, func(t *testing.T, ce *cdrEnv) {
 		valid := strings.Trim(submission([]cdr.Record{leg("ok", "a.example.com", 1)}), "[]")
-		with := func(kv string) string { return strings.TrimSuffix(valid, "}") + "," + kv + "}" }
+		// with sets the fields of kv, replacing valid's: a key given twice
+		// is refused for that alone.
+		with := func(kv string) string {
+			var set, m map[string]json.RawMessage
+			json.Unmarshal([]byte("{"+strings.ToValidUTF8(kv, "")+"}"), &set) //nolint:errcheck // our own JSON
+			json.Unmarshal([]byte(valid), &m)                                 //nolint:errcheck // our own JSON
+			for k := range set {
+				delete(m, k)
+			}
+			return strings.TrimSuffix(jsonStr(m), "}") + "," + kv + "}"
+		}
 		without := func(key string) string {
 			var m map[string]any
 			json.Unmarshal([]byte(valid), &m) //nolint:errcheck // our own JSON
@@ -1013,7 +1023,12 @@ func TestCDRSubmitRefused(t *testing.T) {
 			{"unclosed array", "", "[" + valid, 400, codeMalformedBody, ""},
 			{"trailing data", "", "[" + valid + "] []", 400, codeMalformedBody, ""},
 			{"two objects", "", valid + valid, 400, codeMalformedBody, ""},
-			{"invalid UTF-8", "", with("\"codec\":\"\xff\""), 400, codeMalformedBody, ""},
+			{"invalid UTF-8", "", with("\"codec\":\"\xff\""), 400, codeMalformedBody, "codec"},
+			{"invalid UTF-8 in raw", "", "[" + valid + "," + with("\"raw\":{\"a\":[\"\xff\"]}") + "]", 400, codeMalformedBody, "[1].raw.a[0]"},
+			{"key given twice", "", "[" + valid + "," + strings.TrimSuffix(valid, "}") + `,"switch":"other"}]`, 400, codeMalformedBody, "[1].switch"},
+			{"key given twice inside raw", "", with(`"raw":{"a":{"b":1,"b":2}}`), 400, codeMalformedBody, "raw.a.b"},
+			{"key given twice, escaped", "", with(`"raw":{"role":"user","r\u006fle":"admin"}`), 400, codeMalformedBody, "raw.role"},
+			{"lone surrogate", "", with(`"caller_name":"\ud800x"`), 400, codeMalformedBody, "caller_name"},
 			{"text/plain", "text/plain", "[" + valid + "]", 415, codeUnsupportedMedia, ""},
 			{"too many records", "", "[" + strings.Join(tooMany, ",") + "]", 413, codeBodyTooLarge, ""},
 		} {
@@ -1092,7 +1107,8 @@ func TestCDRSubmitSinkFails(t *testing.T) {
 // The CDR answers have exactly the fields their schemas list.
 func TestCDROpenAPISchemas(t *testing.T) {
 	eachCDR(t, func(t *testing.T, ce *cdrEnv) {
-		_, doc := fetchDoc(t, ce.h)
+		body, doc := fetchDoc(t, ce.h)
+		conf := newConformance(t, body)
 		ce.seed()
 		check := func(schema string, answer map[string]any) {
 			t.Helper()
@@ -1114,6 +1130,7 @@ func TestCDROpenAPISchemas(t *testing.T) {
 					t.Errorf("%s: required %s missing", schema, r)
 				}
 			}
+			conf.check(t, schema, answer)
 		}
 		list := ce.do("GET", "/api/v1/cdrs?include_raw=true&disposition=congestion", ce.admin, "").must(t, http.StatusOK)
 		check("CDRList", list.m)

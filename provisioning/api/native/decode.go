@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 )
@@ -42,32 +41,34 @@ func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 }
 
 // decodeJSON decodes body, a JSON object, into dst, a pointer to a struct
-// of the fields an operation accepts. It is strict: unknown fields, wrong
-// types, null for a field that cannot be null, trailing data and invalid
-// UTF-8 are all refused, naming the field when there is one. Fields absent
-// from body are left as they are in dst, which is what makes PATCH a
-// partial update.
+// of the fields an operation accepts. It is strict (checkJSON): unknown
+// fields, keys given twice or in another case, wrong types, null for a
+// field that cannot be null, trailing data, invalid UTF-8 and lone
+// surrogates are all refused, naming the field. Fields absent from body
+// are left as they are in dst, which is what makes PATCH a partial update.
 func decodeJSON(body []byte, dst any) error {
+	t := reflect.TypeOf(dst).Elem()
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return badBody(codeMalformedBody, "", "a JSON object body is required")
 	}
-	if !utf8.Valid(body) {
-		field := invalidUTF8Field(body)
-		return badBody(codeMalformedBody, field, "must be valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err, reflect.TypeOf(dst).Elem())
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badBody(codeMalformedBody, "", "unexpected data after the JSON object")
-	}
 	if trimmed[0] != '{' {
 		return badBody(codeMalformedBody, "", "the body must be a JSON object")
 	}
-	return checkNulls(body, reflect.TypeOf(dst).Elem())
+	err := checkJSON(trimmed, shapeOf(t))
+	if err != nil && !errors.Is(err, errJSONSyntax) {
+		return err
+	}
+	// checkJSON has refused every unknown field, so Unmarshal (which
+	// cannot) is as strict as a Decoder with DisallowUnknownFields, and
+	// does not copy the body.
+	if uerr := json.Unmarshal(trimmed, dst); uerr != nil {
+		return jsonError(uerr, t)
+	}
+	if err != nil { // checkJSON saw a syntax error that encoding/json did not: refuse rather than trust half a check
+		return badBody(codeMalformedBody, "", "malformed JSON")
+	}
+	return nil
 }
 
 // jsonError turns an encoding/json error into the envelope.
@@ -115,52 +116,6 @@ func describeType(t reflect.Type) string {
 		return "an array"
 	}
 	return "an object"
-}
-
-// invalidUTF8Field returns the first top-level field whose value holds
-// invalid UTF-8, or "".
-func invalidUTF8Field(body []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return ""
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return ""
-		}
-		if !utf8.Valid(raw) {
-			return key
-		}
-	}
-	return ""
-}
-
-// checkNulls refuses null for fields that are not nullable (pointers):
-// encoding/json would silently ignore it, and a caller sending
-// {"name": null} means something it would not get.
-func checkNulls(body []byte, t reflect.Type) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return badBody(codeMalformedBody, "", "the body must be a JSON object")
-	}
-	for _, f := range reflect.VisibleFields(t) {
-		name, ok := jsonName(f)
-		if !ok || f.Type.Kind() == reflect.Pointer {
-			continue
-		}
-		for k, v := range m {
-			if strings.EqualFold(k, name) && string(bytes.TrimSpace(v)) == "null" {
-				return badBody(codeInvalid, name, "must not be null")
-			}
-		}
-	}
-	return nil
 }
 
 // jsonName returns the JSON name of a struct field, false when the field is

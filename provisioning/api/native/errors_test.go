@@ -60,7 +60,7 @@ func TestErrors(t *testing.T) {
 			{"bad cursor", "GET", "/api/v1/accounts?cursor=not-a-cursor", "", "", "", 400, codeBadParameter, "cursor"},
 			{"bad presence cursor", "GET", "/api/v1/registrations?cursor=%21%21", "", "", "", 400, codeBadParameter, "cursor"},
 			{"bad filter id", "GET", "/api/v1/accounts?domain_id=x", "", "", "", 400, codeBadParameter, "domain_id"},
-			{"malformed query", "GET", "/api/v1/tenants?name=%zz", "", "", "", 400, codeBadParameter, ""},
+			{"malformed query", "GET", "/api/v1/tenants?name=%zz", "", "", "", 400, codeBadParameter, "name"},
 			{"no content type", "POST", "/api/v1/tenants", "", none, `{"name":"x"}`, 415, codeUnsupportedMedia, ""},
 			{"text/plain", "POST", "/api/v1/tenants", "", "text/plain", `{"name":"x"}`, 415, codeUnsupportedMedia, ""},
 			{"form", "PATCH", path("tenants", b.tenant), "", "application/x-www-form-urlencoded", `name=x`, 415, codeUnsupportedMedia, ""},

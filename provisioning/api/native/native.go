@@ -16,10 +16,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -168,29 +171,59 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, rt *route) error 
 	return rt.handler(w, r, c)
 }
 
-// checkQuery parses a query string and refuses parameters the route does
-// not declare and parameters given more than once.
+// checkQuery parses a query string and refuses, naming the parameter:
+// parameters the route does not declare, parameters given more than once,
+// malformed percent-encoding, and names or values that are not valid UTF-8
+// or hold hidden characters (provisioning.HiddenRune: controls, bidi
+// overrides, invisible formatting). Nothing a filter can match needs them,
+// and a value that is not text would reach logs and SQL as bytes.
 func checkQuery(raw string, declared []param) (url.Values, error) {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, badParam("", "malformed query string: %v", err)
-	}
-	for name, vals := range q {
-		known := false
-		for _, p := range declared {
-			if p.name == name {
-				known = true
-				break
-			}
+	q := url.Values{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
 		}
-		if !known {
+		k, v, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, badParam(strings.ToValidUTF8(k, "\uFFFD"), "malformed percent-encoding in the parameter name")
+		}
+		if err := checkQueryText(name); err != nil {
+			return nil, badParam(strings.ToValidUTF8(name, "\uFFFD"), "a query parameter name %s", err)
+		}
+		if strings.Contains(pair, ";") { // as url.ParseQuery
+			return nil, badParam(name, "malformed query string: separate parameters with &, not ;")
+		}
+		if !slices.ContainsFunc(declared, func(p param) bool { return p.name == name }) {
 			return nil, badParam(name, "unknown query parameter %q", name)
 		}
-		if len(vals) > 1 {
+		if q.Has(name) {
 			return nil, badParam(name, "must be given at most once")
 		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, badParam(name, "malformed percent-encoding")
+		}
+		if err := checkQueryText(val); err != nil {
+			return nil, badParam(name, "%s", err)
+		}
+		q.Set(name, val)
 	}
 	return q, nil
+}
+
+// checkQueryText says what is wrong with a query parameter's decoded name
+// or value, if anything.
+func checkQueryText(s string) error {
+	if !utf8.ValidString(s) {
+		return errors.New("must be valid UTF-8 (percent-encode UTF-8 bytes)")
+	}
+	if r, at, ok := provisioning.HiddenRune(s); ok {
+		return fmt.Errorf("%s (%U at character %d)", provisioning.HiddenRuneRule, r, at)
+	}
+	return nil
 }
 
 // str returns query parameter name, "" when absent.

@@ -39,6 +39,24 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[cdr.Disposition](): {string(cdr.Answered), string(cdr.NoAnswer), string(cdr.Busy), string(cdr.Failed), string(cdr.Congestion)},
 }
 
+// tagDocs describe the tags of the route table's operations; a tag without
+// one is a bug the document refuses to render (redocly's tag-description).
+var tagDocs = map[string]string{
+	"tenants":  "Tenants: the tree of customers. Every other object belongs to one, and a token's scope is a subtree.",
+	"domains":  "SIP domains (realms) of a tenant; unique across Switchboard.",
+	"users":    "API users of a tenant, with their role.",
+	"accounts": "SIP accounts (username@domain) phones register with.",
+	"gateways": "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
+	"dids":     "Phone numbers (E.164) of a tenant, routed to a SIP account.",
+	"live":     "The live state the switches report: registrations, gateway status, switch connections, and Switchboard's own SIP probes. Read-only.",
+	"cdrs":     "Call detail records: query, CSV export, live stream, and submission.",
+	"meta":     "This document.",
+}
+
+// servers is where the paths are served: the daemon's own root, whatever
+// its address (a relative URL resolves against the document's).
+var servers = []any{obj{"url": "/", "description": "the Switchboard daemon serving this document (http.listen)"}}
+
 // rawMessageType is a free-form JSON value (a CDR's raw source record).
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
@@ -55,13 +73,19 @@ var fieldDocs = map[string]string{
 	"GatewayPatch.tenant_id":   "the owning tenant; null for a shared gateway (admins only)",
 	"GatewayStatus.tenant_id":  "the owning tenant; null for a shared gateway",
 	"domain_id":                "the SIP domain; cannot be changed once created",
-	"AccountCreate.domain":     "the SIP domain by name, instead of domain_id",
+	"AccountCreate.domain":     "the SIP domain by name, instead of domain_id; given with domain_id, both must name the same domain",
 	"AccountPatch.domain":      "the SIP domain by name; cannot be changed once created",
 	"Account.domain":           "the SIP domain's name",
 	"Account.tenant_id":        "the tenant owning the account's domain",
 	"AccountCreated.tenant_id": "the tenant owning the account's domain",
 	"name":                     "the object's name",
-	"Tenant.name":              "1 to 100 characters, no control characters",
+	"Tenant.name":              "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"TenantCreate.name":        "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"TenantPatch.name":         "1 to 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"first_name":               "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"last_name":                "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting)",
+	"email":                    "a plain e-mail address such as name@example.com, at most 254 characters",
+	"caller_id_name":           "at most 100 characters, no hidden characters (control, bidirectional or invisible formatting), no \" < >",
 	"Domain.name":              "the SIP domain (realm): a lower-case hostname or an IPv4 address, unique across Switchboard",
 	"DomainCreate.name":        "the SIP domain (realm): a hostname or an IPv4 address, unique across Switchboard; stored lower-case",
 	"Gateway.name":             "lower-case letters, digits, _ and -, unique across Switchboard: the gateway's id on every switch",
@@ -74,9 +98,10 @@ var fieldDocs = map[string]string{
 	"GatewayPatch.username":    "username for outbound registration; empty for none",
 	"host":                     "hostname, IPv4 or IPv6 address of the gateway",
 	"caller_id_number":         "1 to 32 digits, * or #, optionally after a leading +",
-	"description":              "free text, at most 255 characters",
+	"description":              "free text, at most 255 characters, no hidden characters (control, bidirectional or invisible formatting)",
 	"contact":                  "the registered Contact URI",
 	"address":                  "ip:port the REGISTER came from",
+	"Registration.transport":   "the transport the phone registered over, as the switch reports it: usually udp, tcp, tls, ws or wss, but not a closed set (a phone may name another)",
 	"switch":                   "the switch's name",
 	"AccountCreated.domain":    "the SIP domain's name",
 	"secret":                   "SIP digest secret: 4 to 80 printable ASCII characters without spaces, quotes or backslashes; write-only except in the answer to a create",
@@ -89,7 +114,9 @@ var fieldDocs = map[string]string{
 	"account_id":               "the SIP account the DID routes to, or null while unrouted",
 	"number":                   "E.164 number: + then 7 to 15 digits",
 	"qualify_seconds":          "SIP OPTIONS interval in seconds, 0 to 3600; 0 = never",
-	"port":                     "SIP port, 1 to 65535; default 5060, or 5061 for tls",
+	"port":                     "SIP port, 1 to 65535",
+	"GatewayCreate.port":       "SIP port, 1 to 65535; absent or null for the default, 5060 (5061 for tls); 0 is refused",
+	"GatewayPatch.port":        "SIP port, 1 to 65535; null sets the default, 5060 (5061 for tls); 0 is refused",
 	"register":                 "register to the gateway with username and secret",
 	"rtt_ms":                   "last qualify round trip in milliseconds; 0 when unknown",
 	"GatewayStatus.state":      "up when any switch has the gateway up, down when some switch reports it and none has it up, unknown when no switch reports it",
@@ -144,10 +171,10 @@ func (g *schemaGen) object(name string, t reflect.Type, required []string, reque
 		if !ok || len(f.Index) > 1 && shadowed(t, f) {
 			continue
 		}
+		// A raw JSON value's schema has no type, so it admits null (and
+		// nullable, which needs a type, must not be set): null is the
+		// same as absent.
 		s := g.schema(f.Type)
-		if request && f.Type == rawMessageType {
-			s["nullable"] = true // null is the same as absent
-		}
 		if d, ok := fieldDocs[name+"."+field]; ok {
 			s["description"] = d
 		} else if d, ok := fieldDocs[field]; ok {
@@ -259,7 +286,11 @@ var errorResponses = map[int]string{
 }
 
 var errorDescriptions = map[int]string{
-	http.StatusBadRequest:            "The request is malformed or a field is invalid (codes invalid, malformed_body, unknown_field, bad_parameter); field names the culprit when there is one.",
+	http.StatusBadRequest: "The request is malformed or a field is invalid (codes invalid, malformed_body, unknown_field, bad_parameter); field names the culprit when there is one. " +
+		"Bodies are decoded strictly, at every depth: a key given twice (malformed_body), a key that differs from a documented field only in case or is not one (unknown_field), " +
+		"null for a field that is not nullable (invalid), invalid UTF-8 or a lone UTF-16 surrogate (malformed_body) are refused. " +
+		"Text fields refuse control, bidirectional and invisible formatting characters (invalid). " +
+		"Query parameters must be declared, given at most once, correctly percent-encoded, valid UTF-8, and free of the same hidden characters (bad_parameter).",
 	http.StatusUnauthorized:          "The bearer token is missing, unknown or revoked.",
 	http.StatusForbidden:             "The token's role may not perform this operation.",
 	http.StatusNotFound:              "No such object in the caller's scope. Objects of other tenants are indistinguishable from missing ones.",
@@ -308,6 +339,9 @@ func (s *server) openAPI() obj {
 			"tags":        []string{rt.tag},
 		}
 		if !containsString(tags, rt.tag) {
+			if tagDocs[rt.tag] == "" {
+				panic(fmt.Sprintf("native: tag %q of %s has no description in tagDocs", rt.tag, rt.op))
+			}
 			tags = append(tags, rt.tag)
 		}
 		if rt.doc != "" {
@@ -391,7 +425,7 @@ func (s *server) openAPI() obj {
 			"properties": obj{
 				"status":  obj{"type": "integer", "description": "the HTTP status, repeated"},
 				"code":    obj{"type": "string", "enum": errorCodes},
-				"field":   obj{"type": "string", "description": "the body field, path or query parameter at fault, when there is one"},
+				"field":   obj{"type": "string", "description": "the body field (a path such as [2].raw.a when nested), path or query parameter at fault, when there is one"},
 				"message": obj{"type": "string", "description": "for humans; may change between versions"},
 			},
 		}},
@@ -412,7 +446,7 @@ func (s *server) openAPI() obj {
 	}
 	tagList := make([]any, len(tags))
 	for i, t := range tags {
-		tagList[i] = obj{"name": t}
+		tagList[i] = obj{"name": t, "description": tagDocs[t]}
 	}
 	return obj{
 		"openapi": OpenAPIVersion,
@@ -421,6 +455,7 @@ func (s *server) openAPI() obj {
 			"version":     "1",
 			"description": "Provisioning (tenants, SIP domains, users, SIP accounts, gateways, DIDs), live state (registrations, gateway status) and call detail records (query, CSV export, live feed, submission). Authenticate with Authorization: Bearer <token>. Lists page by keyset: pass next_cursor back as cursor.",
 		},
+		"servers":  servers,
 		"tags":     tagList,
 		"security": []any{obj{"bearerAuth": []string{}}},
 		"paths":    paths,
@@ -455,6 +490,9 @@ func queryParam(p param) obj {
 		s = obj{"type": "boolean", "default": false}
 	default:
 		s = obj{"type": "string"}
+	}
+	if len(p.enum) > 0 {
+		s["enum"] = p.enum
 	}
 	return obj{"name": p.name, "in": "query", "required": false, "description": p.doc, "schema": s}
 }

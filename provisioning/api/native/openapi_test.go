@@ -2,16 +2,21 @@ package native
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
@@ -190,7 +195,8 @@ func asSlice(v any) []any {
 // real answer of each kind are exactly the schema's properties.
 func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
-		_, doc := fetchDoc(t, e.h)
+		body, doc := fetchDoc(t, e.h)
+		conf := newConformance(t, body)
 		b := e.base("acme", nil)
 		gw := e.do("POST", "/api/v1/gateways", e.admin, `{"name":"gw","host":"gw.example","secret":"gw-Secret-1"}`).must(t, http.StatusCreated)
 		did := e.create("dids", e.admin, `{"tenant_id":`+jsonStr(b.tenant)+`,"number":"+15550101010"}`)
@@ -220,6 +226,7 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 					t.Errorf("%s: required %s missing from the answer", schema, r)
 				}
 			}
+			conf.check(t, schema, answer)
 		}
 		get := func(p string) map[string]any { return e.do("GET", p, e.admin, "").must(t, http.StatusOK).m }
 		first := func(p string) map[string]any {
@@ -241,6 +248,8 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		check("Registration", first("/api/v1/registrations"))
 		check("GatewayStatus", first("/api/v1/gateways/status"))
 		check("Error", e.do("GET", "/api/v1/tenants/0", e.admin, "").m)
+		check("Error", e.do("POST", "/api/v1/tenants", e.admin, `{"name":"a","name":"b"}`).must(t, http.StatusBadRequest).m)
+		check("Error", e.do("GET", "/api/v1/tenants?name=%ff", e.admin, "").must(t, http.StatusBadRequest).m)
 		e.withProbes(&fakeProbes{results: []api.ProbeResult{
 			{Kind: api.ProbeGateway, Name: "gw", URI: "sip:gw.example", Status: api.ProbeReachable},
 			{Kind: api.ProbeRegisterCheck, Name: "ast1", URI: "sip:127.0.0.1", Status: api.ProbeOK},
@@ -250,4 +259,175 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 			check("Probe", it)
 		}
 	})
+}
+
+// TestOpenAPILint runs a real OpenAPI linter, Redocly CLI, with the
+// repository's configuration (redocly.yaml: the recommended rules, every
+// warning an error) over the document the code generates now, as CI does
+// over the golden file. Without redocly the test is skipped on a
+// workstation and fails under CI, where it must be installed
+// (npm install --global @redocly/cli@2.77.0, as .ci/run does).
+func TestOpenAPILint(t *testing.T) {
+	redocly, err := exec.LookPath("redocly")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redocly is not installed (npm install --global @redocly/cli@2.77.0); CI must lint the OpenAPI document")
+		}
+		t.Skip("redocly is not installed (npm install --global @redocly/cli@2.77.0); CI runs this test")
+	}
+	body, _ := fetchDoc(t, docServer())
+	doc := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(doc, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, redocly, "lint", "--config", "redocly.yaml", doc)
+	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("redocly lint: %v\n%s", err, out)
+	}
+}
+
+// conformance checks decoded JSON answers against the schemas of the
+// document the server serves: types, nullability, enums, date-times,
+// required and undocumented properties, at every depth. It is what a
+// client generated from the document relies on.
+type conformance struct {
+	tree map[string]any
+}
+
+func newConformance(t *testing.T, body []byte) conformance {
+	t.Helper()
+	var tree map[string]any
+	if err := json.Unmarshal(body, &tree); err != nil {
+		t.Fatal(err)
+	}
+	return conformance{tree: tree}
+}
+
+// check reports every way v does not conform to components.schemas[name].
+func (c conformance) check(t *testing.T, name string, v any) {
+	t.Helper()
+	for _, p := range c.problems(ref("schemas", name), v, name) {
+		t.Error(p)
+	}
+}
+
+func (c conformance) problems(s obj, v any, at string) []string {
+	if r, ok := s["$ref"].(string); ok {
+		var cur any = c.tree
+		for _, part := range strings.Split(strings.TrimPrefix(r, "#/"), "/") {
+			cur = cur.(map[string]any)[part]
+		}
+		return c.problems(cur.(map[string]any), v, at)
+	}
+	if v == nil {
+		if s["nullable"] == true || s["type"] == nil {
+			return nil
+		}
+		return []string{at + ": null, but the schema is not nullable"}
+	}
+	var out []string
+	if e, ok := s["enum"]; ok && !slices.ContainsFunc(asAnySlice(e), func(x any) bool { return x == v }) {
+		out = append(out, fmt.Sprintf("%s: %v is not one of the enum %v", at, v, e))
+	}
+	switch s["type"] {
+	case "string":
+		str, ok := v.(string)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %v is not a string", at, v))
+		}
+		if s["format"] == "date-time" {
+			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
+				out = append(out, fmt.Sprintf("%s: %q is not a date-time", at, str))
+			}
+		}
+	case "integer":
+		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
+			out = append(out, fmt.Sprintf("%s: %v is not an integer", at, v))
+		}
+	case "number":
+		if _, ok := v.(float64); !ok {
+			out = append(out, fmt.Sprintf("%s: %v is not a number", at, v))
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			out = append(out, fmt.Sprintf("%s: %v is not a boolean", at, v))
+		}
+	case "array":
+		items, ok := v.([]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %v is not an array", at, v))
+		}
+		for i, it := range items {
+			out = append(out, c.problems(s["items"].(map[string]any), it, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	case "object":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %v is not an object", at, v))
+		}
+		props, _ := s["properties"].(map[string]any)
+		for _, r := range asAnySlice(s["required"]) {
+			if _, ok := m[r.(string)]; !ok {
+				out = append(out, fmt.Sprintf("%s: required %s missing", at, r))
+			}
+		}
+		for k, x := range m {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if props != nil {
+					out = append(out, fmt.Sprintf("%s: %s is not in the schema", at, k))
+				}
+				continue
+			}
+			out = append(out, c.problems(ps, x, at+"."+k)...)
+		}
+	}
+	return out
+}
+
+func asAnySlice(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case []string:
+		out := make([]any, len(v))
+		for i, s := range v {
+			out[i] = s
+		}
+		return out
+	}
+	return nil
+}
+
+// The conformance check finds what it is there to find.
+func TestConformanceCatches(t *testing.T) {
+	body, _ := fetchDoc(t, docServer())
+	conf := newConformance(t, body)
+	for _, c := range []struct {
+		schema string
+		answer string
+		want   string
+	}{
+		{"Probe", `{"kind":"gateway","status":"bogus"}`, "enum"},
+		{"Probe", `{"kind":"nope"}`, "enum"},
+		{"Gateway", `{"port":"5060"}`, "not an integer"},
+		{"Gateway", `{"transport":"sctp"}`, "enum"},
+		{"Tenant", `{"id":1}`, "required name missing"},
+		{"Tenant", `{"name":null}`, "not nullable"},
+		{"Tenant", `{"created_at":"yesterday"}`, "not a date-time"},
+		{"Tenant", `{"bogus":1}`, "not in the schema"},
+		{"GatewayStatus", `{"switches":[{"state":"sideways"}]}`, "enum"},
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(c.answer), &v); err != nil {
+			t.Fatal(err)
+		}
+		problems := conf.problems(ref("schemas", c.schema), v, c.schema)
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+			t.Errorf("%s %s: problems %q, want one about %q", c.schema, c.answer, problems, c.want)
+		}
+	}
 }

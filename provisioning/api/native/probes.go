@@ -84,8 +84,8 @@ func (s *server) probeRoutes() []*route {
 			"An admin sees every result; another token sees the gateways of its tenant's subtree and the shared ones, and the contacts of its domains. " +
 			"When probing is disabled (sip.enabled false) the list is empty and probing is false.",
 		query: append([]param{
-			{name: "kind", typ: "string", doc: "only results of this kind: " + strings.Join(probeKinds, ", ")},
-			{name: "status", typ: "string", doc: "only results with this status: " + strings.Join(probeStatuses, ", ")},
+			{name: "kind", typ: "string", doc: "only results of this kind", enum: probeKinds},
+			{name: "status", typ: "string", doc: "only results with this status", enum: probeStatuses},
 		}, pageParams...),
 		resp:    response{status: http.StatusOK, typ: reflect.TypeFor[probeList](), name: "ProbeList"},
 		handler: s.probes,

@@ -113,12 +113,30 @@ func (in *accountIn) store(_ *provisioning.Service, a *provisioning.Account) err
 	return nil
 }
 
+// checkAccountDomain refuses a create that names the domain twice, by id
+// and by name, and means two domains: the Service would take domain_id and
+// silently drop domain. (A PATCH cannot: any change of domain is refused.)
+// A domain_id the caller cannot see is left to the Service, which answers
+// it as a missing reference without telling whether it exists.
+func checkAccountDomain(ctx context.Context, svc *provisioning.Service, sc provisioning.Scope, in *accountIn) error {
+	if in.DomainID <= 0 || in.Domain == "" {
+		return nil
+	}
+	if d, err := svc.Domain(ctx, sc, in.DomainID); err == nil && !strings.EqualFold(d.Name, in.Domain) {
+		return provisioning.Invalid("domain", "names %q, but domain_id %d is %q: give one of them, or both for the same domain", in.Domain, d.ID, d.Name)
+	}
+	return nil
+}
+
 type gatewayIn struct {
 	// TenantID null makes the gateway shared (admins only).
-	TenantID    *int64                 `json:"tenant_id"`
-	Name        string                 `json:"name"`
-	Host        string                 `json:"host"`
-	Port        int                    `json:"port"`
+	TenantID *int64 `json:"tenant_id"`
+	Name     string `json:"name"`
+	Host     string `json:"host"`
+	// Port is a pointer to tell a port given from one left out: absent
+	// (or null) means the default, 5060 or 5061 for tls; 0 given is
+	// refused, not taken for the default.
+	Port        *int                   `json:"port"`
 	Transport   provisioning.Transport `json:"transport"`
 	Username    string                 `json:"username"`
 	Secret      string                 `json:"secret"`
@@ -128,11 +146,18 @@ type gatewayIn struct {
 }
 
 func (in *gatewayIn) load(g *provisioning.Gateway) {
-	*in = gatewayIn{TenantID: clone(g.TenantID), Name: g.Name, Host: g.Host, Port: g.Port, Transport: g.Transport, Username: g.Username,
+	*in = gatewayIn{TenantID: clone(g.TenantID), Name: g.Name, Host: g.Host, Port: clone(&g.Port), Transport: g.Transport, Username: g.Username,
 		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description}
 }
 func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) error {
-	g.TenantID, g.Name, g.Host, g.Port, g.Transport = in.TenantID, in.Name, in.Host, in.Port, in.Transport
+	port := 0 // the default (Gateway.Validate)
+	if in.Port != nil {
+		if *in.Port == 0 {
+			return provisioning.Invalid("port", "must be between 1 and 65535; leave it out (or null) for the default, 5060 or 5061 for tls")
+		}
+		port = *in.Port
+	}
+	g.TenantID, g.Name, g.Host, g.Port, g.Transport = in.TenantID, in.Name, in.Host, port, in.Transport
 	g.Username, g.Secret, g.Register, g.QualifySecs, g.Description = in.Username, in.Secret, in.Register, in.QualifySecs, in.Description
 	return nil
 }
@@ -439,6 +464,9 @@ func (s *server) resourceRoutes() []*route {
 			{name: "username_prefix", typ: "string", doc: "SIP usernames starting with this"}},
 		id: func(a *provisioning.Account) int64 { return a.ID },
 		create: func(ctx context.Context, sc provisioning.Scope, in *accountIn) (*provisioning.Account, error) {
+			if err := checkAccountDomain(ctx, svc, sc, in); err != nil {
+				return nil, err
+			}
 			a := &provisioning.Account{}
 			in.store(svc, a) //nolint:errcheck // never fails
 			return a, svc.CreateAccount(ctx, sc, a)
@@ -485,7 +513,9 @@ func (s *server) resourceRoutes() []*route {
 		id:          func(g *provisioning.Gateway) int64 { return g.ID },
 		create: func(ctx context.Context, sc provisioning.Scope, in *gatewayIn) (*provisioning.Gateway, error) {
 			g := &provisioning.Gateway{}
-			in.store(svc, g) //nolint:errcheck // never fails
+			if err := in.store(svc, g); err != nil {
+				return nil, err
+			}
 			return g, svc.CreateGateway(ctx, sc, g)
 		},
 		get: svc.Gateway, update: svc.UpdateGateway, del: svc.DeleteGateway,

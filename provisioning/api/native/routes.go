@@ -29,6 +29,10 @@ type param struct {
 	name string
 	typ  string // "string", "id" (positive integer), "limit", "cdr-limit", "date-time", "count" (integer >= 0), "bool"
 	doc  string
+	// enum lists the values of a closed set, for the document; the
+	// handler refuses others. Where the handler also takes other
+	// spellings (a case-insensitive filter), enum has the canonical ones.
+	enum []string
 }
 
 // body is a JSON request body.
