@@ -35,9 +35,23 @@ func checkLimit(v string) string {
 
 func checkNewNumber(v string) string {
 	if !digitsRe.MatchString(v) || len(v) < minPhoneNumber || len(v) > maxPhoneNumber {
-		return fmt.Sprintf("must be %d to %d digits", minPhoneNumber, maxPhoneNumber)
+		return fmt.Sprintf("must be %d to %d digits, optionally after a +", minPhoneNumber, maxPhoneNumber)
 	}
 	return ""
+}
+
+// normalizeNumber turns a phone number written in international format
+// into the SIP username it names: "+841001" is "841001". A phone number
+// of the document is the username phones register with and are dialled
+// by, which is digits; the + only marks the international format, and no
+// username can start with one (the model requires a letter or digit
+// first), so dropping it never makes two numbers one. Anything else is
+// left for the check to judge ("+" alone, "+ 84", "++84" stay invalid).
+func normalizeNumber(v string) string {
+	if len(v) > 1 && v[0] == '+' && v[1] >= '0' && v[1] <= '9' {
+		return v[1:]
+	}
+	return v
 }
 
 func checkID(v string) string {

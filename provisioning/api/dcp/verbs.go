@@ -20,8 +20,8 @@ var (
 	pName     = spec{max: provisioning.MaxNameLen}
 	pDCP      = spec{max: provisioning.MaxDomainLen}
 	pUser     = spec{max: provisioning.MaxLoginLen}
-	pNumber   = spec{max: provisioning.MaxUsernameLen} // names an existing account, whatever made it
-	pNewNum   = spec{max: maxPhoneNumber, check: checkNewNumber}
+	pNumber   = spec{max: provisioning.MaxUsernameLen, normalize: normalizeNumber} // names an existing account, whatever made it
+	pNewNum   = spec{max: maxPhoneNumber, normalize: normalizeNumber, check: checkNewNumber}
 	pSecret   = spec{max: provisioning.MaxSecretLen}
 	pDesc     = spec{max: provisioning.MaxDescriptionLen}
 	pCIDName  = spec{max: provisioning.MaxNameLen}
@@ -196,28 +196,60 @@ func (h *handler) targetTenant(ctx context.Context, c *call) (int64, error) {
 			return 0, fromService(err, "accid")
 		}
 		return id, nil
+	case c.sc.All() && h.defaultDomain != "":
+		d, err := h.svc.DomainByName(ctx, c.sc, h.defaultDomain)
+		if err != nil {
+			// The operator's mistake, not the caller's: a 500, logged.
+			return 0, fmt.Errorf("dcp: dcp.default_domain %q: %w", h.defaultDomain, err)
+		}
+		return d.TenantID, nil
 	case c.sc.All():
-		return 0, badParam("dcp", "is required with an admin token (or give tenant)")
+		return 0, badParam("dcp", "is required with an admin token (or give tenant; dcp.default_domain sets a default)")
 	}
 	return c.sc.TenantID, nil
 }
 
 func (h *handler) userRemove(ctx context.Context, c *call) (*result, error) {
-	login, err := required(c.p, "accid")
-	if err != nil {
-		return nil, err
-	}
-	u, err := h.user(ctx, c.sc, login, "accid")
-	if err != nil {
-		return nil, err
-	}
-	if email := c.p.get("email"); email != "" && !strings.EqualFold(email, u.Email) {
-		return nil, errUser("email")
+	login, email := c.p.get("accid"), c.p.get("email")
+	var (
+		u   *provisioning.User
+		err error
+	)
+	switch {
+	case login != "":
+		if u, err = h.user(ctx, c.sc, login, "accid"); err != nil {
+			return nil, err
+		}
+		if email != "" && !strings.EqualFold(email, u.Email) {
+			return nil, errUser("email")
+		}
+	case email != "":
+		if u, err = h.userByEmail(ctx, c.sc, email); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, badParam("accid", "is required (or give email)")
 	}
 	if err := h.svc.DeleteUser(ctx, c.sc, u.ID); err != nil {
 		return nil, fromService(err, "accid")
 	}
 	return &result{data: map[string]string{"accid": u.Login}}, nil
+}
+
+// userByEmail returns the one user in the caller's scope whose e-mail is
+// email (case-insensitive): user/remove names a user by accid or by email.
+// No match is a 502; several are a 400 asking for the accid.
+func (h *handler) userByEmail(ctx context.Context, sc provisioning.Scope, email string) (*provisioning.User, error) {
+	us, err := h.svc.Users(ctx, sc, provisioning.UserFilter{Email: email, Page: provisioning.Page{Limit: 2}})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(us) == 0:
+		return nil, errUser("email")
+	case len(us) > 1:
+		return nil, badParam("accid", "is required: more than one user has email %s", email)
+	}
+	return &us[0], nil
 }
 
 func (h *handler) userUpdate(ctx context.Context, c *call) (*result, error) {
@@ -416,16 +448,9 @@ func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
 			return nil, err
 		}
 	} else {
-		as, err := h.svc.Accounts(ctx, c.sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: 2}})
-		switch {
-		case err != nil:
+		if a, err = h.onlyNumber(ctx, c.sc, d, u); err != nil {
 			return nil, err
-		case len(as) == 0:
-			return nil, errNumber()
-		case len(as) > 1:
-			return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s", u.Login, d.Name)
 		}
-		a = &as[0]
 	}
 	a, err = h.svc.UpdateAccount(ctx, c.sc, a.ID, func(a *provisioning.Account) error {
 		setIf(c.p, "secret", &a.Secret)
@@ -438,6 +463,37 @@ func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
 		return nil, fromService(err, "user")
 	}
 	return &result{data: viewPhone(a, u.Login)}, nil
+}
+
+// maxNumbersShown bounds the numbers an ambiguous phonenumber/update
+// lists in its error.
+const maxNumbersShown = 5
+
+// onlyNumber returns the one phone number user u has in domain d. The
+// document's phonenumber/update names a number by user and dcp alone, so
+// a user has one number per DCP there; when u has several, which one is
+// meant cannot be guessed (and a secret or desc is per phone, so updating
+// them all would be wrong): the 400 names the phonenumber parameter that
+// picks one and lists the candidates.
+func (h *handler) onlyNumber(ctx context.Context, sc provisioning.Scope, d *provisioning.Domain, u *provisioning.User) (*provisioning.Account, error) {
+	as, err := h.svc.Accounts(ctx, sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: maxNumbersShown + 1}})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(as) == 0:
+		return nil, errNumber()
+	case len(as) == 1:
+		return &as[0], nil
+	}
+	nums := make([]string, 0, maxNumbersShown+1)
+	for i := range min(len(as), maxNumbersShown) {
+		nums = append(nums, as[i].Username)
+	}
+	if len(as) > maxNumbersShown {
+		nums = append(nums, "…")
+	}
+	return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s (%s); give the one to update",
+		u.Login, d.Name, strings.Join(nums, ", "))
 }
 
 func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
