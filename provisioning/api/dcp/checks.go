@@ -143,38 +143,3 @@ func pageOf(p *params) provisioning.Page {
 	after, _ := api.DecodeCursor(p.get("cursor"))
 	return provisioning.Page{After: after, Limit: limitOf(p)}
 }
-
-// nextNumber returns the number after the highest all-digit number in
-// numbers, and at least first. Numbers are compared by value without
-// leading zeros; arithmetic is on decimal strings, so a 20-digit number
-// does not overflow.
-func nextNumber(numbers []string, first string) string {
-	best := ""
-	for _, n := range numbers {
-		if !digitsRe.MatchString(n) {
-			continue
-		}
-		n = strings.TrimLeft(n, "0")
-		if len(n) > len(best) || (len(n) == len(best) && n > best) {
-			best = n
-		}
-	}
-	next := incDecimal(best)
-	if len(next) < len(first) || (len(next) == len(first) && next < first) {
-		return first
-	}
-	return next
-}
-
-// incDecimal adds one to a decimal string without leading zeros ("" is 0).
-func incDecimal(s string) string {
-	b := []byte(s)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < '9' {
-			b[i]++
-			return string(b)
-		}
-		b[i] = '0'
-	}
-	return "1" + string(b)
-}

@@ -195,25 +195,6 @@ func FuzzParseParams(f *testing.F) {
 	})
 }
 
-func TestNextNumber(t *testing.T) {
-	for _, tc := range []struct {
-		numbers []string
-		want    string
-	}{
-		{nil, "1000"},
-		{[]string{"alice", "12"}, "1000"},
-		{[]string{"1000", "1500", "999", "alice"}, "1501"},
-		{[]string{"0002000"}, "2001"},
-		{[]string{"1999", "19999"}, "20000"},
-		{[]string{"99999999999999999999"}, "100000000000000000000"},
-		{[]string{"84901234567", "1000"}, "84901234568"},
-	} {
-		if got := nextNumber(tc.numbers, "1000"); got != tc.want {
-			t.Errorf("nextNumber(%v) = %s, want %s", tc.numbers, got, tc.want)
-		}
-	}
-}
-
 func TestParseTime(t *testing.T) {
 	want := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, in := range []string{"2024-03-01T12:00:00Z", "2024-03-01T13:00:00+01:00", "2024-03-01 12:00:00", "1709294400"} {

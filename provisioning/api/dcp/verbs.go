@@ -322,12 +322,14 @@ func (h *handler) userList(ctx context.Context, c *call) (*result, error) {
 
 // ---- phone numbers ----
 
-// maxAllocAttempts bounds the retries of phonenumber/create when another
-// request takes the number it picked.
-const maxAllocAttempts = 8
-
-// firstNumber is the first number allocated in an empty DCP.
-const firstNumber = "1000"
+// numberRange is where phonenumber/create without a phonenumber picks a
+// number: 1000 (the first number of an empty DCP, as before) up to eight
+// digits. The document gives no range; extensions of four to eight digits
+// leave room for 10^8 phones per DCP, and keep the allocation clear of
+// numbers created explicitly in full national or international form
+// (84901234567) or up to the dialect's 20 digits, which would otherwise
+// carry it off into their range or, at 20 digits, end it.
+var numberRange = provisioning.NumberRange{First: 1000, Last: 99_999_999}
 
 func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 	if err := requireAll(c.p, "user", "dcp"); err != nil {
@@ -350,7 +352,10 @@ func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 	if a.Username != "" {
 		err = h.svc.CreateAccount(ctx, c.sc, a)
 	} else {
-		err = h.allocate(ctx, c.sc, a)
+		err = h.svc.CreateNumberedAccount(ctx, c.sc, a, numberRange)
+	}
+	if errors.Is(err, provisioning.ErrNoFreeNumber) {
+		return nil, &Error{Code: http.StatusConflict, Field: "phonenumber", Message: "No free phone number left in this DCP: give a phonenumber"}
 	}
 	if err != nil {
 		return nil, duplicate(fromService(err, "user"), "phonenumber", "phonenumber %s already exists in dcp %s", a.Username, d.Name)
@@ -360,49 +365,6 @@ func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 		v.Secret = a.Secret
 	}
 	return &result{data: v}, nil
-}
-
-// allocate creates a with the next free number of its domain: one more
-// than the highest all-digit number there, at least firstNumber. Two
-// requests may pick the same number; the loser sees a conflict and picks
-// again.
-func (h *handler) allocate(ctx context.Context, sc provisioning.Scope, a *provisioning.Account) error {
-	var err error
-	for range maxAllocAttempts {
-		var nums []string
-		if nums, err = h.numbers(ctx, sc, a.DomainID); err != nil {
-			return err
-		}
-		a.Username = nextNumber(nums, firstNumber)
-		if len(a.Username) > maxPhoneNumber {
-			return &Error{Code: http.StatusConflict, Field: "phonenumber", Message: "No free phone number left in this DCP"}
-		}
-		err = h.svc.CreateAccount(ctx, sc, a)
-		var ce *provisioning.ConflictError
-		if !errors.As(err, &ce) || ce.Field != "username" {
-			return err
-		}
-	}
-	return err
-}
-
-// numbers returns every account username of a domain.
-func (h *handler) numbers(ctx context.Context, sc provisioning.Scope, domainID int64) ([]string, error) {
-	var out []string
-	f := provisioning.AccountFilter{DomainID: domainID, Page: provisioning.Page{Limit: provisioning.MaxLimit}}
-	for {
-		as, err := h.svc.Accounts(ctx, sc, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range as {
-			out = append(out, a.Username)
-		}
-		if len(as) < f.Limit {
-			return out, nil
-		}
-		f.After = as[len(as)-1].ID
-	}
 }
 
 func (h *handler) phoneRemove(ctx context.Context, c *call) (*result, error) {
