@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -540,6 +543,11 @@ func TestKnownMatchesExporters(t *testing.T) {
 	if _, err := cdr.NewPipeline(cdr.NewStore(db), nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
+	hm, err := api.NewHTTPMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm.Measure(api.DialectOf("/dcp/"), http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -571,7 +579,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	}
 	for _, m := range Known {
 		switch m.Exporter {
-		case ExporterPresence, ExporterCDR, ExporterStore, ExporterRuntime:
+		case ExporterPresence, ExporterCDR, ExporterStore, ExporterRuntime, ExporterAPI:
 			if !exported[m.Name] {
 				t.Errorf("%s is in Known but not exported by the %s", m.Name, m.Exporter)
 			}

@@ -200,6 +200,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, verb string, err 
 		h.log.Log(r.Context(), level, "dcp: request failed", "verb", verb, "err", err)
 		e = &Error{Code: http.StatusInternalServerError, Message: "Internal error"}
 	}
+	api.ReportStatus(w, e.meaning())
 	writeJSON(w, e.Code, envelope{Code: e.Code, Message: e.Message, Field: e.Field})
 }
 
