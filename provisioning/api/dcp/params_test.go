@@ -142,6 +142,11 @@ func FuzzParseParams(f *testing.F) {
 	f.Add("", "application/json", []byte(`{"accid":"a","phonenumber":84901234567,"x":[1],"y":{"z":null},"accid":true}`))
 	f.Add("", "multipart/form-data; boundary=B", []byte("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n"))
 	f.Add("a=1;b=2&%zz", "text/plain", []byte("\xff\xfe"))
+	// What the document's clients send: jQuery's cache-buster, a submit
+	// button, international phone numbers, e-mail alone.
+	f.Add("_=1733912345678&phonenumber=%2B841001&user=alice&dcp=a.example.com", "", []byte(nil))
+	f.Add("_=1", "application/x-www-form-urlencoded", []byte("email=a%40b.c&submit=Remove&phonenumber=%2B%2B84"))
+	f.Add("", "application/json", []byte(`{"_":1733912345678,"phonenumber":"+","callback":"jQuery1_2"}`))
 	all := map[string]spec{}
 	for _, v := range verbs {
 		for k, s := range v.allowed() {
