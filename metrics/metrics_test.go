@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
@@ -547,6 +550,11 @@ func TestKnownMatchesExporters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	hm, err := api.NewHTTPMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm.Measure(api.DialectOf("/dcp/"), http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -578,7 +586,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	}
 	for _, m := range Known {
 		switch m.Exporter {
-		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterStore, ExporterRuntime:
+		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterStore, ExporterRuntime, ExporterAPI:
 			if !exported[m.Name] {
 				t.Errorf("%s is in Known but not exported by the %s", m.Name, m.Exporter)
 			}

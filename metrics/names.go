@@ -116,8 +116,8 @@ var Known = []Metric{
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 
 	// HTTP API.
-	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code"}, ExporterAPI,
-		"Requests served, by dialect (native, dcp, freeswitch, ops), route pattern and status code."},
+	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code", "class"}, ExporterAPI,
+		"Requests served, by dialect (native, dcp, freeswitch, ops), route pattern, status code as sent and class by meaning: ok, client_error, server_error. A dialect's own codes count by what they mean (dcp's 501/502/503 \"not found\" are client errors), and a request whose client went away before the answer is code 499, a client error. Alert on class, never on code."},
 	{"switchboard_http_request_duration_seconds", Histogram, []string{"dialect", "route"}, ExporterAPI,
 		"Time to serve a request."},
 

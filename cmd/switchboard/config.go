@@ -120,6 +120,10 @@ type MetricsConfig struct {
 type DCPConfig struct {
 	Mount  string `yaml:"mount"`
 	Listen string `yaml:"listen"`
+	// DefaultDomain is the DCP whose tenant gets the users an admin token
+	// creates without dcp or tenant (the document's user/create has
+	// neither); empty: such a request is a 400.
+	DefaultDomain string `yaml:"default_domain"`
 }
 
 // LogConfig sets the structured logger.

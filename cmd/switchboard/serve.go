@@ -132,7 +132,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		servers["metrics"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "ops" }, mux))
 	}
 	if cfg.DCP.Listen != "" {
-		servers["dcp"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "dcp" }, dcp.New(deps)))
+		servers["dcp"] = api.Instrument(log, httpMetrics.Measure(func(*http.Request) string { return "dcp" }, dcp.New(deps, dcp.WithDefaultDomain(cfg.DCP.DefaultDomain))))
 	}
 	err = serveAll(ctx, cfg, log, servers)
 	stop()
@@ -260,7 +260,7 @@ func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Regist
 	}
 	mux.Handle("/api/v1/", native.New(deps))
 	if m := cfg.DCP.Mount; m != "" {
-		mux.Handle(m, http.StripPrefix(m[:len(m)-1], dcp.New(deps)))
+		mux.Handle(m, http.StripPrefix(m[:len(m)-1], dcp.New(deps, dcp.WithDefaultDomain(cfg.DCP.DefaultDomain))))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n")) //nolint:errcheck // client gone

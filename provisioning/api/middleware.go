@@ -7,11 +7,13 @@ import (
 	"time"
 )
 
-// statusRecorder remembers the status a handler wrote, for the access log.
+// statusRecorder remembers the status a handler wrote, for the access log
+// and the HTTP metrics, and what the dialect said it means (ReportStatus).
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status  int
+	bytes   int
+	meaning int // the HTTP status the response stands for; 0: status itself
 }
 
 func (s *statusRecorder) WriteHeader(code int) {

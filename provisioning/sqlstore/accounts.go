@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -56,11 +57,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *provisioning.Account) erro
 		if err := s.accountDomain(ctx, tx, a); err != nil {
 			return err
 		}
-		return tx.GetContext(ctx, &a.ID, s.q(`INSERT INTO accounts (domain_id, username, secret, ha1,
-			caller_id_name, caller_id_number, description, user_id, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			a.DomainID, a.Username, a.Secret, a.HA1, a.CallerIDName, a.CallerIDNumber, a.Description, a.UserID,
-			s.ts(now), s.ts(now))
+		return s.insertAccount(ctx, tx, a, now)
 	})
 	if err != nil {
 		a.ID = 0
@@ -68,6 +65,15 @@ func (s *Store) CreateAccount(ctx context.Context, a *provisioning.Account) erro
 	}
 	a.CreatedAt, a.UpdatedAt = now, now
 	return nil
+}
+
+// insertAccount inserts a, created at now, inside tx and sets its ID.
+func (s *Store) insertAccount(ctx context.Context, tx *sqlx.Tx, a *provisioning.Account, now time.Time) error {
+	return tx.GetContext(ctx, &a.ID, s.q(`INSERT INTO accounts (domain_id, username, secret, ha1,
+		caller_id_name, caller_id_number, description, user_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		a.DomainID, a.Username, a.Secret, a.HA1, a.CallerIDName, a.CallerIDNumber, a.Description, a.UserID,
+		s.ts(now), s.ts(now))
 }
 
 // Account returns account id.

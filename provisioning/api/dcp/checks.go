@@ -35,9 +35,23 @@ func checkLimit(v string) string {
 
 func checkNewNumber(v string) string {
 	if !digitsRe.MatchString(v) || len(v) < minPhoneNumber || len(v) > maxPhoneNumber {
-		return fmt.Sprintf("must be %d to %d digits", minPhoneNumber, maxPhoneNumber)
+		return fmt.Sprintf("must be %d to %d digits, optionally after a +", minPhoneNumber, maxPhoneNumber)
 	}
 	return ""
+}
+
+// normalizeNumber turns a phone number written in international format
+// into the SIP username it names: "+841001" is "841001". A phone number
+// of the document is the username phones register with and are dialled
+// by, which is digits; the + only marks the international format, and no
+// username can start with one (the model requires a letter or digit
+// first), so dropping it never makes two numbers one. Anything else is
+// left for the check to judge ("+" alone, "+ 84", "++84" stay invalid).
+func normalizeNumber(v string) string {
+	if len(v) > 1 && v[0] == '+' && v[1] >= '0' && v[1] <= '9' {
+		return v[1:]
+	}
+	return v
 }
 
 func checkID(v string) string {
@@ -128,39 +142,4 @@ func limitOf(p *params) int {
 func pageOf(p *params) provisioning.Page {
 	after, _ := api.DecodeCursor(p.get("cursor"))
 	return provisioning.Page{After: after, Limit: limitOf(p)}
-}
-
-// nextNumber returns the number after the highest all-digit number in
-// numbers, and at least first. Numbers are compared by value without
-// leading zeros; arithmetic is on decimal strings, so a 20-digit number
-// does not overflow.
-func nextNumber(numbers []string, first string) string {
-	best := ""
-	for _, n := range numbers {
-		if !digitsRe.MatchString(n) {
-			continue
-		}
-		n = strings.TrimLeft(n, "0")
-		if len(n) > len(best) || (len(n) == len(best) && n > best) {
-			best = n
-		}
-	}
-	next := incDecimal(best)
-	if len(next) < len(first) || (len(next) == len(first) && next < first) {
-		return first
-	}
-	return next
-}
-
-// incDecimal adds one to a decimal string without leading zeros ("" is 0).
-func incDecimal(s string) string {
-	b := []byte(s)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < '9' {
-			b[i]++
-			return string(b)
-		}
-		b[i] = '0'
-	}
-	return "1" + string(b)
 }

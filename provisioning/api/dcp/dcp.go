@@ -26,6 +26,21 @@ type handler struct {
 	probes   api.Probes // nil when SIP probing is disabled
 	log      *slog.Logger
 	limit    int64
+	// defaultDomain is the DCP whose tenant receives the users an admin
+	// token creates without naming a dcp or tenant ("": none, a 400).
+	defaultDomain string
+}
+
+// Option configures the handler.
+type Option func(*handler)
+
+// WithDefaultDomain sets the DCP (domain name) whose tenant user/create
+// uses when an admin token names neither dcp nor tenant: the document's
+// user/create has no such parameter, and an admin token, unlike a
+// tenant-admin's, has no tenant of its own (config key
+// dcp.default_domain).
+func WithDefaultDomain(name string) Option {
+	return func(h *handler) { h.defaultDomain = name }
 }
 
 // call is one authenticated request on its way to a verb.
@@ -56,8 +71,12 @@ type verb struct {
 // New returns the dcp handler. It routes on the last two path segments
 // ("user/create"), so the daemon may mount it under a prefix with
 // http.StripPrefix or at "/" of a listener of its own.
-func New(d api.Deps) http.Handler {
-	return &handler{svc: d.Service, presence: d.Presence, cdrs: d.CDRs, probes: d.Probes, log: d.Logger(), limit: d.BodyLimit()}
+func New(d api.Deps, opts ...Option) http.Handler {
+	h := &handler{svc: d.Service, presence: d.Presence, cdrs: d.CDRs, probes: d.Probes, log: d.Logger(), limit: d.BodyLimit()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // verbName returns the last two segments of path, "user/create".
@@ -103,9 +122,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, name, err)
 		return
 	}
-	if err := p.validate(v.allowed()); err != nil {
+	ignored, err := p.validate(v.allowed())
+	if err != nil {
 		h.fail(w, r, name, err)
 		return
+	}
+	if len(ignored) > 0 {
+		// Ignored rather than refused (see validate); the header lets a
+		// developer see a misspelt parameter without breaking old clients.
+		w.Header().Set("X-Ignored-Parameters", strings.Join(ignored, ", "))
 	}
 	if v.write && !sc.CanWrite() {
 		h.fail(w, r, name, &Error{Code: http.StatusForbidden, Message: "Permission denied"})
@@ -175,6 +200,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, verb string, err 
 		h.log.Log(r.Context(), level, "dcp: request failed", "verb", verb, "err", err)
 		e = &Error{Code: http.StatusInternalServerError, Message: "Internal error"}
 	}
+	api.ReportStatus(w, e.meaning())
 	writeJSON(w, e.Code, envelope{Code: e.Code, Message: e.Message, Field: e.Field})
 }
 

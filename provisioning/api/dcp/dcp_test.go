@@ -24,6 +24,7 @@ func TestDCP(t *testing.T) {
 		t.Run("errors", func(t *testing.T) { testErrors(t, f) })
 		t.Run("body", func(t *testing.T) { testBody(t, f) })
 		t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, f) })
+		t.Run("document", func(t *testing.T) { testDocument(t, f) })
 		t.Run("user/create targets", func(t *testing.T) { testUserCreateTargets(t, f) })
 		t.Run("allocation", func(t *testing.T) { testAllocation(t, f) })
 		t.Run("lists", func(t *testing.T) { testLists(t, f) })
@@ -69,14 +70,13 @@ func errCases() []errCase {
 		{name: "read-only token writes", verb: "user/remove", tok: "userA", params: map[string]any{"accid": "amy"}, code: 403, msg: "Permission denied"},
 		{name: "read-only token creates", verb: "phonenumber/create", tok: "userA", params: map[string]any{"user": "alice", "dcp": "a.example.com"}, code: 403, msg: "Permission denied"},
 
-		// Unknown, missing, mistyped parameters.
-		{name: "unknown parameter", verb: "user/list", tok: "A", params: map[string]any{"tenant_id": "1"}, code: 400, field: "tenant_id", msg: "Invalid parameter tenant_id: unknown parameter"},
-		{name: "parameter of another verb", verb: "user/remove", tok: "A", params: map[string]any{"accid": "amy", "password": "whatever"}, code: 400, field: "password", msg: "Invalid parameter password: unknown parameter"},
-		{name: "hostile parameter name", verb: "domain/list", tok: "A", params: map[string]any{"a\x01<b>": "1"}, encs: []enc{encGET, encForm, encJSON}, code: 400, field: `"a\x01<b>"`, msg: `Invalid parameter "a\x01<b>": unknown parameter`},
+		// Missing and mistyped parameters (unknown ones are ignored:
+		// testDocument), also next to an unknown one.
+		{name: "malformed known value beside an ignored one", verb: "phonenumber/create", tok: "A", params: map[string]any{"_": "1733000000000", "user": "amy", "dcp": "a.example.com", "secret": "two words"}, code: 400, field: "secret", msg: "Invalid parameter secret: must be printable ASCII without spaces, quotes or backslashes"},
 		{name: "missing accid", verb: "user/create", tok: "A", params: map[string]any{"password": "secret1"}, code: 400, field: "accid", msg: "Invalid parameter accid: is required"},
 		{name: "empty accid", verb: "user/update", tok: "A", params: map[string]any{"accid": "", "email": "a@b.c"}, code: 400, field: "accid", msg: "Invalid parameter accid: is required"},
 		{name: "missing password", verb: "user/create", tok: "A", params: map[string]any{"accid": "newbie"}, code: 400, field: "password", msg: "Invalid parameter password: is required"},
-		{name: "admin without dcp", verb: "user/create", tok: "admin", params: map[string]any{"accid": "newbie", "password": "secret1"}, code: 400, field: "dcp", msg: "Invalid parameter dcp: is required with an admin token (or give tenant)"},
+		{name: "admin without dcp", verb: "user/create", tok: "admin", params: map[string]any{"accid": "newbie", "password": "secret1"}, code: 400, field: "dcp", msg: "Invalid parameter dcp: is required with an admin token (or give tenant; dcp.default_domain sets a default)"},
 		{name: "dcp and tenant", verb: "user/create", tok: "admin", params: map[string]any{"accid": "newbie", "password": "secret1", "dcp": "a.example.com", "tenant": "1"}, code: 400, field: "tenant", msg: "Invalid parameter tenant: give either dcp or tenant, not both"},
 		{name: "tenant not a number", verb: "user/create", tok: "admin", params: map[string]any{"accid": "newbie", "password": "secret1", "tenant": "one"}, code: 400, field: "tenant", msg: "Invalid parameter tenant: must be a positive integer"},
 		{name: "unknown tenant", verb: "user/create", tok: "admin", params: map[string]any{"accid": "newbie", "password": "secret1", "tenant": "999999"}, code: 400, field: "tenant", msg: "Invalid parameter tenant: tenant not found"},
@@ -85,7 +85,11 @@ func errCases() []errCase {
 		{name: "dcp as a bool", verb: "phonenumber/list", tok: "A", params: map[string]any{"dcp": false}, encs: jsonOnly, code: 400, field: "dcp", msg: "Invalid parameter dcp: must be a string or a number, not a JSON boolean"},
 		{name: "nothing to update", verb: "user/update", tok: "A", params: map[string]any{"accid": "amy"}, code: 400, msg: "Nothing to update: give at least one of password, email, firstname, lastname"},
 		{name: "nothing to update on a number", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com"}, code: 400, msg: "Nothing to update: give at least one of secret, desc, callerid_name, callerid_number"},
-		{name: "number needed when the user has two", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "alice", "dcp": "a.example.com", "desc": "x"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: is required: user alice has more than one phone number in dcp a.example.com"},
+		{name: "number needed when the user has two", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "alice", "dcp": "a.example.com", "desc": "x"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: is required: user alice has more than one phone number in dcp a.example.com (1000, 1001); give the one to update"},
+		{name: "remove without accid or email", verb: "user/remove", tok: "A", params: map[string]any{"_": "1"}, code: 400, field: "accid", msg: "Invalid parameter accid: is required (or give email)"},
+		{name: "a plus alone", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": "+"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
+		{name: "two pluses", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": "++841001"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
+		{name: "a plus and a space", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": "+84 1001"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
 
 		// Values the model refuses, named by the caller's parameter.
 		{name: "over-long accid", verb: "user/create", tok: "A", params: map[string]any{"accid": long(65), "password": "secret1"}, code: 400, field: "accid", msg: "Invalid parameter accid: must be at most 64 characters (got 65)"},
@@ -103,9 +107,9 @@ func errCases() []errCase {
 		{name: "SQL in dcp", verb: "phonenumber/list", tok: "admin", params: map[string]any{"dcp": "a.example.com' OR '1'='1"}, code: 501, field: "dcp", msg: "DCP not found"},
 		{name: "SQL in user", verb: "phonenumber/list", tok: "admin", params: map[string]any{"user": "alice' OR '1'='1"}, code: 502, field: "user", msg: "User not found"},
 		{name: "SQL in phonenumber", verb: "phonenumber/remove", tok: "admin", params: map[string]any{"user": "alice", "dcp": "a.example.com", "phonenumber": "1000' OR '1'='1"}, code: 503, field: "phonenumber", msg: "Phone number not found"},
-		{name: "letters in a new number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": "12a4"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits"},
-		{name: "one-digit number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": 7}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits"},
-		{name: "fractional number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": 1234.5}, encs: jsonOnly, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits"},
+		{name: "letters in a new number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": "12a4"}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
+		{name: "one-digit number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": 7}, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
+		{name: "fractional number", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "phonenumber": 1234.5}, encs: jsonOnly, code: 400, field: "phonenumber", msg: "Invalid parameter phonenumber: must be 2 to 20 digits, optionally after a +"},
 		{name: "secret with a space", verb: "phonenumber/create", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "secret": "two words"}, code: 400, field: "secret", msg: "Invalid parameter secret: must be printable ASCII without spaces, quotes or backslashes"},
 		{name: "empty secret on update", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "secret": ""}, code: 400, field: "secret", msg: "Invalid parameter secret: must be 4 to 80 characters"},
 		{name: "bad caller id number", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "amy", "dcp": "a.example.com", "callerid_number": "12ab"}, code: 400, field: "callerid_number", msg: "Invalid parameter callerid_number: must be 1 to 32 digits, * or #, optionally after a leading +"},
@@ -129,6 +133,9 @@ func errCases() []errCase {
 		{name: "number of another user", verb: "phonenumber/remove", tok: "A", params: map[string]any{"user": "alice", "dcp": "a.example.com", "phonenumber": "1500"}, code: 503, field: "phonenumber", msg: "Phone number not found"},
 		{name: "update a user without numbers", verb: "phonenumber/update", tok: "A", params: map[string]any{"user": "amy", "dcp": "a2.example.com", "desc": "x"}, code: 503, field: "phonenumber", msg: "Phone number not found"},
 		{name: "remove with the wrong email", verb: "user/remove", tok: "A", params: map[string]any{"accid": "amy", "email": "someone@example.com"}, code: 502, field: "email", msg: "User not found"},
+		{name: "remove by an unknown email", verb: "user/remove", tok: "A", params: map[string]any{"email": "someone@example.com"}, code: 502, field: "email", msg: "User not found"},
+		{name: "remove by the email of another tenant's user", verb: "user/remove", tok: "A", params: map[string]any{"email": "bob@example.com"}, code: 502, field: "email", msg: "User not found"},
+		{name: "unknown number after a plus", verb: "phonenumber/remove", tok: "A", params: map[string]any{"user": "alice", "dcp": "a.example.com", "phonenumber": "+841999"}, code: 503, field: "phonenumber", msg: "Phone number not found"},
 
 		// Conflicts.
 		{name: "duplicate accid", verb: "user/create", tok: "A", params: map[string]any{"accid": "alice", "password": "secret1"}, code: 409, field: "accid", msg: "accid alice already exists"},
@@ -227,7 +234,7 @@ func testBody(t *testing.T, f *fixture) {
 		{"two JSON objects", "POST", "/user/list", "application/json", `{"token":"` + tokA + `"}{}`, 400, "", "Invalid request: malformed JSON body: data after the object"},
 		{"JSON with invalid UTF-8", "POST", "/user/list", "application/json", "{\"token\":\"" + tokA + "\",\"dcp\":\"\xff\"}", 400, "", "Invalid request: malformed JSON body: not valid UTF-8"},
 		{"repeated JSON member", "POST", "/user/remove", "application/json", `{"token":"` + tokA + `","accid":"amy","accid":"alice"}`, 400, "accid", "Invalid parameter accid: is given more than once"},
-		{"JSON null is empty", "POST", "/user/remove", "application/json", `{"token":"` + tokA + `","accid":null}`, 400, "accid", "Invalid parameter accid: is required"},
+		{"JSON null is empty", "POST", "/user/remove", "application/json", `{"token":"` + tokA + `","accid":null}`, 400, "accid", "Invalid parameter accid: is required (or give email)"},
 		{"repeated query parameter", "GET", "/user/remove?token=" + tokA + "&accid=amy&accid=alice", "", "", 400, "accid", "Invalid parameter accid: is given more than once"},
 		{"parameter in query and body", "POST", "/user/remove?accid=amy", "application/x-www-form-urlencoded", "token=" + tokA + "&accid=alice", 400, "accid", "Invalid parameter accid: is given more than once"},
 		{"bad percent-encoding", "GET", "/user/list?token=" + tokA + "&dcp=%zz", "", "", 400, "", "Invalid request: malformed query string: bad percent-encoding"},

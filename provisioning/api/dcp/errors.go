@@ -26,6 +26,17 @@ const (
 	codeNumberNotFound = 503
 )
 
+// meaning is the HTTP status e stands for, for the HTTP metrics: the
+// document's "not found" codes are 5xx by number only, and counting a
+// client's typo as a server error would page the NOC.
+func (e *Error) meaning() int {
+	switch e.Code {
+	case codeDCPNotFound, codeUserNotFound, codeNumberNotFound:
+		return http.StatusNotFound
+	}
+	return e.Code
+}
+
 var errInvalidToken = &Error{Code: codeInvalidToken, Message: "Invalid token"}
 
 func errDCP() error { return &Error{Code: codeDCPNotFound, Message: "DCP not found", Field: "dcp"} }

@@ -288,6 +288,7 @@ type response struct {
 	Status  int             `json:"-"`
 	Raw     string          `json:"-"`
 	Allow   string          `json:"-"`
+	Ignored string          `json:"-"` // the X-Ignored-Parameters header
 	Code    int             `json:"code"`
 	Message string          `json:"message"`
 	Field   string          `json:"field"`
@@ -356,7 +357,7 @@ func (f *fixture) serve(t testing.TB, r *http.Request) response {
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
-	res := response{Status: rec.Code, Raw: rec.Body.String(), Allow: rec.Header().Get("Allow")}
+	res := response{Status: rec.Code, Raw: rec.Body.String(), Allow: rec.Header().Get("Allow"), Ignored: rec.Header().Get("X-Ignored-Parameters")}
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("%s %s: Content-Type %q, body %s", r.Method, r.URL.Path, ct, res.Raw)
 	}

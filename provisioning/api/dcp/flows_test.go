@@ -171,18 +171,27 @@ func testUserCreateTargets(t *testing.T, f *fixture) {
 	}
 }
 
-// testAllocation creates numbers concurrently without a phonenumber: each
-// request gets its own, none fails.
+// testAllocation creates numbers concurrently without a phonenumber in a
+// DCP that already holds the 20- and 21-digit numbers that used to end
+// allocation there for good (issue 11): each of 20 parallel requests gets
+// its own number from 1000 up, none a 409.
 func testAllocation(t *testing.T, f *fixture) {
 	before := f.dump(t)
-	const n = 4
+	ctx, admin := context.Background(), provisioning.AdminScope()
+	amy, err := f.svc.UserByLogin(ctx, admin, "amy")
+	must(t, err)
+	var blockers []int64
+	for _, n := range []string{"99999999999999999999", "100000000000000000000", "desk"} {
+		a := &provisioning.Account{Domain: "a2.example.com", Username: n, UserID: &amy.ID}
+		must(t, f.svc.CreateAccount(ctx, admin, a))
+		blockers = append(blockers, a.ID)
+	}
+	const n = 20
 	var wg sync.WaitGroup
 	got := make([]string, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := newRequest(t, "", encJSON, "phonenumber/create", map[string]any{"token": f.tok["A"], "user": "amy", "dcp": "a2.example.com"})
+		wg.Go(func() {
+			r := newRequest(t, "", allEncs[i%len(allEncs)], "phonenumber/create", map[string]any{"token": f.tok["A"], "user": "amy", "dcp": "a2.example.com"})
 			rec := httptest.NewRecorder()
 			f.handler.ServeHTTP(rec, r)
 			if rec.Code != http.StatusOK {
@@ -196,14 +205,21 @@ func testAllocation(t *testing.T, f *fixture) {
 				t.Error(err)
 			}
 			got[i] = p.Data.Phonenumber
-		}()
+		})
 	}
 	wg.Wait()
-	if want := []string{"1000", "1001", "1002", "1003"}; !slices.Equal(sorted(got), want) {
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprint(1000+i))
+	}
+	if !slices.Equal(sorted(got), want) {
 		t.Errorf("allocated %v, want %v", sorted(got), want)
 	}
 	for _, num := range got {
 		ok(t, f.call(t, "", encGET, "phonenumber/remove", "A", map[string]any{"user": "amy", "dcp": "a2.example.com", "phonenumber": num}))
+	}
+	for _, id := range blockers {
+		must(t, f.svc.DeleteAccount(ctx, admin, id))
 	}
 	if after := f.dump(t); after != before {
 		t.Errorf("left something behind:\nbefore %s\nafter  %s", before, after)

@@ -255,10 +255,13 @@ func addJSON(p *params, body []byte) error {
 }
 
 // spec describes one parameter a verb accepts: its longest value (in
-// characters) and an optional check of its form.
+// characters), an optional rewrite into the form the model stores
+// (normalize, applied before the length and the check) and an optional
+// check of its form.
 type spec struct {
-	max   int
-	check func(v string) string // returns a reason, or ""
+	max       int
+	normalize func(v string) string
+	check     func(v string) string // returns a reason, or ""
 }
 
 // paramName shows a parameter name in a message: as it is when it is a
@@ -276,37 +279,47 @@ func paramName(name string) string {
 
 var plainName = regexp.MustCompile(`^[A-Za-z0-9_.\[\]-]{1,40}$`)
 
-// validate checks every parameter against the verb's specs: unknown names,
-// values that were not strings, invalid UTF-8, control characters and
-// over-long values are refused with a 400 naming the parameter, in the
-// order the parameters were sent.
-func (p *params) validate(specs map[string]spec) error {
-	for _, v := range p.list {
+// validate checks the parameters the verb knows against its specs:
+// values that were not strings, invalid UTF-8, control characters,
+// over-long values and values of the wrong form are refused with a 400
+// naming the parameter, in the order the parameters were sent. Parameters
+// the verb does not know are ignored, whatever their value, as the web
+// APIs the dialect comes from did (jQuery's "_" cache-buster, a form's
+// submit button, a field of another verb): they are returned, by name as
+// paramName shows it, for the X-Ignored-Parameters header. Known values
+// are normalised in place.
+func (p *params) validate(specs map[string]spec) (ignored []string, err error) {
+	for i := range p.list {
+		v := &p.list[i]
 		s, ok := specs[v.Name]
 		if !ok {
-			return badParam(paramName(v.Name), "unknown parameter")
+			ignored = append(ignored, paramName(v.Name))
+			continue
 		}
 		if v.Problem != "" {
-			return badParam(v.Name, "%s", v.Problem)
+			return nil, badParam(v.Name, "%s", v.Problem)
 		}
 		if !utf8.ValidString(v.Value) {
-			return badParam(v.Name, "must be valid UTF-8")
+			return nil, badParam(v.Name, "must be valid UTF-8")
 		}
 		for _, r := range v.Value {
 			if unicode.IsControl(r) {
-				return badParam(v.Name, "must not contain control characters")
+				return nil, badParam(v.Name, "must not contain control characters")
 			}
 		}
+		if s.normalize != nil {
+			v.Value = s.normalize(v.Value)
+		}
 		if n := utf8.RuneCountInString(v.Value); n > s.max {
-			return badParam(v.Name, "must be at most %d characters (got %d)", s.max, n)
+			return nil, badParam(v.Name, "must be at most %d characters (got %d)", s.max, n)
 		}
 		if s.check != nil && v.Value != "" {
 			if reason := s.check(v.Value); reason != "" {
-				return badParam(v.Name, "%s", reason)
+				return nil, badParam(v.Name, "%s", reason)
 			}
 		}
 	}
-	return nil
+	return ignored, nil
 }
 
 // readBody reads the body within limit, mapping an over-long one to 413.

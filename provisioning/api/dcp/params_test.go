@@ -85,7 +85,7 @@ func TestParseParams(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	specs := map[string]spec{"a": {max: 3}, "n": {max: 4, check: checkLimit}}
+	specs := map[string]spec{"a": {max: 3}, "n": {max: 4, check: checkLimit}, "p": pNewNum}
 	for _, tc := range []struct {
 		query, want string
 	}{
@@ -97,18 +97,34 @@ func TestValidate(t *testing.T) {
 		{"a=%c2%85", "Invalid parameter a: must not contain control characters"}, // NEL, a C1 control
 		{"n=0", "Invalid parameter n: must be an integer from 1 to 1000"},
 		{"n=", ""}, // empty: the default
-		{"zz=1&a=1", "Invalid parameter zz: unknown parameter"},
-		{"a=1&zz=1", "Invalid parameter zz: unknown parameter"},
-		{"%ff=1", `Invalid parameter "\xff": unknown parameter`},
-		{strings.Repeat("x", 50) + "=1", `Invalid parameter "` + strings.Repeat("x", 40) + `": unknown parameter`},
+		// Unknown parameters are ignored, whatever their value, and
+		// reported by a name safe to show.
+		{"_=1733000000000&a=1", "ignored: _"},
+		{"a=1&zz=%ff%00&zz=2", "ignored: zz"},
+		{"%ff=1", `ignored: "\xff"`},
+		{strings.Repeat("x", 50) + "=1", `ignored: "` + strings.Repeat("x", 40) + `"`},
+		{"_=1&a=abcd", "Invalid parameter a: must be at most 3 characters (got 4)"},
+		// Phone numbers: a leading + is dropped before the length and the check.
+		{"p=%2B841001", "p=841001"},
+		{"p=841001", "p=841001"},
+		{"p=%2B12345678901234567890", "p=12345678901234567890"},
+		{"p=%2B", "Invalid parameter p: must be 2 to 20 digits, optionally after a +"},
+		{"p=%2B%2B84", "Invalid parameter p: must be 2 to 20 digits, optionally after a +"},
+		{"p=%2B123456789012345678901", "Invalid parameter p: must be at most 20 characters (got 21)"},
 	} {
 		p, err := parseParams(tc.query, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := ""
-		if err := p.validate(specs); err != nil {
+		ignored, err := p.validate(specs)
+		switch {
+		case err != nil:
 			got = err.(*Error).Message
+		case len(ignored) > 0:
+			got = "ignored: " + strings.Join(ignored, ", ")
+		case p.has("p"):
+			got = "p=" + p.get("p")
 		}
 		if got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.query, got, tc.want)
@@ -126,6 +142,11 @@ func FuzzParseParams(f *testing.F) {
 	f.Add("", "application/json", []byte(`{"accid":"a","phonenumber":84901234567,"x":[1],"y":{"z":null},"accid":true}`))
 	f.Add("", "multipart/form-data; boundary=B", []byte("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--\r\n"))
 	f.Add("a=1;b=2&%zz", "text/plain", []byte("\xff\xfe"))
+	// What the document's clients send: jQuery's cache-buster, a submit
+	// button, international phone numbers, e-mail alone.
+	f.Add("_=1733912345678&phonenumber=%2B841001&user=alice&dcp=a.example.com", "", []byte(nil))
+	f.Add("_=1", "application/x-www-form-urlencoded", []byte("email=a%40b.c&submit=Remove&phonenumber=%2B%2B84"))
+	f.Add("", "application/json", []byte(`{"_":1733912345678,"phonenumber":"+","callback":"jQuery1_2"}`))
 	all := map[string]spec{}
 	for _, v := range verbs {
 		for k, s := range v.allowed() {
@@ -144,7 +165,7 @@ func FuzzParseParams(f *testing.F) {
 		if len(p.list) > maxParams || len(p.list) != len(p.byName) {
 			t.Fatalf("%d params, %d names", len(p.list), len(p.byName))
 		}
-		err = p.validate(all)
+		ignored, err := p.validate(all)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Code != 400 || !utf8.ValidString(e.Field) || !utf8.ValidString(e.Message) {
@@ -152,35 +173,31 @@ func FuzzParseParams(f *testing.F) {
 			}
 			return
 		}
+		// Every unknown parameter is reported, by a name safe for a
+		// response header; every known one passed its checks.
+		unknown := 0
 		for _, v := range p.list {
 			s, ok := all[v.Name]
-			if !ok || v.Problem != "" || !utf8.ValidString(v.Value) || utf8.RuneCountInString(v.Value) > s.max {
+			if !ok {
+				unknown++
+				continue
+			}
+			if v.Problem != "" || !utf8.ValidString(v.Value) || utf8.RuneCountInString(v.Value) > s.max {
 				t.Fatalf("accepted %+v", v)
 			}
 			if strings.IndexFunc(v.Value, unicode.IsControl) >= 0 {
 				t.Fatalf("accepted a control character in %+v", v)
 			}
 		}
-	})
-}
-
-func TestNextNumber(t *testing.T) {
-	for _, tc := range []struct {
-		numbers []string
-		want    string
-	}{
-		{nil, "1000"},
-		{[]string{"alice", "12"}, "1000"},
-		{[]string{"1000", "1500", "999", "alice"}, "1501"},
-		{[]string{"0002000"}, "2001"},
-		{[]string{"1999", "19999"}, "20000"},
-		{[]string{"99999999999999999999"}, "100000000000000000000"},
-		{[]string{"84901234567", "1000"}, "84901234568"},
-	} {
-		if got := nextNumber(tc.numbers, "1000"); got != tc.want {
-			t.Errorf("nextNumber(%v) = %s, want %s", tc.numbers, got, tc.want)
+		if len(ignored) != unknown {
+			t.Fatalf("%d unknown parameters, %d reported", unknown, len(ignored))
 		}
-	}
+		for _, name := range ignored {
+			if strings.IndexFunc(name, func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+				t.Fatalf("ignored name %q is not a valid header value", name)
+			}
+		}
+	})
 }
 
 func TestParseTime(t *testing.T) {

@@ -20,8 +20,8 @@ var (
 	pName     = spec{max: provisioning.MaxNameLen}
 	pDCP      = spec{max: provisioning.MaxDomainLen}
 	pUser     = spec{max: provisioning.MaxLoginLen}
-	pNumber   = spec{max: provisioning.MaxUsernameLen} // names an existing account, whatever made it
-	pNewNum   = spec{max: maxPhoneNumber, check: checkNewNumber}
+	pNumber   = spec{max: provisioning.MaxUsernameLen, normalize: normalizeNumber} // names an existing account, whatever made it
+	pNewNum   = spec{max: maxPhoneNumber, normalize: normalizeNumber, check: checkNewNumber}
 	pSecret   = spec{max: provisioning.MaxSecretLen}
 	pDesc     = spec{max: provisioning.MaxDescriptionLen}
 	pCIDName  = spec{max: provisioning.MaxNameLen}
@@ -196,28 +196,60 @@ func (h *handler) targetTenant(ctx context.Context, c *call) (int64, error) {
 			return 0, fromService(err, "accid")
 		}
 		return id, nil
+	case c.sc.All() && h.defaultDomain != "":
+		d, err := h.svc.DomainByName(ctx, c.sc, h.defaultDomain)
+		if err != nil {
+			// The operator's mistake, not the caller's: a 500, logged.
+			return 0, fmt.Errorf("dcp: dcp.default_domain %q: %w", h.defaultDomain, err)
+		}
+		return d.TenantID, nil
 	case c.sc.All():
-		return 0, badParam("dcp", "is required with an admin token (or give tenant)")
+		return 0, badParam("dcp", "is required with an admin token (or give tenant; dcp.default_domain sets a default)")
 	}
 	return c.sc.TenantID, nil
 }
 
 func (h *handler) userRemove(ctx context.Context, c *call) (*result, error) {
-	login, err := required(c.p, "accid")
-	if err != nil {
-		return nil, err
-	}
-	u, err := h.user(ctx, c.sc, login, "accid")
-	if err != nil {
-		return nil, err
-	}
-	if email := c.p.get("email"); email != "" && !strings.EqualFold(email, u.Email) {
-		return nil, errUser("email")
+	login, email := c.p.get("accid"), c.p.get("email")
+	var (
+		u   *provisioning.User
+		err error
+	)
+	switch {
+	case login != "":
+		if u, err = h.user(ctx, c.sc, login, "accid"); err != nil {
+			return nil, err
+		}
+		if email != "" && !strings.EqualFold(email, u.Email) {
+			return nil, errUser("email")
+		}
+	case email != "":
+		if u, err = h.userByEmail(ctx, c.sc, email); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, badParam("accid", "is required (or give email)")
 	}
 	if err := h.svc.DeleteUser(ctx, c.sc, u.ID); err != nil {
 		return nil, fromService(err, "accid")
 	}
 	return &result{data: map[string]string{"accid": u.Login}}, nil
+}
+
+// userByEmail returns the one user in the caller's scope whose e-mail is
+// email (case-insensitive): user/remove names a user by accid or by email.
+// No match is a 502; several are a 400 asking for the accid.
+func (h *handler) userByEmail(ctx context.Context, sc provisioning.Scope, email string) (*provisioning.User, error) {
+	us, err := h.svc.Users(ctx, sc, provisioning.UserFilter{Email: email, Page: provisioning.Page{Limit: 2}})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(us) == 0:
+		return nil, errUser("email")
+	case len(us) > 1:
+		return nil, badParam("accid", "is required: more than one user has email %s", email)
+	}
+	return &us[0], nil
 }
 
 func (h *handler) userUpdate(ctx context.Context, c *call) (*result, error) {
@@ -290,12 +322,14 @@ func (h *handler) userList(ctx context.Context, c *call) (*result, error) {
 
 // ---- phone numbers ----
 
-// maxAllocAttempts bounds the retries of phonenumber/create when another
-// request takes the number it picked.
-const maxAllocAttempts = 8
-
-// firstNumber is the first number allocated in an empty DCP.
-const firstNumber = "1000"
+// numberRange is where phonenumber/create without a phonenumber picks a
+// number: 1000 (the first number of an empty DCP, as before) up to eight
+// digits. The document gives no range; extensions of four to eight digits
+// leave room for 10^8 phones per DCP, and keep the allocation clear of
+// numbers created explicitly in full national or international form
+// (84901234567) or up to the dialect's 20 digits, which would otherwise
+// carry it off into their range or, at 20 digits, end it.
+var numberRange = provisioning.NumberRange{First: 1000, Last: 99_999_999}
 
 func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 	if err := requireAll(c.p, "user", "dcp"); err != nil {
@@ -318,7 +352,10 @@ func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 	if a.Username != "" {
 		err = h.svc.CreateAccount(ctx, c.sc, a)
 	} else {
-		err = h.allocate(ctx, c.sc, a)
+		err = h.svc.CreateNumberedAccount(ctx, c.sc, a, numberRange)
+	}
+	if errors.Is(err, provisioning.ErrNoFreeNumber) {
+		return nil, &Error{Code: http.StatusConflict, Field: "phonenumber", Message: "No free phone number left in this DCP: give a phonenumber"}
 	}
 	if err != nil {
 		return nil, duplicate(fromService(err, "user"), "phonenumber", "phonenumber %s already exists in dcp %s", a.Username, d.Name)
@@ -328,49 +365,6 @@ func (h *handler) phoneCreate(ctx context.Context, c *call) (*result, error) {
 		v.Secret = a.Secret
 	}
 	return &result{data: v}, nil
-}
-
-// allocate creates a with the next free number of its domain: one more
-// than the highest all-digit number there, at least firstNumber. Two
-// requests may pick the same number; the loser sees a conflict and picks
-// again.
-func (h *handler) allocate(ctx context.Context, sc provisioning.Scope, a *provisioning.Account) error {
-	var err error
-	for range maxAllocAttempts {
-		var nums []string
-		if nums, err = h.numbers(ctx, sc, a.DomainID); err != nil {
-			return err
-		}
-		a.Username = nextNumber(nums, firstNumber)
-		if len(a.Username) > maxPhoneNumber {
-			return &Error{Code: http.StatusConflict, Field: "phonenumber", Message: "No free phone number left in this DCP"}
-		}
-		err = h.svc.CreateAccount(ctx, sc, a)
-		var ce *provisioning.ConflictError
-		if !errors.As(err, &ce) || ce.Field != "username" {
-			return err
-		}
-	}
-	return err
-}
-
-// numbers returns every account username of a domain.
-func (h *handler) numbers(ctx context.Context, sc provisioning.Scope, domainID int64) ([]string, error) {
-	var out []string
-	f := provisioning.AccountFilter{DomainID: domainID, Page: provisioning.Page{Limit: provisioning.MaxLimit}}
-	for {
-		as, err := h.svc.Accounts(ctx, sc, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range as {
-			out = append(out, a.Username)
-		}
-		if len(as) < f.Limit {
-			return out, nil
-		}
-		f.After = as[len(as)-1].ID
-	}
 }
 
 func (h *handler) phoneRemove(ctx context.Context, c *call) (*result, error) {
@@ -416,16 +410,9 @@ func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
 			return nil, err
 		}
 	} else {
-		as, err := h.svc.Accounts(ctx, c.sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: 2}})
-		switch {
-		case err != nil:
+		if a, err = h.onlyNumber(ctx, c.sc, d, u); err != nil {
 			return nil, err
-		case len(as) == 0:
-			return nil, errNumber()
-		case len(as) > 1:
-			return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s", u.Login, d.Name)
 		}
-		a = &as[0]
 	}
 	a, err = h.svc.UpdateAccount(ctx, c.sc, a.ID, func(a *provisioning.Account) error {
 		setIf(c.p, "secret", &a.Secret)
@@ -438,6 +425,37 @@ func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
 		return nil, fromService(err, "user")
 	}
 	return &result{data: viewPhone(a, u.Login)}, nil
+}
+
+// maxNumbersShown bounds the numbers an ambiguous phonenumber/update
+// lists in its error.
+const maxNumbersShown = 5
+
+// onlyNumber returns the one phone number user u has in domain d. The
+// document's phonenumber/update names a number by user and dcp alone, so
+// a user has one number per DCP there; when u has several, which one is
+// meant cannot be guessed (and a secret or desc is per phone, so updating
+// them all would be wrong): the 400 names the phonenumber parameter that
+// picks one and lists the candidates.
+func (h *handler) onlyNumber(ctx context.Context, sc provisioning.Scope, d *provisioning.Domain, u *provisioning.User) (*provisioning.Account, error) {
+	as, err := h.svc.Accounts(ctx, sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: maxNumbersShown + 1}})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(as) == 0:
+		return nil, errNumber()
+	case len(as) == 1:
+		return &as[0], nil
+	}
+	nums := make([]string, 0, maxNumbersShown+1)
+	for i := range min(len(as), maxNumbersShown) {
+		nums = append(nums, as[i].Username)
+	}
+	if len(as) > maxNumbersShown {
+		nums = append(nums, "…")
+	}
+	return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s (%s); give the one to update",
+		u.Login, d.Name, strings.Join(nums, ", "))
 }
 
 func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {

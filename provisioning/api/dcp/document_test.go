@@ -1,0 +1,186 @@
+package dcp_test
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
+)
+
+// docStep is one request of a client written against the dcp document
+// (seeds/000_d5d899c2feccea5e.txt): each verb with exactly the document's
+// parameter list, plus what a browser client of that era adds (jQuery's
+// "_" cache-buster, a form's submit button).
+type docStep struct {
+	name   string
+	verb   string
+	tok    string // fixture token name
+	params map[string]any
+	code   int    // 0: 200
+	field  string // for errors
+	msg    string // for errors: the message, "…" for any text
+	want   map[string]any
+	list   []string // for lists: the phonenumber (or accid) of each item
+}
+
+// legacyExtras are the parameters an old web client adds that no verb
+// takes; they are ignored and reported in X-Ignored-Parameters (in the
+// order sent: the test encodes keys sorted).
+var legacyExtras = map[string]any{"_": "1733912345678", "submit": "Save"}
+
+const legacyIgnored = "_, submit"
+
+// docSteps is the document's whole user and phone number cycle, with an
+// admin token and a handler whose dcp.default_domain is a2.example.com
+// (tenant A's empty DCP); accid is made unique per run.
+func docSteps(accid string, f *fixture) []docStep {
+	email := accid + "@example.com"
+	return []docStep{
+		{name: "user/create without dcp or tenant goes to the default DCP's tenant", verb: "user/create", tok: "admin",
+			params: map[string]any{"accid": accid, "password": "first-pass", "email": email, "firstname": "Doc", "lastname": "Ument"},
+			want:   map[string]any{"accid": accid, "tenant": float64(f.tenantA), "firstname": "Doc"}},
+		{name: "user/update", verb: "user/update", tok: "admin",
+			params: map[string]any{"accid": accid, "password": "second-pass", "email": email, "firstname": "Docu", "lastname": "Ment"},
+			want:   map[string]any{"accid": accid, "firstname": "Docu", "lastname": "Ment"}},
+		{name: "phonenumber/create allocates", verb: "phonenumber/create", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "secret": "doc-secret", "desc": "desk"},
+			want:   map[string]any{"phonenumber": "1000", "dcp": "a2.example.com", "user": accid, "desc": "desk"}},
+		{name: "phonenumber/update of the user's only number", verb: "phonenumber/update", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "secret": "new-secret", "desc": "desk 2"},
+			want:   map[string]any{"phonenumber": "1000", "desc": "desk 2"}},
+		{name: "phonenumber/create in international format", verb: "phonenumber/create", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "+841001", "desc": "mobile"},
+			want:   map[string]any{"phonenumber": "841001", "desc": "mobile"}},
+		{name: "phonenumber/update is ambiguous with two numbers", verb: "phonenumber/update", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "secret": "newer-secret", "desc": "desk 3"},
+			code:   400, field: "phonenumber",
+			msg: "Invalid parameter phonenumber: is required: user " + accid + " has more than one phone number in dcp a2.example.com (1000, 841001); give the one to update"},
+		{name: "phonenumber/update names one in international format", verb: "phonenumber/update", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "+841001", "desc": "mobile 2"},
+			want:   map[string]any{"phonenumber": "841001", "desc": "mobile 2"}},
+		{name: "phonenumber/list", verb: "phonenumber/list", tok: "admin",
+			params: map[string]any{"dcp": "a2.example.com", "user": accid}, list: []string{"1000", "841001"}},
+		{name: "onlinephone/list by an international number", verb: "onlinephone/list", tok: "admin",
+			params: map[string]any{"phonenumber": "+1000"}, list: []string{"1000"}},
+		{name: "user/list", verb: "user/list", tok: "admin", params: map[string]any{}},
+		{name: "domain/list", verb: "domain/list", tok: "admin", params: map[string]any{}},
+		{name: "gateway/list", verb: "gateway/list", tok: "admin", params: map[string]any{}},
+		{name: "cdr/list", verb: "cdr/list", tok: "admin", params: map[string]any{}},
+		{name: "phonenumber/remove in international format", verb: "phonenumber/remove", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "+841001"},
+			want:   map[string]any{"phonenumber": "841001"}},
+		{name: "phonenumber/remove", verb: "phonenumber/remove", tok: "admin",
+			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "1000"},
+			want:   map[string]any{"phonenumber": "1000"}},
+		{name: "user/remove by email alone", verb: "user/remove", tok: "admin",
+			params: map[string]any{"email": strings.ToUpper(email)}, want: map[string]any{"accid": accid}},
+	}
+}
+
+// testDocument runs the document's requests through every encoding: each
+// is accepted, unknown parameters are ignored and reported, and the store
+// ends as it began.
+func testDocument(t *testing.T, f *fixture) {
+	before := f.dump(t)
+	g := *f
+	g.handler = dcp.New(api.Deps{Service: f.svc, Presence: f.view, CDRs: f.cdrs,
+		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+		dcp.WithDefaultDomain("a2.example.com"))
+	for i, e := range allEncs {
+		for _, st := range docSteps(fmt.Sprintf("doc.%d", i), f) {
+			p := map[string]any{}
+			for k, v := range legacyExtras {
+				p[k] = v
+			}
+			for k, v := range st.params {
+				p[k] = v
+			}
+			res := g.call(t, "", e, st.verb, st.tok, p)
+			label := fmt.Sprintf("%s %s", e, st.name)
+			if res.Ignored != legacyIgnored {
+				t.Errorf("%s: X-Ignored-Parameters %q, want %q", label, res.Ignored, legacyIgnored)
+			}
+			if st.code != 0 {
+				if res.Code != st.code || res.Field != st.field || !matches(res.Message, st.msg) {
+					t.Fatalf("%s: got %d field %q %q, want %d field %q %q", label, res.Code, res.Field, res.Message, st.code, st.field, st.msg)
+				}
+				continue
+			}
+			if res.Status != 200 {
+				t.Fatalf("%s: %s", label, res.Raw)
+			}
+			if st.want != nil {
+				var got map[string]any
+				res.data(t, &got)
+				for k, v := range st.want {
+					if got[k] != v {
+						t.Errorf("%s: %s = %v, want %v (%s)", label, k, got[k], v, res.Raw)
+					}
+				}
+			}
+			if st.list != nil {
+				if got := names(t, res, "phonenumber"); !slices.Equal(got, st.list) {
+					t.Errorf("%s: %v, want %v", label, got, st.list)
+				}
+			}
+		}
+	}
+	if after := f.dump(t); after != before {
+		t.Errorf("the document's cycle left something behind:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// A tenant-admin still creates in its own tenant, default or not.
+	res := ok(t, g.call(t, "", encForm, "user/create", "B", map[string]any{"accid": "doc.b", "password": "password", "_": "1"}))
+	var u map[string]any
+	res.data(t, &u)
+	if u["tenant"] != float64(f.tenantB) {
+		t.Errorf("tenant-admin B with a default DCP of A: %s", res.Raw)
+	}
+	ok(t, g.call(t, "", encGET, "user/remove", "B", map[string]any{"accid": "doc.b"}))
+
+	// Two users share an e-mail: user/remove by email alone cannot choose.
+	for _, accid := range []string{"twin1", "twin2"} {
+		ok(t, g.call(t, "", encJSON, "user/create", "A", map[string]any{"accid": accid, "password": "password", "email": "twin@example.com"}))
+	}
+	mid := f.dump(t)
+	res = g.call(t, "", encGET, "user/remove", "A", map[string]any{"email": "twin@example.com"})
+	if res.Code != 400 || res.Field != "accid" || res.Message != "Invalid parameter accid: is required: more than one user has email twin@example.com" {
+		t.Errorf("ambiguous email: %s", res.Raw)
+	}
+	if f.dump(t) != mid {
+		t.Error("an ambiguous user/remove changed the store")
+	}
+	for _, accid := range []string{"twin1", "twin2"} {
+		ok(t, g.call(t, "", encGET, "user/remove", "A", map[string]any{"accid": accid, "email": "twin@example.com"}))
+	}
+	if after := f.dump(t); after != before {
+		t.Errorf("left something behind:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestDefaultDomainMisconfigured: a dcp.default_domain that names no DCP
+// is the operator's error: a logged 500 naming the key, nothing written.
+func TestDefaultDomainMisconfigured(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		logs := &syncBuffer{}
+		f.handler = dcp.New(api.Deps{Service: f.svc, Log: slog.New(slog.NewTextHandler(logs, nil))}, dcp.WithDefaultDomain("gone.example.com"))
+		before := f.dump(t)
+		res := f.call(t, "", encGET, "user/create", "admin", map[string]any{"accid": "nobody", "password": "password"})
+		if res.Code != 500 || res.Message != "Internal error" {
+			t.Errorf("got %s", res.Raw)
+		}
+		if !strings.Contains(logs.String(), `dcp.default_domain \"gone.example.com\"`) {
+			t.Errorf("log:\n%s", logs)
+		}
+		if f.dump(t) != before {
+			t.Error("the store changed")
+		}
+	})
+}
