@@ -96,9 +96,11 @@ func (f fakeChecks) RegisterChecks() []sip.CheckState { return slices.Clone(f) }
 // sippPeer is a real SIP peer: sipp running a scenario on a UDP port of
 // 127.0.0.1.
 type sippPeer struct {
-	port int
-	cmd  *exec.Cmd
-	out  *syncBuffer
+	port    int
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	exited  <-chan struct{} // closed once cmd.Wait returned
+	waitErr error           // cmd.Wait's answer, once exited is closed
 }
 
 // startSipp runs sipp with scenario (a file under testdata/). It skips the
@@ -116,6 +118,28 @@ func startSipp(t *testing.T, scenario string) *sippPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A port found free may be taken again before sipp binds it (other
+	// packages' tests run alongside): sipp then exits at once, and another
+	// port is tried.
+	for attempt := 1; ; attempt++ {
+		p, exited := launchSipp(t, bin, sf)
+		err := waitSippBound(p, exited)
+		if err == nil {
+			t.Cleanup(p.stop)
+			return p
+		}
+		p.stop()
+		if attempt == 3 {
+			t.Fatalf("sipp %s: %v\n%s", scenario, err, p.out.String())
+		}
+		t.Logf("sipp %s on port %d: %v; trying another port", scenario, p.port, err)
+	}
+}
+
+// launchSipp starts sipp on a port free a moment ago; exited closes when
+// the process ends.
+func launchSipp(t *testing.T, bin, scenarioFile string) (*sippPeer, <-chan struct{}) {
+	t.Helper()
 	free, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -125,31 +149,47 @@ func startSipp(t *testing.T, scenario string) *sippPeer {
 	p := &sippPeer{port: port, out: &syncBuffer{}}
 	// -timeout: sipp ends by itself should the test die without its
 	// cleanup.
-	p.cmd = exec.Command(bin, "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin", "-timeout", "300")
+	p.cmd = exec.Command(bin, "-sf", scenarioFile, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1", "-nostdin", "-timeout", "300")
 	p.cmd.Dir = t.TempDir() // where sipp writes its logs, if any
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.stop)
-	// Bound once sipp holds the port.
-	switchtest.WaitFor(t, "sipp listening", func() bool {
-		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			c.Close()
+	exited := make(chan struct{})
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		close(exited)
+	}()
+	p.exited = exited
+	return p, exited
+}
+
+// waitSippBound waits until sipp holds its port, and fails when sipp
+// exits first or takes longer than switchtest.WaitTimeout.
+func waitSippBound(p *sippPeer, exited <-chan struct{}) error {
+	deadline := time.Now().Add(switchtest.WaitTimeout)
+	for delay := 50 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
+		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
+		if err != nil {
+			return nil // sipp holds it
 		}
-		return err != nil
-	})
-	return p
+		c.Close()
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before binding its port (%v)", p.waitErr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not listening after %s", switchtest.WaitTimeout)
+		}
+		time.Sleep(delay)
+	}
 }
 
 // stop kills sipp (this process only) and waits for it.
 func (p *sippPeer) stop() {
-	if p.cmd.ProcessState != nil {
-		return
-	}
 	p.cmd.Process.Kill() //nolint:errcheck // already gone
-	p.cmd.Wait()         //nolint:errcheck // killed
+	<-p.exited
 }
 
 // A daemon with SIP probing on and real SIP peers (sipp): one as a
