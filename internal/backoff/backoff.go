@@ -50,11 +50,10 @@ func (b *Backoff) Wait(ctx context.Context) bool {
 	return b.sleep(ctx, b.Next())
 }
 
-// WaitFor sleeps for d instead of the policy's next wait (a caller that
-// knows better, such as a refused password, waits longer) and still
-// advances the step.
-func (b *Backoff) WaitFor(ctx context.Context, d time.Duration) bool {
-	b.Next()
+// Pause sleeps for d, a wait the caller chose from Next (a caller that
+// knows better, such as one refused a password, waits longer), through
+// the same replaceable Sleep, and reports whether ctx is still live.
+func (b *Backoff) Pause(ctx context.Context, d time.Duration) bool {
 	return b.sleep(ctx, d)
 }
 
