@@ -55,6 +55,10 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the jittered, doubling wait between
 	// connection attempts; 250 ms and 30 s when zero.
 	MinBackoff, MaxBackoff time.Duration
+	// SubscribeRetry is how often the endpoint:PJSIP subscription is tried
+	// again while the node has no PJSIP endpoint to subscribe to (see
+	// errNoEndpointSource); 1 s when zero.
+	SubscribeRetry time.Duration
 	// HTTPClient is used for REST and the WebSocket (its Timeout, if
 	// any, is dropped for the latter); nil means a fresh one.
 	HTTPClient *http.Client
@@ -77,7 +81,8 @@ const aorConcurrency = 8
 //
 // On every (re)connect it dials the event WebSocket (app, subscribeAll),
 // subscribes the app to endpoint:PJSIP (the only way to get
-// EndpointStateChange from Asterisk 23), then resyncs: endpoints, the
+// EndpointStateChange from Asterisk 23; retried while the node has no
+// PJSIP endpoint, which Asterisk refuses to subscribe to), then resyncs: endpoints, the
 // contacts of online endpoints (their AOR) and channels are read over REST
 // and replace the node's presence; legs that vanished while disconnected
 // are closed by Calls.Reset and their CDRs queued. Events are then applied
@@ -131,6 +136,7 @@ func New(cfg Config) (*Adapter, error) {
 	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, 5*time.Second)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 15*time.Second)
 	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, 250*time.Millisecond)
+	cfg.SubscribeRetry = cmp.Or(cfg.SubscribeRetry, time.Second)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 30*time.Second)
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
@@ -238,13 +244,24 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 	}
 
 	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-	err = a.rest.subscribeEndpoints(rctx, a.cfg.App)
+	subscribed, err := a.subscribeEndpoints(rctx)
 	if err == nil {
 		err = s.resync(rctx, true)
 	}
 	rcancel()
 	if err != nil {
 		return false, err
+	}
+	// Until the node has a PJSIP endpoint (a fresh Asterisk whose every
+	// endpoint Switchboard pushes, in OnConnect below), the subscription
+	// is retried; presence is re-read once it holds, for the endpoint
+	// state changes sent to subscribers only in the meantime.
+	var subRetry <-chan time.Time
+	if !subscribed {
+		a.log.Info("asterisk: the node has no PJSIP endpoint yet; endpoint state events are subscribed once one exists")
+		t := time.NewTicker(a.cfg.SubscribeRetry)
+		defer t.Stop()
+		subRetry = t.C
 	}
 	s.feed.SetConnected(true, nil)
 	a.log.Info("asterisk: connected and resynced", "url", a.cfg.URL)
@@ -266,6 +283,19 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		case err := <-readErr:
 			s.drain(msgs) // what was read before the error
 			return true, fmt.Errorf("asterisk: event socket: %w", err)
+		case <-subRetry:
+			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+			ok, err := a.subscribeEndpoints(rctx)
+			if err == nil && ok {
+				s.drain(msgs)
+				err = s.resync(rctx, false)
+				subRetry = nil
+				a.log.Info("asterisk: subscribed to endpoint state events")
+			}
+			rcancel()
+			if err != nil {
+				return true, fmt.Errorf("asterisk: subscribe: %w", err)
+			}
 		case <-tick.C:
 			// Apply what has arrived first, so the REST view is not
 			// older than the events applied after it.

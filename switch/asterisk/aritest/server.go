@@ -40,6 +40,10 @@ type Server struct {
 
 	mu        sync.Mutex
 	endpoints []endpoint // in Asterisk's order
+	// pjsipTech: the PJSIP technology endpoint exists, which Asterisk
+	// creates with the first PJSIP endpoint and never removes; until then
+	// a subscription to endpoint:PJSIP is refused (see StartEmpty).
+	pjsipTech bool
 	contacts  map[string][]string
 	channels  []channel
 	metrics   []byte
@@ -83,6 +87,7 @@ func New(t testing.TB) *Server {
 		stalled:   map[*socket]struct{}{},
 		metrics:   Recorded("res-prometheus-metrics.txt"),
 		socketsUp: make(chan struct{}),
+		pjsipTech: true,
 	}
 	if err := json.Unmarshal(Recorded("endpoints-pjsip.json"), &s.endpoints); err != nil {
 		t.Fatalf("aritest: %v", err)
@@ -110,12 +115,26 @@ func (s *Server) Close() {
 	s.sockWG.Wait()
 }
 
+// StartEmpty makes the node one just started with no PJSIP endpoint at
+// all, as a fresh Asterisk whose endpoints all come from Switchboard's
+// push: no endpoints, contacts or channels, and a subscription to
+// endpoint:PJSIP answered 422 "Event source does not exist" until an
+// endpoint appears (SetEndpoints, or an event naming one), as Asterisk
+// 23.4.1 answers it.
+func (s *Server) StartEmpty() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endpoints, s.channels, s.pjsipTech = nil, nil, false
+	clear(s.contacts)
+}
+
 // SetEndpoints replaces the endpoints with the given ids, all in state.
 func (s *Server) SetEndpoints(state string, ids ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.endpoints = s.endpoints[:0]
 	clear(s.contacts)
+	s.pjsipTech = s.pjsipTech || len(ids) > 0
 	for _, id := range ids {
 		s.endpoints = append(s.endpoints, endpoint{Technology: "PJSIP", Resource: id, State: state, ChannelIDs: []string{}})
 	}
@@ -316,6 +335,7 @@ func (s *Server) track(ev []byte) {
 		}
 		if i < 0 {
 			s.endpoints = append(s.endpoints, *e)
+			s.pjsipTech = s.pjsipTech || e.Technology == "PJSIP"
 		} else {
 			s.endpoints[i].State = e.State
 		}
@@ -479,6 +499,11 @@ func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 	exists := false
 	for so := range s.sockets {
 		exists = exists || so.app == app
+	}
+	if exists && src == "endpoint:PJSIP" && !s.pjsipTech {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusUnprocessableEntity, `{"message":"Event source does not exist"}`)
+		return
 	}
 	if exists && src != "" && !slices.Contains(s.subs[app], src) {
 		s.subs[app] = append(s.subs[app], src)
