@@ -1,16 +1,23 @@
 package dcp_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
 // docStep is one request of a client written against the dcp document
@@ -181,6 +188,40 @@ func TestDefaultDomainMisconfigured(t *testing.T) {
 		}
 		if f.dump(t) != before {
 			t.Error("the store changed")
+		}
+	})
+}
+
+// TestUserCreateSoleTenant: with an admin token, no dcp/tenant and no
+// dcp.default_domain, user/create of a single-tenant installation (the
+// usual migration from the document's system, which had no tenants) puts
+// the user in that tenant; with two tenants it is a 400 naming dcp and
+// writes nothing.
+func TestUserCreateSoleTenant(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		must(t, sqlstore.Migrate(ctx, db))
+		svc := provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4))
+		admin := provisioning.AdminScope()
+		only := &provisioning.Tenant{Name: "only"}
+		must(t, svc.CreateTenant(ctx, admin, only))
+		secret, _, err := svc.CreateToken(ctx, "admin", provisioning.RoleAdmin, nil)
+		must(t, err)
+		h := dcp.New(api.Deps{Service: svc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		create := func(accid string) (int, string) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/user/create?token="+secret+"&accid="+accid+"&password=pass-"+accid+"&_=1733000000000", nil))
+			return w.Code, w.Body.String()
+		}
+		if code, body := create("first"); code != 200 || !strings.Contains(body, `"tenant":`+strconv.FormatInt(only.ID, 10)) {
+			t.Fatalf("one tenant: %d %s, want 200 in tenant %d", code, body, only.ID)
+		}
+		must(t, svc.CreateTenant(ctx, admin, &provisioning.Tenant{Name: "second"}))
+		if _, body := create("second"); !strings.Contains(body, `"code":400`) || !strings.Contains(body, `"field":"dcp"`) {
+			t.Fatalf("two tenants: %s, want 400 naming dcp", body)
+		}
+		if _, err := svc.UserByLogin(ctx, admin, "second"); err == nil {
+			t.Error("the refused user/create wrote a user")
 		}
 	})
 }

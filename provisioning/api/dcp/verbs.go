@@ -204,9 +204,25 @@ func (h *handler) targetTenant(ctx context.Context, c *call) (int64, error) {
 		}
 		return d.TenantID, nil
 	case c.sc.All():
-		return 0, badParam("dcp", "is required with an admin token (or give tenant; dcp.default_domain sets a default)")
+		return h.soleTenant(ctx, c)
 	}
 	return c.sc.TenantID, nil
+}
+
+// soleTenant is user/create's target for an admin token that names no
+// tenant, with no dcp.default_domain set: the one tenant of a
+// single-tenant installation (the usual migration from the document's
+// system, which had no tenants), else a 400 naming dcp, since guessing
+// among several would put users where nobody asked.
+func (h *handler) soleTenant(ctx context.Context, c *call) (int64, error) {
+	ts, err := h.svc.Tenants(ctx, c.sc, provisioning.TenantFilter{Page: provisioning.Page{Limit: 2}})
+	if err != nil {
+		return 0, err
+	}
+	if len(ts) == 1 {
+		return ts[0].ID, nil
+	}
+	return 0, badParam("dcp", "is required with an admin token when there is not exactly one tenant (or give tenant; dcp.default_domain sets a default)")
 }
 
 func (h *handler) userRemove(ctx context.Context, c *call) (*result, error) {
