@@ -64,10 +64,11 @@ func docSteps(accid string, f *fixture) []docStep {
 		{name: "phonenumber/create in international format", verb: "phonenumber/create", tok: "admin",
 			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "+841001", "desc": "mobile"},
 			want:   map[string]any{"phonenumber": "841001", "desc": "mobile"}},
-		{name: "phonenumber/update is ambiguous with two numbers", verb: "phonenumber/update", tok: "admin",
+		{name: "phonenumber/update of a user with two numbers updates both", verb: "phonenumber/update", tok: "admin",
 			params: map[string]any{"user": accid, "dcp": "a2.example.com", "secret": "newer-secret", "desc": "desk 3"},
-			code:   400, field: "phonenumber",
-			msg: "Invalid parameter phonenumber: is required: user " + accid + " has more than one phone number in dcp a2.example.com (1000, 841001); give the one to update"},
+			want:   map[string]any{"phonenumber": "1000", "desc": "desk 3"}},
+		{name: "phonenumber/list shows both updated", verb: "phonenumber/list", tok: "admin",
+			params: map[string]any{"dcp": "a2.example.com", "user": accid}, list: []string{"1000", "841001"}},
 		{name: "phonenumber/update names one in international format", verb: "phonenumber/update", tok: "admin",
 			params: map[string]any{"user": accid, "dcp": "a2.example.com", "phonenumber": "+841001", "desc": "mobile 2"},
 			want:   map[string]any{"phonenumber": "841001", "desc": "mobile 2"}},
@@ -222,6 +223,31 @@ func TestUserCreateSoleTenant(t *testing.T) {
 		}
 		if _, err := svc.UserByLogin(ctx, admin, "second"); err == nil {
 			t.Error("the refused user/create wrote a user")
+		}
+	})
+}
+
+// TestPhoneUpdateEveryNumberOfTheUser: the document's phonenumber/update
+// names no number (user and dcp only); for a user with two numbers in the
+// DCP both get the change, and nothing else does.
+func TestPhoneUpdateEveryNumberOfTheUser(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newFixture(t, db)
+		res := ok(t, f.call(t, "", encForm, "phonenumber/update", "A", map[string]any{"user": "alice", "dcp": "a.example.com", "desc": "both"}))
+		var got struct{ Phonenumber string }
+		res.data(t, &got)
+		if got.Phonenumber != "1000" {
+			t.Errorf("answer shows %q, want the oldest number 1000", got.Phonenumber)
+		}
+		var list []struct{ Phonenumber, Desc, User string }
+		ok(t, f.call(t, "", encGET, "phonenumber/list", "A", map[string]any{"dcp": "a.example.com"})).data(t, &list)
+		for _, p := range list {
+			if want := map[bool]string{true: "both", false: "phone " + p.Phonenumber}[p.User == "alice"]; p.Desc != want {
+				t.Errorf("%s (%s): desc %q, want %q", p.Phonenumber, p.User, p.Desc, want)
+			}
+		}
+		if len(list) != 3 {
+			t.Errorf("%d numbers listed, want 3", len(list))
 		}
 	})
 }

@@ -420,58 +420,60 @@ func (h *handler) phoneUpdate(ctx context.Context, c *call) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var a *provisioning.Account
+	var targets []provisioning.Account
 	if num := c.p.get("phonenumber"); num != "" {
-		if a, err = h.account(ctx, c.sc, d, num, u); err != nil {
+		a, err := h.account(ctx, c.sc, d, num, u)
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		if a, err = h.onlyNumber(ctx, c.sc, d, u); err != nil {
-			return nil, err
+		targets = []provisioning.Account{*a}
+	} else if targets, err = h.userNumbers(ctx, c.sc, d, u); err != nil {
+		return nil, err
+	}
+	var first *provisioning.Account
+	for _, t := range targets {
+		a, err := h.svc.UpdateAccount(ctx, c.sc, t.ID, func(a *provisioning.Account) error {
+			setIf(c.p, "secret", &a.Secret)
+			setIf(c.p, "desc", &a.Description)
+			setIf(c.p, "callerid_name", &a.CallerIDName)
+			setIf(c.p, "callerid_number", &a.CallerIDNumber)
+			return nil
+		})
+		if err != nil {
+			return nil, fromService(err, "user")
+		}
+		if first == nil {
+			first = a
 		}
 	}
-	a, err = h.svc.UpdateAccount(ctx, c.sc, a.ID, func(a *provisioning.Account) error {
-		setIf(c.p, "secret", &a.Secret)
-		setIf(c.p, "desc", &a.Description)
-		setIf(c.p, "callerid_name", &a.CallerIDName)
-		setIf(c.p, "callerid_number", &a.CallerIDNumber)
-		return nil
-	})
-	if err != nil {
-		return nil, fromService(err, "user")
-	}
-	return &result{data: viewPhone(a, u.Login)}, nil
+	return &result{data: viewPhone(first, u.Login)}, nil
 }
 
-// maxNumbersShown bounds the numbers an ambiguous phonenumber/update
-// lists in its error.
-const maxNumbersShown = 5
-
-// onlyNumber returns the one phone number user u has in domain d. The
-// document's phonenumber/update names a number by user and dcp alone, so
-// a user has one number per DCP there; when u has several, which one is
-// meant cannot be guessed (and a secret or desc is per phone, so updating
-// them all would be wrong): the 400 names the phonenumber parameter that
-// picks one and lists the candidates.
-func (h *handler) onlyNumber(ctx context.Context, sc provisioning.Scope, d *provisioning.Domain, u *provisioning.User) (*provisioning.Account, error) {
-	as, err := h.svc.Accounts(ctx, sc, provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: maxNumbersShown + 1}})
-	switch {
-	case err != nil:
-		return nil, err
-	case len(as) == 0:
+// userNumbers returns every phone number user u has in domain d, oldest
+// first: what phonenumber/update without phonenumber updates. The
+// document names a phone number by user and dcp alone (its users had one
+// per DCP), so a client written against it means "the user's phone in
+// this DCP"; where a user has several, each gets the change, as the
+// client's one phone would have (the answer shows the oldest). None: the
+// document's 503.
+func (h *handler) userNumbers(ctx context.Context, sc provisioning.Scope, d *provisioning.Domain, u *provisioning.User) ([]provisioning.Account, error) {
+	f := provisioning.AccountFilter{DomainID: d.ID, UserID: u.ID, Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	var all []provisioning.Account
+	for {
+		as, err := h.svc.Accounts(ctx, sc, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, as...)
+		if len(as) < f.Limit {
+			break
+		}
+		f.After = as[len(as)-1].ID
+	}
+	if len(all) == 0 {
 		return nil, errNumber()
-	case len(as) == 1:
-		return &as[0], nil
 	}
-	nums := make([]string, 0, maxNumbersShown+1)
-	for i := range min(len(as), maxNumbersShown) {
-		nums = append(nums, as[i].Username)
-	}
-	if len(as) > maxNumbersShown {
-		nums = append(nums, "…")
-	}
-	return nil, badParam("phonenumber", "is required: user %s has more than one phone number in dcp %s (%s); give the one to update",
-		u.Login, d.Name, strings.Join(nums, ", "))
+	return all, nil
 }
 
 func (h *handler) phoneList(ctx context.Context, c *call) (*result, error) {
