@@ -56,7 +56,9 @@ type Config struct {
 	// connection attempts; 250 ms and 30 s when zero.
 	MinBackoff, MaxBackoff time.Duration
 	// HTTPClient is used for REST and the WebSocket (its Timeout, if
-	// any, is dropped for the latter); nil means a fresh one.
+	// any, is dropped for the latter); nil means a fresh one with a
+	// transport of its own. Its idle connections are closed whenever the
+	// ARI connection is lost, so it should not be shared.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -142,7 +144,9 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		// A transport of its own: a lost connection drops the idle ones
+		// (see WatchPresence), which must not be other packages'.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	ws := *hc
 	ws.Timeout = 0
@@ -184,6 +188,11 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
 		func(err error, connected bool, wait time.Duration) time.Duration {
 			a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected, "retry_in", wait)
+			// The REST connections kept alive in the pool went the way of
+			// the socket: after a silent node (host gone, NAT state lost)
+			// a request sent on one gets no answer and the next resync
+			// would wait out RequestTimeout. Redial everything.
+			a.rest.hc.CloseIdleConnections()
 			return wait
 		})
 }

@@ -345,6 +345,41 @@ func TestAdapterBlackHole(t *testing.T) {
 	}
 }
 
+// TestAdapterSilentNode makes the whole node go silent, as a host that
+// vanished or a lost NAT state does: the event socket and the REST
+// connections kept alive in the client's pool all go dark. Found against
+// a real Asterisk behind a black-holing proxy (TestLive/Reconnect/Silent):
+// the keepalive noticed the dead socket, but the resync after the redial
+// went out on a dead pooled connection and hung for RequestTimeout. The
+// adapter must drop its idle connections with the dead socket, so that
+// it is back as soon as the node answers again.
+func TestAdapterSilentNode(t *testing.T) {
+	const keepAlive = 100 * time.Millisecond
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline", "1001")
+	cfg := adapterConfig(srv)
+	cfg.KeepAlive = keepAlive
+	cfg.RequestTimeout = 5 * time.Second // what a dead pooled connection would cost
+	r := start(t, cfg)
+	r.waitConnected(t)
+	lastSync := r.state().LastSync
+
+	srv.StallNode()
+	stalled := time.Now()
+	switchtest.WaitFor(t, "the dead socket noticed", func() bool { return !r.state().Connected })
+	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
+	switchtest.WaitFor(t, "the reconnect and resync", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(lastSync)
+	})
+	if d := time.Since(stalled); d > 2*time.Second {
+		t.Errorf("back %v after the node went silent, want about 2 keepalive intervals (%v) plus a backoff step: a request hung on a dead connection", d, 2*keepAlive)
+	}
+	if got, want := regLines(r.view), []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp unknown 0s"}; !slices.Equal(got, want) {
+		t.Errorf("presence after the resync %q, want %q", got, want)
+	}
+}
+
 // TestNewAdapterBadURL checks New's URL handling.
 func TestNewAdapterBadURL(t *testing.T) {
 	for _, u := range []string{"", "ftp://x/ari", "::"} {

@@ -57,6 +57,9 @@ type Server struct {
 	seq        int
 	sockWG     sync.WaitGroup
 	socketsUp  chan struct{} // closed and replaced when a socket connects
+	// conns are every TCP connection accepted (REST and sockets), for
+	// StallNode.
+	conns map[*holeConn]struct{}
 }
 
 type endpoint struct {
@@ -83,11 +86,14 @@ func New(t testing.TB) *Server {
 		stalled:   map[*socket]struct{}{},
 		metrics:   Recorded("res-prometheus-metrics.txt"),
 		socketsUp: make(chan struct{}),
+		conns:     map[*holeConn]struct{}{},
 	}
 	if err := json.Unmarshal(Recorded("endpoints-pjsip.json"), &s.endpoints); err != nil {
 		t.Fatalf("aritest: %v", err)
 	}
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.hs.Listener = &trackListener{Listener: s.hs.Listener, s: s}
+	s.hs.Start()
 	s.URL = s.hs.URL + "/ari"
 	t.Cleanup(s.Close)
 	return s
@@ -106,6 +112,11 @@ func (s *Server) Close() {
 		so.close()
 	}
 	s.hs.CloseClientConnections()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Conn.Close() // a stalled one ignores Close
+	}
+	s.mu.Unlock()
 	s.hs.Close()
 	s.sockWG.Wait()
 }
@@ -179,6 +190,21 @@ func (s *Server) StallSockets() {
 	}
 	clear(s.sockets)
 	clear(s.subs)
+}
+
+// StallNode makes the whole node vanish without closing TCP, as a host
+// that went down or a lost NAT or firewall state does: every connection
+// open now goes dark, the event sockets as with StallSockets and also the
+// REST connections a client keeps alive in its pool, whose requests then
+// get no answer. New connections are served normally, as by a node that
+// is reachable again.
+func (s *Server) StallNode() {
+	s.StallSockets()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.stalled.Store(true)
+	}
 }
 
 // Stalled returns how many stalled sockets the clients have not closed
