@@ -313,6 +313,7 @@ type liveLog struct {
 type liveLogState struct {
 	mu       sync.Mutex
 	connects []time.Time
+	losses   []time.Time
 	lines    []string
 }
 
@@ -332,8 +333,11 @@ func (l *liveLog) Handle(_ context.Context, rec slog.Record) error {
 	})
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
-	if rec.Message == "asterisk: connected and resynced" {
+	switch rec.Message {
+	case "asterisk: connected and resynced":
 		l.s.connects = append(l.s.connects, rec.Time)
+	case "asterisk: ARI connection lost":
+		l.s.losses = append(l.s.losses, rec.Time)
 	}
 	l.s.lines = append(l.s.lines, b.String())
 	return nil
@@ -350,6 +354,13 @@ func (l *liveLog) connects() []time.Time {
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
 	return slices.Clone(l.s.connects)
+}
+
+// losses returns when the adapter lost its connection, in order.
+func (l *liveLog) losses() []time.Time {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	return slices.Clone(l.s.losses)
 }
 
 // close logs the adapter's lines if the test failed.

@@ -367,13 +367,15 @@ func testLiveReconnect(t *testing.T, n *liveNode) {
 	})
 
 	t.Run("Silent", func(t *testing.T) {
-		before, since := len(r.log.connects()), r.state().LastSync
+		before, lost, since := len(r.log.connects()), len(r.log.losses()), r.state().LastSync
 		r.proxy.Stall()
-		took := waitFor(t, 5*time.Second, "the adapter to notice the silence", func() bool { return !r.state().Connected })
+		stalled := time.Now()
+		waitFor(t, 5*time.Second, "the adapter to notice the silence", func() bool { return len(r.log.losses()) > lost })
 		r.proxy.Unstall()
-		t.Logf("silent node: noticed %v after it fell silent (keepalive 500 ms)", took.Round(time.Millisecond))
-		took = reconnected(t, "the adapter to reconnect after the silence", before, since)
-		t.Logf("silent node: connected and resynced %v after it answered again", took.Round(time.Millisecond))
+		noticed := r.log.losses()[lost]
+		t.Logf("silent node: noticed %v after it fell silent (keepalive 500 ms)", noticed.Sub(stalled).Round(time.Millisecond))
+		reconnected(t, "the adapter to reconnect after the silence", before, since)
+		t.Logf("silent node: connected and resynced %v after the loss was noticed", r.log.connects()[before].Sub(noticed).Round(time.Millisecond))
 		for _, p := range []livePhone{kept, fresh} {
 			if _, ok := r.registration(p); !ok {
 				t.Errorf("%s is missing after the resync", p.contact())
