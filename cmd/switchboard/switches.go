@@ -56,11 +56,15 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		ast := sw.Asterisk
 		opts := asterisk.DefaultPushOptions()
 		opts.IDWithDomain = sw.Domain == ""
+		var adapter *asterisk.Adapter // set below, before anything runs
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
 			Client:    asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
 			Options:   opts,
 			Ownership: switchOwnership{store: store, name: sw.Name},
 			Logger:    swLog,
+			// Asterisk drops a deleted account's registrations silently:
+			// re-read presence rather than wait for the next reconcile.
+			EndpointDeleted: func(string) { adapter.Resync() },
 		})
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
 		adapter, err := asterisk.New(asterisk.Config{

@@ -104,6 +104,8 @@ type Adapter struct {
 	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
 
 	outbox cdr.Outbox // produced, not yet accepted by a sink
+
+	resyncNow chan struct{} // Resync's requests, one pending at most
 }
 
 var (
@@ -163,6 +165,8 @@ func New(cfg Config) (*Adapter, error) {
 		wsHC:   &ws,
 		wsURL:  base + "/events?" + q.Encode(),
 		log:    logger.With("switch", cfg.Name),
+
+		resyncNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -276,16 +280,40 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			s.drain(msgs) // what was read before the error
 			return true, fmt.Errorf("asterisk: event socket: %w", err)
 		case <-tick.C:
-			// Apply what has arrived first, so the REST view is not
-			// older than the events applied after it.
-			s.drain(msgs)
-			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-			err := s.resync(rctx, false)
-			rcancel()
-			if err != nil {
-				return true, fmt.Errorf("asterisk: reconcile: %w", err)
+			if err := s.reconcile(ctx, msgs); err != nil {
+				return true, err
+			}
+		case <-a.resyncNow:
+			if err := s.reconcile(ctx, msgs); err != nil {
+				return true, err
 			}
 		}
+	}
+}
+
+// reconcile re-reads presence over REST, after applying the events that
+// have arrived, so that the REST view is not older than the events
+// applied after it.
+func (s *session) reconcile(ctx context.Context, msgs <-chan []byte) error {
+	s.drain(msgs)
+	rctx, rcancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
+	defer rcancel()
+	if err := s.resync(rctx, false); err != nil {
+		return fmt.Errorf("asterisk: reconcile: %w", err)
+	}
+	return nil
+}
+
+// Resync asks the running connection to re-read presence over REST now,
+// as the periodic reconcile does; it returns at once, and requests made
+// while one is pending coalesce. Call it after deleting an endpoint: its
+// registrations disappear from Asterisk without any event (Asterisk
+// 23.4.1 sends no ContactStatusChange when the AOR holding a contact is
+// deleted), so only a read of the endpoints removes them.
+func (a *Adapter) Resync() {
+	select {
+	case a.resyncNow <- struct{}{}:
+	default:
 	}
 }
 

@@ -94,6 +94,9 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 		Options:   DefaultPushOptions(),
 		Ownership: r.owned,
 		Logger:    logger,
+		// As the daemon wires it: Asterisk drops a deleted account's
+		// contacts without an event.
+		EndpointDeleted: func(string) { r.a.Resync() },
 	})
 	cfg := Config{
 		Name: liveSwitch, URL: proxied.String(), User: n.user, Password: n.password, App: liveApp,

@@ -475,6 +475,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, string(Recorded("asterisk-info.json")))
 	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5]:
 		s.serveAOR(w, parts[5])
+	case r.Method == http.MethodDelete && len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/"):
+		s.deleteObject(w, parts[4], parts[5])
 	case len(parts) == 2 && parts[0] == "applications" && r.Method == http.MethodGet:
 		s.serveApp(w, parts[1], "")
 	case len(parts) == 3 && parts[0] == "applications" && parts[2] == "subscription" && r.Method == http.MethodPost:
@@ -547,6 +549,33 @@ func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 	}
 	b, _ := json.Marshal(fields)
 	writeJSON(w, http.StatusOK, string(b))
+}
+
+// deleteObject deletes a PJSIP object as ARI's dynamic configuration
+// does, with what Asterisk 23.4.1 does to the node's state (seen live,
+// TestLive/Presence): a deleted endpoint leaves GET /endpoints and a
+// deleted AOR takes its registered contacts along, and no event at all
+// tells an application, not even a ContactStatusChange "Removed". Auths
+// and the other types change nothing the fake serves.
+func (s *Server) deleteObject(w http.ResponseWriter, typ, id string) {
+	s.mu.Lock()
+	found := true
+	switch typ {
+	case "endpoint":
+		i := slices.IndexFunc(s.endpoints, func(e endpoint) bool { return e.Technology == "PJSIP" && e.Resource == id })
+		if found = i >= 0; found {
+			s.endpoints = slices.Delete(s.endpoints, i, i+1)
+		}
+	case "aor":
+		delete(s.contacts, id)
+	}
+	s.mu.Unlock()
+	if !found {
+		writeJSON(w, http.StatusNotFound, `{"message":"Object not found"}`)
+		return
+	}
+	w.Header().Set("Server", "Asterisk/23.4.1")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // serveEvents accepts an event socket.

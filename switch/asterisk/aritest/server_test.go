@@ -217,3 +217,71 @@ func TestStallSockets(t *testing.T) {
 		t.Error("the stalled socket outlived the client's close")
 	}
 }
+
+// TestDeleteObject: a PJSIP object deleted over the dynamic configuration
+// leaves the REST state as in Asterisk 23.4.1, and no event goes out.
+func TestDeleteObject(t *testing.T) {
+	srv := New(t)
+	srv.SetEndpoints("offline", "9")
+	srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", time.Millisecond, false, time.Now())...)
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t&subscribeAll=true", &websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	del := func(path string) int {
+		req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/asterisk/config/dynamic/res_pjsip/"+path, nil)
+		req.SetBasicAuth(User, Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for path, want := range map[string]int{"aor/9": 204, "endpoint/9": 204, "auth/9": 204, "endpoint/8": 404} {
+		if got := del(path); got != want {
+			t.Errorf("DELETE %s: %d, want %d", path, got, want)
+		}
+	}
+	if status, body := get(t, srv.URL+"/endpoints", User, Password); status != 200 || body != "[]" {
+		t.Errorf("endpoints after the delete: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, msg, err := ws.Read(ctx); err == nil {
+		t.Errorf("an event went out on a delete: %s", msg)
+	}
+}
+
+// TestStallNode: REST connections kept alive go dark with the node; new
+// ones are served.
+func TestStallNode(t *testing.T) {
+	srv := New(t)
+	hc := &http.Client{Transport: &http.Transport{}}
+	defer hc.CloseIdleConnections()
+	getWith := func(hc *http.Client, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/channels", nil)
+		req.SetBasicAuth(User, Password)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	if err := getWith(hc, time.Second); err != nil {
+		t.Fatal(err) // leaves one idle connection in hc's pool
+	}
+	srv.StallNode()
+	if err := getWith(hc, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a request on the pooled connection of a silent node: %v, want no answer", err)
+	}
+	if err := getWith(&http.Client{Transport: &http.Transport{}}, time.Second); err != nil {
+		t.Errorf("a new connection after the stall: %v", err)
+	}
+}
