@@ -78,8 +78,10 @@ const aorConcurrency = 8
 // to a cdr.Sink.
 //
 // On every (re)connect it dials the event WebSocket (app, subscribeAll),
-// subscribes the app to endpoint:PJSIP (the only way to get
-// EndpointStateChange from Asterisk 23), then resyncs: endpoints, the
+// subscribes the app to endpoint:PJSIP (see subscribeEndpoints: Asterisk
+// 23.4.1 sends a subscribeAll application no EndpointStateChange either
+// way; the endpoint's state comes with PeerStatusChange, which Presence
+// reads the same), then resyncs: endpoints, the
 // contacts of online endpoints (their AOR) and channels are read over REST
 // and replace the node's presence; legs that vanished while disconnected
 // are closed by Calls.Reset and their CDRs queued. Events are then applied

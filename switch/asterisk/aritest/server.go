@@ -276,9 +276,12 @@ func (s *Server) Requests() []string {
 }
 
 // Push updates the node's state from each event and sends it to every
-// connected socket entitled to it (EndpointStateChange only to an
-// application subscribed to endpoint:PJSIP, as Asterisk 23 does). It
-// returns how many sockets got the last event.
+// connected socket entitled to it, as Asterisk 23.4.1 does (seen live):
+// EndpointStateChange only to an application without subscribeAll that
+// subscribed to endpoint:PJSIP, never to a subscribeAll one, with or
+// without that subscription; such an application learns an endpoint's
+// state from PeerStatusChange. It returns how many sockets got the last
+// event.
 func (s *Server) Push(events ...[]byte) int {
 	n := 0
 	for _, ev := range events {
@@ -294,7 +297,7 @@ func (s *Server) Push(events ...[]byte) int {
 		s.track(ev)
 		var to []*socket
 		for so := range s.sockets {
-			if head.Type == "EndpointStateChange" && !slices.Contains(s.subs[so.app], "endpoint:PJSIP") {
+			if head.Type == "EndpointStateChange" && (so.subscribeAll || !slices.Contains(s.subs[so.app], "endpoint:PJSIP")) {
 				continue
 			}
 			to = append(to, so)
@@ -310,10 +313,10 @@ func (s *Server) Push(events ...[]byte) int {
 	return n
 }
 
-// ReplayScenario pushes the recorded scenario as one application with
-// subscribeAll and an endpoint:PJSIP subscription receives it: the
-// subscribeAll stream with the EndpointStateChange events of the
-// endpoint stream merged in by timestamp.
+// ReplayScenario pushes the recorded scenario: the subscribeAll stream
+// with the EndpointStateChange events of the endpoint stream merged in by
+// timestamp, which only an application subscribed to endpoint:PJSIP
+// without subscribeAll receives (see Push).
 func (s *Server) ReplayScenario() {
 	s.Push(ScenarioEvents()...)
 }
@@ -501,19 +504,24 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 
 // serveApp answers GET /applications/{app}, adding src to its explicit
 // subscriptions first when set. An application exists only while a socket
-// of it is connected, as in Asterisk.
+// of it is connected. As in Asterisk 23.4.1, a subscribeAll application
+// lists the topics of all channels, bridges, endpoints and device states,
+// and an explicit endpoint subscription is not listed beside the one of
+// all endpoints, which covers it; any other lists its explicit sources.
 func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 	s.mu.Lock()
-	exists := false
+	exists, all := false, false
 	for so := range s.sockets {
-		exists = exists || so.app == app
+		if so.app == app {
+			exists, all = true, all || so.subscribeAll
+		}
 	}
 	if exists && src != "" && !slices.Contains(s.subs[app], src) {
 		s.subs[app] = append(s.subs[app], src)
 		close(s.socketsUp)
 		s.socketsUp = make(chan struct{})
 	}
-	var eps []string
+	eps := []string{}
 	for _, src := range s.subs[app] {
 		eps = append(eps, strings.TrimPrefix(src, "endpoint:"))
 	}
@@ -523,9 +531,12 @@ func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 		return
 	}
 	a := map[string]any{
-		"name": app, "channel_ids": []string{"__AST_CHANNEL_ALL_TOPIC"}, "bridge_ids": []string{"__AST_BRIDGE_ALL_TOPIC"},
-		"endpoint_ids": append([]string{"__AST_ENDPOINT_ALL_TOPIC"}, eps...), "device_names": []string{"__AST_DEVICE_STATE_ALL_TOPIC"},
+		"name": app, "channel_ids": []string{}, "bridge_ids": []string{}, "endpoint_ids": eps, "device_names": []string{},
 		"events_allowed": []string{}, "events_disallowed": []string{},
+	}
+	if all {
+		a["channel_ids"], a["bridge_ids"] = []string{"__AST_CHANNEL_ALL_TOPIC"}, []string{"__AST_BRIDGE_ALL_TOPIC"}
+		a["endpoint_ids"], a["device_names"] = []string{"__AST_ENDPOINT_ALL_TOPIC"}, []string{"__AST_DEVICE_STATE_ALL_TOPIC"}
 	}
 	b, _ := json.Marshal(a)
 	writeJSON(w, http.StatusOK, string(b))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +284,53 @@ func TestStallNode(t *testing.T) {
 	}
 	if err := getWith(&http.Client{Transport: &http.Transport{}}, time.Second); err != nil {
 		t.Errorf("a new connection after the stall: %v", err)
+	}
+}
+
+// TestApplicationSubscriptions checks the fake against what Asterisk
+// 23.4.1 answered live (the application renamed "live"): the explicit
+// endpoint:PJSIP subscription of a subscribeAll application is covered by
+// the topic of all endpoints and not listed, and such an application gets
+// no EndpointStateChange; without subscribeAll the subscription is listed
+// and the event delivered.
+func TestApplicationSubscriptions(t *testing.T) {
+	for _, tc := range []struct {
+		query, recorded string
+		endpointEvents  int
+	}{
+		{"subscribeAll=true", "application-subscribeall-endpoint-pjsip.json", 0},
+		{"subscribeAll=false", "application-endpoint-pjsip.json", 1},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			srv := New(t)
+			auth := http.Header{}
+			(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+			ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=live&"+tc.query, &websocket.DialOptions{HTTPHeader: auth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.CloseNow()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/applications/live/subscription?eventSource=endpoint:PJSIP", nil)
+			req.SetBasicAuth(User, Password)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			_, body := get(t, srv.URL+"/applications/live", User, Password)
+			var got, want map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(Recorded(tc.recorded), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("GET /applications/live:\n got %s\nwant %s", body, Recorded(tc.recorded))
+			}
+			if n := srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", 0, false, time.Now())[0]); n != tc.endpointEvents {
+				t.Errorf("EndpointStateChange reached %d sockets, want %d", n, tc.endpointEvents)
+			}
+		})
 	}
 }
