@@ -383,6 +383,50 @@ func TestAdapterSilentNode(t *testing.T) {
 	}
 }
 
+// TestAdapterShutdownByAsterisk: Asterisk closes the event socket with a
+// close frame (1000) on `ari shutdown websocket session`; the adapter
+// answers it, reconnects at once and resyncs, presence kept.
+func TestAdapterShutdownByAsterisk(t *testing.T) {
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline", "1001")
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	cfg := adapterConfig(srv)
+	cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	r := start(t, cfg)
+	r.waitConnected(t)
+	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
+	want := []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 1ms"}
+	switchtest.WaitFor(t, "the registration", func() bool { return slices.Equal(regLines(r.view), want) })
+	lastSync := r.state().LastSync
+
+	srv.ShutdownSockets()
+	switchtest.WaitFor(t, "the reconnect and resync", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(lastSync) && srv.Connects() == 2
+	})
+	if got := regLines(r.view); !slices.Equal(got, want) {
+		t.Errorf("presence after the resync %q, want %q", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "event socket closed by Asterisk") || !strings.Contains(logs.String(), "StatusNormalClosure") {
+		t.Errorf("the log does not say Asterisk closed the socket normally:\n%s", logs.String())
+	}
+}
+
+// lockedWriter serialises writes to a buffer read by the test.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
 // TestAdapterResyncDropsDeletedEndpoint: Asterisk 23.4.1 removes a
 // deleted account's contacts without any event (seen by TestLive/Presence;
 // the fake's DELETE does the same), so a registration of an account

@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The credentials the fake accepts.
@@ -171,6 +173,28 @@ func (s *Server) DropSockets() {
 	s.mu.Unlock()
 	for _, so := range socks {
 		so.close()
+	}
+}
+
+// ShutdownSockets closes every event socket with a close frame (status
+// 1000, no reason), as Asterisk 23.4.1 does on the CLI's `ari shutdown
+// websocket session` (seen live, TestLive/Reconnect/ClosedByAsterisk),
+// and forgets the applications' explicit subscriptions. New connections
+// are accepted at once.
+func (s *Server) ShutdownSockets() {
+	s.mu.Lock()
+	socks := make([]*socket, 0, len(s.sockets))
+	for so := range s.sockets {
+		socks = append(socks, so)
+	}
+	clear(s.sockets)
+	clear(s.subs)
+	s.mu.Unlock()
+	for _, so := range socks {
+		<-so.accepted
+		if so.ws != nil {
+			go so.ws.Close(websocket.StatusNormalClosure, "") // waits for the client's answer
+		}
 	}
 }
 

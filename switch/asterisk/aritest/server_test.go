@@ -334,3 +334,25 @@ func TestApplicationSubscriptions(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownSockets: the client reads a close frame with status 1000,
+// as from Asterisk's `ari shutdown websocket session`.
+func TestShutdownSockets(t *testing.T) {
+	srv := New(t)
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t", &websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	srv.ShutdownSockets()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Errorf("read after the shutdown: %v, want a close frame with status 1000", err)
+	}
+	if srv.Sockets() != 0 {
+		t.Errorf("%d sockets after the shutdown, want 0", srv.Sockets())
+	}
+}
