@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 	"github.com/switchboard-voip/switchboard/switch/switchtest"
@@ -63,6 +64,7 @@ type liveRig struct {
 	hc     *http.Client
 
 	mu      sync.Mutex
+	arrived map[string]time.Time // when each leg's CDR first reached the sink
 	desired map[int64]provisioning.Account
 	users   []string // every account's username, deleted or not
 }
@@ -87,6 +89,7 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 		direct:  NewConfigClient(n.url, n.user, n.password, hc),
 		hc:      hc,
 		desired: map[int64]provisioning.Account{},
+		arrived: map[string]time.Time{},
 	}
 	logger := slog.New(r.log)
 	r.pusher = NewConfigPusher(PusherConfig{
@@ -132,7 +135,7 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 		}
 	})
 	wg.Go(func() {
-		if err := r.a.StreamCDRs(ctx, r.sink); err != nil {
+		if err := r.a.StreamCDRs(ctx, timedSink{r}); err != nil {
 			t.Errorf("StreamCDRs: %v", err)
 		}
 	})
@@ -151,6 +154,32 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 		hc.CloseIdleConnections()
 	})
 	return r
+}
+
+// timedSink hands CDRs to the rig's sink and notes when each leg's
+// first arrived.
+type timedSink struct{ r *liveRig }
+
+func (s timedSink) Put(ctx context.Context, recs ...cdr.Record) error {
+	if err := s.r.sink.Put(ctx, recs...); err != nil {
+		return err
+	}
+	now := time.Now()
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	for _, rec := range recs {
+		if _, ok := s.r.arrived[rec.CallID]; !ok {
+			s.r.arrived[rec.CallID] = now
+		}
+	}
+	return nil
+}
+
+// arrival returns when the CDR of leg callID reached the sink.
+func (r *liveRig) arrival(callID string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.arrived[callID]
 }
 
 // accounts returns what the rig has provisioned.

@@ -161,8 +161,12 @@ func testLivePresence(t *testing.T, n *liveNode) {
 
 	n.register(t, p, 60)
 	took := waitFor(t, 10*time.Second, "the registration in the view", func() bool { _, ok := r.registration(p); return ok })
-	t.Logf("presence: listed %v after the REGISTER's 200", took.Round(time.Millisecond))
+	listed := time.Now()
 	reg, _ := r.registration(p)
+	// UpdatedAt is the ContactStatusChange's timestamp (ms): the latency
+	// from Asterisk's event to the view, give or take the 5 ms poll.
+	t.Logf("presence: listed %v after the ContactStatusChange, %v after sipp got the REGISTER's 200",
+		listed.Sub(reg.UpdatedAt).Round(time.Millisecond), took.Round(time.Millisecond))
 	if reg.Address != "127.0.0.1:"+strconv.Itoa(p.port) || reg.Transport != "udp" || reg.Switch != liveSwitch || reg.Status != presence.ContactUnknown {
 		t.Errorf("registration %+v; want address 127.0.0.1:%d, transport udp, switch %s, status unknown (not qualified)", reg, p.port, liveSwitch)
 	}
@@ -218,18 +222,20 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 	if err := uac.wait(30 * time.Second); err != nil {
 		t.Fatalf("the caller: %v", err)
 	}
-	hungUp := time.Now()
 	if err := uas.wait(10 * time.Second); err != nil {
 		t.Fatalf("the callee: %v", err)
 	}
 	took = waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
 		return len(r.sink.Leg(a.ID)) > 0 && len(r.sink.Leg(b.ID)) > 0
 	})
-	t.Logf("call: both CDRs in the sink %v after the caller's BYE was answered", took.Round(time.Millisecond))
+	for _, id := range []string{a.ID, b.ID} {
+		// End is the ChannelDestroyed timestamp (ms).
+		t.Logf("call: CDR of %s in the sink %v after its ChannelDestroyed", id, r.arrival(id).Sub(r.sink.Leg(id)[0].End).Round(time.Millisecond))
+	}
+	t.Logf("call: both CDRs in the sink %v after the caller's sipp exited", took.Round(time.Millisecond))
 	waitFor(t, 5*time.Second, "the call to leave the view", func() bool {
 		return !slices.ContainsFunc(r.view.Calls(presence.CallQuery{Switch: liveSwitch}), func(c presence.Call) bool { return c.ID == a.ID || c.ID == b.ID })
 	})
-	_ = hungUp
 
 	for _, leg := range []struct {
 		id, account string
