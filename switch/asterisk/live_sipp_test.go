@@ -15,8 +15,9 @@ import (
 
 // The phones of the live tests are sipp processes on loopback running the
 // scenarios of testdata/sipp: register_uac.xml (REGISTER, or unREGISTER,
-// with digest), answer_uas.xml (answer a call, hold, hang up) and
-// call_uac.xml (place a call with digest, wait for the far end's BYE).
+// with digest), answer_uas.xml (answer a call, hold, hang up),
+// busy_uas.xml (refuse a call with 486) and call_uac.xml (place a call
+// with digest, wait for the far end's BYE or 486).
 
 // livePhone is one SIP account played by sipp. Its Contact names port,
 // where the sipp that places or answers its calls listens; its REGISTERs
@@ -145,6 +146,15 @@ func (n *liveNode) answer(t *testing.T, p livePhone, hold time.Duration) *sippRu
 	t.Helper()
 	s := startSipp(t, "answer_uas.xml", []string{"HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10)},
 		"-p", strconv.Itoa(p.port), "-m", "1", "-timeout", "40s", "-timeout_error")
+	waitUDPBound(t, s, p.port)
+	return s
+}
+
+// busy starts p's phone busy: it refuses one call with 486 and exits. It
+// returns once sipp listens on p's port.
+func (n *liveNode) busy(t *testing.T, p livePhone) *sippRun {
+	t.Helper()
+	s := startSipp(t, "busy_uas.xml", nil, "-p", strconv.Itoa(p.port), "-m", "1", "-timeout", "40s", "-timeout_error")
 	waitUDPBound(t, s, p.port)
 	return s
 }

@@ -26,6 +26,7 @@ func TestLive(t *testing.T) {
 	t.Run("Push", func(t *testing.T) { testLivePush(t, n) })
 	t.Run("Presence", func(t *testing.T) { testLivePresence(t, n) })
 	t.Run("CallCDR", func(t *testing.T) { testLiveCallCDR(t, n) })
+	t.Run("BusyCDR", func(t *testing.T) { testLiveBusyCDR(t, n) })
 	t.Run("Reconnect", func(t *testing.T) { testLiveReconnect(t, n) })
 }
 
@@ -263,6 +264,46 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 		return
 	}
 	compareMasterCSV(t, n.cdrFile, r.sink.Leg(a.ID)[0])
+}
+
+// testLiveBusyCDR: a call the callee refuses with 486 yields a BUSY CDR
+// per leg, unanswered, equal to the calling channel's in Master.csv.
+func testLiveBusyCDR(t *testing.T, n *liveNode) {
+	r := startLiveRig(t, n, nil)
+	r.connected(t)
+	caller, callee := r.newPhone("Live Caller"), r.newPhone("Live Busy")
+	for _, p := range []livePhone{caller, callee} {
+		waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
+		n.register(t, p, 60)
+		waitFor(t, 10*time.Second, "the registration in the view", func() bool { _, ok := r.registration(p); return ok })
+	}
+	uas := n.busy(t, callee)
+	uac := n.call(t, caller, callee.user)
+	for _, s := range []*sippRun{uac, uas} {
+		if err := s.wait(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legs := map[string]cdr.Record{} // by account
+	waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
+		for _, rec := range r.sink.Records() {
+			if rec.Account == caller.user || rec.Account == callee.user {
+				legs[rec.Account] = rec
+			}
+		}
+		return len(legs) == 2
+	})
+	for _, rec := range legs {
+		t.Logf("CDR %s: %s sip=%d", rec.CallID, brief(rec), rec.SIPStatus)
+		if rec.Disposition != cdr.Busy || rec.Answer != nil || rec.Billsec != 0 || rec.CallerNumber != caller.user || rec.Dialed != callee.user {
+			t.Errorf("leg %s CDR: %s; want BUSY, unanswered, billsec 0, %s calling %s", rec.CallID, brief(rec), caller.user, callee.user)
+		}
+	}
+	if n.cdrFile == "" {
+		t.Logf("%s is not set: the CDRs are not compared with Master.csv", envLiveCDR)
+		return
+	}
+	compareMasterCSV(t, n.cdrFile, legs[caller.user])
 }
 
 // compareMasterCSV waits for the row Asterisk's cdr_csv writes for the
