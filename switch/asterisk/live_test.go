@@ -155,7 +155,8 @@ func testLivePush(t *testing.T, n *liveNode) {
 // listed, with its contact, address and transport; it leaves the view
 // when it unregisters, and when its account is deleted while registered.
 func testLivePresence(t *testing.T, n *liveNode) {
-	r := startLiveRig(t, n, nil)
+	const reconcile = time.Second
+	r := startLiveRig(t, n, func(c *Config) { c.ReconcileEvery = reconcile })
 	r.connected(t)
 	p := r.newPhone("Live Presence")
 	waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
@@ -173,6 +174,12 @@ func testLivePresence(t *testing.T, n *liveNode) {
 	}
 	if !r.view.Online(p.domain, p.user) {
 		t.Errorf("View.Online(%s, %s) = false while registered", p.domain, p.user)
+	}
+	// A periodic reconcile (REST) keeps what the events said.
+	synced := r.state().LastSync
+	waitFor(t, 3*reconcile, "a periodic reconcile", func() bool { return r.state().LastSync.After(synced) })
+	if again, ok := r.registration(p); !ok || again.Contact != reg.Contact || again.Status != reg.Status {
+		t.Errorf("after a periodic reconcile: %+v (listed %v), want %+v", again, ok, reg)
 	}
 
 	n.register(t, p, 0)
