@@ -215,6 +215,23 @@ func (r *liveRig) newPhone(name string) livePhone {
 	return p
 }
 
+// registeredPhone provisions a new account, waits for it on the node and
+// registers its phone for 60 s.
+func (r *liveRig) registeredPhone(name string) livePhone {
+	r.t.Helper()
+	p := r.newPhone(name)
+	waitFor(r.t, 10*time.Second, "account "+p.user+" on the node", func() bool { return r.pushed(p) })
+	r.register(p)
+	return p
+}
+
+// register registers p for 60 s and waits for the view to list it.
+func (r *liveRig) register(p livePhone) {
+	r.t.Helper()
+	r.node.register(r.t, p, 60)
+	waitFor(r.t, 10*time.Second, p.contact()+" in the view", func() bool { _, ok := r.registration(p); return ok })
+}
+
 // provision creates or updates an account.
 func (r *liveRig) provision(a provisioning.Account) {
 	r.mu.Lock()

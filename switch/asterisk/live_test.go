@@ -201,12 +201,7 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 	const hold = 2 * time.Second
 	r := startLiveRig(t, n, nil)
 	r.connected(t)
-	caller, callee := r.newPhone("Live Caller"), r.newPhone("Live Callee")
-	for _, p := range []livePhone{caller, callee} {
-		waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
-		n.register(t, p, 60)
-		waitFor(t, 10*time.Second, "the registration in the view", func() bool { _, ok := r.registration(p); return ok })
-	}
+	caller, callee := r.registeredPhone("Live Caller"), r.registeredPhone("Live Callee")
 
 	uas := n.answer(t, callee, hold)
 	uac := n.call(t, caller, callee.user)
@@ -278,12 +273,7 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 func testLiveBusyCDR(t *testing.T, n *liveNode) {
 	r := startLiveRig(t, n, nil)
 	r.connected(t)
-	caller, callee := r.newPhone("Live Caller"), r.newPhone("Live Busy")
-	for _, p := range []livePhone{caller, callee} {
-		waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
-		n.register(t, p, 60)
-		waitFor(t, 10*time.Second, "the registration in the view", func() bool { _, ok := r.registration(p); return ok })
-	}
+	caller, callee := r.registeredPhone("Live Caller"), r.registeredPhone("Live Busy")
 	uas := n.busy(t, callee)
 	uac := n.call(t, caller, callee.user)
 	for _, s := range []*sippRun{uac, uas} {
@@ -366,8 +356,7 @@ func testLiveReconnect(t *testing.T, n *liveNode) {
 		waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
 	}
 	for _, p := range []livePhone{kept, gone} {
-		n.register(t, p, 60)
-		waitFor(t, 10*time.Second, "the registration in the view", func() bool { _, ok := r.registration(p); return ok })
+		r.register(p)
 	}
 	// reconnected waits for a connect after the n-th and a resync after
 	// since.

@@ -163,17 +163,24 @@ func (s *Server) Delay(d time.Duration) {
 // subscriptions, which die with their socket. New connections are
 // accepted at once.
 func (s *Server) DropSockets() {
+	for _, so := range s.takeSockets() {
+		so.close()
+	}
+}
+
+// takeSockets forgets every connected socket and the applications'
+// explicit subscriptions, which die with their socket, and returns the
+// sockets.
+func (s *Server) takeSockets() []*socket {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	socks := make([]*socket, 0, len(s.sockets))
 	for so := range s.sockets {
 		socks = append(socks, so)
 	}
 	clear(s.sockets)
 	clear(s.subs)
-	s.mu.Unlock()
-	for _, so := range socks {
-		so.close()
-	}
+	return socks
 }
 
 // ShutdownSockets closes every event socket with a close frame (status
@@ -182,15 +189,7 @@ func (s *Server) DropSockets() {
 // and forgets the applications' explicit subscriptions. New connections
 // are accepted at once.
 func (s *Server) ShutdownSockets() {
-	s.mu.Lock()
-	socks := make([]*socket, 0, len(s.sockets))
-	for so := range s.sockets {
-		socks = append(socks, so)
-	}
-	clear(s.sockets)
-	clear(s.subs)
-	s.mu.Unlock()
-	for _, so := range socks {
+	for _, so := range s.takeSockets() {
 		<-so.accepted
 		if so.ws != nil {
 			go so.ws.Close(websocket.StatusNormalClosure, "") // waits for the client's answer

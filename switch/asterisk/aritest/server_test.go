@@ -185,12 +185,7 @@ func TestEventSocketHandshake(t *testing.T) {
 // ping, yet stays open until the client closes it.
 func TestStallSockets(t *testing.T) {
 	srv := New(t)
-	auth := http.Header{}
-	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t", &websocket.DialOptions{HTTPHeader: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialEvents(t, srv, "app=t")
 	ctx := ws.CloseRead(context.Background()) // answers and reads control frames
 	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -225,12 +220,7 @@ func TestDeleteObject(t *testing.T) {
 	srv := New(t)
 	srv.SetEndpoints("offline", "9")
 	srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", time.Millisecond, false, time.Now())...)
-	auth := http.Header{}
-	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t&subscribeAll=true", &websocket.DialOptions{HTTPHeader: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialEvents(t, srv, "app=t&subscribeAll=true")
 	defer ws.CloseNow()
 	del := func(path string) int {
 		req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/asterisk/config/dynamic/res_pjsip/"+path, nil)
@@ -303,12 +293,7 @@ func TestApplicationSubscriptions(t *testing.T) {
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			srv := New(t)
-			auth := http.Header{}
-			(&http.Request{Header: auth}).SetBasicAuth(User, Password)
-			ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=live&"+tc.query, &websocket.DialOptions{HTTPHeader: auth})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ws := dialEvents(t, srv, "app=live&"+tc.query)
 			defer ws.CloseNow()
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/applications/live/subscription?eventSource=endpoint:PJSIP", nil)
 			req.SetBasicAuth(User, Password)
@@ -339,12 +324,7 @@ func TestApplicationSubscriptions(t *testing.T) {
 // as from Asterisk's `ari shutdown websocket session`.
 func TestShutdownSockets(t *testing.T) {
 	srv := New(t)
-	auth := http.Header{}
-	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t", &websocket.DialOptions{HTTPHeader: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialEvents(t, srv, "app=t")
 	defer ws.CloseNow()
 	srv.ShutdownSockets()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -355,4 +335,16 @@ func TestShutdownSockets(t *testing.T) {
 	if srv.Sockets() != 0 {
 		t.Errorf("%d sockets after the shutdown, want 0", srv.Sockets())
 	}
+}
+
+// dialEvents opens an event socket of the fake with query (app=…).
+func dialEvents(t *testing.T, srv *Server, query string) *websocket.Conn {
+	t.Helper()
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?"+query, &websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }
