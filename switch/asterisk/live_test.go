@@ -281,15 +281,7 @@ func testLiveBusyCDR(t *testing.T, n *liveNode) {
 			t.Fatal(err)
 		}
 	}
-	legs := map[string]cdr.Record{} // by account
-	waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
-		for _, rec := range r.sink.Records() {
-			if rec.Account == caller.user || rec.Account == callee.user {
-				legs[rec.Account] = rec
-			}
-		}
-		return len(legs) == 2
-	})
+	legs := r.waitLegs(t, caller, callee)
 	for _, rec := range legs {
 		t.Logf("CDR %s: %s sip=%d", rec.CallID, brief(rec), rec.SIPStatus)
 		if rec.Disposition != cdr.Busy || rec.Answer != nil || rec.Billsec != 0 || rec.CallerNumber != caller.user || rec.Dialed != callee.user {
@@ -301,6 +293,22 @@ func testLiveBusyCDR(t *testing.T, n *liveNode) {
 		return
 	}
 	compareMasterCSV(t, n.cdrFile, legs[caller.user])
+}
+
+// waitLegs waits for the CDRs of a call from caller to callee and returns
+// them by account.
+func (r *liveRig) waitLegs(t *testing.T, caller, callee livePhone) map[string]cdr.Record {
+	t.Helper()
+	legs := map[string]cdr.Record{}
+	waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
+		for _, rec := range r.sink.Records() {
+			if (rec.Account == caller.user || rec.Account == callee.user) && rec.CallerNumber == caller.user {
+				legs[rec.Account] = rec
+			}
+		}
+		return len(legs) == 2
+	})
+	return legs
 }
 
 // compareMasterCSV waits for the row Asterisk's cdr_csv writes for the
@@ -422,6 +430,22 @@ func testLiveReconnect(t *testing.T, n *liveNode) {
 		for _, p := range []livePhone{kept, fresh} {
 			if _, ok := r.registration(p); !ok {
 				t.Errorf("%s is missing after the resync", p.contact())
+			}
+		}
+	})
+
+	// After all that, channel events still reach the application.
+	t.Run("CallAfter", func(t *testing.T) {
+		uas := n.answer(t, fresh, time.Second)
+		uac := n.call(t, kept, fresh.user)
+		for _, s := range []*sippRun{uac, uas} {
+			if err := s.wait(30 * time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, rec := range r.waitLegs(t, kept, fresh) {
+			if rec.Disposition != cdr.Answered || rec.Billsec < 1 || rec.Billsec > 2 {
+				t.Errorf("leg %s CDR: %s; want ANSWERED, billsec 1 (+1)", rec.CallID, brief(rec))
 			}
 		}
 	})
