@@ -62,9 +62,9 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Options:   opts,
 			Ownership: switchOwnership{store: store, name: sw.Name},
 			Logger:    swLog,
-			// Asterisk drops a deleted account's registrations silently:
-			// re-read presence rather than wait for the next reconcile.
-			EndpointDeleted: func(string) { adapter.Resync() },
+			// Asterisk drops a deleted account's registrations without
+			// an event: tell presence, rather than wait for a reconcile.
+			EndpointDeleted: func(id string) { adapter.EndpointDeleted(id) },
 		})
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
 		adapter, err := asterisk.New(asterisk.Config{

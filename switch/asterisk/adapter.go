@@ -107,7 +107,7 @@ type Adapter struct {
 
 	outbox cdr.Outbox // produced, not yet accepted by a sink
 
-	resyncNow chan struct{} // Resync's requests, one pending at most
+	deleted deletedEndpoints // EndpointDeleted's ids, for the running connection
 }
 
 var (
@@ -168,7 +168,7 @@ func New(cfg Config) (*Adapter, error) {
 		wsURL:  base + "/events?" + q.Encode(),
 		log:    logger.With("switch", cfg.Name),
 
-		resyncNow: make(chan struct{}, 1),
+		deleted: deletedEndpoints{ready: make(chan struct{}, 1)},
 	}, nil
 }
 
@@ -252,6 +252,9 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
 	}
 
+	// The resync below reads the node: deletions reported before it are
+	// in what it reads.
+	a.deleted.take()
 	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	err = a.rest.subscribeEndpoints(rctx, a.cfg.App)
 	if err == nil {
@@ -285,9 +288,11 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			if err := s.reconcile(ctx, msgs); err != nil {
 				return true, err
 			}
-		case <-a.resyncNow:
-			if err := s.reconcile(ctx, msgs); err != nil {
-				return true, err
+		case <-a.deleted.ready:
+			// After the events already read, which may still name them.
+			s.drain(msgs)
+			for _, id := range a.deleted.take() {
+				s.pres.Forget(id, s.feed)
 			}
 		}
 	}
@@ -306,17 +311,40 @@ func (s *session) reconcile(ctx context.Context, msgs <-chan []byte) error {
 	return nil
 }
 
-// Resync asks the running connection to re-read presence over REST now,
-// as the periodic reconcile does; it returns at once, and requests made
-// while one is pending coalesce. Call it after deleting an endpoint: its
-// registrations disappear from Asterisk without any event (Asterisk
-// 23.4.1 sends no ContactStatusChange when the AOR holding a contact is
-// deleted), so only a read of the endpoints removes them.
-func (a *Adapter) Resync() {
+// EndpointDeleted tells the adapter that endpoint id was deleted from the
+// node; it returns at once. Asterisk (23.4.1, seen live) removes a deleted
+// account's contacts without any event, not even a ContactStatusChange
+// "Removed", so without this the registration would stay in presence until
+// the next periodic reconcile. The daemon wires it to the ConfigPusher's
+// PusherConfig.EndpointDeleted. The running connection drops the
+// endpoint's registrations (or gateway) from presence; with none running,
+// the next connect's resync reads the node anyway.
+func (a *Adapter) EndpointDeleted(id string) { a.deleted.add(id) }
+
+// deletedEndpoints is the queue of EndpointDeleted, drained by the
+// connection's event loop (Presence is not safe for concurrent use).
+type deletedEndpoints struct {
+	mu    sync.Mutex
+	ids   []string
+	ready chan struct{} // holds a token while ids is not empty
+}
+
+func (d *deletedEndpoints) add(id string) {
+	d.mu.Lock()
+	d.ids = append(d.ids, id)
+	d.mu.Unlock()
 	select {
-	case a.resyncNow <- struct{}{}:
+	case d.ready <- struct{}{}:
 	default:
 	}
+}
+
+func (d *deletedEndpoints) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := d.ids
+	d.ids = nil
+	return ids
 }
 
 func (s *session) drain(msgs <-chan []byte) {

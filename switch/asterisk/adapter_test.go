@@ -427,40 +427,45 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// TestAdapterResyncDropsDeletedEndpoint: Asterisk 23.4.1 removes a
-// deleted account's contacts without any event (seen by TestLive/Presence;
-// the fake's DELETE does the same), so a registration of an account
-// deleted from the node stays in presence until something re-reads the
-// endpoints. Resync, which the daemon calls when its ConfigPusher deleted
-// an endpoint, does that at once instead of at the next periodic
-// reconcile, an hour away here.
-func TestAdapterResyncDropsDeletedEndpoint(t *testing.T) {
+// TestAdapterEndpointDeleted: Asterisk 23.4.1 removes a deleted
+// account's contacts without any event (seen by TestLive/Presence; the
+// fake's DELETE does the same), so a registration of an account deleted
+// from the node would stay in presence until the next periodic
+// reconcile, an hour away here. EndpointDeleted, which the daemon calls
+// when its ConfigPusher deleted an endpoint, drops it at once, and a
+// deleted gateway likewise; nothing else changes.
+func TestAdapterEndpointDeleted(t *testing.T) {
 	srv := aritest.New(t)
-	srv.SetEndpoints("offline", "1001", "1002")
+	srv.SetEndpoints("offline", "1001", "1002", "gateway")
 	r := start(t, adapterConfig(srv))
 	r.waitConnected(t)
 	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
 	pushContacts(srv, "1002", "sip:1002@192.0.2.2:5060", time.Millisecond, false)
-	switchtest.WaitFor(t, "both registrations", func() bool { return len(regLines(r.view)) == 2 })
+	pushContacts(srv, "gateway", "sip:192.0.2.9:5060", time.Millisecond, false)
+	switchtest.WaitFor(t, "both registrations and the gateway", func() bool {
+		return len(regLines(r.view)) == 2 && len(gwLines(r.view)) == 1
+	})
 
-	for _, ref := range []ObjectRef{{PJSIPEndpoint, "1001"}, {PJSIPAOR, "1001"}} {
+	for _, ref := range []ObjectRef{{PJSIPEndpoint, "1001"}, {PJSIPAOR, "1001"}, {PJSIPEndpoint, "gateway"}, {PJSIPAOR, "gateway"}} {
 		if err := r.a.config.Delete(t.Context(), ref); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := len(regLines(r.view)); n != 2 {
-		t.Fatalf("%d registrations right after the delete, want 2: the fake sent an event Asterisk does not send", n)
+	if n, g := len(regLines(r.view)), len(gwLines(r.view)); n != 2 || g != 1 {
+		t.Fatalf("%d registrations and %d gateways right after the delete, want 2 and 1: the fake sent an event Asterisk does not send", n, g)
 	}
-	r.a.Resync()
-	r.a.Resync() // coalesces with the first
+	r.a.EndpointDeleted("1001")
+	r.a.EndpointDeleted("gateway")
 	want := []string{"1002@pbx.example sip:1002@192.0.2.2:5060 192.0.2.2:5060 udp reachable 1ms"}
-	switchtest.WaitFor(t, "the deleted account's registration to go", func() bool { return slices.Equal(regLines(r.view), want) })
+	switchtest.WaitFor(t, "the deleted endpoints to go", func() bool {
+		return slices.Equal(regLines(r.view), want) && len(gwLines(r.view)) == 0
+	})
 	if !r.state().Connected || srv.Connects() != 1 {
-		t.Errorf("Resync reconnected: connected %v, %d connects", r.state().Connected, srv.Connects())
+		t.Errorf("EndpointDeleted reconnected: connected %v, %d connects", r.state().Connected, srv.Connects())
 	}
 	r.stop()
-	r.a.Resync() // with no connection to serve it: must not block
+	r.a.EndpointDeleted("1002") // with no connection to take it: must not block
 }
 
 // TestNewAdapterBadURL checks New's URL handling.

@@ -302,8 +302,8 @@ type PusherConfig struct {
 	Concurrency int          // 0: 8
 	// EndpointDeleted, if set, is called with the id of every endpoint
 	// the pusher deleted from the node. Asterisk drops the contacts of a
-	// deleted account without telling ARI clients, so the daemon asks the
-	// node's adapter to resync presence here (Adapter.Resync).
+	// deleted account without telling ARI clients, so the daemon tells
+	// the node's adapter here (Adapter.EndpointDeleted).
 	EndpointDeleted func(id string)
 }
 

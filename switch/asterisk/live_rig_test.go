@@ -99,7 +99,7 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 		Logger:    logger,
 		// As the daemon wires it: Asterisk drops a deleted account's
 		// contacts without an event.
-		EndpointDeleted: func(string) { r.a.Resync() },
+		EndpointDeleted: func(id string) { r.a.EndpointDeleted(id) },
 	})
 	cfg := Config{
 		Name: liveSwitch, URL: proxied.String(), User: n.user, Password: n.password, App: liveApp,

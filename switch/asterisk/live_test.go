@@ -192,6 +192,9 @@ func testLivePresence(t *testing.T, n *liveNode) {
 	r.deprovision(p)
 	took = waitFor(t, 10*time.Second, "a deleted account's registration to leave the view", func() bool { return !r.view.Online(p.domain, p.user) })
 	t.Logf("presence: a registered account gone %v after its deletion", took.Round(time.Millisecond))
+	if took > reconcile/2 {
+		t.Errorf("a deleted account's registration went %v after the delete: by a periodic reconcile (every %v), not at once", took, reconcile)
+	}
 }
 
 // testLiveCallCDR: a call between two registered phones is listed while
