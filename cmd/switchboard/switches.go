@@ -56,11 +56,15 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		ast := sw.Asterisk
 		opts := asterisk.DefaultPushOptions()
 		opts.IDWithDomain = sw.Domain == ""
+		var adapter *asterisk.Adapter // set below, before anything runs
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
 			Client:    asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
 			Options:   opts,
 			Ownership: switchOwnership{store: store, name: sw.Name},
 			Logger:    swLog,
+			// Asterisk drops a deleted account's registrations without
+			// an event: tell presence, rather than wait for a reconcile.
+			EndpointDeleted: func(id string) { adapter.EndpointDeleted(id) },
 		})
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
 		adapter, err := asterisk.New(asterisk.Config{

@@ -55,12 +55,10 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the jittered, doubling wait between
 	// connection attempts; 250 ms and 30 s when zero.
 	MinBackoff, MaxBackoff time.Duration
-	// SubscribeRetry is how often the endpoint:PJSIP subscription is tried
-	// again while the node has no PJSIP endpoint to subscribe to (see
-	// errNoEndpointSource); 1 s when zero.
-	SubscribeRetry time.Duration
 	// HTTPClient is used for REST and the WebSocket (its Timeout, if
-	// any, is dropped for the latter); nil means a fresh one.
+	// any, is dropped for the latter); nil means a fresh one with a
+	// transport of its own. Its idle connections are closed whenever the
+	// ARI connection is lost, so it should not be shared.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -79,10 +77,15 @@ const aorConcurrency = 8
 // node's presence in a presence.Feed and hands the CDRs of finished legs
 // to a cdr.Sink.
 //
-// On every (re)connect it dials the event WebSocket (app, subscribeAll),
-// subscribes the app to endpoint:PJSIP (the only way to get
-// EndpointStateChange from Asterisk 23; retried while the node has no
-// PJSIP endpoint, which Asterisk refuses to subscribe to), then resyncs: endpoints, the
+// On every (re)connect it dials the event WebSocket (app, subscribeAll)
+// and makes no explicit endpoint:PJSIP subscription: on Asterisk 23.4.1 it
+// adds nothing for a subscribeAll application (EndpointStateChange
+// reaches one neither with nor without it; PeerStatusChange, which
+// Presence reads, carries the same state), and a freshly started node
+// whose PJSIP endpoints all come from Switchboard's push refuses it (422
+// "Event source does not exist" until its first endpoint exists), which
+// would keep the adapter from ever connecting and pushing one. It then
+// resyncs: endpoints, the
 // contacts of online endpoints (their AOR) and channels are read over REST
 // and replace the node's presence; legs that vanished while disconnected
 // are closed by Calls.Reset and their CDRs queued. Events are then applied
@@ -107,6 +110,8 @@ type Adapter struct {
 	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
 
 	outbox cdr.Outbox // produced, not yet accepted by a sink
+
+	deleted deletedEndpoints // EndpointDeleted's ids, for the running connection
 }
 
 var (
@@ -136,7 +141,6 @@ func New(cfg Config) (*Adapter, error) {
 	cfg.DialTimeout = cmp.Or(cfg.DialTimeout, 5*time.Second)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 15*time.Second)
 	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, 250*time.Millisecond)
-	cfg.SubscribeRetry = cmp.Or(cfg.SubscribeRetry, time.Second)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, 30*time.Second)
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
@@ -148,7 +152,9 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		// A transport of its own: a lost connection drops the idle ones
+		// (see WatchPresence), which must not be other packages'.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	ws := *hc
 	ws.Timeout = 0
@@ -165,6 +171,8 @@ func New(cfg Config) (*Adapter, error) {
 		wsHC:   &ws,
 		wsURL:  base + "/events?" + q.Encode(),
 		log:    logger.With("switch", cfg.Name),
+
+		deleted: deletedEndpoints{ready: make(chan struct{}, 1)},
 	}, nil
 }
 
@@ -190,6 +198,11 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
 		func(err error, connected bool, wait time.Duration) time.Duration {
 			a.log.Warn("asterisk: ARI connection lost", "err", err, "connected", connected, "retry_in", wait)
+			// The REST connections kept alive in the pool went the way of
+			// the socket: after a silent node (host gone, NAT state lost)
+			// a request sent on one gets no answer and the next resync
+			// would wait out RequestTimeout. Redial everything.
+			a.rest.hc.CloseIdleConnections()
 			return wait
 		})
 }
@@ -243,25 +256,14 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
 	}
 
+	// The resync below reads the node: deletions reported before it are
+	// in what it reads.
+	a.deleted.take()
 	rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-	subscribed, err := a.subscribeEndpoints(rctx)
-	if err == nil {
-		err = s.resync(rctx, true)
-	}
+	err = s.resync(rctx, true)
 	rcancel()
 	if err != nil {
 		return false, err
-	}
-	// Until the node has a PJSIP endpoint (a fresh Asterisk whose every
-	// endpoint Switchboard pushes, in OnConnect below), the subscription
-	// is retried; presence is re-read once it holds, for the endpoint
-	// state changes sent to subscribers only in the meantime.
-	var subRetry <-chan time.Time
-	if !subscribed {
-		a.log.Info("asterisk: the node has no PJSIP endpoint yet; endpoint state events are subscribed once one exists")
-		t := time.NewTicker(a.cfg.SubscribeRetry)
-		defer t.Stop()
-		subRetry = t.C
 	}
 	s.feed.SetConnected(true, nil)
 	a.log.Info("asterisk: connected and resynced", "url", a.cfg.URL)
@@ -283,31 +285,67 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		case err := <-readErr:
 			s.drain(msgs) // what was read before the error
 			return true, fmt.Errorf("asterisk: event socket: %w", err)
-		case <-subRetry:
-			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-			ok, err := a.subscribeEndpoints(rctx)
-			if err == nil && ok {
-				s.drain(msgs)
-				err = s.resync(rctx, false)
-				subRetry = nil
-				a.log.Info("asterisk: subscribed to endpoint state events")
-			}
-			rcancel()
-			if err != nil {
-				return true, fmt.Errorf("asterisk: subscribe: %w", err)
-			}
 		case <-tick.C:
-			// Apply what has arrived first, so the REST view is not
-			// older than the events applied after it.
+			if err := s.reconcile(ctx, msgs); err != nil {
+				return true, err
+			}
+		case <-a.deleted.ready:
+			// After the events already read, which may still name them.
 			s.drain(msgs)
-			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-			err := s.resync(rctx, false)
-			rcancel()
-			if err != nil {
-				return true, fmt.Errorf("asterisk: reconcile: %w", err)
+			for _, id := range a.deleted.take() {
+				s.pres.Forget(id, s.feed)
 			}
 		}
 	}
+}
+
+// reconcile re-reads presence over REST, after applying the events that
+// have arrived, so that the REST view is not older than the events
+// applied after it.
+func (s *session) reconcile(ctx context.Context, msgs <-chan []byte) error {
+	s.drain(msgs)
+	rctx, rcancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
+	defer rcancel()
+	if err := s.resync(rctx, false); err != nil {
+		return fmt.Errorf("asterisk: reconcile: %w", err)
+	}
+	return nil
+}
+
+// EndpointDeleted tells the adapter that endpoint id was deleted from the
+// node; it returns at once. Asterisk (23.4.1, seen live) removes a deleted
+// account's contacts without any event, not even a ContactStatusChange
+// "Removed", so without this the registration would stay in presence until
+// the next periodic reconcile. The daemon wires it to the ConfigPusher's
+// PusherConfig.EndpointDeleted. The running connection drops the
+// endpoint's registrations (or gateway) from presence; with none running,
+// the next connect's resync reads the node anyway.
+func (a *Adapter) EndpointDeleted(id string) { a.deleted.add(id) }
+
+// deletedEndpoints is the queue of EndpointDeleted, drained by the
+// connection's event loop (Presence is not safe for concurrent use).
+type deletedEndpoints struct {
+	mu    sync.Mutex
+	ids   []string
+	ready chan struct{} // holds a token while ids is not empty
+}
+
+func (d *deletedEndpoints) add(id string) {
+	d.mu.Lock()
+	d.ids = append(d.ids, id)
+	d.mu.Unlock()
+	select {
+	case d.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (d *deletedEndpoints) take() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := d.ids
+	d.ids = nil
+	return ids
 }
 
 func (s *session) drain(msgs <-chan []byte) {

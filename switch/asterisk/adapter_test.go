@@ -109,8 +109,8 @@ func TestAdapterScenario(t *testing.T) {
 	cfg.ReconcileEvery = 50 * time.Millisecond
 	r := start(t, cfg)
 	r.waitConnected(t)
-	if got := srv.Subscriptions("switchboard"); !slices.Equal(got, []string{"endpoint:PJSIP"}) {
-		t.Errorf("explicit subscriptions %q, want endpoint:PJSIP", got)
+	if got := srv.Subscriptions("switchboard"); len(got) != 0 {
+		t.Errorf("explicit subscriptions %q, want none (subscribeAll covers them; see TestAdapterFreshNode)", got)
 	}
 	srv.ReplayScenario()
 
@@ -343,6 +343,129 @@ func TestAdapterBlackHole(t *testing.T) {
 		var buf [1 << 16]byte
 		t.Errorf("%d goroutines after stopping, %d before:\n%s", got, before, buf[:runtime.Stack(buf[:], true)])
 	}
+}
+
+// TestAdapterSilentNode makes the whole node go silent, as a host that
+// vanished or a lost NAT state does: the event socket and the REST
+// connections kept alive in the client's pool all go dark. Found against
+// a real Asterisk behind a black-holing proxy (TestLive/Reconnect/Silent):
+// the keepalive noticed the dead socket, but the resync after the redial
+// went out on a dead pooled connection and hung for RequestTimeout. The
+// adapter must drop its idle connections with the dead socket, so that
+// it is back as soon as the node answers again.
+func TestAdapterSilentNode(t *testing.T) {
+	const keepAlive = 100 * time.Millisecond
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline", "1001")
+	cfg := adapterConfig(srv)
+	cfg.KeepAlive = keepAlive
+	cfg.RequestTimeout = 5 * time.Second // what a dead pooled connection would cost
+	r := start(t, cfg)
+	r.waitConnected(t)
+	lastSync := r.state().LastSync
+
+	srv.StallNode()
+	stalled := time.Now()
+	// Registered while the node is silent: the resync reads it.
+	if n := pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false); n != 0 {
+		t.Fatalf("an event reached %d sockets of a silent node", n)
+	}
+	// The gap is too short to watch: wait for the second connect.
+	switchtest.WaitFor(t, "the reconnect and resync", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(lastSync) && srv.Connects() == 2
+	})
+	if d := time.Since(stalled); d > 2*time.Second {
+		t.Errorf("back %v after the node went silent, want about 2 keepalive intervals (%v) plus a backoff step: a request hung on a dead connection", d, 2*keepAlive)
+	}
+	if got, want := regLines(r.view), []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp unknown 0s"}; !slices.Equal(got, want) {
+		t.Errorf("presence after the resync %q, want %q", got, want)
+	}
+}
+
+// TestAdapterShutdownByAsterisk: Asterisk closes the event socket with a
+// close frame (1000) on `ari shutdown websocket session`; the adapter
+// answers it, reconnects at once and resyncs, presence kept.
+func TestAdapterShutdownByAsterisk(t *testing.T) {
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline", "1001")
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	cfg := adapterConfig(srv)
+	cfg.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	r := start(t, cfg)
+	r.waitConnected(t)
+	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
+	want := []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 1ms"}
+	switchtest.WaitFor(t, "the registration", func() bool { return slices.Equal(regLines(r.view), want) })
+	lastSync := r.state().LastSync
+
+	srv.ShutdownSockets()
+	switchtest.WaitFor(t, "the reconnect and resync", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(lastSync) && srv.Connects() == 2
+	})
+	if got := regLines(r.view); !slices.Equal(got, want) {
+		t.Errorf("presence after the resync %q, want %q", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "event socket closed by Asterisk") || !strings.Contains(logs.String(), "StatusNormalClosure") {
+		t.Errorf("the log does not say Asterisk closed the socket normally:\n%s", logs.String())
+	}
+}
+
+// lockedWriter serialises writes to a buffer read by the test.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// TestAdapterEndpointDeleted: Asterisk 23.4.1 removes a deleted
+// account's contacts without any event (seen by TestLive/Presence; the
+// fake's DELETE does the same), so a registration of an account deleted
+// from the node would stay in presence until the next periodic
+// reconcile, an hour away here. EndpointDeleted, which the daemon calls
+// when its ConfigPusher deleted an endpoint, drops it at once, and a
+// deleted gateway likewise; nothing else changes.
+func TestAdapterEndpointDeleted(t *testing.T) {
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline", "1001", "1002", "gateway")
+	r := start(t, adapterConfig(srv))
+	r.waitConnected(t)
+	pushContacts(srv, "1001", "sip:1001@192.0.2.1:5060", time.Millisecond, false)
+	pushContacts(srv, "1002", "sip:1002@192.0.2.2:5060", time.Millisecond, false)
+	pushContacts(srv, "gateway", "sip:192.0.2.9:5060", time.Millisecond, false)
+	switchtest.WaitFor(t, "both registrations and the gateway", func() bool {
+		return len(regLines(r.view)) == 2 && len(gwLines(r.view)) == 1
+	})
+
+	for _, ref := range []ObjectRef{{PJSIPEndpoint, "1001"}, {PJSIPAOR, "1001"}, {PJSIPEndpoint, "gateway"}, {PJSIPAOR, "gateway"}} {
+		if err := r.a.config.Delete(t.Context(), ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n, g := len(regLines(r.view)), len(gwLines(r.view)); n != 2 || g != 1 {
+		t.Fatalf("%d registrations and %d gateways right after the delete, want 2 and 1: the fake sent an event Asterisk does not send", n, g)
+	}
+	r.a.EndpointDeleted("1001")
+	r.a.EndpointDeleted("gateway")
+	want := []string{"1002@pbx.example sip:1002@192.0.2.2:5060 192.0.2.2:5060 udp reachable 1ms"}
+	switchtest.WaitFor(t, "the deleted endpoints to go", func() bool {
+		return slices.Equal(regLines(r.view), want) && len(gwLines(r.view)) == 0
+	})
+	if !r.state().Connected || srv.Connects() != 1 {
+		t.Errorf("EndpointDeleted reconnected: connected %v, %d connects", r.state().Connected, srv.Connects())
+	}
+	r.stop()
+	r.a.EndpointDeleted("1002") // with no connection to take it: must not block
 }
 
 // TestNewAdapterBadURL checks New's URL handling.

@@ -276,6 +276,8 @@ type ConfigPusher struct {
 	opts  PushOptions
 	owned Ownership
 	log   *slog.Logger
+	// endpointDeleted is PusherConfig.EndpointDeleted.
+	endpointDeleted func(id string)
 	// Concurrency is how many accounts/gateways Reconcile pushes at once.
 	concurrency int
 
@@ -298,6 +300,11 @@ type PusherConfig struct {
 	Ownership   Ownership    // nil: a MemoryOwnership
 	Logger      *slog.Logger // nil: slog.Default()
 	Concurrency int          // 0: 8
+	// EndpointDeleted, if set, is called with the id of every endpoint
+	// the pusher deleted from the node. Asterisk drops the contacts of a
+	// deleted account without telling ARI clients, so the daemon tells
+	// the node's adapter here (Adapter.EndpointDeleted).
+	EndpointDeleted func(id string)
 }
 
 // NewConfigPusher returns a pusher; it starts nothing: call Run.
@@ -307,16 +314,17 @@ func NewConfigPusher(cfg PusherConfig) *ConfigPusher {
 
 func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 	p := &ConfigPusher{
-		api:         api,
-		opts:        cfg.Options,
-		owned:       cfg.Ownership,
-		log:         cfg.Logger,
-		concurrency: cfg.Concurrency,
-		applied:     make(map[ObjectRef][]Field),
-		foreign:     make(map[ObjectRef]bool),
-		sources:     make(map[string][]ObjectRef),
-		pending:     make(map[string]provisioning.Change),
-		wake:        make(chan struct{}, 1),
+		api:             api,
+		opts:            cfg.Options,
+		owned:           cfg.Ownership,
+		log:             cfg.Logger,
+		concurrency:     cfg.Concurrency,
+		endpointDeleted: cfg.EndpointDeleted,
+		applied:         make(map[ObjectRef][]Field),
+		foreign:         make(map[ObjectRef]bool),
+		sources:         make(map[string][]ObjectRef),
+		pending:         make(map[string]provisioning.Change),
+		wake:            make(chan struct{}, 1),
 	}
 	if p.owned == nil {
 		p.owned = &MemoryOwnership{}
@@ -599,6 +607,9 @@ func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned 
 		p.mu.Lock()
 		delete(p.applied, r)
 		p.mu.Unlock()
+		if r.Type == PJSIPEndpoint && p.endpointDeleted != nil {
+			p.endpointDeleted(r.ID)
+		}
 		if err := p.owned.Disown(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("asterisk: forgetting ownership of %s: %w", r, err))
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -321,5 +322,46 @@ func BenchmarkReconcile10kAccounts(b *testing.B) {
 			b.Fatalf("fake holds %d objects", len(f.objects))
 		}
 		b.StartTimer()
+	}
+}
+
+// TestPusherReportsDeletedEndpoints: every endpoint the pusher deletes
+// (an account deleted, renamed, or gone from the store at a reconcile)
+// is reported, so that presence can drop its registrations, which
+// Asterisk removes without an event (TestLive/Presence).
+func TestPusherReportsDeletedEndpoints(t *testing.T) {
+	f := newFakeConfigARI(t)
+	var mu sync.Mutex
+	var deleted []string
+	p := NewConfigPusher(PusherConfig{
+		Client: NewConfigClient(f.URL(), "sb", "pw", nil), Options: recordingOptions(), Logger: quietLogger(),
+		EndpointDeleted: func(id string) {
+			mu.Lock()
+			deleted = append(deleted, id)
+			mu.Unlock()
+		},
+	})
+	ctx := context.Background()
+	a := provisioning.Account{ID: 1, Username: "2005", Secret: "pw"}
+	b := provisioning.Account{ID: 2, Username: "2007", Secret: "pw"}
+	if err := p.Reconcile(ctx, []provisioning.Account{a, b}, nil); err != nil {
+		t.Fatal(err)
+	}
+	renamed := a
+	renamed.Username = "2006"
+	p.Apply(ctx, provisioning.Change{Op: provisioning.OpUpsert, Account: &renamed})
+	p.Flush(ctx)
+	p.Apply(ctx, provisioning.Change{Op: provisioning.OpDelete, Account: &renamed})
+	p.Flush(ctx)
+	if err := p.Reconcile(ctx, nil, nil); err != nil { // 2007 is no longer wanted
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"2005", "2006", "2007"}; !slices.Equal(deleted, want) {
+		t.Errorf("reported deleted endpoints %q, want %q", deleted, want)
+	}
+	if _, ok := f.object(ObjectRef{PJSIPEndpoint, "2007"}); ok {
+		t.Error("endpoint 2007 is still on the node")
 	}
 }

@@ -109,32 +109,6 @@ func (c *restClient) channels(ctx context.Context) ([]Channel, error) {
 	return chs, nil
 }
 
-// subscribeEndpoints subscribes the app to every PJSIP endpoint: without
-// it Asterisk 23 sends a subscribeAll application no EndpointStateChange.
-// subscribed is false, with no error, while the node has no PJSIP
-// endpoint (errNoEndpointSource): the caller tries again later.
-func (a *Adapter) subscribeEndpoints(ctx context.Context) (subscribed bool, err error) {
-	err = a.rest.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(a.cfg.App)+"/subscription",
-		url.Values{"eventSource": {"endpoint:PJSIP"}}, nil)
-	if errNoEndpointSource(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// errNoEndpointSource reports Asterisk's answer to a subscription to
-// endpoint:PJSIP on a node that has had no PJSIP endpoint since it
-// started: 422 "Event source does not exist". The technology's endpoint,
-// which the subscription names, is created with the first endpoint of
-// that technology (main/endpoints.c) and never removed, so a fresh node
-// whose endpoints all come from Switchboard's push refuses it until the
-// first push: failing the connection there would never let the push
-// happen.
-func errNoEndpointSource(err error) bool {
-	var re *RequestError
-	return errors.As(err, &re) && re.Status == http.StatusUnprocessableEntity
-}
-
 // metrics reads res_prometheus's text exposition from metricsURL. It
 // returns errMetricsOff when the module answers 404 (not loaded or not
 // enabled in prometheus.conf).

@@ -121,6 +121,22 @@ type Feed interface {
 	PutRegistration(r presence.Registration)
 	DeleteRegistration(domain, user, contact string)
 	PutGateway(g presence.Gateway)
+	DeleteGateway(name string)
+}
+
+// Forget drops endpoint id, deleted from the node, from p and the feed:
+// its registrations, or the gateway it was. Asterisk tells no ARI client
+// about a deleted endpoint's contacts (see Adapter.EndpointDeleted).
+func (p *Presence) Forget(id string, feed Feed) {
+	delete(p.contacts, id)
+	delete(p.placeholders, id)
+	if _, ok := p.gateways[id]; ok {
+		delete(p.gateways, id)
+		feed.DeleteGateway(id)
+		return
+	}
+	user, domain := p.userDomain(id)
+	feed.DeleteRegistration(domain, user, "")
 }
 
 // Apply folds one event, as ParseEvent returned it, into p and writes the

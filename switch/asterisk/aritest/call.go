@@ -90,8 +90,10 @@ func CallEvents(from, to string, talk time.Duration, end time.Time) (events [][]
 // ContactEvents returns what Asterisk 23 sends when endpoint registers
 // contact uri (rtt > 0: qualified Reachable; 0: NonQualified), or, with
 // removed, when it unregisters it and has no other contact: the
-// PeerStatusChange, EndpointStateChange and ContactStatusChange of the
-// recording, at time at.
+// EndpointStateChange, PeerStatusChange and ContactStatusChange of the
+// recording, at time at. Push delivers the EndpointStateChange only to
+// an application subscribed to endpoint:PJSIP without subscribeAll, as
+// Asterisk 23.4.1 does.
 func ContactEvents(ep, uri string, rtt time.Duration, removed bool, at time.Time) [][]byte {
 	ts := at.UTC().Format(ariTimeLayout)
 	state, peer, status := "online", "Reachable", "Reachable"

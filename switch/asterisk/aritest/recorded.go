@@ -9,7 +9,9 @@ import (
 )
 
 // The recordings of Asterisk 23.4.1 (copied from
-// ../shared/testdata/asterisk), stored here once: the fake serves them and
+// ../shared/testdata/asterisk; application-*-endpoint-pjsip.json were
+// taken from the live node of TestLive, the application renamed "live"),
+// stored here once: the fake serves them and
 // package asterisk's tests read them through Recorded (its golden files
 // stay beside its tests).
 //

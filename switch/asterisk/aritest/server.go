@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The credentials the fake accepts.
@@ -60,7 +62,9 @@ type Server struct {
 	hungUp     []Hangup
 	seq        int
 	sockWG     sync.WaitGroup
-	socketsUp  chan struct{} // closed and replaced when a socket connects
+	// conns are every TCP connection accepted (REST and sockets), for
+	// StallNode.
+	conns map[*holeConn]struct{}
 }
 
 type endpoint struct {
@@ -86,13 +90,15 @@ func New(t testing.TB) *Server {
 		sockets:   map[*socket]struct{}{},
 		stalled:   map[*socket]struct{}{},
 		metrics:   Recorded("res-prometheus-metrics.txt"),
-		socketsUp: make(chan struct{}),
 		pjsipTech: true,
+		conns:     map[*holeConn]struct{}{},
 	}
 	if err := json.Unmarshal(Recorded("endpoints-pjsip.json"), &s.endpoints); err != nil {
 		t.Fatalf("aritest: %v", err)
 	}
-	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.hs.Listener = &trackListener{Listener: s.hs.Listener, s: s}
+	s.hs.Start()
 	s.URL = s.hs.URL + "/ari"
 	t.Cleanup(s.Close)
 	return s
@@ -111,6 +117,11 @@ func (s *Server) Close() {
 		so.close()
 	}
 	s.hs.CloseClientConnections()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Conn.Close() // a stalled one ignores Close
+	}
+	s.mu.Unlock()
 	s.hs.Close()
 	s.sockWG.Wait()
 }
@@ -169,16 +180,37 @@ func (s *Server) Delay(d time.Duration) {
 // subscriptions, which die with their socket. New connections are
 // accepted at once.
 func (s *Server) DropSockets() {
+	for _, so := range s.takeSockets() {
+		so.close()
+	}
+}
+
+// takeSockets forgets every connected socket and the applications'
+// explicit subscriptions, which die with their socket, and returns the
+// sockets.
+func (s *Server) takeSockets() []*socket {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	socks := make([]*socket, 0, len(s.sockets))
 	for so := range s.sockets {
 		socks = append(socks, so)
 	}
 	clear(s.sockets)
 	clear(s.subs)
-	s.mu.Unlock()
-	for _, so := range socks {
-		so.close()
+	return socks
+}
+
+// ShutdownSockets closes every event socket with a close frame (status
+// 1000, no reason), as Asterisk 23.4.1 does on the CLI's `ari shutdown
+// websocket session` (seen live, TestLive/Reconnect/ClosedByAsterisk),
+// and forgets the applications' explicit subscriptions. New connections
+// are accepted at once.
+func (s *Server) ShutdownSockets() {
+	for _, so := range s.takeSockets() {
+		<-so.accepted
+		if so.ws != nil {
+			go so.ws.Close(websocket.StatusNormalClosure, "") // waits for the client's answer
+		}
 	}
 }
 
@@ -198,6 +230,21 @@ func (s *Server) StallSockets() {
 	}
 	clear(s.sockets)
 	clear(s.subs)
+}
+
+// StallNode makes the whole node vanish without closing TCP, as a host
+// that went down or a lost NAT or firewall state does: every connection
+// open now goes dark, the event sockets as with StallSockets and also the
+// REST connections a client keeps alive in its pool, whose requests then
+// get no answer. New connections are served normally, as by a node that
+// is reachable again.
+func (s *Server) StallNode() {
+	s.StallSockets()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.stalled.Store(true)
+	}
 }
 
 // Stalled returns how many stalled sockets the clients have not closed
@@ -225,32 +272,30 @@ func (s *Server) Connects() int {
 	return s.connects
 }
 
-// WaitSocket waits up to timeout for a socket whose application has its
-// explicit endpoint subscription (an adapter is then connected and about
-// to resync); it reports whether one came.
+// WaitSocket waits up to timeout for an accepted event socket: an
+// adapter then gets every event pushed from now on (it reads events
+// before its resync); it reports whether one came.
 func (s *Server) WaitSocket(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		s.mu.Lock()
-		ok := false
+		accepted := make([]chan struct{}, 0, len(s.sockets))
 		for so := range s.sockets {
-			if len(s.subs[so.app]) > 0 {
-				ok = true
-			}
+			accepted = append(accepted, so.accepted)
 		}
-		up := s.socketsUp
 		s.mu.Unlock()
-		if ok {
-			return true
+		for _, a := range accepted {
+			select {
+			case <-a:
+				return true
+			default:
+			}
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return false
 		}
-		select {
-		case <-up:
-		case <-time.After(min(left, 10*time.Millisecond)):
-		}
+		time.Sleep(min(left, 5*time.Millisecond))
 	}
 }
 
@@ -269,9 +314,12 @@ func (s *Server) Requests() []string {
 }
 
 // Push updates the node's state from each event and sends it to every
-// connected socket entitled to it (EndpointStateChange only to an
-// application subscribed to endpoint:PJSIP, as Asterisk 23 does). It
-// returns how many sockets got the last event.
+// connected socket entitled to it, as Asterisk 23.4.1 does (seen live):
+// EndpointStateChange only to an application without subscribeAll that
+// subscribed to endpoint:PJSIP, never to a subscribeAll one, with or
+// without that subscription; such an application learns an endpoint's
+// state from PeerStatusChange. It returns how many sockets got the last
+// event.
 func (s *Server) Push(events ...[]byte) int {
 	n := 0
 	for _, ev := range events {
@@ -287,7 +335,7 @@ func (s *Server) Push(events ...[]byte) int {
 		s.track(ev)
 		var to []*socket
 		for so := range s.sockets {
-			if head.Type == "EndpointStateChange" && !slices.Contains(s.subs[so.app], "endpoint:PJSIP") {
+			if head.Type == "EndpointStateChange" && (so.subscribeAll || !slices.Contains(s.subs[so.app], "endpoint:PJSIP")) {
 				continue
 			}
 			to = append(to, so)
@@ -303,10 +351,10 @@ func (s *Server) Push(events ...[]byte) int {
 	return n
 }
 
-// ReplayScenario pushes the recorded scenario as one application with
-// subscribeAll and an endpoint:PJSIP subscription receives it: the
-// subscribeAll stream with the EndpointStateChange events of the
-// endpoint stream merged in by timestamp.
+// ReplayScenario pushes the recorded scenario: the subscribeAll stream
+// with the EndpointStateChange events of the endpoint stream merged in by
+// timestamp, which only an application subscribed to endpoint:PJSIP
+// without subscribeAll receives (see Push).
 func (s *Server) ReplayScenario() {
 	s.Push(ScenarioEvents()...)
 }
@@ -469,6 +517,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, string(Recorded("asterisk-info.json")))
 	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5]:
 		s.serveAOR(w, parts[5])
+	case r.Method == http.MethodDelete && len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/"):
+		s.deleteObject(w, parts[4], parts[5])
 	case len(parts) == 2 && parts[0] == "applications" && r.Method == http.MethodGet:
 		s.serveApp(w, parts[1], "")
 	case len(parts) == 3 && parts[0] == "applications" && parts[2] == "subscription" && r.Method == http.MethodPost:
@@ -493,12 +543,17 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 
 // serveApp answers GET /applications/{app}, adding src to its explicit
 // subscriptions first when set. An application exists only while a socket
-// of it is connected, as in Asterisk.
+// of it is connected. As in Asterisk 23.4.1, a subscribeAll application
+// lists the topics of all channels, bridges, endpoints and device states,
+// and an explicit endpoint subscription is not listed beside the one of
+// all endpoints, which covers it; any other lists its explicit sources.
 func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 	s.mu.Lock()
-	exists := false
+	exists, all := false, false
 	for so := range s.sockets {
-		exists = exists || so.app == app
+		if so.app == app {
+			exists, all = true, all || so.subscribeAll
+		}
 	}
 	if exists && src == "endpoint:PJSIP" && !s.pjsipTech {
 		s.mu.Unlock()
@@ -507,10 +562,8 @@ func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 	}
 	if exists && src != "" && !slices.Contains(s.subs[app], src) {
 		s.subs[app] = append(s.subs[app], src)
-		close(s.socketsUp)
-		s.socketsUp = make(chan struct{})
 	}
-	var eps []string
+	eps := []string{}
 	for _, src := range s.subs[app] {
 		eps = append(eps, strings.TrimPrefix(src, "endpoint:"))
 	}
@@ -520,9 +573,12 @@ func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 		return
 	}
 	a := map[string]any{
-		"name": app, "channel_ids": []string{"__AST_CHANNEL_ALL_TOPIC"}, "bridge_ids": []string{"__AST_BRIDGE_ALL_TOPIC"},
-		"endpoint_ids": append([]string{"__AST_ENDPOINT_ALL_TOPIC"}, eps...), "device_names": []string{"__AST_DEVICE_STATE_ALL_TOPIC"},
+		"name": app, "channel_ids": []string{}, "bridge_ids": []string{}, "endpoint_ids": eps, "device_names": []string{},
 		"events_allowed": []string{}, "events_disallowed": []string{},
+	}
+	if all {
+		a["channel_ids"], a["bridge_ids"] = []string{"__AST_CHANNEL_ALL_TOPIC"}, []string{"__AST_BRIDGE_ALL_TOPIC"}
+		a["endpoint_ids"], a["device_names"] = []string{"__AST_ENDPOINT_ALL_TOPIC"}, []string{"__AST_DEVICE_STATE_ALL_TOPIC"}
 	}
 	b, _ := json.Marshal(a)
 	writeJSON(w, http.StatusOK, string(b))
@@ -546,6 +602,33 @@ func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 	}
 	b, _ := json.Marshal(fields)
 	writeJSON(w, http.StatusOK, string(b))
+}
+
+// deleteObject deletes a PJSIP object as ARI's dynamic configuration
+// does, with what Asterisk 23.4.1 does to the node's state (seen live,
+// TestLive/Presence): a deleted endpoint leaves GET /endpoints and a
+// deleted AOR takes its registered contacts along, and no event at all
+// tells an application, not even a ContactStatusChange "Removed". Auths
+// and the other types change nothing the fake serves.
+func (s *Server) deleteObject(w http.ResponseWriter, typ, id string) {
+	s.mu.Lock()
+	found := true
+	switch typ {
+	case "endpoint":
+		i := slices.IndexFunc(s.endpoints, func(e endpoint) bool { return e.Technology == "PJSIP" && e.Resource == id })
+		if found = i >= 0; found {
+			s.endpoints = slices.Delete(s.endpoints, i, i+1)
+		}
+	case "aor":
+		delete(s.contacts, id)
+	}
+	s.mu.Unlock()
+	if !found {
+		writeJSON(w, http.StatusNotFound, `{"message":"Object not found"}`)
+		return
+	}
+	w.Header().Set("Server", "Asterisk/23.4.1")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // serveEvents accepts an event socket.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -184,12 +185,7 @@ func TestEventSocketHandshake(t *testing.T) {
 // ping, yet stays open until the client closes it.
 func TestStallSockets(t *testing.T) {
 	srv := New(t)
-	auth := http.Header{}
-	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
-	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?app=t", &websocket.DialOptions{HTTPHeader: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws := dialEvents(t, srv, "app=t")
 	ctx := ws.CloseRead(context.Background()) // answers and reads control frames
 	pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -216,4 +212,139 @@ func TestStallSockets(t *testing.T) {
 	if srv.Stalled() != 0 {
 		t.Error("the stalled socket outlived the client's close")
 	}
+}
+
+// TestDeleteObject: a PJSIP object deleted over the dynamic configuration
+// leaves the REST state as in Asterisk 23.4.1, and no event goes out.
+func TestDeleteObject(t *testing.T) {
+	srv := New(t)
+	srv.SetEndpoints("offline", "9")
+	srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", time.Millisecond, false, time.Now())...)
+	ws := dialEvents(t, srv, "app=t&subscribeAll=true")
+	defer ws.CloseNow()
+	del := func(path string) int {
+		req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/asterisk/config/dynamic/res_pjsip/"+path, nil)
+		req.SetBasicAuth(User, Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for path, want := range map[string]int{"aor/9": 204, "endpoint/9": 204, "auth/9": 204, "endpoint/8": 404} {
+		if got := del(path); got != want {
+			t.Errorf("DELETE %s: %d, want %d", path, got, want)
+		}
+	}
+	if status, body := get(t, srv.URL+"/endpoints", User, Password); status != 200 || body != "[]" {
+		t.Errorf("endpoints after the delete: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, msg, err := ws.Read(ctx); err == nil {
+		t.Errorf("an event went out on a delete: %s", msg)
+	}
+}
+
+// TestStallNode: REST connections kept alive go dark with the node; new
+// ones are served.
+func TestStallNode(t *testing.T) {
+	srv := New(t)
+	hc := &http.Client{Transport: &http.Transport{}}
+	defer hc.CloseIdleConnections()
+	getWith := func(hc *http.Client, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/channels", nil)
+		req.SetBasicAuth(User, Password)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	if err := getWith(hc, time.Second); err != nil {
+		t.Fatal(err) // leaves one idle connection in hc's pool
+	}
+	srv.StallNode()
+	if err := getWith(hc, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a request on the pooled connection of a silent node: %v, want no answer", err)
+	}
+	if err := getWith(&http.Client{Transport: &http.Transport{}}, time.Second); err != nil {
+		t.Errorf("a new connection after the stall: %v", err)
+	}
+}
+
+// TestApplicationSubscriptions checks the fake against what Asterisk
+// 23.4.1 answered live (the application renamed "live"): the explicit
+// endpoint:PJSIP subscription of a subscribeAll application is covered by
+// the topic of all endpoints and not listed, and such an application gets
+// no EndpointStateChange; without subscribeAll the subscription is listed
+// and the event delivered.
+func TestApplicationSubscriptions(t *testing.T) {
+	for _, tc := range []struct {
+		query, recorded string
+		endpointEvents  int
+	}{
+		{"subscribeAll=true", "application-subscribeall-endpoint-pjsip.json", 0},
+		{"subscribeAll=false", "application-endpoint-pjsip.json", 1},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			srv := New(t)
+			ws := dialEvents(t, srv, "app=live&"+tc.query)
+			defer ws.CloseNow()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/applications/live/subscription?eventSource=endpoint:PJSIP", nil)
+			req.SetBasicAuth(User, Password)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			_, body := get(t, srv.URL+"/applications/live", User, Password)
+			var got, want map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(Recorded(tc.recorded), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("GET /applications/live:\n got %s\nwant %s", body, Recorded(tc.recorded))
+			}
+			if n := srv.Push(ContactEvents("9", "sip:9@192.0.2.9:5060", 0, false, time.Now())[0]); n != tc.endpointEvents {
+				t.Errorf("EndpointStateChange reached %d sockets, want %d", n, tc.endpointEvents)
+			}
+		})
+	}
+}
+
+// TestShutdownSockets: the client reads a close frame with status 1000,
+// as from Asterisk's `ari shutdown websocket session`.
+func TestShutdownSockets(t *testing.T) {
+	srv := New(t)
+	ws := dialEvents(t, srv, "app=t")
+	defer ws.CloseNow()
+	srv.ShutdownSockets()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Errorf("read after the shutdown: %v, want a close frame with status 1000", err)
+	}
+	if srv.Sockets() != 0 {
+		t.Errorf("%d sockets after the shutdown, want 0", srv.Sockets())
+	}
+}
+
+// dialEvents opens an event socket of the fake with query (app=…).
+func dialEvents(t *testing.T, srv *Server, query string) *websocket.Conn {
+	t.Helper()
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth(User, Password)
+	ws, _, err := websocket.Dial(context.Background(), srv.URL+"/events?"+query, &websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
 }

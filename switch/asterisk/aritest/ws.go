@@ -49,6 +49,7 @@ type socket struct {
 type holeConn struct {
 	net.Conn
 	stalled *atomic.Bool
+	forget  func() // if set, run once it is really closed
 }
 
 func (c *holeConn) Write(b []byte) (int, error) {
@@ -62,7 +63,34 @@ func (c *holeConn) Close() error {
 	if c.stalled.Load() {
 		return nil
 	}
+	if c.forget != nil {
+		c.forget()
+	}
 	return c.Conn.Close()
+}
+
+// trackListener wraps each accepted connection in a holeConn of its own
+// and records it, so that StallNode can make it a black hole.
+type trackListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *trackListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	hc := &holeConn{Conn: c, stalled: new(atomic.Bool)}
+	hc.forget = func() {
+		l.s.mu.Lock()
+		delete(l.s.conns, hc)
+		l.s.mu.Unlock()
+	}
+	l.s.mu.Lock()
+	l.s.conns[hc] = struct{}{}
+	l.s.mu.Unlock()
+	return hc, nil
 }
 
 // hijackWriter hands the library a holeConn instead of the bare TCP
