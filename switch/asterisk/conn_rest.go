@@ -88,9 +88,20 @@ func (c *restClient) do(ctx context.Context, method, path string, query url.Valu
 }
 
 // endpoints reads every PJSIP endpoint.
+//
+// A node that has had no PJSIP endpoint since it started answers 404 "No
+// Endpoints found - invalid tech PJSIP" (Asterisk 23.4.1: the technology
+// is known to ARI only from its first endpoint on): that is no endpoint,
+// not a failure, or the adapter could never connect to a fresh node whose
+// endpoints all come from Switchboard's push.
 func (c *restClient) endpoints(ctx context.Context) ([]Endpoint, error) {
 	var eps []Endpoint
-	if err := c.do(ctx, http.MethodGet, "/endpoints/PJSIP", nil, &eps); err != nil {
+	err := c.do(ctx, http.MethodGet, "/endpoints/PJSIP", nil, &eps)
+	var re *RequestError
+	if errors.As(err, &re) && re.Status == http.StatusNotFound && strings.Contains(re.Message, "invalid tech") {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	return eps, nil

@@ -128,14 +128,16 @@ func (s *Server) Close() {
 
 // StartEmpty makes the node one just started with no PJSIP endpoint at
 // all, as a fresh Asterisk whose endpoints all come from Switchboard's
-// push: no endpoints, contacts or channels, and a subscription to
-// endpoint:PJSIP answered 422 "Event source does not exist" until an
-// endpoint appears (SetEndpoints, or an event naming one), as Asterisk
-// 23.4.1 answers it.
+// push: no endpoints, contacts or channels; until an endpoint appears
+// (SetEndpoints, or an event naming one) GET /endpoints/PJSIP answers 404
+// "No Endpoints found - invalid tech PJSIP" and a subscription to
+// endpoint:PJSIP 422 "Event source does not exist", as Asterisk 23.4.1
+// answers them (testdata/error-endpoints-invalid-tech-404.http,
+// error-event-source-422.http), while GET /endpoints answers [].
 func (s *Server) StartEmpty() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.endpoints, s.channels, s.pjsipTech = nil, nil, false
+	s.endpoints, s.channels, s.pjsipTech = []endpoint{}, nil, false
 	clear(s.contacts)
 }
 
@@ -485,7 +487,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && (path == "endpoints" || path == "endpoints/PJSIP"):
 		s.mu.Lock()
 		b, _ := json.Marshal(s.endpoints)
+		known := s.pjsipTech
 		s.mu.Unlock()
+		if path == "endpoints/PJSIP" && !known { // see StartEmpty
+			writeJSON(w, http.StatusNotFound, `{"message":"No Endpoints found - invalid tech PJSIP"}`)
+			return
+		}
 		writeJSON(w, http.StatusOK, string(b))
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "endpoints" && parts[1] == "PJSIP":
 		s.mu.Lock()

@@ -57,6 +57,26 @@ func TestRecordedAnswers(t *testing.T) {
 			t.Errorf("GET %s: %d %s\nwant %d %s", tc.path, status, body, tc.status, tc.body)
 		}
 	}
+	// A node started with no PJSIP endpoint, as the live one answered.
+	srv.StartEmpty()
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/endpoints", 200, "[]"},
+		{"/endpoints/PJSIP", 404, recordedBody("error-endpoints-invalid-tech-404.http")},
+		{"/endpoints/PJSIP/nobody", 404, recordedBody("error-endpoint-not-found-404.http")},
+	} {
+		status, body := get(t, srv.URL+tc.path, User, Password)
+		if status != tc.status || strings.TrimSpace(body) != tc.body {
+			t.Errorf("empty node: GET %s: %d %s\nwant %d %s", tc.path, status, body, tc.status, tc.body)
+		}
+	}
+	srv.SetEndpoints("offline", "1001")
+	if status, _ := get(t, srv.URL+"/endpoints/PJSIP", User, Password); status != 200 {
+		t.Errorf("GET /endpoints/PJSIP after the first endpoint: %d, want 200", status)
+	}
 	srv.FailNext(503)
 	if status, _ := get(t, srv.URL+"/channels", User, Password); status != 503 {
 		t.Errorf("after FailNext(503): %d", status)
@@ -347,4 +367,33 @@ func dialEvents(t *testing.T, srv *Server, query string) *websocket.Conn {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// TestSubscriptionOnEmptyNode: a node started with no PJSIP endpoint
+// answers a subscription to endpoint:PJSIP as the live Asterisk 23.4.1
+// did (testdata/error-event-source-422.http), until its first endpoint.
+func TestSubscriptionOnEmptyNode(t *testing.T) {
+	srv := New(t)
+	srv.StartEmpty()
+	ws := dialEvents(t, srv, "app=live&subscribeAll=true")
+	defer ws.CloseNow()
+	subscribe := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/applications/live/subscription?eventSource=endpoint:PJSIP", nil)
+		req.SetBasicAuth(User, Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, want, _ := strings.Cut(string(Recorded("error-event-source-422.http")), "\r\n\r\n")
+	if status, body := subscribe(); status != 422 || body != want {
+		t.Errorf("empty node: %d %s, want 422 %s", status, body, want)
+	}
+	srv.SetEndpoints("offline", "1001")
+	if status, body := subscribe(); status != 200 {
+		t.Errorf("after the first endpoint: %d %s, want 200", status, body)
+	}
 }
