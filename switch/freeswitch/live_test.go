@@ -313,7 +313,6 @@ func TestLiveReconnect(t *testing.T) {
 	r.view.Feed(node.Name).PutRegistration(presence.Registration{Domain: node.Domain, User: "stale", Contact: "sip:stale@192.0.2.1:5060"})
 	before := r.state()
 
-
 	if reply := eslCommand(t, node, "bgapi reload mod_event_socket"); !strings.Contains(reply, "+OK") {
 		t.Fatalf("bgapi reload mod_event_socket: %s", reply)
 	}
