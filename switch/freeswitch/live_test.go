@@ -337,3 +337,34 @@ func TestLiveReconnect(t *testing.T) {
 	p2.wait(ctx)
 	waitFor(t, 10*time.Second, "its un-REGISTER", func() bool { return len(r.registered(user2)) == 0 })
 }
+
+// TestLiveSecretChange: the Reloader, as a provisioning sink, flushes the
+// registration of an account whose secret changed (`sofia profile
+// internal flush_inbound_reg`), so the node forgets a phone that would no
+// longer authenticate, and presence follows.
+func TestLiveSecretChange(t *testing.T) {
+	node := requireLiveNode(t)
+	r := newLiveRig(t, node)
+	r.waitConnected(t)
+	user := liveUser(t, 1)
+	acct, secret := r.account(t, user)
+	port := freeUDPPort(t)
+	startPhoneOn(t, "phone", port, "phone_register.xml", node.SIP, "-s", user, "-au", user, "-ap", secret,
+		"-key", "contact_port", strconv.Itoa(port), "-d", "20000")
+	waitFor(t, 10*time.Second, "the registration", func() bool { return len(r.registered(user)) == 1 })
+	changed := time.Now()
+	if _, err := r.svc.UpdateAccount(context.Background(), provisioning.AdminScope(), acct.ID, func(a *provisioning.Account) error {
+		a.Secret = secret + "-rotated"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, 10*time.Second, "the flushed registration to leave presence", func() bool { return len(r.registered(user)) == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := r.a.API(ctx, "sofia xmlstatus profile internal reg")
+	if err != nil || strings.Contains(out, "<user>"+user+"@") {
+		t.Errorf("the node still has the registration (%v):\n%s", err, out)
+	}
+	t.Logf("registration flushed and gone from presence %v after the secret changed (%v)", took, time.Since(changed).Round(time.Millisecond))
+}
