@@ -31,11 +31,15 @@ type liveNode struct {
 	// CDRErrDir is json_cdr.conf.xml's err-log-dir, read by the test of
 	// refused records; that part is skipped when empty.
 	CDRErrDir string
+	// PIDFile is FreeSWITCH's pid file (freeswitch.pid in its run
+	// directory): the heartbeat test stops the process (SIGSTOP) for a
+	// few seconds to make a silent node; skipped when empty.
+	PIDFile string
 }
 
 // parseLiveNode reads the variable's value:
 //
-//	esl://:<password>@<host>:<port>?http=127.0.0.1:8093&http_user=…&http_password=…&sip=127.0.0.1:5080&domain=127.0.0.1&name=fs1&cdr_err_dir=/var/log/freeswitch/json_cdr
+//	esl://:<password>@<host>:<port>?http=127.0.0.1:8093&http_user=…&http_password=…&sip=127.0.0.1:5080&domain=127.0.0.1&name=fs1&cdr_err_dir=/var/log/freeswitch/json_cdr&pid_file=/var/run/freeswitch/freeswitch.pid
 //
 // Every query key is optional (the defaults are those of README.md's
 // example); the password is required.
@@ -64,6 +68,7 @@ func parseLiveNode(s string) (liveNode, error) {
 		SIP:          cmp.Or(q.Get("sip"), "127.0.0.1:5080"),
 		Domain:       cmp.Or(q.Get("domain"), "127.0.0.1"),
 		CDRErrDir:    q.Get("cdr_err_dir"),
+		PIDFile:      q.Get("pid_file"),
 	}
 	for key, addr := range map[string]string{"http": n.HTTP, "sip": n.SIP} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -75,7 +80,7 @@ func parseLiveNode(s string) (liveNode, error) {
 	}
 	for key := range q {
 		switch key {
-		case "name", "http", "http_user", "http_password", "sip", "domain", "cdr_err_dir":
+		case "name", "http", "http_user", "http_password", "sip", "domain", "cdr_err_dir", "pid_file":
 		default:
 			return liveNode{}, fmt.Errorf("%s: unknown key %q", liveEnv, key)
 		}
@@ -106,9 +111,9 @@ func TestParseLiveNode(t *testing.T) {
 	}{
 		{in: "esl://:pw@127.0.0.1:8021", want: liveNode{ESL: "127.0.0.1:8021", Password: "pw", Name: "fs1",
 			HTTP: "127.0.0.1:8093", SIP: "127.0.0.1:5080", Domain: "127.0.0.1"}},
-		{in: "esl://:p%40ss@[::1]:8021?name=fs2&http=127.0.0.1:9000&http_user=fs&http_password=x&sip=127.0.0.1:5060&domain=pbx.example.com&cdr_err_dir=/tmp/j",
+		{in: "esl://:p%40ss@[::1]:8021?name=fs2&http=127.0.0.1:9000&http_user=fs&http_password=x&sip=127.0.0.1:5060&domain=pbx.example.com&cdr_err_dir=/tmp/j&pid_file=/run/fs.pid",
 			want: liveNode{ESL: "[::1]:8021", Password: "p@ss", Name: "fs2", HTTP: "127.0.0.1:9000", HTTPUser: "fs", HTTPPassword: "x",
-				SIP: "127.0.0.1:5060", Domain: "pbx.example.com", CDRErrDir: "/tmp/j"}},
+				SIP: "127.0.0.1:5060", Domain: "pbx.example.com", CDRErrDir: "/tmp/j", PIDFile: "/run/fs.pid"}},
 		{in: "127.0.0.1:8021", wantErr: true},
 		{in: "esl://127.0.0.1:8021", wantErr: true},
 		{in: "esl://:pw@127.0.0.1", wantErr: true},

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,6 +292,13 @@ func TestLiveJSONCDRRefused(t *testing.T) {
 			t.Errorf("leg %s: the kept file differs from the ESL CDR: %s", id, d)
 		}
 	}
+	// Every refused POST left its record queued too (submit: delivered
+	// later anyway); the store keeps one row per leg.
+	time.Sleep(300 * time.Millisecond)
+	for _, id := range res.legs {
+		t.Logf("leg %s once the sink was back: %d ESL and %d json_cdr records handed to it", id,
+			len(r.sink.of(id, "esl")), len(r.sink.of(id, "json_cdr")))
+	}
 }
 
 // TestLiveReconnect: the node drops the ESL connection (mod_event_socket
@@ -367,4 +375,50 @@ func TestLiveSecretChange(t *testing.T) {
 		t.Errorf("the node still has the registration (%v):\n%s", err, out)
 	}
 	t.Logf("registration flushed and gone from presence %v after the secret changed (%v)", took, time.Since(changed).Round(time.Millisecond))
+}
+
+// TestLiveHeartbeat: a node that stops answering (its process stopped
+// with SIGSTOP: the TCP connection stands, nothing comes) is dropped
+// within two heartbeat intervals, and the adapter reconnects once the
+// node runs again.
+func TestLiveHeartbeat(t *testing.T) {
+	node := requireLiveNode(t)
+	if node.PIDFile == "" {
+		t.Skip("pid_file is not set: the heartbeat test stops FreeSWITCH's process for a few seconds")
+	}
+	b, err := os.ReadFile(node.PIDFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", node.PIDFile, err)
+	}
+	r := newLiveRig(t, node)
+	r.waitConnected(t)
+	before := r.state()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	lost := waitFor(t, 4*liveTestKeepAlive, "the adapter to give up on the silent node", func() bool { return !r.state().Connected })
+	if lost > 2*liveTestKeepAlive+500*time.Millisecond {
+		t.Errorf("noticed after %v, want within two heartbeats (%v)", lost, 2*liveTestKeepAlive)
+	}
+	time.Sleep(time.Second) // a reconnect attempt or two against the stopped node
+	resume()
+	back := waitFor(t, 15*time.Second, "the adapter to reconnect", func() bool {
+		s := r.state()
+		return s.Connected && s.LastSync.After(before.LastSync)
+	})
+	t.Logf("silent node dropped %v after it stopped (heartbeat %v); reconnected %v after it resumed (%v stopped)",
+		lost.Round(time.Millisecond), liveTestKeepAlive, back.Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
 }
