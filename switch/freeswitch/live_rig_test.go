@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ type liveRig struct {
 	sink *liveSink
 	cdrs *postLog // what mod_json_cdr POSTed and was answered
 	xml  *postLog // what mod_xml_curl asked
-	logs *syncBuffer
+	logs string   // the file Switchboard's side logs to
 }
 
 // liveTestKeepAlive is the adapter's heartbeat in the live tests.
@@ -48,11 +49,17 @@ const liveTestKeepAlive = time.Second
 func newLiveRig(t *testing.T, node liveNode) *liveRig {
 	t.Helper()
 	ctx := context.Background()
-	r := &liveRig{node: node, sink: &liveSink{}, cdrs: &postLog{}, xml: &postLog{}, logs: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := &liveRig{node: node, sink: &liveSink{}, cdrs: &postLog{}, xml: &postLog{}, logs: filepath.Join(t.TempDir(), "switchboard.log")}
+	logFile, err := os.Create(r.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
+		logFile.Close()
 		if t.Failed() {
-			t.Logf("switchboard's log:\n%s", r.logs.String())
+			b, _ := os.ReadFile(r.logs)
+			t.Logf("switchboard's log:\n%s", b)
 		}
 	})
 	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "live.db"))
@@ -166,6 +173,15 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 		time.Sleep(10 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// startLive is the rig of a live test, connected: the test skips when
+// SWITCHBOARD_TEST_FREESWITCH is unset.
+func startLive(t *testing.T) *liveRig {
+	t.Helper()
+	r := newLiveRig(t, requireLiveNode(t))
+	r.waitConnected(t)
+	return r
 }
 
 // waitConnected waits for the adapter's first resync.
@@ -326,24 +342,6 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // eslCommand runs one command on a connection of its own to the node

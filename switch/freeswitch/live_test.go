@@ -51,9 +51,8 @@ func TestLiveConnect(t *testing.T) {
 // mod_xml_curl (the directory answers with a1-hash), shows up in presence
 // and leaves it on un-REGISTER; a wrong secret is refused and never shows.
 func TestLiveRegistration(t *testing.T) {
-	node := requireLiveNode(t)
-	r := newLiveRig(t, node)
-	r.waitConnected(t)
+	r := startLive(t)
+	node := r.node
 	user := liveUser(t, 1)
 	_, secret := r.account(t, user)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -88,10 +87,7 @@ func TestLiveRegistration(t *testing.T) {
 		seen, gone)
 }
 
-// liveCall provisions two accounts and a DID routed to the second,
-// registers both phones, and has the first call the DID and talk for
-// talk. It returns the uuids of the legs once the call is over (the
-// caller's leg first).
+// liveCallResult is a call placeLiveCall made.
 type liveCallResult struct {
 	caller, callee string // usernames
 	legs           []string
@@ -99,7 +95,11 @@ type liveCallResult struct {
 	liveLegs       []presence.Call
 }
 
-func placeLiveCall(t *testing.T, r *liveRig, ctx context.Context, talk time.Duration) liveCallResult {
+// placeLiveCall provisions two accounts and a DID routed to the second,
+// registers both phones, has the first call the DID and talk for talk,
+// and returns once the call is over, with the uuids of its legs (the
+// caller's first) and the legs the view showed while it was up.
+func placeLiveCall(ctx context.Context, t *testing.T, r *liveRig, talk time.Duration) liveCallResult {
 	t.Helper()
 	node := r.node
 	caller, callee := liveUser(t, 1), liveUser(t, 2)
@@ -157,12 +157,11 @@ func placeLiveCall(t *testing.T, r *liveRig, ctx context.Context, talk time.Dura
 // from CHANNEL_HANGUP_COMPLETE and once from mod_json_cdr, the two equal
 // field by field.
 func TestLiveCall(t *testing.T) {
-	node := requireLiveNode(t)
-	r := newLiveRig(t, node)
-	r.waitConnected(t)
+	r := startLive(t)
+	node := r.node
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	res := placeLiveCall(t, r, ctx, 2*time.Second)
+	res := placeLiveCall(ctx, t, r, 2*time.Second)
 	for _, c := range res.liveLegs {
 		// Both legs are between local accounts.
 		if (c.Account == res.caller || c.Account == res.callee) && c.Direction != string(cdr.DirectionInternal) {
@@ -213,9 +212,8 @@ func TestLiveCall(t *testing.T) {
 // (the ESL records reach the sink once it is back, and the kept files are
 // the same CDRs).
 func TestLiveJSONCDRRefused(t *testing.T) {
-	node := requireLiveNode(t)
-	r := newLiveRig(t, node)
-	r.waitConnected(t)
+	r := startLive(t)
+	node := r.node
 
 	url := "http://" + node.HTTP + "/freeswitch/" + node.Name + "/cdr"
 	codes := make([]int, 0, 12)
@@ -249,7 +247,7 @@ func TestLiveJSONCDRRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 58*time.Second)
 	defer cancel()
 	r.sink.setRefuse(true)
-	res := placeLiveCall(t, r, ctx, time.Second)
+	res := placeLiveCall(ctx, t, r, time.Second)
 	files := make([]string, len(res.legs))
 	for i, id := range res.legs {
 		files[i] = filepath.Join(node.CDRErrDir, id+".cdr.json")
@@ -306,9 +304,8 @@ func TestLiveJSONCDRRefused(t *testing.T) {
 // notices, reconnects and resyncs: a registration it never heard of is
 // gone, the node's registrations are back, and new events flow.
 func TestLiveReconnect(t *testing.T) {
-	node := requireLiveNode(t)
-	r := newLiveRig(t, node)
-	r.waitConnected(t)
+	r := startLive(t)
+	node := r.node
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	user := liveUser(t, 1)
@@ -351,9 +348,8 @@ func TestLiveReconnect(t *testing.T) {
 // internal flush_inbound_reg`), so the node forgets a phone that would no
 // longer authenticate, and presence follows.
 func TestLiveSecretChange(t *testing.T) {
-	node := requireLiveNode(t)
-	r := newLiveRig(t, node)
-	r.waitConnected(t)
+	r := startLive(t)
+	node := r.node
 	user := liveUser(t, 1)
 	acct, secret := r.account(t, user)
 	port := freeUDPPort(t)

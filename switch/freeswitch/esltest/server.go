@@ -204,15 +204,20 @@ func (s *Server) Close() {
 // disconnect notice, as a crash or a network failure would. The node
 // keeps listening.
 func (s *Server) DropConnections() {
+	for _, c := range s.connList() {
+		_ = c.nc.Close()
+	}
+}
+
+// connList returns the client connections open now.
+func (s *Server) connList() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		_ = c.nc.Close()
-	}
+	return conns
 }
 
 // shutdownNotice is what FreeSWITCH 1.10.12 sends every event socket
@@ -226,13 +231,7 @@ const shutdownNotice = "Content-Type: text/disconnect-notice\nContent-Length: 31
 // does to the connected clients: each gets the shutdown disconnect notice
 // and its connection is closed; the node listens again at once.
 func (s *Server) ReloadEventSocket() {
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.connList() {
 		c.send([]byte(shutdownNotice))
 		_ = c.nc.Close()
 	}
