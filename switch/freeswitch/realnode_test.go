@@ -44,11 +44,13 @@ func TestReloadEventSocket(t *testing.T) {
 // endpoint answers a real leg's record 503; mod_json_cdr retries and then
 // keeps it in its err-log-dir, and nothing is lost: the ESL records reach
 // the sink once it is back, and the kept files are the same CDRs (what
-// `switchboard cdr import` would read).
+// `switchboard cdr import` would read). The retries of a record still
+// queued do not queue it again: the sink gets one record per leg from
+// each source, not one per try.
 func TestJSONCDRRefusedKeptOnNode(t *testing.T) {
 	dir := t.TempDir()
 	r := newRig(t, func(c *Config) { c.CDRAckTimeout = 50 * time.Millisecond },
-		esltest.WithJSONCDRRetry(3, 20*time.Millisecond), esltest.WithJSONCDRErrLogDir(dir))
+		esltest.WithJSONCDRRetry(4, 20*time.Millisecond), esltest.WithJSONCDRErrLogDir(dir))
 	r.waitConnected(t)
 	r.sink.setFailing(true)
 	a, b := r.srv.CompleteCall("1001@127.0.0.1", "1002@127.0.0.1", 2*time.Second)
@@ -69,6 +71,16 @@ func TestJSONCDRRefusedKeptOnNode(t *testing.T) {
 		}
 		if d := recordDiff(r.sink.byCall(id)[0], kept); d != "" {
 			t.Errorf("leg %s: the kept record differs: %s", id, d)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // anything queued twice would arrive now
+	for _, id := range []string{a, b} {
+		bySource := map[string]int{}
+		for _, rec := range r.sink.byCall(id) {
+			bySource[recordSource(rec)]++
+		}
+		if bySource["esl"] != 1 || bySource["json_cdr"] != 1 || len(bySource) != 2 {
+			t.Errorf("leg %s: records by source %v, want one from each (4 refused POSTs)", id, bySource)
 		}
 	}
 }
