@@ -116,8 +116,9 @@ type Adapter struct {
 
 	outbox cdr.Outbox // CDRs of both sources until a sink takes them
 
-	queuedMu sync.Mutex
-	queued   map[string]*queuedCDR // json_cdr records in outbox, by leg uuid (see submit)
+	queuedMu    sync.Mutex
+	queued      map[string]*queuedCDR // json_cdr records in outbox, by leg uuid (see submit)
+	queuedSwept time.Time             // when queued was last rid of accepted records
 
 	deadLetters *tokenBucket // the json_cdr endpoint's dead-letter budget
 	metrics     *metrics

@@ -111,16 +111,20 @@ type queuedCDR struct {
 
 // queueCDR returns the queued copy of rec's leg, queueing rec if there is
 // none. Legs whose acknowledgement nobody waited for are forgotten on the
-// way, so the map holds only records still in the outbox.
+// way (at most once a second: while the sink is down, none is), so the
+// map holds little more than the records still in the outbox.
 func (a *Adapter) queueCDR(rec cdr.Record) *queuedCDR {
 	a.queuedMu.Lock()
 	defer a.queuedMu.Unlock()
-	for id, q := range a.queued {
-		select {
-		case <-q.ack:
-			close(q.done)
-			delete(a.queued, id)
-		default:
+	if now := time.Now(); now.Sub(a.queuedSwept) >= time.Second {
+		a.queuedSwept = now
+		for id, q := range a.queued {
+			select {
+			case <-q.ack:
+				close(q.done)
+				delete(a.queued, id)
+			default:
+			}
 		}
 	}
 	if q := a.queued[rec.CallID]; q != nil {
