@@ -116,6 +116,10 @@ type Adapter struct {
 
 	outbox cdr.Outbox // CDRs of both sources until a sink takes them
 
+	queuedMu    sync.Mutex
+	queued      map[string]*queuedCDR // json_cdr records in outbox, by leg uuid (see submit)
+	queuedSwept time.Time             // when queued was last rid of accepted records
+
 	deadLetters *tokenBucket // the json_cdr endpoint's dead-letter budget
 	metrics     *metrics
 }
@@ -164,6 +168,7 @@ func New(cfg Config) (*Adapter, error) {
 		log:         logger.With("switch", cfg.Name),
 		jobs:        map[string]*job{},
 		byCall:      map[string]*job{},
+		queued:      map[string]*queuedCDR{},
 		deadLetters: newTokenBucket(cfg.DeadLettersPerMinute, cfg.Now),
 		metrics:     m,
 	}, nil

@@ -52,7 +52,11 @@ import (
 //     Unix socket in a 0700 directory, eslgo dialling "unix"). Ending a
 //     connection cancels eslgo's context and closes both sockets, and
 //     eslgo's goroutines all return by themselves without Close ever
-//     running.
+//     running. eslgo also calls Close itself when a text/disconnect-notice
+//     arrives (disconnectLoop), which FreeSWITCH sends every client when
+//     mod_event_socket is reloaded and when it shuts down: the relay
+//     forwards frame by frame and keeps that notice from eslgo, ending the
+//     connection itself (forwardFrames).
 //   - It does not notice a dead TCP connection: its reader stops on an
 //     error without telling anyone. The relay sees the node close the
 //     connection at once; a node that vanishes without closing it, or
@@ -143,7 +147,14 @@ func dialESL(ctx context.Context, opt eslOptions, events []string) (*eslConn, er
 	}
 	e.relay = relay
 	e.wg.Add(2)
-	go func() { defer e.wg.Done(); e.pipe(relay, tcp, "the node closed the ESL connection") }()
+	go func() {
+		defer e.wg.Done()
+		err := forwardFrames(relay, tcp)
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("the node closed the ESL connection: %w", err)
+		}
+		e.close(fmt.Errorf("freeswitch: ESL %s: %w", e.opt.addr, err))
+	}()
 	go func() { defer e.wg.Done(); e.pipe(tcp, relay, "eslgo closed its socket") }()
 	select {
 	case r := <-ch:

@@ -79,20 +79,71 @@ func (a *Adapter) JSONCDRHandler(rejects Rejecter) http.Handler {
 
 // submit queues rec for StreamCDRs and waits until the sink accepted it,
 // at most CDRAckTimeout. A record still queued when the wait ends is
-// delivered later anyway; FreeSWITCH's retry is then a duplicate the
-// store ignores.
+// delivered later anyway, so FreeSWITCH's retry of it (every `delay`
+// seconds, `retries` times) does not queue it again: it waits for the
+// copy already queued. Otherwise a sink that is down would have every
+// leg queued once per try (seen live: 6 copies per leg with the operator
+// configuration), all of them held in memory and written when the sink
+// is back.
 func (a *Adapter) submit(ctx context.Context, rec cdr.Record) error {
-	done := make(chan error, 1)
-	a.outbox.Add([]cdr.Record{rec}, done)
+	q := a.queueCDR(rec)
 	t := time.NewTimer(a.cfg.CDRAckTimeout)
 	defer t.Stop()
 	select {
-	case err := <-done:
+	case err := <-q.ack:
+		a.acceptedCDR(rec.CallID, q)
 		return err
+	case <-q.done:
+		return nil
 	case <-t.C:
 		return fmt.Errorf("freeswitch: the CDR sink did not accept the record within %s", a.cfg.CDRAckTimeout)
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// queuedCDR is a json_cdr record in the outbox that the sink has not
+// accepted yet.
+type queuedCDR struct {
+	ack  chan error    // the outbox's acknowledgement (buffered: sent once)
+	done chan struct{} // closed once the acknowledgement was taken
+}
+
+// queueCDR returns the queued copy of rec's leg, queueing rec if there is
+// none. Legs whose acknowledgement nobody waited for are forgotten on the
+// way (at most once a second: while the sink is down, none is), so the
+// map holds little more than the records still in the outbox.
+func (a *Adapter) queueCDR(rec cdr.Record) *queuedCDR {
+	a.queuedMu.Lock()
+	defer a.queuedMu.Unlock()
+	if now := time.Now(); now.Sub(a.queuedSwept) >= time.Second {
+		a.queuedSwept = now
+		for id, q := range a.queued {
+			select {
+			case <-q.ack:
+				close(q.done)
+				delete(a.queued, id)
+			default:
+			}
+		}
+	}
+	if q := a.queued[rec.CallID]; q != nil {
+		return q
+	}
+	q := &queuedCDR{ack: make(chan error, 1), done: make(chan struct{})}
+	a.queued[rec.CallID] = q
+	a.outbox.Add([]cdr.Record{rec}, q.ack)
+	return q
+}
+
+// acceptedCDR tells the other waiters of q, if any, that its record was
+// accepted and forgets it.
+func (a *Adapter) acceptedCDR(id string, q *queuedCDR) {
+	a.queuedMu.Lock()
+	defer a.queuedMu.Unlock()
+	close(q.done)
+	if a.queued[id] == q {
+		delete(a.queued, id)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-voip/switchboard/switch/freeswitch/esltest"
+	"github.com/switchboard-voip/switchboard/switch/switchtest"
 )
 
 // TestJSONCDRGarbageFlood posts 100 bodies of garbage under the size cap,
@@ -141,5 +142,54 @@ func TestTokenBucket(t *testing.T) {
 	}
 	if n != 6 {
 		t.Errorf("%d tokens after an hour, want the burst of 6", n)
+	}
+}
+
+// TestJSONCDRRetryNotQueuedTwice: while the sink refuses, FreeSWITCH's
+// retries of a record wait for the copy already queued instead of queueing
+// it again; once the sink takes it, the next POST of the same leg is
+// answered 200 at once, and the wait list forgets the legs it no longer
+// needs.
+func TestJSONCDRRetryNotQueuedTwice(t *testing.T) {
+	sink := &recordingSink{}
+	a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", CDRAckTimeout: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.StreamCDRs(ctx, sink) })
+	defer func() { cancel(); wg.Wait() }()
+	h := a.JSONCDRHandler(sink)
+	post := func(name string) int {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/freeswitch/fs1/cdr", bytes.NewReader(esltest.Recorded(name)))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	sink.setFailing(true)
+	for range 3 {
+		if code := post("call-a-1001-to-1002-a-leg.json"); code != http.StatusServiceUnavailable {
+			t.Fatalf("sink down: %d, want 503", code)
+		}
+	}
+	if n := a.Pending(); n != 1 {
+		t.Errorf("%d records queued after 3 tries of one leg, want 1", n)
+	}
+	sink.setFailing(false)
+	switchtest.WaitFor(t, "the queued record in the sink", func() bool { return sink.count() == 1 })
+	if code := post("call-a-1001-to-1002-b-leg.json"); code != http.StatusOK {
+		t.Errorf("another leg: %d, want 200", code)
+	}
+	if code := post("call-a-1001-to-1002-a-leg.json"); code != http.StatusOK {
+		t.Errorf("a retry after the record was taken: %d, want 200", code)
+	}
+	a.queuedMu.Lock()
+	left := len(a.queued)
+	a.queuedMu.Unlock()
+	if left > 1 {
+		t.Errorf("%d legs still waited for, want at most the last one", left)
 	}
 }

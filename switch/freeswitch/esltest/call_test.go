@@ -6,9 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -277,6 +280,16 @@ func cdrSink(t *testing.T, fail int) (*httptest.Server, func(n int) []post) {
 	return srv, wait
 }
 
+// postOf returns the POST of the leg uuid (zero if there is none).
+func postOf(posts []post, uuid string) post {
+	for _, p := range posts {
+		if p.query == "uuid="+uuid {
+			return p
+		}
+	}
+	return post{}
+}
+
 type cdrDoc struct {
 	Variables map[string]string `json:"variables"`
 	Callflow  []struct {
@@ -295,7 +308,9 @@ func TestJSONCDR(t *testing.T) {
 		t.Fatalf("%d posts", len(posts))
 	}
 	for i, uuid := range []string{a, b} {
-		p := posts[i]
+		// The legs are posted each on its own, as FreeSWITCH posts each
+		// from its channel's thread: in no set order.
+		p := postOf(posts, uuid)
 		if p.query != "uuid="+uuid || p.contentType != "application/json" || p.userAgent != "freeswitch-json/1.0" {
 			t.Errorf("post %d: %+v", i, p)
 		}
@@ -325,7 +340,7 @@ func TestJSONCDRWithoutESLClient(t *testing.T) {
 	s := New(t, WithJSONCDR(srv.URL+"/cdr", nil))
 	a, _ := s.StartCall("1001", "1002")
 	s.EndCall(a)
-	if posts := wait(2); len(posts) != 2 || posts[0].query != "uuid="+a {
+	if posts := wait(2); len(posts) != 2 || postOf(posts, a).query != "uuid="+a {
 		t.Errorf("posts: %d", len(posts))
 	}
 }
@@ -340,5 +355,71 @@ func TestJSONCDRGivesUp(t *testing.T) {
 	}
 	if s.CDRsFailed() != 2 || s.CDRsPending() != 0 {
 		t.Errorf("failed %d pending %d", s.CDRsFailed(), s.CDRsPending())
+	}
+}
+
+// TestJSONCDRErrLogDir: a record every try of which failed is kept in the
+// err-log-dir as <uuid>.cdr.json, the body that was posted, as
+// mod_json_cdr does (seen on FreeSWITCH 1.10.12: retries+1 POSTs, delay
+// apart, then the file).
+func TestJSONCDRErrLogDir(t *testing.T) {
+	srv, _ := cdrSink(t, 1<<30)
+	dir := t.TempDir()
+	s := New(t, WithJSONCDR(srv.URL+"/cdr", nil), WithJSONCDRRetry(2, time.Millisecond), WithJSONCDRErrLogDir(dir))
+	a, b := s.CompleteCall("1001", "1002", time.Second)
+	deadline := time.Now().Add(3 * time.Second)
+	for (s.CDRsFailed() < 2 || s.CDRsPending() > 0) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, uuid := range []string{a, b} {
+		body, err := os.ReadFile(filepath.Join(dir, uuid+".cdr.json"))
+		if err != nil {
+			t.Fatalf("leg %s not kept: %v", uuid, err)
+		}
+		var doc cdrDoc
+		if err := json.Unmarshal(body, &doc); err != nil || doc.Variables["uuid"] != uuid {
+			t.Errorf("leg %s: kept %.80q (%v)", uuid, body, err)
+		}
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 2 {
+		t.Errorf("%d files kept, want 2", len(files))
+	}
+}
+
+// TestJSONCDRLegsIndependent: a leg whose record is being retried does not
+// hold up the other leg's (FreeSWITCH posts each from its own channel
+// thread; seen live: both legs of a refused call reached err-log-dir at
+// the same moment).
+func TestJSONCDRLegsIndependent(t *testing.T) {
+	var refuse atomic.Value
+	refuse.Store("")
+	got := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uuid := r.URL.Query().Get("uuid")
+		if uuid == refuse.Load().(string) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got <- uuid
+	}))
+	t.Cleanup(srv.Close)
+	s := New(t, WithJSONCDR(srv.URL+"/cdr", nil), WithJSONCDRRetry(3, 2*time.Second))
+	a, b := s.StartCall("1001", "1002")
+	refuse.Store(a)
+	start := time.Now()
+	s.EndCall(a)
+	select {
+	case uuid := <-got:
+		if uuid != b {
+			t.Fatalf("posted %s, want the B-leg %s", uuid, b)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the B-leg waited for the A-leg's retries")
+	}
+	for i := 0; i < 100 && s.CDRsPending() != 1; i++ {
+		time.Sleep(5 * time.Millisecond) // the B-leg's answer on its way back
+	}
+	if d := time.Since(start); d > time.Second || s.CDRsFailed() != 0 || s.CDRsPending() != 1 {
+		t.Errorf("after %v: failed %d pending %d, want the A-leg still being retried", d, s.CDRsFailed(), s.CDRsPending())
 	}
 }

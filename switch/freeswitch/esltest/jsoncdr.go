@@ -6,78 +6,72 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
 
-// cdrPoster is the fake's mod_json_cdr: one worker posting the records in
-// the order the legs ended, each tried up to tries times, delay apart,
-// until it gets a 2xx.
+// cdrPoster is the fake's mod_json_cdr. As in FreeSWITCH, where each
+// leg's record is posted from that channel's own thread when it reaches
+// its reporting state, every record is posted on its own: a record being
+// retried holds up no other. Each is tried up to tries times, delay
+// apart, until it gets a 2xx; one given up on is written to errDir (when
+// set) as <uuid>.cdr.json, as mod_json_cdr writes it to its err-log-dir.
 type cdrPoster struct {
 	ctx    context.Context
 	url    string
 	client *http.Client
 	tries  int
 	delay  time.Duration
+	errDir string
 
 	mu      sync.Mutex
-	queue   []cdrRecord
-	wake    chan struct{}
-	done    chan struct{}
+	closed  bool
+	pending int // records queued or being tried
 	posted  int // records delivered (2xx)
 	dropped int // records given up on
+	wg      sync.WaitGroup
 }
 
-func newCDRPoster(ctx context.Context, url string, client *http.Client, tries int, delay time.Duration) *cdrPoster {
-	p := &cdrPoster{ctx: ctx, url: url, client: client, tries: tries, delay: delay,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go p.run()
-	return p
+func newCDRPoster(ctx context.Context, url string, client *http.Client, tries int, delay time.Duration, errDir string) *cdrPoster {
+	return &cdrPoster{ctx: ctx, url: url, client: client, tries: tries, delay: delay, errDir: errDir}
 }
 
 func (p *cdrPoster) add(recs []cdrRecord) {
 	p.mu.Lock()
-	p.queue = append(p.queue, recs...)
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.pending += len(recs)
+	for _, rec := range recs {
+		p.wg.Go(func() { p.deliver(rec) })
 	}
 }
 
-func (p *cdrPoster) wait() { <-p.done }
+// wait waits for every POST under way once the server's context ended.
+func (p *cdrPoster) wait() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wg.Wait()
+}
 
-func (p *cdrPoster) run() {
-	defer close(p.done)
-	for {
-		p.mu.Lock()
-		var rec *cdrRecord
-		if len(p.queue) > 0 {
-			r := p.queue[0]
-			rec = &r
-		}
-		p.mu.Unlock()
-		if rec == nil {
-			select {
-			case <-p.ctx.Done():
-				return
-			case <-p.wake:
-				continue
-			}
-		}
-		ok := p.post(*rec)
-		p.mu.Lock()
-		p.queue = p.queue[1:]
-		if ok {
-			p.posted++
-		} else {
-			p.dropped++
-		}
-		p.mu.Unlock()
-		if p.ctx.Err() != nil {
-			return
-		}
+func (p *cdrPoster) deliver(rec cdrRecord) {
+	ok := p.post(rec)
+	if !ok && p.ctx.Err() == nil && p.errDir != "" {
+		// mod_json_cdr's backup_cdr: the body as it would have been posted.
+		_ = os.WriteFile(filepath.Join(p.errDir, rec.uuid+".cdr.json"), rec.body, 0o644)
 	}
+	p.mu.Lock()
+	p.pending--
+	if ok {
+		p.posted++
+	} else {
+		p.dropped++
+	}
+	p.mu.Unlock()
 }
 
 // post sends one record as mod_json_cdr does: POST <url>?uuid=<uuid>
@@ -127,11 +121,12 @@ func (s *Server) CDRsPending() int {
 	}
 	s.cdr.mu.Lock()
 	defer s.cdr.mu.Unlock()
-	return len(s.cdr.queue)
+	return s.cdr.pending
 }
 
 // CDRsFailed returns how many json_cdr records were given up on after
-// every try failed (mod_json_cdr would then write them to its err-log-dir).
+// every try failed (kept in the WithJSONCDRErrLogDir directory, if set, as
+// mod_json_cdr keeps them in its err-log-dir).
 func (s *Server) CDRsFailed() int {
 	if s.cdr == nil {
 		return 0

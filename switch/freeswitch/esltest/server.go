@@ -69,6 +69,7 @@ type options struct {
 	cdrClient *http.Client
 	cdrTries  int
 	cdrDelay  time.Duration
+	cdrErrDir string
 	loc       *time.Location
 	heartbeat time.Duration
 }
@@ -92,6 +93,12 @@ func WithJSONCDR(url string, client *http.Client) Option {
 func WithJSONCDRRetry(tries int, delay time.Duration) Option {
 	return func(o *options) { o.cdrTries, o.cdrDelay = max(1, tries), delay }
 }
+
+// WithJSONCDRErrLogDir makes the fake keep every json_cdr record it gave
+// up on in dir, as <uuid>.cdr.json holding the body it posted: what
+// mod_json_cdr does with its err-log-dir (prefix-a-leg false) once the
+// retries are spent.
+func WithJSONCDRErrLogDir(dir string) Option { return func(o *options) { o.cdrErrDir = dir } }
 
 // WithLocation sets the node's local time zone, used for
 // Event-Date-Local, the *_stamp variables and the show commands' created
@@ -152,7 +159,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		if client == nil {
 			client = http.DefaultClient
 		}
-		s.cdr = newCDRPoster(ctx, o.cdrURL, client, o.cdrTries, o.cdrDelay)
+		s.cdr = newCDRPoster(ctx, o.cdrURL, client, o.cdrTries, o.cdrDelay, o.cdrErrDir)
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -197,13 +204,35 @@ func (s *Server) Close() {
 // disconnect notice, as a crash or a network failure would. The node
 // keeps listening.
 func (s *Server) DropConnections() {
+	for _, c := range s.connList() {
+		_ = c.nc.Close()
+	}
+}
+
+// connList returns the client connections open now.
+func (s *Server) connList() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	return conns
+}
+
+// shutdownNotice is what FreeSWITCH 1.10.12 sends every event socket
+// client when mod_event_socket is unloaded (`reload mod_event_socket`,
+// FreeSWITCH shutting down) before it closes the connection; recorded
+// live.
+const shutdownNotice = "Content-Type: text/disconnect-notice\nContent-Length: 31\n\n" +
+	"The system is being shut down.\n"
+
+// ReloadEventSocket does what `reload mod_event_socket` (fs_cli -x)
+// does to the connected clients: each gets the shutdown disconnect notice
+// and its connection is closed; the node listens again at once.
+func (s *Server) ReloadEventSocket() {
+	for _, c := range s.connList() {
+		c.send([]byte(shutdownNotice))
 		_ = c.nc.Close()
 	}
 }

@@ -382,6 +382,25 @@ func TestEventSequenceIncreases(t *testing.T) {
 	}
 }
 
+// TestReloadEventSocket: the clients get FreeSWITCH's shutdown notice,
+// then EOF; the node takes new connections at once.
+func TestReloadEventSocket(t *testing.T) {
+	s := New(t)
+	c := login(t, s, "event plain ALL")
+	if !s.WaitConnected(time.Second) {
+		t.Fatal("not connected")
+	}
+	s.ReloadEventSocket()
+	want := "Content-Type: text/disconnect-notice\nContent-Length: 31\n\nThe system is being shut down.\n"
+	if b := readAll(t, c); string(b) != want {
+		t.Errorf("got %q, want %q", b, want)
+	}
+	login(t, s, "event plain ALL")
+	if !s.WaitConnected(time.Second) {
+		t.Error("no reconnection after ReloadEventSocket")
+	}
+}
+
 func TestDropConnections(t *testing.T) {
 	s := New(t)
 	c := login(t, s, "event plain ALL")
