@@ -106,10 +106,12 @@ type ConfigClient struct {
 
 // NewConfigClient returns a client for the ARI at baseURL (the URL ending
 // in /ari, e.g. http://127.0.0.1:8088/ari). hc nil means a client with a
-// 10 s timeout; deadlines should come from the caller's context anyway.
+// 10 s timeout and a transport of its own; deadlines should come from the
+// caller's context anyway. A request that fails in transport drops hc's
+// idle connections (see do), so hc should not be shared with other nodes.
 func NewConfigClient(baseURL, user, password string, hc *http.Client) *ConfigClient {
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = &http.Client{Timeout: 10 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return &ConfigClient{base: strings.TrimRight(baseURL, "/"), user: user, password: password, hc: hc}
 }
@@ -182,6 +184,9 @@ func (c *ConfigClient) do(ctx context.Context, method string, ref ObjectRef, fie
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// A node that went silent leaves its kept-alive connections dead
+		// (seen live): each would cost the next requests a whole timeout.
+		c.hc.CloseIdleConnections()
 		return fmt.Errorf("asterisk: %s res_pjsip/%s: %w", method, ref, err)
 	}
 	defer resp.Body.Close()
