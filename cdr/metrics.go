@@ -18,10 +18,10 @@ import (
 type metrics struct {
 	batchSeconds prometheus.Histogram
 	delay        prometheus.Histogram
-	// Calls, counted once per stored leg (so ASR and ACD derive from
-	// counters): labels are the configured switches, three directions,
-	// five dispositions, eight Q.850 cause classes, and provisioned
-	// gateways (capped: gatewayLabel).
+	// Calls, counted once per call (so ASR and ACD derive from counters;
+	// see originating): labels are the configured switches, three
+	// directions, five dispositions, eight Q.850 cause classes, and
+	// provisioned gateways (capped: gatewayLabel).
 	calls        *prometheus.CounterVec
 	answeredSecs *prometheus.CounterVec
 	gwCalls      *prometheus.CounterVec
@@ -60,20 +60,20 @@ func newMetrics(p *Pipeline) *metrics {
 	}
 	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "switchboard", Name: "calls_completed_total",
-		Help: "Call legs stored, by switch, direction, disposition and Q.850 cause class " +
-			"(normal, resource, service, implementation, invalid, protocol, interworking, unknown).",
+		Help: "Calls ended (one per call, counted from its originating leg's stored CDR), by switch, direction, " +
+			"disposition and Q.850 cause class (normal, resource, service, implementation, invalid, protocol, interworking, unknown).",
 	}, []string{"switch", "direction", "disposition", "cause_class"})
 	m.answeredSecs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "switchboard", Name: "call_answered_seconds_total",
-		Help: "Billable seconds of stored call legs, by switch and direction (ACD = this / answered legs).",
+		Help: "Billable seconds of ended calls (their originating leg's billsec), by switch and direction (ACD = this / answered calls).",
 	}, []string{"switch", "direction"})
 	m.gwCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "switchboard", Name: "gateway_calls_total",
-		Help: "Stored call legs through a gateway, by outcome answered or unanswered (ASR = answered / all).",
+		Help: "Calls ended through a gateway (one per call), by outcome answered or unanswered (ASR = answered / all).",
 	}, []string{"gateway", "outcome"})
 	m.gwSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "switchboard", Name: "gateway_answered_seconds_total",
-		Help: "Billable seconds of stored call legs through a gateway (ACD = this / answered legs).",
+		Help: "Billable seconds of calls ended through a gateway (ACD = this / answered calls).",
 	}, []string{"gateway"})
 	load := func(n interface{ Load() int64 }) func() float64 {
 		return func() float64 { return float64(n.Load()) }
@@ -98,10 +98,16 @@ func newMetrics(p *Pipeline) *metrics {
 	return m
 }
 
-// observeCalls counts stored legs.
+// observeCalls counts the calls of freshly stored legs: one per call,
+// from its originating leg (see originating), so that one answered call
+// of two legs is one call and its talk time is counted once, as
+// switchboard_active_calls counts live calls.
 func (m *metrics) observeCalls(fresh []Record) {
 	for i := range fresh {
 		r := &fresh[i]
+		if !originating(r) {
+			continue
+		}
 		dir := string(r.Direction)
 		m.calls.WithLabelValues(r.Switch, dir, string(r.Disposition), CauseClass(r.Cause)).Inc()
 		if r.Billsec > 0 {
@@ -118,6 +124,23 @@ func (m *metrics) observeCalls(fresh []Record) {
 		}
 		m.gwCalls.WithLabelValues(gw, outcome).Inc()
 	}
+}
+
+// originating reports whether r is the leg that stands for its call in
+// the call counters: the leg that started the call, whose CallID is the
+// LinkedID every leg of the call shares (Asterisk's linkedid is the
+// uniqueid of the channel that started it; FreeSWITCH's a-leg has no
+// originator, so its LinkedID is its own uuid), or a leg without a
+// LinkedID, which is a call of its own. Its disposition and billsec are
+// the call's: the caller's leg is answered once the call is, and is up
+// as long as the call. Every other leg (a callee, each leg a ring group
+// forked, a transfer's new legs) belongs to a call counted by its
+// originating leg. A store that never receives the originating leg (an
+// import of callee legs alone) therefore counts no call for them; their
+// CDRs are stored and counted in switchboard_cdr_records_written_total
+// all the same.
+func originating(r *Record) bool {
+	return r.LinkedID == "" || r.LinkedID == r.CallID
 }
 
 // CauseClass names the Q.850 class of a cause value: the class is the

@@ -1,6 +1,12 @@
 package cdr_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -125,5 +131,122 @@ func TestCauseClass(t *testing.T) {
 		if got := cdr.CauseClass(tc.cause); got != tc.want {
 			t.Errorf("CauseClass(%d) = %s, want %s", tc.cause, got, tc.want)
 		}
+	}
+}
+
+// loadGolden reads CDRs an adapter's golden file holds: one record or a
+// list of them.
+func loadGolden(t *testing.T, path string) []cdr.Record {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []cdr.Record
+	if err := json.Unmarshal(b, &recs); err != nil {
+		var one cdr.Record
+		if err := json.Unmarshal(b, &one); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		recs = []cdr.Record{one}
+	}
+	return recs
+}
+
+// TestCallMetricsCountCalls: the call counters count calls, not legs,
+// on the CDRs the adapters made of real switches' calls: Asterisk's
+// events scenario (seven calls in eleven legs, one through a gateway) and
+// FreeSWITCH's json_cdr recordings (six calls in nine legs), whatever
+// order the legs are stored in, duplicates and all. A callee leg stored
+// without its caller leg counts no call.
+func TestCallMetricsCountCalls(t *testing.T) {
+	fsFiles, err := filepath.Glob("../switch/freeswitch/testdata/cdr/*.golden.json")
+	if err != nil || len(fsFiles) != 9 {
+		t.Fatalf("FreeSWITCH goldens: %v %v", fsFiles, err)
+	}
+	var fs []cdr.Record
+	for _, f := range fsFiles {
+		fs = append(fs, loadGolden(t, f)...)
+	}
+	// A call through a gateway in FreeSWITCH's shape: call-a's legs, the
+	// b-leg to the gateway, both legs naming it.
+	for _, r := range fs[:2] {
+		r.CallID, r.LinkedID = "gw-"+r.CallID, "gw-"+r.LinkedID
+		r.Direction, r.Gateway = cdr.DirectionOutbound, "carrier"
+		fs = append(fs, r)
+	}
+	ast := loadGolden(t, "../switch/asterisk/testdata/events/scenario.cdrs.golden.json")
+	if len(ast) != 11 {
+		t.Fatalf("Asterisk scenario: %d legs, want 11", len(ast))
+	}
+	// The callee leg of a call whose caller leg is never stored.
+	orphan := fs[1]
+	orphan.CallID, orphan.LinkedID = "orphan-b", "orphan-a"
+
+	for _, tc := range []struct {
+		name  string
+		legs  []cdr.Record
+		calls map[[3]string]float64 // direction, disposition, cause class
+		secs  map[string]float64    // by direction
+		gw    map[string]float64    // "gateway outcome", and "gateway seconds"
+	}{{
+		name: "asterisk",
+		legs: ast,
+		calls: map[[3]string]float64{
+			{"internal", "ANSWERED", "normal"}: 2, {"internal", "ANSWERED", "unknown"}: 1, {"internal", "FAILED", "normal"}: 1,
+			{"internal", "BUSY", "normal"}: 1, {"internal", "NO ANSWER", "normal"}: 1, {"outbound", "ANSWERED", "normal"}: 1,
+		},
+		secs: map[string]float64{"internal": 15, "outbound": 3},
+		gw:   map[string]float64{"gateway answered": 1, "gateway seconds": 3},
+	}, {
+		name: "freeswitch",
+		legs: append(fs, orphan),
+		calls: map[[3]string]float64{
+			{"internal", "ANSWERED", "normal"}: 2, {"internal", "FAILED", "normal"}: 2, {"internal", "BUSY", "normal"}: 1,
+			{"internal", "NO ANSWER", "normal"}: 1, {"outbound", "ANSWERED", "normal"}: 1,
+		},
+		secs: map[string]float64{"internal": 11, "outbound": 6},
+		gw:   map[string]float64{"carrier answered": 1, "carrier seconds": 6},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			p := startPipeline(t, newMemStore(), cdr.PipelineConfig{Registerer: reg})
+			legs := slices.Clone(tc.legs)
+			slices.Reverse(legs) // callee legs before their callers'
+			for _, r := range legs {
+				put(t, p, []cdr.Record{r})
+			}
+			put(t, p, tc.legs) // all duplicates now
+			got := gathered(t, reg)
+			sw := legs[0].Switch
+			want := map[string]float64{}
+			for k, v := range tc.calls {
+				want[fmt.Sprintf("switchboard_calls_completed_total{cause_class=%s}{direction=%s}{disposition=%s}{switch=%s}",
+					k[2], k[0], k[1], sw)] = v
+			}
+			for d, v := range tc.secs {
+				want[fmt.Sprintf("switchboard_call_answered_seconds_total{direction=%s}{switch=%s}", d, sw)] = v
+			}
+			for k, v := range tc.gw {
+				gw, what, _ := strings.Cut(k, " ")
+				if what == "seconds" {
+					want[fmt.Sprintf("switchboard_gateway_answered_seconds_total{gateway=%s}", gw)] = v
+				} else {
+					want[fmt.Sprintf("switchboard_gateway_calls_total{gateway=%s}{outcome=%s}", gw, what)] = v
+				}
+			}
+			for name, v := range got {
+				if strings.HasPrefix(name, "switchboard_call") || strings.HasPrefix(name, "switchboard_gateway_") {
+					if want[name] != v {
+						t.Errorf("%s = %v, want %v", name, v, want[name])
+					}
+				}
+			}
+			for name, v := range want {
+				if _, ok := got[name]; !ok {
+					t.Errorf("%s missing, want %v", name, v)
+				}
+			}
+		})
 	}
 }

@@ -105,13 +105,14 @@ var Known = []Metric{
 	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,
 		"mod_json_cdr POSTs that were not a CDR, by outcome: dead_letter (stored, 200), rate_limited (over the node's budget of 10 dead letters a minute: 429, nothing stored; FreeSWITCH retries, then keeps the record in its err-log-dir), not_stored (400 or 503)."},
 
-	// Calls, counted from the CDRs as they are stored.
+	// Calls, counted from the CDRs as they are stored: one per call, from
+	// its originating leg (cdr.originating), never one per leg.
 	{"switchboard_calls_completed_total", Counter, []string{"switch", "direction", "disposition", "cause_class"}, ExporterCalls,
-		"Calls ended, by disposition (ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION) and Q.850 cause class (normal, resource, service, implementation, invalid, protocol, interworking, unknown)."},
+		"Calls ended, one per call however many legs it had (counted when the CDR of its originating leg, the one whose call_id is the linked_id, is stored), by disposition (ANSWERED, NO ANSWER, BUSY, FAILED, CONGESTION) and Q.850 cause class (normal, resource, service, implementation, invalid, protocol, interworking, unknown)."},
 	{"switchboard_call_answered_seconds_total", Counter, []string{"switch", "direction"}, ExporterCalls,
-		"Talk time of answered calls."},
+		"Talk time of answered calls, once per call (the originating leg's billsec). ACD = this / answered calls."},
 	{"switchboard_gateway_calls_total", Counter, []string{"gateway", "outcome"}, ExporterCalls,
-		"Calls through the gateway, by outcome (answered, unanswered). ASR = answered / all."},
+		"Calls through the gateway, one per call, by outcome (answered, unanswered). ASR = answered / all."},
 	{"switchboard_gateway_answered_seconds_total", Counter, []string{"gateway"}, ExporterCalls,
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 
