@@ -53,7 +53,7 @@ var Known = []Metric{
 	{"switchboard_registrations", Gauge, []string{"switch", "domain", "transport"}, ExporterPresence,
 		"Live registered contacts. The largest 200 domains (configurable) have their own series, the rest are summed into domain=\"_other\"; transport is udp, tcp, tls, ws, wss, other or unknown."},
 	{"switchboard_gateway_up", Gauge, []string{"switch", "gateway"}, ExporterPresence,
-		"1 up, 0 down, as the switch reports it; switch=\"sip\" is Switchboard's own SIP OPTIONS probe. No series while the state is unknown."},
+		"Gateways only: 1 up, 0 down, as the switch reports it; switch=\"sip\" is Switchboard's own SIP OPTIONS probe of the gateway. A switch's own SIP listener is never a gateway here (switchboard_sip_probe_up{kind=\"switch\"}). No series while the state is unknown."},
 	{"switchboard_gateway_rtt_seconds", Gauge, []string{"switch", "gateway"}, ExporterPresence,
 		"Last qualify/ping round trip to the gateway; only while it is up and the round trip is known."},
 	{"switchboard_active_calls", Gauge, []string{"switch", "direction", "gateway"}, ExporterPresence,
@@ -61,7 +61,7 @@ var Known = []Metric{
 
 	// SIP prober.
 	{"switchboard_sip_probe_up", Gauge, []string{"kind", "target"}, ExporterSIP,
-		"Switch SIP listeners only (kind switch): 1 while the listener answers OPTIONS (reachable or lagged), 0 once unreachable. Gateways are in switchboard_gateway_up{switch=\"sip\"}, not repeated here."},
+		"Switch SIP listeners only (kind switch): 1 while the listener answers OPTIONS (reachable or lagged), 0 once unreachable; alert SwitchboardSwitchSIPDown. Gateways are in switchboard_gateway_up{switch=\"sip\"}, not repeated here, and switches are not there."},
 	{"switchboard_sip_probe_rtt_seconds", Gauge, []string{"kind", "target"}, ExporterSIP,
 		"Switch SIP listeners only: round trip of the last answered OPTIONS (gateways: switchboard_gateway_rtt_seconds{switch=\"sip\"})."},
 	{"switchboard_sip_contacts", Gauge, []string{"status"}, ExporterSIP,

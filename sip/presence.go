@@ -10,15 +10,21 @@ import (
 
 var _ presence.Source = (*Prober)(nil)
 
-// WatchPresence writes the gateway and switch-listener results into feed
-// (the daemon passes view.Feed("sip"): the presence view gets them with
-// source "sip") until ctx ends, then returns nil. Each target is one
-// presence.Gateway named after it: State up (reachable, lagged), down
-// (unreachable) or unknown, the last RTT, and Detail "200 OK",
-// "503 Service Unavailable", "lagged 1.2s (200 OK)", "timeout (2 misses)".
-// A switch target whose name has a RegisterCheck carries that check in
-// Registration (registered / failed). Contacts are not written: the caller
-// reads them with Results and merges them into its registrations.
+// WatchPresence writes the gateway results into feed (the daemon passes
+// view.Feed("sip"): the presence view gets them with source "sip") until
+// ctx ends, then returns nil. Each gateway target is one presence.Gateway
+// named after it: State up (reachable, lagged), down (unreachable) or
+// unknown, the last RTT, and Detail "200 OK", "503 Service Unavailable",
+// "lagged 1.2s (200 OK)", "timeout (2 misses)".
+//
+// Switch listeners are not written: they are switches, not gateways, and
+// as gateways of the view they would be exported as
+// switchboard_gateway_up{switch="sip"} (a switch down firing the gateway
+// alert) and joined, by name, into the status of any gateway that shares
+// a switch's name. They have switchboard_sip_probe_up{kind="switch"} and
+// the probes API (kind switch), register checks included. Contacts are
+// not written either: the caller reads them with Results and merges them
+// into its registrations.
 //
 // The feed is connected while WatchPresence runs; it starts with a
 // Replace, so a restart drops what a previous run wrote.
@@ -58,7 +64,6 @@ type presenceWriter struct {
 type writtenGateway struct {
 	e       *entry
 	version uint64
-	reg     presence.RegistrationState
 }
 
 func (w *presenceWriter) sync(full bool) {
@@ -66,23 +71,17 @@ func (w *presenceWriter) sync(full bool) {
 	present := make(map[string]bool, len(w.written))
 	w.p.mu.Lock()
 	for _, e := range w.p.infra {
+		if e.res.Kind != KindGateway {
+			continue
+		}
 		name := e.res.Name
 		present[name] = true
-		reg := presence.RegUnknown
-		if e.res.Kind == KindSwitch {
-			if r := w.p.regs[name]; r != nil && !r.res.At.IsZero() {
-				reg = presence.RegFailed
-				if r.res.OK {
-					reg = presence.RegRegistered
-				}
-			}
-		}
-		now := writtenGateway{e: e, version: e.version, reg: reg}
+		now := writtenGateway{e: e, version: e.version}
 		if !full && w.written[name] == now {
 			continue
 		}
 		w.written[name] = now
-		put = append(put, presenceGateway(e.res, reg))
+		put = append(put, presenceGateway(e.res))
 	}
 	w.p.mu.Unlock()
 
@@ -101,12 +100,13 @@ func (w *presenceWriter) sync(full bool) {
 	}
 }
 
-// presenceGateway is r as the presence view shows a gateway.
-func presenceGateway(r Result, reg presence.RegistrationState) presence.Gateway {
+// presenceGateway is r as the presence view shows a gateway. The prober
+// does not register, so Registration is unknown: the switches report it.
+func presenceGateway(r Result) presence.Gateway {
 	g := presence.Gateway{
 		Name:         r.Name,
 		State:        presence.GatewayUnknown,
-		Registration: reg,
+		Registration: presence.RegUnknown,
 		RTT:          r.RTT,
 		Detail:       detail(r),
 		UpdatedAt:    r.LastProbe,

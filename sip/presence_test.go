@@ -35,7 +35,8 @@ func TestDetail(t *testing.T) {
 // TestWatchPresenceAndMetrics runs the prober against a sipp gateway, a
 // dead one, a sipp switch listener with a registration check, and
 // contacts, and reads the outcome where the daemon will: the presence
-// view (source "sip") and /metrics.
+// view (source "sip": gateways only, the switch listener is not a
+// gateway) and /metrics (the switch listener in switchboard_sip_probe_up).
 func TestWatchPresenceAndMetrics(t *testing.T) {
 	t.Parallel()
 	gw := startSipp(t, UDP, "options_uas.xml")
@@ -76,7 +77,6 @@ func TestWatchPresenceAndMetrics(t *testing.T) {
 	want := map[string]string{
 		"carrier-a": "up registration=unknown detail=200 OK",
 		"carrier-b": "down registration=unknown detail=connection refused (3 misses)",
-		"pbx1":      "up registration=registered detail=200 OK",
 	}
 	var got map[string]string
 	deadline := time.Now().Add(3 * time.Second)
@@ -100,6 +100,20 @@ func TestWatchPresenceAndMetrics(t *testing.T) {
 		t.Errorf("switches %+v, want sip connected", sws)
 	}
 
+	// The switch listener answered and its register check passed (the
+	// metrics below), yet it never appears among the view's gateways.
+	waitResult(t, p, KindSwitch, "pbx1", 2*time.Second, "reachable", func(r Result) bool { return r.Status == StatusReachable })
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if rs := p.RegisterResults(); len(rs) == 1 && rs[0].OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("register check after 2s: %+v", p.RegisterResults())
+		}
+	}
+	if g := view.Gateways(presence.GatewayQuery{Names: []string{"pbx1"}}); len(g) != 0 {
+		t.Errorf("the switch listener pbx1 is a gateway of the view: %+v", g)
+	}
 	waitResult(t, p, KindContact, "1003@acme sip:1003@h", 2*time.Second, "unreachable", func(r Result) bool { return r.Status == StatusUnreachable })
 	for _, c := range []string{"1001@acme sip:1001@h", "1002@acme sip:1002@h"} {
 		waitResult(t, p, KindContact, c, 2*time.Second, "reachable", func(r Result) bool { return r.Status == StatusReachable })

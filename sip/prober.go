@@ -82,7 +82,7 @@ type Prober struct {
 
 	mu       sync.Mutex
 	entries  map[key]*entry
-	infra    map[key]*entry // the gateways and switches: what WatchPresence publishes
+	infra    map[key]*entry // the gateways and switch listeners; WatchPresence publishes the gateways
 	queue    probeQueue     // entries waiting for their next probe, by due time
 	watchers map[chan struct{}]struct{}
 	regs     map[string]*regEntry

@@ -286,6 +286,12 @@ switches:
 		!strings.Contains(metrics, `switchboard_sip_probe_up{kind="switch",target="ast1"} 1`) {
 		t.Errorf("no up gauges for gw-sipp and ast1 in /metrics:\n%s", grepLines(metrics, "_up{"))
 	}
+	// The switch's own listener is a switch, not a gateway: no gateway
+	// series (a switch down would fire the gateway alert) and no gateway
+	// status of that name.
+	if strings.Contains(metrics, `switchboard_gateway_up{gateway="ast1"`) || strings.Contains(metrics, `switchboard_gateway_rtt_seconds{gateway="ast1"`) {
+		t.Errorf("the switch listener ast1 is exported as a gateway:\n%s", grepLines(metrics, "gateway"))
+	}
 
 	// The register check waits for its account, and starts once it exists.
 	if rc := probe("register_check", "ast1"); rc == nil || rc["status"] != "unknown" || !strings.Contains(fmt.Sprint(rc["reason"]), "not provisioned") {

@@ -63,9 +63,10 @@ type ProbeResult struct {
 }
 
 // ProbeFeed is the switch name under which the prober writes the gateways
-// and switch listeners it probes into the presence view, so they appear
-// beside the switches' own reports (and a configured switch may not be
-// named so while probing is on).
+// it probes into the presence view, so they appear beside the switches'
+// own reports, and a configured switch may not be named so while probing
+// is on. Switch listeners are not gateways: they are only in Probes, kind
+// switch.
 const ProbeFeed = "sip"
 
 // Probes is what the APIs read of SIP probing. Deps.Probes is nil when

@@ -18,7 +18,8 @@ const DefaultMaxDomainSeries = 100
 const OtherDomain = "_other"
 
 // ProbeFeed is the name of the feed the SIP prober writes its gateway
-// results into. It is not a switch: it has no connection of its own to
+// results into (gateways only: the switches' own SIP listeners it probes
+// are not gateways and are exported by the prober). It is not a switch: it has no connection of its own to
 // report, so the collector gives it no switch_up or reconnects series (the
 // prober exports its own health), while its gateways appear with
 // switch="sip".
