@@ -184,11 +184,13 @@ type accountView struct {
 	HasSecret bool `json:"has_secret"`
 }
 
-// accountCreated is the answer to a create: the one time the secret (the
-// caller's, or the one generated for it) is shown.
+// accountCreated is the answer to a create: the one time a secret that
+// Switchboard generated is shown. A secret the caller supplied is not
+// echoed (the caller has it; an answer that repeats it only spreads it to
+// logs and proxies), so secret is then absent.
 type accountCreated struct {
 	accountView
-	Secret string `json:"secret"`
+	Secret string `json:"secret,omitempty"`
 }
 
 type gatewayView struct {
@@ -196,20 +198,16 @@ type gatewayView struct {
 	HasSecret bool `json:"has_secret"`
 }
 
-type gatewayCreated struct {
-	gatewayView
-	Secret string `json:"secret,omitempty"`
-}
-
 // resource is one kind of provisioned object with its five routes. M is
 // the model type, In its input struct.
 type resource[M any, In any] struct {
 	plural string // URL segment: "accounts"
 	schema string // OpenAPI schema name: "Account"
-	// view renders an object for GET, PATCH and lists; created for POST.
+	// view renders an object for GET, PATCH and lists; created for POST,
+	// from the object stored and the input it was made of.
 	view        func(*M) any
 	viewType    reflect.Type
-	created     func(*M) any
+	created     func(*M, *In) any
 	createdType reflect.Type
 	// required lists the fields a create must give (documentation only:
 	// the Service validates).
@@ -235,7 +233,8 @@ func routesOf[M any, In any, PIn interface {
 		r.view, r.viewType = identity[M], reflect.TypeFor[M]()
 	}
 	if r.created == nil {
-		r.created, r.createdType = r.view, r.viewType
+		view := r.view
+		r.created, r.createdType = func(m *M, _ *In) any { return view(m) }, r.viewType
 	}
 	base := Prefix + "/" + r.plural
 	item := base + "/{id}"
@@ -284,7 +283,7 @@ func routesOf[M any, In any, PIn interface {
 					return err
 				}
 				w.Header().Set("Location", base+"/"+strconv.FormatInt(r.id(m), 10))
-				return writeJSON(w, http.StatusCreated, r.created(m))
+				return writeJSON(w, http.StatusCreated, r.created(m, in))
 			},
 		},
 		{
@@ -453,8 +452,12 @@ func (s *server) resourceRoutes() []*route {
 	out = append(out, routesOf[provisioning.Account, accountIn](s, resource[provisioning.Account, accountIn]{
 		plural: "accounts", schema: "Account", required: []string{"username"},
 		view: accountViewOf, viewType: reflect.TypeFor[accountView](),
-		created: func(a *provisioning.Account) any {
-			return accountCreated{accountView: accountView{Account: a, HasSecret: true}, Secret: a.Secret}
+		created: func(a *provisioning.Account, in *accountIn) any {
+			out := accountCreated{accountView: accountView{Account: a, HasSecret: true}}
+			if in.Secret == "" { // generated: shown this once
+				out.Secret = a.Secret
+			}
+			return out
 		},
 		createdType: reflect.TypeFor[accountCreated](),
 		filters: []param{pDomainID,
@@ -504,13 +507,11 @@ func (s *server) resourceRoutes() []*route {
 	gatewayViewOf := func(g *provisioning.Gateway) any { return gatewayView{Gateway: g, HasSecret: g.Secret != ""} }
 	out = append(out, routesOf[provisioning.Gateway, gatewayIn](s, resource[provisioning.Gateway, gatewayIn]{
 		plural: "gateways", schema: "Gateway", required: []string{"name", "host"},
+		// A gateway's secret is always the caller's (the carrier's
+		// credentials): never echoed, has_secret only.
 		view: gatewayViewOf, viewType: reflect.TypeFor[gatewayView](),
-		created: func(g *provisioning.Gateway) any {
-			return gatewayCreated{gatewayView: gatewayView{Gateway: g, HasSecret: g.Secret != ""}, Secret: g.Secret}
-		},
-		createdType: reflect.TypeFor[gatewayCreated](),
-		filters:     []param{pTenantID, pName},
-		id:          func(g *provisioning.Gateway) int64 { return g.ID },
+		filters: []param{pTenantID, pName},
+		id:      func(g *provisioning.Gateway) int64 { return g.ID },
 		create: func(ctx context.Context, sc provisioning.Scope, in *gatewayIn) (*provisioning.Gateway, error) {
 			g := &provisioning.Gateway{}
 			if err := in.store(svc, g); err != nil {
