@@ -33,6 +33,9 @@ func (f *Feed) Replace(s Snapshot) {
 
 	f.v.mu.Lock()
 	defer f.v.mu.Unlock()
+	for name, g := range gws {
+		gws[name] = keepRTT(f.sw.gateways[name], g)
+	}
 	f.v.domains.swap(f.sw.regs.byDomain, regs.byDomain)
 	f.sw.regs, f.sw.gateways, f.sw.calls = regs, gws, calls
 	f.sw.state.LastSync = now
@@ -72,7 +75,23 @@ func (f *Feed) PutGateway(g Gateway) {
 	g = f.normGateway(g, f.v.now())
 	f.v.mu.Lock()
 	defer f.v.mu.Unlock()
-	f.sw.gateways[g.Name] = g
+	f.sw.gateways[g.Name] = keepRTT(f.sw.gateways[g.Name], g)
+}
+
+// keepRTT returns g, the new status of a gateway whose previous one was
+// old, keeping old's round trip when g is still up but does not know it
+// (RTT 0). Not every report of a switch carries the ping time:
+// FreeSWITCH's sofia::gateway_state events never do, while its xmlstatus
+// reconcile does, and Asterisk's resync reads no RTT where its
+// ContactStatusChange events carry one. Taken as they came, such a report
+// zeroed the last measured round trip, so the same gateway read 0.58 ms
+// in /metrics and 0 (null in dcp) in the API depending on which report
+// came last. A gateway that goes down or unknown loses its round trip.
+func keepRTT(old, g Gateway) Gateway {
+	if g.RTT == 0 && g.State == GatewayUp && old.State == GatewayUp {
+		g.RTT = old.RTT
+	}
+	return g
 }
 
 // DeleteGateway removes a gateway from this switch.

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fakeClock is a settable clock safe for concurrent use.
@@ -450,6 +452,64 @@ func TestGateways(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGatewayRTTKept: a report that says a gateway is up without its
+// round trip (FreeSWITCH's gateway_state event, an Asterisk resync) keeps
+// the last measured one, in the API's read (Gateways) and the metric
+// alike; a gateway that goes down loses it.
+func TestGatewayRTTKept(t *testing.T) {
+	v := New()
+	f := v.Feed("fs1")
+	rtt := func() (time.Duration, float64) {
+		t.Helper()
+		gs := v.Gateways(GatewayQuery{Names: []string{"gw1"}})
+		if len(gs) != 1 {
+			t.Fatalf("gateways %+v", gs)
+		}
+		return gs[0].RTT, gatheredRTT(t, v)
+	}
+	steps := []struct {
+		name    string
+		do      func()
+		wantRTT time.Duration
+	}{
+		{"xmlstatus with pingtime", func() {
+			f.Replace(Snapshot{Gateways: []Gateway{{Name: "gw1", State: GatewayUp, RTT: 580 * time.Microsecond, Detail: "REGED"}}})
+		}, 580 * time.Microsecond},
+		{"gateway_state event without", func() { f.PutGateway(Gateway{Name: "gw1", State: GatewayUp, Detail: "REGED"}) }, 580 * time.Microsecond},
+		{"resync without", func() { f.Replace(Snapshot{Gateways: []Gateway{{Name: "gw1", State: GatewayUp}}}) }, 580 * time.Microsecond},
+		{"a new ping time", func() { f.PutGateway(Gateway{Name: "gw1", State: GatewayUp, RTT: time.Millisecond}) }, time.Millisecond},
+		{"down", func() { f.PutGateway(Gateway{Name: "gw1", State: GatewayDown}) }, 0},
+		{"up again, no ping yet", func() { f.PutGateway(Gateway{Name: "gw1", State: GatewayUp}) }, 0},
+	}
+	for _, st := range steps {
+		st.do()
+		got, metric := rtt()
+		if got != st.wantRTT || metric != st.wantRTT.Seconds() {
+			t.Errorf("after %s: RTT %v, metric %v, want %v", st.name, got, metric, st.wantRTT)
+		}
+	}
+}
+
+// gatheredRTT is switchboard_gateway_rtt_seconds of gw1 on fs1, 0 when
+// the series is absent.
+func gatheredRTT(t *testing.T, v *View) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(v.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "switchboard_gateway_rtt_seconds" {
+			for _, m := range mf.GetMetric() {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 func TestCalls(t *testing.T) {
