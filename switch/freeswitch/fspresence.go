@@ -75,9 +75,8 @@ const (
 //     From said), Contact the contact URI without display name, <> and
 //     parameters (ContactURI), Address network-ip:network-port,
 //     Transport from the status ("Registered(UDP-NAT)" is udp), Expires
-//     the event's time plus expires seconds. Status is unknown: the event
-//     says nothing of reachability, and FreeSWITCH does not ping phones by
-//     default. With multiple registrations off, FreeSWITCH also drops the
+//     the event's time plus expires seconds. Status is reachable, what
+//     FreeSWITCH itself records (see pingContactStatus). With multiple registrations off, FreeSWITCH also drops the
 //     user's other contacts; the event does not say which (if any), so a
 //     contact replaced by another (a phone that changed address) stays
 //     until its expiry or the next resync.
@@ -164,7 +163,7 @@ func registrationFromEvent(ev Event, opt PresenceOptions) (presence.Registration
 		Address:   regAddress(ev.Get("network-ip"), ev.Get("network-port")),
 		Transport: regTransport(ev.Get("status"), raw),
 		UserAgent: ev.Get("user-agent"),
-		Status:    presence.ContactUnknown,
+		Status:    presence.ContactReachable, // sofia_reg.c inserts ping_status 'Reachable'
 		UpdatedAt: at,
 	}
 	if secs, err := strconv.ParseInt(strings.TrimSpace(ev.Get("expires")), 10, 64); err == nil && secs > 0 && secs < maxEpoch {
@@ -303,4 +302,31 @@ func regAddress(ip, port string) string {
 		return ip
 	}
 	return net.JoinHostPort(strings.Trim(ip, "[]"), port)
+}
+
+// pingContactStatus maps FreeSWITCH's reachability of a registered
+// contact (the ping_status column of sofia's sip_registrations table, shown
+// as <ping-status> by `sofia xmlstatus profile <p> reg`) onto presence:
+//
+//	Reachable      reachable
+//	Unreachable    unreachable
+//	anything else  unknown
+//
+// Case is ignored. FreeSWITCH 1.10.12 writes Reachable into every new
+// registration (sofia_reg.c, pinged or not: the phone has just reached the
+// switch with a REGISTER it accepted, seen live with ping-time 0.00 on the
+// vanilla internal profile, which pings nobody), and only OPTIONS pings
+// (all-reg-options-ping or nat-options-ping on the profile) change it: to
+// Unreachable after sip-user-ping-min failures, back to Reachable after
+// as many successes. A refreshing REGISTER keeps the column as it is, so
+// a contact FreeSWITCH found unreachable stays unreachable after the next
+// resync even though its refresh event says reachable.
+func pingContactStatus(s string) presence.ContactStatus {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "reachable":
+		return presence.ContactReachable
+	case "unreachable":
+		return presence.ContactUnreachable
+	}
+	return presence.ContactUnknown
 }

@@ -159,7 +159,7 @@ func TestPresenceFromEventRegister(t *testing.T) {
 	want1001 := presence.Registration{
 		Switch: "fs1", User: "1001", Domain: "127.0.0.1", Contact: "sip:1001@127.0.0.1:25001",
 		Address: "127.0.0.1:25001", Transport: "udp", UserAgent: "sipp-phone-1001",
-		Expires: at.Add(3600 * time.Second), Status: presence.ContactUnknown, UpdatedAt: at,
+		Expires: at.Add(3600 * time.Second), Status: presence.ContactReachable, UpdatedAt: at,
 	}
 	tests := []struct {
 		name  string
@@ -248,7 +248,7 @@ func TestPresenceFromEventSynthetic(t *testing.T) {
 			"network-ip", "2001:db8::5", "network-port", "40000", "expires", "300"), opt)
 		want := presence.Registration{Switch: "fs1", User: "alice", Domain: "pbx.example",
 			Contact: "sips:alice@[2001:db8::5]:5061", Address: "[2001:db8::5]:40000", Transport: "tls",
-			Expires: now.Add(300 * time.Second), Status: presence.ContactUnknown, UpdatedAt: now}
+			Expires: now.Add(300 * time.Second), Status: presence.ContactReachable, UpdatedAt: now}
 		if !ok || !samePresenceChange(ch, PresenceChange{Put: []presence.Registration{want}}) {
 			t.Errorf("got %+v", ch)
 		}

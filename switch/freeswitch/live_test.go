@@ -75,6 +75,31 @@ func TestLiveRegistration(t *testing.T) {
 	if !strings.Contains(reg.Contact, "127.0.0.1:"+strconv.Itoa(port)) || reg.Expires.IsZero() {
 		t.Errorf("registration %+v, want contact on port %d and an expiry", reg, port)
 	}
+	// FreeSWITCH holds the phone as Reachable: so must presence, from the
+	// event and from the table a resync reads (issue 12 item 18).
+	if reg.Status != presence.ContactReachable {
+		t.Errorf("registration status %q from sofia::register, want reachable", reg.Status)
+	}
+	table := eslCommand(t, node, "api sofia xmlstatus profile internal reg")
+	body := table[max(0, strings.Index(table, "<?xml")):] // the frame's headers, then the reply
+	regs, err := ParseXMLStatusReg([]byte(body), PresenceOptions{Switch: node.Name, Domain: node.Domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, x := range regs {
+		if x.User == user {
+			found = true
+			if x.Status != presence.ContactReachable {
+				t.Errorf("xmlstatus registration %+v, want reachable", x)
+			}
+		}
+	}
+	if i := strings.Index(table, "<ping-status>"); !found || i < 0 {
+		t.Errorf("%s not in the node's registration table: %s", user, table)
+	} else {
+		t.Logf("node's registration table: %s", strings.Join(strings.Fields(table[i:min(len(table), i+70)]), " "))
+	}
 	auths := r.xml.find(func(p loggedPost) bool {
 		return p.form.Get("action") == "sip_auth" && p.form.Get("sip_auth_username") == user && p.status == http.StatusOK
 	})
