@@ -33,6 +33,10 @@ type Config struct {
 	Profiles []string
 	// IsGateway reports whether a name is a provisioned gateway's.
 	IsGateway func(name string) bool
+	// GatewayProfile is the sofia profile calls from outside arrive on
+	// (external when empty): its legs are inbound, gateway or not (see
+	// LegRecord).
+	GatewayProfile string
 	// ReconcileEvery is how often registrations and gateways are re-read
 	// while connected, because counts built from events alone drift; 1
 	// minute when zero.
@@ -193,7 +197,7 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 		a:    a,
 		feed: feed,
 		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain,
-			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
+			IsGateway: a.cfg.IsGateway, OutsideProfiles: a.outsideProfiles(), Now: a.cfg.Now}),
 		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
 	}
 	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
@@ -381,6 +385,15 @@ func (s *fsSession) resync(ctx context.Context, conn *eslConn, full bool) error 
 	snap.Calls = s.calls.Live()
 	s.feed.Replace(snap)
 	return nil
+}
+
+// outsideProfiles is JSONCDROptions.OutsideProfiles: the gateway
+// profile, nil (external) by default.
+func (a *Adapter) outsideProfiles() []string {
+	if a.cfg.GatewayProfile == "" {
+		return nil
+	}
+	return []string{a.cfg.GatewayProfile}
 }
 
 func (a *Adapter) setConn(c *eslConn) {
