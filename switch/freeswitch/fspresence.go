@@ -50,7 +50,13 @@ type PresenceChange struct {
 	Delete          []RegKey // registrations gone (unregister, expire)
 	Gateways        []presence.Gateway
 	DeletedGateways []string
+	// Reread are users whose registrations changed in a way the event
+	// does not fully say: the adapter reads them from the node.
+	Reread []UserRef
 }
+
+// UserRef names one user's registrations on one sofia profile.
+type UserRef struct{ Profile, User, Domain string }
 
 // RegKey names the registrations to delete: one contact of User@Domain,
 // or every contact of the user when Contact is "".
@@ -64,6 +70,7 @@ const (
 	subGatewayState  = "sofia::gateway_state"
 	subGatewayAdd    = "sofia::gateway_add"
 	subGatewayDelete = "sofia::gateway_delete"
+	subUserState     = "sofia::sip_user_state"
 )
 
 // PresenceFromEvent maps one sofia event onto presence; false means the
@@ -88,6 +95,11 @@ const (
 //     registrations: FreeSWITCH also fires them for every challenged
 //     INVITE, with the dialled number as from-user. sofia::register_failure
 //     is a refused REGISTER. All three return false.
+//   - sofia::sip_user_state (only with OPTIONS pings on: FreeSWITCH found
+//     a contact of from-user@from-host on profile-name Reachable or
+//     Unreachable) asks for the user's registrations to be read again:
+//     the event names the contact as stored, not the key presence uses,
+//     and carries no ping time.
 //   - sofia::gateway_state puts the gateway (see gatewayFromState);
 //     sofia::gateway_add puts it as unknown (a gateway_state follows,
 //     except for a gateway that does not register, which stays unknown
@@ -140,10 +152,28 @@ func PresenceFromEvent(ev Event, opt PresenceOptions) (PresenceChange, bool) {
 		if name := ev.Get("Gateway"); name != "" {
 			ch.DeletedGateways = append(ch.DeletedGateways, name)
 		}
+	case subUserState:
+		if u, ok := userStateRef(ev, opt); ok {
+			ch.Reread = append(ch.Reread, u)
+		}
 	default:
 		return PresenceChange{}, false
 	}
 	return ch, true
+}
+
+// userStateRef reads a sofia::sip_user_state event (sofia_reg.c:
+// profile-name, from-user, from-host, sip_contact, call-id, Ping-Status
+// REACHABLE or UNREACHABLE, Status the OPTIONS answer code). ok is false
+// when a name is missing or could not be one word of an api command.
+func userStateRef(ev Event, opt PresenceOptions) (UserRef, bool) {
+	u := UserRef{Profile: ev.Get("profile-name"), User: ev.Get("from-user"), Domain: first(ev.Get("from-host"), opt.Domain)}
+	for _, w := range []string{u.Profile, u.User, u.Domain} {
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '@' }) {
+			return UserRef{}, false
+		}
+	}
+	return u, true
 }
 
 // registrationFromEvent reads a sofia::register event; ok is false when
