@@ -113,10 +113,14 @@ func (m *metrics) observeCalls(fresh []Record) {
 		if r.Billsec > 0 {
 			m.answeredSecs.WithLabelValues(r.Switch, dir).Add(float64(r.Billsec))
 		}
-		if r.Gateway == "" {
-			continue
+		name := r.Gateway
+		if name == "" {
+			if r.Direction != DirectionInbound && r.Direction != DirectionOutbound {
+				continue
+			}
+			name = UnknownGateway
 		}
-		gw := m.gateways.label(r.Gateway)
+		gw := m.gateways.label(name)
 		outcome := "unanswered"
 		if r.Disposition == Answered {
 			outcome = "answered"
@@ -165,6 +169,12 @@ func CauseClass(cause int) string {
 		return "interworking"
 	}
 }
+
+// UnknownGateway is the gateway label of a leg from or to outside the
+// switch that names no provisioned gateway (a carrier calling a DID from
+// an address no gateway matches): counted, not lost from ASR/ACD. The
+// record itself keeps an empty gateway.
+const UnknownGateway = "_unknown"
 
 // maxGatewayLabels bounds the gateway label: switches name only
 // provisioned gateways in live CDRs, but an import of another system's

@@ -104,6 +104,12 @@ func TestCallMetrics(t *testing.T) {
 		legs[i].Gateway, legs[i].Direction, legs[i].Cause = "gw1", cdr.DirectionOutbound, 16
 	}
 	legs[2].Disposition, legs[2].Billsec, legs[2].Cause = cdr.Busy, 0, 17
+	// From outside through no provisioned gateway (a carrier calling a
+	// DID): the unknown gateway. Internal legs name no gateway at all.
+	outside, internal := pipeRec(4), pipeRec(5)
+	outside.Direction, outside.Cause = cdr.DirectionInbound, 16
+	internal.Direction, internal.Cause = cdr.DirectionInternal, 16
+	legs = append(legs, outside, internal)
 	put(t, p, legs)
 	put(t, p, legs[:1]) // a duplicate
 	got := gathered(t, reg)
@@ -111,12 +117,19 @@ func TestCallMetrics(t *testing.T) {
 		"switchboard_gateway_calls_total{gateway=gw1}{outcome=answered}":                                               2,
 		"switchboard_gateway_calls_total{gateway=gw1}{outcome=unanswered}":                                             1,
 		"switchboard_gateway_answered_seconds_total{gateway=gw1}":                                                      100,
+		"switchboard_gateway_calls_total{gateway=_unknown}{outcome=answered}":                                          1,
+		"switchboard_gateway_answered_seconds_total{gateway=_unknown}":                                                 50,
 		"switchboard_calls_completed_total{cause_class=normal}{direction=outbound}{disposition=ANSWERED}{switch=pbx1}": 2,
 		"switchboard_calls_completed_total{cause_class=normal}{direction=outbound}{disposition=BUSY}{switch=pbx1}":     1,
 	}
 	for name, v := range want {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	for name := range got {
+		if strings.Contains(name, "{gateway=}") {
+			t.Errorf("a series with an empty gateway: %s", name)
 		}
 	}
 }

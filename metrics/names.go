@@ -112,7 +112,7 @@ var Known = []Metric{
 	{"switchboard_call_answered_seconds_total", Counter, []string{"switch", "direction"}, ExporterCalls,
 		"Talk time of answered calls, once per call (the originating leg's billsec). ACD = this / answered calls."},
 	{"switchboard_gateway_calls_total", Counter, []string{"gateway", "outcome"}, ExporterCalls,
-		"Calls through the gateway, one per call, by outcome (answered, unanswered). ASR = answered / all."},
+		"Calls through the gateway, one per call, by outcome (answered, unanswered). ASR = answered / all. Inbound and outbound calls that name no provisioned gateway (a carrier calling a DID from an address no gateway matches) count as `gateway=\"_unknown\"`."},
 	{"switchboard_gateway_answered_seconds_total", Counter, []string{"gateway"}, ExporterCalls,
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 

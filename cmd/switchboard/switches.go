@@ -132,7 +132,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	}
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
-		IsGateway: gateways.has, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
+		IsGateway: gateways.has, GatewayProfile: fsw.GatewayProfile, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
 		Registerer: reg,
 	})
 	if err != nil {

@@ -33,6 +33,10 @@ type Config struct {
 	Profiles []string
 	// IsGateway reports whether a name is a provisioned gateway's.
 	IsGateway func(name string) bool
+	// GatewayProfile is the sofia profile calls from outside arrive on
+	// (external when empty): its legs are inbound, gateway or not (see
+	// LegRecord).
+	GatewayProfile string
 	// ReconcileEvery is how often registrations and gateways are re-read
 	// while connected, because counts built from events alone drift; 1
 	// minute when zero.
@@ -84,6 +88,7 @@ var subscribed = []string{
 	"BACKGROUND_JOB",
 	"CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire",
 	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete",
+	"sofia::sip_user_state",
 }
 
 // Adapter supervises the ESL connection of one FreeSWITCH node: it keeps
@@ -193,7 +198,7 @@ func (a *Adapter) WatchPresence(ctx context.Context, feed *presence.Feed) error 
 		a:    a,
 		feed: feed,
 		calls: NewCalls(CallOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain,
-			IsGateway: a.cfg.IsGateway, Now: a.cfg.Now}),
+			IsGateway: a.cfg.IsGateway, OutsideProfiles: a.outsideProfiles(), Now: a.cfg.Now}),
 		popt: PresenceOptions{Switch: a.cfg.Name, Domain: a.cfg.Domain, Now: a.cfg.Now},
 	}
 	return feed.Supervise(ctx, backoff.New(a.cfg.MinBackoff, a.cfg.MaxBackoff), s.run,
@@ -214,6 +219,9 @@ type fsSession struct {
 	feed  *presence.Feed
 	calls *Calls
 	popt  PresenceOptions
+	// reread are the users whose registrations an event asked to re-read
+	// (sofia::sip_user_state), done after the event by rereadUsers.
+	reread []UserRef
 }
 
 // run is one connection: it returns why it ended and whether it got as
@@ -263,11 +271,15 @@ func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
 				return true, conn.Err()
 			}
 			s.handle(ev)
+			if len(s.reread) > 0 {
+				s.rereadUsers(ctx, conn)
+			}
 		case <-conn.done:
 			s.drain(conn)
 			return true, conn.Err()
 		case <-tick.C:
 			s.drain(conn)
+			s.reread = s.reread[:0] // the resync reads every user
 			rctx, rcancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 			err := s.resync(rctx, conn, false)
 			rcancel()
@@ -312,6 +324,7 @@ func (s *fsSession) handle(ev Event) {
 		for _, n := range ch.DeletedGateways {
 			s.feed.DeleteGateway(n)
 		}
+		s.reread = append(s.reread, ch.Reread...)
 		return
 	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
@@ -322,6 +335,31 @@ func (s *fsSession) handle(ev Event) {
 		s.feed.EndCall(id)
 	}
 	s.a.outbox.Add(cdrs, nil)
+}
+
+// rereadUsers reads the registrations of the users events asked for
+// (`sofia xmlstatus profile <p> user <user>@<host>`, the rows of the
+// table a resync reads) and puts them. A failure leaves them to the next
+// reconcile.
+func (s *fsSession) rereadUsers(ctx context.Context, conn *eslConn) {
+	refs := s.reread
+	s.reread = nil
+	for _, u := range refs {
+		rctx, cancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
+		body, err := conn.api(rctx, "sofia xmlstatus profile "+u.Profile+" user "+u.User+"@"+u.Domain)
+		cancel()
+		var regs []presence.Registration
+		if err == nil {
+			regs, err = ParseXMLStatusReg([]byte(body), s.popt)
+		}
+		if err != nil {
+			s.a.log.Warn("freeswitch: re-reading a user's registrations", "user", u.User, "domain", u.Domain, "err", err)
+			continue
+		}
+		for _, r := range regs {
+			s.feed.PutRegistration(r)
+		}
+	}
 }
 
 // deleteRegistration removes one contact, or every contact of the user
@@ -381,6 +419,15 @@ func (s *fsSession) resync(ctx context.Context, conn *eslConn, full bool) error 
 	snap.Calls = s.calls.Live()
 	s.feed.Replace(snap)
 	return nil
+}
+
+// outsideProfiles is JSONCDROptions.OutsideProfiles: the gateway
+// profile, nil (external) by default.
+func (a *Adapter) outsideProfiles() []string {
+	if a.cfg.GatewayProfile == "" {
+		return nil
+	}
+	return []string{a.cfg.GatewayProfile}
 }
 
 func (a *Adapter) setConn(c *eslConn) {

@@ -386,25 +386,10 @@ func TestOriginateAndHangup(t *testing.T) {
 // holds the record, 503 while it refuses (FreeSWITCH retries), malformed
 // bodies kept as dead letters.
 func TestJSONCDREndpoint(t *testing.T) {
-	sink := &recordingSink{}
-	a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", CDRAckTimeout: time.Second, // the outbox may be in a backoff wait when the sink recovers
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.StreamCDRs(ctx, sink) })
-	defer func() { cancel(); wg.Wait() }()
-	h := a.JSONCDRHandler(sink)
+	// The outbox may be in a backoff wait when the sink recovers.
+	_, sink, h := startCDREndpoint(t, Config{CDRAckTimeout: time.Second})
 	body := esltest.Recorded("call-a-1001-to-1002-a-leg.json")
-	post := func(ct string, b []byte) int {
-		w := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/freeswitch/fs1/cdr", bytes.NewReader(b))
-		req.Header.Set("Content-Type", ct)
-		h.ServeHTTP(w, req)
-		return w.Code
-	}
+	post := func(ct string, b []byte) int { return postCDR(h, ct, b) }
 	sink.setFailing(true)
 	if code := post("application/json", body); code != http.StatusServiceUnavailable {
 		t.Errorf("sink down: %d, want 503", code)

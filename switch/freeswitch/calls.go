@@ -19,6 +19,8 @@ type CallOptions struct {
 	// provisioned ones, as JSONCDROptions.IsGateway does for mod_json_cdr's
 	// records. Nil accepts all.
 	IsGateway func(name string) bool
+	// OutsideProfiles is JSONCDROptions.OutsideProfiles.
+	OutsideProfiles []string
 	// Now is the clock of Reset and the time of an event without
 	// Event-Date-Timestamp. Nil means time.Now.
 	Now func() time.Time
@@ -40,6 +42,7 @@ const (
 	hdrCallerDest     = "Caller-Destination-Number"
 	hdrCallerUniqueID = "Caller-Unique-Id"
 	hdrCallerChannel  = "Caller-Channel-Name"
+	hdrCallerContext  = "Caller-Context"
 	hdrCallerCreated  = "Caller-Channel-Created-Time"
 	hdrCallerAnswered = "Caller-Channel-Answered-Time"
 	hdrOtherType      = "Other-Type"
@@ -121,7 +124,7 @@ type fsLeg struct {
 func NewCalls(opt CallOptions) *Calls {
 	return &Calls{
 		opt:       opt,
-		cdrOpt:    JSONCDROptions{Switch: opt.Switch, IsGateway: opt.IsGateway},
+		cdrOpt:    JSONCDROptions{Switch: opt.Switch, IsGateway: opt.IsGateway, OutsideProfiles: opt.OutsideProfiles},
 		legs:      map[string]*fsLeg{},
 		published: map[string]presence.Call{},
 		ended:     map[string]struct{}{},
@@ -339,6 +342,7 @@ func eventProfile(ev Event) CallerProfile {
 		DestinationNumber: ev.Get(hdrCallerDest),
 		UUID:              ev.Get(hdrCallerUniqueID),
 		ChannelName:       ev.Get(hdrCallerChannel),
+		Context:           ev.Get(hdrCallerContext),
 	}
 	switch strings.ToLower(ev.Get(hdrOtherType)) {
 	case "originator":
@@ -368,6 +372,7 @@ func mergeProfile(dst *CallerProfile, src CallerProfile) bool {
 	set(&dst.ChannelName, src.ChannelName)
 	set(&dst.OriginatorUUID, src.OriginatorUUID)
 	set(&dst.OriginatorChannel, src.OriginatorChannel)
+	set(&dst.Context, src.Context)
 	if len(src.OriginateeChannels) > 0 && !slices.Equal(dst.OriginateeChannels, src.OriginateeChannels) {
 		dst.OriginateeChannels, changed = src.OriginateeChannels, true
 	}
@@ -526,7 +531,7 @@ func (c *Calls) legFromRow(r *ShowChannel, now time.Time) *fsLeg {
 	l := &fsLeg{id: r.UUID, born: c.born, callState: strings.ToUpper(strings.TrimSpace(r.CallState)), dirty: true}
 	l.prof = CallerProfile{
 		CallerIDName: r.CIDName, CallerIDNumber: r.CIDNum, DestinationNumber: r.Dest,
-		UUID: r.UUID, ChannelName: r.Name,
+		UUID: r.UUID, ChannelName: r.Name, Context: r.Context,
 	}
 	vars := map[string]string{
 		"uuid": r.UUID, "direction": strings.ToLower(strings.TrimSpace(r.Direction)), "channel_name": r.Name,

@@ -50,7 +50,13 @@ type PresenceChange struct {
 	Delete          []RegKey // registrations gone (unregister, expire)
 	Gateways        []presence.Gateway
 	DeletedGateways []string
+	// Reread are users whose registrations changed in a way the event
+	// does not fully say: the adapter reads them from the node.
+	Reread []UserRef
 }
+
+// UserRef names one user's registrations on one sofia profile.
+type UserRef struct{ Profile, User, Domain string }
 
 // RegKey names the registrations to delete: one contact of User@Domain,
 // or every contact of the user when Contact is "".
@@ -64,6 +70,7 @@ const (
 	subGatewayState  = "sofia::gateway_state"
 	subGatewayAdd    = "sofia::gateway_add"
 	subGatewayDelete = "sofia::gateway_delete"
+	subUserState     = "sofia::sip_user_state"
 )
 
 // PresenceFromEvent maps one sofia event onto presence; false means the
@@ -75,9 +82,8 @@ const (
 //     From said), Contact the contact URI without display name, <> and
 //     parameters (ContactURI), Address network-ip:network-port,
 //     Transport from the status ("Registered(UDP-NAT)" is udp), Expires
-//     the event's time plus expires seconds. Status is unknown: the event
-//     says nothing of reachability, and FreeSWITCH does not ping phones by
-//     default. With multiple registrations off, FreeSWITCH also drops the
+//     the event's time plus expires seconds. Status is reachable, what
+//     FreeSWITCH itself records (see pingContactStatus). With multiple registrations off, FreeSWITCH also drops the
 //     user's other contacts; the event does not say which (if any), so a
 //     contact replaced by another (a phone that changed address) stays
 //     until its expiry or the next resync.
@@ -89,6 +95,11 @@ const (
 //     registrations: FreeSWITCH also fires them for every challenged
 //     INVITE, with the dialled number as from-user. sofia::register_failure
 //     is a refused REGISTER. All three return false.
+//   - sofia::sip_user_state (only with OPTIONS pings on: FreeSWITCH found
+//     a contact of from-user@from-host on profile-name Reachable or
+//     Unreachable) asks for the user's registrations to be read again:
+//     the event names the contact as stored, not the key presence uses,
+//     and carries no ping time.
 //   - sofia::gateway_state puts the gateway (see gatewayFromState);
 //     sofia::gateway_add puts it as unknown (a gateway_state follows,
 //     except for a gateway that does not register, which stays unknown
@@ -141,10 +152,28 @@ func PresenceFromEvent(ev Event, opt PresenceOptions) (PresenceChange, bool) {
 		if name := ev.Get("Gateway"); name != "" {
 			ch.DeletedGateways = append(ch.DeletedGateways, name)
 		}
+	case subUserState:
+		if u, ok := userStateRef(ev, opt); ok {
+			ch.Reread = append(ch.Reread, u)
+		}
 	default:
 		return PresenceChange{}, false
 	}
 	return ch, true
+}
+
+// userStateRef reads a sofia::sip_user_state event (sofia_reg.c:
+// profile-name, from-user, from-host, sip_contact, call-id, Ping-Status
+// REACHABLE or UNREACHABLE, Status the OPTIONS answer code). ok is false
+// when a name is missing or could not be one word of an api command.
+func userStateRef(ev Event, opt PresenceOptions) (UserRef, bool) {
+	u := UserRef{Profile: ev.Get("profile-name"), User: ev.Get("from-user"), Domain: first(ev.Get("from-host"), opt.Domain)}
+	for _, w := range []string{u.Profile, u.User, u.Domain} {
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '@' }) {
+			return UserRef{}, false
+		}
+	}
+	return u, true
 }
 
 // registrationFromEvent reads a sofia::register event; ok is false when
@@ -164,7 +193,7 @@ func registrationFromEvent(ev Event, opt PresenceOptions) (presence.Registration
 		Address:   regAddress(ev.Get("network-ip"), ev.Get("network-port")),
 		Transport: regTransport(ev.Get("status"), raw),
 		UserAgent: ev.Get("user-agent"),
-		Status:    presence.ContactUnknown,
+		Status:    presence.ContactReachable, // sofia_reg.c inserts ping_status 'Reachable'
 		UpdatedAt: at,
 	}
 	if secs, err := strconv.ParseInt(strings.TrimSpace(ev.Get("expires")), 10, 64); err == nil && secs > 0 && secs < maxEpoch {
@@ -303,4 +332,31 @@ func regAddress(ip, port string) string {
 		return ip
 	}
 	return net.JoinHostPort(strings.Trim(ip, "[]"), port)
+}
+
+// pingContactStatus maps FreeSWITCH's reachability of a registered
+// contact (the ping_status column of sofia's sip_registrations table, shown
+// as <ping-status> by `sofia xmlstatus profile <p> reg`) onto presence:
+//
+//	Reachable      reachable
+//	Unreachable    unreachable
+//	anything else  unknown
+//
+// Case is ignored. FreeSWITCH 1.10.12 writes Reachable into every new
+// registration (sofia_reg.c, pinged or not: the phone has just reached the
+// switch with a REGISTER it accepted, seen live with ping-time 0.00 on the
+// vanilla internal profile, which pings nobody), and only OPTIONS pings
+// (all-reg-options-ping or nat-options-ping on the profile) change it: to
+// Unreachable after sip-user-ping-min failures, back to Reachable after
+// as many successes. A refreshing REGISTER keeps the column as it is, so
+// a contact FreeSWITCH found unreachable stays unreachable after the next
+// resync even though its refresh event says reachable.
+func pingContactStatus(s string) presence.ContactStatus {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "reachable":
+		return presence.ContactReachable
+	case "unreachable":
+		return presence.ContactUnreachable
+	}
+	return presence.ContactUnknown
 }

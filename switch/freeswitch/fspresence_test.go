@@ -1,6 +1,7 @@
 package freeswitch
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -159,7 +160,7 @@ func TestPresenceFromEventRegister(t *testing.T) {
 	want1001 := presence.Registration{
 		Switch: "fs1", User: "1001", Domain: "127.0.0.1", Contact: "sip:1001@127.0.0.1:25001",
 		Address: "127.0.0.1:25001", Transport: "udp", UserAgent: "sipp-phone-1001",
-		Expires: at.Add(3600 * time.Second), Status: presence.ContactUnknown, UpdatedAt: at,
+		Expires: at.Add(3600 * time.Second), Status: presence.ContactReachable, UpdatedAt: at,
 	}
 	tests := []struct {
 		name  string
@@ -248,7 +249,7 @@ func TestPresenceFromEventSynthetic(t *testing.T) {
 			"network-ip", "2001:db8::5", "network-port", "40000", "expires", "300"), opt)
 		want := presence.Registration{Switch: "fs1", User: "alice", Domain: "pbx.example",
 			Contact: "sips:alice@[2001:db8::5]:5061", Address: "[2001:db8::5]:40000", Transport: "tls",
-			Expires: now.Add(300 * time.Second), Status: presence.ContactUnknown, UpdatedAt: now}
+			Expires: now.Add(300 * time.Second), Status: presence.ContactReachable, UpdatedAt: now}
 		if !ok || !samePresenceChange(ch, PresenceChange{Put: []presence.Registration{want}}) {
 			t.Errorf("got %+v", ch)
 		}
@@ -329,6 +330,39 @@ func TestContactURIAndTransport(t *testing.T) {
 		}
 		if got := regTransport(tt.status, tt.contact); got != tt.transport {
 			t.Errorf("regTransport(%q, %q) = %q, want %q", tt.status, tt.contact, got, tt.transport)
+		}
+	}
+}
+
+// TestPresenceFromEventUserState: sofia::sip_user_state asks for the
+// user's registrations to be re-read; names that could not be one word of
+// an api command are refused (left to the reconcile).
+func TestPresenceFromEventUserState(t *testing.T) {
+	opt := PresenceOptions{Switch: "fs1", Domain: "pbx.example"}
+	ev := func(kv ...string) Event {
+		h := map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": subUserState}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h[canonicalHeaderKey(kv[i])] = kv[i+1]
+		}
+		return Event{Headers: h}
+	}
+	tests := []struct {
+		name string
+		ev   Event
+		want []UserRef
+	}{
+		{"unreachable", ev("profile-name", "internal", "from-user", "1001", "from-host", "127.0.0.1", "Ping-Status", "UNREACHABLE"),
+			[]UserRef{{Profile: "internal", User: "1001", Domain: "127.0.0.1"}}},
+		{"no host: the default domain", ev("profile-name", "internal", "from-user", "1001", "Ping-Status", "REACHABLE"),
+			[]UserRef{{Profile: "internal", User: "1001", Domain: "pbx.example"}}},
+		{"no profile", ev("from-user", "1001", "from-host", "127.0.0.1"), nil},
+		{"a command in the user", ev("profile-name", "internal", "from-user", "1001 x\n\napi reloadxml", "from-host", "127.0.0.1"), nil},
+		{"an @ in the user", ev("profile-name", "internal", "from-user", "a@b", "from-host", "127.0.0.1"), nil},
+	}
+	for _, tt := range tests {
+		ch, ok := PresenceFromEvent(tt.ev, opt)
+		if !ok || !reflect.DeepEqual(ch.Reread, tt.want) || len(ch.Put)+len(ch.Delete) != 0 {
+			t.Errorf("%s: %v %+v, want %+v", tt.name, ok, ch, tt.want)
 		}
 	}
 }

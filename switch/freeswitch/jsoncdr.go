@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,41 @@ type JSONCDROptions struct {
 	// (sip_gateway_name, sip_gateway, sofia/gateway/<name>/… channels) to
 	// those it accepts; the others count as local legs. Nil accepts all.
 	IsGateway func(name string) bool
+	// OutsideProfiles are the sofia profiles calls from outside arrive
+	// on; nil means {"external"}, FreeSWITCH's gateway profile.
+	OutsideProfiles []string
+	// OutsideContexts are the dialplan contexts of calls from outside;
+	// nil means {"public"}, where FreeSWITCH puts every unauthenticated
+	// call (the phones' authenticated calls are in their user_context).
+	OutsideContexts []string
+}
+
+// outside reports whether a leg on channel ch (sofia/<profile>/…) in
+// dialplan context dpContext came from outside the switch.
+func (o *JSONCDROptions) outside(ch, dpContext string) bool {
+	profiles, contexts := o.OutsideProfiles, o.OutsideContexts
+	if profiles == nil {
+		profiles = []string{"external"}
+	}
+	if contexts == nil {
+		contexts = []string{"public"}
+	}
+	p, c := channelProfile(ch), strings.TrimSpace(dpContext)
+	return p != "" && slices.Contains(profiles, p) || c != "" && slices.Contains(contexts, c)
+}
+
+// channelProfile returns the profile of a sofia/<profile>/… channel name
+// ("" for anything else, sofia/gateway/… included).
+func channelProfile(ch string) string {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(ch), "sofia/")
+	if !ok {
+		return ""
+	}
+	p, _, ok := strings.Cut(rest, "/")
+	if !ok || p == "gateway" {
+		return ""
+	}
+	return p
 }
 
 // ErrMalformedCDR is wrapped by every error about the content of a record
@@ -56,6 +92,9 @@ type CallerProfile struct {
 	OriginatorUUID     string
 	OriginatorChannel  string
 	OriginateeChannels []string
+	// Context is the dialplan context (json_cdr's caller_profile
+	// context, ESL's Caller-Context); a b-leg inherits its a-leg's.
+	Context string
 }
 
 // LegRecord builds the Record of one call leg from its channel variables
@@ -78,7 +117,15 @@ type CallerProfile struct {
 //     channel is a gateway channel, internal otherwise. FreeSWITCH marks an
 //     a-leg from a gateway only on the a-leg: a b-leg to a phone of such a
 //     call reads internal unless the originator's channel name says
-//     otherwise; its LinkedID leads to the inbound a-leg.
+//     otherwise; its LinkedID leads to the inbound a-leg. A call from
+//     outside that matches no provisioned gateway (a carrier calling a DID
+//     from an address no gateway names, seen live on FreeSWITCH 1.10.12)
+//     is inbound too, with no gateway: an a-leg on an outside profile
+//     (OutsideProfiles, its channel sofia/external/…) or in an outside
+//     context (OutsideContexts, public), a b-leg whose originator's
+//     channel is on an outside profile or that inherited an outside
+//     context. Whatever the source address: FreeSWITCH says where a call
+//     came in, not whom from.
 //   - Domain = domain_name, else dialed_domain, else (a-legs) sip_req_host.
 //   - Account = the local user of the leg: user_name or sip_auth_username
 //     on an a-leg from a phone, dialed_user on a b-leg to a phone; for a
@@ -187,6 +234,8 @@ func LegRecord(vars map[string]string, prof CallerProfile, opt JSONCDROptions) (
 			rec.Destination = atGateway(first(prof.DestinationNumber, v("sip_to_user")), ownGW)
 		case otherGW != "":
 			rec.Direction, rec.Gateway, rec.Account = cdr.DirectionInbound, otherGW, v("dialed_user")
+		case opt.outside(prof.OriginatorChannel, prof.Context):
+			rec.Direction, rec.Account = cdr.DirectionInbound, v("dialed_user")
 		default:
 			rec.Direction, rec.Account = cdr.DirectionInternal, v("dialed_user")
 		}
@@ -204,6 +253,8 @@ func LegRecord(vars map[string]string, prof CallerProfile, opt JSONCDROptions) (
 		rec.Direction, rec.Gateway = cdr.DirectionOutbound, targetGW
 		rec.Account = first(v("user_name"), v("sip_auth_username"))
 		rec.Destination = atGateway(targetNumber, targetGW)
+	case opt.outside(first(v("channel_name"), prof.ChannelName), prof.Context):
+		rec.Direction, rec.Account = cdr.DirectionInbound, v("dialed_user")
 	default:
 		rec.Direction = cdr.DirectionInternal
 		rec.Account = first(v("user_name"), v("sip_auth_username"))

@@ -63,7 +63,7 @@ func (a *Adapter) JSONCDRHandler(rejects Rejecter) http.Handler {
 			return
 		}
 		rec, err := ParseJSONCDRPost(r.Header.Get("Content-Type"), body,
-			JSONCDROptions{Switch: a.cfg.Name, IsGateway: a.cfg.IsGateway})
+			JSONCDROptions{Switch: a.cfg.Name, IsGateway: a.cfg.IsGateway, OutsideProfiles: a.outsideProfiles()})
 		if err != nil {
 			a.rejectCDR(w, r, rejects, body, err)
 			return

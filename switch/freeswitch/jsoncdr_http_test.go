@@ -151,24 +151,8 @@ func TestTokenBucket(t *testing.T) {
 // answered 200 at once, and the wait list forgets the legs it no longer
 // needs.
 func TestJSONCDRRetryNotQueuedTwice(t *testing.T) {
-	sink := &recordingSink{}
-	a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", CDRAckTimeout: 50 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.StreamCDRs(ctx, sink) })
-	defer func() { cancel(); wg.Wait() }()
-	h := a.JSONCDRHandler(sink)
-	post := func(name string) int {
-		w := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/freeswitch/fs1/cdr", bytes.NewReader(esltest.Recorded(name)))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(w, req)
-		return w.Code
-	}
+	a, sink, h := startCDREndpoint(t, Config{CDRAckTimeout: 50 * time.Millisecond})
+	post := func(name string) int { return postCDR(h, "application/json", esltest.Recorded(name)) }
 	sink.setFailing(true)
 	for range 3 {
 		if code := post("call-a-1001-to-1002-a-leg.json"); code != http.StatusServiceUnavailable {
@@ -192,4 +176,32 @@ func TestJSONCDRRetryNotQueuedTwice(t *testing.T) {
 	if left > 1 {
 		t.Errorf("%d legs still waited for, want at most the last one", left)
 	}
+}
+
+// startCDREndpoint runs an adapter of node fs1 (cfg's name, address,
+// password and logger filled in; no node behind it) streaming its CDRs to
+// a recordingSink until the test ends, and returns its json_cdr handler.
+func startCDREndpoint(t *testing.T, cfg Config) (*Adapter, *recordingSink, http.Handler) {
+	t.Helper()
+	cfg.Name, cfg.Addr, cfg.Password = "fs1", "127.0.0.1:1", "x"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.StreamCDRs(ctx, sink) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return a, sink, a.JSONCDRHandler(sink)
+}
+
+// postCDR posts body to h as mod_json_cdr does and returns the status.
+func postCDR(h http.Handler, contentType string, body []byte) int {
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/freeswitch/fs1/cdr", bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	h.ServeHTTP(w, req)
+	return w.Code
 }

@@ -303,6 +303,7 @@ type jsonProfile struct {
 	DestinationNumber jsonText `json:"destination_number"`
 	UUID              jsonText `json:"uuid"`
 	ChanName          jsonText `json:"chan_name"`
+	Context           jsonText `json:"context"`
 	Originator        *struct {
 		Profiles profileList `json:"originator_caller_profiles"`
 	} `json:"originator"`
@@ -319,6 +320,7 @@ func (p *jsonProfile) profile() CallerProfile {
 		DestinationNumber: string(p.DestinationNumber),
 		UUID:              string(p.UUID),
 		ChannelName:       string(p.ChanName),
+		Context:           string(p.Context),
 	}
 	if p.Originator != nil && len(p.Originator.Profiles) > 0 {
 		cp.OriginatorUUID = string(p.Originator.Profiles[0].UUID)

@@ -269,6 +269,23 @@ func (s *liveSink) of(id, source string) []liveRecord {
 	return out
 }
 
+// legRecords returns a leg's record from each source, and fails the test
+// (ok false) unless there is exactly one of each, the json_cdr POST was
+// answered 200 once, and the two are equal field by field.
+func (r *liveRig) legRecords(t *testing.T, id string) (esl, js liveRecord, ok bool) {
+	t.Helper()
+	e, j := r.sink.of(id, "esl"), r.sink.of(id, "json_cdr")
+	posts := r.cdrs.find(func(p loggedPost) bool { return p.query.Get("uuid") == id })
+	if len(e) != 1 || len(j) != 1 || len(posts) != 1 || posts[0].status != http.StatusOK {
+		t.Errorf("leg %s: %d ESL records, %d json_cdr records, POSTs %+v; want one of each, answered 200", id, len(e), len(j), posts)
+		return liveRecord{}, liveRecord{}, false
+	}
+	if d := recordDiff(e[0].rec, j[0].rec); d != "" {
+		t.Errorf("leg %s: the ESL CDR differs from mod_json_cdr's: %s", id, d)
+	}
+	return e[0], j[0], true
+}
+
 // recordSource tells the two ways a record comes by its Raw: the ESL
 // event as JSON has Event-Name, mod_json_cdr's document has
 // channel_data.

@@ -40,6 +40,52 @@ func TestReloadEventSocket(t *testing.T) {
 	}
 }
 
+// TestRegistrationReachable: a phone FreeSWITCH holds as Reachable
+// (sofia::register, then `sofia xmlstatus profile internal reg` with
+// <ping-status>Reachable</ping-status> and ping-time 0.00, as the live
+// node answered on a profile that pings nobody) is reachable in presence,
+// from the event and after a resync alike, never unknown (issue 12 item
+// 18).
+func TestRegistrationReachable(t *testing.T) {
+	r := newRig(t, nil)
+	r.waitConnected(t)
+	r.srv.Register("127.0.0.1", "1001")
+	reachable := func() bool {
+		regs, _ := r.view.Registrations(presence.RegistrationQuery{Domain: "127.0.0.1", User: "1001"})
+		return len(regs) == 1 && regs[0].Status == presence.ContactReachable && regs[0].RTT == 0
+	}
+	switchtest.WaitFor(t, "1001 reachable from sofia::register", reachable)
+	before := r.state()
+	r.srv.ReloadEventSocket()
+	switchtest.WaitFor(t, "a resync", func() bool { return r.state().LastSync.After(before.LastSync) })
+	if !reachable() {
+		regs, _ := r.view.Registrations(presence.RegistrationQuery{})
+		t.Errorf("after the resync: %+v, want 1001 reachable", regs)
+	}
+}
+
+// TestContactPingState: with OPTIONS pings on, FreeSWITCH fires
+// sofia::sip_user_state when a contact turns Unreachable or Reachable
+// again; the adapter re-reads that user's rows (`sofia xmlstatus profile
+// internal user 1001@127.0.0.1`) at once, with the ping time, rather than
+// at the next reconcile.
+func TestContactPingState(t *testing.T) {
+	r := newRig(t, func(c *Config) { c.ReconcileEvery = time.Hour })
+	r.waitConnected(t)
+	r.srv.Register("127.0.0.1", "1001")
+	status := func(want presence.ContactStatus, rtt time.Duration) func() bool {
+		return func() bool {
+			regs, _ := r.view.Registrations(presence.RegistrationQuery{Domain: "127.0.0.1", User: "1001"})
+			return len(regs) == 1 && regs[0].Status == want && regs[0].RTT == rtt
+		}
+	}
+	switchtest.WaitFor(t, "1001 reachable", status(presence.ContactReachable, 0))
+	r.srv.SetContactPing("127.0.0.1", "1001", false, 0)
+	switchtest.WaitFor(t, "1001 unreachable after sofia::sip_user_state", status(presence.ContactUnreachable, 0))
+	r.srv.SetContactPing("127.0.0.1", "1001", true, 12500*time.Microsecond)
+	switchtest.WaitFor(t, "1001 reachable again, with its ping time", status(presence.ContactReachable, 12500*time.Microsecond))
+}
+
 // TestJSONCDRRefusedKeptOnNode: while the CDR sink refuses, the json_cdr
 // endpoint answers a real leg's record 503; mod_json_cdr retries and then
 // keeps it in its err-log-dir, and nothing is lost: the ESL records reach

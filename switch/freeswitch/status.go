@@ -158,10 +158,10 @@ type xmlRegistration struct {
 //
 // Expires is opt.Now plus the status's expsecs, the seconds left when
 // FreeSWITCH answered (its exp(…) is in the node's local time zone, which
-// the reply does not name). Status: FreeSWITCH writes ping-status
-// Reachable for every new registration, pinged or not, so it is believed
-// only with a ping time: Reachable with a ping-time above 0 is reachable
-// (RTT the ping time), Unreachable is unreachable, anything else unknown.
+// the reply does not name). Status from ping-status through
+// pingContactStatus (FreeSWITCH's own verdict: Reachable from the
+// REGISTER it accepted, Unreachable once its OPTIONS pings fail), RTT the
+// ping-time (0 when the profile does not ping: ping-time 0.00).
 func ParseXMLStatusReg(b []byte, opt PresenceOptions) ([]presence.Registration, error) {
 	now := opt.now()
 	var regs []presence.Registration
@@ -190,11 +190,9 @@ func ParseXMLStatusReg(b []byte, opt PresenceOptions) ([]presence.Registration, 
 				r.Expires = now.Add(time.Duration(n) * time.Second)
 			}
 		}
-		switch rtt := pingMillis(x.PingTime); {
-		case strings.EqualFold(strings.TrimSpace(x.PingStatus), "Unreachable"):
-			r.Status = presence.ContactUnreachable
-		case strings.EqualFold(strings.TrimSpace(x.PingStatus), "Reachable") && rtt > 0:
-			r.Status, r.RTT = presence.ContactReachable, rtt
+		r.Status = pingContactStatus(x.PingStatus)
+		if r.Status == presence.ContactReachable {
+			r.RTT = pingMillis(x.PingTime)
 		}
 		regs = append(regs, r)
 		return nil

@@ -32,7 +32,10 @@ func TestParseXMLStatusProfiles(t *testing.T) {
 
 // TestParseXMLStatusReg: the recorded reply gives the registrations the
 // sofia::register events of 1001 and 1002 gave, with the same keys, so a
-// resync replaces them without a change.
+// resync replaces them without a change. Both are reachable: FreeSWITCH
+// reports <ping-status>Reachable</ping-status> (ping-time 0.00, the
+// profile pings nobody), which was once shown as unknown (issue 12 item
+// 18).
 func TestParseXMLStatusReg(t *testing.T) {
 	regs, err := ParseXMLStatusReg(eslReplyBody(t, "api-sofia-xmlstatus-profile-internal-reg.txt"), eslStatusOpt())
 	if err != nil {
@@ -41,11 +44,11 @@ func TestParseXMLStatusReg(t *testing.T) {
 	want := []presence.Registration{{
 		Switch: "fs1", User: "1001", Domain: "127.0.0.1", Contact: "sip:1001@127.0.0.1:25001",
 		Address: "127.0.0.1:25001", Transport: "udp", UserAgent: "sipp-phone-1001",
-		Expires: eslStatusNow.Add(3597 * time.Second), Status: presence.ContactUnknown, UpdatedAt: eslStatusNow,
+		Expires: eslStatusNow.Add(3597 * time.Second), Status: presence.ContactReachable, UpdatedAt: eslStatusNow,
 	}, {
 		Switch: "fs1", User: "1002", Domain: "127.0.0.1", Contact: "sip:1002@127.0.0.1:25002",
 		Address: "127.0.0.1:25002", Transport: "udp", UserAgent: "sipp-phone-1002",
-		Expires: eslStatusNow.Add(598 * time.Second), Status: presence.ContactUnknown, UpdatedAt: eslStatusNow,
+		Expires: eslStatusNow.Add(598 * time.Second), Status: presence.ContactReachable, UpdatedAt: eslStatusNow,
 	}}
 	if !samePresenceChange(PresenceChange{Put: regs}, PresenceChange{Put: want}) {
 		t.Errorf("got  %+v\nwant %+v", regs, want)
@@ -81,16 +84,18 @@ func TestParseXMLStatusRegPing(t *testing.T) {
 <registration><user>a@d1</user><contact>"" &lt;sip:a@192.0.2.1:5060&gt;</contact><status>Registered(TCP-NAT)(unknown) exp(2026-11-25 13:00:00) expsecs(60)</status><ping-status>Reachable</ping-status><ping-time>12.50</ping-time><network-ip>192.0.2.1</network-ip><network-port>5060</network-port></registration>
 <registration><user>b@d1</user><contact>&lt;sip:b@192.0.2.2&gt;</contact><status>Registered(UDP)</status><ping-status>Unreachable</ping-status><ping-time>0.00</ping-time></registration>
 <registration><user>c</user><contact>&lt;sip:c@192.0.2.3&gt;</contact><status>Registered(WSS-NAT)</status><agent>J` + "\xe9" + `r` + "\xf4" + `me</agent></registration>
+<registration><user>d@d1</user><contact>&lt;sip:d@192.0.2.4&gt;</contact><status>Registered(UDP)</status><ping-status>REACHABLE</ping-status><ping-time>0.00</ping-time></registration>
+<registration><user>e@d1</user><contact>&lt;sip:e@192.0.2.5&gt;</contact><status>Registered(UDP)</status><ping-status>Pending</ping-status><ping-time>3.00</ping-time></registration>
 <registration><user></user></registration>
 </registrations></profile>`
 	regs, err := ParseXMLStatusReg([]byte(body), eslStatusOpt())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(regs) != 3 {
+	if len(regs) != 5 {
 		t.Fatalf("%d registrations: %+v", len(regs), regs)
 	}
-	a, b, c := regs[0], regs[1], regs[2]
+	a, b, c, d, e := regs[0], regs[1], regs[2], regs[3], regs[4]
 	if a.Status != presence.ContactReachable || a.RTT != 12500*time.Microsecond || a.Transport != "tcp" ||
 		!a.Expires.Equal(eslStatusNow.Add(time.Minute)) || a.Domain != "d1" {
 		t.Errorf("a %+v", a)
@@ -101,6 +106,14 @@ func TestParseXMLStatusRegPing(t *testing.T) {
 	// No domain: the default; a Latin-1 body is read as Latin-1.
 	if c.Domain != "127.0.0.1" || c.Transport != "wss" || c.UserAgent != "Jérôme" || c.Status != presence.ContactUnknown {
 		t.Errorf("c %+v", c)
+	}
+	// Reachable without a ping (any case) is reachable with no RTT; a
+	// status FreeSWITCH does not write is unknown, its ping time unused.
+	if d.Status != presence.ContactReachable || d.RTT != 0 {
+		t.Errorf("d %+v", d)
+	}
+	if e.Status != presence.ContactUnknown || e.RTT != 0 {
+		t.Errorf("e %+v", e)
 	}
 }
 

@@ -121,7 +121,9 @@ func (s *Server) sofiaAPI(arg string) apiResult {
 	case len(f) == 4 && f[0] == "status" && f[1] == "profile" && f[3] == "reg" && isProfile(f[2]):
 		return apiResult{reply: renderRegsText(s.st, f[2], now, s.opts.loc)}
 	case len(f) == 4 && f[0] == "xmlstatus" && f[1] == "profile" && f[3] == "reg" && isProfile(f[2]):
-		return apiResult{reply: renderRegsXML(s.st, f[2], now, s.opts.loc)}
+		return apiResult{reply: renderRegsXML(s.st, f[2], "", now, s.opts.loc)}
+	case len(f) == 5 && f[0] == "xmlstatus" && f[1] == "profile" && f[3] == "user" && isProfile(f[2]) && strings.Contains(f[4], "@"):
+		return apiResult{reply: renderRegsXML(s.st, f[2], f[4], now, s.opts.loc)}
 	case len(f) == 3 && f[0] == "status" && f[1] == "gateway":
 		return apiResult{reply: renderGatewayText(s.st, f[2], now)}
 	case len(f) >= 2 && len(f) <= 3 && f[0] == "xmlstatus" && f[1] == "gateway":

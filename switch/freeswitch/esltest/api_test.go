@@ -48,7 +48,7 @@ func TestRenderedMatchesRecording(t *testing.T) {
 		got  string
 		fix  *strings.Replacer
 	}{
-		{"api-sofia-xmlstatus-profile-internal-reg.txt", renderRegsXML(afterRegs, "internal", at("2026-11-25T12:40:04.231Z"), time.UTC), nil},
+		{"api-sofia-xmlstatus-profile-internal-reg.txt", renderRegsXML(afterRegs, "internal", "", at("2026-11-25T12:40:04.231Z"), time.UTC), nil},
 		{"api-sofia-status-profile-internal-reg.txt", renderRegsText(afterRegs, "internal", at("2026-11-25T12:40:04.694Z"), time.UTC), nil},
 		{"api-show-registrations-json.txt", renderRegistrationsJSON(afterRegs), nil},
 		{"api-show-channels-json.txt", renderChannelsJSON(duringCall), sqlLag},

@@ -111,6 +111,51 @@ func (s *Server) Expire(domain, user string) {
 	}
 }
 
+// SetContactPing sets what FreeSWITCH's OPTIONS pings found of
+// user@domain's contacts (reachable or not, the last ping's round trip)
+// and sends, for each, sofia::sip_user_state as sofia_reg.c builds it
+// (sofia_reg_fire_custom_sip_user_state_event: sip_contact, profile-name,
+// sip_user, from-user, from-host, call-id, Ping-Status REACHABLE or
+// UNREACHABLE, Status the OPTIONS answer, Phrase). Not recorded: the
+// recorded node pinged nobody; the headers are those of the 1.10.12
+// source, on the common headers of a recorded sofia event.
+func (s *Server) SetContactPing(domain, user string, reachable bool, rtt time.Duration) {
+	s.mu.Lock()
+	var regs []registration
+	for _, r := range s.st.regs {
+		if r.domain == domain && r.user == user {
+			r.pingMS = float64(rtt.Microseconds()) / 1000
+			regs = append(regs, *r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range regs {
+		e := s.newEvent(seqUnregister1001)
+		keep := e.headers[:0]
+		for _, h := range e.headers {
+			if strings.HasPrefix(h.name, "Event-") || strings.HasPrefix(h.name, "FreeSWITCH-") || h.name == "Core-UUID" {
+				keep = append(keep, h)
+			}
+		}
+		e.headers = keep
+		e.set("Event-Subclass", "sofia::sip_user_state")
+		e.set("Event-Calling-File", "sofia_reg.c")
+		e.set("Event-Calling-Function", "sofia_reg_fire_custom_sip_user_state_event")
+		ping, status, phrase := "REACHABLE", "200", "OK"
+		if !reachable {
+			ping, status, phrase = "UNREACHABLE", "408", "Request Timeout"
+		}
+		for _, h := range [][2]string{
+			{"sip_contact", r.contact}, {"profile-name", r.profile}, {"sip_user", user + "@" + domain},
+			{"from-user", user}, {"from-host", domain}, {"call-id", r.callID},
+			{"Ping-Status", ping}, {"Status", status}, {"Phrase", phrase},
+		} {
+			e.set(h[0], h[1])
+		}
+		s.emit(e)
+	}
+}
+
 // SetGateway sets a gateway's state (TRYING, REGISTER, REGED, FAILED,
 // FAIL_WAIT, UNREGED, DOWN…) and ping status (UP or DOWN) and sends
 // sofia::gateway_state in the recorded shape of that state; a gateway the

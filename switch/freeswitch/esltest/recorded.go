@@ -13,9 +13,13 @@ import (
 // and package freeswitch's tests read them through Recorded and
 // RecordedNames (its golden files stay beside its tests).
 // testdata/scenario-json.txt is only read by esltest's own tests, so it is
-// not embedded.
+// not embedded. testdata/did-external-*: a carrier (no provisioned gateway)
+// calling a DID on the external profile of FreeSWITCH 1.10.12, recorded by
+// TestLiveCarrierDID (SWITCHBOARD_TEST_FREESWITCH_RECORD): each leg's
+// mod_json_cdr body (*-leg.json) and CHANNEL_HANGUP_COMPLETE as JSON
+// headers (*-leg.event.json).
 //
-//go:embed testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json
+//go:embed testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json testdata/did-*.json
 var recorded embed.FS
 
 // Recorded returns a recorded file of testdata/ (copied from

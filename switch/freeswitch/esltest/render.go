@@ -215,12 +215,17 @@ func (st *state) profileRegs(profile string) []*registration {
 	return out
 }
 
-// renderRegsXML answers `sofia xmlstatus profile <profile> reg`.
-func renderRegsXML(st *state, profile string, now time.Time, loc *time.Location) string {
+// renderRegsXML answers `sofia xmlstatus profile <profile> reg` (who
+// "") and `sofia xmlstatus profile <profile> user <user>@<host>` (who
+// user@host: that user's rows).
+func renderRegsXML(st *state, profile, who string, now time.Time, loc *time.Location) string {
 	var b strings.Builder
 	b.WriteString(xmlHeader)
 	b.WriteString("<profile>\n  <registrations>\n")
 	for _, r := range st.profileRegs(profile) {
+		if who != "" && who != r.user+"@"+r.domain {
+			continue
+		}
 		f := func(tag, v string) { fmt.Fprintf(&b, "        <%s>%s</%s>\n", tag, xmlEscape(v), tag) }
 		b.WriteString("    <registration>\n")
 		f("call-id", r.callID)
@@ -228,8 +233,12 @@ func renderRegsXML(st *state, profile string, now time.Time, loc *time.Location)
 		f("contact", r.contact)
 		f("agent", r.agent)
 		f("status", regStatus(r, now, loc, false))
-		f("ping-status", "Reachable")
-		f("ping-time", "0.00")
+		ping := "Reachable"
+		if r.unreachable {
+			ping = "Unreachable"
+		}
+		f("ping-status", ping)
+		f("ping-time", fmt.Sprintf("%.2f", r.pingMS))
 		f("host", hostname)
 		f("network-ip", r.ip)
 		f("network-port", r.port)

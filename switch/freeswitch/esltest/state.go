@@ -25,6 +25,11 @@ type registration struct {
 	port                  string
 	status, rpid          string // "Registered(UDP)", "unknown"
 	expires               int64  // epoch
+	// unreachable and pingMS are the ping_status and ping_time columns:
+	// Reachable (FreeSWITCH's value for every new registration) and 0
+	// until SetContactPing says otherwise.
+	unreachable bool
+	pingMS      float64
 }
 
 // gateway is one sofia gateway.
@@ -218,6 +223,12 @@ func (st *state) trackSofia(e *event, at time.Time) {
 			st.regs[i] = r
 		} else {
 			st.regs = append(st.regs, r)
+		}
+	case "sofia::sip_user_state":
+		for _, r := range st.regs {
+			if r.callID == e.get("call-id") {
+				r.unreachable = e.get("Ping-Status") == "UNREACHABLE"
+			}
 		}
 	case "sofia::unregister":
 		st.unregister(e.get("call-id"), e.get("from-host"), e.get("from-user"))
