@@ -32,6 +32,23 @@ type NodeConfig struct {
 	// CDRFileTimezone is the zone Asterisk writes that file's times in
 	// (UTC, the default, with usegmtime=yes).
 	CDRFileTimezone string `yaml:"cdr_file_timezone"`
+	// DirectMedia is the direct_media of every pushed endpoint: false
+	// (the default) keeps the media through Asterisk. Asterisk's own
+	// default, yes, re-INVITEs two phones to send media to each other
+	// right after the answer: nothing can record the call, and the media
+	// breaks when either phone is behind NAT.
+	DirectMedia *bool `yaml:"direct_media"`
+}
+
+// PushOptions are the PJSIP push options of this node: DefaultPushOptions
+// with the block's settings.
+func (c *NodeConfig) PushOptions() PushOptions {
+	o := DefaultPushOptions()
+	if c.DirectMedia != nil {
+		v := *c.DirectMedia
+		o.DirectMedia = &v
+	}
+	return o
 }
 
 // SetDefaults fills the keys left empty with their defaults.

@@ -231,6 +231,11 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 	if err := uas.wait(10 * time.Second); err != nil {
 		t.Fatalf("the callee: %v", err)
 	}
+	// Pushed endpoints have direct_media=no (NodeConfig.DirectMedia):
+	// Asterisk keeps the media and sends the callee no re-INVITE.
+	if n := uas.received("INVITE"); n != 1 {
+		t.Errorf("the callee received %d INVITEs, want 1: a re-INVITE means direct_media is on", n)
+	}
 	took = waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
 		return len(r.sink.Leg(a.ID)) > 0 && len(r.sink.Leg(b.ID)) > 0
 	})
