@@ -213,6 +213,9 @@ type session struct {
 	feed  *presence.Feed
 	calls *Calls
 	pres  *Presence
+	// detailReq takes the contacts whose details the running connection's
+	// reader goroutine is to read (see readDetailsLive); nil outside run.
+	detailReq chan ContactRef
 }
 
 // run is one connection: it returns why it ended and whether it got as
@@ -256,6 +259,12 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
 	}
 
+	// Contacts registered while connected: their details are read beside
+	// the event loop, which applies them as they come.
+	s.detailReq = make(chan ContactRef, 1024)
+	detailRes := make(chan contactRead, 64)
+	wg.Go(func() { s.readDetailsLive(ctx, detailRes) })
+
 	// The resync below reads the node: deletions reported before it are
 	// in what it reads.
 	a.deleted.take()
@@ -289,6 +298,8 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			if err := s.reconcile(ctx, msgs); err != nil {
 				return true, err
 			}
+		case r := <-detailRes:
+			s.pres.SetDetails(r.ref, r.d, s.feed)
 		case <-a.deleted.ready:
 			// After the events already read, which may still name them.
 			s.drain(msgs)
@@ -375,6 +386,12 @@ func (s *session) handle(m []byte) {
 	if _, err := s.pres.Apply(ev, at, s.feed); err != nil {
 		s.a.log.Warn("asterisk: presence event", "type", ev.Type, "err", err)
 	}
+	for _, ref := range s.pres.TakeWanted() {
+		select {
+		case s.detailReq <- ref:
+		default: // full (or not running): the next reconcile reads it
+		}
+	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
 	for _, c := range upserts {
 		s.feed.PutCall(c)
@@ -404,6 +421,12 @@ func (s *session) resync(ctx context.Context, full bool) error {
 	}
 	aors, err := s.readAORs(ctx, eps, full)
 	if err != nil {
+		return err
+	}
+	for _, r := range s.readDetails(ctx, s.detailsToRead(eps, aors, full)) {
+		s.pres.SetDetails(r.ref, r.d, nil)
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := a.now()
@@ -452,6 +475,99 @@ func (s *session) readAORs(ctx context.Context, eps []Endpoint, all bool) (map[s
 	}
 	wg.Wait()
 	return out, ctx.Err()
+}
+
+// contactRead is the details of a contact as read over REST.
+type contactRead struct {
+	ref ContactRef
+	d   ContactDetails
+}
+
+// detailsToRead lists the contacts of online accounts whose contact
+// object is to be read: all on a connect; on a reconcile, those whose
+// details are not known or whose registration expired since they were
+// read (a refresh moves the expiry without an event).
+func (s *session) detailsToRead(eps []Endpoint, aors map[string][]string, all bool) []ContactRef {
+	now := s.a.now()
+	var refs []ContactRef
+	for _, ep := range eps {
+		id := ep.Resource
+		if ep.State != "online" || !strings.EqualFold(ep.Technology, "PJSIP") || s.pres.isGateway(id) {
+			continue
+		}
+		uris, ok := aors[id]
+		if !ok {
+			for u := range s.pres.contacts[id] {
+				uris = append(uris, u)
+			}
+		}
+		for _, u := range uris {
+			ref := ContactRef{Endpoint: id, URI: u}
+			if all || !s.pres.HasDetails(ref, now) {
+				refs = append(refs, ref)
+			}
+		}
+	}
+	return refs
+}
+
+// readDetails reads the contact objects of refs, aorConcurrency at a
+// time. A contact that cannot be read (gone since, or a failure) is left
+// out: its registration lacks the details until the next read.
+func (s *session) readDetails(ctx context.Context, refs []ContactRef) []contactRead {
+	out := make([]contactRead, 0, len(refs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, aorConcurrency)
+	for _, ref := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d, ok := s.readContact(ctx, ref)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			out = append(out, contactRead{ref, d})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *session) readContact(ctx context.Context, ref ContactRef) (ContactDetails, bool) {
+	fs, err := s.a.config.Get(ctx, ObjectRef{Type: PJSIPContact, ID: ContactID(ref.Endpoint, ref.URI)})
+	if err != nil {
+		if !errors.Is(err, ErrConfigNotFound) && ctx.Err() == nil {
+			s.a.log.Debug("asterisk: reading a contact", "aor", ref.Endpoint, "uri", ref.URI, "err", err)
+		}
+		return ContactDetails{}, false
+	}
+	return parseContactDetails(fs), true
+}
+
+// readDetailsLive reads, one at a time, the contacts events added while
+// connected and hands their details to the event loop through out.
+func (s *session) readDetailsLive(ctx context.Context, out chan<- contactRead) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ref := <-s.detailReq:
+			rctx, cancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
+			d, ok := s.readContact(rctx, ref)
+			cancel()
+			if !ok {
+				continue
+			}
+			select {
+			case out <- contactRead{ref, d}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // outboundRegistrations reads res_prometheus; nil (all unknown) when it is

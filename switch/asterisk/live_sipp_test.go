@@ -156,6 +156,14 @@ func (s *sippRun) logFiles() {
 	}
 }
 
+// qualified answers Asterisk's OPTIONS to p's Contact until the test ends.
+func (n *liveNode) qualified(t *testing.T, p livePhone) *sippRun {
+	t.Helper()
+	s := startSipp(t, "options_uas.xml", nil, "-p", strconv.Itoa(p.port))
+	waitUDPBound(t, s, p.port)
+	return s
+}
+
 // register REGISTERs p for expires seconds (0 removes its contact) and
 // returns once Asterisk has answered 200.
 func (n *liveNode) register(t *testing.T, p livePhone, expires int) {
