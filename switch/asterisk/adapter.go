@@ -213,10 +213,15 @@ type session struct {
 	feed  *presence.Feed
 	calls *Calls
 	pres  *Presence
-	// detailReq takes the contacts whose details the running connection's
-	// reader goroutine is to read (see readDetailsLive); nil outside run.
-	detailReq chan ContactRef
+	// reads takes the REST reads the running connection's reader
+	// goroutine makes beside the event loop (see runReads); nil outside
+	// run.
+	reads chan readJob
 }
+
+// readJob is a REST read made beside the event loop: it returns what to
+// apply in the loop with its answer, or nil when there is nothing to.
+type readJob func(ctx context.Context) (apply func())
 
 // run is one connection: it returns why it ended and whether it got as
 // far as a resync. Every goroutine it starts has returned when it does.
@@ -259,11 +264,12 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
 	}
 
-	// Contacts registered while connected: their details are read beside
-	// the event loop, which applies them as they come.
-	s.detailReq = make(chan ContactRef, 1024)
-	detailRes := make(chan contactRead, 64)
-	wg.Go(func() { s.readDetailsLive(ctx, detailRes) })
+	// What events leave unsaid (a new contact's details, an answered
+	// leg's codec) is read beside the event loop, which applies the
+	// answers as they come.
+	s.reads = make(chan readJob, 1024)
+	readDone := make(chan func(), 64)
+	wg.Go(func() { s.runReads(ctx, readDone) })
 
 	// The resync below reads the node: deletions reported before it are
 	// in what it reads.
@@ -298,8 +304,8 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			if err := s.reconcile(ctx, msgs); err != nil {
 				return true, err
 			}
-		case r := <-detailRes:
-			s.pres.SetDetails(r.ref, r.d, s.feed)
+		case apply := <-readDone:
+			apply()
 		case <-a.deleted.ready:
 			// After the events already read, which may still name them.
 			s.drain(msgs)
@@ -387,12 +393,16 @@ func (s *session) handle(m []byte) {
 		s.a.log.Warn("asterisk: presence event", "type", ev.Type, "err", err)
 	}
 	for _, ref := range s.pres.TakeWanted() {
-		select {
-		case s.detailReq <- ref:
-		default: // full (or not running): the next reconcile reads it
-		}
+		s.read(func(ctx context.Context) func() {
+			d, ok := s.readContact(ctx, ref)
+			if !ok {
+				return nil
+			}
+			return func() { s.pres.SetDetails(ref, d, s.feed) }
+		})
 	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
+	s.readCodecs()
 	for _, c := range upserts {
 		s.feed.PutCall(c)
 	}
@@ -418,6 +428,7 @@ func (s *session) resync(ctx context.Context, full bool) error {
 			return err
 		}
 		a.enqueue(s.calls.Reset(chs))
+		s.readCodecs() // of the legs up at the resync
 	}
 	aors, err := s.readAORs(ctx, eps, full)
 	if err != nil {
@@ -547,22 +558,51 @@ func (s *session) readContact(ctx context.Context, ref ContactRef) (ContactDetai
 	return parseContactDetails(fs), true
 }
 
-// readDetailsLive reads, one at a time, the contacts events added while
-// connected and hands their details to the event loop through out.
-func (s *session) readDetailsLive(ctx context.Context, out chan<- contactRead) {
+// read queues job for runReads; a full queue (or no connection) drops
+// it: a contact's details are read again at the next reconcile, and a
+// leg keeps the dialplan's codec.
+func (s *session) read(job readJob) {
+	select {
+	case s.reads <- job:
+	default:
+	}
+}
+
+// readCodecs queues the read of the negotiated codec of each leg seen up
+// since the last call: CHANNEL(audionativeformat) once up is the codec
+// chosen, "(ulaw)"; the dialplan's VarCodec, set before the answer, is
+// the set on offer, and a dialled leg runs no dialplan to set it.
+func (s *session) readCodecs() {
+	for _, id := range s.calls.TakeAnswered() {
+		s.read(func(ctx context.Context) func() {
+			v, err := s.a.rest.channelVar(ctx, id, "CHANNEL(audionativeformat)")
+			if err != nil {
+				if ctx.Err() == nil {
+					s.a.log.Debug("asterisk: reading a leg's codec", "channel", id, "err", err)
+				}
+				return nil
+			}
+			return func() { s.calls.SetCodec(id, v) }
+		})
+	}
+}
+
+// runReads makes the reads queued, one at a time, each bounded by
+// RequestTimeout, and hands what to apply to the event loop through out.
+func (s *session) runReads(ctx context.Context, out chan<- func()) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case ref := <-s.detailReq:
+		case job := <-s.reads:
 			rctx, cancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
-			d, ok := s.readContact(rctx, ref)
+			apply := job(rctx)
 			cancel()
-			if !ok {
+			if apply == nil {
 				continue
 			}
 			select {
-			case out <- contactRead{ref, d}:
+			case out <- apply:
 			case <-ctx.Done():
 				return
 			}

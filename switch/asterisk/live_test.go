@@ -344,6 +344,11 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 			t.Errorf("leg %s CDR parties: %+v; want account %s, caller %s \"Live Caller\", dialled %s, internal, %s, linked %s",
 				leg.id, brief(rec), leg.account, caller.user, callee.user, liveDomain, a.LinkedID)
 		}
+		// The negotiated codec, read after the answer (sipp offers PCMU
+		// only), on the dialled leg too, without Asterisk's parentheses.
+		if rec.Codec != "ulaw" {
+			t.Errorf("leg %s codec %q, want ulaw", leg.id, rec.Codec)
+		}
 		if rec.Disposition != cdr.Answered || rec.Cause != 16 || rec.Answer == nil {
 			t.Errorf("leg %s CDR: disposition %s, cause %d, answer %v; want ANSWERED, 16, set", leg.id, rec.Disposition, rec.Cause, rec.Answer)
 		}

@@ -57,16 +57,19 @@ type Server struct {
 	// contactFields are the test's fields of contact objects (SetContact),
 	// by contact id, laid over the recorded contact object.
 	contactFields map[string]map[string]string
-	channels      []channel
-	metrics       []byte
-	subs          map[string][]string // app → explicit event sources
-	sockets       map[*socket]struct{}
-	stalled       map[*socket]struct{} // connected but silent (StallSockets)
-	pings         atomic.Int64
-	failNext      []int
-	delay         time.Duration
-	connects      int
-	requests      []string // "METHOD /path?query" of every request
+	// chanVars are the test's answers to GET /channels/{id}/variable
+	// (SetChannelVar), by channel id and variable.
+	chanVars map[string]map[string]string
+	channels []channel
+	metrics  []byte
+	subs     map[string][]string // app → explicit event sources
+	sockets  map[*socket]struct{}
+	stalled  map[*socket]struct{} // connected but silent (StallSockets)
+	pings    atomic.Int64
+	failNext []int
+	delay    time.Duration
+	connects int
+	requests []string // "METHOD /path?query" of every request
 	// Call control (control.go).
 	originated []Originated
 	hungUp     []Hangup
@@ -97,6 +100,7 @@ func New(t testing.TB) *Server {
 	s := &Server{
 		contacts:      map[string][]string{},
 		contactFields: map[string]map[string]string{},
+		chanVars:      map[string]map[string]string{},
 		subs:          map[string][]string{},
 		sockets:       map[*socket]struct{}{},
 		stalled:       map[*socket]struct{}{},
@@ -522,6 +526,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.originate(w, r)
 	case r.Method == http.MethodDelete && len(parts) == 2 && parts[0] == "channels":
 		s.hangup(w, r, parts[1])
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "channels" && parts[2] == "variable":
+		s.serveChannelVar(w, parts[1], r.URL.Query().Get("variable"))
 	case r.Method == http.MethodGet && path == "channels":
 		s.mu.Lock()
 		raws := make([]json.RawMessage, 0, len(s.channels))
@@ -625,6 +631,40 @@ func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 	}
 	b, _ := json.Marshal(fields)
 	writeJSON(w, http.StatusOK, string(b))
+}
+
+// SetChannelVar sets the answer to GET /channels/{id}/variable?variable=name.
+// Without it, CHANNEL(audionativeformat) of any channel is the recorded
+// "(ulaw)" of an answered leg, and every other variable is empty.
+func (s *Server) SetChannelVar(id, name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chanVars[id] == nil {
+		s.chanVars[id] = map[string]string{}
+	}
+	s.chanVars[id][name] = value
+}
+
+// serveChannelVar answers GET /channels/{id}/variable as Asterisk 23.4.1
+// does: {"value":…} for a live channel (a function such as
+// CHANNEL(audionativeformat) is evaluated), 404 "Channel not found" for
+// any other.
+func (s *Server) serveChannelVar(w http.ResponseWriter, id, name string) {
+	s.mu.Lock()
+	live := slices.ContainsFunc(s.channels, func(c channel) bool { return c.id == id })
+	v, set := s.chanVars[id][name]
+	s.mu.Unlock()
+	switch {
+	case !live:
+		writeJSON(w, http.StatusNotFound, `{"message":"Channel not found"}`)
+	case set:
+		b, _ := json.Marshal(map[string]string{"value": v})
+		writeJSON(w, http.StatusOK, string(b))
+	case name == "CHANNEL(audionativeformat)":
+		writeJSON(w, http.StatusOK, string(Recorded("channel-var-caller-1001-channel-audionativeformat.json")))
+	default:
+		writeJSON(w, http.StatusOK, `{"value":""}`)
+	}
 }
 
 // SetContact sets fields (user_agent, expiration_time, via_addr,
