@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,24 @@ func TestPushedDirectMedia(t *testing.T) {
 				t.Fatalf("got %d endpoints, want the account's and the gateway's", n)
 			}
 		})
+	}
+}
+
+// The node's phone_qualify_secs becomes the pushed AOR's
+// qualify_frequency; without it Asterisk qualifies nothing.
+func TestPushedQualify(t *testing.T) {
+	for secs, want := range map[int]string{0: "0", 30: "30"} {
+		objs, err := AccountObjects((&NodeConfig{PhoneQualifySecs: secs}).PushOptions(), &dave)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(objs, func(o PJSIPObject) bool { return o.Ref.Type == PJSIPAOR })
+		if i < 0 {
+			t.Fatal("no AOR pushed")
+		}
+		if got := fieldValue(objs[i].Fields, "qualify_frequency"); got != want {
+			t.Errorf("phone_qualify_secs %d: qualify_frequency %q, want %q", secs, got, want)
+		}
 	}
 }
 
