@@ -54,7 +54,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			continue
 		}
 		ast := sw.Asterisk
-		opts := asterisk.DefaultPushOptions()
+		opts := ast.PushOptions()
 		opts.IDWithDomain = sw.Domain == ""
 		var adapter *asterisk.Adapter // set below, before anything runs
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{

@@ -213,7 +213,15 @@ type session struct {
 	feed  *presence.Feed
 	calls *Calls
 	pres  *Presence
+	// reads takes the REST reads the running connection's reader
+	// goroutine makes beside the event loop (see runReads); nil outside
+	// run.
+	reads chan readJob
 }
+
+// readJob is a REST read made beside the event loop: it returns what to
+// apply in the loop with its answer, or nil when there is nothing to.
+type readJob func(ctx context.Context) (apply func())
 
 // run is one connection: it returns why it ended and whether it got as
 // far as a resync. Every goroutine it starts has returned when it does.
@@ -256,6 +264,13 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { ws.keepAlive(ctx, a.cfg.KeepAlive, func() bool { return len(msgs) > 0 }) })
 	}
 
+	// What events leave unsaid (a new contact's details, an answered
+	// leg's codec) is read beside the event loop, which applies the
+	// answers as they come.
+	s.reads = make(chan readJob, 1024)
+	readDone := make(chan func(), 64)
+	wg.Go(func() { s.runReads(ctx, readDone) })
+
 	// The resync below reads the node: deletions reported before it are
 	// in what it reads.
 	a.deleted.take()
@@ -289,6 +304,8 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			if err := s.reconcile(ctx, msgs); err != nil {
 				return true, err
 			}
+		case apply := <-readDone:
+			apply()
 		case <-a.deleted.ready:
 			// After the events already read, which may still name them.
 			s.drain(msgs)
@@ -375,7 +392,17 @@ func (s *session) handle(m []byte) {
 	if _, err := s.pres.Apply(ev, at, s.feed); err != nil {
 		s.a.log.Warn("asterisk: presence event", "type", ev.Type, "err", err)
 	}
+	for _, ref := range s.pres.TakeWanted() {
+		s.read(func(ctx context.Context) func() {
+			d, ok := s.readContact(ctx, ref)
+			if !ok {
+				return nil
+			}
+			return func() { s.pres.SetDetails(ref, d, s.feed) }
+		})
+	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
+	s.readCodecs()
 	for _, c := range upserts {
 		s.feed.PutCall(c)
 	}
@@ -401,9 +428,16 @@ func (s *session) resync(ctx context.Context, full bool) error {
 			return err
 		}
 		a.enqueue(s.calls.Reset(chs))
+		s.readCodecs() // of the legs up at the resync
 	}
 	aors, err := s.readAORs(ctx, eps, full)
 	if err != nil {
+		return err
+	}
+	for _, r := range s.readDetails(ctx, s.detailsToRead(eps, aors, full)) {
+		s.pres.SetDetails(r.ref, r.d, nil)
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := a.now()
@@ -452,6 +486,128 @@ func (s *session) readAORs(ctx context.Context, eps []Endpoint, all bool) (map[s
 	}
 	wg.Wait()
 	return out, ctx.Err()
+}
+
+// contactRead is the details of a contact as read over REST.
+type contactRead struct {
+	ref ContactRef
+	d   ContactDetails
+}
+
+// detailsToRead lists the contacts of online accounts whose contact
+// object is to be read: all on a connect; on a reconcile, those whose
+// details are not known or whose registration expired since they were
+// read (a refresh moves the expiry without an event).
+func (s *session) detailsToRead(eps []Endpoint, aors map[string][]string, all bool) []ContactRef {
+	now := s.a.now()
+	var refs []ContactRef
+	for _, ep := range eps {
+		id := ep.Resource
+		if ep.State != "online" || !strings.EqualFold(ep.Technology, "PJSIP") || s.pres.isGateway(id) {
+			continue
+		}
+		uris, ok := aors[id]
+		if !ok {
+			for u := range s.pres.contacts[id] {
+				uris = append(uris, u)
+			}
+		}
+		for _, u := range uris {
+			ref := ContactRef{Endpoint: id, URI: u}
+			if all || !s.pres.HasDetails(ref, now) {
+				refs = append(refs, ref)
+			}
+		}
+	}
+	return refs
+}
+
+// readDetails reads the contact objects of refs, aorConcurrency at a
+// time. A contact that cannot be read (gone since, or a failure) is left
+// out: its registration lacks the details until the next read.
+func (s *session) readDetails(ctx context.Context, refs []ContactRef) []contactRead {
+	out := make([]contactRead, 0, len(refs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, aorConcurrency)
+	for _, ref := range refs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d, ok := s.readContact(ctx, ref)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			out = append(out, contactRead{ref, d})
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *session) readContact(ctx context.Context, ref ContactRef) (ContactDetails, bool) {
+	fs, err := s.a.config.Get(ctx, ObjectRef{Type: PJSIPContact, ID: ContactID(ref.Endpoint, ref.URI)})
+	if err != nil {
+		if !errors.Is(err, ErrConfigNotFound) && ctx.Err() == nil {
+			s.a.log.Debug("asterisk: reading a contact", "aor", ref.Endpoint, "uri", ref.URI, "err", err)
+		}
+		return ContactDetails{}, false
+	}
+	return parseContactDetails(fs), true
+}
+
+// read queues job for runReads; a full queue (or no connection) drops
+// it: a contact's details are read again at the next reconcile, and a
+// leg keeps the dialplan's codec.
+func (s *session) read(job readJob) {
+	select {
+	case s.reads <- job:
+	default:
+	}
+}
+
+// readCodecs queues the read of the negotiated codec of each leg seen up
+// since the last call: CHANNEL(audionativeformat) once up is the codec
+// chosen, "(ulaw)"; the dialplan's VarCodec, set before the answer, is
+// the set on offer, and a dialled leg runs no dialplan to set it.
+func (s *session) readCodecs() {
+	for _, id := range s.calls.TakeAnswered() {
+		s.read(func(ctx context.Context) func() {
+			v, err := s.a.rest.channelVar(ctx, id, "CHANNEL(audionativeformat)")
+			if err != nil {
+				if ctx.Err() == nil {
+					s.a.log.Debug("asterisk: reading a leg's codec", "channel", id, "err", err)
+				}
+				return nil
+			}
+			return func() { s.calls.SetCodec(id, v) }
+		})
+	}
+}
+
+// runReads makes the reads queued, one at a time, each bounded by
+// RequestTimeout, and hands what to apply to the event loop through out.
+func (s *session) runReads(ctx context.Context, out chan<- func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-s.reads:
+			rctx, cancel := context.WithTimeout(ctx, s.a.cfg.RequestTimeout)
+			apply := job(rctx)
+			cancel()
+			if apply == nil {
+				continue
+			}
+			select {
+			case out <- apply:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // outboundRegistrations reads res_prometheus; nil (all unknown) when it is

@@ -203,7 +203,9 @@ func TestAdapterDropMidCall(t *testing.T) {
 			srv.Push(events[len(events)-1])
 			wantRegs := []string{
 				"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 1ms",
-				"1003@pbx.example sip:1003@192.0.2.3:5060 192.0.2.3:5060 udp unknown 0s",
+				// Registered in the gap: read at the resync, Reachable as the
+				// only qualified contact of an online endpoint; no RTT over ARI.
+				"1003@pbx.example sip:1003@192.0.2.3:5060 192.0.2.3:5060 udp reachable 0s",
 			}
 			switchtest.WaitFor(t, "presence resynced", func() bool { return slices.Equal(regLines(r.view), wantRegs) })
 			if n := len(r.view.Calls(presence.CallQuery{})); n != 0 {
@@ -333,7 +335,9 @@ func TestAdapterBlackHole(t *testing.T) {
 	})
 	wantRegs := []string{
 		"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 1ms",
-		"1003@pbx.example sip:1003@192.0.2.3:5060 192.0.2.3:5060 udp unknown 0s",
+		// Registered in the gap: read at the resync, Reachable as the
+		// only qualified contact of an online endpoint; no RTT over ARI.
+		"1003@pbx.example sip:1003@192.0.2.3:5060 192.0.2.3:5060 udp reachable 0s",
 	}
 	switchtest.WaitFor(t, "presence resynced", func() bool { return slices.Equal(regLines(r.view), wantRegs) })
 	switchtest.WaitFor(t, "the dead socket closed by the adapter", func() bool { return srv.Stalled() == 0 })
@@ -378,7 +382,7 @@ func TestAdapterSilentNode(t *testing.T) {
 	if d := time.Since(stalled); d > 2*time.Second {
 		t.Errorf("back %v after the node went silent, want about 2 keepalive intervals (%v) plus a backoff step: a request hung on a dead connection", d, 2*keepAlive)
 	}
-	if got, want := regLines(r.view), []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp unknown 0s"}; !slices.Equal(got, want) {
+	if got, want := regLines(r.view), []string{"1001@pbx.example sip:1001@192.0.2.1:5060 192.0.2.1:5060 udp reachable 0s"}; !slices.Equal(got, want) {
 		t.Errorf("presence after the resync %q, want %q", got, want)
 	}
 }

@@ -83,8 +83,12 @@ const endedMemory = 4096
 //     two channels' endpoints. A dialled leg shares its caller's parties
 //     (caller number and name, Dialed, Destination, Direction, Gateway)
 //     but its Account is its own endpoint when that is a local account.
-//   - Codec and UserAgent come from the channel variables VarCodec and
-//     VarUserAgent when the dialplan sets them.
+//   - Codec is the leg's negotiated codec, CHANNEL(audionativeformat)
+//     read over ARI once the leg is up (the adapter does it: TakeAnswered,
+//     SetCodec); until then, and when the read fails, VarCodec's value
+//     if it names one codec: the README's dialplan sets it before the
+//     answer, when it is the set on offer, "(ulaw|alaw)". UserAgent comes
+//     from VarUserAgent when the dialplan sets it.
 type Calls struct {
 	opt  CallOptions
 	csv  CSVOptions
@@ -96,6 +100,8 @@ type Calls struct {
 	ended     map[string]struct{}
 	endedRing []string // the ids in ended, oldest first once full
 	endedNext int
+	// answered are the legs seen up since the last TakeAnswered.
+	answered []string
 }
 
 // leg is what Calls knows of one channel.
@@ -119,7 +125,10 @@ type leg struct {
 	dialDisp cdr.Disposition // from final Dial statuses, "" when none
 	sip      int             // tech_cause of a hard hangup request
 	codec    string
-	ua       string
+	// codecRead: codec is the negotiated one, read from the channel after
+	// its answer (SetCodec); the dialplan's VarCodec no longer replaces it.
+	codecRead bool
+	ua        string
 }
 
 // NewCalls returns an empty Calls.
@@ -304,6 +313,7 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 		switch {
 		case l.answer.IsZero():
 			l.answer = at
+			c.answered = append(c.answered, l.id)
 		case l.answerGuessed && at.Before(l.answer):
 			// An event of the answer that a resync overtook (read from the
 			// socket after GET /channels already showed the leg Up).
@@ -319,6 +329,39 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 		l.setVar(k, v)
 	}
 	return l
+}
+
+// TakeAnswered returns, and forgets, the legs seen up for the first time
+// since the last call: the adapter reads their negotiated codec.
+func (c *Calls) TakeAnswered() []string {
+	ids := c.answered
+	c.answered = nil
+	return ids
+}
+
+// SetCodec records the negotiated codec of leg id, the value of
+// CHANNEL(audionativeformat) read once it was up. A leg already ended, or
+// a value naming no single codec, changes nothing.
+func (c *Calls) SetCodec(id, format string) {
+	l := c.legs[id]
+	if l == nil {
+		return
+	}
+	if name := codecName(format); name != "" {
+		l.codec, l.codecRead = name, true
+	}
+}
+
+// codecName is the codec an audionativeformat value names: Asterisk
+// writes the format capabilities in parentheses, "(ulaw)", and the set on
+// offer before the answer as "(ulaw|alaw)", which names no one codec: "".
+func codecName(format string) string {
+	f := strings.TrimSpace(format)
+	f = strings.TrimSuffix(strings.TrimPrefix(f, "("), ")")
+	if f == "" || strings.ContainsAny(f, "|()") {
+		return ""
+	}
+	return f
 }
 
 // forget drops an ended leg and remembers its id.
@@ -522,7 +565,9 @@ func (l *leg) setApp(name, data string) {
 func (l *leg) setVar(name, value string) {
 	switch {
 	case strings.EqualFold(name, VarCodec):
-		l.codec = value
+		if !l.codecRead {
+			l.codec = codecName(value)
+		}
 	case strings.EqualFold(name, VarUserAgent):
 		l.ua = value
 	}

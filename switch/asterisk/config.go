@@ -32,6 +32,30 @@ type NodeConfig struct {
 	// CDRFileTimezone is the zone Asterisk writes that file's times in
 	// (UTC, the default, with usegmtime=yes).
 	CDRFileTimezone string `yaml:"cdr_file_timezone"`
+	// DirectMedia is the direct_media of every pushed endpoint: false
+	// (the default) keeps the media through Asterisk. Asterisk's own
+	// default, yes, re-INVITEs two phones to send media to each other
+	// right after the answer: nothing can record the call, and the media
+	// breaks when either phone is behind NAT.
+	DirectMedia *bool `yaml:"direct_media"`
+	// PhoneQualifySecs is the qualify_frequency of pushed accounts' AORs:
+	// Asterisk sends their registered phones an OPTIONS that often and
+	// reports them Avail (presence reachable, with a round-trip time) or
+	// Unavail. 0, the default, qualifies nothing: phones show as NonQual,
+	// presence unknown ("registered, not qualified").
+	PhoneQualifySecs int `yaml:"phone_qualify_secs"`
+}
+
+// PushOptions are the PJSIP push options of this node: DefaultPushOptions
+// with the block's settings.
+func (c *NodeConfig) PushOptions() PushOptions {
+	o := DefaultPushOptions()
+	o.PhoneQualifySecs = c.PhoneQualifySecs
+	if c.DirectMedia != nil {
+		v := *c.DirectMedia
+		o.DirectMedia = &v
+	}
+	return o
 }
 
 // SetDefaults fills the keys left empty with their defaults.
@@ -50,6 +74,9 @@ func (c *NodeConfig) Validate() error {
 		return provisioning.Invalid("user", "is required (the ari.conf user)")
 	case c.Password == "":
 		return provisioning.Invalid("password", "is required (the ari.conf password)")
+	}
+	if c.PhoneQualifySecs < 0 {
+		return provisioning.Invalid("phone_qualify_secs", "must be 0 (off) or a number of seconds")
 	}
 	if _, err := time.LoadLocation(c.CDRFileTimezone); err != nil {
 		return provisioning.Invalid("cdr_file_timezone", "must be a time zone name like Europe/Berlin or UTC")

@@ -23,6 +23,8 @@ func TestNodeConfig(t *testing.T) {
 		{"no password", func(c *NodeConfig) { c.Password = "" }, "password"},
 		{"zone", func(c *NodeConfig) { c.CDRFileTimezone = "Europe/Berlin" }, ""},
 		{"bad zone", func(c *NodeConfig) { c.CDRFileTimezone = "Mars/Olympus" }, "cdr_file_timezone"},
+		{"qualify", func(c *NodeConfig) { c.PhoneQualifySecs = 30 }, ""},
+		{"negative qualify", func(c *NodeConfig) { c.PhoneQualifySecs = -1 }, "phone_qualify_secs"},
 	}
 	for _, tc := range tests {
 		c := good

@@ -108,6 +108,16 @@ func (c *restClient) endpoints(ctx context.Context) ([]Endpoint, error) {
 }
 
 // channels reads the live channels, decoded by ParseChannels.
+// channelVar reads a channel's variable or dialplan function, e.g.
+// CHANNEL(audionativeformat): GET /channels/{id}/variable.
+func (c *restClient) channelVar(ctx context.Context, id, name string) (string, error) {
+	var v struct {
+		Value string `json:"value"`
+	}
+	err := c.do(ctx, http.MethodGet, "/channels/"+url.PathEscape(id)+"/variable", url.Values{"variable": {name}}, &v)
+	return v.Value, err
+}
+
 func (c *restClient) channels(ctx context.Context) ([]Channel, error) {
 	var raw json.RawMessage
 	if err := c.do(ctx, http.MethodGet, "/channels", nil, &raw); err != nil {

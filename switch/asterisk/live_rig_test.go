@@ -74,6 +74,12 @@ type liveRig struct {
 // the node, when the test ends.
 func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 	t.Helper()
+	return startLiveRigPush(t, n, tune, DefaultPushOptions())
+}
+
+// startLiveRigPush is startLiveRig with the rig pushing opts.
+func startLiveRigPush(t *testing.T, n *liveNode, tune func(*Config), opts PushOptions) *liveRig {
+	t.Helper()
 	u, err := url.Parse(n.url)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +100,7 @@ func startLiveRig(t *testing.T, n *liveNode, tune func(*Config)) *liveRig {
 	logger := slog.New(r.log)
 	r.pusher = NewConfigPusher(PusherConfig{
 		Client:    NewConfigClient(proxied.String(), n.user, n.password, hc),
-		Options:   DefaultPushOptions(),
+		Options:   opts,
 		Ownership: r.owned,
 		Logger:    logger,
 		// As the daemon wires it: Asterisk drops a deleted account's

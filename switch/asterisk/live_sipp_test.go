@@ -112,6 +112,35 @@ func (s *sippRun) wait(timeout time.Duration) error {
 	return nil
 }
 
+// received counts the requests of method sipp received, from its
+// -trace_msg log ("UDP message received (N bytes):", a blank line, then
+// the request line).
+func (s *sippRun) received(method string) int {
+	files, _ := filepath.Glob(filepath.Join(s.dir, "*_messages.log"))
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		for i, l := range lines {
+			if !strings.Contains(l, "message received") {
+				continue
+			}
+			for _, next := range lines[i+1:] {
+				if next = strings.TrimSpace(next); next != "" {
+					if strings.HasPrefix(next, method+" ") {
+						n++
+					}
+					break
+				}
+			}
+		}
+	}
+	return n
+}
+
 // logFiles logs the ends of sipp's output and logs.
 func (s *sippRun) logFiles() {
 	files, _ := filepath.Glob(filepath.Join(s.dir, "*"))
@@ -125,6 +154,14 @@ func (s *sippRun) logFiles() {
 		}
 		s.t.Logf("sipp %s, %s:\n%s", s.scenario, filepath.Base(f), b)
 	}
+}
+
+// qualified answers Asterisk's OPTIONS to p's Contact until the test ends.
+func (n *liveNode) qualified(t *testing.T, p livePhone) *sippRun {
+	t.Helper()
+	s := startSipp(t, "options_uas.xml", nil, "-p", strconv.Itoa(p.port))
+	waitUDPBound(t, s, p.port)
+	return s
 }
 
 // register REGISTERs p for expires seconds (0 removes its contact) and

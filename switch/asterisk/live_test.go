@@ -2,7 +2,9 @@ package asterisk
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
@@ -25,6 +27,7 @@ func TestLive(t *testing.T) {
 	t.Run("Connect", func(t *testing.T) { testLiveConnect(t, n) })
 	t.Run("Push", func(t *testing.T) { testLivePush(t, n) })
 	t.Run("Presence", func(t *testing.T) { testLivePresence(t, n) })
+	t.Run("PresenceAfterRestart", func(t *testing.T) { testLivePresenceAfterRestart(t, n) })
 	t.Run("CallCDR", func(t *testing.T) { testLiveCallCDR(t, n) })
 	t.Run("BusyCDR", func(t *testing.T) { testLiveBusyCDR(t, n) })
 	t.Run("Reconnect", func(t *testing.T) { testLiveReconnect(t, n) })
@@ -169,11 +172,20 @@ func testLivePresence(t *testing.T, n *liveNode) {
 	// from Asterisk's event to the view, give or take the 5 ms poll.
 	t.Logf("presence: listed %v after the ContactStatusChange, %v after sipp got the REGISTER's 200",
 		listed.Sub(reg.UpdatedAt).Round(time.Millisecond), took.Round(time.Millisecond))
-	if reg.Address != "127.0.0.1:"+strconv.Itoa(p.port) || reg.Transport != "udp" || reg.Switch != liveSwitch || reg.Status != presence.ContactUnknown {
-		t.Errorf("registration %+v; want address 127.0.0.1:%d, transport udp, switch %s, status unknown (not qualified)", reg, p.port, liveSwitch)
+	// The address is the Contact's until the contact object gives the
+	// REGISTER's source (via_addr:via_port), both on 127.0.0.1.
+	if !strings.HasPrefix(reg.Address, "127.0.0.1:") || reg.Transport != "udp" || reg.Switch != liveSwitch || reg.Status != presence.ContactUnknown {
+		t.Errorf("registration %+v; want address 127.0.0.1, transport udp, switch %s, status unknown (not qualified)", reg, liveSwitch)
 	}
 	if !r.view.Online(p.domain, p.user) {
 		t.Errorf("View.Online(%s, %s) = false while registered", p.domain, p.user)
+	}
+	// The user agent and expiry come from the contact object, read after
+	// the ContactStatusChange (no event carries them).
+	took = waitFor(t, 5*time.Second, "the user agent and expiry", func() bool { reg, _ = r.registration(p); return reg.UserAgent != "" })
+	t.Logf("presence: user agent and expiry %v after the registration was listed", took.Round(time.Millisecond))
+	if reg.UserAgent != "switchboard-live-test" || reg.Expires.Before(listed.Add(50*time.Second)) || reg.Expires.After(listed.Add(62*time.Second)) {
+		t.Errorf("user agent %q, expires %v; want switchboard-live-test, about 60 s after %v", reg.UserAgent, reg.Expires, listed)
 	}
 	// A periodic reconcile (REST) keeps what the events said.
 	synced := r.state().LastSync
@@ -194,6 +206,77 @@ func testLivePresence(t *testing.T, n *liveNode) {
 	t.Logf("presence: a registered account gone %v after its deletion", took.Round(time.Millisecond))
 	if took > reconcile/2 {
 		t.Errorf("a deleted account's registration went %v after the delete: by a periodic reconcile (every %v), not at once", took, reconcile)
+	}
+}
+
+// testLivePresenceAfterRestart: phones registered before Switchboard
+// (re)started are listed at its first resync with the status Asterisk
+// gives them (seen before: 69 s of "unknown" while Asterisk showed
+// Avail), their user agent and expiry: a qualified phone that answers
+// OPTIONS is reachable, one whose AOR is not qualified (NonQual) is
+// unknown, "registered but not qualified" in presence's vocabulary.
+func testLivePresenceAfterRestart(t *testing.T, n *liveNode) {
+	opts := DefaultPushOptions()
+	opts.PhoneQualifySecs = 2
+	r := startLiveRigPush(t, n, nil, opts)
+	r.connected(t)
+	p := r.newPhone("Live Qualified")
+	waitFor(t, 10*time.Second, "the account on the node", func() bool { return r.pushed(p) })
+	n.qualified(t, p)
+	r.register(p)
+	waitFor(t, 10*time.Second, "the qualified phone reachable", func() bool {
+		reg, _ := r.registration(p)
+		return reg.Status == presence.ContactReachable
+	})
+	plain := startLiveRig(t, n, nil)
+	plain.connected(t)
+	q := plain.registeredPhone("Live NonQualified")
+	if out, err := n.runCLI(context.Background(), "pjsip show contacts"); err == nil {
+		t.Logf("the node's contacts before the restart:\n%s", out)
+	}
+
+	// A Switchboard started now: a second adapter of its own.
+	view := presence.New()
+	cfg := Config{
+		Name: liveSwitch, URL: n.url, User: n.user, Password: n.password, App: liveApp + "-restart",
+		Domain: liveDomain, IsGateway: func(string) bool { return false }, ReconcileEvery: time.Minute,
+		HTTPClient: &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second},
+		Logger:     slog.New(newLiveLog(t)),
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = a.WatchPresence(ctx, view.Feed(liveSwitch)) }()
+	t.Cleanup(func() { cancel(); <-done; cfg.HTTPClient.CloseIdleConnections() })
+	started := time.Now()
+	waitFor(t, 10*time.Second, "the restarted adapter's first resync", func() bool {
+		for _, s := range view.Switches() {
+			if s.Name == liveSwitch && s.Connected {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("presence after restart: first resync %v after start", time.Since(started).Round(time.Millisecond))
+	for _, tc := range []struct {
+		phone livePhone
+		want  presence.ContactStatus
+	}{{p, presence.ContactReachable}, {q, presence.ContactUnknown}} {
+		regs, _ := view.Registrations(presence.RegistrationQuery{Domain: tc.phone.domain, User: tc.phone.user})
+		if len(regs) != 1 {
+			t.Errorf("%s after the restart: %+v, want its one registration", tc.phone.user, regs)
+			continue
+		}
+		g := regs[0]
+		t.Logf("presence after restart: %s %s status %s rtt %v user agent %q expires in %v", g.User, g.Contact, g.Status, g.RTT, g.UserAgent, time.Until(g.Expires).Round(time.Second))
+		if g.Contact != tc.phone.contact() || g.Status != tc.want || g.UserAgent != "switchboard-live-test" ||
+			g.Expires.Before(started.Add(30*time.Second)) || !strings.HasPrefix(g.Address, "127.0.0.1:") {
+			t.Errorf("%s at the first resync: %+v; want contact %s, status %s, user agent switchboard-live-test, an expiry",
+				tc.phone.user, g, tc.phone.contact(), tc.want)
+		}
 	}
 }
 
@@ -231,6 +314,11 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 	if err := uas.wait(10 * time.Second); err != nil {
 		t.Fatalf("the callee: %v", err)
 	}
+	// Pushed endpoints have direct_media=no (NodeConfig.DirectMedia):
+	// Asterisk keeps the media and sends the callee no re-INVITE.
+	if n := uas.received("INVITE"); n != 1 {
+		t.Errorf("the callee received %d INVITEs, want 1: a re-INVITE means direct_media is on", n)
+	}
 	took = waitFor(t, 10*time.Second, "the CDRs of both legs", func() bool {
 		return len(r.sink.Leg(a.ID)) > 0 && len(r.sink.Leg(b.ID)) > 0
 	})
@@ -255,6 +343,11 @@ func testLiveCallCDR(t *testing.T, n *liveNode) {
 			rec.Dialed != callee.user || rec.Direction != cdr.DirectionInternal || rec.Domain != liveDomain || rec.LinkedID != a.LinkedID {
 			t.Errorf("leg %s CDR parties: %+v; want account %s, caller %s \"Live Caller\", dialled %s, internal, %s, linked %s",
 				leg.id, brief(rec), leg.account, caller.user, callee.user, liveDomain, a.LinkedID)
+		}
+		// The negotiated codec, read after the answer (sipp offers PCMU
+		// only), on the dialled leg too, without Asterisk's parentheses.
+		if rec.Codec != "ulaw" {
+			t.Errorf("leg %s codec %q, want ulaw", leg.id, rec.Codec)
 		}
 		if rec.Disposition != cdr.Answered || rec.Cause != 16 || rec.Answer == nil {
 			t.Errorf("leg %s CDR: disposition %s, cause %d, answer %v; want ANSWERED, 16, set", leg.id, rec.Disposition, rec.Cause, rec.Answer)

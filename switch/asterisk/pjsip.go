@@ -91,6 +91,9 @@ type PushOptions struct {
 	// Codecs is the allow list (after disallow=all), e.g. ulaw, alaw.
 	Codecs []string
 	// DirectMedia, when set, is sent as direct_media on every endpoint.
+	// DefaultPushOptions sets it to false: Asterisk's default (yes)
+	// re-INVITEs two phones to talk to each other after the answer, so
+	// the media bypasses Asterisk (no recording, broken across NAT).
 	DirectMedia *bool
 	// MaxContacts is how many registrations an account may hold at once.
 	MaxContacts int
@@ -115,6 +118,7 @@ func DefaultPushOptions() PushOptions {
 			provisioning.TransportTLS: "transport-tls",
 		},
 		Codecs:      []string{"ulaw", "alaw"},
+		DirectMedia: new(false),
 		MaxContacts: 1,
 	}
 }

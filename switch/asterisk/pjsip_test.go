@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,76 @@ import (
 func recordingOptions() PushOptions {
 	o := DefaultPushOptions()
 	o.Codecs = []string{"ulaw"}
+	o.DirectMedia = nil // the recording predates the direct_media default
 	return o
+}
+
+// Pushed endpoints keep the media through Asterisk unless the node's
+// block says otherwise: Asterisk's own default (direct_media=yes)
+// re-INVITEs both phones to talk to each other (seen live on 23.4.1).
+func TestPushedDirectMedia(t *testing.T) {
+	yes := true
+	gw := &provisioning.Gateway{ID: 1, Name: "gw", Host: "192.0.2.1"}
+	for _, tc := range []struct {
+		name string
+		node NodeConfig
+		want string
+	}{
+		{"default", NodeConfig{}, "no"},
+		{"direct_media: true", NodeConfig{DirectMedia: &yes}, "yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.node.PushOptions()
+			acc, err := AccountObjects(opts, &dave)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gwo, err := GatewayObjects(opts, gw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, o := range append(acc, gwo...) {
+				if o.Ref.Type != PJSIPEndpoint {
+					continue
+				}
+				n++
+				if got := fieldValue(o.Fields, "direct_media"); got != tc.want {
+					t.Errorf("%s: direct_media = %q, want %q", o.Ref, got, tc.want)
+				}
+			}
+			if n != 2 {
+				t.Fatalf("got %d endpoints, want the account's and the gateway's", n)
+			}
+		})
+	}
+}
+
+// The node's phone_qualify_secs becomes the pushed AOR's
+// qualify_frequency; without it Asterisk qualifies nothing.
+func TestPushedQualify(t *testing.T) {
+	for secs, want := range map[int]string{0: "0", 30: "30"} {
+		objs, err := AccountObjects((&NodeConfig{PhoneQualifySecs: secs}).PushOptions(), &dave)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(objs, func(o PJSIPObject) bool { return o.Ref.Type == PJSIPAOR })
+		if i < 0 {
+			t.Fatal("no AOR pushed")
+		}
+		if got := fieldValue(objs[i].Fields, "qualify_frequency"); got != want {
+			t.Errorf("phone_qualify_secs %d: qualify_frequency %q, want %q", secs, got, want)
+		}
+	}
+}
+
+func fieldValue(fs []Field, attr string) string {
+	for _, f := range fs {
+		if f.Attribute == attr {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 var dave = provisioning.Account{ID: 7, Domain: "example.com", Username: "2001", Secret: "secret2001",

@@ -1,9 +1,11 @@
 package asterisk
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,7 +91,18 @@ type Presence struct {
 	regs map[string]presence.RegistrationState
 	// placeholders are the endpoints listed with the placeholder contact.
 	placeholders map[string]bool
+	// details are what the contact objects said (user agent, expiry,
+	// source, qualify), by endpoint id and URI: read over REST, since no
+	// event carries them.
+	details map[string]map[string]ContactDetails
+	// wanted are the contacts events added whose details are not known
+	// yet, for the adapter to read (TakeWanted).
+	wanted []ContactRef
 }
+
+// ContactRef names one registered contact: the endpoint (and AOR) id
+// and the contact URI.
+type ContactRef struct{ Endpoint, URI string }
 
 // NewPresence returns an empty Presence.
 func NewPresence(opt PresenceOptions) *Presence {
@@ -99,6 +112,7 @@ func NewPresence(opt PresenceOptions) *Presence {
 		gateways:     map[string]presence.Gateway{},
 		regs:         map[string]presence.RegistrationState{},
 		placeholders: map[string]bool{},
+		details:      map[string]map[string]ContactDetails{},
 	}
 }
 
@@ -130,6 +144,7 @@ type Feed interface {
 func (p *Presence) Forget(id string, feed Feed) {
 	delete(p.contacts, id)
 	delete(p.placeholders, id)
+	delete(p.details, id)
 	if _, ok := p.gateways[id]; ok {
 		delete(p.gateways, id)
 		feed.DeleteGateway(id)
@@ -178,6 +193,7 @@ func (p *Presence) contactChanged(id string, ci *ContactInfo, at time.Time, feed
 		if len(cs) == 0 {
 			delete(p.contacts, id)
 		}
+		p.forgetDetails(id, ci.URI)
 	} else {
 		if cs == nil {
 			cs = map[string]*contact{}
@@ -190,6 +206,10 @@ func (p *Presence) contactChanged(id string, ci *ContactInfo, at time.Time, feed
 			c.rtt = old.rtt
 		}
 		cs[ci.URI] = c
+		if _, ok := p.details[id][ci.URI]; !ok && !p.isGateway(id) &&
+			!slices.Contains(p.wanted, ContactRef{id, ci.URI}) {
+			p.wanted = append(p.wanted, ContactRef{id, ci.URI})
+		}
 	}
 	if p.isGateway(id) {
 		feed.PutGateway(p.gateway(id, "", at))
@@ -223,16 +243,64 @@ func (p *Presence) endpointChanged(id, state, peer string, at time.Time, feed Fe
 	user, domain := p.userDomain(id)
 	delete(p.contacts, id)
 	delete(p.placeholders, id)
+	delete(p.details, id)
 	feed.DeleteRegistration(domain, user, "")
+}
+
+func (p *Presence) forgetDetails(id, uri string) {
+	if ds := p.details[id]; ds != nil {
+		delete(ds, uri)
+		if len(ds) == 0 {
+			delete(p.details, id)
+		}
+	}
+}
+
+// TakeWanted returns, and forgets, the contacts events added whose
+// details (ContactDetails) are not known: the adapter reads them and
+// hands them to SetDetails.
+func (p *Presence) TakeWanted() []ContactRef {
+	w := p.wanted
+	p.wanted = nil
+	return w
+}
+
+// HasDetails reports whether the details of a contact are known and its
+// registration not past its expiry as of now: a refreshed REGISTER moves
+// the expiry without any event, so a lapsed one is read again.
+func (p *Presence) HasDetails(ref ContactRef, now time.Time) bool {
+	d, ok := p.details[ref.Endpoint][ref.URI]
+	return ok && (d.Expires.IsZero() || d.Expires.After(now))
+}
+
+// SetDetails records what a contact object said and, when the contact is
+// still registered, writes its registration again into feed (nil: the
+// caller takes a Snapshot next).
+func (p *Presence) SetDetails(ref ContactRef, d ContactDetails, feed Feed) {
+	c := p.contacts[ref.Endpoint][ref.URI]
+	if feed != nil && c == nil {
+		return // removed while its details were read
+	}
+	ds := p.details[ref.Endpoint]
+	if ds == nil {
+		ds = map[string]ContactDetails{}
+		p.details[ref.Endpoint] = ds
+	}
+	ds[ref.URI] = d
+	if feed != nil && c != nil && !p.isGateway(ref.Endpoint) {
+		feed.PutRegistration(p.registration(ref.Endpoint, c))
+	}
 }
 
 // registration is the presence view of one contact of endpoint id.
 func (p *Presence) registration(id string, c *contact) presence.Registration {
 	user, domain := p.userDomain(id)
 	addr, transport := contactAddress(c.uri)
+	d := p.details[id][c.uri]
 	return presence.Registration{
 		User: user, Domain: domain, Contact: c.uri,
-		Address: addr, Transport: transport,
+		Address: cmp.Or(d.Source, addr), Transport: transport,
+		UserAgent: d.UserAgent, Expires: d.Expires,
 		Status: contactStatus(c.status), RTT: c.rtt, UpdatedAt: c.at,
 	}
 }
@@ -311,6 +379,7 @@ func (p *Presence) Snapshot(eps []Endpoint, aors map[string][]string, now time.T
 		if list, ok := aors[id]; ok {
 			p.setContacts(id, list, now)
 		}
+		p.inferStatus(id)
 		cs := p.sortedContacts(id)
 		if len(cs) == 0 {
 			user, domain := p.userDomain(id)
@@ -330,12 +399,56 @@ func (p *Presence) Snapshot(eps []Endpoint, aors map[string][]string, now time.T
 			delete(p.contacts, id)
 		}
 	}
+	for id, ds := range p.details {
+		for uri := range ds {
+			if p.contacts[id][uri] == nil {
+				delete(ds, uri)
+			}
+		}
+		if len(ds) == 0 {
+			delete(p.details, id)
+		}
+	}
 	for id := range p.gateways {
 		if !seen[id] {
 			delete(p.gateways, id)
 		}
 	}
 	return s
+}
+
+// inferStatus gives the contacts of online endpoint id that no event
+// reported on (those read at a resync) the status Asterisk must have
+// given them, which ARI cannot read (no contact_status type): a contact
+// Asterisk does not qualify (qualify_frequency 0) is NonQualified; and
+// since Asterisk reports an endpoint whose AOR qualifies its contacts
+// online only while one of them is Available (pjsip_options.c counts
+// only AVAILABLE contacts), the one contact whose status is unknown
+// while no other is known Reachable is Reachable. Its round-trip time
+// stays unknown (0) until a ContactStatusChange: Asterisk sends one only
+// when the status changes, and reports the time nowhere else over ARI.
+func (p *Presence) inferStatus(id string) {
+	var open []*contact
+	for _, c := range p.contacts[id] {
+		if c.status != "" {
+			if c.status == "Reachable" {
+				return
+			}
+			continue
+		}
+		d, ok := p.details[id][c.uri]
+		if !ok {
+			return // not known whether Asterisk qualifies it
+		}
+		if d.QualifySecs == 0 {
+			c.status = "NonQualified"
+			continue
+		}
+		open = append(open, c)
+	}
+	if len(open) == 1 {
+		open[0].status = "Reachable"
+	}
 }
 
 // setContacts makes uris the contacts of endpoint id.

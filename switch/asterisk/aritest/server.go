@@ -8,17 +8,24 @@
 // the events pushed through it: an event's endpoint sets that endpoint's
 // state, ContactStatusChange adds or removes the AOR's contact (which
 // GET /asterisk/config/dynamic/res_pjsip/aor/{id} lists, as Asterisk
-// does), and channel events add, update and remove channels. So a test
+// does, and whose contact object .../contact/{aor;@md5} serves as
+// recorded, with SetContact's fields), and channel events add, update
+// and remove channels. So a test
 // pushes what happens and the adapter's resync reads the matching state.
 package aritest
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,16 +54,22 @@ type Server struct {
 	// a subscription to endpoint:PJSIP is refused (see StartEmpty).
 	pjsipTech bool
 	contacts  map[string][]string
-	channels  []channel
-	metrics   []byte
-	subs      map[string][]string // app → explicit event sources
-	sockets   map[*socket]struct{}
-	stalled   map[*socket]struct{} // connected but silent (StallSockets)
-	pings     atomic.Int64
-	failNext  []int
-	delay     time.Duration
-	connects  int
-	requests  []string // "METHOD /path?query" of every request
+	// contactFields are the test's fields of contact objects (SetContact),
+	// by contact id, laid over the recorded contact object.
+	contactFields map[string]map[string]string
+	// chanVars are the test's answers to GET /channels/{id}/variable
+	// (SetChannelVar), by channel id and variable.
+	chanVars map[string]map[string]string
+	channels []channel
+	metrics  []byte
+	subs     map[string][]string // app → explicit event sources
+	sockets  map[*socket]struct{}
+	stalled  map[*socket]struct{} // connected but silent (StallSockets)
+	pings    atomic.Int64
+	failNext []int
+	delay    time.Duration
+	connects int
+	requests []string // "METHOD /path?query" of every request
 	// Call control (control.go).
 	originated []Originated
 	hungUp     []Hangup
@@ -85,13 +98,15 @@ type channel struct {
 // when t ends.
 func New(t testing.TB) *Server {
 	s := &Server{
-		contacts:  map[string][]string{},
-		subs:      map[string][]string{},
-		sockets:   map[*socket]struct{}{},
-		stalled:   map[*socket]struct{}{},
-		metrics:   Recorded("res-prometheus-metrics.txt"),
-		pjsipTech: true,
-		conns:     map[*holeConn]struct{}{},
+		contacts:      map[string][]string{},
+		contactFields: map[string]map[string]string{},
+		chanVars:      map[string]map[string]string{},
+		subs:          map[string][]string{},
+		sockets:       map[*socket]struct{}{},
+		stalled:       map[*socket]struct{}{},
+		metrics:       Recorded("res-prometheus-metrics.txt"),
+		pjsipTech:     true,
+		conns:         map[*holeConn]struct{}{},
 	}
 	if err := json.Unmarshal(Recorded("endpoints-pjsip.json"), &s.endpoints); err != nil {
 		t.Fatalf("aritest: %v", err)
@@ -511,6 +526,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.originate(w, r)
 	case r.Method == http.MethodDelete && len(parts) == 2 && parts[0] == "channels":
 		s.hangup(w, r, parts[1])
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "channels" && parts[2] == "variable":
+		s.serveChannelVar(w, parts[1], r.URL.Query().Get("variable"))
 	case r.Method == http.MethodGet && path == "channels":
 		s.mu.Lock()
 		raws := make([]json.RawMessage, 0, len(s.channels))
@@ -524,6 +541,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, string(Recorded("asterisk-info.json")))
 	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5]:
 		s.serveAOR(w, parts[5])
+	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/contact/"+parts[5]:
+		s.serveContact(w, parts[5])
+	case r.Method == http.MethodGet && len(parts) == 6 && parts[4] == "contact_status":
+		// Not a sorcery type in Asterisk 23: no status or RTT over ARI.
+		writeJSON(w, http.StatusNotFound, `{"message":"objectType 'contact_status' not found"}`)
 	case r.Method == http.MethodDelete && len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/"):
 		s.deleteObject(w, parts[4], parts[5])
 	case len(parts) == 2 && parts[0] == "applications" && r.Method == http.MethodGet:
@@ -606,6 +628,110 @@ func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 		{"attribute": "max_contacts", "value": "1"},
 		{"attribute": "contact", "value": contacts},
 		{"attribute": "qualify_frequency", "value": "10"},
+	}
+	b, _ := json.Marshal(fields)
+	writeJSON(w, http.StatusOK, string(b))
+}
+
+// SetChannelVar sets the answer to GET /channels/{id}/variable?variable=name.
+// Without it, CHANNEL(audionativeformat) of any channel is the recorded
+// "(ulaw)" of an answered leg, and every other variable is empty.
+func (s *Server) SetChannelVar(id, name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.chanVars[id] == nil {
+		s.chanVars[id] = map[string]string{}
+	}
+	s.chanVars[id][name] = value
+}
+
+// serveChannelVar answers GET /channels/{id}/variable as Asterisk 23.4.1
+// does: {"value":…} for a live channel (a function such as
+// CHANNEL(audionativeformat) is evaluated), 404 "Channel not found" for
+// any other.
+func (s *Server) serveChannelVar(w http.ResponseWriter, id, name string) {
+	s.mu.Lock()
+	live := slices.ContainsFunc(s.channels, func(c channel) bool { return c.id == id })
+	v, set := s.chanVars[id][name]
+	s.mu.Unlock()
+	switch {
+	case !live:
+		writeJSON(w, http.StatusNotFound, `{"message":"Channel not found"}`)
+	case set:
+		b, _ := json.Marshal(map[string]string{"value": v})
+		writeJSON(w, http.StatusOK, string(b))
+	case name == "CHANNEL(audionativeformat)":
+		writeJSON(w, http.StatusOK, string(Recorded("channel-var-caller-1001-channel-audionativeformat.json")))
+	default:
+		writeJSON(w, http.StatusOK, `{"value":""}`)
+	}
+}
+
+// SetContact sets fields (user_agent, expiration_time, via_addr,
+// via_port, qualify_frequency…) of the contact object of uri registered
+// to aor, over the recorded object (config-contact-1001.json) that the
+// fake serves for every registered contact. Without it a contact has no
+// user agent, came from its own address and expires an hour after it was
+// read.
+func (s *Server) SetContact(aor, uri string, fields map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := ContactID(aor, uri)
+	if s.contactFields[id] == nil {
+		s.contactFields[id] = map[string]string{}
+	}
+	maps.Copy(s.contactFields[id], fields)
+}
+
+// ContactID is the sorcery id Asterisk gives contact uri of aor:
+// "aor;@" and the hex MD5 of the URI.
+func ContactID(aor, uri string) string {
+	sum := md5.Sum([]byte(uri))
+	return aor + ";@" + hex.EncodeToString(sum[:])
+}
+
+// serveContact answers GET .../res_pjsip/contact/{id} as Asterisk 23.4.1
+// does: the recorded object with this contact's uri, endpoint and fields,
+// for a registered contact; 404 for any other id (an AOR's name alone
+// included, as recorded).
+func (s *Server) serveContact(w http.ResponseWriter, id string) {
+	aor, _, ok := strings.Cut(id, ";@")
+	s.mu.Lock()
+	uri := ""
+	if ok {
+		for _, u := range s.contacts[aor] {
+			if ContactID(aor, u) == id {
+				uri = u
+			}
+		}
+	}
+	set := maps.Clone(s.contactFields[id])
+	s.mu.Unlock()
+	if uri == "" {
+		writeJSON(w, http.StatusNotFound, fmt.Sprintf(`{"message":"Object with id '%s' not found"}`, id))
+		return
+	}
+	var fields []map[string]string
+	if err := json.Unmarshal(Recorded("config-contact-1001.json"), &fields); err != nil {
+		panic(err)
+	}
+	// The REGISTER came from the contact's own address (no NAT) unless
+	// the test says otherwise.
+	hostPort, _, _ := strings.Cut(uri[strings.LastIndexByte(uri, '@')+1:], ";")
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host, port = hostPort, "5060"
+	}
+	over := map[string]string{
+		"uri": uri, "endpoint": aor, "user_agent": "", "call_id": "",
+		"via_addr": host, "via_port": port,
+		"expiration_time": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
+	}
+	maps.Copy(over, set)
+	for _, f := range fields {
+		if v, ok := over[f["attribute"]]; ok {
+			f["value"] = v
+		}
 	}
 	b, _ := json.Marshal(fields)
 	writeJSON(w, http.StatusOK, string(b))

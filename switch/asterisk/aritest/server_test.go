@@ -73,6 +73,28 @@ func TestRecordedAnswers(t *testing.T) {
 			t.Errorf("empty node: GET %s: %d %s\nwant %d %s", tc.path, status, body, tc.status, tc.body)
 		}
 	}
+	// Contacts over dynamic configuration, as recorded (fidelity/): the
+	// registered contact's object, 404 for an AOR's name alone and for
+	// contact_status, which is not a sorcery type.
+	srv.Push(ContactEvents("1001", "sip:1001@127.0.0.1:5071", time.Millisecond, false, time.Now())...)
+	srv.SetContact("1001", "sip:1001@127.0.0.1:5071", map[string]string{
+		"user_agent": "SIPp-phone-1001", "expiration_time": "1796588409", "via_port": "5171", "call_id": "1-30352@127.0.0.1"})
+	contactPath := "/asterisk/config/dynamic/res_pjsip/contact/"
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{contactPath + "1001%3B%4005b159396a728bfe3eaa865b94eca3fa", 200, string(Recorded("config-contact-1001.json"))},
+		{contactPath + "1001;@05b159396a728bfe3eaa865b94eca3fa", 200, string(Recorded("config-contact-1001.json"))},
+		{contactPath + "1001", 404, recordedBody("config-contact-1001-by-aor-name-404.http")},
+		{"/asterisk/config/dynamic/res_pjsip/contact_status/1001%3B%4005b159396a728bfe3eaa865b94eca3fa", 404, recordedBody("config-contact_status-1001.http")},
+	} {
+		status, body := get(t, srv.URL+tc.path, User, Password)
+		if status != tc.status || strings.TrimSpace(body) != tc.body {
+			t.Errorf("GET %s: %d %s\nwant %d %s", tc.path, status, body, tc.status, tc.body)
+		}
+	}
 	srv.SetEndpoints("offline", "1001")
 	if status, _ := get(t, srv.URL+"/endpoints/PJSIP", User, Password); status != 200 {
 		t.Errorf("GET /endpoints/PJSIP after the first endpoint: %d, want 200", status)
