@@ -201,6 +201,15 @@ func advertisedHost(ip netip.Addr) string {
 	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
+// ProbeUser is the user of every probe's From URI. Asterisk identifies
+// an out-of-dialog request by its From user (identify_by=username, the
+// default) before res_pjsip answers OPTIONS, so a probe of a switch's own
+// listener from no known endpoint is challenged (401) and logged as "No
+// matching endpoint found" at every probe; an endpoint of this name on
+// the switch (switch/asterisk/README.md, "SIP probe of the switch") makes
+// the probe identified, answered 200 and silent.
+const ProbeUser = "switchboard"
+
 // options sends one OPTIONS as spec says and waits for its final response
 // at most timeout. It returns the connection used for TCP and TLS.
 func (p *Prober) options(ctx context.Context, rs *runState, spec targetSpec, timeout time.Duration) (outcome, siplib.Connection) {
@@ -213,7 +222,7 @@ func (p *Prober) options(ctx context.Context, rs *runState, spec targetSpec, tim
 	} else if rs.streamIP != nil {
 		req.Laddr = siplib.Addr{IP: rs.streamIP}
 	}
-	from := &siplib.FromHeader{Address: siplib.Uri{Scheme: "sip", User: "switchboard", Host: rs.host}}
+	from := &siplib.FromHeader{Address: siplib.Uri{Scheme: "sip", User: ProbeUser, Host: rs.host}}
 	from.Params.Add("tag", siplib.GenerateTagN(12))
 	to := &siplib.ToHeader{Address: siplib.Uri{Scheme: spec.uri.Scheme, User: spec.uri.User, Host: spec.uri.Host, Port: spec.uri.Port}}
 	req.AppendHeader(from)
