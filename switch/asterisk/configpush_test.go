@@ -222,7 +222,7 @@ func TestReconcileBadAttributeNamesIt(t *testing.T) {
 	f := newFakeConfigARI(t)
 	p := newTestPusher(t, f, nil)
 	// The mapping never sends a misspelt attribute, so push one directly.
-	err := p.pushSource(context.Background(), []PJSIPObject{{ObjectRef{PJSIPAOR, "2001"},
+	_, err := p.pushSource(context.Background(), []PJSIPObject{{ObjectRef{PJSIPAOR, "2001"},
 		[]Field{{"max_contacts", "1"}, {"max_contact", "2"}}}}, map[ObjectRef]bool{})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Status != 400 || !slices.Equal(ce.Unknown, []string{"max_contact"}) {
