@@ -320,6 +320,7 @@ type ConfigPusher struct {
 	lastErr error
 
 	failures *prometheus.CounterVec // MetricPushFailures, by kind
+	states   map[ObjectRef]ObjectState
 }
 
 // PusherConfig configures a ConfigPusher.
@@ -357,6 +358,7 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		sources:         make(map[string][]ObjectRef),
 		pending:         make(map[string]provisioning.Change),
 		wake:            make(chan struct{}, 1),
+		states:          make(map[ObjectRef]ObjectState),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        MetricPushFailures,
 			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once).",
@@ -579,9 +581,25 @@ func (p *ConfigPusher) pushUnit(ctx context.Context, key string, objs []PJSIPObj
 		}
 	}
 	gna := &GatewayNotAppliedError{Gateway: objs[0].Ref.ID, Removed: refs, Err: err}
+	p.mu.Lock()
+	prev := make(map[ObjectRef]ObjectState, len(objs))
+	for _, o := range objs {
+		prev[o.Ref] = p.states[o.Ref]
+	}
+	p.mu.Unlock()
 	if derr := p.deleteOwned(ctx, refs, mine); derr != nil {
 		gna.Err = errors.Join(err, fmt.Errorf("asterisk: removing the rest of gateway %s: %w", gna.Gateway, derr))
 	}
+	p.mu.Lock()
+	for _, o := range objs {
+		// The object that failed keeps its own answer.
+		if st := prev[o.Ref]; st.State == StateFailed || st.State == StateConflict {
+			p.states[o.Ref] = st
+		} else {
+			p.setStateLocked(o.Ref, StateNotApplied, gna.Err)
+		}
+	}
+	p.mu.Unlock()
 	removed := make([]string, len(refs))
 	for i, r := range refs {
 		removed[i] = r.String()
@@ -622,6 +640,7 @@ func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned
 		case errors.Is(err, ErrConfigNotFound):
 			todo = append(todo, o)
 		case err != nil:
+			p.setState(o.Ref, StateFailed, err)
 			return nil, err
 		case !owned[o.Ref]:
 			p.markForeign(o.Ref)
@@ -658,6 +677,7 @@ func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool)
 		}
 	}
 	if _, err := p.api.Put(ctx, o.Ref, o.Fields); err != nil {
+		p.setState(o.Ref, StateFailed, err)
 		if errors.Is(err, ErrConfigForbidden) {
 			p.markForeign(o.Ref)
 			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); skipped", "object", o.Ref.String())
@@ -671,17 +691,83 @@ func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool)
 	return nil
 }
 
+// PushState is what the pusher last saw of one PJSIP object on its node.
+type PushState string
+
+// The states of ObjectState.
+const (
+	// StateApplied: Asterisk holds the object as Switchboard wants it.
+	StateApplied PushState = "applied"
+	// StateFailed: Asterisk refused the object or could not be reached.
+	StateFailed PushState = "failed"
+	// StateNotApplied: another object of the same gateway failed, so
+	// this one was removed again (a gateway is applied whole or not).
+	StateNotApplied PushState = "not_applied"
+	// StateConflict: an object of that id exists on Asterisk and is not
+	// Switchboard's (pjsip.conf, another tool); it was left alone.
+	StateConflict PushState = "conflict"
+)
+
+// ObjectState is one object's push state on the pusher's node, for the
+// API to show per switch. Error is Asterisk's answer (never a secret:
+// ConfigError carries attribute names, not values).
+type ObjectState struct {
+	Ref   ObjectRef
+	State PushState
+	Error string
+	Since time.Time // when the state last changed
+}
+
+// States returns the push state of every object the pusher has tried to
+// put on its node since start, sorted by id and creation order; objects
+// it deleted on purpose are not listed.
+func (p *ConfigPusher) States() []ObjectState {
+	p.mu.Lock()
+	out := make([]ObjectState, 0, len(p.states))
+	for _, st := range p.states {
+		out = append(out, st)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(out, func(a, b ObjectState) int {
+		if c := strings.Compare(a.Ref.ID, b.Ref.ID); c != 0 {
+			return c
+		}
+		return typeRank(a.Ref.Type) - typeRank(b.Ref.Type)
+	})
+	return out
+}
+
+func (p *ConfigPusher) setState(ref ObjectRef, st PushState, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.setStateLocked(ref, st, err)
+}
+
+func (p *ConfigPusher) setStateLocked(ref ObjectRef, st PushState, err error) {
+	s := ObjectState{Ref: ref, State: st}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	if old, ok := p.states[ref]; ok && old.State == s.State && old.Error == s.Error {
+		return
+	}
+	s.Since = time.Now()
+	p.states[ref] = s
+}
+
 // markForeign remembers, until Invalidate, that ref is not Switchboard's,
 // so that later pushes report the clash without asking Asterisk again.
 func (p *ConfigPusher) markForeign(ref ObjectRef) {
 	p.mu.Lock()
 	p.foreign[ref] = true
+	p.setStateLocked(ref, StateConflict, nil)
 	p.mu.Unlock()
 }
 
 func (p *ConfigPusher) remember(o PJSIPObject) {
 	p.mu.Lock()
 	p.applied[o.Ref] = slices.Clone(o.Fields)
+	p.setStateLocked(o.Ref, StateApplied, nil)
 	p.mu.Unlock()
 }
 
@@ -706,6 +792,7 @@ func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned 
 		}
 		p.mu.Lock()
 		delete(p.applied, r)
+		delete(p.states, r)
 		p.mu.Unlock()
 		if r.Type == PJSIPEndpoint && p.endpointDeleted != nil {
 			p.endpointDeleted(r.ID)

@@ -95,6 +95,22 @@ func TestGatewayAppliedWholeOrNotAtAll(t *testing.T) {
 				t.Errorf("%s{kind=account} = %v, want 0", MetricPushFailures, got)
 			}
 
+			// The API's view: the refused object failed with Asterisk's
+			// answer, the others are not applied.
+			states := p.States()
+			if len(states) != len(objs) {
+				t.Errorf("States() = %+v, want one per object of the gateway", states)
+			}
+			for _, st := range states {
+				want := StateNotApplied
+				if st.Ref.Type == tt.refuse {
+					want = StateFailed
+				}
+				if st.State != want || !strings.Contains(st.Error, "400") || strings.Contains(st.Error, "s3cret") || st.Since.IsZero() {
+					t.Errorf("state of %s = %+v, want %s with the 400 and no secret", st.Ref, st, want)
+				}
+			}
+
 			// Once Asterisk accepts it, the next Reconcile pushes it whole.
 			f.mu.Lock()
 			clear(f.refuse)
@@ -106,6 +122,18 @@ func TestGatewayAppliedWholeOrNotAtAll(t *testing.T) {
 				if _, ok := f.object(o.Ref); !ok {
 					t.Errorf("res_pjsip/%s missing after the retry", o.Ref)
 				}
+			}
+			for _, st := range p.States() {
+				if st.State != StateApplied || st.Error != "" {
+					t.Errorf("state of %s after the retry = %+v, want applied", st.Ref, st)
+				}
+			}
+			// Deleted on purpose: no longer listed.
+			if err := p.Reconcile(context.Background(), nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if st := p.States(); len(st) != 0 {
+				t.Errorf("States() after the gateway was deleted = %+v, want none", st)
 			}
 		})
 	}
@@ -160,4 +188,21 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestStatesConflict: an object that exists on Asterisk and is not
+// Switchboard's shows as a conflict; the account's other objects were
+// never written and are not listed.
+func TestStatesConflict(t *testing.T) {
+	f := newFakeConfigARI(t)
+	f.objects[ObjectRef{PJSIPEndpoint, "3001"}] = []Field{{"context", "other"}}
+	p := newTestPusher(t, f, nil)
+	err := p.Reconcile(context.Background(), []provisioning.Account{{ID: 10, Username: "3001", Secret: "x"}}, nil)
+	if !errors.Is(err, ErrConfigConflict) {
+		t.Fatalf("err = %v, want ErrConfigConflict", err)
+	}
+	got := p.States()
+	if len(got) != 1 || got[0].Ref != (ObjectRef{PJSIPEndpoint, "3001"}) || got[0].State != StateConflict {
+		t.Errorf("States() = %+v, want endpoint/3001 in conflict only", got)
+	}
 }
