@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
@@ -545,6 +546,12 @@ func TestKnownMatchesExporters(t *testing.T) {
 	if _, err := cdr.NewPipeline(cdrstore.NewStore(db), nil, cdr.PipelineConfig{SpoolDir: t.TempDir(), Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
+	for _, node := range []string{"ast1", "ast2"} { // one family, a series set per node
+		p := asterisk.NewConfigPusher(asterisk.PusherConfig{Switch: node})
+		if err := reg.Register(p.Collector()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, node := range []string{"fs1", "fs2"} { // one family, a series set per node
 		if _, err := freeswitch.New(freeswitch.Config{Name: node, Addr: "127.0.0.1:8021", Password: "x", Registerer: reg}); err != nil {
 			t.Fatal(err)
@@ -586,7 +593,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	}
 	for _, m := range Known {
 		switch m.Exporter {
-		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterStore, ExporterRuntime, ExporterAPI:
+		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterAsterisk, ExporterStore, ExporterRuntime, ExporterAPI:
 			if !exported[m.Name] {
 				t.Errorf("%s is in Known but not exported by the %s", m.Name, m.Exporter)
 			}

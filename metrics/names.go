@@ -34,6 +34,7 @@ const (
 	ExporterSIP        = "SIP prober (sip)"
 	ExporterCDR        = "CDR pipeline (cdr)"
 	ExporterFreeSWITCH = "FreeSWITCH adapter (switch/freeswitch)"
+	ExporterAsterisk   = "Asterisk config pusher (switch/asterisk)"
 	ExporterCalls      = "call statistics from stored CDRs"
 	ExporterAPI        = "HTTP API"
 	ExporterStore      = "store (internal/sqldb)"
@@ -100,6 +101,10 @@ var Known = []Metric{
 		"Time from a call's end to the commit that made its CDR queryable: the CDR lag."},
 	{"switchboard_cdr_batch_write_seconds", Histogram, nil, ExporterCDR,
 		"Time to write one batch of CDRs to the store, failed attempts included."},
+
+	// Asterisk config pusher.
+	{"switchboard_config_push_failures_total", Counter, []string{"switch", "kind"}, ExporterAsterisk,
+		"Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once)."},
 
 	// FreeSWITCH adapter.
 	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,

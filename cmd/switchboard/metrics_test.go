@@ -32,6 +32,7 @@ import (
 	"github.com/switchboard-voip/switchboard/metrics"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/sip"
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch/esltest"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 	"github.com/switchboard-voip/switchboard/switch/switchtest"
@@ -355,6 +356,9 @@ func TestMetricsPromtoolCheck(t *testing.T) {
 	registrar := startSipp(t, "switch_uas.xml")
 	const eslPassword = "esl-S3cret-fs1"
 	srv := esltest.New(t, esltest.WithPassword(eslPassword))
+	// An Asterisk node too, for the exporters only it has (its config
+	// pusher's failure counter).
+	ast := aritest.New(t)
 	n := startMetricsNode(t, srv, eslPassword, `sip:
   enabled: true
   interval: 100ms
@@ -362,7 +366,13 @@ func TestMetricsPromtoolCheck(t *testing.T) {
 `, fmt.Sprintf(`    sip_uri: sip:127.0.0.1:%d;transport=udp
     register_check: probe@%s
     register_check_interval: 200ms
-`, registrar.port, fsDomain))
+  - name: ast1
+    type: asterisk
+    url: %s
+    user: %s
+    password: %s
+    domain: ast.example.com
+`, registrar.port, fsDomain, ast.URL, aritest.User, aritest.Password))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sipp (gateway):\n%s\nsipp (registrar):\n%s", gw.out, registrar.out)

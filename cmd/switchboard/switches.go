@@ -62,10 +62,14 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Options:   opts,
 			Ownership: switchOwnership{store: store, name: sw.Name},
 			Logger:    swLog,
+			Switch:    sw.Name,
 			// Asterisk drops a deleted account's registrations without
 			// an event: tell presence, rather than wait for a reconcile.
 			EndpointDeleted: func(id string) { adapter.EndpointDeleted(id) },
 		})
+		if err := reg.Register(pusher.Collector()); err != nil {
+			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
+		}
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
 		adapter, err := asterisk.New(asterisk.Config{
 			Name: sw.Name, URL: ast.URL, User: ast.User, Password: ast.Password, App: ast.App,

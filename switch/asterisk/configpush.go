@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -54,6 +55,27 @@ var (
 	// not create it, so it is left alone.
 	ErrConfigConflict = errors.New("asterisk: config object exists and is not Switchboard's")
 )
+
+// GatewayNotAppliedError is a gateway that could not be pushed whole: one
+// of its objects failed, so the pusher removed the gateway's objects from
+// the node rather than leave half a gateway there (an endpoint and
+// identify without the registration that makes the carrier send calls,
+// say). Err holds the failure and any failure to remove.
+type GatewayNotAppliedError struct {
+	Gateway string      // the gateway's name, which its objects' ids are
+	Removed []ObjectRef // what was (or was tried to be) removed
+	Err     error
+}
+
+func (e *GatewayNotAppliedError) Error() string {
+	return fmt.Sprintf("asterisk: gateway %s not applied (its objects were removed from the node): %v", e.Gateway, e.Err)
+}
+
+func (e *GatewayNotAppliedError) Unwrap() error { return e.Err }
+
+// MetricPushFailures counts the accounts and gateways (label kind) whose
+// push to a node (label switch) failed; see ConfigPusher.Collector.
+const MetricPushFailures = "switchboard_config_push_failures_total"
 
 // ConfigError is a refused configuration request: the method, the object,
 // Asterisk's status and message, and for a 400 the attributes that
@@ -296,6 +318,9 @@ type ConfigPusher struct {
 	order   []string
 	wake    chan struct{}
 	lastErr error
+
+	failures *prometheus.CounterVec // MetricPushFailures, by kind
+	states   map[ObjectRef]ObjectState
 }
 
 // PusherConfig configures a ConfigPusher.
@@ -305,6 +330,9 @@ type PusherConfig struct {
 	Ownership   Ownership    // nil: a MemoryOwnership
 	Logger      *slog.Logger // nil: slog.Default()
 	Concurrency int          // 0: 8
+	// Switch is the node's name: the switch label of the pusher's
+	// metrics.
+	Switch string
 	// EndpointDeleted, if set, is called with the id of every endpoint
 	// the pusher deleted from the node. Asterisk drops the contacts of a
 	// deleted account without telling ARI clients, so the daemon tells
@@ -330,7 +358,17 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		sources:         make(map[string][]ObjectRef),
 		pending:         make(map[string]provisioning.Change),
 		wake:            make(chan struct{}, 1),
+		states:          make(map[ObjectRef]ObjectState),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name:        MetricPushFailures,
+			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once).",
+			ConstLabels: prometheus.Labels{"switch": cfg.Switch},
+		}, []string{"kind"}),
 	}
+	// Both series exist from the start, so that a rate() sees the first
+	// failure.
+	p.failures.WithLabelValues(kindAccount)
+	p.failures.WithLabelValues(kindGateway)
 	if p.owned == nil {
 		p.owned = &MemoryOwnership{}
 	}
@@ -343,12 +381,25 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 	return p
 }
 
+// Collector exports MetricPushFailures for this pusher's node. The
+// daemon registers it with its registry next to the node's other
+// collectors; pushers of several nodes can share one registry (their
+// switch labels differ).
+func (p *ConfigPusher) Collector() prometheus.Collector { return p.failures }
+
+// The kinds of source a pusher pushes: the prefix of a source key and the
+// kind label of MetricPushFailures.
+const (
+	kindAccount = "account"
+	kindGateway = "gateway"
+)
+
 func sourceKey(c provisioning.Change) string {
 	switch {
 	case c.Account != nil:
-		return "account:" + strconv.FormatInt(c.Account.ID, 10)
+		return kindAccount + ":" + strconv.FormatInt(c.Account.ID, 10)
 	case c.Gateway != nil:
-		return "gateway:" + strconv.FormatInt(c.Gateway.ID, 10)
+		return kindGateway + ":" + strconv.FormatInt(c.Gateway.ID, 10)
 	}
 	return ""
 }
@@ -404,7 +455,10 @@ func (p *ConfigPusher) Flush(ctx context.Context) {
 		p.mu.Unlock()
 		if err := p.pushChange(ctx, key, c); err != nil {
 			p.setErr(err)
-			p.log.Error("asterisk: config push failed", "object", key, "err", err)
+			var gna *GatewayNotAppliedError
+			if !errors.As(err, &gna) { // that one was logged when it happened
+				p.log.Error("asterisk: config push failed", "object", key, "err", err)
+			}
 		}
 	}
 }
@@ -460,7 +514,7 @@ func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisionin
 			prev = refsOf(GatewayObjects(p.opts, c.Gateway))
 		}
 	}
-	err = p.pushSource(ctx, want, owned)
+	err = p.pushUnit(ctx, key, want, owned)
 	var stale []ObjectRef
 	for _, r := range prev {
 		if !slices.ContainsFunc(want, func(o PJSIPObject) bool { return o.Ref == r }) {
@@ -501,17 +555,72 @@ func (p *ConfigPusher) ownedSet(ctx context.Context) (map[ObjectRef]bool, error)
 	return m, nil
 }
 
+// pushUnit pushes the objects of the account or gateway key and counts a
+// failure in MetricPushFailures. A gateway is applied whole or not at
+// all: when one of its objects fails, every object of it that
+// Switchboard owns (written in this attempt or before) is deleted again,
+// the failure is logged at ERROR here, once, and returned as a
+// *GatewayNotAppliedError. An account is left as it is: the next
+// Reconcile completes it. owned is read-only here.
+func (p *ConfigPusher) pushUnit(ctx context.Context, key string, objs []PJSIPObject, owned map[ObjectRef]bool) error {
+	tried, err := p.pushSource(ctx, objs, owned)
+	if err == nil {
+		return nil
+	}
+	kind, _, _ := strings.Cut(key, ":")
+	p.failures.WithLabelValues(kind).Inc()
+	if kind != kindGateway || len(objs) == 0 {
+		return err
+	}
+	mine := make(map[ObjectRef]bool, len(objs))
+	var refs []ObjectRef
+	for _, o := range objs {
+		if owned[o.Ref] || slices.Contains(tried, o.Ref) {
+			mine[o.Ref] = true
+			refs = append(refs, o.Ref)
+		}
+	}
+	gna := &GatewayNotAppliedError{Gateway: objs[0].Ref.ID, Removed: refs, Err: err}
+	p.mu.Lock()
+	prev := make(map[ObjectRef]ObjectState, len(objs))
+	for _, o := range objs {
+		prev[o.Ref] = p.states[o.Ref]
+	}
+	p.mu.Unlock()
+	if derr := p.deleteOwned(ctx, refs, mine); derr != nil {
+		gna.Err = errors.Join(err, fmt.Errorf("asterisk: removing the rest of gateway %s: %w", gna.Gateway, derr))
+	}
+	p.mu.Lock()
+	for _, o := range objs {
+		// The object that failed keeps its own answer.
+		if st := prev[o.Ref]; st.State == StateFailed || st.State == StateConflict {
+			p.states[o.Ref] = st
+		} else {
+			p.setStateLocked(o.Ref, StateNotApplied, gna.Err)
+		}
+	}
+	p.mu.Unlock()
+	removed := make([]string, len(refs))
+	for i, r := range refs {
+		removed[i] = r.String()
+	}
+	p.log.Error("asterisk: gateway not applied; its objects were removed from the node",
+		"gateway", gna.Gateway, "removed", strings.Join(removed, " "), "err", gna.Err)
+	return gna
+}
+
 // pushSource brings the objects of one account or gateway, in creation
-// order, onto Asterisk. It first reads back every object it does not know
-// the state of; if any of them exists and is not Switchboard's, it writes
-// none of them, so a clash leaves no half-made account. owned is
-// read-only here.
-func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned map[ObjectRef]bool) error {
+// order, onto Asterisk, and returns the refs it wrote or tried to (a
+// refused PUT leaves the ref recorded as owned). It first reads
+// back every object it does not know the state of; if any of them exists
+// and is not Switchboard's, it writes none of them, so a clash leaves no
+// half-made account. owned is read-only here.
+func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned map[ObjectRef]bool) (tried []ObjectRef, err error) {
 	p.mu.Lock()
 	for _, o := range objs {
 		if p.foreign[o.Ref] {
 			p.mu.Unlock()
-			return fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
+			return nil, fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
 		}
 	}
 	p.mu.Unlock()
@@ -531,11 +640,12 @@ func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned
 		case errors.Is(err, ErrConfigNotFound):
 			todo = append(todo, o)
 		case err != nil:
-			return err
+			p.setState(o.Ref, StateFailed, err)
+			return nil, err
 		case !owned[o.Ref]:
 			p.markForeign(o.Ref)
 			p.log.Warn("asterisk: PJSIP object exists and is not Switchboard's; left alone", "object", o.Ref.String())
-			return fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
+			return nil, fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
 		case sameFields(o.Fields, got):
 			p.remember(o)
 		default:
@@ -544,14 +654,18 @@ func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned
 	}
 	var errs []error
 	for _, o := range todo {
-		if err := p.putObject(ctx, o, owned[o.Ref]); err != nil {
+		err := p.putObject(ctx, o, owned[o.Ref])
+		if errors.Is(err, ErrConfigForbidden) {
+			errs = append(errs, err) // putObject disowned it
+			continue
+		}
+		tried = append(tried, o.Ref)
+		if err != nil {
 			errs = append(errs, err)
-			if !errors.Is(err, ErrConfigForbidden) {
-				break // the later objects name this one
-			}
+			break // the later objects name this one
 		}
 	}
-	return errors.Join(errs...)
+	return tried, errors.Join(errs...)
 }
 
 func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool) error {
@@ -563,6 +677,7 @@ func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool)
 		}
 	}
 	if _, err := p.api.Put(ctx, o.Ref, o.Fields); err != nil {
+		p.setState(o.Ref, StateFailed, err)
 		if errors.Is(err, ErrConfigForbidden) {
 			p.markForeign(o.Ref)
 			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); skipped", "object", o.Ref.String())
@@ -576,17 +691,83 @@ func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool)
 	return nil
 }
 
+// PushState is what the pusher last saw of one PJSIP object on its node.
+type PushState string
+
+// The states of ObjectState.
+const (
+	// StateApplied: Asterisk holds the object as Switchboard wants it.
+	StateApplied PushState = "applied"
+	// StateFailed: Asterisk refused the object or could not be reached.
+	StateFailed PushState = "failed"
+	// StateNotApplied: another object of the same gateway failed, so
+	// this one was removed again (a gateway is applied whole or not).
+	StateNotApplied PushState = "not_applied"
+	// StateConflict: an object of that id exists on Asterisk and is not
+	// Switchboard's (pjsip.conf, another tool); it was left alone.
+	StateConflict PushState = "conflict"
+)
+
+// ObjectState is one object's push state on the pusher's node, for the
+// API to show per switch. Error is Asterisk's answer (never a secret:
+// ConfigError carries attribute names, not values).
+type ObjectState struct {
+	Ref   ObjectRef
+	State PushState
+	Error string
+	Since time.Time // when the state last changed
+}
+
+// States returns the push state of every object the pusher has tried to
+// put on its node since start, sorted by id and creation order; objects
+// it deleted on purpose are not listed.
+func (p *ConfigPusher) States() []ObjectState {
+	p.mu.Lock()
+	out := make([]ObjectState, 0, len(p.states))
+	for _, st := range p.states {
+		out = append(out, st)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(out, func(a, b ObjectState) int {
+		if c := strings.Compare(a.Ref.ID, b.Ref.ID); c != 0 {
+			return c
+		}
+		return typeRank(a.Ref.Type) - typeRank(b.Ref.Type)
+	})
+	return out
+}
+
+func (p *ConfigPusher) setState(ref ObjectRef, st PushState, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.setStateLocked(ref, st, err)
+}
+
+func (p *ConfigPusher) setStateLocked(ref ObjectRef, st PushState, err error) {
+	s := ObjectState{Ref: ref, State: st}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	if old, ok := p.states[ref]; ok && old.State == s.State && old.Error == s.Error {
+		return
+	}
+	s.Since = time.Now()
+	p.states[ref] = s
+}
+
 // markForeign remembers, until Invalidate, that ref is not Switchboard's,
 // so that later pushes report the clash without asking Asterisk again.
 func (p *ConfigPusher) markForeign(ref ObjectRef) {
 	p.mu.Lock()
 	p.foreign[ref] = true
+	p.setStateLocked(ref, StateConflict, nil)
 	p.mu.Unlock()
 }
 
 func (p *ConfigPusher) remember(o PJSIPObject) {
 	p.mu.Lock()
 	p.applied[o.Ref] = slices.Clone(o.Fields)
+	p.setStateLocked(o.Ref, StateApplied, nil)
 	p.mu.Unlock()
 }
 
@@ -611,6 +792,7 @@ func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned 
 		}
 		p.mu.Lock()
 		delete(p.applied, r)
+		delete(p.states, r)
 		p.mu.Unlock()
 		if r.Type == PJSIPEndpoint && p.endpointDeleted != nil {
 			p.endpointDeleted(r.ID)
@@ -658,12 +840,12 @@ func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Acc
 	for i := range desired {
 		a := &desired[i]
 		objs, err := AccountObjects(p.opts, a)
-		add("account:"+strconv.FormatInt(a.ID, 10), objs, err)
+		add(kindAccount+":"+strconv.FormatInt(a.ID, 10), objs, err)
 	}
 	for i := range gateways {
 		g := &gateways[i]
 		objs, err := GatewayObjects(p.opts, g)
-		add("gateway:"+strconv.FormatInt(g.ID, 10), objs, err)
+		add(kindGateway+":"+strconv.FormatInt(g.ID, 10), objs, err)
 	}
 
 	owned, err := p.ownedSet(ctx)
@@ -681,7 +863,7 @@ func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Acc
 			defer wg.Done()
 			var local []error
 			for u := range work {
-				if err := p.pushSource(ctx, u.objs, owned); err != nil {
+				if err := p.pushUnit(ctx, u.key, u.objs, owned); err != nil {
 					local = append(local, err)
 				}
 			}

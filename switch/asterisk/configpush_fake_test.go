@@ -24,9 +24,11 @@ type fakeConfigARI struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	objects  map[ObjectRef][]Field
-	static   map[ObjectRef]bool
+	mu      sync.Mutex
+	objects map[ObjectRef][]Field
+	static  map[ObjectRef]bool
+	// refuse makes a PUT of these objects fail with Asterisk's 400.
+	refuse   map[ObjectRef]bool
 	requests []fakeRequest
 	record   bool
 
@@ -79,19 +81,22 @@ func newFakeConfigARI(t testing.TB) *fakeConfigARI {
 		t:       t,
 		objects: make(map[ObjectRef][]Field),
 		static:  make(map[ObjectRef]bool),
+		refuse:  make(map[ObjectRef]bool),
 		record:  true,
 		templates: map[ObjectType][]Field{
 			PJSIPEndpoint:     readFields(t, "config-put-endpoint-2001.response.json"),
 			PJSIPAuth:         readFields(t, "config-put-auth-2001.response.json"),
 			PJSIPAOR:          readFields(t, "config-put-aor-2001.response.json"),
-			PJSIPRegistration: readFields(t, "config-res-pjsip-registration-gateway-reg.json"),
+			PJSIPRegistration: registrationDefaults(t),
 			PJSIPIdentify: {{"endpoint", ""}, {"match", ""}, {"srv_lookups", "true"},
 				{"match_header", ""}, {"match_request_uri", ""}},
 		},
 		errors: map[int]recordedHTTP{
 			400: readRecordedHTTP(t, "error-config-put-bad-attribute-400.http"),
-			403: readRecordedHTTP(t, "error-config-delete-static-endpoint-403.http"),
-			404: readRecordedHTTP(t, "error-config-object-not-found-404.http"),
+			// A registration naming an endpoint without line=yes.
+			http.StatusUnprocessableEntity: readRecordedHTTP(t, "config-put-registration-gw2-no-line-400.http"),
+			403:                            readRecordedHTTP(t, "error-config-delete-static-endpoint-403.http"),
+			404:                            readRecordedHTTP(t, "error-config-object-not-found-404.http"),
 		},
 	}
 	// 1001 as pjsip.conf defines it in the recording.
@@ -204,6 +209,10 @@ func (f *fakeConfigARI) serve(w http.ResponseWriter, r *http.Request) {
 		if !exists {
 			base = f.templates[ref.Type]
 		}
+		if f.refuse[ref] {
+			f.fail(w, 400, id)
+			return
+		}
 		obj := slices.Clone(base)
 		for _, sent := range in.Fields {
 			if sent.Attribute == "disallow" {
@@ -216,6 +225,14 @@ func (f *fakeConfigARI) serve(w http.ResponseWriter, r *http.Request) {
 			} else {
 				obj[i].Value = v
 			}
+		}
+		if ref.Type == PJSIPRegistration && fieldValue(obj, "endpoint") != "" && fieldValue(obj, "line") != "true" {
+			// Asterisk 23.4.1 answers 400 and creates nothing.
+			rec := f.errors[http.StatusUnprocessableEntity]
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rec.Status)
+			io.WriteString(w, strings.Replace(rec.Body, "'gw2'", "'"+id+"'", 1))
+			return
 		}
 		f.objects[ref] = obj
 		writeJSON(w, obj)
@@ -239,6 +256,28 @@ func asteriskValue(f Field) string {
 		return "false"
 	}
 	return f.Value
+}
+
+// registrationDefaults is a new registration as Asterisk 23.4.1 fills it
+// in (the body of the recorded 200), with line and endpoint back at their
+// defaults (off, none), so that a PUT without line=yes is refused as
+// Asterisk refuses it.
+func registrationDefaults(t testing.TB) []Field {
+	t.Helper()
+	rec := readRecordedHTTP(t, "config-put-registration-gw2-line-yes-200.http")
+	var fs []Field
+	if err := json.Unmarshal([]byte(rec.Body), &fs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range fs {
+		switch fs[i].Attribute {
+		case "line":
+			fs[i].Value = "false"
+		case "endpoint", "client_uri", "server_uri", "outbound_auth":
+			fs[i].Value = ""
+		}
+	}
+	return fs
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -221,7 +222,7 @@ func TestReconcileBadAttributeNamesIt(t *testing.T) {
 	f := newFakeConfigARI(t)
 	p := newTestPusher(t, f, nil)
 	// The mapping never sends a misspelt attribute, so push one directly.
-	err := p.pushSource(context.Background(), []PJSIPObject{{ObjectRef{PJSIPAOR, "2001"},
+	_, err := p.pushSource(context.Background(), []PJSIPObject{{ObjectRef{PJSIPAOR, "2001"},
 		[]Field{{"max_contacts", "1"}, {"max_contact", "2"}}}}, map[ObjectRef]bool{})
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Status != 400 || !slices.Equal(ce.Unknown, []string{"max_contact"}) {
@@ -363,5 +364,49 @@ func TestPusherReportsDeletedEndpoints(t *testing.T) {
 	}
 	if _, ok := f.object(ObjectRef{PJSIPEndpoint, "2007"}); ok {
 		t.Error("endpoint 2007 is still on the node")
+	}
+}
+
+// TestGatewayRegistrationLine: Asterisk 23 refuses a registration that
+// names an endpoint without line=yes (recorded: 400 "failed field value
+// validation", nothing created); the pusher sends line=yes, so a
+// registering gateway lands whole.
+func TestGatewayRegistrationLine(t *testing.T) {
+	f := newFakeConfigARI(t)
+	ctx := context.Background()
+	c := NewConfigClient(f.URL(), "", "", nil)
+
+	// The recorded refusal, replayed through the fake.
+	noLine := []Field{{"server_uri", "sip:127.0.0.1:5090"}, {"client_uri", "sip:gw2@127.0.0.1:5090"},
+		{"outbound_auth", "gateway-auth"}, {"endpoint", "gateway"}}
+	body, _ := marshalPutBody(noLine)
+	if rec, _ := os.ReadFile(filepath.Join("testdata", "rest", "config-put-registration-gw2-no-line.request.json")); string(body) != strings.TrimSpace(string(rec)) {
+		t.Fatalf("body %s, want the recorded request %s", body, rec)
+	}
+	_, err := c.Put(ctx, ObjectRef{PJSIPRegistration, "gw2"}, noLine)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Status != 400 || ce.Message != "Creation of object 'gw2' failed field value validation" {
+		t.Fatalf("PUT without line: %v, want the recorded 400", err)
+	}
+	if _, ok := f.object(ObjectRef{PJSIPRegistration, "gw2"}); ok {
+		t.Fatal("the refused registration was created")
+	}
+	got, err := c.Put(ctx, ObjectRef{PJSIPRegistration, "gw2"}, append(noLine, Field{"line", "yes"}))
+	want := readRecordedHTTP(t, "config-put-registration-gw2-line-yes-200.http")
+	var wantFields []Field
+	_ = json.Unmarshal([]byte(want.Body), &wantFields)
+	if err != nil || !sameFields(wantFields, got) {
+		t.Fatalf("PUT with line=yes: %v %v, want the recorded 200 %v", err, got, wantFields)
+	}
+
+	p := newTestPusher(t, f, nil)
+	gw := provisioning.Gateway{ID: 1, Name: "carrier", Host: "192.0.2.10", Port: 5060,
+		Username: "acct42", Secret: "s3cret", Register: true}
+	if err := p.Reconcile(ctx, nil, []provisioning.Gateway{gw}); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	reg, ok := f.object(ObjectRef{PJSIPRegistration, "carrier"})
+	if !ok || fieldValue(reg, "line") != "true" || fieldValue(reg, "endpoint") != "carrier" {
+		t.Errorf("registration on the node: %v (present %v), want line true, endpoint carrier", reg, ok)
 	}
 }

@@ -31,6 +31,7 @@ func TestLive(t *testing.T) {
 	t.Run("CallCDR", func(t *testing.T) { testLiveCallCDR(t, n) })
 	t.Run("BusyCDR", func(t *testing.T) { testLiveBusyCDR(t, n) })
 	t.Run("Reconnect", func(t *testing.T) { testLiveReconnect(t, n) })
+	t.Run("GatewayRegistration", func(t *testing.T) { testLiveGatewayRegistration(t, n) })
 }
 
 // connected waits for the rig's first connect and returns how long it

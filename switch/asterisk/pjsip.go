@@ -246,6 +246,12 @@ func GatewayObjects(o PushOptions, g *provisioning.Gateway) ([]PJSIPObject, erro
 			Field{"client_uri", scheme + g.Username + "@" + hostport + uriParams},
 			Field{"contact_user", g.Username},
 			Field{"endpoint", id},
+			// Asterisk 23 refuses (400 "failed field value
+			// validation") a registration that names an endpoint
+			// without line support; line also makes calls the
+			// carrier sends to the registered contact land on this
+			// endpoint.
+			Field{"line", "yes"},
 		)
 		if hasAuth {
 			reg = append(reg, Field{"outbound_auth", id})
