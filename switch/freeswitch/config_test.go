@@ -31,6 +31,8 @@ func TestNodeConfig(t *testing.T) {
 		{"directory cache a minute", func(c *NodeConfig) { c.DirectoryCacheMS = 60000 }, ""},
 		{"directory cache in seconds", func(c *NodeConfig) { c.DirectoryCacheMS = 60 }, "directory_cache_ms"},
 		{"directory cache negative", func(c *NodeConfig) { c.DirectoryCacheMS = -2 }, "directory_cache_ms"},
+		{"directory cache at FreeSWITCH's limit", func(c *NodeConfig) { c.DirectoryCacheMS = MaxDirectoryCacheMS }, ""},
+		{"directory cache an hour (overflows in FreeSWITCH)", func(c *NodeConfig) { c.DirectoryCacheMS = 3600000 }, "directory_cache_ms"},
 	}
 	for _, tc := range tests {
 		c := good

@@ -74,7 +74,8 @@ type XMLCurlConfig struct {
 	// user in every sip_auth answer: FreeSWITCH's core keeps the merged
 	// user that long and authenticates REGISTERs and INVITEs from it
 	// without asking, also while Switchboard is down (see
-	// xmlCacheableUser). NodeConfig.DirectoryCacheMS sets it.
+	// xmlCacheableUser). NodeConfig.DirectoryCacheMS sets it; above
+	// MaxDirectoryCacheMS it is taken as MaxDirectoryCacheMS.
 	CacheMS int
 	Logger  *slog.Logger
 }
@@ -115,7 +116,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 	if cfg.Directory == nil {
 		panic("freeswitch: XMLCurlConfig.Directory is required")
 	}
-	h := &xmlCurlHandler{dir: cfg.Directory, userContext: cfg.UserContext, gatewayProfile: cfg.GatewayProfile, cacheMS: cfg.CacheMS, log: cfg.Logger}
+	h := &xmlCurlHandler{dir: cfg.Directory, userContext: cfg.UserContext, gatewayProfile: cfg.GatewayProfile, cacheMS: min(cfg.CacheMS, MaxDirectoryCacheMS), log: cfg.Logger}
 	if h.userContext == "" {
 		h.userContext = "default"
 	}

@@ -766,8 +766,9 @@ func TestXMLCurlCacheable(t *testing.T) {
 			want    string // the user's cacheable attribute
 		}{
 			{"sip_auth", 60000, auth, "60000"},
-			{"sip_auth, default", DefaultDirectoryCacheMS, auth, "3600000"},
+			{"sip_auth, default", DefaultDirectoryCacheMS, auth, "1800000"},
 			{"user_call", 60000, call, ""},
+			{"sip_auth, over FreeSWITCH's limit", 3600000, auth, "2147483"},
 			{"sip_auth, cache off", 0, auth, ""},
 		} {
 			fx.h = NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(fx.svc), CacheMS: tc.cacheMS})
