@@ -268,7 +268,7 @@ func TestConfigSwitchBlocks(t *testing.T) {
 		t.Errorf("asterisk node %+v, block %+v", ast, ast.Asterisk)
 	}
 	if fsw.Asterisk != nil || fsw.FreeSWITCH == nil || !reflect.DeepEqual(*fsw.FreeSWITCH, freeswitch.NodeConfig{ESL: "127.0.0.1:8021", Password: "secret",
-		HTTPAllow: []string{"127.0.0.1"}, PhoneProfile: "internal", GatewayProfile: "external", UserContext: "phones"}) {
+		HTTPAllow: []string{"127.0.0.1"}, PhoneProfile: "internal", GatewayProfile: "external", UserContext: "phones", DirectoryCacheMS: freeswitch.DefaultDirectoryCacheMS}) {
 		t.Errorf("freeswitch node %+v, block %+v", fsw, fsw.FreeSWITCH)
 	}
 }

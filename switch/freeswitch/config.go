@@ -40,14 +40,46 @@ type NodeConfig struct {
 	HTTPUser     string   `yaml:"http_user"`
 	HTTPPassword string   `yaml:"http_password"`
 	HTTPAllow    []string `yaml:"http_allow"`
+	// DirectoryCacheMS is how long, in milliseconds, FreeSWITCH keeps a
+	// user Switchboard answered to a sip_auth lookup (the cacheable
+	// attribute, see xmlCacheableUser): phones keep registering and
+	// calling that long while Switchboard is down. DefaultDirectoryCacheMS
+	// when 0; -1 turns the cache off. Changes that must take effect at
+	// once are flushed by the Reloader (xml_flush_cache).
+	DirectoryCacheMS int `yaml:"directory_cache_ms"`
 }
+
+// DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.
+// FreeSWITCH's cache window is fixed from the lookup that filled it (hits
+// do not extend it, an expired entry is looked up again and gives 403 if
+// Switchboard is down), so at the start of an outage of D seconds an
+// active phone's entry has between 0 and the whole window left: with a
+// window of W, D/W of the phones lose it during the outage. 30 minutes
+// keeps that near 3 % for a 60 s outage (with a 60 s window it would be
+// all of them). It cannot be much longer: see MaxDirectoryCacheMS. The
+// cost is the time a change stays unseen when its flush is lost (ESL down
+// for all the Reloader's attempts, logged as an error): at most 30 min.
+const DefaultDirectoryCacheMS = 1800000
+
+// MaxDirectoryCacheMS is the longest window FreeSWITCH 1.10.12 keeps:
+// switch_xml_locate_user_merged computes the expiry as time_now +
+// (cache_ms * 1000) with cache_ms an int, which overflows above
+// 2,147,483 ms (35.8 min); a cacheable="3600000" entry was found expired
+// on its first hit (live, TestLiveDirectoryCacheOutage: "Expires" 695 s
+// in the past).
+const MaxDirectoryCacheMS = 2147483
 
 // SetDefaults fills the keys left empty with their defaults.
 func (c *NodeConfig) SetDefaults() {
 	c.PhoneProfile = cmp.Or(c.PhoneProfile, "internal")
 	c.GatewayProfile = cmp.Or(c.GatewayProfile, "external")
 	c.UserContext = cmp.Or(c.UserContext, "default")
+	c.DirectoryCacheMS = cmp.Or(c.DirectoryCacheMS, DefaultDirectoryCacheMS)
 }
+
+// CacheMS is the cacheable attribute of the node's directory answers (0:
+// none).
+func (c *NodeConfig) CacheMS() int { return max(c.DirectoryCacheMS, 0) }
 
 // Validate checks every key. An error is a *provisioning.FieldError
 // naming the key.
@@ -61,6 +93,10 @@ func (c *NodeConfig) Validate() error {
 		return provisioning.Invalid("http_password", "http_password (with http_user) or http_allow is required: the xml-curl endpoint hands out SIP credentials")
 	case (c.HTTPUser == "") != (c.HTTPPassword == ""):
 		return provisioning.Invalid("http_user", "http_user and http_password go together")
+	case c.DirectoryCacheMS < -1 || c.DirectoryCacheMS > 0 && c.DirectoryCacheMS < 1000:
+		return provisioning.Invalid("directory_cache_ms", "must be milliseconds, at least 1000, or -1 to turn the cache off")
+	case c.DirectoryCacheMS > MaxDirectoryCacheMS:
+		return provisioning.Invalid("directory_cache_ms", "must be at most 2147483 (35.8 min): FreeSWITCH overflows longer windows and never uses the cache")
 	}
 	for j, n := range c.HTTPAllow {
 		if _, err := parsePrefix(n); err != nil {

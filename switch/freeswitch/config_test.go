@@ -27,6 +27,12 @@ func TestNodeConfig(t *testing.T) {
 		{"no http protection", func(c *NodeConfig) { c.HTTPAllow = nil }, "http_password"},
 		{"user without password", func(c *NodeConfig) { c.HTTPUser = "fs" }, "http_user"},
 		{"bad network", func(c *NodeConfig) { c.HTTPAllow = []string{"127.0.0.1", "10.0.0.0/33"} }, "http_allow[1]"},
+		{"directory cache off", func(c *NodeConfig) { c.DirectoryCacheMS = -1 }, ""},
+		{"directory cache a minute", func(c *NodeConfig) { c.DirectoryCacheMS = 60000 }, ""},
+		{"directory cache in seconds", func(c *NodeConfig) { c.DirectoryCacheMS = 60 }, "directory_cache_ms"},
+		{"directory cache negative", func(c *NodeConfig) { c.DirectoryCacheMS = -2 }, "directory_cache_ms"},
+		{"directory cache at FreeSWITCH's limit", func(c *NodeConfig) { c.DirectoryCacheMS = MaxDirectoryCacheMS }, ""},
+		{"directory cache an hour (overflows in FreeSWITCH)", func(c *NodeConfig) { c.DirectoryCacheMS = 3600000 }, "directory_cache_ms"},
 	}
 	for _, tc := range tests {
 		c := good
@@ -50,5 +56,17 @@ func TestNodeConfig(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
 	if err != nil || !reflect.DeepEqual(g.Allow, want) {
 		t.Errorf("Guard = %+v, %v; want allow %v", g, err, want)
+	}
+}
+
+// TestNodeConfigDirectoryCache checks the default and the off switch of
+// the directory cache.
+func TestNodeConfigDirectoryCache(t *testing.T) {
+	for set, want := range map[int]int{0: DefaultDirectoryCacheMS, -1: 0, 60000: 60000} {
+		c := NodeConfig{DirectoryCacheMS: set}
+		c.SetDefaults()
+		if got := c.CacheMS(); got != want {
+			t.Errorf("directory_cache_ms %d: CacheMS() = %d, want %d", set, got, want)
+		}
 	}
 }

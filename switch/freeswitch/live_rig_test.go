@@ -41,6 +41,11 @@ type liveRig struct {
 	cdrs *postLog // what mod_json_cdr POSTed and was answered
 	xml  *postLog // what mod_xml_curl asked
 	logs string   // the file Switchboard's side logs to
+
+	httpMu sync.Mutex
+	mux    http.Handler
+	hs     *http.Server // nil while stopped (stopHTTP)
+	httpWG sync.WaitGroup
 }
 
 // liveTestKeepAlive is the adapter's heartbeat in the live tests.
@@ -104,26 +109,50 @@ func newLiveRig(t *testing.T, node liveNode) *liveRig {
 	prefix := "/freeswitch/" + node.Name
 	mux := http.NewServeMux()
 	mux.Handle(prefix+"/xml-curl", r.xml.wrap(guard.Wrap(NewXMLCurlHandler(XMLCurlConfig{
-		Directory: ServiceDirectory(r.svc), Logger: log,
+		Directory: ServiceDirectory(r.svc), CacheMS: DefaultDirectoryCacheMS, Logger: log,
 	}))))
 	mux.Handle(prefix+"/cdr", r.cdrs.wrap(guard.Wrap(a.JSONCDRHandler(r.sink))))
-	ln := listenRetry(t, node.HTTP)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	r.mux = mux
+	r.startHTTP(t)
 
 	r.view = presence.New()
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = hs.Serve(ln) })
 	wg.Go(func() { _ = r.view.Run(runCtx) })
 	wg.Go(func() { _ = a.WatchPresence(runCtx, r.view.Feed(node.Name)) })
 	wg.Go(func() { _ = a.StreamCDRs(runCtx, r.sink) })
 	wg.Go(func() { _ = reloader.Run(runCtx) })
 	t.Cleanup(func() {
 		cancel()
-		_ = hs.Close()
+		r.stopHTTP()
 		wg.Wait()
 	})
 	return r
+}
+
+// startHTTP serves the xml-curl and cdr endpoints on the node's http
+// address.
+func (r *liveRig) startHTTP(t *testing.T) {
+	t.Helper()
+	ln := listenRetry(t, r.node.HTTP)
+	hs := &http.Server{Handler: r.mux, ReadHeaderTimeout: 5 * time.Second}
+	r.httpMu.Lock()
+	r.hs = hs
+	r.httpMu.Unlock()
+	r.httpWG.Go(func() { _ = hs.Serve(ln) })
+}
+
+// stopHTTP closes the endpoints' listener and connections, as a
+// Switchboard that died would: the node's requests are refused.
+func (r *liveRig) stopHTTP() {
+	r.httpMu.Lock()
+	hs := r.hs
+	r.hs = nil
+	r.httpMu.Unlock()
+	if hs != nil {
+		_ = hs.Close()
+	}
+	r.httpWG.Wait()
 }
 
 func mustPrefix(t *testing.T, s string) netip.Prefix {

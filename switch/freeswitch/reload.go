@@ -60,7 +60,18 @@ type ReloaderConfig struct {
 // the commands, a burst of changes in one round:
 //
 //   - account created: nothing. FreeSWITCH asks xml_curl at the account's
-//     first REGISTER.
+//     first REGISTER, and its user cache holds only users found, never a
+//     "not found" (recorded), so there is no stale miss to flush.
+//   - account updated (any field: the cached user carries the caller ID
+//     variables too), renamed or deleted: `xml_flush_cache id <user>
+//     <domain>` for the old address, so that the next lookup asks
+//     xml_curl again rather than use the user FreeSWITCH cached from a
+//     cacheable answer (NodeConfig.DirectoryCacheMS). FreeSWITCH answers
+//     "+OK cleared N entry|entries" whether or not anything was cached.
+//     An account seen for the first time is taken as updated unless its
+//     CreatedAt equals its UpdatedAt, as the store writes a creation. The
+//     cache is flushed before the registrations below, so that the phones'
+//     next REGISTER is checked against the new secret.
 //   - account whose secret (HA1) or username changed, and account
 //     deleted: `sofia profile <PhoneProfile> flush_inbound_reg
 //     <user>@<domain>` for the old address, so that registrations made
@@ -99,17 +110,20 @@ type Reloader struct {
 var _ provisioning.ConfigSink = (*Reloader)(nil)
 
 // reloadAccount is what the Reloader remembers of an account.
-type reloadAccount struct{ aor, ha1 string }
+type reloadAccount struct{ aor, ha1, username, domain string }
 
 // reloadRound is the work of one round: ordered sets of addresses to
 // flush and gateways to kill, and whether to reload and rescan.
 type reloadRound struct {
-	flush  []string
-	kill   []string
-	rescan bool
+	uncache []string // "<user> <domain>"
+	flush   []string
+	kill    []string
+	rescan  bool
 }
 
-func (r *reloadRound) empty() bool { return len(r.flush) == 0 && len(r.kill) == 0 && !r.rescan }
+func (r *reloadRound) empty() bool {
+	return len(r.uncache) == 0 && len(r.flush) == 0 && len(r.kill) == 0 && !r.rescan
+}
 
 func reloadAddOnce(list []string, s string) []string {
 	for _, v := range list {
@@ -177,22 +191,36 @@ func (r *Reloader) Apply(_ context.Context, c provisioning.Change) error {
 func (r *Reloader) applyAccount(c provisioning.Change) bool {
 	a := c.Account
 	prev, known := r.accounts[a.ID]
+	uncache := func(username, domain string) {
+		r.pending.uncache = reloadAddOnce(r.pending.uncache, username+" "+domain)
+	}
 	if c.Op == provisioning.OpDelete {
 		delete(r.accounts, a.ID)
+		uncache(a.Username, a.Domain)
 		r.pending.flush = reloadAddOnce(r.pending.flush, a.AOR())
 		if known && prev.aor != a.AOR() {
+			uncache(prev.username, prev.domain)
 			r.pending.flush = reloadAddOnce(r.pending.flush, prev.aor)
 		}
 		return true
 	}
-	r.accounts[a.ID] = reloadAccount{aor: a.AOR(), ha1: a.HA1}
+	r.accounts[a.ID] = reloadAccount{aor: a.AOR(), ha1: a.HA1, username: a.Username, domain: a.Domain}
+	queued := false
+	switch {
+	case known:
+		uncache(prev.username, prev.domain)
+		queued = true
+	case c.SecretChanged || !a.CreatedAt.Equal(a.UpdatedAt) || a.CreatedAt.IsZero():
+		uncache(a.Username, a.Domain)
+		queued = true
+	}
 	switch {
 	case known && (prev.ha1 != a.HA1 || prev.aor != a.AOR()):
 		r.pending.flush = reloadAddOnce(r.pending.flush, prev.aor)
 	case c.SecretChanged: // an update of an account not seen since start
 		r.pending.flush = reloadAddOnce(r.pending.flush, a.AOR())
 	default:
-		return false
+		return queued
 	}
 	return true
 }
@@ -266,6 +294,9 @@ func (r *Reloader) round(ctx context.Context) {
 	r.mu.Unlock()
 	if w.empty() {
 		return
+	}
+	for _, key := range w.uncache {
+		r.run(ctx, "xml_flush_cache id "+key)
 	}
 	for _, aor := range w.flush {
 		r.run(ctx, "sofia profile "+r.cfg.PhoneProfile+" flush_inbound_reg "+aor)

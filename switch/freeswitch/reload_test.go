@@ -29,6 +29,7 @@ const (
 	reloadAnsRescan         = "Reload XML [Success]\n+OK scan complete\n"
 	reloadAnsRescanNoConfig = "Reload XML [Success]\n-ERR cannot find config for profile external\n"
 	reloadAnsFlush          = "+OK flushing all registrations matching specified call_id\n"
+	reloadAnsFlushCache     = "+OK cleared 1 entry\n" // fidelity recordings, esl-flush-id-2001-domain.raw
 )
 
 // fakeCommander records the commands it is sent and answers them as
@@ -67,6 +68,8 @@ func reloadFakeAnswer(cmd string) string {
 		return reloadAnsRescan
 	case strings.Contains(cmd, " flush_inbound_reg "):
 		return reloadAnsFlush
+	case strings.HasPrefix(cmd, "xml_flush_cache "):
+		return reloadAnsFlushCache
 	}
 	return "-ERR nosuchcommand Command not found!\n"
 }
@@ -115,6 +118,7 @@ var (
 func reloadAccountChange(op provisioning.Op, id int64, user, secret string, secretChanged bool) provisioning.Change {
 	return provisioning.Change{Op: op, SecretChanged: secretChanged, Account: &provisioning.Account{
 		ID: id, Username: user, Domain: "pbx.example", Secret: secret, HA1: provisioning.HA1(user, "pbx.example", secret),
+		CreatedAt: reloadT0, UpdatedAt: reloadT0, // as the store writes a creation
 	}}
 }
 
@@ -126,10 +130,12 @@ func reloadGatewayChange(op provisioning.Op, id int64, name string, updated time
 }
 
 const (
-	reloadCmdFlush1001 = "sofia profile internal flush_inbound_reg 1001@pbx.example"
-	reloadCmdFlush1002 = "sofia profile internal flush_inbound_reg 1002@pbx.example"
-	reloadCmdReloadxml = "reloadxml"
-	reloadCmdRescan    = "sofia profile external rescan"
+	reloadCmdFlush1001   = "sofia profile internal flush_inbound_reg 1001@pbx.example"
+	reloadCmdFlush1002   = "sofia profile internal flush_inbound_reg 1002@pbx.example"
+	reloadCmdUncache1001 = "xml_flush_cache id 1001 pbx.example"
+	reloadCmdUncache1002 = "xml_flush_cache id 1002 pbx.example"
+	reloadCmdReloadxml   = "reloadxml"
+	reloadCmdRescan      = "sofia profile external rescan"
 )
 
 func reloadKillgw(name string) string { return "sofia profile external killgw " + name }
@@ -150,22 +156,29 @@ func TestReloaderRounds(t *testing.T) {
 			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, nil},
 		}},
 		{"secret changed, as the Service says", []step{
-			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "new-secret", true)}, []string{reloadCmdFlush1001}},
+			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "new-secret", true)}, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
+		}},
+		{"updated, not seen since start: the cached user is flushed", []step{
+			{[]provisioning.Change{func() provisioning.Change {
+				c := reloadAccountChange(up, 1, "1001", "first-secret", false)
+				c.Account.UpdatedAt = reloadT1
+				return c
+			}()}, []string{reloadCmdUncache1001}},
 		}},
 		{"secret changed, as the HA1 says", []step{
 			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, nil},
-			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "new-secret", false)}, []string{reloadCmdFlush1001}},
+			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "new-secret", false)}, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
 		}},
-		{"caller ID changed: nothing", []step{
+		{"caller ID changed: the cached user, which carries it, is flushed", []step{
 			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, nil},
-			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, nil},
+			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, []string{reloadCmdUncache1001}},
 		}},
 		{"renamed: the old address is flushed", []step{
 			{[]provisioning.Change{reloadAccountChange(up, 1, "1001", "first-secret", false)}, nil},
-			{[]provisioning.Change{reloadAccountChange(up, 1, "1009", "first-secret", false)}, []string{reloadCmdFlush1001}},
+			{[]provisioning.Change{reloadAccountChange(up, 1, "1009", "first-secret", false)}, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
 		}},
 		{"account deleted", []step{
-			{[]provisioning.Change{reloadAccountChange(del, 1, "1001", "first-secret", false)}, []string{reloadCmdFlush1001}},
+			{[]provisioning.Change{reloadAccountChange(del, 1, "1001", "first-secret", false)}, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
 		}},
 		{"DID: the dialplan is asked on every call", []step{
 			{[]provisioning.Change{{Op: up, DID: &provisioning.DID{ID: 1, Number: "+15551230002"}}}, nil},
@@ -198,7 +211,7 @@ func TestReloaderRounds(t *testing.T) {
 				reloadGatewayChange(up, 2, "gw2", reloadT1), // updated in the same burst
 				reloadGatewayChange(del, 9, "old", reloadT1),
 				reloadAccountChange(up, 1, "1001", "newer-secret", true),
-			}, []string{reloadCmdFlush1001, reloadCmdFlush1002, reloadCmdReloadxml, reloadKillgw("gw3"), reloadKillgw("gw2"), reloadKillgw("old"), reloadCmdRescan}},
+			}, []string{reloadCmdUncache1001, reloadCmdUncache1002, reloadCmdFlush1001, reloadCmdFlush1002, reloadCmdReloadxml, reloadKillgw("gw3"), reloadKillgw("gw2"), reloadKillgw("old"), reloadCmdRescan}},
 		}},
 	}
 	for _, tc := range tests {
@@ -251,7 +264,7 @@ func TestReloaderRun(t *testing.T) {
 		t.Errorf("a burst of 20 gateways sent %q, want one reloadxml and one rescan", got)
 	}
 	r.Apply(ctx, reloadAccountChange(provisioning.OpDelete, 1, "1001", "s3cret", false)) //nolint:errcheck // never fails
-	if got := waitFor(1); fmt.Sprint(got) != fmt.Sprint([]string{reloadCmdFlush1001}) {
+	if got := waitFor(2); fmt.Sprint(got) != fmt.Sprint([]string{reloadCmdUncache1001, reloadCmdFlush1001}) {
 		t.Errorf("then %q, want the flush", got)
 	}
 	cancel()
@@ -322,7 +335,7 @@ func TestReloaderFailures(t *testing.T) {
 				}
 				return reloadFakeAnswer(cmd), nil
 			},
-			[]string{reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001}, "retrying"},
+			[]string{reloadCmdUncache1001, reloadCmdUncache1001, reloadCmdUncache1001, reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001}, "retrying"},
 		{"-ERR answer, then success",
 			[]provisioning.Change{reloadGatewayChange(provisioning.OpUpsert, 1, "gw1", reloadT0)},
 			func(cmd string, n int) (string, error) {
@@ -341,11 +354,11 @@ func TestReloaderFailures(t *testing.T) {
 				}
 				return reloadFakeAnswer(cmd), nil
 			},
-			[]string{reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1002}, "giving up"},
+			[]string{reloadCmdUncache1001, reloadCmdUncache1002, reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1002}, "giving up"},
 		{"missing profile is a failure",
 			[]provisioning.Change{reloadAccountChange(provisioning.OpDelete, 1, "1001", "acct-secret-1001", false)},
 			func(cmd string, n int) (string, error) { return "Invalid Profile [internal]", nil },
-			[]string{reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001}, "Invalid Profile"},
+			[]string{reloadCmdUncache1001, reloadCmdUncache1001, reloadCmdUncache1001, reloadCmdFlush1001, reloadCmdFlush1001, reloadCmdFlush1001}, "Invalid Profile"},
 		{"killgw of a gateway already gone (answer)",
 			[]provisioning.Change{reloadGatewayChange(provisioning.OpDelete, 1, "gw1", reloadT1)},
 			func(cmd string, n int) (string, error) { return reloadAnsKillgwGone, nil },
@@ -486,12 +499,12 @@ func TestReloaderWithService(t *testing.T) {
 			{"change caller ID", func() error {
 				_, err := svc.UpdateAccount(ctx, admin, a.ID, func(a *provisioning.Account) error { a.CallerIDName = "Reception"; return nil })
 				return err
-			}, nil},
+			}, []string{reloadCmdUncache1001}},
 			{"change secret", func() error {
 				_, err := svc.UpdateAccount(ctx, admin, a.ID, func(a *provisioning.Account) error { a.Secret = "second-secret"; return nil })
 				return err
-			}, []string{reloadCmdFlush1001}},
-			{"delete account", func() error { return svc.DeleteAccount(ctx, admin, a.ID) }, []string{reloadCmdFlush1001}},
+			}, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
+			{"delete account", func() error { return svc.DeleteAccount(ctx, admin, a.ID) }, []string{reloadCmdUncache1001, reloadCmdFlush1001}},
 			{"create gateway", func() error { return svc.CreateGateway(ctx, admin, g) }, []string{reloadCmdReloadxml, reloadCmdRescan}},
 			{"update gateway", func() error {
 				_, err := svc.UpdateGateway(ctx, admin, g.ID, func(g *provisioning.Gateway) error { g.Port = 5080; return nil })
@@ -527,6 +540,8 @@ func TestReloadAnswerErr(t *testing.T) {
 		reloadAnsKillgw:                           false,
 		reloadAnsRescan:                           false,
 		reloadAnsFlush:                            false,
+		reloadAnsFlushCache:                       false,
+		"+OK cleared 0 entries\n":                 false,
 		reloadAnsKillgwGone:                       true,
 		reloadAnsRescanNoConfig:                   true,
 		"Invalid Profile [internal]":              true,

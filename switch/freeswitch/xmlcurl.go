@@ -70,7 +70,14 @@ type XMLCurlConfig struct {
 	// GatewayProfile is the sofia profile that carries the gateways;
 	// "external" when empty.
 	GatewayProfile string
-	Logger         *slog.Logger
+	// CacheMS, when > 0, is the cacheable attribute (milliseconds) of the
+	// user in every sip_auth answer: FreeSWITCH's core keeps the merged
+	// user that long and authenticates REGISTERs and INVITEs from it
+	// without asking, also while Switchboard is down (see
+	// xmlCacheableUser). NodeConfig.DirectoryCacheMS sets it; above
+	// MaxDirectoryCacheMS it is taken as MaxDirectoryCacheMS.
+	CacheMS int
+	Logger  *slog.Logger
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -98,6 +105,7 @@ type xmlCurlHandler struct {
 	dir            Directory
 	userContext    string
 	gatewayProfile string
+	cacheMS        int
 	log            *slog.Logger
 }
 
@@ -108,7 +116,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 	if cfg.Directory == nil {
 		panic("freeswitch: XMLCurlConfig.Directory is required")
 	}
-	h := &xmlCurlHandler{dir: cfg.Directory, userContext: cfg.UserContext, gatewayProfile: cfg.GatewayProfile, log: cfg.Logger}
+	h := &xmlCurlHandler{dir: cfg.Directory, userContext: cfg.UserContext, gatewayProfile: cfg.GatewayProfile, cacheMS: min(cfg.CacheMS, MaxDirectoryCacheMS), log: cfg.Logger}
 	if h.userContext == "" {
 		h.userContext = "default"
 	}
@@ -241,6 +249,9 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	u := &xmlUser{account: a, context: h.userContext}
 	if f.Get("action") == "sip_auth" {
 		u.credential(f.Get("sip_auth_realm"))
+		if u.param != "" && h.cacheMS > 0 {
+			u.cacheMS = h.cacheMS
+		}
 	}
 	return xmlDomainDocument(domain, u, ""), nil
 }
@@ -252,7 +263,24 @@ type xmlUser struct {
 	// param is the credential param ("a1-hash" or "password") and value
 	// its value; empty outside sip_auth.
 	param, value string
+	// cacheMS is the user's cacheable attribute; 0: none.
+	cacheMS int
 }
+
+// xmlCacheableUser documents why only sip_auth answers are cacheable.
+// The cache is FreeSWITCH's core user cache (switch_xml.c,
+// switch_xml_locate_user_merged, FreeSWITCH 1.10.12): a user answer with
+// cacheable="N" is kept N ms under the key id+user+domain, whatever the
+// action that asked, and every later lookup of that key (sip_auth for
+// REGISTER and INVITE, user_call for user/ bridging) is answered from it
+// without a request until N ms after the lookup that filled it; hits do
+// not extend it, and a lookup that found nothing is not cached (recorded
+// in testdata/freeswitch/fidelity, part 1). A user_call answer carries no
+// credential, so caching it would make the next REGISTER fail; a sip_auth
+// answer carries the credential and everything user_call needs. The
+// Reloader sends xml_flush_cache id <user> <domain> for every change that
+// must not wait for the expiry.
+const xmlCacheableUser = "sip_auth answers only"
 
 // credential picks the credential of a sip_auth answer. sofia_reg.c's
 // sofia_reg_parse_auth uses an a1-hash param as the digest's HA1 as it
@@ -291,7 +319,11 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 		b.open(3, "groups")
 		b.open(4, "group", "name", "default")
 		b.open(5, "users")
-		b.open(6, "user", "id", a.Username)
+		if u.cacheMS > 0 {
+			b.open(6, "user", "id", a.Username, "cacheable", strconv.Itoa(u.cacheMS))
+		} else {
+			b.open(6, "user", "id", a.Username)
+		}
 		if u.param != "" {
 			b.open(7, "params")
 			b.empty(8, "param", "name", u.param, "value", u.value)

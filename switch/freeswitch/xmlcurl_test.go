@@ -90,7 +90,7 @@ func newXMLFixture(t testing.TB, db *sqldb.DB) *xmlFixture {
 	} {
 		must(svc.CreateDID(ctx, admin, d))
 	}
-	fx.h = NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(svc), Logger: quiet})
+	fx.h = NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(svc), CacheMS: DefaultDirectoryCacheMS, Logger: quiet})
 	return fx
 }
 
@@ -748,4 +748,43 @@ func TestXMLNoExpansion(t *testing.T) {
 			t.Errorf("xmlNoExpansion(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestXMLCurlCacheable checks which directory answers FreeSWITCH may
+// cache: sip_auth answers carry cacheable="<CacheMS>" (they hold the
+// credential), user_call answers never (a cached user without a
+// credential would fail the next REGISTER: the core's cache key has no
+// action), and nothing carries it with CacheMS 0.
+func TestXMLCurlCacheable(t *testing.T) {
+	eachXMLFixture(t, func(t *testing.T, fx *xmlFixture) {
+		const auth = "section=directory&tag_name=domain&key_name=name&key_value=127.0.0.1&domain=127.0.0.1&user=1001&key=id&action=sip_auth&sip_auth_realm=127.0.0.1"
+		const call = "section=directory&tag_name=domain&key_name=name&key_value=127.0.0.1&domain=127.0.0.1&user=1001&key=id&action=user_call"
+		for _, tc := range []struct {
+			name    string
+			cacheMS int
+			body    string
+			want    string // the user's cacheable attribute
+		}{
+			{"sip_auth", 60000, auth, "60000"},
+			{"sip_auth, default", DefaultDirectoryCacheMS, auth, "1800000"},
+			{"user_call", 60000, call, ""},
+			{"sip_auth, over FreeSWITCH's limit", 3600000, auth, "2147483"},
+			{"sip_auth, cache off", 0, auth, ""},
+		} {
+			fx.h = NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(fx.svc), CacheMS: tc.cacheMS})
+			w := fx.post(t, "/xml", tc.body)
+			var doc struct {
+				Users []struct {
+					ID        string `xml:"id,attr"`
+					Cacheable string `xml:"cacheable,attr"`
+				} `xml:"section>domain>groups>group>users>user"`
+			}
+			if err := xml.Unmarshal(w.Body.Bytes(), &doc); err != nil || len(doc.Users) != 1 || doc.Users[0].ID != "1001" {
+				t.Fatalf("%s: answer %v, %+v:\n%s", tc.name, err, doc, w.Body)
+			}
+			if got := doc.Users[0].Cacheable; got != tc.want {
+				t.Errorf("%s: cacheable=%q, want %q", tc.name, got, tc.want)
+			}
+		}
+	})
 }

@@ -99,6 +99,8 @@ func (s *Server) runAPI(cmd, arg string) apiResult {
 			return apiResult{reply: renderRegistrationsJSON(s.st)}
 		}
 		return notModelled(cmd, arg)
+	case "xml_flush_cache":
+		return s.xmlFlushCache(arg)
 	case "uuid_kill":
 		return s.uuidKill(arg)
 	case "originate":
@@ -216,4 +218,37 @@ func (s *Server) gatewayStateEvent(name, state, ping string) *event {
 	e.set("State", state)
 	e.set("Ping-Status", ping)
 	return e
+}
+
+// xmlFlushCacheDomain is the global domain variable of the recorded
+// switch, which xml_flush_cache uses when no domain is given.
+const xmlFlushCacheDomain = "127.0.0.1"
+
+// xmlFlushCache answers mod_commands' xml_flush_cache <key> <user>
+// [domain] as FreeSWITCH 1.10.12 did (api-xml-flush-cache-*.txt, from the
+// fidelity recordings): "+OK cleared N entry|entries", never an error;
+// with fewer than two arguments the whole user cache is cleared. The
+// fake's cache holds every user that registered (state.cached).
+func (s *Server) xmlFlushCache(arg string) apiResult {
+	f := strings.Fields(arg)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	if len(f) < 2 {
+		n = len(s.st.cached)
+		clear(s.st.cached)
+	} else {
+		domain := xmlFlushCacheDomain
+		if len(f) > 2 {
+			domain = f[2]
+		}
+		if key := f[1] + "@" + domain; s.st.cached[key] {
+			delete(s.st.cached, key)
+			n = 1
+		}
+	}
+	if n == 1 {
+		return apiResult{reply: "+OK cleared 1 entry\n"}
+	}
+	return apiResult{reply: fmt.Sprintf("+OK cleared %d entries\n", n)}
 }

@@ -232,3 +232,27 @@ func TestFlushInboundReg(t *testing.T) {
 		t.Errorf("registrations after the flush:\n%s", xml)
 	}
 }
+
+// TestXMLFlushCache checks xml_flush_cache against the answers FreeSWITCH
+// 1.10.12 recorded: one entry for a user whose lookup is cached, none
+// after that or for a user never looked up, all with no user.
+func TestXMLFlushCache(t *testing.T) {
+	one, none := string(RecordedBody("api-xml-flush-cache-1-entry.txt")), string(RecordedBody("api-xml-flush-cache-0-entries.txt"))
+	s := New(t)
+	c := login(t, s, "")
+	s.Register("127.0.0.1", "1001")
+	s.Register("127.0.0.1", "1002")
+	s.Register("127.0.0.1", "1003")
+	for _, tc := range []struct{ cmd, want string }{
+		{"xml_flush_cache id 1001 127.0.0.1", one},
+		{"xml_flush_cache id 1001 127.0.0.1", none},
+		{"xml_flush_cache id 1009 127.0.0.1", none},
+		{"xml_flush_cache id 1002", one}, // the global domain
+		{"xml_flush_cache", "+OK cleared 1 entry\n"},
+		{"xml_flush_cache id", none},
+	} {
+		if got := c.api(tc.cmd); got != tc.want {
+			t.Errorf("%s: answer %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}

@@ -69,10 +69,15 @@ type state struct {
 	killed   []*gateway // killgw'd, re-added by a rescan
 	channels []channel
 	bridges  []bridge
+	// cached is the core's directory user cache, "user@domain": the fake
+	// takes every registered user as looked up with a cacheable answer
+	// (what Switchboard answers when directory_cache_ms is on), until
+	// xml_flush_cache clears it.
+	cached map[string]bool
 }
 
 func newState() *state {
-	return &state{gateways: []*gateway{{
+	return &state{cached: map[string]bool{}, gateways: []*gateway{{
 		name: "gw1", profile: "external", state: "REGED", ping: "UP",
 		pingAt: 1795610404, fixedUptime: 5603465,
 	}}}
@@ -219,6 +224,7 @@ func (st *state) trackSofia(e *event, at time.Time) {
 			status: e.get("status"), rpid: e.get("rpid"),
 			expires: at.Unix() + int64(secs),
 		}
+		st.cached[r.user+"@"+r.domain] = true
 		if i := slices.IndexFunc(st.regs, func(x *registration) bool { return x.callID == r.callID }); i >= 0 {
 			st.regs[i] = r
 		} else {
