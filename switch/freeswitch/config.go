@@ -47,6 +47,12 @@ type NodeConfig struct {
 	// when 0; -1 turns the cache off. Changes that must take effect at
 	// once are flushed by the Reloader (xml_flush_cache).
 	DirectoryCacheMS int `yaml:"directory_cache_ms"`
+	// JSONCDRErrLogDir is json_cdr.conf.xml's err-log-dir as this daemon
+	// sees it (same host or a shared mount): when set, the records
+	// FreeSWITCH gave up posting are imported from it and their files
+	// removed (Adapter.ImportErrLogDir). Empty: they wait for
+	// `switchboard cdr import`.
+	JSONCDRErrLogDir string `yaml:"json_cdr_err_log_dir"`
 }
 
 // DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.
