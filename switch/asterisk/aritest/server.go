@@ -78,6 +78,8 @@ type Server struct {
 	// conns are every TCP connection accepted (REST and sockets), for
 	// StallNode.
 	conns map[*holeConn]struct{}
+	// cfg is the dynamic configuration doctor uses (doctor.go).
+	cfg *configState
 }
 
 type endpoint struct {
@@ -557,6 +559,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveApp(w, parts[1], src)
+	case s.serveDoctor(w, r, path): // doctor.go
 	default:
 		writeJSON(w, http.StatusNotFound, `{"message":"Not found"}`)
 	}
@@ -754,6 +757,9 @@ func (s *Server) deleteObject(w http.ResponseWriter, typ, id string) {
 		}
 	case "aor":
 		delete(s.contacts, id)
+	}
+	if s.dropObject(typ, id) {
+		found = true
 	}
 	s.mu.Unlock()
 	if !found {
