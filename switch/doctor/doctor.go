@@ -68,3 +68,12 @@ func List(names []string, max int) string {
 	}
 	return strings.Join(names[:max], ", ") + " and " + strconv.Itoa(len(names)-max) + " more"
 }
+
+// Count writes n with noun, plural when n is not 1 ("1 user", "20
+// users").
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

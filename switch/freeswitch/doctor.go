@@ -436,16 +436,31 @@ func (d *fsDoctor) staticUsers(ctx context.Context) {
 	}
 	const fix = "delete the static users of Switchboard's domains (directory/default/1000.xml to 1019.xml in the vanilla configuration), then reloadxml"
 	if len(overlap) > 0 {
-		d.add("static users", doctor.Fail, fmt.Sprintf("%d static directory users are also Switchboard accounts: %s; while Switchboard is down or failing, FreeSWITCH authenticates them with the file's credentials", len(overlap), doctor.List(overlap, 5)), fix)
+		d.add("static users", doctor.Fail, fmt.Sprintf("%s also in Switchboard's store: %s; while Switchboard is down or failing, FreeSWITCH authenticates them with the file's credentials", doctor.Count(len(overlap), "static directory user")+are(len(overlap)), doctor.List(overlap, 5)), fix)
 	}
 	if len(shadow) > 0 {
-		d.add("static users", doctor.Fail, fmt.Sprintf("%d static directory users are in a domain Switchboard owns: %s; Switchboard answers them \"no such user\", but while it is down they register with the file's credentials (a deleted account comes back)", len(shadow), doctor.List(shadow, 5)), fix)
+		d.add("static users", doctor.Fail, fmt.Sprintf("%s in a domain Switchboard owns: %s; Switchboard answers them \"no such user\", but while it is down they register with the file's credentials (a deleted account comes back)", doctor.Count(len(shadow), "static directory user")+are(len(shadow)), doctor.List(shadow, 5)), fix)
 	}
 	if len(stock) > 0 {
-		d.add("stock password", doctor.Fail, fmt.Sprintf("%d static directory users have FreeSWITCH's stock password 1234: %s; anyone who reaches the switch can register as them", len(stock), doctor.List(stock, 5)),
+		d.add("stock password", doctor.Fail, fmt.Sprintf("%s FreeSWITCH's stock password 1234: %s; anyone who reaches the switch can register as them", doctor.Count(len(stock), "static directory user")+has(len(stock)), doctor.List(stock, 5)),
 			"delete them, or change default_password in vars.xml, then reloadxml")
 	}
 	if len(overlap)+len(shadow)+len(stock) == 0 {
-		d.add("static users", doctor.OK, fmt.Sprintf("%d static directory users, none in Switchboard's domains, none with the stock password", len(users)), "")
+		d.add("static users", doctor.OK, doctor.Count(len(users), "static directory user")+", none in Switchboard's domains, none with the stock password", "")
 	}
+}
+
+// are and has agree a verb with a count.
+func are(n int) string {
+	if n == 1 {
+		return " is"
+	}
+	return " are"
+}
+
+func has(n int) string {
+	if n == 1 {
+		return " has"
+	}
+	return " have"
 }
