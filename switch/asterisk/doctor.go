@@ -426,6 +426,7 @@ func (d *astDoctor) prometheus(ctx context.Context, modules map[string]string) {
 	mctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	_, err := d.rest.metrics(mctx, u)
+	var re *RequestError
 	switch {
 	case err == nil:
 		d.add(name, doctor.OK, u+" answers", "")
@@ -436,8 +437,12 @@ func (d *astDoctor) prometheus(ctx context.Context, modules map[string]string) {
 		}
 		d.add(name, doctor.Warn, fmt.Sprintf("%s answers 404 (res_prometheus.so: %s): gateway registration states are unknown (ARI sends no event for them)", u, status),
 			"optional: load res_prometheus with prometheus.conf [general] enabled = yes, uri = metrics; or set metrics_url: \"-\"")
+	case errors.As(err, &re) && re.Status == http.StatusServiceUnavailable:
+		// Asterisk 23.4.1 with prometheus.conf enabled = no.
+		d.add(name, doctor.Warn, u+" answers 503: res_prometheus is loaded but disabled, so gateway registration states are unknown (ARI sends no event for them)",
+			"optional: prometheus.conf [general] enabled = yes, uri = metrics, then module reload res_prometheus.so; or set metrics_url: \"-\"")
 	default:
-		d.add(name, doctor.Warn, err.Error(), "")
+		d.add(name, doctor.Warn, err.Error(), "optional: check metrics_url")
 	}
 }
 

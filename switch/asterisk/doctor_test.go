@@ -77,6 +77,8 @@ func TestDoctor(t *testing.T) {
 		}, []provisioning.Gateway{tlsGW}, map[string][]doctor.Status{"transport tls": {doctor.OK}}},
 		{"no res_prometheus", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) { srv.SetMetrics(nil) },
 			nil, map[string][]doctor.Status{"res_prometheus": {doctor.Warn}}},
+		{"res_prometheus disabled", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) { srv.DisableMetrics() },
+			nil, map[string][]doctor.Status{"res_prometheus": {doctor.Warn}}},
 		{"metrics off", func(_ *testing.T, _ *aritest.Server, n *NodeConfig) { n.MetricsURL = "-" },
 			nil, map[string][]doctor.Status{"res_prometheus": {doctor.Info}}},
 		{"cdr_file readable", func(t *testing.T, _ *aritest.Server, n *NodeConfig) {
@@ -114,6 +116,9 @@ func TestDoctor(t *testing.T) {
 				got[c.Name] = append(got[c.Name], c.Status)
 				if c.Status >= doctor.Warn && c.Fix == "" {
 					t.Errorf("%s: %s without a fix: %s", c.Name, c.Status, c.Detail)
+				}
+				if tc.name == "res_prometheus disabled" && c.Name == "res_prometheus" && !strings.Contains(c.Fix, "enabled = yes") {
+					t.Errorf("a disabled res_prometheus (503) is not told apart: %s / %s", c.Detail, c.Fix)
 				}
 				if strings.Contains(c.Detail+c.Fix, aritest.Password) {
 					t.Errorf("%s shows the password: %s", c.Name, c.Detail)

@@ -210,7 +210,7 @@ func (d *fsDoctor) xmlCurl() {
 			problems = append(problems, p)
 		}
 		if p := d.credentials(b.Params["gateway-credentials"]); p != "" {
-			problems = append(problems, "binding "+b.Name+" "+p)
+			problems = append(problems, "binding "+b.Name+": "+p)
 		}
 		switch {
 		case b.Params["bindings"] != "" && !slices.Contains(sections, "directory"):
@@ -333,9 +333,10 @@ func (d *fsDoctor) sofia(ctx context.Context) {
 	d.staticGateways(ctx, entries)
 }
 
-// staticGateways flags gateways of the gateway profile that Switchboard
-// also provisions: both would register (or FreeSWITCH keeps the first
-// defined and ignores Switchboard's).
+// staticGateways flags gateways of sofia.conf's profiles that Switchboard
+// also provisions: FreeSWITCH 1.10.12 keeps the static one and logs
+// "Ignoring duplicate gateway 'carrier1'" for Switchboard's (seen live),
+// so Switchboard's settings never apply.
 func (d *fsDoctor) staticGateways(ctx context.Context, entries []sofiaEntry) {
 	if d.cfg.Directory == nil {
 		return
@@ -361,7 +362,7 @@ func (d *fsDoctor) staticGateways(ctx context.Context, entries []sofiaEntry) {
 		return nil
 	})
 	if len(static) > 0 {
-		d.add("gateways", doctor.Fail, "gateways defined in sip_profiles and also provisioned in Switchboard: "+strings.Join(static, ", "),
+		d.add("gateways", doctor.Fail, "gateways defined in sip_profiles and also provisioned in Switchboard: "+strings.Join(static, ", ")+"; FreeSWITCH keeps the static definition and ignores Switchboard's (log: Ignoring duplicate gateway)",
 			"remove their static definitions (sip_profiles/"+d.cfg.Node.GatewayProfile+"/*.xml), then sofia profile "+d.cfg.Node.GatewayProfile+" rescan")
 	}
 }
@@ -434,7 +435,7 @@ func (d *fsDoctor) staticUsers(ctx context.Context) {
 			return
 		}
 	}
-	const fix = "delete the static users of Switchboard's domains (directory/default/1000.xml to 1019.xml in the vanilla configuration), then reloadxml"
+	const fix = "delete the static users of Switchboard's domains (in the vanilla configuration directory/default/1000.xml to 1019.xml, brian.xml and example.com.xml), then reloadxml"
 	if len(overlap) > 0 {
 		d.add("static users", doctor.Fail, fmt.Sprintf("%s also in Switchboard's store: %s; while Switchboard is down or failing, FreeSWITCH authenticates them with the file's credentials", doctor.Count(len(overlap), "static directory user")+are(len(overlap)), doctor.List(overlap, 5)), fix)
 	}

@@ -23,6 +23,10 @@ type configState struct {
 	readOnly map[string]bool                // types without a writable wizard
 	objects  map[string][]map[string]string // "type/id" → fields
 	modules  map[string]string              // name → status, over the recorded list
+	// metricsDisabled: res_prometheus loaded with enabled = no, which
+	// answers /metrics 503 with no body
+	// (testdata/error-metrics-disabled-503.http).
+	metricsDisabled bool
 }
 
 // config returns the node's configuration state; s.mu is held.
@@ -212,4 +216,12 @@ func (s *Server) dropObject(typ, id string) bool {
 	_, ok := s.config().objects[key]
 	delete(s.config().objects, key)
 	return ok
+}
+
+// DisableMetrics makes /metrics answer as res_prometheus does when
+// prometheus.conf says enabled = no: 503 Service Unavailable, no body.
+func (s *Server) DisableMetrics() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.config().metricsDisabled = true
 }

@@ -478,7 +478,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/metrics" {
 		s.mu.Lock()
 		m := s.metrics
+		disabled := s.cfg != nil && s.cfg.metricsDisabled
 		s.mu.Unlock()
+		if disabled { // doctor.go
+			w.Header().Set("Server", "Asterisk/23.4.1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if m == nil {
 			http.NotFound(w, r)
 			return
