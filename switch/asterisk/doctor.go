@@ -292,15 +292,22 @@ func (d *astDoctor) sorcery(ctx context.Context) {
 		{ObjectRef{PJSIPIdentify, id}, []Field{{"endpoint", id}, {"match", "192.0.2.1"}}},
 	}
 	var created []ObjectRef
+probing:
 	for _, p := range probes {
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 		_, err := d.conf.Put(pctx, p.Ref, p.Fields)
 		cancel()
 		name := "sorcery " + string(p.Ref.Type)
+		var ce *ConfigError
 		switch {
 		case err == nil:
 			created = append(created, p.Ref)
 			d.add(name, doctor.OK, string(p.Ref.Type)+" objects can be created (a probe object was created and deleted)", "")
+		case errors.As(err, &ce) && ce.Status == http.StatusForbidden && ce.Message == "Write access denied":
+			// Asterisk 23.4.1's answer to a write by a read_only user.
+			d.add("ari write", doctor.Fail, "user "+d.cfg.Node.User+" is read-only: ARI refused the probe's PUT (403 Write access denied)",
+				"ari.conf ["+d.cfg.Node.User+"] read_only = no, then module reload res_ari.so")
+			break probing
 		case errors.Is(err, ErrConfigForbidden):
 			d.add(name, doctor.Fail, string(p.Ref.Type)+" objects cannot be created: no writable sorcery wizard (403)", sorceryFix(p.Ref.Type))
 		default:
@@ -369,7 +376,7 @@ func (d *astDoctor) registrations(ctx context.Context) {
 			"these were not pushed by this version of Switchboard: restart the daemon to push them again")
 	}
 	if len(ok) > 0 {
-		d.add(name, doctor.OK, fmt.Sprintf("%d gateway registrations on the switch, with line support: %s", len(ok), doctor.List(ok, 5)), "")
+		d.add(name, doctor.OK, fmt.Sprintf("%s on the switch, with line support: %s", doctor.Count(len(ok), "gateway registration"), doctor.List(ok, 5)), "")
 	}
 }
 

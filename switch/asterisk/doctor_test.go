@@ -53,6 +53,8 @@ func TestDoctor(t *testing.T) {
 		}, nil, map[string][]doctor.Status{"sorcery auth": {doctor.Fail}, "sorcery aor": {doctor.Fail}, "sorcery endpoint": {doctor.Fail}, "sorcery identify": {doctor.Fail}}},
 		{"identify not writable", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) { srv.SetWritable("identify", false) },
 			nil, map[string][]doctor.Status{"sorcery endpoint": {doctor.OK}, "sorcery identify": {doctor.Fail}, "sorcery cleanup": nil}},
+		{"read-only ARI user", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) { srv.SetReadOnlyUser() },
+			nil, map[string][]doctor.Status{"ari write": {doctor.Fail}, "sorcery auth": nil, "sorcery identify": nil}},
 		{"module not running", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {
 			srv.SetModuleStatus("res_pjsip_outbound_registration.so", "Not Running")
 		}, nil, map[string][]doctor.Status{"modules": {doctor.Fail}}},

@@ -27,6 +27,9 @@ type configState struct {
 	// answers /metrics 503 with no body
 	// (testdata/error-metrics-disabled-503.http).
 	metricsDisabled bool
+	// readOnlyUser: the ARI user has read_only = yes; a PUT answers 403
+	// "Write access denied" (testdata/error-read-only-user-403.http).
+	readOnlyUser bool
 }
 
 // config returns the node's configuration state; s.mu is held.
@@ -191,6 +194,10 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, typ, id strin
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.config()
+	if c.readOnlyUser {
+		writeJSON(w, http.StatusForbidden, `{"message":"Write access denied"}`)
+		return
+	}
 	key := typ + "/" + id
 	_, exists := c.objects[key]
 	verb := "Creation"
@@ -224,4 +231,12 @@ func (s *Server) DisableMetrics() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.config().metricsDisabled = true
+}
+
+// SetReadOnlyUser makes the user's PUTs answer as for an ari.conf user
+// with read_only = yes: 403 "Write access denied".
+func (s *Server) SetReadOnlyUser() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.config().readOnlyUser = true
 }
