@@ -154,6 +154,18 @@ func (d *fsDoctor) locateConfig(name string) (string, error) {
 	return out, nil
 }
 
+// moduleConfig reads file for check name, or adds its failure.
+func (d *fsDoctor) moduleConfig(name, file string) (string, bool) {
+	conf, err := d.locateConfig(file)
+	switch {
+	case err != nil:
+		d.add(name, doctor.Fail, "xml_locate "+file+": "+err.Error(), "load mod_commands")
+	case conf == "":
+		d.add(name, doctor.Fail, file+" not found", "write autoload_configs/"+file+".xml (see switch/freeswitch/README.md)")
+	}
+	return conf, err == nil && conf != ""
+}
+
 // endpointURL checks that raw is the daemon's endpoint path: the same
 // path, and the port of http.listen. It returns what is wrong, or "".
 func (d *fsDoctor) endpointURL(raw, path string) string {
@@ -189,14 +201,13 @@ func (d *fsDoctor) credentials(got string) string {
 func (d *fsDoctor) xmlCurl() {
 	const name = "xml_curl"
 	path := "/freeswitch/" + d.cfg.Name + "/xml-curl"
-	conf, err := d.locateConfig("xml_curl.conf")
-	if err != nil || conf == "" {
-		d.add(name, doctor.Fail, "xml_curl.conf not found", "write autoload_configs/xml_curl.conf.xml (see switch/freeswitch/README.md)")
+	conf, ok := d.moduleConfig(name, "xml_curl.conf")
+	if !ok {
 		return
 	}
 	bindings, err := parseXMLCurlConf([]byte(conf))
 	if err != nil {
-		d.add(name, doctor.Fail, "xml_curl.conf: "+err.Error(), "")
+		d.add(name, doctor.Fail, "xml_curl.conf: "+err.Error(), "rewrite autoload_configs/xml_curl.conf.xml (see switch/freeswitch/README.md)")
 		return
 	}
 	var problems []string
@@ -238,14 +249,13 @@ func (d *fsDoctor) xmlCurl() {
 func (d *fsDoctor) jsonCDR() {
 	const name = "json_cdr"
 	path := "/freeswitch/" + d.cfg.Name + "/cdr"
-	conf, err := d.locateConfig("json_cdr.conf")
-	if err != nil || conf == "" {
-		d.add(name, doctor.Fail, "json_cdr.conf not found", "write autoload_configs/json_cdr.conf.xml (see switch/freeswitch/README.md)")
+	conf, ok := d.moduleConfig(name, "json_cdr.conf")
+	if !ok {
 		return
 	}
 	s, err := parseSettings([]byte(conf))
 	if err != nil {
-		d.add(name, doctor.Fail, "json_cdr.conf: "+err.Error(), "")
+		d.add(name, doctor.Fail, "json_cdr.conf: "+err.Error(), "rewrite autoload_configs/json_cdr.conf.xml (see switch/freeswitch/README.md)")
 		return
 	}
 	var fails []string

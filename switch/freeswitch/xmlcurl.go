@@ -23,7 +23,7 @@ package freeswitch
 //     from the directory and sofia.conf is never answered.
 //   - directory, a user Switchboard does not have in a domain it owns:
 //     the domain without the user, so that FreeSWITCH's static files
-//     cannot answer for it (noSuchUser).
+//     cannot answer for it (ownedDomain).
 //   - dialplan: a provisioned DID bridges to its account.
 //   - everything else: not found.
 //
@@ -228,23 +228,16 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	}
 	user := f.Get("user")
 	if user == "" {
-		ok, err := h.dir.DomainExists(ctx, domain)
-		switch {
-		case err != nil:
-			return "", err
-		case !ok:
-			return xmlNotFound, nil
-		}
-		return xmlDomainDocument(domain, nil, ""), nil
+		return h.ownedDomain(ctx, domain)
 	}
 	// Users are found by id; a lookup by another attribute (number-alias)
 	// could not match the document anyway.
 	if key := f.Get("key"); key != "" && key != "id" {
-		return h.noSuchUser(ctx, domain)
+		return h.ownedDomain(ctx, domain)
 	}
 	a, err := h.dir.AccountByUsername(ctx, domain, user)
 	if errors.Is(err, provisioning.ErrNotFound) {
-		return h.noSuchUser(ctx, domain)
+		return h.ownedDomain(ctx, domain)
 	}
 	if err != nil {
 		return "", err
@@ -259,10 +252,10 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	return xmlDomainDocument(domain, u, ""), nil
 }
 
-// noSuchUser answers a user lookup that found no account. In a domain
-// Switchboard owns (a provisioned domain) the answer is the domain with no
-// user in it, so that FreeSWITCH's static directory cannot shadow the
-// store (issue 12 item 17): switch_xml_locate_user (switch_xml.c,
+// ownedDomain answers a domain lookup, and a user lookup that found no
+// account. In a domain Switchboard owns (a provisioned domain) the answer
+// is the domain with no user in it, so that FreeSWITCH's static directory
+// cannot shadow the store (issue 12 item 17): switch_xml_locate_user (switch_xml.c,
 // FreeSWITCH 1.10.12) takes the first binding's answer that holds the
 // domain and looks the user up only in it, whereas the not-found document
 // sends it to its own files, where stock FreeSWITCH has users 1000 to 1019
@@ -272,7 +265,7 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 // (While Switchboard is down or answers 500, FreeSWITCH still falls back
 // to its files for every lookup: remove the static users of Switchboard's
 // domains; switchboard doctor lists them.)
-func (h *xmlCurlHandler) noSuchUser(ctx context.Context, domain string) (string, error) {
+func (h *xmlCurlHandler) ownedDomain(ctx context.Context, domain string) (string, error) {
 	ok, err := h.dir.DomainExists(ctx, domain)
 	switch {
 	case err != nil:
