@@ -70,6 +70,9 @@ func runDoctor(ctx context.Context, args, env []string, stdout, stderr io.Writer
 		defer db.Close()
 		svc = provisioning.NewService(sqlstore.New(db))
 	}
+	if svc != nil && sw.Domain != "" {
+		checks = append(checks, doctorDomain(ctx, svc, sw.Domain))
+	}
 	checks = append(checks, doctorChecks(ctx, cfg, sw, svc)...)
 	fmt.Fprintf(stdout, "switchboard doctor: switch %s (%s)\n", sw.Name, sw.Type)
 	writeChecks(stdout, checks)
@@ -98,4 +101,20 @@ func doctorChecks(ctx context.Context, cfg Config, sw *SwitchConfig, svc *provis
 		return asterisk.Doctor(ctx, dc)
 	}
 	return nil
+}
+
+// doctorDomain checks that the switch's domain is provisioned: only that
+// domain's accounts are pushed to (or answered for) the switch, so a
+// domain that differs from the provisioned one by a letter leaves the
+// switch without accounts.
+func doctorDomain(ctx context.Context, svc *provisioning.Service, domain string) doctor.Check {
+	_, err := svc.DomainByName(ctx, provisioning.AdminScope(), domain)
+	switch {
+	case err == nil:
+		return doctor.Check{Name: "domain", Status: doctor.OK, Detail: "switches[].domain " + domain + " is a provisioned domain"}
+	case errors.Is(err, provisioning.ErrNotFound):
+		return doctor.Check{Name: "domain", Status: doctor.Fail, Detail: "switches[].domain " + domain + " is not a provisioned domain: no account reaches this switch",
+			Fix: "set switches[].domain to the SIP domain the accounts are provisioned in (dcp domain/list), or provision it"}
+	}
+	return doctor.Check{Name: "domain", Status: doctor.Warn, Detail: "reading the domain: " + err.Error(), Fix: "check the store (database.dsn)"}
 }

@@ -143,3 +143,23 @@ func TestDoctorAsterisk(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorDomain checks the switch's domain against the store: a
+// domain that is not provisioned FAILs before the switch is asked.
+func TestDoctorDomain(t *testing.T) {
+	dsn := doctorStore(t)
+	for _, tc := range []struct {
+		domain string
+		want   string
+	}{{"127.0.0.1", "ok    domain"}, {"127.0.0.2", "FAIL  domain"}} {
+		conf := filepath.Join(t.TempDir(), "switchboard.yaml")
+		yaml := "switches:\n  - name: sw1\n    type: freeswitch\n    esl: 127.0.0.1:1\n    password: x\n    http_allow: [127.0.0.1]\n    domain: " + tc.domain + "\n"
+		if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, _, _ := runCmd(t, "doctor", "--config", conf, "--database-dsn", dsn, "--switch", "sw1")
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("domain %s: want %q in\n%s", tc.domain, tc.want, out)
+		}
+	}
+}
