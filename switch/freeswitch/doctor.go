@@ -296,7 +296,7 @@ func (d *fsDoctor) jsonCDR() {
 	}
 	if len(risks) > 0 {
 		d.add("json_cdr delivery", doctor.Warn, strings.Join(risks, "; "),
-			`set queue-capacity (e.g. 10000), timeout (e.g. 5) and err-log-dir; import what err-log-dir holds with switchboard cdr import`)
+			`set timeout (e.g. 5), queue-capacity (e.g. 10000: one thread then posts the records in turn, so keep retries × delay short) and err-log-dir; import what err-log-dir holds with switchboard cdr import`)
 	} else {
 		d.add("json_cdr delivery", doctor.OK, fmt.Sprintf("queue-capacity %s, timeout %ss, %d retries %ds apart, then err-log-dir %s", s["queue-capacity"], s["timeout"], retries, delay, s["err-log-dir"]), "")
 	}
