@@ -49,6 +49,7 @@ made before any API call is possible.`, subs: []*command{
 			{name: "import", summary: "import CDR files written by Asterisk or FreeSWITCH", run: runCDRImport},
 			{name: "export", summary: "write stored CDRs to standard output as CSV", run: runCDRExport},
 		}},
+		{name: "doctor", summary: "check a live switch against what Switchboard needs of it", run: runDoctor},
 		{name: "version", summary: "print the version", run: runVersion},
 	},
 }
@@ -147,8 +148,9 @@ func (c *command) usage(w io.Writer, path string) {
 // exitStatusHelp documents the exit status; exitCode implements it.
 const exitStatusHelp = `
 Exit status: 0 on success and for help; 1 when the command failed (the database is
-unreachable, a file unreadable, a CDR rejected, a token not found); 2 when the command
-line or the configuration is invalid, in which case nothing was done.
+unreachable, a file unreadable, a CDR rejected, a token not found, a doctor check
+FAILed); 2 when the command line or the configuration is invalid, in which case nothing
+was done.
 `
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

@@ -35,6 +35,7 @@ func TestUsage(t *testing.T) {
 		{"cdr", "cdr", []string{"import", "export"}, []string{"-database-dsn"}},
 		{"cdr import", "cdr-import", []string{"-switch", "-timezone", "-database-dsn"}, []string{"-http-listen", "-cdr-spool-dir", "-sip-enabled", "-from"}},
 		{"cdr export", "cdr-export", []string{"-from", "-to", "-database-dsn"}, []string{"-http-listen", "-cdr-spool-dir", "-switch string\n    \tname"}},
+		{"doctor", "doctor", []string{"-switch", "-database-dsn", "-config"}, []string{"-http-listen", "-cdr-spool-dir"}},
 		{"version", "version", nil, []string{"-database-dsn"}},
 	}
 	for _, tc := range tests {
@@ -138,6 +139,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"token", "revoke", "abc"}, `ID must be a positive integer, got "abc"`},
 		{[]string{"token", "revoke", "0"}, "ID must be a positive integer"},
 		{[]string{"token", "revoke", "1", "2"}, `unexpected argument "2"`},
+		{[]string{"doctor"}, "doctor: --switch is required"},
+		{[]string{"doctor", "--switch", "fs1", "extra"}, `doctor: unexpected argument "extra"`},
+		{[]string{"doctor", "--switch", "fs1"}, `doctor: no switch "fs1": the configuration has no switches`},
+		{[]string{"doctor", "--switch", "fs1", "--http-listen", "127.0.0.1:1"}, "flag provided but not defined: -http-listen"},
 	}
 	for _, tc := range tests {
 		dir := t.TempDir()

@@ -434,11 +434,17 @@ func TestServeWithFreeSWITCH(t *testing.T) {
 			}
 		})
 	}
-	// A user that does not exist is not found, so FreeSWITCH falls back
-	// to its static directory.
+	// A user that does not exist in a provisioned domain is answered with
+	// the domain alone, so FreeSWITCH's static directory cannot answer
+	// for it (issue 12 item 17); in a domain Switchboard does not have it
+	// is not found, so FreeSWITCH falls back to its own files.
 	if code, body := postForm(t, xmlCurl, fsHTTPUser, fsHTTPPassword, sipAuthForm(t, "3999", fsDomain)); code != http.StatusOK ||
+		!strings.Contains(body, `<domain name="`+fsDomain+`">`) || strings.Contains(body, "<user") || strings.Contains(body, `status="not found"`) {
+		t.Errorf("unknown user: %d %s, want the domain without users", code, body)
+	}
+	if code, body := postForm(t, xmlCurl, fsHTTPUser, fsHTTPPassword, sipAuthForm(t, "3999", "elsewhere.example")); code != http.StatusOK ||
 		!strings.Contains(body, `status="not found"`) {
-		t.Errorf("unknown user: %d %s, want the not-found document", code, body)
+		t.Errorf("unknown user of an unknown domain: %d %s, want the not-found document", code, body)
 	}
 
 	// A new secret: the registrations made with the old one are flushed,

@@ -21,6 +21,9 @@ package freeswitch
 //   - directory, purpose=gateways, profile=<GatewayProfile>: every
 //     provisioned gateway; see gatewaysDocument for why gateways come
 //     from the directory and sofia.conf is never answered.
+//   - directory, a user Switchboard does not have in a domain it owns:
+//     the domain without the user, so that FreeSWITCH's static files
+//     cannot answer for it (ownedDomain).
 //   - dialplan: a provisioned DID bridges to its account.
 //   - everything else: not found.
 //
@@ -225,23 +228,16 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	}
 	user := f.Get("user")
 	if user == "" {
-		ok, err := h.dir.DomainExists(ctx, domain)
-		switch {
-		case err != nil:
-			return "", err
-		case !ok:
-			return xmlNotFound, nil
-		}
-		return xmlDomainDocument(domain, nil, ""), nil
+		return h.ownedDomain(ctx, domain)
 	}
 	// Users are found by id; a lookup by another attribute (number-alias)
 	// could not match the document anyway.
 	if key := f.Get("key"); key != "" && key != "id" {
-		return xmlNotFound, nil
+		return h.ownedDomain(ctx, domain)
 	}
 	a, err := h.dir.AccountByUsername(ctx, domain, user)
 	if errors.Is(err, provisioning.ErrNotFound) {
-		return xmlNotFound, nil
+		return h.ownedDomain(ctx, domain)
 	}
 	if err != nil {
 		return "", err
@@ -254,6 +250,30 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 		}
 	}
 	return xmlDomainDocument(domain, u, ""), nil
+}
+
+// ownedDomain answers a domain lookup, and a user lookup that found no
+// account. In a domain Switchboard owns (a provisioned domain) the answer
+// is the domain with no user in it, so that FreeSWITCH's static directory
+// cannot shadow the store (issue 12 item 17): switch_xml_locate_user (switch_xml.c,
+// FreeSWITCH 1.10.12) takes the first binding's answer that holds the
+// domain and looks the user up only in it, whereas the not-found document
+// sends it to its own files, where stock FreeSWITCH has users 1000 to 1019
+// with password 1234, the numbers dcp allocates first: a deleted account
+// kept registering with the file's password. In any other domain the
+// answer stays not found, so FreeSWITCH's own domains work as before.
+// (While Switchboard is down or answers 500, FreeSWITCH still falls back
+// to its files for every lookup: remove the static users of Switchboard's
+// domains; switchboard doctor lists them.)
+func (h *xmlCurlHandler) ownedDomain(ctx context.Context, domain string) (string, error) {
+	ok, err := h.dir.DomainExists(ctx, domain)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return xmlNotFound, nil
+	}
+	return xmlDomainDocument(domain, nil, ""), nil
 }
 
 // xmlUser is one user of a directory answer.

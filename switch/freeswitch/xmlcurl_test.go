@@ -401,10 +401,8 @@ func TestXMLCurlNotFound(t *testing.T) {
 		if userCall.get("action") != "user_call" {
 			t.Fatalf("entry #%d is %s, want user_call", userCall.Seq, userCall.get("action"))
 		}
-		add("unknown user", userCall.Path, userCall.bodyWith(map[string]string{"user": "4242"}))
 		add("unknown domain", userCall.Path, userCall.bodyWith(map[string]string{"domain": "nowhere.example", "key_value": "nowhere.example"}))
-		add("user of another domain", userCall.Path, userCall.bodyWith(map[string]string{"user": "alice"}))
-		add("lookup by number-alias", userCall.Path, userCall.bodyWith(map[string]string{"key": "number-alias"}))
+		add("stock user of an unknown domain", userCall.Path, userCall.bodyWith(map[string]string{"user": "1000", "domain": "nowhere.example", "key_value": "nowhere.example"}))
 		add("domain lookup of an unknown domain", userCall.Path, "section=directory&tag_name=domain&key_name=name&key_value=nowhere.example&domain=nowhere.example")
 		add("directory without a domain", userCall.Path, "section=directory&tag_name=&key_name=&key_value=&user=1001")
 		add("phrases", "/xml", "section=phrases&tag_name=language&key_name=name&key_value=en")

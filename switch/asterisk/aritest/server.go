@@ -78,6 +78,8 @@ type Server struct {
 	// conns are every TCP connection accepted (REST and sockets), for
 	// StallNode.
 	conns map[*holeConn]struct{}
+	// cfg is the dynamic configuration doctor uses (doctor.go).
+	cfg *configState
 }
 
 type endpoint struct {
@@ -476,7 +478,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/metrics" {
 		s.mu.Lock()
 		m := s.metrics
+		disabled := s.cfg != nil && s.cfg.metricsDisabled
 		s.mu.Unlock()
+		if disabled { // doctor.go
+			w.Header().Set("Server", "Asterisk/23.4.1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if m == nil {
 			http.NotFound(w, r)
 			return
@@ -557,6 +565,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveApp(w, parts[1], src)
+	case s.serveDoctor(w, r, path): // doctor.go
 	default:
 		writeJSON(w, http.StatusNotFound, `{"message":"Not found"}`)
 	}
@@ -754,6 +763,9 @@ func (s *Server) deleteObject(w http.ResponseWriter, typ, id string) {
 		}
 	case "aor":
 		delete(s.contacts, id)
+	}
+	if s.dropObject(typ, id) {
+		found = true
 	}
 	s.mu.Unlock()
 	if !found {

@@ -101,6 +101,8 @@ func (s *Server) runAPI(cmd, arg string) apiResult {
 		return notModelled(cmd, arg)
 	case "xml_flush_cache":
 		return s.xmlFlushCache(arg)
+	case "module_exists", "xml_locate", "version":
+		return s.doctorAPI(cmd, arg)
 	case "uuid_kill":
 		return s.uuidKill(arg)
 	case "originate":

@@ -24,7 +24,10 @@
 //     <p> reg, sofia status profile <p> reg, sofia [xml]status gateway
 //     [<gw>], show channels|calls|registrations as json are rendered from
 //     the fake's state in the recorded format; originate and uuid_kill
-//     play calls. Other commands answer -ERR <cmd> Command not found!.
+//     play calls; module_exists, xml_locate (configuration files and the
+//     static directory) and version answer what `switchboard doctor`
+//     reads (doctor.go). Other commands answer -ERR <cmd> Command not
+//     found!.
 //
 // State follows events: every event the fake sends, whether a test pushed
 // it or the fake generated it, updates the tables the API answers read,
@@ -127,6 +130,8 @@ type Server struct {
 
 	sendMu sync.Mutex // serialises event delivery, so that the wire order is the Event-Sequence order
 	seq    int64      // the last Event-Sequence sent; sendMu
+
+	doc *doctorState // what doctor reads (doctor.go); mu
 
 	frozen   atomic.Bool
 	refusing atomic.Bool
