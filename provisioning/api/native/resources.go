@@ -143,11 +143,18 @@ type gatewayIn struct {
 	Register    bool                   `json:"register"`
 	QualifySecs int                    `json:"qualify_seconds"`
 	Description string                 `json:"description"`
+	// Managed false declares a trunk the operator defined on the switch
+	// itself (provisioning.Gateway.Observed); absent or null means true.
+	Managed *bool `json:"managed"`
 }
 
 func (in *gatewayIn) load(g *provisioning.Gateway) {
+	managed := !g.Observed
 	*in = gatewayIn{TenantID: clone(g.TenantID), Name: g.Name, Host: g.Host, Port: clone(&g.Port), Transport: g.Transport, Username: g.Username,
-		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description}
+		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description, Managed: &managed}
+	if g.Port == 0 { // an observed gateway without a host has no port
+		in.Port = nil
+	}
 }
 func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) error {
 	port := 0 // the default (Gateway.Validate)
@@ -159,6 +166,7 @@ func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) err
 	}
 	g.TenantID, g.Name, g.Host, g.Port, g.Transport = in.TenantID, in.Name, in.Host, port, in.Transport
 	g.Username, g.Secret, g.Register, g.QualifySecs, g.Description = in.Username, in.Secret, in.Register, in.QualifySecs, in.Description
+	g.Observed = in.Managed != nil && !*in.Managed
 	return nil
 }
 
@@ -196,6 +204,9 @@ type accountCreated struct {
 type gatewayView struct {
 	*provisioning.Gateway
 	HasSecret bool `json:"has_secret"`
+	// Managed is false for an observed gateway (provisioning.Gateway.
+	// Observed): Switchboard never pushes it.
+	Managed bool `json:"managed"`
 }
 
 // resource is one kind of provisioned object with its five routes. M is
@@ -504,9 +515,9 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	gatewayViewOf := func(g *provisioning.Gateway) any { return gatewayView{Gateway: g, HasSecret: g.Secret != ""} }
+	gatewayViewOf := func(g *provisioning.Gateway) any { return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed} }
 	out = append(out, routesOf[provisioning.Gateway, gatewayIn](s, resource[provisioning.Gateway, gatewayIn]{
-		plural: "gateways", schema: "Gateway", required: []string{"name", "host"},
+		plural: "gateways", schema: "Gateway", required: []string{"name"}, // and host, unless managed is false
 		// A gateway's secret is always the caller's (the carrier's
 		// credentials): never echoed, has_secret only.
 		view: gatewayViewOf, viewType: reflect.TypeFor[gatewayView](),
