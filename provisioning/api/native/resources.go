@@ -515,7 +515,9 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	gatewayViewOf := func(g *provisioning.Gateway) any { return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed} }
+	gatewayViewOf := func(g *provisioning.Gateway) any {
+		return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed}
+	}
 	out = append(out, routesOf[provisioning.Gateway, gatewayIn](s, resource[provisioning.Gateway, gatewayIn]{
 		plural: "gateways", schema: "Gateway", required: []string{"name"}, // and host, unless managed is false
 		// A gateway's secret is always the caller's (the carrier's
