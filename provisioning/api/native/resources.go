@@ -186,10 +186,11 @@ func (in *didIn) store(_ *provisioning.Service, d *provisioning.DID) error {
 }
 
 // accountView is an account as the API shows it: never its secret, only
-// whether it has one.
+// whether it has one; and how far it reached each switch.
 type accountView struct {
 	*provisioning.Account
-	HasSecret bool `json:"has_secret"`
+	HasSecret bool            `json:"has_secret"`
+	Applied   []switchApplied `json:"applied"`
 }
 
 // accountCreated is the answer to a create: the one time a secret that
@@ -206,7 +207,8 @@ type gatewayView struct {
 	HasSecret bool `json:"has_secret"`
 	// Managed is false for an observed gateway (provisioning.Gateway.
 	// Observed): Switchboard never pushes it.
-	Managed bool `json:"managed"`
+	Managed bool            `json:"managed"`
+	Applied []switchApplied `json:"applied"`
 }
 
 // resource is one kind of provisioned object with its five routes. M is
@@ -215,10 +217,11 @@ type resource[M any, In any] struct {
 	plural string // URL segment: "accounts"
 	schema string // OpenAPI schema name: "Account"
 	// view renders an object for GET, PATCH and lists; created for POST,
-	// from the object stored and the input it was made of.
-	view        func(*M) any
+	// from the object stored and the input it was made of. sc is the
+	// caller's: some fields are shown to admins only.
+	view        func(sc provisioning.Scope, m *M) any
 	viewType    reflect.Type
-	created     func(*M, *In) any
+	created     func(sc provisioning.Scope, m *M, in *In) any
 	createdType reflect.Type
 	// required lists the fields a create must give (documentation only:
 	// the Service validates).
@@ -233,7 +236,7 @@ type resource[M any, In any] struct {
 	list   func(ctx context.Context, sc provisioning.Scope, c *call, p provisioning.Page) ([]M, error)
 }
 
-func identity[M any](m *M) any { return m }
+func identity[M any](_ provisioning.Scope, m *M) any { return m }
 
 // routes returns the five routes of r.
 func routesOf[M any, In any, PIn interface {
@@ -245,7 +248,7 @@ func routesOf[M any, In any, PIn interface {
 	}
 	if r.created == nil {
 		view := r.view
-		r.created, r.createdType = func(m *M, _ *In) any { return view(m) }, r.viewType
+		r.created, r.createdType = func(sc provisioning.Scope, m *M, _ *In) any { return view(sc, m) }, r.viewType
 	}
 	base := Prefix + "/" + r.plural
 	item := base + "/{id}"
@@ -267,7 +270,7 @@ func routesOf[M any, In any, PIn interface {
 				}
 				out := list[any]{Items: make([]any, 0, len(ms))}
 				for i := range ms {
-					out.Items = append(out.Items, r.view(&ms[i]))
+					out.Items = append(out.Items, r.view(c.scope, &ms[i]))
 				}
 				if len(ms) == p.Limit && len(ms) > 0 {
 					out.NextCursor = api.EncodeCursor(r.id(&ms[len(ms)-1]))
@@ -294,7 +297,7 @@ func routesOf[M any, In any, PIn interface {
 					return err
 				}
 				w.Header().Set("Location", base+"/"+strconv.FormatInt(r.id(m), 10))
-				return writeJSON(w, http.StatusCreated, r.created(m, in))
+				return writeJSON(w, http.StatusCreated, r.created(c.scope, m, in))
 			},
 		},
 		{
@@ -310,7 +313,7 @@ func routesOf[M any, In any, PIn interface {
 				if err != nil {
 					return err
 				}
-				return writeJSON(w, http.StatusOK, r.view(m))
+				return writeJSON(w, http.StatusOK, r.view(c.scope, m))
 			},
 		},
 		{
@@ -342,7 +345,7 @@ func routesOf[M any, In any, PIn interface {
 				if err != nil {
 					return err
 				}
-				return writeJSON(w, http.StatusOK, r.view(m))
+				return writeJSON(w, http.StatusOK, r.view(c.scope, m))
 			},
 		},
 		{
@@ -459,12 +462,15 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	accountViewOf := func(a *provisioning.Account) any { return accountView{Account: a, HasSecret: a.Secret != ""} }
+	accountViewOf := func(sc provisioning.Scope, a *provisioning.Account) accountView {
+		return accountView{Account: a, HasSecret: a.Secret != "", Applied: s.accountApplied(sc, a)}
+	}
 	out = append(out, routesOf[provisioning.Account, accountIn](s, resource[provisioning.Account, accountIn]{
 		plural: "accounts", schema: "Account", required: []string{"username"},
-		view: accountViewOf, viewType: reflect.TypeFor[accountView](),
-		created: func(a *provisioning.Account, in *accountIn) any {
-			out := accountCreated{accountView: accountView{Account: a, HasSecret: true}}
+		view:     func(sc provisioning.Scope, a *provisioning.Account) any { return accountViewOf(sc, a) },
+		viewType: reflect.TypeFor[accountView](),
+		created: func(sc provisioning.Scope, a *provisioning.Account, in *accountIn) any {
+			out := accountCreated{accountView: accountViewOf(sc, a)}
 			if in.Secret == "" { // generated: shown this once
 				out.Secret = a.Secret
 			}
@@ -515,8 +521,8 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	gatewayViewOf := func(g *provisioning.Gateway) any {
-		return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed}
+	gatewayViewOf := func(sc provisioning.Scope, g *provisioning.Gateway) any {
+		return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed, Applied: s.gatewayApplied(sc, g)}
 	}
 	out = append(out, routesOf[provisioning.Gateway, gatewayIn](s, resource[provisioning.Gateway, gatewayIn]{
 		plural: "gateways", schema: "Gateway", required: []string{"name"}, // and host, unless managed is false
