@@ -104,7 +104,7 @@ var Known = []Metric{
 
 	// Asterisk config pusher.
 	{"switchboard_config_push_failures_total", Counter, []string{"switch", "kind"}, ExporterAsterisk,
-		"Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once)."},
+		"Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once; a conflict with an object that is not Switchboard's is a state, not a failure)."},
 
 	// FreeSWITCH adapter.
 	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,

@@ -370,7 +370,7 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		states:          make(map[ObjectRef]ObjectState),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        MetricPushFailures,
-			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once).",
+			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once; a conflict with an object that is not Switchboard's is a state, not a failure).",
 			ConstLabels: prometheus.Labels{"switch": cfg.Switch},
 		}, []string{"kind"}),
 	}
