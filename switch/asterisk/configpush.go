@@ -990,16 +990,20 @@ feed:
 		return errors.Join(append(errs, ctx.Err())...)
 	}
 
+	// The ids of observed gateways are the operator's: what Switchboard
+	// owned or knew of them is forgotten, never deleted.
 	var stale, handed []ObjectRef
+	for name := range observed {
+		for _, r := range gatewayRefs(name) {
+			if _, ok := claimed[r]; !ok {
+				handed = append(handed, r)
+			}
+		}
+	}
 	for r := range owned {
-		if _, ok := claimed[r]; ok {
-			continue
+		if _, ok := claimed[r]; !ok && !slices.Contains(handed, r) {
+			stale = append(stale, r)
 		}
-		if observed[r.ID] && slices.Contains(gatewayRefs(r.ID), r) {
-			handed = append(handed, r) // the operator's now: never deleted
-			continue
-		}
-		stale = append(stale, r)
 	}
 	slices.SortFunc(stale, func(a, b ObjectRef) int { return strings.Compare(a.ID, b.ID) })
 	errs = append(errs, p.release(ctx, handed, owned), p.deleteOwned(ctx, stale, owned))

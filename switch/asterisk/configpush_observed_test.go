@@ -112,6 +112,12 @@ func TestManagedGatewayTurnedObservedIsHandedOver(t *testing.T) {
 			if refs, _ := own.Owned(ctx); len(refs) != 0 {
 				t.Errorf("still owned: %v", refs)
 			}
+			if sts := p.States(); len(sts) != 0 {
+				t.Errorf("States() = %+v, want nothing of a handed-over gateway", sts)
+			}
+			if _, ok := p.GatewayState(g.ID); ok {
+				t.Error("the observed gateway has a push state")
+			}
 			// Deleting it from Switchboard leaves the node alone too.
 			_ = p.Apply(ctx, provisioning.Change{Op: provisioning.OpDelete, Gateway: &g})
 			p.Flush(ctx)
