@@ -99,6 +99,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
 		adapters = append(adapters, adapter)
+		gateways.onChange(adapter.Resync) // an endpoint may now be a gateway, or no longer one
 		if ast.CDRFile != "" {
 			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
 			if err != nil {
@@ -246,6 +247,16 @@ type gatewayNames struct {
 	svc   *provisioning.Service
 	mu    sync.Mutex // serialises writers
 	names atomic.Pointer[map[string]bool]
+	// changed are called, without waiting, when a gateway's name joins or
+	// leaves the set.
+	changed []func()
+}
+
+// onChange adds fn to what Apply calls when the set of names changes.
+func (g *gatewayNames) onChange(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.changed = append(g.changed, fn)
 }
 
 func (g *gatewayNames) has(name string) bool {
@@ -281,12 +292,18 @@ func (g *gatewayNames) Apply(_ context.Context, c provisioning.Change) error {
 			m[k] = true
 		}
 	}
+	_, had := m[c.Gateway.Name]
 	if c.Op == provisioning.OpDelete {
 		delete(m, c.Gateway.Name)
 	} else {
 		m[c.Gateway.Name] = true
 	}
 	g.names.Store(&m)
+	if had != (c.Op != provisioning.OpDelete) { // a rename is a new name too
+		for _, fn := range g.changed {
+			fn()
+		}
+	}
 	return nil
 }
 
