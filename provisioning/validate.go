@@ -30,7 +30,11 @@ var (
 	callerNum  = regexp.MustCompile(`^\+?[0-9*#]{1,32}$`)
 	e164Re     = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	gwNameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// observedNameRe also takes dots: the switch named the trunk (sofia
+	// gateways are often named after the carrier's domain, as FreeSWITCH's
+	// own example.com).
+	observedNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	labelRe        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // checkText validates a free-text field a person reads (a name, a
@@ -280,13 +284,15 @@ func (a *Account) Validate() error {
 // credentials, since Switchboard never pushes it (they would sit in the
 // store unused, and look as if they mattered).
 func (g *Gateway) Validate() error {
-	if err := checkPattern("name", g.Name, 63, gwNameRe, "lower-case letters, digits, _ and - (starting with a letter or digit)"); err != nil {
-		return err
-	}
 	if g.Observed {
+		if err := checkPattern("name", g.Name, 63, observedNameRe, "lower-case letters, digits, . _ and - (starting with a letter or digit): the trunk's name on the switch"); err != nil {
+			return err
+		}
 		if err := g.validateObserved(); err != nil {
 			return err
 		}
+	} else if err := checkPattern("name", g.Name, 63, gwNameRe, "lower-case letters, digits, _ and - (starting with a letter or digit)"); err != nil {
+		return err
 	}
 	probeOnly := g.Observed && g.Host == "" // nothing to probe or push
 	if !probeOnly {

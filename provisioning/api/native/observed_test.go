@@ -23,6 +23,8 @@ func TestObservedGateway(t *testing.T) {
 		if m := withHost.m; m["managed"] != false || m["port"] != 5060.0 {
 			t.Errorf("observed gateway with a host: %s", withHost.body)
 		}
+		// Named as the switch names it: FreeSWITCH's own example gateway.
+		e.do("POST", "/api/v1/gateways", e.admin, `{"name":"example.com","managed":false}`).must(t, http.StatusCreated)
 		managed := e.do("POST", "/api/v1/gateways", e.admin, `{"name":"carrier","host":"192.0.2.8"}`).must(t, http.StatusCreated)
 		if m := managed.m; m["managed"] != true {
 			t.Errorf("a gateway without managed is managed: %s", managed.body)
@@ -36,6 +38,7 @@ func TestObservedGateway(t *testing.T) {
 			{"observed registering", `{"name":"x1","managed":false,"register":true}`, "register"},
 			{"observed port without host", `{"name":"x1","managed":false,"port":5060}`, "host"},
 			{"managed not a boolean", `{"name":"x1","managed":"no"}`, "managed"},
+			{"managed with a dot", `{"name":"x1.example","host":"192.0.2.1"}`, "name"},
 		} {
 			r := e.do("POST", "/api/v1/gateways", e.admin, tc.body)
 			if r.code != http.StatusBadRequest || r.errOf(t)["field"] != tc.field {
