@@ -7,6 +7,21 @@ import (
 	"testing"
 )
 
+// request sends body (none when "") with the fake's credentials and
+// returns the status and the answer, trimmed.
+func request(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.SetBasicAuth(User, Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
 // TestConfigObjects: the dynamic configuration keeps what is PUT (GET
 // answers it, DELETE removes it), answers 404 for what it does not have,
 // 403 to a change of a pjsip.conf object and 400 to a refused object,
@@ -17,15 +32,7 @@ func TestConfigObjects(t *testing.T) {
 	srv.RefuseObject("registration", "gw2")
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+"/asterisk/config/dynamic/res_pjsip/"+path, strings.NewReader(body))
-		req.SetBasicAuth(User, Password)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return request(t, method, srv.URL+"/asterisk/config/dynamic/res_pjsip/"+path, body)
 	}
 	for _, tc := range []struct {
 		method, path, body string
