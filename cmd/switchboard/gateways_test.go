@@ -136,10 +136,23 @@ func TestServeGatewayPushStates(t *testing.T) {
 	if a := applied(path("gateways", observed)); len(a) != 0 {
 		t.Errorf("the observed gateway has push states: %v", a)
 	}
+	metrics := string(scrapeMetrics(t, base))
 	failures := regexp.MustCompile(`switchboard_config_push_failures_total\{kind="gateway",switch="ast1"\} (\d+)`)
-	mf := failures.FindStringSubmatch(string(scrapeMetrics(t, base)))
+	mf := failures.FindStringSubmatch(metrics)
 	if n, _ := strconv.Atoi(mf[1]); len(mf) < 2 || n < 1 {
 		t.Errorf("push failures of gateways on ast1 = %v, want at least 1 (carrier)", mf)
+	}
+	// carrier failed, pbx2 a conflict, gw1 applied; the observed one in
+	// no state; the account applied.
+	for _, want := range []string{
+		`switchboard_config_push_states{kind="gateway",state="failed",switch="ast1"} 1`,
+		`switchboard_config_push_states{kind="gateway",state="conflict",switch="ast1"} 1`,
+		`switchboard_config_push_states{kind="gateway",state="applied",switch="ast1"} 1`,
+		`switchboard_config_push_states{kind="account",state="applied",switch="ast1"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("no %s in /metrics:\n%s", want, grepLines(metrics, "switchboard_config_push_states"))
+		}
 	}
 
 	// A reconnect reconciles again: the conflict is not reported again,

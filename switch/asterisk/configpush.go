@@ -328,8 +328,9 @@ type ConfigPusher struct {
 	wake    chan struct{}
 	lastErr error
 
-	failures *prometheus.CounterVec // MetricPushFailures, by kind
-	states   map[ObjectRef]ObjectState
+	failures   *prometheus.CounterVec // MetricPushFailures, by kind
+	states     map[ObjectRef]ObjectState
+	switchName string // PusherConfig.Switch
 }
 
 // PusherConfig configures a ConfigPusher.
@@ -368,6 +369,7 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		pending:         make(map[string]provisioning.Change),
 		wake:            make(chan struct{}, 1),
 		states:          make(map[ObjectRef]ObjectState),
+		switchName:      cfg.Switch,
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        MetricPushFailures,
 			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once; a conflict with an object that is not Switchboard's is a state, not a failure).",
@@ -390,11 +392,15 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 	return p
 }
 
-// Collector exports MetricPushFailures for this pusher's node. The
-// daemon registers it with its registry next to the node's other
-// collectors; pushers of several nodes can share one registry (their
-// switch labels differ).
-func (p *ConfigPusher) Collector() prometheus.Collector { return p.failures }
+// Collector exports MetricPushFailures and MetricPushStates for this
+// pusher's node. The daemon registers it with its registry next to the
+// node's other collectors; pushers of several nodes can share one
+// registry (their switch labels differ).
+func (p *ConfigPusher) Collector() prometheus.Collector {
+	return pusherCollector{p: p, states: prometheus.NewDesc(MetricPushStates,
+		"Accounts and gateways on the switch by push state: applied, pending, failed, not_applied (part of a gateway failed, so none of it was left), conflict (an object of that name is not Switchboard's).",
+		[]string{"kind", "state"}, prometheus.Labels{"switch": p.switchName})}
+}
 
 // The kinds of source a pusher pushes: the prefix of a source key and the
 // kind label of MetricPushFailures.

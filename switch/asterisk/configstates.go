@@ -6,7 +6,10 @@ package asterisk
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // StatePending: a change of the account or gateway is queued for the
@@ -57,6 +60,11 @@ func stateRank(s PushState) int {
 func (p *ConfigPusher) unitState(key string) (UnitState, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.unitStateLocked(key)
+}
+
+// unitStateLocked is unitState with p.mu held.
+func (p *ConfigPusher) unitStateLocked(key string) (UnitState, bool) {
 	refs, known := p.sources[key]
 	_, queued := p.pending[key]
 	if !known && !queued {
@@ -89,4 +97,49 @@ func (p *ConfigPusher) unitState(key string) (UnitState, bool) {
 	}
 	slices.SortFunc(u.Objects, func(a, b ObjectState) int { return typeRank(a.Ref.Type) - typeRank(b.Ref.Type) })
 	return u, true
+}
+
+// MetricPushStates is the gauge of accounts and gateways on the pusher's
+// node by push state (label state: applied, pending, failed,
+// not_applied, conflict) and kind; every pair is exported, at 0 when
+// none, so that an alert on failed or conflict sees the first one.
+const MetricPushStates = "switchboard_config_push_states"
+
+// pushStateOrder lists the states MetricPushStates exports.
+var pushStateOrder = []PushState{StateApplied, StatePending, StateFailed, StateNotApplied, StateConflict}
+
+// pusherCollector exports MetricPushFailures and MetricPushStates.
+type pusherCollector struct {
+	p      *ConfigPusher
+	states *prometheus.Desc
+}
+
+func (c pusherCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.p.failures.Describe(ch)
+	ch <- c.states
+}
+
+func (c pusherCollector) Collect(ch chan<- prometheus.Metric) {
+	c.p.failures.Collect(ch)
+	counts := map[string]map[PushState]int{kindAccount: {}, kindGateway: {}}
+	c.p.mu.Lock()
+	keys := make(map[string]bool, len(c.p.sources)+len(c.p.pending))
+	for k := range c.p.sources {
+		keys[k] = true
+	}
+	for k := range c.p.pending {
+		keys[k] = true
+	}
+	for k := range keys {
+		kind, _, _ := strings.Cut(k, ":")
+		if u, ok := c.p.unitStateLocked(k); ok && counts[kind] != nil {
+			counts[kind][u.State]++
+		}
+	}
+	c.p.mu.Unlock()
+	for _, kind := range []string{kindAccount, kindGateway} {
+		for _, st := range pushStateOrder {
+			ch <- prometheus.MustNewConstMetric(c.states, prometheus.GaugeValue, float64(counts[kind][st]), kind, string(st))
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -55,5 +57,32 @@ func TestUnitStates(t *testing.T) {
 	}
 	if u, _ := p.AccountState(6); u.State != StateApplied {
 		t.Errorf("account 2002: %+v, want applied", u)
+	}
+
+	// MetricPushStates counts them, every kind and state present. The
+	// Reconcile gave no gateway: carrier's source is gone.
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(p.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range fams {
+		if mf.GetName() != MetricPushStates {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			ls := map[string]string{}
+			for _, l := range m.GetLabel() {
+				ls[l.GetName()] = l.GetValue()
+			}
+			got[ls["kind"]+"/"+ls["state"]] = m.GetGauge().GetValue()
+		}
+	}
+	if len(got) != 10 || got["account/conflict"] != 1 || got["account/applied"] != 1 || got["gateway/failed"] != 0 {
+		t.Errorf("%s = %v, want 10 series, one account in conflict and one applied", MetricPushStates, got)
 	}
 }
