@@ -104,7 +104,9 @@ var Known = []Metric{
 
 	// Asterisk config pusher.
 	{"switchboard_config_push_failures_total", Counter, []string{"switch", "kind"}, ExporterAsterisk,
-		"Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once)."},
+		"Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once; a conflict with an object that is not Switchboard's is a state, not a failure)."},
+	{"switchboard_config_push_states", Gauge, []string{"switch", "kind", "state"}, ExporterAsterisk,
+		"Accounts and gateways on the switch by push state: applied, pending, failed, not_applied (part of a gateway failed, so none of it was left), conflict (an object of that name is not Switchboard's)."},
 
 	// FreeSWITCH adapter.
 	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,

@@ -106,6 +106,13 @@ const (
 // TenantID is shared: every tenant may route through it, only admins may
 // change it. Name is unique across Switchboard: it becomes the object id on
 // the switch.
+//
+// An Observed gateway is one the operator defined on the switch itself
+// (pjsip.conf, a sofia gateway file) under that name: Switchboard reports
+// its status and classifies calls through it, but never pushes, changes or
+// deletes it on a switch, so it has no credentials here and its host is
+// optional (given, it is probed with OPTIONS). The zero value is managed:
+// pushed to every switch.
 type Gateway struct {
 	ID          int64     `json:"id" db:"id"`
 	TenantID    *int64    `json:"tenant_id" db:"tenant_id"`
@@ -118,8 +125,12 @@ type Gateway struct {
 	Register    bool      `json:"register" db:"register"`
 	QualifySecs int       `json:"qualify_seconds" db:"qualify_seconds"` // OPTIONS interval; 0 = never
 	Description string    `json:"description" db:"description"`
-	CreatedAt   time.Time `json:"created_at" db:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
+	// Observed: see above. The native API shows it as "managed" (its
+	// negation), so that a gateway read back says what Switchboard does
+	// with it.
+	Observed  bool      `json:"-" db:"observed"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 }
 
 // DID is an E.164 number owned by a tenant and, for now, routed to one SIP

@@ -183,6 +183,13 @@ func TestValidationNamesTheField(t *testing.T) {
 			{"gateway qualify too long", gateway(func(x *provisioning.Gateway) { x.QualifySecs = 3601 }), invalid, "qualify_seconds"},
 			{"gateway description too long", gateway(func(x *provisioning.Gateway) { x.Description = long(256) }), invalid, "description"},
 			{"gateway tenant unknown", gateway(func(x *provisioning.Gateway) { x.TenantID = ptr(int64(9999)) }), missing, "tenant_id"},
+			{"observed gateway with a username", gateway(func(x *provisioning.Gateway) { x.Observed, x.Username = true, "acct" }), invalid, "username"},
+			{"observed gateway with a secret", gateway(func(x *provisioning.Gateway) { x.Observed, x.Secret = true, "a-Secret-1" }), invalid, "secret"},
+			{"observed gateway registering", gateway(func(x *provisioning.Gateway) { x.Observed, x.Register = true, true }), invalid, "register"},
+			{"observed gateway port without host", gateway(func(x *provisioning.Gateway) { x.Observed, x.Host, x.Port = true, "", 5060 }), invalid, "host"},
+			{"observed gateway bad host", gateway(func(x *provisioning.Gateway) { x.Observed, x.Host = true, "exa mple.com" }), invalid, "host"},
+			{"observed gateway name upper case", gateway(func(x *provisioning.Gateway) { x.Observed, x.Name = true, "Carrier.example" }), invalid, "name"},
+			{"managed gateway name with a dot", gateway(func(x *provisioning.Gateway) { x.Name = "carrier.example" }), invalid, "name"},
 
 			{"DID number missing", did(func(x *provisioning.DID) { x.Number = "" }), invalid, "number"},
 			{"DID number without plus", did(func(x *provisioning.DID) { x.Number = "4930123456" }), invalid, "number"},

@@ -30,7 +30,11 @@ var (
 	callerNum  = regexp.MustCompile(`^\+?[0-9*#]{1,32}$`)
 	e164Re     = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	gwNameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// observedNameRe also takes dots: the switch named the trunk (sofia
+	// gateways are often named after the carrier's domain, as FreeSWITCH's
+	// own example.com).
+	observedNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	labelRe        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // checkText validates a free-text field a person reads (a name, a
@@ -275,13 +279,26 @@ func (a *Account) Validate() error {
 }
 
 // Validate checks a gateway and fills defaults (port 5060, or 5061 for TLS;
-// transport udp).
+// transport udp). An observed gateway needs only its name: its host, when
+// given, is for Switchboard's own OPTIONS probes, and it has no
+// credentials, since Switchboard never pushes it (they would sit in the
+// store unused, and look as if they mattered).
 func (g *Gateway) Validate() error {
-	if err := checkPattern("name", g.Name, 63, gwNameRe, "lower-case letters, digits, _ and - (starting with a letter or digit)"); err != nil {
+	if g.Observed {
+		if err := checkPattern("name", g.Name, 63, observedNameRe, "lower-case letters, digits, . _ and - (starting with a letter or digit): the trunk's name on the switch"); err != nil {
+			return err
+		}
+		if err := g.validateObserved(); err != nil {
+			return err
+		}
+	} else if err := checkPattern("name", g.Name, 63, gwNameRe, "lower-case letters, digits, _ and - (starting with a letter or digit)"); err != nil {
 		return err
 	}
-	if err := ValidateHost("host", g.Host); err != nil {
-		return err
+	probeOnly := g.Observed && g.Host == "" // nothing to probe or push
+	if !probeOnly {
+		if err := ValidateHost("host", g.Host); err != nil {
+			return err
+		}
 	}
 	switch g.Transport {
 	case "":
@@ -290,14 +307,20 @@ func (g *Gateway) Validate() error {
 	default:
 		return Invalid("transport", "must be one of udp, tcp, tls")
 	}
-	if g.Port == 0 {
+	switch {
+	case probeOnly && g.Port != 0:
+		return Invalid("host", "is required with port")
+	case probeOnly:
+	case g.Port == 0:
 		g.Port = 5060
 		if g.Transport == TransportTLS {
 			g.Port = 5061
 		}
-	}
-	if g.Port < 1 || g.Port > 65535 {
-		return Invalid("port", "must be between 1 and 65535")
+		fallthrough
+	default:
+		if g.Port < 1 || g.Port > 65535 {
+			return Invalid("port", "must be between 1 and 65535")
+		}
 	}
 	if g.Username != "" {
 		if err := checkPattern("username", g.Username, MaxUsernameLen, usernameRe, "letters, digits and . _ + -"); err != nil {
@@ -316,6 +339,21 @@ func (g *Gateway) Validate() error {
 		return Invalid("qualify_seconds", "must be between 0 and 3600")
 	}
 	return checkText("description", g.Description, MaxDescriptionLen, false)
+}
+
+// validateObserved refuses what only a pushed gateway uses: the switch's
+// own definition holds the trunk's credentials and registration.
+func (g *Gateway) validateObserved() error {
+	const why = "must be empty for an observed gateway (managed false): the switch's own definition holds it"
+	switch {
+	case g.Username != "":
+		return Invalid("username", why)
+	case g.Secret != "":
+		return Invalid("secret", why)
+	case g.Register:
+		return Invalid("register", "must be false for an observed gateway (managed false): the switch's own definition registers it")
+	}
+	return nil
 }
 
 // Validate checks a DID.

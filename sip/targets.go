@@ -205,6 +205,9 @@ func (s *TargetSync) refreshGateways(ctx context.Context) error {
 			return err
 		}
 		for i := range page {
+			if page[i].Host == "" { // an observed gateway declared without one: nothing to probe
+				continue
+			}
 			ts = append(ts, gatewayTarget(&page[i]))
 		}
 		if len(page) < f.Limit {

@@ -159,6 +159,10 @@ func TestTargetSync(t *testing.T) {
 		must(svc.CreateDomain(ctx, admin, &provisioning.Domain{TenantID: tenant.ID, Name: d}))
 	}
 	must(svc.CreateGateway(ctx, admin, &provisioning.Gateway{Name: "gw1", Host: "192.0.2.1", TenantID: &tenant.ID}))
+	// An observed gateway without a host has nothing to probe; with one
+	// it is probed like any gateway.
+	must(svc.CreateGateway(ctx, admin, &provisioning.Gateway{Name: "pbx-trunk", Observed: true}))
+	must(svc.CreateGateway(ctx, admin, &provisioning.Gateway{Name: "pbx-trunk2", Host: "192.0.2.2", Observed: true}))
 
 	view := presence.New()
 	feed := view.Feed("ast1")
@@ -195,13 +199,13 @@ func TestTargetSync(t *testing.T) {
 		}
 	})
 
-	want := []string{"contact/1001@a.example.com sip:1001@10.0.0.5:5060", "gateway/gw1", "switch/ast1"}
+	want := []string{"contact/1001@a.example.com sip:1001@10.0.0.5:5060", "gateway/gw1", "gateway/pbx-trunk2", "switch/ast1"}
 	switchtest.WaitFor(t, "the first targets", func() bool { return slices.Equal(fp.targetNames(), want) })
 	for _, tg := range fp.targetList() {
 		if tg.Kind == "contact" && (tg.Addr != "198.51.100.7:4000" || tg.Interval != time.Minute || tg.Domain != "a.example.com") {
 			t.Errorf("contact target %+v", tg)
 		}
-		if tg.Kind == "gateway" && (tg.TenantID == nil || *tg.TenantID != tenant.ID || tg.URI != "sip:192.0.2.1:5060;transport=udp") {
+		if tg.Kind == "gateway" && tg.Name == "gw1" && (tg.TenantID == nil || *tg.TenantID != tenant.ID || tg.URI != "sip:192.0.2.1:5060;transport=udp") {
 			t.Errorf("gateway target %+v", tg)
 		}
 	}
@@ -243,7 +247,7 @@ func TestTargetSync(t *testing.T) {
 	must(err)
 	must(svc.DeleteGateway(ctx, admin, gw1.ID))
 	feed.DeleteRegistration("a.example.com", "1001", "sip:1001@10.0.0.5:5060")
-	want = []string{"gateway/gw2", "switch/ast1"}
+	want = []string{"gateway/gw2", "gateway/pbx-trunk2", "switch/ast1"}
 	switchtest.WaitFor(t, "gw1 and the contact gone, gw2 there", func() bool { return slices.Equal(fp.targetNames(), want) })
 
 	// Nothing changes: the prober is not handed the same targets again.

@@ -107,7 +107,11 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
-	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, sources.run, core.run)
+	states := &configStates{}
+	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, states, sources.run, core.run)
+	if len(cfg.Switches) > 0 {
+		deps.Config = states
+	}
 	stop := func() {
 		sources.stop()
 		deadline := time.Now().Add(5 * time.Second)

@@ -24,8 +24,9 @@ import (
 // connections run in the sources group; delivering their CDRs runs in the
 // core group, which stops after them, so CDRs an adapter holds are handed
 // over before the pipeline closes. pending reports how many it still holds.
+// states learns each switch's pusher, for the API's push states.
 func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer,
-	log *slog.Logger, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
+	log *slog.Logger, states *configStates, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
 	var adapters []interface{ Pending() int }
 	routes = map[string]http.Handler{}
 	pending = func() int {
@@ -46,7 +47,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 	for _, sw := range cfg.Switches {
 		swLog := log.With("switch", sw.Name)
 		if sw.Type == "freeswitch" {
-			a, err := startFreeSWITCH(sw, svc, view, cdrs, reg, gateways, log, routes, run, runCore)
+			a, err := startFreeSWITCH(sw, svc, view, cdrs, reg, gateways, log, states, routes, run, runCore)
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
@@ -71,6 +72,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
 		svc.AddSink(domainSink{domain: sw.Domain, next: pusher})
+		states.add(switchStates{name: sw.Name, domain: sw.Domain, pusher: pusher})
 		adapter, err := asterisk.New(asterisk.Config{
 			Name: sw.Name, URL: ast.URL, User: ast.User, Password: ast.Password, App: ast.App,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
@@ -97,6 +99,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 		}
 		adapters = append(adapters, adapter)
+		gateways.onChange(adapter.Resync) // an endpoint may now be a gateway, or no longer one
 		if ast.CDRFile != "" {
 			bf, err := newBackfill(cfg, sw, gateways.has, cdrs, swLog)
 			if err != nil {
@@ -123,7 +126,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 // (mod_json_cdr). base is the daemon's logger: the adapter adds the
 // switch's name itself.
 func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer, gateways *gatewayNames,
-	base *slog.Logger, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
+	base *slog.Logger, states *configStates, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
 	log := base.With("switch", sw.Name)
 	fsw := sw.FreeSWITCH
 	gc, err := fsw.Guard()
@@ -145,8 +148,10 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	if adapter.UsesDefaultPassword() {
 		log.Warn("this FreeSWITCH node uses the well-known default event socket password ClueCon: anyone who reaches its ESL port controls the switch; set a strong password in event_socket.conf.xml and in switches[].password")
 	}
-	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: fsw.PhoneProfile, GatewayProfile: fsw.GatewayProfile, Logger: log})
+	reloader := freeswitch.NewReloader(adapter, freeswitch.ReloaderConfig{PhoneProfile: fsw.PhoneProfile, GatewayProfile: fsw.GatewayProfile,
+		CheckGateways: true, Logger: log})
 	svc.AddSink(domainSink{domain: sw.Domain, next: reloader})
+	states.add(switchStates{name: sw.Name, domain: sw.Domain, reloader: reloader, view: view})
 	rejects, _ := cdrs.(freeswitch.Rejecter)
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
@@ -247,6 +252,16 @@ type gatewayNames struct {
 	svc   *provisioning.Service
 	mu    sync.Mutex // serialises writers
 	names atomic.Pointer[map[string]bool]
+	// changed are called, without waiting, when a gateway's name joins or
+	// leaves the set.
+	changed []func()
+}
+
+// onChange adds fn to what Apply calls when the set of names changes.
+func (g *gatewayNames) onChange(fn func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.changed = append(g.changed, fn)
 }
 
 func (g *gatewayNames) has(name string) bool {
@@ -282,12 +297,18 @@ func (g *gatewayNames) Apply(_ context.Context, c provisioning.Change) error {
 			m[k] = true
 		}
 	}
+	_, had := m[c.Gateway.Name]
 	if c.Op == provisioning.OpDelete {
 		delete(m, c.Gateway.Name)
 	} else {
 		m[c.Gateway.Name] = true
 	}
 	g.names.Store(&m)
+	if had != (c.Op != provisioning.OpDelete) { // a rename is a new name too
+		for _, fn := range g.changed {
+			fn()
+		}
+	}
 	return nil
 }
 

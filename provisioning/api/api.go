@@ -53,6 +53,9 @@ type Deps struct {
 	// Probes reads Switchboard's own SIP probing; nil when probing is
 	// disabled (sip.enabled false).
 	Probes Probes
+	// Config reads how far accounts and gateways reached each switch;
+	// nil when no switch is configured.
+	Config ConfigStates
 	Log    *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger ones are refused with 413
 	// before they are read into memory. 0 means DefaultMaxBodyBytes.

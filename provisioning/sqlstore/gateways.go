@@ -8,7 +8,7 @@ import (
 )
 
 const gatewayCols = `g.id, g.tenant_id, g.name, g.host, g.port, g.transport, g.username, g.secret, g.register,
-	g.qualify_seconds, g.description, g.created_at, g.updated_at`
+	g.qualify_seconds, g.description, g.observed, g.created_at, g.updated_at`
 
 func fixGateway(g *provisioning.Gateway) { utc(&g.CreatedAt, &g.UpdatedAt) }
 
@@ -22,10 +22,10 @@ func (s *Store) CreateGateway(ctx context.Context, g *provisioning.Gateway) erro
 	now := s.clock()
 	var id int64
 	if err := s.db.GetContext(ctx, &id, s.q(`INSERT INTO gateways (tenant_id, name, host, port, transport, username, secret,
-		register, qualify_seconds, description, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		register, qualify_seconds, description, observed, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		g.TenantID, g.Name, g.Host, g.Port, string(g.Transport), g.Username, g.Secret, g.Register, g.QualifySecs,
-		g.Description, s.ts(now), s.ts(now)); err != nil {
+		g.Description, g.Observed, s.ts(now), s.ts(now)); err != nil {
 		return s.gatewayWriteErr(ctx, "create gateway", err, g)
 	}
 	g.ID, g.CreatedAt, g.UpdatedAt = id, now, now
@@ -56,9 +56,9 @@ func (s *Store) GatewayByName(ctx context.Context, name string) (*provisioning.G
 func (s *Store) UpdateGateway(ctx context.Context, g *provisioning.Gateway) error {
 	now := s.clock()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE gateways SET tenant_id = ?, name = ?, host = ?, port = ?, transport = ?,
-		username = ?, secret = ?, register = ?, qualify_seconds = ?, description = ?, updated_at = ? WHERE id = ?`),
+		username = ?, secret = ?, register = ?, qualify_seconds = ?, description = ?, observed = ?, updated_at = ? WHERE id = ?`),
 		g.TenantID, g.Name, g.Host, g.Port, string(g.Transport), g.Username, g.Secret, g.Register, g.QualifySecs,
-		g.Description, s.ts(now), g.ID)
+		g.Description, g.Observed, s.ts(now), g.ID)
 	if err != nil {
 		return s.gatewayWriteErr(ctx, fmt.Sprintf("update gateway %d", g.ID), err, g)
 	}

@@ -112,6 +112,8 @@ type Adapter struct {
 	outbox cdr.Outbox // produced, not yet accepted by a sink
 
 	deleted deletedEndpoints // EndpointDeleted's ids, for the running connection
+	// resyncNow holds a token while a Resync is asked for.
+	resyncNow chan struct{}
 }
 
 var (
@@ -172,7 +174,8 @@ func New(cfg Config) (*Adapter, error) {
 		wsURL:  base + "/events?" + q.Encode(),
 		log:    logger.With("switch", cfg.Name),
 
-		deleted: deletedEndpoints{ready: make(chan struct{}, 1)},
+		deleted:   deletedEndpoints{ready: make(chan struct{}, 1)},
+		resyncNow: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -304,6 +307,10 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 			if err := s.reconcile(ctx, msgs); err != nil {
 				return true, err
 			}
+		case <-a.resyncNow:
+			if err := s.reconcile(ctx, msgs); err != nil {
+				return true, err
+			}
 		case apply := <-readDone:
 			apply()
 		case <-a.deleted.ready:
@@ -327,6 +334,19 @@ func (s *session) reconcile(ctx context.Context, msgs <-chan []byte) error {
 		return fmt.Errorf("asterisk: reconcile: %w", err)
 	}
 	return nil
+}
+
+// Resync asks the running connection to re-read presence over REST now,
+// as its periodic reconcile does; it never blocks. The daemon calls it
+// when the set of provisioned gateway names changes, so that an endpoint
+// that became (or stopped being) a gateway, such as a pjsip.conf trunk
+// declared as an observed gateway, is reported as such at once rather
+// than at the next reconcile.
+func (a *Adapter) Resync() {
+	select {
+	case a.resyncNow <- struct{}{}:
+	default:
+	}
 }
 
 // EndpointDeleted tells the adapter that endpoint id was deleted from the

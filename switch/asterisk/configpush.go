@@ -16,7 +16,16 @@ package asterisk
 // object that exists on Asterisk but is not in the store (pjsip.conf,
 // another tool) is never overwritten: the pusher reports a conflict and
 // leaves it. Asterisk itself refuses to change pjsip.conf objects with
-// 403; that is logged and skipped too.
+// 403; that is a conflict too. A conflict is the operator's to resolve,
+// not a failure that retrying could fix: it is logged at WARN once, when
+// it is first seen, kept as the object's state (States), and left out of
+// the errors Reconcile and Flush return and of MetricPushFailures, so
+// that a reconnect does not report it again.
+//
+// Observed gateways (provisioning.Gateway.Observed) are the operator's
+// trunks: the pusher writes nothing for them and deletes nothing of
+// their name. Objects of that name Switchboard owned (the gateway was
+// managed before) are handed over: forgotten, left on the node.
 
 import (
 	"bytes"
@@ -319,8 +328,9 @@ type ConfigPusher struct {
 	wake    chan struct{}
 	lastErr error
 
-	failures *prometheus.CounterVec // MetricPushFailures, by kind
-	states   map[ObjectRef]ObjectState
+	failures   *prometheus.CounterVec // MetricPushFailures, by kind
+	states     map[ObjectRef]ObjectState
+	switchName string // PusherConfig.Switch
 }
 
 // PusherConfig configures a ConfigPusher.
@@ -359,9 +369,10 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		pending:         make(map[string]provisioning.Change),
 		wake:            make(chan struct{}, 1),
 		states:          make(map[ObjectRef]ObjectState),
+		switchName:      cfg.Switch,
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        MetricPushFailures,
-			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once).",
+			Help:        "Accounts and gateways whose push of PJSIP objects to the switch failed (each attempt counts once; a conflict with an object that is not Switchboard's is a state, not a failure).",
 			ConstLabels: prometheus.Labels{"switch": cfg.Switch},
 		}, []string{"kind"}),
 	}
@@ -381,11 +392,15 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 	return p
 }
 
-// Collector exports MetricPushFailures for this pusher's node. The
-// daemon registers it with its registry next to the node's other
-// collectors; pushers of several nodes can share one registry (their
-// switch labels differ).
-func (p *ConfigPusher) Collector() prometheus.Collector { return p.failures }
+// Collector exports MetricPushFailures and MetricPushStates for this
+// pusher's node. The daemon registers it with its registry next to the
+// node's other collectors; pushers of several nodes can share one
+// registry (their switch labels differ).
+func (p *ConfigPusher) Collector() prometheus.Collector {
+	return pusherCollector{p: p, states: prometheus.NewDesc(MetricPushStates,
+		"Accounts and gateways on the switch by push state: applied, pending, failed, not_applied (part of a gateway failed, so none of it was left), conflict (an object of that name is not Switchboard's).",
+		[]string{"kind", "state"}, prometheus.Labels{"switch": p.switchName})}
+}
 
 // The kinds of source a pusher pushes: the prefix of a source key and the
 // kind label of MetricPushFailures.
@@ -453,7 +468,7 @@ func (p *ConfigPusher) Flush(ctx context.Context) {
 		c := p.pending[key]
 		delete(p.pending, key)
 		p.mu.Unlock()
-		if err := p.pushChange(ctx, key, c); err != nil {
+		if err := p.pushChange(ctx, key, c); err != nil && !onlyConflicts(err) {
 			p.setErr(err)
 			var gna *GatewayNotAppliedError
 			if !errors.As(err, &gna) { // that one was logged when it happened
@@ -487,6 +502,9 @@ func (p *ConfigPusher) Invalidate() {
 }
 
 func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisioning.Change) error {
+	if c.Gateway != nil && c.Gateway.Observed {
+		return p.observe(ctx, key, c.Gateway)
+	}
 	var want []PJSIPObject
 	if c.Op == provisioning.OpUpsert {
 		var err error
@@ -532,6 +550,71 @@ func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisionin
 	return err
 }
 
+// observe handles a change of an observed gateway (its creation, update
+// or deletion alike): nothing is written to the node or deleted from it;
+// what Switchboard owned under the gateway's name, or under the name it
+// had while managed, is handed over.
+func (p *ConfigPusher) observe(ctx context.Context, key string, g *provisioning.Gateway) error {
+	owned, err := p.ownedSet(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	refs := slices.Concat(p.sources[key], gatewayRefs(g.Name))
+	delete(p.sources, key)
+	p.mu.Unlock()
+	return p.release(ctx, refs, owned)
+}
+
+// gatewayRefs are the ids a gateway called name has on a node, of every
+// type GatewayObjects makes.
+func gatewayRefs(name string) []ObjectRef {
+	return []ObjectRef{{PJSIPAuth, name}, {PJSIPAOR, name}, {PJSIPEndpoint, name}, {PJSIPIdentify, name}, {PJSIPRegistration, name}}
+}
+
+// release forgets refs without touching the node: their ownership, what
+// they were known to hold and their state. owned is read-only here.
+func (p *ConfigPusher) release(ctx context.Context, refs []ObjectRef, owned map[ObjectRef]bool) error {
+	var errs []error
+	for _, r := range refs {
+		p.mu.Lock()
+		delete(p.applied, r)
+		delete(p.states, r)
+		delete(p.foreign, r)
+		p.mu.Unlock()
+		if !owned[r] {
+			continue
+		}
+		p.log.Info("asterisk: PJSIP object handed over to the operator (its gateway is observed); left on the node", "object", r.String())
+		if err := p.owned.Disown(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("asterisk: forgetting ownership of %s: %w", r, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// onlyConflicts reports whether err is made of conflicts alone (objects
+// that are not Switchboard's), which are reported through States and
+// logged once, not returned as failures.
+func onlyConflicts(err error) bool {
+	if err == nil {
+		return false
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyConflicts(e) {
+				return false
+			}
+		}
+		return true
+	}
+	var gna *GatewayNotAppliedError
+	if errors.As(err, &gna) {
+		return onlyConflicts(gna.Err)
+	}
+	return errors.Is(err, ErrConfigConflict) || errors.Is(err, ErrConfigForbidden)
+}
+
 func refsOf(objs []PJSIPObject, err error) []ObjectRef {
 	if err != nil {
 		return nil
@@ -567,8 +650,11 @@ func (p *ConfigPusher) pushUnit(ctx context.Context, key string, objs []PJSIPObj
 	if err == nil {
 		return nil
 	}
+	conflict := onlyConflicts(err)
 	kind, _, _ := strings.Cut(key, ":")
-	p.failures.WithLabelValues(kind).Inc()
+	if !conflict {
+		p.failures.WithLabelValues(kind).Inc()
+	}
 	if kind != kindGateway || len(objs) == 0 {
 		return err
 	}
@@ -603,6 +689,13 @@ func (p *ConfigPusher) pushUnit(ctx context.Context, key string, objs []PJSIPObj
 	removed := make([]string, len(refs))
 	for i, r := range refs {
 		removed[i] = r.String()
+	}
+	if conflict { // logged once, when the conflict was seen
+		if len(refs) > 0 {
+			p.log.Warn("asterisk: gateway not applied (a conflict); its objects were removed from the node",
+				"gateway", gna.Gateway, "removed", strings.Join(removed, " "), "err", gna.Err)
+		}
+		return gna
 	}
 	p.log.Error("asterisk: gateway not applied; its objects were removed from the node",
 		"gateway", gna.Gateway, "removed", strings.Join(removed, " "), "err", gna.Err)
@@ -643,8 +736,10 @@ func (p *ConfigPusher) pushSource(ctx context.Context, objs []PJSIPObject, owned
 			p.setState(o.Ref, StateFailed, err)
 			return nil, err
 		case !owned[o.Ref]:
-			p.markForeign(o.Ref)
-			p.log.Warn("asterisk: PJSIP object exists and is not Switchboard's; left alone", "object", o.Ref.String())
+			if p.markForeign(o.Ref) {
+				p.log.Warn("asterisk: PJSIP object exists and is not Switchboard's (pjsip.conf or another tool); left alone: "+
+					"rename one of them, or declare the gateway observed (managed false)", "object", o.Ref.String())
+			}
 			return nil, fmt.Errorf("%w: res_pjsip/%s", ErrConfigConflict, o.Ref)
 		case sameFields(o.Fields, got):
 			p.remember(o)
@@ -677,10 +772,12 @@ func (p *ConfigPusher) putObject(ctx context.Context, o PJSIPObject, owned bool)
 		}
 	}
 	if _, err := p.api.Put(ctx, o.Ref, o.Fields); err != nil {
-		p.setState(o.Ref, StateFailed, err)
-		if errors.Is(err, ErrConfigForbidden) {
-			p.markForeign(o.Ref)
-			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); skipped", "object", o.Ref.String())
+		if !errors.Is(err, ErrConfigForbidden) {
+			p.setState(o.Ref, StateFailed, err)
+		} else {
+			if p.markForeign(o.Ref) {
+				p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); skipped", "object", o.Ref.String())
+			}
 			if derr := p.owned.Disown(ctx, o.Ref); derr != nil {
 				err = errors.Join(err, derr)
 			}
@@ -743,25 +840,29 @@ func (p *ConfigPusher) setState(ref ObjectRef, st PushState, err error) {
 	p.setStateLocked(ref, st, err)
 }
 
-func (p *ConfigPusher) setStateLocked(ref ObjectRef, st PushState, err error) {
+// setStateLocked records ref's state and reports whether it changed.
+func (p *ConfigPusher) setStateLocked(ref ObjectRef, st PushState, err error) bool {
 	s := ObjectState{Ref: ref, State: st}
 	if err != nil {
 		s.Error = err.Error()
 	}
 	if old, ok := p.states[ref]; ok && old.State == s.State && old.Error == s.Error {
-		return
+		return false
 	}
 	s.Since = time.Now()
 	p.states[ref] = s
+	return true
 }
 
 // markForeign remembers, until Invalidate, that ref is not Switchboard's,
-// so that later pushes report the clash without asking Asterisk again.
-func (p *ConfigPusher) markForeign(ref ObjectRef) {
+// so that later pushes report the clash without asking Asterisk again,
+// and reports whether the conflict is news (the state was another), so
+// that it is logged once rather than on every reconnect.
+func (p *ConfigPusher) markForeign(ref ObjectRef) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.foreign[ref] = true
-	p.setStateLocked(ref, StateConflict, nil)
-	p.mu.Unlock()
+	return p.setStateLocked(ref, StateConflict, nil)
 }
 
 func (p *ConfigPusher) remember(o PJSIPObject) {
@@ -842,8 +943,13 @@ func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Acc
 		objs, err := AccountObjects(p.opts, a)
 		add(kindAccount+":"+strconv.FormatInt(a.ID, 10), objs, err)
 	}
+	observed := make(map[string]bool)
 	for i := range gateways {
 		g := &gateways[i]
+		if g.Observed {
+			observed[g.Name] = true
+			continue
+		}
 		objs, err := GatewayObjects(p.opts, g)
 		add(kindGateway+":"+strconv.FormatInt(g.ID, 10), objs, err)
 	}
@@ -863,7 +969,7 @@ func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Acc
 			defer wg.Done()
 			var local []error
 			for u := range work {
-				if err := p.pushUnit(ctx, u.key, u.objs, owned); err != nil {
+				if err := p.pushUnit(ctx, u.key, u.objs, owned); err != nil && !onlyConflicts(err) {
 					local = append(local, err)
 				}
 			}
@@ -890,14 +996,23 @@ feed:
 		return errors.Join(append(errs, ctx.Err())...)
 	}
 
-	var stale []ObjectRef
+	// The ids of observed gateways are the operator's: what Switchboard
+	// owned or knew of them is forgotten, never deleted.
+	var stale, handed []ObjectRef
+	for name := range observed {
+		for _, r := range gatewayRefs(name) {
+			if _, ok := claimed[r]; !ok {
+				handed = append(handed, r)
+			}
+		}
+	}
 	for r := range owned {
-		if _, ok := claimed[r]; !ok {
+		if _, ok := claimed[r]; !ok && !slices.Contains(handed, r) {
 			stale = append(stale, r)
 		}
 	}
 	slices.SortFunc(stale, func(a, b ObjectRef) int { return strings.Compare(a.ID, b.ID) })
-	errs = append(errs, p.deleteOwned(ctx, stale, owned))
+	errs = append(errs, p.release(ctx, handed, owned), p.deleteOwned(ctx, stale, owned))
 
 	p.mu.Lock()
 	p.sources = make(map[string][]ObjectRef, len(units))

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 )
 
 // fakeConfigARI is a loopback Asterisk for /ari/asterisk/config/dynamic:
@@ -48,10 +52,14 @@ type recordedHTTP struct {
 }
 
 // readRecordedHTTP parses a recorded raw HTTP answer (status line, headers,
-// blank line, body).
+// blank line, body) of testdata/rest, or of aritest's recordings (the
+// configuration errors its fake serves too, stored there once).
 func readRecordedHTTP(t testing.TB, name string) recordedHTTP {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", "rest", name))
+	if errors.Is(err, fs.ErrNotExist) {
+		raw, err = aritest.Recorded(name), nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,9 +112,21 @@ func TestReconcile(t *testing.T) {
 	gateways := []provisioning.Gateway{{ID: 1, Name: "carrier", Host: "192.0.2.10", Port: 5060,
 		Username: "acct42", Secret: "s3cret", Register: true, QualifySecs: 30}}
 
+	// Conflicts are states, not errors (the operator's to resolve, not
+	// a failure a retry fixes): the unmappable account is the error.
 	err := p.Reconcile(ctx, accounts, gateways)
-	if !errors.Is(err, ErrConfigConflict) || !errors.Is(err, ErrUnmappable) {
-		t.Errorf("first Reconcile err = %v, want conflicts and the unmappable account", err)
+	if errors.Is(err, ErrConfigConflict) || !errors.Is(err, ErrUnmappable) {
+		t.Errorf("first Reconcile err = %v, want the unmappable account only", err)
+	}
+	conflicts := map[ObjectRef]bool{}
+	for _, st := range p.States() {
+		if st.State == StateConflict {
+			conflicts[st.Ref] = true
+		}
+	}
+	// 1001's first object in creation order, its auth, is found first.
+	if !conflicts[ObjectRef{PJSIPAuth, "1001"}] || !conflicts[foreign] {
+		t.Errorf("conflicts in States() = %v, want auth/1001 and endpoint/3001", conflicts)
 	}
 	reqs := f.takeRequests()
 	for _, r := range reqs {
@@ -201,10 +213,14 @@ func TestReconcileStaticObjectsForbidden(t *testing.T) {
 	p := newTestPusher(t, f, own)
 	before, _ := f.object(ObjectRef{PJSIPEndpoint, "1001"})
 
-	// Wanted with other fields: PUT answers 403.
+	// Wanted with other fields: PUT answers 403, a conflict: a state,
+	// not an error.
 	err := p.Reconcile(ctx, []provisioning.Account{{ID: 1, Username: "1001", Secret: "changed"}}, nil)
-	if !errors.Is(err, ErrConfigForbidden) {
-		t.Errorf("err = %v, want ErrConfigForbidden", err)
+	if err != nil {
+		t.Errorf("err = %v, want none (a conflict is a state)", err)
+	}
+	if sts := p.States(); !slices.ContainsFunc(sts, func(st ObjectState) bool { return st.State == StateConflict }) {
+		t.Errorf("States() = %+v, want a conflict", sts)
 	}
 	// No longer wanted: DELETE answers 403, which is not a failure.
 	if err := p.Reconcile(ctx, nil, nil); err != nil {

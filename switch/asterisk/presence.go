@@ -366,7 +366,10 @@ func (p *Presence) Snapshot(eps []Endpoint, aors map[string][]string, now time.T
 			detail := ""
 			if ep.State == "offline" {
 				detail = "offline" // no reachable contact: down, whatever the last event said
-			} else if len(p.contacts[id]) == 0 {
+			} else if !p.contactStatusKnown(id) {
+				// No event said how its contacts are (a pjsip.conf trunk
+				// qualified before Switchboard connected, or read while
+				// not yet a gateway): the endpoint's state decides.
 				detail = ep.State
 			}
 			s.Gateways = append(s.Gateways, p.gateway(id, detail, now))
@@ -536,6 +539,17 @@ func contactStatus(s string) presence.ContactStatus {
 
 // contactGatewayState maps a contact status, peer status or endpoint
 // state onto a gateway state.
+// contactStatusKnown reports whether an event gave the status of any
+// contact of endpoint id.
+func (p *Presence) contactStatusKnown(id string) bool {
+	for _, c := range p.contacts[id] {
+		if contactGatewayState(c.status) != presence.GatewayUnknown {
+			return true
+		}
+	}
+	return false
+}
+
 func contactGatewayState(s string) presence.GatewayState {
 	switch s {
 	case "Reachable", "online":

@@ -183,6 +183,30 @@ func TestPresenceSnapshot(t *testing.T) {
 	}
 }
 
+// TestPresenceTrunkDeclaredLater: a pjsip.conf trunk read while it was
+// not yet a gateway (its AOR's contact kept, status unknown: no event
+// since) becomes one when a gateway of its name is provisioned; the next
+// resync reports it up from its endpoint's "online", not unknown (seen
+// live on 23.4.1: an observed trunk, Avail in `pjsip show contacts`,
+// stayed unknown).
+func TestPresenceTrunkDeclaredLater(t *testing.T) {
+	declared := false
+	p := NewPresence(PresenceOptions{Domain: presDomain, IsGateway: func(id string) bool { return declared && id == "pbx-trunk" }})
+	eps := []Endpoint{{Technology: "PJSIP", Resource: "pbx-trunk", State: "online"}}
+	aors := map[string][]string{"pbx-trunk": {"sip:127.0.0.1:5099"}}
+	now := time.Now()
+	v := presence.New()
+	v.Feed("ast1").Replace(p.Snapshot(eps, aors, now))
+	declared = true
+	v.Feed("ast1").Replace(p.Snapshot(eps, aors, now))
+	if got, want := gwLines(v), []string{"pbx-trunk up unknown online 0s"}; !slices.Equal(got, want) {
+		t.Errorf("gateways %q, want %q", got, want)
+	}
+	if got := regLines(v); len(got) != 0 {
+		t.Errorf("the trunk is still a registration: %q", got)
+	}
+}
+
 // TestPresencePlaceholderReplaced checks that the placeholder of a resync
 // goes once an event names the real contact, and that offline removes all.
 func TestPresencePlaceholderReplaced(t *testing.T) {

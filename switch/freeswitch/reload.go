@@ -53,6 +53,11 @@ type ReloaderConfig struct {
 	// the hash (sofia_reg_add_gateway), so calls to it fail. 2 s when
 	// zero.
 	KillSettle time.Duration
+	// CheckGateways: after a round's rescan, ask sofia for each gateway
+	// the round created or changed (`sofia xmlstatus gateway <name>`)
+	// and record whether it exists (GatewayState). The daemon sets it;
+	// without it a round sends only the commands above.
+	CheckGateways bool
 }
 
 // Reloader is the provisioning.ConfigSink of one FreeSWITCH node. Apply
@@ -88,6 +93,10 @@ type ReloaderConfig struct {
 //     no killgw. rescan reloads the XML itself ("Reload XML [Success]" in
 //     its recorded answer), so reloadxml is belt and braces.
 //   - gateway deleted: killgw.
+//   - observed gateway (provisioning.Gateway.Observed, the operator's
+//     own sofia gateway) created, changed or deleted: nothing. It is not
+//     in xml_curl's answer, and a managed gateway turned observed is
+//     handed over as it is: not killed.
 //   - DIDs: nothing; the dialplan asks xml_curl on every call.
 //
 // A round sends one reloadxml and one rescan whatever the number of
@@ -105,6 +114,9 @@ type Reloader struct {
 	pending  reloadRound
 	accounts map[int64]reloadAccount // by account ID
 	gateways map[int64]string        // gateway ID → name FreeSWITCH knows
+	// states are the managed gateways' push states since start, by ID
+	// (GatewayState).
+	states map[int64]GatewayPushState
 }
 
 var _ provisioning.ConfigSink = (*Reloader)(nil)
@@ -119,6 +131,7 @@ type reloadRound struct {
 	flush   []string
 	kill    []string
 	rescan  bool
+	check   map[int64]string // gateways to look for after the rescan: ID → name
 }
 
 func (r *reloadRound) empty() bool {
@@ -164,6 +177,7 @@ func NewReloader(cmd Commander, cfg ReloaderConfig) *Reloader {
 		wake:     make(chan struct{}, 1),
 		accounts: make(map[int64]reloadAccount),
 		gateways: make(map[int64]string),
+		states:   make(map[int64]GatewayPushState),
 	}
 }
 
@@ -230,8 +244,15 @@ func (r *Reloader) applyAccount(c provisioning.Change) bool {
 func (r *Reloader) applyGateway(c provisioning.Change) bool {
 	g := c.Gateway
 	prev, known := r.gateways[g.ID]
+	delete(r.pending.check, g.ID)
+	if g.Observed { // the operator's: nothing to send, nothing to kill
+		delete(r.gateways, g.ID)
+		delete(r.states, g.ID)
+		return false
+	}
 	if c.Op == provisioning.OpDelete {
 		delete(r.gateways, g.ID)
+		delete(r.states, g.ID)
 		r.pending.kill = reloadAddOnce(r.pending.kill, g.Name)
 		if known && prev != g.Name {
 			r.pending.kill = reloadAddOnce(r.pending.kill, prev)
@@ -246,6 +267,13 @@ func (r *Reloader) applyGateway(c provisioning.Change) bool {
 		r.pending.kill = reloadAddOnce(r.pending.kill, g.Name)
 	}
 	r.pending.rescan = true
+	if r.cfg.CheckGateways {
+		if r.pending.check == nil {
+			r.pending.check = make(map[int64]string)
+		}
+		r.pending.check[g.ID] = g.Name
+		r.setState(g.ID, GatewayPending, "")
+	}
 	return true
 }
 
@@ -306,46 +334,48 @@ func (r *Reloader) round(ctx context.Context) {
 	}
 	killed := false
 	for _, name := range w.kill {
-		ok, gone := r.run(ctx, "sofia profile "+r.cfg.GatewayProfile+" killgw "+name)
+		ok, gone, _ := r.run(ctx, "sofia profile "+r.cfg.GatewayProfile+" killgw "+name)
 		killed = killed || (ok && !gone)
 	}
 	if w.rescan {
 		if killed && !backoff.Sleep(ctx, r.cfg.KillSettle) {
 			return
 		}
-		r.run(ctx, "sofia profile "+r.cfg.GatewayProfile+" rescan")
+		ok, _, err := r.run(ctx, "sofia profile "+r.cfg.GatewayProfile+" rescan")
+		r.checkGateways(ctx, w.check, ok, err)
 	}
 }
 
 // run sends cmd until it succeeds, ctx ends or the attempts run out, and
 // reports whether it succeeded and, for killgw, whether the gateway was
-// already gone.
-func (r *Reloader) run(ctx context.Context, cmd string) (ok, gone bool) {
+// already gone; err is the last failure.
+func (r *Reloader) run(ctx context.Context, cmd string) (ok, gone bool, err error) {
 	retry := backoff.New(r.cfg.RetryBackoff, 30*time.Second)
 	for attempt := 1; ; attempt++ {
-		ans, err := r.cmd.API(ctx, cmd)
+		var ans string
+		ans, err = r.cmd.API(ctx, cmd)
 		if strings.Contains(cmd, " killgw ") && reloadNoSuchGateway(ans, err) {
 			r.log.DebugContext(ctx, "freeswitch: gateway already gone", "cmd", cmd)
-			return true, true
+			return true, true, nil
 		}
 		if err == nil {
 			err = reloadAnswerErr(ans)
 		}
 		if err == nil {
 			r.log.DebugContext(ctx, "freeswitch: reload command done", "cmd", cmd)
-			return true, false
+			return true, false, nil
 		}
 		if ctx.Err() != nil {
-			return false, false
+			return false, false, err
 		}
 		if attempt >= r.cfg.Attempts {
 			r.log.ErrorContext(ctx, "freeswitch: reload command failed, giving up", "cmd", cmd, "attempts", attempt, "err", err)
-			return false, false
+			return false, false, err
 		}
 		wait := retry.Next()
 		r.log.WarnContext(ctx, "freeswitch: reload command failed, retrying", "cmd", cmd, "attempt", attempt, "retry_in", wait, "err", err)
 		if !backoff.Sleep(ctx, wait) {
-			return false, false
+			return false, false, err
 		}
 	}
 }

@@ -398,15 +398,20 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 // sofia.conf (never answered, see configuration), so none is declared
 // twice; gateways of the static directory's users are not read for this
 // profile while Switchboard has gateways, since this answer replaces the
-// static directory for the lookup.
+// static directory for the lookup. Observed gateways are left out: the
+// operator declares them in the profile's own <gateways>
+// (sip_profiles/external/*.xml), which this answer does not replace.
 func (h *xmlCurlHandler) gatewaysDocument(ctx context.Context, profile string) (string, error) {
 	if profile != h.gatewayProfile {
 		return xmlNotFound, nil
 	}
-	gws, err := h.dir.Gateways(ctx)
+	all, err := h.dir.Gateways(ctx)
 	if err != nil {
 		return "", err
 	}
+	// Observed gateways are the operator's own sofia gateways: never
+	// declared here (sofia would skip the second of a name anyway).
+	gws := slices.DeleteFunc(all, func(g provisioning.Gateway) bool { return g.Observed })
 	if len(gws) == 0 {
 		return xmlNotFound, nil
 	}

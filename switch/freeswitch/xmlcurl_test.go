@@ -569,6 +569,12 @@ func TestXMLCurlDomainLookup(t *testing.T) {
 // XML metacharacters and "$$", which must reach FreeSWITCH unexpanded).
 func TestXMLCurlGateways(t *testing.T) {
 	eachXMLFixture(t, func(t *testing.T, fx *xmlFixture) {
+		// An observed gateway is the operator's own sofia gateway: never
+		// in the answer.
+		observed := &provisioning.Gateway{Name: "pbx-trunk", Host: "192.0.2.30", Observed: true}
+		if err := fx.svc.CreateGateway(context.Background(), provisioning.AdminScope(), observed); err != nil {
+			t.Fatal(err)
+		}
 		var external xmlCurlEntry
 		for _, e := range readXMLCurlEntries(t, "directory.json") {
 			if e.get("purpose") == "gateways" && e.get("profile") == "external" {
@@ -601,14 +607,15 @@ func TestXMLCurlGateways(t *testing.T) {
 			t.Errorf("gateways not in name order: %v", names)
 		}
 
-		// Without gateways, the static directory is left to answer.
+		// Without managed gateways, the static directory is left to
+		// answer.
 		for _, g := range fx.gateways {
 			if err := fx.svc.DeleteGateway(context.Background(), provisioning.AdminScope(), g.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if got := fx.post(t, external.Path, external.Body).Body.String(); got != xmlNotFound {
-			t.Errorf("without gateways: %s", got)
+			t.Errorf("with an observed gateway only: %s", got)
 		}
 	})
 }

@@ -143,11 +143,18 @@ type gatewayIn struct {
 	Register    bool                   `json:"register"`
 	QualifySecs int                    `json:"qualify_seconds"`
 	Description string                 `json:"description"`
+	// Managed false declares a trunk the operator defined on the switch
+	// itself (provisioning.Gateway.Observed); absent or null means true.
+	Managed *bool `json:"managed"`
 }
 
 func (in *gatewayIn) load(g *provisioning.Gateway) {
+	managed := !g.Observed
 	*in = gatewayIn{TenantID: clone(g.TenantID), Name: g.Name, Host: g.Host, Port: clone(&g.Port), Transport: g.Transport, Username: g.Username,
-		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description}
+		Secret: g.Secret, Register: g.Register, QualifySecs: g.QualifySecs, Description: g.Description, Managed: &managed}
+	if g.Port == 0 { // an observed gateway without a host has no port
+		in.Port = nil
+	}
 }
 func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) error {
 	port := 0 // the default (Gateway.Validate)
@@ -159,6 +166,7 @@ func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) err
 	}
 	g.TenantID, g.Name, g.Host, g.Port, g.Transport = in.TenantID, in.Name, in.Host, port, in.Transport
 	g.Username, g.Secret, g.Register, g.QualifySecs, g.Description = in.Username, in.Secret, in.Register, in.QualifySecs, in.Description
+	g.Observed = in.Managed != nil && !*in.Managed
 	return nil
 }
 
@@ -178,10 +186,11 @@ func (in *didIn) store(_ *provisioning.Service, d *provisioning.DID) error {
 }
 
 // accountView is an account as the API shows it: never its secret, only
-// whether it has one.
+// whether it has one; and how far it reached each switch.
 type accountView struct {
 	*provisioning.Account
-	HasSecret bool `json:"has_secret"`
+	HasSecret bool            `json:"has_secret"`
+	Applied   []switchApplied `json:"applied"`
 }
 
 // accountCreated is the answer to a create: the one time a secret that
@@ -196,6 +205,10 @@ type accountCreated struct {
 type gatewayView struct {
 	*provisioning.Gateway
 	HasSecret bool `json:"has_secret"`
+	// Managed is false for an observed gateway (provisioning.Gateway.
+	// Observed): Switchboard never pushes it.
+	Managed bool            `json:"managed"`
+	Applied []switchApplied `json:"applied"`
 }
 
 // resource is one kind of provisioned object with its five routes. M is
@@ -204,10 +217,11 @@ type resource[M any, In any] struct {
 	plural string // URL segment: "accounts"
 	schema string // OpenAPI schema name: "Account"
 	// view renders an object for GET, PATCH and lists; created for POST,
-	// from the object stored and the input it was made of.
-	view        func(*M) any
+	// from the object stored and the input it was made of. sc is the
+	// caller's: some fields are shown to admins only.
+	view        func(sc provisioning.Scope, m *M) any
 	viewType    reflect.Type
-	created     func(*M, *In) any
+	created     func(sc provisioning.Scope, m *M, in *In) any
 	createdType reflect.Type
 	// required lists the fields a create must give (documentation only:
 	// the Service validates).
@@ -222,7 +236,7 @@ type resource[M any, In any] struct {
 	list   func(ctx context.Context, sc provisioning.Scope, c *call, p provisioning.Page) ([]M, error)
 }
 
-func identity[M any](m *M) any { return m }
+func identity[M any](_ provisioning.Scope, m *M) any { return m }
 
 // routes returns the five routes of r.
 func routesOf[M any, In any, PIn interface {
@@ -234,7 +248,7 @@ func routesOf[M any, In any, PIn interface {
 	}
 	if r.created == nil {
 		view := r.view
-		r.created, r.createdType = func(m *M, _ *In) any { return view(m) }, r.viewType
+		r.created, r.createdType = func(sc provisioning.Scope, m *M, _ *In) any { return view(sc, m) }, r.viewType
 	}
 	base := Prefix + "/" + r.plural
 	item := base + "/{id}"
@@ -256,7 +270,7 @@ func routesOf[M any, In any, PIn interface {
 				}
 				out := list[any]{Items: make([]any, 0, len(ms))}
 				for i := range ms {
-					out.Items = append(out.Items, r.view(&ms[i]))
+					out.Items = append(out.Items, r.view(c.scope, &ms[i]))
 				}
 				if len(ms) == p.Limit && len(ms) > 0 {
 					out.NextCursor = api.EncodeCursor(r.id(&ms[len(ms)-1]))
@@ -283,7 +297,7 @@ func routesOf[M any, In any, PIn interface {
 					return err
 				}
 				w.Header().Set("Location", base+"/"+strconv.FormatInt(r.id(m), 10))
-				return writeJSON(w, http.StatusCreated, r.created(m, in))
+				return writeJSON(w, http.StatusCreated, r.created(c.scope, m, in))
 			},
 		},
 		{
@@ -299,7 +313,7 @@ func routesOf[M any, In any, PIn interface {
 				if err != nil {
 					return err
 				}
-				return writeJSON(w, http.StatusOK, r.view(m))
+				return writeJSON(w, http.StatusOK, r.view(c.scope, m))
 			},
 		},
 		{
@@ -331,7 +345,7 @@ func routesOf[M any, In any, PIn interface {
 				if err != nil {
 					return err
 				}
-				return writeJSON(w, http.StatusOK, r.view(m))
+				return writeJSON(w, http.StatusOK, r.view(c.scope, m))
 			},
 		},
 		{
@@ -448,12 +462,15 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	accountViewOf := func(a *provisioning.Account) any { return accountView{Account: a, HasSecret: a.Secret != ""} }
+	accountViewOf := func(sc provisioning.Scope, a *provisioning.Account) accountView {
+		return accountView{Account: a, HasSecret: a.Secret != "", Applied: s.accountApplied(sc, a)}
+	}
 	out = append(out, routesOf[provisioning.Account, accountIn](s, resource[provisioning.Account, accountIn]{
 		plural: "accounts", schema: "Account", required: []string{"username"},
-		view: accountViewOf, viewType: reflect.TypeFor[accountView](),
-		created: func(a *provisioning.Account, in *accountIn) any {
-			out := accountCreated{accountView: accountView{Account: a, HasSecret: true}}
+		view:     func(sc provisioning.Scope, a *provisioning.Account) any { return accountViewOf(sc, a) },
+		viewType: reflect.TypeFor[accountView](),
+		created: func(sc provisioning.Scope, a *provisioning.Account, in *accountIn) any {
+			out := accountCreated{accountView: accountViewOf(sc, a)}
 			if in.Secret == "" { // generated: shown this once
 				out.Secret = a.Secret
 			}
@@ -504,9 +521,11 @@ func (s *server) resourceRoutes() []*route {
 		},
 	})...)
 
-	gatewayViewOf := func(g *provisioning.Gateway) any { return gatewayView{Gateway: g, HasSecret: g.Secret != ""} }
+	gatewayViewOf := func(sc provisioning.Scope, g *provisioning.Gateway) any {
+		return gatewayView{Gateway: g, HasSecret: g.Secret != "", Managed: !g.Observed, Applied: s.gatewayApplied(sc, g)}
+	}
 	out = append(out, routesOf[provisioning.Gateway, gatewayIn](s, resource[provisioning.Gateway, gatewayIn]{
-		plural: "gateways", schema: "Gateway", required: []string{"name", "host"},
+		plural: "gateways", schema: "Gateway", required: []string{"name"}, // and host, unless managed is false
 		// A gateway's secret is always the caller's (the carrier's
 		// credentials): never echoed, has_secret only.
 		view: gatewayViewOf, viewType: reflect.TypeFor[gatewayView](),

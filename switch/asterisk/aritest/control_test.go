@@ -3,7 +3,6 @@ package aritest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,15 +10,7 @@ import (
 
 func do(t *testing.T, method, url string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(`{"variables":{"V":"1"}}`))
-	req.SetBasicAuth(User, Password)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	return request(t, method, url, `{"variables":{"V":"1"}}`)
 }
 
 // TestControlAnswers checks the fake's call control against Asterisk's

@@ -3,7 +3,6 @@ package aritest
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,11 +17,11 @@ import (
 // node's wizards are writable (memory, as the recorded node's
 // sorcery.conf); SetWritable makes a type config-only.
 
-// configState is the node's dynamic configuration beside presence.
+// configState is what doctor reads of the node beside its objects
+// (which config.go keeps).
 type configState struct {
-	readOnly map[string]bool                // types without a writable wizard
-	objects  map[string][]map[string]string // "type/id" → fields
-	modules  map[string]string              // name → status, over the recorded list
+	readOnly map[string]bool   // types without a writable wizard
+	modules  map[string]string // name → status, over the recorded list
 	// metricsDisabled: res_prometheus loaded with enabled = no, which
 	// answers /metrics 503 with no body
 	// (testdata/error-metrics-disabled-503.http).
@@ -32,26 +31,28 @@ type configState struct {
 	readOnlyUser bool
 }
 
-// config returns the node's configuration state; s.mu is held.
-func (s *Server) config() *configState {
+// docState returns the node's doctor state; s.mu is held.
+func (s *Server) docState() *configState {
 	if s.cfg == nil {
-		c := &configState{readOnly: map[string]bool{}, objects: map[string][]map[string]string{}, modules: map[string]string{}}
-		var udp []map[string]string
-		if err := json.Unmarshal(Recorded("config-transport-udp.json"), &udp); err != nil {
-			panic("aritest: " + err.Error())
-		}
-		c.objects["transport/transport-udp"] = udp
-		tcp := make([]map[string]string, len(udp))
-		for i, f := range udp {
-			tcp[i] = map[string]string{"attribute": f["attribute"], "value": f["value"]}
-			if f["attribute"] == "protocol" {
-				tcp[i]["value"] = "tcp"
-			}
-		}
-		c.objects["transport/transport-tcp"] = tcp
-		s.cfg = c
+		s.cfg = &configState{readOnly: map[string]bool{}, modules: map[string]string{}}
 	}
 	return s.cfg
+}
+
+// recordedTransports are the node's pjsip.conf transports: udp as
+// recorded (config-transport-udp.json) and tcp alike.
+func recordedTransports() map[string][]tuple {
+	var udp []tuple
+	if err := json.Unmarshal(Recorded("config-transport-udp.json"), &udp); err != nil {
+		panic("aritest: " + err.Error())
+	}
+	tcp := slices.Clone(udp)
+	for i := range tcp {
+		if tcp[i].Attribute == "protocol" {
+			tcp[i].Value = "tcp"
+		}
+	}
+	return map[string][]tuple{"transport-udp": udp, "transport-tcp": tcp}
 }
 
 // SetWritable makes objects of a res_pjsip type creatable (a memory
@@ -60,7 +61,7 @@ func (s *Server) config() *configState {
 func (s *Server) SetWritable(typ string, writable bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.config().readOnly[typ] = !writable
+	s.docState().readOnly[typ] = !writable
 }
 
 // SetObject puts a res_pjsip object (a transport of pjsip.conf, a pushed
@@ -68,12 +69,12 @@ func (s *Server) SetWritable(typ string, writable bool) {
 func (s *Server) SetObject(typ, id string, fields map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.config()
+	s.initConfig()
 	if fields == nil {
-		delete(c.objects, typ+"/"+id)
+		delete(s.config, configKey(typ, id))
 		return
 	}
-	c.objects[typ+"/"+id] = tuples(fields)
+	s.config[configKey(typ, id)] = toTuples(fields)
 }
 
 // SetModuleStatus overrides a module's status in GET /asterisk/modules
@@ -81,17 +82,17 @@ func (s *Server) SetObject(typ, id string, fields map[string]string) {
 func (s *Server) SetModuleStatus(name, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.config().modules[name] = status
+	s.docState().modules[name] = status
 }
 
 // ConfigObjects lists the "type/id" of the objects created through PUT
-// and not deleted (transports excluded).
+// (or SetObject) and not deleted, transports excluded.
 func (s *Server) ConfigObjects() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for k := range s.config().objects {
-		if !strings.HasPrefix(k, "transport/") {
+	for k := range s.config {
+		if !strings.HasPrefix(k, "transport/") && !s.static[k] {
 			out = append(out, k)
 		}
 	}
@@ -99,23 +100,8 @@ func (s *Server) ConfigObjects() []string {
 	return out
 }
 
-func tuples(fields map[string]string) []map[string]string {
-	var out []map[string]string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range fields {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		out = append(out, map[string]string{"attribute": k, "value": fields[k]})
-	}
-	return out
-}
-
 // serveDoctor answers the requests above; false leaves r to serve.
 func (s *Server) serveDoctor(w http.ResponseWriter, r *http.Request, path string) bool {
-	parts := strings.Split(path, "/")
 	switch {
 	case r.Method == http.MethodGet && path == "asterisk/modules":
 		s.serveModules(w)
@@ -132,18 +118,6 @@ func (s *Server) serveDoctor(w http.ResponseWriter, r *http.Request, path string
 		s.mu.Unlock()
 		b, _ := json.Marshal(apps)
 		writeJSON(w, http.StatusOK, string(b))
-	case len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/") && r.Method == http.MethodPut:
-		s.putObject(w, r, parts[4], parts[5])
-	case len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/") && r.Method == http.MethodGet:
-		s.mu.Lock()
-		fs, ok := s.config().objects[parts[4]+"/"+parts[5]]
-		s.mu.Unlock()
-		if !ok {
-			writeJSON(w, http.StatusNotFound, fmt.Sprintf(`{"message":"Object with id '%s' not found"}`, parts[5]))
-			return true
-		}
-		b, _ := json.Marshal(fs)
-		writeJSON(w, http.StatusOK, string(b))
 	default:
 		return false
 	}
@@ -156,7 +130,7 @@ func (s *Server) serveModules(w http.ResponseWriter) {
 		panic("aritest: " + err.Error())
 	}
 	s.mu.Lock()
-	over := s.config().modules
+	over := s.docState().modules
 	out := ms[:0]
 	for _, m := range ms {
 		name, _ := m["name"].(string)
@@ -173,56 +147,38 @@ func (s *Server) serveModules(w http.ResponseWriter) {
 	writeJSON(w, http.StatusOK, string(b))
 }
 
-// putObject creates or updates an object as ARI's dynamic configuration
-// does: the fields are applied and validated first (400 "Creation of
-// object '…' failed field value validation": an identify without
-// endpoint, a registration without server_uri, as recorded), then a new
-// object is created by a writable wizard (403 without one).
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, typ, id string) {
-	var body struct {
-		Fields []map[string]string `json:"fields"`
+// refusePut answers a PUT the node refuses before storing anything, as
+// Asterisk 23.4.1 does: a read-only ARI user (403 "Write access denied"),
+// field values that fail validation (400 "Creation of object '…' failed
+// field value validation": an identify without endpoint, a registration
+// without server_uri or client_uri), a new object of a type without a
+// writable wizard (403 "Cannot create sorcery objects of type …"). It
+// reports whether it answered; s.mu is held.
+func (s *Server) refusePut(w http.ResponseWriter, typ, id string, fields []tuple, exists bool) bool {
+	c := s.docState()
+	get := func(name string) string {
+		for _, f := range fields {
+			if f.Attribute == name {
+				return f.Value
+			}
+		}
+		return ""
 	}
-	raw, _ := io.ReadAll(r.Body)
-	if len(raw) > 0 && json.Unmarshal(raw, &body) != nil {
-		writeJSON(w, http.StatusBadRequest, `{"message":"Invalid JSON"}`)
-		return
-	}
-	fields := map[string]string{}
-	for _, f := range body.Fields {
-		fields[f["attribute"]] = f["value"]
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.config()
-	if c.readOnlyUser {
-		writeJSON(w, http.StatusForbidden, `{"message":"Write access denied"}`)
-		return
-	}
-	key := typ + "/" + id
-	_, exists := c.objects[key]
 	verb := "Creation"
 	if exists {
 		verb = "Update"
 	}
-	if typ == "identify" && fields["endpoint"] == "" || typ == "registration" && (fields["server_uri"] == "" || fields["client_uri"] == "") {
+	switch {
+	case c.readOnlyUser:
+		writeJSON(w, http.StatusForbidden, `{"message":"Write access denied"}`)
+	case typ == "identify" && get("endpoint") == "" || typ == "registration" && (get("server_uri") == "" || get("client_uri") == ""):
 		writeJSON(w, http.StatusBadRequest, fmt.Sprintf(`{"message":"%s of object '%s' failed field value validation"}`, verb, id))
-		return
-	}
-	if !exists && c.readOnly[typ] {
+	case !exists && c.readOnly[typ]:
 		writeJSON(w, http.StatusForbidden, fmt.Sprintf(`{"message":"Cannot create sorcery objects of type '%s'"}`, typ))
-		return
+	default:
+		return false
 	}
-	c.objects[key] = tuples(fields)
-	b, _ := json.Marshal(c.objects[key])
-	writeJSON(w, http.StatusOK, string(b))
-}
-
-// dropObject deletes a configuration object; s.mu is held.
-func (s *Server) dropObject(typ, id string) bool {
-	key := typ + "/" + id
-	_, ok := s.config().objects[key]
-	delete(s.config().objects, key)
-	return ok
+	return true
 }
 
 // DisableMetrics makes /metrics answer as res_prometheus does when
@@ -230,7 +186,7 @@ func (s *Server) dropObject(typ, id string) bool {
 func (s *Server) DisableMetrics() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.config().metricsDisabled = true
+	s.docState().metricsDisabled = true
 }
 
 // SetReadOnlyUser makes the user's PUTs answer as for an ari.conf user
@@ -238,5 +194,5 @@ func (s *Server) DisableMetrics() {
 func (s *Server) SetReadOnlyUser() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.config().readOnlyUser = true
+	s.docState().readOnlyUser = true
 }

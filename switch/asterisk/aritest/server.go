@@ -70,6 +70,11 @@ type Server struct {
 	delay    time.Duration
 	connects int
 	requests []string // "METHOD /path?query" of every request
+	// Dynamic configuration (config.go): objects by "type/id", those
+	// from pjsip.conf, and those whose PUT is refused.
+	config  map[string][]tuple
+	static  map[string]bool
+	refused map[string]bool
 	// Call control (control.go).
 	originated []Originated
 	hungUp     []Hangup
@@ -547,8 +552,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, string(b))
 	case r.Method == http.MethodGet && path == "asterisk/info":
 		writeJSON(w, http.StatusOK, string(Recorded("asterisk-info.json")))
-	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5]:
+	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/aor/"+parts[5] && s.knownEndpoint(parts[5]):
 		s.serveAOR(w, parts[5])
+	case len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/") &&
+		parts[4] != "contact" && parts[4] != "contact_status" && s.serveConfig(w, r, parts[4], parts[5]):
 	case r.Method == http.MethodGet && len(parts) == 6 && path == "asterisk/config/dynamic/res_pjsip/contact/"+parts[5]:
 		s.serveContact(w, parts[5])
 	case r.Method == http.MethodGet && len(parts) == 6 && parts[4] == "contact_status":
@@ -624,6 +631,13 @@ func (s *Server) serveApp(w http.ResponseWriter, app, src string) {
 
 // serveAOR answers an AOR's dynamic configuration with its contacts, the
 // part of Asterisk's answer that matters here.
+// knownEndpoint reports whether the node lists endpoint id.
+func (s *Server) knownEndpoint(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.endpoints, func(e endpoint) bool { return e.Resource == id })
+}
+
 func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 	s.mu.Lock()
 	known := slices.ContainsFunc(s.endpoints, func(e endpoint) bool { return e.Resource == id })
