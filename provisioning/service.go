@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,8 @@ func (c Change) describe() string {
 		return "gateway " + c.Gateway.Name
 	case c.DID != nil:
 		return "did " + c.DID.Number
+	case c.Routing != nil:
+		return fmt.Sprintf("%s %d of tenant %d", c.Routing.Kind, c.Routing.ID, c.Routing.TenantID)
 	}
 	return "nothing"
 }

@@ -111,6 +111,8 @@ var fieldDocs = map[string]string{
 	"password":                 "API login password, 6 to 128 characters; write-only",
 	"user_id":                  "the user owning the account, or null",
 	"account_id":               "the SIP account the DID routes to, or null while unrouted",
+	"DID.account_id":           "the SIP account the DID routes to when its destination is an account; null otherwise",
+	"DID.destination":          "where the DID routes: an account, extension, hunt group, condition, custom destination, external number, hangup or busy; null while unrouted",
 	"number":                   "E.164 number: + then 7 to 15 digits",
 	"qualify_seconds":          "SIP OPTIONS interval in seconds, 0 to 3600; 0 = never",
 	"port":                     "SIP port, 1 to 65535",
@@ -251,6 +253,9 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 			panic("native: anonymous struct in an API type")
 		}
 		g.component(schemaName(t), t, nil, false)
+		if nullable { // OpenAPI 3.0: a $ref takes no siblings
+			return obj{"type": "object", "allOf": []any{ref("schemas", schemaName(t))}, "nullable": true}
+		}
 		return ref("schemas", schemaName(t))
 	default:
 		panic(fmt.Sprintf("native: no OpenAPI schema for %s", t))
