@@ -177,8 +177,11 @@ func (g *routingGraph) check(o routingObject) error {
 		if on[n] {
 			return 0 // an older loop elsewhere; not this write's
 		}
+		if len(g.edges[n]) == 0 && n.Kind != DestAccount {
+			return 1
+		}
 		on[n] = true
-		best := 0
+		best := 1 // n itself
 		for _, e := range g.next(n) {
 			best = max(best, 1+longest(e.to, on))
 		}
@@ -187,12 +190,12 @@ func (g *routingGraph) check(o routingObject) error {
 		return best
 	}
 	if d := longest(start, map[routingNode]bool{}); d > MaxRoutingDepth {
-		return Invalid("destination", "the chain from %s would be %d steps long; at most %d", start, d, MaxRoutingDepth)
+		return Invalid("destination", "the chain from %s would pass %d objects; at most %d", start, d, MaxRoutingDepth)
 	}
 	// Chains that reach start from above grow too: every node's.
 	for n := range g.edges {
 		if d := longest(n, map[routingNode]bool{}); d > MaxRoutingDepth {
-			return Invalid("destination", "the chain from %s would be %d steps long; at most %d", n, d, MaxRoutingDepth)
+			return Invalid("destination", "the chain from %s would pass %d objects; at most %d", n, d, MaxRoutingDepth)
 		}
 	}
 	return g.err

@@ -80,9 +80,9 @@ const (
 	MaxRouteGateways = 8
 	MinRingSecs      = 5
 	MaxRingSecs      = 600
-	// MaxRoutingDepth bounds a chain of destinations from an entry point
-	// (a DID or a number) to the phone that rings: every step is a
-	// dialplan jump on the switch.
+	// MaxRoutingDepth bounds a chain of destinations: the objects a call
+	// can pass from one object to the phone that rings (accounts count,
+	// the DID does not); every step is a dialplan jump on the switch.
 	MaxRoutingDepth = 16
 )
 
@@ -255,7 +255,7 @@ func (h *HuntGroup) validate() error {
 	default:
 		return Invalid("strategy", "must be ring_all, sequential, round_robin or random (got %q)", h.Strategy)
 	}
-	if err := checkRing("ring_seconds", h.RingSecs, h.Strategy != HuntRingAll); err != nil {
+	if err := checkRing("ring_seconds", h.RingSecs, true); err != nil {
 		return err
 	}
 	if len(h.Members) == 0 || len(h.Members) > MaxHuntMembers {
@@ -279,6 +279,25 @@ func (h *HuntGroup) validate() error {
 		return h.Failover.validate("failover")
 	}
 	return nil
+}
+
+// GroupRing is how long the group rings before its failover: its own
+// RingSecs, or by default the longest member's time for ring_all and the
+// sum of the members' times for the other strategies (every member gets
+// its turn).
+func (h *HuntGroup) GroupRing() int {
+	if h.RingSecs > 0 {
+		return h.RingSecs
+	}
+	total, longest := 0, 0
+	for i := range h.Members {
+		total += h.MemberRing(i)
+		longest = max(longest, h.MemberRing(i))
+	}
+	if h.Strategy == HuntRingAll {
+		return longest
+	}
+	return total
 }
 
 // MemberRing is member i's ring time, its own or the default.
