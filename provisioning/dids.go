@@ -59,6 +59,7 @@ func (s *Service) CreateDID(ctx context.Context, sc Scope, d *DID) error {
 	if err := s.store.CreateDID(ctx, d); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
 	s.notify(ctx, Change{Op: OpUpsert, DID: d})
 	return nil
 }
@@ -84,7 +85,7 @@ func (s *Service) UpdateDID(ctx context.Context, sc Scope, id int64, fn func(*DI
 	if err != nil {
 		return nil, err
 	}
-	beforeDest, beforeAccount := d.Destination, d.AccountID
+	beforeDest, beforeAccount, beforeTenant := d.Destination, d.AccountID, d.TenantID
 	if d.Destination != nil {
 		dest := *d.Destination
 		beforeDest = &dest
@@ -110,6 +111,10 @@ func (s *Service) UpdateDID(ctx context.Context, sc Scope, id int64, fn func(*DI
 	if err := s.store.UpdateDID(ctx, d); err != nil {
 		return nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
+	if beforeTenant != d.TenantID {
+		s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: beforeTenant})
+	}
 	s.notify(ctx, Change{Op: OpUpsert, DID: d})
 	return d, nil
 }
@@ -126,6 +131,7 @@ func (s *Service) DeleteDID(ctx context.Context, sc Scope, id int64) error {
 	if err := s.store.DeleteDID(ctx, id); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
 	s.notify(ctx, Change{Op: OpDelete, DID: d})
 	return nil
 }

@@ -36,6 +36,18 @@ type PlanAccount struct {
 	Forwards map[ForwardOn]*Forward
 }
 
+// TenantPlan returns tenant id's routing plan from a cache kept correct by
+// invalidation (every write that changes a tenant's routing, and every
+// change of an account, gateway or user any plan may name, drops what it
+// affects). The switches' renderers ask for it on every call they route,
+// so it must not cost a store round trip. The plan is shared: read it,
+// never change it.
+func (s *Service) TenantPlan(ctx context.Context, id int64) (*Plan, error) {
+	return load(ctx, s, &s.plans, "routing plan", id, func(ctx context.Context, id int64) (*Plan, error) {
+		return s.RoutingPlan(ctx, AdminScope(), id)
+	})
+}
+
 // RoutingPlan resolves the routing of tenant id as the scope sees it.
 func (s *Service) RoutingPlan(ctx context.Context, sc Scope, tenantID int64) (*Plan, error) {
 	t, err := s.tenantInScope(ctx, sc, tenantID)

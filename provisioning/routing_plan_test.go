@@ -127,3 +127,52 @@ func TestPlanTrace(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantPlanCache: the cached plan is reused until a write changes
+// what it holds: a routing object of the tenant, a DID, an account it
+// rings; another tenant's changes leave it be.
+func TestTenantPlanCache(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		x := f.extension(t, e, "100", acct(f.a1))
+		p1, err := e.svc.TenantPlan(e.ctx, f.t.ID)
+		must(t, err)
+		if p2, _ := e.svc.TenantPlan(e.ctx, f.t.ID); p2 != p1 {
+			t.Fatal("a second TenantPlan built the plan again")
+		}
+		// Another tenant's routing: this plan stays.
+		must(t, e.svc.CreateExtension(e.ctx, admin, &provisioning.Extension{RoutingMeta: provisioning.RoutingMeta{TenantID: f.other.ID},
+			Number: "100", Destination: acct(f.otherAccount)}))
+		if p2, _ := e.svc.TenantPlan(e.ctx, f.t.ID); p2 != p1 {
+			t.Error("another tenant's extension dropped this tenant's plan")
+		}
+		steps := func(p *provisioning.Plan) string { return steps(p.Trace(ext(x), time.Now(), "")) }
+		for _, change := range []struct {
+			name string
+			do   func() error
+			want string
+		}{
+			{"extension changed", func() error {
+				_, err := e.svc.UpdateExtension(e.ctx, admin, x.ID, func(x *provisioning.Extension) error { x.Destination = acct(f.a2); return nil })
+				return err
+			}, "ring 202@acme.example\n"},
+			{"account renamed", func() error {
+				_, err := e.svc.UpdateAccount(e.ctx, admin, f.a2.ID, func(a *provisioning.Account) error { a.Username = "222"; return nil })
+				return err
+			}, "ring 222@acme.example\n"},
+		} {
+			must(t, change.do())
+			p, err := e.svc.TenantPlan(e.ctx, f.t.ID)
+			must(t, err)
+			if got := steps(p); got != change.want {
+				t.Errorf("after %s: %q, want %q", change.name, got, change.want)
+			}
+		}
+		before, _ := e.svc.TenantPlan(e.ctx, f.t.ID)
+		must(t, e.svc.CreateDID(e.ctx, admin, &provisioning.DID{TenantID: f.t.ID, Number: "+15145550100", Destination: &dest{Kind: provisioning.DestExtension, ID: x.ID}}))
+		after, _ := e.svc.TenantPlan(e.ctx, f.t.ID)
+		if after == before || len(after.DIDs) != 1 {
+			t.Errorf("after a DID was created the plan has %d DIDs (same plan: %v)", len(after.DIDs), after == before)
+		}
+	})
+}

@@ -126,6 +126,7 @@ func createRouting(ctx context.Context, s *Service, sc Scope, o routingObject) e
 	}
 	m := o.meta()
 	m.ID, m.CreatedAt, m.UpdatedAt = r.ID, r.CreatedAt, r.UpdatedAt
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: m.TenantID})
 	s.notify(ctx, Change{Op: OpUpsert, Routing: &RoutingChange{Kind: o.kind(), ID: m.ID, TenantID: m.TenantID}})
 	return nil
 }
@@ -164,6 +165,7 @@ func updateRouting[E any, P routingPtr[E]](ctx context.Context, s *Service, sc S
 		return nil, err
 	}
 	p.meta().UpdatedAt = r.UpdatedAt
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: before.TenantID})
 	s.notify(ctx, Change{Op: OpUpsert, Routing: &RoutingChange{Kind: p.kind(), ID: id, TenantID: before.TenantID}})
 	return p, nil
 }
@@ -185,6 +187,7 @@ func deleteRouting[E any, P routingPtr[E]](ctx context.Context, s *Service, sc S
 	if err := rs.DeleteRouting(ctx, id); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: p.meta().TenantID})
 	s.notify(ctx, Change{Op: OpDelete, Routing: &RoutingChange{Kind: p.kind(), ID: id, TenantID: p.meta().TenantID}})
 	return nil
 }

@@ -21,7 +21,9 @@ type Service struct {
 	tokens       versioned[string, tokenEntry]
 	domains      versioned[string, domainEntry]
 	scopeDomains versioned[string, []string]
-	cacheTTL     time.Duration
+	// plans caches each tenant's resolved routing (TenantPlan).
+	plans    versioned[int64, *Plan]
+	cacheTTL time.Duration
 	// broadcaster carries invalidations to other processes (nil: none).
 	broadcaster Broadcaster
 	// following is set while FollowInvalidations runs, listening while
