@@ -138,6 +138,7 @@ func (s *Service) UpdateAccount(ctx context.Context, sc Scope, id int64, fn func
 	if err := s.store.UpdateAccount(ctx, a); err != nil {
 		return nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting}) // plans ring it by user@domain
 	s.notify(ctx, Change{Op: OpUpsert, Account: a, SecretChanged: a.Secret != oldSecret})
 	return a, nil
 }
@@ -154,6 +155,7 @@ func (s *Service) DeleteAccount(ctx context.Context, sc Scope, id int64) error {
 	if err := s.store.DeleteAccount(ctx, id); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting}) // its forwards went with it
 	s.notify(ctx, Change{Op: OpDelete, Account: a})
 	return nil
 }

@@ -2,30 +2,47 @@ package provisioning
 
 import (
 	"context"
-	"strings"
+	"errors"
 )
 
-// prepareDID checks the DID's tenant and the account it routes to, which
-// must belong to the DID's tenant or one of its descendants.
+// prepareDID checks the DID's tenant and where it routes: an account of
+// the DID's tenant or one of its sub-tenants (account_id, or a
+// destination of type account), or any other destination of the tenant's
+// numbering plan. AccountID and Destination are set together.
 func (s *Service) prepareDID(ctx context.Context, sc Scope, d *DID) error {
 	if err := d.Validate(); err != nil {
 		return err
+	}
+	field := "destination"
+	switch {
+	case d.Destination != nil && d.AccountID != nil && (d.Destination.Kind != DestAccount || d.Destination.ID != *d.AccountID):
+		return Invalid("account_id", "give account_id or destination, not both")
+	case d.Destination == nil && d.AccountID != nil:
+		d.Destination, field = &Destination{Kind: DestAccount, ID: *d.AccountID}, "account_id"
+	}
+	if d.Destination != nil {
+		if err := d.Destination.validate("destination"); err != nil {
+			return err
+		}
+		d.AccountID = nil
+		if d.Destination.Kind == DestAccount {
+			id := d.Destination.ID
+			d.AccountID = &id
+		}
 	}
 	t, err := s.tenantInScope(ctx, sc, d.TenantID)
 	if err != nil {
 		return fieldNotFound("tenant_id", err)
 	}
-	if d.AccountID != nil {
-		a, err := s.Account(ctx, sc, *d.AccountID)
-		if err != nil {
-			return fieldNotFound("account_id", err)
+	if d.Destination != nil && d.Destination.ID != 0 {
+		if field == "destination" {
+			field = "destination.id"
 		}
-		at, err := s.store.Tenant(ctx, a.TenantID)
-		if err != nil {
+		if err := s.checkRoutingRef(ctx, sc, t, RoutingRef{Field: field, Kind: d.Destination.Kind, ID: d.Destination.ID, Target: true}); err != nil {
+			if errors.Is(err, ErrInvalid) && field == "account_id" {
+				return Invalid("account_id", "must belong to the DID's tenant or one of its sub-tenants")
+			}
 			return err
-		}
-		if !strings.HasPrefix(at.Path, t.Path) {
-			return Invalid("account_id", "must belong to the DID's tenant or one of its sub-tenants")
 		}
 	}
 	return nil
@@ -42,6 +59,7 @@ func (s *Service) CreateDID(ctx context.Context, sc Scope, d *DID) error {
 	if err := s.store.CreateDID(ctx, d); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
 	s.notify(ctx, Change{Op: OpUpsert, DID: d})
 	return nil
 }
@@ -67,8 +85,24 @@ func (s *Service) UpdateDID(ctx context.Context, sc Scope, id int64, fn func(*DI
 	if err != nil {
 		return nil, err
 	}
+	beforeDest, beforeAccount, beforeTenant := d.Destination, d.AccountID, d.TenantID
+	if d.Destination != nil {
+		dest := *d.Destination
+		beforeDest = &dest
+	}
 	if err := fn(d); err != nil {
 		return nil, err
+	}
+	// A dialect changes one of the two: the one that changed wins.
+	switch {
+	case !equalDest(d.Destination, beforeDest):
+		d.AccountID = nil
+		if d.Destination != nil && d.Destination.Kind == DestAccount {
+			id := d.Destination.ID
+			d.AccountID = &id
+		}
+	case !equalID(d.AccountID, beforeAccount):
+		d.Destination = nil
 	}
 	d.ID = id
 	if err := s.prepareDID(ctx, sc, d); err != nil {
@@ -76,6 +110,10 @@ func (s *Service) UpdateDID(ctx context.Context, sc Scope, id int64, fn func(*DI
 	}
 	if err := s.store.UpdateDID(ctx, d); err != nil {
 		return nil, err
+	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
+	if beforeTenant != d.TenantID {
+		s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: beforeTenant})
 	}
 	s.notify(ctx, Change{Op: OpUpsert, DID: d})
 	return d, nil
@@ -93,6 +131,7 @@ func (s *Service) DeleteDID(ctx context.Context, sc Scope, id int64) error {
 	if err := s.store.DeleteDID(ctx, id); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting, ID: d.TenantID})
 	s.notify(ctx, Change{Op: OpDelete, DID: d})
 	return nil
 }
@@ -101,4 +140,18 @@ func (s *Service) DeleteDID(ctx context.Context, sc Scope, id int64) error {
 func (s *Service) DIDs(ctx context.Context, sc Scope, f DIDFilter) ([]DID, error) {
 	f.Subtree, f.Page = sc.subtree(), f.Page.Normalize()
 	return s.store.DIDs(ctx, f)
+}
+
+func equalDest(a, b *Destination) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func equalID(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }

@@ -74,6 +74,7 @@ func (s *Service) UpdateGateway(ctx context.Context, sc Scope, id int64, fn func
 	if err := s.store.UpdateGateway(ctx, g); err != nil {
 		return nil, err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting}) // routes name it
 	s.notify(ctx, Change{Op: OpUpsert, Gateway: g})
 	return g, nil
 }
@@ -93,6 +94,7 @@ func (s *Service) DeleteGateway(ctx context.Context, sc Scope, id int64) error {
 	if err := s.store.DeleteGateway(ctx, id); err != nil {
 		return err
 	}
+	s.changed(ctx, Invalidation{Kind: InvalidateRouting})
 	s.notify(ctx, Change{Op: OpDelete, Gateway: g})
 	return nil
 }

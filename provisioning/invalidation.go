@@ -40,6 +40,11 @@ const (
 	// changes) or deleted. Token scopes, domain lookups and scope domain
 	// lists are all dropped.
 	InvalidateTenant InvalidationKind = "tenant"
+	// InvalidateRouting: the routing of tenant ID changed (a routing
+	// object or a DID of it), or with ID 0 something every tenant's
+	// routing may name (an account, a gateway, a user's forwards). Cached
+	// routing plans are dropped.
+	InvalidateRouting InvalidationKind = "routing"
 	// InvalidateAll drops everything: sent for a payload a process does not
 	// understand (a newer version's kind) and applied when the
 	// notification stream (re)connects, since anything sent while it was
@@ -51,13 +56,13 @@ const (
 // stale.
 type Invalidation struct {
 	Kind InvalidationKind
-	ID   int64 // the token, for InvalidateToken; 0 otherwise
+	ID   int64 // the token, for InvalidateToken; the tenant, for InvalidateRouting; 0 otherwise
 }
 
 // String is the wire form carried between processes: "token:12",
-// "domain", "tenant", "all".
+// "routing:3", "routing", "domain", "tenant", "all".
 func (i Invalidation) String() string {
-	if i.Kind == InvalidateToken && i.ID != 0 {
+	if (i.Kind == InvalidateToken || i.Kind == InvalidateRouting) && i.ID != 0 {
 		return string(i.Kind) + ":" + strconv.FormatInt(i.ID, 10)
 	}
 	return string(i.Kind)
@@ -68,7 +73,7 @@ func (i Invalidation) String() string {
 func ParseInvalidation(s string) Invalidation {
 	kind, id, hasID := strings.Cut(s, ":")
 	switch k := InvalidationKind(kind); k {
-	case InvalidateToken:
+	case InvalidateToken, InvalidateRouting:
 		if !hasID {
 			return Invalidation{Kind: k}
 		}
@@ -117,10 +122,18 @@ func (s *Service) invalidate(inv Invalidation) {
 	case InvalidateDomain:
 		s.domains.clear()
 		s.scopeDomains.clear()
+		s.plans.clear() // accounts ring as user@domain
+	case InvalidateRouting:
+		if inv.ID == 0 {
+			s.plans.clear()
+		} else {
+			s.plans.drop(inv.ID)
+		}
 	default: // tenant, all and anything unknown
 		s.tokens.clear()
 		s.domains.clear()
 		s.scopeDomains.clear()
+		s.plans.clear()
 	}
 }
 

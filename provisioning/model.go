@@ -133,16 +133,70 @@ type Gateway struct {
 	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 }
 
-// DID is an E.164 number owned by a tenant and, for now, routed to one SIP
-// account (nil while unrouted).
+// DID is an E.164 number owned by a tenant, routed to a Destination (nil
+// while unrouted). AccountID is the account of a DID routed straight to
+// one (Destination of kind account), kept for the dialects that know
+// nothing else; the two are set together by the Service.
 type DID struct {
-	ID          int64     `json:"id" db:"id"`
-	TenantID    int64     `json:"tenant_id" db:"tenant_id"`
-	Number      string    `json:"number" db:"number"`
-	AccountID   *int64    `json:"account_id" db:"account_id"`
-	Description string    `json:"description" db:"description"`
-	CreatedAt   time.Time `json:"created_at" db:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
+	ID          int64        `json:"id" db:"id"`
+	TenantID    int64        `json:"tenant_id" db:"tenant_id"`
+	Number      string       `json:"number" db:"number"`
+	AccountID   *int64       `json:"account_id" db:"account_id"`
+	Destination *Destination `json:"destination" db:"-"`
+	Description string       `json:"description" db:"description"`
+	CreatedAt   time.Time    `json:"created_at" db:"created_at"`
+	UpdatedAt   time.Time    `json:"updated_at" db:"updated_at"`
+
+	// The destination's columns, read and written by the Store only.
+	DestKind   *string `json:"-" db:"dest_kind"`
+	DestID     *int64  `json:"-" db:"dest_id"`
+	DestNumber *string `json:"-" db:"dest_number"`
+}
+
+// LoadDestination sets Destination from the stored columns (a DID
+// written before destinations existed has only AccountID).
+func (d *DID) LoadDestination() {
+	switch {
+	case d.DestKind != nil && d.AccountID == nil:
+		dest := Destination{Kind: DestKind(*d.DestKind)}
+		if d.DestID != nil {
+			dest.ID = *d.DestID
+		}
+		if d.DestNumber != nil {
+			dest.Number = *d.DestNumber
+		}
+		d.Destination = &dest
+	case d.AccountID != nil:
+		d.Destination = &Destination{Kind: DestAccount, ID: *d.AccountID}
+	default:
+		d.Destination = nil
+	}
+}
+
+// StoreDestination sets the stored columns from Destination: an account
+// destination is AccountID, any other the dest_* columns (AccountID nil).
+// A DID with AccountID and no Destination is routed to the account.
+func (d *DID) StoreDestination() {
+	d.DestKind, d.DestID, d.DestNumber = nil, nil, nil
+	if d.Destination == nil {
+		return
+	}
+	if d.Destination.Kind == DestAccount {
+		id := d.Destination.ID
+		d.AccountID = &id
+		return
+	}
+	d.AccountID = nil
+	k := string(d.Destination.Kind)
+	d.DestKind = &k
+	if d.Destination.ID != 0 {
+		id := d.Destination.ID
+		d.DestID = &id
+	}
+	if d.Destination.Number != "" {
+		n := d.Destination.Number
+		d.DestNumber = &n
+	}
 }
 
 // Token is an API bearer token. Only the SHA-256 of the token is stored: a

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,9 @@ type Service struct {
 	tokens       versioned[string, tokenEntry]
 	domains      versioned[string, domainEntry]
 	scopeDomains versioned[string, []string]
-	cacheTTL     time.Duration
+	// plans caches each tenant's resolved routing (TenantPlan).
+	plans    versioned[int64, *Plan]
+	cacheTTL time.Duration
 	// broadcaster carries invalidations to other processes (nil: none).
 	broadcaster Broadcaster
 	// following is set while FollowInvalidations runs, listening while
@@ -83,6 +86,8 @@ func (c Change) describe() string {
 		return "gateway " + c.Gateway.Name
 	case c.DID != nil:
 		return "did " + c.DID.Number
+	case c.Routing != nil:
+		return fmt.Sprintf("%s %d of tenant %d", c.Routing.Kind, c.Routing.ID, c.Routing.TenantID)
 	}
 	return "nothing"
 }

@@ -19,6 +19,8 @@ type Change struct {
 	Account *Account
 	Gateway *Gateway
 	DID     *DID
+	// Routing is set when a routing object of a tenant changed.
+	Routing *RoutingChange
 	// SecretChanged is set on an account upsert whose secret changed, so a
 	// switch can flush registrations made with the old one.
 	SecretChanged bool

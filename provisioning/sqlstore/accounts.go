@@ -120,7 +120,8 @@ func (s *Store) UpdateAccount(ctx context.Context, a *provisioning.Account) erro
 	return nil
 }
 
-// DeleteAccount deletes account id unless DIDs still route to it.
+// DeleteAccount deletes account id, and its forwards, unless DIDs or
+// routing objects still send calls to it.
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := exists(ctx, tx, s.q, "accounts", "account", id); err != nil {
@@ -132,6 +133,12 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 		}
 		if n > 0 {
 			return provisioning.Conflict("", "account %d still has %s routed to it", id, plural(n, "DID", "DIDs"))
+		}
+		if err := s.refusePointedAt(ctx, tx, provisioning.DestAccount, id); err != nil {
+			return err
+		}
+		if err := s.deleteOwnedRouting(ctx, tx, provisioning.DestAccount, id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM accounts WHERE id = ?`), id); err != nil {
 			return deleteErr("account", id, err)

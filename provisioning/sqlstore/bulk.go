@@ -117,3 +117,30 @@ func placeholders(rows, cols int) string {
 	}
 	return b.String()
 }
+
+// BulkCreateRouting inserts routing objects and their references in one
+// transaction, for seeding benchmarks and imports: nothing is validated
+// (the Service's job), references are recorded as given. refs[i] are
+// recs[i]'s references. IDs and timestamps are set on recs.
+func (s *Store) BulkCreateRouting(ctx context.Context, recs []*provisioning.RoutingRecord, refs [][]provisioning.RoutingRef) error {
+	now := s.clock()
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for i, r := range recs {
+			if err := tx.GetContext(ctx, &r.ID, s.q(`INSERT INTO routing_objects (tenant_id, kind, slot, name, body, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`), r.TenantID, string(r.Kind), r.Slot, r.Name, string(r.Body), s.ts(now), s.ts(now)); err != nil {
+				return err
+			}
+			r.CreatedAt, r.UpdatedAt = now, now
+			if i < len(refs) {
+				if err := s.writeRefs(ctx, tx, r.ID, refs[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: bulk create routing objects: %w", err)
+	}
+	return nil
+}

@@ -7,9 +7,9 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
-const didCols = `n.id, n.tenant_id, n.number, n.account_id, n.description, n.created_at, n.updated_at`
+const didCols = `n.id, n.tenant_id, n.number, n.account_id, n.dest_kind, n.dest_id, n.dest_number, n.description, n.created_at, n.updated_at`
 
-func fixDID(d *provisioning.DID) { utc(&d.CreatedAt, &d.UpdatedAt) }
+func fixDID(d *provisioning.DID) { utc(&d.CreatedAt, &d.UpdatedAt); d.LoadDestination() }
 
 func (s *Store) didWriteErr(ctx context.Context, op string, err error, d *provisioning.DID) error {
 	return s.writeErr(ctx, op, err, "number", fmt.Sprintf("DID %s already exists", d.Number),
@@ -20,12 +20,14 @@ func (s *Store) didWriteErr(ctx context.Context, op string, err error, d *provis
 func (s *Store) CreateDID(ctx context.Context, d *provisioning.DID) error {
 	now := s.clock()
 	var id int64
-	if err := s.db.GetContext(ctx, &id, s.q(`INSERT INTO dids (tenant_id, number, account_id, description, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
-		d.TenantID, d.Number, d.AccountID, d.Description, s.ts(now), s.ts(now)); err != nil {
+	d.StoreDestination()
+	if err := s.db.GetContext(ctx, &id, s.q(`INSERT INTO dids (tenant_id, number, account_id, dest_kind, dest_id, dest_number, description, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, s.ts(now), s.ts(now)); err != nil {
 		return s.didWriteErr(ctx, "create DID", err, d)
 	}
 	d.ID, d.CreatedAt, d.UpdatedAt = id, now, now
+	d.LoadDestination()
 	return nil
 }
 
@@ -52,9 +54,10 @@ func (s *Store) DIDByNumber(ctx context.Context, number string) (*provisioning.D
 // UpdateDID saves d.
 func (s *Store) UpdateDID(ctx context.Context, d *provisioning.DID) error {
 	now := s.clock()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE dids SET tenant_id = ?, number = ?, account_id = ?, description = ?,
-		updated_at = ? WHERE id = ?`),
-		d.TenantID, d.Number, d.AccountID, d.Description, s.ts(now), d.ID)
+	d.StoreDestination()
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE dids SET tenant_id = ?, number = ?, account_id = ?, dest_kind = ?, dest_id = ?, dest_number = ?,
+		description = ?, updated_at = ? WHERE id = ?`),
+		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, s.ts(now), d.ID)
 	if err != nil {
 		return s.didWriteErr(ctx, fmt.Sprintf("update DID %d", d.ID), err, d)
 	}
@@ -62,6 +65,7 @@ func (s *Store) UpdateDID(ctx context.Context, d *provisioning.DID) error {
 		return err
 	}
 	d.UpdatedAt = now
+	d.LoadDestination()
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -69,13 +71,19 @@ func (s *Store) UpdateGateway(ctx context.Context, g *provisioning.Gateway) erro
 	return nil
 }
 
-// DeleteGateway deletes gateway id. Nothing references a gateway yet.
+// DeleteGateway deletes gateway id unless outbound routes or custom
+// destinations still send calls through it.
 func (s *Store) DeleteGateway(ctx context.Context, id int64) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM gateways WHERE id = ?`), id)
-	if err != nil {
-		return deleteErr("gateway", id, err)
-	}
-	return oneRow(res, "gateway", id)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.refusePointedAt(ctx, tx, "gateway", id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM gateways WHERE id = ?`), id)
+		if err != nil {
+			return deleteErr("gateway", id, err)
+		}
+		return oneRow(res, "gateway", id)
+	})
 }
 
 // Gateways lists gateways matching f in ID order. With a Subtree and

@@ -170,6 +170,12 @@ func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tokens WHERE tenant_id = ? AND revoked_at IS NOT NULL`), id); err != nil {
 			return deleteErr("tenant", id, err)
 		}
+		// Its routing objects can only point at each other and at shared
+		// gateways (its domains, accounts and sub-tenants are gone): they
+		// go with it.
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM routing_objects WHERE tenant_id = ?`), id); err != nil {
+			return deleteErr("tenant", id, err)
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tenants WHERE id = ?`), id); err != nil {
 			return deleteErr("tenant", id, err)
 		}

@@ -78,6 +78,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 		if n > 0 {
 			return provisioning.Conflict("", "user %d still owns %s", id, plural(n, "SIP account", "SIP accounts"))
 		}
+		if err := s.deleteOwnedRouting(ctx, tx, "user", id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id); err != nil {
 			return deleteErr("user", id, err)
 		}

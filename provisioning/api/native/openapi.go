@@ -34,6 +34,12 @@ var enums = map[reflect.Type][]string{
 	reflect.TypeFor[api.ProbeKind]():              probeKinds,
 	reflect.TypeFor[probeStatus]():                probeStatuses,
 	reflect.TypeFor[api.ConfigStatus]():           api.ConfigStatuses,
+	reflect.TypeFor[provisioning.DestKind](): {string(provisioning.DestAccount), string(provisioning.DestExtension), string(provisioning.DestHuntGroup),
+		string(provisioning.DestCondition), string(provisioning.DestCustom), string(provisioning.DestExternal), string(provisioning.DestHangup), string(provisioning.DestBusy)},
+	reflect.TypeFor[provisioning.HuntStrategy]():    {string(provisioning.HuntRingAll), string(provisioning.HuntSequential), string(provisioning.HuntRoundRobin), string(provisioning.HuntRandom)},
+	reflect.TypeFor[provisioning.ConditionManual](): {string(provisioning.ManualAuto), string(provisioning.ManualMatch), string(provisioning.ManualMiss)},
+	reflect.TypeFor[provisioning.ForwardOn]():       {string(provisioning.ForwardAlways), string(provisioning.ForwardBusy), string(provisioning.ForwardNoAnswer), string(provisioning.ForwardUnreachable)},
+	reflect.TypeFor[provisioning.RouteAction]():     {string(provisioning.RouteNormal), string(provisioning.RouteEmergency), string(provisioning.RouteBlock)},
 	// A CDR's direction may be empty when the switch did not say; its
 	// disposition may not (cdr.Record.Validate).
 	reflect.TypeFor[cdr.Direction]():   {string(cdr.DirectionInbound), string(cdr.DirectionOutbound), string(cdr.DirectionInternal), ""},
@@ -43,15 +49,22 @@ var enums = map[reflect.Type][]string{
 // tagDocs describe the tags of the route table's operations; a tag without
 // one is a bug the document refuses to render (redocly's tag-description).
 var tagDocs = map[string]string{
-	"tenants":  "Tenants: the tree of customers. Every other object belongs to one, and a token's scope is a subtree.",
-	"domains":  "SIP domains (realms) of a tenant; unique across Switchboard.",
-	"users":    "API users of a tenant, with their role.",
-	"accounts": "SIP accounts (username@domain) phones register with.",
-	"gateways": "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
-	"dids":     "Phone numbers (E.164) of a tenant, routed to a SIP account.",
-	"live":     "The live state the switches report: registrations, gateway status, switch connections, and Switchboard's own SIP probes. Read-only.",
-	"cdrs":     "Call detail records: query, CSV export, live stream, and submission.",
-	"meta":     "This document.",
+	"tenants":             "Tenants: the tree of customers. Every other object belongs to one, and a token's scope is a subtree.",
+	"domains":             "SIP domains (realms) of a tenant; unique across Switchboard.",
+	"users":               "API users of a tenant, with their role.",
+	"accounts":            "SIP accounts (username@domain) phones register with.",
+	"gateways":            "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
+	"dids":                "Phone numbers (E.164) of a tenant, routed to a destination of its numbering plan (a SIP account, an extension, a hunt group, a condition...).",
+	"extensions":          "Numbers of a tenant's numbering plan, each sending calls to a destination, with the caller ID its phones present and an optional find-me/follow-me list.",
+	"hunt-groups":         "Groups of phones rung all at once, in order, round-robin or at random, with a failover destination when nobody answers. Their numbers share the tenant's numbering plan with its extensions.",
+	"conditions":          "Time windows (in a time zone), caller-ID lists and a manual night switch: a call goes to match when the condition holds and to miss otherwise.",
+	"custom-destinations": "Named outside targets: a number or a SIP URI, through a given gateway or the tenant's outbound routes.",
+	"forwards":            "Call forwarding of an account, or of every account of a user: always, on busy, on no answer after a delay, or when the phone is unreachable.",
+	"outbound-routes":     "How external numbers leave: dial patterns, the gateways tried in order, digits stripped and prepended; emergency routes first, block routes refuse.",
+	"routing":             "What a call to a number does, traced through the tenant's routing.",
+	"live":                "The live state the switches report: registrations, gateway status, switch connections, and Switchboard's own SIP probes. Read-only.",
+	"cdrs":                "Call detail records: query, CSV export, live stream, and submission.",
+	"meta":                "This document.",
 }
 
 // servers is where the paths are served: the daemon's own root, whatever
@@ -124,6 +137,8 @@ var fieldDocs = map[string]string{
 	"password":               "API login password, 6 to 128 characters; write-only",
 	"user_id":                "the user owning the account, or null",
 	"account_id":             "the SIP account the DID routes to, or null while unrouted",
+	"DID.account_id":         "the SIP account the DID routes to when its destination is an account; null otherwise",
+	"DID.destination":        "where the DID routes: an account, extension, hunt group, condition, custom destination, external number, hangup or busy; null while unrouted",
 	"number":                 "E.164 number: + then 7 to 15 digits",
 	"qualify_seconds":        "SIP OPTIONS interval in seconds, 0 to 3600; 0 = never",
 	"port":                   "SIP port, 1 to 65535",
@@ -264,6 +279,9 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 			panic("native: anonymous struct in an API type")
 		}
 		g.component(schemaName(t), t, nil, false)
+		if nullable { // OpenAPI 3.0: a $ref takes no siblings
+			return obj{"type": "object", "allOf": []any{ref("schemas", schemaName(t))}, "nullable": true}
+		}
 		return ref("schemas", schemaName(t))
 	default:
 		panic(fmt.Sprintf("native: no OpenAPI schema for %s", t))

@@ -171,17 +171,20 @@ func (in *gatewayIn) store(_ *provisioning.Service, g *provisioning.Gateway) err
 }
 
 type didIn struct {
-	TenantID    int64  `json:"tenant_id"`
-	Number      string `json:"number"`
-	AccountID   *int64 `json:"account_id"`
-	Description string `json:"description"`
+	TenantID    int64                     `json:"tenant_id"`
+	Number      string                    `json:"number"`
+	AccountID   *int64                    `json:"account_id"`
+	Destination *provisioning.Destination `json:"destination"`
+	Description string                    `json:"description"`
 }
 
 func (in *didIn) load(d *provisioning.DID) {
 	in.TenantID, in.Number, in.AccountID, in.Description = d.TenantID, d.Number, clone(d.AccountID), d.Description
+	in.Destination = clone(d.Destination)
 }
 func (in *didIn) store(_ *provisioning.Service, d *provisioning.DID) error {
 	d.TenantID, d.Number, d.AccountID, d.Description = in.TenantID, in.Number, in.AccountID, in.Description
+	d.Destination = in.Destination
 	return nil
 }
 

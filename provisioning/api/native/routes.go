@@ -63,6 +63,7 @@ type response struct {
 // from it.
 func (s *server) buildRoutes() []*route {
 	routes := s.resourceRoutes()
+	routes = append(routes, s.routingRoutes()...)
 	routes = append(routes, s.liveRoutes()...)
 	routes = append(routes, s.probeRoutes()...)
 	routes = append(routes, s.cdrRoutes()...)

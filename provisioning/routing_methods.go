@@ -1,0 +1,156 @@
+package provisioning
+
+import "context"
+
+// The Service's routing methods, one set per kind; routing_service.go has
+// what they share (scope, references, loops, notification).
+
+// CreateExtension validates and stores a extension of the caller's scope.
+func (s *Service) CreateExtension(ctx context.Context, sc Scope, o *Extension) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// Extension returns extension id if the scope sees it.
+func (s *Service) Extension(ctx context.Context, sc Scope, id int64) (*Extension, error) {
+	return getRouting[Extension](ctx, s, sc, id)
+}
+
+// UpdateExtension loads extension id, lets fn change it and saves it.
+func (s *Service) UpdateExtension(ctx context.Context, sc Scope, id int64, fn func(*Extension) error) (*Extension, error) {
+	return updateRouting[Extension](ctx, s, sc, id, fn)
+}
+
+// DeleteExtension deletes extension id unless something still sends calls to it.
+func (s *Service) DeleteExtension(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[Extension](ctx, s, sc, id)
+}
+
+// Extensions lists the extensions in scope (of f.TenantID when set).
+func (s *Service) Extensions(ctx context.Context, sc Scope, f RoutingFilter) ([]*Extension, error) {
+	return listRouting[Extension](ctx, s, sc, f)
+}
+
+// CreateHuntGroup validates and stores a hunt group of the caller's scope.
+func (s *Service) CreateHuntGroup(ctx context.Context, sc Scope, o *HuntGroup) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// HuntGroup returns hunt group id if the scope sees it.
+func (s *Service) HuntGroup(ctx context.Context, sc Scope, id int64) (*HuntGroup, error) {
+	return getRouting[HuntGroup](ctx, s, sc, id)
+}
+
+// UpdateHuntGroup loads hunt group id, lets fn change it and saves it.
+func (s *Service) UpdateHuntGroup(ctx context.Context, sc Scope, id int64, fn func(*HuntGroup) error) (*HuntGroup, error) {
+	return updateRouting[HuntGroup](ctx, s, sc, id, fn)
+}
+
+// DeleteHuntGroup deletes hunt group id unless something still sends calls to it.
+func (s *Service) DeleteHuntGroup(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[HuntGroup](ctx, s, sc, id)
+}
+
+// HuntGroups lists the hunt groups in scope (of f.TenantID when set).
+func (s *Service) HuntGroups(ctx context.Context, sc Scope, f RoutingFilter) ([]*HuntGroup, error) {
+	return listRouting[HuntGroup](ctx, s, sc, f)
+}
+
+// CreateCondition validates and stores a condition of the caller's scope.
+func (s *Service) CreateCondition(ctx context.Context, sc Scope, o *Condition) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// Condition returns condition id if the scope sees it.
+func (s *Service) Condition(ctx context.Context, sc Scope, id int64) (*Condition, error) {
+	return getRouting[Condition](ctx, s, sc, id)
+}
+
+// UpdateCondition loads condition id, lets fn change it and saves it.
+func (s *Service) UpdateCondition(ctx context.Context, sc Scope, id int64, fn func(*Condition) error) (*Condition, error) {
+	return updateRouting[Condition](ctx, s, sc, id, fn)
+}
+
+// DeleteCondition deletes condition id unless something still sends calls to it.
+func (s *Service) DeleteCondition(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[Condition](ctx, s, sc, id)
+}
+
+// Conditions lists the conditions in scope (of f.TenantID when set).
+func (s *Service) Conditions(ctx context.Context, sc Scope, f RoutingFilter) ([]*Condition, error) {
+	return listRouting[Condition](ctx, s, sc, f)
+}
+
+// CreateCustomDestination validates and stores a custom destination of the caller's scope.
+func (s *Service) CreateCustomDestination(ctx context.Context, sc Scope, o *CustomDestination) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// CustomDestination returns custom destination id if the scope sees it.
+func (s *Service) CustomDestination(ctx context.Context, sc Scope, id int64) (*CustomDestination, error) {
+	return getRouting[CustomDestination](ctx, s, sc, id)
+}
+
+// UpdateCustomDestination loads custom destination id, lets fn change it and saves it.
+func (s *Service) UpdateCustomDestination(ctx context.Context, sc Scope, id int64, fn func(*CustomDestination) error) (*CustomDestination, error) {
+	return updateRouting[CustomDestination](ctx, s, sc, id, fn)
+}
+
+// DeleteCustomDestination deletes custom destination id unless something still sends calls to it.
+func (s *Service) DeleteCustomDestination(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[CustomDestination](ctx, s, sc, id)
+}
+
+// CustomDestinations lists the custom destinations in scope (of f.TenantID when set).
+func (s *Service) CustomDestinations(ctx context.Context, sc Scope, f RoutingFilter) ([]*CustomDestination, error) {
+	return listRouting[CustomDestination](ctx, s, sc, f)
+}
+
+// CreateForward validates and stores a forward of the caller's scope.
+func (s *Service) CreateForward(ctx context.Context, sc Scope, o *Forward) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// Forward returns forward id if the scope sees it.
+func (s *Service) Forward(ctx context.Context, sc Scope, id int64) (*Forward, error) {
+	return getRouting[Forward](ctx, s, sc, id)
+}
+
+// UpdateForward loads forward id, lets fn change it and saves it.
+func (s *Service) UpdateForward(ctx context.Context, sc Scope, id int64, fn func(*Forward) error) (*Forward, error) {
+	return updateRouting[Forward](ctx, s, sc, id, fn)
+}
+
+// DeleteForward deletes forward id unless something still sends calls to it.
+func (s *Service) DeleteForward(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[Forward](ctx, s, sc, id)
+}
+
+// Forwards lists the forwards in scope (of f.TenantID when set).
+func (s *Service) Forwards(ctx context.Context, sc Scope, f RoutingFilter) ([]*Forward, error) {
+	return listRouting[Forward](ctx, s, sc, f)
+}
+
+// CreateOutboundRoute validates and stores a outbound route of the caller's scope.
+func (s *Service) CreateOutboundRoute(ctx context.Context, sc Scope, o *OutboundRoute) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// OutboundRoute returns outbound route id if the scope sees it.
+func (s *Service) OutboundRoute(ctx context.Context, sc Scope, id int64) (*OutboundRoute, error) {
+	return getRouting[OutboundRoute](ctx, s, sc, id)
+}
+
+// UpdateOutboundRoute loads outbound route id, lets fn change it and saves it.
+func (s *Service) UpdateOutboundRoute(ctx context.Context, sc Scope, id int64, fn func(*OutboundRoute) error) (*OutboundRoute, error) {
+	return updateRouting[OutboundRoute](ctx, s, sc, id, fn)
+}
+
+// DeleteOutboundRoute deletes outbound route id unless something still sends calls to it.
+func (s *Service) DeleteOutboundRoute(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[OutboundRoute](ctx, s, sc, id)
+}
+
+// OutboundRoutes lists the outbound routes in scope (of f.TenantID when set).
+func (s *Service) OutboundRoutes(ctx context.Context, sc Scope, f RoutingFilter) ([]*OutboundRoute, error) {
+	return listRouting[OutboundRoute](ctx, s, sc, f)
+}
