@@ -237,3 +237,6 @@ func (k *Keeper) settle(ctx context.Context) error {
 		}
 	}
 }
+
+// Path is the file kept.
+func (k *Keeper) Path() string { return k.cfg.Path }
