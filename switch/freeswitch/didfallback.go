@@ -151,3 +151,7 @@ func (f *DIDFallback) Run(ctx context.Context) error { return f.keeper.Run(ctx) 
 
 // Sync renders, writes and reloads once, now.
 func (f *DIDFallback) Sync(ctx context.Context) error { return f.keeper.Sync(ctx) }
+
+// Counts returns how many times the file was written and reloadxml
+// accepted since start.
+func (f *DIDFallback) Counts() (writes, reloads int) { return f.keeper.Counts() }
