@@ -88,7 +88,8 @@ type ReloaderConfig struct {
 //     no killgw. rescan reloads the XML itself ("Reload XML [Success]" in
 //     its recorded answer), so reloadxml is belt and braces.
 //   - gateway deleted: killgw.
-//   - DIDs: nothing; the dialplan asks xml_curl on every call.
+//   - DIDs: nothing; the dialplan asks xml_curl on every call (DIDFallback,
+//     a sink of its own, keeps the static copy for outages).
 //
 // A round sends one reloadxml and one rescan whatever the number of
 // gateway changes. A command that fails is retried with backoff (see
