@@ -77,9 +77,11 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
 			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
 			OnConnect: func(ctx context.Context) {
-				// Memory-backed PJSIP objects are gone after an Asterisk
-				// restart, and changes made while disconnected were not
-				// pushed: reconcile the node with the store on every connect.
+				// Changes made while disconnected were not pushed, and on a
+				// node that keeps pushed objects with the memory sorcery
+				// wizard (rather than astdb, see switch/asterisk/README.md)
+				// an Asterisk restart lost them all: reconcile the node with
+				// the store on every connect.
 				if err := gateways.refresh(ctx); err != nil {
 					swLog.Warn("reading gateways", "err", err)
 				}
