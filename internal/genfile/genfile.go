@@ -187,22 +187,35 @@ func (k *Keeper) Sync(ctx context.Context) error {
 
 // Run keeps the file current until ctx ends, and returns ctx's error: at
 // start, after every burst of Changed calls, and every Config.Every. A
-// failure is logged and retried with backoff (internal/backoff).
+// failure is retried with backoff (internal/backoff) and logged: at INFO
+// the first time, since at daemon start the switch's connection is often
+// not up yet when the first reload is tried, and at WARN when the retry
+// fails too.
 func (k *Keeper) Run(ctx context.Context) error {
 	retry := backoff.New(k.cfg.RetryMin, 30*time.Second)
 	tick := time.NewTicker(k.cfg.Every)
 	defer tick.Stop()
+	failures := 0
 	for {
 		if err := k.Sync(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			k.log.WarnContext(ctx, "keeping generated file", "err", err)
+			failures++
+			if failures == 1 {
+				k.log.InfoContext(ctx, "generated file not applied yet; retrying", "err", err)
+			} else {
+				k.log.WarnContext(ctx, "keeping generated file", "err", err, "attempts", failures)
+			}
 			if !retry.Wait(ctx) {
 				return ctx.Err()
 			}
 			continue
 		}
+		if failures > 1 {
+			k.log.InfoContext(ctx, "generated file applied", "after_attempts", failures+1)
+		}
+		failures = 0
 		retry.Reset()
 		select {
 		case <-ctx.Done():

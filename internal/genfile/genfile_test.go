@@ -3,6 +3,7 @@ package genfile
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -200,5 +201,72 @@ func TestKeeperUnchangedAtStart(t *testing.T) {
 	}
 	if w, _ := k.Counts(); w != 0 || reloads.Load() != 1 {
 		t.Errorf("writes = %d, reloads = %d; want 0, 1", w, reloads.Load())
+	}
+}
+
+// levelCounter counts log records by level.
+type levelCounter struct {
+	mu sync.Mutex
+	n  map[slog.Level]int
+}
+
+func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[slog.Level]int{}
+	}
+	c.n[r.Level]++
+	return nil
+}
+func (c *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *levelCounter) WithGroup(string) slog.Handler      { return c }
+func (c *levelCounter) count(l slog.Level) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[l]
+}
+
+// TestKeeperLogsRepeatedFailures: a reload that fails once (the switch's
+// connection not up yet at daemon start) is no warning; one that keeps
+// failing is.
+func TestKeeperLogsRepeatedFailures(t *testing.T) {
+	for _, tc := range []struct {
+		fails    int32
+		warnings bool
+	}{{1, false}, {3, true}} {
+		logs := &levelCounter{}
+		var calls atomic.Int32
+		k := New(Config{
+			Path:   filepath.Join(t.TempDir(), "f"),
+			Render: func(context.Context) ([]byte, error) { return []byte("x"), nil },
+			Reload: func(context.Context) error {
+				if calls.Add(1) <= tc.fails {
+					return errors.New("not connected to the node")
+				}
+				return nil
+			},
+			RetryMin: time.Millisecond,
+			Logger:   slog.New(logs),
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- k.Run(ctx) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, r := k.Counts(); r == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("never reloaded")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		<-done
+		if got := logs.count(slog.LevelWarn) > 0; got != tc.warnings {
+			t.Errorf("%d failed reloads: warnings logged %v, want %v", tc.fails, got, tc.warnings)
+		}
 	}
 }
