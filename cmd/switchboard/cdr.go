@@ -110,7 +110,7 @@ func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, p
 		return fmt.Errorf("cdr import: %w", err)
 	}
 	if format == "auto" {
-		format = detectFormat(body)
+		format = detectFormat(path, body)
 	}
 	var (
 		recs []cdr.Record
@@ -120,7 +120,7 @@ func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, p
 	)
 	switch format {
 	case "freeswitch":
-		rec, err := freeswitch.ParseJSONCDRPost("", body, freeswitch.JSONCDROptions{Switch: opt.Switch, IsGateway: opt.IsGateway})
+		rec, err := freeswitch.ParseJSONCDRFile(body, freeswitch.JSONCDROptions{Switch: opt.Switch, IsGateway: opt.IsGateway})
 		if err != nil {
 			dead = append(dead, cdr.DeadLetter{Source: "import " + name, Reason: err.Error(), Raw: text(body), ReceivedAt: now})
 		} else {
@@ -198,8 +198,14 @@ func provisionedGateways(ctx context.Context, db *sqldb.DB) (func(string) bool, 
 
 // detectFormat tells a FreeSWITCH JSON CDR (one JSON object with
 // "variables" or "callflow") from Asterisk's CSV and JSON-lines files.
-func detectFormat(body []byte) string {
+func detectFormat(path string, body []byte) string {
+	if strings.HasSuffix(path, ".cdr.json") { // mod_json_cdr's err-log-dir names
+		return "freeswitch"
+	}
 	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) >= 3 && bytes.EqualFold(trimmed[:3], []byte("%7B")) { // encode=true
+		return "freeswitch"
+	}
 	if bytes.HasPrefix(trimmed, []byte("{")) && (bytes.Contains(trimmed, []byte(`"callflow"`)) || bytes.Contains(trimmed, []byte(`"variables"`))) {
 		return "freeswitch"
 	}

@@ -35,6 +35,12 @@ func TestCDRImportExport(t *testing.T) {
 	if err != nil || len(fsw) != 9 {
 		t.Fatalf("FreeSWITCH fixtures: %v %v", fsw, err)
 	}
+	// Files mod_json_cdr wrote with encode=true and prefix-a-leg=true
+	// (URL-encoded JSON, a_<uuid>.cdr.json).
+	errLogFiles := []string{
+		"../../switch/freeswitch/testdata/err-log-dir/95eed0be-5810-42a0-b2f1-34a90efee886.cdr.json",
+		"../../switch/freeswitch/testdata/err-log-dir/a_903d29e8-60b1-4bde-8262-3ec3d79dc055.cdr.json",
+	}
 	for engine, dsn := range sqldbtest.DSNs(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			db := []string{"--database-dsn", dsn}
@@ -58,6 +64,8 @@ func TestCDRImportExport(t *testing.T) {
 					"9 CDRs read, 9 new, 0 already stored, 0 rejected", nil},
 				{"freeswitch again", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), fsw...),
 					"9 CDRs read, 0 new, 9 already stored, 0 rejected", nil},
+				{"freeswitch err-log-dir files, encode=true", append(append([]string{"cdr", "import", "--switch", "fs1"}, db...), errLogFiles...),
+					"2 CDRs read, 2 new, 0 already stored, 0 rejected", nil},
 				{"malformed rows", append([]string{"cdr", "import", "--switch", "ast2"}, append(db, ast+"malformed.csv")...),
 					"4 CDRs read, 4 new, 0 already stored, 4 rejected", errRejected},
 			}

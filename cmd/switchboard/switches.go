@@ -173,6 +173,11 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	}
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
+	if dir := fsw.JSONCDRErrLogDir; dir != "" {
+		run(sw.Name+" json_cdr err-log-dir", func(ctx context.Context) error {
+			return adapter.ImportErrLogDir(ctx, freeswitch.ErrLogDirConfig{Dir: dir, Rejects: rejects})
+		})
+	}
 	view.AttachController(sw.Name, adapter)
 	log.Info("switch configured", "type", sw.Type, "esl", fsw.ESL, "domain", sw.Domain,
 		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")

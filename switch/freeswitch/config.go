@@ -57,6 +57,12 @@ type NodeConfig struct {
 	// DIDFallback). Empty: no file; DIDs route only while Switchboard
 	// answers xml_curl.
 	DialplanFallbackDir string `yaml:"dialplan_fallback_dir"`
+	// JSONCDRErrLogDir is json_cdr.conf.xml's err-log-dir as this daemon
+	// sees it (same host or a shared mount): when set, the records
+	// FreeSWITCH gave up posting are imported from it and their files
+	// removed (Adapter.ImportErrLogDir). Empty: they wait for
+	// `switchboard cdr import`.
+	JSONCDRErrLogDir string `yaml:"json_cdr_err_log_dir"`
 }
 
 // DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.

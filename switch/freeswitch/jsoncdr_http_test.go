@@ -67,7 +67,7 @@ func TestJSONCDRGarbageFlood(t *testing.T) {
 	if n := len(sink.dead); n != budget {
 		t.Errorf("%d dead letters stored, want %d", n, budget)
 	}
-	counts := scrapeMalformed(t, reg)
+	counts := scrapeOutcomes(t, reg, "switchboard_freeswitch_json_cdr_malformed_total")
 	if got := counts[outcomeDeadLetter] + counts[outcomeRateLimited] + counts[outcomeNotStored]; got != 100 || len(counts) != 3 {
 		t.Errorf("switchboard_freeswitch_json_cdr_malformed_total %v sums to %v, want 100 over the 3 outcomes", counts, got)
 	}
@@ -92,9 +92,9 @@ func TestJSONCDRGarbageFlood(t *testing.T) {
 	}
 }
 
-// scrapeMalformed reads switchboard_freeswitch_json_cdr_malformed_total
-// {switch="fs1"} from reg, by outcome.
-func scrapeMalformed(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+// scrapeOutcomes reads the counter family name{switch="fs1"} from reg,
+// by outcome.
+func scrapeOutcomes(t *testing.T, reg prometheus.Gatherer, name string) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -102,7 +102,7 @@ func scrapeMalformed(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "switchboard_freeswitch_json_cdr_malformed_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

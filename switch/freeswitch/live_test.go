@@ -322,6 +322,36 @@ func TestLiveJSONCDRRefused(t *testing.T) {
 			t.Errorf("leg %s once the sink was back: %d ESL and %d json_cdr records, want one of each", id, esl, js)
 		}
 	}
+
+	// json_cdr_err_log_dir: Switchboard reads the kept files itself, hands
+	// each record to the sink (the store keeps one row per leg) and
+	// removes the file once accepted.
+	ictx, icancel := context.WithCancel(ctx)
+	imported := make(chan error, 1)
+	go func() {
+		imported <- r.a.ImportErrLogDir(ictx, ErrLogDirConfig{Dir: node.CDRErrDir, Poll: 100 * time.Millisecond, Settle: 100 * time.Millisecond})
+	}()
+	waitFor(t, 10*time.Second, "the kept files imported and removed", func() bool {
+		for _, f := range files {
+			if _, err := os.Stat(f); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	icancel()
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range res.legs {
+		js := r.sink.of(id, "json_cdr")
+		if len(js) != 2 {
+			t.Fatalf("leg %s: %d json_cdr-shaped records, want 2 (the retried POST and the imported file)", id, len(js))
+		}
+		if d := recordDiff(r.sink.of(id, "esl")[0].rec, js[1].rec); d != "" {
+			t.Errorf("leg %s: the imported file's record differs from the ESL CDR: %s", id, d)
+		}
+	}
 }
 
 // TestLiveReconnect: the node drops the ESL connection (mod_event_socket

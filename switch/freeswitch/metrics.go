@@ -19,7 +19,14 @@ const (
 // configuration) and the outcome (three values).
 type metrics struct {
 	malformed *prometheus.CounterVec
+	errLog    *prometheus.CounterVec
 }
+
+// The outcomes of an err-log-dir file (ImportErrLogDir).
+const (
+	errLogImported   = "imported"    // its record was stored (or was already)
+	errLogDeadLetter = "dead_letter" // not a CDR: stored as a dead letter, moved to rejected/
+)
 
 // newMetrics creates the adapter's series, every outcome at zero so that
 // the family is exported before the first malformed post, and registers
@@ -31,12 +38,20 @@ func newMetrics(node string, reg prometheus.Registerer) (*metrics, error) {
 			Help:        "mod_json_cdr POSTs that were not a CDR, by outcome: dead_letter (stored, 200), rate_limited (over the node's dead-letter budget: 429, nothing stored), not_stored (400 or 503).",
 			ConstLabels: prometheus.Labels{"switch": node},
 		}, []string{"outcome"}),
+		errLog: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "switchboard", Subsystem: "freeswitch", Name: "json_cdr_err_log_files_total",
+			Help:        "Files of mod_json_cdr's err-log-dir (records FreeSWITCH gave up posting) read by Switchboard, by outcome: imported (stored, file removed), dead_letter (not a CDR, moved to rejected/).",
+			ConstLabels: prometheus.Labels{"switch": node},
+		}, []string{"outcome"}),
 	}
 	for _, o := range []string{outcomeDeadLetter, outcomeRateLimited, outcomeNotStored} {
 		m.malformed.WithLabelValues(o)
 	}
+	for _, o := range []string{errLogImported, errLogDeadLetter} {
+		m.errLog.WithLabelValues(o)
+	}
 	if reg != nil {
-		if err := reg.Register(m.malformed); err != nil {
+		if err := registerAll(reg, m.malformed, m.errLog); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {
 				return nil, fmt.Errorf("freeswitch: node %q: metrics already registered (two nodes of one name?): %w", node, err)
@@ -45,4 +60,14 @@ func newMetrics(node string, reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerAll registers each collector, stopping at the first error.
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
