@@ -3,6 +3,7 @@ package asterisk
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,7 +98,7 @@ func TestDialplanFileReloads(t *testing.T) {
 			return append([]provisioning.DIDRoute(nil), routes...), nil
 		},
 		Client: NewConfigClient(srv.URL+"/ari", "switchboard", "pw", nil),
-		Keeper: genfile.Config{Debounce: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond},
+		Keeper: genfile.Config{Debounce: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

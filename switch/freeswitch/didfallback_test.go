@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,7 +105,7 @@ func TestDIDFallbackReloads(t *testing.T) {
 			defer rmu.Unlock()
 			return append([]provisioning.DIDRoute(nil), routes...), nil
 		},
-		Keeper: genfile.Config{Debounce: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond},
+		Keeper: genfile.Config{Debounce: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
 	})
 	if f.Path() != filepath.Join(dir, DIDFallbackFile) {
 		t.Errorf("Path = %s", f.Path())
