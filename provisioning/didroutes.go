@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // DIDRoute is one routed DID with the account it rings: what a switch
@@ -71,4 +72,51 @@ func (s *Service) DIDRoutes(ctx context.Context, domain string) ([]DIDRoute, err
 	}
 	slices.SortFunc(routes, func(a, b DIDRoute) int { return strings.Compare(a.Number, b.Number) })
 	return routes, nil
+}
+
+// DIDRouteWatch tells a sink that keeps a copy of the DID routes (a
+// switch's dialplan file) which changes can move a route, so that it
+// re-reads them only for those: a DID change, or a change to an account
+// some DID routes to (its username or domain is in the route). A bulk
+// import of accounts, none of which a DID names yet, moves nothing. Call
+// Begin before each read of the routes and Set with what it returned;
+// from Begin until Set (and before the first Set, or after a failed read)
+// every account change counts, so that a change committed while the
+// routes were being read is not missed. Safe for concurrent use.
+type DIDRouteWatch struct {
+	mu       sync.Mutex
+	reading  bool
+	accounts map[int64]bool // nil until the first Set
+}
+
+// Begin marks a read of the routes in progress.
+func (w *DIDRouteWatch) Begin() {
+	w.mu.Lock()
+	w.reading = true
+	w.mu.Unlock()
+}
+
+// Set records the accounts routes name and ends the read.
+func (w *DIDRouteWatch) Set(routes []DIDRoute) {
+	m := make(map[int64]bool, len(routes))
+	for _, r := range routes {
+		m[r.Account.ID] = true
+	}
+	w.mu.Lock()
+	w.accounts = m
+	w.reading = false
+	w.mu.Unlock()
+}
+
+// Moves reports whether c can change the routes.
+func (w *DIDRouteWatch) Moves(c Change) bool {
+	switch {
+	case c.DID != nil:
+		return true
+	case c.Account == nil:
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reading || w.accounts == nil || w.accounts[c.Account.ID]
 }

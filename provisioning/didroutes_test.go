@@ -51,3 +51,39 @@ func TestDIDRoutes(t *testing.T) {
 		}
 	})
 }
+
+// TestDIDRouteWatch: DID changes always move routes; account changes only
+// for accounts a route names (every one before the first Set and while a
+// read is in progress); gateway changes never.
+func TestDIDRouteWatch(t *testing.T) {
+	var w provisioning.DIDRouteWatch
+	acct := func(id int64) provisioning.Change {
+		return provisioning.Change{Op: provisioning.OpUpsert, Account: &provisioning.Account{ID: id}}
+	}
+	if !w.Moves(acct(7)) {
+		t.Error("before the first Set an account change must count")
+	}
+	w.Set([]provisioning.DIDRoute{{Number: "+4930100001", Account: provisioning.Account{ID: 1}}})
+	for _, tc := range []struct {
+		name string
+		c    provisioning.Change
+		want bool
+	}{
+		{"DID", provisioning.Change{Op: provisioning.OpDelete, DID: &provisioning.DID{Number: "+4930100009"}}, true},
+		{"routed account", acct(1), true},
+		{"other account", acct(2), false},
+		{"gateway", provisioning.Change{Op: provisioning.OpUpsert, Gateway: &provisioning.Gateway{Name: "gw"}}, false},
+	} {
+		if got := w.Moves(tc.c); got != tc.want {
+			t.Errorf("%s: Moves = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	w.Begin()
+	if !w.Moves(acct(2)) {
+		t.Error("an account change during a read must count: the read may have missed it")
+	}
+	w.Set(nil)
+	if w.Moves(acct(1)) {
+		t.Error("after a read with no routes, account 1 still counts")
+	}
+}

@@ -142,6 +142,7 @@ type DIDSource func(ctx context.Context) ([]provisioning.DIDRoute, error)
 // /asterisk/modules/pbx_config).
 type DialplanFile struct {
 	keeper *genfile.Keeper
+	watch  provisioning.DIDRouteWatch
 }
 
 var _ provisioning.ConfigSink = (*DialplanFile)(nil)
@@ -164,29 +165,38 @@ type DialplanConfig struct {
 
 // NewDialplan returns a DialplanFile; it starts nothing: call Run.
 func NewDialplan(cfg DialplanConfig) *DialplanFile {
+	d := &DialplanFile{}
 	kc := cfg.Keeper
 	kc.Path = cfg.Path
 	kc.Render = func(ctx context.Context) ([]byte, error) {
+		d.watch.Begin()
 		routes, err := cfg.Routes(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("asterisk: reading DIDs: %w", err)
 		}
+		d.watch.Set(routes)
 		return renderDialplan(cfg.Node, filepath.Base(cfg.Path), didContext(cfg.Options, routes)), nil
 	}
 	if cfg.Client != nil {
 		kc.Reload = func(ctx context.Context) error { return cfg.Client.ReloadModule(ctx, "pbx_config") }
 	}
-	return &DialplanFile{keeper: genfile.New(kc)}
+	d.keeper = genfile.New(kc)
+	return d
 }
 
-// Apply asks for a new render after a DID or account change; it never
-// blocks.
+// Apply asks for a new render after a change that can move a DID route
+// (provisioning.DIDRouteWatch: a DID, or an account a DID routes to); it
+// never blocks.
 func (d *DialplanFile) Apply(_ context.Context, c provisioning.Change) error {
-	if c.DID != nil || c.Account != nil {
+	if d.watch.Moves(c) {
 		d.keeper.Changed()
 	}
 	return nil
 }
+
+// Counts returns how many times the file was written and pbx_config
+// reloaded since start.
+func (d *DialplanFile) Counts() (writes, reloads int) { return d.keeper.Counts() }
 
 // Run keeps the file current until ctx ends.
 func (d *DialplanFile) Run(ctx context.Context) error { return d.keeper.Run(ctx) }

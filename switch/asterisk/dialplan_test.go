@@ -63,10 +63,11 @@ func TestDialplanGolden(t *testing.T) {
 	}
 }
 
-// TestDialplanFileReloads: the file follows DID and account changes, is
-// written only when its content changes, and every write is followed by a
-// pbx_config reload over ARI (PUT /asterisk/modules/pbx_config, with the
-// ARI user); a refused reload is tried again.
+// TestDialplanFileReloads: the file follows DID changes and changes to
+// routed accounts (others are not even read), is written only when its
+// content changes, and every write is followed by a pbx_config reload over
+// ARI (PUT /asterisk/modules/pbx_config, with the ARI user); a refused
+// reload is tried again.
 func TestDialplanFileReloads(t *testing.T) {
 	var mu sync.Mutex
 	var reloads []string
@@ -89,12 +90,15 @@ func TestDialplanFileReloads(t *testing.T) {
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "extensions_switchboard.conf")
 	routes := []provisioning.DIDRoute{didRoute("+4930100001", "2001", "pbx.example.com")}
+	routes[0].Account.ID = 1
 	var rmu sync.Mutex
+	var reads int
 	d := NewDialplan(DialplanConfig{
 		Node: "ast1", Path: path, Options: DefaultPushOptions(),
 		Routes: func(context.Context) ([]provisioning.DIDRoute, error) {
 			rmu.Lock()
 			defer rmu.Unlock()
+			reads++
 			return append([]provisioning.DIDRoute(nil), routes...), nil
 		},
 		Client: NewConfigClient(srv.URL+"/ari", "switchboard", "pw", nil),
@@ -139,12 +143,27 @@ func TestDialplanFileReloads(t *testing.T) {
 	}
 	wait(2, "Dial(PJSIP/2002,30)")
 
-	// An account change that leaves the routes as they are: no reload.
-	if err := d.Apply(ctx, provisioning.Change{Op: provisioning.OpUpsert, Account: &provisioning.Account{Username: "2003"}}); err != nil {
+	// A change to an account no DID routes to (a bulk import, say): not
+	// even a read of the routes.
+	rmu.Lock()
+	before := reads
+	rmu.Unlock()
+	if err := d.Apply(ctx, provisioning.Change{Op: provisioning.OpUpsert, Account: &provisioning.Account{ID: 3, Username: "2003"}}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
 	wait(2, "Dial(PJSIP/2002,30)")
+	rmu.Lock()
+	if reads != before {
+		t.Errorf("an account no DID routes to made %d reads of the routes", reads-before)
+	}
+	// The routed account renamed: rewritten and reloaded.
+	routes[0].Account.Username = "2001b"
+	rmu.Unlock()
+	if err := d.Apply(ctx, provisioning.Change{Op: provisioning.OpUpsert, Account: &routes[0].Account}); err != nil {
+		t.Fatal(err)
+	}
+	wait(3, "Dial(PJSIP/2001b,30)")
 	mu.Lock()
 	defer mu.Unlock()
 	if reloads[0] != "PUT /ari/asterisk/modules/pbx_config" {

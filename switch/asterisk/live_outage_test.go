@@ -96,7 +96,7 @@ func TestLiveOutage(t *testing.T) {
 	})
 	took := waitFor(t, 10*time.Second, "the DID in the dialplan file and pbx_config reloaded", func() bool {
 		b, _ := os.ReadFile(dpPath)
-		writes, reloads := dp.keeper.Counts()
+		writes, reloads := dp.Counts()
 		return strings.Contains(string(b), "exten => "+did+",1,") && reloads >= 1 && reloads == writes
 	})
 	t.Logf("dialplan file written and pbx_config reloaded %v after start", took.Round(time.Millisecond))

@@ -87,11 +87,12 @@ func xmlComment(s string) string { return strings.ReplaceAll(s, "--", "- -") }
 type DIDSource func(ctx context.Context) ([]provisioning.DIDRoute, error)
 
 // DIDFallback keeps a node's DID fallback file current: a
-// provisioning.ConfigSink that re-renders it on every DID or account
-// change, and a Run loop (genfile.Keeper) that writes it only when it
+// provisioning.ConfigSink that re-renders it on every DID change and every
+// change to an account a DID routes to, and a Run loop (genfile.Keeper) that writes it only when it
 // changed and then sends reloadxml.
 type DIDFallback struct {
 	keeper *genfile.Keeper
+	watch  provisioning.DIDRouteWatch
 }
 
 var _ provisioning.ConfigSink = (*DIDFallback)(nil)
@@ -113,13 +114,16 @@ type DIDFallbackConfig struct {
 
 // NewDIDFallback returns a DIDFallback; it starts nothing: call Run.
 func NewDIDFallback(cfg DIDFallbackConfig) *DIDFallback {
+	f := &DIDFallback{}
 	kc := cfg.Keeper
 	kc.Path = filepath.Join(cfg.Dir, DIDFallbackFile)
 	kc.Render = func(ctx context.Context) ([]byte, error) {
+		f.watch.Begin()
 		routes, err := cfg.Routes(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("freeswitch: reading DIDs: %w", err)
 		}
+		f.watch.Set(routes)
 		return renderDIDFallback(cfg.Node, routes), nil
 	}
 	if cfg.Commander != nil {
@@ -131,16 +135,18 @@ func NewDIDFallback(cfg DIDFallbackConfig) *DIDFallback {
 			return reloadAnswerErr(ans)
 		}
 	}
-	return &DIDFallback{keeper: genfile.New(kc)}
+	f.keeper = genfile.New(kc)
+	return f
 }
 
 // Path is the file kept.
 func (f *DIDFallback) Path() string { return f.keeper.Path() }
 
-// Apply asks for a new render after a DID or account change (a renamed or
-// deleted account changes where its DIDs go); it never blocks.
+// Apply asks for a new render after a change that can move a DID route
+// (provisioning.DIDRouteWatch: a DID, or an account a DID routes to, whose
+// rename changes where its DIDs go); it never blocks.
 func (f *DIDFallback) Apply(_ context.Context, c provisioning.Change) error {
-	if c.DID != nil || c.Account != nil {
+	if f.watch.Moves(c) {
 		f.keeper.Changed()
 	}
 	return nil
