@@ -75,6 +75,13 @@ type fsNode struct {
 // The path, the credentials and the requests are the daemon's own.
 func startFSNode(t *testing.T, eslPassword string) *fsNode {
 	t.Helper()
+	return startFSNodeWith(t, eslPassword, "")
+}
+
+// startFSNodeWith is startFSNode with more keys (YAML lines indented as
+// the node's) in the node's switches entry.
+func startFSNodeWith(t *testing.T, eslPassword, extra string) *fsNode {
+	t.Helper()
 	var daemonAddr atomic.Pointer[string]
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		addr := daemonAddr.Load()
@@ -99,7 +106,7 @@ func startFSNode(t *testing.T, eslPassword string) *fsNode {
     domain: %s
     http_user: %s
     http_password: %s
-`, srv.Addr(), eslPassword, fsDomain, fsHTTPUser, fsHTTPPassword)
+%s`, srv.Addr(), eslPassword, fsDomain, fsHTTPUser, fsHTTPPassword, extra)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
@@ -78,9 +79,11 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
 			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
 			OnConnect: func(ctx context.Context) {
-				// Memory-backed PJSIP objects are gone after an Asterisk
-				// restart, and changes made while disconnected were not
-				// pushed: reconcile the node with the store on every connect.
+				// Changes made while disconnected were not pushed, and on a
+				// node that keeps pushed objects with the memory sorcery
+				// wizard (rather than astdb, see switch/asterisk/README.md)
+				// an Asterisk restart lost them all: reconcile the node with
+				// the store on every connect.
 				if err := gateways.refresh(ctx); err != nil {
 					swLog.Warn("reading gateways", "err", err)
 				}
@@ -108,6 +111,9 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
 		}
 		run(sw.Name+" config push", pusher.Run)
+		if ast.DialplanFile != "" {
+			startAsteriskDialplan(sw, opts, svc, swLog, run)
+		}
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 		runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 		if cc, ok := any(adapter).(presence.CallController); ok {
@@ -159,6 +165,17 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
+	if fsw.DialplanFallbackDir != "" {
+		// The same map as the xml_curl dialplan answers (every domain),
+		// kept as static extensions for when Switchboard is down.
+		fb := freeswitch.NewDIDFallback(freeswitch.DIDFallbackConfig{
+			Node: sw.Name, Dir: fsw.DialplanFallbackDir, Commander: adapter,
+			Routes: func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, "") },
+			Keeper: genfile.Config{Logger: log},
+		})
+		svc.AddSink(fb)
+		run(sw.Name+" DID fallback", fb.Run)
+	}
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	if dir := fsw.JSONCDRErrLogDir; dir != "" {
@@ -170,6 +187,20 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	log.Info("switch configured", "type", sw.Type, "esl", fsw.ESL, "domain", sw.Domain,
 		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")
 	return adapter, nil
+}
+
+// startAsteriskDialplan keeps the node's generated dialplan file (its DID
+// routes) current, so that Asterisk routes DIDs while Switchboard is down.
+func startAsteriskDialplan(sw SwitchConfig, opts asterisk.PushOptions, svc *provisioning.Service, log *slog.Logger, run func(name string, fn func(context.Context) error)) {
+	ast := sw.Asterisk
+	dp := asterisk.NewDialplan(asterisk.DialplanConfig{
+		Node: sw.Name, Path: ast.DialplanFile, Options: opts,
+		Routes: func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, sw.Domain) },
+		Client: asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
+		Keeper: genfile.Config{Logger: log},
+	})
+	svc.AddSink(dp)
+	run(sw.Name+" dialplan file", dp.Run)
 }
 
 // newBackfill tails the node's own CDR file into the pipeline. Its offset

@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"cmp"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -44,6 +45,14 @@ type NodeConfig struct {
 	// Unavail. 0, the default, qualifies nothing: phones show as NonQual,
 	// presence unknown ("registered, not qualified").
 	PhoneQualifySecs int `yaml:"phone_qualify_secs"`
+	// DialplanFile, when set, is the generated dialplan include on the
+	// Asterisk machine (extensions_switchboard.conf next to
+	// extensions.conf, which #tryincludes it): the daemon keeps the
+	// node's DID routes in it and reloads pbx_config over ARI when it
+	// changes, so that DIDs route while Switchboard is down and after an
+	// Asterisk restart meanwhile (see DialplanFile). Empty: no file, DIDs
+	// are not routed by Switchboard on this node.
+	DialplanFile string `yaml:"dialplan_file"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -77,6 +86,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.PhoneQualifySecs < 0 {
 		return provisioning.Invalid("phone_qualify_secs", "must be 0 (off) or a number of seconds")
+	}
+	if c.DialplanFile != "" && !filepath.IsAbs(c.DialplanFile) {
+		return provisioning.Invalid("dialplan_file", "must be an absolute path, like /etc/asterisk/extensions_switchboard.conf")
 	}
 	if _, err := time.LoadLocation(c.CDRFileTimezone); err != nil {
 		return provisioning.Invalid("cdr_file_timezone", "must be a time zone name like Europe/Berlin or UTC")

@@ -25,6 +25,8 @@ func TestNodeConfig(t *testing.T) {
 		{"bad zone", func(c *NodeConfig) { c.CDRFileTimezone = "Mars/Olympus" }, "cdr_file_timezone"},
 		{"qualify", func(c *NodeConfig) { c.PhoneQualifySecs = 30 }, ""},
 		{"negative qualify", func(c *NodeConfig) { c.PhoneQualifySecs = -1 }, "phone_qualify_secs"},
+		{"dialplan file", func(c *NodeConfig) { c.DialplanFile = "/etc/asterisk/extensions_switchboard.conf" }, ""},
+		{"relative dialplan file", func(c *NodeConfig) { c.DialplanFile = "extensions_switchboard.conf" }, "dialplan_file"},
 	}
 	for _, tc := range tests {
 		c := good

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -47,6 +48,15 @@ type NodeConfig struct {
 	// when 0; -1 turns the cache off. Changes that must take effect at
 	// once are flushed by the Reloader (xml_flush_cache).
 	DirectoryCacheMS int `yaml:"directory_cache_ms"`
+	// DialplanFallbackDir, when set, is a directory of the node's static
+	// dialplan that a context of calls to DIDs includes (FreeSWITCH's
+	// vanilla public.xml includes dialplan/public/*.xml): the daemon keeps
+	// DIDFallbackFile there, every routed DID bridging to its account, and
+	// sends reloadxml when it changes, so that DIDs keep routing while
+	// Switchboard is down (dialplan lookups are never cached; see
+	// DIDFallback). Empty: no file; DIDs route only while Switchboard
+	// answers xml_curl.
+	DialplanFallbackDir string `yaml:"dialplan_fallback_dir"`
 	// JSONCDRErrLogDir is json_cdr.conf.xml's err-log-dir as this daemon
 	// sees it (same host or a shared mount): when set, the records
 	// FreeSWITCH gave up posting are imported from it and their files
@@ -103,6 +113,9 @@ func (c *NodeConfig) Validate() error {
 		return provisioning.Invalid("directory_cache_ms", "must be milliseconds, at least 1000, or -1 to turn the cache off")
 	case c.DirectoryCacheMS > MaxDirectoryCacheMS:
 		return provisioning.Invalid("directory_cache_ms", "must be at most 2147483 (35.8 min): FreeSWITCH overflows longer windows and never uses the cache")
+	}
+	if c.DialplanFallbackDir != "" && !filepath.IsAbs(c.DialplanFallbackDir) {
+		return provisioning.Invalid("dialplan_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan/public")
 	}
 	for j, n := range c.HTTPAllow {
 		if _, err := parsePrefix(n); err != nil {

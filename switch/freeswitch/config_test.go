@@ -33,6 +33,8 @@ func TestNodeConfig(t *testing.T) {
 		{"directory cache negative", func(c *NodeConfig) { c.DirectoryCacheMS = -2 }, "directory_cache_ms"},
 		{"directory cache at FreeSWITCH's limit", func(c *NodeConfig) { c.DirectoryCacheMS = MaxDirectoryCacheMS }, ""},
 		{"directory cache an hour (overflows in FreeSWITCH)", func(c *NodeConfig) { c.DirectoryCacheMS = 3600000 }, "directory_cache_ms"},
+		{"dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "/etc/freeswitch/dialplan/public" }, ""},
+		{"relative dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "dialplan/public" }, "dialplan_fallback_dir"},
 	}
 	for _, tc := range tests {
 		c := good

@@ -35,6 +35,11 @@ type liveNode struct {
 	// directory): the heartbeat test stops the process (SIGSTOP) for a
 	// few seconds to make a silent node; skipped when empty.
 	PIDFile string
+	// FallbackDir is a directory of the node's dialplan that its public
+	// context includes (NodeConfig.DialplanFallbackDir, e.g.
+	// <conf>/dialplan/public), where the 60 s outage test keeps the DID
+	// fallback; that test is skipped when empty.
+	FallbackDir string
 }
 
 // parseLiveNode reads the variable's value:
@@ -69,6 +74,7 @@ func parseLiveNode(s string) (liveNode, error) {
 		Domain:       cmp.Or(q.Get("domain"), "127.0.0.1"),
 		CDRErrDir:    q.Get("cdr_err_dir"),
 		PIDFile:      q.Get("pid_file"),
+		FallbackDir:  q.Get("fallback_dir"),
 	}
 	for key, addr := range map[string]string{"http": n.HTTP, "sip": n.SIP} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -80,7 +86,7 @@ func parseLiveNode(s string) (liveNode, error) {
 	}
 	for key := range q {
 		switch key {
-		case "name", "http", "http_user", "http_password", "sip", "domain", "cdr_err_dir", "pid_file":
+		case "name", "http", "http_user", "http_password", "sip", "domain", "cdr_err_dir", "pid_file", "fallback_dir":
 		default:
 			return liveNode{}, fmt.Errorf("%s: unknown key %q", liveEnv, key)
 		}

@@ -97,7 +97,8 @@ type ReloaderConfig struct {
 //     own sofia gateway) created, changed or deleted: nothing. It is not
 //     in xml_curl's answer, and a managed gateway turned observed is
 //     handed over as it is: not killed.
-//   - DIDs: nothing; the dialplan asks xml_curl on every call.
+//   - DIDs: nothing; the dialplan asks xml_curl on every call (DIDFallback,
+//     a sink of its own, keeps the static copy for outages).
 //
 // A round sends one reloadxml and one rescan whatever the number of
 // gateway changes. A command that fails is retried with backoff (see

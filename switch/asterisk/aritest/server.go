@@ -35,6 +35,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// loadedModules are the modules PUT /asterisk/modules/{name} reloads
+// (the others are not running, as far as the fake knows).
+var loadedModules = []string{"pbx_config", "res_pjsip", "res_pjsip_outbound_registration", "res_pjsip_endpoint_identifier_ip"}
+
 // The credentials the fake accepts.
 const (
 	User     = "switchboard"
@@ -561,6 +565,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && len(parts) == 6 && parts[4] == "contact_status":
 		// Not a sorcery type in Asterisk 23: no status or RTT over ARI.
 		writeJSON(w, http.StatusNotFound, `{"message":"objectType 'contact_status' not found"}`)
+	case r.Method == http.MethodPut && len(parts) == 3 && parts[0] == "asterisk" && parts[1] == "modules":
+		// A module reload, answered as Asterisk 23.4.1 did: 204 for a
+		// running module, 404 with this message for any other.
+		if !slices.Contains(loadedModules, parts[2]) {
+			writeJSON(w, http.StatusNotFound, `{"message":"Module not found in running modules"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodDelete && len(parts) == 6 && strings.HasPrefix(path, "asterisk/config/dynamic/res_pjsip/"):
 		s.deleteObject(w, parts[4], parts[5])
 	case len(parts) == 2 && parts[0] == "applications" && r.Method == http.MethodGet:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,5 +418,42 @@ func TestSubscriptionOnEmptyNode(t *testing.T) {
 	srv.SetEndpoints("offline", "1001")
 	if status, body := subscribe(); status != 200 {
 		t.Errorf("after the first endpoint: %d %s, want 200", status, body)
+	}
+}
+
+// TestModuleReload: PUT /asterisk/modules/{name} answers as Asterisk
+// 23.4.1 did: 204 for pbx_config, 404 with its message for a module that
+// is not running, 401 without credentials.
+func TestModuleReload(t *testing.T) {
+	srv := New(t)
+	put := func(name, user string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/asterisk/modules/"+name, nil)
+		if user != "" {
+			req.SetBasicAuth(user, Password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, user string
+		status     int
+		body       string
+	}{
+		{"pbx_config", User, 204, ""},
+		{"nosuch", User, 404, `{"message":"Module not found in running modules"}`},
+		{"pbx_config", "", 401, ""},
+	} {
+		status, body := put(tc.name, tc.user)
+		if status != tc.status || tc.body != "" && body != tc.body {
+			t.Errorf("PUT modules/%s as %q: %d %s, want %d %s", tc.name, tc.user, status, body, tc.status, tc.body)
+		}
+	}
+	if reqs := srv.Requests(); !slices.ContainsFunc(reqs, func(r string) bool { return strings.Contains(r, "PUT") && strings.Contains(r, "modules/pbx_config") }) {
+		t.Errorf("requests %q lack the reload", reqs)
 	}
 }
