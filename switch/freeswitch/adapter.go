@@ -53,8 +53,8 @@ type Config struct {
 	// waits MaxBackoff: retrying sooner cannot help.
 	MinBackoff, MaxBackoff time.Duration
 	// ReorderWindow is how long an event is held to put events back in
-	// Event-Sequence order (eslgo delivers each in a goroutine of its
-	// own); 20 ms when zero.
+	// Event-Sequence order (FreeSWITCH can deliver them slightly out of
+	// order once several of its dispatch threads run); 20 ms when zero.
 	ReorderWindow time.Duration
 	// CDRAckTimeout bounds how long a mod_json_cdr POST waits for its
 	// record to be accepted by the CDR sink before it is answered 503
@@ -231,7 +231,7 @@ func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
 	conn, err := dialESL(ctx, eslOptions{
 		addr: a.cfg.Addr, password: a.cfg.Password,
 		dialTimeout: a.cfg.DialTimeout, keepAlive: a.cfg.KeepAlive,
-		window: a.cfg.ReorderWindow,
+		window: a.cfg.ReorderWindow, log: a.log,
 	}, subscribed)
 	if err != nil {
 		return false, err
