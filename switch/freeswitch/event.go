@@ -2,7 +2,6 @@ package freeswitch
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,25 +67,6 @@ func microTime(s string) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(n).UTC()
-}
-
-// eventJSON is the event as one JSON object of its headers (sorted), with
-// the body, when there is one, under "_body" as in FreeSWITCH's json event
-// format: the Raw of the CDRs made from events.
-func eventJSON(e Event) json.RawMessage {
-	m := e.Headers
-	if e.Body != nil {
-		m = make(map[string]string, len(e.Headers)+1)
-		for k, v := range e.Headers {
-			m[k] = v
-		}
-		m["_body"] = string(e.Body)
-	}
-	b, err := json.Marshal(m)
-	if err != nil { // only strings: cannot happen
-		return nil
-	}
-	return b
 }
 
 // ParsePlainEvent parses the body of a `Content-Type: text/event-plain`
