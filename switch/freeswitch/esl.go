@@ -194,7 +194,7 @@ func (e *eslConn) read(ctx context.Context, fr *frameReader, in chan<- Event) er
 		}
 		switch f.contentType {
 		case ctEventPlain:
-			ev, err := ParsePlainEvent(f.body)
+			ev, err := parseOwnedPlainEvent(f.body) // f.body is the reader's fresh slice, never reused
 			if err != nil {
 				e.opt.log.Warn("freeswitch: ESL event skipped", "addr", e.opt.addr, "err", err)
 				continue

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // ErrMalformedEvent is wrapped by every error about the bytes of an ESL
@@ -80,7 +81,27 @@ func microTime(s string) time.Time {
 // missing at the end of b.
 func ParsePlainEvent(b []byte) (Event, error) {
 	end, bodyStart, _ := headerBlockEnd(b)
-	headers, err := parseHeaderBlock(string(b[:end]), true)
+	return parsePlainEvent(b, string(b[:end]), bodyStart)
+}
+
+// parseOwnedPlainEvent is ParsePlainEvent of a body the caller hands
+// over: b must never change again (the frame reader allocates each
+// frame's body and drops it). The event's strings then point into b
+// instead of into a copy of its header block: one allocation and one
+// copy of a few kB less per event, on the adapter's hottest path (issue
+// 12 item 14).
+func parseOwnedPlainEvent(b []byte) (Event, error) {
+	end, bodyStart, _ := headerBlockEnd(b)
+	if end == 0 {
+		return parsePlainEvent(b, "", bodyStart)
+	}
+	return parsePlainEvent(b, unsafe.String(&b[0], end), bodyStart)
+}
+
+// parsePlainEvent parses b, whose header lines are block and whose body
+// starts at bodyStart.
+func parsePlainEvent(b []byte, block string, bodyStart int) (Event, error) {
+	headers, err := parseHeaderBlock(block, true)
 	if err != nil {
 		return Event{}, err
 	}
