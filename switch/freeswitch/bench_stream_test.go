@@ -162,30 +162,17 @@ func mustRead(b *testing.B, path string) []byte {
 }
 
 // streamServer serves one ESL client: auth/request, +OK to its login,
-// +OK to every command after it, and round after round of frames.
+// and round after round of frames (later commands are read and dropped:
+// eslgo sends none, the reader none).
 func streamServer(b *testing.B, frames []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
+	return scriptedNode(b, func(c net.Conn, next func() string) {
 		_, _ = io.WriteString(c, "Content-Type: auth/request\n\n")
-		if _, _, err := readCommandLines(br); err != nil {
+		if next() == "" {
 			return
 		}
 		_, _ = io.WriteString(c, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-		go func() { // later commands (eslgo sends none; the reader none)
-			for {
-				if _, _, err := readCommandLines(br); err != nil {
-					return
-				}
+		go func() {
+			for next() != "" {
 			}
 		}()
 		for {
@@ -193,8 +180,7 @@ func streamServer(b *testing.B, frames []byte) string {
 				return
 			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // readCommandLines reads one command up to its blank line.

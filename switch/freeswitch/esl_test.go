@@ -14,7 +14,7 @@ import (
 
 // scriptedNode accepts one ESL client and runs serve on it, with the
 // client's commands read one by one (readCommandLines).
-func scriptedNode(t *testing.T, serve func(c net.Conn, next func() string)) string {
+func scriptedNode(t testing.TB, serve func(c net.Conn, next func() string)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
