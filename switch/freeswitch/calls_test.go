@@ -217,8 +217,9 @@ func TestSubscriptionSameResult(t *testing.T) {
 	}
 }
 
-// TestCallsOutOfOrder: eslgo hands each event to a goroutine of its own,
-// so events come slightly out of order. Whatever the order, each leg
+// TestCallsOutOfOrder: events can come slightly out of order (FreeSWITCH
+// delivers them from several dispatch threads when busy; eslgo, before
+// issue 12 item 14, handed each to a goroutine of its own). Whatever the order, each leg
 // yields one CDR, equal to its json_cdr record, and no leg outlives its
 // end. Seed 0 keeps the recorded order.
 func TestCallsOutOfOrder(t *testing.T) {

@@ -18,12 +18,14 @@ import (
 // The ESL connection is our own client of the event socket protocol:
 // one TCP connection, one goroutine reading its frames, commands written
 // under a mutex and answered in order. It used to be eslgo v1.4.1 behind
-// a relay of our own, which cost more than half the CPU of every event
-// (issue 12, item 14: textproto's header reader, an event copied from the
-// node to eslgo over a Unix socket, a goroutine per event) and five
-// workarounds for eslgo's flaws (no dial deadline; an unsafe Close; a dead
-// TCP connection unnoticed; a timed-out command's late reply handed to the
-// next command; events delivered out of order). The protocol is small:
+// a relay of our own, whose reading of an event cost twice what this
+// reader and ParsePlainEvent cost (issue 12 item 14, BenchmarkESLStream:
+// textproto's header reader, then a second pass to decode, the frame
+// copied from the node to eslgo over a Unix socket, a goroutine per
+// event) and needed five workarounds for eslgo's flaws (no dial
+// deadline; an unsafe Close; a dead TCP connection unnoticed; a timed-out
+// command's late reply handed to the next command; events delivered out
+// of order). The protocol is small:
 //
 //   - On connect the node sends auth/request (or text/rude-rejection, with
 //     a body, when its ACL refuses the client and then closes).
