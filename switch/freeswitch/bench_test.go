@@ -1,13 +1,10 @@
 package freeswitch
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/textproto"
 	"regexp"
 	"slices"
 	"strconv"
@@ -162,16 +159,43 @@ func (s *countingSink) count() int {
 // events of 6 calls, 9 legs, registrations and gateway states) replayed
 // over and over with fresh uuids and rising sequence numbers.
 //
-//   - socket: from the fake ESL server over TCP, through eslgo, the relay
-//     and the sequencer into a running WatchPresence, each round waited
-//     for by its 9 CDRs. The fake and the rewrite run in the same
-//     process, so their CPU is in the figure: an upper bound.
-//   - direct: the adapter's per-event work alone (header parse as eslgo
-//     does it, decoding, presence, calls, feed, CDR queue).
+//   - socket: from the fake ESL server over TCP, through the connection's
+//     reader and the sequencer into a running WatchPresence, each round
+//     waited for by its 9 CDRs. The fake and the rewrite run in the same
+//     process and the fake parses every event it pushes (Push), so their
+//     CPU is in the figure: an upper bound, as the Asterisk adapter's
+//     socket benchmark.
+//   - socket-framed: the same, the fake writing each round's frames as
+//     they are (PushFramed: no parse on its side), so that nearly all the
+//     CPU is the adapter's.
+//   - direct: the adapter's per-event work alone (ParsePlainEvent,
+//     presence, calls, feed, CDR queue).
+//
+// Each runs with the adapter's subscription and, under "wider/", with
+// the one it had before issue 12 item 14 (widerSubscription): the same
+// event mix as the figures of those days. legs/s counts the call legs
+// (CDRs) consumed.
 func BenchmarkAdapterEvents(b *testing.B) {
+	for _, sub := range []struct {
+		name string
+		list []string
+	}{{"", subscribed}, {"wider/", widerSubscription}} {
+		saved := subscribed
+		subscribed = sub.list
+		benchAdapterEvents(b, sub.name)
+		subscribed = saved
+	}
+}
+
+// widerSubscription is the adapter's subscription before issue 12 item
+// 14.
+var widerSubscription = append([]string{"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
+	"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP"}, subscribed...)
+
+func benchAdapterEvents(b *testing.B, prefix string) {
 	events, legs := subscribedEvents(b)
 	tmpl := newRoundTemplates(events)
-	b.Run("socket", func(b *testing.B) {
+	socket := func(b *testing.B, push func(srv *esltest.Server, round [][]byte)) {
 		srv := esltest.New(b)
 		a, err := New(Config{Name: "fs1", Addr: srv.Addr(), Password: "ClueCon", Domain: "127.0.0.1",
 			KeepAlive: -1, ReconcileEvery: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -201,7 +225,7 @@ func BenchmarkAdapterEvents(b *testing.B) {
 		cpu0 := cpuTime(b)
 		b.ResetTimer()
 		for i := range b.N {
-			srv.Push(scenarioRound(tmpl, i+1)...)
+			push(srv, scenarioRound(tmpl, i+1))
 		}
 		for sink.count() < b.N*legs {
 			select {
@@ -212,8 +236,23 @@ func BenchmarkAdapterEvents(b *testing.B) {
 		}
 		b.StopTimer()
 		reportRate(b, b.N*len(events), cpu0)
+		b.ReportMetric(float64(b.N*legs)/b.Elapsed().Seconds(), "legs/s")
+	}
+	b.Run(prefix+"socket", func(b *testing.B) {
+		socket(b, func(srv *esltest.Server, round [][]byte) { srv.Push(round...) })
 	})
-	b.Run("direct", func(b *testing.B) {
+	b.Run(prefix+"socket-framed", func(b *testing.B) {
+		var buf []byte
+		socket(b, func(srv *esltest.Server, round [][]byte) {
+			buf = buf[:0]
+			for _, body := range round {
+				buf = fmt.Appendf(buf, "Content-Length: %d\nContent-Type: text/event-plain\n\n", len(body))
+				buf = append(buf, body...)
+			}
+			srv.PushFramed(buf)
+		})
+	})
+	b.Run(prefix+"direct", func(b *testing.B) {
 		a, err := New(Config{Name: "fs1", Addr: "127.0.0.1:1", Password: "x", Domain: "127.0.0.1"})
 		if err != nil {
 			b.Fatal(err)
@@ -225,16 +264,17 @@ func BenchmarkAdapterEvents(b *testing.B) {
 		b.ResetTimer()
 		for b.Loop() {
 			for _, raw := range scenarioRound(tmpl, rounds+1) {
-				h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+				ev, err := ParsePlainEvent(raw)
 				if err != nil {
 					b.Fatal(err)
 				}
-				s.handle(EventFromHeaders(h, nil))
+				s.handle(ev)
 			}
 			rounds++
 			a.outbox.Discard()
 		}
 		b.StopTimer()
 		reportRate(b, rounds*len(events), cpu0)
+		b.ReportMetric(float64(rounds*legs)/b.Elapsed().Seconds(), "legs/s")
 	})
 }

@@ -169,20 +169,57 @@ func TestCallsRecordedLive(t *testing.T) {
 }
 
 // eslSubscribed keeps the events the adapter subscribes to (not ALL).
-func eslSubscribed(evs []Event) []Event {
+func eslSubscribed(evs []Event) []Event { return eslKeep(evs, subscribed) }
+
+// eslKeep keeps the events a subscription to names takes (event names,
+// and sofia subclasses after CUSTOM).
+func eslKeep(evs []Event, names []string) []Event {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	var out []Event
 	for _, ev := range evs {
-		switch ev.Name() {
-		case "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-			"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CUSTOM", "BACKGROUND_JOB":
+		if want[ev.Name()] && (ev.Name() != "CUSTOM" || want[ev.Subclass()]) {
 			out = append(out, ev)
 		}
 	}
 	return out
 }
 
-// TestCallsOutOfOrder: eslgo hands each event to a goroutine of its own,
-// so events come slightly out of order. Whatever the order, each leg
+// TestSubscriptionSameResult: the adapter's subscription gives the same
+// live calls (every upsert, in order) and the same CDRs from the recorded
+// session as the wider one it had before issue 12 item 14; and the same
+// CDRs and last state of each leg as ALL (whose CHANNEL_STATE and
+// CHANNEL_CALLSTATE make more upserts on the way).
+func TestSubscriptionSameResult(t *testing.T) {
+	all := eslScenario(t)
+	got := runCalls(t, eslSubscribed(all), eslCallOpt)
+	for name, evs := range map[string][]Event{"wider": eslKeep(all, widerSubscription), "ALL": all} {
+		want := runCalls(t, evs, eslCallOpt)
+		if len(got.upserts) != len(want.upserts) || len(got.cdrs) != len(want.cdrs) {
+			t.Errorf("%s: %d live legs and %d CDRs, want %d and %d", name, len(got.upserts), len(got.cdrs), len(want.upserts), len(want.cdrs))
+		}
+		for id, ups := range want.upserts {
+			g := got.upserts[id]
+			if name == "ALL" && len(g) > 0 {
+				g, ups = g[len(g)-1:], ups[len(ups)-1:]
+			}
+			if !slices.EqualFunc(g, ups, sameCall) {
+				t.Errorf("%s: leg %s upserts\n %+v\nwant\n %+v", name, id, got.upserts[id], ups)
+			}
+		}
+		for i := range min(len(got.cdrs), len(want.cdrs)) {
+			if d := cdrDiff(got.cdrs[i], want.cdrs[i]); len(d) > 0 || got.cdrs[i].CallID != want.cdrs[i].CallID {
+				t.Errorf("%s: CDR %d (%s): %s", name, i, got.cdrs[i].CallID, strings.Join(d, "; "))
+			}
+		}
+	}
+}
+
+// TestCallsOutOfOrder: events can come slightly out of order (FreeSWITCH
+// delivers them from several dispatch threads when busy; eslgo, before
+// issue 12 item 14, handed each to a goroutine of its own). Whatever the order, each leg
 // yields one CDR, equal to its json_cdr record, and no leg outlives its
 // end. Seed 0 keeps the recorded order.
 func TestCallsOutOfOrder(t *testing.T) {

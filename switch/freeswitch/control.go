@@ -8,8 +8,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/percipia/eslgo/command"
-
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
 
@@ -97,12 +95,14 @@ func (a *Adapter) Originate(ctx context.Context, req presence.OriginateRequest) 
 		return "", fmt.Errorf("freeswitch: originate from %s to %s: %w", from, to, err)
 	}
 	defer cancel()
-	resp, err := c.command(ctx, bgapi{cmd: "originate " + args, jobID: jobID})
+	// The Job-UUID chosen here is the one FreeSWITCH gives the job's
+	// BACKGROUND_JOB event.
+	resp, err := c.command(ctx, "bgapi originate "+args+"\nJob-UUID: "+jobID)
 	if err != nil {
 		a.dropJob(jobID)
 		return "", fmt.Errorf("freeswitch: originate from %s to %s: %w", from, to, err)
 	}
-	if reply := resp.GetReply(); !strings.HasPrefix(reply, "+OK") {
+	if reply := resp.replyText; !strings.HasPrefix(reply, "+OK") {
 		a.dropJob(jobID)
 		return "", fmt.Errorf("freeswitch: originate from %s to %s: %s", from, to, strings.TrimSpace(reply))
 	}
@@ -207,14 +207,6 @@ func quoteVar(v string) string {
 	}
 	return v
 }
-
-// bgapi is `bgapi <cmd>` with the Job-UUID chosen by the caller, which
-// FreeSWITCH then uses for the BACKGROUND_JOB event.
-type bgapi struct{ cmd, jobID string }
-
-func (b bgapi) BuildMessage() string { return "bgapi " + b.cmd + "\nJob-UUID: " + b.jobID }
-
-var _ command.Command = bgapi{}
 
 // newUUID returns a random (version 4) UUID, the form FreeSWITCH uses.
 func newUUID() string {

@@ -1,75 +1,49 @@
 package freeswitch
 
 import (
-	"bufio"
+	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
-	"net/textproto"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/percipia/eslgo"
-	"github.com/percipia/eslgo/command"
 )
 
-// The ESL connection. eslgo v1.4.1 does the framing, authentication and
-// command/reply matching, but has five flaws its user must work around,
-// each handled here by the piece named. None is fixed upstream: after
-// v1.4.1 (2021-05-27) eslgo's v1 branch has dependency bumps and one
-// change to connection.go, 318fde8 (2023-08-22, "command linger
-// support"), which leaves Dial, Close and the receive loop as they were.
+// The ESL connection is our own client of the event socket protocol:
+// one TCP connection, one goroutine reading its frames, commands written
+// under a mutex and answered in order. It used to be eslgo v1.4.1 behind
+// a relay of our own, whose reading of an event cost twice what this
+// reader and ParsePlainEvent cost (issue 12 item 14, BenchmarkESLStream:
+// textproto's header reader, then a second pass to decode, the frame
+// copied from the node to eslgo over a Unix socket, a goroutine per
+// event) and needed five workarounds for eslgo's flaws (no dial
+// deadline; an unsafe Close; a dead TCP connection unnoticed; a timed-out
+// command's late reply handed to the next command; events delivered out
+// of order). The protocol is small:
 //
-//   - Dial has no deadline: net.Dial without a timeout, then an unbounded
-//     wait for auth/request (inbound.go reads the channel with no timeout
-//     or context), and a refused password comes back as an untyped
-//     "failed to auth %#v". So probeESL first logs in on a connection of
-//     its own (dial, auth/request, auth, exit) under the dial timeout: a
-//     silent node is a timeout and a refused password is ErrAuth before
-//     eslgo is involved. eslgo's own dial then runs under the same
-//     deadline; one that overruns is abandoned to a goroutine, which ends
-//     when eslgo's auth times out (AuthTimeout), or never if the node
-//     accepted the connection and sent no auth/request (eslgo waits for it
-//     for good), which the probe just before makes unlikely.
-//   - Close is unsafe and is the only thing that closes eslgo's socket.
-//     close() deletes the keys of the response-channel map under its
-//     mutex, but authLoop and disconnectLoop (started by Dial) read that
-//     map without the mutex: a data race, and a possible fatal
-//     "concurrent map read and map write". close() also waits for the
-//     write lock, which every SendCommand in flight holds (read-locked)
-//     until its reply or its own context ends (the reply cannot come: the
-//     receive loop queues behind the waiting writer). And nothing else
-//     closes the socket: the receive loop stops on a read error without
-//     closing it, and a cancelled Options.Context stops it only after the
-//     next message arrives. So eslgo never owns the TCP connection: the adapter dials
-//     FreeSWITCH itself and hands eslgo the far end of a private relay (a
-//     Unix socket in a 0700 directory, eslgo dialling "unix"). Ending a
-//     connection cancels eslgo's context and closes both sockets, and
-//     eslgo's goroutines all return by themselves without Close ever
-//     running. eslgo also calls Close itself when a text/disconnect-notice
-//     arrives (disconnectLoop), which FreeSWITCH sends every client when
-//     mod_event_socket is reloaded and when it shuts down: the relay
-//     forwards frame by frame and keeps that notice from eslgo, ending the
-//     connection itself (forwardFrames).
-//   - It does not notice a dead TCP connection: its reader stops on an
-//     error without telling anyone. The relay sees the node close the
-//     connection at once; a node that vanishes without closing it, or
-//     stops answering, is caught by the heartbeat (api status every
-//     KeepAlive, each bounded by KeepAlive) within two intervals.
-//   - A command whose context ends leaves its reply in flight, and eslgo
-//     hands that late reply to the next command (replies share one
-//     channel). So a command that times out closes the connection: nothing
-//     after it can be misattributed.
-//   - Its event listeners run each event in a goroutine of its own
-//     (callEventListener: go listener(event)), so events arrive out of
-//     order. The sequencer puts them back in Event-Sequence order, holding
-//     each for a short window.
+//   - On connect the node sends auth/request (or text/rude-rejection, with
+//     a body, when its ACL refuses the client and then closes).
+//   - A command is a line (with header lines for bgapi's Job-UUID) and a
+//     blank line. Its answer is one command/reply (Reply-Text: +OK…/-ERR…)
+//     or, for api, one api/response with the result as body. The node
+//     answers commands one by one in the order they came.
+//   - Events are text/event-plain frames: the event's header lines,
+//     URL-encoded, as the body (ParsePlainEvent).
+//   - text/disconnect-notice comes before the node closes the connection:
+//     on exit, on a refused login, on `reload mod_event_socket` and on
+//     shutdown.
+//
+// A node that vanishes without closing the connection, or stops
+// answering, is caught by the heartbeat (api status every KeepAlive, each
+// bounded by KeepAlive) within two intervals. A command whose context
+// ends gives up its place in the reply queue: its reply, when it comes,
+// is dropped, never handed to the next command.
 
 // ErrAuth is returned when the node refuses the ESL password: retrying
 // fast cannot help, so the adapter waits its longest backoff.
@@ -82,108 +56,73 @@ const DefaultPassword = "ClueCon"
 // eslOptions are a connection's limits.
 type eslOptions struct {
 	addr, password string
-	dialTimeout    time.Duration // probe and eslgo dial, each
+	dialTimeout    time.Duration // dial, login and subscription together
 	keepAlive      time.Duration // heartbeat interval and bound; <0 disables
 	window         time.Duration // reorder window
+	// log reports an event frame that does not parse (it is skipped).
+	log *slog.Logger
 }
 
 // eslConn is one authenticated, subscribed inbound ESL connection.
 type eslConn struct {
-	c      *eslgo.Conn
 	opt    eslOptions
-	tcp    net.Conn      // to FreeSWITCH, ours
-	relay  net.Conn      // our end of eslgo's socket
+	nc     net.Conn
 	events chan Event    // in Event-Sequence order
 	done   chan struct{} // closed once the connection is dead
 	once   sync.Once
 	errMu  sync.Mutex
 	err    error
-	cancel context.CancelFunc // eslgo's context and the sequencer's
+	cancel context.CancelFunc // the sequencer's context
 	wg     sync.WaitGroup
+
+	// wmu orders commands: a command is written and its waiter queued
+	// under it, so the queue is in the order the node answers.
+	wmu     sync.Mutex
+	qmu     sync.Mutex
+	waiters []chan eslFrame // oldest first; each buffered for one reply
 }
 
-// dialESL connects, authenticates and subscribes to events. ctx bounds
-// the dial only; the connection lives until Close.
+// dialESL connects, authenticates and subscribes to events, all within
+// the dial timeout. ctx bounds the dial only; the connection lives until
+// Close.
 func dialESL(ctx context.Context, opt eslOptions, events []string) (*eslConn, error) {
-	if err := probeESL(ctx, opt); err != nil {
-		return nil, err
+	if opt.log == nil {
+		opt.log = slog.Default()
 	}
 	dctx, cancelDial := context.WithTimeout(ctx, opt.dialTimeout)
 	defer cancelDial()
 	var d net.Dialer
-	tcp, err := d.DialContext(dctx, "tcp", opt.addr)
+	nc, err := d.DialContext(dctx, "tcp", opt.addr)
 	if err != nil {
 		return nil, fmt.Errorf("freeswitch: ESL %s: %w", opt.addr, err)
 	}
-	connCtx, cancel := context.WithCancel(context.Background())
-	e := &eslConn{opt: opt, tcp: tcp, done: make(chan struct{}), cancel: cancel}
-	path, ln, err := relayListener()
+	fr, err := login(dctx, nc, opt)
 	if err != nil {
-		tcp.Close()
-		cancel()
+		nc.Close()
 		return nil, err
 	}
-	type result struct {
-		c   *eslgo.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		o := eslgo.DefaultInboundOptions
-		o.Network = "unix"
-		o.Password = opt.password
-		o.AuthTimeout = opt.dialTimeout
-		o.Context = connCtx
-		o.Logger = eslgo.NilLogger{}
-		c, err := o.Dial(path)
-		ch <- result{c, err}
-	}()
-	relay, err := acceptRelay(dctx, ln, path)
-	if err != nil {
-		tcp.Close()
-		cancel()
-		abandon(ch)
-		return nil, fmt.Errorf("freeswitch: ESL %s: %w", opt.addr, err)
-	}
-	e.relay = relay
+	connCtx, cancel := context.WithCancel(context.Background())
+	e := &eslConn{opt: opt, nc: nc, done: make(chan struct{}), cancel: cancel}
+	in := make(chan Event, 1024)
+	e.events = make(chan Event, 1024)
 	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
-		err := forwardFrames(relay, tcp)
+		err := e.read(connCtx, fr, in)
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("the node closed the ESL connection: %w", err)
 		}
 		e.close(fmt.Errorf("freeswitch: ESL %s: %w", e.opt.addr, err))
 	}()
-	go func() { defer e.wg.Done(); e.pipe(tcp, relay, "eslgo closed its socket") }()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			e.close(nil)
-			e.wg.Wait()
-			return nil, fmt.Errorf("freeswitch: ESL %s: %w", opt.addr, r.err)
-		}
-		e.c = r.c
-	case <-dctx.Done():
-		e.close(nil)
-		e.wg.Wait()
-		abandon(ch)
-		return nil, fmt.Errorf("freeswitch: ESL %s: no answer to the login within %s: %w", opt.addr, opt.dialTimeout, dctx.Err())
-	}
-	in := make(chan Event, 1024)
-	e.events = make(chan Event, 1024)
-	e.c.RegisterEventListener(eslgo.EventListenAll, func(ev *eslgo.Event) {
-		select {
-		case in <- EventFromHeaders(ev.Headers, ev.Body):
-		case <-connCtx.Done():
-		}
-	})
-	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		sequence(connCtx, in, e.events, opt.window)
 	}()
-	if _, err := e.command(ctx, command.Event{Format: "plain", Listen: events}); err != nil {
+	reply, err := e.command(dctx, "event plain "+strings.Join(events, " "))
+	if err == nil && !strings.HasPrefix(reply.replyText, "+OK") {
+		err = fmt.Errorf("freeswitch: ESL %s: subscription refused: %q", opt.addr, reply.replyText)
+	}
+	if err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -197,128 +136,155 @@ func dialESL(ctx context.Context, opt eslOptions, events []string) (*eslConn, er
 	return e, nil
 }
 
-// abandon waits, in the background, for an eslgo dial given up on; its
-// socket is already closed, so it ends when eslgo's auth times out (see
-// the package notes for the one case it does not).
-func abandon[T any](ch <-chan T) { go func() { <-ch }() }
-
-// relayListener listens on a Unix socket in a fresh 0700 directory, so
-// that only this user can connect to it.
-func relayListener() (string, net.Listener, error) {
-	dir, err := os.MkdirTemp("", "switchboard-esl-")
-	if err != nil {
-		return "", nil, fmt.Errorf("freeswitch: ESL relay: %w", err)
+// login waits for auth/request and logs in, under ctx: a silent node is
+// a timeout and a refused password is ErrAuth.
+func login(ctx context.Context, nc net.Conn, opt eslOptions) (*frameReader, error) {
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(deadline)
 	}
-	path := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("freeswitch: ESL relay: %w", err)
-	}
-	return path, ln, nil
-}
-
-// acceptRelay takes eslgo's one connection and removes the socket.
-func acceptRelay(ctx context.Context, ln net.Listener, path string) (net.Conn, error) {
-	defer os.RemoveAll(filepath.Dir(path))
-	defer ln.Close()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	c, err := ln.Accept()
-	if err != nil {
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	fail := func(format string, args ...any) error {
+		err := fmt.Errorf(format, args...)
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("relay: eslgo did not connect: %w", ctx.Err())
+			err = fmt.Errorf("%w (no answer within %s: %w)", err, opt.dialTimeout, ctx.Err())
 		}
-		return nil, fmt.Errorf("relay: %w", err)
-	}
-	return c, nil
-}
-
-// pipe copies src to dst until either fails, then ends the connection.
-func (e *eslConn) pipe(dst, src net.Conn, why string) {
-	_, err := io.Copy(dst, src)
-	if err == nil {
-		err = io.EOF
-	}
-	e.close(fmt.Errorf("freeswitch: ESL %s: %s: %w", e.opt.addr, why, err))
-}
-
-// probeESL logs in on a connection of its own, under the dial timeout,
-// and logs out: it turns a silent node into a timeout and a wrong
-// password into ErrAuth before eslgo, which can do neither, is dialled.
-func probeESL(ctx context.Context, opt eslOptions) error {
-	ctx, cancel := context.WithTimeout(ctx, opt.dialTimeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", opt.addr)
-	if err != nil {
 		return fmt.Errorf("freeswitch: ESL %s: %w", opt.addr, err)
 	}
-	defer conn.Close()
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	tp := textproto.NewReader(bufio.NewReader(conn))
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		return fmt.Errorf("freeswitch: ESL %s: waiting for auth/request: %w", opt.addr, err)
-	}
-	if ct := h.Get("Content-Type"); ct != "auth/request" {
-		return fmt.Errorf("freeswitch: ESL %s: got %q, want auth/request (is this an event socket?)", opt.addr, ct)
-	}
-	if _, err := fmt.Fprintf(conn, "auth %s\n\n", opt.password); err != nil {
-		return fmt.Errorf("freeswitch: ESL %s: %w", opt.addr, err)
-	}
-	h, err = tp.ReadMIMEHeader()
-	if err != nil {
-		return fmt.Errorf("freeswitch: ESL %s: waiting for the login reply: %w", opt.addr, err)
-	}
-	reply := h.Get("Reply-Text")
+	fr := newFrameReader(nc)
+	f, err := fr.next()
 	switch {
-	case strings.HasPrefix(reply, "+OK"):
-		_, _ = fmt.Fprint(conn, "exit\n\n")
-		return nil
-	case strings.HasPrefix(reply, "-ERR"):
-		return fmt.Errorf("freeswitch: ESL %s: %q: %w", opt.addr, reply, ErrAuth)
+	case err != nil:
+		stop()
+		return nil, fail("waiting for auth/request: %w", err)
+	case f.contentType == ctRude:
+		stop()
+		return nil, fail("the node refused the connection: %q", bytes.TrimSpace(f.body))
+	case f.contentType != ctAuthRequest:
+		stop()
+		return nil, fail("got %q, want auth/request (is this an event socket?)", f.contentType)
+	}
+	if _, err := io.WriteString(nc, "auth "+opt.password+"\n\n"); err != nil {
+		stop()
+		return nil, fail("%w", err)
+	}
+	f, err = fr.next()
+	if !stop() || ctx.Err() != nil {
+		return nil, fail("waiting for the login reply: %w", cmp.Or(err, ctx.Err()))
+	}
+	if err != nil {
+		return nil, fail("waiting for the login reply: %w", err)
+	}
+	switch {
+	case f.contentType == ctCommandReply && strings.HasPrefix(f.replyText, "+OK"):
+		_ = nc.SetDeadline(time.Time{})
+		return fr, nil
+	case f.contentType == ctCommandReply && strings.HasPrefix(f.replyText, "-ERR"):
+		return nil, fmt.Errorf("freeswitch: ESL %s: %q: %w", opt.addr, f.replyText, ErrAuth)
 	default:
-		return fmt.Errorf("freeswitch: ESL %s: unexpected login reply %q", opt.addr, reply)
+		return nil, fail("unexpected login reply %q %q", f.contentType, f.replyText)
 	}
 }
 
-// command sends one command; an error or a timeout closes the connection
-// (see the package notes: a late reply would be handed to the next one).
-func (e *eslConn) command(ctx context.Context, cmd command.Command) (*eslgo.RawResponse, error) {
+// read takes the node's frames until the connection fails: events go to
+// in (to be sequenced), replies to the oldest waiting command. A
+// disconnect notice ends it with ErrNodeDisconnected.
+func (e *eslConn) read(ctx context.Context, fr *frameReader, in chan<- Event) error {
+	for {
+		f, err := fr.next()
+		if err != nil {
+			return err
+		}
+		switch f.contentType {
+		case ctEventPlain:
+			ev, err := parseOwnedPlainEvent(f.body) // f.body is the reader's fresh slice, never reused
+			if err != nil {
+				e.opt.log.Warn("freeswitch: ESL event skipped", "addr", e.opt.addr, "err", err)
+				continue
+			}
+			select {
+			case in <- ev:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case ctCommandReply, ctAPIResponse:
+			e.qmu.Lock()
+			var w chan eslFrame
+			if len(e.waiters) > 0 {
+				w = e.waiters[0]
+				e.waiters[0] = nil
+				e.waiters = e.waiters[1:]
+			}
+			e.qmu.Unlock()
+			if w != nil {
+				w <- f // buffered: never blocks, even for a command that gave up
+			}
+		case ctDisconnect:
+			return fmt.Errorf("%w: %q", ErrNodeDisconnected, bytes.TrimSpace(f.body))
+		case ctRude:
+			return fmt.Errorf("the node refused the connection: %q", bytes.TrimSpace(f.body))
+		}
+		// Anything else (log/data: never asked for) is dropped.
+	}
+}
+
+// command sends one command (without its final blank line) and returns
+// the node's reply. A command whose ctx ends gives up its place: the
+// reply is dropped when it comes. A write that fails closes the
+// connection.
+func (e *eslConn) command(ctx context.Context, cmd string) (eslFrame, error) {
 	if err := e.Err(); err != nil {
-		return nil, err
+		return eslFrame{}, err
 	}
-	resp, err := e.c.SendCommand(ctx, cmd)
+	w := make(chan eslFrame, 1)
+	e.wmu.Lock()
+	e.qmu.Lock()
+	e.waiters = append(e.waiters, w)
+	e.qmu.Unlock()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(e.opt.dialTimeout)
+	}
+	_ = e.nc.SetWriteDeadline(deadline)
+	_, err := io.WriteString(e.nc, cmd+"\n\n")
+	e.wmu.Unlock()
 	if err != nil {
-		err = fmt.Errorf("freeswitch: ESL %q: %w", commandName(cmd), err)
+		err = fmt.Errorf("freeswitch: ESL %s: %q: %w", e.opt.addr, commandName(cmd), err)
 		e.close(err)
-		return nil, err
+		return eslFrame{}, err
 	}
-	return resp, nil
+	select {
+	case f := <-w:
+		return f, nil
+	case <-e.done:
+		return eslFrame{}, e.Err()
+	case <-ctx.Done():
+		return eslFrame{}, fmt.Errorf("freeswitch: ESL %s: %q: no reply: %w", e.opt.addr, commandName(cmd), ctx.Err())
+	}
 }
 
 // api runs an api command and returns its body; a "-ERR" answer is an
-// error (the connection stays up).
+// error (the connection stays up). A command with a line break is refused
+// unsent: it would be read as more than one.
 func (e *eslConn) api(ctx context.Context, cmd string) (string, error) {
-	name, args, _ := strings.Cut(cmd, " ")
-	resp, err := e.command(ctx, command.API{Command: name, Arguments: args})
+	if strings.ContainsAny(cmd, "\r\n") {
+		return "", fmt.Errorf("freeswitch: ESL command %q has a line break", commandName(cmd))
+	}
+	f, err := e.command(ctx, "api "+cmd)
 	if err != nil {
 		return "", err
 	}
-	return APIResult(resp.Body)
+	if f.contentType != ctAPIResponse {
+		return "", fmt.Errorf("freeswitch: ESL %s: %q: got %s %q, want an api/response", e.opt.addr, commandName(cmd), f.contentType, f.replyText)
+	}
+	return APIResult(f.body)
 }
 
-// commandName is a command's first words, without secrets, for errors.
-func commandName(cmd command.Command) string {
-	s := cmd.BuildMessage()
+// commandName is a command's first line, without secrets, for errors.
+func commandName(s string) string {
 	if strings.HasPrefix(s, "auth ") {
 		return "auth"
 	}
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = s[:i]
 	}
 	if len(s) > 80 {
@@ -341,7 +307,7 @@ func (e *eslConn) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 		hctx, cancel := context.WithTimeout(ctx, e.opt.keepAlive)
-		_, err := e.c.SendCommand(hctx, command.API{Command: "status"})
+		_, err := e.command(hctx, "api status")
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			e.close(fmt.Errorf("freeswitch: ESL %s: heartbeat unanswered within %s: %w", e.opt.addr, e.opt.keepAlive, err))
@@ -350,9 +316,8 @@ func (e *eslConn) heartbeat(ctx context.Context) {
 	}
 }
 
-// close ends the connection once, recording why: eslgo's context ends and
-// both sockets close, so every goroutine of eslgo and of ours returns
-// (eslgo's own Close is never called, see the package notes).
+// close ends the connection once, recording why: the sequencer's context
+// ends and the socket closes, so every goroutine returns.
 func (e *eslConn) close(err error) {
 	e.once.Do(func() {
 		e.errMu.Lock()
@@ -363,10 +328,7 @@ func (e *eslConn) close(err error) {
 		e.errMu.Unlock()
 		close(e.done)
 		e.cancel()
-		e.tcp.Close()
-		if e.relay != nil {
-			e.relay.Close()
-		}
+		e.nc.Close()
 	})
 }
 
@@ -390,7 +352,9 @@ func (e *eslConn) Err() error {
 
 // sequence forwards events from in to out in Event-Sequence order. Each
 // event is held until it is window old, so that one overtaken by a later
-// one (eslgo delivers each in its own goroutine) is put back before it.
+// one is put back before it: FreeSWITCH numbers events as they are fired
+// but delivers them from several dispatch threads once its event queue
+// is busy, so a listener can get them slightly out of order.
 // Gaps in the sequence are normal (it counts every event of the node,
 // subscribed or not), so nothing waits for a missing number. An event
 // older than the last one released (held up longer than the window) is

@@ -27,6 +27,7 @@ func eslFuzzSeeds(f *testing.F) [][]byte {
 }
 
 // FuzzParsePlainEvent: never a panic; an error wraps ErrMalformedEvent;
+// parseOwnedPlainEvent (the connection's, without a copy) reads the same;
 // whatever eslgo's textproto reader accepts, ParsePlainEvent accepts and
 // reads the same.
 func FuzzParsePlainEvent(f *testing.F) {
@@ -39,6 +40,10 @@ func FuzzParsePlainEvent(f *testing.F) {
 		ev, err := ParsePlainEvent(b)
 		if err != nil && !errors.Is(err, ErrMalformedEvent) {
 			t.Fatalf("error does not wrap ErrMalformedEvent: %v", err)
+		}
+		owned, oerr := parseOwnedPlainEvent(bytes.Clone(b))
+		if (oerr == nil) != (err == nil) || err == nil && !sameEvent(owned, ev) {
+			t.Fatalf("parseOwnedPlainEvent %q %v\nParsePlainEvent     %q %v", owned.Headers, oerr, ev.Headers, err)
 		}
 		want, terr := textprotoEvent(b)
 		if terr != nil {
