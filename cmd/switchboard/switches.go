@@ -75,6 +75,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Name: sw.Name, URL: ast.URL, User: ast.User, Password: ast.Password, App: ast.App,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
 			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
+			CDRHold: cdrHold(ast.CDRFile),
 			OnConnect: func(ctx context.Context) {
 				// Memory-backed PJSIP objects are gone after an Asterisk
 				// restart, and changes made while disconnected were not
@@ -102,7 +103,10 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
-			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
+			// Through the adapter: Asterisk's record of a leg that ended
+			// while ARI was down replaces the CDR guessed at the reconnect.
+			backfillSink := adapter.BackfillSink(cdrs)
+			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, backfillSink) })
 		}
 		run(sw.Name+" config push", pusher.Run)
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
@@ -160,6 +164,15 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	log.Info("switch configured", "type", sw.Type, "esl", fsw.ESL, "domain", sw.Domain,
 		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")
 	return adapter, nil
+}
+
+// cdrHold is how long a node's CDRs guessed at a reconnect wait for the
+// switch's own record: only a node whose CDR file is backfilled gets one.
+func cdrHold(cdrFile string) time.Duration {
+	if cdrFile == "" {
+		return 0
+	}
+	return asterisk.DefaultCDRHold
 }
 
 // newBackfill tails the node's own CDR file into the pipeline. Its offset

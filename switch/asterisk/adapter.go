@@ -63,12 +63,24 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CDRHold is how long the CDR of a leg that ended while the ARI
+	// connection was down (guessed at the reconnect: end = reconnect time,
+	// no cause) waits for Asterisk's own record of the leg to come through
+	// BackfillSink, which then replaces it (see legHold). Zero stores the
+	// guess at once: right when no backfill runs for the node.
+	CDRHold time.Duration
 	// OnConnect, if set, runs after every (re)connect's resync, for as long
 	// as that connection lasts: the daemon reconciles the node's PJSIP
 	// objects with the store there, since memory-backed objects are gone
 	// after an Asterisk restart.
 	OnConnect func(ctx context.Context)
 }
+
+// DefaultCDRHold is the CDRHold the daemon gives a node whose CDR or CEL
+// file it backfills: the backfill sees a row within a few polls (1 s
+// each) of Asterisk writing it, and Asterisk writes it when the call
+// ends, usually before the ARI connection is back.
+const DefaultCDRHold = time.Minute
 
 // aorConcurrency bounds the parallel AOR reads of a resync.
 const aorConcurrency = 8
@@ -110,6 +122,7 @@ type Adapter struct {
 	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
 
 	outbox cdr.Outbox // produced, not yet accepted by a sink
+	hold   *legHold   // guessed CDRs waiting for the switch's record
 
 	deleted deletedEndpoints // EndpointDeleted's ids, for the running connection
 }
@@ -164,7 +177,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base := u.String()
 	q := url.Values{"app": {cfg.App}, "subscribeAll": {"true"}}
-	return &Adapter{
+	a := &Adapter{
 		cfg:    cfg,
 		rest:   &restClient{base: base, user: cfg.User, password: cfg.Password, hc: hc},
 		config: NewConfigClient(base, cfg.User, cfg.Password, hc),
@@ -173,7 +186,18 @@ func New(cfg Config) (*Adapter, error) {
 		log:    logger.With("switch", cfg.Name),
 
 		deleted: deletedEndpoints{ready: make(chan struct{}, 1)},
-	}, nil
+	}
+	a.hold = newLegHold(cfg.CDRHold, a.log, a.enqueue)
+	return a, nil
+}
+
+// BackfillSink wraps the sink of the node's Backfill, so that Asterisk's
+// own record of a leg that ended while the ARI connection was down
+// replaces the CDR guessed at the reconnect instead of being shut out by
+// it (see legHold). The records are completed in place with what the
+// adapter knew of the leg (codec, user agent, SIP status).
+func (a *Adapter) BackfillSink(next cdr.Sink) cdr.Sink {
+	return backfillSink{next: next, hold: a.hold}
 }
 
 func (a *Adapter) now() time.Time {
@@ -239,6 +263,9 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		stop()
 		ws.Close()
 		wg.Wait()
+		// Whichever of the live legs ended during the outage, the
+		// backfill may bring its switch record before the reconnect.
+		a.hold.suspect(s.calls.extras())
 	}()
 	context.AfterFunc(ctx, func() { ws.Close() })
 
@@ -427,7 +454,7 @@ func (s *session) resync(ctx context.Context, full bool) error {
 		if err != nil {
 			return err
 		}
-		a.enqueue(s.calls.Reset(chs))
+		a.hold.guessed(s.calls.Reset(chs), a.now())
 		s.readCodecs() // of the legs up at the resync
 	}
 	aors, err := s.readAORs(ctx, eps, full)

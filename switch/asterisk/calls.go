@@ -331,6 +331,15 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 	return l
 }
 
+// extras returns, by live leg, what a CDR from Asterisk's files lacks.
+func (c *Calls) extras() map[string]legExtras {
+	m := make(map[string]legExtras, len(c.legs))
+	for id, l := range c.legs {
+		m[id] = legExtras{codec: l.codec, userAgent: l.ua, sipStatus: l.sip}
+	}
+	return m
+}
+
 // TakeAnswered returns, and forgets, the legs seen up for the first time
 // since the last call: the adapter reads their negotiated codec.
 func (c *Calls) TakeAnswered() []string {
