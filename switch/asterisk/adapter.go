@@ -454,6 +454,7 @@ func (s *session) resync(ctx context.Context, full bool) error {
 		if err != nil {
 			return err
 		}
+		s.readChannels(ctx, chs)
 		a.hold.guessed(s.calls.Reset(chs), a.now())
 		s.readCodecs() // of the legs up at the resync
 	}
@@ -670,4 +671,54 @@ func (a *Adapter) Pending() int { return a.outbox.Pending() }
 // CDRs are produced only while WatchPresence runs.
 func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
 	return a.outbox.Stream(ctx, sink, a.log)
+}
+
+// readChannels reads, for each channel a resync sees for the first time
+// (Switchboard restarted mid-call), what its JSON lacks: its linkedid
+// (CHANNEL(linkedid): a dialled leg carries its caller's) and, when it is
+// Up, its answer time (CDR(answer,u), to the microsecond; the channel's
+// own CDR object answers on both legs, seen on 23.4.1), so that neither is
+// taken from the local clock. A read that fails leaves the field empty:
+// Calls then falls back to what it can see (the leg's own id, the resync
+// time).
+func (s *session) readChannels(ctx context.Context, chs []Channel) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, aorConcurrency)
+	for _, i := range s.calls.Unseen(chs) {
+		ch := &chs[i]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if v, err := s.a.rest.channelVar(ctx, ch.ID, "CHANNEL(linkedid)"); err == nil {
+				ch.LinkedID = strings.TrimSpace(v)
+			} else if ctx.Err() == nil {
+				s.a.log.Debug("asterisk: reading a channel's linkedid", "channel", ch.ID, "err", err)
+			}
+			if !strings.EqualFold(ch.State, "Up") {
+				return
+			}
+			v, err := s.a.rest.channelVar(ctx, ch.ID, "CDR(answer,u)")
+			if err == nil {
+				ch.AnswerTime, err = parseAnswerTime(v)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.a.log.Debug("asterisk: reading a channel's answer time", "channel", ch.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// parseAnswerTime reads CDR(answer,u): "<epoch>.<µs>"; "" or an epoch of
+// 0 when the CDR has no answer.
+func parseAnswerTime(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.Trim(v, "0.") == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseCELTime(v, time.UTC)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("CDR(answer,u) %q: %w", v, err)
+	}
+	return t, nil
 }

@@ -244,9 +244,31 @@ func (c *Calls) Live() []presence.Call {
 	return calls
 }
 
+// Unseen returns the indexes of the channels of chs Calls has no leg for: those a resync
+// sees first, whose answer time and linkage the adapter reads from
+// Asterisk before Reset (Channel.AnswerTime, Channel.LinkedID).
+func (c *Calls) Unseen(chs []Channel) []int {
+	var idx []int
+	for i := range chs {
+		id := chs[i].ID
+		if _, known := c.legs[id]; known || id == "" {
+			continue
+		}
+		if _, gone := c.ended[id]; gone {
+			continue
+		}
+		idx = append(idx, i)
+	}
+	return idx
+}
+
 // Reset replaces the state with the channels a reconnect read from
-// GET /channels. Channels in the list are kept or added (a leg first seen
-// Up counts as answered now); legs missing from it ended while the
+// GET /channels. Channels in the list are kept or added: a leg first seen
+// Up is answered at its AnswerTime (Asterisk's CDR(answer,u)), or, when
+// that could not be read, now (a guess an earlier event replaces); a leg
+// whose LinkedID names another leg is that leg's dialled leg (its caller
+// number, dialled number and destination are the other's, as for a
+// Dial seen live). Legs missing from it ended while the
 // connection was down: Reset returns their CDRs, closed at now with what
 // was known and CauseText CauseTextDisconnected, and forgets them, so a
 // late ChannelDestroyed for one of them yields no second CDR. The caller
@@ -259,6 +281,18 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 			present[l.id] = true
 			if l.answer.Equal(now) {
 				l.answerGuessed = true
+			}
+		}
+	}
+	for id := range present {
+		l := c.legs[id]
+		if l.partyA != nil || !l.linkedByAsterisk || l.linkedID == l.id {
+			continue
+		}
+		if a := c.legs[l.linkedID]; a != nil && present[a.id] {
+			l.partyA = a
+			if a.peerName == "" {
+				a.peerName = l.name
 			}
 		}
 	}
@@ -311,6 +345,9 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 	}
 	if strings.EqualFold(ch.State, "Up") {
 		switch {
+		case l.answer.IsZero() && !ch.AnswerTime.IsZero():
+			l.answer = ch.AnswerTime
+			c.answered = append(c.answered, l.id)
 		case l.answer.IsZero():
 			l.answer = at
 			c.answered = append(c.answered, l.id)
