@@ -675,11 +675,14 @@ func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
 
 // readChannels reads, for each channel a resync sees for the first time
 // (Switchboard restarted mid-call), what its JSON lacks: its linkedid
-// (CHANNEL(linkedid): a dialled leg carries its caller's) and, when it is
-// Up, its answer time (CDR(answer,u), to the microsecond; the channel's
-// own CDR object answers on both legs, seen on 23.4.1), so that neither is
-// taken from the local clock. A read that fails leaves the field empty:
-// Calls then falls back to what it can see (the leg's own id, the resync
+// (CHANNEL(linkedid): a dialled leg carries its caller's), its start as
+// Asterisk's CDR engine dates it (CDR(start,u), which Master.csv and CEL
+// also use, and which can be later than creationtime: 1.2 s was seen
+// live in a burst) and, when it is Up, its answer time (CDR(answer,u));
+// both to the microsecond, from the channel's own CDR object, which
+// answers on both legs (seen on 23.4.1). None is taken from the local
+// clock. A read that fails leaves the field as it was: Calls then falls
+// back to what it can see (the leg's own id, creationtime, the resync
 // time).
 func (s *session) readChannels(ctx context.Context, chs []Channel) {
 	var wg sync.WaitGroup
@@ -694,12 +697,23 @@ func (s *session) readChannels(ctx context.Context, chs []Channel) {
 			} else if ctx.Err() == nil {
 				s.a.log.Debug("asterisk: reading a channel's linkedid", "channel", ch.ID, "err", err)
 			}
+			v, err := s.a.rest.channelVar(ctx, ch.ID, "CDR(start,u)")
+			var start time.Time
+			if err == nil {
+				start, err = parseCDRTime(v)
+			}
+			switch {
+			case err == nil && !start.IsZero():
+				ch.CreationTime = start
+			case err != nil && ctx.Err() == nil:
+				s.a.log.Debug("asterisk: reading a channel's start", "channel", ch.ID, "err", err)
+			}
 			if !strings.EqualFold(ch.State, "Up") {
 				return
 			}
-			v, err := s.a.rest.channelVar(ctx, ch.ID, "CDR(answer,u)")
+			v, err = s.a.rest.channelVar(ctx, ch.ID, "CDR(answer,u)")
 			if err == nil {
-				ch.AnswerTime, err = parseAnswerTime(v)
+				ch.AnswerTime, err = parseCDRTime(v)
 			}
 			if err != nil && ctx.Err() == nil {
 				s.a.log.Debug("asterisk: reading a channel's answer time", "channel", ch.ID, "err", err)
@@ -709,16 +723,16 @@ func (s *session) readChannels(ctx context.Context, chs []Channel) {
 	wg.Wait()
 }
 
-// parseAnswerTime reads CDR(answer,u): "<epoch>.<µs>"; "" or an epoch of
-// 0 when the CDR has no answer.
-func parseAnswerTime(v string) (time.Time, error) {
+// parseCDRTime reads CDR(answer,u) or CDR(start,u): "<epoch>.<µs>"; ""
+// or an epoch of 0 when the CDR has no such time (not answered).
+func parseCDRTime(v string) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" || strings.Trim(v, "0.") == "" {
 		return time.Time{}, nil
 	}
 	t, err := parseCELTime(v, time.UTC)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("CDR(answer,u) %q: %w", v, err)
+		return time.Time{}, fmt.Errorf("CDR time %q: %w", v, err)
 	}
 	return t, nil
 }

@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -59,5 +60,27 @@ func TestAdapterRestartMidCall(t *testing.T) {
 		if got.Billsec < 4 { // 5 s talked, truncated from ms; the resync's guess would give 0
 			t.Errorf("leg %s billsec %d, want the 5 s talked", id, got.Billsec)
 		}
+	}
+}
+
+// TestAdapterResyncReadsCDRStart: a leg first seen at a resync starts when
+// Asterisk's CDR engine says (CDR(start,u)), which is what Master.csv and
+// CEL write, even where that differs from the channel's creationtime (by
+// 1.2 s in a live burst).
+func TestAdapterResyncReadsCDRStart(t *testing.T) {
+	srv := aritest.New(t)
+	srv.SetEndpoints("offline")
+	events, caller, _ := aritest.CallEvents("1001", "1002", 5*time.Second, time.Now().Add(time.Minute))
+	hangup := slices.IndexFunc(events, func(b []byte) bool { return bytes.Contains(b, []byte(`"type":"ChannelHangupRequest"`)) })
+	srv.Push(events[:hangup]...)
+	cdrStart := time.Now().Add(-3 * time.Second).Truncate(time.Microsecond).UTC()
+	srv.SetChannelVar(caller, "CDR(start,u)", fmt.Sprintf("%d.%06d", cdrStart.Unix(), cdrStart.Nanosecond()/1000))
+
+	r := start(t, adapterConfig(srv))
+	r.waitConnected(t)
+	calls := r.view.Calls(presence.CallQuery{})
+	i := slices.IndexFunc(calls, func(c presence.Call) bool { return c.ID == caller })
+	if i < 0 || !calls[i].Start.Equal(cdrStart) {
+		t.Fatalf("calls %+v: want %s starting at %v", calls, caller, cdrStart)
 	}
 }

@@ -708,6 +708,19 @@ func (s *Server) serveChannelVar(w http.ResponseWriter, id, name string) {
 		} else {
 			value(fmt.Sprintf("%d.%06d", ch.answer.Unix(), ch.answer.Nanosecond()/1000))
 		}
+	case name == "CDR(start,u)":
+		// Asterisk's CDR start; the fake takes the channel's creationtime
+		// (recorded: channel-var-caller-1001-cdr-start-u.json, .922298
+		// against creationtime .922).
+		var c struct {
+			Created string `json:"creationtime"`
+		}
+		_ = json.Unmarshal(ch.raw, &c)
+		if t, err := time.Parse(ariTimeLayout, c.Created); err == nil {
+			value(fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000))
+		} else {
+			value("")
+		}
 	case name == "CHANNEL(linkedid)":
 		value(cmp.Or(ch.linkedid, ch.id))
 	case name == "CHANNEL(audionativeformat)":

@@ -438,7 +438,8 @@ func TestChannelVarsAsRecorded(t *testing.T) {
 		srv.Push(ev)
 	}
 	shape := regexp.MustCompile(`^\{"value":"\d{10}\.\d{6}"\}$`)
-	for _, f := range []string{"channel-var-caller-1001-cdr-answer-u.json", "channel-var-callee-1002-cdr-answer-u.json"} {
+	for _, f := range []string{"channel-var-caller-1001-cdr-answer-u.json", "channel-var-callee-1002-cdr-answer-u.json",
+		"channel-var-caller-1001-cdr-start-u.json", "channel-var-callee-1002-cdr-start-u.json"} {
 		if !shape.Match(Recorded(f)) {
 			t.Fatalf("recorded %s = %s: the test's shape is wrong", f, Recorded(f))
 		}
@@ -451,6 +452,8 @@ func TestChannelVarsAsRecorded(t *testing.T) {
 	}{
 		{caller, "CDR(answer,u)", shape, ""},
 		{callee, "CDR(answer,u)", shape, ""},
+		{caller, "CDR(start,u)", shape, ""},
+		{callee, "CDR(start,u)", shape, ""},
 		{caller, "CHANNEL(linkedid)", regexp.MustCompile(`^\{"value":"` + regexp.QuoteMeta(caller) + `"\}$`), "channel-var-caller-1001-channel-linkedid.json"},
 		{callee, "CHANNEL(linkedid)", regexp.MustCompile(`^\{"value":"` + regexp.QuoteMeta(caller) + `"\}$`), "channel-var-callee-1002-channel-linkedid.json"},
 	} {
