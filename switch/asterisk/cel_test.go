@@ -263,3 +263,20 @@ func celLinesOf(t *testing.T, name string) []string {
 	}
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
+
+// TestParseCSVReadsCEL: ParseCSV (switchboard cdr import) hands a
+// cel_custom file to ParseCEL.
+func TestParseCSVReadsCEL(t *testing.T) {
+	for _, name := range []string{"cel-busy.csv", "cel-answered-5s-no-ari.jsonl"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "cel", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, bad, err := ParseCSV(bytes.NewReader(append([]byte("\n"), b...)), testOptions())
+		if err != nil || len(bad) != 0 {
+			t.Fatal(err, bad)
+		}
+		want, _ := parseCELFile(t, name)
+		sameRecords(t, got, want)
+	}
+}
