@@ -42,6 +42,11 @@ const (
 // reconnect with what was known, so End is late and Cause unknown (0).
 const CauseTextDisconnected = "ended while disconnected"
 
+// CauseTextEndFromCaller is the CauseText of such a guessed CDR whose end
+// was taken from the switch's record of its calling leg (Master.csv has
+// no row for a dialled leg): see legHold.
+const CauseTextEndFromCaller = "ended while disconnected; end from the caller's CDR"
+
 // endedMemory is how many recently ended channel ids Calls remembers, so
 // that an event straggling in after ChannelDestroyed (or after Reset closed
 // the leg) neither resurrects the leg nor yields a second CDR.

@@ -144,8 +144,35 @@ func (h *legHold) fromSwitch(recs []cdr.Record) []cdr.Record {
 			h.log.Warn("asterisk: the switch's CDR came after the hold; the guessed one was stored first and stays",
 				"call_id", r.CallID, "hold", h.wait)
 		}
+		h.endFromCaller(r)
 	}
 	return recs
+}
+
+// endFromCaller bounds the guessed end of the held legs linked to r (a
+// calling leg's record) by r's end: with Master.csv, which has no row of
+// its own for a dialled leg, that leg's guess is stored when the hold ends
+// with the end of its call instead of the reconnect time (off by less
+// than a second, Master.csv's precision, instead of by the outage). A
+// record of the leg itself, from CEL, still replaces the guess. h.mu is
+// held.
+func (h *legHold) endFromCaller(r *cdr.Record) {
+	for id, g := range h.held {
+		if id == r.CallID || g.rec.LinkedID != r.CallID || r.End.IsZero() ||
+			!r.End.Before(g.rec.End) || r.End.Before(g.rec.Start) {
+			continue
+		}
+		g.rec.End = r.End
+		g.rec.Duration = wholeSeconds(g.rec.Start, r.End)
+		if a := g.rec.Answer; a != nil {
+			if a.After(r.End) {
+				end := r.End
+				g.rec.Answer = &end
+			}
+			g.rec.Billsec = wholeSeconds(*g.rec.Answer, r.End)
+		}
+		g.rec.CauseText = CauseTextEndFromCaller
+	}
 }
 
 // passed records that the sink accepted recs.
