@@ -109,8 +109,10 @@ const aorConcurrency = 8
 // Events are read before the resync's REST reads, so none is lost between
 // them; one raised in that window is applied after the snapshot that may
 // already include it, which every handler tolerates. A channel that ends
-// in that window gets the CDR Reset gives it (CauseTextDisconnected), not
-// a second one.
+// in that window gets the CDR Reset guesses for it (CauseTextDisconnected),
+// not a second one; that guess, like those of every leg that ended while
+// disconnected, is held for CDRHold in case Asterisk's own record of the
+// leg comes through BackfillSink (see legHold).
 type Adapter struct {
 	cfg    Config
 	rest   *restClient
