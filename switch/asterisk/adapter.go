@@ -438,7 +438,7 @@ func (s *session) handle(m []byte) {
 	for _, id := range ended {
 		s.feed.EndCall(id)
 	}
-	s.a.enqueue(cdrs)
+	s.a.enqueue(s.a.hold.settled(cdrs))
 }
 
 // resync reads the node over REST and replaces its presence. full (on a

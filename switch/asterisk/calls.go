@@ -103,6 +103,10 @@ type Calls struct {
 	// change nothing a presence reader sees).
 	published map[string]presence.Call
 	ended     map[string]struct{}
+	// guessed are the legs the last Reset closed unseen: a ChannelDestroyed
+	// still queued from before the resync (the channel ended between the
+	// socket's connect and GET /channels) gives them their true CDR.
+	guessed map[string]*leg
 	endedRing []string // the ids in ended, oldest first once full
 	endedNext int
 	// answered are the legs seen up since the last TakeAnswered.
@@ -166,6 +170,16 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 	var touched []*leg
 	switch ev.Type {
 	case "ChannelDestroyed":
+		if ev.Channel != nil {
+			if l, ok := c.guessed[ev.Channel.ID]; ok {
+				delete(c.guessed, l.id)
+				sip := ev.TechCause
+				if sip == 0 {
+					sip = l.sip
+				}
+				return nil, nil, []cdr.Record{c.record(l, at, ev.Cause, ev.CauseText, sip, compactRaw(ev.Raw))}
+			}
+		}
 		l := c.observe(ev.Channel, at)
 		if l == nil {
 			return nil, nil, nil
@@ -302,10 +316,12 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 		}
 	}
 	var cdrs []cdr.Record
+	c.guessed = map[string]*leg{}
 	for _, l := range c.sortedLegs() {
 		if present[l.id] {
 			continue
 		}
+		c.guessed[l.id] = l
 		raw, _ := json.Marshal(struct {
 			Channel string    `json:"channel"`
 			State   string    `json:"state"`

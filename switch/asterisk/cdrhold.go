@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"context"
+	"slices"
 	"log/slog"
 	"sync"
 	"time"
@@ -97,12 +98,15 @@ func (h *legHold) guessed(recs []cdr.Record, now time.Time) {
 	if len(recs) == 0 {
 		return
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.wait <= 0 {
+		for _, r := range recs {
+			h.late.add(r.CallID)
+		}
 		h.release(recs)
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, r := range recs {
 		delete(h.suspects, r.CallID)
 		if h.switched.has(r.CallID) {
@@ -111,6 +115,26 @@ func (h *legHold) guessed(recs []cdr.Record, now time.Time) {
 		h.held[r.CallID] = &heldLeg{rec: r, deadline: now.Add(h.wait)}
 	}
 	h.schedule(now)
+}
+
+// settled filters the CDRs the adapter made from ChannelDestroyed events:
+// the CDR of a leg whose guess is held replaces the guess (the event was
+// queued before the resync that closed the leg); that of a leg whose guess
+// or switch record was already handed over is dropped, since the store
+// would keep the earlier one anyway.
+func (h *legHold) settled(recs []cdr.Record) []cdr.Record {
+	if len(recs) == 0 {
+		return recs
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.DeleteFunc(recs, func(r cdr.Record) bool {
+		if _, ok := h.held[r.CallID]; ok {
+			delete(h.held, r.CallID)
+			return false
+		}
+		return h.late.has(r.CallID) || h.switched.has(r.CallID)
+	})
 }
 
 // suspect records what the adapter knew of the legs live when its

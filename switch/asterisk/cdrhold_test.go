@@ -1,14 +1,17 @@
 package asterisk
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 	"github.com/switchboard-voip/switchboard/switch/switchtest"
 )
 
@@ -135,5 +138,52 @@ func TestLegHold(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHoldQueuedDestroyed: a channel that ends between the socket's
+// connect and the resync's GET /channels is closed by Reset with a guess,
+// then its ChannelDestroyed, queued meanwhile, is applied: that true CDR
+// replaces the held guess, and a straggler after it (or after a guess
+// already stored) adds nothing.
+func TestHoldQueuedDestroyed(t *testing.T) {
+	events, caller, callee := aritest.CallEvents("1001", "1002", 3*time.Second, time.Now())
+	hangup := slices.IndexFunc(events, func(b []byte) bool { return bytes.Contains(b, []byte(`"type":"ChannelHangupRequest"`)) })
+	for _, wait := range []time.Duration{time.Hour, 0} {
+		store := &switchtest.CDRSink{}
+		h := newLegHold(wait, slog.New(slog.NewTextHandler(io.Discard, nil)), func(recs []cdr.Record) {
+			_ = store.Put(context.Background(), recs...)
+		})
+		c := NewCalls(CallOptions{Switch: "ast1"})
+		apply := func(b []byte) {
+			ev, err := ParseEvent(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, recs := c.Apply(ev)
+			_ = store.Put(context.Background(), h.settled(recs)...)
+		}
+		for _, b := range events[:hangup] {
+			apply(b)
+		}
+		h.guessed(c.Reset(nil), time.Now()) // both legs gone at the resync
+		for _, b := range events[hangup:] {
+			apply(b)
+		}
+		apply(events[len(events)-1]) // a straggler
+		for _, id := range []string{caller, callee} {
+			leg := store.Leg(id)
+			switch {
+			case len(leg) != 1:
+				t.Errorf("wait %v: leg %s stored %d times", wait, id, len(leg))
+			case wait > 0 && (leg[0].Cause != 16 || leg[0].CauseText == CauseTextDisconnected):
+				t.Errorf("wait %v: leg %s stored %s, want its ChannelDestroyed's CDR", wait, id, brief(leg[0]))
+			case wait == 0 && leg[0].CauseText != CauseTextDisconnected:
+				t.Errorf("no hold: leg %s stored %s, want the guess, stored at once", id, brief(leg[0]))
+			}
+		}
+		if h.heldCount() != 0 {
+			t.Errorf("wait %v: %d still held", wait, h.heldCount())
+		}
 	}
 }
