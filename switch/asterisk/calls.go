@@ -106,7 +106,7 @@ type Calls struct {
 	// guessed are the legs the last Reset closed unseen: a ChannelDestroyed
 	// still queued from before the resync (the channel ended between the
 	// socket's connect and GET /channels) gives them their true CDR.
-	guessed map[string]*leg
+	guessed   map[string]*leg
 	endedRing []string // the ids in ended, oldest first once full
 	endedNext int
 	// answered are the legs seen up since the last TakeAnswered.

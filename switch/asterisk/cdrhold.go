@@ -2,8 +2,8 @@ package asterisk
 
 import (
 	"context"
-	"slices"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
