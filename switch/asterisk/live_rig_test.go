@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
@@ -81,6 +82,7 @@ type liveRig struct {
 	// does; its checkpoint survives kill.
 	backfill struct {
 		path, offset string
+		poll         time.Duration // 250 ms when zero
 	}
 
 	mu      sync.Mutex
@@ -267,7 +269,7 @@ func (r *liveRig) runBackfill(ctx context.Context, a *Adapter) {
 	bf, err := NewBackfill(BackfillConfig{
 		Path: r.backfill.path, OffsetPath: r.backfill.offset,
 		Options: CSVOptions{Switch: liveSwitch, Domain: liveDomain, IsGateway: r.cfg.IsGateway},
-		Poll:    250 * time.Millisecond, Logger: a.log,
+		Poll:    cmp.Or(r.backfill.poll, 250*time.Millisecond), Logger: a.log,
 	})
 	if err != nil {
 		r.t.Fatal(err)
