@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -431,6 +432,17 @@ func (s *session) handle(m []byte) {
 		})
 	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
+	if prov := s.calls.TakeProvisional(); len(prov) > 0 {
+		var guessed []cdr.Record
+		cdrs = slices.DeleteFunc(cdrs, func(r cdr.Record) bool {
+			if slices.Contains(prov, r.CallID) {
+				guessed = append(guessed, r)
+				return true
+			}
+			return false
+		})
+		s.a.hold.guessed(guessed, s.a.now())
+	}
 	s.readCodecs()
 	for _, c := range upserts {
 		s.feed.PutCall(c)

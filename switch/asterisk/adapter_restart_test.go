@@ -84,3 +84,29 @@ func TestAdapterResyncReadsCDRStart(t *testing.T) {
 		t.Fatalf("calls %+v: want %s starting at %v", calls, caller, cdrStart)
 	}
 }
+
+// TestCallsProvisionalAfterFailedReads: a leg a resync sees first whose
+// answer time or linkedid could not be read (seen live: it ended while
+// the resync read 120 channels) yields a CDR marked provisional, which
+// the adapter holds for Asterisk's own record; one whose reads came back
+// does not.
+func TestCallsProvisionalAfterFailedReads(t *testing.T) {
+	now := time.Date(2026, 12, 6, 22, 39, 20, 0, time.UTC)
+	c := NewCalls(CallOptions{Switch: "ast1", Now: func() time.Time { return now }})
+	read := Channel{ID: "1.1", Name: "PJSIP/1001-00000001", State: "Up", CreationTime: now.Add(-4 * time.Second),
+		LinkedID: "1.1", AnswerTime: now.Add(-3 * time.Second)}
+	failed := Channel{ID: "1.2", Name: "PJSIP/1002-00000002", State: "Up", CreationTime: now.Add(-4 * time.Second)}
+	c.Reset([]Channel{read, failed})
+	var got []string
+	for _, ch := range []Channel{read, failed} {
+		ch := ch
+		_, _, recs := c.Apply(Event{Type: "ChannelDestroyed", Timestamp: now.Add(time.Second), Channel: &ch, Cause: 16})
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d CDRs", ch.ID, len(recs))
+		}
+		got = append(got, c.TakeProvisional()...)
+	}
+	if len(got) != 1 || got[0] != "1.2" {
+		t.Errorf("provisional %v, want [1.2]", got)
+	}
+}

@@ -109,6 +109,9 @@ type Calls struct {
 	guessed   map[string]*leg
 	endedRing []string // the ids in ended, oldest first once full
 	endedNext int
+	// provisional are the ids of the CDRs returned since the last
+	// TakeProvisional that rest on a guess (see TakeProvisional).
+	provisional []string
 	// answered are the legs seen up since the last TakeAnswered.
 	answered []string
 }
@@ -127,6 +130,10 @@ type leg struct {
 	// answerGuessed: answer is the time a resync first saw the leg Up,
 	// not an event's; an event's earlier time replaces it.
 	answerGuessed bool
+	// linkUnknown: first seen at a resync whose read of its linkedid
+	// failed (it ended meanwhile): its parties may be its own, not its
+	// caller's.
+	linkUnknown bool
 	// partyA is the leg that dialled this one (Dial caller), nil for a
 	// calling leg. It is kept after partyA's own end.
 	partyA   *leg
@@ -189,6 +196,9 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 			sip = l.sip
 		}
 		rec := c.record(l, at, ev.Cause, ev.CauseText, sip, compactRaw(ev.Raw))
+		if l.answerGuessed || l.linkUnknown {
+			c.provisional = append(c.provisional, l.id)
+		}
 		c.forget(l.id)
 		return nil, []string{l.id}, []cdr.Record{rec}
 	case "Dial":
@@ -296,10 +306,14 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 	now := c.now()
 	present := make(map[string]bool, len(channels))
 	for i := range channels {
+		_, known := c.legs[channels[i].ID]
 		if l := c.observe(&channels[i], now); l != nil {
 			present[l.id] = true
 			if l.answer.Equal(now) {
 				l.answerGuessed = true
+			}
+			if !known && channels[i].LinkedID == "" {
+				l.linkUnknown = true
 			}
 		}
 	}
@@ -396,6 +410,19 @@ func (c *Calls) extras() map[string]legExtras {
 		m[id] = legExtras{codec: l.codec, userAgent: l.ua, sipStatus: l.sip}
 	}
 	return m
+}
+
+// TakeProvisional returns, and forgets, the ids of the CDRs Apply returned
+// that rest on a guess: legs first seen at a resync (Switchboard started
+// mid-call) whose answer time or linkedid could not be read from
+// Asterisk (Channel.AnswerTime, Channel.LinkedID), typically because they
+// ended while the resync read them. The adapter holds them like the CDRs
+// of legs that ended while disconnected, for Asterisk's own record to
+// replace.
+func (c *Calls) TakeProvisional() []string {
+	ids := c.provisional
+	c.provisional = nil
+	return ids
 }
 
 // TakeAnswered returns, and forgets, the legs seen up for the first time
