@@ -96,6 +96,9 @@ type channel struct {
 	// CHANNEL(linkedid) reads it.
 	answer   time.Time
 	linkedid string
+	// start is its ChannelCreated's timestamp, what CDR(start,u) reads:
+	// Asterisk's CDR engine dates a channel by that stasis message.
+	start time.Time
 }
 
 // New starts a fake node holding the recorded state after the scenario's
@@ -438,9 +441,14 @@ func (s *Server) track(ev []byte) {
 			State string `json:"state"`
 		}
 		_ = json.Unmarshal(w.Channel, &st)
-		if c := s.channel(channelID(w.Channel)); c != nil && st.State == "Up" && c.answer.IsZero() {
-			if ts, err := time.Parse(ariTimeLayout, w.Timestamp); err == nil {
+		c := s.channel(channelID(w.Channel))
+		ts, err := time.Parse(ariTimeLayout, w.Timestamp)
+		if c != nil && err == nil {
+			if st.State == "Up" && c.answer.IsZero() {
 				c.answer = ts
+			}
+			if w.Type == "ChannelCreated" && c.start.IsZero() {
+				c.start = ts
 			}
 		}
 	}
@@ -709,17 +717,22 @@ func (s *Server) serveChannelVar(w http.ResponseWriter, id, name string) {
 			value(fmt.Sprintf("%d.%06d", ch.answer.Unix(), ch.answer.Nanosecond()/1000))
 		}
 	case name == "CDR(start,u)":
-		// Asterisk's CDR start; the fake takes the channel's creationtime
-		// (recorded: channel-var-caller-1001-cdr-start-u.json, .922298
-		// against creationtime .922).
-		var c struct {
-			Created string `json:"creationtime"`
+		// Asterisk's CDR start (recorded:
+		// channel-var-caller-1001-cdr-start-u.json, .922298 against
+		// creationtime .922): the ChannelCreated's timestamp, else the
+		// channel's creationtime.
+		t := ch.start
+		if t.IsZero() {
+			var c struct {
+				Created string `json:"creationtime"`
+			}
+			_ = json.Unmarshal(ch.raw, &c)
+			t, _ = time.Parse(ariTimeLayout, c.Created)
 		}
-		_ = json.Unmarshal(ch.raw, &c)
-		if t, err := time.Parse(ariTimeLayout, c.Created); err == nil {
-			value(fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000))
-		} else {
+		if t.IsZero() {
 			value("")
+		} else {
+			value(fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000))
 		}
 	case name == "CHANNEL(linkedid)":
 		value(cmp.Or(ch.linkedid, ch.id))
