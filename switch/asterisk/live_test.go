@@ -36,6 +36,7 @@ func TestLive(t *testing.T) {
 	t.Run("GapCDRBackfillLate", func(t *testing.T) { testLiveGapCDR(t, n, 12*time.Second) })
 	t.Run("RestartMidCall", func(t *testing.T) { testLiveRestartMidCall(t, n) })
 	t.Run("BurstKill", func(t *testing.T) { testLiveBurstKill(t, n) })
+	t.Run("DaemonKill", func(t *testing.T) { testLiveDaemonKill(t, n) })
 }
 
 // connected waits for the rig's first connect and returns how long it
