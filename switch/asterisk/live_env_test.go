@@ -9,6 +9,7 @@ package asterisk
 //	SWITCHBOARD_TEST_ASTERISK_SIP=127.0.0.1:5070 \
 //	SWITCHBOARD_TEST_ASTERISK_CDR=/var/log/asterisk/cdr-csv/Master.csv \
 //	SWITCHBOARD_TEST_ASTERISK_CLI='asterisk -rx' \
+//	SWITCHBOARD_TEST_ASTERISK_CEL=/var/log/asterisk/cel-custom/cel.jsonl \
 //	go test ./switch/asterisk -run Live -count=3 -v
 //
 // The node must be set up as README.md tells the operator (ari.conf user,
