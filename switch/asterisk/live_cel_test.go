@@ -3,6 +3,7 @@ package asterisk
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -126,16 +127,7 @@ func testLiveGapCDR(t *testing.T, n *liveNode, backfillPoll time.Duration) {
 	caller, callee := r.registeredPhone("Gap Caller"), r.registeredPhone("Gap Callee")
 	uas := n.answer(t, callee, 3*time.Second)
 	uac := n.call(t, caller, callee.user)
-	var ids []string
-	waitFor(t, 15*time.Second, "both legs up", func() bool {
-		ids = ids[:0]
-		for _, c := range r.view.Calls(presence.CallQuery{Switch: liveSwitch}) {
-			if c.CallerNumber == caller.user && c.State == "up" {
-				ids = append(ids, c.ID)
-			}
-		}
-		return len(ids) == 2
-	})
+	ids := r.upLegs(t, caller)
 	before := len(r.log.connects())
 	r.proxy.Refuse(true)
 	r.proxy.Cut()
@@ -197,16 +189,7 @@ func testLiveRestartMidCall(t *testing.T, n *liveNode) {
 	caller, callee := r.registeredPhone("Restart Caller"), r.registeredPhone("Restart Callee")
 	uas := n.answer(t, callee, 6*time.Second)
 	uac := n.call(t, caller, callee.user)
-	var ids []string
-	waitFor(t, 15*time.Second, "both legs up", func() bool {
-		ids = ids[:0]
-		for _, c := range r.view.Calls(presence.CallQuery{Switch: liveSwitch}) {
-			if c.CallerNumber == caller.user && c.State == "up" {
-				ids = append(ids, c.ID)
-			}
-		}
-		return len(ids) == 2
-	})
+	ids := r.upLegs(t, caller)
 	time.Sleep(time.Second)
 	before := len(r.log.connects())
 	r.kill()
@@ -244,141 +227,183 @@ func testLiveRestartMidCall(t *testing.T, n *liveNode) {
 		time.Second, restarted.Format("15:04:05.000"), mismatches)
 }
 
-// testLiveBurstKill (item 2): 200 calls at 20 calls/s with the adapter
-// and its backfill killed for about 3 s in the middle (an in-process hard
-// stop: contexts cancelled, the outbox dropped unflushed, a new Adapter
-// and Backfill started from the checkpoint file, as a SIGKILLed daemon
-// restarts). Every leg must be stored exactly once (the store keeps the
-// first CDR of a leg) and equal Asterisk's CEL record of it.
-func testLiveBurstKill(t *testing.T, n *liveNode) {
-	requireCEL(t, n)
-	const (
-		calls = 200
-		rate  = 20
-		hold  = 3 * time.Second
-		gap   = 3 * time.Second
-	)
-	r := startLiveRig(t, n, nil)
-	r.connected(t)
-	r.startBackfill(n.celFile, liveHold)
-	caller, callee := r.registeredPhone("Burst Caller"), r.registeredPhone("Burst Callee")
-	uas := startSipp(t, "answer_uas.xml", []string{"HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10)},
-		"-p", strconv.Itoa(callee.port), "-m", strconv.Itoa(calls), "-timeout", "120s", "-timeout_error")
-	waitUDPBound(t, uas, callee.port)
-	began := time.Now()
-	uac := startSipp(t, "call_uac.xml", nil, n.sip,
+// upLegs waits for the two legs of caller's call to be up in the view and
+// returns their ids.
+func (r *liveRig) upLegs(t *testing.T, caller livePhone) []string {
+	t.Helper()
+	var ids []string
+	waitFor(t, 15*time.Second, "both legs up", func() bool {
+		ids = ids[:0]
+		for _, c := range r.view.Calls(presence.CallQuery{Switch: liveSwitch}) {
+			if c.CallerNumber == caller.user && c.State == "up" {
+				ids = append(ids, c.ID)
+			}
+		}
+		return len(ids) == 2
+	})
+	return ids
+}
+
+// The burst of BurstKill and DaemonKill: 200 calls at 20 calls/s, each
+// answered and hung up by the callee after 3 s; the switchboard under
+// test is stopped 4 s into it for 3 s.
+const (
+	burstCalls = 200
+	burstRate  = 20
+	burstHold  = 3 * time.Second
+	burstAfter = 4 * time.Second
+	burstGap   = 3 * time.Second
+)
+
+// burst is one run of the burst between two registered phones.
+type burst struct {
+	n              *liveNode
+	caller, callee livePhone
+	uac, uas       *sippRun
+	began          time.Time
+}
+
+// startBurst starts the callee's phone, then the caller's burst.
+func startBurst(t *testing.T, n *liveNode, caller, callee livePhone) *burst {
+	t.Helper()
+	b := &burst{n: n, caller: caller, callee: callee}
+	b.uas = startSipp(t, "answer_uas.xml", []string{"HOLD_MS", strconv.FormatInt(burstHold.Milliseconds(), 10)},
+		"-p", strconv.Itoa(callee.port), "-m", strconv.Itoa(burstCalls), "-timeout", "120s", "-timeout_error")
+	waitUDPBound(t, b.uas, callee.port)
+	b.began = time.Now()
+	b.uac = startSipp(t, "call_uac.xml", nil, n.sip,
 		"-s", caller.user, "-au", caller.user, "-ap", caller.secret, "-key", "callee", callee.user, "-key", "domain", caller.domain,
-		"-p", strconv.Itoa(caller.port), "-m", strconv.Itoa(calls), "-r", strconv.Itoa(rate), "-l", strconv.Itoa(calls),
+		"-p", strconv.Itoa(caller.port), "-m", strconv.Itoa(burstCalls), "-r", strconv.Itoa(burstRate), "-l", strconv.Itoa(burstCalls),
 		"-timeout", "120s", "-timeout_error")
-	time.Sleep(4 * time.Second)
-	r.kill()
-	killed := time.Now()
-	time.Sleep(gap)
-	r.restart()
-	restarted := time.Now()
-	for _, s := range []*sippRun{uac, uas} {
+	return b
+}
+
+// wait waits for every call to end and returns Asterisk's record (CEL) of
+// every leg of the burst, by uniqueid.
+func (b *burst) wait(t *testing.T) map[string]cdr.Record {
+	t.Helper()
+	for _, s := range []*sippRun{b.uac, b.uas} {
 		if err := s.wait(90 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ended := time.Now()
-	// Asterisk's legs of the burst: every leg of a call from caller.
 	var want map[string]cdr.Record
 	waitFor(t, 20*time.Second, "the burst's legs in CEL", func() bool {
 		want = map[string]cdr.Record{}
-		for id, rec := range n.readCEL(t) {
-			if rec.CallerNumber == caller.user && !rec.Start.Before(began.Add(-time.Second)) {
+		for id, rec := range b.n.readCEL(t) {
+			if rec.CallerNumber == b.caller.user {
 				want[id] = rec
 			}
 		}
-		return len(want) >= 2*calls
+		return len(want) >= 2*burstCalls
 	})
-	var first map[string]cdr.Record
-	var puts map[string]int
-	countStored := func() int {
-		first, puts = r.stored()
-		k := 0
-		for id := range want {
-			if _, ok := first[id]; ok {
-				k++
-			}
-		}
-		return k
-	}
-	deadline := time.Now().Add(liveHold + 15*time.Second)
-	for countStored() < len(want) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	converged := time.Since(ended)
-	time.Sleep(2 * time.Second) // room for late copies
-	got := countStored()
-	var missing []string
-	mismatched := map[string]int{}
-	legsOff := 0
-	deliveries := 0
+	return want
+}
+
+// legCheck is how the legs stored compare with Asterisk's.
+type legCheck struct {
+	expected, stored int
+	missing          []string
+	extra            int // stored legs of the caller's that CEL does not have
+	off              int // legs with a field that differs
+	fields           map[string]int
+	guessed          int // stored with the reconnect-time guess
+	maxDelta         time.Duration
+}
+
+// checkLegs compares the stored legs of the burst's caller with CEL's,
+// field by field (times within 1 ms: ARI gives CEL's stasis timestamps
+// cut to milliseconds), and reports the first differences.
+func checkLegs(t *testing.T, want, stored map[string]cdr.Record, caller string) legCheck {
+	t.Helper()
+	c := legCheck{expected: len(want), fields: map[string]int{}}
 	for id, w := range want {
-		rec, ok := first[id]
-		deliveries += puts[id]
+		rec, ok := stored[id]
 		if !ok {
-			missing = append(missing, id)
+			c.missing = append(c.missing, id)
 			continue
 		}
-		// A leg stored from the live events has ARI's timestamps (the same
-		// stasis messages as CEL's, cut to ms); one
-		// from the backfill has CEL's own.
+		c.stored++
+		if strings.HasPrefix(rec.CauseText, CauseTextDisconnected) {
+			c.guessed++
+		}
+		for _, d := range []time.Duration{rec.Start.Sub(w.Start), rec.End.Sub(w.End), deref(rec.Answer).Sub(deref(w.Answer))} {
+			c.maxDelta = max(c.maxDelta, d.Abs())
+		}
 		if d := legDiff(rec, w, time.Millisecond); len(d) > 0 {
-			legsOff++
+			c.off++
 			for _, f := range d {
 				name, _, _ := strings.Cut(f, " ")
-				mismatched[name]++
+				c.fields[name]++
 			}
-			if legsOff <= 5 {
+			if c.off <= 5 {
 				t.Errorf("leg %s differs from CEL: %s\n stored %s\n CEL    %s", id, strings.Join(d, ", "), brief(rec), brief(w))
 			}
 		}
 	}
-	var maxDelta time.Duration
-	fromBackfill := 0
-	for id, w := range want {
-		rec, ok := first[id]
-		if !ok {
-			continue
-		}
-		if bytes.HasPrefix(rec.Raw, []byte("[")) { // CEL rows; a live CDR's raw is its ChannelDestroyed
-			fromBackfill++
-		}
-		for _, d := range []time.Duration{rec.Start.Sub(w.Start), rec.End.Sub(w.End), deref(rec.Answer).Sub(deref(w.Answer))} {
-			maxDelta = max(maxDelta, d.Abs())
-		}
-	}
-	extra := 0
-	for id, rec := range first {
-		if _, ok := want[id]; !ok && rec.CallerNumber == caller.user && !rec.Start.Before(began.Add(-time.Second)) {
-			extra++
+	for id, rec := range stored {
+		if _, ok := want[id]; !ok && rec.CallerNumber == caller {
+			c.extra++
 			t.Errorf("leg %s stored but not in CEL: %s", id, brief(rec))
 		}
 	}
-	guessed := 0
+	sort.Strings(c.missing)
+	if c.expected != 2*burstCalls || len(c.missing) > 0 || c.extra > 0 || c.off > 0 || c.guessed > 0 {
+		t.Errorf("CEL has %d legs (want %d); %d never stored %v; %d extra; %d differ from CEL (fields %v); %d stored with the guess",
+			c.expected, 2*burstCalls, len(c.missing), c.missing[:min(5, len(c.missing))], c.extra, c.off, c.fields, c.guessed)
+	}
+	return c
+}
+
+func (c legCheck) String() string {
+	return fmt.Sprintf("legs stored %d of %d expected (CEL), missing %d, extra %d, legs with field mismatches %d %v, guessed %d, largest time difference with CEL %v",
+		c.stored, c.expected, len(c.missing), c.extra, c.off, c.fields, c.guessed, c.maxDelta)
+}
+
+// testLiveBurstKill (item 2): the burst with the adapter and its backfill
+// stopped 4 s in for 3 s (an in-process hard stop: contexts cancelled,
+// the outbox dropped unflushed, a new Adapter and Backfill started from
+// the checkpoint file, as a SIGKILLed daemon restarts; DaemonKill kills
+// the real binary). Every leg must be stored exactly once (the store keeps
+// the first CDR of a leg) and equal Asterisk's CEL record of it.
+func testLiveBurstKill(t *testing.T, n *liveNode) {
+	requireCEL(t, n)
+	r := startLiveRig(t, n, nil)
+	r.connected(t)
+	r.startBackfill(n.celFile, liveHold)
+	b := startBurst(t, n, r.registeredPhone("Burst Caller"), r.registeredPhone("Burst Callee"))
+	time.Sleep(burstAfter)
+	r.kill()
+	killed := time.Now()
+	time.Sleep(burstGap)
+	r.restart()
+	restarted := time.Now()
+	want := b.wait(t)
+	ended := time.Now()
+	var first map[string]cdr.Record
+	var puts map[string]int
+	all := func() bool {
+		first, puts = r.stored()
+		return !slices.ContainsFunc(slices.Collect(maps.Keys(want)), func(id string) bool { _, ok := first[id]; return !ok })
+	}
+	deadline := time.Now().Add(liveHold + 15*time.Second)
+	for !all() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	converged := time.Since(ended)
+	time.Sleep(2 * time.Second) // room for late copies
+	first, puts = r.stored()
+	c := checkLegs(t, want, first, b.caller.user)
+	deliveries, fromBackfill := 0, 0
 	for id := range want {
-		if first[id].CauseText == CauseTextDisconnected {
-			guessed++
+		deliveries += puts[id]
+		if bytes.HasPrefix(first[id].Raw, []byte("[")) { // CEL rows; a live CDR's raw is its ChannelDestroyed
+			fromBackfill++
 		}
 	}
-	sort.Strings(missing)
-	if len(want) != 2*calls {
-		t.Errorf("CEL has %d legs for the burst, want %d", len(want), 2*calls)
-	}
-	if len(missing) > 0 {
-		t.Errorf("%d legs of %d never stored: %v", len(missing), len(want), missing)
-	}
-	if legsOff > 0 || guessed > 0 {
-		t.Errorf("%d legs differ from CEL (fields %v); %d stored with the reconnect-time guess", legsOff, mismatched, guessed)
-	}
-	t.Logf("burst: %d calls at %d/s, adapter and backfill killed %v after the first INVITE for %v (hard stop, in-process); "+
-		"legs stored %d of %d expected (CEL), missing %d, extra %d, legs with field mismatches %d %v, guessed %d; "+
+	t.Logf("burst: %d calls at %d/s, adapter and backfill stopped %v after the first INVITE for %v (hard stop, in-process); %v; "+
 		"handed over %d times in all (the store keeps the first); %d stored from CEL by the backfill, %d from ARI events; "+
-		"largest time difference with CEL %v; all stored %v after the last call ended (%v after the restart)",
-		calls, rate, killed.Sub(began).Round(time.Millisecond), restarted.Sub(killed).Round(time.Millisecond),
-		got, len(want), len(missing), extra, legsOff, mismatched, guessed, deliveries, fromBackfill, got-fromBackfill, maxDelta,
-		converged.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
+		"all stored %v after CEL had every leg (%v after the restart)",
+		burstCalls, burstRate, killed.Sub(b.began).Round(time.Millisecond), restarted.Sub(killed).Round(time.Millisecond), c,
+		deliveries, fromBackfill, c.stored-fromBackfill, converged.Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 }
