@@ -1,7 +1,6 @@
 package asterisk
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,28 +33,11 @@ func FuzzParseCEL(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseCEL: %v", err)
 		}
-		lines := strings.Count(string(data), "\n") + 1
-		last := 0
-		for _, b := range bad {
-			if b.Line <= last || b.Line > lines || b.Reason == "" {
-				t.Errorf("bad row line %d (previous %d, %d lines): %q", b.Line, last, lines, b.Reason)
-			}
-			last = b.Line
-		}
+		// A uniqueid may come back in a later call of damaged input.
+		checkParsed(t, data, opt, recs, bad, false)
 		for _, r := range recs {
-			switch {
-			case r.Switch != opt.Switch || r.CallID == "" || r.LinkedID == "":
-				t.Errorf("record without keys: %+v", r)
-			case r.Start.IsZero() || r.End.IsZero() || r.End.Before(r.Start):
-				t.Errorf("times %v %v", r.Start, r.End)
-			case r.Answer != nil && (r.Answer.Before(r.Start) || r.Answer.After(r.End)):
-				t.Errorf("answer %v outside %v..%v", r.Answer, r.Start, r.End)
-			case r.Duration < 0 || r.Billsec < 0 || r.Billsec > r.Duration:
-				t.Errorf("seconds %d %d", r.Duration, r.Billsec)
-			case r.Disposition == "" || r.Direction == "":
-				t.Errorf("no disposition or direction: %+v", r)
-			case !json.Valid(r.Raw):
-				t.Errorf("raw is not JSON: %q", r.Raw)
+			if r.Billsec > r.Duration || r.Answer != nil && (r.Answer.Before(r.Start) || r.Answer.After(r.End)) {
+				t.Errorf("answer %v, billsec %d outside %v..%v (%d s)", r.Answer, r.Billsec, r.Start, r.End, r.Duration)
 			}
 		}
 	})

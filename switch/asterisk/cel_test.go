@@ -2,7 +2,6 @@ package asterisk
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,24 +51,7 @@ func TestParseCELGolden(t *testing.T) {
 					t.Errorf("leg %d: JSON %+v\nCSV %+v", i, a, b)
 				}
 			}
-			got, err := json.MarshalIndent(recs, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("testdata", "cel", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("records differ from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			checkGolden(t, filepath.Join("testdata", "cel", name+".golden.json"), recs)
 		})
 	}
 }
