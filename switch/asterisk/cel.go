@@ -187,15 +187,10 @@ func (f *celFolder) safePoint(readOff int64, readLine int) (int64, int) {
 	return readOff, readLine
 }
 
-// compact drops finished calls from the front of order.
+// compact drops finished calls from order, wherever they are: a long
+// call at its front must not keep the calls finished after it in memory.
 func (f *celFolder) compact() {
-	i := 0
-	for i < len(f.order) && f.order[i].done {
-		i++
-	}
-	if i > 0 {
-		f.order = slices.Delete(f.order, 0, i)
-	}
+	f.order = slices.DeleteFunc(f.order, func(c *celCall) bool { return c.done })
 }
 
 // rebase moves the open calls to the start of a new file (rotation): the

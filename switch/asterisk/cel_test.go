@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,5 +261,29 @@ func TestParseCSVReadsCEL(t *testing.T) {
 		}
 		want, _ := parseCELFile(t, name)
 		sameRecords(t, got, want)
+	}
+}
+
+// TestCELFolderLongCall: a call that stays open keeps the checkpoint at
+// its first line but not the calls finished after it in memory.
+func TestCELFolderLongCall(t *testing.T) {
+	f := newCELFolder()
+	row := func(event, id, linked string) celRow {
+		return celRow{event: event, uniqueid: id, linkedid: linked, at: time.Unix(1796584921, 0)}
+	}
+	f.add(row("CHAN_START", "1.0", "1.0"), 0, 1)
+	for i := 1; i <= 100; i++ {
+		id := fmt.Sprintf("1.%d", i)
+		off := int64(i * 100)
+		for j, ev := range []string{"CHAN_START", "HANGUP", "CHAN_END", "LINKEDID_END"} {
+			f.add(row(ev, id, id), off+int64(j*10), 2+4*(i-1)+j)
+		}
+	}
+	if got := len(f.take(&CSVOptions{Switch: "ast1"})); got != 100 {
+		t.Fatalf("%d legs taken, want 100", got)
+	}
+	off, line := f.safePoint(99999, 999)
+	if off != 0 || line != 0 || len(f.order) != 1 || len(f.byLeg) != 1 {
+		t.Errorf("safe point %d line %d, %d calls in order, %d legs indexed; want 0, 0, 1, 1", off, line, len(f.order), len(f.byLeg))
 	}
 }
