@@ -37,6 +37,7 @@ func TestLive(t *testing.T) {
 	t.Run("RestartMidCall", func(t *testing.T) { testLiveRestartMidCall(t, n) })
 	t.Run("BurstKill", func(t *testing.T) { testLiveBurstKill(t, n) })
 	t.Run("DaemonKill", func(t *testing.T) { testLiveDaemonKill(t, n) })
+	t.Run("DaemonKillMasterCSV", func(t *testing.T) { testLiveDaemonKillMasterCSV(t, n) })
 }
 
 // connected waits for the rig's first connect and returns how long it
