@@ -43,7 +43,8 @@ const (
 	envLiveCLI = "SWITCHBOARD_TEST_ASTERISK_CLI"
 	// envLiveCEL is the path of a cel_custom file (CSV or JSON lines,
 	// README.md's mapping), readable by the test; when unset, the tests of
-	// CDRs across a gap (GapCDR, BurstKill, RestartMidCall) are skipped.
+	// CDRs across a gap (GapCDR*, RestartMidCall, BurstKill, DaemonKill*) are
+	// skipped.
 	envLiveCEL = "SWITCHBOARD_TEST_ASTERISK_CEL"
 )
 
