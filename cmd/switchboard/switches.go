@@ -78,6 +78,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			Name: sw.Name, URL: ast.URL, User: ast.User, Password: ast.Password, App: ast.App,
 			Domain: sw.Domain, IsGateway: gateways.has, MetricsURL: ast.MetricsURL,
 			ReconcileEvery: sw.ReconcileInterval, Logger: log, // the adapter adds the switch's name
+			CDRHold: cdrHold(ast.CDRFile),
 			OnConnect: func(ctx context.Context) {
 				// Changes made while disconnected were not pushed, and on a
 				// node that keeps pushed objects with the memory sorcery
@@ -108,7 +109,10 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
-			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, cdrs) })
+			// Through the adapter: Asterisk's record of a leg that ended
+			// while ARI was down replaces the CDR guessed at the reconnect.
+			backfillSink := adapter.BackfillSink(cdrs)
+			run(sw.Name+" cdr backfill", func(ctx context.Context) error { return bf.Run(ctx, backfillSink) })
 		}
 		run(sw.Name+" config push", pusher.Run)
 		if ast.DialplanFile != "" {
@@ -201,6 +205,15 @@ func startAsteriskDialplan(sw SwitchConfig, opts asterisk.PushOptions, svc *prov
 	})
 	svc.AddSink(dp)
 	run(sw.Name+" dialplan file", dp.Run)
+}
+
+// cdrHold is how long a node's CDRs guessed at a reconnect wait for the
+// switch's own record: only a node whose CDR file is backfilled gets one.
+func cdrHold(cdrFile string) time.Duration {
+	if cdrFile == "" {
+		return 0
+	}
+	return asterisk.DefaultCDRHold
 }
 
 // newBackfill tails the node's own CDR file into the pipeline. Its offset

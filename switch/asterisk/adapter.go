@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,12 +64,24 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CDRHold is how long the CDR of a leg that ended while the ARI
+	// connection was down (guessed at the reconnect: end = reconnect time,
+	// no cause) waits for Asterisk's own record of the leg to come through
+	// BackfillSink, which then replaces it (see legHold). Zero stores the
+	// guess at once: right when no backfill runs for the node.
+	CDRHold time.Duration
 	// OnConnect, if set, runs after every (re)connect's resync, for as long
 	// as that connection lasts: the daemon reconciles the node's PJSIP
 	// objects with the store there, since memory-backed objects are gone
 	// after an Asterisk restart.
 	OnConnect func(ctx context.Context)
 }
+
+// DefaultCDRHold is the CDRHold the daemon gives a node whose CDR or CEL
+// file it backfills: the backfill sees a row within a few polls (1 s
+// each) of Asterisk writing it, and Asterisk writes it when the call
+// ends, usually before the ARI connection is back.
+const DefaultCDRHold = time.Minute
 
 // aorConcurrency bounds the parallel AOR reads of a resync.
 const aorConcurrency = 8
@@ -97,8 +110,10 @@ const aorConcurrency = 8
 // Events are read before the resync's REST reads, so none is lost between
 // them; one raised in that window is applied after the snapshot that may
 // already include it, which every handler tolerates. A channel that ends
-// in that window gets the CDR Reset gives it (CauseTextDisconnected), not
-// a second one.
+// in that window gets the CDR Reset guesses for it (CauseTextDisconnected),
+// not a second one; that guess, like those of every leg that ended while
+// disconnected, is held for CDRHold in case Asterisk's own record of the
+// leg comes through BackfillSink (see legHold).
 type Adapter struct {
 	cfg    Config
 	rest   *restClient
@@ -110,6 +125,7 @@ type Adapter struct {
 	watching sync.Mutex // one WatchPresence at a time: Calls is not shared
 
 	outbox cdr.Outbox // produced, not yet accepted by a sink
+	hold   *legHold   // guessed CDRs waiting for the switch's record
 
 	deleted deletedEndpoints // EndpointDeleted's ids, for the running connection
 	// resyncNow holds a token while a Resync is asked for.
@@ -166,7 +182,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base := u.String()
 	q := url.Values{"app": {cfg.App}, "subscribeAll": {"true"}}
-	return &Adapter{
+	a := &Adapter{
 		cfg:    cfg,
 		rest:   &restClient{base: base, user: cfg.User, password: cfg.Password, hc: hc},
 		config: NewConfigClient(base, cfg.User, cfg.Password, hc),
@@ -176,7 +192,18 @@ func New(cfg Config) (*Adapter, error) {
 
 		deleted:   deletedEndpoints{ready: make(chan struct{}, 1)},
 		resyncNow: make(chan struct{}, 1),
-	}, nil
+	}
+	a.hold = newLegHold(cfg.CDRHold, a.log, a.enqueue)
+	return a, nil
+}
+
+// BackfillSink wraps the sink of the node's Backfill, so that Asterisk's
+// own record of a leg that ended while the ARI connection was down
+// replaces the CDR guessed at the reconnect instead of being shut out by
+// it (see legHold). The records are completed in place with what the
+// adapter knew of the leg (codec, user agent, SIP status).
+func (a *Adapter) BackfillSink(next cdr.Sink) cdr.Sink {
+	return backfillSink{next: next, hold: a.hold}
 }
 
 func (a *Adapter) now() time.Time {
@@ -242,6 +269,9 @@ func (s *session) run(ctx context.Context) (connected bool, err error) {
 		stop()
 		ws.Close()
 		wg.Wait()
+		// Whichever of the live legs ended during the outage, the
+		// backfill may bring its switch record before the reconnect.
+		a.hold.suspect(s.calls.extras())
 	}()
 	context.AfterFunc(ctx, func() { ws.Close() })
 
@@ -422,6 +452,17 @@ func (s *session) handle(m []byte) {
 		})
 	}
 	upserts, ended, cdrs := s.calls.Apply(ev)
+	if prov := s.calls.TakeProvisional(); len(prov) > 0 {
+		var guessed []cdr.Record
+		cdrs = slices.DeleteFunc(cdrs, func(r cdr.Record) bool {
+			if slices.Contains(prov, r.CallID) {
+				guessed = append(guessed, r)
+				return true
+			}
+			return false
+		})
+		s.a.hold.guessed(guessed, s.a.now())
+	}
 	s.readCodecs()
 	for _, c := range upserts {
 		s.feed.PutCall(c)
@@ -429,7 +470,7 @@ func (s *session) handle(m []byte) {
 	for _, id := range ended {
 		s.feed.EndCall(id)
 	}
-	s.a.enqueue(cdrs)
+	s.a.enqueue(s.a.hold.settled(cdrs))
 }
 
 // resync reads the node over REST and replaces its presence. full (on a
@@ -447,7 +488,8 @@ func (s *session) resync(ctx context.Context, full bool) error {
 		if err != nil {
 			return err
 		}
-		a.enqueue(s.calls.Reset(chs))
+		s.readChannels(ctx, chs)
+		a.hold.guessed(s.calls.Reset(chs), a.now())
 		s.readCodecs() // of the legs up at the resync
 	}
 	aors, err := s.readAORs(ctx, eps, full)
@@ -663,4 +705,68 @@ func (a *Adapter) Pending() int { return a.outbox.Pending() }
 // CDRs are produced only while WatchPresence runs.
 func (a *Adapter) StreamCDRs(ctx context.Context, sink cdr.Sink) error {
 	return a.outbox.Stream(ctx, sink, a.log)
+}
+
+// readChannels reads, for each channel a resync sees for the first time
+// (Switchboard restarted mid-call), what its JSON lacks: its linkedid
+// (CHANNEL(linkedid): a dialled leg carries its caller's), its start as
+// Asterisk's CDR engine dates it (CDR(start,u), which Master.csv and CEL
+// also use, and which can be later than creationtime: 1.2 s was seen
+// live in a burst) and, when it is Up, its answer time (CDR(answer,u));
+// both to the microsecond, from the channel's own CDR object, which
+// answers on both legs (seen on 23.4.1). None is taken from the local
+// clock. A read that fails leaves the field as it was: Calls then falls
+// back to what it can see (the leg's own id, creationtime, the resync
+// time).
+func (s *session) readChannels(ctx context.Context, chs []Channel) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, aorConcurrency)
+	for _, i := range s.calls.Unseen(chs) {
+		ch := &chs[i]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if v, err := s.a.rest.channelVar(ctx, ch.ID, "CHANNEL(linkedid)"); err == nil {
+				ch.LinkedID = strings.TrimSpace(v)
+			} else if ctx.Err() == nil {
+				s.a.log.Debug("asterisk: reading a channel's linkedid", "channel", ch.ID, "err", err)
+			}
+			v, err := s.a.rest.channelVar(ctx, ch.ID, "CDR(start,u)")
+			var start time.Time
+			if err == nil {
+				start, err = parseCDRTime(v)
+			}
+			switch {
+			case err == nil && !start.IsZero():
+				ch.CreationTime = start
+			case err != nil && ctx.Err() == nil:
+				s.a.log.Debug("asterisk: reading a channel's start", "channel", ch.ID, "err", err)
+			}
+			if !strings.EqualFold(ch.State, "Up") {
+				return
+			}
+			v, err = s.a.rest.channelVar(ctx, ch.ID, "CDR(answer,u)")
+			if err == nil {
+				ch.AnswerTime, err = parseCDRTime(v)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.a.log.Debug("asterisk: reading a channel's answer time", "channel", ch.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// parseCDRTime reads CDR(answer,u) or CDR(start,u): "<epoch>.<µs>"; ""
+// or an epoch of 0 when the CDR has no such time (not answered).
+func parseCDRTime(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.Trim(v, "0.") == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseCELTime(v, time.UTC)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("CDR time %q: %w", v, err)
+	}
+	return t, nil
 }

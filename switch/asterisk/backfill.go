@@ -30,8 +30,11 @@ var _ interface {
 
 // BackfillConfig says which file to tail and where to checkpoint it.
 type BackfillConfig struct {
-	// Path is the CDR file Asterisk appends to: cdr_csv's Master.csv or a
-	// cdr_custom file (CSV or JSON lines). Required.
+	// Path is the file Asterisk appends to: cdr_csv's Master.csv, a
+	// cdr_custom file (CSV or JSON lines), or a cel_custom file (CSV or
+	// JSON lines, the fields README.md lists), the only one that gives
+	// every leg of a call. The format is told from the first line.
+	// Required.
 	Path string
 	// OffsetPath is where the checkpoint is kept: the byte offset just
 	// past the last line whose record the sink accepted, written to a
@@ -66,6 +69,18 @@ type BackfillConfig struct {
 // not covered by the checkpoint, so a restart re-reads rather than loses
 // them. Consecutive rows of one uniqueid are merged exactly as ParseCSV
 // merges them, as are rows of one uniqueid within one delivered batch.
+//
+// A cel_custom file (CEL) is folded differently: its rows are grouped by
+// call (linkedid) and a call's legs are delivered once its LINKEDID_END is
+// read, or, when cel.conf leaves that event out, once every leg has its
+// CHAN_END and the file has been idle for a few polls (see celFolder for
+// the mapping). Rows of concurrent calls interleave, so the checkpoint
+// stays at the first line of the oldest call still open: a restart reads
+// again from there, delivers the calls that were open whole, and ignores
+// the tails of calls delivered before (their calling leg's CHAN_START lies
+// before the checkpoint). A call open across a rotation is carried into
+// the new file; if Switchboard also restarts before it ends, it is lost to
+// the backfill (the live adapter still records it when connected).
 //
 // Only complete lines (ending in '\n') are read: a line Asterisk is still
 // writing waits for the next poll. The file is read in chunks of lines
@@ -262,6 +277,12 @@ type tail struct {
 	idle      int    // polls in a row without a new line
 
 	isJSON, seen bool // the format, fixed by the first non-blank line read
+	// cel folds the rows of a cel_custom file (its first line is a CEL
+	// row); nil for a CDR file. It outlives a rotation: a call's rows may
+	// continue in the next file.
+	cel *celFolder
+	// ready are the CEL legs of finished calls, not yet delivered.
+	ready []cdr.Record
 
 	// group holds the rows of the last uniqueid read, not yet in batch.
 	// Its lines are not covered by batchOff.
@@ -313,6 +334,9 @@ func (t *tail) poll(ctx context.Context) error {
 	}
 	if t.idle >= t.b.idlePolls && t.group.uid != "" {
 		t.closeGroup()
+	}
+	if t.idle >= t.b.idlePolls && t.cel != nil {
+		t.closeCalls()
 	}
 	if err := t.deliver(ctx); err != nil {
 		return err
@@ -391,6 +415,10 @@ func (t *tail) checkRotation(ctx context.Context) error {
 // rows included since no more will come, then reads f from its start.
 func (t *tail) restart(ctx context.Context, f *os.File, fi os.FileInfo) error {
 	t.closeGroup()
+	if t.cel != nil {
+		t.closeCalls()
+		t.cel.rebase()
+	}
 	// No checkpoint in the old file: the one of the new file follows.
 	if err := t.put(ctx); err != nil {
 		if f != t.f {
@@ -427,11 +455,17 @@ func (t *tail) read(ctx context.Context) (int, error) {
 		t.readOff += size
 		t.readLine++
 		n++
-		if t.group.uid == "" {
+		switch {
+		case t.cel != nil:
+			// Legs of finished calls go now; the checkpoint stays at the
+			// first line of the oldest call still open.
+			t.ready = append(t.ready, t.cel.take(&t.b.cfg.Options)...)
+			t.batchOff, t.batchLine = t.cel.safePoint(t.readOff, t.readLine)
+		case t.group.uid == "":
 			// A blank or bad line outside a group: the batch covers it.
 			t.batchOff, t.batchLine = t.readOff, t.readLine
 		}
-		if len(t.batch.entries)+len(t.batchBad) >= t.b.batch {
+		if len(t.batch.entries)+len(t.batchBad)+len(t.ready) >= t.b.batch {
 			if err := t.deliver(ctx); err != nil {
 				return n, err
 			}
@@ -496,6 +530,24 @@ func (t *tail) line(raw []byte, tooLong bool, off int64, lineNo int) {
 		if !t.seen {
 			t.seen = true
 			t.isJSON = strings.HasPrefix(strings.TrimSpace(s), "{")
+			switch {
+			case !isCELLine(s):
+				t.cel = nil
+			case t.cel == nil:
+				t.cel = newCELFolder()
+			}
+		}
+		if t.cel != nil {
+			row, err := parseCELLine(s, t.isJSON, t.loc())
+			if err != nil {
+				// Dead-lettered with the next batch; the checkpoint may stay
+				// before it while an older call is open, so a restart may
+				// hand it over again, as the Backfill doc allows.
+				t.batchBad = append(t.batchBad, BadRow{Line: lineNo, Reason: err.Error(), Raw: s})
+				return
+			}
+			t.cel.add(row, off, lineNo)
+			return
 		}
 		var (
 			row cdrRow
@@ -570,7 +622,7 @@ func (t *tail) deliver(ctx context.Context) error {
 // put hands the batch to the sink, retrying until it is accepted or ctx
 // ends, then dead-letters its bad rows and empties it.
 func (t *tail) put(ctx context.Context) error {
-	recs := t.batch.records(&t.b.cfg.Options)
+	recs := append(t.batch.records(&t.b.cfg.Options), t.ready...)
 	if len(recs) > 0 {
 		retry := t.b.retry
 		for {
@@ -598,7 +650,17 @@ func (t *tail) put(ctx context.Context) error {
 	}
 	t.batch = merger{}
 	t.batchBad = nil
+	t.ready = nil
 	return nil
+}
+
+// closeCalls finishes the CEL calls whose legs have all ended although no
+// LINKEDID_END was read (cel.conf without it): the file has been idle, or
+// is being left.
+func (t *tail) closeCalls() {
+	t.cel.finishEnded()
+	t.ready = append(t.ready, t.cel.take(&t.b.cfg.Options)...)
+	t.batchOff, t.batchLine = t.cel.safePoint(t.readOff, t.readLine)
 }
 
 // save writes the checkpoint. A failure is logged, not fatal: the next

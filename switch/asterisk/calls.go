@@ -42,6 +42,11 @@ const (
 // reconnect with what was known, so End is late and Cause unknown (0).
 const CauseTextDisconnected = "ended while disconnected"
 
+// CauseTextEndFromCaller is the CauseText of such a guessed CDR whose end
+// was taken from the switch's record of its calling leg (Master.csv has
+// no row for a dialled leg): see legHold.
+const CauseTextEndFromCaller = "ended while disconnected; end from the caller's CDR"
+
 // endedMemory is how many recently ended channel ids Calls remembers, so
 // that an event straggling in after ChannelDestroyed (or after Reset closed
 // the leg) neither resurrects the leg nor yields a second CDR.
@@ -61,7 +66,10 @@ const endedMemory = 4096
 //     channel's linkedid when ARI sends one; Asterisk 23 does not, so a
 //     dialled leg takes its caller's and bridged legs the oldest of theirs,
 //     as Asterisk links them.
-//   - Start is the channel's creationtime, Answer the first time it was
+//   - Start is the timestamp of the channel's ChannelCreated (the stasis
+//     message Asterisk's CDR engine and CEL date the channel by; later
+//     than creationtime under load), else its creationtime, or at a
+//     resync CDR(start,u); Answer the first time it was
 //     seen Up (ChannelStateChange, or the first snapshot already Up), End
 //     the ChannelDestroyed timestamp. Duration and Billsec are whole
 //     seconds, truncated from milliseconds as Asterisk's cdr.c does
@@ -98,8 +106,15 @@ type Calls struct {
 	// change nothing a presence reader sees).
 	published map[string]presence.Call
 	ended     map[string]struct{}
+	// guessed are the legs the last Reset closed unseen: a ChannelDestroyed
+	// still queued from before the resync (the channel ended between the
+	// socket's connect and GET /channels) gives them their true CDR.
+	guessed   map[string]*leg
 	endedRing []string // the ids in ended, oldest first once full
 	endedNext int
+	// provisional are the ids of the CDRs returned since the last
+	// TakeProvisional that rest on a guess (see TakeProvisional).
+	provisional []string
 	// answered are the legs seen up since the last TakeAnswered.
 	answered []string
 }
@@ -118,6 +133,10 @@ type leg struct {
 	// answerGuessed: answer is the time a resync first saw the leg Up,
 	// not an event's; an event's earlier time replaces it.
 	answerGuessed bool
+	// linkUnknown: first seen at a resync whose read of its linkedid
+	// failed (it ended meanwhile): its parties may be its own, not its
+	// caller's.
+	linkUnknown bool
 	// partyA is the leg that dialled this one (Dial caller), nil for a
 	// calling leg. It is kept after partyA's own end.
 	partyA   *leg
@@ -161,7 +180,17 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 	var touched []*leg
 	switch ev.Type {
 	case "ChannelDestroyed":
-		l := c.observe(ev.Channel, at)
+		if ev.Channel != nil {
+			if l, ok := c.guessed[ev.Channel.ID]; ok {
+				delete(c.guessed, l.id)
+				sip := ev.TechCause
+				if sip == 0 {
+					sip = l.sip
+				}
+				return nil, nil, []cdr.Record{c.record(l, at, ev.Cause, ev.CauseText, sip, compactRaw(ev.Raw))}
+			}
+		}
+		l := c.seen(ev, ev.Channel, at)
 		if l == nil {
 			return nil, nil, nil
 		}
@@ -170,11 +199,14 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 			sip = l.sip
 		}
 		rec := c.record(l, at, ev.Cause, ev.CauseText, sip, compactRaw(ev.Raw))
+		if l.answerGuessed || l.linkUnknown {
+			c.provisional = append(c.provisional, l.id)
+		}
 		c.forget(l.id)
 		return nil, []string{l.id}, []cdr.Record{rec}
 	case "Dial":
-		caller := c.observe(ev.Caller, at)
-		peer := c.observe(ev.Peer, at)
+		caller := c.seen(ev, ev.Caller, at)
+		peer := c.seen(ev, ev.Peer, at)
 		disp, final := dialDisposition(ev.DialStatus)
 		if peer != nil {
 			touched = append(touched, peer)
@@ -202,31 +234,31 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 			}
 		}
 	case "ChannelVarset":
-		if l := c.observe(ev.Channel, at); l != nil {
+		if l := c.seen(ev, ev.Channel, at); l != nil {
 			l.setVar(ev.Variable, ev.Value)
 			touched = append(touched, l)
 		}
 	case "ChannelHangupRequest":
-		if l := c.observe(ev.Channel, at); l != nil {
+		if l := c.seen(ev, ev.Channel, at); l != nil {
 			if !ev.Soft && ev.TechCause != 0 {
 				l.sip = ev.TechCause
 			}
 			touched = append(touched, l)
 		}
 	case "ChannelDialplan":
-		if l := c.observe(ev.Channel, at); l != nil {
+		if l := c.seen(ev, ev.Channel, at); l != nil {
 			l.setApp(ev.DialplanApp, ev.DialplanAppData)
 			touched = append(touched, l)
 		}
 	case "ChannelEnteredBridge":
-		if l := c.observe(ev.Channel, at); l != nil {
+		if l := c.seen(ev, ev.Channel, at); l != nil {
 			touched = append(touched, l)
 			if ev.Bridge != nil {
 				touched = append(touched, c.linkBridged(ev.Bridge.Channels)...)
 			}
 		}
 	default:
-		if l := c.observe(ev.Channel, at); l != nil {
+		if l := c.seen(ev, ev.Channel, at); l != nil {
 			touched = append(touched, l)
 		}
 	}
@@ -244,9 +276,31 @@ func (c *Calls) Live() []presence.Call {
 	return calls
 }
 
+// Unseen returns the indexes of the channels of chs Calls has no leg for: those a resync
+// sees first, whose answer time and linkage the adapter reads from
+// Asterisk before Reset (Channel.AnswerTime, Channel.LinkedID).
+func (c *Calls) Unseen(chs []Channel) []int {
+	var idx []int
+	for i := range chs {
+		id := chs[i].ID
+		if _, known := c.legs[id]; known || id == "" {
+			continue
+		}
+		if _, gone := c.ended[id]; gone {
+			continue
+		}
+		idx = append(idx, i)
+	}
+	return idx
+}
+
 // Reset replaces the state with the channels a reconnect read from
-// GET /channels. Channels in the list are kept or added (a leg first seen
-// Up counts as answered now); legs missing from it ended while the
+// GET /channels. Channels in the list are kept or added: a leg first seen
+// Up is answered at its AnswerTime (Asterisk's CDR(answer,u)), or, when
+// that could not be read, now (a guess an earlier event replaces); a leg
+// whose LinkedID names another leg is that leg's dialled leg (its caller
+// number, dialled number and destination are the other's, as for a
+// Dial seen live). Legs missing from it ended while the
 // connection was down: Reset returns their CDRs, closed at now with what
 // was known and CauseText CauseTextDisconnected, and forgets them, so a
 // late ChannelDestroyed for one of them yields no second CDR. The caller
@@ -255,18 +309,36 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 	now := c.now()
 	present := make(map[string]bool, len(channels))
 	for i := range channels {
+		_, known := c.legs[channels[i].ID]
 		if l := c.observe(&channels[i], now); l != nil {
 			present[l.id] = true
 			if l.answer.Equal(now) {
 				l.answerGuessed = true
 			}
+			if !known && channels[i].LinkedID == "" {
+				l.linkUnknown = true
+			}
+		}
+	}
+	for id := range present {
+		l := c.legs[id]
+		if l.partyA != nil || !l.linkedByAsterisk || l.linkedID == l.id {
+			continue
+		}
+		if a := c.legs[l.linkedID]; a != nil && present[a.id] {
+			l.partyA = a
+			if a.peerName == "" {
+				a.peerName = l.name
+			}
 		}
 	}
 	var cdrs []cdr.Record
+	c.guessed = map[string]*leg{}
 	for _, l := range c.sortedLegs() {
 		if present[l.id] {
 			continue
 		}
+		c.guessed[l.id] = l
 		raw, _ := json.Marshal(struct {
 			Channel string    `json:"channel"`
 			State   string    `json:"state"`
@@ -281,6 +353,33 @@ func (c *Calls) Reset(channels []Channel) []cdr.Record {
 		c.published[l.id] = c.call(l)
 	}
 	return cdrs
+}
+
+// seen is observe for a channel an event carries. A leg first seen in its
+// ChannelCreated starts at that event's timestamp: Asterisk's CDR engine
+// and CEL date a channel's start by the same stasis message ARI raises it
+// from, which under load comes tens of ms (once 1.2 s, seen live) after
+// the channel's creationtime. A leg first seen in any other event existed
+// before this connection's socket yet was not in its resync (it ended in
+// between): its answer time (if it is up) and its linkage are not known,
+// so its CDR is provisional (TakeProvisional).
+func (c *Calls) seen(ev Event, ch *Channel, at time.Time) *leg {
+	known := ch == nil || c.legs[ch.ID] != nil
+	l := c.observe(ch, at)
+	if l == nil || known {
+		return l
+	}
+	if ev.Type == "ChannelCreated" {
+		if !ev.Timestamp.IsZero() && !ev.Timestamp.Before(l.start) {
+			l.start = ev.Timestamp
+		}
+		return l
+	}
+	l.linkUnknown = true
+	if !l.answer.IsZero() {
+		l.answerGuessed = true
+	}
+	return l
 }
 
 // observe records what a channel snapshot says and returns its leg, made
@@ -311,6 +410,9 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 	}
 	if strings.EqualFold(ch.State, "Up") {
 		switch {
+		case l.answer.IsZero() && !ch.AnswerTime.IsZero():
+			l.answer = ch.AnswerTime
+			c.answered = append(c.answered, l.id)
 		case l.answer.IsZero():
 			l.answer = at
 			c.answered = append(c.answered, l.id)
@@ -329,6 +431,28 @@ func (c *Calls) observe(ch *Channel, at time.Time) *leg {
 		l.setVar(k, v)
 	}
 	return l
+}
+
+// extras returns, by live leg, what a CDR from Asterisk's files lacks.
+func (c *Calls) extras() map[string]legExtras {
+	m := make(map[string]legExtras, len(c.legs))
+	for id, l := range c.legs {
+		m[id] = legExtras{codec: l.codec, userAgent: l.ua, sipStatus: l.sip}
+	}
+	return m
+}
+
+// TakeProvisional returns, and forgets, the ids of the CDRs Apply returned
+// that rest on a guess: legs first seen at a resync (Switchboard started
+// mid-call) whose answer time or linkedid could not be read from
+// Asterisk (Channel.AnswerTime, Channel.LinkedID), typically because they
+// ended while the resync read them. The adapter holds them like the CDRs
+// of legs that ended while disconnected, for Asterisk's own record to
+// replace.
+func (c *Calls) TakeProvisional() []string {
+	ids := c.provisional
+	c.provisional = nil
+	return ids
 }
 
 // TakeAnswered returns, and forgets, the legs seen up for the first time

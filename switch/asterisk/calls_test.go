@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -104,24 +103,7 @@ func TestCallsScenarioGolden(t *testing.T) {
 	tr := newTracker(t)
 	c := NewCalls(callOptions(time.Time{}))
 	tr.apply(c, scenario(t)...)
-	got, err := json.MarshalIndent(tr.cdrs, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "events", "scenario.cdrs.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("CDRs differ from %s (go test -update rewrites it):\n%s", golden, got)
-	}
+	checkGolden(t, filepath.Join("testdata", "events", "scenario.cdrs.golden.json"), tr.cdrs)
 }
 
 // TestCallsAgreeWithMasterCSV is the check the issue asks for: the CDRs

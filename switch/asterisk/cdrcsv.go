@@ -75,6 +75,8 @@ const maxLineBytes = 1 << 20
 //   - cdr_custom advanced "json" format (or any JSON object per line)
 //     keyed by Asterisk's CDR field names; numbers may be JSON numbers or
 //     strings, and start/answer/end dates or epochs (start(int64)).
+//   - cel_custom (CEL) CSV or JSON lines, whose first line is a CEL row:
+//     read as ParseCEL reads them, one Record per leg of each call.
 //
 // Rows sharing a uniqueid are merged into ONE Record, because busy and
 // unanswered calls make Asterisk write two rows (the Dial and the Hangup)
@@ -117,12 +119,27 @@ func ParseCSV(r io.Reader, opt CSVOptions) (recs []cdr.Record, bad []BadRow, err
 		br     = bufio.NewReaderSize(r, 16<<10)
 		m      = merger{byID: map[string]int{}}
 		isJSON bool
-		seen   bool // a non-blank line fixed the format
+		seen   bool      // a non-blank line fixed the format
+		cel    *celLines // the file is cel_custom's (ParseCEL)
 	)
 	for lineNo := 1; ; lineNo++ {
 		line, tooLong, eof, rerr := readLine(br, maxLineBytes)
 		if rerr != nil {
+			if cel != nil {
+				cel.f.finishEnded()
+				return cel.f.take(&opt), cel.bad, fmt.Errorf("asterisk: read CEL file at line %d: %w", lineNo, rerr)
+			}
 			return m.records(&opt), bad, fmt.Errorf("asterisk: read CDR file at line %d: %w", lineNo, rerr)
+		}
+		if cel == nil && !seen && strings.TrimSpace(strings.TrimPrefix(line, "\uFEFF")) != "" && isCELLine(strings.TrimPrefix(line, "\uFEFF")) {
+			cel = newCELLines(opt.Location)
+		}
+		if cel != nil {
+			cel.line(line, tooLong, 0, lineNo)
+			if eof {
+				break
+			}
+			continue
 		}
 		if lineNo == 1 {
 			line = strings.TrimPrefix(line, "\uFEFF")
@@ -156,6 +173,10 @@ func ParseCSV(r io.Reader, opt CSVOptions) (recs []cdr.Record, bad []BadRow, err
 		if eof {
 			break
 		}
+	}
+	if cel != nil {
+		cel.f.finishEnded()
+		return cel.f.take(&opt), cel.bad, nil
 	}
 	return m.records(&opt), bad, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
 )
 
 // FuzzParseCSV feeds ParseCSV damaged CDR files: it must never panic, and
@@ -32,31 +34,41 @@ func FuzzParseCSV(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseCSV: %v", err)
 		}
-		lines := strings.Count(string(data), "\n") + 1
-		last := 0
-		for _, b := range bad {
-			if b.Line <= last || b.Line > lines || b.Reason == "" {
-				t.Errorf("bad row line %d (previous %d, %d lines): %q", b.Line, last, lines, b.Reason)
-			}
-			last = b.Line
-		}
-		seen := map[string]bool{}
-		for _, r := range recs {
-			switch {
-			case r.Switch != opt.Switch || r.CallID == "" || r.LinkedID == "":
-				t.Errorf("record without keys: %+v", r)
-			case seen[r.CallID]:
-				t.Errorf("uniqueid %s twice", r.CallID)
-			case r.Start.IsZero() || r.End.IsZero() || r.End.Before(r.Start):
-				t.Errorf("times %v %v", r.Start, r.End)
-			case r.Duration < 0 || r.Billsec < 0:
-				t.Errorf("negative seconds %d %d", r.Duration, r.Billsec)
-			case r.Disposition == "" || r.Direction == "":
-				t.Errorf("no disposition or direction: %+v", r)
-			case !json.Valid(r.Raw):
-				t.Errorf("raw is not JSON: %q", r.Raw)
-			}
-			seen[r.CallID] = true
-		}
+		checkParsed(t, data, opt, recs, bad, true)
 	})
+}
+
+// checkParsed holds a parser's output on fuzzed input to what the store
+// and the dead letters need: bad rows with line numbers in range, in
+// order, each with a reason; records with their keys, ordered times,
+// seconds that are not negative, a disposition, a direction and JSON raw.
+// unique also wants each uniqueid once.
+func checkParsed(t *testing.T, data []byte, opt CSVOptions, recs []cdr.Record, bad []BadRow, unique bool) {
+	t.Helper()
+	lines := strings.Count(string(data), "\n") + 1
+	last := 0
+	for _, b := range bad {
+		if b.Line <= last || b.Line > lines || b.Reason == "" {
+			t.Errorf("bad row line %d (previous %d, %d lines): %q", b.Line, last, lines, b.Reason)
+		}
+		last = b.Line
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		switch {
+		case r.Switch != opt.Switch || r.CallID == "" || r.LinkedID == "":
+			t.Errorf("record without keys: %+v", r)
+		case unique && seen[r.CallID]:
+			t.Errorf("uniqueid %s twice", r.CallID)
+		case r.Start.IsZero() || r.End.IsZero() || r.End.Before(r.Start):
+			t.Errorf("times %v %v", r.Start, r.End)
+		case r.Duration < 0 || r.Billsec < 0:
+			t.Errorf("negative seconds %d %d", r.Duration, r.Billsec)
+		case r.Disposition == "" || r.Direction == "":
+			t.Errorf("no disposition or direction: %+v", r)
+		case !json.Valid(r.Raw):
+			t.Errorf("raw is not JSON: %q", r.Raw)
+		}
+		seen[r.CallID] = true
+	}
 }

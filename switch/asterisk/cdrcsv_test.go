@@ -48,27 +48,10 @@ func TestParseCSVGolden(t *testing.T) {
 	for _, name := range []string{"master.csv", "cdr-custom-master.jsonl", "layouts.csv", "malformed.csv"} {
 		t.Run(name, func(t *testing.T) {
 			recs, bad := parseFile(t, name, testOptions())
-			got, err := json.MarshalIndent(struct {
+			checkGolden(t, filepath.Join("testdata", "cdr", name+".golden.json"), struct {
 				Records []cdr.Record `json:"records"`
 				Bad     []BadRow     `json:"bad"`
-			}{recs, bad}, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("testdata", "cdr", name+".golden.json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("records differ from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			}{recs, bad})
 		})
 	}
 }

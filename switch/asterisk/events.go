@@ -82,6 +82,10 @@ type Channel struct {
 	LinkedID string            `json:"linkedid"`
 	Language string            `json:"language"`
 	Vars     map[string]string `json:"channelvars"` // with ari.conf channelvars
+	// AnswerTime is when the channel was answered, read over ARI
+	// (CDR(answer,u)) at a resync for a channel first seen Up there; zero
+	// otherwise. No channel JSON carries an answer time.
+	AnswerTime time.Time `json:"-"`
 }
 
 // UnmarshalJSON decodes a channel, reading creationtime in ARI's format.

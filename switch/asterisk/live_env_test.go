@@ -9,6 +9,7 @@ package asterisk
 //	SWITCHBOARD_TEST_ASTERISK_SIP=127.0.0.1:5070 \
 //	SWITCHBOARD_TEST_ASTERISK_CDR=/var/log/asterisk/cdr-csv/Master.csv \
 //	SWITCHBOARD_TEST_ASTERISK_CLI='asterisk -rx' \
+//	SWITCHBOARD_TEST_ASTERISK_CEL=/var/log/asterisk/cel-custom/cel.jsonl \
 //	go test ./switch/asterisk -run Live -count=3 -v
 //
 // The node must be set up as README.md tells the operator (ari.conf user,
@@ -40,6 +41,11 @@ const (
 	// unset, the test that drops the event socket from Asterisk's side
 	// is skipped.
 	envLiveCLI = "SWITCHBOARD_TEST_ASTERISK_CLI"
+	// envLiveCEL is the path of a cel_custom file (CSV or JSON lines,
+	// README.md's mapping), readable by the test; when unset, the tests of
+	// CDRs across a gap (GapCDR*, RestartMidCall, BurstKill, DaemonKill*) are
+	// skipped.
+	envLiveCEL = "SWITCHBOARD_TEST_ASTERISK_CEL"
 )
 
 // liveNode is the real Asterisk the live tests run against.
@@ -49,6 +55,7 @@ type liveNode struct {
 	sip            string   // host:port of the PJSIP UDP transport
 	cdrFile        string   // Master.csv; "" to skip the comparison
 	cli            []string // the CLI command prefix; nil when unknown
+	celFile        string   // cel_custom's file; "" to skip the gap tests
 }
 
 // requireLiveNode returns the node the environment names, and skips the
@@ -64,6 +71,7 @@ func requireLiveNode(t *testing.T) *liveNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.celFile = os.Getenv(envLiveCEL)
 	return n
 }
 

@@ -1,16 +1,22 @@
 package asterisk
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	cryptorand "crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	rand "math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +69,22 @@ type liveRig struct {
 	direct *ConfigClient
 	hc     *http.Client
 
+	// cfg is the adapter's configuration, for restart.
+	cfg Config
+	// run is the running adapter's (and backfill's) lifecycle: kill ends
+	// it without flushing anything, restart starts a new adapter.
+	run struct {
+		cancel context.CancelFunc
+		wg     sync.WaitGroup
+	}
+	// backfill, when set (startBackfill), tails this cel_custom or CDR
+	// file through the running adapter's BackfillSink, as the daemon
+	// does; its checkpoint survives kill.
+	backfill struct {
+		path, offset string
+		poll         time.Duration // 250 ms when zero
+	}
+
 	mu      sync.Mutex
 	arrived map[string]time.Time // when each leg's CDR first reached the sink
 	desired map[int64]provisioning.Account
@@ -105,7 +127,7 @@ func startLiveRigPush(t *testing.T, n *liveNode, tune func(*Config), opts PushOp
 		Logger:    logger,
 		// As the daemon wires it: Asterisk drops a deleted account's
 		// contacts without an event.
-		EndpointDeleted: func(id string) { r.a.EndpointDeleted(id) },
+		EndpointDeleted: func(id string) { r.adapter().EndpointDeleted(id) },
 	})
 	cfg := Config{
 		Name: liveSwitch, URL: proxied.String(), User: n.user, Password: n.password, App: liveApp,
@@ -129,24 +151,13 @@ func startLiveRigPush(t *testing.T, n *liveNode, tune func(*Config), opts PushOp
 	if tune != nil {
 		tune(&cfg)
 	}
-	r.a, err = New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r.cfg = cfg
+	r.restart()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := r.a.WatchPresence(ctx, r.view.Feed(liveSwitch)); err != nil {
-			t.Errorf("WatchPresence: %v", err)
-		}
-	})
-	wg.Go(func() {
-		if err := r.a.StreamCDRs(ctx, timedSink{r}); err != nil {
-			t.Errorf("StreamCDRs: %v", err)
-		}
-	})
 	wg.Go(func() { _ = r.pusher.Run(ctx) })
 	t.Cleanup(func() {
+		r.kill()
 		cancel()
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
@@ -160,6 +171,115 @@ func startLiveRigPush(t *testing.T, n *liveNode, tune func(*Config), opts PushOp
 		hc.CloseIdleConnections()
 	})
 	return r
+}
+
+// adapter returns the running adapter.
+func (r *liveRig) adapter() *Adapter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.a
+}
+
+// restart starts a new adapter (and backfill, when there is one), as a
+// restarted Switchboard would: nothing of the previous one is kept but
+// the backfill's checkpoint file.
+func (r *liveRig) restart() {
+	a, err := New(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.a = a
+	r.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.run.cancel = cancel
+	r.run.wg.Go(func() {
+		if err := a.WatchPresence(ctx, r.view.Feed(liveSwitch)); err != nil {
+			r.t.Errorf("WatchPresence: %v", err)
+		}
+	})
+	r.run.wg.Go(func() {
+		if err := a.StreamCDRs(ctx, timedSink{r}); err != nil {
+			r.t.Errorf("StreamCDRs: %v", err)
+		}
+	})
+	if r.backfill.path != "" {
+		r.runBackfill(ctx, a)
+	}
+}
+
+// kill stops the adapter (and backfill) at once: what its outbox holds
+// is dropped, as a SIGKILL would drop it. It returns once they stopped.
+func (r *liveRig) kill() {
+	if r.run.cancel == nil {
+		return
+	}
+	r.run.cancel()
+	r.run.cancel = nil
+	done := make(chan struct{})
+	go func() { r.run.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		r.t.Error("the adapter did not stop within 5 s of its context ending")
+	}
+}
+
+// startBackfill tails path (cel_custom or cdr_csv output) from its
+// current end through the adapter's BackfillSink into the rig's sink,
+// with its checkpoint in a directory of the test's, and restarts the
+// adapter so that both run together. hold is the adapter's CDRHold.
+func (r *liveRig) startBackfill(path string, hold time.Duration) {
+	r.t.Helper()
+	r.kill()
+	r.backfill.path = path
+	r.backfill.offset = filepath.Join(r.t.TempDir(), "backfill.offset")
+	f, err := os.Open(path)
+	if err != nil {
+		r.t.Fatalf("%s: %v", envLiveCEL, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	b = b[:fi.Size()]
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		b = nil
+	}
+	check, err := checkpointHash(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cp, _ := json.Marshal(backfillCheckpoint{Offset: int64(len(b)), Line: bytes.Count(b, []byte("\n")), Check: check})
+	if err := os.WriteFile(r.backfill.offset, cp, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.cfg.CDRHold = hold
+	r.restart()
+}
+
+func (r *liveRig) runBackfill(ctx context.Context, a *Adapter) {
+	bf, err := NewBackfill(BackfillConfig{
+		Path: r.backfill.path, OffsetPath: r.backfill.offset,
+		Options: CSVOptions{Switch: liveSwitch, Domain: liveDomain, IsGateway: r.cfg.IsGateway},
+		Poll:    cmp.Or(r.backfill.poll, 250*time.Millisecond), Logger: a.log,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	sink := a.BackfillSink(timedSink{r})
+	r.run.wg.Go(func() {
+		if err := bf.Run(ctx, sink); err != nil {
+			r.t.Errorf("Backfill: %v", err)
+		}
+	})
 }
 
 // timedSink hands CDRs to the rig's sink and notes when each leg's

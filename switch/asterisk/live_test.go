@@ -32,6 +32,12 @@ func TestLive(t *testing.T) {
 	t.Run("BusyCDR", func(t *testing.T) { testLiveBusyCDR(t, n) })
 	t.Run("Reconnect", func(t *testing.T) { testLiveReconnect(t, n) })
 	t.Run("GatewayRegistration", func(t *testing.T) { testLiveGatewayRegistration(t, n) })
+	t.Run("GapCDR", func(t *testing.T) { testLiveGapCDR(t, n, 0) })
+	t.Run("GapCDRBackfillLate", func(t *testing.T) { testLiveGapCDR(t, n, 12*time.Second) })
+	t.Run("RestartMidCall", func(t *testing.T) { testLiveRestartMidCall(t, n) })
+	t.Run("BurstKill", func(t *testing.T) { testLiveBurstKill(t, n) })
+	t.Run("DaemonKill", func(t *testing.T) { testLiveDaemonKill(t, n) })
+	t.Run("DaemonKillMasterCSV", func(t *testing.T) { testLiveDaemonKillMasterCSV(t, n) })
 }
 
 // connected waits for the rig's first connect and returns how long it

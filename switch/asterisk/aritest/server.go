@@ -16,6 +16,7 @@ package aritest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -101,6 +102,14 @@ type endpoint struct {
 type channel struct {
 	id  string
 	raw json.RawMessage
+	// answer is when it went Up (the event's timestamp), what
+	// CDR(answer,u) reads; linkedid is its caller's, set by Dial, as
+	// CHANNEL(linkedid) reads it.
+	answer   time.Time
+	linkedid string
+	// start is its ChannelCreated's timestamp, what CDR(start,u) reads:
+	// Asterisk's CDR engine dates a channel by that stasis message.
+	start time.Time
 }
 
 // New starts a fake node holding the recorded state after the scenario's
@@ -390,9 +399,10 @@ func (s *Server) ReplayScenario() {
 // track applies an event to the REST state. s.mu is held.
 func (s *Server) track(ev []byte) {
 	var w struct {
-		Type     string    `json:"type"`
-		Endpoint *endpoint `json:"endpoint"`
-		Contact  *struct {
+		Type      string    `json:"type"`
+		Timestamp string    `json:"timestamp"`
+		Endpoint  *endpoint `json:"endpoint"`
+		Contact   *struct {
 			URI    string `json:"uri"`
 			Status string `json:"contact_status"`
 			AOR    string `json:"aor"`
@@ -433,9 +443,37 @@ func (s *Server) track(ev []byte) {
 	case "Dial":
 		s.putChannel(w.Caller)
 		s.putChannel(w.Peer)
+		if caller, peer := s.channel(channelID(w.Caller)), s.channel(channelID(w.Peer)); caller != nil && peer != nil && peer.linkedid == "" {
+			peer.linkedid = cmp.Or(caller.linkedid, caller.id)
+		}
 	default:
 		s.putChannel(w.Channel)
+		var st struct {
+			State string `json:"state"`
+		}
+		_ = json.Unmarshal(w.Channel, &st)
+		c := s.channel(channelID(w.Channel))
+		ts, err := time.Parse(ariTimeLayout, w.Timestamp)
+		if c != nil && err == nil {
+			if st.State == "Up" && c.answer.IsZero() {
+				c.answer = ts
+			}
+			if w.Type == "ChannelCreated" && c.start.IsZero() {
+				c.start = ts
+			}
+		}
 	}
+}
+
+// channel returns the live channel id, nil when there is none. s.mu is
+// held.
+func (s *Server) channel(id string) *channel {
+	for i := range s.channels {
+		if s.channels[i].id == id {
+			return &s.channels[i]
+		}
+	}
+	return nil
 }
 
 func channelID(raw json.RawMessage) string {
@@ -670,7 +708,10 @@ func (s *Server) serveAOR(w http.ResponseWriter, id string) {
 
 // SetChannelVar sets the answer to GET /channels/{id}/variable?variable=name.
 // Without it, CHANNEL(audionativeformat) of any channel is the recorded
-// "(ulaw)" of an answered leg, and every other variable is empty.
+// "(ulaw)" of an answered leg; CDR(answer,u) is the time the channel's
+// events showed it Up, "<epoch>.<µs>" as Asterisk 23.4.1 answers it;
+// CHANNEL(linkedid) is the id of the channel that dialled it (its Dial
+// event), else its own; every other variable is empty.
 func (s *Server) SetChannelVar(id, name, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -686,15 +727,50 @@ func (s *Server) SetChannelVar(id, name, value string) {
 // any other.
 func (s *Server) serveChannelVar(w http.ResponseWriter, id, name string) {
 	s.mu.Lock()
-	live := slices.ContainsFunc(s.channels, func(c channel) bool { return c.id == id })
+	var ch channel
+	if c := s.channel(id); c != nil {
+		ch = *c
+	}
 	v, set := s.chanVars[id][name]
 	s.mu.Unlock()
-	switch {
-	case !live:
-		writeJSON(w, http.StatusNotFound, `{"message":"Channel not found"}`)
-	case set:
+	value := func(v string) {
 		b, _ := json.Marshal(map[string]string{"value": v})
 		writeJSON(w, http.StatusOK, string(b))
+	}
+	switch {
+	case ch.id == "":
+		writeJSON(w, http.StatusNotFound, `{"message":"Channel not found"}`)
+	case set:
+		value(v)
+	case name == "CDR(answer,u)":
+		// The channel's own CDR object, to the microsecond, as recorded
+		// (channel-var-caller-1001-cdr-answer-u.json); "" before the answer
+		// (not recorded).
+		if ch.answer.IsZero() {
+			value("")
+		} else {
+			value(fmt.Sprintf("%d.%06d", ch.answer.Unix(), ch.answer.Nanosecond()/1000))
+		}
+	case name == "CDR(start,u)":
+		// Asterisk's CDR start (recorded:
+		// channel-var-caller-1001-cdr-start-u.json, .922298 against
+		// creationtime .922): the ChannelCreated's timestamp, else the
+		// channel's creationtime.
+		t := ch.start
+		if t.IsZero() {
+			var c struct {
+				Created string `json:"creationtime"`
+			}
+			_ = json.Unmarshal(ch.raw, &c)
+			t, _ = time.Parse(ariTimeLayout, c.Created)
+		}
+		if t.IsZero() {
+			value("")
+		} else {
+			value(fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000))
+		}
+	case name == "CHANNEL(linkedid)":
+		value(cmp.Or(ch.linkedid, ch.id))
 	case name == "CHANNEL(audionativeformat)":
 		writeJSON(w, http.StatusOK, string(Recorded("channel-var-caller-1001-channel-audionativeformat.json")))
 	default:

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -455,5 +458,57 @@ func TestModuleReload(t *testing.T) {
 	}
 	if reqs := srv.Requests(); !slices.ContainsFunc(reqs, func(r string) bool { return strings.Contains(r, "PUT") && strings.Contains(r, "modules/pbx_config") }) {
 		t.Errorf("requests %q lack the reload", reqs)
+	}
+}
+
+// TestChannelVarsAsRecorded: during a call the fake answers CDR(answer,u)
+// with the time the channel went Up and CHANNEL(linkedid) with the
+// caller's id, in the shape Asterisk 23.4.1 answered them (the recorded
+// bodies of ../shared/testdata/asterisk/fidelity, step 3).
+func TestChannelVarsAsRecorded(t *testing.T) {
+	srv := New(t)
+	end := time.Now().Add(time.Minute)
+	events, caller, callee := CallEvents("1001", "1002", 20*time.Second, end)
+	for _, ev := range events {
+		if strings.Contains(string(ev), `"type":"ChannelHangupRequest"`) {
+			break
+		}
+		srv.Push(ev)
+	}
+	shape := regexp.MustCompile(`^\{"value":"\d{10}\.\d{6}"\}$`)
+	for _, f := range []string{"channel-var-caller-1001-cdr-answer-u.json", "channel-var-callee-1002-cdr-answer-u.json",
+		"channel-var-caller-1001-cdr-start-u.json", "channel-var-callee-1002-cdr-start-u.json"} {
+		if !shape.Match(Recorded(f)) {
+			t.Fatalf("recorded %s = %s: the test's shape is wrong", f, Recorded(f))
+		}
+	}
+	answer := end.Add(-20 * time.Second)
+	for _, tc := range []struct {
+		id, variable string
+		want         *regexp.Regexp
+		recorded     string
+	}{
+		{caller, "CDR(answer,u)", shape, ""},
+		{callee, "CDR(answer,u)", shape, ""},
+		{caller, "CDR(start,u)", shape, ""},
+		{callee, "CDR(start,u)", shape, ""},
+		{caller, "CHANNEL(linkedid)", regexp.MustCompile(`^\{"value":"` + regexp.QuoteMeta(caller) + `"\}$`), "channel-var-caller-1001-channel-linkedid.json"},
+		{callee, "CHANNEL(linkedid)", regexp.MustCompile(`^\{"value":"` + regexp.QuoteMeta(caller) + `"\}$`), "channel-var-callee-1002-channel-linkedid.json"},
+	} {
+		status, body := get(t, srv.URL+"/channels/"+tc.id+"/variable?variable="+url.QueryEscape(tc.variable), User, Password)
+		if status != 200 || !tc.want.MatchString(body) {
+			t.Errorf("%s of %s = %d %s", tc.variable, tc.id, status, body)
+		}
+		if tc.recorded != "" && string(Recorded(tc.recorded)) != `{"value":"1796584875.0"}` {
+			t.Errorf("recorded %s = %s: both legs carry the caller's id", tc.recorded, Recorded(tc.recorded))
+		}
+		if tc.variable == "CDR(answer,u)" {
+			var v struct{ Value string }
+			_ = json.Unmarshal([]byte(body), &v)
+			sec, _ := strconv.ParseFloat(v.Value, 64)
+			if d := time.Duration((sec - float64(answer.UnixNano())/1e9) * 1e9); d < -10*time.Millisecond || d > 10*time.Millisecond {
+				t.Errorf("%s of %s = %s, %v from the answer %v", tc.variable, tc.id, v.Value, d, answer)
+			}
+		}
 	}
 }
