@@ -267,7 +267,7 @@ func sorceryFix(t ObjectType) string {
 	case PJSIPRegistration:
 		section = "res_pjsip_outbound_registration"
 	}
-	return fmt.Sprintf("in sorcery.conf [%s] add `%s = memory` after `%s = config,pjsip.conf,criteria=type=%s`, then restart Asterisk (switch/asterisk/README.md)", section, t, t, t)
+	return fmt.Sprintf("in sorcery.conf [%s] add `%s = astdb,switchboard_%s` (kept across Asterisk restarts; `memory` works too but loses the pushed objects at each restart) after `%s = config,pjsip.conf,criteria=type=%s`, then restart Asterisk (switch/asterisk/README.md)", section, t, t, t, t)
 }
 
 // sorcery creates a probe auth, aor, endpoint and identify, in the
