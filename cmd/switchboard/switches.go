@@ -294,7 +294,8 @@ func (d domainSink) Apply(ctx context.Context, c provisioning.Change) error {
 // refreshed from the store on connect and kept current as a ConfigSink.
 type gatewayNames struct {
 	svc   *provisioning.Service
-	mu    sync.Mutex // serialises writers
+	mu    sync.Mutex       // serialises writers
+	byID  map[int64]string // the provisioned gateways' names by id (writers only)
 	names atomic.Pointer[map[string]bool]
 	// changed are called, without waiting, when a gateway's name joins or
 	// leaves the set.
@@ -318,37 +319,54 @@ func (g *gatewayNames) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := make(map[string]bool, len(gws))
+	byID := make(map[int64]string, len(gws))
 	for _, gw := range gws {
-		m[gw.Name] = true
+		byID[gw.ID] = gw.Name
 	}
 	g.mu.Lock()
-	g.names.Store(&m)
+	g.byID = byID
+	g.publish()
 	g.mu.Unlock()
 	return nil
 }
 
-// Apply keeps the set current between refreshes.
+// publish stores the set of names of byID and reports whether it
+// changed; g.mu is held.
+func (g *gatewayNames) publish() bool {
+	m := make(map[string]bool, len(g.byID))
+	for _, name := range g.byID {
+		m[name] = true
+	}
+	old := g.names.Load()
+	g.names.Store(&m)
+	if old == nil || len(*old) != len(m) {
+		return true
+	}
+	for name := range m {
+		if !(*old)[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply keeps the set current between refreshes. Gateways are kept by id,
+// so a renamed gateway's old name leaves the set with the rename.
 func (g *gatewayNames) Apply(_ context.Context, c provisioning.Change) error {
 	if c.Gateway == nil {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	m := map[string]bool{}
-	if old := g.names.Load(); old != nil {
-		for k := range *old {
-			m[k] = true
-		}
+	if g.byID == nil {
+		g.byID = map[int64]string{}
 	}
-	_, had := m[c.Gateway.Name]
 	if c.Op == provisioning.OpDelete {
-		delete(m, c.Gateway.Name)
+		delete(g.byID, c.Gateway.ID)
 	} else {
-		m[c.Gateway.Name] = true
+		g.byID[c.Gateway.ID] = c.Gateway.Name
 	}
-	g.names.Store(&m)
-	if had != (c.Op != provisioning.OpDelete) { // a rename is a new name too
+	if g.publish() {
 		for _, fn := range g.changed {
 			fn()
 		}
