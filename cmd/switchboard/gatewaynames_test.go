@@ -49,7 +49,9 @@ func TestGatewayNamesFollowChanges(t *testing.T) {
 		calls int
 	}{
 		{"refreshed", func() {}, []string{"carrier-a"}, []string{"carrier-b"}, 0},
-		{"created", func() { must(svc.CreateGateway(ctx, admin, &provisioning.Gateway{Name: "carrier-b", Host: "sip.b.example"})) },
+		{"created", func() {
+			must(svc.CreateGateway(ctx, admin, &provisioning.Gateway{Name: "carrier-b", Host: "sip.b.example"}))
+		},
 			[]string{"carrier-a", "carrier-b"}, nil, 1},
 		{"updated, same name", func() {
 			_, err := svc.UpdateGateway(ctx, admin, old.ID, func(g *provisioning.Gateway) error { g.Description = "main"; return nil })
