@@ -302,24 +302,40 @@ func (l *fsLeg) state() string {
 // event's own variables) and puts placeholders for the start and end
 // LegRecord requires.
 func eventVars(ev Event, live bool) map[string]string {
-	var vars map[string]string
-	for k, v := range ev.Headers {
-		if len(k) <= len(hdrVariablePrefix) || !strings.EqualFold(k[:len(hdrVariablePrefix)], hdrVariablePrefix) {
+	n := 0
+	for _, h := range ev.hs {
+		if !h.dup && isVariableKey(h.key) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	vars := make(map[string]string, n+2)
+	for _, h := range ev.hs {
+		if h.dup || !isVariableKey(h.key) {
 			continue
 		}
-		name := strings.ToLower(k[len(hdrVariablePrefix):])
+		name := strings.ToLower(h.key[len(hdrVariablePrefix):])
 		if live && isTimeVar(name) {
 			continue
 		}
-		if vars == nil {
-			vars = make(map[string]string, 128)
+		if _, seen := vars[name]; !seen { // two spellings of a name with a space: the first
+			vars[name] = h.value
 		}
-		vars[name] = v
 	}
-	if live && vars != nil {
+	if len(vars) == 0 {
+		return nil // only times, dropped
+	}
+	if live {
 		vars["start_uepoch"], vars["end_uepoch"] = liveTimePlaceholder, liveTimePlaceholder
 	}
 	return vars
+}
+
+// isVariableKey reports whether a header key is variable_<name>.
+func isVariableKey(k string) bool {
+	return len(k) > len(hdrVariablePrefix) && strings.EqualFold(k[:len(hdrVariablePrefix)], hdrVariablePrefix)
 }
 
 // isTimeVar reports whether LegRecord reads a variable for times and

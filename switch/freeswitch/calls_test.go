@@ -271,7 +271,7 @@ func eslEvent(name, id string, seq int, kv ...string) Event {
 	for i := 0; i+1 < len(kv); i += 2 {
 		h[canonicalHeaderKey(kv[i])] = kv[i+1]
 	}
-	return Event{Headers: h}
+	return NewEvent(h, nil)
 }
 
 // eslHangupComplete is a minimal CHANNEL_HANGUP_COMPLETE (or DESTROY).
@@ -355,7 +355,7 @@ func TestCallsApply(t *testing.T) {
 	}, {
 		name: "other events and events without a uuid",
 		steps: []step{
-			{ev: Event{Headers: map[string]string{"Event-Name": "HEARTBEAT"}}},
+			{ev: NewEvent(map[string]string{"Event-Name": "HEARTBEAT"}, nil)},
 			{ev: eslEvent("CUSTOM", "u1", 1, "Event-Subclass", "sofia::register")},
 			{ev: eslEvent("CHANNEL_CREATE", "", 1)},
 		},
