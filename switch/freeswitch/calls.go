@@ -166,7 +166,7 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 	}
 	l := c.legs[id]
 	if name == callEventComplete || name == callEventDestroy {
-		rec, err := LegRecord(eventVars(ev, false), eventProfile(ev), c.cdrOpt)
+		rec, err := legRecord(ev.variable, eventProfile(ev), c.cdrOpt)
 		if err != nil && l == nil && name == callEventDestroy {
 			return nil, nil, nil // a channel destroyed before it ever ran
 		}

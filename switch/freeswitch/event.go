@@ -2,6 +2,7 @@ package freeswitch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -132,15 +133,26 @@ func (e Event) lookup(name string) *eventHeader {
 	}
 }
 
-// keyHash hashes a key the same in any case (FNV-1a of the bytes with
-// the ASCII case bit set).
+// keyHash hashes a key the same in any case: its length and its first
+// and last eight bytes with the ASCII case bit set, mixed. The middle is
+// left out (keys of one event rarely share length, start and end) so
+// that a hash costs the same for every key: it is computed for each
+// header and each lookup (issue 12 item 14).
 func keyHash(k string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(k); i++ {
-		h ^= uint32(k[i] | 0x20)
-		h *= 16777619
+	const fold = 0x2020202020202020
+	var a, b uint64
+	if n := len(k); n >= 8 {
+		a = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(k), n))
+		b = binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(k[n-8:]), 8))
+	} else {
+		for i := 0; i < n; i++ {
+			a |= uint64(k[i]) << (8 * i)
+		}
 	}
-	return h
+	h := ((a|fold)*0x9e3779b97f4a7c15 ^ (b | fold)) * 0xc2b2ae3d27d4eb4f
+	h ^= uint64(len(k))
+	h *= 0x9e3779b97f4a7c15
+	return uint32(h >> 32)
 }
 
 // sameKey reports whether two header keys have the same canonical form
@@ -177,6 +189,15 @@ func (e Event) Get(name string) string {
 		return h.value
 	}
 	return ""
+}
+
+// variable returns the channel variable name (lower case), the header
+// variable_<name> in any case; "" when the event lacks it. It is what
+// eventVars(e, false)[name] is, without the map.
+func (e Event) variable(name string) string {
+	var buf [80]byte
+	k := append(append(buf[:0], "variable_"...), name...)
+	return e.Get(unsafe.String(&k[0], len(k)))
 }
 
 // Has reports whether the event has a header of that name.
@@ -368,17 +389,27 @@ func parseEventHeaders(block string) (Event, error) {
 }
 
 // scanHeaderValue reports whether every byte of s may appear in a header
-// value (validHeaderValue) and whether s holds a '%'.
+// value (validHeaderValue) and whether s holds a '%'. It tests eight
+// bytes at a time for a control byte or DEL (a tab, allowed, sends it to
+// the byte-wise test).
 func scanHeaderValue(s string) (valid, pct bool) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '%':
-			pct = true
-		case (c < ' ' && c != '\t') || c == 0x7f:
-			return false, pct
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		below := (x - 0x20*ones) &^ x & highs // a byte under 0x20
+		del := x ^ 0x7f*ones
+		del = (del - ones) &^ del & highs // a 0x7f byte
+		if below|del != 0 {
+			break
 		}
 	}
-	return true, pct
+	for ; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false, false
+		}
+	}
+	return true, strings.IndexByte(s, '%') >= 0
 }
 
 // validHeaderKey is keyNeedsCanon's valid: a key of token characters and
@@ -584,7 +615,17 @@ func parseHeaderBlock(block string, decode bool) (map[string]string, error) {
 	return m, nil
 }
 
-func trimSpaceTab(s string) string { return strings.Trim(s, " \t") }
+// trimSpaceTab trims spaces and tabs at both ends.
+func trimSpaceTab(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
+}
 
 // eslClip shortens a line quoted in an error.
 func eslClip(s string) string {

@@ -445,3 +445,22 @@ func BenchmarkEventFromHeaders(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestScanHeaderValue: the eight-bytes-at-a-time test agrees with
+// validHeaderValue for every byte at every position of a value, after
+// bytes of 0x80 and above too, and finds the '%'.
+func TestScanHeaderValue(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 17; pos++ {
+			b := []byte("abcdefghijklmnopq")
+			b[pos] = byte(c)
+			for _, v := range []string{string(b), "\x80\xff" + string(b), string(b[:pos+1])} {
+				valid, pct := scanHeaderValue(v)
+				want := validHeaderValue(v)
+				if valid != want || want && pct != strings.Contains(v, "%") {
+					t.Fatalf("%q: valid %v %% %v, want valid %v", v, valid, pct, want)
+				}
+			}
+		}
+	}
+}

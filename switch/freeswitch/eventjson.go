@@ -2,7 +2,6 @@ package freeswitch
 
 import (
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -58,21 +57,28 @@ func eventJSON(e Event) json.RawMessage {
 	return append(b, '}')
 }
 
-// appendJSONKey appends a header key, canonical, as a JSON string. A
-// valid key (token characters) needs no escape but for '&'; anything
-// else takes appendJSONString.
+// appendJSONKey appends a header key, canonical, as a JSON string, in
+// one pass: a key of token characters needs no escape but for '&'; any
+// other key takes canonicalHeaderKey and appendJSONString.
 func appendJSONKey(dst []byte, k string) []byte {
-	canon, valid := keyNeedsCanon(k)
-	if valid && strings.IndexByte(k, '&') < 0 && strings.IndexByte(k, ' ') < 0 {
-		dst = append(dst, '"')
-		if canon {
-			dst = appendCanonicalKey(dst, k)
-		} else {
-			dst = append(dst, k...)
+	start := len(dst)
+	dst = append(append(dst, '"'), k...)
+	key := dst[start+1:]
+	upper := true
+	for i, c := range key {
+		if !tokenBytes[c] || c == '&' {
+			return appendJSONString(dst[:start], canonicalHeaderKey(k))
 		}
-		return append(dst, '"')
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+			key[i] = c
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+			key[i] = c
+		}
+		upper = c == '-'
 	}
-	return appendJSONString(dst, canonicalHeaderKey(k))
+	return append(dst, '"')
 }
 
 // appendJSONString appends s as encoding/json writes a string (with
