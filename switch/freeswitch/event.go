@@ -271,10 +271,10 @@ func microTime(s string) time.Time {
 // own body as its Content-Length says.
 //
 // It accepts what eslgo's reader (net/textproto's ReadMIMEHeader)
-// accepts and gives the same Event as EventFromHeaders of that reader's
-// result: canonical keys, the first of repeated headers, values trimmed
-// and URL-decoded. It is more lenient in one way: the blank line may be
-// missing at the end of b.
+// accepts and gives the same headers (Headers: canonical keys, the first
+// of repeated headers, values trimmed and URL-decoded) and body as
+// EventFromHeaders of that reader's result, in the order they came. It is
+// more lenient in one way: the blank line may be missing at the end of b.
 func ParsePlainEvent(b []byte) (Event, error) {
 	end, bodyStart, _ := headerBlockEnd(b)
 	return parsePlainEvent(b, string(b[:end]), bodyStart)
@@ -430,7 +430,10 @@ func validHeaderKey(k string) bool {
 // its textproto.MIMEHeader, whose values are still URL-encoded, and its
 // Body (kept, not copied; an empty body is nil). Values are decoded as
 // ParsePlainEvent decodes them (url.PathUnescape: '+' stays '+', a value
-// with a broken escape is kept as it came).
+// with a broken escape is kept as it came). The headers are in the order
+// of their canonical keys (a map has none); the adapter no longer reads
+// through eslgo, only BenchmarkESLStream's comparison and the fuzz tests'
+// textproto reference do.
 func EventFromHeaders(h map[string][]string, body []byte) Event {
 	headers := make(map[string]string, len(h))
 	for k, vs := range h {
