@@ -137,9 +137,9 @@ func streamPayloads(b *testing.B) (plain, js, minimal streamPayload) {
 		plain.frames = frame(plain.frames, body, "plain")
 		plain.events++
 		plain.legs += legs
-		jb, ok := jsonBySeq[ev.Headers["Event-Sequence"]]
+		jb, ok := jsonBySeq[ev.Headers()["Event-Sequence"]]
 		if !ok {
-			b.Fatalf("no json twin of event %s", ev.Headers["Event-Sequence"])
+			b.Fatalf("no json twin of event %s", ev.Headers()["Event-Sequence"])
 		}
 		js.frames = frame(js.frames, jb, "json")
 		js.events++
@@ -347,7 +347,8 @@ func jsonEvent(body []byte) (Event, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Event{}, err
 	}
-	ev := Event{Headers: make(map[string]string, len(m))}
+	headers := make(map[string]string, len(m))
+	var evBody []byte
 	for k, v := range m {
 		var s string
 		switch v := v.(type) {
@@ -366,12 +367,12 @@ func jsonEvent(body []byte) (Event, error) {
 			s = sb.String()
 		}
 		if k == "_body" {
-			ev.Body = []byte(s)
+			evBody = []byte(s)
 			continue
 		}
-		ev.Headers[canonicalHeaderKey(k)] = s
+		headers[canonicalHeaderKey(k)] = s
 	}
-	return ev, nil
+	return NewEvent(headers, evBody), nil
 }
 
 // lazyRead indexes an event's header lines and decodes only the three

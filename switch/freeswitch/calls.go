@@ -106,10 +106,18 @@ type Calls struct {
 
 // fsLeg is what Calls knows of one live channel.
 type fsLeg struct {
-	id        string
-	born      uint64
-	seq       uint64            // the highest Event-Sequence applied
-	vars      map[string]string // variables, without times (see eventVars)
+	id   string
+	born uint64
+	seq  uint64 // the highest Event-Sequence applied
+	// ev is the last event that carried variables (evVars), read through
+	// its index: copying its ~150 variables into a map for each live event
+	// cost more than LegRecord's few dozen lookups (issue 12 item 14).
+	ev     Event
+	evVars bool
+	// vars comes first: the start and end placeholders, what observe
+	// filled in (direction, channel_name, uuid) and, for a leg made from
+	// a resync row, all its variables.
+	vars      map[string]string
 	prof      CallerProfile
 	callState string // Channel-Call-State, HANGUP excepted
 	start     time.Time
@@ -166,7 +174,7 @@ func (c *Calls) Apply(ev Event) (upserts []presence.Call, ended []string, cdrs [
 	}
 	l := c.legs[id]
 	if name == callEventComplete || name == callEventDestroy {
-		rec, err := LegRecord(eventVars(ev, false), eventProfile(ev), c.cdrOpt)
+		rec, err := legRecord(ev.variable, eventProfile(ev), c.cdrOpt)
 		if err != nil && l == nil && name == callEventDestroy {
 			return nil, nil, nil // a channel destroyed before it ever ran
 		}
@@ -224,20 +232,20 @@ func (c *Calls) observe(l *fsLeg, name string, ev Event) {
 	if cs := ev.Get(hdrCallState); cs != "" && cs != "HANGUP" {
 		l.callState = cs
 	}
-	if vars := eventVars(ev, true); vars != nil {
-		l.vars, l.dirty = vars, true
+	if hasLiveVars(ev) {
+		l.ev, l.evVars, l.vars, l.dirty = ev, true, nil, true
 	}
 	if l.vars == nil {
 		l.vars = map[string]string{"start_uepoch": liveTimePlaceholder, "end_uepoch": liveTimePlaceholder}
 	}
 	// A variable-less event still says the direction and channel name.
-	if v := ev.Get(hdrCallDirection); v != "" && l.vars["direction"] == "" {
+	if v := ev.Get(hdrCallDirection); v != "" && l.variable("direction") == "" {
 		l.vars["direction"], l.dirty = v, true
 	}
-	if v := ev.Get(hdrChannelName); v != "" && l.vars["channel_name"] == "" {
+	if v := ev.Get(hdrChannelName); v != "" && l.variable("channel_name") == "" {
 		l.vars["channel_name"], l.dirty = v, true
 	}
-	if l.vars["uuid"] == "" {
+	if l.variable("uuid") == "" {
 		l.vars["uuid"] = l.id
 	}
 	if mergeProfile(&l.prof, eventProfile(ev)) {
@@ -296,30 +304,31 @@ func (l *fsLeg) state() string {
 	return "ringing" // DOWN, DIALING, RINGING, EARLY, RING_WAIT
 }
 
-// eventVars returns the channel variables an event carries (variable_*
-// headers, names in lower case), nil when it carries none. live drops
-// the times (a live leg has none yet, and its CDR comes from the final
-// event's own variables) and puts placeholders for the start and end
-// LegRecord requires.
-func eventVars(ev Event, live bool) map[string]string {
-	var vars map[string]string
-	for k, v := range ev.Headers {
-		if len(k) <= len(hdrVariablePrefix) || !strings.EqualFold(k[:len(hdrVariablePrefix)], hdrVariablePrefix) {
-			continue
-		}
-		name := strings.ToLower(k[len(hdrVariablePrefix):])
-		if live && isTimeVar(name) {
-			continue
-		}
-		if vars == nil {
-			vars = make(map[string]string, 128)
-		}
-		vars[name] = v
+// variable is the leg's variable name (lower case) as LegRecord reads
+// it: vars first, then, without the times (a live leg has none yet, and
+// its CDR comes from the final event's own variables), those of the last
+// event that had any.
+func (l *fsLeg) variable(name string) string {
+	if v, ok := l.vars[name]; ok || !l.evVars || isTimeVar(name) {
+		return v
 	}
-	if live && vars != nil {
-		vars["start_uepoch"], vars["end_uepoch"] = liveTimePlaceholder, liveTimePlaceholder
+	return l.ev.variable(name)
+}
+
+// hasLiveVars reports whether ev carries a channel variable other than
+// the times a live leg ignores.
+func hasLiveVars(ev Event) bool {
+	for _, h := range ev.hs {
+		if !h.dup && isVariableKey(h.key) && !isTimeVar(strings.ToLower(h.key[len(hdrVariablePrefix):])) {
+			return true
+		}
 	}
-	return vars
+	return false
+}
+
+// isVariableKey reports whether a header key is variable_<name>.
+func isVariableKey(k string) bool {
+	return len(k) > len(hdrVariablePrefix) && strings.EqualFold(k[:len(hdrVariablePrefix)], hdrVariablePrefix)
 }
 
 // isTimeVar reports whether LegRecord reads a variable for times and
@@ -412,7 +421,7 @@ func (c *Calls) legParties(l *fsLeg) cdr.Record {
 	if !l.dirty {
 		return l.parties
 	}
-	rec, err := LegRecord(l.vars, l.prof, c.cdrOpt)
+	rec, err := legRecord(l.variable, l.prof, c.cdrOpt)
 	if err != nil { // cannot happen with the placeholders; keep what is known
 		rec = cdr.Record{
 			CallID: l.id, LinkedID: first(l.prof.OriginatorUUID, l.id),
@@ -549,7 +558,7 @@ func (c *Calls) legFromRow(r *ShowChannel, now time.Time) *fsLeg {
 	} else {
 		vars["user_name"] = user
 	}
-	l.vars = vars
+	l.vars, l.evVars = vars, false
 	l.start = now
 	if r.CreatedEpoch > 0 {
 		l.start = time.Unix(r.CreatedEpoch, 0).UTC()

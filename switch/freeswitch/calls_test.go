@@ -3,6 +3,7 @@ package freeswitch
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -271,7 +272,7 @@ func eslEvent(name, id string, seq int, kv ...string) Event {
 	for i := 0; i+1 < len(kv); i += 2 {
 		h[canonicalHeaderKey(kv[i])] = kv[i+1]
 	}
-	return Event{Headers: h}
+	return NewEvent(h, nil)
 }
 
 // eslHangupComplete is a minimal CHANNEL_HANGUP_COMPLETE (or DESTROY).
@@ -355,7 +356,7 @@ func TestCallsApply(t *testing.T) {
 	}, {
 		name: "other events and events without a uuid",
 		steps: []step{
-			{ev: Event{Headers: map[string]string{"Event-Name": "HEARTBEAT"}}},
+			{ev: NewEvent(map[string]string{"Event-Name": "HEARTBEAT"}, nil)},
 			{ev: eslEvent("CUSTOM", "u1", 1, "Event-Subclass", "sofia::register")},
 			{ev: eslEvent("CHANNEL_CREATE", "", 1)},
 		},
@@ -515,4 +516,56 @@ func BenchmarkCallsApply(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// mapVars is how Calls read an event's variables until issue 12 item 14
+// (a map of them all, names in lower case; live: without the times, with
+// the start and end placeholders, nil when only times were there): the
+// reference for the lookups that replaced it.
+func mapVars(ev Event, live bool) map[string]string {
+	var vars map[string]string
+	for k, v := range ev.Headers() {
+		if len(k) <= len(hdrVariablePrefix) || !strings.EqualFold(k[:len(hdrVariablePrefix)], hdrVariablePrefix) {
+			continue
+		}
+		name := strings.ToLower(k[len(hdrVariablePrefix):])
+		if live && isTimeVar(name) {
+			continue
+		}
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars[name] = v
+	}
+	if live && vars != nil {
+		vars["start_uepoch"], vars["end_uepoch"] = liveTimePlaceholder, liveTimePlaceholder
+	}
+	return vars
+}
+
+// TestVariableLookups: for every recorded event, a CDR's variable lookup
+// (Event.variable) and a live leg's (fsLeg.variable) give what the map
+// of all variables gave, for every variable and for names it lacks.
+func TestVariableLookups(t *testing.T) {
+	absent := []string{"no_such_variable", "answer_epoch", "billsec", "duration", "start_epoch", "Variable_uuid"}
+	for i, ev := range eslScenario(t) {
+		final, live := mapVars(ev, false), mapVars(ev, true)
+		for _, k := range append(slices.Collect(maps.Keys(final)), absent...) {
+			if got := ev.variable(k); got != final[k] {
+				t.Fatalf("event %d: variable(%q) = %q, want %q", i, k, got, final[k])
+			}
+		}
+		if hasLiveVars(ev) != (live != nil) {
+			t.Fatalf("event %d: hasLiveVars %v, want %v", i, hasLiveVars(ev), live != nil)
+		}
+		if live == nil {
+			continue
+		}
+		l := &fsLeg{ev: ev, evVars: true, vars: map[string]string{"start_uepoch": liveTimePlaceholder, "end_uepoch": liveTimePlaceholder}}
+		for _, k := range append(slices.Collect(maps.Keys(final)), absent...) {
+			if got := l.variable(k); got != live[k] {
+				t.Fatalf("event %d: live variable(%q) = %q, want %q", i, k, got, live[k])
+			}
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,4 +121,52 @@ func TestAPIRefusesLineBreaks(t *testing.T) {
 			t.Errorf("%q: %v", cmd, err)
 		}
 	}
+}
+
+// TestSequence: events overtaken within the window come out in
+// Event-Sequence order; one older than the last released comes out at
+// once.
+func TestSequence(t *testing.T) {
+	ev := func(seq string) Event {
+		return NewEvent(map[string]string{"Event-Name": "CUSTOM", "Event-Sequence": seq}, nil)
+	}
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"in order", []string{"1", "2", "3"}, []string{"1", "2", "3"}},
+		{"overtaken", []string{"5", "3", "4", "1", "2"}, []string{"1", "2", "3", "4", "5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			in, out := make(chan Event, len(tc.in)), make(chan Event, len(tc.in))
+			for _, s := range tc.in {
+				in <- ev(s)
+			}
+			go sequence(ctx, in, out, 50*time.Millisecond)
+			var got []string
+			for range tc.in {
+				got = append(got, (<-out).Get("Event-Sequence"))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("late", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		in, out := make(chan Event, 2), make(chan Event, 2)
+		go sequence(ctx, in, out, 0)
+		in <- ev("9")
+		if got := (<-out).Seq(); got != 9 {
+			t.Fatalf("got %d, want 9", got)
+		}
+		in <- ev("7")
+		if got := (<-out).Seq(); got != 7 {
+			t.Fatalf("late event: got %d, want 7", got)
+		}
+	})
 }

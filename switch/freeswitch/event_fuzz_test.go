@@ -3,6 +3,7 @@ package freeswitch
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +44,7 @@ func FuzzParsePlainEvent(f *testing.F) {
 		}
 		owned, oerr := parseOwnedPlainEvent(bytes.Clone(b))
 		if (oerr == nil) != (err == nil) || err == nil && !sameEvent(owned, ev) {
-			t.Fatalf("parseOwnedPlainEvent %q %v\nParsePlainEvent     %q %v", owned.Headers, oerr, ev.Headers, err)
+			t.Fatalf("parseOwnedPlainEvent %q %v\nParsePlainEvent     %q %v", owned.Headers(), oerr, ev.Headers(), err)
 		}
 		want, terr := textprotoEvent(b)
 		if terr != nil {
@@ -53,12 +54,25 @@ func FuzzParsePlainEvent(f *testing.F) {
 			t.Fatalf("textproto accepts what ParsePlainEvent refuses: %v", err)
 		}
 		if !sameEvent(ev, want) {
-			t.Fatalf("ParsePlainEvent %q %q\ntextproto       %q %q", ev.Headers, ev.Body, want.Headers, want.Body)
+			t.Fatalf("ParsePlainEvent %q %q\ntextproto       %q %q", ev.Headers(), ev.Body, want.Headers(), want.Body)
 		}
-		for k := range ev.Headers {
-			if canonicalHeaderKey(k) != k {
-				t.Fatalf("key %q is not canonical", k)
+		// Every header textproto read is found by its canonical key and
+		// in another case, and the CDR's Raw is that event.
+		for k, v := range want.Headers() {
+			if got := ev.Get(k); got != v || !ev.Has(k) {
+				t.Fatalf("Get(%q) = %q, want %q", k, got, v)
 			}
+			if !strings.Contains(k, " ") {
+				if got := ev.Get(strings.ToLower(k)); got != v {
+					t.Fatalf("Get(%q) = %q, want %q", strings.ToLower(k), got, v)
+				}
+			}
+		}
+		if ev.Len() != len(want.Headers()) {
+			t.Fatalf("%d headers, textproto %d", ev.Len(), len(want.Headers()))
+		}
+		if got, wantJSON := eventJSON(ev), wantEventJSON(ev); !bytes.Equal(got, wantJSON) {
+			t.Fatalf("eventJSON %s\nwant      %s", got, wantJSON)
 		}
 	})
 }

@@ -2,47 +2,83 @@ package freeswitch
 
 import (
 	"encoding/json"
-	"slices"
 	"unicode/utf8"
 )
 
-// eventJSON is the event as one JSON object of its headers (sorted), with
-// the body, when there is one, under "_body" as in FreeSWITCH's json event
-// format: the Raw of the CDRs made from events.
+// eventJSON is the event as one JSON object of its headers, in the
+// order the node sent them (each key once, canonical as
+// textproto.CanonicalMIMEHeaderKey writes it, its first value), with the
+// body, when there is one, under "_body" as in FreeSWITCH's json event
+// format (last, or in the place of a header of that name): the Raw of the
+// CDRs made from events.
 //
-// It writes exactly what json.Marshal of the headers map writes (sorted
-// keys, HTML-safe escapes, invalid UTF-8 as U+FFFD; FuzzEventJSON), at a
-// fraction of the cost: json.Marshal went through reflection and sorted
-// through an interface, about a tenth of the adapter's CPU per event
-// (issue 12 item 14).
+// Strings are escaped as json.Marshal escapes them (HTML-safe escapes,
+// invalid UTF-8 as U+FFFD; FuzzEventJSON). Until issue 12 item 14 the
+// keys were sorted, as json.Marshal of a map sorts them: sorting ~250
+// keys per CDR was a tenth of the adapter's CPU, and the switch's own
+// order is the better record of what it sent. Readers never depended on
+// the order (the store keeps Raw as JSON text; every consumer decodes
+// it).
 func eventJSON(e Event) json.RawMessage {
-	keys := make([]string, 0, len(e.Headers)+1)
 	size := 2
-	for k, v := range e.Headers {
-		keys = append(keys, k)
-		size += len(k) + len(v) + 6
+	for _, h := range e.hs {
+		size += len(h.key) + len(h.value) + 6
 	}
-	_, shadowed := e.Headers["_body"]
-	if e.Body != nil && !shadowed {
-		keys = append(keys, "_body")
+	body := e.Body != nil
+	if body {
 		size += len(e.Body) + 12
 	}
-	slices.Sort(keys)
 	b := make([]byte, 0, size+size/16)
 	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
+	first := true
+	for _, h := range e.hs {
+		if h.dup {
+			continue
+		}
+		if !first {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		first = false
+		b = appendJSONKey(b, h.key)
 		b = append(b, ':')
-		if k == "_body" && e.Body != nil {
-			b = appendJSONString(b, string(e.Body))
+		if body && sameKey(h.key, "_body") {
+			b, body = appendJSONString(b, string(e.Body)), false
 		} else {
-			b = appendJSONString(b, e.Headers[k])
+			b = appendJSONString(b, h.value)
 		}
 	}
+	if body {
+		if !first {
+			b = append(b, ',')
+		}
+		b = append(b, `"_body":`...)
+		b = appendJSONString(b, string(e.Body))
+	}
 	return append(b, '}')
+}
+
+// appendJSONKey appends a header key, canonical, as a JSON string, in
+// one pass: a key of token characters needs no escape but for '&'; any
+// other key takes canonicalHeaderKey and appendJSONString.
+func appendJSONKey(dst []byte, k string) []byte {
+	start := len(dst)
+	dst = append(append(dst, '"'), k...)
+	key := dst[start+1:]
+	upper := true
+	for i, c := range key {
+		if !tokenBytes[c] || c == '&' {
+			return appendJSONString(dst[:start], canonicalHeaderKey(k))
+		}
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+			key[i] = c
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+			key[i] = c
+		}
+		upper = c == '-'
+	}
+	return append(dst, '"')
 }
 
 // appendJSONString appends s as encoding/json writes a string (with

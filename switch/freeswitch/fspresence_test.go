@@ -241,7 +241,7 @@ func TestPresenceFromEventSynthetic(t *testing.T) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			h[canonicalHeaderKey(kv[i])] = kv[i+1]
 		}
-		return Event{Headers: h}
+		return NewEvent(h, nil)
 	}
 	t.Run("register over TLS behind NAT, IPv6, no host, no time", func(t *testing.T) {
 		ch, ok := PresenceFromEvent(custom(subRegister, "from-user", "alice", "status", "Registered(TLS-NAT)",
@@ -275,7 +275,7 @@ func TestPresenceFromEventSynthetic(t *testing.T) {
 		}
 	})
 	t.Run("not CUSTOM", func(t *testing.T) {
-		if _, ok := PresenceFromEvent(Event{Headers: map[string]string{"Event-Name": "CHANNEL_CREATE", "Event-Subclass": subRegister}}, opt); ok {
+		if _, ok := PresenceFromEvent(NewEvent(map[string]string{"Event-Name": "CHANNEL_CREATE", "Event-Subclass": subRegister}, nil), opt); ok {
 			t.Error("a channel event taken for presence")
 		}
 	})
@@ -344,7 +344,7 @@ func TestPresenceFromEventUserState(t *testing.T) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			h[canonicalHeaderKey(kv[i])] = kv[i+1]
 		}
-		return Event{Headers: h}
+		return NewEvent(h, nil)
 	}
 	tests := []struct {
 		name string

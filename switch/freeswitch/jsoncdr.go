@@ -157,10 +157,18 @@ type CallerProfile struct {
 //     proto_specific_hangup_cause sip:NNN, else 0.
 //   - Codec = read_codec, else write_codec. UserAgent = sip_user_agent.
 func LegRecord(vars map[string]string, prof CallerProfile, opt JSONCDROptions) (cdr.Record, error) {
+	return legRecord(func(name string) string { return vars[name] }, prof, opt)
+}
+
+// legRecord is LegRecord of the variables get returns (names in lower
+// case): a CDR made from an event reads its few dozen variables straight
+// from the event (Event.variable) instead of a map of all of them (issue
+// 12 item 14).
+func legRecord(get func(name string) string, prof CallerProfile, opt JSONCDROptions) (cdr.Record, error) {
 	if opt.Switch == "" {
 		return cdr.Record{}, errNoSwitch
 	}
-	v := func(k string) string { return strings.TrimSpace(vars[k]) }
+	v := func(k string) string { return strings.TrimSpace(get(k)) }
 	rec := cdr.Record{
 		Switch:    opt.Switch,
 		CallID:    first(v("uuid"), strings.TrimSpace(prof.UUID)),

@@ -17,7 +17,7 @@ func recordedJSONEvent(t *testing.T, name string) Event {
 	if err := json.Unmarshal(esltest.Recorded(name), &h); err != nil {
 		t.Fatal(err)
 	}
-	return Event{Headers: h}
+	return NewEvent(h, nil)
 }
 
 // TestCarrierDIDInbound: a carrier that is no provisioned gateway called a
