@@ -54,7 +54,7 @@ type routingRenderer struct {
 func renderPlan(o PushOptions, p *provisioning.Plan) (ctxs []dialplanContext, dids []dialplanExten) {
 	base := TenantContext(p.Tenant.ID)
 	r := &routingRenderer{o: o, p: p, base: base, obj: base + "-obj", out: base + "-out", cid: base + "-cid"}
-	return []dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs()}, r.dids()
+	return []dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.dids()
 }
 
 // gosub is the entry point's body: Gosub into d, then hang up.
@@ -132,7 +132,7 @@ func (r *routingRenderer) dids() []dialplanExten {
 		}
 		digits := strings.TrimPrefix(d.Number, "+")
 		for _, name := range []string{"+" + digits, digits} {
-			out = append(out, dialplanExten{Name: name, Steps: r.entry(*d.Destination)})
+			out = append(out, dialplanExten{Name: name, Steps: r.entry(*d.Destination, "Gosub("+fromContext+",s,1)")})
 		}
 	}
 	return out
@@ -183,7 +183,6 @@ func (r *routingRenderer) objects() dialplanContext {
 	c.Exts = append(c.Exts,
 		dialplanExten{Name: "hangup", Steps: []string{"Hangup(21)"}},
 		dialplanExten{Name: "busy", Steps: []string{"Hangup(17)"}},
-		dialplanExten{Name: "rrmark", Comment: "Dial's U(): the member who answered a round-robin group", Steps: []string{"Set(DB(" + huntDBFamily + "/${ARG1})=${ARG2})", "Return()"}},
 	)
 	return c
 }
@@ -314,7 +313,7 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 			"Set(SB_I=${DB("+huntDBFamily+"/"+key+")})",
 			`ExecIf($["${SB_I}"=""]?Set(SB_I=-1))`,
 			fmt.Sprintf("Set(SB_I=$[(${SB_I}+1)%%%d])", n))
-		dialOpts = ",U(" + r.obj + "^rrmark^1^" + key + "^${SB_I})"
+		dialOpts = ",U(" + r.base + "-rr^" + key + "^${SB_I})"
 	case provisioning.HuntRandom:
 		e.Steps = append(e.Steps, fmt.Sprintf("Set(SB_I=${RAND(0,%d)})", n-1))
 	default:
@@ -506,6 +505,14 @@ func (r *routingRenderer) outbound() dialplanContext {
 	return c
 }
 
+// roundRobin is [sb-tT-rr]: Dial's U() runs its s on the member who
+// answered a round-robin group (U names a context only), keeping the
+// member's index in AstDB for the group's next call.
+func (r *routingRenderer) roundRobin() dialplanContext {
+	return dialplanContext{Name: r.base + "-rr", Comment: []string{fmt.Sprintf("Tenant %d: the last answerer of a round-robin group.", r.p.Tenant.ID)},
+		Exts: []dialplanExten{{Name: "s", Steps: []string{"Set(DB(" + huntDBFamily + "/${ARG1})=${ARG2})", "Return()"}}}}
+}
+
 // callerIDs is [sb-tT-cid]: s sets the caller ID of the calling phone's
 // extension (the first extension, by number, whose destination is its
 // account) when it has one.
@@ -541,6 +548,27 @@ func (r *routingRenderer) callerIDs() dialplanContext {
 	return c
 }
 
+// fromContext restores a DID call's caller ID from its From header.
+// Asterisk's astdb sorcery wizard stores a pushed gateway endpoint's
+// unset callerid as "<unknown>" and reads it back as the number
+// "unknown", which then replaces the From of every call from the
+// gateway (seen on Asterisk 23.4.1); conditions on the caller ID need
+// the real one.
+const fromContext = "switchboard-from"
+
+func fromCallerID() dialplanContext {
+	return dialplanContext{Name: fromContext, Comment: []string{
+		"The caller ID of a call from a gateway, from its From header when the",
+		"endpoint's stored callerid (\"unknown\") replaced it.",
+	}, Exts: []dialplanExten{{Name: "s", Steps: []string{
+		`GotoIf($["${CALLERID(num)}"!="unknown"]?done)`,
+		"Set(SB_FROM=${PJSIP_HEADER(read,From)})",
+		"Set(SB_FROM=${CUT(SB_FROM,@,1)})",
+		"Set(CALLERID(num)=${CUT(SB_FROM,:,2)})",
+		"n(done)|Return()",
+	}}}}
+}
+
 // renderRouting writes the whole file: switchboard-dids with every
 // plan's routed DIDs (and the DID routes of o no plan has), then each
 // plan's contexts.
@@ -569,5 +597,5 @@ func renderRouting(node, file string, o PushOptions, routes []provisioning.DIDRo
 		}
 	}
 	dids.Exts = append(dids.Exts, didContext(o, rest).Exts...)
-	return renderDialplan(node, file, append([]dialplanContext{dids}, tenants...)...)
+	return renderDialplan(node, file, append([]dialplanContext{dids, fromCallerID()}, tenants...)...)
 }
