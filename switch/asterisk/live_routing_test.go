@@ -460,10 +460,12 @@ func TestLiveRouting(t *testing.T) {
 		})
 		_ = start
 		sb = rr.uas(bob, "answer_uas.xml", 200*time.Millisecond)
-		if err := rr.node.call(t, alice, "7509").wait(20 * time.Second); err == nil {
+		call := rr.node.call(t, alice, "7509")
+		err := call.wait(20 * time.Second)
+		stopped(call, sb)
+		if err == nil {
 			t.Errorf("7509 still answered after its deletion")
 		}
-		stopped(sb)
 		if sb.received("INVITE") != 0 {
 			t.Errorf("bob was rung by a deleted group")
 		}
@@ -525,4 +527,34 @@ func sippHeader(t *testing.T, s *sippRun, method, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// TestLiveRoutingReload10k writes the dialplan of 10,000 extensions
+// (BenchmarkRoutingDialplan10k's plan) into the node's generated file and
+// times pbx_config's reload over ARI until the last extension is there.
+func TestLiveRoutingReload10k(t *testing.T) {
+	n := requireLiveNode(t)
+	path := os.Getenv(envLiveDialplan)
+	if path == "" || n.cli == nil {
+		t.Skipf("needs %s and %s", envLiveDialplan, envLiveCLI)
+	}
+	client := NewConfigClient(n.url, n.user, n.password, nil)
+	t.Cleanup(func() {
+		_ = os.WriteFile(path, nil, 0o644)
+		_ = client.ReloadModule(context.Background(), "pbx_config")
+	})
+	p := bigPlan(99999, 10000)
+	start := time.Now()
+	text := renderRouting(liveSwitch, "extensions_switchboard.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p})
+	rendered := time.Since(start)
+	must(t, os.WriteFile(path, text, 0o644))
+	written := time.Since(start)
+	must(t, client.ReloadModule(t.Context(), "pbx_config"))
+	reloaded := time.Since(start)
+	out, err := n.runCLI(t.Context(), "dialplan show 109999@sb-t99999")
+	if err != nil || !strings.Contains(out, "Gosub(sb-t99999-obj,x10000,1)") {
+		t.Fatalf("after the reload, 109999@sb-t99999 is %q (%v)", out, err)
+	}
+	t.Logf("RESULT 10,000 extensions: rendered %v, written %v (%d bytes), pbx_config reloaded %v after the start (reload alone %v)",
+		rendered.Round(time.Millisecond), written.Round(time.Millisecond), len(text), reloaded.Round(time.Millisecond), (reloaded - written).Round(time.Millisecond))
 }
