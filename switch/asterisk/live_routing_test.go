@@ -5,6 +5,7 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -538,7 +539,9 @@ func TestLiveRoutingReload10k(t *testing.T) {
 	if path == "" || n.cli == nil {
 		t.Skipf("needs %s and %s", envLiveDialplan, envLiveCLI)
 	}
-	client := NewConfigClient(n.url, n.user, n.password, nil)
+	// The reload of a file this size takes long: ConfigClient's default
+	// timeout would give up first.
+	client := NewConfigClient(n.url, n.user, n.password, &http.Client{Timeout: 10 * time.Minute})
 	t.Cleanup(func() {
 		_ = os.WriteFile(path, nil, 0o644)
 		_ = client.ReloadModule(context.Background(), "pbx_config")

@@ -597,5 +597,9 @@ func renderRouting(node, file string, o PushOptions, routes []provisioning.DIDRo
 		}
 	}
 	dids.Exts = append(dids.Exts, didContext(o, rest).Exts...)
-	return renderDialplan(node, file, append([]dialplanContext{dids, fromCallerID()}, tenants...)...)
+	var all []dialplanContext
+	for _, c := range append([]dialplanContext{dids, fromCallerID()}, tenants...) {
+		all = append(all, splitLarge(c)...)
+	}
+	return renderDialplan(node, file, all...)
 }

@@ -44,3 +44,45 @@ func BenchmarkRoutingDialplan10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "bytes")
 }
+
+// TestSplitLargeContexts: a plan of 1,000 extensions is written in
+// contexts of about bucketSize extensions (hashed; Asterisk loads one context
+// in quadratic time), every extension still reachable from its context
+// through its includes, exact names before patterns, the phone context
+// last.
+func TestSplitLargeContexts(t *testing.T) {
+	p := bigPlan(7, 1000)
+	p.Routes = []*provisioning.OutboundRoute{{RoutingMeta: provisioning.RoutingMeta{ID: 1}, Name: "all", Action: provisioning.RouteBlock, Patterns: []provisioning.DialPattern{"X."}}}
+	dp := parseDialplan(t, renderRouting("ast1", "x.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p}))
+	for name, exts := range dp {
+		if n := len(exts) - len(exts["include"]); n > 2*bucketSize && exts["include"] == nil {
+			t.Errorf("%s holds %d extensions", name, n)
+		}
+	}
+	var find func(ctx, ext string, depth int) bool
+	find = func(ctx, ext string, depth int) bool {
+		if dp[ctx][ext] != nil {
+			return true
+		}
+		for _, inc := range dp[ctx]["include"] {
+			if depth < 3 && find(inc, ext, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, x := range p.Extensions {
+		if !find("sb-t7", x.Number, 0) || !find("sb-t7-obj", fmt.Sprintf("x%d", x.ID), 0) || !find("sb-t7-cid", "e-"+p.Accounts[x.Destination.ID].Username, 0) {
+			t.Fatalf("extension %s not reachable from its contexts", x.Number)
+		}
+	}
+	for _, d := range p.DIDs {
+		if !find(DIDContext, d.Number, 0) {
+			t.Fatalf("DID %s not reachable from %s", d.Number, DIDContext)
+		}
+	}
+	inc := dp["sb-t7"]["include"]
+	if len(inc) < 3 || inc[len(inc)-1] != "phones" || inc[len(inc)-2] != "sb-t7-p" || dp["sb-t7-p"]["_X."] == nil {
+		t.Errorf("sb-t7 includes %v: want the buckets, then the patterns (sb-t7-p), then phones", inc)
+	}
+}
