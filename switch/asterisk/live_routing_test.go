@@ -5,8 +5,10 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -560,4 +562,128 @@ func TestLiveRoutingReload10k(t *testing.T) {
 	}
 	t.Logf("RESULT 10,000 extensions: rendered %v, written %v (%d bytes), pbx_config reloaded %v after the start (reload alone %v)",
 		rendered.Round(time.Millisecond), written.Round(time.Millisecond), len(text), reloaded.Round(time.Millisecond), (reloaded - written).Round(time.Millisecond))
+}
+
+// TestLiveRoutingSetupTime measures what routing adds to call setup:
+// INVITE from the carrier (127.0.0.2, the gateway's identify) → 180
+// relayed from the ringing phone, for a DID straight to an account and
+// for a DID through a condition (time window and caller ID), an
+// extension and a skip_busy ring-all group; each call is then
+// CANCELled.
+func TestLiveRoutingSetupTime(t *testing.T) {
+	rr := startRoutingRig(t)
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	alice, aa := rr.phone("alice")
+	gw := &provisioning.Gateway{Name: fmt.Sprintf("sblive-gwa-%d", liveUserBase), Host: "127.0.0.2", Port: 5999, TenantID: &rr.tenant.ID}
+	must(t, rr.svc.CreateGateway(ctx, admin, gw))
+	t.Cleanup(func() { _ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw}) })
+	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
+		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPIdentify, gw.Name})
+		return err == nil
+	})
+	plain := rr.did(acctDest(aa))
+	h := &provisioning.HuntGroup{RoutingMeta: rr.in, Number: "7600", Name: "setup", Strategy: provisioning.HuntRingAll, SkipBusy: true,
+		Members: []provisioning.HuntMember{{Destination: acctDest(aa)}}}
+	must(t, rr.svc.CreateHuntGroup(ctx, admin, h))
+	x := &provisioning.Extension{RoutingMeta: rr.in, Number: "7601", Destination: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}}
+	must(t, rr.svc.CreateExtension(ctx, admin, x))
+	c := &provisioning.Condition{RoutingMeta: rr.in, Name: "setup", TimeZone: "UTC", Times: []string{"00:00-24:00"}, CallerIDs: []string{"+1555000*"},
+		Match: provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, Miss: acctDest(aa)}
+	must(t, rr.svc.CreateCondition(ctx, admin, c))
+	featured := rr.did(provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID})
+
+	const calls = 20
+	for _, tc := range []struct{ name, did string }{{"DID → account", plain}, {"DID → condition → extension → ring_all skip_busy", featured}} {
+		var took []time.Duration
+		for range calls {
+			ring := rr.uas(alice, "ring_uas.xml", 0)
+			d, err := inviteTo180(rr.node.sip, tc.did)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if err := ring.wait(5 * time.Second); err != nil {
+				t.Fatalf("%s: the phone: %v", tc.name, err)
+			}
+			took = append(took, d)
+		}
+		slices.Sort(took)
+		t.Logf("RESULT INVITE → 180, %s: median %v, p90 %v, max %v (%d calls)", tc.name,
+			took[len(took)/2].Round(10*time.Microsecond), took[len(took)*9/10].Round(10*time.Microsecond), took[len(took)-1].Round(10*time.Microsecond), calls)
+	}
+}
+
+// inviteTo180 sends an INVITE for number from 127.0.0.2 to sip, returns
+// how long the 180 took, then CANCELs the call and ACKs its 487.
+func inviteTo180(sip, number string) (time.Duration, error) {
+	conn, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	to, err := net.ResolveUDPAddr("udp", sip)
+	if err != nil {
+		return 0, err
+	}
+	local := conn.LocalAddr().String()
+	rnd := make([]byte, 8)
+	_, _ = cryptorand.Read(rnd)
+	id := hex.EncodeToString(rnd)
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+	ruri := "sip:" + number + "@" + sip
+	common := func(method, toTag string) string {
+		return "Via: SIP/2.0/UDP " + local + ";branch=z9hG4bK" + id + ";rport\r\n" +
+			"From: \"Carrier\" <sip:+15550001111@127.0.0.2>;tag=" + id + "\r\n" +
+			"To: <sip:" + number + "@" + sip + ">" + toTag + "\r\n" +
+			"Call-ID: " + id + "@127.0.0.2\r\nCSeq: 1 " + method + "\r\nMax-Forwards: 70\r\n"
+	}
+	invite := "INVITE " + ruri + " SIP/2.0\r\n" + common("INVITE", "") + "Contact: <sip:carrier@" + local + ">\r\n" +
+		"Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp
+	start := time.Now()
+	if _, err := conn.WriteTo([]byte(invite), to); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 8192)
+	read := func() (string, error) {
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := conn.ReadFrom(buf)
+		return string(buf[:n]), err
+	}
+	var took time.Duration
+	for took == 0 {
+		msg, err := read()
+		if err != nil {
+			return 0, fmt.Errorf("waiting for 180: %w", err)
+		}
+		switch {
+		case strings.HasPrefix(msg, "SIP/2.0 180"), strings.HasPrefix(msg, "SIP/2.0 183"):
+			took = time.Since(start)
+		case strings.HasPrefix(msg, "SIP/2.0 1"):
+		default:
+			return 0, fmt.Errorf("before the 180: %q", strings.SplitN(msg, "\r\n", 2)[0])
+		}
+	}
+	cancel := "CANCEL " + ruri + " SIP/2.0\r\n" + common("CANCEL", "") + "Content-Length: 0\r\n\r\n"
+	if _, err := conn.WriteTo([]byte(cancel), to); err != nil {
+		return 0, err
+	}
+	for {
+		msg, err := read()
+		if err != nil {
+			return 0, fmt.Errorf("waiting for 487: %w", err)
+		}
+		if !strings.HasPrefix(msg, "SIP/2.0 487") {
+			continue
+		}
+		tag := ""
+		for _, l := range strings.Split(msg, "\r\n") {
+			if strings.HasPrefix(strings.ToLower(l), "to:") {
+				if i := strings.Index(l, ";tag="); i >= 0 {
+					tag = l[i:]
+				}
+			}
+		}
+		ack := "ACK " + ruri + " SIP/2.0\r\n" + common("ACK", tag) + "Content-Length: 0\r\n\r\n"
+		_, err = conn.WriteTo([]byte(ack), to)
+		return took, err
+	}
 }
