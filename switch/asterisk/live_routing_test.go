@@ -576,7 +576,9 @@ func TestLiveRoutingSetupTime(t *testing.T) {
 	alice, aa := rr.phone("alice")
 	gw := &provisioning.Gateway{Name: fmt.Sprintf("sblive-gwa-%d", liveUserBase), Host: "127.0.0.2", Port: 5999, TenantID: &rr.tenant.ID}
 	must(t, rr.svc.CreateGateway(ctx, admin, gw))
-	t.Cleanup(func() { _ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw}) })
+	t.Cleanup(func() {
+		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw})
+	})
 	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
 		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPIdentify, gw.Name})
 		return err == nil
