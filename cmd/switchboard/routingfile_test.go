@@ -19,27 +19,7 @@ import (
 // account is pushed with that context; deleted, the extension goes again
 // within 2 s.
 func TestServeKeepsAsteriskRouting(t *testing.T) {
-	srv := aritest.New(t)
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
-	conf := filepath.Join(t.TempDir(), "switchboard.yaml")
-	file := filepath.Join(t.TempDir(), "extensions_switchboard.conf")
-	yaml := fmt.Sprintf("switches:\n  - name: ast1\n    type: asterisk\n    url: %s\n    user: %s\n    password: %s\n    domain: pbx.example.com\n    metrics_url: \"-\"\n    dialplan_file: %s\n    routing: true\n",
-		srv.URL, aritest.User, aritest.Password, file)
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, dsn, "--config", conf)
-	token := createToken(t, dsn)
-	base := "http://" + d.addr
-	reloads := func() int {
-		k := 0
-		for _, r := range srv.Requests() {
-			if strings.Contains(r, "PUT") && strings.Contains(r, "/asterisk/modules/pbx_config") {
-				k++
-			}
-		}
-		return k
-	}
+	srv, base, token, file, reloads := startDialplanDaemon(t, "    routing: true\n")
 	code, m := do(t, "POST", base+"/api/v1/tenants", token, `{"name":"Acme"}`)
 	if code != http.StatusCreated {
 		t.Fatalf("tenant: %d %v", code, m)
@@ -80,4 +60,33 @@ func TestServeKeepsAsteriskRouting(t *testing.T) {
 		b, _ := os.ReadFile(file)
 		return !strings.Contains(string(b), "exten => 100,1,")
 	})
+}
+
+// startDialplanDaemon starts the daemon with one Asterisk node (an
+// aritest server) whose dialplan_file is a temporary file, plus extra
+// lines of its switches entry; it returns the server, the API's base URL,
+// an admin token, the file and a count of pbx_config reloads so far.
+func startDialplanDaemon(t *testing.T, extra string) (srv *aritest.Server, base, token, file string, reloads func() int) {
+	t.Helper()
+	srv = aritest.New(t)
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
+	conf := filepath.Join(t.TempDir(), "switchboard.yaml")
+	file = filepath.Join(t.TempDir(), "extensions_switchboard.conf")
+	yaml := fmt.Sprintf("switches:\n  - name: ast1\n    type: asterisk\n    url: %s\n    user: %s\n    password: %s\n    domain: pbx.example.com\n    metrics_url: \"-\"\n    dialplan_file: %s\n%s",
+		srv.URL, aritest.User, aritest.Password, file, extra)
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, dsn, "--config", conf)
+	token = createToken(t, dsn)
+	reloads = func() int {
+		k := 0
+		for _, r := range srv.Requests() {
+			if strings.Contains(r, "PUT") && strings.Contains(r, "/asterisk/modules/pbx_config") {
+				k++
+			}
+		}
+		return k
+	}
+	return srv, "http://" + d.addr, token, file, reloads
 }
