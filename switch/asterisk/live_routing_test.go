@@ -393,6 +393,32 @@ func TestLiveRouting(t *testing.T) {
 		}
 	})
 
+	t.Run("follow-me after a busy phone, and a custom destination", func(t *testing.T) {
+		x := &provisioning.Extension{RoutingMeta: rr.in, Number: "7103", Name: "Bob FM", Destination: acctDest(ab),
+			FollowMe: &provisioning.FollowMe{CallerIDNumber: "+15557103000", Steps: []provisioning.FollowMeStep{{Destination: acctDest(ac), RingSecs: 10}}}}
+		must(t, rr.svc.CreateExtension(ctx, admin, x))
+		did := rr.did(ext(x))
+		busy, sc := rr.uas(bob, "busy_uas.xml", 0), rr.uas(carol, "answer_uas.xml", 200*time.Millisecond)
+		answered(t, rr.carrier(did, "+15550001111"), "follow-me")
+		answered(t, sc, "carol (follow-me)")
+		_ = busy.wait(5 * time.Second)
+		if busy.received("INVITE") != 1 {
+			t.Errorf("bob was not rung first")
+		}
+		results["follow-me"] = "bob 486, then the list rang carol, who answered"
+
+		u := &provisioning.CustomDestination{RoutingMeta: rr.in, Name: "mobile", Number: "+15551239999", GatewayID: &gwB.ID}
+		must(t, rr.svc.CreateCustomDestination(ctx, admin, u))
+		toCustom := rr.did(provisioning.Destination{Kind: provisioning.DestCustom, ID: u.ID})
+		gw := rr.gatewayUAS("127.0.0.3", portB, "answer_uas.xml")
+		answered(t, rr.carrier(toCustom, "+15550001111"), "custom destination")
+		answered(t, gw, "gw-b (custom destination)")
+		if ruri := sippHeader(t, gw, "INVITE", "INVITE "); !strings.Contains(ruri, "+15551239999@") {
+			t.Errorf("gw-b INVITE %q: want +15551239999", ruri)
+		}
+		results["custom destination"] = "DID → custom +15551239999 through gw-b, answered"
+	})
+
 	t.Run("forwards", func(t *testing.T) {
 		fwd := func(a *provisioning.Account, on provisioning.ForwardOn, secs int, d provisioning.Destination) {
 			must(t, rr.svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &a.ID, On: on, AfterSecs: secs, Destination: d, Enabled: true}))
