@@ -405,6 +405,9 @@ func TestLiveRouting(t *testing.T) {
 		if busy.received("INVITE") != 1 {
 			t.Errorf("bob was not rung first")
 		}
+		if from := sippHeader(t, sc, "INVITE", "From:"); !strings.Contains(from, "+15557103000") {
+			t.Errorf("carol's INVITE From %q: want the follow-me list's caller ID +15557103000", from)
+		}
 		results["follow-me"] = "bob 486, then the list rang carol, who answered"
 
 		u := &provisioning.CustomDestination{RoutingMeta: rr.in, Name: "mobile", Number: "+15551239999", GatewayID: &gwB.ID}
