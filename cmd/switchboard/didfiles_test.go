@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
 	"github.com/switchboard-voip/switchboard/switch/switchtest"
 )
 
@@ -74,27 +73,7 @@ func TestServeKeepsFreeSWITCHDIDFallback(t *testing.T) {
 // switchboard-dids dialling its account's endpoint, followed by PUT
 // /asterisk/modules/pbx_config; deleted, it goes again.
 func TestServeKeepsAsteriskDialplan(t *testing.T) {
-	srv := aritest.New(t)
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "sb.db")
-	conf := filepath.Join(t.TempDir(), "switchboard.yaml")
-	file := filepath.Join(t.TempDir(), "extensions_switchboard.conf")
-	yaml := fmt.Sprintf("switches:\n  - name: ast1\n    type: asterisk\n    url: %s\n    user: %s\n    password: %s\n    domain: pbx.example.com\n    metrics_url: \"-\"\n    dialplan_file: %s\n",
-		srv.URL, aritest.User, aritest.Password, file)
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, dsn, "--config", conf)
-	token := createToken(t, dsn)
-	base := "http://" + d.addr
-	reloads := func() int {
-		k := 0
-		for _, r := range srv.Requests() {
-			if strings.Contains(r, "PUT") && strings.Contains(r, "/asterisk/modules/pbx_config") {
-				k++
-			}
-		}
-		return k
-	}
+	_, base, token, file, reloads := startDialplanDaemon(t, "")
 	switchtest.WaitFor(t, "the dialplan file and a reload at start", func() bool {
 		b, err := os.ReadFile(file)
 		return err == nil && strings.Contains(string(b), "[switchboard-dids]") && reloads() >= 1

@@ -129,12 +129,18 @@ func TestLiveDaemonSIGKILL(t *testing.T) {
 	// Back: the daemon removes what it made (accounts from Asterisk's
 	// astdb, DIDs from both files).
 	p = startProcess(t, bin, dir, args...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the restarted daemon's log:\n%s", lastLines(p.stderr.String(), 80))
+		}
+	})
 	api.base = "http://" + p.addr
 	api.deleteAll()
 	for _, n := range nodes {
 		waitUntil(t, 15*time.Second, n.name()+"'s DID gone from its file", func() bool { return !n.fileReady() })
 		waitUntil(t, 15*time.Second, n.name()+"'s accounts gone from the node", n.cleared)
 	}
+
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Error(err)
 	}
@@ -405,6 +411,7 @@ type liveAst struct {
 	url, user, pass, sip, dp string
 	cli                      []string
 	restart                  bool
+	routing                  bool // SWITCHBOARD_TEST_ROUTING=1: the DID → extension → ring-all group
 	phone, callee, did, gw   string
 	phonePort, calleePort    int
 }
@@ -418,7 +425,7 @@ func newLiveAst(t *testing.T, v string) *liveAst {
 	}
 	n := &liveAst{t: t, user: u.User.Username(), sip: os.Getenv("SWITCHBOARD_TEST_ASTERISK_SIP"),
 		dp: os.Getenv("SWITCHBOARD_TEST_ASTERISK_DIALPLAN"), cli: strings.Fields(os.Getenv("SWITCHBOARD_TEST_ASTERISK_CLI")),
-		restart: os.Getenv("SWITCHBOARD_TEST_ASTERISK_RESTART") == "1"}
+		restart: os.Getenv("SWITCHBOARD_TEST_ASTERISK_RESTART") == "1", routing: os.Getenv("SWITCHBOARD_TEST_ROUTING") == "1"}
 	n.pass, _ = u.User.Password()
 	u.User = nil
 	n.url = u.String()
@@ -439,8 +446,12 @@ func newLiveAst(t *testing.T, v string) *liveAst {
 func (n *liveAst) name() string   { return "ast1" }
 func (n *liveAst) listen() string { return "" }
 func (n *liveAst) config() string {
-	return fmt.Sprintf("  - name: ast1\n    type: asterisk\n    url: %s\n    user: %q\n    password: %q\n    app: sblive-sigkill\n    domain: %s\n    metrics_url: \"-\"\n    dialplan_file: %s\n",
+	c := fmt.Sprintf("  - name: ast1\n    type: asterisk\n    url: %s\n    user: %q\n    password: %q\n    app: sblive-sigkill\n    domain: %s\n    metrics_url: \"-\"\n    dialplan_file: %s\n",
 		n.url, n.user, n.pass, astDomain, n.dp)
+	if n.routing {
+		c += "    routing: true\n"
+	}
+	return c
 }
 
 func (n *liveAst) provision(api *liveAPI, tenant int64) {
@@ -449,7 +460,15 @@ func (n *liveAst) provision(api *liveAPI, tenant int64) {
 	for _, u := range []string{n.phone, n.callee} {
 		callee = api.create("/api/v1/accounts", fmt.Sprintf(`{"domain":%q,"username":%q,"secret":"live-%s-secret"}`, astDomain, u, u))
 	}
-	api.create("/api/v1/dids", fmt.Sprintf(`{"tenant_id":%d,"number":%q,"account_id":%d}`, tenant, n.did, callee))
+	if n.routing {
+		// The call goes through the tenant's routing (issue 13): DID →
+		// extension 8100 → ring-all hunt group 8500 → the callee.
+		hg := api.create("/api/v1/hunt-groups", fmt.Sprintf(`{"tenant_id":%d,"number":"8500","name":"sigkill","strategy":"ring_all","members":[{"destination":{"type":"account","id":%d}}]}`, tenant, callee))
+		x := api.create("/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"8100","destination":{"type":"hunt_group","id":%d}}`, tenant, hg))
+		api.create("/api/v1/dids", fmt.Sprintf(`{"tenant_id":%d,"number":%q,"destination":{"type":"extension","id":%d}}`, tenant, n.did, x))
+	} else {
+		api.create("/api/v1/dids", fmt.Sprintf(`{"tenant_id":%d,"number":%q,"account_id":%d}`, tenant, n.did, callee))
+	}
 	// A carrier: calls from 127.0.0.2 land in from-gateway.
 	api.create("/api/v1/gateways", fmt.Sprintf(`{"name":%q,"host":"127.0.0.2","port":5060,"transport":"udp","register":false}`, n.gw))
 }
@@ -474,7 +493,7 @@ func (n *liveAst) cleared() bool {
 
 func (n *liveAst) fileReady() bool {
 	b, _ := os.ReadFile(n.dp)
-	return strings.Contains(string(b), "Dial(PJSIP/"+n.callee+",")
+	return strings.Contains(string(b), "Dial(PJSIP/"+n.callee+",") && strings.Contains(string(b), "exten => "+n.did+",1,")
 }
 
 const astSipp = "../../switch/asterisk/testdata/sipp"

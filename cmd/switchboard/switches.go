@@ -197,14 +197,42 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 // routes) current, so that Asterisk routes DIDs while Switchboard is down.
 func startAsteriskDialplan(sw SwitchConfig, opts asterisk.PushOptions, svc *provisioning.Service, log *slog.Logger, run func(name string, fn func(context.Context) error)) {
 	ast := sw.Asterisk
-	dp := asterisk.NewDialplan(asterisk.DialplanConfig{
+	cfg := asterisk.DialplanConfig{
 		Node: sw.Name, Path: ast.DialplanFile, Options: opts,
 		Routes: func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, sw.Domain) },
 		Client: asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
 		Keeper: genfile.Config{Logger: log},
-	})
+	}
+	if ast.Routing {
+		cfg.Plans = func(ctx context.Context) ([]*provisioning.Plan, error) { return tenantPlans(ctx, svc) }
+	}
+	dp := asterisk.NewDialplan(cfg)
 	svc.AddSink(dp)
 	run(sw.Name+" dialplan file", dp.Run)
+}
+
+// tenantPlans is every tenant's routing plan, from the plan cache: a
+// tenant's phones may call from any node, so each node has all of them.
+func tenantPlans(ctx context.Context, svc *provisioning.Service) ([]*provisioning.Plan, error) {
+	var plans []*provisioning.Plan
+	f := provisioning.TenantFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	for {
+		ts, err := svc.Tenants(ctx, provisioning.AdminScope(), f)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			p, err := svc.TenantPlan(ctx, t.ID)
+			if err != nil {
+				return nil, fmt.Errorf("tenant %d: %w", t.ID, err)
+			}
+			plans = append(plans, p)
+		}
+		if len(ts) < f.Limit {
+			return plans, nil
+		}
+		f.After = ts[len(ts)-1].ID
+	}
 }
 
 // cdrHold is how long a node's CDRs guessed at a reconnect wait for the

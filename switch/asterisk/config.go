@@ -53,6 +53,11 @@ type NodeConfig struct {
 	// Asterisk restart meanwhile (see DialplanFile). Empty: no file, DIDs
 	// are not routed by Switchboard on this node.
 	DialplanFile string `yaml:"dialplan_file"`
+	// Routing, with DialplanFile, renders every tenant's call routing
+	// (extensions, hunt groups, conditions, forwards, outbound routes)
+	// into the file, and pushes each account's endpoint with its tenant's
+	// context (sb-t<tenant id>, which includes the phone context last).
+	Routing bool `yaml:"routing"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -60,6 +65,7 @@ type NodeConfig struct {
 func (c *NodeConfig) PushOptions() PushOptions {
 	o := DefaultPushOptions()
 	o.PhoneQualifySecs = c.PhoneQualifySecs
+	o.TenantContexts = c.Routing && c.DialplanFile != ""
 	if c.DirectMedia != nil {
 		v := *c.DirectMedia
 		o.DirectMedia = &v
@@ -89,6 +95,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.DialplanFile != "" && !filepath.IsAbs(c.DialplanFile) {
 		return provisioning.Invalid("dialplan_file", "must be an absolute path, like /etc/asterisk/extensions_switchboard.conf")
+	}
+	if c.Routing && c.DialplanFile == "" {
+		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")
 	}
 	if _, err := time.LoadLocation(c.CDRFileTimezone); err != nil {
 		return provisioning.Invalid("cdr_file_timezone", "must be a time zone name like Europe/Berlin or UTC")

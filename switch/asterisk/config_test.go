@@ -27,6 +27,8 @@ func TestNodeConfig(t *testing.T) {
 		{"negative qualify", func(c *NodeConfig) { c.PhoneQualifySecs = -1 }, "phone_qualify_secs"},
 		{"dialplan file", func(c *NodeConfig) { c.DialplanFile = "/etc/asterisk/extensions_switchboard.conf" }, ""},
 		{"relative dialplan file", func(c *NodeConfig) { c.DialplanFile = "extensions_switchboard.conf" }, "dialplan_file"},
+		{"routing", func(c *NodeConfig) { c.DialplanFile, c.Routing = "/etc/asterisk/extensions_switchboard.conf", true }, ""},
+		{"routing without a dialplan file", func(c *NodeConfig) { c.Routing = true }, "routing"},
 	}
 	for _, tc := range tests {
 		c := good
@@ -42,6 +44,11 @@ func TestNodeConfig(t *testing.T) {
 		}
 	}
 	c := good
+	c.DialplanFile, c.Routing = "/etc/asterisk/extensions_switchboard.conf", true
+	if !c.PushOptions().TenantContexts || good.PushOptions().TenantContexts {
+		t.Errorf("PushOptions: tenant contexts with routing only")
+	}
+	c = good
 	c.SetDefaults()
 	if c.App != "switchboard" || c.CDRFileTimezone != "UTC" {
 		t.Errorf("defaults: %+v", c)

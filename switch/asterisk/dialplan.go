@@ -34,13 +34,15 @@ const DIDRingSecs = 30
 
 // dialplanContext is one context of the generated file.
 type dialplanContext struct {
-	Name    string
-	Comment []string
-	Exts    []dialplanExten
+	Name     string
+	Comment  []string
+	Exts     []dialplanExten
+	Includes []string // written last
 }
 
 // dialplanExten is one extension: its priorities, the first numbered 1
-// and the others n.
+// and the others n. A step written "n(label)|app" carries a priority
+// label.
 type dialplanExten struct {
 	Comment string
 	Name    string
@@ -119,12 +121,19 @@ func renderDialplan(node, file string, contexts ...dialplanContext) []byte {
 				b.WriteString("; " + e.Comment + "\n")
 			}
 			for i, s := range e.Steps {
+				label := ""
+				if l, rest, ok := strings.Cut(s, "|"); ok && strings.HasPrefix(l, "n(") {
+					label, s = l[1:], rest
+				}
 				if i == 0 {
-					b.WriteString("exten => " + e.Name + ",1," + s + "\n")
+					b.WriteString("exten => " + e.Name + ",1" + label + "," + s + "\n")
 				} else {
-					b.WriteString(" same => n," + s + "\n")
+					b.WriteString(" same => n" + label + "," + s + "\n")
 				}
 			}
+		}
+		for _, inc := range c.Includes {
+			b.WriteString("include => " + inc + "\n")
 		}
 	}
 	return b.Bytes()
@@ -134,6 +143,9 @@ func renderDialplan(node, file string, contexts ...dialplanContext) []byte {
 // (provisioning.Service.DIDRoutes with the node's domain).
 type DIDSource func(ctx context.Context) ([]provisioning.DIDRoute, error)
 
+// PlanSource lists the routing plans of the tenants a node serves.
+type PlanSource func(ctx context.Context) ([]*provisioning.Plan, error)
+
 // DialplanFile keeps a node's generated dialplan file current: a
 // provisioning.ConfigSink that re-renders it on every DID or account
 // change (an account's rename or deletion changes where its DIDs go), and
@@ -141,8 +153,9 @@ type DIDSource func(ctx context.Context) ([]provisioning.DIDRoute, error)
 // has Asterisk reload its dialplan over ARI (PUT
 // /asterisk/modules/pbx_config).
 type DialplanFile struct {
-	keeper *genfile.Keeper
-	watch  provisioning.DIDRouteWatch
+	keeper  *genfile.Keeper
+	watch   provisioning.DIDRouteWatch
+	routing bool
 }
 
 var _ provisioning.ConfigSink = (*DialplanFile)(nil)
@@ -157,6 +170,11 @@ type DialplanConfig struct {
 	Options PushOptions
 	// Routes lists the DIDs.
 	Routes DIDSource
+	// Plans, when set, lists the routing plans of the node's tenants
+	// (provisioning.Service.TenantPlan): each becomes its contexts
+	// (routing_dialplan.go), and its routed DIDs go to their destination
+	// whatever its type; Routes then only adds DIDs no plan has.
+	Plans PlanSource
 	// Client reloads pbx_config; nil: nothing is reloaded (tests).
 	Client *ConfigClient
 	// Keeper's timing; zero values take genfile's defaults.
@@ -165,7 +183,7 @@ type DialplanConfig struct {
 
 // NewDialplan returns a DialplanFile; it starts nothing: call Run.
 func NewDialplan(cfg DialplanConfig) *DialplanFile {
-	d := &DialplanFile{}
+	d := &DialplanFile{routing: cfg.Plans != nil}
 	kc := cfg.Keeper
 	kc.Path = cfg.Path
 	kc.Render = func(ctx context.Context) ([]byte, error) {
@@ -175,7 +193,14 @@ func NewDialplan(cfg DialplanConfig) *DialplanFile {
 			return nil, fmt.Errorf("asterisk: reading DIDs: %w", err)
 		}
 		d.watch.Set(routes)
-		return renderDialplan(cfg.Node, filepath.Base(cfg.Path), didContext(cfg.Options, routes)), nil
+		if cfg.Plans == nil {
+			return renderDialplan(cfg.Node, filepath.Base(cfg.Path), didContext(cfg.Options, routes)), nil
+		}
+		plans, err := cfg.Plans(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("asterisk: reading routing plans: %w", err)
+		}
+		return renderRouting(cfg.Node, filepath.Base(cfg.Path), cfg.Options, routes, plans), nil
 	}
 	if cfg.Client != nil {
 		kc.Reload = func(ctx context.Context) error { return cfg.Client.ReloadModule(ctx, "pbx_config") }
@@ -185,10 +210,11 @@ func NewDialplan(cfg DialplanConfig) *DialplanFile {
 }
 
 // Apply asks for a new render after a change that can move a DID route
-// (provisioning.DIDRouteWatch: a DID, or an account a DID routes to); it
-// never blocks.
+// (provisioning.DIDRouteWatch: a DID, or an account a DID routes to) or,
+// with Plans, any routing, account or gateway change (a plan names
+// accounts and gateways); it never blocks.
 func (d *DialplanFile) Apply(_ context.Context, c provisioning.Change) error {
-	if d.watch.Moves(c) {
+	if d.watch.Moves(c) || d.routing && (c.Routing != nil || c.Account != nil || c.Gateway != nil) {
 		d.keeper.Changed()
 	}
 	return nil

@@ -104,6 +104,10 @@ type PushOptions struct {
 	// username, for nodes that serve several SIP domains: PJSIP tries
 	// user@domain before user when it looks up an endpoint or AOR.
 	IDWithDomain bool
+	// TenantContexts gives each account's endpoint its tenant's routing
+	// context (TenantContext) instead of PhoneContext; the generated
+	// dialplan has one for every tenant and includes PhoneContext in it.
+	TenantContexts bool
 }
 
 // DefaultPushOptions is what a node gets when its configuration says
@@ -166,7 +170,11 @@ func AccountObjects(o PushOptions, a *provisioning.Account) ([]PJSIPObject, erro
 	}
 	var ep []Field
 	ep = appendIf(ep, "transport", o.Transports[provisioning.TransportUDP])
-	ep = appendIf(ep, "context", o.PhoneContext)
+	if o.TenantContexts && a.TenantID != 0 {
+		ep = appendIf(ep, "context", TenantContext(a.TenantID))
+	} else {
+		ep = appendIf(ep, "context", o.PhoneContext)
+	}
 	ep = appendCodecs(ep, o.Codecs)
 	ep = append(ep, Field{"auth", id}, Field{"aors", id})
 	ep = append(ep, Field{"callerid", callerID(a.CallerIDName, firstNonEmpty(a.CallerIDNumber, a.Username))})

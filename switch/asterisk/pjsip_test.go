@@ -272,3 +272,31 @@ func TestAccountIDWithDomainAndCallerID(t *testing.T) {
 		t.Errorf("auth username = %v, want the bare SIP username", objs[0].Fields[1])
 	}
 }
+
+// With TenantContexts an account's endpoint lands in its tenant's
+// routing context; without a tenant (an account read without its join)
+// it keeps the phone context.
+func TestAccountObjectsTenantContext(t *testing.T) {
+	o := recordingOptions()
+	o.TenantContexts = true
+	for _, tc := range []struct {
+		tenant int64
+		want   string
+	}{{42, "sb-t42"}, {0, o.PhoneContext}} {
+		a := dave
+		a.TenantID = tc.tenant
+		objs, err := AccountObjects(o, &a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, f := range objs[2].Fields {
+			if f.Attribute == "context" {
+				got = f.Value
+			}
+		}
+		if objs[2].Ref.Type != PJSIPEndpoint || got != tc.want {
+			t.Errorf("tenant %d: %s context %q, want %q", tc.tenant, objs[2].Ref, got, tc.want)
+		}
+	}
+}

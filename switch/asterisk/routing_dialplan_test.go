@@ -1,0 +1,364 @@
+package asterisk
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
+)
+
+// routingFixture is one tenant with every routing object, built through
+// the Service so that the plan is what the daemon renders.
+type routingFixture struct {
+	svc      *provisioning.Service
+	tenant   *provisioning.Tenant
+	accounts map[string]*provisioning.Account
+	gateways map[string]*provisioning.Gateway
+	objects  map[string]provisioning.Destination
+}
+
+func newRoutingService(t testing.TB) *provisioning.Service {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "routing.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4),
+		provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// routingPlanFixture builds: accounts alice bob carol dave erin; gateways
+// gw-a, gw-b; routes 911 (emergency), 1900 (block), 00. (strip 2,
+// prepend +, gw-a then gw-b); extensions 100 (alice, caller ID), 101
+// (bob, follow-me carol then an external number), 104 (dave, whose
+// forwards are busy→100, no answer after 15 s→external,
+// unreachable→erin); hunt groups 500 ring_all, 501 sequential with
+// failover, 502 round_robin, 503 random skip_busy, 504 ring_all
+// skip_busy; conditions by time window and by caller ID; a custom
+// destination; DIDs to each kind.
+func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gwPort int) *routingFixture {
+	t.Helper()
+	ctx := context.Background()
+	admin := provisioning.AdminScope()
+	f := &routingFixture{svc: svc, accounts: map[string]*provisioning.Account{}, gateways: map[string]*provisioning.Gateway{}, objects: map[string]provisioning.Destination{}}
+	f.tenant = &provisioning.Tenant{Name: "acme"}
+	must(t, svc.CreateTenant(ctx, admin, f.tenant))
+	dom := &provisioning.Domain{TenantID: f.tenant.ID, Name: "acme.example"}
+	must(t, svc.CreateDomain(ctx, admin, dom))
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		a := &provisioning.Account{DomainID: dom.ID, Username: u, Secret: "secret-" + u}
+		must(t, svc.CreateAccount(ctx, admin, a))
+		f.accounts[u] = a
+	}
+	for _, g := range []string{"gw-a", "gw-b"} {
+		gw := &provisioning.Gateway{Name: g, Host: host, Port: gwPort, TenantID: &f.tenant.ID}
+		must(t, svc.CreateGateway(ctx, admin, gw))
+		f.gateways[g] = gw
+	}
+	in := provisioning.RoutingMeta{TenantID: f.tenant.ID}
+	acct := func(u string) provisioning.Destination {
+		return provisioning.Destination{Kind: provisioning.DestAccount, ID: f.accounts[u].ID}
+	}
+	ext := func(n string) provisioning.Destination { return f.objects[n] }
+	external := func(n string) provisioning.Destination {
+		return provisioning.Destination{Kind: provisioning.DestExternal, Number: n}
+	}
+	gws := []int64{f.gateways["gw-a"].ID, f.gateways["gw-b"].ID}
+	for _, r := range []*provisioning.OutboundRoute{
+		{RoutingMeta: in, Name: "intl", Priority: 5, Patterns: []provisioning.DialPattern{"00."}, Strip: 2, Prepend: "+", GatewayIDs: gws},
+		{RoutingMeta: in, Name: "premium", Priority: 1, Action: provisioning.RouteBlock, Patterns: []provisioning.DialPattern{"1900XXXXXXX"}},
+		{RoutingMeta: in, Name: "emergency", Priority: 100, Action: provisioning.RouteEmergency, Patterns: []provisioning.DialPattern{"911", "112"}, GatewayIDs: gws[1:]},
+	} {
+		must(t, svc.CreateOutboundRoute(ctx, admin, r))
+	}
+	addExt := func(x *provisioning.Extension) {
+		x.RoutingMeta = in
+		must(t, svc.CreateExtension(ctx, admin, x))
+		f.objects[x.Number] = provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}
+	}
+	addExt(&provisioning.Extension{Number: "100", Name: "Alice", Destination: acct("alice"), CallerIDNumber: "+15145550100", CallerIDName: "Acme Alice"})
+	addExt(&provisioning.Extension{Number: "101", Name: "Bob", Destination: acct("bob"),
+		FollowMe: &provisioning.FollowMe{CallerIDNumber: "+15145550101", Steps: []provisioning.FollowMeStep{{Destination: acct("carol"), RingSecs: 10}, {Destination: external("0015145550199"), RingSecs: 20}}}})
+	addExt(&provisioning.Extension{Number: "104", Name: "Dave", Destination: acct("dave")})
+	for _, fw := range []*provisioning.Forward{
+		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardBusy, Destination: ext("100"), Enabled: true},
+		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 15, Destination: external("0015145550142"), Enabled: true},
+		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardUnreachable, Destination: acct("erin"), Enabled: true},
+		{AccountID: &f.accounts["erin"].ID, On: provisioning.ForwardAlways, Destination: acct("carol"), Enabled: false},
+	} {
+		must(t, svc.CreateForward(ctx, admin, fw))
+	}
+	addHunt := func(h *provisioning.HuntGroup) {
+		h.RoutingMeta = in
+		must(t, svc.CreateHuntGroup(ctx, admin, h))
+		f.objects[h.Number] = provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}
+	}
+	three := []provisioning.HuntMember{{Destination: acct("alice"), RingSecs: 10}, {Destination: acct("bob"), RingSecs: 10}, {Destination: acct("carol"), RingSecs: 10}}
+	addHunt(&provisioning.HuntGroup{Number: "500", Name: "sales", Strategy: provisioning.HuntRingAll, RingSecs: 20, Members: three})
+	addHunt(&provisioning.HuntGroup{Number: "501", Name: "support", Strategy: provisioning.HuntSequential, Members: three[:2], Failover: acct("carol")})
+	addHunt(&provisioning.HuntGroup{Number: "502", Name: "rotation", Strategy: provisioning.HuntRoundRobin, Members: three})
+	addHunt(&provisioning.HuntGroup{Number: "503", Name: "lottery", Strategy: provisioning.HuntRandom, SkipBusy: true, Members: three, Failover: provisioning.Destination{Kind: provisioning.DestBusy}})
+	addHunt(&provisioning.HuntGroup{Number: "504", Name: "free ones", Strategy: provisioning.HuntRingAll, SkipBusy: true, RingSecs: 15,
+		Members: []provisioning.HuntMember{{Destination: ext("100")}, {Destination: acct("bob")}, {Destination: external("0015145550177")}}, Failover: ext("104")})
+	addCond := func(name string, c *provisioning.Condition) {
+		c.RoutingMeta = in
+		must(t, svc.CreateCondition(ctx, admin, c))
+		f.objects[name] = provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID}
+	}
+	addCond("office", &provisioning.Condition{Name: "office", TimeZone: "Europe/Paris", Times: []string{"mon-fri 08:00-17:30", "sat 22:00-06:00 2026-12-24..2027-01-02"},
+		Match: ext("500"), Miss: ext("501")})
+	addCond("vip", &provisioning.Condition{Name: "vip", CallerIDs: []string{"+33612*", "5551234"}, Match: ext("100"), Miss: f.objects["office"]})
+	addCond("night", &provisioning.Condition{Name: "night", Manual: provisioning.ManualMatch, Match: provisioning.Destination{Kind: provisioning.DestHangup}, Miss: ext("100")})
+	custom := &provisioning.CustomDestination{RoutingMeta: in, Name: "mobile", Number: "15145550142", GatewayID: &f.gateways["gw-b"].ID}
+	must(t, svc.CreateCustomDestination(ctx, admin, custom))
+	f.objects["mobile"] = provisioning.Destination{Kind: provisioning.DestCustom, ID: custom.ID}
+	for n, d := range map[string]provisioning.Destination{
+		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550104": ext("104"),
+		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
+		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
+	} {
+		must(t, svc.CreateDID(ctx, admin, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
+	}
+	return f
+}
+
+// TestRoutingDialplanGolden renders the fixture's plan: the file's text
+// is reviewed once, then held by testdata/dialplan/routing.conf.
+func TestRoutingDialplanGolden(t *testing.T) {
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
+	must(t, err)
+	got := renderRouting("ast1", "extensions_switchboard.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p})
+	checkDialplanGolden(t, "routing.conf", got)
+}
+
+func checkDialplanGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "dialplan", name)
+	if *update {
+		must(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+// parsedDialplan is the rendered file read back: context → extension →
+// its steps (applications with their arguments), and each context's
+// includes.
+type parsedDialplan map[string]map[string][]string
+
+var execLine = regexp.MustCompile(`^(?:exten => ([^,]+),1|\s*same => n)(?:\(([a-z0-9]+)\))?,(.*)$`)
+
+func parseDialplan(t testing.TB, text []byte) parsedDialplan {
+	t.Helper()
+	out := parsedDialplan{}
+	var ctx, ext string
+	for _, l := range strings.Split(string(text), "\n") {
+		switch {
+		case l == "" || strings.HasPrefix(l, ";"):
+		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
+			ctx = l[1 : len(l)-1]
+			if out[ctx] != nil {
+				t.Fatalf("context %s twice", ctx)
+			}
+			out[ctx] = map[string][]string{}
+		case strings.HasPrefix(l, "include => "):
+			out[ctx]["include"] = append(out[ctx]["include"], strings.TrimPrefix(l, "include => "))
+		default:
+			m := execLine.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("line not understood: %q", l)
+			}
+			if m[1] != "" {
+				ext = m[1]
+				if out[ctx][ext] != nil {
+					t.Fatalf("%s: extension %s twice", ctx, ext)
+				}
+			}
+			out[ctx][ext] = append(out[ctx][ext], m[3])
+		}
+	}
+	return out
+}
+
+// TestRoutingDialplanMatchesTrace checks the rendered dialplan against
+// Plan.Trace for every entry point of the plan, at times inside and
+// outside the office window and from callers on and off the VIP list:
+// each phone or number a ring step rings is dialled by the object the
+// step's Via names, for the step's time; each dial_out leaves through the
+// trace's gateways in order; and every jump lands on an extension the
+// file defines.
+func TestRoutingDialplanMatchesTrace(t *testing.T) {
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
+	must(t, err)
+	o := DefaultPushOptions()
+	text := renderRouting("ast1", "x.conf", o, nil, []*provisioning.Plan{p})
+	dp := parseDialplan(t, text)
+	base := TenantContext(f.tenant.ID)
+
+	// Every Goto/Gosub/GotoIf target that names a context lands.
+	jump := regexp.MustCompile(`(?:Goto|Gosub|GotoIf)\((?:[^?]*\?)?(sb-t[0-9]+(?:-[a-z]+)?),([^,()$]+),1\)`)
+	for ctx, exts := range dp {
+		for name, steps := range exts {
+			for _, s := range steps {
+				for _, m := range jump.FindAllStringSubmatch(s, -1) {
+					if dp[m[1]] == nil {
+						t.Errorf("%s,%s: %s jumps to a missing context", ctx, name, s)
+						continue
+					}
+					if dp[m[1]][m[2]] == nil && !(m[1] == base+"-out" && dialplanDialled.MatchString(m[2])) {
+						t.Errorf("%s,%s: %s jumps to a missing extension", ctx, name, s)
+					}
+				}
+			}
+		}
+	}
+	if inc := dp[base]["include"]; len(inc) != 1 || inc[0] != "phones" {
+		t.Errorf("%s includes %v, want [phones] last", base, inc)
+	}
+
+	// What each object's extension holds, as one text to search.
+	body := func(ctx, ext string) string { return strings.Join(dp[ctx][ext], "\n") }
+	endpoint := map[string]string{}
+	for u, a := range f.accounts {
+		endpoint[a.AOR()] = "PJSIP/" + o.AccountID(a)
+		_ = u
+	}
+	dialOf := func(target string) string {
+		if ep, ok := endpoint[target]; ok {
+			return ep
+		}
+		return "Local/L" + target + "@" + base + "-out"
+	}
+	labelOf := func(via string) (string, bool) {
+		kind, rest, _ := strings.Cut(via, " ")
+		num, _, _ := strings.Cut(rest, " ")
+		switch kind {
+		case "hunt_group":
+			d := f.objects[num]
+			return fmt.Sprintf("g%d", d.ID), true
+		case "extension":
+			d := f.objects[num]
+			return fmt.Sprintf("x%d", d.ID), true
+		}
+		return "", false
+	}
+	paris, _ := time.LoadLocation("Europe/Paris")
+	times := []time.Time{time.Date(2026, 12, 7, 10, 0, 0, 0, paris), time.Date(2026, 12, 6, 10, 0, 0, 0, paris), time.Date(2026, 12, 26, 23, 0, 0, 0, paris)}
+	checked := 0
+	for _, did := range p.DIDs {
+		if e := dp[DIDContext][did.Number]; len(e) == 0 || !strings.HasPrefix(e[0], "Gosub(") {
+			t.Errorf("DID %s: %v, want a Gosub into its destination", did.Number, e)
+		}
+		for _, at := range times {
+			for _, caller := range []string{"+33612345678", "+15140000000"} {
+				for _, st := range p.Trace(*did.Destination, at, caller) {
+					where := ""
+					for i := len(st.Via) - 1; i >= 0 && where == ""; i-- {
+						where, _ = labelOf(st.Via[i])
+					}
+					switch st.Do {
+					case "ring":
+						for _, tg := range st.Targets {
+							d := dialOf(tg)
+							b := string(text) // a phone on its own: dialled by its account
+							if len(st.Via) > 0 {
+								if last := st.Via[len(st.Via)-1]; last == "follow_me" || strings.HasPrefix(last, "hunt_group ") {
+									b = body(base+"-obj", where)
+								}
+							}
+							if !strings.Contains(b, d) {
+								t.Errorf("DID %s at %s from %s: step %+v: %s is not dialled in %s", did.Number, at, caller, st, d, where)
+							}
+						}
+						if st.Secs > 0 && where != "" && strings.HasPrefix(where, "g") && !strings.Contains(body(base+"-obj", where), fmt.Sprint(st.Secs)) {
+							t.Errorf("DID %s: step %+v: %d s not in %s", did.Number, st, st.Secs, where)
+						}
+						checked++
+					case "dial_out":
+						if len(st.Gateways) == 0 {
+							continue
+						}
+						var gwsRendered []string
+						for name, steps := range dp[base+"-out"] {
+							if !strings.HasPrefix(name, "r") {
+								continue
+							}
+							var g []string
+							for _, s := range steps {
+								if m := regexp.MustCompile(`@([a-z0-9-]+)\)$`).FindStringSubmatch(s); m != nil {
+									g = append(g, m[1])
+								}
+							}
+							if strings.Join(g, ">") == strings.Join(st.Gateways, ">") {
+								gwsRendered = g
+							}
+						}
+						custom := strings.Contains(string(text), "@"+st.Gateways[0]+")") && len(st.Gateways) == 1
+						if gwsRendered == nil && !custom {
+							t.Errorf("DID %s: %+v: no route dials %v in order", did.Number, st, st.Gateways)
+						}
+						checked++
+					}
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d trace steps checked", checked)
+	}
+}
+
+// TestRoutingDialplanConditionTimes checks the time rules' translation:
+// Asterisk counts a range's end minute in, the plan does not.
+func TestRoutingDialplanConditionTimes(t *testing.T) {
+	for _, tc := range []struct{ rule, times, days string }{
+		{"mon-fri 08:00-17:30", "08:00-17:29", "mon&tue&wed&thu&fri"},
+		{"22:00-06:00", "22:00-05:59", "*"},
+		{"sat,sun", "*", "sun&sat"},
+		{"fri-mon 00:00-24:00", "00:00-23:59", "sun&mon&fri&sat"},
+	} {
+		r, err := provisioning.ParseTimeRule(tc.rule)
+		must(t, err)
+		if got := asteriskTimes(r); got != tc.times {
+			t.Errorf("%s: times %s, want %s", tc.rule, got, tc.times)
+		}
+		if got := asteriskWeekdays(r.Weekdays); got != tc.days {
+			t.Errorf("%s: days %s, want %s", tc.rule, got, tc.days)
+		}
+	}
+	if got, want := callerIDRegex([]string{"+33612*", "5551234"}), "^[+]33612|^5551234$"; got != want {
+		t.Errorf("caller ID regex %s, want %s", got, want)
+	}
+}
