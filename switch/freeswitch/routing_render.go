@@ -271,6 +271,12 @@ func (r *renderer) run(d provisioning.Destination) act {
 	return act{app: "hangup", data: "CALL_REJECTED"}
 }
 
+// noop is an action that does nothing of consequence: it gives a
+// condition an action (or anti-action), so that mod_dialplan_xml stops
+// hunting at that extension (parse_exten proceeds only when a condition
+// added something).
+var noop = act{app: "set", data: "sb_routed=true"}
+
 // entry is the actions of an entry point (a number of the plan, an
 // outbound pattern, a DID): bridges go on after a failed leg and end the
 // call after an answered one; when the destination gave up, the call ends
@@ -393,7 +399,11 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 		}
 	}
 	if len(after) > 0 {
+		// A last condition that always holds ends the hunt here when no
+		// cause matched (mod_dialplan_xml would otherwise go on to the
+		// next extension that matches the label: sb-noroute).
 		fkey := key + "f"
+		after = append(after, cond{field: "destination_number", expr: "^" + fkey + "$", acts: []act{noop}})
 		c.acts = append(c.acts, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
 		r.ext(fkey, fkey, false, append([]cond{dest(fkey)}, after...)...)
 	}
@@ -455,8 +465,9 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	if h.Strategy == provisioning.HuntRandom {
 		v := "sb_" + rrKey + "_start"
 		selector = "${" + v + "}"
-		r.ext(key, key+"-draw", true, dest(key), cond{acts: []act{
-			{app: "set", data: fmt.Sprintf("%s=${expr(floor(random(0,%d)))}", v, rotations), inline: true}}})
+		draw := dest(key)
+		draw.acts = []act{{app: "set", data: fmt.Sprintf("%s=${expr(floor(random(0,%d)))}", v, rotations), inline: true}}
+		r.ext(key, key+"-draw", true, draw)
 	}
 	// The rotations starting at 1..n-1 are chosen by the selector; the
 	// one starting at member 0 is the default (nothing remembered yet).
@@ -706,7 +717,9 @@ func (r *renderer) routes() {
 				// label, conditioned on the last leg's cause.
 				fkey := fmt.Sprintf("sb-r%dg%d", rt.ID, i)
 				body = append(body, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
-				b.WriteString(extXML(fkey, false, dest(fkey), cond{field: "${originate_disposition}", expr: "^(?:" + causesCongestion + ")$", acts: []act{br}}))
+				noopAnti := noop
+				noopAnti.anti = true
+				b.WriteString(extXML(fkey, false, dest(fkey), cond{field: "${originate_disposition}", expr: "^(?:" + causesCongestion + ")$", acts: []act{br, noopAnti}}))
 			}
 		}
 		// An sb-o label runs inside a destination: no entry wrapping.
