@@ -28,12 +28,12 @@ type routingFixture struct {
 	dids   []string // numbers, in creation order
 	plan   *provisioning.Plan
 	// ids of the objects the tests call
-	accounts                                  []*provisioning.Account
-	ringAll, seq, rr, random, busyGroup       *provisioning.HuntGroup
-	office, vip, night                        *provisioning.Condition
-	x100, x101                                *provisioning.Extension
-	mobile, sipURI                            *provisioning.CustomDestination
-	gwA, gwB                                  *provisioning.Gateway
+	accounts                            []*provisioning.Account
+	ringAll, seq, rr, random, busyGroup *provisioning.HuntGroup
+	office, vip, night                  *provisioning.Condition
+	x100, x101                          *provisioning.Extension
+	mobile, sipURI                      *provisioning.CustomDestination
+	gwA, gwB                            *provisioning.Gateway
 }
 
 func newRoutingFixture(t *testing.T, db *sqldb.DB) *routingFixture {
