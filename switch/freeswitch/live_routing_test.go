@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -68,21 +69,21 @@ func TestLiveRouting(t *testing.T) {
 	external := profileAddress(t, node, "external")
 	ctx := context.Background()
 	sc := provisioning.AdminScope()
-	must := func(err error) {
+	must := func(t *testing.T, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	ts, err := r.svc.Tenants(ctx, sc, provisioning.TenantFilter{})
-	must(err)
+	must(t, err)
 	tenant := ts[0].ID
 	in := provisioning.RoutingMeta{TenantID: tenant}
 	didN := 0
 	did := func(d provisioning.Destination) string {
 		didN++
 		n := "+1555" + strconv.FormatInt(time.Now().UnixMilli()%1000000, 10) + strconv.Itoa(didN%10)
-		must(r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: tenant, Number: n, Destination: &d}))
+		must(t, r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: tenant, Number: n, Destination: &d}))
 		return n
 	}
 	call := func(t *testing.T, number string, talkMS int) (*livePhone, time.Time) {
@@ -127,37 +128,73 @@ func TestLiveRouting(t *testing.T) {
 	t.Run("did-extension-phone", func(t *testing.T) {
 		p := r.routingPhone(t, 1, "phone_answer.xml")
 		x := &provisioning.Extension{RoutingMeta: in, Number: "100", Name: "reception", Destination: p.dest()}
-		must(r.svc.CreateExtension(ctx, sc, x))
+		must(t, r.svc.CreateExtension(ctx, sc, x))
 		c, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}), 1000)
 		wait(t, c, 20*time.Second)
-		must(p.finished(5 * time.Second))
+		must(t, p.finished(5 * time.Second))
 		note("DID → extension → phone", "answered by the extension's phone")
 	})
 
 	t.Run("ring-all", func(t *testing.T) {
 		a, b, c := r.routingPhone(t, 2, "phone_ring.xml"), r.routingPhone(t, 3, "phone_answer.xml"), r.routingPhone(t, 4, "phone_ring.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "500", Strategy: provisioning.HuntRingAll, RingSecs: 20,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "500", Name: "g500", Strategy: provisioning.HuntRingAll, RingSecs: 20,
 			Members: []provisioning.HuntMember{{Destination: a.dest()}, {Destination: b.dest()}, {Destination: c.dest()}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 1000)
 		wait(t, cl, 20*time.Second)
-		must(b.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		// the others rang and were cancelled when b answered
-		must(a.finished(5 * time.Second))
-		must(c.finished(5 * time.Second))
-		note("ring-all group of 3", "the second member answered; the first and third got CANCEL (180 then 487)")
+		must(t, a.finished(5 * time.Second))
+		must(t, c.finished(5 * time.Second))
+		// The CDRs (mod_json_cdr): one answered leg, the others cancelled.
+		legsOf := func(user string) (recs []cdr.Record) {
+			r.sink.mu.Lock()
+			defer r.sink.mu.Unlock()
+			for _, x := range r.sink.recs {
+				// the member's own leg (a B-leg: linked to the caller's);
+				// the caller's leg names the last user it dialled
+				if x.source == "json_cdr" && x.rec.Account == user && x.rec.CallID != x.rec.LinkedID {
+					recs = append(recs, x.rec)
+				}
+			}
+			return recs
+		}
+		answered := func(recs []cdr.Record) bool {
+			for _, rec := range recs {
+				if rec.Disposition == cdr.Answered {
+					return true
+				}
+			}
+			return false
+		}
+		var legs []string
+		waitFor(t, 15*time.Second, "the CDRs of the three legs", func() bool {
+			return len(legsOf(a.acct.Username)) > 0 && answered(legsOf(b.acct.Username)) && len(legsOf(c.acct.Username)) > 0
+		})
+		for i, p := range []*livePhoneOf{a, b, c} {
+			recs := legsOf(p.acct.Username)
+			if i != 1 && answered(recs) {
+				t.Errorf("member %d's leg answered", i+1)
+			}
+			if i != 1 {
+				legs = append(legs, fmt.Sprintf("member %d %s cause %d %s", i+1, recs[0].Disposition, recs[0].Cause, recs[0].CauseText))
+			} else {
+				legs = append(legs, "member 2 ANSWERED")
+			}
+		}
+		note("ring-all group of 3", "the second member answered; the first and third got CANCEL (180 then 487); CDRs: %s", strings.Join(legs, "; "))
 	})
 
 	t.Run("sequential", func(t *testing.T) {
 		a, b := r.routingPhone(t, 5, "phone_ring.xml"), r.routingPhone(t, 6, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "501", Strategy: provisioning.HuntSequential,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "501", Name: "g501", Strategy: provisioning.HuntSequential,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 5}, {Destination: b.dest(), RingSecs: 10}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 1000)
-		must(a.finished(15 * time.Second))
+		must(t, a.finished(15 * time.Second))
 		rang := a.uas.endsAt.Sub(start)
 		wait(t, cl, 20*time.Second)
-		must(b.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		if rang < 4500*time.Millisecond || rang > 7*time.Second {
 			t.Errorf("the first member was cancelled %v after the call started, want ~5 s", rang)
 		}
@@ -166,19 +203,19 @@ func TestLiveRouting(t *testing.T) {
 
 	t.Run("round-robin", func(t *testing.T) {
 		a, b := r.routingPhone(t, 7, "phone_answer.xml"), r.routingPhone(t, 8, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "502", Strategy: provisioning.HuntRoundRobin,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "502", Name: "g502", Strategy: provisioning.HuntRoundRobin,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 8}, {Destination: b.dest(), RingSecs: 8}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
-		must(a.finished(5 * time.Second))
+		must(t, a.finished(5 * time.Second))
 		// a now only rings: the second call must start at b
 		a.restart(t, "phone_ring.xml")
 		cl, start := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
 		took := time.Since(start)
-		must(b.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		if a.finished(100*time.Millisecond) == nil {
 			t.Errorf("the second call rang the member who answered the first")
 		}
@@ -191,12 +228,12 @@ func TestLiveRouting(t *testing.T) {
 		waitFor(t, 10*time.Second, "the first member on a call", func() bool {
 			return strings.Contains(eslCommand(t, node, "api show channels like "+a.acct.AOR()), "1 total")
 		})
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "503", Strategy: provisioning.HuntSequential, SkipBusy: true,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "503", Name: "g503", Strategy: provisioning.HuntSequential, SkipBusy: true,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 10}, {Destination: b.dest(), RingSecs: 10}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
 		wait(t, cl, 20*time.Second)
-		must(b.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		took := time.Since(start)
 		if took > 5*time.Second {
 			t.Errorf("the call took %v: the busy member rang (ring time 10 s)", took)
@@ -207,14 +244,14 @@ func TestLiveRouting(t *testing.T) {
 
 	t.Run("failover", func(t *testing.T) {
 		a, b := r.routingPhone(t, 11, "phone_ring.xml"), r.routingPhone(t, 12, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "504", Strategy: provisioning.HuntRingAll, RingSecs: 5,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "504", Name: "g504", Strategy: provisioning.HuntRingAll, RingSecs: 5,
 			Members: []provisioning.HuntMember{{Destination: a.dest()}}, Failover: b.dest()}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
-		must(a.finished(15 * time.Second))
+		must(t, a.finished(15 * time.Second))
 		rang := a.uas.endsAt.Sub(start)
 		wait(t, cl, 20*time.Second)
-		must(b.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		note("failover after the group's time", "member cancelled after %.1f s (group 5 s), failover phone answered", rang.Seconds())
 	})
 
@@ -235,10 +272,10 @@ func TestLiveRouting(t *testing.T) {
 			{"caller not in the list", nil, []string{"+4930*"}, miss},
 		} {
 			c := &provisioning.Condition{RoutingMeta: in, Name: tc.name, TimeZone: "UTC", Times: tc.times, CallerIDs: tc.callers, Match: m.dest(), Miss: miss.dest()}
-			must(r.svc.CreateCondition(ctx, sc, c))
+			must(t, r.svc.CreateCondition(ctx, sc, c))
 			cl, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID}), 500)
 			wait(t, cl, 20*time.Second)
-			must(tc.want.finished(5 * time.Second))
+			must(t, tc.want.finished(5 * time.Second))
 			tc.want.restart(t, "phone_answer.xml")
 			note("condition: "+tc.name, "answered by the %s phone", map[bool]string{true: "match", false: "miss"}[tc.want == m])
 		}
@@ -263,10 +300,10 @@ func TestLiveRouting(t *testing.T) {
 				from, _ = r.account(t, liveUser(t, 16))
 			}
 			to := r.routingPhone(t, 17, "phone_answer.xml")
-			must(r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &from.ID, On: tc.on, AfterSecs: tc.after, Destination: to.dest(), Enabled: true}))
+			must(t, r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &from.ID, On: tc.on, AfterSecs: tc.after, Destination: to.dest(), Enabled: true}))
 			cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestAccount, ID: from.ID}), 500)
 			wait(t, cl, 25*time.Second)
-			must(to.finished(5 * time.Second))
+			must(t, to.finished(5 * time.Second))
 			note("forward "+string(tc.on)+" → phone", "the forward's phone answered %.1f s after the INVITE", time.Since(start).Seconds()-0.5)
 		}
 	})
@@ -277,42 +314,42 @@ func TestLiveRouting(t *testing.T) {
 		var gws []int64
 		for i, port := range []int{g503.port, gok.port} {
 			g := &provisioning.Gateway{Name: "sb-live-gw" + strconv.Itoa(i) + "-" + strconv.FormatInt(time.Now().Unix()%100000, 10), Host: "127.0.0.1", Port: port}
-			must(r.svc.CreateGateway(ctx, sc, g))
+			must(t, r.svc.CreateGateway(ctx, sc, g))
 			gws = append(gws, g.ID)
 			t.Cleanup(func() { _ = r.svc.DeleteGateway(context.Background(), sc, g.ID) })
 			waitFor(t, 15*time.Second, "gateway "+g.Name+" on the node", func() bool {
 				return !strings.Contains(eslCommand(t, node, "api sofia status gateway "+g.Name), "Invalid Gateway")
 			})
 		}
-		must(r.svc.CreateOutboundRoute(ctx, sc, &provisioning.OutboundRoute{RoutingMeta: in, Name: "out", Patterns: []provisioning.DialPattern{"0049X."}, Strip: 2, Prepend: "+", GatewayIDs: gws}))
+		must(t, r.svc.CreateOutboundRoute(ctx, sc, &provisioning.OutboundRoute{RoutingMeta: in, Name: "out", Patterns: []provisioning.DialPattern{"0049X."}, Strip: 2, Prepend: "+", GatewayIDs: gws}))
 		from := r.routingPhone(t, 18, "phone_ring.xml").acct
-		must(r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &from.ID, On: provisioning.ForwardAlways,
+		must(t, r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &from.ID, On: provisioning.ForwardAlways,
 			Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "004930555123"}, Enabled: true}))
 		cl, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestAccount, ID: from.ID}), 500)
 		wait(t, cl, 25*time.Second)
-		must(g503.result(ctx))
-		must(gok.result(ctx))
+		must(t, g503.result(ctx))
+		must(t, gok.result(ctx))
 		note("forward always → external number, route failover", "first gateway answered 503, the second answered the call")
 	})
 
 	t.Run("deleted-hunt-group", func(t *testing.T) {
 		a := r.routingPhone(t, 19, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "509", Strategy: provisioning.HuntRingAll,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "509", Name: "g509", Strategy: provisioning.HuntRingAll,
 			Members: []provisioning.HuntMember{{Destination: a.dest()}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		x := &provisioning.Extension{RoutingMeta: in, Number: "9509", Name: "to the group", Destination: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}}
-		must(r.svc.CreateExtension(ctx, sc, x))
+		must(t, r.svc.CreateExtension(ctx, sc, x))
 		n := did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 		cl, _ := call(t, n, 300)
 		wait(t, cl, 20*time.Second)
-		must(a.finished(5 * time.Second))
+		must(t, a.finished(5 * time.Second))
 		a.restart(t, "phone_answer.xml")
 		_, err := r.svc.UpdateExtension(ctx, sc, x.ID, func(x *provisioning.Extension) error {
 			x.Destination = provisioning.Destination{Kind: provisioning.DestBusy}
 			return nil
 		})
-		must(err)
-		must(r.svc.DeleteHuntGroup(ctx, sc, h.ID))
+		must(t, err)
+		must(t, r.svc.DeleteHuntGroup(ctx, sc, h.ID))
 		deleted := time.Now()
 		refused := startPhone(t, "carrier refused", "carrier_refused.xml", external, "-s", "carrier", "-key", "dest", n)
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -332,18 +369,18 @@ func TestLiveRouting(t *testing.T) {
 		}
 		a := r.routingPhone(t, 20, "phone_ring.xml")
 		b := r.routingPhone(t, 21, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "520", Strategy: provisioning.HuntSequential,
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "520", Name: "g520", Strategy: provisioning.HuntSequential,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 5}, {Destination: b.dest(), RingSecs: 10}}}
-		must(r.svc.CreateHuntGroup(ctx, sc, h))
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
-		must(rf.Sync(ctx))
-		must(df.Sync(ctx))
+		must(t, rf.Sync(ctx))
+		must(t, df.Sync(ctx))
 		r.stopHTTP()
 		defer r.startHTTP(t)
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 25*time.Second)
-		must(a.finished(5 * time.Second))
-		must(b.finished(5 * time.Second))
+		must(t, a.finished(5 * time.Second))
+		must(t, b.finished(5 * time.Second))
 		note("Switchboard down (endpoints closed)", "sequential group via the fallback files: member 1 rang 5 s, member 2 answered")
 	})
 }
