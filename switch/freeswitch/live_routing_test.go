@@ -131,7 +131,7 @@ func TestLiveRouting(t *testing.T) {
 		must(t, r.svc.CreateExtension(ctx, sc, x))
 		c, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}), 1000)
 		wait(t, c, 20*time.Second)
-		must(t, p.finished(5 * time.Second))
+		must(t, p.finished(5*time.Second))
 		note("DID → extension → phone", "answered by the extension's phone")
 	})
 
@@ -142,10 +142,10 @@ func TestLiveRouting(t *testing.T) {
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 1000)
 		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5 * time.Second))
+		must(t, b.finished(5*time.Second))
 		// the others rang and were cancelled when b answered
-		must(t, a.finished(5 * time.Second))
-		must(t, c.finished(5 * time.Second))
+		must(t, a.finished(5*time.Second))
+		must(t, c.finished(5*time.Second))
 		// The CDRs (mod_json_cdr): one answered leg, the others cancelled.
 		legsOf := func(user string) (recs []cdr.Record) {
 			r.sink.mu.Lock()
@@ -191,10 +191,10 @@ func TestLiveRouting(t *testing.T) {
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 5}, {Destination: b.dest(), RingSecs: 10}}}
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 1000)
-		must(t, a.finished(15 * time.Second))
+		must(t, a.finished(15*time.Second))
 		rang := a.uas.endsAt.Sub(start)
 		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5 * time.Second))
+		must(t, b.finished(5*time.Second))
 		if rang < 4500*time.Millisecond || rang > 7*time.Second {
 			t.Errorf("the first member was cancelled %v after the call started, want ~5 s", rang)
 		}
@@ -209,13 +209,13 @@ func TestLiveRouting(t *testing.T) {
 		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
-		must(t, a.finished(5 * time.Second))
+		must(t, a.finished(5*time.Second))
 		// a now only rings: the second call must start at b
 		a.restart(t, "phone_ring.xml")
 		cl, start := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
 		took := time.Since(start)
-		must(t, b.finished(5 * time.Second))
+		must(t, b.finished(5*time.Second))
 		if a.finished(100*time.Millisecond) == nil {
 			t.Errorf("the second call rang the member who answered the first")
 		}
@@ -233,7 +233,7 @@ func TestLiveRouting(t *testing.T) {
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
 		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5 * time.Second))
+		must(t, b.finished(5*time.Second))
 		took := time.Since(start)
 		if took > 5*time.Second {
 			t.Errorf("the call took %v: the busy member rang (ring time 10 s)", took)
@@ -248,10 +248,10 @@ func TestLiveRouting(t *testing.T) {
 			Members: []provisioning.HuntMember{{Destination: a.dest()}}, Failover: b.dest()}
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
 		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
-		must(t, a.finished(15 * time.Second))
+		must(t, a.finished(15*time.Second))
 		rang := a.uas.endsAt.Sub(start)
 		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5 * time.Second))
+		must(t, b.finished(5*time.Second))
 		note("failover after the group's time", "member cancelled after %.1f s (group 5 s), failover phone answered", rang.Seconds())
 	})
 
@@ -275,7 +275,7 @@ func TestLiveRouting(t *testing.T) {
 			must(t, r.svc.CreateCondition(ctx, sc, c))
 			cl, _ := call(t, did(provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID}), 500)
 			wait(t, cl, 20*time.Second)
-			must(t, tc.want.finished(5 * time.Second))
+			must(t, tc.want.finished(5*time.Second))
 			tc.want.restart(t, "phone_answer.xml")
 			note("condition: "+tc.name, "answered by the %s phone", map[bool]string{true: "match", false: "miss"}[tc.want == m])
 		}
@@ -303,7 +303,7 @@ func TestLiveRouting(t *testing.T) {
 			must(t, r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &from.ID, On: tc.on, AfterSecs: tc.after, Destination: to.dest(), Enabled: true}))
 			cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestAccount, ID: from.ID}), 500)
 			wait(t, cl, 25*time.Second)
-			must(t, to.finished(5 * time.Second))
+			must(t, to.finished(5*time.Second))
 			note("forward "+string(tc.on)+" → phone", "the forward's phone answered %.1f s after the INVITE", time.Since(start).Seconds()-0.5)
 		}
 	})
@@ -342,7 +342,7 @@ func TestLiveRouting(t *testing.T) {
 		n := did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 		cl, _ := call(t, n, 300)
 		wait(t, cl, 20*time.Second)
-		must(t, a.finished(5 * time.Second))
+		must(t, a.finished(5*time.Second))
 		a.restart(t, "phone_answer.xml")
 		_, err := r.svc.UpdateExtension(ctx, sc, x.ID, func(x *provisioning.Extension) error {
 			x.Destination = provisioning.Destination{Kind: provisioning.DestBusy}
@@ -379,8 +379,8 @@ func TestLiveRouting(t *testing.T) {
 		defer r.startHTTP(t)
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 25*time.Second)
-		must(t, a.finished(5 * time.Second))
-		must(t, b.finished(5 * time.Second))
+		must(t, a.finished(5*time.Second))
+		must(t, b.finished(5*time.Second))
 		note("Switchboard down (endpoints closed)", "sequential group via the fallback files: member 1 rang 5 s, member 2 answered")
 	})
 }
