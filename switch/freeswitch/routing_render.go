@@ -52,6 +52,11 @@ func routingContextTenant(ctx string) (int64, bool) {
 	if !ok || s == "" || len(s) > 18 || s[0] == '0' {
 		return 0, false
 	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' { // ParseInt takes a sign
+			return 0, false
+		}
+	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	return id, err == nil && id > 0
 }

@@ -36,7 +36,7 @@ type routingFixture struct {
 	gwA, gwB                            *provisioning.Gateway
 }
 
-func newRoutingFixture(t *testing.T, db *sqldb.DB) *routingFixture {
+func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	t.Helper()
 	ctx := context.Background()
 	if err := sqlstore.Migrate(ctx, db); err != nil {
@@ -318,17 +318,23 @@ func (c simCond) attr(name string) string {
 }
 
 func parseDialplan(doc []byte) (*simDialplan, error) {
+	type context struct {
+		Name string   `xml:"name,attr"`
+		Exts []simExt `xml:"extension"`
+	}
+	// the file (<include><context>) or an xml_curl answer
+	// (<document><section><context>)
 	var root struct {
-		Contexts []struct {
-			Name string   `xml:"name,attr"`
-			Exts []simExt `xml:"extension"`
-		} `xml:"context"`
+		Contexts []context `xml:"context"`
+		Section  struct {
+			Contexts []context `xml:"context"`
+		} `xml:"section"`
 	}
 	if err := xml.Unmarshal(doc, &root); err != nil {
 		return nil, fmt.Errorf("the dialplan is not well-formed XML: %w", err)
 	}
 	dp := &simDialplan{contexts: map[string][]simExt{}}
-	for _, c := range root.Contexts {
+	for _, c := range append(root.Contexts, root.Section.Contexts...) {
 		dp.contexts[c.Name] = c.Exts
 	}
 	return dp, nil
