@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -386,3 +387,94 @@ func TestLiveRouting(t *testing.T) {
 }
 
 func fmtS(format string, args ...any) string { return strings.TrimSpace(fmt.Sprintf(format, args...)) }
+
+// liveSetupEnv turns on TestLiveRoutingSetupTime: the number of calls
+// per case (e.g. 30).
+const liveSetupEnv = "SWITCHBOARD_TEST_FREESWITCH_SETUP"
+
+// TestLiveRoutingSetupTime measures the call setup time Switchboard adds:
+// a carrier's INVITE to the first 180/183 (sipp's response time), calls
+// one at a time, for a DID answered without routing (xml_curl bridges to
+// the account), a DID routed to its account (a DID lookup and the
+// account's label), and a DID through a condition (time window and
+// caller) to a skip_busy hunt group (five lookups and a show channels).
+func TestLiveRoutingSetupTime(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv(liveSetupEnv))
+	if n <= 0 {
+		t.Skipf("set %s=<calls per case> (and %s) to measure call setup time", liveSetupEnv, liveEnv)
+	}
+	node := requireLiveNode(t)
+	external := profileAddress(t, node, "external")
+	ctx := context.Background()
+	sc := provisioning.AdminScope()
+	measure := func(t *testing.T, r *liveRig, name string, d func(phone *livePhoneOf) provisioning.Destination) {
+		user := liveUser(t, 1)
+		a, secret := r.account(t, user)
+		uas := startPhone(t, user+" answers", "phone_answer.xml", "", "-s", user, "-m", strconv.Itoa(n))
+		startPhone(t, user+" register", "phone_register.xml", node.SIP, "-s", user, "-au", user, "-ap", secret,
+			"-key", "contact_port", strconv.Itoa(uas.port), "-d", "120000")
+		waitFor(t, 10*time.Second, user+" registered", func() bool { return len(r.registered(user)) == 1 })
+		dest := d(&livePhoneOf{acct: a, uas: uas, port: uas.port})
+		number := "+1556" + strconv.FormatInt(time.Now().UnixMilli()%1000000, 10)
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: a.TenantID, Number: number, Destination: &dest}))
+		caller := startPhone(t, "carrier", "carrier_setup.xml", external, "-s", "carrier", "-key", "dest", number, "-d", "200",
+			"-m", strconv.Itoa(n), "-l", "1", "-r", "4", "-trace_rtt", "-rtt_freq", "1")
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(n)*3*time.Second+20*time.Second)
+		defer cancel()
+		caller.wait(cctx)
+		files, _ := filepath.Glob(filepath.Join(caller.dir, "*_rtt.csv"))
+		if len(files) != 1 {
+			t.Fatalf("no rtt file in %s", caller.dir)
+		}
+		b, err := os.ReadFile(files[0])
+		must(err)
+		var ms []float64
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Split(line, ";")
+			if len(f) >= 2 {
+				if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+					ms = append(ms, v)
+				}
+			}
+		}
+		if len(ms) != n {
+			t.Fatalf("%d response times for %d calls", len(ms), n)
+		}
+		slices.Sort(ms)
+		t.Logf("| %s | %d | %.1f | %.1f | %.1f |", name, n, ms[len(ms)/2], ms[len(ms)*95/100], ms[len(ms)-1])
+	}
+	t.Run("no routing", func(t *testing.T) {
+		r := newLiveRig(t, node)
+		r.waitConnected(t)
+		measure(t, r, "DID → account, no routing (xml_curl bridges)", func(p *livePhoneOf) provisioning.Destination { return p.dest() })
+	})
+	t.Run("routing", func(t *testing.T) {
+		r := newLiveRig(t, node, withRouting())
+		r.waitConnected(t)
+		measure(t, r, "DID → account (routing: DID + account label)", func(p *livePhoneOf) provisioning.Destination { return p.dest() })
+		measure(t, r, "DID → condition → skip_busy hunt group", func(p *livePhoneOf) provisioning.Destination {
+			ts, err := r.svc.Tenants(ctx, sc, provisioning.TenantFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := provisioning.RoutingMeta{TenantID: ts[0].ID}
+			h := &provisioning.HuntGroup{RoutingMeta: in, Number: strconv.FormatInt(time.Now().UnixMilli()%100000, 10), Name: "setup", Strategy: provisioning.HuntSequential, SkipBusy: true,
+				Members: []provisioning.HuntMember{{Destination: p.dest()}}}
+			if err := r.svc.CreateHuntGroup(ctx, sc, h); err != nil {
+				t.Fatal(err)
+			}
+			c := &provisioning.Condition{RoutingMeta: in, Name: "setup", TimeZone: "UTC", Times: []string{"00:00-24:00"}, CallerIDs: []string{"+1555*"},
+				Match: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, Miss: provisioning.Destination{Kind: provisioning.DestHangup}}
+			if err := r.svc.CreateCondition(ctx, sc, c); err != nil {
+				t.Fatal(err)
+			}
+			return provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID}
+		})
+	})
+}
