@@ -78,10 +78,6 @@ func NewRoutingFallback(cfg RoutingFallbackConfig) *RoutingFallback {
 	return &RoutingFallback{keeper: genfile.New(kc)}
 }
 
-// inFallback reports whether a tenant's context goes into the file: it
-// has routing, or a DID or forward rings one of its accounts.
-func inFallback(p *provisioning.Plan) bool { return hasRouting(p) || len(p.Accounts) > 0 }
-
 // renderRoutingFallback renders the file.
 func renderRoutingFallback(node string, plans []*provisioning.Plan, profile, elseCtx string) []byte {
 	var b xmlBuilder
@@ -89,10 +85,10 @@ func renderRoutingFallback(node string, plans []*provisioning.Plan, profile, els
 	b.WriteString("     whenever routing changes. While Switchboard answers mod_xml_curl its answers\n")
 	b.WriteString("     route these contexts; this copy routes them while it does not. -->\n")
 	b.open(0, "include")
+	// every tenant: its phones' user_context is its context even
+	// without a numbering plan (sb-else sends their calls on)
 	for _, p := range plans {
-		if inFallback(p) {
-			renderPlan(p, profile, elseCtx).writeContext(&b)
-		}
+		renderPlan(p, profile, elseCtx).writeContext(&b)
 	}
 	b.close(0, "include")
 	return []byte(b.String())

@@ -3,8 +3,7 @@ package freeswitch
 // Call routing over mod_xml_curl: with a Router, the handler answers the
 // tenants' contexts (sb-t<id>) from provisioning's cached TenantPlan,
 // sends DIDs that have a destination into their tenant's context, and
-// gives the phones of a tenant with a numbering plan that context as
-// their user_context. The rendering of a plan is kept as long as the
+// gives every phone its tenant's context as its user_context. The rendering of a plan is kept as long as the
 // plan is (TenantPlan hands out the same *Plan until a change drops it),
 // so an answer is a map lookup and a copy.
 
@@ -39,12 +38,6 @@ func (r serviceRouter) TenantPlan(ctx context.Context, id int64) (*provisioning.
 
 func (r serviceRouter) DIDByNumber(ctx context.Context, number string) (*provisioning.DID, error) {
 	return r.svc.DIDByNumber(ctx, provisioning.AdminScope(), number)
-}
-
-// hasRouting reports whether a tenant routes its phones' calls itself:
-// it has a numbering plan or outbound routes.
-func hasRouting(p *provisioning.Plan) bool {
-	return len(p.Extensions)+len(p.HuntGroups)+len(p.Routes) > 0
 }
 
 // renderCache keeps the last rendering of each tenant's plan.
@@ -133,21 +126,16 @@ func didTransferXML(dest, number string, tenantID int64, d provisioning.Destinat
 	return extXML("did-"+number, false, c)
 }
 
-// userContext is the user_context of account a: its tenant's context
-// when the tenant has routing, the configured one otherwise.
-func (h *xmlCurlHandler) userContextOf(ctx context.Context, a *provisioning.Account) (string, error) {
+// userContextOf is the user_context of account a: with routing on, its
+// tenant's context, whether or not the tenant has a numbering plan yet (a
+// number the plan does not route goes on to the configured context,
+// sb-else). It does not depend on the plan on purpose: FreeSWITCH keeps
+// a cacheable sip_auth answer for directory_cache_ms, and a context that
+// changed with the tenant's first extension would reach its phones only
+// when their cached entries expire.
+func (h *xmlCurlHandler) userContextOf(a *provisioning.Account) string {
 	if h.router == nil || a.TenantID == 0 {
-		return h.userContext, nil
+		return h.userContext
 	}
-	p, err := h.router.TenantPlan(ctx, a.TenantID)
-	if errors.Is(err, provisioning.ErrNotFound) {
-		return h.userContext, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("freeswitch: routing plan of tenant %d: %w", a.TenantID, err)
-	}
-	if hasRouting(p) {
-		return RoutingContext(a.TenantID), nil
-	}
-	return h.userContext, nil
+	return RoutingContext(a.TenantID)
 }

@@ -109,6 +109,28 @@ func TestXMLCurlRouting(t *testing.T) {
 			if !strings.Contains(w.Body.String(), `name="user_context" value="`+tctx+`"`) {
 				t.Errorf("a phone of a tenant with routing:\n%s\nwant user_context %s", w.Body, tctx)
 			}
+			// a tenant without a numbering plan: its context all the same
+			// (the directory cache would keep a context that changed with
+			// the first extension), sending every number on
+			ctx := context.Background()
+			other := &provisioning.Tenant{Name: "no-plan"}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(f.svc.CreateTenant(ctx, provisioning.AdminScope(), other))
+			must(f.svc.CreateDomain(ctx, provisioning.AdminScope(), &provisioning.Domain{TenantID: other.ID, Name: "other.example"}))
+			o := &provisioning.Account{Domain: "other.example", Username: "300", Secret: "secret-secret"}
+			must(f.svc.CreateAccount(ctx, provisioning.AdminScope(), o))
+			w = askXMLCurl(h, url.Values{"section": {"directory"}, "action": {"sip_auth"}, "user": {"300"}, "domain": {"other.example"}})
+			if !strings.Contains(w.Body.String(), `name="user_context" value="`+RoutingContext(other.ID)+`"`) {
+				t.Errorf("a phone of a tenant without a plan:\n%s", w.Body)
+			}
+			if got := extNames(t, dialplan(RoutingContext(other.ID), "1000").Body.String()); strings.Join(got, " ") != "sb-noroute sb-else" {
+				t.Errorf("a number in a tenant without a plan: %v, want sb-noroute sb-else", got)
+			}
 			plain := NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(f.svc), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			w = askXMLCurl(plain, url.Values{"section": {"directory"}, "action": {"sip_auth"}, "user": {a.Username}, "domain": {a.Domain}})
 			if !strings.Contains(w.Body.String(), `name="user_context" value="default"`) {

@@ -81,8 +81,8 @@ type XMLCurlConfig struct {
 	// MaxDirectoryCacheMS it is taken as MaxDirectoryCacheMS.
 	CacheMS int
 	// Router, when set, turns on call routing (routing_xmlcurl.go): the
-	// tenants' contexts, DIDs with a destination, and the tenant context
-	// as the user_context of phones whose tenant has routing.
+	// tenants' contexts, DIDs with a destination, and the tenant's
+	// context as every phone's user_context.
 	Router Router
 	Logger *slog.Logger
 }
@@ -250,11 +250,7 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	if err != nil {
 		return "", err
 	}
-	uctx, err := h.userContextOf(ctx, a)
-	if err != nil {
-		return "", err
-	}
-	u := &xmlUser{account: a, context: uctx}
+	u := &xmlUser{account: a, context: h.userContextOf(a)}
 	if f.Get("action") == "sip_auth" {
 		u.credential(f.Get("sip_auth_realm"))
 		if u.param != "" && h.cacheMS > 0 {
