@@ -136,6 +136,20 @@ func TestLiveRouting(t *testing.T) {
 		note("DID → extension → phone", "answered by the extension's phone")
 	})
 
+	t.Run("phone-dials-extension", func(t *testing.T) {
+		// A phone's call is hunted in its tenant's context (the
+		// directory's user_context): the extension's number rings it.
+		callee := r.routingPhone(t, 22, "phone_answer.xml")
+		x := &provisioning.Extension{RoutingMeta: in, Number: "1022", Name: "callee", Destination: callee.dest()}
+		must(t, r.svc.CreateExtension(ctx, sc, x))
+		user := liveUser(t, 23)
+		_, secret := r.account(t, user)
+		c := startPhone(t, user+" calls 1022", "phone_call.xml", node.SIP, "-s", user, "-au", user, "-ap", secret, "-key", "dest", "1022", "-d", "500")
+		wait(t, c, 20*time.Second)
+		must(t, callee.finished(5*time.Second))
+		note("phone dials an extension", "hunted in the tenant's context (user_context sb-t<id>), the extension's phone answered")
+	})
+
 	t.Run("ring-all", func(t *testing.T) {
 		a, b, c := r.routingPhone(t, 2, "phone_ring.xml"), r.routingPhone(t, 3, "phone_answer.xml"), r.routingPhone(t, 4, "phone_ring.xml")
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "500", Name: "g500", Strategy: provisioning.HuntRingAll, RingSecs: 20,
