@@ -15,7 +15,8 @@ import (
 // A FreeSWITCH node with dialplan_fallback_dir: the daemon keeps the DID
 // map there as static extensions and sends reloadxml after each change,
 // so that DIDs route while it is down (issue 12 item 13): a DID created
-// through the API appears in the file with a bridge to its account,
+// through the API appears in the file running its account in the
+// tenant's routing context (whose bridge is in the routing file),
 // followed by a reloadxml to the node; deleted, it goes again.
 func TestServeKeepsFreeSWITCHDIDFallback(t *testing.T) {
 	dir := t.TempDir()
@@ -47,14 +48,20 @@ func TestServeKeepsFreeSWITCHDIDFallback(t *testing.T) {
 		t.Fatalf("account: %d %v", code, m)
 	}
 	before := reloads()
-	code, m = do(t, "POST", n.base+"/api/v1/dids", n.token, fmt.Sprintf(`{"tenant_id":%v,"number":"+4930100001","account_id":%v}`, tenant, m["id"]))
+	account := m["id"]
+	code, m = do(t, "POST", n.base+"/api/v1/dids", n.token, fmt.Sprintf(`{"tenant_id":%v,"number":"+4930100001","account_id":%v}`, tenant, account))
 	if code != http.StatusCreated {
 		t.Fatalf("did: %d %v", code, m)
 	}
+	// With call routing (issue 13) the DID runs its account in the
+	// tenant's context (its forwards applied), and the routing file, in
+	// the parent directory, rings the account there.
+	run := fmt.Sprintf(`<action application="execute_extension" data="sb-a%v XML sb-t%v"/>`, account, tenant)
 	bridge := `<action application="bridge" data="user/3001@` + fsDomain + `"/>`
 	within(t, 3*time.Second, "the DID in the fallback file", func() bool {
 		b, _ := os.ReadFile(file)
-		return strings.Contains(string(b), `expression="^\+?4930100001$"`) && strings.Contains(string(b), bridge)
+		r, _ := os.ReadFile(filepath.Join(filepath.Dir(dir), "00_switchboard_routing.xml"))
+		return strings.Contains(string(b), `expression="^\+?4930100001$"`) && strings.Contains(string(b), run) && strings.Contains(string(r), bridge)
 	})
 	switchtest.WaitFor(t, "reloadxml after the change", func() bool { return reloads() > before })
 

@@ -362,14 +362,21 @@ func (n *liveFS) provision(api *liveAPI, tenant int64) {
 	for _, u := range []string{n.phone, n.callee} {
 		callee = api.create("/api/v1/accounts", fmt.Sprintf(`{"domain":%q,"username":%q,"secret":"live-%s-secret"}`, n.domain, u, u))
 	}
-	api.create("/api/v1/dids", fmt.Sprintf(`{"tenant_id":%d,"number":%q,"account_id":%d}`, tenant, n.did, callee))
+	// The DID goes through the tenant's routing (issue 13): an extension
+	// to a ring-all hunt group of the callee, kept for the outage in the
+	// routing fallback file (the tenant's context) and the DID file (the
+	// transfer into it).
+	hg := api.create("/api/v1/hunt-groups", fmt.Sprintf(`{"tenant_id":%d,"number":"500","name":"outage","strategy":"ring_all","members":[{"destination":{"type":"account","id":%d}}]}`, tenant, callee))
+	x := api.create("/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"100","destination":{"type":"hunt_group","id":%d}}`, tenant, hg))
+	api.create("/api/v1/dids", fmt.Sprintf(`{"tenant_id":%d,"number":%q,"destination":{"type":"extension","id":%d}}`, tenant, n.did, x))
 }
 
 func (n *liveFS) cleared() bool { return true } // FreeSWITCH holds nothing of an account
 
 func (n *liveFS) fileReady() bool {
-	b, _ := os.ReadFile(filepath.Join(n.fallbackDir, "00_switchboard_dids.xml"))
-	return strings.Contains(string(b), `user/`+n.callee+`@`+n.domain)
+	dids, _ := os.ReadFile(filepath.Join(n.fallbackDir, "00_switchboard_dids.xml"))
+	routing, _ := os.ReadFile(filepath.Join(filepath.Dir(n.fallbackDir), "00_switchboard_routing.xml"))
+	return strings.Contains(string(dids), `name="did-`+n.did+`"`) && strings.Contains(string(routing), `user/`+n.callee+`@`+n.domain)
 }
 
 const fsSipp = "../../switch/freeswitch/testdata/sipp"

@@ -166,6 +166,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
+		Router: freeswitch.ServiceRouter(svc),
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
@@ -174,11 +175,22 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		// kept as static extensions for when Switchboard is down.
 		fb := freeswitch.NewDIDFallback(freeswitch.DIDFallbackConfig{
 			Node: sw.Name, Dir: fsw.DialplanFallbackDir, Commander: adapter,
-			Routes: func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, "") },
-			Keeper: genfile.Config{Logger: log},
+			Routes:       func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, "") },
+			Destinations: freeswitch.ServiceDIDDestinations(svc),
+			Keeper:       genfile.Config{Logger: log},
 		})
 		svc.AddSink(fb)
 		run(sw.Name+" DID fallback", fb.Run)
+	}
+	if dir := fsw.RoutingDir(); dir != "" {
+		// Every tenant's routing context, as the xml_curl answers render
+		// it, for when Switchboard is down.
+		rf := freeswitch.NewRoutingFallback(freeswitch.RoutingFallbackConfig{
+			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter,
+			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, Keeper: genfile.Config{Logger: log},
+		})
+		svc.AddSink(rf)
+		run(sw.Name+" routing fallback", rf.Run)
 	}
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })

@@ -57,6 +57,13 @@ type NodeConfig struct {
 	// DIDFallback). Empty: no file; DIDs route only while Switchboard
 	// answers xml_curl.
 	DialplanFallbackDir string `yaml:"dialplan_fallback_dir"`
+	// RoutingFallbackDir is a directory of dialplan files read at the
+	// dialplan section's level (vanilla freeswitch.xml includes
+	// dialplan/*.xml): the daemon keeps RoutingFallbackFile there, every
+	// tenant's routing context, so that calls keep routing while
+	// Switchboard is down (see RoutingFallback). Empty: the parent of
+	// DialplanFallbackDir when that is set, else no file.
+	RoutingFallbackDir string `yaml:"routing_fallback_dir"`
 	// JSONCDRErrLogDir is json_cdr.conf.xml's err-log-dir as this daemon
 	// sees it (same host or a shared mount): when set, the records
 	// FreeSWITCH gave up posting are imported from it and their files
@@ -117,6 +124,9 @@ func (c *NodeConfig) Validate() error {
 	if c.DialplanFallbackDir != "" && !filepath.IsAbs(c.DialplanFallbackDir) {
 		return provisioning.Invalid("dialplan_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan/public")
 	}
+	if c.RoutingFallbackDir != "" && !filepath.IsAbs(c.RoutingFallbackDir) {
+		return provisioning.Invalid("routing_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan")
+	}
 	for j, n := range c.HTTPAllow {
 		if _, err := parsePrefix(n); err != nil {
 			return provisioning.Invalid("http_allow["+strconv.Itoa(j)+"]", "must be an address or a network like 10.0.0.0/8")
@@ -158,4 +168,16 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// RoutingDir is the directory of the routing fallback file: the
+// configured one, else the parent of DialplanFallbackDir, else "".
+func (c *NodeConfig) RoutingDir() string {
+	switch {
+	case c.RoutingFallbackDir != "":
+		return c.RoutingFallbackDir
+	case c.DialplanFallbackDir != "":
+		return filepath.Dir(c.DialplanFallbackDir)
+	}
+	return ""
 }

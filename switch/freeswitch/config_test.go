@@ -35,6 +35,8 @@ func TestNodeConfig(t *testing.T) {
 		{"directory cache an hour (overflows in FreeSWITCH)", func(c *NodeConfig) { c.DirectoryCacheMS = 3600000 }, "directory_cache_ms"},
 		{"dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "/etc/freeswitch/dialplan/public" }, ""},
 		{"relative dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "dialplan/public" }, "dialplan_fallback_dir"},
+		{"routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "/etc/freeswitch/dialplan" }, ""},
+		{"relative routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "dialplan" }, "routing_fallback_dir"},
 	}
 	for _, tc := range tests {
 		c := good
@@ -47,6 +49,17 @@ func TestNodeConfig(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		case tc.wantField != "" && (!errors.As(err, &fe) || fe.Field != tc.wantField):
 			t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.wantField)
+		}
+	}
+	for _, tc := range []struct{ dids, routing, want string }{
+		{"", "", ""},
+		{"/etc/freeswitch/dialplan/public", "", "/etc/freeswitch/dialplan"},
+		{"/etc/freeswitch/dialplan/public", "/srv/fs/routing", "/srv/fs/routing"},
+		{"", "/srv/fs/routing", "/srv/fs/routing"},
+	} {
+		c := NodeConfig{DialplanFallbackDir: tc.dids, RoutingFallbackDir: tc.routing}
+		if got := c.RoutingDir(); got != tc.want {
+			t.Errorf("RoutingDir with %q, %q = %q, want %q", tc.dids, tc.routing, got, tc.want)
 		}
 	}
 	c := good

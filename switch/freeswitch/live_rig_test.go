@@ -51,7 +51,16 @@ type liveRig struct {
 // liveTestKeepAlive is the adapter's heartbeat in the live tests.
 const liveTestKeepAlive = time.Second
 
-func newLiveRig(t *testing.T, node liveNode) *liveRig {
+// liveRigOption changes how newLiveRig wires the node.
+type liveRigOption func(*liveRig, *XMLCurlConfig)
+
+// withRouting answers the tenants' routing contexts (call routing on, as
+// cmd/switchboard wires it).
+func withRouting() liveRigOption {
+	return func(r *liveRig, c *XMLCurlConfig) { c.Router = ServiceRouter(r.svc) }
+}
+
+func newLiveRig(t *testing.T, node liveNode, opts ...liveRigOption) *liveRig {
 	t.Helper()
 	ctx := context.Background()
 	r := &liveRig{node: node, sink: &liveSink{}, cdrs: &postLog{}, xml: &postLog{}, logs: filepath.Join(t.TempDir(), "switchboard.log")}
@@ -108,9 +117,11 @@ func newLiveRig(t *testing.T, node liveNode) *liveRig {
 	}
 	prefix := "/freeswitch/" + node.Name
 	mux := http.NewServeMux()
-	mux.Handle(prefix+"/xml-curl", r.xml.wrap(guard.Wrap(NewXMLCurlHandler(XMLCurlConfig{
-		Directory: ServiceDirectory(r.svc), CacheMS: DefaultDirectoryCacheMS, Logger: log,
-	}))))
+	xc := XMLCurlConfig{Directory: ServiceDirectory(r.svc), CacheMS: DefaultDirectoryCacheMS, Logger: log}
+	for _, o := range opts {
+		o(r, &xc)
+	}
+	mux.Handle(prefix+"/xml-curl", r.xml.wrap(guard.Wrap(NewXMLCurlHandler(xc))))
 	mux.Handle(prefix+"/cdr", r.cdrs.wrap(guard.Wrap(a.JSONCDRHandler(r.sink))))
 	r.mux = mux
 	r.startHTTP(t)

@@ -80,7 +80,11 @@ type XMLCurlConfig struct {
 	// xmlCacheableUser). NodeConfig.DirectoryCacheMS sets it; above
 	// MaxDirectoryCacheMS it is taken as MaxDirectoryCacheMS.
 	CacheMS int
-	Logger  *slog.Logger
+	// Router, when set, turns on call routing (routing_xmlcurl.go): the
+	// tenants' contexts, DIDs with a destination, and the tenant's
+	// context as every phone's user_context.
+	Router Router
+	Logger *slog.Logger
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -109,6 +113,8 @@ type xmlCurlHandler struct {
 	userContext    string
 	gatewayProfile string
 	cacheMS        int
+	router         Router
+	renders        *renderCache
 	log            *slog.Logger
 }
 
@@ -129,6 +135,8 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.router = cfg.Router
+	h.renders = newRenderCache(h.gatewayProfile, h.userContext)
 	return h
 }
 
@@ -242,7 +250,7 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	if err != nil {
 		return "", err
 	}
-	u := &xmlUser{account: a, context: h.userContext}
+	u := &xmlUser{account: a, context: h.userContextOf(a)}
 	if f.Get("action") == "sip_auth" {
 		u.credential(f.Get("sip_auth_realm"))
 		if u.param != "" && h.cacheMS > 0 {
@@ -488,6 +496,9 @@ func (h *xmlCurlHandler) dialplan(ctx context.Context, f url.Values) (string, er
 	if dpContext == "" {
 		return xmlNotFound, nil
 	}
+	if doc, ok, err := h.routingDialplan(ctx, dpContext, f.Get("Hunt-Destination-Number")); ok {
+		return doc, err
+	}
 	dests := []string{f.Get("Hunt-Destination-Number")}
 	if c := f.Get("Caller-Destination-Number"); c != dests[0] {
 		dests = append(dests, c)
@@ -502,6 +513,9 @@ func (h *xmlCurlHandler) dialplan(ctx context.Context, f url.Values) (string, er
 			other = digits
 		}
 		for _, number := range []string{dest, other} {
+			if doc, ok, err := h.routedDID(ctx, dpContext, dest, number); ok || err != nil {
+				return doc, err
+			}
 			a, err := h.dir.RouteDID(ctx, number)
 			if errors.Is(err, provisioning.ErrNotFound) {
 				continue

@@ -1,0 +1,739 @@
+package freeswitch
+
+// The routing renderer: a tenant's provisioning.Plan as a FreeSWITCH
+// dialplan context, the same text served live over mod_xml_curl (one
+// label at a time, routing_xmlcurl.go) and written to the fallback file
+// (all of it, routing_fallback.go), so that both mean what Plan.Trace
+// says.
+//
+// Shape (checked against FreeSWITCH 1.10.12's mod_dialplan_xml and
+// switch_xml.c, and on the switch; README "Call routing"):
+//
+//   - one context per tenant, sb-t<tenant>; the tenant's phones get it as
+//     their user_context, DIDs reach it by a transfer;
+//   - every routing object is an extension reached by its label
+//     (sb-x<id> extension, sb-h<id> hunt group, sb-c<id> condition,
+//     sb-d<id> custom destination, sb-a<id> account, sb-o<number> an
+//     external number through the outbound routes); a destination is run
+//     with execute_extension, which hunts the label and comes back, so
+//     that "and when nobody answered" (a follow-me list after an
+//     extension, a hunt group's failover, an account's forwards) is the
+//     next action, as in Trace;
+//   - numbers of the plan (extensions, hunt groups) and the outbound
+//     routes' patterns are the entry points: they set
+//     continue_on_fail/hangup_after_bridge, run the destination and hang
+//     up with the last bridge's cause;
+//   - every extension is self-contained (one destination_number
+//     condition), so answering only the extensions of one label is the
+//     same as the whole context.
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// RoutingContextPrefix starts the name of every tenant's context.
+const RoutingContextPrefix = "sb-t"
+
+// RoutingContext is the dialplan context of tenant id.
+func RoutingContext(tenantID int64) string {
+	return RoutingContextPrefix + strconv.FormatInt(tenantID, 10)
+}
+
+// routingContextTenant reads the tenant id out of a context name; false
+// for any other context.
+func routingContextTenant(ctx string) (int64, bool) {
+	s, ok := strings.CutPrefix(ctx, RoutingContextPrefix)
+	if !ok || s == "" || len(s) > 18 || s[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' { // ParseInt takes a sign
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// Causes an originate ends with, grouped as the forwards and the
+// outbound routes' failover read them (switch_types.h cause names; sofia
+// maps SIP 486/600 to USER_BUSY, 480 and a ring timeout to NO_ANSWER or
+// NO_USER_RESPONSE, 503 to NORMAL_TEMPORARY_FAILURE, an unregistered
+// user/ to USER_NOT_REGISTERED).
+const (
+	causesBusy        = "USER_BUSY"
+	causesNoAnswer    = "NO_ANSWER|NO_USER_RESPONSE|ALLOTTED_TIMEOUT|PROGRESS_TIMEOUT|ORIGINATOR_CANCEL"
+	causesUnreachable = "USER_NOT_REGISTERED|SUBSCRIBER_ABSENT|UNALLOCATED_NUMBER|NO_ROUTE_DESTINATION|DESTINATION_OUT_OF_ORDER|NORMAL_TEMPORARY_FAILURE|RECOVERY_ON_TIMER_EXPIRE|NETWORK_OUT_OF_ORDER|INVALID_GATEWAY|GATEWAY_DOWN|MEDIA_TIMEOUT|INCOMPATIBLE_DESTINATION"
+	// causesCongestion are the causes on which an outbound route tries
+	// its next gateway: 503 and the like, the gateway down or silent.
+	causesCongestion = "NORMAL_TEMPORARY_FAILURE|NORMAL_CIRCUIT_CONGESTION|SWITCH_CONGESTION|DESTINATION_OUT_OF_ORDER|NETWORK_OUT_OF_ORDER|RECOVERY_ON_TIMER_EXPIRE|GATEWAY_DOWN|INVALID_GATEWAY|SERVICE_UNAVAILABLE"
+)
+
+// routingRender is a plan rendered: the extensions of each label and
+// number, and those of the outbound routes (matched by pattern).
+type routingRender struct {
+	context string
+	// byKey holds the extensions hunted for a destination_number that is
+	// a label or a plan number, in context order.
+	byKey map[string]string
+	keys  []string
+	// routes are the outbound routes' extensions, then the no-route and
+	// catch-all ones: hunted for any other number.
+	routes string
+}
+
+// document is the xml_curl answer for destination number dest.
+func (r *routingRender) document(dest string) string {
+	body, ok := r.byKey[dest]
+	if !ok {
+		body = r.routes
+	}
+	var b xmlBuilder
+	b.open(0, "document", "type", "freeswitch/xml")
+	b.open(1, "section", "name", "dialplan", "description", "Switchboard routing")
+	b.open(2, "context", "name", r.context)
+	b.raw(body)
+	b.close(2, "context")
+	b.close(1, "section")
+	b.close(0, "document")
+	return b.String()
+}
+
+// writeContext writes the whole context (the fallback file).
+func (r *routingRender) writeContext(b *xmlBuilder) {
+	b.open(1, "context", "name", r.context)
+	for _, k := range r.keys {
+		b.raw(r.byKey[k])
+	}
+	b.raw(r.routes)
+	b.close(1, "context")
+}
+
+// renderer turns one plan into a routingRender.
+type renderer struct {
+	p       *provisioning.Plan
+	ctx     string
+	profile string // the sofia profile of SIP URIs sent straight out
+	else_   string // the context of numbers the plan does not route
+	out     *routingRender
+}
+
+// renderPlan renders p. profile is the sofia profile custom SIP URIs
+// leave through; elseContext the context numbers the plan does not know
+// are sent to ("" hangs them up).
+func renderPlan(p *provisioning.Plan, profile, elseContext string) *routingRender {
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: profile, else_: elseContext,
+		out: &routingRender{byKey: map[string]string{}}}
+	r.out.context = r.ctx
+	for _, x := range p.Extensions {
+		r.number(x.Number, provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
+	}
+	for _, h := range p.HuntGroups {
+		r.number(h.Number, provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
+	}
+	for _, x := range p.Extensions {
+		r.extension(x)
+	}
+	for _, h := range p.HuntGroups {
+		r.huntGroup(h)
+	}
+	for _, c := range p.Conditions {
+		r.condition(c)
+	}
+	for _, c := range p.Customs {
+		r.custom(c)
+	}
+	ids := make([]int64, 0, len(p.Accounts))
+	for id := range p.Accounts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		r.account(p.Accounts[id])
+	}
+	r.routes()
+	return r.out
+}
+
+// label is the destination_number that runs d.
+func label(d provisioning.Destination) string {
+	switch d.Kind {
+	case provisioning.DestAccount:
+		return "sb-a" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestExtension:
+		return "sb-x" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestHuntGroup:
+		return "sb-h" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestCondition:
+		return "sb-c" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestCustom:
+		return "sb-d" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestExternal:
+		return "sb-o" + d.Number
+	}
+	return ""
+}
+
+// act is one action of an extension.
+type act struct {
+	app, data string
+	anti      bool
+	inline    bool
+}
+
+// cond is one condition of an extension: a field and a regular
+// expression, or time attributes (name, value pairs), with the actions
+// run when it holds (and the anti-actions when it does not).
+type cond struct {
+	field, expr string
+	attrs       []string
+	breakOn     string
+	acts        []act
+}
+
+// ext adds one extension to the extensions hunted for key.
+func (r *renderer) ext(key, name string, cont bool, conds ...cond) {
+	if _, ok := r.out.byKey[key]; !ok {
+		r.out.keys = append(r.out.keys, key)
+	}
+	r.out.byKey[key] += extXML(name, cont, conds...)
+}
+
+// extXML writes one extension.
+func extXML(name string, cont bool, conds ...cond) string {
+	var b xmlBuilder
+	if cont {
+		b.open(2, "extension", "name", name, "continue", "true")
+	} else {
+		b.open(2, "extension", "name", name)
+	}
+	for _, c := range conds {
+		attrs := []string{}
+		if c.field != "" {
+			attrs = append(attrs, "field", c.field, "expression", c.expr)
+		}
+		attrs = append(attrs, c.attrs...)
+		if c.breakOn != "" {
+			attrs = append(attrs, "break", c.breakOn)
+		}
+		if len(c.acts) == 0 {
+			b.empty(3, "condition", attrs...)
+			continue
+		}
+		b.open(3, "condition", attrs...)
+		for _, a := range c.acts {
+			tag := "action"
+			if a.anti {
+				tag = "anti-action"
+			}
+			if a.inline {
+				b.empty(4, tag, "application", a.app, "data", a.data, "inline", "true")
+			} else {
+				b.empty(4, tag, "application", a.app, "data", a.data)
+			}
+		}
+		b.close(3, "condition")
+	}
+	b.close(2, "extension")
+	return b.String()
+}
+
+// dest matches destination_number key exactly.
+func dest(key string) cond {
+	return cond{field: "destination_number", expr: "^" + regexQuote(key) + "$"}
+}
+
+// regexQuote escapes the PCRE metacharacters a number or label can hold.
+func regexQuote(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`\^$.|?*+()[]{}`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// run is the action that runs destination d and comes back when it did
+// not connect the call.
+func (r *renderer) run(d provisioning.Destination) act {
+	switch d.Kind {
+	case provisioning.DestHangup:
+		return act{app: "hangup", data: "CALL_REJECTED"}
+	case provisioning.DestBusy:
+		return act{app: "hangup", data: "USER_BUSY"}
+	}
+	if l := label(d); l != "" {
+		return act{app: "execute_extension", data: l + " XML " + r.ctx}
+	}
+	return act{app: "hangup", data: "CALL_REJECTED"}
+}
+
+// noop is an action that does nothing of consequence: it gives a
+// condition an action (or anti-action), so that mod_dialplan_xml stops
+// hunting at that extension (parse_exten proceeds only when a condition
+// added something).
+var noop = act{app: "set", data: "sb_routed=true"}
+
+// entry is the actions of an entry point (a number of the plan, an
+// outbound pattern, a DID): bridges go on after a failed leg and end the
+// call after an answered one; when the destination gave up, the call ends
+// with the last leg's cause (a busy phone gives the caller busy).
+func entry(body ...act) []act {
+	out := []act{{app: "set", data: "continue_on_fail=true"}, {app: "set", data: "hangup_after_bridge=true"}}
+	out = append(out, body...)
+	return append(out, act{app: "hangup", data: "${originate_disposition}"})
+}
+
+func (r *renderer) number(n string, d provisioning.Destination) {
+	c := dest(n)
+	c.acts = entry(r.run(d))
+	r.ext(n, "sb-n"+n, false, c)
+}
+
+// extension runs its destination, then its follow-me steps in turn.
+func (r *renderer) extension(x *provisioning.Extension) {
+	key := label(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
+	c := dest(key)
+	c.acts = []act{r.run(x.Destination)}
+	if f := x.FollowMe; f != nil {
+		for _, s := range f.Steps {
+			leg := r.targets(s.Destination, 0)
+			if len(leg) == 0 {
+				continue
+			}
+			vars := []string{"leg_timeout=" + strconv.Itoa(s.RingSecs)}
+			if f.CallerIDNumber != "" {
+				vars = append(vars, "origination_caller_id_number="+f.CallerIDNumber)
+			}
+			if f.CallerIDName != "" {
+				vars = append(vars, "origination_caller_id_name="+dialVar(xmlNoExpansion(f.CallerIDName)))
+			}
+			c.acts = append(c.acts, act{app: "bridge", data: legs(leg, vars, ",")})
+		}
+	}
+	r.ext(key, key, false, c)
+}
+
+// target is one leg a ring step dials.
+type target struct {
+	dial   string // user/u@d, sofia/gateway/g/n, error/...
+	aor    string // the account's AOR, for skip_busy
+	member int    // the hunt group member index, -1 elsewhere
+}
+
+// targets are the legs ringing d dials: an account's phone, what an
+// extension points at, an external number through the first gateway of
+// its outbound route (Trace's targets).
+func (r *renderer) targets(d provisioning.Destination, depth int) []target {
+	switch d.Kind {
+	case provisioning.DestAccount:
+		if a := r.p.Accounts[d.ID]; a != nil {
+			return []target{{dial: "user/" + a.AOR(), aor: a.AOR(), member: -1}}
+		}
+	case provisioning.DestExtension:
+		if x := r.p.Extension(d.ID); x != nil && depth < provisioning.MaxRoutingDepth*4 {
+			return r.targets(x.Destination, depth+1)
+		}
+	case provisioning.DestExternal:
+		out := r.p.RouteFor(d.Number)
+		if len(out.Gateways) == 0 {
+			return []target{{dial: "error/NO_ROUTE_DESTINATION", member: -1}}
+		}
+		return []target{{dial: "sofia/gateway/" + out.Gateways[0].Name + "/" + out.Number, member: -1}}
+	}
+	return nil
+}
+
+// legs writes a bridge string: each leg with its variables in [], joined
+// by sep ("," rings together, "|" one after the other).
+func legs(ts []target, vars []string, sep string) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.dial
+		if len(vars) > 0 {
+			parts[i] = "[" + strings.Join(vars, ",") + "]" + t.dial
+		}
+	}
+	return strings.Join(parts, sep)
+}
+
+// dialVar makes a free-text value safe inside a dial string's [] or {}:
+// no separators.
+func dialVar(s string) string {
+	return strings.Map(func(c rune) rune {
+		if strings.ContainsRune(",|[]{}'^:=", c) {
+			return ' '
+		}
+		return c
+	}, s)
+}
+
+// account rings a phone with its forwards: always goes elsewhere at
+// once; no_answer bounds the ring time; busy, no_answer and unreachable
+// are chosen after the bridge by ${originate_disposition}.
+func (r *renderer) account(a *provisioning.PlanAccount) {
+	d := provisioning.Destination{Kind: provisioning.DestAccount, ID: a.ID}
+	key := label(d)
+	c := dest(key)
+	if f := a.Forwards[provisioning.ForwardAlways]; f != nil {
+		c.acts = []act{r.run(f.Destination)}
+		r.ext(key, key, false, c)
+		return
+	}
+	var vars []string
+	if f := a.Forwards[provisioning.ForwardNoAnswer]; f != nil {
+		vars = append(vars, "leg_timeout="+strconv.Itoa(f.AfterSecs))
+	}
+	c.acts = []act{{app: "bridge", data: legs([]target{{dial: "user/" + a.AOR()}}, vars, ",")}}
+	type fwd struct {
+		on     provisioning.ForwardOn
+		causes string
+	}
+	var after []cond
+	for _, f := range []fwd{{provisioning.ForwardBusy, causesBusy}, {provisioning.ForwardNoAnswer, causesNoAnswer}, {provisioning.ForwardUnreachable, causesUnreachable}} {
+		if fw := a.Forwards[f.on]; fw != nil {
+			after = append(after, cond{field: "${originate_disposition}", expr: "^(?:" + f.causes + ")$", breakOn: "on-true", acts: []act{r.run(fw.Destination)}})
+		}
+	}
+	if len(after) > 0 {
+		// A last condition that always holds ends the hunt here when no
+		// cause matched (mod_dialplan_xml would otherwise go on to the
+		// next extension that matches the label: sb-noroute).
+		fkey := key + "f"
+		after = append(after, cond{field: "destination_number", expr: "^" + fkey + "$", acts: []act{noop}})
+		c.acts = append(c.acts, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
+		r.ext(fkey, fkey, false, append([]cond{dest(fkey)}, after...)...)
+	}
+	r.ext(key, key, false, c)
+}
+
+// huntGroup renders a group's bridge. ring_all is one bridge of every
+// member for the group's time; the other strategies are one bridge of
+// the members in turn ('|'), each for its ring time bounded by what is
+// left of the group's (as Trace counts). round_robin and random render
+// one bridge per starting member: round_robin starts after the member
+// who answered last (remembered in mod_hash by execute_on_answer on that
+// member's leg), random at a member drawn by mod_expr when the call
+// arrives. skip_busy dials error/USER_BUSY instead of a member that has
+// a channel (show channels like <aor>), chosen when the call arrives.
+func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
+	key := label(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
+	var members []target
+	for i, m := range h.Members {
+		for _, t := range r.targets(m.Destination, 0) {
+			t.member = i
+			members = append(members, t)
+		}
+	}
+	rrKey := fmt.Sprintf("t%dh%d", r.p.Tenant.ID, h.ID)
+	if h.SkipBusy {
+		for i := range members {
+			t := &members[i]
+			if t.aor == "" {
+				continue
+			}
+			v := fmt.Sprintf("sb_%s_m%d", rrKey, i)
+			r.ext(key, fmt.Sprintf("%s-busy%d", key, i), true, dest(key),
+				cond{field: "${show(channels like " + t.aor + ")}", expr: `(?:^|\n)0 total\.`, acts: []act{
+					{app: "set", data: v + "=" + t.dial, inline: true},
+					{app: "set", data: v + "=error/USER_BUSY", inline: true, anti: true},
+				}})
+			t.dial = "${" + v + "}"
+		}
+	}
+	failover := r.run(h.Failover)
+	if h.Failover.IsZero() {
+		failover = act{app: "hangup", data: "${originate_disposition}"}
+	}
+	if h.Strategy == provisioning.HuntRingAll {
+		c := dest(key)
+		if len(members) > 0 {
+			c.acts = append(c.acts, act{app: "bridge", data: legs(members, []string{"leg_timeout=" + strconv.Itoa(h.GroupRing())}, ",")})
+		}
+		c.acts = append(c.acts, failover)
+		r.ext(key, key, false, c)
+		return
+	}
+	rotations := 1
+	if h.Strategy == provisioning.HuntRoundRobin || h.Strategy == provisioning.HuntRandom {
+		rotations = len(h.Members)
+	}
+	selector := "${hash(select/sb_rr/" + rrKey + ")}"
+	if h.Strategy == provisioning.HuntRandom {
+		v := "sb_" + rrKey + "_start"
+		selector = "${" + v + "}"
+		draw := dest(key)
+		draw.acts = []act{{app: "set", data: fmt.Sprintf("%s=${expr(floor(random(0,%d)))}", v, rotations), inline: true}}
+		r.ext(key, key+"-draw", true, draw)
+	}
+	// The rotations starting at 1..n-1 are chosen by the selector; the
+	// one starting at member 0 is the default (nothing remembered yet).
+	for k := 1; k <= rotations; k++ {
+		start := k % rotations
+		c := []cond{dest(key)}
+		if start != 0 {
+			c = append(c, cond{field: selector, expr: "^" + strconv.Itoa(start) + "$"})
+		}
+		last := &c[len(c)-1]
+		if b := r.sequence(h, members, start, rrKey); b != "" {
+			last.acts = append(last.acts, act{app: "bridge", data: b})
+		}
+		last.acts = append(last.acts, failover)
+		r.ext(key, fmt.Sprintf("%s-from%d", key, start), false, c...)
+	}
+}
+
+// sequence is the '|' bridge of a sequential group's members from member
+// start on, each for min(its time, what is left of the group's).
+func (r *renderer) sequence(h *provisioning.HuntGroup, members []target, start int, rrKey string) string {
+	n := len(h.Members)
+	left := h.GroupRing()
+	var parts []string
+	for k := range n {
+		i := (start + k) % n
+		if left <= 0 {
+			break
+		}
+		secs := min(h.MemberRing(i), left)
+		left -= secs
+		for _, t := range members {
+			if t.member != i {
+				continue
+			}
+			vars := []string{"leg_timeout=" + strconv.Itoa(secs)}
+			if h.Strategy == provisioning.HuntRoundRobin {
+				vars = append(vars, fmt.Sprintf("execute_on_answer=hash insert/sb_rr/%s/%d", rrKey, (i+1)%n))
+			}
+			parts = append(parts, legs([]target{t}, vars, ","))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// condition sets sb_c<id> to match when one of its windows (in its time
+// zone, the channel's timezone variable that the dialplan's wday,
+// time-of-day, year, mon and mday attributes are evaluated in) and its
+// caller IDs hold, then runs match or miss.
+func (r *renderer) condition(c *provisioning.Condition) {
+	key := label(provisioning.Destination{Kind: provisioning.DestCondition, ID: c.ID})
+	top := dest(key)
+	rules, callers := c.Rules(), c.CallerIDs
+	switch {
+	case c.Manual == provisioning.ManualMatch:
+		top.acts = []act{r.run(c.Match)}
+	case c.Manual == provisioning.ManualMiss || len(rules) == 0 && len(callers) == 0:
+		top.acts = []act{r.run(c.Miss)}
+	default:
+		v := "sb_c" + strconv.FormatInt(c.ID, 10)
+		evalKey := key + "e"
+		top.acts = []act{{app: "set", data: v + "=miss"}, {app: "set", data: "timezone=" + c.TimeZone},
+			{app: "execute_extension", data: evalKey + " XML " + r.ctx}}
+		var callerCond []cond
+		if len(callers) > 0 {
+			callerCond = []cond{{field: "caller_id_number", expr: callerRegex(callers)}}
+		}
+		set := act{app: "set", data: v + "=match", inline: true}
+		windows := [][]string{nil}
+		if len(rules) > 0 {
+			windows = nil
+			for _, tr := range rules {
+				windows = append(windows, timeAttrs(tr)...)
+			}
+		}
+		for i, w := range windows {
+			conds := []cond{dest(evalKey)}
+			if w != nil {
+				conds = append(conds, cond{attrs: w})
+			}
+			conds = append(conds, callerCond...)
+			last := &conds[len(conds)-1]
+			last.acts = []act{set}
+			r.ext(evalKey, fmt.Sprintf("%s-w%d", evalKey, i), true, conds...)
+		}
+		m, miss := r.run(c.Match), r.run(c.Miss)
+		miss.anti = true
+		r.ext(evalKey, evalKey+"-then", false, dest(evalKey), cond{field: "${" + v + "}", expr: "^match$", acts: []act{m, miss}})
+	}
+	r.ext(key, key, false, top)
+}
+
+// callerRegex matches any of the caller IDs: numbers exactly, prefixes
+// ending in '*' as prefixes.
+func callerRegex(ids []string) string {
+	alts := make([]string, len(ids))
+	for i, id := range ids {
+		if p, ok := strings.CutSuffix(id, "*"); ok {
+			alts[i] = regexQuote(p) + ".*"
+		} else {
+			alts[i] = regexQuote(id)
+		}
+	}
+	return "^(?:" + strings.Join(alts, "|") + ")$"
+}
+
+// timeAttrs writes one rule as the attributes of one or more time
+// conditions (any of which holds): wday (1 is Sunday), time-of-day
+// (inclusive at both ends in seconds, so the rule's excluded end minute
+// becomes HH:MM-1:59) and the date range as year/mon/mday ranges. The
+// date-time attribute is not used: switch_fulldate_cmp reads it in the
+// server's local time, not the channel's timezone.
+func timeAttrs(tr provisioning.TimeRule) [][]string {
+	var base []string
+	if tr.Weekdays != 0 {
+		var days []string
+		for d := range 7 {
+			if tr.Weekdays&(1<<d) != 0 {
+				days = append(days, strconv.Itoa(d+1))
+			}
+		}
+		base = append(base, "wday", strings.Join(days, ","))
+	}
+	if !tr.AllDay() {
+		end := (tr.To*60 - 1 + 86400) % 86400
+		base = append(base, "time-of-day", fmt.Sprintf("%02d:%02d:00-%02d:%02d:%02d", tr.From/60, tr.From%60, end/3600, end/60%60, end%60))
+	}
+	if tr.DateFrom == 0 {
+		return [][]string{base}
+	}
+	var out [][]string
+	for _, seg := range dateSegments(tr.DateFrom, tr.DateTo) {
+		out = append(out, append(slices.Clone(base), seg...))
+	}
+	return out
+}
+
+// dateSegments splits an inclusive date range (YYYYMMDD) into at most
+// seven year/mon/mday attribute sets: the partial first year (its first
+// month's days, its whole months), the whole years, the partial last
+// year.
+func dateSegments(from, to int) [][]string {
+	type ymd struct{ y, m, d int }
+	a := ymd{from / 10000, from / 100 % 100, from % 100}
+	z := ymd{to / 10000, to / 100 % 100, to % 100}
+	rng := func(lo, hi int) string {
+		if lo == hi {
+			return strconv.Itoa(lo)
+		}
+		return strconv.Itoa(lo) + "-" + strconv.Itoa(hi)
+	}
+	lastDay := func(y, m int) int { return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day() }
+	// year y from month/day (m1,d1) to (m2,d2), inclusive.
+	var out [][]string
+	year := func(y, m1, d1, m2, d2 int) {
+		ys := strconv.Itoa(y)
+		if m1 == m2 {
+			out = append(out, []string{"year", ys, "mon", strconv.Itoa(m1), "mday", rng(d1, d2)})
+			return
+		}
+		if d1 != 1 {
+			out = append(out, []string{"year", ys, "mon", strconv.Itoa(m1), "mday", rng(d1, lastDay(y, m1))})
+			m1++
+		}
+		endFull := m2
+		if d2 != lastDay(y, m2) {
+			endFull = m2 - 1
+		}
+		if m1 <= endFull {
+			out = append(out, []string{"year", ys, "mon", rng(m1, endFull)})
+		}
+		if endFull != m2 {
+			out = append(out, []string{"year", ys, "mon", strconv.Itoa(m2), "mday", rng(1, d2)})
+		}
+	}
+	if a.y == z.y {
+		year(a.y, a.m, a.d, z.m, z.d)
+		return out
+	}
+	year(a.y, a.m, a.d, 12, 31)
+	if a.y+1 <= z.y-1 {
+		out = append(out, []string{"year", rng(a.y+1, z.y-1)})
+	}
+	year(z.y, 1, 1, z.m, z.d)
+	return out
+}
+
+// custom sends the call out: a number or URI through its gateway, a URI
+// straight from the profile, a number through the outbound routes.
+func (r *renderer) custom(c *provisioning.CustomDestination) {
+	key := label(provisioning.Destination{Kind: provisioning.DestCustom, ID: c.ID})
+	top := dest(key)
+	target := c.Number
+	if c.URI != "" {
+		target = strings.TrimPrefix(strings.TrimPrefix(c.URI, "sip:"), "sips:")
+	}
+	switch {
+	case c.GatewayID != nil && r.p.Gateways[*c.GatewayID] != nil:
+		top.acts = []act{{app: "bridge", data: "sofia/gateway/" + r.p.Gateways[*c.GatewayID].Name + "/" + target}}
+	case c.URI != "":
+		top.acts = []act{{app: "bridge", data: "sofia/" + r.profile + "/" + target}}
+	default:
+		top.acts = []act{r.run(provisioning.Destination{Kind: provisioning.DestExternal, Number: c.Number})}
+	}
+	r.ext(key, key, false, top)
+}
+
+// routes renders the outbound routes in the order they are tried, each
+// matching its patterns as dialled by a phone (an entry point) or as an
+// sb-o<number> label (run by a destination). Gateways are tried in
+// order, the next one only when the last leg failed with a congestion
+// cause. A block route refuses; a number no route matches is refused as
+// NO_ROUTE_DESTINATION when it came from a destination, and sent to the
+// else context when a phone dialled it.
+func (r *renderer) routes() {
+	var b strings.Builder
+	for _, rt := range r.p.Routes {
+		var alts []string
+		for _, pat := range rt.Patterns {
+			re, err := pat.Regexp()
+			if err != nil {
+				continue
+			}
+			alts = append(alts, strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"))
+		}
+		if len(alts) == 0 {
+			continue
+		}
+		expr := "(" + strings.Join(alts, "|") + ")"
+		var body []act
+		if rt.Action == provisioning.RouteBlock {
+			body = []act{{app: "hangup", data: "CALL_REJECTED"}}
+		} else {
+			num := "${sb_out:" + strconv.Itoa(rt.Strip) + "}"
+			body = []act{{app: "set", data: "sb_out=$1"}}
+			for i, id := range rt.GatewayIDs {
+				g := r.p.Gateways[id]
+				if g == nil {
+					continue
+				}
+				br := act{app: "bridge", data: "sofia/gateway/" + g.Name + "/" + rt.Prepend + num}
+				if i == 0 {
+					body = append(body, br)
+					continue
+				}
+				// the next gateway only on congestion: a hunt of its own
+				// label, conditioned on the last leg's cause.
+				fkey := fmt.Sprintf("sb-r%dg%d", rt.ID, i)
+				body = append(body, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
+				noopAnti := noop
+				noopAnti.anti = true
+				b.WriteString(extXML(fkey, false, dest(fkey), cond{field: "${originate_disposition}", expr: "^(?:" + causesCongestion + ")$", acts: []act{br, noopAnti}}))
+			}
+		}
+		// An sb-o label runs inside a destination: no entry wrapping.
+		b.WriteString(extXML("sb-route-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^sb-o" + expr + "$", acts: body}))
+		b.WriteString(extXML("sb-dial-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^" + expr + "$", acts: entry(body...)}))
+	}
+	b.WriteString(extXML("sb-noroute", false, cond{field: "destination_number", expr: "^sb-", acts: []act{{app: "hangup", data: "NO_ROUTE_DESTINATION"}}}))
+	if r.else_ != "" {
+		b.WriteString(extXML("sb-else", false, cond{field: "destination_number", expr: "^(.+)$", acts: []act{{app: "transfer", data: "$1 XML " + r.else_}}}))
+	}
+	r.out.routes = b.String()
+}

@@ -1,0 +1,631 @@
+package freeswitch
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
+)
+
+// routingFixture is one tenant with every kind of routing object,
+// provisioned through the Service on a real store.
+type routingFixture struct {
+	svc    *provisioning.Service
+	tenant *provisioning.Tenant
+	dids   []string // numbers, in creation order
+	plan   *provisioning.Plan
+	// ids of the objects the tests call
+	accounts                            []*provisioning.Account
+	ringAll, seq, rr, random, busyGroup *provisioning.HuntGroup
+	office, vip, night                  *provisioning.Condition
+	x100, x101                          *provisioning.Extension
+	mobile, sipURI                      *provisioning.CustomDestination
+	gwA, gwB                            *provisioning.Gateway
+}
+
+func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
+	t.Helper()
+	ctx := context.Background()
+	if err := sqlstore.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	svc := provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4),
+		provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	sc := provisioning.AdminScope()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &routingFixture{svc: svc, tenant: &provisioning.Tenant{Name: "acme"}}
+	must(svc.CreateTenant(ctx, sc, f.tenant))
+	must(svc.CreateDomain(ctx, sc, &provisioning.Domain{TenantID: f.tenant.ID, Name: "acme.example"}))
+	for i := range 4 {
+		a := &provisioning.Account{Domain: "acme.example", Username: strconv.Itoa(201 + i), Secret: "secret-secret"}
+		must(svc.CreateAccount(ctx, sc, a))
+		f.accounts = append(f.accounts, a)
+	}
+	acct := func(i int) provisioning.Destination {
+		return provisioning.Destination{Kind: provisioning.DestAccount, ID: f.accounts[i].ID}
+	}
+	f.gwA = &provisioning.Gateway{Name: "carrier-a", Host: "192.0.2.10"}
+	f.gwB = &provisioning.Gateway{Name: "carrier-b", Host: "192.0.2.11"}
+	must(svc.CreateGateway(ctx, sc, f.gwA))
+	must(svc.CreateGateway(ctx, sc, f.gwB))
+	in := provisioning.RoutingMeta{TenantID: f.tenant.ID}
+	for _, r := range []*provisioning.OutboundRoute{
+		{RoutingMeta: in, Name: "premium", Priority: 1, Action: provisioning.RouteBlock, Patterns: []provisioning.DialPattern{"1900XXXXXXX"}},
+		{RoutingMeta: in, Name: "nanp", Priority: 5, Patterns: []provisioning.DialPattern{"1NXXNXXXXXX", "+1NXXNXXXXXX"}, Strip: 1, Prepend: "+1", GatewayIDs: []int64{f.gwA.ID, f.gwB.ID}},
+		{RoutingMeta: in, Name: "911", Priority: 100, Action: provisioning.RouteEmergency, Patterns: []provisioning.DialPattern{"911"}, GatewayIDs: []int64{f.gwB.ID}},
+	} {
+		must(svc.CreateOutboundRoute(ctx, sc, r))
+	}
+	f.x100 = &provisioning.Extension{RoutingMeta: in, Number: "100", Name: "reception", Destination: acct(0),
+		FollowMe: &provisioning.FollowMe{CallerIDNumber: "+15145550100", Steps: []provisioning.FollowMeStep{
+			{Destination: acct(1), RingSecs: 10}, {Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550142"}, RingSecs: 15}}}}
+	must(svc.CreateExtension(ctx, sc, f.x100))
+	x := provisioning.Destination{Kind: provisioning.DestExtension, ID: f.x100.ID}
+	f.x101 = &provisioning.Extension{RoutingMeta: in, Number: "101", Name: "bob", Destination: acct(1)}
+	must(svc.CreateExtension(ctx, sc, f.x101))
+	group := func(number string, s provisioning.HuntStrategy, skip bool, ring int, fo provisioning.Destination, members ...provisioning.HuntMember) *provisioning.HuntGroup {
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: number, Name: number, Strategy: s, SkipBusy: skip, RingSecs: ring, Members: members, Failover: fo}
+		must(svc.CreateHuntGroup(ctx, sc, h))
+		return h
+	}
+	m := func(d provisioning.Destination, secs int) provisioning.HuntMember {
+		return provisioning.HuntMember{Destination: d, RingSecs: secs}
+	}
+	f.ringAll = group("500", provisioning.HuntRingAll, false, 25, provisioning.Destination{}, m(acct(0), 0), m(acct(1), 0), m(acct(2), 0))
+	f.seq = group("501", provisioning.HuntSequential, false, 0, provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550199"},
+		m(x, 10), m(acct(2), 0))
+	f.rr = group("502", provisioning.HuntRoundRobin, false, 30, provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: f.ringAll.ID},
+		m(acct(0), 10), m(acct(1), 10), m(acct(2), 15))
+	f.random = group("503", provisioning.HuntRandom, false, 0, provisioning.Destination{Kind: provisioning.DestBusy}, m(acct(0), 5), m(acct(3), 5))
+	f.busyGroup = group("504", provisioning.HuntSequential, true, 0, provisioning.Destination{Kind: provisioning.DestHangup},
+		m(acct(0), 8), m(acct(1), 8), m(provisioning.Destination{Kind: provisioning.DestExternal, Number: "19005550100"}, 8))
+	f.office = &provisioning.Condition{RoutingMeta: in, Name: "office", TimeZone: "America/Montreal",
+		Times: []string{"mon-fri 09:00-17:00", "sat 10:00-12:00", "2026-12-24..2027-01-02"},
+		Match: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: f.ringAll.ID}, Miss: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: f.seq.ID}}
+	must(svc.CreateCondition(ctx, sc, f.office))
+	f.vip = &provisioning.Condition{RoutingMeta: in, Name: "vip", CallerIDs: []string{"+1514634*", "2001"},
+		Match: x, Miss: provisioning.Destination{Kind: provisioning.DestCondition, ID: f.office.ID}}
+	must(svc.CreateCondition(ctx, sc, f.vip))
+	f.night = &provisioning.Condition{RoutingMeta: in, Name: "night", Manual: provisioning.ManualMatch,
+		Match: provisioning.Destination{Kind: provisioning.DestHangup}, Miss: x}
+	must(svc.CreateCondition(ctx, sc, f.night))
+	f.mobile = &provisioning.CustomDestination{RoutingMeta: in, Name: "mobile", Number: "15145550142"}
+	must(svc.CreateCustomDestination(ctx, sc, f.mobile))
+	f.sipURI = &provisioning.CustomDestination{RoutingMeta: in, Name: "partner", URI: "sip:sales@partner.example", GatewayID: &f.gwB.ID}
+	must(svc.CreateCustomDestination(ctx, sc, f.sipURI))
+	for _, fw := range []*provisioning.Forward{
+		{AccountID: &f.accounts[1].ID, On: provisioning.ForwardBusy, Destination: provisioning.Destination{Kind: provisioning.DestHangup}, Enabled: true},
+		{AccountID: &f.accounts[1].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 15, Destination: acct(2), Enabled: true},
+		{AccountID: &f.accounts[1].ID, On: provisioning.ForwardUnreachable, Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550177"}, Enabled: true},
+		{AccountID: &f.accounts[3].ID, On: provisioning.ForwardAlways, Destination: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: f.seq.ID}, Enabled: true},
+	} {
+		must(svc.CreateForward(ctx, sc, fw))
+	}
+	for i, d := range []provisioning.Destination{
+		{Kind: provisioning.DestCondition, ID: f.vip.ID},
+		{Kind: provisioning.DestHuntGroup, ID: f.rr.ID},
+		{Kind: provisioning.DestCustom, ID: f.mobile.ID},
+		{Kind: provisioning.DestCustom, ID: f.sipURI.ID},
+		{Kind: provisioning.DestCondition, ID: f.night.ID},
+		acct(3),
+		acct(1),
+	} {
+		n := fmt.Sprintf("+1514555010%d", i)
+		d := d
+		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
+		f.dids = append(f.dids, n)
+	}
+	p, err := svc.TenantPlan(ctx, f.tenant.ID)
+	must(err)
+	f.plan = p
+	return f
+}
+
+// TestRoutingRenderGolden compares the rendered context with
+// testdata/routing/*.xml (go test -update rewrites it) and checks that
+// it is well-formed.
+func TestRoutingRenderGolden(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		got := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default")
+		golden := filepath.Join("testdata", "routing", "tenant.xml")
+		if *update && db.Engine == sqldb.SQLite {
+			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("rendering differs from %s (go test -update rewrites it):\n%s", golden, got)
+		}
+		if _, err := parseDialplan(got); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestRoutingRenderMatchesTrace runs the rendered dialplan in a small
+// model of mod_dialplan_xml (simDialplan: hunting as parse_exten does it,
+// execute_extension coming back, inline sets, time conditions in the
+// channel's timezone, nobody answering) and compares what it rings and
+// dials with Plan.Trace, for every number and DID, at several times and
+// from several callers.
+func TestRoutingRenderMatchesTrace(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		doc := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default")
+		dp, err := parseDialplan(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		montreal, _ := time.LoadLocation("America/Montreal")
+		times := []time.Time{
+			time.Date(2026, 7, 1, 10, 0, 0, 0, montreal),  // Wednesday, office hours
+			time.Date(2026, 7, 1, 17, 0, 0, 0, montreal),  // the end minute is out
+			time.Date(2026, 7, 1, 16, 59, 0, 0, montreal), // the last minute is in
+			time.Date(2026, 7, 4, 11, 0, 0, 0, montreal),  // Saturday morning
+			time.Date(2026, 7, 5, 11, 0, 0, 0, montreal),  // Sunday
+			time.Date(2026, 12, 27, 3, 0, 0, 0, montreal), // holidays, in the date range
+			time.Date(2027, 1, 2, 23, 59, 0, 0, montreal), // last day of the range
+			time.Date(2027, 1, 3, 0, 0, 0, 0, montreal),   // just after it (a Sunday)
+		}
+		callers := []string{"+15146340001", "2001", "2002"}
+		type entry struct {
+			name string
+			d    provisioning.Destination
+			ctx  string // where the call enters, and the number dialled
+			num  string
+		}
+		var entries []entry
+		for _, x := range f.plan.Extensions {
+			entries = append(entries, entry{"extension " + x.Number, provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, RoutingContext(f.tenant.ID), x.Number})
+		}
+		for _, h := range f.plan.HuntGroups {
+			entries = append(entries, entry{"hunt group " + h.Number, provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, RoutingContext(f.tenant.ID), h.Number})
+		}
+		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
+			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
+		}
+		for _, d := range f.plan.DIDs {
+			entries = append(entries, entry{"DID " + d.Number, *d.Destination, "public", d.Number})
+		}
+		// The DIDs' extensions, as the DID fallback file writes them.
+		var dids xmlBuilder
+		dids.open(0, "include")
+		dids.open(1, "context", "name", "public")
+		for _, d := range f.plan.DIDs {
+			dids.raw(didFallbackTransfer(d))
+		}
+		dids.close(1, "context")
+		dids.close(0, "include")
+		pub, err := parseDialplan([]byte(dids.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp.contexts["public"] = pub.contexts["public"]
+		for _, e := range entries {
+			for _, at := range times {
+				for _, caller := range callers {
+					want := traceLines(f.plan, f.plan.Trace(e.d, at, caller))
+					if e.num == "4420" {
+						want = "else default\n" // a number the plan does not route: the phones' own context
+					}
+					got := dp.call(t, e.ctx, e.num, caller, at)
+					if got != want {
+						t.Errorf("%s at %s from %s:\nrendered:\n%strace:\n%s", e.name, at.Format(time.RFC3339), caller, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// traceLines writes a trace as simDialplan writes what it ran: rings and
+// dials with their targets as the switch dials them, refusals.
+func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		switch s.Do {
+		case "ring":
+			var ts []string
+			for _, t := range s.Targets {
+				if strings.Contains(t, "@") {
+					ts = append(ts, t)
+					continue
+				}
+				out := p.RouteFor(t)
+				if len(out.Gateways) == 0 {
+					ts = append(ts, "error/NO_ROUTE_DESTINATION")
+				} else {
+					ts = append(ts, out.Gateways[0].Name+"/"+out.Number)
+				}
+			}
+			fmt.Fprintf(&b, "ring %s %ds\n", strings.Join(ts, ","), s.Secs)
+		case "dial_out":
+			if s.Blocked || (len(s.Gateways) == 0 && !strings.HasPrefix(s.Targets[0], "sip")) {
+				b.WriteString("refuse\n")
+				continue
+			}
+			gws := s.Gateways
+			if len(gws) == 0 {
+				gws = []string{"profile"}
+			}
+			fmt.Fprintf(&b, "dial %s via %s\n", strings.TrimPrefix(strings.TrimPrefix(s.Targets[0], "sip:"), "sips:"), strings.Join(gws, ">"))
+		case "hangup":
+			b.WriteString("refuse\n")
+		case "busy":
+			b.WriteString("busy\n")
+		}
+	}
+	return b.String()
+}
+
+// simDialplan is a model of mod_dialplan_xml and the applications the
+// renderer uses, enough to run a call in which nobody answers.
+type simDialplan struct {
+	contexts map[string][]simExt
+}
+
+type simExt struct {
+	Name     string    `xml:"name,attr"`
+	Continue string    `xml:"continue,attr"`
+	Conds    []simCond `xml:"condition"`
+}
+
+type simCond struct {
+	Attrs   []xml.Attr  `xml:",any,attr"`
+	Actions []simAction `xml:",any"`
+}
+
+type simAction struct {
+	XMLName xml.Name
+	App     string `xml:"application,attr"`
+	Data    string `xml:"data,attr"`
+	Inline  string `xml:"inline,attr"`
+}
+
+func (c simCond) attr(name string) string {
+	for _, a := range c.Attrs {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func parseDialplan(doc []byte) (*simDialplan, error) {
+	type context struct {
+		Name string   `xml:"name,attr"`
+		Exts []simExt `xml:"extension"`
+	}
+	// the file (<include><context>) or an xml_curl answer
+	// (<document><section><context>)
+	var root struct {
+		Contexts []context `xml:"context"`
+		Section  struct {
+			Contexts []context `xml:"context"`
+		} `xml:"section"`
+	}
+	if err := xml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("the dialplan is not well-formed XML: %w", err)
+	}
+	dp := &simDialplan{contexts: map[string][]simExt{}}
+	for _, c := range append(root.Contexts, root.Section.Contexts...) {
+		dp.contexts[c.Name] = c.Exts
+	}
+	return dp, nil
+}
+
+// simCall is one call's channel.
+type simCall struct {
+	t      *testing.T
+	dp     *simDialplan
+	vars   map[string]string
+	caller string
+	at     time.Time
+	out    strings.Builder
+	done   bool
+	depth  int
+}
+
+// call runs a call to num entering ctx and returns what it did.
+func (dp *simDialplan) call(t *testing.T, ctx, num, caller string, at time.Time) string {
+	c := &simCall{t: t, dp: dp, vars: map[string]string{}, caller: caller, at: at}
+	c.exec(ctx, num)
+	return c.out.String()
+}
+
+// exec hunts num in ctx and runs the applications found.
+func (c *simCall) exec(ctx, num string) {
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > 64 {
+		c.t.Fatalf("execute_extension nested too deep at %s", num)
+	}
+	exts, ok := c.dp.contexts[ctx]
+	if !ok {
+		fmt.Fprintf(&c.out, "else %s\n", ctx)
+		c.done = true
+		return
+	}
+	var apps []simAction
+	for _, e := range exts {
+		proceed, matched := c.parse(e, num, &apps)
+		_ = matched
+		if proceed && e.Continue != "true" {
+			break
+		}
+	}
+	for _, a := range apps {
+		if c.done {
+			return
+		}
+		c.run(ctx, a)
+	}
+}
+
+// parse is parse_exten: conditions in order, break rules, inline sets.
+func (c *simCall) parse(e simExt, num string, apps *[]simAction) (proceed, matched bool) {
+	for _, cond := range e.Conds {
+		pass, captures := c.holds(cond, num)
+		anti := !pass
+		added := false
+		for _, a := range cond.Actions {
+			if (a.XMLName.Local == "anti-action") != anti {
+				continue
+			}
+			a.Data = substitute(a.Data, captures)
+			added = true
+			if a.Inline == "true" {
+				c.run("", a)
+			} else {
+				*apps = append(*apps, a)
+			}
+		}
+		proceed = pass || (anti && added)
+		br := cond.attr("break")
+		if br == "" {
+			br = "on-false"
+		}
+		if !pass && br == "on-false" || pass && br == "on-true" || br == "always" {
+			break
+		}
+	}
+	return proceed, true
+}
+
+func substitute(s string, captures []string) string {
+	for i := len(captures) - 1; i >= 1; i-- {
+		s = strings.ReplaceAll(s, "$"+strconv.Itoa(i), captures[i])
+	}
+	return s
+}
+
+// holds evaluates one condition: its time attributes in the channel's
+// timezone, its field against its expression.
+func (c *simCall) holds(cond simCond, num string) (bool, []string) {
+	loc := time.UTC
+	if tz := c.vars["timezone"]; tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil {
+			c.t.Fatalf("timezone %q: %v", tz, err)
+		}
+		loc = l
+	}
+	now := c.at.In(loc)
+	checks := []struct {
+		attr string
+		val  int
+	}{{"wday", int(now.Weekday()) + 1}, {"year", now.Year()}, {"mon", int(now.Month())}, {"mday", now.Day()}}
+	for _, ch := range checks {
+		if v := cond.attr(ch.attr); v != "" && !numberCmp(v, ch.val) {
+			return false, nil
+		}
+	}
+	if v := cond.attr("time-of-day"); v != "" {
+		var h1, m1, s1, h2, m2, s2 int
+		if _, err := fmt.Sscanf(v, "%d:%d:%d-%d:%d:%d", &h1, &m1, &s1, &h2, &m2, &s2); err != nil {
+			c.t.Fatalf("time-of-day %q: %v", v, err)
+		}
+		val, lo, hi := now.Hour()*3600+now.Minute()*60+now.Second(), h1*3600+m1*60+s1, h2*3600+m2*60+s2
+		if !(lo <= hi && val >= lo && val <= hi || lo > hi && (val >= lo || val <= hi)) {
+			return false, nil
+		}
+	}
+	field := cond.attr("field")
+	if field == "" {
+		return true, nil
+	}
+	var data string
+	switch {
+	case field == "destination_number":
+		data = num
+	case field == "caller_id_number":
+		data = c.caller
+	default:
+		data = c.expand(field)
+	}
+	re, err := regexp.Compile(cond.attr("expression"))
+	if err != nil {
+		c.t.Fatalf("expression %q: %v", cond.attr("expression"), err)
+	}
+	m := re.FindStringSubmatch(data)
+	return m != nil, m
+}
+
+// numberCmp is switch_number_cmp / switch_dow_cmp on numbers: a comma
+// list of values and ranges.
+func numberCmp(expr string, v int) bool {
+	for _, part := range strings.Split(expr, ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		lo, _ := strconv.Atoi(a)
+		hi := lo
+		if isRange {
+			hi, _ = strconv.Atoi(b)
+		}
+		if v >= lo && v <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+var simVarRe = regexp.MustCompile(`\$\{([^{}]+)\}`)
+
+// expand expands ${var}, ${var:offset} and the APIs the renderer calls:
+// nobody is on a call, nothing is remembered, the draw gives 0.
+func (c *simCall) expand(s string) string {
+	return simVarRe.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		switch {
+		case strings.HasPrefix(name, "show(channels like "):
+			return "\n0 total.\n"
+		case strings.HasPrefix(name, "hash(select/"):
+			return ""
+		case strings.HasPrefix(name, "expr("):
+			return "0"
+		}
+		if v, off, ok := strings.Cut(name, ":"); ok {
+			n, _ := strconv.Atoi(off)
+			val := c.vars[v]
+			return val[min(n, len(val)):]
+		}
+		return c.vars[name]
+	})
+}
+
+// run runs one application.
+func (c *simCall) run(ctx string, a simAction) {
+	data := c.expand(a.Data)
+	switch a.App {
+	case "set":
+		k, v, _ := strings.Cut(data, "=")
+		c.vars[k] = v
+	case "execute_extension":
+		f := strings.Fields(data)
+		c.exec(f[2], f[0])
+	case "transfer":
+		f := strings.Fields(data)
+		c.exec(f[2], f[0])
+		c.done = true
+	case "hangup":
+		if c.depth > 1 || data == "CALL_REJECTED" || data == "USER_BUSY" || data == "NO_ROUTE_DESTINATION" {
+			if data == "USER_BUSY" {
+				c.out.WriteString("busy\n")
+			} else {
+				c.out.WriteString("refuse\n")
+			}
+		}
+		c.done = true
+	case "bridge":
+		c.bridge(data)
+	default:
+		c.t.Fatalf("the simulator does not know application %s", a.App)
+	}
+}
+
+var legVarsRe = regexp.MustCompile(`^\[([^\]]*)\]`)
+
+// bridge rings (phones and gateway legs of a group) or dials out (one
+// gateway leg, or a profile); nobody answers, gateways answer 503.
+func (c *simCall) bridge(data string) {
+	for _, seq := range splitTop(data, '|') {
+		var targets []string
+		secs, gatewayOnly := 0, true
+		for _, leg := range splitTop(seq, ',') {
+			if m := legVarsRe.FindStringSubmatch(leg); m != nil {
+				leg = leg[len(m[0]):]
+				for _, kv := range strings.Split(m[1], ",") {
+					if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
+						secs, _ = strconv.Atoi(v)
+					}
+				}
+				gatewayOnly = false
+			}
+			switch {
+			case strings.HasPrefix(leg, "user/"):
+				targets = append(targets, strings.TrimPrefix(leg, "user/"))
+				gatewayOnly = false
+			case strings.HasPrefix(leg, "sofia/gateway/"):
+				targets = append(targets, strings.TrimPrefix(leg, "sofia/gateway/"))
+			case strings.HasPrefix(leg, "sofia/"):
+				targets = append(targets, "profile/"+strings.SplitN(leg, "/", 3)[2])
+			default:
+				targets = append(targets, leg)
+				gatewayOnly = false
+			}
+		}
+		if gatewayOnly && len(targets) == 1 {
+			gw, num, _ := strings.Cut(targets[0], "/")
+			c.dialOut(gw, num)
+			continue
+		}
+		fmt.Fprintf(&c.out, "ring %s %ds\n", strings.Join(targets, ","), secs)
+		c.vars["originate_disposition"] = "NO_ANSWER"
+	}
+}
+
+// dialOut records one gateway tried; consecutive tries of the same
+// number are one dial with its gateways in order.
+func (c *simCall) dialOut(gw, num string) {
+	c.vars["originate_disposition"] = "NORMAL_TEMPORARY_FAILURE"
+	s := c.out.String()
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	last := lines[len(lines)-1]
+	prefix := "dial " + num + " via "
+	if c.vars["sb_dialing"] == num && strings.HasPrefix(last, prefix) {
+		c.out.Reset()
+		c.out.WriteString(strings.Join(lines[:len(lines)-1], "\n"))
+		if len(lines) > 1 {
+			c.out.WriteString("\n")
+		}
+		fmt.Fprintf(&c.out, "%s>%s\n", last, gw)
+		return
+	}
+	c.vars["sb_dialing"] = num
+	fmt.Fprintf(&c.out, "%s%s\n", prefix, gw)
+}
+
+// splitTop splits a bridge string at sep outside the legs' [] and {}.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+		case sep:
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
