@@ -93,6 +93,7 @@ func didContext(o PushOptions, routes []provisioning.DIDRoute) dialplanContext {
 			c.Exts = append(c.Exts, dialplanExten{
 				Name: name,
 				Steps: []string{
+					"Gosub(" + fromContext + ",s,1)",
 					"Set(SB_CODEC=${CHANNEL(audionativeformat)})",
 					fmt.Sprintf("Dial(PJSIP/%s,%d)", id, DIDRingSecs),
 					"Hangup()",
@@ -194,7 +195,7 @@ func NewDialplan(cfg DialplanConfig) *DialplanFile {
 		}
 		d.watch.Set(routes)
 		if cfg.Plans == nil {
-			return renderDialplan(cfg.Node, filepath.Base(cfg.Path), didContext(cfg.Options, routes)), nil
+			return renderDialplan(cfg.Node, filepath.Base(cfg.Path), didContext(cfg.Options, routes), fromCallerID()), nil
 		}
 		plans, err := cfg.Plans(ctx)
 		if err != nil {

@@ -548,7 +548,11 @@ func (r *routingRenderer) callerIDs() dialplanContext {
 	return c
 }
 
-// fromContext restores a DID call's caller ID from its From header.
+// fromContext restores a DID call's caller ID from its From header. Every
+// DID of the generated file goes through it, routing or not: with the
+// astdb wizards a pushed gateway's endpoint reads back its unset callerid
+// as the number "unknown", which replaces the From of its calls, and the
+// CDRs (ARI's, CEL's, Master.csv's) would carry "unknown" as the caller.
 // Asterisk's astdb sorcery wizard stores a pushed gateway endpoint's
 // unset callerid as "<unknown>" and reads it back as the number
 // "unknown", which then replaces the From of every call from the
