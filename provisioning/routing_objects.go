@@ -132,7 +132,10 @@ type Extension struct {
 	Destination    Destination `json:"destination"`
 	CallerIDNumber string      `json:"caller_id_number"`
 	CallerIDName   string      `json:"caller_id_name"`
-	CallWaiting    bool        `json:"call_waiting"`
+	// CallWaiting: a call to the extension while its phone is on a call
+	// rings it (true, the default when absent), or is busy (false: the
+	// caller hears busy, or the account's busy forward takes it).
+	CallWaiting *bool     `json:"call_waiting"`
 	FollowMe       *FollowMe   `json:"follow_me"`
 }
 
@@ -156,7 +159,14 @@ func (e *Extension) kind() RoutingKind { return KindExtension }
 func (e *Extension) key() string       { return planKey(e.Number) }
 func (e *Extension) label() string     { return "extension " + e.Number }
 
+// Waiting reports whether the extension's phone takes a second call.
+func (e *Extension) Waiting() bool { return e.CallWaiting == nil || *e.CallWaiting }
+
 func (e *Extension) validate() error {
+	if e.CallWaiting == nil {
+		on := true
+		e.CallWaiting = &on
+	}
 	if err := checkPlanNumber("number", e.Number); err != nil {
 		return err
 	}

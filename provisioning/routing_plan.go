@@ -282,6 +282,9 @@ type Step struct {
 	// OnBusy and OnUnreachable are where the call would go instead when
 	// the one phone rung is busy or unreachable (forwards).
 	OnBusy, OnUnreachable string
+	// NoCallWaiting: the one phone rung is treated as busy while it is
+	// on a call (its extension has call waiting off).
+	NoCallWaiting bool
 	// DialOut: the gateways tried in order (names), or empty when no
 	// route lets the number out; Blocked when a block route matched.
 	Gateways []string
@@ -324,7 +327,11 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 			return
 		}
 		via = append(via, x.label())
-		t.walk(x.Destination, via, depth+1)
+		if x.Destination.Kind == DestAccount && !x.Waiting() {
+			t.accountRing(x.Destination.ID, via, depth+1, true)
+		} else {
+			t.walk(x.Destination, via, depth+1)
+		}
 		if x.FollowMe != nil {
 			for _, s := range x.FollowMe.Steps {
 				t.ring([]Destination{s.Destination}, s.RingSecs, append(via, "follow_me"), depth)
@@ -407,7 +414,11 @@ func (t *tracer) external(number string, via []string) {
 }
 
 // account rings one account, its forwards applied.
-func (t *tracer) account(id int64, via []string, depth int) {
+func (t *tracer) account(id int64, via []string, depth int) { t.accountRing(id, via, depth, false) }
+
+// accountRing rings one account, its forwards applied; noWaiting when it
+// is reached through an extension without call waiting.
+func (t *tracer) accountRing(id int64, via []string, depth int, noWaiting bool) {
 	a := t.p.Accounts[id]
 	if a == nil {
 		t.add(Step{Do: "hangup"}, via)
@@ -417,7 +428,7 @@ func (t *tracer) account(id int64, via []string, depth int) {
 		t.walk(f.Destination, append(via, f.label()), depth+1)
 		return
 	}
-	s := Step{Do: "ring", Targets: []string{a.AOR()}}
+	s := Step{Do: "ring", Targets: []string{a.AOR()}, NoCallWaiting: noWaiting}
 	if f := a.Forwards[ForwardBusy]; f != nil {
 		s.OnBusy = f.Destination.String()
 	}

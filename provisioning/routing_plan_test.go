@@ -176,3 +176,30 @@ func TestTenantPlanCache(t *testing.T) {
 		}
 	})
 }
+
+// TestCallWaiting: an extension takes a second call unless call waiting
+// is turned off (absent means on); off, its phone counts as busy while on
+// a call, which the trace says on the ring step.
+func TestCallWaiting(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		on := f.extension(t, e, "100", acct(f.a1))
+		if on.CallWaiting == nil || !*on.CallWaiting {
+			t.Fatalf("call_waiting absent = %v, want on", on.CallWaiting)
+		}
+		off := &provisioning.Extension{RoutingMeta: provisioning.RoutingMeta{TenantID: f.t.ID}, Number: "101",
+			Destination: acct(f.a2), CallWaiting: ptr(false)}
+		must(t, e.svc.CreateExtension(e.ctx, f.tenantAdmin, off))
+		p, err := e.svc.RoutingPlan(e.ctx, f.tenantAdmin, f.t.ID)
+		must(t, err)
+		for _, tc := range []struct {
+			x    *provisioning.Extension
+			want bool
+		}{{on, false}, {off, true}} {
+			tr := p.Trace(ext(tc.x), time.Now(), "")
+			if len(tr) != 1 || tr[0].NoCallWaiting != tc.want {
+				t.Errorf("extension %s: trace %+v, want one ring with NoCallWaiting %v", tc.x.Number, tr, tc.want)
+			}
+		}
+	})
+}

@@ -22,13 +22,13 @@ type extensionIn struct {
 	Destination    provisioning.Destination `json:"destination"`
 	CallerIDNumber string                   `json:"caller_id_number"`
 	CallerIDName   string                   `json:"caller_id_name"`
-	CallWaiting    bool                     `json:"call_waiting"`
+	CallWaiting    *bool                    `json:"call_waiting"`
 	FollowMe       *provisioning.FollowMe   `json:"follow_me"`
 }
 
 func (in *extensionIn) load(x *provisioning.Extension) {
 	*in = extensionIn{TenantID: x.TenantID, Number: x.Number, Name: x.Name, Destination: x.Destination,
-		CallerIDNumber: x.CallerIDNumber, CallerIDName: x.CallerIDName, CallWaiting: x.CallWaiting, FollowMe: cloneFollowMe(x.FollowMe)}
+		CallerIDNumber: x.CallerIDNumber, CallerIDName: x.CallerIDName, CallWaiting: clone(x.CallWaiting), FollowMe: cloneFollowMe(x.FollowMe)}
 }
 
 func (in *extensionIn) store(_ *provisioning.Service, x *provisioning.Extension) error {
