@@ -136,7 +136,7 @@ type Extension struct {
 	// rings it (true, the default when absent), or is busy (false: the
 	// caller hears busy, or the account's busy forward takes it).
 	CallWaiting *bool     `json:"call_waiting"`
-	FollowMe       *FollowMe   `json:"follow_me"`
+	FollowMe    *FollowMe `json:"follow_me"`
 }
 
 // FollowMe is a find-me/follow-me list: after the extension's own
