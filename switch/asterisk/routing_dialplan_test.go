@@ -99,9 +99,10 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 		f.objects[x.Number] = provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}
 	}
 	addExt(&provisioning.Extension{Number: "100", Name: "Alice", Destination: acct("alice"), CallerIDNumber: "+15145550100", CallerIDName: "Acme Alice"})
-	addExt(&provisioning.Extension{Number: "101", Name: "Bob", Destination: acct("bob"),
+	off := false
+	addExt(&provisioning.Extension{Number: "101", Name: "Bob", Destination: acct("bob"), CallWaiting: &off,
 		FollowMe: &provisioning.FollowMe{CallerIDNumber: "+15145550101", Steps: []provisioning.FollowMeStep{{Destination: acct("carol"), RingSecs: 10}, {Destination: external("0015145550199"), RingSecs: 20}}}})
-	addExt(&provisioning.Extension{Number: "104", Name: "Dave", Destination: acct("dave")})
+	addExt(&provisioning.Extension{Number: "104", Name: "Dave", Destination: acct("dave"), CallWaiting: &off})
 	for _, fw := range []*provisioning.Forward{
 		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardBusy, Destination: ext("100"), Enabled: true},
 		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 15, Destination: external("0015145550142"), Enabled: true},
@@ -134,6 +135,7 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 	custom := &provisioning.CustomDestination{RoutingMeta: in, Name: "mobile", Number: "15145550142", GatewayID: &f.gateways["gw-b"].ID}
 	must(t, svc.CreateCustomDestination(ctx, admin, custom))
 	f.objects["mobile"] = provisioning.Destination{Kind: provisioning.DestCustom, ID: custom.ID}
+	addExt(&provisioning.Extension{Number: "102", Name: "Carol", Destination: acct("carol"), CallWaiting: &off})
 	for n, d := range map[string]provisioning.Destination{
 		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
@@ -302,6 +304,7 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 								t.Errorf("DID %s at %s from %s: step %+v: %s is not dialled in %s", did.Number, at, caller, st, d, where)
 							}
 						}
+						checkCallWaiting(t, st, body(base+"-obj", where), dialOf(st.Targets[0]), base)
 						if st.Secs > 0 && where != "" && strings.HasPrefix(where, "g") && !strings.Contains(body(base+"-obj", where), fmt.Sprint(st.Secs)) {
 							t.Errorf("DID %s: step %+v: %d s not in %s", did.Number, st, st.Secs, where)
 						}
@@ -337,6 +340,45 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	}
 	if checked < 50 {
 		t.Errorf("only %d trace steps checked", checked)
+	}
+}
+
+// checkCallWaiting: a ring of an extension's phone with call waiting off
+// (NoCallWaiting) is preceded, in the extension's object, by the device
+// state check that takes the busy forward (or busy); any other ring of an
+// extension's own phone has no check.
+func checkCallWaiting(t *testing.T, st provisioning.Step, body, dial, base string) {
+	t.Helper()
+	if len(st.Via) == 0 || !strings.HasPrefix(st.Via[len(st.Via)-1], "extension ") {
+		if st.NoCallWaiting {
+			t.Errorf("step %+v: NoCallWaiting not reached through an extension", st)
+		}
+		return
+	}
+	check := deviceBusy(dial)
+	if !st.NoCallWaiting {
+		if strings.Contains(body, "DEVICE_STATE") {
+			t.Errorf("step %+v: call waiting on, but the extension checks the device:\n%s", st, body)
+		}
+		return
+	}
+	// Busy goes to the forward (a GotoIf to it, or with a follow-me list
+	// a Gosub before the list), else to busy (with a list: to the list).
+	onBusy := "GotoIf($[" + check + "]?" + base + "-obj,busy,1)"
+	if fm := strings.Contains(body, "Return()"); fm {
+		onBusy = "GotoIf($[" + check + "]?fm)"
+	}
+	if st.OnBusy != "" {
+		kind, n, _ := strings.Cut(st.OnBusy, " ") // Destination.String: "extension 4"
+		letter := map[string]string{"account": "a", "extension": "x", "hunt_group": "g", "condition": "c", "custom": "u"}[kind]
+		fwd := fmt.Sprintf("%s-obj,%s%s,1", base, letter, n)
+		onBusy = "GotoIf($[" + check + "]?" + fwd + ")"
+		if strings.Contains(body, "Return()") {
+			onBusy = "GotoIf($[!(" + check + ")]?ring)\nGosub(" + fwd + ")\nGoto(fm)"
+		}
+	}
+	if !strings.Contains(body, onBusy) {
+		t.Errorf("step %+v: want the device check of %s before the Dial, busy to %s; got:\n%s", st, dial, onBusy, body)
 	}
 }
 
