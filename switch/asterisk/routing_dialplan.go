@@ -559,7 +559,9 @@ func (r *routingRenderer) roundRobin() dialplanContext {
 
 // callerIDs is [sb-tT-cid]: s sets the caller ID of the calling phone's
 // extension (the first extension, by number, whose destination is its
-// account) when it has one.
+// account) when it has one. An endpoint id user@domain (IDWithDomain) is
+// an extension name as it is: pbx_config keeps the @ and GotoIf's label
+// splits on commas only (checked on Asterisk 23.4.1).
 func (r *routingRenderer) callerIDs() dialplanContext {
 	c := dialplanContext{Name: r.cid, Comment: []string{fmt.Sprintf("Tenant %d: the caller ID each phone presents (its extension's).", r.p.Tenant.ID)}}
 	c.Exts = append(c.Exts, dialplanExten{Name: "s", Steps: []string{
@@ -576,7 +578,7 @@ func (r *routingRenderer) callerIDs() dialplanContext {
 			continue
 		}
 		ep := r.o.AccountID(a.Account)
-		if !dialplanTarget.MatchString(ep) || strings.Contains(ep, "@") {
+		if !dialplanTarget.MatchString(ep) {
 			continue
 		}
 		seen[a.ID] = true

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,25 @@ func TestRoutingDialplanGolden(t *testing.T) {
 	must(t, err)
 	got := renderRouting("ast1", "extensions_switchboard.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p})
 	checkDialplanGolden(t, "routing.conf", got)
+}
+
+// TestRoutingCallerIDWithDomain: with endpoints named user@domain (a node
+// with an empty domain) each extension still gives its phone its caller
+// ID; the lookup by ${CHANNEL(endpoint)} finds e-user@domain.
+func TestRoutingCallerIDWithDomain(t *testing.T) {
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
+	must(t, err)
+	o := DefaultPushOptions()
+	o.IDWithDomain = true
+	r := &routingRenderer{o: o, p: p, base: TenantContext(p.Tenant.ID), cid: TenantContext(p.Tenant.ID) + "-cid"}
+	got := renderDialplan("ast1", "extensions_switchboard.conf", r.callerIDs())
+	checkDialplanGolden(t, "routing_cid_with_domain.conf", got)
+	steps := parseDialplan(t, got)[r.cid]["e-alice@acme.example"]
+	if !slices.Contains(steps, "Set(CALLERID(num)=+15145550100)") {
+		t.Errorf("e-alice@acme.example: %v, want extension 100's caller ID", steps)
+	}
 }
 
 func checkDialplanGolden(t *testing.T, name string, got []byte) {
