@@ -53,8 +53,10 @@ func must(t testing.TB, err error) {
 // routingPlanFixture builds: accounts alice bob carol dave erin; gateways
 // gw-a, gw-b; routes 911 (emergency), 1900 (block), 00. (strip 2,
 // prepend +, gw-a then gw-b); extensions 100 (alice, caller ID), 101
-// (bob, follow-me carol then an external number), 104 (dave, whose
-// forwards are busy→100, no answer after 15 s→external,
+// (bob, call waiting off, busy→erin, follow-me carol then an external
+// number), 102 (carol, call waiting off), 103 (carol, call waiting
+// off, follow-me alice), 104 (dave, call waiting off,
+// whose forwards are busy→100, no answer after 15 s→external,
 // unreachable→erin); hunt groups 500 ring_all, 501 sequential with
 // failover, 502 round_robin, 503 random skip_busy, 504 ring_all
 // skip_busy; conditions by time window and by caller ID; a custom
@@ -137,8 +139,11 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 	must(t, svc.CreateCustomDestination(ctx, admin, custom))
 	f.objects["mobile"] = provisioning.Destination{Kind: provisioning.DestCustom, ID: custom.ID}
 	addExt(&provisioning.Extension{Number: "102", Name: "Carol", Destination: acct("carol"), CallWaiting: &off})
+	addExt(&provisioning.Extension{Number: "103", Name: "Carol FM", Destination: acct("carol"), CallWaiting: &off,
+		FollowMe: &provisioning.FollowMe{Steps: []provisioning.FollowMeStep{{Destination: acct("alice"), RingSecs: 10}}}})
+	must(t, svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &f.accounts["bob"].ID, On: provisioning.ForwardBusy, Destination: acct("erin"), Enabled: true}))
 	for n, d := range map[string]provisioning.Destination{
-		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550104": ext("104"),
+		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550102": ext("102"), "+15145550103": ext("103"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
 		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
 	} {
