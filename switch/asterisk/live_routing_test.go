@@ -495,6 +495,24 @@ func TestLiveRouting(t *testing.T) {
 		answered(t, rr.carrier(toErin, "+15550001111"), "unconditional forward")
 		answered(t, sc, "carol (unconditional forward)")
 		results["forward always → phone"] = "erin not rung, carol answered"
+
+		// Call waiting off and dave on a call: his busy forward (7100,
+		// alice) takes the second call without ringing him.
+		off := false
+		xDave := &provisioning.Extension{RoutingMeta: rr.in, Number: "7104", Name: "Dave no CW", Destination: acctDest(ad), CallWaiting: &off}
+		must(t, rr.svc.CreateExtension(ctx, admin, xDave))
+		toX := rr.did(ext(xDave))
+		inCall, sa2 := rr.uas(dave, "answer_uas.xml", 5*time.Second), rr.uas(alice, "answer_uas.xml", 200*time.Millisecond)
+		first := rr.carrier(toDave, "+15550002222")
+		waitFor(t, 5*time.Second, "dave in a call", func() bool { return inCall.received("ACK") > 0 })
+		answered(t, rr.carrier(toX, "+15550001111"), "call waiting off → busy forward")
+		answered(t, sa2, "alice (busy forward of dave without call waiting)")
+		answered(t, first, "dave's first call")
+		answered(t, inCall, "dave")
+		if n := inCall.received("INVITE"); n != 1 {
+			t.Errorf("dave (call waiting off, on a call) got %d INVITEs, want 1", n)
+		}
+		results["call waiting off → busy forward"] = "dave on a call not rung, his busy forward (alice) answered"
 	})
 
 	t.Run("outbound route fails over on 503, with the extension's caller ID", func(t *testing.T) {
