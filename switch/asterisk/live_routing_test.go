@@ -334,6 +334,43 @@ func TestLiveRouting(t *testing.T) {
 		results["skip busy"] = fmt.Sprintf("alice on a call skipped, bob answered in %v", took.Round(100*time.Millisecond))
 	})
 
+	t.Run("call waiting off: busy while on a call; on: rings", func(t *testing.T) {
+		off := false
+		xOff := &provisioning.Extension{RoutingMeta: rr.in, Number: "7102", Name: "Carol no CW", Destination: acctDest(ac), CallWaiting: &off}
+		xOn := &provisioning.Extension{RoutingMeta: rr.in, Number: "7106", Name: "Carol CW", Destination: acctDest(ac)}
+		must(t, rr.svc.CreateExtension(ctx, admin, xOff))
+		must(t, rr.svc.CreateExtension(ctx, admin, xOn))
+		direct, toOff, toOn := rr.did(acctDest(ac)), rr.did(ext(xOff)), rr.did(ext(xOn))
+
+		// Off: carol on a call, the second caller gets 486, carol no INVITE.
+		inCall := rr.uas(carol, "answer_uas.xml", 5*time.Second)
+		first := rr.carrier(direct, "+15550002222")
+		waitFor(t, 5*time.Second, "carol in a call", func() bool { return inCall.received("ACK") > 0 })
+		second := rr.carrier(toOff, "+15550001111")
+		if err := second.wait(15 * time.Second); err == nil {
+			t.Errorf("call waiting off: the second call was answered")
+		}
+		got486 := second.received("SIP/2.0 486")
+		answered(t, first, "carol's first call")
+		answered(t, inCall, "carol")
+		if n := inCall.received("INVITE"); n != 1 || got486 == 0 {
+			t.Errorf("call waiting off: carol got %d INVITEs, the caller %d 486: want 1 and a 486", n, got486)
+		}
+
+		// On: carol on a call takes the second one too (a phone answering both).
+		both := startSipp(t, "answer_uas.xml", []string{"HOLD_MS", "4000"}, "-i", "127.0.0.1", "-p", strconv.Itoa(carol.port), "-m", "2", "-timeout", "40s", "-timeout_error")
+		waitUDPBound(t, both, carol.port)
+		first = rr.carrier(direct, "+15550002222")
+		waitFor(t, 5*time.Second, "carol in a call", func() bool { return both.received("ACK") > 0 })
+		answered(t, rr.carrier(toOn, "+15550001111"), "call waiting on: second call")
+		answered(t, first, "carol's first call")
+		answered(t, both, "carol (two calls)")
+		if n := both.received("INVITE"); n != 2 {
+			t.Errorf("call waiting on: carol got %d INVITEs, want 2", n)
+		}
+		results["call waiting"] = fmt.Sprintf("off: carol on a call, second caller got 486 (%d), carol 1 INVITE; on: carol rang and answered the second call", got486)
+	})
+
 	t.Run("failover after the group's time", func(t *testing.T) {
 		did := rr.did(hunt(&provisioning.HuntGroup{Number: "7504", Name: "fo", Strategy: provisioning.HuntRingAll, RingSecs: 5,
 			Members: []provisioning.HuntMember{member(aa, 0), member(ab, 0)}, Failover: acctDest(ac)}))
@@ -458,6 +495,24 @@ func TestLiveRouting(t *testing.T) {
 		answered(t, rr.carrier(toErin, "+15550001111"), "unconditional forward")
 		answered(t, sc, "carol (unconditional forward)")
 		results["forward always → phone"] = "erin not rung, carol answered"
+
+		// Call waiting off and dave on a call: his busy forward (7100,
+		// alice) takes the second call without ringing him.
+		off := false
+		xDave := &provisioning.Extension{RoutingMeta: rr.in, Number: "7104", Name: "Dave no CW", Destination: acctDest(ad), CallWaiting: &off}
+		must(t, rr.svc.CreateExtension(ctx, admin, xDave))
+		toX := rr.did(ext(xDave))
+		inCall, sa2 := rr.uas(dave, "answer_uas.xml", 5*time.Second), rr.uas(alice, "answer_uas.xml", 200*time.Millisecond)
+		first := rr.carrier(toDave, "+15550002222")
+		waitFor(t, 5*time.Second, "dave in a call", func() bool { return inCall.received("ACK") > 0 })
+		answered(t, rr.carrier(toX, "+15550001111"), "call waiting off → busy forward")
+		answered(t, sa2, "alice (busy forward of dave without call waiting)")
+		answered(t, first, "dave's first call")
+		answered(t, inCall, "dave")
+		if n := inCall.received("INVITE"); n != 1 {
+			t.Errorf("dave (call waiting off, on a call) got %d INVITEs, want 1", n)
+		}
+		results["call waiting off → busy forward"] = "dave on a call not rung, his busy forward (alice) answered"
 	})
 
 	t.Run("outbound route fails over on 503, with the extension's caller ID", func(t *testing.T) {

@@ -23,6 +23,7 @@ package asterisk
 // rings the list; from one object to the next is a Goto (a tail call).
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -229,11 +230,26 @@ func (e dialplanExten) ret() dialplanExten {
 // rings each step in turn, presenting the list's caller ID.
 func (r *routingRenderer) extension(x *provisioning.Extension) dialplanExten {
 	e := dialplanExten{Name: "x" + id(x.ID), Comment: "extension " + x.Number}
+	busy, fwd := r.noWaiting(x)
 	if x.FollowMe == nil {
-		e.Steps = []string{"Goto(" + r.target(x.Destination) + ")"}
+		if busy != "" {
+			e.Steps = append(e.Steps, "GotoIf($["+busy+"]?"+cmp.Or(fwd, r.target(provisioning.Destination{Kind: provisioning.DestBusy}))+")")
+		}
+		e.Steps = append(e.Steps, "Goto("+r.target(x.Destination)+")")
 		return e
 	}
-	e.Steps = append(e.Steps, "Gosub("+r.target(x.Destination)+")")
+	// Busy without call waiting is a Dial that came back BUSY: the busy
+	// forward (a Gosub, so that the list still follows), then the list.
+	ring := "Gosub(" + r.target(x.Destination) + ")"
+	switch {
+	case busy != "" && fwd == "":
+		e.Steps = append(e.Steps, "GotoIf($["+busy+"]?fm)")
+	case busy != "":
+		e.Steps = append(e.Steps, "GotoIf($[!("+busy+")]?ring)", "Gosub("+fwd+")", "Goto(fm)")
+		ring = "n(ring)|" + ring
+	}
+	e.Steps = append(e.Steps, ring)
+	fm := len(e.Steps)
 	if n := x.FollowMe.CallerIDNumber; n != "" {
 		e.Steps = append(e.Steps, "Set(CALLERID(num)="+n+")")
 	}
@@ -245,7 +261,35 @@ func (r *routingRenderer) extension(x *provisioning.Extension) dialplanExten {
 			e.Steps = append(e.Steps, fmt.Sprintf("Dial(%s,%d)", t, s.RingSecs))
 		}
 	}
-	return e.ret()
+	e = e.ret()
+	if busy != "" {
+		e.Steps[fm] = "n(fm)|" + e.Steps[fm]
+	}
+	return e
+}
+
+// noWaiting is, for an extension with call waiting off that rings its
+// account (Plan.Trace's NoCallWaiting ring), the expression true while
+// the phone is on a call, and the account's busy forward's target ("" when
+// it has none); busy is "" when there is nothing to check (call waiting
+// on, another destination, an unconditional forward, an endpoint that
+// cannot be dialled).
+func (r *routingRenderer) noWaiting(x *provisioning.Extension) (busy, fwd string) {
+	if x.Waiting() || x.Destination.Kind != provisioning.DestAccount {
+		return "", ""
+	}
+	a := r.p.Accounts[x.Destination.ID]
+	if a == nil || a.Forwards[provisioning.ForwardAlways] != nil {
+		return "", ""
+	}
+	ep := r.o.AccountID(a.Account)
+	if !dialplanTarget.MatchString(ep) {
+		return "", ""
+	}
+	if f := a.Forwards[provisioning.ForwardBusy]; f != nil {
+		fwd = r.target(f.Destination)
+	}
+	return deviceBusy("PJSIP/" + ep), fwd
 }
 
 // dialplanText keeps a caller ID name to characters extensions.conf and
@@ -515,7 +559,9 @@ func (r *routingRenderer) roundRobin() dialplanContext {
 
 // callerIDs is [sb-tT-cid]: s sets the caller ID of the calling phone's
 // extension (the first extension, by number, whose destination is its
-// account) when it has one.
+// account) when it has one. An endpoint id user@domain (IDWithDomain) is
+// an extension name as it is: pbx_config keeps the @ and GotoIf's label
+// splits on commas only (checked on Asterisk 23.4.1).
 func (r *routingRenderer) callerIDs() dialplanContext {
 	c := dialplanContext{Name: r.cid, Comment: []string{fmt.Sprintf("Tenant %d: the caller ID each phone presents (its extension's).", r.p.Tenant.ID)}}
 	c.Exts = append(c.Exts, dialplanExten{Name: "s", Steps: []string{
@@ -532,7 +578,7 @@ func (r *routingRenderer) callerIDs() dialplanContext {
 			continue
 		}
 		ep := r.o.AccountID(a.Account)
-		if !dialplanTarget.MatchString(ep) || strings.Contains(ep, "@") {
+		if !dialplanTarget.MatchString(ep) {
 			continue
 		}
 		seen[a.ID] = true

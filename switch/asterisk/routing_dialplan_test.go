@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +53,10 @@ func must(t testing.TB, err error) {
 // routingPlanFixture builds: accounts alice bob carol dave erin; gateways
 // gw-a, gw-b; routes 911 (emergency), 1900 (block), 00. (strip 2,
 // prepend +, gw-a then gw-b); extensions 100 (alice, caller ID), 101
-// (bob, follow-me carol then an external number), 104 (dave, whose
-// forwards are busy→100, no answer after 15 s→external,
+// (bob, call waiting off, busy→erin, follow-me carol then an external
+// number), 102 (carol, call waiting off), 103 (carol, call waiting
+// off, follow-me alice), 104 (dave, call waiting off,
+// whose forwards are busy→100, no answer after 15 s→external,
 // unreachable→erin); hunt groups 500 ring_all, 501 sequential with
 // failover, 502 round_robin, 503 random skip_busy, 504 ring_all
 // skip_busy; conditions by time window and by caller ID; a custom
@@ -99,9 +102,10 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 		f.objects[x.Number] = provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}
 	}
 	addExt(&provisioning.Extension{Number: "100", Name: "Alice", Destination: acct("alice"), CallerIDNumber: "+15145550100", CallerIDName: "Acme Alice"})
-	addExt(&provisioning.Extension{Number: "101", Name: "Bob", Destination: acct("bob"),
+	off := false
+	addExt(&provisioning.Extension{Number: "101", Name: "Bob", Destination: acct("bob"), CallWaiting: &off,
 		FollowMe: &provisioning.FollowMe{CallerIDNumber: "+15145550101", Steps: []provisioning.FollowMeStep{{Destination: acct("carol"), RingSecs: 10}, {Destination: external("0015145550199"), RingSecs: 20}}}})
-	addExt(&provisioning.Extension{Number: "104", Name: "Dave", Destination: acct("dave")})
+	addExt(&provisioning.Extension{Number: "104", Name: "Dave", Destination: acct("dave"), CallWaiting: &off})
 	for _, fw := range []*provisioning.Forward{
 		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardBusy, Destination: ext("100"), Enabled: true},
 		{AccountID: &f.accounts["dave"].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 15, Destination: external("0015145550142"), Enabled: true},
@@ -134,8 +138,12 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 	custom := &provisioning.CustomDestination{RoutingMeta: in, Name: "mobile", Number: "15145550142", GatewayID: &f.gateways["gw-b"].ID}
 	must(t, svc.CreateCustomDestination(ctx, admin, custom))
 	f.objects["mobile"] = provisioning.Destination{Kind: provisioning.DestCustom, ID: custom.ID}
+	addExt(&provisioning.Extension{Number: "102", Name: "Carol", Destination: acct("carol"), CallWaiting: &off})
+	addExt(&provisioning.Extension{Number: "103", Name: "Carol FM", Destination: acct("carol"), CallWaiting: &off,
+		FollowMe: &provisioning.FollowMe{Steps: []provisioning.FollowMeStep{{Destination: acct("alice"), RingSecs: 10}}}})
+	must(t, svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &f.accounts["bob"].ID, On: provisioning.ForwardBusy, Destination: acct("erin"), Enabled: true}))
 	for n, d := range map[string]provisioning.Destination{
-		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550104": ext("104"),
+		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550102": ext("102"), "+15145550103": ext("103"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
 		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
 	} {
@@ -153,6 +161,25 @@ func TestRoutingDialplanGolden(t *testing.T) {
 	must(t, err)
 	got := renderRouting("ast1", "extensions_switchboard.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p})
 	checkDialplanGolden(t, "routing.conf", got)
+}
+
+// TestRoutingCallerIDWithDomain: with endpoints named user@domain (a node
+// with an empty domain) each extension still gives its phone its caller
+// ID; the lookup by ${CHANNEL(endpoint)} finds e-user@domain.
+func TestRoutingCallerIDWithDomain(t *testing.T) {
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
+	must(t, err)
+	o := DefaultPushOptions()
+	o.IDWithDomain = true
+	r := &routingRenderer{o: o, p: p, base: TenantContext(p.Tenant.ID), cid: TenantContext(p.Tenant.ID) + "-cid"}
+	got := renderDialplan("ast1", "extensions_switchboard.conf", r.callerIDs())
+	checkDialplanGolden(t, "routing_cid_with_domain.conf", got)
+	steps := parseDialplan(t, got)[r.cid]["e-alice@acme.example"]
+	if !slices.Contains(steps, "Set(CALLERID(num)=+15145550100)") {
+		t.Errorf("e-alice@acme.example: %v, want extension 100's caller ID", steps)
+	}
 }
 
 func checkDialplanGolden(t *testing.T, name string, got []byte) {
@@ -302,6 +329,7 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 								t.Errorf("DID %s at %s from %s: step %+v: %s is not dialled in %s", did.Number, at, caller, st, d, where)
 							}
 						}
+						checkCallWaiting(t, st, body(base+"-obj", where), dialOf(st.Targets[0]), base)
 						if st.Secs > 0 && where != "" && strings.HasPrefix(where, "g") && !strings.Contains(body(base+"-obj", where), fmt.Sprint(st.Secs)) {
 							t.Errorf("DID %s: step %+v: %d s not in %s", did.Number, st, st.Secs, where)
 						}
@@ -337,6 +365,45 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	}
 	if checked < 50 {
 		t.Errorf("only %d trace steps checked", checked)
+	}
+}
+
+// checkCallWaiting: a ring of an extension's phone with call waiting off
+// (NoCallWaiting) is preceded, in the extension's object, by the device
+// state check that takes the busy forward (or busy); any other ring of an
+// extension's own phone has no check.
+func checkCallWaiting(t *testing.T, st provisioning.Step, body, dial, base string) {
+	t.Helper()
+	if len(st.Via) == 0 || !strings.HasPrefix(st.Via[len(st.Via)-1], "extension ") {
+		if st.NoCallWaiting {
+			t.Errorf("step %+v: NoCallWaiting not reached through an extension", st)
+		}
+		return
+	}
+	check := deviceBusy(dial)
+	if !st.NoCallWaiting {
+		if strings.Contains(body, "DEVICE_STATE") {
+			t.Errorf("step %+v: call waiting on, but the extension checks the device:\n%s", st, body)
+		}
+		return
+	}
+	// Busy goes to the forward (a GotoIf to it, or with a follow-me list
+	// a Gosub before the list), else to busy (with a list: to the list).
+	onBusy := "GotoIf($[" + check + "]?" + base + "-obj,busy,1)"
+	if fm := strings.Contains(body, "Return()"); fm {
+		onBusy = "GotoIf($[" + check + "]?fm)"
+	}
+	if st.OnBusy != "" {
+		kind, n, _ := strings.Cut(st.OnBusy, " ") // Destination.String: "extension 4"
+		letter := map[string]string{"account": "a", "extension": "x", "hunt_group": "g", "condition": "c", "custom": "u"}[kind]
+		fwd := fmt.Sprintf("%s-obj,%s%s,1", base, letter, n)
+		onBusy = "GotoIf($[" + check + "]?" + fwd + ")"
+		if strings.Contains(body, "Return()") {
+			onBusy = "GotoIf($[!(" + check + ")]?ring)\nGosub(" + fwd + ")\nGoto(fm)"
+		}
+	}
+	if !strings.Contains(body, onBusy) {
+		t.Errorf("step %+v: want the device check of %s before the Dial, busy to %s; got:\n%s", st, dial, onBusy, body)
 	}
 }
 
