@@ -720,6 +720,36 @@ func (r *renderer) custom(c *provisioning.CustomDestination) {
 	r.ext(key, key, false, top)
 }
 
+// callerIDs gives the calls a phone dials to an outside number (not an
+// sb- label: a forward to a number keeps its caller's ID) the caller ID
+// of the phone's extension: the first extension pointing at its account
+// that has one. The phone is known by the user_name and domain_name
+// sofia sets on an authenticated INVITE; these extensions continue, so
+// the outbound routes below still match.
+func (r *renderer) callerIDs(b *strings.Builder) {
+	done := map[int64]bool{}
+	for _, x := range r.p.Extensions {
+		if x.Destination.Kind != provisioning.DestAccount || x.CallerIDNumber == "" && x.CallerIDName == "" || done[x.Destination.ID] {
+			continue
+		}
+		a := r.p.Accounts[x.Destination.ID]
+		if a == nil {
+			continue
+		}
+		done[a.ID] = true
+		var acts []act
+		if x.CallerIDNumber != "" {
+			acts = append(acts, act{app: "set", data: "effective_caller_id_number=" + x.CallerIDNumber})
+		}
+		if x.CallerIDName != "" {
+			acts = append(acts, act{app: "set", data: "effective_caller_id_name=" + xmlNoExpansion(x.CallerIDName)})
+		}
+		b.WriteString(extXML("sb-cid-a"+strconv.FormatInt(a.ID, 10), true,
+			cond{field: "destination_number", expr: "^[0-9+*#]"},
+			cond{field: "${user_name}@${domain_name}", expr: "^" + regexQuote(a.AOR()) + "$", acts: acts}))
+	}
+}
+
 // routes renders the outbound routes in the order they are tried, each
 // matching its patterns as dialled by a phone (an entry point) or as an
 // sb-o<number> label (run by a destination). Gateways are tried in
@@ -729,6 +759,7 @@ func (r *renderer) custom(c *provisioning.CustomDestination) {
 // else context when a phone dialled it.
 func (r *renderer) routes() {
 	var b strings.Builder
+	r.callerIDs(&b)
 	for _, rt := range r.p.Routes {
 		var alts []string
 		for _, pat := range rt.Patterns {

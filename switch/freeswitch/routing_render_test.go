@@ -121,7 +121,11 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	}
 	off := false // call waiting off: one with forwards, one without
 	for i, n := range []string{"102", "103"} {
-		must(svc.CreateExtension(ctx, sc, &provisioning.Extension{RoutingMeta: in, Number: n, Name: "no waiting " + n, Destination: acct(1 + i), CallWaiting: &off}))
+		x := &provisioning.Extension{RoutingMeta: in, Number: n, Name: "no waiting " + n, Destination: acct(1 + i), CallWaiting: &off}
+		if n == "103" { // the caller ID its phone's outside calls carry
+			x.CallerIDNumber, x.CallerIDName = "+15145550103", "Front ${desk}"
+		}
+		must(svc.CreateExtension(ctx, sc, x))
 	}
 	for i, d := range []provisioning.Destination{
 		{Kind: provisioning.DestCondition, ID: f.vip.ID},
@@ -290,6 +294,39 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 		} {
 			if got := dp.call(t, ctx, tc.num, "2001", at, tc.onCall...); got != tc.want {
 				t.Errorf("%s with %v on a call:\n%swant:\n%s", tc.num, tc.onCall, got, tc.want)
+			}
+		}
+	})
+}
+
+// TestRoutingRenderCallerID: a number dialled by a phone whose extension
+// has a caller ID leaves with it (its name unexpanded); another phone's
+// call, or a forward to a number (an sb-o label), keeps its own.
+func TestRoutingRenderCallerID(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+		for _, tc := range []struct {
+			user, num, wantNum, wantName string
+		}{
+			{"203", "15145550123", "+15145550103", "Front {desk}"},
+			{"203", "911", "+15145550103", "Front {desk}"},
+			{"203", "sb-o15145550123", "", ""},
+			{"2203", "15145550123", "", ""},
+			{"202", "15145550123", "", ""},
+		} {
+			c := &simCall{t: t, dp: dp, vars: map[string]string{"user_name": tc.user, "domain_name": "acme.example"}, caller: tc.user, at: at}
+			c.exec(RoutingContext(f.tenant.ID), tc.num)
+			if !strings.Contains(c.out.String(), "dial ") {
+				t.Errorf("%s from %s did not dial out: %s", tc.num, tc.user, c.out.String())
+			}
+			if c.vars["effective_caller_id_number"] != tc.wantNum || c.vars["effective_caller_id_name"] != tc.wantName {
+				t.Errorf("%s from %s: caller ID %q %q, want %q %q", tc.num, tc.user,
+					c.vars["effective_caller_id_number"], c.vars["effective_caller_id_name"], tc.wantNum, tc.wantName)
 			}
 		}
 	})
