@@ -385,6 +385,44 @@ func TestLiveRouting(t *testing.T) {
 		}
 	})
 
+	t.Run("outbound-caller-id", func(t *testing.T) {
+		// A phone dials an outside number: the gateway (a UAS reading
+		// the INVITE) sees the caller ID of the phone's extension.
+		gw := startPhone(t, "gateway caller id", "phone_answer.xml", "", "-s", "gw")
+		g := &provisioning.Gateway{Name: "sb-live-cid-" + strconv.FormatInt(time.Now().Unix()%100000, 10), Host: "127.0.0.1", Port: gw.port}
+		must(t, r.svc.CreateGateway(ctx, sc, g))
+		t.Cleanup(func() { _ = r.svc.DeleteGateway(context.Background(), sc, g.ID) })
+		waitFor(t, 15*time.Second, "gateway "+g.Name+" on the node", func() bool {
+			return !strings.Contains(eslCommand(t, node, "api sofia status gateway "+g.Name), "Invalid Gateway")
+		})
+		rt := &provisioning.OutboundRoute{RoutingMeta: in, Name: "cid", Patterns: []provisioning.DialPattern{"0044X."}, Strip: 2, Prepend: "+", GatewayIDs: []int64{g.ID}}
+		must(t, r.svc.CreateOutboundRoute(ctx, sc, rt))
+		t.Cleanup(func() { _ = r.svc.DeleteOutboundRoute(context.Background(), sc, rt.ID) })
+		user := liveUser(t, 26)
+		a, secret := r.account(t, user)
+		x := &provisioning.Extension{RoutingMeta: in, Number: "1026", Name: "desk", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: a.ID},
+			CallerIDNumber: "+15145550126", CallerIDName: "Live Desk"}
+		must(t, r.svc.CreateExtension(ctx, sc, x))
+		c := startPhone(t, user+" calls out", "phone_call.xml", node.SIP, "-s", user, "-au", user, "-ap", secret, "-key", "dest", "00442075550126", "-d", "500")
+		wait(t, c, 20*time.Second)
+		must(t, gw.result(ctx))
+		msgs, _ := filepath.Glob(filepath.Join(gw.dir, "*_messages.log"))
+		var got []byte
+		if len(msgs) == 1 {
+			got, _ = os.ReadFile(msgs[0])
+		}
+		var from string
+		for _, line := range strings.Split(string(got), "\n") {
+			if strings.HasPrefix(line, "From:") && from == "" {
+				from = strings.TrimSpace(line)
+			}
+		}
+		if !strings.Contains(from, `"Live Desk" <sip:+15145550126@`) {
+			t.Errorf("the gateway's INVITE has %q, want the extension's caller ID", from)
+		}
+		note("phone dials out, extension caller ID", "the gateway's INVITE: %s", from)
+	})
+
 	t.Run("outbound-failover", func(t *testing.T) {
 		g503 := startPhone(t, "gateway 503", "gateway_503.xml", "", "-s", "gw")
 		gok := startPhone(t, "gateway ok", "phone_answer.xml", "", "-s", "gw")
