@@ -252,18 +252,25 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 	})
 }
 
+// simFixture is the fixture's plan rendered and parsed for the model,
+// and a time when its conditions do not matter.
+func simFixture(t *testing.T, db *sqldb.DB) (*routingFixture, *simDialplan, time.Time) {
+	t.Helper()
+	f := newRoutingFixture(t, db)
+	dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, dp, time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+}
+
 // TestRoutingRenderCallWaiting: an extension with call waiting off gives
 // busy (or the busy forward) when its phone has a channel, and rings it
 // otherwise; a phone whose address holds another's (2202@ holds 202@)
 // is not taken for it, nor by a skip_busy group.
 func TestRoutingRenderCallWaiting(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		f := newRoutingFixture(t, db)
-		dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+		f, dp, at := simFixture(t, db)
 		ctx := RoutingContext(f.tenant.ID)
 		trace := func(num string) string {
 			for _, x := range f.plan.Extensions {
@@ -304,12 +311,7 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 // call, or a forward to a number (an sb-o label), keeps its own.
 func TestRoutingRenderCallerID(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
-		f := newRoutingFixture(t, db)
-		dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+		f, dp, at := simFixture(t, db)
 		for _, tc := range []struct {
 			user, num, wantNum, wantName string
 		}{
