@@ -257,6 +257,68 @@ func TestLiveRouting(t *testing.T) {
 		note("skip_busy", "member 1 on a call was skipped, member 2 answered %.1f s after the INVITE", took.Seconds())
 	})
 
+	t.Run("call-waiting", func(t *testing.T) {
+		// A phone on a call (it answered a first carrier call) is called
+		// again through an extension: with call waiting off the caller
+		// gets 486 at once, or the account's busy forward; on, the phone
+		// rings (a second channel of its address).
+		onCall := func(t *testing.T, p *livePhoneOf) *livePhone {
+			first, _ := call(t, did(p.dest()), 10000)
+			waitFor(t, 10*time.Second, "the phone on a call", func() bool {
+				return strings.Contains(eslCommand(t, node, "api show channels like "+p.acct.AOR()), "1 total")
+			})
+			return first
+		}
+		off, on := false, true
+		a := r.routingPhone(t, 23, "phone_answer.xml")
+		first := onCall(t, a)
+		x := &provisioning.Extension{RoutingMeta: in, Number: "110", Name: "no waiting", Destination: a.dest(), CallWaiting: &off}
+		must(t, r.svc.CreateExtension(ctx, sc, x))
+		cl := startPhone(t, "carrier refused", "carrier_refused.xml", external, "-s", "carrier", "-key", "dest", did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}))
+		start := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		must(t, cl.result(cctx))
+		cancel()
+		took := time.Since(start)
+		msgs, _ := filepath.Glob(filepath.Join(cl.dir, "*_messages.log"))
+		var got []byte
+		if len(msgs) == 1 {
+			got, _ = os.ReadFile(msgs[0])
+		}
+		if !strings.Contains(string(got), "SIP/2.0 486") {
+			t.Errorf("the second caller was not answered 486 (messages: %d bytes)", len(got))
+		}
+		if took > 5*time.Second {
+			t.Errorf("busy took %v: the phone on a call rang", took)
+		}
+		note("call waiting off, phone on a call", "the second caller got 486 %.1f s after the INVITE", took.Seconds())
+
+		// Its busy forward applies.
+		to := r.routingPhone(t, 24, "phone_answer.xml")
+		must(t, r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &a.acct.ID, On: provisioning.ForwardBusy, Destination: to.dest(), Enabled: true}))
+		cl2, start := call(t, did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}), 500)
+		wait(t, cl2, 15*time.Second)
+		must(t, to.finished(5*time.Second))
+		note("call waiting off, busy forward", "the busy forward's phone answered %.1f s after the INVITE", time.Since(start).Seconds()-0.5)
+		wait(t, first, 20*time.Second)
+
+		// On: the phone on a call is rung.
+		b := r.routingPhone(t, 25, "phone_answer.xml")
+		firstB := onCall(t, b)
+		y := &provisioning.Extension{RoutingMeta: in, Number: "111", Name: "waiting", Destination: b.dest(), CallWaiting: &on}
+		must(t, r.svc.CreateExtension(ctx, sc, y))
+		n := did(provisioning.Destination{Kind: provisioning.DestExtension, ID: y.ID})
+		second, _ := call(t, n, 500)
+		waitFor(t, 10*time.Second, "the phone rung a second time", func() bool {
+			return strings.Contains(eslCommand(t, node, "api show channels like "+b.acct.AOR()), "2 total")
+		})
+		// The phone's UAS takes one call: end the second one here.
+		_ = second.cmd.Process.Kill()
+		eslCommand(t, node, "api hupall NORMAL_CLEARING destination_number "+n)
+		wait(t, firstB, 20*time.Second)
+		note("call waiting on, phone on a call", "the phone was rung again (two channels of its address)")
+	})
+
 	t.Run("failover", func(t *testing.T) {
 		a, b := r.routingPhone(t, 11, "phone_ring.xml"), r.routingPhone(t, 12, "phone_answer.xml")
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "504", Name: "g504", Strategy: provisioning.HuntRingAll, RingSecs: 5,
@@ -321,6 +383,44 @@ func TestLiveRouting(t *testing.T) {
 			must(t, to.finished(5*time.Second))
 			note("forward "+string(tc.on)+" → phone", "the forward's phone answered %.1f s after the INVITE", time.Since(start).Seconds()-0.5)
 		}
+	})
+
+	t.Run("outbound-caller-id", func(t *testing.T) {
+		// A phone dials an outside number: the gateway (a UAS reading
+		// the INVITE) sees the caller ID of the phone's extension.
+		gw := startPhone(t, "gateway caller id", "phone_answer.xml", "", "-s", "gw")
+		g := &provisioning.Gateway{Name: "sb-live-cid-" + strconv.FormatInt(time.Now().Unix()%100000, 10), Host: "127.0.0.1", Port: gw.port}
+		must(t, r.svc.CreateGateway(ctx, sc, g))
+		t.Cleanup(func() { _ = r.svc.DeleteGateway(context.Background(), sc, g.ID) })
+		waitFor(t, 15*time.Second, "gateway "+g.Name+" on the node", func() bool {
+			return !strings.Contains(eslCommand(t, node, "api sofia status gateway "+g.Name), "Invalid Gateway")
+		})
+		rt := &provisioning.OutboundRoute{RoutingMeta: in, Name: "cid", Patterns: []provisioning.DialPattern{"0044X."}, Strip: 2, Prepend: "+", GatewayIDs: []int64{g.ID}}
+		must(t, r.svc.CreateOutboundRoute(ctx, sc, rt))
+		t.Cleanup(func() { _ = r.svc.DeleteOutboundRoute(context.Background(), sc, rt.ID) })
+		user := liveUser(t, 26)
+		a, secret := r.account(t, user)
+		x := &provisioning.Extension{RoutingMeta: in, Number: "1026", Name: "desk", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: a.ID},
+			CallerIDNumber: "+15145550126", CallerIDName: "Live Desk"}
+		must(t, r.svc.CreateExtension(ctx, sc, x))
+		c := startPhone(t, user+" calls out", "phone_call.xml", node.SIP, "-s", user, "-au", user, "-ap", secret, "-key", "dest", "00442075550126", "-d", "500")
+		wait(t, c, 20*time.Second)
+		must(t, gw.result(ctx))
+		msgs, _ := filepath.Glob(filepath.Join(gw.dir, "*_messages.log"))
+		var got []byte
+		if len(msgs) == 1 {
+			got, _ = os.ReadFile(msgs[0])
+		}
+		var from string
+		for _, line := range strings.Split(string(got), "\n") {
+			if strings.HasPrefix(line, "From:") && from == "" {
+				from = strings.TrimSpace(line)
+			}
+		}
+		if !strings.Contains(from, `"Live Desk" <sip:+15145550126@`) {
+			t.Errorf("the gateway's INVITE has %q, want the extension's caller ID", from)
+		}
+		note("phone dials out, extension caller ID", "the gateway's INVITE: %s", from)
 	})
 
 	t.Run("outbound-failover", func(t *testing.T) {

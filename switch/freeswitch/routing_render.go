@@ -303,6 +303,9 @@ func (r *renderer) extension(x *provisioning.Extension) {
 	key := label(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 	c := dest(key)
 	c.acts = []act{r.run(x.Destination)}
+	if r.noWaiting(x) {
+		c.acts[0].data = label(x.Destination) + "w XML " + r.ctx
+	}
 	if f := x.FollowMe; f != nil {
 		for _, s := range f.Steps {
 			leg := r.targets(s.Destination, 0)
@@ -320,6 +323,29 @@ func (r *renderer) extension(x *provisioning.Extension) {
 		}
 	}
 	r.ext(key, key, false, c)
+}
+
+// noWaiting: x rings an account (with no always forward) whose phone is
+// busy while it is on a call: call waiting off. It runs the account's
+// sb-a<id>w label instead of sb-a<id>.
+func (r *renderer) noWaiting(x *provisioning.Extension) bool {
+	if x.Destination.Kind != provisioning.DestAccount || x.Waiting() {
+		return false
+	}
+	a := r.p.Accounts[x.Destination.ID]
+	return a != nil && a.Forwards[provisioning.ForwardAlways] == nil
+}
+
+// onCallCheck is the condition that sets variable v to dial when the
+// phone aor has no channel and to error/USER_BUSY when it has one. show
+// channels like matches substrings of a channel's name, caller ID,
+// presence data...: the expression asks for the whole address, so that
+// 101@d is not found in 2101@d's channel.
+func onCallCheck(aor, v, dial string) cond {
+	return cond{field: "${show(channels like " + aor + ")}", expr: `(?:^|[^\w.+%-])` + regexQuote(aor) + `(?:[^\w.-]|$)`, acts: []act{
+		{app: "set", data: v + "=error/USER_BUSY", inline: true},
+		{app: "set", data: v + "=" + dial, inline: true, anti: true},
+	}}
 }
 
 // target is one leg a ring step dials.
@@ -393,6 +419,20 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 		vars = append(vars, "leg_timeout="+strconv.Itoa(f.AfterSecs))
 	}
 	c.acts = []act{{app: "bridge", data: legs([]target{{dial: "user/" + a.AOR()}}, vars, ",")}}
+	// sb-a<id>w: the same ring when the phone is free, busy (with the
+	// busy forward) when it is on a call, for extensions with call
+	// waiting off.
+	wkey := key + "w"
+	wv := "sb_a" + strconv.FormatInt(a.ID, 10) + "_dial"
+	waitless := false
+	for _, x := range r.p.Extensions {
+		waitless = waitless || x.Destination == d && !x.Waiting()
+	}
+	w := dest(wkey)
+	if waitless {
+		r.ext(wkey, wkey+"-busy", true, dest(wkey), onCallCheck(a.AOR(), wv, "user/"+a.AOR()))
+		w.acts = []act{{app: "bridge", data: legs([]target{{dial: "${" + wv + "}"}}, vars, ",")}}
+	}
 	type fwd struct {
 		on     provisioning.ForwardOn
 		causes string
@@ -410,9 +450,13 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 		fkey := key + "f"
 		after = append(after, cond{field: "destination_number", expr: "^" + fkey + "$", acts: []act{noop}})
 		c.acts = append(c.acts, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
+		w.acts = append(w.acts, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
 		r.ext(fkey, fkey, false, append([]cond{dest(fkey)}, after...)...)
 	}
 	r.ext(key, key, false, c)
+	if waitless {
+		r.ext(wkey, wkey, false, w)
+	}
 }
 
 // huntGroup renders a group's bridge. ring_all is one bridge of every
@@ -441,11 +485,7 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 				continue
 			}
 			v := fmt.Sprintf("sb_%s_m%d", rrKey, i)
-			r.ext(key, fmt.Sprintf("%s-busy%d", key, i), true, dest(key),
-				cond{field: "${show(channels like " + t.aor + ")}", expr: `(?:^|\n)0 total\.`, acts: []act{
-					{app: "set", data: v + "=" + t.dial, inline: true},
-					{app: "set", data: v + "=error/USER_BUSY", inline: true, anti: true},
-				}})
+			r.ext(key, fmt.Sprintf("%s-busy%d", key, i), true, dest(key), onCallCheck(t.aor, v, t.dial))
 			t.dial = "${" + v + "}"
 		}
 	}
@@ -680,6 +720,36 @@ func (r *renderer) custom(c *provisioning.CustomDestination) {
 	r.ext(key, key, false, top)
 }
 
+// callerIDs gives the calls a phone dials to an outside number (not an
+// sb- label: a forward to a number keeps its caller's ID) the caller ID
+// of the phone's extension: the first extension pointing at its account
+// that has one. The phone is known by the user_name and domain_name
+// sofia sets on an authenticated INVITE; these extensions continue, so
+// the outbound routes below still match.
+func (r *renderer) callerIDs(b *strings.Builder) {
+	done := map[int64]bool{}
+	for _, x := range r.p.Extensions {
+		if x.Destination.Kind != provisioning.DestAccount || x.CallerIDNumber == "" && x.CallerIDName == "" || done[x.Destination.ID] {
+			continue
+		}
+		a := r.p.Accounts[x.Destination.ID]
+		if a == nil {
+			continue
+		}
+		done[a.ID] = true
+		var acts []act
+		if x.CallerIDNumber != "" {
+			acts = append(acts, act{app: "set", data: "effective_caller_id_number=" + x.CallerIDNumber})
+		}
+		if x.CallerIDName != "" {
+			acts = append(acts, act{app: "set", data: "effective_caller_id_name=" + xmlNoExpansion(x.CallerIDName)})
+		}
+		b.WriteString(extXML("sb-cid-a"+strconv.FormatInt(a.ID, 10), true,
+			cond{field: "destination_number", expr: "^[0-9+*#]"},
+			cond{field: "${user_name}@${domain_name}", expr: "^" + regexQuote(a.AOR()) + "$", acts: acts}))
+	}
+}
+
 // routes renders the outbound routes in the order they are tried, each
 // matching its patterns as dialled by a phone (an entry point) or as an
 // sb-o<number> label (run by a destination). Gateways are tried in
@@ -689,6 +759,7 @@ func (r *renderer) custom(c *provisioning.CustomDestination) {
 // else context when a phone dialled it.
 func (r *renderer) routes() {
 	var b strings.Builder
+	r.callerIDs(&b)
 	for _, rt := range r.p.Routes {
 		var alts []string
 		for _, pat := range rt.Patterns {

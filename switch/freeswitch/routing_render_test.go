@@ -119,6 +119,14 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	} {
 		must(svc.CreateForward(ctx, sc, fw))
 	}
+	off := false // call waiting off: one with forwards, one without
+	for i, n := range []string{"102", "103"} {
+		x := &provisioning.Extension{RoutingMeta: in, Number: n, Name: "no waiting " + n, Destination: acct(1 + i), CallWaiting: &off}
+		if n == "103" { // the caller ID its phone's outside calls carry
+			x.CallerIDNumber, x.CallerIDName = "+15145550103", "Front ${desk}"
+		}
+		must(svc.CreateExtension(ctx, sc, x))
+	}
 	for i, d := range []provisioning.Destination{
 		{Kind: provisioning.DestCondition, ID: f.vip.ID},
 		{Kind: provisioning.DestHuntGroup, ID: f.rr.ID},
@@ -244,6 +252,88 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 	})
 }
 
+// simFixture is the fixture's plan rendered and parsed for the model,
+// and a time when its conditions do not matter.
+func simFixture(t *testing.T, db *sqldb.DB) (*routingFixture, *simDialplan, time.Time) {
+	t.Helper()
+	f := newRoutingFixture(t, db)
+	dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, dp, time.Date(2026, 7, 1, 10, 0, 0, 0, time.UTC)
+}
+
+// TestRoutingRenderCallWaiting: an extension with call waiting off gives
+// busy (or the busy forward) when its phone has a channel, and rings it
+// otherwise; a phone whose address holds another's (2202@ holds 202@)
+// is not taken for it, nor by a skip_busy group.
+func TestRoutingRenderCallWaiting(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, dp, at := simFixture(t, db)
+		ctx := RoutingContext(f.tenant.ID)
+		trace := func(num string) string {
+			for _, x := range f.plan.Extensions {
+				if x.Number == num {
+					return traceLines(f.plan, f.plan.Trace(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, at, "2001"))
+				}
+			}
+			for _, h := range f.plan.HuntGroups {
+				if h.Number == num {
+					return traceLines(f.plan, f.plan.Trace(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, at, "2001"))
+				}
+			}
+			t.Fatalf("no number %s", num)
+			return ""
+		}
+		for _, tc := range []struct {
+			num    string
+			onCall []string
+			want   string
+		}{
+			{"103", []string{"203@acme.example"}, "phone busy\nbusy\n"},                  // no busy forward: the caller hears busy
+			{"102", []string{"202@acme.example"}, "phone busy\nrefuse\n"},                // its busy forward: hang up
+			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")}, // other phones: it rings
+			{"103", nil, trace("103")},
+			{"101", []string{"202@acme.example"}, trace("101")}, // call waiting on: it rings
+			{"504", []string{"2201@acme.example"}, trace("504")},
+			{"504", []string{"201@acme.example"}, "phone busy\n" + strings.SplitN(trace("504"), "\n", 2)[1]},
+		} {
+			if got := dp.call(t, ctx, tc.num, "2001", at, tc.onCall...); got != tc.want {
+				t.Errorf("%s with %v on a call:\n%swant:\n%s", tc.num, tc.onCall, got, tc.want)
+			}
+		}
+	})
+}
+
+// TestRoutingRenderCallerID: a number dialled by a phone whose extension
+// has a caller ID leaves with it (its name unexpanded); another phone's
+// call, or a forward to a number (an sb-o label), keeps its own.
+func TestRoutingRenderCallerID(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, dp, at := simFixture(t, db)
+		for _, tc := range []struct {
+			user, num, wantNum, wantName string
+		}{
+			{"203", "15145550123", "+15145550103", "Front {desk}"},
+			{"203", "911", "+15145550103", "Front {desk}"},
+			{"203", "sb-o15145550123", "", ""},
+			{"2203", "15145550123", "", ""},
+			{"202", "15145550123", "", ""},
+		} {
+			c := &simCall{t: t, dp: dp, vars: map[string]string{"user_name": tc.user, "domain_name": "acme.example"}, caller: tc.user, at: at}
+			c.exec(RoutingContext(f.tenant.ID), tc.num)
+			if !strings.Contains(c.out.String(), "dial ") {
+				t.Errorf("%s from %s did not dial out: %s", tc.num, tc.user, c.out.String())
+			}
+			if c.vars["effective_caller_id_number"] != tc.wantNum || c.vars["effective_caller_id_name"] != tc.wantName {
+				t.Errorf("%s from %s: caller ID %q %q, want %q %q", tc.num, tc.user,
+					c.vars["effective_caller_id_number"], c.vars["effective_caller_id_name"], tc.wantNum, tc.wantName)
+			}
+		}
+	})
+}
+
 // traceLines writes a trace as simDialplan writes what it ran: rings and
 // dials with their targets as the switch dials them, refusals.
 func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
@@ -350,11 +440,14 @@ type simCall struct {
 	out    strings.Builder
 	done   bool
 	depth  int
+	// onCall are the phones (user@domain) on a call: each has a channel
+	// named sofia/internal/<phone>.
+	onCall []string
 }
 
 // call runs a call to num entering ctx and returns what it did.
-func (dp *simDialplan) call(t *testing.T, ctx, num, caller string, at time.Time) string {
-	c := &simCall{t: t, dp: dp, vars: map[string]string{}, caller: caller, at: at}
+func (dp *simDialplan) call(t *testing.T, ctx, num, caller string, at time.Time, onCall ...string) string {
+	c := &simCall{t: t, dp: dp, vars: map[string]string{}, caller: caller, at: at, onCall: onCall}
 	c.exec(ctx, num)
 	return c.out.String()
 }
@@ -497,13 +590,24 @@ func numberCmp(expr string, v int) bool {
 var simVarRe = regexp.MustCompile(`\$\{([^{}]+)\}`)
 
 // expand expands ${var}, ${var:offset} and the APIs the renderer calls:
-// nobody is on a call, nothing is remembered, the draw gives 0.
+// show channels like lists the channels of the phones on a call whose
+// name holds the text (a substring, as the switch's SQL like), nothing
+// is remembered, the draw gives 0.
 func (c *simCall) expand(s string) string {
 	return simVarRe.ReplaceAllStringFunc(s, func(m string) string {
 		name := m[2 : len(m)-1]
 		switch {
 		case strings.HasPrefix(name, "show(channels like "):
-			return "\n0 total.\n"
+			like := strings.TrimSuffix(strings.TrimPrefix(name, "show(channels like "), ")")
+			out := "uuid,direction,created,created_epoch,name,state,cid_name,cid_num\n"
+			n := 0
+			for i, p := range c.onCall {
+				if strings.Contains("sofia/internal/"+p, like) {
+					out += fmt.Sprintf("u%d,inbound,,,sofia/internal/%s,CS_EXECUTE,,%s\n", i, p, strings.Split(p, "@")[0])
+					n++
+				}
+			}
+			return fmt.Sprintf("%s\n%d total.\n", out, n)
 		case strings.HasPrefix(name, "hash(select/"):
 			return ""
 		case strings.HasPrefix(name, "expr("):
@@ -578,6 +682,11 @@ func (c *simCall) bridge(data string) {
 				targets = append(targets, leg)
 				gatewayOnly = false
 			}
+		}
+		if len(targets) == 1 && targets[0] == "error/USER_BUSY" {
+			c.out.WriteString("phone busy\n")
+			c.vars["originate_disposition"] = "USER_BUSY"
+			continue
 		}
 		if gatewayOnly && len(targets) == 1 {
 			gw, num, _ := strings.Cut(targets[0], "/")
