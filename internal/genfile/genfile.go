@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchboard-voip/switchboard/internal/debounce"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -222,31 +223,9 @@ func (k *Keeper) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 		case <-k.wake:
-			if err := k.settle(ctx); err != nil {
+			if err := debounce.Settle(ctx, k.wake, k.cfg.Debounce); err != nil {
 				return err
 			}
-		}
-	}
-}
-
-// settle waits until no Changed call has come for Debounce, or for ten
-// times Debounce in all, so that a burst is one render.
-func (k *Keeper) settle(ctx context.Context) error {
-	deadline := time.Now().Add(10 * k.cfg.Debounce)
-	t := time.NewTimer(k.cfg.Debounce)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		case <-k.wake:
-			wait := min(k.cfg.Debounce, time.Until(deadline))
-			if wait <= 0 {
-				return nil
-			}
-			t.Reset(wait)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchboard-voip/switchboard/internal/debounce"
 	"log/slog"
 	"strings"
 	"sync"
@@ -293,28 +294,6 @@ func (r *Reloader) Run(ctx context.Context) error {
 	}
 }
 
-// settle waits until no change has come for Debounce, or for ten times
-// Debounce in all, so that a burst is one round.
-func (r *Reloader) settle(ctx context.Context) error {
-	deadline := time.Now().Add(10 * r.cfg.Debounce)
-	t := time.NewTimer(r.cfg.Debounce)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		case <-r.wake:
-			wait := min(r.cfg.Debounce, time.Until(deadline))
-			if wait <= 0 {
-				return nil
-			}
-			t.Reset(wait)
-		}
-	}
-}
-
 // round takes the queued work and sends its commands.
 func (r *Reloader) round(ctx context.Context) {
 	r.mu.Lock()
@@ -408,4 +387,10 @@ func reloadNoSuchGateway(ans string, err error) bool {
 		return true
 	}
 	return err != nil && strings.Contains(err.Error(), "no such gateway")
+}
+
+// settle waits out a burst of changes (debounce.Settle), so that a burst
+// is one round.
+func (r *Reloader) settle(ctx context.Context) error {
+	return debounce.Settle(ctx, r.wake, r.cfg.Debounce)
 }
