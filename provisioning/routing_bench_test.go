@@ -2,8 +2,6 @@ package provisioning_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/provisioningtest"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
@@ -36,40 +35,9 @@ func seedRouting(b *testing.B, db *sqldb.DB) *routingWorld {
 		b.Fatal(err)
 	}
 	st := sqlstore.New(db)
-	w := &routingWorld{store: st, svc: provisioning.NewService(st)}
-	for i := range benchTenants {
-		w.tenants = append(w.tenants, &provisioning.Tenant{Name: fmt.Sprintf("t%04d", i)})
-	}
-	must2(b, st.BulkCreateTenants(ctx, w.tenants))
-	domains := make([]*provisioning.Domain, benchTenants)
-	for i, t := range w.tenants {
-		domains[i] = &provisioning.Domain{TenantID: t.ID, Name: fmt.Sprintf("t%04d.example", i)}
-	}
-	must2(b, st.BulkCreateDomains(ctx, domains))
-	var accounts []provisioning.Account
-	for _, d := range domains {
-		for j := range benchExtsPerTenant {
-			accounts = append(accounts, provisioning.Account{DomainID: d.ID, Username: strconv.Itoa(2000 + j), Secret: "s3cret-pass"})
-		}
-	}
-	must2(b, st.BulkCreateAccounts(ctx, accounts))
-	var recs []*provisioning.RoutingRecord
-	var refs [][]provisioning.RoutingRef
-	for i, t := range w.tenants {
-		as, err := st.Accounts(ctx, provisioning.AccountFilter{DomainID: domains[i].ID, Page: provisioning.Page{Limit: provisioning.MaxLimit}})
-		must2(b, err)
-		for j, a := range as {
-			x := &provisioning.Extension{Number: strconv.Itoa(100 + j), Name: "ext", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: a.ID}}
-			body, err := json.Marshal(x)
-			must2(b, err)
-			slot := "n:" + x.Number
-			recs = append(recs, &provisioning.RoutingRecord{TenantID: t.ID, Kind: provisioning.KindExtension, Slot: &slot, Name: "extension " + x.Number, Body: body})
-			refs = append(refs, []provisioning.RoutingRef{{Field: "destination", Kind: provisioning.DestAccount, ID: a.ID, Target: true}})
-		}
-	}
-	must2(b, st.BulkCreateRouting(ctx, recs, refs))
-	w.anyID = recs[len(recs)/2].ID
-	return w
+	seeded := provisioningtest.SeedRouting(b, ctx, st, benchTenants, benchExtsPerTenant)
+	return &routingWorld{store: st, svc: provisioning.NewService(st), tenants: seeded.Tenants,
+		anyID: seeded.Records[len(seeded.Records)/2].ID}
 }
 
 func must2(b *testing.B, err error) {

@@ -2,8 +2,6 @@ package freeswitch
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/provisioningtest"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
@@ -45,40 +44,14 @@ func BenchmarkXMLCurlRouting(b *testing.B) {
 	must2(b, sqlstore.Migrate(ctx, db))
 	st := sqlstore.New(db)
 	svc := provisioning.NewService(st, provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	tenants := make([]*provisioning.Tenant, routingBenchTenants)
-	for i := range tenants {
-		tenants[i] = &provisioning.Tenant{Name: fmt.Sprintf("t%04d", i)}
-	}
-	must2(b, st.BulkCreateTenants(ctx, tenants))
-	domains := make([]*provisioning.Domain, len(tenants))
-	for i, t := range tenants {
-		domains[i] = &provisioning.Domain{TenantID: t.ID, Name: fmt.Sprintf("t%04d.example", i)}
-	}
-	must2(b, st.BulkCreateDomains(ctx, domains))
-	var accounts []provisioning.Account
-	for _, d := range domains {
-		for j := range routingBenchExts {
-			accounts = append(accounts, provisioning.Account{DomainID: d.ID, Username: strconv.Itoa(2000 + j), Secret: "s3cret-pass"})
-		}
-	}
-	must2(b, st.BulkCreateAccounts(ctx, accounts))
-	var recs []*provisioning.RoutingRecord
-	var refs [][]provisioning.RoutingRef
+	seeded := provisioningtest.SeedRouting(b, ctx, st, routingBenchTenants, routingBenchExts)
+	tenants := seeded.Tenants
 	accountOf := map[[2]int64]int64{} // tenant, extension index → account
 	for i, t := range tenants {
-		as, err := st.Accounts(ctx, provisioning.AccountFilter{DomainID: domains[i].ID, Page: provisioning.Page{Limit: provisioning.MaxLimit}})
-		must2(b, err)
-		for j, a := range as {
-			accountOf[[2]int64{t.ID, int64(j)}] = a.ID
-			x := &provisioning.Extension{Number: strconv.Itoa(100 + j), Name: "ext", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: a.ID}}
-			body, err := json.Marshal(x)
-			must2(b, err)
-			slot := "n:" + x.Number
-			recs = append(recs, &provisioning.RoutingRecord{TenantID: t.ID, Kind: provisioning.KindExtension, Slot: &slot, Name: "extension " + x.Number, Body: body})
-			refs = append(refs, []provisioning.RoutingRef{{Field: "destination", Kind: provisioning.DestAccount, ID: a.ID, Target: true}})
+		for j, id := range seeded.Accounts[i] {
+			accountOf[[2]int64{t.ID, int64(j)}] = id
 		}
 	}
-	must2(b, st.BulkCreateRouting(ctx, recs, refs))
 	h := NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(svc), Router: ServiceRouter(svc),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	rnd := rand.New(rand.NewPCG(1, 2))
