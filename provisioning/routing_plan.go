@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -285,6 +286,10 @@ type Step struct {
 	// NoCallWaiting: the one phone rung is treated as busy while it is
 	// on a call (its extension has call waiting off).
 	NoCallWaiting bool
+	// SkipBusy are the phones of a hunt group's ring step left out while
+	// they are on a call: every phone of a skip_busy group, and the phone
+	// of an extension member with call waiting off.
+	SkipBusy []string
 	// DialOut: the gateways tried in order (names), or empty when no
 	// route lets the number out; Blocked when a block route matched.
 	Gateways []string
@@ -345,19 +350,21 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 		}
 		via = append(via, h.label())
 		if h.Strategy == HuntRingAll {
-			members := make([]Destination, len(h.Members))
-			for i, m := range h.Members {
-				members[i] = m.Destination
+			s := Step{Do: "ring", Secs: h.GroupRing()}
+			for i := range h.Members {
+				t.member(&s, h, i, depth)
 			}
-			t.ring(members, h.GroupRing(), via, depth)
+			t.add(s, via)
 		} else {
 			left := h.GroupRing()
-			for i, m := range h.Members {
+			for i := range h.Members {
 				if left <= 0 {
 					break
 				}
 				secs := min(h.MemberRing(i), left)
-				t.ring([]Destination{m.Destination}, secs, via, depth)
+				s := Step{Do: "ring", Secs: secs}
+				t.member(&s, h, i, depth)
+				t.add(s, via)
 				left -= secs
 			}
 		}
@@ -453,6 +460,36 @@ func (t *tracer) ring(ds []Destination, secs int, via []string, depth int) {
 		s.Targets = append(s.Targets, t.targets(d, depth)...)
 	}
 	t.add(s, via)
+}
+
+// member adds hunt group h's member i to ring step s: its targets, and
+// the phones among them left out while on a call.
+func (t *tracer) member(s *Step, h *HuntGroup, i, depth int) {
+	ts := t.targets(h.Members[i].Destination, depth)
+	s.Targets = append(s.Targets, ts...)
+	if t.p.SkipsBusy(h, i) {
+		for _, x := range ts {
+			if strings.Contains(x, "@") {
+				s.SkipBusy = append(s.SkipBusy, x)
+			}
+		}
+	}
+}
+
+// SkipsBusy says whether member i of hunt group h is left out while its
+// phone is on a call: the group skips busy members, or the member is an
+// extension with call waiting off that rings an account (as a call to
+// that extension would be refused busy, so is its turn in a group).
+func (p *Plan) SkipsBusy(h *HuntGroup, i int) bool {
+	if h.SkipBusy {
+		return true
+	}
+	m := h.Members[i].Destination
+	if m.Kind != DestExtension {
+		return false
+	}
+	x := p.Extension(m.ID)
+	return x != nil && !x.Waiting() && x.Destination.Kind == DestAccount
 }
 
 func (t *tracer) targets(d Destination, depth int) []string {

@@ -203,3 +203,46 @@ func TestCallWaiting(t *testing.T) {
 		}
 	})
 }
+
+// TestHuntGroupSkipsBusy: a hunt group's ring step names the phones left
+// out while they are on a call: all of a skip_busy group's phones; in
+// another group only the phone of an extension member with call waiting
+// off (its turn is refused busy like a call to the extension), never an
+// external number.
+func TestHuntGroupSkipsBusy(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		in := provisioning.RoutingMeta{TenantID: f.t.ID}
+		waiting := f.extension(t, e, "100", acct(f.a1))
+		noWaiting := &provisioning.Extension{RoutingMeta: in, Number: "101", Destination: acct(f.a2), CallWaiting: ptr(false)}
+		must(t, e.svc.CreateExtension(e.ctx, f.tenantAdmin, noWaiting))
+		members := []provisioning.HuntMember{{Destination: ext(waiting)}, {Destination: ext(noWaiting)}, {Destination: acct(f.a3)},
+			{Destination: dest{Kind: provisioning.DestExternal, Number: "15145550199"}}}
+		for _, tc := range []struct {
+			strategy provisioning.HuntStrategy
+			skipBusy bool
+			want     [][]string // per ring step
+		}{
+			{provisioning.HuntRingAll, false, [][]string{{"202@acme.example"}}},
+			{provisioning.HuntRingAll, true, [][]string{{"201@acme.example", "202@acme.example", "203@acme.example"}}},
+			{provisioning.HuntSequential, false, [][]string{nil, {"202@acme.example"}, nil, nil}},
+			{provisioning.HuntSequential, true, [][]string{{"201@acme.example"}, {"202@acme.example"}, {"203@acme.example"}, nil}},
+		} {
+			h := &provisioning.HuntGroup{RoutingMeta: in, Number: "500", Name: "g", Strategy: tc.strategy, SkipBusy: tc.skipBusy,
+				Members: members, RingSecs: 200}
+			must(t, e.svc.CreateHuntGroup(e.ctx, f.tenantAdmin, h))
+			p, err := e.svc.RoutingPlan(e.ctx, f.tenantAdmin, f.t.ID)
+			must(t, err)
+			var got [][]string
+			for _, s := range p.Trace(dest{Kind: provisioning.DestHuntGroup, ID: h.ID}, time.Now(), "") {
+				if s.Do == "ring" {
+					got = append(got, s.SkipBusy)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s skip_busy=%v: SkipBusy per step %v, want %v", tc.strategy, tc.skipBusy, got, tc.want)
+			}
+			must(t, e.svc.DeleteHuntGroup(e.ctx, f.tenantAdmin, h.ID))
+		}
+	})
+}

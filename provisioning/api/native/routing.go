@@ -224,6 +224,11 @@ type traceStep struct {
 	OnUnreachable string   `json:"on_unreachable"`
 	Gateways      []string `json:"gateways"`
 	Blocked       bool     `json:"blocked"`
+	// BusyWhenOnCall: the one phone rung gives busy while it is on a
+	// call (its extension has call waiting off).
+	BusyWhenOnCall bool `json:"busy_when_on_call"`
+	// SkipWhenBusy: the phones of a hunt group's step left out while on a call.
+	SkipWhenBusy []string `json:"skip_when_busy"`
 }
 
 // traceOut is a trace: what a call to number does.
@@ -272,7 +277,8 @@ func (s *server) traceRoute() *route {
 			out := traceOut{TenantID: id, Number: number, At: at, CallerID: c.str("caller_id"), Entry: entry, Steps: []traceStep{}}
 			for _, st := range p.Trace(d, at, out.CallerID) {
 				out.Steps = append(out.Steps, traceStep{Do: st.Do, Targets: nonNil(st.Targets), Seconds: st.Secs, Via: nonNil(st.Via),
-					OnBusy: st.OnBusy, OnUnreachable: st.OnUnreachable, Gateways: nonNil(st.Gateways), Blocked: st.Blocked})
+					OnBusy: st.OnBusy, OnUnreachable: st.OnUnreachable, Gateways: nonNil(st.Gateways), Blocked: st.Blocked,
+					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy)})
 			}
 			return writeJSON(w, http.StatusOK, out)
 		},
