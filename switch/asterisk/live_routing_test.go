@@ -334,6 +334,50 @@ func TestLiveRouting(t *testing.T) {
 		results["skip busy"] = fmt.Sprintf("alice on a call skipped, bob answered in %v", took.Round(100*time.Millisecond))
 	})
 
+	t.Run("a member with call waiting off is skipped while on a call", func(t *testing.T) {
+		off := false
+		xOff := &provisioning.Extension{RoutingMeta: rr.in, Number: "7107", Name: "Alice no CW", Destination: acctDest(aa), CallWaiting: &off}
+		must(t, rr.svc.CreateExtension(ctx, admin, xOff))
+		direct := rr.did(acctDest(aa))
+		did := rr.did(hunt(&provisioning.HuntGroup{Number: "7507", Name: "cw member", Strategy: provisioning.HuntSequential,
+			Members: []provisioning.HuntMember{{Destination: ext(xOff), RingSecs: 5}, member(ab, 5)}}))
+		inCall := rr.uas(alice, "answer_uas.xml", 6*time.Second)
+		first := rr.carrier(direct, "+15550002222")
+		waitFor(t, 5*time.Second, "alice in a call", func() bool { return inCall.received("ACK") > 0 })
+		sb := rr.uas(bob, "answer_uas.xml", 300*time.Millisecond)
+		start := time.Now()
+		answered(t, rr.carrier(did, "+15550001111"), "call waiting off member")
+		took := time.Since(start)
+		answered(t, sb, "bob")
+		answered(t, first, "alice's call")
+		if n := inCall.received("INVITE"); n != 1 || took > 4*time.Second {
+			t.Errorf("alice (call waiting off, on a call) got %d INVITEs, bob answered after %v: want alice skipped", n, took)
+		}
+		results["call waiting off member"] = fmt.Sprintf("alice (7107, call waiting off) on a call skipped in a group without skip_busy, bob answered in %v", took.Round(100*time.Millisecond))
+	})
+
+	t.Run("an external member fails over to the next gateway on 503", func(t *testing.T) {
+		did := rr.did(hunt(&provisioning.HuntGroup{Number: "7508", Name: "external member", Strategy: provisioning.HuntRingAll, RingSecs: 15,
+			Members: []provisioning.HuntMember{member(ac, 0), {Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "0015551230003"}}}}))
+		rc := rr.uas(carol, "ring_uas.xml", 0)
+		g1, g2 := rr.gatewayUAS("127.0.0.2", portA, "unavail_uas.xml"), rr.gatewayUAS("127.0.0.3", portB, "answer_uas.xml")
+		start := time.Now()
+		answered(t, rr.carrier(did, "+15550001111"), "ring all with an external member")
+		took := time.Since(start)
+		answered(t, g2, "gw-b (second gateway)")
+		_ = g1.wait(5 * time.Second)
+		if err := rc.wait(10 * time.Second); err != nil || rc.received("CANCEL") != 1 {
+			t.Errorf("carol: want rung then cancelled when gw-b answered: %v, %d CANCEL", err, rc.received("CANCEL"))
+		}
+		if g1.received("INVITE") != 1 {
+			t.Errorf("gw-a got %d INVITEs, want 1 (answered 503)", g1.received("INVITE"))
+		}
+		if ruri := sippHeader(t, g2, "INVITE", "INVITE "); !strings.Contains(ruri, "+15551230003@") {
+			t.Errorf("gw-b INVITE %q: want +15551230003", ruri)
+		}
+		results["external member failover"] = fmt.Sprintf("ring all (carol + 0015551230003): gw-a 503, gw-b answered in %v, carol cancelled", took.Round(100*time.Millisecond))
+	})
+
 	t.Run("call waiting off: busy while on a call; on: rings", func(t *testing.T) {
 		off := false
 		xOff := &provisioning.Extension{RoutingMeta: rr.in, Number: "7102", Name: "Carol no CW", Destination: acctDest(ac), CallWaiting: &off}

@@ -306,8 +306,9 @@ func dialplanText(s string) string {
 // huntGroup rings its members. ring_all is one Dial of them all for the
 // group's time; the others walk the members in a loop from a start index
 // (0; after the last answerer kept in AstDB; RAND), each for its ring
-// time cut to what is left of the group's, as Trace counts it. skip_busy
-// leaves out phones whose device is in use.
+// time cut to what is left of the group's, as Trace counts it. A member
+// Plan.SkipsBusy names (the group's skip_busy, or an extension with call
+// waiting off) is left out while its phone's device is in use.
 func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 	e := dialplanExten{Name: "g" + id(h.ID), Comment: fmt.Sprintf("hunt_group %s (%s)", h.Number, h.Strategy)}
 	failover := "Return()"
@@ -316,10 +317,12 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 	}
 	var targets []string
 	var secs []int
+	var skip []bool // left out while on a call (Plan.SkipsBusy), phones only
 	for i, m := range h.Members {
 		if t := r.dialTarget(m.Destination, 0); t != "" {
 			targets = append(targets, t)
 			secs = append(secs, h.MemberRing(i))
+			skip = append(skip, r.p.SkipsBusy(h, i) && strings.HasPrefix(t, "PJSIP/"))
 		}
 	}
 	if len(targets) == 0 {
@@ -327,14 +330,14 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 		return e
 	}
 	if h.Strategy == provisioning.HuntRingAll {
-		if !h.SkipBusy {
+		if !slices.Contains(skip, true) {
 			e.Steps = []string{fmt.Sprintf("Dial(%s,%d)", strings.Join(targets, "&"), h.GroupRing()), failover}
 			return e
 		}
 		e.Steps = append(e.Steps, "Set(SB_D=)")
-		for _, t := range targets {
+		for i, t := range targets {
 			add := "Set(SB_D=${SB_D}&" + t + ")"
-			if strings.HasPrefix(t, "PJSIP/") {
+			if skip[i] {
 				add = "ExecIf($[!(" + deviceBusy(t) + ")]?" + add + ")"
 			}
 			e.Steps = append(e.Steps, add)
@@ -346,8 +349,12 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 		return e
 	}
 	n := len(targets)
+	some := !slices.Equal(skip, slices.Repeat([]bool{skip[0]}, n)) // some members checked, not all
 	for i, t := range targets {
 		e.Steps = append(e.Steps, fmt.Sprintf("Set(SB_M%d=%s)", i, t), fmt.Sprintf("Set(SB_R%d=%d)", i, secs[i]))
+		if some {
+			e.Steps = append(e.Steps, fmt.Sprintf("Set(SB_B%d=%d)", i, boolInt(skip[i])))
+		}
 	}
 	key := fmt.Sprintf("t%dg%d", r.p.Tenant.ID, h.ID)
 	dialOpts := ""
@@ -368,7 +375,10 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 		fmt.Sprintf("Set(SB_LEFT=%d)", h.GroupRing()),
 		fmt.Sprintf("n(loop)|GotoIf($[${SB_K} >= %d | ${SB_LEFT} <= 0]?fail)", n),
 		"Set(SB_T=${IF($[${SB_R${SB_I}} > ${SB_LEFT}]?${SB_LEFT}:${SB_R${SB_I}})})")
-	if h.SkipBusy {
+	switch {
+	case some:
+		e.Steps = append(e.Steps, "GotoIf($[${SB_B${SB_I}} & ("+deviceBusy("${SB_M${SB_I}}")+")]?next)")
+	case skip[0]:
 		e.Steps = append(e.Steps, "GotoIf($["+deviceBusy("${SB_M${SB_I}}")+"]?next)")
 	}
 	e.Steps = append(e.Steps,
@@ -379,6 +389,13 @@ func (r *routingRenderer) huntGroup(h *provisioning.HuntGroup) dialplanExten {
 		"Goto(loop)",
 		"n(fail)|"+failover)
 	return e
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // deviceBusy is an expression true when device t is on a call (a Local

@@ -141,11 +141,18 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 	addExt(&provisioning.Extension{Number: "102", Name: "Carol", Destination: acct("carol"), CallWaiting: &off})
 	addExt(&provisioning.Extension{Number: "103", Name: "Carol FM", Destination: acct("carol"), CallWaiting: &off,
 		FollowMe: &provisioning.FollowMe{Steps: []provisioning.FollowMeStep{{Destination: acct("alice"), RingSecs: 10}}}})
+	// Groups without skip_busy whose member 102 has call waiting off:
+	// only that member is left out while carol is on a call.
+	addHunt(&provisioning.HuntGroup{Number: "505", Name: "mixed", Strategy: provisioning.HuntSequential,
+		Members: []provisioning.HuntMember{{Destination: ext("102"), RingSecs: 10}, {Destination: acct("alice"), RingSecs: 10}, {Destination: external("0015145550177")}}})
+	addHunt(&provisioning.HuntGroup{Number: "506", Name: "mixed all", Strategy: provisioning.HuntRingAll,
+		Members: []provisioning.HuntMember{{Destination: ext("102")}, {Destination: acct("alice")}}})
 	must(t, svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &f.accounts["bob"].ID, On: provisioning.ForwardBusy, Destination: acct("erin"), Enabled: true}))
 	for n, d := range map[string]provisioning.Destination{
 		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550102": ext("102"), "+15145550103": ext("103"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
 		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
+		"+15145550505": ext("505"), "+15145550506": ext("506"),
 	} {
 		must(t, svc.CreateDID(ctx, admin, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
 	}
@@ -330,6 +337,9 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 							}
 						}
 						checkCallWaiting(t, st, body(base+"-obj", where), dialOf(st.Targets[0]), base)
+						if strings.HasPrefix(where, "g") {
+							checkSkipBusy(t, st, body(base+"-obj", where), dialOf)
+						}
 						if st.Secs > 0 && where != "" && strings.HasPrefix(where, "g") && !strings.Contains(body(base+"-obj", where), fmt.Sprint(st.Secs)) {
 							t.Errorf("DID %s: step %+v: %d s not in %s", did.Number, st, st.Secs, where)
 						}
@@ -404,6 +414,35 @@ func checkCallWaiting(t *testing.T, st provisioning.Step, body, dial, base strin
 	}
 	if !strings.Contains(body, onBusy) {
 		t.Errorf("step %+v: want the device check of %s before the Dial, busy to %s; got:\n%s", st, dial, onBusy, body)
+	}
+}
+
+// checkSkipBusy: in a hunt group's extension, the phones a ring step
+// skips while on a call (Step.SkipBusy) are checked for their device
+// state, the other members are not.
+func checkSkipBusy(t *testing.T, st provisioning.Step, body string, dialOf func(string) string) {
+	t.Helper()
+	for _, tg := range st.Targets {
+		d := dialOf(tg)
+		skip := slices.Contains(st.SkipBusy, tg)
+		var checked bool
+		if strings.Contains(body, "Set(SB_D=") { // ring_all with some checks
+			checked = strings.Contains(body, "ExecIf($[!("+deviceBusy(d)+")]?Set(SB_D=${SB_D}&"+d+"))")
+		} else {
+			loopCheck := strings.Contains(body, deviceBusy("${SB_M${SB_I}}"))
+			m := regexp.MustCompile(`Set\(SB_M([0-9]+)=` + regexp.QuoteMeta(d) + `\)`).FindStringSubmatch(body)
+			switch {
+			case m == nil:
+				checked = false
+			case strings.Contains(body, "Set(SB_B"+m[1]+"="):
+				checked = loopCheck && strings.Contains(body, "Set(SB_B"+m[1]+"=1)")
+			default:
+				checked = loopCheck
+			}
+		}
+		if checked != skip {
+			t.Errorf("step %+v: %s skipped while busy = %v, want %v:\n%s", st, tg, checked, skip, body)
+		}
 	}
 }
 
