@@ -24,7 +24,26 @@ var (
 	ErrForbidden = errors.New("provisioning: forbidden")
 	// ErrUnauthenticated marks a missing, unknown or revoked API token.
 	ErrUnauthenticated = errors.New("provisioning: invalid token")
+	// ErrTooLarge marks an upload over its limit (a sound file). The
+	// concrete error is a *TooLargeError naming the field.
+	ErrTooLarge = errors.New("provisioning: too large")
 )
+
+// TooLargeError reports an upload over its limit.
+type TooLargeError struct {
+	Field  string
+	Reason string
+}
+
+func (e *TooLargeError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
+// TooLarge returns a *TooLargeError for field.
+func TooLarge(field, format string, args ...any) error {
+	return &TooLargeError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 // FieldError reports one invalid field. Field uses the native API's JSON
 // name (for example "caller_id_number"); dialects rename it for their

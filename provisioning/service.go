@@ -88,6 +88,8 @@ func (c Change) describe() string {
 		return "did " + c.DID.Number
 	case c.Routing != nil:
 		return fmt.Sprintf("%s %d of tenant %d", c.Routing.Kind, c.Routing.ID, c.Routing.TenantID)
+	case c.Sound != nil:
+		return fmt.Sprintf("sound %d of tenant %d", c.Sound.ID, c.Sound.TenantID)
 	}
 	return "nothing"
 }

@@ -21,6 +21,9 @@ type Change struct {
 	DID     *DID
 	// Routing is set when a routing object of a tenant changed.
 	Routing *RoutingChange
+	// Sound is set when a sound file was uploaded, replaced or deleted
+	// (its row, without the audio: a sink fetches what it needs).
+	Sound *Sound
 	// SecretChanged is set on an account upsert whose secret changed, so a
 	// switch can flush registrations made with the old one.
 	SecretChanged bool

@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
+	"github.com/switchboard-voip/switchboard/switch/soundfiles"
 )
 
 // startSwitches builds one adapter per configured switch and wires it into
@@ -118,6 +119,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		if ast.DialplanFile != "" {
 			startAsteriskDialplan(sw, opts, svc, swLog, run)
 		}
+		startSounds(sw.Name, ast.SoundsDir, asterisk.SoundLayout, svc, swLog, run)
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 		runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 		if cc, ok := any(adapter).(presence.CallController); ok {
@@ -192,6 +194,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)
 	}
+	startSounds(sw.Name, fsw.SoundsDir, freeswitch.SoundLayout, svc, log, run)
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	if dir := fsw.JSONCDRErrLogDir; dir != "" {
@@ -203,6 +206,17 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	log.Info("switch configured", "type", sw.Type, "esl", fsw.ESL, "domain", sw.Domain,
 		"xml_curl", prefix+"/xml-curl", "json_cdr", prefix+"/cdr")
 	return adapter, nil
+}
+
+// startSounds keeps a node's sounds_dir (when set) holding every
+// tenant's sound files in the node's layout.
+func startSounds(node, dir string, layout soundfiles.Layout, svc *provisioning.Service, log *slog.Logger, run func(name string, fn func(context.Context) error)) {
+	if dir == "" {
+		return
+	}
+	k := soundfiles.New(soundfiles.Config{Node: node, Dir: dir, Layout: layout, Source: svc, Logger: log})
+	svc.AddSink(k)
+	run(node+" sounds", k.Run)
 }
 
 // startAsteriskDialplan keeps the node's generated dialplan file (its DID

@@ -84,6 +84,10 @@ type Config struct {
 	Perm fs.FileMode
 	// Render returns the content the file must have now.
 	Render func(ctx context.Context) ([]byte, error)
+	// Write, instead of Path and Render, keeps a set of files (a
+	// directory of sounds): it brings them up to date and reports
+	// whether it changed any.
+	Write func(ctx context.Context) (wrote bool, err error)
 	// Reload tells the switch to read the file again; nil when it needs
 	// no telling. It runs after every write, and once after start (the
 	// daemon may have died between a write and its reload), and is
@@ -155,11 +159,7 @@ func (k *Keeper) Counts() (writes, reloads int) {
 // Sync renders the file, writes it if its content changed, and reloads
 // the switch if it was written or a reload is still owed.
 func (k *Keeper) Sync(ctx context.Context) error {
-	data, err := k.cfg.Render(ctx)
-	if err != nil {
-		return fmt.Errorf("genfile: rendering %s: %w", k.cfg.Path, err)
-	}
-	wrote, err := WriteIfChanged(k.cfg.Path, data, k.cfg.Perm)
+	wrote, size, err := k.write(ctx)
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	}
 	need := k.reloadNeeded
 	k.mu.Unlock()
-	if wrote {
-		k.log.InfoContext(ctx, "generated file written", "bytes", len(data))
+	if wrote && size >= 0 {
+		k.log.InfoContext(ctx, "generated file written", "bytes", size)
 	}
 	if !need {
 		return nil
@@ -184,6 +184,21 @@ func (k *Keeper) Sync(ctx context.Context) error {
 	k.reloads++
 	k.mu.Unlock()
 	return nil
+}
+
+// write brings the file (or the Write's files) up to date; size is the
+// file's, -1 for a Write.
+func (k *Keeper) write(ctx context.Context) (wrote bool, size int, err error) {
+	if k.cfg.Write != nil {
+		wrote, err := k.cfg.Write(ctx)
+		return wrote, -1, err
+	}
+	data, err := k.cfg.Render(ctx)
+	if err != nil {
+		return false, 0, fmt.Errorf("genfile: rendering %s: %w", k.cfg.Path, err)
+	}
+	wrote, err = WriteIfChanged(k.cfg.Path, data, k.cfg.Perm)
+	return wrote, len(data), err
 }
 
 // Run keeps the file current until ctx ends, and returns ctx's error: at

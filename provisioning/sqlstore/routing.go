@@ -23,6 +23,7 @@ var refTables = map[provisioning.DestKind]string{
 	provisioning.DestAccount: "accounts",
 	"user":                   "users",
 	"gateway":                "gateways",
+	"sound":                  "sounds",
 }
 
 func (s *Store) routingSlotErr(r *provisioning.RoutingRecord) error {

@@ -58,6 +58,13 @@ type NodeConfig struct {
 	// into the file, and pushes each account's endpoint with its tenant's
 	// context (sb-t<tenant id>, which includes the phone context last).
 	Routing bool `yaml:"routing"`
+	// SoundsDir, when set, is a directory Asterisk reads sound files
+	// from (on its machine, or a shared mount), e.g.
+	// /var/lib/asterisk/sounds/switchboard: the daemon keeps every
+	// tenant's sound files there (t<tenant>/s<id>.wav and .wav16, see
+	// SoundLayout) for the menus and greetings the routing plays. Empty:
+	// no sounds on this node.
+	SoundsDir string `yaml:"sounds_dir"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -95,6 +102,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.DialplanFile != "" && !filepath.IsAbs(c.DialplanFile) {
 		return provisioning.Invalid("dialplan_file", "must be an absolute path, like /etc/asterisk/extensions_switchboard.conf")
+	}
+	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
+		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /var/lib/asterisk/sounds/switchboard")
 	}
 	if c.Routing && c.DialplanFile == "" {
 		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")

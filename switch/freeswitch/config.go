@@ -70,6 +70,13 @@ type NodeConfig struct {
 	// removed (Adapter.ImportErrLogDir). Empty: they wait for
 	// `switchboard cdr import`.
 	JSONCDRErrLogDir string `yaml:"json_cdr_err_log_dir"`
+	// SoundsDir, when set, is a directory FreeSWITCH reads sound files
+	// from (on its machine, or a shared mount), e.g.
+	// /usr/share/freeswitch/sounds/switchboard: the daemon keeps every
+	// tenant's sound files there (t<tenant>/<rate>/s<id>.wav, see
+	// SoundLayout) for the menus and greetings the routing plays. Empty:
+	// no sounds on this node.
+	SoundsDir string `yaml:"sounds_dir"`
 }
 
 // DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.
@@ -123,6 +130,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.DialplanFallbackDir != "" && !filepath.IsAbs(c.DialplanFallbackDir) {
 		return provisioning.Invalid("dialplan_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan/public")
+	}
+	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
+		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /usr/share/freeswitch/sounds/switchboard")
 	}
 	if c.RoutingFallbackDir != "" && !filepath.IsAbs(c.RoutingFallbackDir) {
 		return provisioning.Invalid("routing_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan")

@@ -79,6 +79,7 @@ func toAPIError(err error) *apiError {
 		ce  *provisioning.ConflictError
 		nfe *provisioning.NotFoundError
 		fbe *provisioning.ForbiddenError
+		tle *provisioning.TooLargeError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -106,6 +107,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusForbidden, Code: codeForbidden, Message: clean(err)}
 	case errors.Is(err, provisioning.ErrUnauthenticated):
 		return &apiError{Status: http.StatusUnauthorized, Code: codeUnauthenticated, Message: "a valid bearer token is required"}
+	case errors.As(err, &tle):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Field: tle.Field, Message: tle.Error()}
 	case errors.Is(err, api.ErrBodyTooLarge):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge, Message: "request body too large"}
 	}

@@ -57,6 +57,7 @@ var tagDocs = map[string]string{
 	"dids":                "Phone numbers (E.164) of a tenant, routed to a destination of its numbering plan (a SIP account, an extension, a hunt group, a condition...).",
 	"extensions":          "Numbers of a tenant's numbering plan, each sending calls to a destination, with the caller ID its phones present and an optional find-me/follow-me list.",
 	"hunt-groups":         "Groups of phones rung all at once, in order, round-robin or at random, with a failover destination when nobody answers. Their numbers share the tenant's numbering plan with its extensions.",
+	"sounds":              "Audio files of a tenant (greetings, menus, music): uploaded as WAV or MP3, converted once to 8 and 16 kHz mono WAV, the form both switches play.",
 	"conditions":          "Time windows (in a time zone), caller-ID lists and a manual night switch: a call goes to match when the condition holds and to miss otherwise.",
 	"custom-destinations": "Named outside targets: a number or a SIP URI, through a given gateway or the tenant's outbound routes.",
 	"forwards":            "Call forwarding of an account, or of every account of a user: always, on busy, on no answer after a delay, or when the phone is unreachable.",
@@ -351,7 +352,7 @@ func errorStatuses(rt *route) []int {
 	if write {
 		out = append(out, http.StatusConflict)
 	}
-	if rt.body != nil {
+	if rt.body != nil || rt.upload {
 		out = append(out, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
 	return append(out, http.StatusInternalServerError)
@@ -399,6 +400,22 @@ func (s *server) openAPI() obj {
 				"required": true,
 				"content":  obj{"application/json": obj{"schema": schema}},
 			}
+		}
+		if rt.upload {
+			binary := obj{"schema": obj{"type": "string", "format": "binary"}}
+			content := obj{"multipart/form-data": obj{"schema": obj{
+				"type":     "object",
+				"required": []string{"file"},
+				"properties": obj{
+					"file":      obj{"type": "string", "format": "binary", "description": "the audio file"},
+					"name":      obj{"type": "string", "description": "instead of the name parameter"},
+					"tenant_id": obj{"type": "integer", "format": "int64", "description": "instead of the tenant_id parameter"},
+				},
+			}}}
+			for _, m := range uploadMedia {
+				content[m] = binary
+			}
+			op["requestBody"] = obj{"required": true, "content": content}
 		}
 		responses := obj{}
 		success := obj{"description": http.StatusText(rt.resp.status)}

@@ -17,6 +17,7 @@ type route struct {
 	public  bool    // served without a token
 	query   []param // every query parameter accepted; others are refused
 	body    *body   // request body, nil for none
+	upload  bool    // the body is an audio file, or a multipart form with it (sounds)
 	resp    response
 	// errs lists the error statuses the route answers with, for the
 	// document; nil derives them from the method, path and body.
@@ -67,6 +68,7 @@ func (s *server) buildRoutes() []*route {
 	routes = append(routes, s.liveRoutes()...)
 	routes = append(routes, s.probeRoutes()...)
 	routes = append(routes, s.cdrRoutes()...)
+	routes = append(routes, s.soundRoutes()...)
 	routes = append(routes, &route{
 		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,
 		summary: "This API's OpenAPI 3.0 document",
