@@ -87,6 +87,8 @@ func decodeAny(r *RoutingRecord) (routingObject, error) {
 		return decode[Forward](r)
 	case KindOutboundRoute:
 		return decode[OutboundRoute](r)
+	case KindIVR:
+		return decode[IVRMenu](r)
 	}
 	return nil, fmt.Errorf("provisioning: routing object %d of unknown kind %q", r.ID, r.Kind)
 }
@@ -113,7 +115,7 @@ func (g *routingGraph) set(o routingObject) {
 		}
 	}
 	for _, r := range o.refs() {
-		if !r.Target || r.Kind == refGateway {
+		if !r.Target || r.Interactive || r.Kind == refGateway || r.Kind == refSound {
 			continue
 		}
 		e := routingEdge{to: routingNode{r.Kind, r.ID}, field: r.Field}

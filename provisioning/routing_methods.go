@@ -154,3 +154,28 @@ func (s *Service) DeleteOutboundRoute(ctx context.Context, sc Scope, id int64) e
 func (s *Service) OutboundRoutes(ctx context.Context, sc Scope, f RoutingFilter) ([]*OutboundRoute, error) {
 	return listRouting[OutboundRoute](ctx, s, sc, f)
 }
+
+// CreateIVRMenu validates and stores an IVR menu of the caller's scope.
+func (s *Service) CreateIVRMenu(ctx context.Context, sc Scope, o *IVRMenu) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// IVRMenu returns IVR menu id if the scope sees it.
+func (s *Service) IVRMenu(ctx context.Context, sc Scope, id int64) (*IVRMenu, error) {
+	return getRouting[IVRMenu](ctx, s, sc, id)
+}
+
+// UpdateIVRMenu loads IVR menu id, lets fn change it and saves it.
+func (s *Service) UpdateIVRMenu(ctx context.Context, sc Scope, id int64, fn func(*IVRMenu) error) (*IVRMenu, error) {
+	return updateRouting[IVRMenu](ctx, s, sc, id, fn)
+}
+
+// DeleteIVRMenu deletes IVR menu id unless something still sends calls to it.
+func (s *Service) DeleteIVRMenu(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[IVRMenu](ctx, s, sc, id)
+}
+
+// IVRMenus lists the IVR menus in scope (of f.TenantID when set).
+func (s *Service) IVRMenus(ctx context.Context, sc Scope, f RoutingFilter) ([]*IVRMenu, error) {
+	return listRouting[IVRMenu](ctx, s, sc, f)
+}

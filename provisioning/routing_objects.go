@@ -41,6 +41,9 @@ type RoutingRef struct {
 	Kind   DestKind // account, extension, hunt_group, condition, custom, or "user", "gateway"
 	ID     int64
 	Target bool // false: the owner (cascade); true: a target (restrict)
+	// Interactive: a call follows it only on the caller's key press (an
+	// IVR option), so it is kept from deletion but cannot make a loop.
+	Interactive bool
 }
 
 // The reference kinds that are not destinations.

@@ -21,6 +21,7 @@ type Plan struct {
 	HuntGroups []*HuntGroup // by number
 	Conditions []*Condition // by id
 	Customs    []*CustomDestination
+	IVRs       []*IVRMenu       // by id
 	Routes     []*OutboundRoute // in the order they are tried: emergency first, then priority, id
 	DIDs       []DID
 	Accounts   map[int64]*PlanAccount
@@ -84,6 +85,11 @@ func (s *Service) RoutingPlan(ctx context.Context, sc Scope, tenantID int64) (*P
 				p.Conditions = append(p.Conditions, o)
 			case *CustomDestination:
 				p.Customs = append(p.Customs, o)
+			case *IVRMenu:
+				p.IVRs = append(p.IVRs, o)
+				if o.Number != "" {
+					p.byNumber[o.Number] = Destination{Kind: DestIVR, ID: o.ID}
+				}
 			case *OutboundRoute:
 				p.Routes = append(p.Routes, o)
 			case *Forward:
@@ -240,6 +246,12 @@ func (p *Plan) Custom(id int64) *CustomDestination {
 	return o
 }
 
+// IVR returns IVR menu id of the plan, nil when it has none.
+func (p *Plan) IVR(id int64) *IVRMenu {
+	o, _ := p.byID[routingNode{DestIVR, id}].(*IVRMenu)
+	return o
+}
+
 // Outbound is how an external number leaves: the route that matched, the
 // number as sent (after strip and prepend) and the gateways in failover
 // order. A nil Route means no route matches: the call cannot leave.
@@ -294,15 +306,30 @@ type Step struct {
 	// route lets the number out; Blocked when a block route matched.
 	Gateways []string
 	Blocked  bool
+	// Menu (an IVR answers, plays and waits): the greeting's sound id,
+	// how many times it plays (Plays, each followed by Secs of waiting),
+	// and the keys it offers ("1": "extension 4").
+	Sound   int64
+	Plays   int
+	Options map[string]string
 }
 
 // Trace says what a call to d does at time at from callerID while nobody
 // answers: the steps in order (a ring step is followed by where the call
 // goes when it is not answered), conditions evaluated at that moment.
 // Round-robin groups are traced from their first member, random ones in
-// their listed order.
+// their listed order. IVR menus hear no key: they go to their timeout.
 func (p *Plan) Trace(d Destination, at time.Time, callerID string) []Step {
-	t := tracer{p: p, at: at, caller: callerID}
+	return p.TraceInput(d, at, callerID, nil)
+}
+
+// TraceInput is Trace with the caller's entries at the IVR menus met, in
+// order: a key of the menu ("2"), or a number of the plan where the menu
+// takes direct dialling ("101"). A menu with no entry left times out; an
+// entry it does not take goes to its invalid destination (as if the
+// caller kept entering it).
+func (p *Plan) TraceInput(d Destination, at time.Time, callerID string, input []string) []Step {
+	t := tracer{p: p, at: at, caller: callerID, input: input}
 	t.walk(d, nil, 0)
 	return t.steps
 }
@@ -311,6 +338,7 @@ type tracer struct {
 	p      *Plan
 	at     time.Time
 	caller string
+	input  []string
 	steps  []Step
 }
 
@@ -399,6 +427,8 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 		default:
 			t.external(c.Number, via)
 		}
+	case DestIVR:
+		t.menu(d.ID, via, depth)
 	case DestExternal:
 		t.external(d.Number, via)
 	case DestBusy:
@@ -406,6 +436,38 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 	default:
 		t.add(Step{Do: "hangup"}, via)
 	}
+}
+
+// menu plays IVR menu id and follows the caller's next entry, or the
+// timeout when there is none.
+func (t *tracer) menu(id int64, via []string, depth int) {
+	m := t.p.IVR(id)
+	if m == nil {
+		t.add(Step{Do: "hangup"}, via)
+		return
+	}
+	via = append(via, m.label())
+	s := Step{Do: "menu", Sound: m.GreetingSoundID, Plays: m.Plays(), Secs: m.Wait(), Options: map[string]string{}}
+	for _, o := range m.Options {
+		s.Options[o.Digit] = o.Destination.String()
+	}
+	t.add(s, via)
+	next, branch := m.Timeout, "timeout"
+	if len(t.input) > 0 {
+		entry := t.input[0]
+		t.input = t.input[1:]
+		next, branch = m.Invalid, "invalid"
+		if d, ok := m.Option(entry); ok {
+			next, branch = d, "key "+entry
+		} else if d, ok := t.p.Number(entry); ok && m.DirectDial {
+			next, branch = d, "dialled "+entry
+		}
+	}
+	if next.IsZero() {
+		t.add(Step{Do: "hangup"}, append(via, branch))
+		return
+	}
+	t.walk(next, append(via, branch), depth+1)
 }
 
 func (t *tracer) external(number string, via []string) {

@@ -276,6 +276,14 @@ func (s *Service) checkRoutingRef(ctx context.Context, sc Scope, t *Tenant, ref 
 		if _, err := s.User(ctx, sc, ref.ID); err != nil {
 			return fieldNotFound(ref.Field, err)
 		}
+	case refSound:
+		snd, err := s.Sound(ctx, sc, ref.ID)
+		if err != nil {
+			return fieldNotFound(ref.Field, err)
+		}
+		if snd.TenantID != t.ID {
+			return Invalid(ref.Field, "sound %d belongs to another tenant", ref.ID)
+		}
 	case refGateway:
 		g, err := s.Gateway(ctx, sc, ref.ID)
 		if err != nil {

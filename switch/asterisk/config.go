@@ -73,6 +73,7 @@ func (c *NodeConfig) PushOptions() PushOptions {
 	o := DefaultPushOptions()
 	o.PhoneQualifySecs = c.PhoneQualifySecs
 	o.TenantContexts = c.Routing && c.DialplanFile != ""
+	o.SoundsDir = c.SoundsDir
 	if c.DirectMedia != nil {
 		v := *c.DirectMedia
 		o.DirectMedia = &v

@@ -108,6 +108,9 @@ type PushOptions struct {
 	// context (TenantContext) instead of PhoneContext; the generated
 	// dialplan has one for every tenant and includes PhoneContext in it.
 	TenantContexts bool
+	// SoundsDir is the node's sounds_dir: IVR menus play their sounds
+	// from it (SoundPath). Empty: menus wait for keys in silence.
+	SoundsDir string
 }
 
 // DefaultPushOptions is what a node gets when its configuration says

@@ -17,6 +17,11 @@ package asterisk
 //	             the order is the plan's, not Asterisk's pattern
 //	             specificity), rN the route's gateways in failover order.
 //	[sb-tT-cid]  the caller ID an extension gives its phone.
+//	[sb-tT-ivrN] IVR menu N: s answers, plays and waits (WaitExten); its
+//	             keys, and with direct dialling the plan's numbers, are
+//	             extensions of the context; i and t replay the greeting
+//	             until its plays run out, then take the invalid and
+//	             timeout destinations (routing_ivr.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
@@ -55,7 +60,7 @@ type routingRenderer struct {
 func renderPlan(o PushOptions, p *provisioning.Plan) (ctxs []dialplanContext, dids []dialplanExten) {
 	base := TenantContext(p.Tenant.ID)
 	r := &routingRenderer{o: o, p: p, base: base, obj: base + "-obj", out: base + "-out", cid: base + "-cid"}
-	return []dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.dids()
+	return append([]dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.menus()...), r.dids()
 }
 
 // gosub is the entry point's body: Gosub into d, then hang up.
@@ -80,6 +85,10 @@ func (r *routingRenderer) target(d provisioning.Destination) string {
 		if dialplanDialled.MatchString(d.Number) {
 			return r.out + "," + d.Number + ",1"
 		}
+	case provisioning.DestIVR:
+		if r.p.IVR(d.ID) != nil {
+			return r.menuContext(d.ID) + ",s,1"
+		}
 	case provisioning.DestBusy:
 		return r.obj + ",busy,1"
 	}
@@ -100,6 +109,11 @@ func (r *routingRenderer) phones() dialplanContext {
 	}
 	for _, h := range r.p.HuntGroups {
 		c.Exts = append(c.Exts, dialplanExten{Name: h.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, cid)})
+	}
+	for _, m := range r.p.IVRs {
+		if m.Number != "" {
+			c.Exts = append(c.Exts, dialplanExten{Name: m.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID}, cid)})
+		}
 	}
 	seen := map[string]bool{}
 	for _, rt := range r.p.Routes {

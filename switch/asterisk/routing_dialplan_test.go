@@ -1,10 +1,12 @@
 package asterisk
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/audio"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
@@ -41,6 +44,20 @@ func newRoutingService(t testing.TB) *provisioning.Service {
 	}
 	return provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4),
 		provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+}
+
+// testSound uploads half a second of a tone as sound name of tenant.
+func testSound(t testing.TB, svc *provisioning.Service, tenant int64, name string) *provisioning.Sound {
+	t.Helper()
+	c := &audio.Clip{Rate: 8000, Samples: make([]int16, 4000)}
+	for i := range c.Samples {
+		c.Samples[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	var b bytes.Buffer
+	must(t, c.WriteWAV(&b))
+	s := &provisioning.Sound{TenantID: tenant, Name: name}
+	must(t, svc.CreateSound(context.Background(), provisioning.AdminScope(), s, &b))
+	return s
 }
 
 func must(t testing.TB, err error) {
@@ -148,11 +165,28 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 	addHunt(&provisioning.HuntGroup{Number: "506", Name: "mixed all", Strategy: provisioning.HuntRingAll,
 		Members: []provisioning.HuntMember{{Destination: ext("102")}, {Destination: acct("alice")}}})
 	must(t, svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &f.accounts["bob"].ID, On: provisioning.ForwardBusy, Destination: acct("erin"), Enabled: true}))
+	// IVR menus: 800 (keys 1, 2, 0 to a submenu, direct dialling) whose
+	// submenu's 9 comes back.
+	greeting, sorry := testSound(t, svc, f.tenant.ID, "greeting"), testSound(t, svc, f.tenant.ID, "sorry")
+	subMenu := &provisioning.IVRMenu{RoutingMeta: in, Name: "support", GreetingSoundID: greeting.ID, TimeoutSecs: 3,
+		Options: []provisioning.IVROption{{Digit: "1", Destination: acct("dave")}}, Timeout: provisioning.Destination{Kind: provisioning.DestBusy}}
+	must(t, svc.CreateIVRMenu(ctx, admin, subMenu))
+	mainMenu := &provisioning.IVRMenu{RoutingMeta: in, Number: "800", Name: "main", GreetingSoundID: greeting.ID, InvalidSoundID: &sorry.ID, DirectDial: true,
+		Options: []provisioning.IVROption{{Digit: "1", Destination: ext("100")}, {Digit: "2", Destination: ext("500")},
+			{Digit: "0", Destination: provisioning.Destination{Kind: provisioning.DestIVR, ID: subMenu.ID}}},
+		Timeout: ext("101")}
+	must(t, svc.CreateIVRMenu(ctx, admin, mainMenu))
+	f.objects["800"] = provisioning.Destination{Kind: provisioning.DestIVR, ID: mainMenu.ID}
+	_, err := svc.UpdateIVRMenu(ctx, admin, subMenu.ID, func(m *provisioning.IVRMenu) error {
+		m.Options = append(m.Options, provisioning.IVROption{Digit: "9", Destination: f.objects["800"]})
+		return nil
+	})
+	must(t, err)
 	for n, d := range map[string]provisioning.Destination{
 		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550102": ext("102"), "+15145550103": ext("103"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
 		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
-		"+15145550505": ext("505"), "+15145550506": ext("506"),
+		"+15145550505": ext("505"), "+15145550506": ext("506"), "+15145550800": ext("800"),
 	} {
 		must(t, svc.CreateDID(ctx, admin, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
 	}
@@ -166,7 +200,9 @@ func TestRoutingDialplanGolden(t *testing.T) {
 	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
 	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
 	must(t, err)
-	got := renderRouting("ast1", "extensions_switchboard.conf", DefaultPushOptions(), nil, []*provisioning.Plan{p})
+	o := DefaultPushOptions()
+	o.SoundsDir = testSoundsDir
+	got := renderRouting("ast1", "extensions_switchboard.conf", o, nil, []*provisioning.Plan{p})
 	checkDialplanGolden(t, "routing.conf", got)
 }
 
@@ -257,6 +293,7 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	p, err := svc.TenantPlan(context.Background(), f.tenant.ID)
 	must(t, err)
 	o := DefaultPushOptions()
+	o.SoundsDir = testSoundsDir
 	text := renderRouting("ast1", "x.conf", o, nil, []*provisioning.Plan{p})
 	dp := parseDialplan(t, text)
 	base := TenantContext(f.tenant.ID)
@@ -344,6 +381,9 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 							t.Errorf("DID %s: step %+v: %d s not in %s", did.Number, st, st.Secs, where)
 						}
 						checked++
+					case "menu":
+						checkMenu(t, st, dp, base, f.tenant.ID)
+						checked++
 					case "dial_out":
 						if len(st.Gateways) == 0 {
 							continue
@@ -376,6 +416,58 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	if checked < 50 {
 		t.Errorf("only %d trace steps checked", checked)
 	}
+}
+
+// testSoundsDir is the fixture node's sounds_dir.
+const testSoundsDir = "/var/lib/asterisk/sounds/switchboard"
+
+// checkMenu: a menu step's context plays the step's sound, waits its
+// seconds, replays until its plays run out, and has each of its keys
+// going to the key's destination.
+func checkMenu(t *testing.T, st provisioning.Step, dp map[string]map[string][]string, base string, tenant int64) {
+	t.Helper()
+	for name, exts := range dp {
+		if !strings.HasPrefix(name, base+"-ivr") {
+			continue
+		}
+		s := strings.Join(exts["s"], "\n")
+		if !strings.Contains(s, "Background("+SoundPath(testSoundsDir, tenant, st.Sound)+")") || !strings.Contains(s, fmt.Sprintf("WaitExten(%d)", st.Secs)) {
+			continue
+		}
+		if len(exts)-3-countDirect(exts) != len(st.Options) {
+			continue // another menu with the same greeting and wait
+		}
+		for _, e := range []string{"i", "t"} {
+			if !strings.Contains(strings.Join(exts[e], "\n"), fmt.Sprintf("GotoIf($[${SB_IVR} >= %d]?out)", st.Plays)) {
+				t.Errorf("%s,%s does not replay %d times: %v", name, e, st.Plays, exts[e])
+			}
+		}
+		for key, d := range st.Options {
+			kind, n, _ := strings.Cut(d, " ")
+			letter := map[string]string{"account": "a", "extension": "x", "hunt_group": "g", "condition": "c", "custom": "u"}[kind]
+			want := fmt.Sprintf("Goto(%s-obj,%s%s,1)", base, letter, n)
+			if kind == "ivr" {
+				want = fmt.Sprintf("Goto(%s-ivr%s,s,1)", base, n)
+			}
+			if got := strings.Join(exts[key], "\n"); got != want {
+				t.Errorf("%s key %s: %q, want %q", name, key, got, want)
+			}
+		}
+		return
+	}
+	t.Errorf("menu step %+v: no context plays sound %d and waits %d s with %d keys", st, st.Sound, st.Secs, len(st.Options))
+}
+
+// countDirect counts a menu context's direct-dialling extensions (the
+// plan's numbers longer than a key).
+func countDirect(exts map[string][]string) int {
+	n := 0
+	for name := range exts {
+		if len(name) > 1 && name != "s" {
+			n++
+		}
+	}
+	return n
 }
 
 // checkCallWaiting: a ring of an extension's phone with call waiting off

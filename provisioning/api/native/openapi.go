@@ -56,6 +56,7 @@ var tagDocs = map[string]string{
 	"gateways":            "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
 	"dids":                "Phone numbers (E.164) of a tenant, routed to a destination of its numbering plan (a SIP account, an extension, a hunt group, a condition...).",
 	"extensions":          "Numbers of a tenant's numbering plan, each sending calls to a destination, with the caller ID its phones present and an optional find-me/follow-me list.",
+	"ivr-menus":           "Voice menus: a greeting, then each key the caller presses sends the call to a destination (another menu too); timeout and invalid-key destinations, repeats, and optional direct dialling of the tenant's numbers.",
 	"hunt-groups":         "Groups of phones rung all at once, in order, round-robin or at random, with a failover destination when nobody answers. Their numbers share the tenant's numbering plan with its extensions.",
 	"sounds":              "Audio files of a tenant (greetings, menus, music): uploaded as WAV or MP3, converted once to 8 and 16 kHz mono WAV, the form both switches play.",
 	"conditions":          "Time windows (in a time zone), caller-ID lists and a manual night switch: a call goes to match when the condition holds and to miss otherwise.",
@@ -274,6 +275,8 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 		s = obj{"type": "number"}
 	case t.Kind() == reflect.Slice:
 		s = obj{"type": "array", "items": g.schema(t.Elem())}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		s = obj{"type": "object", "additionalProperties": g.schema(t.Elem())}
 	case t.Kind() == reflect.Struct:
 		name := t.Name()
 		if name == "" {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -148,6 +149,32 @@ func (in *outboundRouteIn) store(_ *provisioning.Service, r *provisioning.Outbou
 	return nil
 }
 
+type ivrMenuIn struct {
+	TenantID        int64                    `json:"tenant_id"`
+	Number          string                   `json:"number"`
+	Name            string                   `json:"name"`
+	GreetingSoundID int64                    `json:"greeting_sound_id"`
+	InvalidSoundID  *int64                   `json:"invalid_sound_id"`
+	TimeoutSecs     int                      `json:"timeout_seconds"`
+	Repeats         *int                     `json:"repeats"`
+	Options         []provisioning.IVROption `json:"options"`
+	DirectDial      bool                     `json:"direct_dial"`
+	Timeout         provisioning.Destination `json:"timeout"`
+	Invalid         provisioning.Destination `json:"invalid"`
+}
+
+func (in *ivrMenuIn) load(m *provisioning.IVRMenu) {
+	*in = ivrMenuIn{TenantID: m.TenantID, Number: m.Number, Name: m.Name, GreetingSoundID: m.GreetingSoundID,
+		InvalidSoundID: clone(m.InvalidSoundID), TimeoutSecs: m.TimeoutSecs, Repeats: clone(m.Repeats),
+		Options: slices.Clone(m.Options), DirectDial: m.DirectDial, Timeout: m.Timeout, Invalid: m.Invalid}
+}
+
+func (in *ivrMenuIn) store(_ *provisioning.Service, m *provisioning.IVRMenu) error {
+	m.TenantID, m.Number, m.Name, m.GreetingSoundID, m.InvalidSoundID = in.TenantID, in.Number, in.Name, in.GreetingSoundID, in.InvalidSoundID
+	m.TimeoutSecs, m.Repeats, m.Options, m.DirectDial, m.Timeout, m.Invalid = in.TimeoutSecs, in.Repeats, in.Options, in.DirectDial, in.Timeout, in.Invalid
+	return nil
+}
+
 // routingResource is the resource of one routing kind: every kind lists
 // by tenant and is created from its input alone.
 func routingResource[M any, In any, PIn interface {
@@ -210,6 +237,9 @@ func (s *server) routingRoutes() []*route {
 	out = append(out, routingResource[provisioning.OutboundRoute, outboundRouteIn](s, "outbound-routes", "OutboundRoute",
 		[]string{"tenant_id", "name", "patterns"}, func(x *provisioning.OutboundRoute) int64 { return x.ID },
 		svc.CreateOutboundRoute, svc.OutboundRoute, svc.UpdateOutboundRoute, svc.DeleteOutboundRoute, svc.OutboundRoutes)...)
+	out = append(out, routingResource[provisioning.IVRMenu, ivrMenuIn](s, "ivr-menus", "IVRMenu",
+		[]string{"tenant_id", "name", "greeting_sound_id"}, func(x *provisioning.IVRMenu) int64 { return x.ID },
+		svc.CreateIVRMenu, svc.IVRMenu, svc.UpdateIVRMenu, svc.DeleteIVRMenu, svc.IVRMenus)...)
 	out = append(out, s.traceRoute())
 	return out
 }
@@ -229,6 +259,11 @@ type traceStep struct {
 	BusyWhenOnCall bool `json:"busy_when_on_call"`
 	// SkipWhenBusy: the phones of a hunt group's step left out while on a call.
 	SkipWhenBusy []string `json:"skip_when_busy"`
+	// A menu step: the greeting's sound, how often it plays (each
+	// followed by seconds of waiting), the keys it offers.
+	SoundID int64             `json:"sound_id,omitempty"`
+	Plays   int               `json:"plays,omitempty"`
+	Options map[string]string `json:"options,omitempty"`
 }
 
 // traceOut is a trace: what a call to number does.
@@ -252,6 +287,7 @@ func (s *server) traceRoute() *route {
 			{name: "number", typ: "string", doc: "the number called: a DID (E.164), a number of the tenant's plan, or an external number"},
 			{name: "caller_id", typ: "string", doc: "the caller's number (conditions on caller ID)"},
 			{name: "at", typ: "date-time", doc: "the time of the call (default now)"},
+			{name: "input", typ: "string", doc: "the caller's entries at the IVR menus met, comma-separated: a key (2) or, where direct dialling is on, a number of the plan (101); a menu with no entry left times out"},
 		},
 		resp: response{status: http.StatusOK, typ: reflect.TypeFor[traceOut](), name: "RoutingTrace"},
 		handler: func(w http.ResponseWriter, req *http.Request, c *call) error {
@@ -275,10 +311,14 @@ func (s *server) traceRoute() *route {
 			}
 			d, entry := routingEntry(p, number)
 			out := traceOut{TenantID: id, Number: number, At: at, CallerID: c.str("caller_id"), Entry: entry, Steps: []traceStep{}}
-			for _, st := range p.Trace(d, at, out.CallerID) {
+			var input []string
+			if v := c.str("input"); v != "" {
+				input = strings.Split(v, ",")
+			}
+			for _, st := range p.TraceInput(d, at, out.CallerID, input) {
 				out.Steps = append(out.Steps, traceStep{Do: st.Do, Targets: nonNil(st.Targets), Seconds: st.Secs, Via: nonNil(st.Via),
 					OnBusy: st.OnBusy, OnUnreachable: st.OnUnreachable, Gateways: nonNil(st.Gateways), Blocked: st.Blocked,
-					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy)})
+					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy), SoundID: st.Sound, Plays: st.Plays, Options: st.Options})
 			}
 			return writeJSON(w, http.StatusOK, out)
 		},
