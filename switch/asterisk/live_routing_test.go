@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/switch/soundfiles"
 )
 
 // routingRig is a Service on SQLite whose sinks are the live rig's
@@ -29,6 +30,7 @@ type routingRig struct {
 	dom    *provisioning.Domain
 	dp     *DialplanFile
 	path   string
+	sounds string // the node's sounds_dir, kept by a soundfiles keeper
 	stop   context.CancelFunc
 	done   chan struct{}
 	in     provisioning.RoutingMeta
@@ -60,9 +62,10 @@ func startRoutingRig(t *testing.T) *routingRig {
 	}
 	opts := DefaultPushOptions()
 	opts.TenantContexts = true
+	opts.SoundsDir = t.TempDir() // Asterisk on this machine reads it
 	r := startLiveRigPush(t, n, nil, opts)
 	r.connected(t)
-	rr := &routingRig{liveRig: r, t: t, svc: newRoutingService(t), path: path}
+	rr := &routingRig{liveRig: r, t: t, svc: newRoutingService(t), path: path, sounds: opts.SoundsDir}
 	ctx := t.Context()
 	admin := provisioning.AdminScope()
 	rr.tenant = &provisioning.Tenant{Name: "live routing"}
@@ -81,9 +84,12 @@ func startRoutingRig(t *testing.T) *routingRig {
 		Keeper: genfile.Config{Debounce: 20 * time.Millisecond, RetryMin: 100 * time.Millisecond},
 	})
 	rr.svc.AddSink(rr.dp)
+	sounds := soundfiles.New(soundfiles.Config{Node: liveSwitch, Dir: rr.sounds, Layout: SoundLayout, Source: rr.svc, Debounce: 20 * time.Millisecond})
+	rr.svc.AddSink(sounds)
 	dctx, stop := context.WithCancel(context.Background())
 	rr.stop, rr.done = stop, make(chan struct{})
 	go func() { defer close(rr.done); _ = rr.dp.Run(dctx) }()
+	go func() { _ = sounds.Run(dctx) }()
 	t.Cleanup(func() {
 		rr.stopKeeper()
 		_ = os.WriteFile(path, nil, 0o644)
