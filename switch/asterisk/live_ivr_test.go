@@ -50,7 +50,9 @@ func TestLiveIVR(t *testing.T) {
 	// The carrier calls from 127.0.0.2: a gateway whose identify matches it.
 	gw := &provisioning.Gateway{Name: fmt.Sprintf("sblive-ivr-%d", liveUserBase), Host: "127.0.0.2", Port: freeUDPPort(t), TenantID: &rr.tenant.ID}
 	must(t, rr.svc.CreateGateway(ctx, admin, gw))
-	t.Cleanup(func() { _ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw}) })
+	t.Cleanup(func() {
+		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw})
+	})
 	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
 		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, gw.Name})
 		return err == nil
