@@ -27,6 +27,8 @@ type routingGraph struct {
 	s     *Service
 	ctx   context.Context
 	edges map[routingNode][]routingEdge
+	// objects are the tenant's routing objects, by node.
+	objects map[routingNode]routingObject
 	// accountOwner caches the user of each account met (0: none).
 	accountOwner map[int64]int64
 	err          error
@@ -39,7 +41,7 @@ func (s *Service) loadRoutingGraph(ctx context.Context, t *Tenant) (*routingGrap
 	if err != nil {
 		return nil, err
 	}
-	g := &routingGraph{s: s, ctx: ctx, edges: map[routingNode][]routingEdge{}, accountOwner: map[int64]int64{}}
+	g := &routingGraph{s: s, ctx: ctx, edges: map[routingNode][]routingEdge{}, objects: map[routingNode]routingObject{}, accountOwner: map[int64]int64{}}
 	add := func(f RoutingFilter) error {
 		for {
 			recs, err := rs.Routings(ctx, f)
@@ -56,6 +58,7 @@ func (s *Service) loadRoutingGraph(ctx context.Context, t *Tenant) (*routingGrap
 					return err
 				}
 				g.set(o)
+				g.objects[routingNode{DestKind(o.kind()), o.meta().ID}] = o
 			}
 			if len(recs) < MaxLimit {
 				return nil
@@ -89,6 +92,8 @@ func decodeAny(r *RoutingRecord) (routingObject, error) {
 		return decode[OutboundRoute](r)
 	case KindIVR:
 		return decode[IVRMenu](r)
+	case KindVoicemail:
+		return decode[VoicemailBox](r)
 	}
 	return nil, fmt.Errorf("provisioning: routing object %d of unknown kind %q", r.ID, r.Kind)
 }

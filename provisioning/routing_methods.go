@@ -179,3 +179,28 @@ func (s *Service) DeleteIVRMenu(ctx context.Context, sc Scope, id int64) error {
 func (s *Service) IVRMenus(ctx context.Context, sc Scope, f RoutingFilter) ([]*IVRMenu, error) {
 	return listRouting[IVRMenu](ctx, s, sc, f)
 }
+
+// CreateVoicemailBox validates and stores a voicemail box of the caller's scope.
+func (s *Service) CreateVoicemailBox(ctx context.Context, sc Scope, o *VoicemailBox) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// VoicemailBox returns voicemail box id if the scope sees it.
+func (s *Service) VoicemailBox(ctx context.Context, sc Scope, id int64) (*VoicemailBox, error) {
+	return getRouting[VoicemailBox](ctx, s, sc, id)
+}
+
+// UpdateVoicemailBox loads voicemail box id, lets fn change it and saves it.
+func (s *Service) UpdateVoicemailBox(ctx context.Context, sc Scope, id int64, fn func(*VoicemailBox) error) (*VoicemailBox, error) {
+	return updateRouting[VoicemailBox](ctx, s, sc, id, fn)
+}
+
+// DeleteVoicemailBox deletes voicemail box id unless something still sends calls to it.
+func (s *Service) DeleteVoicemailBox(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[VoicemailBox](ctx, s, sc, id)
+}
+
+// VoicemailBoxes lists the voicemail boxes in scope (of f.TenantID when set).
+func (s *Service) VoicemailBoxes(ctx context.Context, sc Scope, f RoutingFilter) ([]*VoicemailBox, error) {
+	return listRouting[VoicemailBox](ctx, s, sc, f)
+}

@@ -563,7 +563,7 @@ func (f *Forward) validate() error {
 	default:
 		return Invalid("on", "must be always, busy, no_answer or unreachable (got %q)", f.On)
 	}
-	return f.Destination.validate("destination", DestAccount, DestExtension, DestExternal, DestHuntGroup, DestHangup)
+	return f.Destination.validate("destination", DestAccount, DestExtension, DestExternal, DestHuntGroup, DestHangup, DestVoicemail)
 }
 
 func (f *Forward) refs() []RoutingRef {

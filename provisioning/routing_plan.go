@@ -21,7 +21,8 @@ type Plan struct {
 	HuntGroups []*HuntGroup // by number
 	Conditions []*Condition // by id
 	Customs    []*CustomDestination
-	IVRs       []*IVRMenu       // by id
+	IVRs       []*IVRMenu // by id
+	Voicemails []*VoicemailBox
 	Routes     []*OutboundRoute // in the order they are tried: emergency first, then priority, id
 	DIDs       []DID
 	Accounts   map[int64]*PlanAccount
@@ -85,6 +86,9 @@ func (s *Service) RoutingPlan(ctx context.Context, sc Scope, tenantID int64) (*P
 				p.Conditions = append(p.Conditions, o)
 			case *CustomDestination:
 				p.Customs = append(p.Customs, o)
+			case *VoicemailBox:
+				p.Voicemails = append(p.Voicemails, o)
+				p.byNumber[o.Number] = Destination{Kind: DestVoicemail, ID: o.ID}
 			case *IVRMenu:
 				p.IVRs = append(p.IVRs, o)
 				if o.Number != "" {
@@ -246,6 +250,12 @@ func (p *Plan) Custom(id int64) *CustomDestination {
 	return o
 }
 
+// Voicemail returns voicemail box id of the plan, nil when it has none.
+func (p *Plan) Voicemail(id int64) *VoicemailBox {
+	o, _ := p.byID[routingNode{DestVoicemail, id}].(*VoicemailBox)
+	return o
+}
+
 // IVR returns IVR menu id of the plan, nil when it has none.
 func (p *Plan) IVR(id int64) *IVRMenu {
 	o, _ := p.byID[routingNode{DestIVR, id}].(*IVRMenu)
@@ -284,7 +294,9 @@ func (p *Plan) RouteFor(number string) Outbound {
 
 // Step is one thing a call does on its way (see Trace).
 type Step struct {
-	// Do is ring, dial_out, hangup or busy.
+	// Do is ring, dial_out, menu, voicemail (a message is left in box
+	// Targets[0], at most Secs long, after greeting Sound, 0 for the
+	// switch's own), voicemail_main (the listening menu), hangup or busy.
 	Do string
 	// Ring: the phones (user@domain) or external numbers rung together,
 	// and for how long (0: until the caller gives up).
@@ -429,6 +441,19 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 		}
 	case DestIVR:
 		t.menu(d.ID, via, depth)
+	case DestVoicemail:
+		b := t.p.Voicemail(d.ID)
+		if b == nil {
+			t.add(Step{Do: "hangup"}, via)
+			return
+		}
+		s := Step{Do: "voicemail", Targets: []string{b.Number}, Secs: b.MaxSecs()}
+		if b.UnavailableGreetingID != nil {
+			s.Sound = *b.UnavailableGreetingID
+		}
+		t.add(s, append(via, b.label()))
+	case DestVoicemailMain:
+		t.add(Step{Do: "voicemail_main"}, via)
 	case DestExternal:
 		t.external(d.Number, via)
 	case DestBusy:

@@ -236,7 +236,22 @@ func (s *Service) prepareRouting(ctx context.Context, sc Scope, o routingObject)
 	if err := g.check(o); err != nil {
 		return nil, err
 	}
+	if c, ok := o.(conflicter); ok {
+		for n, other := range g.objects {
+			if n.ID != m.ID || DestKind(other.kind()) != DestKind(o.kind()) {
+				if err := c.conflicts(other); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	return refs, nil
+}
+
+// conflicter is a kind with a uniqueness rule beyond its plan number,
+// checked against every other routing object of the tenant.
+type conflicter interface {
+	conflicts(other routingObject) error
 }
 
 // forwardOwnerTenant returns the tenant of a forward's owner.

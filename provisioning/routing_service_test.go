@@ -116,7 +116,7 @@ func TestRoutingReferences(t *testing.T) {
 		wantField(t, e.svc.CreateExtension(e.ctx, f.tenantAdmin, mk(acct(f.otherAccount))), provisioning.ErrNotFound, "destination", "account")
 		wantField(t, e.svc.CreateExtension(e.ctx, admin, mk(acct(f.otherAccount))), provisioning.ErrInvalid, "destination", "belongs to another tenant")
 		wantField(t, e.svc.CreateExtension(e.ctx, admin, mk(dest{Kind: provisioning.DestHuntGroup, ID: 9999})), provisioning.ErrNotFound, "destination", "hunt_group 9999")
-		wantField(t, e.svc.CreateExtension(e.ctx, admin, mk(dest{Kind: "voicemail", ID: 1})), provisioning.ErrInvalid, "destination.type", "must be one of")
+		wantField(t, e.svc.CreateExtension(e.ctx, admin, mk(dest{Kind: "pigeon", ID: 1})), provisioning.ErrInvalid, "destination.type", "must be one of")
 		wantField(t, e.svc.CreateExtension(e.ctx, admin, mk(dest{Kind: provisioning.DestExternal})), provisioning.ErrInvalid, "destination.number", "number to dial")
 		otherExt := &provisioning.Extension{RoutingMeta: provisioning.RoutingMeta{TenantID: f.other.ID}, Number: "100", Destination: acct(f.otherAccount)}
 		must(t, e.svc.CreateExtension(e.ctx, admin, otherExt))

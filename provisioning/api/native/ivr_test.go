@@ -51,3 +51,29 @@ func TestIVRMenusAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestVoicemailBoxesAPI: a box's PIN is write-only (never in an answer,
+// a list or the document's schema); bad boxes are 4xx naming the field.
+func TestVoicemailBoxesAPI(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		tn := e.create("tenants", e.admin, `{"name":"acme"}`)
+		ta := e.token("acme-admin", "tenant-admin", ptr(tn))
+		created := e.do("POST", "/api/v1/voicemail-boxes", ta, fmt.Sprintf(`{"tenant_id":%d,"number":"9000","name":"General Delivery","pin":"8642135","email":"desk@acme.example"}`, tn)).must(t, http.StatusCreated)
+		list := e.do("GET", "/api/v1/voicemail-boxes", ta, "").must(t, http.StatusOK)
+		patched := e.do("PATCH", path("voicemail-boxes", created.id()), ta, `{"max_message_seconds":60}`).must(t, http.StatusOK)
+		for _, r := range []resp{created, list, patched, e.do("GET", path("voicemail-boxes", created.id()), ta, "")} {
+			if strings.Contains(r.body, "8642135") || strings.Contains(r.body, `"pin"`) || !strings.Contains(r.body, `"has_pin":true`) {
+				t.Errorf("an answer shows the PIN, or not has_pin: %s", r.body)
+			}
+		}
+		if patched.m["max_message_seconds"] != float64(60) || patched.m["email"] != "desk@acme.example" {
+			t.Errorf("patched: %s", patched.body)
+		}
+		if r := e.do("POST", "/api/v1/voicemail-boxes", ta, fmt.Sprintf(`{"tenant_id":%d,"number":"9001","pin":"12"}`, tn)); r.code != 400 || r.errOf(t)["field"] != "pin" {
+			t.Errorf("a short PIN: %d %s", r.code, r.body)
+		}
+		if strings.Contains(e.logs.String(), "8642135") {
+			t.Error("the PIN reached the log")
+		}
+	})
+}

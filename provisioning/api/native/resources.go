@@ -258,7 +258,7 @@ func routesOf[M any, In any, PIn interface {
 	inType := reflect.TypeFor[In]()
 	return []*route{
 		{
-			method: http.MethodGet, path: base, op: "list" + r.schema + "s", tag: r.plural,
+			method: http.MethodGet, path: base, op: listOp(r.schema), tag: r.plural,
 			summary: "List " + r.plural + " in the caller's scope",
 			query:   append(append([]param{}, r.filters...), pageParams...),
 			resp:    response{status: http.StatusOK, list: true, typ: r.viewType, name: r.schema},
@@ -369,6 +369,14 @@ func routesOf[M any, In any, PIn interface {
 			},
 		},
 	}
+}
+
+// listOp is the operationId of a list: the schema's English plural.
+func listOp(schema string) string {
+	if strings.HasSuffix(schema, "x") || strings.HasSuffix(schema, "s") {
+		return "list" + schema + "es"
+	}
+	return "list" + schema + "s"
 }
 
 func createdName(schema string, distinct bool) string {

@@ -175,6 +175,41 @@ func (in *ivrMenuIn) store(_ *provisioning.Service, m *provisioning.IVRMenu) err
 	return nil
 }
 
+type voicemailBoxIn struct {
+	TenantID                int64  `json:"tenant_id"`
+	Number                  string `json:"number"`
+	Name                    string `json:"name"`
+	ExtensionID             *int64 `json:"extension_id"`
+	PIN                     string `json:"pin"`
+	Email                   string `json:"email"`
+	UnavailableGreetingID   *int64 `json:"unavailable_greeting_sound_id"`
+	BusyGreetingID          *int64 `json:"busy_greeting_sound_id"`
+	MaxMessageSecs          int    `json:"max_message_seconds"`
+	DeleteAfterEmail        bool   `json:"delete_after_email"`
+	WithoutAudioAttachments bool   `json:"without_audio_attachments"`
+}
+
+func (in *voicemailBoxIn) load(b *provisioning.VoicemailBox) {
+	*in = voicemailBoxIn{TenantID: b.TenantID, Number: b.Number, Name: b.Name, ExtensionID: clone(b.ExtensionID), PIN: b.PIN, Email: b.Email,
+		UnavailableGreetingID: clone(b.UnavailableGreetingID), BusyGreetingID: clone(b.BusyGreetingID), MaxMessageSecs: b.MaxMessageSecs,
+		DeleteAfterEmail: b.DeleteAfterEmail, WithoutAudioAttachments: b.WithoutAudioAttachments}
+}
+
+func (in *voicemailBoxIn) store(_ *provisioning.Service, b *provisioning.VoicemailBox) error {
+	b.TenantID, b.Number, b.Name, b.ExtensionID, b.PIN, b.Email = in.TenantID, in.Number, in.Name, in.ExtensionID, in.PIN, in.Email
+	b.UnavailableGreetingID, b.BusyGreetingID, b.MaxMessageSecs = in.UnavailableGreetingID, in.BusyGreetingID, in.MaxMessageSecs
+	b.DeleteAfterEmail, b.WithoutAudioAttachments = in.DeleteAfterEmail, in.WithoutAudioAttachments
+	return nil
+}
+
+// voicemailBoxView is a box as the API shows it: never its PIN (a
+// secret, like an account's), only whether it has one.
+type voicemailBoxView struct {
+	*provisioning.VoicemailBox
+	PIN    *struct{} `json:"pin,omitempty" openapi:"-"` // hides the box's PIN, in answers and in the document
+	HasPIN bool      `json:"has_pin"`
+}
+
 // routingResource is the resource of one routing kind: every kind lists
 // by tenant and is created from its input alone.
 func routingResource[M any, In any, PIn interface {
@@ -187,8 +222,24 @@ func routingResource[M any, In any, PIn interface {
 	del func(context.Context, provisioning.Scope, int64) error,
 	list func(context.Context, provisioning.Scope, provisioning.RoutingFilter) ([]*M, error),
 ) []*route {
+	return routingResourceView[M, In, PIn](s, plural, schema, required, idOf, nil, nil, create, get, update, del, list)
+}
+
+// routingResourceView is routingResource with a view of its own (nil:
+// the model as it is), for kinds with write-only fields.
+func routingResourceView[M any, In any, PIn interface {
+	*In
+	input[M]
+}](s *server, plural, schema string, required []string, idOf func(*M) int64,
+	view func(provisioning.Scope, *M) any, viewType reflect.Type,
+	create func(context.Context, provisioning.Scope, *M) error,
+	get func(context.Context, provisioning.Scope, int64) (*M, error),
+	update func(context.Context, provisioning.Scope, int64, func(*M) error) (*M, error),
+	del func(context.Context, provisioning.Scope, int64) error,
+	list func(context.Context, provisioning.Scope, provisioning.RoutingFilter) ([]*M, error),
+) []*route {
 	return routesOf[M, In, PIn](s, resource[M, In]{
-		plural: plural, schema: schema, required: required, filters: []param{pTenantID}, id: idOf,
+		plural: plural, schema: schema, required: required, filters: []param{pTenantID}, id: idOf, view: view, viewType: viewType,
 		create: func(ctx context.Context, sc provisioning.Scope, in *In) (*M, error) {
 			m := new(M)
 			if err := PIn(in).store(s.svc, m); err != nil {
@@ -240,6 +291,13 @@ func (s *server) routingRoutes() []*route {
 	out = append(out, routingResource[provisioning.IVRMenu, ivrMenuIn](s, "ivr-menus", "IVRMenu",
 		[]string{"tenant_id", "name", "greeting_sound_id"}, func(x *provisioning.IVRMenu) int64 { return x.ID },
 		svc.CreateIVRMenu, svc.IVRMenu, svc.UpdateIVRMenu, svc.DeleteIVRMenu, svc.IVRMenus)...)
+	out = append(out, routingResourceView[provisioning.VoicemailBox, voicemailBoxIn](s, "voicemail-boxes", "VoicemailBox",
+		[]string{"tenant_id", "number", "pin"}, func(x *provisioning.VoicemailBox) int64 { return x.ID },
+		func(_ provisioning.Scope, b *provisioning.VoicemailBox) any {
+			return voicemailBoxView{VoicemailBox: b, HasPIN: b.PIN != ""}
+		},
+		reflect.TypeFor[voicemailBoxView](),
+		svc.CreateVoicemailBox, svc.VoicemailBox, svc.UpdateVoicemailBox, svc.DeleteVoicemailBox, svc.VoicemailBoxes)...)
 	out = append(out, s.traceRoute())
 	return out
 }

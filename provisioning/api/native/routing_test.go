@@ -74,7 +74,7 @@ func TestRoutingAPI(t *testing.T) {
 		}{
 			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"500","destination":{"type":"busy"}}`, tn), http.StatusConflict, "number", "already in this tenant's numbering plan"},
 			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"10a","destination":{"type":"busy"}}`, tn), http.StatusBadRequest, "number", "1 to 15 digits"},
-			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"101","destination":{"type":"voicemail","id":1}}`, tn), http.StatusBadRequest, "destination.type", "must be one of"},
+			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"101","destination":{"type":"pigeon","id":1}}`, tn), http.StatusBadRequest, "destination.type", "must be one of"},
 			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"101","destination":{"type":"busy","idd":1}}`, tn), http.StatusBadRequest, "destination.idd", ""},
 			{"POST", "/api/v1/extensions", fmt.Sprintf(`{"tenant_id":%d,"number":"101","destination":{"type":"hunt_group","id":99999}}`, tn), http.StatusUnprocessableEntity, "destination", "hunt_group 99999 not found"},
 			{"PATCH", path("extensions", x), fmt.Sprintf(`{"destination":{"type":"hunt_group","id":%d}}`, hg), http.StatusBadRequest, "destination", "calls would loop: extension"},
