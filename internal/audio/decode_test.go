@@ -76,18 +76,19 @@ func readMP3(t testing.TB, name string) []byte {
 	return b
 }
 
-// TestDecodeErrors: every way an upload can be refused, with the message the API will show
-// (collected in testdata/decode-errors.golden so wording changes are reviewed).
-func TestDecodeErrors(t *testing.T) {
+type decodeErrorCase struct {
+	name string
+	in   []byte
+	lim  Limits
+	want error
+}
+
+// decodeErrorCases are the inputs Decode must refuse (also seeds for FuzzDecode).
+func decodeErrorCases(t testing.TB) []decodeErrorCase {
 	good := pcm16(t, 8000, 800)
 	mp3 := readMP3(t, "tone-1k-44100.mp3")
 	audioStart := len(mp3) - len(must(skipID3v2(mp3)))
-	tests := []struct {
-		name string
-		in   []byte
-		lim  Limits
-		want error
-	}{
+	return []decodeErrorCase{
 		{"empty", nil, Limits{}, ErrFormat},
 		{"text", []byte("hello, this is not audio at all"), Limits{}, ErrFormat},
 		{"ogg", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00"), Limits{}, ErrFormat},
@@ -129,8 +130,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"mp3 over MaxDuration", mp3, Limits{MaxDuration: 999 * time.Millisecond}, ErrTooLong},
 		{"mp3 far over MaxDuration", mp3, Limits{MaxDuration: 100 * time.Millisecond}, ErrTooLong},
 	}
+}
+
+// TestDecodeErrors: every way an upload can be refused, with the message the API will show
+// (collected in testdata/decode-errors.golden so wording changes are reviewed).
+func TestDecodeErrors(t *testing.T) {
 	var report strings.Builder
-	for _, tt := range tests {
+	for _, tt := range decodeErrorCases(t) {
 		c, f, err := Decode(bytes.NewReader(tt.in), tt.lim)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: got (%v, %q, %v), want an error wrapping %v", tt.name, c, f, err, tt.want)
