@@ -218,7 +218,13 @@ func TestDecodeTruncated(t *testing.T) {
 		if name == "mp3" {
 			end -= 128
 		}
+		// Every cut through the headers and the first frames; then every 13th byte (each cut
+		// costs go-mp3 a scan of the file, and later cuts differ only in how many frames remain).
+		dense := 600
 		for n := range end {
+			if n >= dense && n%13 != 0 {
+				continue
+			}
 			c, _, err := Decode(bytes.NewReader(b[:n]), Limits{})
 			if !errors.Is(err, ErrFormat) {
 				t.Fatalf("%s cut to %d of %d bytes: got %v samples, err %v; want ErrFormat", name, n, len(b), c, err)
