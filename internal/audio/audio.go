@@ -82,7 +82,8 @@ func (l Limits) withDefaults() Limits {
 // github.com/hajimehoshi/go-mp3; encoder delay and padding recorded in a LAME/Xing header are
 // trimmed so the clip starts and ends where the encoded audio did.
 //
-// Errors wrap ErrFormat, ErrTooLarge (Decode stops reading one byte past MaxBytes) or ErrTooLong.
+// A file without samples decodes to an empty clip (which Silent reports as silence). Errors wrap
+// ErrFormat, ErrTooLarge (Decode stops reading one byte past MaxBytes) or ErrTooLong.
 func Decode(r io.Reader, lim Limits) (clip *Clip, f Format, err error) {
 	lim = lim.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))

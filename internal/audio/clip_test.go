@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -26,22 +27,10 @@ func TestWriteWAV(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, f := decodeBytes(t, w.Bytes(), Limits{})
-		if f != FormatWAV || out.Rate != in.Rate || !equal(out.Samples, in.Samples) {
+		if f != FormatWAV || out.Rate != in.Rate || !slices.Equal(out.Samples, in.Samples) {
 			t.Errorf("%d samples: decoded %s %d Hz %d samples, not the clip written", n, f, out.Rate, len(out.Samples))
 		}
 	}
-}
-
-func equal(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 type failingWriter struct{ after int }
