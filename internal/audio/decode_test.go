@@ -261,3 +261,14 @@ func TestDecodeGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestGuard: a decoder that panics yields ErrFormat naming the format, not a crash.
+func TestGuard(t *testing.T) {
+	c, err := guard(FormatMP3, func() (*Clip, error) {
+		var s []int16
+		return &Clip{Samples: s[:1]}, nil // index out of range
+	})
+	if c != nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "mp3: damaged data") {
+		t.Errorf("got (%v, %v), want ErrFormat naming mp3", c, err)
+	}
+}
