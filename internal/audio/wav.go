@@ -135,7 +135,7 @@ func parseFmt(c []byte, order binary.ByteOrder) (*wavFormat, error) {
 		}
 	default:
 		if name, ok := wavEncodingNames[f.tag]; ok {
-			return nil, wavErr("encoding 0x%04X (%s) not supported, want PCM, IEEE float, A-law or µ-law", f.tag, name)
+			return nil, wavErr("encoding 0x%04X not supported (%s), want PCM, IEEE float, A-law or µ-law", f.tag, name)
 		}
 		return nil, wavErr("encoding 0x%04X not supported, want PCM, IEEE float, A-law or µ-law", f.tag)
 	}
