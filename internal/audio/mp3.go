@@ -163,7 +163,7 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 		return nil, mp3Err("file truncated in its first frame")
 	}
 	if err != nil {
-		return nil, mp3Err("%s", strings.TrimPrefix(err.Error(), "mp3: "))
+		return nil, goMP3Err(err)
 	}
 	rate := d.SampleRate()
 	if rate < MinRate || rate > MaxRate {
@@ -178,6 +178,9 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 	if dur := time.Duration(g.trimmedLen(total)) * time.Second / time.Duration(rate); dur > lim.MaxDuration {
 		return nil, fmt.Errorf("%w: %s, limit %s", ErrTooLong, dur.Round(time.Millisecond), lim.MaxDuration)
 	}
+	// The scan and the decoding find frames alike; should they ever differ, the limit still holds.
+	head, tail := g.cut()
+	most := int(int64(lim.MaxDuration)*int64(rate)/int64(time.Second)) + head + tail
 	out := make([]int16, 0, total)
 	buf := make([]byte, 16<<10)
 	for {
@@ -187,17 +190,25 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 			r := int32(int16(binary.LittleEndian.Uint16(buf[i+2:])))
 			out = append(out, int16((l+r)>>1))
 		}
+		if len(out) > most {
+			return nil, fmt.Errorf("%w: over %s", ErrTooLong, lim.MaxDuration)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, mp3Err("%s", strings.TrimPrefix(err.Error(), "mp3: "))
+			return nil, goMP3Err(err)
 		}
 	}
 	if err := g.complete(len(out)); err != nil {
 		return nil, err
 	}
 	return &Clip{Rate: rate, Samples: g.trim(out)}, nil
+}
+
+// goMP3Err wraps an error of go-mp3 (which says "mp3: …" itself) in ErrFormat.
+func goMP3Err(err error) error {
+	return mp3Err("%s", strings.TrimSpace(strings.TrimPrefix(err.Error(), "mp3: ")))
 }
 
 // trim drops the Info frame's silence and, when LAME recorded them, the encoder delay (plus the
