@@ -115,20 +115,21 @@ func appendSample(b []byte, order byteOrder, spec wavSpec, v float64) []byte {
 	case wavMuLaw:
 		return append(b, linearToMuLaw(int16(math.Round(v*32767))))
 	}
-	switch spec.bits {
-	case 8:
+	// PCM: 8-bit is unsigned; wider samples are signed and left-justified in whole bytes (a
+	// 12-bit sample fills the top of 16 bits).
+	width := (spec.bits + 7) / 8
+	if width == 1 {
 		return append(b, byte(min(int(math.Round(v*128)), 127)+128))
-	case 16:
-		return order.AppendUint16(b, uint16(int16(math.Round(v*32767))))
-	case 24:
-		x := int32(math.Round(v * 8388607))
-		if order == byteOrder(binary.BigEndian) {
-			return append(b, byte(x>>16), byte(x>>8), byte(x))
-		}
-		return append(b, byte(x), byte(x>>8), byte(x>>16))
-	default:
-		return order.AppendUint32(b, uint32(int32(math.Round(v*2147483647))))
 	}
+	x := uint64(int64(math.Round(v*float64(int64(1)<<(spec.bits-1)-1))) << (8*width - spec.bits))
+	for i := range width {
+		shift := 8 * i // little endian: low byte first
+		if order == byteOrder(binary.BigEndian) {
+			shift = 8 * (width - 1 - i)
+		}
+		b = append(b, byte(x>>shift))
+	}
+	return b
 }
 
 // linearToALaw and linearToMuLaw are the reference G.711 encoders (Sun's g711.c), used to make

@@ -20,6 +20,8 @@ func TestDecodeWAV(t *testing.T) {
 		{"pcm8 unsigned", wavSpec{tag: wavPCM, bits: 8}, stereo, 400},
 		{"pcm24", wavSpec{tag: wavPCM, bits: 24}, stereo, 1},
 		{"pcm32", wavSpec{tag: wavPCM, bits: 32}, stereo, 1},
+		{"pcm 12-bit in 16", wavSpec{tag: wavPCM, bits: 12}, stereo, 16},
+		{"pcm 20-bit in 24", wavSpec{tag: wavPCM, bits: 20}, stereo, 1},
 		{"float32", wavSpec{tag: wavFloat, bits: 32}, stereo, 1},
 		{"float64", wavSpec{tag: wavFloat, bits: 64}, stereo, 1},
 		{"A-law", wavSpec{tag: wavALaw, bits: 8}, stereo, 600},
