@@ -82,7 +82,8 @@ func (l Limits) withDefaults() Limits {
 // github.com/hajimehoshi/go-mp3; encoder delay and padding recorded in a LAME/Xing header are
 // trimmed so the clip starts and ends where the encoded audio did.
 //
-// Errors wrap ErrFormat, ErrTooLarge (Decode stops reading one byte past MaxBytes) or ErrTooLong.
+// A file without samples decodes to an empty clip (which Silent reports as silence). Errors wrap
+// ErrFormat, ErrTooLarge (Decode stops reading one byte past MaxBytes) or ErrTooLong.
 func Decode(r io.Reader, lim Limits) (clip *Clip, f Format, err error) {
 	lim = lim.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
@@ -92,24 +93,29 @@ func Decode(r io.Reader, lim Limits) (clip *Clip, f Format, err error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, "", fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBytes)
 	}
-	// A decoder bug must not take the server down with it: whatever panics is a file we cannot read.
-	defer func() {
-		if p := recover(); p != nil {
-			clip, f, err = nil, "", fmt.Errorf("%w: %s: damaged data (%v)", ErrFormat, f, p)
-		}
-	}()
+	decode := decodeWAV
 	switch f = sniff(data); f {
 	case FormatWAV:
-		clip, err = decodeWAV(data, lim)
 	case FormatMP3:
-		clip, err = decodeMP3(data, lim)
+		decode = decodeMP3
 	default:
 		return nil, "", fmt.Errorf("%w: %s", ErrFormat, describeUnknown(data))
 	}
-	if err != nil {
+	if clip, err = guard(f, func() (*Clip, error) { return decode(data, lim) }); err != nil {
 		return nil, "", err
 	}
 	return clip, f, nil
+}
+
+// guard runs a decoder so that a bug in it (or in go-mp3) cannot take the server down: whatever
+// panics is a file that cannot be read.
+func guard(f Format, decode func() (*Clip, error)) (clip *Clip, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			clip, err = nil, fmt.Errorf("%w: %s: damaged data (%v)", ErrFormat, f, p)
+		}
+	}()
+	return decode()
 }
 
 // sniff recognises WAV by its RIFF/RIFX WAVE header and MP3 by an ID3v2 tag or an MPEG audio

@@ -87,6 +87,7 @@ func skipID3v2(b []byte) ([]byte, error) {
 // silence, and the encoder added delay samples at the start and padding at the end.
 type gapless struct {
 	infoFrame        bool
+	frames           int // audio frames after the Info frame, if recorded (0: unknown)
 	delay, padding   int
 	spf              int
 	lameDelayPresent bool
@@ -119,6 +120,9 @@ func parseGapless(frame []byte, h mp3Header) gapless {
 	g.infoFrame = true
 	flags := binary.BigEndian.Uint32(frame[off+4 : off+8])
 	lame := off + 8
+	if flags&1 != 0 && len(frame) >= off+12 {
+		g.frames = int(binary.BigEndian.Uint32(frame[off+8 : off+12]))
+	}
 	for _, f := range []struct {
 		bit  uint32
 		size int
@@ -155,8 +159,11 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 	g := parseGapless(b[:min(len(b), 4096)], h)
 
 	d, err := mp3.NewDecoder(bytes.NewReader(b))
+	if errors.Is(err, io.EOF) {
+		return nil, mp3Err("file truncated in its first frame")
+	}
 	if err != nil {
-		return nil, mp3Err("%s", strings.TrimPrefix(err.Error(), "mp3: "))
+		return nil, goMP3Err(err)
 	}
 	rate := d.SampleRate()
 	if rate < MinRate || rate > MaxRate {
@@ -164,10 +171,16 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 	}
 	// go-mp3 always yields 16-bit stereo (4 bytes a frame), and knows the length from a scan of
 	// the frame headers, so an over-long file is refused before anything is decoded.
-	total := d.Length() / 4
-	if dur := time.Duration(total) * time.Second / time.Duration(rate); dur > lim.MaxDuration+time.Second {
+	total := int(d.Length() / 4)
+	if err := g.complete(total); err != nil {
+		return nil, err // refused before decoding
+	}
+	if dur := time.Duration(g.trimmedLen(total)) * time.Second / time.Duration(rate); dur > lim.MaxDuration {
 		return nil, fmt.Errorf("%w: %s, limit %s", ErrTooLong, dur.Round(time.Millisecond), lim.MaxDuration)
 	}
+	// The scan and the decoding find frames alike; should they ever differ, the limit still holds.
+	head, tail := g.cut()
+	most := int(int64(lim.MaxDuration)*int64(rate)/int64(time.Second)) + head + tail
 	out := make([]int16, 0, total)
 	buf := make([]byte, 16<<10)
 	for {
@@ -177,34 +190,61 @@ func decodeMP3(b []byte, lim Limits) (*Clip, error) {
 			r := int32(int16(binary.LittleEndian.Uint16(buf[i+2:])))
 			out = append(out, int16((l+r)>>1))
 		}
+		if len(out) > most {
+			return nil, fmt.Errorf("%w: over %s", ErrTooLong, lim.MaxDuration)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, mp3Err("%s", strings.TrimPrefix(err.Error(), "mp3: "))
+			return nil, goMP3Err(err)
 		}
 	}
-	out = g.trim(out)
-	c := &Clip{Rate: rate, Samples: out}
-	if dur := c.Duration(); dur > lim.MaxDuration {
-		return nil, fmt.Errorf("%w: %s, limit %s", ErrTooLong, dur.Round(time.Millisecond), lim.MaxDuration)
+	if err := g.complete(len(out)); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return &Clip{Rate: rate, Samples: g.trim(out)}, nil
+}
+
+// goMP3Err wraps an error of go-mp3 (which says "mp3: …" itself) in ErrFormat.
+func goMP3Err(err error) error {
+	return mp3Err("%s", strings.TrimSpace(strings.TrimPrefix(err.Error(), "mp3: ")))
 }
 
 // trim drops the Info frame's silence and, when LAME recorded them, the encoder delay (plus the
 // decoder's own) and padding, so a clip starts and ends where the encoded audio did.
 func (g gapless) trim(s []int16) []int16 {
-	if !g.infoFrame {
-		return s
-	}
-	head, tail := g.spf, 0
-	if g.lameDelayPresent {
-		head += g.delay + decoderDelay
-		tail = max(g.padding-decoderDelay, 0)
-	}
+	head, tail := g.cut()
 	if head+tail >= len(s) {
 		return s[:0]
 	}
 	return s[head : len(s)-tail]
+}
+
+// complete checks n decoded samples against the frame count the Info frame recorded, if any,
+// so a file cut short (an interrupted download) is refused rather than played half.
+func (g gapless) complete(n int) error {
+	if g.frames > 0 && n < (g.frames+1)*g.spf {
+		return mp3Err("file truncated: %d of %d frames", max(n/g.spf-1, 0), g.frames)
+	}
+	return nil
+}
+
+// trimmedLen is the length trim will leave of n decoded samples.
+func (g gapless) trimmedLen(n int) int {
+	head, tail := g.cut()
+	return max(n-head-tail, 0)
+}
+
+// cut returns how many samples trim drops from the start and the end.
+func (g gapless) cut() (head, tail int) {
+	if !g.infoFrame {
+		return 0, 0
+	}
+	head = g.spf
+	if g.lameDelayPresent {
+		head += g.delay + decoderDelay
+		tail = max(g.padding-decoderDelay, 0)
+	}
+	return head, tail
 }

@@ -25,8 +25,8 @@ var wavEncodingNames = map[uint16]string{
 	0x0031: "GSM 6.10",
 	0x0040: "G.721 ADPCM",
 	0x0045: "G.726 ADPCM",
-	0x0050: "MPEG Layer I/II",
-	0x0055: "MPEG Layer III (MP3 inside WAV)",
+	0x0050: "MPEG audio inside WAV",
+	0x0055: "MP3 inside WAV",
 	0x0064: "G.726 ADPCM",
 	0x0065: "G.722 ADPCM",
 	0x00FF: "AAC",
@@ -110,7 +110,7 @@ func parseFmt(c []byte, order binary.ByteOrder) (*wavFormat, error) {
 		}
 		guid := c[24:40]
 		if !bytes.Equal(guid[2:], ksdataformatSuffix) {
-			return nil, wavErr("extensible subformat %X not supported", guid)
+			return nil, wavErr("extensible subformat GUID %X not supported", guid)
 		}
 		f.tag = order.Uint16(guid[0:2])
 	}
@@ -135,7 +135,7 @@ func parseFmt(c []byte, order binary.ByteOrder) (*wavFormat, error) {
 		}
 	default:
 		if name, ok := wavEncodingNames[f.tag]; ok {
-			return nil, wavErr("encoding 0x%04X (%s) not supported, want PCM, IEEE float, A-law or µ-law", f.tag, name)
+			return nil, wavErr("encoding 0x%04X not supported (%s), want PCM, IEEE float, A-law or µ-law", f.tag, name)
 		}
 		return nil, wavErr("encoding 0x%04X not supported, want PCM, IEEE float, A-law or µ-law", f.tag)
 	}
