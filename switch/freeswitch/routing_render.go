@@ -418,28 +418,33 @@ var failoverReject = "!" + strings.ReplaceAll(causesCongestion, "|", ":")
 
 // ring writes the dial string that rings t for secs: one leg with
 // leg_timeout, or, when t has gateways to fail over to, the gateways in
-// order joined by '|' under one originate_timeout and
+// order joined by '|', each leg with leg_timeout, under
 // fail_on_single_reject=failoverReject. In switch_ivr_originate, '|'
-// moves on whenever an element fails, except when the originate's own
-// timeout (originate_timeout, reset for each element) expired (unless
-// originate_continue_on_timeout) or fail_on_single_reject names the
-// cause: so the next gateway is tried after a 503 or an unreachable
-// gateway, never after the number rang out, was busy or refused. A
-// gateway tried after another failed gets the whole ring time again (the
-// first's time before it failed is not taken off: for a 503, a few
-// milliseconds). legVars go on every leg ([]), chainVars only on a chain
-// ({}: they apply to its every leg).
+// moves on whenever an element fails, unless fail_on_single_reject names
+// the element's cause: so the next gateway is tried after a 503 or an
+// unreachable gateway, never after the number rang out (leg_timeout
+// hangs the leg up with ALLOTTED_TIMEOUT), was busy or refused. The
+// time is per leg, not originate_timeout: with a cause list in
+// fail_on_single_reject, the originate's own timeout is not acted on
+// while a leg is up (the check at the timeout lets the originate go on
+// unless a leg is down with a listed cause), so a ringing gateway would
+// ring for ever (seen on FreeSWITCH 1.10.12). A gateway tried after
+// another failed gets the whole ring time again (the first's time before
+// it failed is not taken off: for a 503, a few milliseconds). legVars go
+// on every leg ([]), chainVars only on a chain ({}: they apply to its
+// every leg).
 func ring(t target, secs int, legVars, chainVars []string) string {
+	lv := append([]string{"leg_timeout=" + strconv.Itoa(secs)}, legVars...)
 	if len(t.failover) == 0 {
-		return legs([]target{t}, append([]string{"leg_timeout=" + strconv.Itoa(secs)}, legVars...), ",")
+		return legs([]target{t}, lv, ",")
 	}
-	vars := append([]string{"originate_timeout=" + strconv.Itoa(secs), "fail_on_single_reject=" + failoverReject}, chainVars...)
+	vars := append([]string{"fail_on_single_reject=" + failoverReject}, chainVars...)
 	dials := append([]string{t.dial}, t.failover...)
 	gws := make([]target, len(dials))
 	for i, d := range dials {
 		gws[i] = target{dial: d}
 	}
-	return "{" + strings.Join(vars, ",") + "}" + legs(gws, legVars, "|")
+	return "{" + strings.Join(vars, ",") + "}" + legs(gws, lv, "|")
 }
 
 // dialVar makes a free-text value safe inside a dial string's [] or {}:
@@ -588,8 +593,9 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 // ringAll is the actions that ring every member together for secs. With
 // no gateway failover it is one ',' bridge, each leg with leg_timeout.
 // With one it is an enterprise originate: one thread per member (':_:'),
-// each its own originate with originate_timeout=secs, the external
-// member's thread its gateways in order (ring); the first thread to
+// each its own originate, a phone's with originate_timeout=secs (a
+// thread's default is 60 s), the external member's its gateways in
+// order (ring); the first thread to
 // answer wins and the others are cancelled (LOSE_RACE), with no extra
 // channel (a loopback leg would add CDRs). An enterprise originate
 // forces ignore_early_media on its threads and relays nothing to the

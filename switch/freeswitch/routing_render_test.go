@@ -692,8 +692,8 @@ var legVarsRe = regexp.MustCompile(`^\[([^\]]*)\]`)
 // hearing only what ring_ready sent), each thread's {} variables, '|'
 // elements tried in turn, ',' legs together with their [] variables. A
 // '|' chain must be the gateways of one number failing over on
-// congestion only (fail_on_single_reject=failoverReject, under one
-// originate_timeout): it is written as one target, gw1>gw2/number. Every
+// congestion only (fail_on_single_reject=failoverReject, each leg with
+// its leg_timeout): it is written as one target, gw1>gw2/number. Every
 // leg of a ring must ring for the same time (leg_timeout, or the
 // thread's originate_timeout).
 func (c *simCall) bridge(data string) {
@@ -726,8 +726,19 @@ func (c *simCall) bridge(data string) {
 			var gws []string
 			num := ""
 			for _, e := range elems {
+				if !strings.Contains(e, "leg_timeout=") {
+					// originate_timeout is not acted on under a cause list
+					// in fail_on_single_reject: only leg_timeout ends a leg
+					c.t.Errorf("bridge %q: a failover chain's legs without leg_timeout ring for ever", data)
+				}
 				if m := legVarsRe.FindStringSubmatch(e); m != nil {
 					e = e[len(m[0]):]
+					for _, kv := range strings.Split(m[1], ",") {
+						if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
+							n, _ := strconv.Atoi(v)
+							ringFor(n)
+						}
+					}
 				}
 				rest, ok := strings.CutPrefix(e, "sofia/gateway/")
 				gw, n, _ := strings.Cut(rest, "/")
@@ -740,11 +751,6 @@ func (c *simCall) bridge(data string) {
 			if tvars["fail_on_single_reject"] != failoverReject {
 				c.t.Errorf("bridge %q: a failover chain without fail_on_single_reject=%s: a ring-out or busy would try the next gateway", data, failoverReject)
 			}
-			n, err := strconv.Atoi(tvars["originate_timeout"])
-			if err != nil {
-				c.t.Errorf("bridge %q: a failover chain without originate_timeout", data)
-			}
-			ringFor(n)
 			targets = append(targets, strings.Join(gws, ">")+"/"+num)
 			continue
 		}
