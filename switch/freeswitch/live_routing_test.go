@@ -581,6 +581,32 @@ func TestLiveRouting(t *testing.T) {
 			t.Errorf("gateway A was cancelled %v after the call started, want ~6 s", rang)
 		}
 		note("sequential: gateway A rings out", "A cancelled after %.1f s (member's 6 s), B never got an INVITE, the next member answered", rang.Seconds())
+
+		// ring_all: nobody answers: every thread ends at the group's time
+		// (the phone's originate_timeout, the gateway's leg_timeout), no
+		// failover to B after A rang out, the group's failover answers
+		fo := r.routingPhone(t, 33, "phone_answer.xml")
+		p.restart(t, "phone_ring.xml")
+		gwA.restart(t, "phone_ring.xml")
+		gwB.restart(t, "phone_answer.xml")
+		short := &provisioning.HuntGroup{RoutingMeta: in, Number: "514", Name: "g514", Strategy: provisioning.HuntRingAll, RingSecs: 5,
+			Members: []provisioning.HuntMember{{Destination: p.dest()}, {Destination: external}}, Failover: fo.dest()}
+		must(t, r.svc.CreateHuntGroup(ctx, sc, short))
+		cl, start = call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: short.ID}), 500)
+		must(t, p.finished(15*time.Second))
+		must(t, gwA.finished(5*time.Second))
+		wait(t, cl, 20*time.Second)
+		must(t, fo.finished(5*time.Second))
+		if gwB.finished(100*time.Millisecond) == nil || sippMessages(gwB.uas) != "" {
+			t.Errorf("gateway B got an INVITE after A rang out")
+		}
+		pEnd, aEnd := p.uas.endsAt.Sub(start), gwA.uas.endsAt.Sub(start)
+		for _, d := range []time.Duration{pEnd, aEnd} {
+			if d < 4*time.Second || d > 7*time.Second {
+				t.Errorf("a member was cancelled %v after the call started, want ~5 s (the phone %v, gateway A %v)", d, pEnd, aEnd)
+			}
+		}
+		note("ring-all: nobody answers (group 5 s)", "the phone cancelled after %.1f s, gateway A after %.1f s, B never got an INVITE, the failover phone answered", pEnd.Seconds(), aEnd.Seconds())
 	})
 
 	t.Run("deleted-hunt-group", func(t *testing.T) {
