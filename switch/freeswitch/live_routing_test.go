@@ -233,15 +233,23 @@ func TestLiveRouting(t *testing.T) {
 		note("sequential", "first member cancelled after %.1f s (ring time 5 s), second answered", rang.Seconds())
 	})
 
-	t.Run("round-robin", func(t *testing.T) {
-		a, b := r.routingPhone(t, 7, "phone_answer.xml"), r.routingPhone(t, 8, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "502", Name: "g502", Strategy: provisioning.HuntRoundRobin,
+	// roundRobin makes a round-robin group of two answering phones (the
+	// i-th and j-th) and places a first call, answered by the first.
+	roundRobin := func(t *testing.T, number string, i, j int) (a, b *livePhoneOf, h *provisioning.HuntGroup, n string) {
+		t.Helper()
+		a, b = r.routingPhone(t, i, "phone_answer.xml"), r.routingPhone(t, j, "phone_answer.xml")
+		h = &provisioning.HuntGroup{RoutingMeta: in, Number: number, Name: "g" + number, Strategy: provisioning.HuntRoundRobin,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 8}, {Destination: b.dest(), RingSecs: 8}}}
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
+		n = did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
 		must(t, a.finished(5*time.Second))
+		return a, b, h, n
+	}
+
+	t.Run("round-robin", func(t *testing.T) {
+		a, b, _, n := roundRobin(t, "502", 7, 8)
 		// a now only rings: the second call must start at b
 		a.restart(t, "phone_ring.xml")
 		cl, start := call(t, n, 500)
@@ -254,6 +262,23 @@ func TestLiveRouting(t *testing.T) {
 		note("round-robin", "1st call answered by member 1, 2nd by member 2 (member 1 not rung; %.1f s)", took.Seconds())
 	})
 
+	// skipped provisions group h, whose first member's phone is on the
+	// call busy (10 s ring time), calls it and checks that the member was
+	// left out: b answers at once, busy's own call goes on undisturbed.
+	skipped := func(t *testing.T, h *provisioning.HuntGroup, b *livePhoneOf, busy *livePhone) time.Duration {
+		t.Helper()
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
+		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
+		wait(t, cl, 20*time.Second)
+		must(t, b.finished(5*time.Second))
+		took := time.Since(start)
+		if took > 5*time.Second {
+			t.Errorf("the call took %v: the member on a call rang (ring time 10 s)", took)
+		}
+		wait(t, busy, 20*time.Second)
+		return took
+	}
+
 	t.Run("skip-busy", func(t *testing.T) {
 		a, b := r.routingPhone(t, 9, "phone_answer.xml"), r.routingPhone(t, 10, "phone_answer.xml")
 		busy, _ := call(t, did(a.dest()), 8000) // a is on this call
@@ -262,15 +287,7 @@ func TestLiveRouting(t *testing.T) {
 		})
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "503", Name: "g503", Strategy: provisioning.HuntSequential, SkipBusy: true,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 10}, {Destination: b.dest(), RingSecs: 10}}}
-		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
-		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5*time.Second))
-		took := time.Since(start)
-		if took > 5*time.Second {
-			t.Errorf("the call took %v: the busy member rang (ring time 10 s)", took)
-		}
-		wait(t, busy, 20*time.Second)
+		took := skipped(t, h, b, busy)
 		note("skip_busy", "member 1 on a call was skipped, member 2 answered %.1f s after the INVITE", took.Seconds())
 	})
 
@@ -478,15 +495,7 @@ func TestLiveRouting(t *testing.T) {
 		must(t, r.svc.CreateExtension(ctx, sc, x))
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "510", Name: "g510", Strategy: provisioning.HuntSequential,
 			Members: []provisioning.HuntMember{{Destination: provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, RingSecs: 10}, {Destination: b.dest(), RingSecs: 10}}}
-		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
-		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5*time.Second))
-		took := time.Since(start)
-		if took > 5*time.Second {
-			t.Errorf("the call took %v: the member on a call rang (ring time 10 s)", took)
-		}
-		wait(t, busy, 20*time.Second) // a's own call was not disturbed by a second INVITE
+		took := skipped(t, h, b, busy)
 		note("extension member with call waiting off, phone on a call (group without skip_busy)", "skipped; member 2 answered, the call ended %.1f s after the INVITE (0.5 s talk)", took.Seconds())
 	})
 
@@ -669,14 +678,7 @@ func TestLiveRouting(t *testing.T) {
 		if start == "" || node.PIDFile == "" {
 			t.Skipf("set %s (the command that starts this FreeSWITCH) and pid_file to restart the node", liveStartEnv)
 		}
-		a, b := r.routingPhone(t, 31, "phone_answer.xml"), r.routingPhone(t, 32, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "513", Name: "g513", Strategy: provisioning.HuntRoundRobin,
-			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 8}, {Destination: b.dest(), RingSecs: 8}}}
-		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
-		cl, _ := call(t, n, 500)
-		wait(t, cl, 20*time.Second)
-		must(t, a.finished(5*time.Second))
+		a, b, h, n := roundRobin(t, "513", 31, 32)
 		key := fmt.Sprintf("db select/sb_rr/t%dh%d", tenant, h.ID)
 		before := eslBody(eslCommand(t, node, "api "+key))
 		if before != "1" {
@@ -692,7 +694,7 @@ func TestLiveRouting(t *testing.T) {
 			regs := eslCommand(t, node, "api show registrations")
 			return strings.Contains(regs, a.acct.Username) && strings.Contains(regs, b.acct.Username)
 		})
-		cl, _ = call(t, n, 500)
+		cl, _ := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
 		must(t, b.finished(5*time.Second))
 		if a.finished(100*time.Millisecond) == nil {
@@ -743,14 +745,7 @@ const liveStartEnv = "SWITCHBOARD_TEST_FREESWITCH_START"
 // profiles run; it returns how long that took.
 func restartNode(t *testing.T, node liveNode, start string) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(node.PIDFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("%s: %v", node.PIDFile, err)
-	}
+	pid := livePID(t, node)
 	began := time.Now()
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -772,6 +767,20 @@ func restartNode(t *testing.T, node liveNode, start string) time.Duration {
 		return strings.Count(st, "RUNNING") >= 2
 	})
 	return time.Since(began)
+}
+
+// livePID is the node's process id, read from pid_file.
+func livePID(t *testing.T, node liveNode) int {
+	t.Helper()
+	b, err := os.ReadFile(node.PIDFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", node.PIDFile, err)
+	}
+	return pid
 }
 
 // eslBody is the body of an api reply as eslCommand returns it.

@@ -731,15 +731,7 @@ func (c *simCall) bridge(data string) {
 					// in fail_on_single_reject: only leg_timeout ends a leg
 					c.t.Errorf("bridge %q: a failover chain's legs without leg_timeout ring for ever", data)
 				}
-				if m := legVarsRe.FindStringSubmatch(e); m != nil {
-					e = e[len(m[0]):]
-					for _, kv := range strings.Split(m[1], ",") {
-						if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
-							n, _ := strconv.Atoi(v)
-							ringFor(n)
-						}
-					}
-				}
+				e, _ = legVars(e, ringFor)
 				rest, ok := strings.CutPrefix(e, "sofia/gateway/")
 				gw, n, _ := strings.Cut(rest, "/")
 				if !ok || num != "" && n != num || strings.Contains(e, ",") {
@@ -759,16 +751,8 @@ func (c *simCall) bridge(data string) {
 			ringFor(n)
 		}
 		for _, leg := range splitTop(th, ',') {
-			if m := legVarsRe.FindStringSubmatch(leg); m != nil {
-				leg = leg[len(m[0]):]
-				for _, kv := range strings.Split(m[1], ",") {
-					if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
-						n, _ := strconv.Atoi(v)
-						ringFor(n)
-					}
-				}
-				gatewayOnly = false
-			}
+			leg, hasVars := legVars(leg, ringFor)
+			gatewayOnly = gatewayOnly && !hasVars
 			switch {
 			case strings.HasPrefix(leg, "user/"):
 				targets = append(targets, strings.TrimPrefix(leg, "user/"))
@@ -801,6 +785,22 @@ func (c *simCall) bridge(data string) {
 	if len(threads) > 1 {
 		c.vars["originate_disposition"] = "failure"
 	}
+}
+
+// legVars strips a leg's [] variables, passing its leg_timeout to
+// ringFor; hasVars when it had some.
+func legVars(leg string, ringFor func(int)) (rest string, hasVars bool) {
+	m := legVarsRe.FindStringSubmatch(leg)
+	if m == nil {
+		return leg, false
+	}
+	for _, kv := range strings.Split(m[1], ",") {
+		if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
+			n, _ := strconv.Atoi(v)
+			ringFor(n)
+		}
+	}
+	return leg[len(m[0]):], true
 }
 
 // dialOut records one gateway tried; consecutive tries of the same
