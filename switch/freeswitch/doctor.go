@@ -49,7 +49,10 @@ var doctorModules = []struct{ name, why string }{
 	{"mod_xml_curl", "directory and DID lookups from Switchboard"},
 	{"mod_json_cdr", "CDRs posted to Switchboard"},
 	{"mod_commands", "the api commands Switchboard runs (xml_flush_cache, show, uuid_kill)"},
-	{"mod_dialplan_xml", "the dialplan Switchboard answers for DIDs"},
+	{"mod_dialplan_xml", "the dialplan Switchboard answers for DIDs and call routing"},
+	{"mod_dptools", "the applications the routing dialplan runs (bridge, set, execute_extension)"},
+	{"mod_db", "round-robin hunt groups' memory (db insert/select: the node's database, kept across restarts)"},
+	{"mod_expr", "random hunt groups' draw"},
 }
 
 // Doctor checks the live node against what Switchboard needs. It never

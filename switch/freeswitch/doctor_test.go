@@ -71,6 +71,8 @@ func TestDoctor(t *testing.T) {
 			}, map[string][]doctor.Status{"json_cdr": {doctor.OK}, "json_cdr legs": {doctor.Warn}, "json_cdr delivery": {doctor.Warn}}},
 			{"mod_json_cdr not loaded", func(srv *esltest.Server, _ *NodeConfig) { srv.SetModule("mod_json_cdr", false) },
 				map[string][]doctor.Status{"modules": {doctor.Fail}, "json_cdr": nil}},
+			{"mod_db not loaded (round-robin memory)", func(srv *esltest.Server, _ *NodeConfig) { srv.SetModule("mod_db", false) },
+				map[string][]doctor.Status{"modules": {doctor.Fail}, "json_cdr": {doctor.OK}}},
 			{"phone profile not running", func(_ *esltest.Server, n *NodeConfig) { n.PhoneProfile = "phones" },
 				map[string][]doctor.Status{"sofia phones": {doctor.Fail}, "sofia external": {doctor.OK}}},
 			{"static gateway also provisioned", func(srv *esltest.Server, _ *NodeConfig) {

@@ -3,11 +3,14 @@ package freeswitch
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,9 +22,10 @@ import (
 // livePhoneOf is a provisioned, registered phone whose user agent server
 // runs one sipp scenario.
 type livePhoneOf struct {
-	acct *provisioning.Account
-	uas  *livePhone
-	port int
+	acct   *provisioning.Account
+	secret string
+	uas    *livePhone
+	port   int
 }
 
 // routingPhone provisions an account, starts its UAS (scenario) and
@@ -31,21 +35,31 @@ func (r *liveRig) routingPhone(t *testing.T, i int, scenario string) *livePhoneO
 	user := liveUser(t, i)
 	a, secret := r.account(t, user)
 	uas := startPhone(t, user+" "+scenario, scenario, "", "-s", user)
-	startPhone(t, user+" register", "phone_register.xml", r.node.SIP, "-s", user, "-au", user, "-ap", secret,
-		"-key", "contact_port", strconv.Itoa(uas.port), "-d", "120000")
-	waitFor(t, 10*time.Second, user+" registered", func() bool { return len(r.registered(user)) == 1 })
-	return &livePhoneOf{acct: a, uas: uas, port: uas.port}
+	p := &livePhoneOf{acct: a, secret: secret, uas: uas, port: uas.port}
+	r.register(t, p)
+	return p
 }
 
-// answer restarts the phone's UAS with another scenario on its port.
-func (p *livePhoneOf) restart(t *testing.T, scenario string) {
+// register registers the phone's UAS (again: after a restart of the
+// node) and waits until the node has it.
+func (r *liveRig) register(t *testing.T, p *livePhoneOf) {
+	t.Helper()
+	user := p.acct.Username
+	startPhone(t, user+" register", "phone_register.xml", r.node.SIP, "-s", user, "-au", user, "-ap", p.secret,
+		"-key", "contact_port", strconv.Itoa(p.port), "-d", "120000")
+	waitFor(t, 10*time.Second, user+" registered", func() bool { return len(r.registered(user)) == 1 })
+}
+
+// restart restarts the phone's UAS with another scenario (and sipp
+// options, e.g. -d) on its port.
+func (p *livePhoneOf) restart(t *testing.T, scenario string, args ...string) {
 	t.Helper()
 	_ = p.uas.cmd.Process.Kill()
 	<-p.uas.done
 	for udpBound(p.port) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.uas = startPhoneOn(t, p.acct.Username+" "+scenario, p.port, scenario, "", "-s", p.acct.Username)
+	p.uas = startPhoneOn(t, p.acct.Username+" "+scenario, p.port, scenario, "", append([]string{"-s", p.acct.Username}, args...)...)
 }
 
 func (p *livePhoneOf) dest() provisioning.Destination {
@@ -210,21 +224,32 @@ func TestLiveRouting(t *testing.T) {
 		rang := a.uas.endsAt.Sub(start)
 		wait(t, cl, 20*time.Second)
 		must(t, b.finished(5*time.Second))
-		if rang < 4500*time.Millisecond || rang > 7*time.Second {
+		// switch_ivr_originate counts ring time in whole seconds of the
+		// epoch clock (elapsed >= limit): a leg ends between N-1 and N s
+		// after it started, plus the lookups before it.
+		if rang < 4*time.Second || rang > 7*time.Second {
 			t.Errorf("the first member was cancelled %v after the call started, want ~5 s", rang)
 		}
 		note("sequential", "first member cancelled after %.1f s (ring time 5 s), second answered", rang.Seconds())
 	})
 
-	t.Run("round-robin", func(t *testing.T) {
-		a, b := r.routingPhone(t, 7, "phone_answer.xml"), r.routingPhone(t, 8, "phone_answer.xml")
-		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "502", Name: "g502", Strategy: provisioning.HuntRoundRobin,
+	// roundRobin makes a round-robin group of two answering phones (the
+	// i-th and j-th) and places a first call, answered by the first.
+	roundRobin := func(t *testing.T, number string, i, j int) (a, b *livePhoneOf, h *provisioning.HuntGroup, n string) {
+		t.Helper()
+		a, b = r.routingPhone(t, i, "phone_answer.xml"), r.routingPhone(t, j, "phone_answer.xml")
+		h = &provisioning.HuntGroup{RoutingMeta: in, Number: number, Name: "g" + number, Strategy: provisioning.HuntRoundRobin,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 8}, {Destination: b.dest(), RingSecs: 8}}}
 		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
+		n = did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 		cl, _ := call(t, n, 500)
 		wait(t, cl, 20*time.Second)
 		must(t, a.finished(5*time.Second))
+		return a, b, h, n
+	}
+
+	t.Run("round-robin", func(t *testing.T) {
+		a, b, _, n := roundRobin(t, "502", 7, 8)
 		// a now only rings: the second call must start at b
 		a.restart(t, "phone_ring.xml")
 		cl, start := call(t, n, 500)
@@ -237,6 +262,23 @@ func TestLiveRouting(t *testing.T) {
 		note("round-robin", "1st call answered by member 1, 2nd by member 2 (member 1 not rung; %.1f s)", took.Seconds())
 	})
 
+	// skipped provisions group h, whose first member's phone is on the
+	// call busy (10 s ring time), calls it and checks that the member was
+	// left out: b answers at once, busy's own call goes on undisturbed.
+	skipped := func(t *testing.T, h *provisioning.HuntGroup, b *livePhoneOf, busy *livePhone) time.Duration {
+		t.Helper()
+		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
+		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
+		wait(t, cl, 20*time.Second)
+		must(t, b.finished(5*time.Second))
+		took := time.Since(start)
+		if took > 5*time.Second {
+			t.Errorf("the call took %v: the member on a call rang (ring time 10 s)", took)
+		}
+		wait(t, busy, 20*time.Second)
+		return took
+	}
+
 	t.Run("skip-busy", func(t *testing.T) {
 		a, b := r.routingPhone(t, 9, "phone_answer.xml"), r.routingPhone(t, 10, "phone_answer.xml")
 		busy, _ := call(t, did(a.dest()), 8000) // a is on this call
@@ -245,15 +287,7 @@ func TestLiveRouting(t *testing.T) {
 		})
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "503", Name: "g503", Strategy: provisioning.HuntSequential, SkipBusy: true,
 			Members: []provisioning.HuntMember{{Destination: a.dest(), RingSecs: 10}, {Destination: b.dest(), RingSecs: 10}}}
-		must(t, r.svc.CreateHuntGroup(ctx, sc, h))
-		cl, start := call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}), 500)
-		wait(t, cl, 20*time.Second)
-		must(t, b.finished(5*time.Second))
-		took := time.Since(start)
-		if took > 5*time.Second {
-			t.Errorf("the call took %v: the busy member rang (ring time 10 s)", took)
-		}
-		wait(t, busy, 20*time.Second)
+		took := skipped(t, h, b, busy)
 		note("skip_busy", "member 1 on a call was skipped, member 2 answered %.1f s after the INVITE", took.Seconds())
 	})
 
@@ -447,6 +481,143 @@ func TestLiveRouting(t *testing.T) {
 		note("forward always → external number, route failover", "first gateway answered 503, the second answered the call")
 	})
 
+	t.Run("call-waiting-member", func(t *testing.T) {
+		// Plan.SkipsBusy: an extension member with call waiting off is
+		// left out while its phone is on a call, in a group without
+		// skip_busy; the next member is rung at once.
+		a, b := r.routingPhone(t, 27, "phone_answer.xml"), r.routingPhone(t, 28, "phone_answer.xml")
+		busy, _ := call(t, did(a.dest()), 8000) // a is on this call
+		waitFor(t, 10*time.Second, "the member's phone on a call", func() bool {
+			return strings.Contains(eslCommand(t, node, "api show channels like "+a.acct.AOR()), "1 total")
+		})
+		off := false
+		x := &provisioning.Extension{RoutingMeta: in, Number: "1027", Name: "no waiting member", Destination: a.dest(), CallWaiting: &off}
+		must(t, r.svc.CreateExtension(ctx, sc, x))
+		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "510", Name: "g510", Strategy: provisioning.HuntSequential,
+			Members: []provisioning.HuntMember{{Destination: provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, RingSecs: 10}, {Destination: b.dest(), RingSecs: 10}}}
+		took := skipped(t, h, b, busy)
+		note("extension member with call waiting off, phone on a call (group without skip_busy)", "skipped; member 2 answered, the call ended %.1f s after the INVITE (0.5 s talk)", took.Seconds())
+	})
+
+	t.Run("gateway-failover", func(t *testing.T) {
+		// An external member whose route has two gateways: A, then B.
+		stamp := strconv.FormatInt(time.Now().Unix()%100000, 10)
+		gateway := func(t *testing.T, name, scenario string) (*livePhoneOf, int64) {
+			uas := startPhone(t, "gateway "+name+" "+scenario, scenario, "", "-s", "gw")
+			g := &provisioning.Gateway{Name: "sb-live-fo" + name + "-" + stamp, Host: "127.0.0.1", Port: uas.port}
+			must(t, r.svc.CreateGateway(ctx, sc, g))
+			t.Cleanup(func() { _ = r.svc.DeleteGateway(context.Background(), sc, g.ID) })
+			waitFor(t, 15*time.Second, "gateway "+g.Name+" on the node", func() bool {
+				return !strings.Contains(eslCommand(t, node, "api sofia status gateway "+g.Name), "Invalid Gateway")
+			})
+			return &livePhoneOf{acct: &provisioning.Account{Username: "gw"}, uas: uas, port: uas.port}, g.ID
+		}
+		gwA, idA := gateway(t, "a", "gateway_503.xml")
+		gwB, idB := gateway(t, "b", "phone_answer.xml")
+		rt := &provisioning.OutboundRoute{RoutingMeta: in, Name: "failover", Patterns: []provisioning.DialPattern{"0033X."}, Strip: 2, Prepend: "+", GatewayIDs: []int64{idA, idB}}
+		must(t, r.svc.CreateOutboundRoute(ctx, sc, rt))
+		t.Cleanup(func() { _ = r.svc.DeleteOutboundRoute(context.Background(), sc, rt.ID) })
+		external := provisioning.Destination{Kind: provisioning.DestExternal, Number: "0033155501234"}
+		carrierGot := func(cl *livePhone, codes ...string) bool {
+			for _, code := range codes {
+				if strings.Contains(sippMessages(cl), "SIP/2.0 "+code) {
+					return true
+				}
+			}
+			return false
+		}
+
+		// ring_all: a phone and the number (enterprise originate)
+		p := r.routingPhone(t, 29, "phone_ring.xml")
+		ringAll := &provisioning.HuntGroup{RoutingMeta: in, Number: "511", Name: "g511", Strategy: provisioning.HuntRingAll, RingSecs: 15,
+			Members: []provisioning.HuntMember{{Destination: p.dest()}, {Destination: external}}}
+		must(t, r.svc.CreateHuntGroup(ctx, sc, ringAll))
+		n := did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: ringAll.ID})
+		cl, start := call(t, n, 1000)
+		wait(t, cl, 20*time.Second)
+		must(t, gwA.finished(5*time.Second))
+		must(t, gwB.finished(5*time.Second))
+		must(t, p.finished(5*time.Second)) // cancelled when B answered
+		after := sippFirstMessage(t, gwB.uas).Sub(sippFirstMessage(t, gwA.uas))
+		if !carrierGot(cl, "180", "183") {
+			t.Errorf("the caller got no 180/183 (enterprise originate relays none)")
+		}
+		note("ring-all: phone + external number, gateway A 503, B answers", "B's INVITE %d ms after A's; B answered, the phone got CANCEL; the caller got 180 (ring_ready); call done %.1f s after the INVITE (1 s talk)",
+			after.Milliseconds(), time.Since(start).Seconds())
+
+		// ring_all: the phone answers (after 2 s), B only rings
+		gwA.restart(t, "gateway_503.xml")
+		gwB.restart(t, "phone_ring.xml")
+		p.restart(t, "phone_answer_after.xml", "-d", "2000")
+		cl, _ = call(t, n, 500)
+		wait(t, cl, 20*time.Second)
+		must(t, p.finished(5*time.Second))
+		must(t, gwA.finished(5*time.Second))
+		must(t, gwB.finished(5*time.Second)) // rang, then CANCEL
+		cancelled := gwB.uas.endsAt.Sub(sippFirstMessage(t, gwB.uas))
+		note("ring-all: the phone answers after 2 s", "gateway A 503, B rang and got CANCEL %.1f s after its INVITE; the phone's leg bridged", cancelled.Seconds())
+
+		// sequential: the number's turn first (6 s), then a phone
+		b := r.routingPhone(t, 30, "phone_answer.xml")
+		seq := &provisioning.HuntGroup{RoutingMeta: in, Number: "512", Name: "g512", Strategy: provisioning.HuntSequential,
+			Members: []provisioning.HuntMember{{Destination: external, RingSecs: 6}, {Destination: b.dest(), RingSecs: 10}}}
+		must(t, r.svc.CreateHuntGroup(ctx, sc, seq))
+		n = did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: seq.ID})
+		gwA.restart(t, "gateway_503.xml")
+		gwB.restart(t, "phone_answer.xml")
+		cl, start = call(t, n, 500)
+		wait(t, cl, 20*time.Second)
+		must(t, gwA.finished(5*time.Second))
+		must(t, gwB.finished(5*time.Second))
+		if b.finished(100*time.Millisecond) == nil {
+			t.Errorf("the next member rang though the number's second gateway answered")
+		}
+		after = sippFirstMessage(t, gwB.uas).Sub(sippFirstMessage(t, gwA.uas))
+		note("sequential: the number's turn, gateway A 503", "B's INVITE %d ms after A's, within the member's 6 s; B answered; the next member not rung (%.1f s)", after.Milliseconds(), time.Since(start).Seconds())
+
+		// sequential: A rings out: no failover to B, the next member
+		gwA.restart(t, "phone_ring.xml")
+		gwB.restart(t, "phone_answer.xml")
+		cl, start = call(t, n, 500)
+		must(t, gwA.finished(15*time.Second))
+		rang := gwA.uas.endsAt.Sub(start)
+		wait(t, cl, 25*time.Second)
+		must(t, b.finished(5*time.Second))
+		if gwB.finished(100*time.Millisecond) == nil || sippMessages(gwB.uas) != "" {
+			t.Errorf("gateway B got an INVITE after A rang out")
+		}
+		if rang < 5*time.Second || rang > 8*time.Second { // whole seconds, as in sequential
+			t.Errorf("gateway A was cancelled %v after the call started, want ~6 s", rang)
+		}
+		note("sequential: gateway A rings out", "A cancelled after %.1f s (member's 6 s), B never got an INVITE, the next member answered", rang.Seconds())
+
+		// ring_all: nobody answers: every thread ends at the group's time
+		// (the phone's originate_timeout, the gateway's leg_timeout), no
+		// failover to B after A rang out, the group's failover answers
+		fo := r.routingPhone(t, 33, "phone_answer.xml")
+		p.restart(t, "phone_ring.xml")
+		gwA.restart(t, "phone_ring.xml")
+		gwB.restart(t, "phone_answer.xml")
+		short := &provisioning.HuntGroup{RoutingMeta: in, Number: "514", Name: "g514", Strategy: provisioning.HuntRingAll, RingSecs: 5,
+			Members: []provisioning.HuntMember{{Destination: p.dest()}, {Destination: external}}, Failover: fo.dest()}
+		must(t, r.svc.CreateHuntGroup(ctx, sc, short))
+		cl, start = call(t, did(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: short.ID}), 500)
+		must(t, p.finished(15*time.Second))
+		must(t, gwA.finished(5*time.Second))
+		wait(t, cl, 20*time.Second)
+		must(t, fo.finished(5*time.Second))
+		if gwB.finished(100*time.Millisecond) == nil || sippMessages(gwB.uas) != "" {
+			t.Errorf("gateway B got an INVITE after A rang out")
+		}
+		pEnd, aEnd := p.uas.endsAt.Sub(start), gwA.uas.endsAt.Sub(start)
+		for _, d := range []time.Duration{pEnd, aEnd} {
+			if d < 4*time.Second || d > 7*time.Second {
+				t.Errorf("a member was cancelled %v after the call started, want ~5 s (the phone %v, gateway A %v)", d, pEnd, aEnd)
+			}
+		}
+		note("ring-all: nobody answers (group 5 s)", "the phone cancelled after %.1f s, gateway A after %.1f s, B never got an INVITE, the failover phone answered", pEnd.Seconds(), aEnd.Seconds())
+	})
+
 	t.Run("deleted-hunt-group", func(t *testing.T) {
 		a := r.routingPhone(t, 19, "phone_answer.xml")
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: "509", Name: "g509", Strategy: provisioning.HuntRingAll,
@@ -498,9 +669,130 @@ func TestLiveRouting(t *testing.T) {
 		must(t, b.finished(5*time.Second))
 		note("Switchboard down (endpoints closed)", "sequential group via the fallback files: member 1 rang 5 s, member 2 answered")
 	})
+
+	t.Run("round-robin-restart", func(t *testing.T) {
+		// The round-robin memory is in mod_db (the node's database on
+		// disk): a restart of FreeSWITCH between two calls keeps the
+		// rotation.
+		start := os.Getenv(liveStartEnv)
+		if start == "" || node.PIDFile == "" {
+			t.Skipf("set %s (the command that starts this FreeSWITCH) and pid_file to restart the node", liveStartEnv)
+		}
+		a, b, h, n := roundRobin(t, "513", 31, 32)
+		key := fmt.Sprintf("db select/sb_rr/t%dh%d", tenant, h.ID)
+		before := eslBody(eslCommand(t, node, "api "+key))
+		if before != "1" {
+			t.Fatalf("%s after member 1 answered: %q, want 1", key, before)
+		}
+		took := restartNode(t, node, start)
+		r.waitConnected(t)
+		after := eslBody(eslCommand(t, node, "api "+key))
+		a.restart(t, "phone_ring.xml") // a must not be rung now
+		r.register(t, a)
+		r.register(t, b)
+		waitFor(t, 15*time.Second, "both phones registered on the restarted node", func() bool {
+			regs := eslCommand(t, node, "api show registrations")
+			return strings.Contains(regs, a.acct.Username) && strings.Contains(regs, b.acct.Username)
+		})
+		cl, _ := call(t, n, 500)
+		wait(t, cl, 20*time.Second)
+		must(t, b.finished(5*time.Second))
+		if a.finished(100*time.Millisecond) == nil {
+			t.Errorf("the call after the restart rang the member who answered before it")
+		}
+		note("round-robin across a FreeSWITCH restart", "1st call answered by member 1 (%s = %s); FreeSWITCH restarted (%.1f s until ESL and sofia were back), the value read %q; 2nd call answered by member 2, member 1 not rung",
+			key, before, took.Seconds(), after)
+	})
+}
+
+// sippMessages is what a sipp process sent and received so far
+// (-trace_msg).
+func sippMessages(p *livePhone) string {
+	msgs, _ := filepath.Glob(filepath.Join(p.dir, "*_messages.log"))
+	if len(msgs) != 1 {
+		return ""
+	}
+	b, _ := os.ReadFile(msgs[0])
+	return string(b)
+}
+
+// sippFirstMessage is when a sipp process logged its first message: the
+// local time on its first "-----… 2006-01-02 15:04:05.000000" line.
+func sippFirstMessage(t *testing.T, p *livePhone) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(sippMessages(p), "\n") {
+		if rest, ok := strings.CutPrefix(line, "----------------------------------------------- "); ok {
+			at, err := time.ParseInLocation("2006-01-02 15:04:05.000000", strings.TrimSpace(rest), time.Local)
+			if err == nil {
+				return at
+			}
+		}
+	}
+	t.Fatalf("no message time in %s's log", p.name)
+	return time.Time{}
 }
 
 func fmtS(format string, args ...any) string { return strings.TrimSpace(fmt.Sprintf(format, args...)) }
+
+// liveStartEnv is the shell command that starts the live FreeSWITCH
+// (e.g. cd /tmp && /opt/freeswitch/bin/freeswitch -conf … -nc -nonat):
+// TestLiveRouting's round-robin-restart stops the node (SIGTERM to
+// pid_file's process) and starts it again with it.
+const liveStartEnv = "SWITCHBOARD_TEST_FREESWITCH_START"
+
+// restartNode stops the node (SIGTERM, as fsctl shutdown), starts it
+// with the command start and waits until its ESL answers and its sofia
+// profiles run; it returns how long that took.
+func restartNode(t *testing.T, node liveNode, start string) time.Duration {
+	t.Helper()
+	pid := livePID(t, node)
+	began := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "FreeSWITCH to exit", func() bool { return syscall.Kill(pid, 0) != nil })
+	cmd := exec.Command("sh", "-c", start)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives the test
+	if err := cmd.Start(); err != nil {                  // -nc backgrounds it; without, sh runs on
+		t.Fatalf("%s: %v", start, err)
+	}
+	go func() { _ = cmd.Wait() }()
+	waitFor(t, 60*time.Second, "FreeSWITCH's ESL and sofia profiles", func() bool {
+		c, err := net.DialTimeout("tcp", node.ESL, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		st := eslCommand(t, node, "api sofia status")
+		return strings.Count(st, "RUNNING") >= 2
+	})
+	return time.Since(began)
+}
+
+// livePID is the node's process id, read from pid_file.
+func livePID(t *testing.T, node liveNode) int {
+	t.Helper()
+	b, err := os.ReadFile(node.PIDFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", node.PIDFile, err)
+	}
+	return pid
+}
+
+// eslBody is the body of an api reply as eslCommand returns it.
+func eslBody(reply string) string {
+	for {
+		line, rest, ok := strings.Cut(reply, "\n")
+		if !ok || !strings.HasPrefix(line, "Content-") {
+			return strings.TrimSpace(reply)
+		}
+		reply = rest
+	}
+}
 
 // liveSetupEnv turns on TestLiveRoutingSetupTime: the number of calls
 // per case (e.g. 30).

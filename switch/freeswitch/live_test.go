@@ -437,14 +437,7 @@ func TestLiveHeartbeat(t *testing.T) {
 	if node.PIDFile == "" {
 		t.Skip("pid_file is not set: the heartbeat test stops FreeSWITCH's process for a few seconds")
 	}
-	b, err := os.ReadFile(node.PIDFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("%s: %v", node.PIDFile, err)
-	}
+	pid := livePID(t, node)
 	r := newLiveRig(t, node)
 	r.waitConnected(t)
 	before := r.state()

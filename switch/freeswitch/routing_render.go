@@ -308,18 +308,25 @@ func (r *renderer) extension(x *provisioning.Extension) {
 	}
 	if f := x.FollowMe; f != nil {
 		for _, s := range f.Steps {
-			leg := r.targets(s.Destination, 0)
-			if len(leg) == 0 {
-				continue
-			}
-			vars := []string{"leg_timeout=" + strconv.Itoa(s.RingSecs)}
+			var vars []string
 			if f.CallerIDNumber != "" {
 				vars = append(vars, "origination_caller_id_number="+f.CallerIDNumber)
 			}
 			if f.CallerIDName != "" {
 				vars = append(vars, "origination_caller_id_name="+dialVar(xmlNoExpansion(f.CallerIDName)))
 			}
-			c.acts = append(c.acts, act{app: "bridge", data: legs(leg, vars, ",")})
+			var rings []string
+			for _, t := range r.targets(s.Destination, 0) {
+				if len(t.failover) > 0 {
+					rings = append(rings, ring(t, s.RingSecs, nil, vars))
+				} else {
+					rings = append(rings, ring(t, s.RingSecs, vars, nil))
+				}
+			}
+			if len(rings) == 0 {
+				continue
+			}
+			c.acts = append(c.acts, act{app: "bridge", data: strings.Join(rings, ",")})
 		}
 	}
 	r.ext(key, key, false, c)
@@ -353,11 +360,15 @@ type target struct {
 	dial   string // user/u@d, sofia/gateway/g/n, error/...
 	aor    string // the account's AOR, for skip_busy
 	member int    // the hunt group member index, -1 elsewhere
+	// failover are the dial strings of the external number through the
+	// route's other gateways, tried in order after dial fails with a
+	// congestion cause (see chain).
+	failover []string
 }
 
 // targets are the legs ringing d dials: an account's phone, what an
-// extension points at, an external number through the first gateway of
-// its outbound route (Trace's targets).
+// extension points at, an external number through the gateways of its
+// outbound route (Trace's targets).
 func (r *renderer) targets(d provisioning.Destination, depth int) []target {
 	switch d.Kind {
 	case provisioning.DestAccount:
@@ -370,10 +381,16 @@ func (r *renderer) targets(d provisioning.Destination, depth int) []target {
 		}
 	case provisioning.DestExternal:
 		out := r.p.RouteFor(d.Number)
-		if len(out.Gateways) == 0 {
+		var dials []string
+		for _, g := range out.Gateways {
+			if g != nil {
+				dials = append(dials, "sofia/gateway/"+g.Name+"/"+out.Number)
+			}
+		}
+		if len(dials) == 0 {
 			return []target{{dial: "error/NO_ROUTE_DESTINATION", member: -1}}
 		}
-		return []target{{dial: "sofia/gateway/" + out.Gateways[0].Name + "/" + out.Number, member: -1}}
+		return []target{{dial: dials[0], failover: dials[1:], member: -1}}
 	}
 	return nil
 }
@@ -389,6 +406,45 @@ func legs(ts []target, vars []string, sep string) string {
 		}
 	}
 	return strings.Join(parts, sep)
+}
+
+// failoverReject is fail_on_single_reject for a failover chain: '!' and
+// the congestion causes (':' between them: ',' and '|' split dial
+// strings). switch_ivr_originate looks the cause of a failed leg up in
+// it as a substring: a cause listed lets the originate go on to the next
+// '|' element (the next gateway), any other (busy, no answer, rejected)
+// ends the whole originate.
+var failoverReject = "!" + strings.ReplaceAll(causesCongestion, "|", ":")
+
+// ring writes the dial string that rings t for secs: one leg with
+// leg_timeout, or, when t has gateways to fail over to, the gateways in
+// order joined by '|', each leg with leg_timeout, under
+// fail_on_single_reject=failoverReject. In switch_ivr_originate, '|'
+// moves on whenever an element fails, unless fail_on_single_reject names
+// the element's cause: so the next gateway is tried after a 503 or an
+// unreachable gateway, never after the number rang out (leg_timeout
+// hangs the leg up with ALLOTTED_TIMEOUT), was busy or refused. The
+// time is per leg, not originate_timeout: with a cause list in
+// fail_on_single_reject, the originate's own timeout is not acted on
+// while a leg is up (the check at the timeout lets the originate go on
+// unless a leg is down with a listed cause), so a ringing gateway would
+// ring for ever (seen on FreeSWITCH 1.10.12). A gateway tried after
+// another failed gets the whole ring time again (the first's time before
+// it failed is not taken off: for a 503, a few milliseconds). legVars go
+// on every leg ([]), chainVars only on a chain ({}: they apply to its
+// every leg).
+func ring(t target, secs int, legVars, chainVars []string) string {
+	lv := append([]string{"leg_timeout=" + strconv.Itoa(secs)}, legVars...)
+	if len(t.failover) == 0 {
+		return legs([]target{t}, lv, ",")
+	}
+	vars := append([]string{"fail_on_single_reject=" + failoverReject}, chainVars...)
+	dials := append([]string{t.dial}, t.failover...)
+	gws := make([]target, len(dials))
+	for i, d := range dials {
+		gws[i] = target{dial: d}
+	}
+	return "{" + strings.Join(vars, ",") + "}" + legs(gws, lv, "|")
 }
 
 // dialVar makes a free-text value safe inside a dial string's [] or {}:
@@ -459,15 +515,23 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 	}
 }
 
-// huntGroup renders a group's bridge. ring_all is one bridge of every
-// member for the group's time; the other strategies are one bridge of
-// the members in turn ('|'), each for its ring time bounded by what is
-// left of the group's (as Trace counts). round_robin and random render
-// one bridge per starting member: round_robin starts after the member
-// who answered last (remembered in mod_hash by execute_on_answer on that
-// member's leg), random at a member drawn by mod_expr when the call
-// arrives. skip_busy dials error/USER_BUSY instead of a member that has
-// a channel (show channels like <aor>), chosen when the call arrives.
+// huntGroup renders a group's bridges. ring_all is one bridge of every
+// member for the group's time: a plain ',' bridge, or, when an external
+// member has gateways to fail over to, an enterprise originate (see
+// ringAll). The other strategies are one bridge per member turn, each
+// for the member's ring time bounded by what is left of the group's (as
+// Trace counts), so that an external member's gateways can fail over
+// within its turn (ring) and the turns still follow one another
+// (continue_on_fail, set by the entry point). round_robin and random
+// render the turns once per starting member: round_robin starts after
+// the member who answered last (remembered in mod_db by
+// execute_on_answer on that member's legs: the node's database on disk,
+// so it survives a restart of FreeSWITCH), random at a member drawn by
+// mod_expr when the call arrives. A member left out while its phone is
+// on a call (Plan.SkipsBusy: the group's skip_busy, or an extension
+// member with call waiting off) dials error/USER_BUSY instead of its
+// phone when it has a channel (show channels like <aor>), chosen when
+// the call arrives.
 func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	key := label(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 	var members []target
@@ -478,16 +542,14 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 		}
 	}
 	rrKey := fmt.Sprintf("t%dh%d", r.p.Tenant.ID, h.ID)
-	if h.SkipBusy {
-		for i := range members {
-			t := &members[i]
-			if t.aor == "" {
-				continue
-			}
-			v := fmt.Sprintf("sb_%s_m%d", rrKey, i)
-			r.ext(key, fmt.Sprintf("%s-busy%d", key, i), true, dest(key), onCallCheck(t.aor, v, t.dial))
-			t.dial = "${" + v + "}"
+	for i := range members {
+		t := &members[i]
+		if t.aor == "" || !r.p.SkipsBusy(h, t.member) {
+			continue
 		}
+		v := fmt.Sprintf("sb_%s_m%d", rrKey, i)
+		r.ext(key, fmt.Sprintf("%s-busy%d", key, i), true, dest(key), onCallCheck(t.aor, v, t.dial))
+		t.dial = "${" + v + "}"
 	}
 	failover := r.run(h.Failover)
 	if h.Failover.IsZero() {
@@ -495,10 +557,7 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	}
 	if h.Strategy == provisioning.HuntRingAll {
 		c := dest(key)
-		if len(members) > 0 {
-			c.acts = append(c.acts, act{app: "bridge", data: legs(members, []string{"leg_timeout=" + strconv.Itoa(h.GroupRing())}, ",")})
-		}
-		c.acts = append(c.acts, failover)
+		c.acts = append(ringAll(members, h.GroupRing()), failover)
 		r.ext(key, key, false, c)
 		return
 	}
@@ -506,7 +565,7 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	if h.Strategy == provisioning.HuntRoundRobin || h.Strategy == provisioning.HuntRandom {
 		rotations = len(h.Members)
 	}
-	selector := "${hash(select/sb_rr/" + rrKey + ")}"
+	selector := "${db(select/sb_rr/" + rrKey + ")}"
 	if h.Strategy == provisioning.HuntRandom {
 		v := "sb_" + rrKey + "_start"
 		selector = "${" + v + "}"
@@ -523,7 +582,7 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 			c = append(c, cond{field: selector, expr: "^" + strconv.Itoa(start) + "$"})
 		}
 		last := &c[len(c)-1]
-		if b := r.sequence(h, members, start, rrKey); b != "" {
+		for _, b := range r.sequence(h, members, start, rrKey) {
 			last.acts = append(last.acts, act{app: "bridge", data: b})
 		}
 		last.acts = append(last.acts, failover)
@@ -531,12 +590,52 @@ func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	}
 }
 
-// sequence is the '|' bridge of a sequential group's members from member
-// start on, each for min(its time, what is left of the group's).
-func (r *renderer) sequence(h *provisioning.HuntGroup, members []target, start int, rrKey string) string {
+// ringAll is the actions that ring every member together for secs. With
+// no gateway failover it is one ',' bridge, each leg with leg_timeout.
+// With one it is an enterprise originate: one thread per member (':_:'),
+// each its own originate, a phone's with originate_timeout=secs (a
+// thread's default is 60 s), the external member's its gateways in
+// order (ring); the first thread to
+// answer wins and the others are cancelled (LOSE_RACE), with no extra
+// channel (a loopback leg would add CDRs). An enterprise originate
+// forces ignore_early_media on its threads and relays nothing to the
+// caller (switch_ivr_enterprise_originate: it only pre-answers for a
+// ringback variable), so ring_ready first sends the caller its 180; and
+// it leaves originate_disposition at "failure" (a plain originate sets
+// the cause), so the cause (originate_failed_cause, set by the bridge)
+// is copied there for what follows (the failover's hangup).
+func ringAll(members []target, secs int) []act {
+	if len(members) == 0 {
+		return nil
+	}
+	enterprise := false
+	for _, t := range members {
+		enterprise = enterprise || len(t.failover) > 0
+	}
+	if !enterprise {
+		return []act{{app: "bridge", data: legs(members, []string{"leg_timeout=" + strconv.Itoa(secs)}, ",")}}
+	}
+	threads := make([]string, len(members))
+	for i, t := range members {
+		if len(t.failover) > 0 {
+			threads[i] = ring(t, secs, nil, nil)
+		} else {
+			threads[i] = "{originate_timeout=" + strconv.Itoa(secs) + "}" + t.dial
+		}
+	}
+	return []act{
+		{app: "ring_ready", data: ""},
+		{app: "bridge", data: strings.Join(threads, ":_:")},
+		{app: "set", data: "originate_disposition=${originate_failed_cause}"},
+	}
+}
+
+// sequence is the bridges of a group's member turns from member start
+// on, each for min(its time, what is left of the group's).
+func (r *renderer) sequence(h *provisioning.HuntGroup, members []target, start int, rrKey string) []string {
 	n := len(h.Members)
 	left := h.GroupRing()
-	var parts []string
+	var out []string
 	for k := range n {
 		i := (start + k) % n
 		if left <= 0 {
@@ -544,18 +643,21 @@ func (r *renderer) sequence(h *provisioning.HuntGroup, members []target, start i
 		}
 		secs := min(h.MemberRing(i), left)
 		left -= secs
+		var vars []string
+		if h.Strategy == provisioning.HuntRoundRobin {
+			vars = append(vars, fmt.Sprintf("execute_on_answer=db insert/sb_rr/%s/%d", rrKey, (i+1)%n))
+		}
+		var rings []string
 		for _, t := range members {
-			if t.member != i {
-				continue
+			if t.member == i {
+				rings = append(rings, ring(t, secs, vars, nil))
 			}
-			vars := []string{"leg_timeout=" + strconv.Itoa(secs)}
-			if h.Strategy == provisioning.HuntRoundRobin {
-				vars = append(vars, fmt.Sprintf("execute_on_answer=hash insert/sb_rr/%s/%d", rrKey, (i+1)%n))
-			}
-			parts = append(parts, legs([]target{t}, vars, ","))
+		}
+		if len(rings) > 0 {
+			out = append(out, strings.Join(rings, ","))
 		}
 	}
-	return strings.Join(parts, "|")
+	return out
 }
 
 // condition sets sb_c<id> to match when one of its windows (in its time

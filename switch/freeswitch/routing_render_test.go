@@ -30,10 +30,13 @@ type routingFixture struct {
 	// ids of the objects the tests call
 	accounts                            []*provisioning.Account
 	ringAll, seq, rr, random, busyGroup *provisioning.HuntGroup
-	office, vip, night                  *provisioning.Condition
-	x100, x101                          *provisioning.Extension
-	mobile, sipURI                      *provisioning.CustomDestination
-	gwA, gwB                            *provisioning.Gateway
+	// groups whose members are an extension with call waiting off and an
+	// external number whose route has two gateways
+	seqOut, ringOut    *provisioning.HuntGroup
+	office, vip, night *provisioning.Condition
+	x100, x101         *provisioning.Extension
+	mobile, sipURI     *provisioning.CustomDestination
+	gwA, gwB           *provisioning.Gateway
 }
 
 func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
@@ -120,13 +123,20 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		must(svc.CreateForward(ctx, sc, fw))
 	}
 	off := false // call waiting off: one with forwards, one without
+	var waitless []provisioning.Destination
 	for i, n := range []string{"102", "103"} {
 		x := &provisioning.Extension{RoutingMeta: in, Number: n, Name: "no waiting " + n, Destination: acct(1 + i), CallWaiting: &off}
 		if n == "103" { // the caller ID its phone's outside calls carry
 			x.CallerIDNumber, x.CallerIDName = "+15145550103", "Front ${desk}"
 		}
 		must(svc.CreateExtension(ctx, sc, x))
+		waitless = append(waitless, provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 	}
+	mobile := provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550142"} // nanp: carrier-a, then carrier-b
+	f.seqOut = group("505", provisioning.HuntSequential, false, 0, provisioning.Destination{},
+		m(waitless[1], 10), m(mobile, 12), m(acct(0), 10))
+	f.ringOut = group("506", provisioning.HuntRingAll, false, 20, provisioning.Destination{},
+		m(acct(0), 0), m(waitless[0], 0), m(mobile, 0))
 	for i, d := range []provisioning.Destination{
 		{Kind: provisioning.DestCondition, ID: f.vip.ID},
 		{Kind: provisioning.DestHuntGroup, ID: f.rr.ID},
@@ -298,6 +308,15 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 			{"101", []string{"202@acme.example"}, trace("101")}, // call waiting on: it rings
 			{"504", []string{"2201@acme.example"}, trace("504")},
 			{"504", []string{"201@acme.example"}, "phone busy\n" + strings.SplitN(trace("504"), "\n", 2)[1]},
+			// Plan.SkipsBusy: in groups without skip_busy, an extension
+			// member with call waiting off is left out while its phone is
+			// on a call (sequential: its turn fails at once; ring-all:
+			// its leg), other members are rung all the same
+			{"505", []string{"203@acme.example"}, "phone busy\n" + strings.SplitN(trace("505"), "\n", 2)[1]},
+			{"505", []string{"201@acme.example"}, trace("505")},
+			{"506", []string{"202@acme.example"}, strings.Replace(trace("506"), "202@acme.example", "error/USER_BUSY", 1)},
+			{"506", []string{"201@acme.example"}, trace("506")},
+			{"501", []string{"201@acme.example"}, trace("501")}, // an extension member with call waiting on
 		} {
 			if got := dp.call(t, ctx, tc.num, "2001", at, tc.onCall...); got != tc.want {
 				t.Errorf("%s with %v on a call:\n%swant:\n%s", tc.num, tc.onCall, got, tc.want)
@@ -351,7 +370,12 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 				if len(out.Gateways) == 0 {
 					ts = append(ts, "error/NO_ROUTE_DESTINATION")
 				} else {
-					ts = append(ts, out.Gateways[0].Name+"/"+out.Number)
+					// every gateway of the route, in failover order
+					var gws []string
+					for _, g := range out.Gateways {
+						gws = append(gws, g.Name)
+					}
+					ts = append(ts, strings.Join(gws, ">")+"/"+out.Number)
 				}
 			}
 			fmt.Fprintf(&b, "ring %s %ds\n", strings.Join(ts, ","), s.Secs)
@@ -443,6 +467,8 @@ type simCall struct {
 	// onCall are the phones (user@domain) on a call: each has a channel
 	// named sofia/internal/<phone>.
 	onCall []string
+	// ringReady: ring_ready ran (the caller got its 180).
+	ringReady bool
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -608,7 +634,7 @@ func (c *simCall) expand(s string) string {
 				}
 			}
 			return fmt.Sprintf("%s\n%d total.\n", out, n)
-		case strings.HasPrefix(name, "hash(select/"):
+		case strings.HasPrefix(name, "db(select/"):
 			return ""
 		case strings.HasPrefix(name, "expr("):
 			return "0"
@@ -636,7 +662,12 @@ func (c *simCall) run(ctx string, a simAction) {
 		f := strings.Fields(data)
 		c.exec(f[2], f[0])
 		c.done = true
+	case "ring_ready":
+		c.ringReady = true
 	case "hangup":
+		if !regexp.MustCompile(`^[A-Z_]+$`).MatchString(data) {
+			c.t.Errorf("hangup %q (from %q): not a cause name", data, a.Data)
+		}
 		if c.depth > 1 || data == "CALL_REJECTED" || data == "USER_BUSY" || data == "NO_ROUTE_DESTINATION" {
 			if data == "USER_BUSY" {
 				c.out.WriteString("busy\n")
@@ -655,21 +686,73 @@ func (c *simCall) run(ctx string, a simAction) {
 var legVarsRe = regexp.MustCompile(`^\[([^\]]*)\]`)
 
 // bridge rings (phones and gateway legs of a group) or dials out (one
-// gateway leg, or a profile); nobody answers, gateways answer 503.
+// gateway leg without variables, or a profile); nobody answers, gateways
+// answer 503. It reads the bridge as switch_ivr_originate does: ':_:'
+// threads of an enterprise originate (each its own originate, the caller
+// hearing only what ring_ready sent), each thread's {} variables, '|'
+// elements tried in turn, ',' legs together with their [] variables. A
+// '|' chain must be the gateways of one number failing over on
+// congestion only (fail_on_single_reject=failoverReject, each leg with
+// its leg_timeout): it is written as one target, gw1>gw2/number. Every
+// leg of a ring must ring for the same time (leg_timeout, or the
+// thread's originate_timeout).
 func (c *simCall) bridge(data string) {
-	for _, seq := range splitTop(data, '|') {
-		var targets []string
-		secs, gatewayOnly := 0, true
-		for _, leg := range splitTop(seq, ',') {
-			if m := legVarsRe.FindStringSubmatch(leg); m != nil {
-				leg = leg[len(m[0]):]
-				for _, kv := range strings.Split(m[1], ",") {
-					if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
-						secs, _ = strconv.Atoi(v)
-					}
-				}
-				gatewayOnly = false
+	threads := strings.Split(data, ":_:")
+	if len(threads) > 1 && !c.ringReady {
+		c.t.Errorf("enterprise originate %q without ring_ready first: the caller hears nothing", data)
+	}
+	var targets []string
+	secs, gatewayOnly := -1, true
+	ringFor := func(n int) {
+		if secs != -1 && secs != n {
+			c.t.Errorf("bridge %q: legs ring for different times (%d, %d s)", data, secs, n)
+		}
+		secs = n
+	}
+	for _, th := range threads {
+		tvars := map[string]string{}
+		if strings.HasPrefix(th, "{") {
+			end := strings.Index(th, "}")
+			for _, kv := range strings.Split(th[1:end], ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				tvars[k] = v
 			}
+			th = th[end+1:]
+			gatewayOnly = false
+		}
+		elems := splitTop(th, '|')
+		if len(elems) > 1 {
+			// a failover chain
+			var gws []string
+			num := ""
+			for _, e := range elems {
+				if !strings.Contains(e, "leg_timeout=") {
+					// originate_timeout is not acted on under a cause list
+					// in fail_on_single_reject: only leg_timeout ends a leg
+					c.t.Errorf("bridge %q: a failover chain's legs without leg_timeout ring for ever", data)
+				}
+				e, _ = legVars(e, ringFor)
+				rest, ok := strings.CutPrefix(e, "sofia/gateway/")
+				gw, n, _ := strings.Cut(rest, "/")
+				if !ok || num != "" && n != num || strings.Contains(e, ",") {
+					c.t.Errorf("bridge %q: a '|' chain that is not one number's gateways", data)
+				}
+				num = n
+				gws = append(gws, gw)
+			}
+			if tvars["fail_on_single_reject"] != failoverReject {
+				c.t.Errorf("bridge %q: a failover chain without fail_on_single_reject=%s: a ring-out or busy would try the next gateway", data, failoverReject)
+			}
+			targets = append(targets, strings.Join(gws, ">")+"/"+num)
+			continue
+		}
+		if v, ok := tvars["originate_timeout"]; ok {
+			n, _ := strconv.Atoi(v)
+			ringFor(n)
+		}
+		for _, leg := range splitTop(th, ',') {
+			leg, hasVars := legVars(leg, ringFor)
+			gatewayOnly = gatewayOnly && !hasVars
 			switch {
 			case strings.HasPrefix(leg, "user/"):
 				targets = append(targets, strings.TrimPrefix(leg, "user/"))
@@ -683,25 +766,46 @@ func (c *simCall) bridge(data string) {
 				gatewayOnly = false
 			}
 		}
-		if len(targets) == 1 && targets[0] == "error/USER_BUSY" {
-			c.out.WriteString("phone busy\n")
-			c.vars["originate_disposition"] = "USER_BUSY"
-			continue
-		}
-		if gatewayOnly && len(targets) == 1 {
-			gw, num, _ := strings.Cut(targets[0], "/")
-			c.dialOut(gw, num)
-			continue
-		}
-		fmt.Fprintf(&c.out, "ring %s %ds\n", strings.Join(targets, ","), secs)
-		c.vars["originate_disposition"] = "NO_ANSWER"
 	}
+	cause := "NO_ANSWER"
+	switch {
+	case len(targets) == 1 && targets[0] == "error/USER_BUSY":
+		c.out.WriteString("phone busy\n")
+		cause = "USER_BUSY"
+	case gatewayOnly && len(targets) == 1:
+		gw, num, _ := strings.Cut(targets[0], "/")
+		c.dialOut(gw, num)
+		cause = "NORMAL_TEMPORARY_FAILURE"
+	default:
+		fmt.Fprintf(&c.out, "ring %s %ds\n", strings.Join(targets, ","), max(secs, 0))
+	}
+	// as mod_dptools and switch_ivr_(enterprise_)originate leave them
+	c.vars["originate_failed_cause"] = cause
+	c.vars["originate_disposition"] = cause
+	if len(threads) > 1 {
+		c.vars["originate_disposition"] = "failure"
+	}
+}
+
+// legVars strips a leg's [] variables, passing its leg_timeout to
+// ringFor; hasVars when it had some.
+func legVars(leg string, ringFor func(int)) (rest string, hasVars bool) {
+	m := legVarsRe.FindStringSubmatch(leg)
+	if m == nil {
+		return leg, false
+	}
+	for _, kv := range strings.Split(m[1], ",") {
+		if v, ok := strings.CutPrefix(kv, "leg_timeout="); ok {
+			n, _ := strconv.Atoi(v)
+			ringFor(n)
+		}
+	}
+	return leg[len(m[0]):], true
 }
 
 // dialOut records one gateway tried; consecutive tries of the same
 // number are one dial with its gateways in order.
 func (c *simCall) dialOut(gw, num string) {
-	c.vars["originate_disposition"] = "NORMAL_TEMPORARY_FAILURE"
 	s := c.out.String()
 	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 	last := lines[len(lines)-1]

@@ -1,0 +1,47 @@
+package freeswitch
+
+import (
+	"strings"
+	"testing"
+)
+
+// switchCauses are FreeSWITCH 1.10.12's cause names (CAUSE_CHART in
+// switch_channel.c).
+var switchCauses = strings.Fields(`NONE UNALLOCATED_NUMBER NO_ROUTE_TRANSIT_NET NO_ROUTE_DESTINATION CHANNEL_UNACCEPTABLE
+CALL_AWARDED_DELIVERED NORMAL_CLEARING USER_BUSY NO_USER_RESPONSE NO_ANSWER SUBSCRIBER_ABSENT CALL_REJECTED
+NUMBER_CHANGED REDIRECTION_TO_NEW_DESTINATION EXCHANGE_ROUTING_ERROR DESTINATION_OUT_OF_ORDER INVALID_NUMBER_FORMAT
+FACILITY_REJECTED RESPONSE_TO_STATUS_ENQUIRY NORMAL_UNSPECIFIED NORMAL_CIRCUIT_CONGESTION NETWORK_OUT_OF_ORDER
+NORMAL_TEMPORARY_FAILURE SWITCH_CONGESTION ACCESS_INFO_DISCARDED REQUESTED_CHAN_UNAVAIL PRE_EMPTED
+FACILITY_NOT_SUBSCRIBED OUTGOING_CALL_BARRED INCOMING_CALL_BARRED BEARERCAPABILITY_NOTAUTH BEARERCAPABILITY_NOTAVAIL
+SERVICE_UNAVAILABLE BEARERCAPABILITY_NOTIMPL CHAN_NOT_IMPLEMENTED FACILITY_NOT_IMPLEMENTED SERVICE_NOT_IMPLEMENTED
+INVALID_CALL_REFERENCE INCOMPATIBLE_DESTINATION INVALID_MSG_UNSPECIFIED MANDATORY_IE_MISSING MESSAGE_TYPE_NONEXIST
+WRONG_MESSAGE IE_NONEXIST INVALID_IE_CONTENTS WRONG_CALL_STATE RECOVERY_ON_TIMER_EXPIRE MANDATORY_IE_LENGTH_ERROR
+PROTOCOL_ERROR INTERWORKING SUCCESS ORIGINATOR_CANCEL CRASH SYSTEM_SHUTDOWN LOSE_RACE MANAGER_REQUEST BLIND_TRANSFER
+ATTENDED_TRANSFER ALLOTTED_TIMEOUT USER_CHALLENGE MEDIA_TIMEOUT PICKED_OFF USER_NOT_REGISTERED PROGRESS_TIMEOUT
+INVALID_GATEWAY GATEWAY_DOWN INVALID_URL INVALID_PROFILE NO_PICKUP SRTP_READ_ERROR BOWOUT BUSY_EVERYWHERE DECLINE
+DOES_NOT_EXIST_ANYWHERE NOT_ACCEPTABLE UNWANTED NO_IDENTITY BAD_IDENTITY_INFO UNSUPPORTED_CERTIFICATE INVALID_IDENTITY
+STALE_DATE REJECT_ALL`)
+
+// TestFailoverRejectCauses: switch_ivr_originate looks a failed leg's
+// cause up in fail_on_single_reject as a substring (switch_stristr), so
+// failoverReject must hold exactly the congestion causes: every other
+// cause (a ring-out, busy, a refusal) ends the chain instead of trying
+// the next gateway.
+func TestFailoverRejectCauses(t *testing.T) {
+	congestion := map[string]bool{}
+	for _, c := range strings.Split(causesCongestion, "|") {
+		congestion[c] = true
+	}
+	if !strings.HasPrefix(failoverReject, "!") || strings.ContainsAny(failoverReject, ",|[]{}") {
+		t.Fatalf("failoverReject %q: want '!' and no dial-string separators", failoverReject)
+	}
+	for _, c := range switchCauses {
+		if got := strings.Contains(failoverReject, c); got != congestion[c] {
+			t.Errorf("cause %s: found in fail_on_single_reject %v, congestion %v", c, got, congestion[c])
+		}
+		delete(congestion, c)
+	}
+	for c := range congestion {
+		t.Errorf("congestion cause %s is not a FreeSWITCH cause", c)
+	}
+}
