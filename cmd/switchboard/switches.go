@@ -168,7 +168,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
-		Router: freeswitch.ServiceRouter(svc),
+		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
@@ -189,7 +189,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		// it, for when Switchboard is down.
 		rf := freeswitch.NewRoutingFallback(freeswitch.RoutingFallbackConfig{
 			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter,
-			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, Keeper: genfile.Config{Logger: log},
+			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, Keeper: genfile.Config{Logger: log},
 		})
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)

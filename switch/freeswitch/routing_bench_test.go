@@ -93,7 +93,7 @@ func BenchmarkXMLCurlRouting(b *testing.B) {
 		t := tenants[rnd.IntN(len(tenants))]
 		p, err := svc.TenantPlan(ctx, t.ID)
 		must2(b, err)
-		renderPlan(p, "external", "default")
+		renderPlan(p, renderOptions{Profile: "external", Else: "default"})
 	})
 }
 

@@ -56,7 +56,7 @@ func TestRoutingFallbackFile(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
 		fc := &reloadFakeCommander{}
-		rf := NewRoutingFallback(RoutingFallbackConfig{Node: "fs1", Dir: t.TempDir(), Plans: ServicePlans(f.svc), Commander: fc,
+		rf := NewRoutingFallback(RoutingFallbackConfig{Node: "fs1", Dir: t.TempDir(), Plans: ServicePlans(f.svc), Commander: fc, SoundsDir: testRenderOptions.SoundsDir,
 			Keeper: genfile.Config{Debounce: 10 * time.Millisecond}})
 		f.svc.AddSink(rf)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -69,7 +69,7 @@ func TestRoutingFallbackFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := read(), string(renderRoutingFallback("fs1", []*provisioning.Plan{p}, "external", "default")); got != want {
+		if got, want := read(), string(renderRoutingFallback("fs1", []*provisioning.Plan{p}, testRenderOptions)); got != want {
 			t.Errorf("file differs from the rendering")
 		}
 		waitFor(t, 5*time.Second, "reloadxml", func() bool { fc.mu.Lock(); defer fc.mu.Unlock(); return fc.seen["reloadxml"] > 0 })

@@ -121,14 +121,25 @@ type renderer struct {
 	ctx     string
 	profile string // the sofia profile of SIP URIs sent straight out
 	else_   string // the context of numbers the plan does not route
+	sounds  string // the node's sounds_dir
 	out     *routingRender
 }
 
-// renderPlan renders p. profile is the sofia profile custom SIP URIs
-// leave through; elseContext the context numbers the plan does not know
-// are sent to ("" hangs them up).
-func renderPlan(p *provisioning.Plan, profile, elseContext string) *routingRender {
-	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: profile, else_: elseContext,
+// renderOptions are a node's settings the rendering depends on.
+type renderOptions struct {
+	// Profile is the sofia profile custom SIP URIs leave through.
+	Profile string
+	// Else is the context numbers the plan does not know are sent to
+	// ("" hangs them up).
+	Else string
+	// SoundsDir is the node's sounds_dir (SoundPath); "": menus wait for
+	// keys in silence.
+	SoundsDir string
+}
+
+// renderPlan renders p for a node with options o.
+func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir,
 		out: &routingRender{byKey: map[string]string{}}}
 	r.out.context = r.ctx
 	for _, x := range p.Extensions {
@@ -136,6 +147,11 @@ func renderPlan(p *provisioning.Plan, profile, elseContext string) *routingRende
 	}
 	for _, h := range p.HuntGroups {
 		r.number(h.Number, provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
+	}
+	for _, m := range p.IVRs {
+		if m.Number != "" {
+			r.number(m.Number, provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID})
+		}
 	}
 	for _, x := range p.Extensions {
 		r.extension(x)
@@ -148,6 +164,9 @@ func renderPlan(p *provisioning.Plan, profile, elseContext string) *routingRende
 	}
 	for _, c := range p.Customs {
 		r.custom(c)
+	}
+	for _, m := range p.IVRs {
+		r.menu(m)
 	}
 	ids := make([]int64, 0, len(p.Accounts))
 	for id := range p.Accounts {
@@ -174,6 +193,8 @@ func label(d provisioning.Destination) string {
 		return "sb-c" + strconv.FormatInt(d.ID, 10)
 	case provisioning.DestCustom:
 		return "sb-d" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestIVR:
+		return "sb-v" + strconv.FormatInt(d.ID, 10)
 	case provisioning.DestExternal:
 		return "sb-o" + d.Number
 	}

@@ -1,19 +1,24 @@
 package freeswitch
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/audio"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -37,6 +42,7 @@ type routingFixture struct {
 	x100, x101         *provisioning.Extension
 	mobile, sipURI     *provisioning.CustomDestination
 	gwA, gwB           *provisioning.Gateway
+	mainMenu, subMenu  *provisioning.IVRMenu
 }
 
 func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
@@ -137,6 +143,29 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		m(waitless[1], 10), m(mobile, 12), m(acct(0), 10))
 	f.ringOut = group("506", provisioning.HuntRingAll, false, 20, provisioning.Destination{},
 		m(acct(0), 0), m(waitless[0], 0), m(mobile, 0))
+	// IVR menus: 800 (keys 1, # and 0 to a submenu whose 9 comes back,
+	// direct dialling, timeout to 101, invalid unset: hang up).
+	clip := &audio.Clip{Rate: 8000, Samples: make([]int16, 4000)}
+	for i := range clip.Samples {
+		clip.Samples[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	var wav bytes.Buffer
+	must(clip.WriteWAV(&wav))
+	greeting := &provisioning.Sound{TenantID: f.tenant.ID, Name: "greeting"}
+	must(svc.CreateSound(ctx, sc, greeting, bytes.NewReader(wav.Bytes())))
+	f.subMenu = &provisioning.IVRMenu{RoutingMeta: in, Name: "support", GreetingSoundID: greeting.ID, TimeoutSecs: 3,
+		Options: []provisioning.IVROption{{Digit: "1", Destination: acct(2)}}, Timeout: provisioning.Destination{Kind: provisioning.DestBusy}}
+	must(svc.CreateIVRMenu(ctx, sc, f.subMenu))
+	f.mainMenu = &provisioning.IVRMenu{RoutingMeta: in, Number: "800", Name: "main", GreetingSoundID: greeting.ID, InvalidSoundID: &greeting.ID, DirectDial: true,
+		Options: []provisioning.IVROption{{Digit: "1", Destination: x}, {Digit: "#", Destination: provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: f.ringAll.ID}},
+			{Digit: "0", Destination: provisioning.Destination{Kind: provisioning.DestIVR, ID: f.subMenu.ID}}},
+		Timeout: provisioning.Destination{Kind: provisioning.DestExtension, ID: f.x101.ID}}
+	must(svc.CreateIVRMenu(ctx, sc, f.mainMenu))
+	_, err := svc.UpdateIVRMenu(ctx, sc, f.subMenu.ID, func(m *provisioning.IVRMenu) error {
+		m.Options = append(m.Options, provisioning.IVROption{Digit: "9", Destination: provisioning.Destination{Kind: provisioning.DestIVR, ID: f.mainMenu.ID}})
+		return nil
+	})
+	must(err)
 	for i, d := range []provisioning.Destination{
 		{Kind: provisioning.DestCondition, ID: f.vip.ID},
 		{Kind: provisioning.DestHuntGroup, ID: f.rr.ID},
@@ -145,6 +174,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		{Kind: provisioning.DestCondition, ID: f.night.ID},
 		acct(3),
 		acct(1),
+		{Kind: provisioning.DestIVR, ID: f.mainMenu.ID},
 	} {
 		n := fmt.Sprintf("+1514555010%d", i)
 		d := d
@@ -160,10 +190,13 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 // TestRoutingRenderGolden compares the rendered context with
 // testdata/routing/*.xml (go test -update rewrites it) and checks that
 // it is well-formed.
+// testRenderOptions are the fixture node's settings.
+var testRenderOptions = renderOptions{Profile: "external", Else: "default", SoundsDir: "/usr/share/freeswitch/sounds/switchboard"}
+
 func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
-		got := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default")
+		got := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions)
 		golden := filepath.Join("testdata", "routing", "tenant.xml")
 		if *update && db.Engine == sqldb.SQLite {
 			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -195,7 +228,7 @@ func TestRoutingRenderGolden(t *testing.T) {
 func TestRoutingRenderMatchesTrace(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
-		doc := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default")
+		doc := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions)
 		dp, err := parseDialplan(doc)
 		if err != nil {
 			t.Fatal(err)
@@ -267,7 +300,7 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 func simFixture(t *testing.T, db *sqldb.DB) (*routingFixture, *simDialplan, time.Time) {
 	t.Helper()
 	f := newRoutingFixture(t, db)
-	dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, "external", "default"))
+	dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,6 +426,9 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 			b.WriteString("refuse\n")
 		case "busy":
 			b.WriteString("busy\n")
+		case "menu":
+			keys := slices.Sorted(maps.Keys(s.Options))
+			fmt.Fprintf(&b, "menu s%d %ds×%d %s\n", s.Sound, s.Secs, s.Plays, strings.Join(keys, ","))
 		}
 	}
 	return b.String()
@@ -678,6 +714,9 @@ func (c *simCall) run(ctx string, a simAction) {
 		c.done = true
 	case "bridge":
 		c.bridge(data)
+	case "answer":
+	case "play_and_get_digits":
+		c.menu(data)
 	default:
 		c.t.Fatalf("the simulator does not know application %s", a.App)
 	}
@@ -821,6 +860,28 @@ func (c *simCall) dialOut(gw, num string) {
 	}
 	c.vars["sb_dialing"] = num
 	fmt.Fprintf(&c.out, "%s%s\n", prefix, gw)
+}
+
+// menu plays an IVR menu to a caller who presses nothing: it says the
+// sound played, the wait and tries, and the single keys its expression
+// takes (its longer entries are the plan's numbers, direct dialling).
+func (c *simCall) menu(data string) {
+	f := strings.Fields(data)
+	if len(f) < 10 || f[4] != "none" || f[7] != "sb_ivr_key" {
+		c.t.Fatalf("play_and_get_digits %q: want min max tries timeout none file invalid sb_ivr_key regex digit-timeout", data)
+	}
+	tries, _ := strconv.Atoi(f[2])
+	ms, _ := strconv.Atoi(f[3])
+	sound := strings.TrimSuffix(filepath.Base(f[5]), ".wav")
+	var keys []string
+	for _, alt := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(f[8], "^(?:"), ")$"), "|") {
+		if k := strings.ReplaceAll(alt, `\`, ""); len(k) == 1 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	fmt.Fprintf(&c.out, "menu %s %ds×%d %s\n", sound, ms/1000, tries, strings.Join(keys, ","))
+	c.vars["sb_ivr_key"], c.vars["sb_ivr_key_invalid"] = "", ""
 }
 
 // splitTop splits a bridge string at sep outside the legs' [] and {}.

@@ -42,9 +42,9 @@ func (r serviceRouter) DIDByNumber(ctx context.Context, number string) (*provisi
 
 // renderCache keeps the last rendering of each tenant's plan.
 type renderCache struct {
-	profile, elseContext string
-	mu                   sync.Mutex
-	m                    map[int64]renderEntry
+	o  renderOptions
+	mu sync.Mutex
+	m  map[int64]renderEntry
 }
 
 type renderEntry struct {
@@ -52,8 +52,8 @@ type renderEntry struct {
 	r    *routingRender
 }
 
-func newRenderCache(profile, elseContext string) *renderCache {
-	return &renderCache{profile: profile, elseContext: elseContext, m: map[int64]renderEntry{}}
+func newRenderCache(o renderOptions) *renderCache {
+	return &renderCache{o: o, m: map[int64]renderEntry{}}
 }
 
 // get returns p rendered, rendering it when p is not the plan rendered
@@ -65,7 +65,7 @@ func (c *renderCache) get(p *provisioning.Plan) *routingRender {
 	if ok && e.plan == p {
 		return e.r
 	}
-	r := renderPlan(p, c.profile, c.elseContext)
+	r := renderPlan(p, c.o)
 	c.mu.Lock()
 	c.m[p.Tenant.ID] = renderEntry{plan: p, r: r}
 	c.mu.Unlock()

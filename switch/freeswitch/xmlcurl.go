@@ -84,7 +84,10 @@ type XMLCurlConfig struct {
 	// tenants' contexts, DIDs with a destination, and the tenant's
 	// context as every phone's user_context.
 	Router Router
-	Logger *slog.Logger
+	// SoundsDir is the node's sounds_dir: the menus the routing renders
+	// play their sounds from it (SoundPath).
+	SoundsDir string
+	Logger    *slog.Logger
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -136,7 +139,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 		h.log = slog.Default()
 	}
 	h.router = cfg.Router
-	h.renders = newRenderCache(h.gatewayProfile, h.userContext)
+	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir})
 	return h
 }
 
