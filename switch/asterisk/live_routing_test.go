@@ -321,22 +321,30 @@ func TestLiveRouting(t *testing.T) {
 		results["round robin"] = fmt.Sprintf("answerers by member index %v", order)
 	})
 
-	t.Run("skip busy skips a member on a call", func(t *testing.T) {
+	// skipsAlice puts alice on a call, calls a sequential group (alice,
+	// then bob) and checks that alice was not rung: bob answers at once.
+	skipsAlice := func(t *testing.T, group *provisioning.HuntGroup, first provisioning.Destination) time.Duration {
+		t.Helper()
 		direct := rr.did(acctDest(aa))
-		did := rr.did(hunt(&provisioning.HuntGroup{Number: "7503", Name: "skip", Strategy: provisioning.HuntSequential, SkipBusy: true,
-			Members: []provisioning.HuntMember{member(aa, 5), member(ab, 5)}}))
+		group.Strategy, group.Members = provisioning.HuntSequential, []provisioning.HuntMember{{Destination: first, RingSecs: 5}, member(ab, 5)}
+		did := rr.did(hunt(group))
 		inCall := rr.uas(alice, "answer_uas.xml", 6*time.Second)
-		first := rr.carrier(direct, "+15550002222")
+		call := rr.carrier(direct, "+15550002222")
 		waitFor(t, 5*time.Second, "alice in a call", func() bool { return inCall.received("ACK") > 0 })
 		sb := rr.uas(bob, "answer_uas.xml", 300*time.Millisecond)
 		start := time.Now()
-		answered(t, rr.carrier(did, "+15550001111"), "skip busy")
+		answered(t, rr.carrier(did, "+15550001111"), group.Name)
 		took := time.Since(start)
 		answered(t, sb, "bob")
-		answered(t, first, "alice's call")
+		answered(t, call, "alice's call")
 		if n := inCall.received("INVITE"); n != 1 || took > 4*time.Second {
-			t.Errorf("alice (busy) got %d INVITEs, bob answered after %v: want alice skipped", n, took)
+			t.Errorf("alice (on a call) got %d INVITEs, bob answered after %v: want alice skipped", n, took)
 		}
+		return took
+	}
+
+	t.Run("skip busy skips a member on a call", func(t *testing.T) {
+		took := skipsAlice(t, &provisioning.HuntGroup{Number: "7503", Name: "skip", SkipBusy: true}, acctDest(aa))
 		results["skip busy"] = fmt.Sprintf("alice on a call skipped, bob answered in %v", took.Round(100*time.Millisecond))
 	})
 
@@ -344,21 +352,7 @@ func TestLiveRouting(t *testing.T) {
 		off := false
 		xOff := &provisioning.Extension{RoutingMeta: rr.in, Number: "7107", Name: "Alice no CW", Destination: acctDest(aa), CallWaiting: &off}
 		must(t, rr.svc.CreateExtension(ctx, admin, xOff))
-		direct := rr.did(acctDest(aa))
-		did := rr.did(hunt(&provisioning.HuntGroup{Number: "7507", Name: "cw member", Strategy: provisioning.HuntSequential,
-			Members: []provisioning.HuntMember{{Destination: ext(xOff), RingSecs: 5}, member(ab, 5)}}))
-		inCall := rr.uas(alice, "answer_uas.xml", 6*time.Second)
-		first := rr.carrier(direct, "+15550002222")
-		waitFor(t, 5*time.Second, "alice in a call", func() bool { return inCall.received("ACK") > 0 })
-		sb := rr.uas(bob, "answer_uas.xml", 300*time.Millisecond)
-		start := time.Now()
-		answered(t, rr.carrier(did, "+15550001111"), "call waiting off member")
-		took := time.Since(start)
-		answered(t, sb, "bob")
-		answered(t, first, "alice's call")
-		if n := inCall.received("INVITE"); n != 1 || took > 4*time.Second {
-			t.Errorf("alice (call waiting off, on a call) got %d INVITEs, bob answered after %v: want alice skipped", n, took)
-		}
+		took := skipsAlice(t, &provisioning.HuntGroup{Number: "7507", Name: "cw member"}, ext(xOff))
 		results["call waiting off member"] = fmt.Sprintf("alice (7107, call waiting off) on a call skipped in a group without skip_busy, bob answered in %v", took.Round(100*time.Millisecond))
 	})
 
