@@ -90,12 +90,10 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 					swLog.Warn("reading gateways", "err", err)
 				}
 				pusher.Invalidate()
-				accounts, gws, err := desiredConfig(ctx, svc, sw.Domain)
-				if err != nil {
-					swLog.Warn("reading provisioning for reconcile", "err", err)
-					return
+				load := func(ctx context.Context) ([]provisioning.Account, []provisioning.Gateway, error) {
+					return desiredConfig(ctx, svc, sw.Domain)
 				}
-				if err := pusher.Reconcile(ctx, accounts, gws); err != nil && ctx.Err() == nil {
+				if err := pusher.ReconcileFrom(ctx, load); err != nil && ctx.Err() == nil {
 					swLog.Warn("reconciling PJSIP objects", "err", err)
 				}
 			},

@@ -914,6 +914,28 @@ func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned 
 func (p *ConfigPusher) Reconcile(ctx context.Context, desired []provisioning.Account, gateways []provisioning.Gateway) error {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
+	return p.reconcile(ctx, desired, gateways)
+}
+
+// ReconcileFrom is Reconcile of what load returns, read while no change
+// is being pushed. A desired state read before the lock would be stale
+// by the time it is pushed if changes were pushed meanwhile: a delete
+// made through the API just after a reconnect was pushed, then the
+// reconnect's older list put the account back (seen live, the daemon
+// restarted after an outage). Read under the lock, the list holds every
+// change pushed before it, and every change after it is queued and
+// pushed after the reconcile.
+func (p *ConfigPusher) ReconcileFrom(ctx context.Context, load func(context.Context) ([]provisioning.Account, []provisioning.Gateway, error)) error {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
+	desired, gateways, err := load(ctx)
+	if err != nil {
+		return fmt.Errorf("asterisk: reading the desired configuration: %w", err)
+	}
+	return p.reconcile(ctx, desired, gateways)
+}
+
+func (p *ConfigPusher) reconcile(ctx context.Context, desired []provisioning.Account, gateways []provisioning.Gateway) error {
 
 	type unit struct {
 		key  string

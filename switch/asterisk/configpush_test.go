@@ -426,3 +426,40 @@ func TestGatewayRegistrationLine(t *testing.T) {
 		t.Errorf("registration on the node: %v (present %v), want line true, endpoint carrier", reg, ok)
 	}
 }
+
+// TestReconcileFromReadsUnderTheLock: a reconnect's reconcile reads the
+// desired state while no change is pushed, so a delete made meanwhile is
+// pushed after it and wins. (The daemon used to read the list before
+// taking the lock: a delete made just after a reconnect was pushed
+// first, then the older list put the account back; seen live.)
+func TestReconcileFromReadsUnderTheLock(t *testing.T) {
+	f := newFakeConfigARI(t)
+	p := newTestPusher(t, f, nil)
+	ctx := context.Background()
+	a := provisioning.Account{ID: 42, Username: "2005", Secret: "pw"}
+	if err := p.Reconcile(ctx, []provisioning.Account{a}, nil); err != nil {
+		t.Fatal(err)
+	}
+	loading, release := make(chan struct{}), make(chan struct{})
+	reconciled := make(chan error, 1)
+	go func() {
+		reconciled <- p.ReconcileFrom(ctx, func(context.Context) ([]provisioning.Account, []provisioning.Gateway, error) {
+			close(loading)
+			<-release
+			return []provisioning.Account{a}, nil, nil // read before the delete below
+		})
+	}()
+	<-loading
+	// The account is deleted through the API while the reconcile reads.
+	_ = p.Apply(ctx, provisioning.Change{Op: provisioning.OpDelete, Account: &a})
+	flushed := make(chan struct{})
+	go func() { p.Flush(ctx); close(flushed) }()
+	close(release)
+	if err := <-reconciled; err != nil {
+		t.Fatal(err)
+	}
+	<-flushed
+	if _, ok := f.object(ObjectRef{PJSIPEndpoint, "2005"}); ok {
+		t.Error("the account deleted during the reconcile is on the node")
+	}
+}
