@@ -24,6 +24,11 @@ type Change struct {
 	// Sound is set when a sound file was uploaded, replaced or deleted
 	// (its row, without the audio: a sink fetches what it needs).
 	Sound *Sound
+	// Voicemail is set when a message was deposited (OpUpsert, not yet
+	// Read), marked read or unread (OpUpsert) or deleted (OpDelete): the
+	// adapter of m.Switch applies the last two on its switch, the mailer
+	// sends the first.
+	Voicemail *VoicemailMessage
 	// SecretChanged is set on an account upsert whose secret changed, so a
 	// switch can flush registrations made with the old one.
 	SecretChanged bool
