@@ -99,14 +99,10 @@ func ReadTIFF(r io.ReaderAt, size int64) (*Document, error) {
 	if err := t.readAt(hdr[:], 0); err != nil {
 		return nil, fmt.Errorf("%w: not a TIFF (%d bytes)", ErrFormat, size)
 	}
-	switch string(hdr[:4]) {
-	case "II*\x00":
-		t.bo = binary.LittleEndian
-	case "MM\x00*":
-		t.bo = binary.BigEndian
-	case "II+\x00", "MM\x00+":
-		return nil, fmt.Errorf("%w: BigTIFF is not supported", ErrFormat)
-	default:
+	if t.bo = byteOrder(hdr[:]); t.bo == nil {
+		if string(hdr[:4]) == "II+\x00" || string(hdr[:4]) == "MM\x00+" {
+			return nil, fmt.Errorf("%w: BigTIFF is not supported", ErrFormat)
+		}
 		return nil, fmt.Errorf("%w: not a TIFF (header % x)", ErrFormat, hdr[:4])
 	}
 	doc := &Document{}
@@ -136,6 +132,17 @@ func ReadTIFF(r io.ReaderAt, size int64) (*Document, error) {
 		return nil, fmt.Errorf("%w: no pages", ErrFormat)
 	}
 	return doc, nil
+}
+
+// byteOrder reads a classic TIFF header's byte order, nil if it is none.
+func byteOrder(hdr []byte) binary.ByteOrder {
+	switch string(hdr[:4]) {
+	case "II*\x00":
+		return binary.LittleEndian
+	case "MM\x00*":
+		return binary.BigEndian
+	}
+	return nil
 }
 
 type tiffReader struct {
