@@ -29,6 +29,10 @@ const (
 	MaxPixels = 1 << 28
 )
 
+// limits are the limits ReadTIFF applies: the constants above, lowered by
+// tests to reach them with small inputs.
+var limits = struct{ width, height, pages, pixels int }{MaxWidth, MaxHeight, MaxPages, MaxPixels}
+
 // Document is a fax as read from its TIFF: its pages in order.
 type Document struct {
 	Pages []Page
@@ -109,8 +113,8 @@ func ReadTIFF(r io.ReaderAt, size int64) (*Document, error) {
 	seen := map[int64]bool{}
 	pixels := 0
 	for off := int64(t.bo.Uint32(hdr[4:])); off != 0; {
-		if len(doc.Pages) == MaxPages {
-			return nil, fmt.Errorf("%w: more than %d pages", ErrFormat, MaxPages)
+		if len(doc.Pages) == limits.pages {
+			return nil, fmt.Errorf("%w: more than %d pages", ErrFormat, limits.pages)
 		}
 		if seen[off] {
 			return nil, fmt.Errorf("%w: IFD at %d loops back", ErrFormat, off)
@@ -120,7 +124,7 @@ func ReadTIFF(r io.ReaderAt, size int64) (*Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: page %d: %w", ErrFormat, len(doc.Pages)+1, err)
 		}
-		p, err := t.readPage(ifd, MaxPixels-pixels)
+		p, err := t.readPage(ifd, limits.pixels-pixels)
 		if err != nil {
 			return nil, fmt.Errorf("%w: page %d: %w", ErrFormat, len(doc.Pages)+1, err)
 		}
@@ -298,10 +302,10 @@ func (t *tiffReader) readPage(ifd map[uint16]entry, budget int) (Page, error) {
 	switch {
 	case w == 0 || h == 0:
 		return Page{}, fmt.Errorf("image of %d × %d pixels", w, h)
-	case w > MaxWidth || h > MaxHeight:
-		return Page{}, fmt.Errorf("page too large: %d × %d pixels (limit %d × %d)", w, h, MaxWidth, MaxHeight)
+	case w > limits.width || h > limits.height:
+		return Page{}, fmt.Errorf("page too large: %d × %d pixels (limit %d × %d)", w, h, limits.width, limits.height)
 	case w*h > budget:
-		return Page{}, fmt.Errorf("document too large: over %d pixels", MaxPixels)
+		return Page{}, fmt.Errorf("document too large: over %d pixels", limits.pixels)
 	case tags.bps != 1 || tags.spp != 1:
 		return Page{}, fmt.Errorf("not bilevel: %d samples of %d bits per pixel", tags.spp, tags.bps)
 	case tags.photometric > 1:
@@ -331,7 +335,7 @@ func (t *tiffReader) readPage(ifd map[uint16]entry, budget int) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	rowsPerStrip := min(int(min(tags.rowsPerStrip, MaxHeight)), h)
+	rowsPerStrip := int(min(tags.rowsPerStrip, uint32(h)))
 	strips := (h + rowsPerStrip - 1) / rowsPerStrip
 	if len(offsets) < strips || len(counts) < strips {
 		return Page{}, fmt.Errorf("%d rows in strips of %d need %d strips, StripOffsets has %d and StripByteCounts %d",

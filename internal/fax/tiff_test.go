@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"image"
 	"math"
 	"os"
@@ -220,16 +221,8 @@ func TestGroup3AgainstXImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &tiffReader{r: bytes.NewReader(b), size: int64(len(b))}
 	doc, _ := readFixture(t, "g3-1d.tif")
-	tr.bo = byteOrder(b)
-	ifd, _, err := tr.readIFD(int64(tr.bo.Uint32(b[4:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	offsets, _ := tr.uints(ifd, tagStripOffsets)
-	counts, _ := tr.uints(ifd, tagStripByteCounts)
-	rps, _ := tr.uint(ifd, tagRowsPerStrip, 0)
+	offsets, counts, rps := stripsOf(t, b)
 	const w, h = 1728, 160
 	for i := range offsets {
 		rows := min(int(rps), h-i*int(rps))
@@ -254,6 +247,23 @@ func TestGroup3AgainstXImage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// stripsOf gives the strips of a TIFF's first page and its RowsPerStrip.
+func stripsOf(t *testing.T, b []byte) (offsets, counts []uint32, rowsPerStrip uint32) {
+	t.Helper()
+	tr := &tiffReader{r: bytes.NewReader(b), size: int64(len(b)), bo: byteOrder(b)}
+	ifd, _, err := tr.readIFD(int64(tr.bo.Uint32(b[4:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets, err1 := tr.uints(ifd, tagStripOffsets)
+	counts, err2 := tr.uints(ifd, tagStripByteCounts)
+	rowsPerStrip, err3 := tr.uint(ifd, tagRowsPerStrip, 0)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	return offsets, counts, rowsPerStrip
 }
 
 // TestLibTIFFDecode has libtiff's tiffcp uncompress every fixture now and

@@ -1,0 +1,70 @@
+package fax
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzReadTIFF: no input makes ReadTIFF panic, every error wraps
+// ErrFormat, and what it returns respects the limits (lowered here so
+// that one run does not allocate 100-megapixel pages) and is well formed.
+// Seeds: every fixture and a few built files.
+func FuzzReadTIFF(f *testing.F) {
+	files, err := filepath.Glob("testdata/*.tif")
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no fixtures: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	row := []byte{0xF0}
+	f.Add(buildTIFF([]testPage{{bilevel(8, 1, compressionNone), row}, {bilevel(8, 1, compressionPackBits), []byte{0, 0xF0}}}, nil))
+	f.Add(buildTIFF([]testPage{{bilevel(16, 16, compressionG4), bytes.Repeat([]byte{0xFF}, 2)}}, nil))
+	f.Add(buildTIFF([]testPage{{withTag(bilevel(8, 1, compressionG3), tagT4Options, 4, 5), []byte{0x00, 0x1C, 0xC0}}}, nil))
+
+	saved := limits
+	defer func() { limits = saved }()
+	limits.width, limits.height, limits.pages, limits.pixels = 4000, 4000, 20, 1<<24
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		doc, err := ReadTIFF(bytes.NewReader(in), int64(len(in)))
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error %q does not wrap ErrFormat", err)
+			}
+			return
+		}
+		if len(doc.Pages) == 0 || len(doc.Pages) > limits.pages {
+			t.Fatalf("%d pages (limit %d)", len(doc.Pages), limits.pages)
+		}
+		pixels := 0
+		for i, p := range doc.Pages {
+			b := p.Image.Bounds()
+			if b.Dx() < 1 || b.Dy() < 1 || b.Dx() > limits.width || b.Dy() > limits.height {
+				t.Fatalf("page %d: %v", i+1, b)
+			}
+			if p.Image.Stride != b.Dx() || len(p.Image.Pix) != b.Dx()*b.Dy() {
+				t.Fatalf("page %d: stride %d, %d pixels for %v", i+1, p.Image.Stride, len(p.Image.Pix), b)
+			}
+			for _, v := range p.Image.Pix {
+				if v > 1 {
+					t.Fatalf("page %d: palette index %d", i+1, v)
+				}
+			}
+			if p.DPIX < 50 || p.DPIY < 50 || p.DPIX > 4800 || p.DPIY > 4800 {
+				t.Fatalf("page %d: %g × %g dpi", i+1, p.DPIX, p.DPIY)
+			}
+			pixels += len(p.Image.Pix)
+		}
+		if pixels > limits.pixels {
+			t.Fatalf("%d pixels (limit %d)", pixels, limits.pixels)
+		}
+	})
+}
