@@ -49,7 +49,9 @@ func (d *Document) WritePDF(w io.Writer, meta Meta) error {
 	}
 	pdf.SetMargins(0, 0, 0)
 	pdf.SetAutoPageBreak(false, 0)
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	// BestCompression saves 9% on a fine page and takes 5 times as long
+	// (BenchmarkSend2P: 57 against 63 KB, 290 against 60 ms for 2 pages).
+	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	var buf bytes.Buffer
 	for i, p := range d.Pages {
 		wIn, hIn := p.SizeInches()
