@@ -54,6 +54,10 @@ func (d *Document) WritePDF(w io.Writer, meta Meta) error {
 	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	var buf bytes.Buffer
 	for i, p := range d.Pages {
+		// A Document from ReadTIFF always passes; one built by hand may not.
+		if p.Image == nil || p.Image.Bounds().Empty() || !(p.DPIX > 0 && p.DPIY > 0) {
+			return fmt.Errorf("fax: page %d has no image or no resolution", i+1)
+		}
 		wIn, hIn := p.SizeInches()
 		size := fpdf.SizeType{Wd: wIn * 72, Ht: hIn * 72}
 		pdf.AddPageFormat("P", size)

@@ -160,9 +160,22 @@ func TestPDFSize(t *testing.T) {
 	t.Logf("TIFF %d bytes, PDF %d bytes", len(tiff), buf.Len())
 }
 
-func TestWritePDFNoPages(t *testing.T) {
-	if err := (&Document{}).WritePDF(io.Discard, Meta{}); err == nil || !strings.Contains(err.Error(), "no pages") {
-		t.Fatalf("error %v, want no pages", err)
+// TestWritePDFInvalid: a Document built by hand without pages, image or
+// resolution is refused, not written as a broken PDF.
+func TestWritePDFInvalid(t *testing.T) {
+	img := image.NewPaletted(image.Rect(0, 0, 8, 8), Palette)
+	for _, c := range []struct {
+		doc  Document
+		want string
+	}{
+		{Document{}, "fax: no pages to write"},
+		{Document{Pages: []Page{{DPIX: 204, DPIY: 196}}}, "fax: page 1 has no image or no resolution"},
+		{Document{Pages: []Page{{Image: img, DPIX: 204, DPIY: 196}, {Image: img, DPIX: 204}}}, "fax: page 2 has no image"},
+		{Document{Pages: []Page{{Image: image.NewPaletted(image.Rect(0, 0, 0, 8), Palette), DPIX: 204, DPIY: 196}}}, "fax: page 1 has no image"},
+	} {
+		if err := c.doc.WritePDF(io.Discard, Meta{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want %q", err, c.want)
+		}
 	}
 }
 
