@@ -3,9 +3,12 @@ package fax
 import (
 	"bytes"
 	"errors"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/image/ccitt"
 )
 
 // FuzzReadTIFF: no input makes ReadTIFF panic, every error wraps
@@ -72,6 +75,51 @@ func FuzzReadTIFF(f *testing.F) {
 		}
 		if pixels > limits.pixels {
 			t.Fatalf("%d pixels (limit %d)", pixels, limits.pixels)
+		}
+	})
+}
+
+// FuzzT4AgainstXImage decodes the same bits with the decoder here and
+// with x/image/ccitt, as Group 4 (2-D rows, the code Group 3 2-D shares)
+// or as Group 3 1-D without fill bits, the two modes both read; where both
+// succeed the pixels must be the same.
+func FuzzT4AgainstXImage(f *testing.F) {
+	g4, err := os.ReadFile("testdata/g4-strips.tif")
+	if err != nil {
+		f.Fatal(err)
+	}
+	g3, err := os.ReadFile("testdata/g3-1d.tif")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(g4[8:400], uint16(1728), uint8(8), false) // inside the first strip
+	f.Add(g3[8:400], uint16(1728), uint8(4), true)
+	f.Add([]byte{0xFF, 0xFF}, uint16(16), uint8(16), false)
+	f.Fuzz(func(t *testing.T, data []byte, width uint16, rows uint8, oneD bool) {
+		w, h := int(width%4096)+1, int(rows%64)+1
+		ours := make([]byte, w*h)
+		var errOurs error
+		sf := ccitt.Group4
+		if oneD {
+			sf = ccitt.Group3
+			errOurs = decodeT4(data, w, h, false, ours)
+		} else {
+			r, ref := newBitReader(data), make([]byte, w)
+			for y := 0; y < h && errOurs == nil; y++ {
+				row := ours[y*w : (y+1)*w]
+				errOurs = r.decodeRow2D(row, ref)
+				ref = row
+			}
+		}
+		gray := image.NewGray(image.Rect(0, 0, w, h))
+		errX := ccitt.DecodeIntoGray(gray, bytes.NewReader(data), ccitt.MSB, sf, nil)
+		if errOurs != nil || errX != nil {
+			return
+		}
+		for i, v := range gray.Pix {
+			if ours[i] != ^v&1 {
+				t.Fatalf("%d×%d: pixel (%d,%d): x/image %#x, here %d", w, h, i%w, i/w, v, ours[i])
+			}
 		}
 	})
 }
