@@ -30,7 +30,7 @@ const (
 // destKinds are the kinds a Destination may have, with what each needs.
 var destKinds = map[DestKind]struct{ id, number bool }{
 	DestAccount: {id: true}, DestExtension: {id: true}, DestHuntGroup: {id: true},
-	DestCondition: {id: true}, DestCustom: {id: true}, DestIVR: {id: true}, DestVoicemail: {id: true}, DestVoicemailMain: {},
+	DestCondition: {id: true}, DestCustom: {id: true}, DestIVR: {id: true}, DestVoicemail: {id: true}, DestVoicemailMain: {}, DestFax: {id: true},
 	DestExternal: {number: true},
 	DestHangup:   {}, DestBusy: {},
 }
@@ -65,7 +65,7 @@ func (d Destination) IsZero() bool { return d == Destination{} }
 func (d Destination) validate(field string, allowed ...DestKind) error {
 	need, ok := destKinds[d.Kind]
 	if !ok {
-		return Invalid(field+".type", "must be one of account, extension, hunt_group, condition, custom, ivr, voicemail, voicemail_main, external, hangup, busy (got %q)", d.Kind)
+		return Invalid(field+".type", "must be one of account, extension, hunt_group, condition, custom, ivr, voicemail, voicemail_main, fax, external, hangup, busy (got %q)", d.Kind)
 	}
 	if len(allowed) > 0 && !containsKind(allowed, d.Kind) {
 		return Invalid(field+".type", "must be one of %v here (got %q)", allowed, d.Kind)

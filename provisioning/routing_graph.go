@@ -94,6 +94,8 @@ func decodeAny(r *RoutingRecord) (routingObject, error) {
 		return decode[IVRMenu](r)
 	case KindVoicemail:
 		return decode[VoicemailBox](r)
+	case KindFax:
+		return decode[FaxBox](r)
 	}
 	return nil, fmt.Errorf("provisioning: routing object %d of unknown kind %q", r.ID, r.Kind)
 }

@@ -204,3 +204,28 @@ func (s *Service) DeleteVoicemailBox(ctx context.Context, sc Scope, id int64) er
 func (s *Service) VoicemailBoxes(ctx context.Context, sc Scope, f RoutingFilter) ([]*VoicemailBox, error) {
 	return listRouting[VoicemailBox](ctx, s, sc, f)
 }
+
+// CreateFaxBox validates and stores a fax box of the caller's scope.
+func (s *Service) CreateFaxBox(ctx context.Context, sc Scope, o *FaxBox) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// FaxBox returns fax box id if the scope sees it.
+func (s *Service) FaxBox(ctx context.Context, sc Scope, id int64) (*FaxBox, error) {
+	return getRouting[FaxBox](ctx, s, sc, id)
+}
+
+// UpdateFaxBox loads fax box id, lets fn change it and saves it.
+func (s *Service) UpdateFaxBox(ctx context.Context, sc Scope, id int64, fn func(*FaxBox) error) (*FaxBox, error) {
+	return updateRouting[FaxBox](ctx, s, sc, id, fn)
+}
+
+// DeleteFaxBox deletes fax box id unless something still sends calls to it.
+func (s *Service) DeleteFaxBox(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[FaxBox](ctx, s, sc, id)
+}
+
+// FaxBoxes lists the fax boxes in scope (of f.TenantID when set).
+func (s *Service) FaxBoxes(ctx context.Context, sc Scope, f RoutingFilter) ([]*FaxBox, error) {
+	return listRouting[FaxBox](ctx, s, sc, f)
+}

@@ -23,6 +23,7 @@ type Plan struct {
 	Customs    []*CustomDestination
 	IVRs       []*IVRMenu // by id
 	Voicemails []*VoicemailBox
+	Faxes      []*FaxBox
 	Routes     []*OutboundRoute // in the order they are tried: emergency first, then priority, id
 	DIDs       []DID
 	Accounts   map[int64]*PlanAccount
@@ -86,6 +87,11 @@ func (s *Service) RoutingPlan(ctx context.Context, sc Scope, tenantID int64) (*P
 				p.Conditions = append(p.Conditions, o)
 			case *CustomDestination:
 				p.Customs = append(p.Customs, o)
+			case *FaxBox:
+				p.Faxes = append(p.Faxes, o)
+				if o.Number != "" {
+					p.byNumber[o.Number] = Destination{Kind: DestFax, ID: o.ID}
+				}
 			case *VoicemailBox:
 				p.Voicemails = append(p.Voicemails, o)
 				p.byNumber[o.Number] = Destination{Kind: DestVoicemail, ID: o.ID}
@@ -250,6 +256,12 @@ func (p *Plan) Custom(id int64) *CustomDestination {
 	return o
 }
 
+// Fax returns fax box id of the plan, nil when it has none.
+func (p *Plan) Fax(id int64) *FaxBox {
+	o, _ := p.byID[routingNode{DestFax, id}].(*FaxBox)
+	return o
+}
+
 // Voicemail returns voicemail box id of the plan, nil when it has none.
 func (p *Plan) Voicemail(id int64) *VoicemailBox {
 	o, _ := p.byID[routingNode{DestVoicemail, id}].(*VoicemailBox)
@@ -296,7 +308,8 @@ func (p *Plan) RouteFor(number string) Outbound {
 type Step struct {
 	// Do is ring, dial_out, menu, voicemail (a message is left in box
 	// Targets[0], at most Secs long, after greeting Sound, 0 for the
-	// switch's own), voicemail_main (the listening menu), hangup or busy.
+	// switch's own), voicemail_main (the listening menu), fax (received
+	// into box Targets[0]), hangup or busy.
 	Do string
 	// Ring: the phones (user@domain) or external numbers rung together,
 	// and for how long (0: until the caller gives up).
@@ -454,6 +467,13 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 		t.add(s, append(via, b.label()))
 	case DestVoicemailMain:
 		t.add(Step{Do: "voicemail_main"}, via)
+	case DestFax:
+		b := t.p.Fax(d.ID)
+		if b == nil {
+			t.add(Step{Do: "hangup"}, via)
+			return
+		}
+		t.add(Step{Do: "fax", Targets: []string{cmp.Or(b.Number, b.Name)}}, append(via, b.label()))
 	case DestExternal:
 		t.external(d.Number, via)
 	case DestBusy:

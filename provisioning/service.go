@@ -90,6 +90,8 @@ func (c Change) describe() string {
 		return fmt.Sprintf("%s %d of tenant %d", c.Routing.Kind, c.Routing.ID, c.Routing.TenantID)
 	case c.Sound != nil:
 		return fmt.Sprintf("sound %d of tenant %d", c.Sound.ID, c.Sound.TenantID)
+	case c.Fax != nil:
+		return fmt.Sprintf("fax %d (%s/%s)", c.Fax.ID, c.Fax.Switch, c.Fax.SwitchRef)
 	case c.Voicemail != nil:
 		return fmt.Sprintf("voicemail message %d (%s/%s)", c.Voicemail.ID, c.Voicemail.Switch, c.Voicemail.SwitchRef)
 	}

@@ -29,6 +29,9 @@ type Change struct {
 	// adapter of m.Switch applies the last two on its switch, the mailer
 	// sends the first.
 	Voicemail *VoicemailMessage
+	// Fax is set when a fax was received (OpUpsert, for the mailer) or
+	// deleted (OpDelete).
+	Fax *Fax
 	// SecretChanged is set on an account upsert whose secret changed, so a
 	// switch can flush registrations made with the old one.
 	SecretChanged bool

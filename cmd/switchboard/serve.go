@@ -110,9 +110,12 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
 	if cfg.SMTP.Addr != "" {
-		mailer := notify.NewVoicemailMailer(svc, smtpmail.New(cfg.SMTP.client()), log)
-		svc.AddSink(mailer)
-		core.run("voicemail e-mail", mailer.Run)
+		smtp := smtpmail.New(cfg.SMTP.client())
+		vm, fx := notify.NewVoicemailMailer(svc, smtp, log), notify.NewFaxMailer(svc, smtp, log)
+		svc.AddSink(vm)
+		svc.AddSink(fx)
+		core.run("voicemail e-mail", vm.Run)
+		core.run("fax e-mail", fx.Run)
 	}
 	states := &configStates{}
 	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, states, sources.run, core.run)

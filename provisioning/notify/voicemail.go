@@ -68,24 +68,34 @@ func (m *VoicemailMailer) Run(ctx context.Context) error { return m.keep.Run(ctx
 // Round sends every message not yet notified and reports whether it
 // sent any; the first failure ends the round (retried with backoff).
 func (m *VoicemailMailer) Round(ctx context.Context) (bool, error) {
-	admin := provisioning.AdminScope()
+	return round(ctx, func(ctx context.Context, after int64) ([]provisioning.VoicemailMessage, error) {
+		return m.src.VoicemailMessages(ctx, provisioning.AdminScope(),
+			provisioning.VoicemailFilter{Unnotified: true, Page: provisioning.Page{After: after, Limit: provisioning.MaxLimit}})
+	}, func(v *provisioning.VoicemailMessage) int64 { return v.ID }, m.send)
+}
+
+// round sends, one after another, every item list returns (a page after
+// id after at a time) and reports whether send sent any; the first
+// failure ends it.
+func round[T any](ctx context.Context, list func(ctx context.Context, after int64) ([]T, error), id func(*T) int64,
+	send func(context.Context, *T) (bool, error)) (bool, error) {
 	sent := false
-	for f := (provisioning.VoicemailFilter{Unnotified: true, Page: provisioning.Page{Limit: provisioning.MaxLimit}}); ; {
-		ms, err := m.src.VoicemailMessages(ctx, admin, f)
+	for after := int64(0); ; {
+		items, err := list(ctx, after)
 		if err != nil {
 			return sent, err
 		}
-		for i := range ms {
-			ok, err := m.send(ctx, &ms[i])
+		for i := range items {
+			ok, err := send(ctx, &items[i])
 			if err != nil {
 				return sent, err
 			}
 			sent = sent || ok
 		}
-		if len(ms) < f.Limit {
+		if len(items) < provisioning.MaxLimit {
 			return sent, nil
 		}
-		f.After = ms[len(ms)-1].ID
+		after = id(&items[len(items)-1])
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -204,5 +205,47 @@ func TestVoicemailMailerSMTP(t *testing.T) {
 	}
 	if clip, _, err := audio.Decode(bytes.NewReader(data), audio.Limits{}); err != nil || clip.Silent() || clip.Duration() != 5*time.Second {
 		t.Errorf("the attached audio: %v, silent %v", err, clip != nil && clip.Silent())
+	}
+}
+
+// TestFaxMailer: a received fax goes to its box's address with the PDF
+// attached, once; a failed one is reported without an attachment.
+func TestFaxMailer(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "n.db"))
+	must(t, err)
+	defer db.Close()
+	must(t, sqlstore.Migrate(ctx, db))
+	svc := provisioning.NewService(sqlstore.New(db), provisioning.WithBcryptCost(4), provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	admin := provisioning.AdminScope()
+	tn := &provisioning.Tenant{Name: "acme"}
+	must(t, svc.CreateTenant(ctx, admin, tn))
+	box := &provisioning.FaxBox{RoutingMeta: provisioning.RoutingMeta{TenantID: tn.ID}, Name: "office", Email: "fax@acme.example"}
+	must(t, svc.CreateFaxBox(ctx, admin, box))
+	tiff, err := os.ReadFile(filepath.Join("..", "..", "internal", "fax", "testdata", "send-2p.tif"))
+	must(t, err)
+	ok := &provisioning.Fax{BoxID: box.ID, Switch: "fs1", SwitchRef: "a", CallerIDNumber: "+15145550111"}
+	_, err = svc.DepositFax(ctx, ok, tiff)
+	must(t, err)
+	_, err = svc.DepositFax(ctx, &provisioning.Fax{BoxID: box.ID, Switch: "fs1", SwitchRef: "b", Error: "T.30 timeout"}, nil)
+	must(t, err)
+	sender := &fakeSender{}
+	m := notify.NewFaxMailer(svc, sender, nil)
+	if sent, err := m.Round(ctx); err != nil || !sent {
+		t.Fatalf("round: %v %v", sent, err)
+	}
+	mails := sender.take()
+	if len(mails) != 2 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	if mails[0].Subject != "Fax from +15145550111, 2 page(s) (received)" || len(mails[0].Attachments) != 1 ||
+		mails[0].Attachments[0].ContentType != "application/pdf" || !bytes.HasPrefix(mails[0].Attachments[0].Data, []byte("%PDF-")) {
+		t.Errorf("the received fax's mail: %+v", mails[0])
+	}
+	if len(mails[1].Attachments) != 0 || !strings.Contains(mails[1].Text, "T.30 timeout") {
+		t.Errorf("the failed fax's mail: %+v", mails[1])
+	}
+	if sent, _ := m.Round(ctx); sent {
+		t.Error("a second round sent again")
 	}
 }

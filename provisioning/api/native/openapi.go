@@ -56,6 +56,8 @@ var tagDocs = map[string]string{
 	"gateways":            "SIP trunks to carriers: a tenant's, or shared by all (admins only).",
 	"dids":                "Phone numbers (E.164) of a tenant, routed to a destination of its numbering plan (a SIP account, an extension, a hunt group, a condition...).",
 	"extensions":          "Numbers of a tenant's numbering plan, each sending calls to a destination, with the caller ID its phones present and an optional find-me/follow-me list.",
+	"fax-boxes":           "Fax boxes of the tenant's plan: a call sent to one (a DID of its own, or fax tones detected on a call) is received as a fax by the switch, kept as a PDF and e-mailed to the box's address.",
+	"faxes":               "Faxes the boxes received: sender, pages, status, the PDF.",
 	"voicemail-messages":  "Messages left in the voicemail boxes: recorded by the switch that took the call, kept here with their audio; read and delete reach the switch too.",
 	"voicemail-boxes":     "Voicemail boxes of the tenant's plan: a call sent to one leaves a message (greetings, maximum length), its owner is told by e-mail and the phone's message-waiting light; the PIN guards listening by phone and is never shown.",
 	"ivr-menus":           "Voice menus: a greeting, then each key the caller presses sends the call to a destination (another menu too); timeout and invalid-key destinations, repeats, and optional direct dialling of the tenant's numbers.",

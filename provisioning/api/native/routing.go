@@ -298,6 +298,9 @@ func (s *server) routingRoutes() []*route {
 		},
 		reflect.TypeFor[voicemailBoxView](),
 		svc.CreateVoicemailBox, svc.VoicemailBox, svc.UpdateVoicemailBox, svc.DeleteVoicemailBox, svc.VoicemailBoxes)...)
+	out = append(out, routingResource[provisioning.FaxBox, faxBoxIn](s, "fax-boxes", "FaxBox",
+		[]string{"tenant_id", "name"}, func(x *provisioning.FaxBox) int64 { return x.ID },
+		svc.CreateFaxBox, svc.FaxBox, svc.UpdateFaxBox, svc.DeleteFaxBox, svc.FaxBoxes)...)
 	out = append(out, s.traceRoute())
 	return out
 }
