@@ -325,6 +325,9 @@ type ConfigPusher struct {
 	sources map[string][]ObjectRef // "account:ID" → the objects it produced
 	pending map[string]provisioning.Change
 	order   []string
+	// accounts are the accounts last pushed, for a push again when
+	// their mailboxes (PushOptions.Mailboxes) may have changed.
+	accounts map[int64]*provisioning.Account
 	wake    chan struct{}
 	lastErr error
 
@@ -367,6 +370,7 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		foreign:         make(map[ObjectRef]bool),
 		sources:         make(map[string][]ObjectRef),
 		pending:         make(map[string]provisioning.Change),
+		accounts:        make(map[int64]*provisioning.Account),
 		wake:            make(chan struct{}, 1),
 		states:          make(map[ObjectRef]ObjectState),
 		switchName:      cfg.Switch,
@@ -423,21 +427,55 @@ func sourceKey(c provisioning.Change) string {
 // Changes to one object coalesce: only the latest is pushed. DIDs are not
 // PJSIP objects and are ignored here.
 func (p *ConfigPusher) Apply(_ context.Context, c provisioning.Change) error {
+	if p.mailboxesMove(c) {
+		return nil
+	}
 	key := sourceKey(c)
 	if key == "" {
 		return nil
 	}
 	p.mu.Lock()
-	if _, ok := p.pending[key]; !ok {
-		p.order = append(p.order, key)
-	}
-	p.pending[key] = c
+	p.queueLocked(key, c)
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+func (p *ConfigPusher) queueLocked(key string, c provisioning.Change) {
+	if _, ok := p.pending[key]; !ok {
+		p.order = append(p.order, key)
+	}
+	p.pending[key] = c
+}
+
+// mailboxesMove queues the tenant's accounts again after a change of a
+// voicemail box or an extension (which may make an account a box's
+// owner or no longer) on a node with Mailboxes; it reports whether c was
+// such a change.
+func (p *ConfigPusher) mailboxesMove(c provisioning.Change) bool {
+	r := c.Routing
+	if p.opts.Mailboxes == nil || r == nil || r.Kind != provisioning.KindVoicemail && r.Kind != provisioning.KindExtension {
+		return false
+	}
+	p.mu.Lock()
+	n := 0
+	for _, a := range p.accounts {
+		if a.TenantID == r.TenantID {
+			p.queueLocked(sourceKey(provisioning.Change{Account: a}), provisioning.Change{Op: provisioning.OpUpsert, Account: a})
+			n++
+		}
+	}
+	p.mu.Unlock()
+	if n > 0 {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // Run pushes queued changes until ctx ends. A change that fails is logged
@@ -545,6 +583,13 @@ func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisionin
 		delete(p.sources, key)
 	} else {
 		p.sources[key] = refsOf(want, nil)
+	}
+	if c.Account != nil {
+		if c.Op == provisioning.OpDelete {
+			delete(p.accounts, c.Account.ID)
+		} else {
+			p.accounts[c.Account.ID] = c.Account
+		}
 	}
 	p.mu.Unlock()
 	return err
@@ -960,6 +1005,13 @@ func (p *ConfigPusher) reconcile(ctx context.Context, desired []provisioning.Acc
 		}
 		units = append(units, unit{key, objs})
 	}
+	accounts := make(map[int64]*provisioning.Account, len(desired))
+	for i := range desired {
+		accounts[desired[i].ID] = &desired[i]
+	}
+	p.mu.Lock()
+	p.accounts = accounts
+	p.mu.Unlock()
 	for i := range desired {
 		a := &desired[i]
 		objs, err := AccountObjects(p.opts, a)
