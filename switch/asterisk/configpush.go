@@ -328,8 +328,8 @@ type ConfigPusher struct {
 	// accounts are the accounts last pushed, for a push again when
 	// their mailboxes (PushOptions.Mailboxes) may have changed.
 	accounts map[int64]*provisioning.Account
-	wake    chan struct{}
-	lastErr error
+	wake     chan struct{}
+	lastErr  error
 
 	failures   *prometheus.CounterVec // MetricPushFailures, by kind
 	states     map[ObjectRef]ObjectState
