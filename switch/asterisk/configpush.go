@@ -325,6 +325,9 @@ type ConfigPusher struct {
 	sources map[string][]ObjectRef // "account:ID" → the objects it produced
 	pending map[string]provisioning.Change
 	order   []string
+	// mwiStale: an endpoint's mailboxes changed since res_pjsip_mwi was
+	// last reloaded (reloadMWI).
+	mwiStale bool
 	// accounts are the accounts last pushed, for a push again when
 	// their mailboxes (PushOptions.Mailboxes) may have changed.
 	accounts map[int64]*provisioning.Account
@@ -499,6 +502,7 @@ func (p *ConfigPusher) Flush(ctx context.Context) {
 		p.mu.Lock()
 		if len(p.order) == 0 {
 			p.mu.Unlock()
+			p.reloadMWI(ctx)
 			return
 		}
 		key := p.order[0]
@@ -912,6 +916,9 @@ func (p *ConfigPusher) markForeign(ref ObjectRef) bool {
 
 func (p *ConfigPusher) remember(o PJSIPObject) {
 	p.mu.Lock()
+	if o.Ref.Type == PJSIPEndpoint && fieldValue(p.applied[o.Ref], "mailboxes") != fieldValue(o.Fields, "mailboxes") {
+		p.mwiStale = true
+	}
 	p.applied[o.Ref] = slices.Clone(o.Fields)
 	p.setStateLocked(o.Ref, StateApplied, nil)
 	p.mu.Unlock()
@@ -1095,5 +1102,54 @@ feed:
 	}
 	p.lastErr = errors.Join(errs...)
 	p.mu.Unlock()
+	p.reloadMWI(ctx)
 	return errors.Join(errs...)
+}
+
+func fieldValue(fs []Field, name string) string {
+	for _, f := range fs {
+		if f.Attribute == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// moduleReloader is the part of ConfigClient that reloads a module.
+type moduleReloader interface {
+	ReloadModule(ctx context.Context, name string) error
+}
+
+// reloadMWI has res_pjsip_mwi rebuild its unsolicited subscriptions
+// after an endpoint's mailboxes changed: it reads them only at its load
+// and reload and when a phone registers (checked in res_pjsip_mwi.c of
+// 23.4.1), so a box given to an already registered phone would stay
+// dark until its next REGISTER. The reload subscribes every endpoint
+// with mailboxes again and sends each phone its current state. Asterisk
+// runs one module reload at a time (409 "Another reload is currently in
+// progress"): a few tries, then the next change or reconcile tries
+// again.
+func (p *ConfigPusher) reloadMWI(ctx context.Context) {
+	p.mu.Lock()
+	stale := p.mwiStale
+	p.mu.Unlock()
+	r, ok := p.api.(moduleReloader)
+	if !stale || !ok {
+		return
+	}
+	var err error
+	for try := range 5 {
+		if err = r.ReloadModule(ctx, "res_pjsip_mwi"); err == nil {
+			p.mu.Lock()
+			p.mwiStale = false
+			p.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		}
+	}
+	p.log.Warn("asterisk: reloading res_pjsip_mwi after a change of mailboxes", "err", err)
 }
