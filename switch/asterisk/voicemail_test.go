@@ -367,3 +367,65 @@ func FuzzParseVoicemailInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestPusherMailboxesFollowBoxes: a box given to an extension re-pushes
+// its tenant's accounts, the owner's endpoint gets the box as mailboxes,
+// and res_pjsip_mwi is reloaded once so that the registered phone's lamp
+// follows at once; deleting the box clears them (and reloads again).
+func TestPusherMailboxesFollowBoxes(t *testing.T) {
+	ctx := context.Background()
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	fake := newFakeConfigARI(t)
+	o := DefaultPushOptions()
+	o.Mailboxes = ServiceMailboxes(svc)
+	p := NewConfigPusher(PusherConfig{Client: NewConfigClient(fake.URL(), "sb", "pw", nil), Options: o, Logger: quietLogger()})
+	svc.AddSink(p)
+	var accounts []provisioning.Account
+	for _, a := range f.accounts {
+		accounts = append(accounts, *a)
+	}
+	must(t, p.Reconcile(ctx, accounts, nil))
+	reloads := func() int {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return len(fake.reloads)
+	}
+	mailboxes := func(user string) string {
+		fs, _ := fake.object(ObjectRef{PJSIPEndpoint, user})
+		return fieldValue(fs, "mailboxes")
+	}
+	if got := mailboxes("alice"); got != "700@sb-t1" {
+		t.Fatalf("alice's mailboxes after reconcile: %q", got)
+	}
+	n := reloads()
+	if n != 1 {
+		t.Errorf("%d reloads after the first reconcile, want 1", n)
+	}
+	// Bob's extension 101 gets a box.
+	bobExt := f.objects["101"].ID
+	box := &provisioning.VoicemailBox{RoutingMeta: provisioning.RoutingMeta{TenantID: f.tenant.ID}, Number: "701", ExtensionID: &bobExt, PIN: "1111"}
+	must(t, svc.CreateVoicemailBox(ctx, provisioning.AdminScope(), box))
+	p.Flush(ctx)
+	if got := mailboxes("bob"); got != "701@sb-t1" {
+		t.Errorf("bob's mailboxes after his box: %q", got)
+	}
+	if reloads() != n+1 {
+		t.Errorf("reloads %d, want one more than %d", reloads(), n)
+	}
+	must(t, svc.DeleteVoicemailBox(ctx, provisioning.AdminScope(), box.ID))
+	p.Flush(ctx)
+	if got := mailboxes("bob"); got != "" {
+		t.Errorf("bob's mailboxes after the delete: %q", got)
+	}
+	if reloads() != n+2 {
+		t.Errorf("reloads %d, want %d", reloads(), n+2)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, m := range fake.reloads {
+		if m != "res_pjsip_mwi" {
+			t.Errorf("reloaded %s", m)
+		}
+	}
+}
