@@ -439,6 +439,15 @@ func (p *ConfigPusher) Apply(_ context.Context, c provisioning.Change) error {
 	}
 	p.mu.Lock()
 	p.queueLocked(key, c)
+	// Known from the moment it is queued: a box given meanwhile must
+	// find it (its push may be under way with the mailboxes of before).
+	if c.Account != nil {
+		if c.Op == provisioning.OpDelete {
+			delete(p.accounts, c.Account.ID)
+		} else {
+			p.accounts[c.Account.ID] = c.Account
+		}
+	}
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -587,13 +596,6 @@ func (p *ConfigPusher) pushChange(ctx context.Context, key string, c provisionin
 		delete(p.sources, key)
 	} else {
 		p.sources[key] = refsOf(want, nil)
-	}
-	if c.Account != nil {
-		if c.Op == provisioning.OpDelete {
-			delete(p.accounts, c.Account.ID)
-		} else {
-			p.accounts[c.Account.ID] = c.Account
-		}
 	}
 	p.mu.Unlock()
 	return err
@@ -1017,6 +1019,11 @@ func (p *ConfigPusher) reconcile(ctx context.Context, desired []provisioning.Acc
 		accounts[desired[i].ID] = &desired[i]
 	}
 	p.mu.Lock()
+	for _, c := range p.pending { // queued after the desired list was read
+		if c.Account != nil && c.Op == provisioning.OpUpsert {
+			accounts[c.Account.ID] = c.Account
+		}
+	}
 	p.accounts = accounts
 	p.mu.Unlock()
 	for i := range desired {
