@@ -22,6 +22,9 @@ package asterisk
 //	             extensions of the context; i and t replay the greeting
 //	             until its plays run out, then take the invalid and
 //	             timeout destinations (routing_ivr.go).
+//	[sb-tT-vm]   the voicemail listening menu (VoiceMailMain), and in
+//	             [sb-tT-obj] each box's vN / vbN (leave a message after the
+//	             unavailable / busy greeting) (routing_voicemail.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
