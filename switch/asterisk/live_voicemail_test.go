@@ -85,16 +85,7 @@ func TestLiveVoicemail(t *testing.T) {
 		}
 	}()
 
-	// The carrier calls from 127.0.0.2: a gateway whose identify matches it.
-	gw := &provisioning.Gateway{Name: fmt.Sprintf("sblive-vm-%d", liveUserBase), Host: "127.0.0.2", Port: freeUDPPort(t), TenantID: &rr.tenant.ID}
-	must(t, rr.svc.CreateGateway(ctx, admin, gw))
-	t.Cleanup(func() {
-		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw})
-	})
-	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
-		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, gw.Name})
-		return err == nil
-	})
+	rr.carrierGateway("sblive-vm")
 	p, a := rr.phone("alice")
 	phone := startSIPPhone(t, p.port)
 	x := &provisioning.Extension{RoutingMeta: rr.in, Number: strconv.Itoa(liveUserBase + 98), Name: "Alice", Destination: acctDest(a)}
@@ -361,4 +352,21 @@ func sipHeader(lines []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// carrierGateway creates a gateway of the tenant named prefix-<base>
+// whose identify matches 127.0.0.2, where the carrier scenarios call
+// from, and waits for it on the node; it is deleted when the test ends.
+func (rr *routingRig) carrierGateway(prefix string) *provisioning.Gateway {
+	t, ctx := rr.t, rr.t.Context()
+	gw := &provisioning.Gateway{Name: fmt.Sprintf("%s-%d", prefix, liveUserBase), Host: "127.0.0.2", Port: freeUDPPort(t), TenantID: &rr.tenant.ID}
+	must(t, rr.svc.CreateGateway(ctx, provisioning.AdminScope(), gw))
+	t.Cleanup(func() {
+		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw})
+	})
+	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
+		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, gw.Name})
+		return err == nil
+	})
+	return gw
 }
