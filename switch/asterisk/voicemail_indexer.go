@@ -80,8 +80,7 @@ type retryState struct {
 }
 
 type cachedInfo struct {
-	mod  time.Time
-	size int64
+	file os.FileInfo
 	info VoicemailInfo
 }
 
@@ -173,7 +172,36 @@ func (x *VoicemailIndexer) Scan(ctx context.Context) error {
 		}
 	}
 	x.where = where
+	if len(errs) == 0 {
+		x.forget(where)
+	}
 	return errors.Join(errs...)
+}
+
+// forget drops what the indexer remembers of messages no longer in the
+// spool (deleted, or moved and found again under their new name), so
+// that its memory follows the spool, not its history. A message that
+// comes back is offered again: DepositVoicemail adds nothing twice.
+func (x *VoicemailIndexer) forget(where map[string]spoolMessage) {
+	for ref := range x.deposited {
+		if _, ok := where[ref]; !ok {
+			delete(x.deposited, ref)
+		}
+	}
+	for ref := range x.retry {
+		if _, ok := where[ref]; !ok {
+			delete(x.retry, ref)
+		}
+	}
+	files := make(map[string]bool, len(where))
+	for _, m := range where {
+		files[msgBase(m.dir(), m.num)+".txt"] = true
+	}
+	for path := range x.infos {
+		if !files[path] {
+			delete(x.infos, path)
+		}
+	}
 }
 
 // scanBox reads one box's folders into where and deposits what is new;
@@ -208,14 +236,15 @@ func (x *VoicemailIndexer) scanBox(ctx context.Context, boxID int64, box string,
 	return present, nil
 }
 
-// info parses a .txt, from the cache while its size and time are the
-// same.
+// info parses a .txt, from the cache while it is the same file (inode:
+// renumbering renames another message's file to this name, keeping its
+// time and maybe its size) with the same size and time.
 func (x *VoicemailIndexer) info(path string) (VoicemailInfo, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return VoicemailInfo{}, err
 	}
-	if c, ok := x.infos[path]; ok && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
+	if c, ok := x.infos[path]; ok && os.SameFile(c.file, st) && c.file.ModTime().Equal(st.ModTime()) && c.file.Size() == st.Size() {
 		return c.info, nil
 	}
 	if st.Size() > 64<<10 {
@@ -229,7 +258,7 @@ func (x *VoicemailIndexer) info(path string) (VoicemailInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	x.infos[path] = cachedInfo{mod: st.ModTime(), size: st.Size(), info: info}
+	x.infos[path] = cachedInfo{file: st, info: info}
 	return info, nil
 }
 

@@ -287,9 +287,10 @@ func TestVoicemailIndexerNoSpool(t *testing.T) {
 	}
 }
 
-type fakeVoicemail struct{ syncs int }
+type fakeVoicemail struct{ syncs, deposits int }
 
 func (f *fakeVoicemail) DepositVoicemail(context.Context, *provisioning.VoicemailMessage, io.Reader) (bool, error) {
+	f.deposits++
 	return true, nil
 }
 func (f *fakeVoicemail) SyncVoicemail(context.Context, string, int64, map[string]bool) error {
@@ -427,5 +428,42 @@ func TestPusherMailboxesFollowBoxes(t *testing.T) {
 		if m != "res_pjsip_mwi" {
 			t.Errorf("reloaded %s", m)
 		}
+	}
+}
+
+// TestVoicemailIndexerForgets: what the indexer remembers follows the
+// spool: a message gone from it is forgotten (and offered again, to no
+// effect, should it come back).
+func TestVoicemailIndexerForgets(t *testing.T) {
+	fake := &fakeVoicemail{}
+	spool := t.TempDir()
+	tenant := &provisioning.Tenant{ID: 3, Name: "t"}
+	plan := &provisioning.Plan{Tenant: tenant, Voicemails: []*provisioning.VoicemailBox{{RoutingMeta: provisioning.RoutingMeta{ID: 9, TenantID: 3}, Number: "700"}}}
+	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: "ast1", Spool: spool, Service: fake,
+		Plans: func(context.Context) ([]*provisioning.Plan, error) { return []*provisioning.Plan{plan}, nil }})
+	box := filepath.Join(spool, "sb-t3", "700")
+	spoolMsg(t, box, "INBOX", 0, "1-1", 1)
+	spoolMsg(t, box, "INBOX", 1, "1-2", 1)
+	// The same time on both (renumbering keeps a file's time, and a
+	// coarse clock gives two messages the same): the cache must still
+	// tell the renamed file from the one it replaces.
+	same := time.Unix(1796608800, 0)
+	for _, n := range []string{"msg0000.txt", "msg0001.txt"} {
+		must(t, os.Chtimes(filepath.Join(box, "INBOX", n), same, same))
+	}
+	must(t, ix.Scan(context.Background()))
+	if fake.deposits != 2 || len(ix.deposited) != 2 || len(ix.infos) != 2 {
+		t.Fatalf("deposits %d, remembered %d refs %d files", fake.deposits, len(ix.deposited), len(ix.infos))
+	}
+	must(t, removeMessage(spoolMessage{box: box, folder: "INBOX", num: 0}))
+	must(t, ix.Scan(context.Background()))
+	if !slices.Equal(folderFiles(t, filepath.Join(box, "INBOX")), []string{"msg0000.txt", "msg0000.wav"}) || len(ix.deposited) != 1 || len(ix.infos) != 1 || !ix.deposited["1-2"] {
+		t.Errorf("after a delete: files %v, remembered %v, %d files", folderFiles(t, filepath.Join(box, "INBOX")), ix.deposited, len(ix.infos))
+	}
+	if fake.deposits != 2 {
+		t.Errorf("%d deposits, want 2 (the renumbered message is known by its msg_id)", fake.deposits)
+	}
+	if _, ok := ix.where["1-1"]; ok {
+		t.Error("the deleted message is still seen (the renamed file read from the cache)")
 	}
 }
