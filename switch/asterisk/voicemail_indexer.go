@@ -226,7 +226,7 @@ func (x *VoicemailIndexer) scanBox(ctx context.Context, boxID int64, box string,
 			if _, dup := where[info.MsgID]; dup {
 				continue // a copy (app_voicemail's forward): the first is the message
 			}
-			where[info.MsgID] = spoolMessage{box: box, folder: f.name, num: n, unread: f.unread}
+			where[info.MsgID] = spoolMessage{box: box, folder: f.name, num: n, unread: f.unread, id: info.MsgID}
 			present[info.MsgID] = !f.unread
 			if !x.deposited[info.MsgID] {
 				x.deposit(ctx, boxID, base, info, !f.unread)
@@ -315,7 +315,16 @@ func (x *VoicemailIndexer) applyPending(ctx context.Context) {
 		if !ok {
 			continue // no longer on the switch
 		}
-		if err := x.applyOne(c.Op, m, loc); err != nil {
+		err := x.applyOne(c.Op, m, loc)
+		if errors.Is(err, errMsgMoved) {
+			// Renumbered by app_voicemail since the scan: find it again.
+			if err = x.Scan(ctx); err == nil {
+				if loc, ok = x.where[m.SwitchRef]; ok {
+					err = x.applyOne(c.Op, m, loc)
+				}
+			}
+		}
+		if err != nil {
 			x.log.Warn("asterisk: applying voicemail change", "msg_id", m.SwitchRef, "op", c.Op, "err", err)
 		}
 	}

@@ -124,12 +124,35 @@ func splitCallerID(s string) (name, number string) {
 	return "", s
 }
 
-// spoolMessage is where a message is: its box's dir, folder and number.
+// spoolMessage is where a message is: its box's dir, folder and number,
+// and its msg_id.
 type spoolMessage struct {
 	box    string
 	folder string
 	num    int
 	unread bool
+	id     string
+}
+
+// errMsgMoved: the message is no longer under the number last scanned
+// (app_voicemail renumbered the folder meanwhile, e.g. after a delete
+// by phone); the caller scans again.
+var errMsgMoved = errors.New("asterisk: voicemail message renumbered since the scan")
+
+// check makes sure, the folder locked, that m's .txt is still m's (an
+// empty id checks nothing).
+func (m spoolMessage) check() error {
+	if m.id == "" {
+		return nil
+	}
+	b, err := os.ReadFile(msgBase(m.dir(), m.num) + ".txt")
+	if err != nil {
+		return fmt.Errorf("%w: %w", errMsgMoved, err)
+	}
+	if info, err := ParseVoicemailInfo(b); err != nil || info.MsgID != m.id {
+		return errMsgMoved
+	}
+	return nil
 }
 
 func (m spoolMessage) dir() string { return filepath.Join(m.box, m.folder) }
@@ -269,6 +292,9 @@ func moveMessage(m spoolMessage, to string) (spoolMessage, error) {
 		return m, err
 	}
 	defer unlockSrc()
+	if err := m.check(); err != nil {
+		return m, err
+	}
 	unlockDst, err := lockFolder(dst, lockWait)
 	if err != nil {
 		return m, err
@@ -304,6 +330,9 @@ func removeMessage(m spoolMessage) error {
 		return err
 	}
 	defer unlock()
+	if err := m.check(); err != nil {
+		return err
+	}
 	exts, err := msgExts(m.dir(), m.num)
 	if err != nil {
 		return err

@@ -467,3 +467,32 @@ func TestVoicemailIndexerForgets(t *testing.T) {
 		t.Error("the deleted message is still seen (the renamed file read from the cache)")
 	}
 }
+
+// TestVoicemailIndexerRenumbered: app_voicemail renumbered the folder
+// between the scan and a read through the API (a delete by phone): the
+// read moves the right message, found again by its msg_id, not the one
+// now under the scanned number.
+func TestVoicemailIndexerRenumbered(t *testing.T) {
+	ctx := context.Background()
+	fake := &fakeVoicemail{}
+	spool := t.TempDir()
+	plan := &provisioning.Plan{Tenant: &provisioning.Tenant{ID: 3}, Voicemails: []*provisioning.VoicemailBox{{RoutingMeta: provisioning.RoutingMeta{ID: 9, TenantID: 3}, Number: "700"}}}
+	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: "ast1", Spool: spool, Service: fake,
+		Plans: func(context.Context) ([]*provisioning.Plan, error) { return []*provisioning.Plan{plan}, nil }})
+	box := filepath.Join(spool, "sb-t3", "700")
+	spoolMsg(t, box, "INBOX", 0, "1-1", 1)
+	spoolMsg(t, box, "INBOX", 1, "1-2", 1)
+	must(t, ix.Scan(ctx))
+	// The phone deletes 1-1; app_voicemail renumbers 1-2 to msg0000.
+	must(t, removeMessage(spoolMessage{box: box, folder: "INBOX", num: 0}))
+	must(t, ix.Apply(ctx, provisioning.Change{Op: provisioning.OpUpsert, Voicemail: &provisioning.VoicemailMessage{Switch: "ast1", SwitchRef: "1-2", Read: true}}))
+	ix.applyPending(ctx)
+	b, err := os.ReadFile(filepath.Join(box, "Old", "msg0000.txt"))
+	must(t, err)
+	if info, _ := ParseVoicemailInfo(b); info.MsgID != "1-2" {
+		t.Errorf("Old holds %q, want 1-2", info.MsgID)
+	}
+	if got := folderFiles(t, filepath.Join(box, "INBOX")); len(got) != 0 {
+		t.Errorf("INBOX: %v", got)
+	}
+}
