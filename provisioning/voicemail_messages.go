@@ -47,6 +47,8 @@ type VoicemailFilter struct {
 	BoxID    int64
 	Switch   string
 	Unread   bool
+	// Unnotified selects the messages whose e-mail has not gone out.
+	Unnotified bool
 	Page
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/internal/smtpmail"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -24,6 +25,7 @@ type Config struct {
 	CDR      CDRConfig      `yaml:"cdr"`
 	SIP      SIPConfig      `yaml:"sip"`
 	Log      LogConfig      `yaml:"log"`
+	SMTP     SMTPConfig     `yaml:"smtp"`
 	// Switches are the switch nodes Switchboard manages. They are set in
 	// the file only: a list does not fit environment variables or flags.
 	Switches switchList `yaml:"switches"`
@@ -126,6 +128,21 @@ type DCPConfig struct {
 	DefaultDomain string `yaml:"default_domain"`
 }
 
+// SMTPConfig is the mail server voicemail messages are e-mailed through
+// (provisioning/notify); without Addr nothing is e-mailed.
+type SMTPConfig struct {
+	Addr     string `yaml:"addr"`
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	TLS      string `yaml:"tls"`
+}
+
+// client is the smtpmail configuration.
+func (c SMTPConfig) client() smtpmail.Config {
+	return smtpmail.Config{Addr: c.Addr, From: c.From, Username: c.Username, Password: c.Password, TLS: c.TLS}
+}
+
 // LogConfig sets the structured logger.
 type LogConfig struct {
 	Level  string `yaml:"level"`
@@ -195,6 +212,12 @@ func (c Config) Validate() error {
 	}
 	if err := validateSwitches(c.Switches, c.SIP.Enabled); err != nil {
 		return err
+	}
+	if c.SMTP.Addr != "" || c.SMTP.From != "" {
+		if err := c.SMTP.client().Validate(); err != nil {
+			key, reason, _ := strings.Cut(err.Error(), ": ")
+			return &ConfigError{Key: "smtp." + key, Reason: reason}
+		}
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return &ConfigError{Key: "log.level", Reason: err.Error()}

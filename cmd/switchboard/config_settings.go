@@ -137,4 +137,24 @@ var settings = []setting{
 	{key: "log.format", help: "text or json",
 		set: func(c *Config, v string) error { c.Log.Format = v; return nil },
 		get: func(c *Config) string { return c.Log.Format }},
+	{key: "smtp.addr", help: "mail server (host:port) voicemail is e-mailed through; empty: no e-mail",
+		set: func(c *Config, v string) error { c.SMTP.Addr = v; return nil },
+		get: func(c *Config) string { return c.SMTP.Addr }},
+	{key: "smtp.from", help: "sender address of the e-mails",
+		set: func(c *Config, v string) error { c.SMTP.From = v; return nil },
+		get: func(c *Config) string { return c.SMTP.From }},
+	{key: "smtp.username", help: "login at the mail server (AUTH PLAIN)",
+		set: func(c *Config, v string) error { c.SMTP.Username = v; return nil },
+		get: func(c *Config) string { return c.SMTP.Username }},
+	{key: "smtp.password", help: "its password",
+		set: func(c *Config, v string) error { c.SMTP.Password = v; return nil },
+		get: func(c *Config) string {
+			if c.SMTP.Password == "" {
+				return ""
+			}
+			return "(set)"
+		}},
+	{key: "smtp.tls", help: "opportunistic (STARTTLS when offered), required or none",
+		set: func(c *Config, v string) error { c.SMTP.TLS = v; return nil },
+		get: func(c *Config) string { return c.SMTP.TLS }},
 }

@@ -17,11 +17,13 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/internal/smtpmail"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
 	"github.com/switchboard-voip/switchboard/provisioning/api/native"
+	"github.com/switchboard-voip/switchboard/provisioning/notify"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/presence"
 )
@@ -107,6 +109,11 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
+	if cfg.SMTP.Addr != "" {
+		mailer := notify.NewVoicemailMailer(svc, smtpmail.New(cfg.SMTP.client()), log)
+		svc.AddSink(mailer)
+		core.run("voicemail e-mail", mailer.Run)
+	}
 	states := &configStates{}
 	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, states, sources.run, core.run)
 	if len(cfg.Switches) > 0 {

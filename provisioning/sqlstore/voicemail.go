@@ -86,6 +86,9 @@ func (s *Store) VoicemailMessages(ctx context.Context, f provisioning.VoicemailF
 	if f.Unread {
 		w.and("NOT m.read")
 	}
+	if f.Unnotified {
+		w.and("m.notified_at IS NULL")
+	}
 	query, args := w.page(base, "m.id", f.Page)
 	return list(ctx, s, "voicemail messages", query, args, fixVoicemail)
 }
