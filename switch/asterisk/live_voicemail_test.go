@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -91,7 +90,7 @@ func TestLiveVoicemail(t *testing.T) {
 	x := &provisioning.Extension{RoutingMeta: rr.in, Number: strconv.Itoa(liveUserBase + 98), Name: "Alice", Destination: acctDest(a)}
 	must(t, rr.svc.CreateExtension(ctx, admin, x))
 	greeting := &provisioning.Sound{TenantID: rr.tenant.ID, Name: "vm greeting"}
-	must(t, rr.svc.CreateSound(ctx, admin, greeting, bytes.NewReader(liveTone(t, time.Second))))
+	must(t, rr.svc.CreateSound(ctx, admin, greeting, bytes.NewReader(toneWAV(t, 1))))
 	waitFor(t, 5*time.Second, "the greeting in sounds_dir", func() bool {
 		_, err := os.Stat(filepath.Join(rr.sounds, SoundLayout(*greeting, 8000)))
 		return err == nil
@@ -224,17 +223,6 @@ func slicesContainsField(fs []Field, name, value string) bool {
 		}
 	}
 	return false
-}
-
-// liveTone is a 440 Hz tone of d as 8 kHz WAV.
-func liveTone(t *testing.T, d time.Duration) []byte {
-	c := &audio.Clip{Rate: 8000, Samples: make([]int16, int(d.Seconds()*8000))}
-	for i := range c.Samples {
-		c.Samples[i] = int16(6000 * math.Sin(2*math.Pi*440*float64(i)/8000))
-	}
-	var b bytes.Buffer
-	must(t, c.WriteWAV(&b))
-	return b.Bytes()
 }
 
 // waitForMWI waits for a NOTIFY of the phone saying Messages-Waiting:
