@@ -59,6 +59,9 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		ast := sw.Asterisk
 		opts := ast.PushOptions()
 		opts.IDWithDomain = sw.Domain == ""
+		if ast.VoicemailFile != "" {
+			opts.Mailboxes = asterisk.ServiceMailboxes(svc) // the boxes' MWI
+		}
 		var adapter *asterisk.Adapter // set below, before anything runs
 		pusher := asterisk.NewConfigPusher(asterisk.PusherConfig{
 			Client:    asterisk.NewConfigClient(ast.URL, ast.User, ast.Password, nil),
@@ -118,6 +121,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			startAsteriskDialplan(sw, opts, svc, swLog, run)
 		}
 		startSounds(sw.Name, ast.SoundsDir, asterisk.SoundLayout, svc, swLog, run)
+		startAsteriskVoicemail(sw, svc, swLog, run)
 		run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 		runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 		if cc, ok := any(adapter).(presence.CallController); ok {

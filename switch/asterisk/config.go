@@ -65,6 +65,21 @@ type NodeConfig struct {
 	// SoundLayout) for the menus and greetings the routing plays. Empty:
 	// no sounds on this node.
 	SoundsDir string `yaml:"sounds_dir"`
+	// VoicemailFile, when set, is the generated voicemail include on the
+	// Asterisk machine (voicemail_switchboard.conf next to
+	// voicemail.conf, which #tryincludes it last): every tenant's boxes
+	// as app_voicemail users of the context sb-t<tenant id> (PIN, name,
+	// maximum length), app_voicemail reloaded over ARI when it changes
+	// (see VoicemailConfFile). It also gives the phones of an extension
+	// that owns a box its message-waiting indication. Empty: calls sent
+	// to a box hang up on this node.
+	VoicemailFile string `yaml:"voicemail_file"`
+	// VoicemailSpool, when set, is app_voicemail's spool directory as
+	// the daemon sees it (its machine, or a shared mount), e.g.
+	// /var/spool/asterisk/voicemail: the daemon takes each new message
+	// from it into Switchboard, syncs what phones did to them, and
+	// applies read and delete made through the API (VoicemailIndexer).
+	VoicemailSpool string `yaml:"voicemail_spool"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -106,6 +121,12 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
 		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /var/lib/asterisk/sounds/switchboard")
+	}
+	if c.VoicemailFile != "" && !filepath.IsAbs(c.VoicemailFile) {
+		return provisioning.Invalid("voicemail_file", "must be an absolute path, like /etc/asterisk/voicemail_switchboard.conf")
+	}
+	if c.VoicemailSpool != "" && !filepath.IsAbs(c.VoicemailSpool) {
+		return provisioning.Invalid("voicemail_spool", "must be an absolute path, like /var/spool/asterisk/voicemail")
 	}
 	if c.Routing && c.DialplanFile == "" {
 		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")

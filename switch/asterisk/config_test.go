@@ -27,6 +27,11 @@ func TestNodeConfig(t *testing.T) {
 		{"negative qualify", func(c *NodeConfig) { c.PhoneQualifySecs = -1 }, "phone_qualify_secs"},
 		{"dialplan file", func(c *NodeConfig) { c.DialplanFile = "/etc/asterisk/extensions_switchboard.conf" }, ""},
 		{"relative dialplan file", func(c *NodeConfig) { c.DialplanFile = "extensions_switchboard.conf" }, "dialplan_file"},
+		{"relative voicemail file", func(c *NodeConfig) { c.VoicemailFile = "voicemail_switchboard.conf" }, "voicemail_file"},
+		{"relative voicemail spool", func(c *NodeConfig) { c.VoicemailSpool = "spool/voicemail" }, "voicemail_spool"},
+		{"voicemail", func(c *NodeConfig) {
+			c.VoicemailFile, c.VoicemailSpool = "/etc/asterisk/voicemail_switchboard.conf", "/var/spool/asterisk/voicemail"
+		}, ""},
 		{"routing", func(c *NodeConfig) { c.DialplanFile, c.Routing = "/etc/asterisk/extensions_switchboard.conf", true }, ""},
 		{"routing without a dialplan file", func(c *NodeConfig) { c.Routing = true }, "routing"},
 	}

@@ -325,8 +325,14 @@ type ConfigPusher struct {
 	sources map[string][]ObjectRef // "account:ID" → the objects it produced
 	pending map[string]provisioning.Change
 	order   []string
-	wake    chan struct{}
-	lastErr error
+	// mwiStale: an endpoint's mailboxes changed since res_pjsip_mwi was
+	// last reloaded (reloadMWI).
+	mwiStale bool
+	// accounts are the accounts last pushed, for a push again when
+	// their mailboxes (PushOptions.Mailboxes) may have changed.
+	accounts map[int64]*provisioning.Account
+	wake     chan struct{}
+	lastErr  error
 
 	failures   *prometheus.CounterVec // MetricPushFailures, by kind
 	states     map[ObjectRef]ObjectState
@@ -367,6 +373,7 @@ func newConfigPusher(api configAPI, cfg PusherConfig) *ConfigPusher {
 		foreign:         make(map[ObjectRef]bool),
 		sources:         make(map[string][]ObjectRef),
 		pending:         make(map[string]provisioning.Change),
+		accounts:        make(map[int64]*provisioning.Account),
 		wake:            make(chan struct{}, 1),
 		states:          make(map[ObjectRef]ObjectState),
 		switchName:      cfg.Switch,
@@ -423,21 +430,64 @@ func sourceKey(c provisioning.Change) string {
 // Changes to one object coalesce: only the latest is pushed. DIDs are not
 // PJSIP objects and are ignored here.
 func (p *ConfigPusher) Apply(_ context.Context, c provisioning.Change) error {
+	if p.mailboxesMove(c) {
+		return nil
+	}
 	key := sourceKey(c)
 	if key == "" {
 		return nil
 	}
 	p.mu.Lock()
-	if _, ok := p.pending[key]; !ok {
-		p.order = append(p.order, key)
+	p.queueLocked(key, c)
+	// Known from the moment it is queued: a box given meanwhile must
+	// find it (its push may be under way with the mailboxes of before).
+	if c.Account != nil {
+		if c.Op == provisioning.OpDelete {
+			delete(p.accounts, c.Account.ID)
+		} else {
+			p.accounts[c.Account.ID] = c.Account
+		}
 	}
-	p.pending[key] = c
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+func (p *ConfigPusher) queueLocked(key string, c provisioning.Change) {
+	if _, ok := p.pending[key]; !ok {
+		p.order = append(p.order, key)
+	}
+	p.pending[key] = c
+}
+
+// mailboxesMove queues the tenant's accounts again after a change of a
+// voicemail box or an extension (which may make an account a box's
+// owner or no longer) on a node with Mailboxes; it reports whether c was
+// such a change.
+func (p *ConfigPusher) mailboxesMove(c provisioning.Change) bool {
+	r := c.Routing
+	if p.opts.Mailboxes == nil || r == nil || r.Kind != provisioning.KindVoicemail && r.Kind != provisioning.KindExtension {
+		return false
+	}
+	p.mu.Lock()
+	n := 0
+	for _, a := range p.accounts {
+		if a.TenantID == r.TenantID {
+			p.queueLocked(sourceKey(provisioning.Change{Account: a}), provisioning.Change{Op: provisioning.OpUpsert, Account: a})
+			n++
+		}
+	}
+	p.mu.Unlock()
+	if n > 0 {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // Run pushes queued changes until ctx ends. A change that fails is logged
@@ -461,6 +511,7 @@ func (p *ConfigPusher) Flush(ctx context.Context) {
 		p.mu.Lock()
 		if len(p.order) == 0 {
 			p.mu.Unlock()
+			p.reloadMWI(ctx)
 			return
 		}
 		key := p.order[0]
@@ -867,6 +918,9 @@ func (p *ConfigPusher) markForeign(ref ObjectRef) bool {
 
 func (p *ConfigPusher) remember(o PJSIPObject) {
 	p.mu.Lock()
+	if o.Ref.Type == PJSIPEndpoint && fieldValue(p.applied[o.Ref], "mailboxes") != fieldValue(o.Fields, "mailboxes") {
+		p.mwiStale = true
+	}
 	p.applied[o.Ref] = slices.Clone(o.Fields)
 	p.setStateLocked(o.Ref, StateApplied, nil)
 	p.mu.Unlock()
@@ -960,6 +1014,18 @@ func (p *ConfigPusher) reconcile(ctx context.Context, desired []provisioning.Acc
 		}
 		units = append(units, unit{key, objs})
 	}
+	accounts := make(map[int64]*provisioning.Account, len(desired))
+	for i := range desired {
+		accounts[desired[i].ID] = &desired[i]
+	}
+	p.mu.Lock()
+	for _, c := range p.pending { // queued after the desired list was read
+		if c.Account != nil && c.Op == provisioning.OpUpsert {
+			accounts[c.Account.ID] = c.Account
+		}
+	}
+	p.accounts = accounts
+	p.mu.Unlock()
 	for i := range desired {
 		a := &desired[i]
 		objs, err := AccountObjects(p.opts, a)
@@ -1043,5 +1109,54 @@ feed:
 	}
 	p.lastErr = errors.Join(errs...)
 	p.mu.Unlock()
+	p.reloadMWI(ctx)
 	return errors.Join(errs...)
+}
+
+func fieldValue(fs []Field, name string) string {
+	for _, f := range fs {
+		if f.Attribute == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// moduleReloader is the part of ConfigClient that reloads a module.
+type moduleReloader interface {
+	ReloadModule(ctx context.Context, name string) error
+}
+
+// reloadMWI has res_pjsip_mwi rebuild its unsolicited subscriptions
+// after an endpoint's mailboxes changed: it reads them only at its load
+// and reload and when a phone registers (checked in res_pjsip_mwi.c of
+// 23.4.1), so a box given to an already registered phone would stay
+// dark until its next REGISTER. The reload subscribes every endpoint
+// with mailboxes again and sends each phone its current state. Asterisk
+// runs one module reload at a time (409 "Another reload is currently in
+// progress"): a few tries, then the next change or reconcile tries
+// again.
+func (p *ConfigPusher) reloadMWI(ctx context.Context) {
+	p.mu.Lock()
+	stale := p.mwiStale
+	p.mu.Unlock()
+	r, ok := p.api.(moduleReloader)
+	if !stale || !ok {
+		return
+	}
+	var err error
+	for try := range 5 {
+		if err = r.ReloadModule(ctx, "res_pjsip_mwi"); err == nil {
+			p.mu.Lock()
+			p.mwiStale = false
+			p.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		}
+	}
+	p.log.Warn("asterisk: reloading res_pjsip_mwi after a change of mailboxes", "err", err)
 }

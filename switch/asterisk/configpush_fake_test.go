@@ -35,6 +35,8 @@ type fakeConfigARI struct {
 	refuse   map[ObjectRef]bool
 	requests []fakeRequest
 	record   bool
+	// reloads are the modules reloaded (PUT /asterisk/modules/{name}).
+	reloads []string
 
 	templates map[ObjectType][]Field
 	errors    map[int]recordedHTTP // by status: 400, 403, 404
@@ -169,6 +171,11 @@ func (f *fakeConfigARI) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	if f.record {
 		f.requests = append(f.requests, fakeRequest{r.Method, r.URL.EscapedPath(), string(body)})
+	}
+	if mod, ok := strings.CutPrefix(r.URL.Path, "/ari/asterisk/modules/"); ok && r.Method == http.MethodPut {
+		f.reloads = append(f.reloads, mod)
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	typ, id, ok2 := strings.Cut(rest, "/")

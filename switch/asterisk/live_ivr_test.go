@@ -1,7 +1,6 @@
 package asterisk
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,16 +46,7 @@ func TestLiveIVR(t *testing.T) {
 	alice, aa := rr.phone("alice")
 	bob, ab := rr.phone("bob")
 	carol, ac := rr.phone("carol")
-	// The carrier calls from 127.0.0.2: a gateway whose identify matches it.
-	gw := &provisioning.Gateway{Name: fmt.Sprintf("sblive-ivr-%d", liveUserBase), Host: "127.0.0.2", Port: freeUDPPort(t), TenantID: &rr.tenant.ID}
-	must(t, rr.svc.CreateGateway(ctx, admin, gw))
-	t.Cleanup(func() {
-		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: gw})
-	})
-	waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
-		_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, gw.Name})
-		return err == nil
-	})
+	rr.carrierGateway("sblive-ivr") // the carrier calls from 127.0.0.2
 	wav, err := os.Open(filepath.Join("..", "..", "testdata", "sounds", "welcome.wav"))
 	if err != nil {
 		t.Fatal(err)

@@ -54,18 +54,26 @@ func (s rigSink) Apply(ctx context.Context, c provisioning.Change) error {
 	return s.r.pusher.Apply(ctx, c)
 }
 
-func startRoutingRig(t *testing.T) *routingRig {
+func startRoutingRig(t *testing.T) *routingRig { return startRoutingRigWith(t, nil) }
+
+// startRoutingRigWith is startRoutingRig with tune changing the push
+// options (given the rig's Service) before anything is pushed.
+func startRoutingRigWith(t *testing.T, tune func(*PushOptions, *provisioning.Service)) *routingRig {
 	n := requireLiveNode(t)
 	path := os.Getenv(envLiveDialplan)
 	if path == "" {
 		t.Skipf("%s is not set: the routing tests need the node's generated dialplan file (see switch/asterisk/README.md)", envLiveDialplan)
 	}
+	svc := newRoutingService(t)
 	opts := DefaultPushOptions()
 	opts.TenantContexts = true
 	opts.SoundsDir = t.TempDir() // Asterisk on this machine reads it
+	if tune != nil {
+		tune(&opts, svc)
+	}
 	r := startLiveRigPush(t, n, nil, opts)
 	r.connected(t)
-	rr := &routingRig{liveRig: r, t: t, svc: newRoutingService(t), path: path, sounds: opts.SoundsDir}
+	rr := &routingRig{liveRig: r, t: t, svc: svc, path: path, sounds: opts.SoundsDir}
 	ctx := t.Context()
 	admin := provisioning.AdminScope()
 	rr.tenant = &provisioning.Tenant{Name: "live routing"}

@@ -111,6 +111,15 @@ type PushOptions struct {
 	// SoundsDir is the node's sounds_dir: IVR menus play their sounds
 	// from it (SoundPath). Empty: menus wait for keys in silence.
 	SoundsDir string
+	// Mailboxes, when set (a node with voicemail), returns the
+	// app_voicemail boxes (box@context, PlanMailboxes) whose
+	// message-waiting state account a's phones are shown: its endpoint
+	// gets them as mailboxes (unsolicited MWI NOTIFYs to every
+	// registered phone) and its AOR too (a phone that SUBSCRIBEs for MWI
+	// gets them that way instead: mwi_subscribe_replaces_unsolicited).
+	// An account without a box gets them empty, which clears a box it
+	// had.
+	Mailboxes func(a *provisioning.Account) []string
 }
 
 // DefaultPushOptions is what a node gets when its configuration says
@@ -182,6 +191,11 @@ func AccountObjects(o PushOptions, a *provisioning.Account) ([]PJSIPObject, erro
 	ep = append(ep, Field{"auth", id}, Field{"aors", id})
 	ep = append(ep, Field{"callerid", callerID(a.CallerIDName, firstNonEmpty(a.CallerIDNumber, a.Username))})
 	ep = appendBool(ep, "direct_media", o.DirectMedia)
+	if o.Mailboxes != nil {
+		mb := strings.Join(o.Mailboxes(a), ",")
+		aor = append(aor, Field{"mailboxes", mb})
+		ep = append(ep, Field{"mailboxes", mb}, Field{"mwi_subscribe_replaces_unsolicited", "yes"})
+	}
 	return []PJSIPObject{
 		{ObjectRef{PJSIPAuth, id}, auth},
 		{ObjectRef{PJSIPAOR, id}, aor},

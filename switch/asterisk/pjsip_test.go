@@ -79,15 +79,6 @@ func TestPushedQualify(t *testing.T) {
 	}
 }
 
-func fieldValue(fs []Field, attr string) string {
-	for _, f := range fs {
-		if f.Attribute == attr {
-			return f.Value
-		}
-	}
-	return ""
-}
-
 var dave = provisioning.Account{ID: 7, Domain: "example.com", Username: "2001", Secret: "secret2001",
 	CallerIDName: "Dave"}
 

@@ -22,6 +22,9 @@ package asterisk
 //	             extensions of the context; i and t replay the greeting
 //	             until its plays run out, then take the invalid and
 //	             timeout destinations (routing_ivr.go).
+//	[sb-tT-vm]   the voicemail listening menu (VoiceMailMain), and in
+//	             [sb-tT-obj] each box's vN / vbN (leave a message after the
+//	             unavailable / busy greeting) (routing_voicemail.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
@@ -60,7 +63,8 @@ type routingRenderer struct {
 func renderPlan(o PushOptions, p *provisioning.Plan) (ctxs []dialplanContext, dids []dialplanExten) {
 	base := TenantContext(p.Tenant.ID)
 	r := &routingRenderer{o: o, p: p, base: base, obj: base + "-obj", out: base + "-out", cid: base + "-cid"}
-	return append([]dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.menus()...), r.dids()
+	ctxs = append([]dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.menus()...)
+	return append(ctxs, r.voicemailMain()...), r.dids()
 }
 
 // gosub is the entry point's body: Gosub into d, then hang up.
@@ -89,6 +93,12 @@ func (r *routingRenderer) target(d provisioning.Destination) string {
 		if r.p.IVR(d.ID) != nil {
 			return r.menuContext(d.ID) + ",s,1"
 		}
+	case provisioning.DestVoicemail:
+		return r.voicemailTarget(d, false)
+	case provisioning.DestVoicemailMain:
+		if len(r.p.Voicemails) > 0 {
+			return r.base + "-vm,s,1"
+		}
 	case provisioning.DestBusy:
 		return r.obj + ",busy,1"
 	}
@@ -114,6 +124,9 @@ func (r *routingRenderer) phones() dialplanContext {
 		if m.Number != "" {
 			c.Exts = append(c.Exts, dialplanExten{Name: m.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID}, cid)})
 		}
+	}
+	for _, b := range r.p.Voicemails {
+		c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, cid)})
 	}
 	seen := map[string]bool{}
 	for _, rt := range r.p.Routes {
@@ -195,6 +208,7 @@ func (r *routingRenderer) objects() dialplanContext {
 	for _, u := range r.p.Customs {
 		c.Exts = append(c.Exts, r.custom(u))
 	}
+	c.Exts = append(c.Exts, r.voicemails()...)
 	c.Exts = append(c.Exts,
 		dialplanExten{Name: "hangup", Steps: []string{"Hangup(21)"}},
 		dialplanExten{Name: "busy", Steps: []string{"Hangup(17)"}},
@@ -229,7 +243,7 @@ func (r *routingRenderer) account(a *provisioning.PlanAccount) dialplanExten {
 		status string
 	}{{provisioning.ForwardBusy, "BUSY"}, {provisioning.ForwardUnreachable, "CHANUNAVAIL"}, {provisioning.ForwardNoAnswer, "NOANSWER"}} {
 		if f := a.Forwards[fw.on]; f != nil {
-			e.Steps = append(e.Steps, `GotoIf($["${DIALSTATUS}"="`+fw.status+`"]?`+r.target(f.Destination)+")")
+			e.Steps = append(e.Steps, `GotoIf($["${DIALSTATUS}"="`+fw.status+`"]?`+r.forwardTarget(fw.on, f.Destination)+")")
 		}
 	}
 	return e.ret()
@@ -301,7 +315,7 @@ func (r *routingRenderer) noWaiting(x *provisioning.Extension) (busy, fwd string
 		return "", ""
 	}
 	if f := a.Forwards[provisioning.ForwardBusy]; f != nil {
-		fwd = r.target(f.Destination)
+		fwd = r.forwardTarget(provisioning.ForwardBusy, f.Destination)
 	}
 	return deviceBusy("PJSIP/" + ep), fwd
 }

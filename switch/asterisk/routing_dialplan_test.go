@@ -182,7 +182,28 @@ func routingPlanFixture(t testing.TB, svc *provisioning.Service, host string, gw
 		return nil
 	})
 	must(t, err)
+	// Voicemail: alice's box 700 (extension 100's) with both greetings,
+	// taking her no-answer (20 s) and busy forwards; general delivery
+	// box 799 with Asterisk's greetings; extension 198 is the listening
+	// menu.
+	vmGreet, vmBusy := testSound(t, svc, f.tenant.ID, "vm-unavailable"), testSound(t, svc, f.tenant.ID, "vm-busy")
+	aliceExt := f.objects["100"].ID
+	aliceBox := &provisioning.VoicemailBox{RoutingMeta: in, Number: "700", Name: "Alice, mailbox", ExtensionID: &aliceExt, PIN: "4321",
+		UnavailableGreetingID: &vmGreet.ID, BusyGreetingID: &vmBusy.ID, MaxMessageSecs: 120}
+	must(t, svc.CreateVoicemailBox(ctx, admin, aliceBox))
+	f.objects["700"] = provisioning.Destination{Kind: provisioning.DestVoicemail, ID: aliceBox.ID}
+	general := &provisioning.VoicemailBox{RoutingMeta: in, Number: "799", Name: "General Delivery", PIN: "0000"}
+	must(t, svc.CreateVoicemailBox(ctx, admin, general))
+	f.objects["799"] = provisioning.Destination{Kind: provisioning.DestVoicemail, ID: general.ID}
+	for _, fw := range []*provisioning.Forward{
+		{AccountID: &f.accounts["alice"].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 20, Destination: f.objects["700"], Enabled: true},
+		{AccountID: &f.accounts["alice"].ID, On: provisioning.ForwardBusy, Destination: f.objects["700"], Enabled: true},
+	} {
+		must(t, svc.CreateForward(ctx, admin, fw))
+	}
+	addExt(&provisioning.Extension{Number: "198", Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}})
 	for n, d := range map[string]provisioning.Destination{
+		"+15145550700": f.objects["799"], "+15145550798": ext("198"),
 		"+15145550100": f.objects["vip"], "+15145550101": ext("101"), "+15145550102": ext("102"), "+15145550103": ext("103"), "+15145550104": ext("104"),
 		"+15145550105": acct("dave"), "+15145550106": f.objects["mobile"], "+15145550107": f.objects["night"],
 		"+15145550500": ext("500"), "+15145550501": ext("501"), "+15145550502": ext("502"), "+15145550503": ext("503"), "+15145550504": ext("504"),
@@ -348,6 +369,7 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	paris, _ := time.LoadLocation("Europe/Paris")
 	times := []time.Time{time.Date(2026, 12, 7, 10, 0, 0, 0, paris), time.Date(2026, 12, 6, 10, 0, 0, 0, paris), time.Date(2026, 12, 26, 23, 0, 0, 0, paris)}
 	checked := 0
+	voicemails := map[string]int{}
 	for _, did := range p.DIDs {
 		if e := dp[DIDContext][did.Number]; len(e) == 0 || !strings.HasPrefix(e[0], "Gosub(") {
 			t.Errorf("DID %s: %v, want a Gosub into its destination", did.Number, e)
@@ -384,6 +406,16 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 					case "menu":
 						checkMenu(t, st, dp, base, f.tenant.ID)
 						checked++
+					case "voicemail":
+						checkVoicemail(t, p, st, dp, base)
+						voicemails[st.Targets[0]]++
+						checked++
+					case "voicemail_main":
+						if !strings.Contains(body(base+"-vm", "s"), "VoiceMailMain(@"+VoicemailContext(f.tenant.ID)+")") {
+							t.Errorf("DID %s: %+v: %s-vm,s does not ask for a box", did.Number, st, base)
+						}
+						voicemails["main"]++
+						checked++
 					case "dial_out":
 						if len(st.Gateways) == 0 {
 							continue
@@ -415,6 +447,42 @@ func TestRoutingDialplanMatchesTrace(t *testing.T) {
 	}
 	if checked < 50 {
 		t.Errorf("only %d trace steps checked", checked)
+	}
+	if voicemails["700"] == 0 || voicemails["799"] == 0 || voicemails["main"] == 0 {
+		t.Errorf("voicemail steps checked: %v, want boxes 700 (a forward), 799 (a DID) and the listening menu", voicemails)
+	}
+}
+
+// checkVoicemail: the box's vN (where an unconditional or no-answer
+// route leaves a message) plays the step's greeting and then records
+// without Asterisk's greeting, or Asterisk's unavailable greeting when
+// the box has none; its vbN does the same with the busy greeting.
+func checkVoicemail(t *testing.T, p *provisioning.Plan, st provisioning.Step, dp parsedDialplan, base string) {
+	t.Helper()
+	var box *provisioning.VoicemailBox
+	for _, b := range p.Voicemails {
+		if len(st.Targets) == 1 && b.Number == st.Targets[0] {
+			box = b
+		}
+	}
+	if box == nil {
+		t.Fatalf("%+v: no box %v in the plan", st, st.Targets)
+	}
+	vm := "VoiceMail(" + box.Number + "@" + VoicemailContext(p.Tenant.ID)
+	steps := dp[base+"-obj"][fmt.Sprintf("v%d", box.ID)]
+	want := []string{vm + ",u)", "Hangup()"}
+	if st.Sound != 0 {
+		want = []string{"Playback(" + SoundPath(testSoundsDir, p.Tenant.ID, st.Sound) + ")", vm + ",s)", "Hangup()"}
+	}
+	if !slices.Equal(steps, want) {
+		t.Errorf("%+v: v%d is %v, want %v", st, box.ID, steps, want)
+	}
+	busy := strings.Join(dp[base+"-obj"][fmt.Sprintf("vb%d", box.ID)], "\n")
+	if box.BusyGreetingID != nil && !strings.Contains(busy, SoundPath(testSoundsDir, p.Tenant.ID, *box.BusyGreetingID)) || box.BusyGreetingID == nil && !strings.Contains(busy, vm+",b)") {
+		t.Errorf("vb%d: %s, want the busy greeting", box.ID, busy)
+	}
+	if st.Secs != box.MaxSecs() {
+		t.Errorf("%+v: %d s, want the box's %d", st, st.Secs, box.MaxSecs())
 	}
 }
 

@@ -38,7 +38,7 @@ import (
 
 // loadedModules are the modules PUT /asterisk/modules/{name} reloads
 // (the others are not running, as far as the fake knows).
-var loadedModules = []string{"pbx_config", "res_pjsip", "res_pjsip_outbound_registration", "res_pjsip_endpoint_identifier_ip"}
+var loadedModules = []string{"pbx_config", "res_pjsip", "res_pjsip_outbound_registration", "res_pjsip_endpoint_identifier_ip", "app_voicemail", "res_pjsip_mwi"}
 
 // The credentials the fake accepts.
 const (
