@@ -237,6 +237,9 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	if domain == "" {
 		return xmlNotFound, nil
 	}
+	if tenant, ok := voicemailDomainTenant(domain); ok {
+		return h.voicemailDirectory(ctx, f, domain, tenant)
+	}
 	user := f.Get("user")
 	if user == "" {
 		return h.ownedDomain(ctx, domain)
@@ -258,6 +261,9 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 		u.credential(f.Get("sip_auth_realm"))
 		if u.param != "" && h.cacheMS > 0 {
 			u.cacheMS = h.cacheMS
+		}
+		if u.mwi, err = h.mwiAccount(ctx, a); err != nil {
+			return "", err
 		}
 	}
 	return xmlDomainDocument(domain, u, ""), nil
@@ -296,6 +302,8 @@ type xmlUser struct {
 	param, value string
 	// cacheMS is the user's cacheable attribute; 0: none.
 	cacheMS int
+	// mwi is the mwi-account param (sip_auth only; see mwiAccount).
+	mwi string
 }
 
 // xmlCacheableUser documents why only sip_auth answers are cacheable.
@@ -355,9 +363,14 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 		} else {
 			b.open(6, "user", "id", a.Username)
 		}
-		if u.param != "" {
+		if u.param != "" || u.mwi != "" {
 			b.open(7, "params")
-			b.empty(8, "param", "name", u.param, "value", u.value)
+			if u.param != "" {
+				b.empty(8, "param", "name", u.param, "value", u.value)
+			}
+			if u.mwi != "" {
+				b.empty(8, "param", "name", "mwi-account", "value", u.mwi)
+			}
 			b.close(7, "params")
 		}
 		b.open(7, "variables")
