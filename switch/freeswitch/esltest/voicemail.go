@@ -18,9 +18,9 @@ import (
 // VoicemailMessage is one row of the fake's voicemail_msgs.
 type VoicemailMessage struct {
 	UUID, Box, Domain, Folder, Path string
-	CallerName, CallerNumber       string
-	Created, Read                  time.Time // Read zero: unread
-	Secs                           int
+	CallerName, CallerNumber        string
+	Created, Read                   time.Time // Read zero: unread
+	Secs                            int
 }
 
 // LeaveVoicemail stores a message in box@domain whose audio is at path
