@@ -376,6 +376,11 @@ func (ix *VoicemailIndexer) scan(ctx context.Context, cmd Commander) error {
 func (ix *VoicemailIndexer) scanBox(ctx context.Context, cmd Commander, tenantID int64, b *provisioning.VoicemailBox) error {
 	dom := VoicemailDomain(tenantID)
 	ans, err := cmd.API(ctx, "vm_list "+b.Number+"@"+dom)
+	if apiErr := (*APIError)(nil); errors.As(err, &apiErr) && apiErr.Reply == "no reply" {
+		// mod_event_socket answers an api command that wrote nothing
+		// (vm_list of an empty box) "-ERR no reply"
+		ans, err = "", nil
+	}
 	if err != nil {
 		return fmt.Errorf("freeswitch: vm_list %s@%s: %w", b.Number, dom, err)
 	}

@@ -103,7 +103,11 @@ func (s *Server) voicemailAPI(cmd, arg string) apiResult {
 			}
 			fmt.Fprintf(&b, "%d:%d:%s:%s:%s:%s:%s:%s:%s:%d\n", m.Created.Unix(), read, m.Box, m.Domain, m.Folder, m.Path, m.UUID, m.CallerName, m.CallerNumber, m.Secs)
 		}
-		b.WriteString("\n")
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		// an empty box: nothing written, which mod_event_socket answers
+		// "-ERR no reply" (runAPI's caller does the same)
 		return apiResult{reply: b.String()}
 	case "vm_read":
 		if len(f) != 3 || f[1] != "read" && f[1] != "unread" {
