@@ -86,6 +86,16 @@ func xmlBoxDocument(domain string, b *provisioning.VoicemailBox) string {
 // it with the registration (sofia_reg.c: mwi_user, mwi_host) and sends
 // the phone a message-summary NOTIFY for every event of that account,
 // subscribed or not. "" when a has no box or routing is off.
+//
+// sofia also sends every registration the state of its mwi-account (by
+// default the phone's own AOR) at each REGISTER (the profile's
+// send-message-query-on-register, on by default, answered by
+// mod_voicemail for any account): with routing on, a phone without a
+// box gets send-message-query-on-register=false, so that it is not sent
+// an unsolicited "Messages-Waiting: no" for a mailbox it does not have
+// (some phones then show a voicemail key; sipp phones take the NOTIFY
+// for a call). A phone with a box keeps it: it learns its box's state
+// at REGISTER, e.g. after a restart of the phone.
 func (h *xmlCurlHandler) mwiAccount(ctx context.Context, a *provisioning.Account) (string, error) {
 	if h.router == nil || a.TenantID == 0 {
 		return "", nil

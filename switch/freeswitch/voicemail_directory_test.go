@@ -98,8 +98,11 @@ func TestXMLCurlVoicemail(t *testing.T) {
 		if got := auth(f.accounts[1]); !strings.Contains(got, `<param name="mwi-account" value="9100@`+dom+`"/>`) {
 			t.Errorf("bob's phone (202) without its box as mwi-account:\n%s", got)
 		}
-		if got := auth(f.accounts[0]); strings.Contains(got, "mwi-account") {
-			t.Errorf("201 has no box, got:\n%s", got)
+		if got := auth(f.accounts[0]); strings.Contains(got, "mwi-account") || !strings.Contains(got, `<variable name="send-message-query-on-register" value="false"/>`) {
+			t.Errorf("201 has no box: no mwi-account and no MWI at REGISTER, got:\n%s", got)
+		}
+		if got := auth(f.accounts[1]); strings.Contains(got, "send-message-query-on-register") {
+			t.Errorf("bob's phone keeps sofia's MWI at REGISTER:\n%s", got)
 		}
 	})
 }

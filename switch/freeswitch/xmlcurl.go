@@ -265,6 +265,8 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 		if u.mwi, err = h.mwiAccount(ctx, a); err != nil {
 			return "", err
 		}
+		u.noMWIQuery = h.router != nil && u.mwi == ""
+
 	}
 	return xmlDomainDocument(domain, u, ""), nil
 }
@@ -304,6 +306,10 @@ type xmlUser struct {
 	cacheMS int
 	// mwi is the mwi-account param (sip_auth only; see mwiAccount).
 	mwi string
+	// noMWIQuery: the variable send-message-query-on-register=false (see
+	// mwiAccount): a phone without a box is not told at every REGISTER
+	// that it has no messages.
+	noMWIQuery bool
 }
 
 // xmlCacheableUser documents why only sip_auth answers are cacheable.
@@ -383,6 +389,11 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 			{"outbound_caller_id_number", a.CallerIDNumber},
 			{"accountcode", a.Username},
 			{"domain_name", a.Domain},
+		}
+		if u.noMWIQuery {
+			// a variable: sofia_reg_parse_auth passes a user's variables
+			// (and sip-* params only) to the registration's event
+			vars = append(vars, [2]string{"send-message-query-on-register", "false"})
 		}
 		for _, v := range vars {
 			if v[1] != "" {
