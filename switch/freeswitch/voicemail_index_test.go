@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,5 +184,25 @@ func TestVoicemailIndexer(t *testing.T) {
 		if err := probe.scanBox(ctx, r.a, r.f.tenant.ID, r.f.generalBox); err != nil {
 			t.Errorf("scanning an empty box: %v", err)
 		}
+	})
+}
+
+// TestVoicemailIndexerReconnect: a message left while the connection
+// was down (its event lost) is deposited by the scan that follows the
+// reconnect, long before the periodic one.
+func TestVoicemailIndexerReconnect(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		r := newVMRig(t, db, time.Hour)
+		box := r.f.generalBox
+		// the first scan (at start) is done: nothing else is due
+		switchtest.WaitFor(t, "the first scan", func() bool {
+			return slices.ContainsFunc(r.srv.Commands(), func(c string) bool { return strings.Contains(c, "vm_list "+box.Number+"@") })
+		})
+		r.srv.Refuse(true)
+		r.srv.DropConnections()
+		switchtest.WaitFor(t, "the adapter to lose the node", func() bool { return r.srv.Connections() == 0 })
+		uuid, _ := r.leave(t, box, 2, true) // fired to nobody
+		r.srv.Refuse(false)
+		switchtest.WaitFor(t, "the message after the reconnect", func() bool { _, ok := r.messages(t, box)[uuid]; return ok })
 	})
 }
