@@ -26,6 +26,13 @@ package freeswitch
 //     the phones a new MWI count. A change that fails (node down) is
 //     kept and retried; the scan waits for it.
 //
+//   - A phone's mwi-account (its extension's box, see mwiAccount) is in
+//     its cached sip_auth answer: when a routing change gives a phone
+//     another box (or none), the indexer flushes that user from the
+//     node's directory cache (`xml_flush_cache id <user> <domain>`, as
+//     the Reloader does for accounts), so that the phone's next REGISTER
+//     carries the new mwi-account.
+//
 // Everything runs in one goroutine (Run), so events, changes and scans
 // never interleave.
 
@@ -86,6 +93,11 @@ type VoicemailIndexer struct {
 	wake    chan struct{}
 
 	recent map[string]time.Time // uuid → when deposited (Run only)
+	// mwi is every phone's mwi-account as last answered ("user domain" →
+	// box@domain, "" none), nil until the first scan (Run only);
+	// mwiDue asks for a comparison (a routing change).
+	mwi    map[string]string
+	mwiDue bool
 }
 
 var _ provisioning.ConfigSink = (*VoicemailIndexer)(nil)
@@ -139,8 +151,16 @@ func (ix *VoicemailIndexer) Reconnected() {
 	ix.poke()
 }
 
-// Apply queues read and delete of this node's messages.
+// Apply queues read and delete of this node's messages, and a check of
+// the phones' mwi-accounts after a routing change.
 func (ix *VoicemailIndexer) Apply(_ context.Context, c provisioning.Change) error {
+	if c.Routing != nil || c.Account != nil {
+		ix.mu.Lock()
+		ix.mwiDue = true
+		ix.mu.Unlock()
+		ix.poke()
+		return nil
+	}
 	if c.Voicemail == nil || c.Voicemail.Switch != ix.cfg.Node {
 		return nil
 	}
@@ -204,9 +224,17 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 		return true
 	}
 	ix.mu.Lock()
-	due := ix.rescan
-	ix.rescan = false
+	due, mwiDue := ix.rescan, ix.mwiDue
+	ix.rescan, ix.mwiDue = false, false
 	ix.mu.Unlock()
+	if mwiDue && ix.mwi != nil {
+		if err := ix.flushMWI(ctx, cmd); err != nil {
+			ix.mu.Lock()
+			ix.mwiDue = true
+			ix.mu.Unlock()
+			failed = true
+		}
+	}
 	if !due {
 		return false
 	}
@@ -217,7 +245,43 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 		ix.askRescan()
 		return true
 	}
-	return false
+	return failed
+}
+
+// phonesMWI maps every phone account of every plan ("user domain") to
+// its mwi-account ("" none).
+func phonesMWI(plans []*provisioning.Plan) map[string]string {
+	out := map[string]string{}
+	for _, p := range plans {
+		for _, a := range p.Accounts {
+			mwi := ""
+			if b := accountBox(p, a.ID); b != nil {
+				mwi = b.Number + "@" + VoicemailDomain(p.Tenant.ID)
+			}
+			out[a.Username+" "+a.Domain] = mwi
+		}
+	}
+	return out
+}
+
+// flushMWI flushes the cached directory entry of every phone whose
+// mwi-account changed since the last look.
+func (ix *VoicemailIndexer) flushMWI(ctx context.Context, cmd Commander) error {
+	plans, err := ix.cfg.Plans(ctx)
+	if err != nil {
+		return err
+	}
+	now := phonesMWI(plans)
+	for key, mwi := range now {
+		if old, ok := ix.mwi[key]; ok && old == mwi || !ok && mwi == "" {
+			continue
+		}
+		if _, err := cmd.API(ctx, "xml_flush_cache id "+key); err != nil {
+			return err
+		}
+		ix.mwi[key] = mwi
+	}
+	return nil
 }
 
 func (ix *VoicemailIndexer) askRescan() {
@@ -352,6 +416,9 @@ func (ix *VoicemailIndexer) scan(ctx context.Context, cmd Commander) error {
 	plans, err := ix.cfg.Plans(ctx)
 	if err != nil {
 		return err
+	}
+	if ix.mwi == nil {
+		ix.mwi = phonesMWI(plans) // as the answers since the start say
 	}
 	now := ix.cfg.Now()
 	for id, at := range ix.recent {

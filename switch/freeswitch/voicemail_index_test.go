@@ -206,3 +206,38 @@ func TestVoicemailIndexerReconnect(t *testing.T) {
 		switchtest.WaitFor(t, "the message after the reconnect", func() bool { _, ok := r.messages(t, box)[uuid]; return ok })
 	})
 }
+
+// TestVoicemailIndexerMWIFlush: a box given to an extension changes its
+// phone's mwi-account: that phone's cached directory entry is flushed
+// (and only that one), and again when the box goes.
+func TestVoicemailIndexerMWIFlush(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		r := newVMRig(t, db, time.Hour)
+		ctx, sc := context.Background(), provisioning.AdminScope()
+		flushes := func() []string {
+			var out []string
+			for _, c := range r.srv.Commands() {
+				if strings.Contains(c, "xml_flush_cache") {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		switchtest.WaitFor(t, "the first scan", func() bool {
+			return slices.ContainsFunc(r.srv.Commands(), func(c string) bool { return strings.Contains(c, "vm_list ") })
+		})
+		box := &provisioning.VoicemailBox{RoutingMeta: provisioning.RoutingMeta{TenantID: r.f.tenant.ID}, Number: "9200", ExtensionID: &r.f.x100.ID, PIN: "1234"}
+		if err := r.f.svc.CreateVoicemailBox(ctx, sc, box); err != nil {
+			t.Fatal(err)
+		}
+		want := "api xml_flush_cache id 201 acme.example"
+		switchtest.WaitFor(t, "201's entry flushed", func() bool { return slices.Contains(flushes(), want) })
+		if got := flushes(); len(got) != 1 {
+			t.Errorf("flushed %q, want only %q", got, want)
+		}
+		if err := r.f.svc.DeleteVoicemailBox(ctx, sc, box.ID); err != nil {
+			t.Fatal(err)
+		}
+		switchtest.WaitFor(t, "201's entry flushed again", func() bool { return len(flushes()) == 2 })
+	})
+}
