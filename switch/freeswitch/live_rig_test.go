@@ -448,3 +448,19 @@ func eslCommand(t *testing.T, node liveNode, cmd string) string {
 	fmt.Fprintf(c, "%s\n\n", cmd)
 	return readFrame()
 }
+
+// liveMust stops the test on err.
+func liveMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tenantID is the rig's tenant (the one newLiveRig made).
+func (r *liveRig) tenantID(t *testing.T) int64 {
+	t.Helper()
+	ts, err := r.svc.Tenants(context.Background(), provisioning.AdminScope(), provisioning.TenantFilter{})
+	liveMust(t, err)
+	return ts[0].ID
+}

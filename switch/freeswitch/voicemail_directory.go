@@ -58,26 +58,16 @@ func (h *xmlCurlHandler) voicemailDirectory(ctx context.Context, f url.Values, d
 
 // xmlBoxDocument is the directory answer for box b.
 func xmlBoxDocument(domain string, b *provisioning.VoicemailBox) string {
-	var x xmlBuilder
-	x.open(0, "document", "type", "freeswitch/xml")
-	x.open(1, "section", "name", "directory")
-	x.open(2, "domain", "name", domain)
-	x.open(3, "groups")
-	x.open(4, "group", "name", "default")
-	x.open(5, "users")
-	x.open(6, "user", "id", b.Number)
-	x.open(7, "params")
-	x.empty(8, "param", "name", "vm-password", "value", b.PIN)
-	x.empty(8, "param", "name", "vm-enabled", "value", "true")
-	x.close(7, "params")
-	x.close(6, "user")
-	x.close(5, "users")
-	x.close(4, "group")
-	x.close(3, "groups")
-	x.close(2, "domain")
-	x.close(1, "section")
-	x.close(0, "document")
-	return x.String()
+	return xmlDirectoryDocument(domain, func(x *xmlBuilder) {
+		xmlInUsers(x, func() {
+			x.open(6, "user", "id", b.Number)
+			x.open(7, "params")
+			x.empty(8, "param", "name", "vm-password", "value", b.PIN)
+			x.empty(8, "param", "name", "vm-enabled", "value", "true")
+			x.close(7, "params")
+			x.close(6, "user")
+		})
+	})
 }
 
 // mwiAccount is the mwi-account param of account a's sip_auth answer:

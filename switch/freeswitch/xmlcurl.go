@@ -348,22 +348,50 @@ func (u *xmlUser) credential(realm string) {
 // The domain is named as FreeSWITCH asked for it, since it looks the
 // domain up by that name in the answer.
 func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
+	return xmlDirectoryDocument(domain, func(b *xmlBuilder) {
+		if gateways != "" {
+			b.raw(gateways)
+		} else {
+			b.open(3, "params")
+			b.empty(4, "param", "name", "dial-string", "value", xmlDialString)
+			b.close(3, "params")
+		}
+		if u != nil {
+			xmlUserElement(b, u)
+		}
+	})
+}
+
+// xmlDirectoryDocument is a directory answer with one domain, whose
+// content (at depth 3) body writes.
+func xmlDirectoryDocument(domain string, body func(b *xmlBuilder)) string {
 	var b xmlBuilder
 	b.open(0, "document", "type", "freeswitch/xml")
 	b.open(1, "section", "name", "directory")
 	b.open(2, "domain", "name", domain)
-	if gateways != "" {
-		b.raw(gateways)
-	} else {
-		b.open(3, "params")
-		b.empty(4, "param", "name", "dial-string", "value", xmlDialString)
-		b.close(3, "params")
-	}
-	if u != nil {
+	body(&b)
+	b.close(2, "domain")
+	b.close(1, "section")
+	b.close(0, "document")
+	return b.String()
+}
+
+// xmlInUsers writes <groups><group name="default"><users>, then what
+// users writes (at depth 6), then closes them.
+func xmlInUsers(b *xmlBuilder, users func()) {
+	b.open(3, "groups")
+	b.open(4, "group", "name", "default")
+	b.open(5, "users")
+	users()
+	b.close(5, "users")
+	b.close(4, "group")
+	b.close(3, "groups")
+}
+
+// xmlUserElement writes the user of account answer u.
+func xmlUserElement(b *xmlBuilder, u *xmlUser) {
+	xmlInUsers(b, func() {
 		a := u.account
-		b.open(3, "groups")
-		b.open(4, "group", "name", "default")
-		b.open(5, "users")
 		if u.cacheMS > 0 {
 			b.open(6, "user", "id", a.Username, "cacheable", strconv.Itoa(u.cacheMS))
 		} else {
@@ -402,14 +430,7 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 		}
 		b.close(7, "variables")
 		b.close(6, "user")
-		b.close(5, "users")
-		b.close(4, "group")
-		b.close(3, "groups")
-	}
-	b.close(2, "domain")
-	b.close(1, "section")
-	b.close(0, "document")
-	return b.String()
+	})
 }
 
 // gatewaysDocument answers directory purpose=gateways: the provisioned
