@@ -196,6 +196,15 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)
 	}
+	if dir := fsw.DirectoryFallbackDir; dir != "" {
+		// Every tenant's voicemail boxes as static users, for when
+		// Switchboard is down.
+		vf := freeswitch.NewVoicemailFallback(freeswitch.VoicemailFallbackConfig{
+			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter, Keeper: genfile.Config{Logger: log},
+		})
+		svc.AddSink(vf)
+		run(sw.Name+" voicemail fallback", vf.Run)
+	}
 	startSounds(sw.Name, fsw.SoundsDir, freeswitch.SoundLayout, svc, log, run)
 	svc.AddSink(vm)
 	run(sw.Name+" voicemail", func(ctx context.Context) error { return vm.Run(ctx, adapter) })

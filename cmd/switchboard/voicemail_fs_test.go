@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +62,23 @@ func TestServeIndexesFreeSWITCHVoicemail(t *testing.T) {
 		t.Fatalf("delete: %d %v", code, m)
 	}
 	within(t, 5*time.Second, "vm_delete on the switch", func() bool { return len(n.srv.Voicemail("9000", dom)) == 0 })
+}
+
+// A FreeSWITCH node with directory_fallback_dir: the daemon keeps the
+// tenants' boxes there as static users.
+func TestServeKeepsVoicemailFallback(t *testing.T) {
+	dir := t.TempDir()
+	n := startFSNodeWith(t, "esl-S3cret-fs1", "    directory_fallback_dir: "+dir+"\n")
+	code, m := do(t, "POST", n.base+"/api/v1/tenants", n.token, `{"name":"Acme"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("tenant: %d %v", code, m)
+	}
+	tenant := int64(m["id"].(float64))
+	if code, m := do(t, "POST", n.base+"/api/v1/voicemail-boxes", n.token, fmt.Sprintf(`{"tenant_id":%d,"number":"9000","pin":"8642135"}`, tenant)); code != http.StatusCreated {
+		t.Fatalf("box: %d %v", code, m)
+	}
+	within(t, 5*time.Second, "the box in the fallback file", func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, freeswitch.VoicemailFallbackFile))
+		return err == nil && strings.Contains(string(b), `<user id="9000">`) && strings.Contains(string(b), freeswitch.VoicemailDomain(tenant))
+	})
 }

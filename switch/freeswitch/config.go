@@ -84,6 +84,13 @@ type NodeConfig struct {
 	// message's file from the path's last four elements under it. Empty:
 	// the path as the switch gives it.
 	VoicemailDir string `yaml:"voicemail_dir"`
+	// DirectoryFallbackDir is a directory read at the directory
+	// section's level (vanilla freeswitch.xml includes directory/*.xml):
+	// the daemon keeps VoicemailFallbackFile there, every tenant's
+	// voicemail boxes, so that mod_voicemail takes messages while
+	// Switchboard is down. Empty: no file (a box then takes no message
+	// while Switchboard is down).
+	DirectoryFallbackDir string `yaml:"directory_fallback_dir"`
 }
 
 // DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.
@@ -140,6 +147,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
 		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /usr/share/freeswitch/sounds/switchboard")
+	}
+	if c.DirectoryFallbackDir != "" && !filepath.IsAbs(c.DirectoryFallbackDir) {
+		return provisioning.Invalid("directory_fallback_dir", "must be an absolute path, like /etc/freeswitch/directory")
 	}
 	if c.VoicemailDir != "" && !filepath.IsAbs(c.VoicemailDir) {
 		return provisioning.Invalid("voicemail_dir", "must be an absolute path, like /var/lib/freeswitch/storage/voicemail")

@@ -59,15 +59,22 @@ func (h *xmlCurlHandler) voicemailDirectory(ctx context.Context, f url.Values, d
 // xmlBoxDocument is the directory answer for box b.
 func xmlBoxDocument(domain string, b *provisioning.VoicemailBox) string {
 	return xmlDirectoryDocument(domain, func(x *xmlBuilder) {
-		xmlInUsers(x, func() {
-			x.open(6, "user", "id", b.Number)
-			x.open(7, "params")
-			x.empty(8, "param", "name", "vm-password", "value", b.PIN)
-			x.empty(8, "param", "name", "vm-enabled", "value", "true")
-			x.close(7, "params")
-			x.close(6, "user")
-		})
+		xmlInUsers(x, func() { xmlBoxUser(x, b, false) })
 	})
+}
+
+// xmlBoxUser writes box b as a user (at depth 6); forbid adds
+// sip-forbid-register (the static fallback file).
+func xmlBoxUser(x *xmlBuilder, b *provisioning.VoicemailBox, forbid bool) {
+	x.open(6, "user", "id", b.Number)
+	x.open(7, "params")
+	x.empty(8, "param", "name", "vm-password", "value", b.PIN)
+	x.empty(8, "param", "name", "vm-enabled", "value", "true")
+	if forbid {
+		x.empty(8, "param", "name", "sip-forbid-register", "value", "true")
+	}
+	x.close(7, "params")
+	x.close(6, "user")
 }
 
 // mwiAccount is the mwi-account param of account a's sip_auth answer:
