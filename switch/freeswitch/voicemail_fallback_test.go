@@ -86,4 +86,3 @@ func TestVoicemailFallbackFile(t *testing.T) {
 		}
 	})
 }
-
