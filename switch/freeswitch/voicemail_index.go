@@ -98,6 +98,10 @@ type VoicemailIndexer struct {
 	// mwiDue asks for a comparison (a routing change).
 	mwi    map[string]string
 	mwiDue bool
+	// depositing is the uuid being deposited (mu): the Change that
+	// DepositVoicemail sends for it (new, unread) is the indexer's own
+	// and needs nothing on the switch.
+	depositing string
 }
 
 var _ provisioning.ConfigSink = (*VoicemailIndexer)(nil)
@@ -165,6 +169,10 @@ func (ix *VoicemailIndexer) Apply(_ context.Context, c provisioning.Change) erro
 		return nil
 	}
 	ix.mu.Lock()
+	if c.Op == provisioning.OpUpsert && !c.Voicemail.Read && c.Voicemail.SwitchRef == ix.depositing {
+		ix.mu.Unlock()
+		return nil
+	}
 	ix.changes = append(ix.changes, c)
 	ix.mu.Unlock()
 	ix.poke()
@@ -239,11 +247,14 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 		return false
 	}
 	if err := ix.scan(ctx, cmd); err != nil {
-		if !errors.Is(err, ErrNotConnected) && ctx.Err() == nil {
-			ix.log.WarnContext(ctx, "freeswitch: voicemail scan failed", "err", err)
+		if errors.Is(err, ErrNotConnected) || ctx.Err() != nil {
+			ix.askRescan() // again as soon as the node is back
+			return true
 		}
-		ix.askRescan()
-		return true
+		// anything else (a box the node refuses to list, a store error)
+		// waits for the next periodic scan rather than loop every
+		// RetryEvery
+		ix.log.WarnContext(ctx, "freeswitch: voicemail scan failed", "err", err)
 	}
 	return failed
 }
@@ -324,7 +335,13 @@ func (ix *VoicemailIndexer) deposit(ctx context.Context, b *provisioning.Voicema
 	defer f.Close()
 	vm := &provisioning.VoicemailMessage{BoxID: b.ID, Switch: ix.cfg.Node, SwitchRef: m.UUID,
 		CallerIDNumber: m.CallerNumber, CallerIDName: m.CallerName, ReceivedAt: m.Created}
+	ix.mu.Lock()
+	ix.depositing = m.UUID
+	ix.mu.Unlock()
 	created, err := ix.cfg.Service.DepositVoicemail(ctx, vm, f)
+	ix.mu.Lock()
+	ix.depositing = ""
+	ix.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -475,9 +492,10 @@ func (ix *VoicemailIndexer) scanBox(ctx context.Context, cmd Commander, tenantID
 			continue
 		}
 		if err := ix.deposit(ctx, b, m); err != nil {
-			// not synced: a message the store has and the switch lists
-			// would be kept anyway, but this one must be tried again
-			return fmt.Errorf("freeswitch: voicemail box %s: %w", b.Number, err)
+			// left for the next scan; the box is synced all the same
+			// (the sync removes only what the store has and the switch
+			// does not list)
+			ix.log.WarnContext(ctx, "freeswitch: voicemail not deposited", "box", b.Number, "uuid", m.UUID, "err", err)
 		}
 	}
 	for id := range ix.recent {
