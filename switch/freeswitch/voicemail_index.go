@@ -244,7 +244,7 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 		}
 	}
 	if !due {
-		return false
+		return failed
 	}
 	if err := ix.scan(ctx, cmd); err != nil {
 		if errors.Is(err, ErrNotConnected) || ctx.Err() != nil {

@@ -243,5 +243,24 @@ func TestVoicemailIndexerMWIFlush(t *testing.T) {
 			t.Fatal(err)
 		}
 		switchtest.WaitFor(t, "201's entry flushed again", func() bool { return len(flushes()) == 2 })
+		// a change while the node is down: flushed once it is back
+		var x103 *provisioning.Extension
+		for _, x := range r.f.plan.Extensions {
+			if x.Number == "103" {
+				x103 = x
+			}
+		}
+		r.srv.Refuse(true)
+		r.srv.DropConnections()
+		switchtest.WaitFor(t, "the adapter to lose the node", func() bool { return r.srv.Connections() == 0 })
+		box = &provisioning.VoicemailBox{RoutingMeta: provisioning.RoutingMeta{TenantID: r.f.tenant.ID}, Number: "9203", ExtensionID: &x103.ID, PIN: "1234"}
+		if err := r.f.svc.CreateVoicemailBox(ctx, sc, box); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // a few failed tries
+		r.srv.Refuse(false)
+		switchtest.WaitFor(t, "203's entry flushed after the reconnect", func() bool {
+			return slices.Contains(flushes(), "api xml_flush_cache id 203 acme.example")
+		})
 	})
 }
