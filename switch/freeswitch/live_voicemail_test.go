@@ -3,6 +3,7 @@ package freeswitch
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -174,6 +175,29 @@ func TestLiveVoicemail(t *testing.T) {
 		t.Errorf("the message's file %s after the delete: %v", path, err)
 	}
 	results = append(results, "deleted through the Service: gone from vm_list and the disk after "+time.Since(start).Round(time.Millisecond).String())
+
+	// the box's length bounds a message: 10 s, a caller (loopback) that
+	// plays a 15 s tone without a pause into the box's number
+	_, err = r.svc.UpdateVoicemailBox(ctx, sc, box.ID, func(b *provisioning.VoicemailBox) error {
+		b.MaxMessageSecs = provisioning.MinVoicemailMaxSecs
+		return nil
+	})
+	must(t, err)
+	eslCommand(t, node, "api originate loopback/"+box.Number+"/"+RoutingContext(tenant)+" &playback(tone_stream://%(15000,0,440))")
+	var long provisioning.VoicemailMessage
+	waitFor(t, 30*time.Second, "the bounded message", func() bool {
+		ms, err := r.svc.VoicemailMessages(ctx, sc, provisioning.VoicemailFilter{BoxID: box.ID})
+		if err != nil || len(ms) == 0 {
+			return false
+		}
+		long = ms[0]
+		return true
+	})
+	if max := int64(provisioning.MinVoicemailMaxSecs) * 1000; long.DurationMS < max-1000 || long.DurationMS > max+1000 {
+		t.Errorf("a 15 s message in a box of %d s: %d ms", provisioning.MinVoicemailMaxSecs, long.DurationMS)
+	}
+	results = append(results, fmt.Sprintf("a 15 s tone into a box of %d s: message of %d ms (sched_hangup)", provisioning.MinVoicemailMaxSecs, long.DurationMS))
+	must(t, r.svc.DeleteVoicemail(ctx, sc, long.ID))
 
 	// the listening menu: a DID to voicemail_main, answered by voicemail
 	// check, which asks for the box number (then its PIN). This node has
