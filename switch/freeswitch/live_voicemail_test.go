@@ -41,7 +41,8 @@ func TestLiveVoicemail(t *testing.T) {
 	if ans := eslCommand(t, node, "api module_exists mod_voicemail"); !strings.Contains(ans, "true") {
 		t.Skipf("mod_voicemail is not loaded on the node: %q", ans)
 	}
-	r := newLiveRig(t, node, withRouting())
+	sounds := t.TempDir() // FreeSWITCH on this machine reads it
+	r := newLiveRig(t, node, withRouting(), withSounds(t, sounds))
 	r.waitConnected(t)
 	external := profileAddress(t, node, "external")
 	ctx, sc := context.Background(), provisioning.AdminScope()
@@ -176,14 +177,30 @@ func TestLiveVoicemail(t *testing.T) {
 	}
 	results = append(results, "deleted through the Service: gone from vm_list and the disk after "+time.Since(start).Round(time.Millisecond).String())
 
-	// the box's length bounds a message: 10 s, a caller (loopback) that
-	// plays a 15 s tone without a pause into the box's number
+	// the box's greeting and length: an uploaded greeting (6 s), played
+	// from sounds_dir before the beep, and 10 s, bounding the message of
+	// a caller (loopback) that plays a 21 s tone without a pause into the
+	// box's number
+	welcome, err := os.Open(filepath.Join("..", "..", "testdata", "sounds", "welcome.wav"))
+	must(t, err)
+	defer welcome.Close()
+	greeting := &provisioning.Sound{TenantID: tenant, Name: "vm greeting"}
+	must(t, r.svc.CreateSound(ctx, sc, greeting, welcome))
+	waitFor(t, 5*time.Second, "the greeting in sounds_dir", func() bool {
+		_, err := os.Stat(filepath.Join(sounds, SoundLayout(*greeting, 8000)))
+		return err == nil
+	})
 	_, err = r.svc.UpdateVoicemailBox(ctx, sc, box.ID, func(b *provisioning.VoicemailBox) error {
 		b.MaxMessageSecs = provisioning.MinVoicemailMaxSecs
+		b.UnavailableGreetingID = &greeting.ID
 		return nil
 	})
 	must(t, err)
-	eslCommand(t, node, "api originate loopback/"+box.Number+"/"+RoutingContext(tenant)+" &playback(tone_stream://%(15000,0,440))")
+	eslCommand(t, node, "api originate loopback/"+box.Number+"/"+RoutingContext(tenant)+" &playback(tone_stream://%(21000,0,440))")
+	greetingPath := SoundPath(sounds, tenant, greeting.ID)
+	if !waitForOK(5*time.Second, func() bool { return strings.Contains(eslCommand(t, node, "api show channels"), greetingPath) }) {
+		t.Errorf("no channel played the box's greeting %s", greetingPath)
+	}
 	var long provisioning.VoicemailMessage
 	waitFor(t, 30*time.Second, "the bounded message", func() bool {
 		ms, err := r.svc.VoicemailMessages(ctx, sc, provisioning.VoicemailFilter{BoxID: box.ID})
@@ -194,9 +211,9 @@ func TestLiveVoicemail(t *testing.T) {
 		return true
 	})
 	if max := int64(provisioning.MinVoicemailMaxSecs) * 1000; long.DurationMS < max-1000 || long.DurationMS > max+1000 {
-		t.Errorf("a 15 s message in a box of %d s: %d ms", provisioning.MinVoicemailMaxSecs, long.DurationMS)
+		t.Errorf("a 21 s tone in a box of %d s: %d ms", provisioning.MinVoicemailMaxSecs, long.DurationMS)
 	}
-	results = append(results, fmt.Sprintf("a 15 s tone into a box of %d s: message of %d ms (sched_hangup)", provisioning.MinVoicemailMaxSecs, long.DurationMS))
+	results = append(results, fmt.Sprintf("the box's greeting played from sounds_dir, then a 21 s tone into a box of %d s: message of %d ms (sched_hangup)", provisioning.MinVoicemailMaxSecs, long.DurationMS))
 	must(t, r.svc.DeleteVoicemail(ctx, sc, long.ID))
 
 	// the listening menu: a DID to voicemail_main, answered by voicemail
