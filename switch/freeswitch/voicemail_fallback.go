@@ -36,7 +36,7 @@ type VoicemailFallbackConfig struct {
 
 // VoicemailFallback keeps the file current (a provisioning sink).
 type VoicemailFallback struct {
-	keeper *genfile.Keeper
+	keptXML
 }
 
 var _ provisioning.ConfigSink = (*VoicemailFallback)(nil)
@@ -53,16 +53,8 @@ func NewVoicemailFallback(cfg VoicemailFallbackConfig) *VoicemailFallback {
 		}
 		return renderVoicemailFallback(cfg.Node, plans), nil
 	}
-	if cfg.Commander != nil {
-		kc.Reload = func(ctx context.Context) error {
-			ans, err := cfg.Commander.API(ctx, "reloadxml")
-			if err != nil {
-				return fmt.Errorf("freeswitch: reloadxml: %w", err)
-			}
-			return reloadAnswerErr(ans)
-		}
-	}
-	return &VoicemailFallback{keeper: genfile.New(kc)}
+	kc.Reload = reloadXML(cfg.Commander)
+	return &VoicemailFallback{keptXML{keeper: genfile.New(kc)}}
 }
 
 // renderVoicemailFallback writes every tenant's voicemail domain with
@@ -92,19 +84,3 @@ func renderVoicemailFallback(node string, plans []*provisioning.Plan) []byte {
 	b.close(0, "include")
 	return []byte(b.String())
 }
-
-// Apply asks for a render after any change (a render that changes
-// nothing is not written).
-func (f *VoicemailFallback) Apply(context.Context, provisioning.Change) error {
-	f.keeper.Changed()
-	return nil
-}
-
-// Run keeps the file current until ctx ends.
-func (f *VoicemailFallback) Run(ctx context.Context) error { return f.keeper.Run(ctx) }
-
-// Sync renders, writes and reloads once, now.
-func (f *VoicemailFallback) Sync(ctx context.Context) error { return f.keeper.Sync(ctx) }
-
-// Path is the file kept.
-func (f *VoicemailFallback) Path() string { return f.keeper.Path() }
