@@ -151,10 +151,14 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	if err != nil {
 		return nil, err
 	}
+	// mod_voicemail's messages, indexed into the store (its events and
+	// reconnects come from the adapter, read/delete from the Service).
+	vm := freeswitch.NewVoicemailIndexer(freeswitch.VoicemailIndexerConfig{Node: sw.Name, Service: svc, Plans: freeswitch.ServicePlans(svc),
+		Dir: fsw.VoicemailDir, Logger: log})
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
 		IsGateway: gateways.has, GatewayProfile: fsw.GatewayProfile, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
-		Registerer: reg,
+		Registerer: reg, Voicemail: vm,
 	})
 	if err != nil {
 		return nil, err
@@ -196,7 +200,18 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)
 	}
+	if dir := fsw.DirectoryFallbackDir; dir != "" {
+		// Every tenant's voicemail boxes as static users, for when
+		// Switchboard is down.
+		vf := freeswitch.NewVoicemailFallback(freeswitch.VoicemailFallbackConfig{
+			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter, Keeper: genfile.Config{Logger: log},
+		})
+		svc.AddSink(vf)
+		run(sw.Name+" voicemail fallback", vf.Run)
+	}
 	startSounds(sw.Name, fsw.SoundsDir, freeswitch.SoundLayout, svc, log, run)
+	svc.AddSink(vm)
+	run(sw.Name+" voicemail", func(ctx context.Context) error { return vm.Run(ctx, adapter) })
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	if dir := fsw.JSONCDRErrLogDir; dir != "" {

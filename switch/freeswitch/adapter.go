@@ -77,6 +77,16 @@ type Config struct {
 	// OnConnect, if set, runs after every (re)connect's resync, for as
 	// long as that connection lasts.
 	OnConnect func(ctx context.Context)
+	// Voicemail, when set, gets the node's vm::maintenance events and
+	// hears of every (re)connect (a VoicemailIndexer).
+	Voicemail VoicemailListener
+}
+
+// VoicemailListener takes mod_voicemail's events; neither method may
+// block.
+type VoicemailListener interface {
+	VoicemailEvent(ev Event)
+	Reconnected()
 }
 
 // subscribed are the events the adapter asks for. Not ALL: every api
@@ -93,7 +103,7 @@ var subscribed = []string{
 	"BACKGROUND_JOB",
 	"CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire",
 	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete",
-	"sofia::sip_user_state",
+	"sofia::sip_user_state", vmEventMaintenance,
 }
 
 // Adapter supervises the ESL connection of one FreeSWITCH node: it keeps
@@ -264,6 +274,9 @@ func (s *fsSession) run(ctx context.Context) (connected bool, err error) {
 	if a.cfg.OnConnect != nil {
 		wg.Go(func() { a.cfg.OnConnect(ctx) })
 	}
+	if a.cfg.Voicemail != nil {
+		a.cfg.Voicemail.Reconnected()
+	}
 
 	tick := time.NewTicker(a.cfg.ReconcileEvery)
 	defer tick.Stop()
@@ -314,6 +327,12 @@ func (s *fsSession) drain(conn *eslConn) {
 func (s *fsSession) handle(ev Event) {
 	if ev.Name() == "BACKGROUND_JOB" {
 		s.a.finishJob(ev)
+		return
+	}
+	if ev.Subclass() == vmEventMaintenance {
+		if s.a.cfg.Voicemail != nil {
+			s.a.cfg.Voicemail.VoicemailEvent(ev)
+		}
 		return
 	}
 	if ch, ok := PresenceFromEvent(ev, s.popt); ok {

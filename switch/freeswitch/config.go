@@ -77,6 +77,20 @@ type NodeConfig struct {
 	// SoundLayout) for the menus and greetings the routing plays. Empty:
 	// no sounds on this node.
 	SoundsDir string `yaml:"sounds_dir"`
+	// VoicemailDir is mod_voicemail's storage (the switch's
+	// <storage>/voicemail, holding default/<domain>/<box>/msg_*.wav) as
+	// this daemon sees it, when that is not the path the switch reports
+	// (another machine, a mount elsewhere): the indexer reads each
+	// message's file from the path's last four elements under it. Empty:
+	// the path as the switch gives it.
+	VoicemailDir string `yaml:"voicemail_dir"`
+	// DirectoryFallbackDir is a directory read at the directory
+	// section's level (vanilla freeswitch.xml includes directory/*.xml):
+	// the daemon keeps VoicemailFallbackFile there, every tenant's
+	// voicemail boxes, so that mod_voicemail takes messages while
+	// Switchboard is down. Empty: no file (a box then takes no message
+	// while Switchboard is down).
+	DirectoryFallbackDir string `yaml:"directory_fallback_dir"`
 }
 
 // DefaultDirectoryCacheMS is the default DirectoryCacheMS: 30 minutes.
@@ -133,6 +147,12 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
 		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /usr/share/freeswitch/sounds/switchboard")
+	}
+	if c.DirectoryFallbackDir != "" && !filepath.IsAbs(c.DirectoryFallbackDir) {
+		return provisioning.Invalid("directory_fallback_dir", "must be an absolute path, like /etc/freeswitch/directory")
+	}
+	if c.VoicemailDir != "" && !filepath.IsAbs(c.VoicemailDir) {
+		return provisioning.Invalid("voicemail_dir", "must be an absolute path, like /var/lib/freeswitch/storage/voicemail")
 	}
 	if c.RoutingFallbackDir != "" && !filepath.IsAbs(c.RoutingFallbackDir) {
 		return provisioning.Invalid("routing_fallback_dir", "must be an absolute path, like /etc/freeswitch/dialplan")

@@ -37,6 +37,8 @@ func TestNodeConfig(t *testing.T) {
 		{"relative dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "dialplan/public" }, "dialplan_fallback_dir"},
 		{"routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "/etc/freeswitch/dialplan" }, ""},
 		{"relative routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "dialplan" }, "routing_fallback_dir"},
+		{"relative voicemail dir", func(c *NodeConfig) { c.VoicemailDir = "storage/voicemail" }, "voicemail_dir"},
+		{"relative directory fallback", func(c *NodeConfig) { c.DirectoryFallbackDir = "directory" }, "directory_fallback_dir"},
 	}
 	for _, tc := range tests {
 		c := good

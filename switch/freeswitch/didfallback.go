@@ -150,15 +150,7 @@ func NewDIDFallback(cfg DIDFallbackConfig) *DIDFallback {
 		}
 		return renderDIDFallback(cfg.Node, routes, routed), nil
 	}
-	if cfg.Commander != nil {
-		kc.Reload = func(ctx context.Context) error {
-			ans, err := cfg.Commander.API(ctx, "reloadxml")
-			if err != nil {
-				return fmt.Errorf("freeswitch: reloadxml: %w", err)
-			}
-			return reloadAnswerErr(ans)
-		}
-	}
+	kc.Reload = reloadXML(cfg.Commander)
 	f.keeper = genfile.New(kc)
 	return f
 }

@@ -39,15 +39,8 @@ func TestLiveIVR(t *testing.T) {
 	r.waitConnected(t)
 	external := profileAddress(t, node, "external")
 	ctx, sc := context.Background(), provisioning.AdminScope()
-	must := func(t *testing.T, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ts, err := r.svc.Tenants(ctx, sc, provisioning.TenantFilter{})
-	must(t, err)
-	tenant := ts[0].ID
+	must := liveMust
+	tenant := r.tenantID(t)
 	wav, err := os.Open(filepath.Join("..", "..", "testdata", "sounds", "welcome.wav"))
 	must(t, err)
 	defer wav.Close()

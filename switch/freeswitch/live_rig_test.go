@@ -41,6 +41,7 @@ type liveRig struct {
 	cdrs *postLog // what mod_json_cdr POSTed and was answered
 	xml  *postLog // what mod_xml_curl asked
 	logs string   // the file Switchboard's side logs to
+	vm   *VoicemailIndexer
 
 	httpMu sync.Mutex
 	mux    http.Handler
@@ -94,11 +95,15 @@ func newLiveRig(t *testing.T, node liveNode, opts ...liveRigOption) *liveRig {
 		t.Fatal(err)
 	}
 
+	// the voicemail indexer, as cmd/switchboard wires it (it lists no
+	// box until a test makes one)
+	r.vm = NewVoicemailIndexer(VoicemailIndexerConfig{Node: node.Name, Service: r.svc, Plans: ServicePlans(r.svc), ScanEvery: 10 * time.Second, Logger: log})
+	r.svc.AddSink(r.vm)
 	a, err := New(Config{
 		Name: node.Name, Addr: node.ESL, Password: node.Password, Domain: node.Domain,
 		KeepAlive: liveTestKeepAlive, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
 		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, CDRAckTimeout: time.Second,
-		Logger: log,
+		Logger: log, Voicemail: r.vm,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +138,7 @@ func newLiveRig(t *testing.T, node liveNode, opts ...liveRigOption) *liveRig {
 	wg.Go(func() { _ = a.WatchPresence(runCtx, r.view.Feed(node.Name)) })
 	wg.Go(func() { _ = a.StreamCDRs(runCtx, r.sink) })
 	wg.Go(func() { _ = reloader.Run(runCtx) })
+	wg.Go(func() { _ = r.vm.Run(runCtx, a) })
 	t.Cleanup(func() {
 		cancel()
 		r.stopHTTP()
@@ -441,4 +447,20 @@ func eslCommand(t *testing.T, node liveNode, cmd string) string {
 	}
 	fmt.Fprintf(c, "%s\n\n", cmd)
 	return readFrame()
+}
+
+// liveMust stops the test on err.
+func liveMust(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tenantID is the rig's tenant (the one newLiveRig made).
+func (r *liveRig) tenantID(t *testing.T) int64 {
+	t.Helper()
+	ts, err := r.svc.Tenants(context.Background(), provisioning.AdminScope(), provisioning.TenantFilter{})
+	liveMust(t, err)
+	return ts[0].ID
 }

@@ -84,15 +84,8 @@ func TestLiveRouting(t *testing.T) {
 	external := profileAddress(t, node, "external")
 	ctx := context.Background()
 	sc := provisioning.AdminScope()
-	must := func(t *testing.T, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ts, err := r.svc.Tenants(ctx, sc, provisioning.TenantFilter{})
-	must(t, err)
-	tenant := ts[0].ID
+	must := liveMust
+	tenant := r.tenantID(t)
 	in := provisioning.RoutingMeta{TenantID: tenant}
 	didN := 0
 	did := func(d provisioning.Destination) string {

@@ -46,7 +46,7 @@ type RoutingFallbackConfig struct {
 // asks for a render, and the file is written (and reloadxml sent) only
 // when it differs.
 type RoutingFallback struct {
-	keeper *genfile.Keeper
+	keptXML
 }
 
 var _ provisioning.ConfigSink = (*RoutingFallback)(nil)
@@ -64,16 +64,8 @@ func NewRoutingFallback(cfg RoutingFallbackConfig) *RoutingFallback {
 		}
 		return renderRoutingFallback(cfg.Node, plans, o), nil
 	}
-	if cfg.Commander != nil {
-		kc.Reload = func(ctx context.Context) error {
-			ans, err := cfg.Commander.API(ctx, "reloadxml")
-			if err != nil {
-				return fmt.Errorf("freeswitch: reloadxml: %w", err)
-			}
-			return reloadAnswerErr(ans)
-		}
-	}
-	return &RoutingFallback{keeper: genfile.New(kc)}
+	kc.Reload = reloadXML(cfg.Commander)
+	return &RoutingFallback{keptXML{keeper: genfile.New(kc)}}
 }
 
 // renderRoutingFallback renders the file.
@@ -92,22 +84,8 @@ func renderRoutingFallback(node string, plans []*provisioning.Plan, o renderOpti
 	return []byte(b.String())
 }
 
-// Apply asks for a render after any change: a plan names accounts,
-// gateways and users as well as routing objects, and an unchanged
-// rendering is not written.
-func (f *RoutingFallback) Apply(context.Context, provisioning.Change) error {
-	f.keeper.Changed()
-	return nil
-}
-
-// Run keeps the file current until ctx ends.
-func (f *RoutingFallback) Run(ctx context.Context) error { return f.keeper.Run(ctx) }
-
-// Sync renders, writes and reloads once, now.
-func (f *RoutingFallback) Sync(ctx context.Context) error { return f.keeper.Sync(ctx) }
-
-// Path is the file kept.
-func (f *RoutingFallback) Path() string { return f.keeper.Path() }
+// (Apply asks for a render after any change: a plan names accounts,
+// gateways and users as well as routing objects.)
 
 // ServicePlans lists every tenant's plan from the Service (cached plans).
 func ServicePlans(svc *provisioning.Service) PlanSource {

@@ -82,7 +82,7 @@ func (r *renderer) runOr(d provisioning.Destination) act {
 }
 
 // planNumbers are the numbers of the plan a menu's direct dialling
-// takes: extensions, hunt groups, menus.
+// takes: extensions, hunt groups, menus, voicemail boxes.
 func (r *renderer) planNumbers() []string {
 	var out []string
 	for _, x := range r.p.Extensions {
@@ -95,6 +95,9 @@ func (r *renderer) planNumbers() []string {
 		if m.Number != "" {
 			out = append(out, m.Number)
 		}
+	}
+	for _, b := range r.p.Voicemails {
+		out = append(out, b.Number)
 	}
 	return out
 }

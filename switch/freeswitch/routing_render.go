@@ -153,6 +153,9 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 			r.number(m.Number, provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID})
 		}
 	}
+	for _, b := range p.Voicemails {
+		r.number(b.Number, provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID})
+	}
 	for _, x := range p.Extensions {
 		r.extension(x)
 	}
@@ -168,16 +171,25 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 	for _, m := range p.IVRs {
 		r.menu(m)
 	}
-	ids := make([]int64, 0, len(p.Accounts))
-	for id := range p.Accounts {
-		ids = append(ids, id)
+	for _, b := range p.Voicemails {
+		r.voicemailBox(b)
 	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	r.voicemailMain()
+	for _, id := range r.accountIDs() {
 		r.account(p.Accounts[id])
 	}
 	r.routes()
 	return r.out
+}
+
+// accountIDs are the ids of the plan's accounts, in order.
+func (r *renderer) accountIDs() []int64 {
+	ids := make([]int64, 0, len(r.p.Accounts))
+	for id := range r.p.Accounts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // label is the destination_number that runs d.
@@ -195,6 +207,10 @@ func label(d provisioning.Destination) string {
 		return "sb-d" + strconv.FormatInt(d.ID, 10)
 	case provisioning.DestIVR:
 		return "sb-v" + strconv.FormatInt(d.ID, 10)
+	case provisioning.DestVoicemail:
+		return voicemailBoxLabel(d.ID, false)
+	case provisioning.DestVoicemailMain:
+		return voicemailMainLabel
 	case provisioning.DestExternal:
 		return "sb-o" + d.Number
 	}
@@ -517,7 +533,11 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 	var after []cond
 	for _, f := range []fwd{{provisioning.ForwardBusy, causesBusy}, {provisioning.ForwardNoAnswer, causesNoAnswer}, {provisioning.ForwardUnreachable, causesUnreachable}} {
 		if fw := a.Forwards[f.on]; fw != nil {
-			after = append(after, cond{field: "${originate_disposition}", expr: "^(?:" + f.causes + ")$", breakOn: "on-true", acts: []act{r.run(fw.Destination)}})
+			run := r.run(fw.Destination)
+			if b := r.p.Voicemail(fw.Destination.ID); f.on == provisioning.ForwardBusy && fw.Destination.Kind == provisioning.DestVoicemail && b != nil && b.BusyGreetingID != nil {
+				run.data = voicemailBoxLabel(b.ID, true) + " XML " + r.ctx // the busy greeting
+			}
+			after = append(after, cond{field: "${originate_disposition}", expr: "^(?:" + f.causes + ")$", breakOn: "on-true", acts: []act{run}})
 		}
 	}
 	if len(after) > 0 {

@@ -43,6 +43,7 @@ type routingFixture struct {
 	mobile, sipURI     *provisioning.CustomDestination
 	gwA, gwB           *provisioning.Gateway
 	mainMenu, subMenu  *provisioning.IVRMenu
+	bobBox, generalBox *provisioning.VoicemailBox
 }
 
 func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
@@ -166,6 +167,19 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		return nil
 	})
 	must(err)
+	// Voicemail: bob's box (both greetings, 60 s) and a general
+	// delivery box that 203 forwards to when not answered in 20 s.
+	busyGreeting := &provisioning.Sound{TenantID: f.tenant.ID, Name: "busy greeting"}
+	must(svc.CreateSound(ctx, sc, busyGreeting, bytes.NewReader(wav.Bytes())))
+	f.bobBox = &provisioning.VoicemailBox{RoutingMeta: in, Number: "9100", Name: "bob", ExtensionID: &f.x101.ID, PIN: "4711",
+		UnavailableGreetingID: &greeting.ID, BusyGreetingID: &busyGreeting.ID, MaxMessageSecs: 60}
+	must(svc.CreateVoicemailBox(ctx, sc, f.bobBox))
+	f.generalBox = &provisioning.VoicemailBox{RoutingMeta: in, Number: "9000", Name: "General Delivery", PIN: "000000"}
+	must(svc.CreateVoicemailBox(ctx, sc, f.generalBox))
+	must(svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &f.accounts[2].ID, On: provisioning.ForwardNoAnswer, AfterSecs: 20,
+		Destination: provisioning.Destination{Kind: provisioning.DestVoicemail, ID: f.generalBox.ID}, Enabled: true}))
+	must(svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &f.accounts[2].ID, On: provisioning.ForwardBusy,
+		Destination: provisioning.Destination{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID}, Enabled: true}))
 	for i, d := range []provisioning.Destination{
 		{Kind: provisioning.DestCondition, ID: f.vip.ID},
 		{Kind: provisioning.DestHuntGroup, ID: f.rr.ID},
@@ -175,6 +189,8 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		acct(3),
 		acct(1),
 		{Kind: provisioning.DestIVR, ID: f.mainMenu.ID},
+		{Kind: provisioning.DestVoicemailMain},
+		{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID},
 	} {
 		n := fmt.Sprintf("+1514555010%d", i)
 		d := d
@@ -258,6 +274,9 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		for _, h := range f.plan.HuntGroups {
 			entries = append(entries, entry{"hunt group " + h.Number, provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, RoutingContext(f.tenant.ID), h.Number})
 		}
+		for _, b := range f.plan.Voicemails {
+			entries = append(entries, entry{"voicemail " + b.Number, provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, RoutingContext(f.tenant.ID), b.Number})
+		}
 		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
 		}
@@ -291,6 +310,42 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// TestRoutingRenderVoicemail: a box's number and a no-answer forward
+// leave a message after the box's greeting (the general box: the
+// switch's own), bounded to the box's length; a busy forward plays the
+// busy greeting; the listening menu takes a phone whose extension owns
+// a box to that box, anyone else to the box prompt.
+func TestRoutingRenderVoicemail(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, dp, at := simFixture(t, db)
+		ctx := RoutingContext(f.tenant.ID)
+		g := *f.bobBox.UnavailableGreetingID
+		for _, tc := range []struct{ num, want string }{
+			{"9100", fmt.Sprintf("voicemail 9100 60s s%d\n", g)},
+			{"9000", "voicemail 9000 180s s0\n"},
+			{"sb-a" + strconv.FormatInt(f.accounts[2].ID, 10), "ring 203@acme.example 20s\nvoicemail 9000 180s s0\n"},
+			{"sb-vm", "voicemail_main\n"},
+		} {
+			if got := dp.call(t, ctx, tc.num, "2001", at); got != tc.want {
+				t.Errorf("%s: got\n%swant\n%s", tc.num, got, tc.want)
+			}
+		}
+		r := renderPlan(f.plan, testRenderOptions)
+		busy := r.byKey["sb-a"+strconv.FormatInt(f.accounts[2].ID, 10)+"f"]
+		if !strings.Contains(busy, voicemailBoxLabel(f.bobBox.ID, true)+" XML") {
+			t.Errorf("the busy forward to a box with a busy greeting does not run its busy label:\n%s", busy)
+		}
+		main := r.byKey[voicemailMainLabel]
+		own := fmt.Sprintf(`expression="^202@acme\.example$"`)
+		if !strings.Contains(main, own) || !strings.Contains(main, "check default "+VoicemailDomain(f.tenant.ID)+" 9100") {
+			t.Errorf("bob's phone (202) is not sent to its own box 9100:\n%s", main)
+		}
+		if got := accountBox(f.plan, f.accounts[0].ID); got != nil {
+			t.Errorf("account 201 has no extension with a box, got box %s", got.Number)
 		}
 	})
 }
@@ -334,7 +389,8 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 			onCall []string
 			want   string
 		}{
-			{"103", []string{"203@acme.example"}, "phone busy\nbusy\n"},                  // no busy forward: the caller hears busy
+			// its busy forward: bob's box, after its busy greeting
+			{"103", []string{"203@acme.example"}, fmt.Sprintf("phone busy\nvoicemail 9100 60s s%d\n", *f.bobBox.BusyGreetingID)},
 			{"102", []string{"202@acme.example"}, "phone busy\nrefuse\n"},                // its busy forward: hang up
 			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")}, // other phones: it rings
 			{"103", nil, trace("103")},
@@ -426,6 +482,10 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 			b.WriteString("refuse\n")
 		case "busy":
 			b.WriteString("busy\n")
+		case "voicemail":
+			fmt.Fprintf(&b, "voicemail %s %ds s%d\n", s.Targets[0], s.Secs, s.Sound)
+		case "voicemail_main":
+			b.WriteString("voicemail_main\n")
 		case "menu":
 			keys := slices.Sorted(maps.Keys(s.Options))
 			fmt.Fprintf(&b, "menu s%d %ds×%d %s\n", s.Sound, s.Secs, s.Plays, strings.Join(keys, ","))
@@ -717,6 +777,17 @@ func (c *simCall) run(ctx string, a simAction) {
 	case "answer":
 	case "play_and_get_digits":
 		c.menu(data)
+	case "playback":
+		c.vars["sim_played"] = strings.TrimSuffix(filepath.Base(data), ".wav")
+	case "phrase":
+		if !strings.HasPrefix(data, "voicemail_play_greeting,") {
+			c.t.Errorf("phrase %q: want mod_voicemail's greeting", data)
+		}
+		c.vars["sim_played"] = "s0"
+	case "sched_hangup":
+		c.vars["sim_hangup_after"] = strings.TrimPrefix(strings.Fields(data)[0], "+")
+	case "voicemail":
+		c.voicemail(data)
 	default:
 		c.t.Fatalf("the simulator does not know application %s", a.App)
 	}
@@ -882,6 +953,32 @@ func (c *simCall) menu(data string) {
 	slices.Sort(keys)
 	fmt.Fprintf(&c.out, "menu %s %ds×%d %s\n", sound, ms/1000, tries, strings.Join(keys, ","))
 	c.vars["sb_ivr_key"], c.vars["sb_ivr_key_invalid"] = "", ""
+}
+
+// voicemail leaves a message (it says the box, the longest message the
+// sched_hangup before it allows after the beep, and the greeting played
+// before it) or opens the listening menu; either way the call ends.
+func (c *simCall) voicemail(data string) {
+	f := strings.Fields(data)
+	switch {
+	case len(f) >= 3 && f[0] == "check" && f[1] == "default":
+		if _, ok := voicemailDomainTenant(f[2]); !ok {
+			c.t.Errorf("voicemail %q: not a voicemail domain", data)
+		}
+		c.out.WriteString("voicemail_main\n")
+	case len(f) == 3 && f[0] == "default":
+		if _, ok := voicemailDomainTenant(f[1]); !ok {
+			c.t.Errorf("voicemail %q: not a voicemail domain", data)
+		}
+		if c.vars["skip_greeting"] != "true" || c.vars["skip_instructions"] != "true" {
+			c.t.Errorf("voicemail %q: the greeting must be played before it", data)
+		}
+		secs, _ := strconv.Atoi(c.vars["sim_hangup_after"])
+		fmt.Fprintf(&c.out, "voicemail %s %ds %s\n", f[2], secs-1, c.vars["sim_played"])
+	default:
+		c.t.Errorf("voicemail %q: want default|check default <domain> <box>", data)
+	}
+	c.done = true
 }
 
 // splitTop splits a bridge string at sep outside the legs' [] and {}.

@@ -237,6 +237,9 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 	if domain == "" {
 		return xmlNotFound, nil
 	}
+	if tenant, ok := voicemailDomainTenant(domain); ok {
+		return h.voicemailDirectory(ctx, f, domain, tenant)
+	}
 	user := f.Get("user")
 	if user == "" {
 		return h.ownedDomain(ctx, domain)
@@ -259,6 +262,11 @@ func (h *xmlCurlHandler) directory(ctx context.Context, f url.Values) (string, e
 		if u.param != "" && h.cacheMS > 0 {
 			u.cacheMS = h.cacheMS
 		}
+		if u.mwi, err = h.mwiAccount(ctx, a); err != nil {
+			return "", err
+		}
+		u.noMWIQuery = h.router != nil && u.mwi == ""
+
 	}
 	return xmlDomainDocument(domain, u, ""), nil
 }
@@ -296,6 +304,12 @@ type xmlUser struct {
 	param, value string
 	// cacheMS is the user's cacheable attribute; 0: none.
 	cacheMS int
+	// mwi is the mwi-account param (sip_auth only; see mwiAccount).
+	mwi string
+	// noMWIQuery: the variable send-message-query-on-register=false (see
+	// mwiAccount): a phone without a box is not told at every REGISTER
+	// that it has no messages.
+	noMWIQuery bool
 }
 
 // xmlCacheableUser documents why only sip_auth answers are cacheable.
@@ -334,30 +348,63 @@ func (u *xmlUser) credential(realm string) {
 // The domain is named as FreeSWITCH asked for it, since it looks the
 // domain up by that name in the answer.
 func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
+	return xmlDirectoryDocument(domain, func(b *xmlBuilder) {
+		if gateways != "" {
+			b.raw(gateways)
+		} else {
+			b.open(3, "params")
+			b.empty(4, "param", "name", "dial-string", "value", xmlDialString)
+			b.close(3, "params")
+		}
+		if u != nil {
+			xmlUserElement(b, u)
+		}
+	})
+}
+
+// xmlDirectoryDocument is a directory answer with one domain, whose
+// content (at depth 3) body writes.
+func xmlDirectoryDocument(domain string, body func(b *xmlBuilder)) string {
 	var b xmlBuilder
 	b.open(0, "document", "type", "freeswitch/xml")
 	b.open(1, "section", "name", "directory")
 	b.open(2, "domain", "name", domain)
-	if gateways != "" {
-		b.raw(gateways)
-	} else {
-		b.open(3, "params")
-		b.empty(4, "param", "name", "dial-string", "value", xmlDialString)
-		b.close(3, "params")
-	}
-	if u != nil {
+	body(&b)
+	b.close(2, "domain")
+	b.close(1, "section")
+	b.close(0, "document")
+	return b.String()
+}
+
+// xmlInUsers writes <groups><group name="default"><users>, then what
+// users writes (at depth 6), then closes them.
+func xmlInUsers(b *xmlBuilder, users func()) {
+	b.open(3, "groups")
+	b.open(4, "group", "name", "default")
+	b.open(5, "users")
+	users()
+	b.close(5, "users")
+	b.close(4, "group")
+	b.close(3, "groups")
+}
+
+// xmlUserElement writes the user of account answer u.
+func xmlUserElement(b *xmlBuilder, u *xmlUser) {
+	xmlInUsers(b, func() {
 		a := u.account
-		b.open(3, "groups")
-		b.open(4, "group", "name", "default")
-		b.open(5, "users")
 		if u.cacheMS > 0 {
 			b.open(6, "user", "id", a.Username, "cacheable", strconv.Itoa(u.cacheMS))
 		} else {
 			b.open(6, "user", "id", a.Username)
 		}
-		if u.param != "" {
+		if u.param != "" || u.mwi != "" {
 			b.open(7, "params")
-			b.empty(8, "param", "name", u.param, "value", u.value)
+			if u.param != "" {
+				b.empty(8, "param", "name", u.param, "value", u.value)
+			}
+			if u.mwi != "" {
+				b.empty(8, "param", "name", "mwi-account", "value", u.mwi)
+			}
 			b.close(7, "params")
 		}
 		b.open(7, "variables")
@@ -371,6 +418,11 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 			{"accountcode", a.Username},
 			{"domain_name", a.Domain},
 		}
+		if u.noMWIQuery {
+			// a variable: sofia_reg_parse_auth passes a user's variables
+			// (and sip-* params only) to the registration's event
+			vars = append(vars, [2]string{"send-message-query-on-register", "false"})
+		}
 		for _, v := range vars {
 			if v[1] != "" {
 				b.empty(8, "variable", "name", v[0], "value", v[1])
@@ -378,14 +430,7 @@ func xmlDomainDocument(domain string, u *xmlUser, gateways string) string {
 		}
 		b.close(7, "variables")
 		b.close(6, "user")
-		b.close(5, "users")
-		b.close(4, "group")
-		b.close(3, "groups")
-	}
-	b.close(2, "domain")
-	b.close(1, "section")
-	b.close(0, "document")
-	return b.String()
+	})
 }
 
 // gatewaysDocument answers directory purpose=gateways: the provisioned

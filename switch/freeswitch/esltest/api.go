@@ -107,6 +107,8 @@ func (s *Server) runAPI(cmd, arg string) apiResult {
 		return s.uuidKill(arg)
 	case "originate":
 		return s.originate(arg)
+	case "vm_list", "vm_read", "vm_delete":
+		return s.voicemailAPI(cmd, arg)
 	}
 	return apiResult{reply: fmt.Sprintf("-ERR %s Command not found!\n", cmd)}
 }

@@ -19,7 +19,7 @@ import (
 // mod_json_cdr body (*-leg.json) and CHANNEL_HANGUP_COMPLETE as JSON
 // headers (*-leg.event.json).
 //
-//go:embed testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json testdata/did-*.json
+//go:embed testdata/vm-*.txt testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json testdata/did-*.json
 var recorded embed.FS
 
 // Recorded returns a recorded file of testdata/ (copied from

@@ -74,6 +74,8 @@ type state struct {
 	// (what Switchboard answers when directory_cache_ms is on), until
 	// xml_flush_cache clears it.
 	cached map[string]bool
+	// voicemail is mod_voicemail's voicemail_msgs (voicemail.go).
+	voicemail []VoicemailMessage
 }
 
 func newState() *state {
