@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -254,6 +255,12 @@ func (p *Plan) Condition(id int64) *Condition {
 func (p *Plan) Custom(id int64) *CustomDestination {
 	o, _ := p.byID[routingNode{DestCustom, id}].(*CustomDestination)
 	return o
+}
+
+// Numbers are the numbers of the plan, sorted: what a phone of the
+// tenant, or an IVR menu's direct dialling, can reach.
+func (p *Plan) Numbers() []string {
+	return slices.Sorted(maps.Keys(p.byNumber))
 }
 
 // Fax returns fax box id of the plan, nil when it has none.

@@ -2,7 +2,6 @@ package asterisk
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -47,14 +46,10 @@ func (r *routingRenderer) menu(m *provisioning.IVRMenu) dialplanContext {
 		c.Exts = append(c.Exts, dialplanExten{Name: o.Digit, Comment: "key " + o.Digit, Steps: []string{"Goto(" + r.target(o.Destination) + ")"}})
 	}
 	if m.DirectDial {
-		var nums []string
-		for n := range r.directNumbers() {
-			if !keys[n] {
-				nums = append(nums, n)
+		for _, n := range r.p.Numbers() {
+			if keys[n] {
+				continue
 			}
-		}
-		slices.Sort(nums)
-		for _, n := range nums {
 			d, _ := r.p.Number(n)
 			c.Exts = append(c.Exts, dialplanExten{Name: n, Steps: []string{"Goto(" + r.target(d) + ")"}})
 		}
@@ -77,21 +72,4 @@ func (r *routingRenderer) menu(m *provisioning.IVRMenu) dialplanContext {
 func (e dialplanExten) with(steps ...string) dialplanExten {
 	e.Steps = append(e.Steps, steps...)
 	return e
-}
-
-// directNumbers are the plan's numbers a menu's direct dialling takes.
-func (r *routingRenderer) directNumbers() map[string]bool {
-	out := map[string]bool{}
-	for _, x := range r.p.Extensions {
-		out[x.Number] = true
-	}
-	for _, h := range r.p.HuntGroups {
-		out[h.Number] = true
-	}
-	for _, m := range r.p.IVRs {
-		if m.Number != "" {
-			out[m.Number] = true
-		}
-	}
-	return out
 }

@@ -25,7 +25,7 @@ func (r *renderer) menu(m *provisioning.IVRMenu) {
 	}
 	maxDigits := 1
 	if m.DirectDial {
-		for _, n := range r.planNumbers() {
+		for _, n := range r.p.Numbers() {
 			if _, ok := entries[n]; !ok {
 				d, _ := r.p.Number(n)
 				entries[n] = d
@@ -79,25 +79,4 @@ func (r *renderer) runOr(d provisioning.Destination) act {
 		d = provisioning.Destination{Kind: provisioning.DestHangup}
 	}
 	return r.run(d)
-}
-
-// planNumbers are the numbers of the plan a menu's direct dialling
-// takes: extensions, hunt groups, menus, voicemail boxes.
-func (r *renderer) planNumbers() []string {
-	var out []string
-	for _, x := range r.p.Extensions {
-		out = append(out, x.Number)
-	}
-	for _, h := range r.p.HuntGroups {
-		out = append(out, h.Number)
-	}
-	for _, m := range r.p.IVRs {
-		if m.Number != "" {
-			out = append(out, m.Number)
-		}
-	}
-	for _, b := range r.p.Voicemails {
-		out = append(out, b.Number)
-	}
-	return out
 }
