@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/audio"
 	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/notify/notifytest"
 )
 
 // The variables of the live voicemail test (with those of the routing
@@ -95,7 +96,9 @@ func TestLiveVoicemail(t *testing.T) {
 		_, err := os.Stat(filepath.Join(rr.sounds, SoundLayout(*greeting, 8000)))
 		return err == nil
 	})
-	vb := &provisioning.VoicemailBox{RoutingMeta: rr.in, Number: box, Name: "Alice", ExtensionID: &x.ID, PIN: "4321", UnavailableGreetingID: &greeting.ID, MaxMessageSecs: 60}
+	mails := notifytest.Start(t, rr.svc) // the box's owner is told by e-mail, through a loopback SMTP server
+	vb := &provisioning.VoicemailBox{RoutingMeta: rr.in, Number: box, Name: "Alice", ExtensionID: &x.ID, PIN: "4321", UnavailableGreetingID: &greeting.ID, MaxMessageSecs: 60,
+		Email: "alice@live.example"}
 	must(t, rr.svc.CreateVoicemailBox(ctx, admin, vb))
 	boxDest := provisioning.Destination{Kind: provisioning.DestVoicemail, ID: vb.ID}
 	must(t, rr.svc.CreateForward(ctx, admin, &provisioning.Forward{AccountID: &a.ID, On: provisioning.ForwardNoAnswer, AfterSecs: 5, Destination: boxDest, Enabled: true}))
@@ -145,6 +148,12 @@ func TestLiveVoicemail(t *testing.T) {
 	}
 	results["deposit"] = fmt.Sprintf("listed %v after the carrier's BYE (indexer every 2 s), duration %d ms, caller %q, silent %v",
 		fromHangup.Round(10*time.Millisecond), msg.DurationMS, msg.CallerIDNumber, clip.Silent())
+	e := mails.Wait(t, "alice@live.example", 10*time.Second)
+	if !bytes.Equal(e.Attachment, wav) || e.AttachmentType != "audio/wav" || !strings.Contains(e.Subject, "+15550001111") {
+		t.Errorf("the e-mail: subject %q, attachment %s of %d bytes (the message's audio: %d bytes)", e.Subject, e.AttachmentType, len(e.Attachment), len(wav))
+	}
+	results["e-mail"] = fmt.Sprintf("%q received by the loopback SMTP server %v after the BYE, the message's WAV attached (%d bytes)",
+		e.Subject, time.Since(hungUp).Round(10*time.Millisecond), len(e.Attachment))
 	inbox := filepath.Join(boxDir, "INBOX", "msg0000.txt")
 	if _, err := os.Stat(inbox); err != nil {
 		t.Errorf("the message's file: %v", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/audio"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/notify/notifytest"
 )
 
 // livePCAPEnv names a G.711 A-law RTP capture the carrier plays as its
@@ -71,7 +72,9 @@ func TestLiveVoicemail(t *testing.T) {
 	must(t, r.svc.CreateExtension(ctx, sc, x))
 	y := &provisioning.Extension{RoutingMeta: in, Number: "8" + stamp, Name: "box owner", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: acctB.ID}}
 	must(t, r.svc.CreateExtension(ctx, sc, y))
-	box := &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &y.ID, PIN: "24680", MaxMessageSecs: 30}
+	mails := notifytest.Start(t, r.svc) // the box's owner is told by e-mail, through a loopback SMTP server
+	box := &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &y.ID, PIN: "24680", MaxMessageSecs: 30,
+		Email: "owner@live.example"}
 	must(t, r.svc.CreateVoicemailBox(ctx, sc, box))
 	must(t, r.svc.CreateForward(ctx, sc, &provisioning.Forward{AccountID: &acctA.ID, On: provisioning.ForwardNoAnswer, AfterSecs: 5,
 		Destination: provisioning.Destination{Kind: provisioning.DestVoicemail, ID: box.ID}, Enabled: true}))
@@ -138,6 +141,12 @@ func TestLiveVoicemail(t *testing.T) {
 	}
 	results = append(results, "message left: listed "+took.Round(10*time.Millisecond).String()+" after the carrier's BYE completed, "+
 		strconv.FormatInt(msg.DurationMS, 10)+" ms, audio not silent")
+	e := mails.Wait(t, "owner@live.example", 10*time.Second)
+	if !bytes.Equal(e.Attachment, wav) || e.AttachmentType != "audio/wav" || !strings.Contains(e.Subject, "+15550001111") {
+		t.Errorf("the e-mail: subject %q, attachment %s of %d bytes (the message's audio: %d bytes)", e.Subject, e.AttachmentType, len(e.Attachment), len(wav))
+	}
+	results = append(results, "e-mail: "+strconv.Quote(e.Subject)+" received by the loopback SMTP server "+
+		time.Since(hungUp).Round(10*time.Millisecond).String()+" after the BYE, the message's WAV attached ("+strconv.Itoa(len(e.Attachment))+" bytes)")
 	list := eslCommand(t, node, "api vm_list "+box.Number+"@"+dom)
 	ms := parseVMList(list)
 	if len(ms) != 1 || ms[0].UUID != msg.SwitchRef || ms[0].Read {
