@@ -65,6 +65,17 @@ var doctorModules = []struct{ name, why string }{
 	{"func_cdr.so", "answer times after a resync"},
 }
 
+// doctorMediaModules are the modules of the media features: without one
+// the feature does not work on the node, which a node may choose, so a
+// missing one is a warning.
+var doctorMediaModules = []struct{ name, why string }{
+	{"format_wav.so", "sound files (.wav, .wav16) played from sounds_dir"},
+	{"app_voicemail.so", "voicemail boxes"},
+	{"res_pjsip_mwi.so", "message-waiting lamps"},
+	{"res_fax.so", "fax boxes"},
+	{"res_fax_spandsp.so", "fax over G.711 and T.38"},
+}
+
 // ariModule is one entry of GET /asterisk/modules.
 type ariModule struct {
 	Name   string `json:"name"`
@@ -166,6 +177,7 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []doctor.Check {
 		d.gws = gws
 	}
 	modules := d.modules(ctx)
+	d.mediaModules(modules)
 	d.application(ctx)
 	d.sorcery(ctx)
 	d.registrations(ctx)
@@ -232,6 +244,26 @@ func (d *astDoctor) modules(ctx context.Context) map[string]string {
 		d.add("modules", doctor.OK, fmt.Sprintf("the %d modules Switchboard uses are running", len(doctorModules)), "")
 	}
 	return mods
+}
+
+// mediaModules warns of the media features' modules that are not
+// running (nothing when the module list could not be read).
+func (d *astDoctor) mediaModules(mods map[string]string) {
+	if mods == nil {
+		return
+	}
+	var missing []string
+	for _, m := range doctorMediaModules {
+		if mods[m.name] != "Running" {
+			missing = append(missing, fmt.Sprintf("%s (%s)", m.name, m.why))
+		}
+	}
+	if len(missing) > 0 {
+		d.add("media modules", doctor.Warn, "not running: "+strings.Join(missing, ", "),
+			"load them where the node serves those features (res_fax_spandsp needs Asterisk built with spandsp; see switch/asterisk/README.md)")
+		return
+	}
+	d.add("media modules", doctor.OK, fmt.Sprintf("the %d modules of sounds, voicemail and fax are running", len(doctorMediaModules)), "")
 }
 
 func (d *astDoctor) application(ctx context.Context) {

@@ -58,6 +58,15 @@ func TestDoctor(t *testing.T) {
 		{"module not running", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {
 			srv.SetModuleStatus("res_pjsip_outbound_registration.so", "Not Running")
 		}, nil, map[string][]doctor.Status{"modules": {doctor.Fail}}},
+		// The recorded node was built without spandsp: a warning only.
+		{"as recorded: no fax driver", nil, nil, map[string][]doctor.Status{"modules": {doctor.OK}, "media modules": {doctor.Warn}}},
+		{"media modules running", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {
+			srv.SetModuleStatus("res_fax_spandsp.so", "Running")
+		}, nil, map[string][]doctor.Status{"media modules": {doctor.OK}}},
+		{"voicemail not running", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {
+			srv.SetModuleStatus("res_fax_spandsp.so", "Running")
+			srv.SetModuleStatus("app_voicemail.so", "Not Running")
+		}, nil, map[string][]doctor.Status{"modules": {doctor.OK}, "media modules": {doctor.Warn}}},
 		{"registering gateway not pushed", nil, []provisioning.Gateway{udpGW},
 			map[string][]doctor.Status{"sorcery registration": {doctor.Fail}}},
 		{"registering gateway pushed", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {

@@ -55,6 +55,15 @@ var doctorModules = []struct{ name, why string }{
 	{"mod_expr", "random hunt groups' draw"},
 }
 
+// doctorMediaModules are the modules of the media features: without one
+// the feature does not work on the node, which a node may choose, so a
+// missing one is a warning.
+var doctorMediaModules = []struct{ name, why string }{
+	{"mod_sndfile", "sound files (IVR greetings) played from sounds_dir"},
+	{"mod_voicemail", "voicemail boxes (messages, message-waiting, the listening menu)"},
+	{"mod_spandsp", "fax boxes (rxfax, T.38)"},
+}
+
 // Doctor checks the live node against what Switchboard needs. It never
 // fails as a whole: an ESL it cannot reach is the first, failed check.
 func Doctor(ctx context.Context, cfg DoctorConfig) []doctor.Check {
@@ -106,6 +115,7 @@ func (d *fsDoctor) run(ctx context.Context) []doctor.Check {
 			"set a long random password in event_socket.conf.xml and in switches[].password: whoever reaches the port controls the switch")
 	}
 	loaded := d.modules()
+	d.mediaModules()
 	if loaded["mod_xml_curl"] {
 		d.xmlCurl()
 	}
@@ -142,6 +152,23 @@ func (d *fsDoctor) modules() map[string]bool {
 	}
 	d.add("modules", doctor.OK, "loaded: "+strings.Join(names, ", "), "")
 	return loaded
+}
+
+// mediaModules warns of the media features' missing modules.
+func (d *fsDoctor) mediaModules() {
+	var missing, names []string
+	for _, m := range doctorMediaModules {
+		names = append(names, m.name)
+		if out, err := d.api("module_exists " + m.name); err != nil || strings.TrimSpace(out) != "true" {
+			missing = append(missing, m.name+" ("+m.why+")")
+		}
+	}
+	if len(missing) > 0 {
+		d.add("media modules", doctor.Warn, "not loaded: "+strings.Join(missing, ", "),
+			"load them in modules.conf.xml where the node serves those features (mod_spandsp needs spandsp 3; see switch/freeswitch/README.md)")
+		return
+	}
+	d.add("media modules", doctor.OK, "loaded: "+strings.Join(names, ", "), "")
 }
 
 // locateConfig reads a module's configuration as FreeSWITCH holds it;

@@ -73,6 +73,12 @@ func TestDoctor(t *testing.T) {
 				map[string][]doctor.Status{"modules": {doctor.Fail}, "json_cdr": nil}},
 			{"mod_db not loaded (round-robin memory)", func(srv *esltest.Server, _ *NodeConfig) { srv.SetModule("mod_db", false) },
 				map[string][]doctor.Status{"modules": {doctor.Fail}, "json_cdr": {doctor.OK}}},
+			// The recorded node has no media modules: a warning, not a failure.
+			{"as recorded: no voicemail or fax", nil, map[string][]doctor.Status{"modules": {doctor.OK}, "media modules": {doctor.Warn}}},
+			{"media modules loaded", func(srv *esltest.Server, _ *NodeConfig) {
+				srv.SetModule("mod_voicemail", true)
+				srv.SetModule("mod_spandsp", true)
+			}, map[string][]doctor.Status{"media modules": {doctor.OK}}},
 			{"phone profile not running", func(_ *esltest.Server, n *NodeConfig) { n.PhoneProfile = "phones" },
 				map[string][]doctor.Status{"sofia phones": {doctor.Fail}, "sofia external": {doctor.OK}}},
 			{"static gateway also provisioned", func(srv *esltest.Server, _ *NodeConfig) {

@@ -3,6 +3,7 @@ package aritest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -78,7 +79,8 @@ func (s *Server) SetObject(typ, id string, fields map[string]string) {
 }
 
 // SetModuleStatus overrides a module's status in GET /asterisk/modules
-// ("Not Running"; "" removes the module from the list).
+// ("Not Running"; "" removes the module from the list); a module the
+// recorded node did not have is added (a node built with it).
 func (s *Server) SetModuleStatus(name, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,8 +134,10 @@ func (s *Server) serveModules(w http.ResponseWriter) {
 	s.mu.Lock()
 	over := s.docState().modules
 	out := ms[:0]
+	seen := map[string]bool{}
 	for _, m := range ms {
 		name, _ := m["name"].(string)
+		seen[name] = true
 		if st, ok := over[name]; ok {
 			if st == "" {
 				continue
@@ -141,6 +145,11 @@ func (s *Server) serveModules(w http.ResponseWriter) {
 			m["status"] = st
 		}
 		out = append(out, m)
+	}
+	for _, name := range slices.Sorted(maps.Keys(over)) {
+		if st := over[name]; !seen[name] && st != "" {
+			out = append(out, map[string]any{"name": name, "description": "", "use_count": 0, "status": st, "support_level": "core"})
+		}
 	}
 	s.mu.Unlock()
 	b, _ := json.Marshal(out)
