@@ -11,7 +11,8 @@ import (
 
 // startAsteriskVoicemail keeps an Asterisk node's voicemail include
 // (voicemail_file: every tenant's boxes for app_voicemail) current and,
-// with voicemail_spool, indexes the messages app_voicemail records.
+// with voicemail_spool, indexes the messages app_voicemail records; with
+// fax_dir, it takes the faxes the node's fax boxes received.
 func startAsteriskVoicemail(sw SwitchConfig, svc *provisioning.Service, log *slog.Logger, run func(name string, fn func(context.Context) error)) {
 	ast := sw.Asterisk
 	plans := func(ctx context.Context) ([]*provisioning.Plan, error) { return tenantPlans(ctx, svc) }
@@ -28,5 +29,9 @@ func startAsteriskVoicemail(sw SwitchConfig, svc *provisioning.Service, log *slo
 		ix := asterisk.NewVoicemailIndexer(asterisk.VoicemailIndexerConfig{Node: sw.Name, Spool: ast.VoicemailSpool, Plans: plans, Service: svc, Logger: log})
 		svc.AddSink(ix)
 		run(sw.Name+" voicemail spool", ix.Run)
+	}
+	if ast.FaxDir != "" {
+		fx := asterisk.NewFaxIndexer(asterisk.FaxIndexerConfig{Node: sw.Name, Dir: ast.FaxDir, Service: svc, Logger: log})
+		run(sw.Name+" fax dir", fx.Run)
 	}
 }

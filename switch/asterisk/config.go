@@ -80,6 +80,12 @@ type NodeConfig struct {
 	// from it into Switchboard, syncs what phones did to them, and
 	// applies read and delete made through the API (VoicemailIndexer).
 	VoicemailSpool string `yaml:"voicemail_spool"`
+	// FaxDir, when set, is where Asterisk writes the faxes fax boxes
+	// receive (a TIFF and a .done sidecar per call, routing_fax.go), as
+	// both Asterisk and the daemon see it (the same machine, or a shared
+	// mount): the daemon takes each into Switchboard and removes it
+	// (FaxIndexer). Empty: calls sent to a fax box hang up on this node.
+	FaxDir string `yaml:"fax_dir"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -89,6 +95,7 @@ func (c *NodeConfig) PushOptions() PushOptions {
 	o.PhoneQualifySecs = c.PhoneQualifySecs
 	o.TenantContexts = c.Routing && c.DialplanFile != ""
 	o.SoundsDir = c.SoundsDir
+	o.FaxDir = c.FaxDir
 	if c.DirectMedia != nil {
 		v := *c.DirectMedia
 		o.DirectMedia = &v
@@ -127,6 +134,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.VoicemailSpool != "" && !filepath.IsAbs(c.VoicemailSpool) {
 		return provisioning.Invalid("voicemail_spool", "must be an absolute path, like /var/spool/asterisk/voicemail")
+	}
+	if c.FaxDir != "" && !faxDirChars.MatchString(c.FaxDir) {
+		return provisioning.Invalid("fax_dir", "must be an absolute path of letters, digits, ., _, - and /, like /var/spool/asterisk/fax")
 	}
 	if c.Routing && c.DialplanFile == "" {
 		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")

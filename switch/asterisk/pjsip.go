@@ -111,6 +111,9 @@ type PushOptions struct {
 	// SoundsDir is the node's sounds_dir: IVR menus play their sounds
 	// from it (SoundPath). Empty: menus wait for keys in silence.
 	SoundsDir string
+	// FaxDir is the node's fax_dir: fax boxes receive into it
+	// (routing_fax.go). Empty: calls to a fax box hang up.
+	FaxDir string
 	// Mailboxes, when set (a node with voicemail), returns the
 	// app_voicemail boxes (box@context, PlanMailboxes) whose
 	// message-waiting state account a's phones are shown: its endpoint

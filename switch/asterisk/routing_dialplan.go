@@ -24,7 +24,8 @@ package asterisk
 //	             timeout destinations (routing_ivr.go).
 //	[sb-tT-vm]   the voicemail listening menu (VoiceMailMain), and in
 //	             [sb-tT-obj] each box's vN / vbN (leave a message after the
-//	             unavailable / busy greeting) (routing_voicemail.go).
+//	             unavailable / busy greeting) (routing_voicemail.go);
+//	             each fax box's fN and the handler fdone (routing_fax.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
@@ -95,6 +96,8 @@ func (r *routingRenderer) target(d provisioning.Destination) string {
 		}
 	case provisioning.DestVoicemail:
 		return r.voicemailTarget(d, false)
+	case provisioning.DestFax:
+		return r.faxTarget(d)
 	case provisioning.DestVoicemailMain:
 		if len(r.p.Voicemails) > 0 {
 			return r.base + "-vm,s,1"
@@ -127,6 +130,11 @@ func (r *routingRenderer) phones() dialplanContext {
 	}
 	for _, b := range r.p.Voicemails {
 		c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, cid)})
+	}
+	for _, b := range r.p.Faxes {
+		if b.Number != "" {
+			c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, cid)})
+		}
 	}
 	seen := map[string]bool{}
 	for _, rt := range r.p.Routes {
@@ -209,6 +217,7 @@ func (r *routingRenderer) objects() dialplanContext {
 		c.Exts = append(c.Exts, r.custom(u))
 	}
 	c.Exts = append(c.Exts, r.voicemails()...)
+	c.Exts = append(c.Exts, r.faxes()...)
 	c.Exts = append(c.Exts,
 		dialplanExten{Name: "hangup", Steps: []string{"Hangup(21)"}},
 		dialplanExten{Name: "busy", Steps: []string{"Hangup(17)"}},

@@ -1,0 +1,227 @@
+package asterisk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// FaxService is what the fax indexer needs of provisioning.Service.
+type FaxService interface {
+	DepositFax(ctx context.Context, f *provisioning.Fax, tiff []byte) (created bool, err error)
+}
+
+var _ FaxService = (*provisioning.Service)(nil)
+
+// FaxIndexerConfig configures a FaxIndexer.
+type FaxIndexerConfig struct {
+	// Node is the switch's name: the Switch of its faxes.
+	Node string
+	// Dir is the node's fax_dir (NodeConfig.FaxDir).
+	Dir     string
+	Service FaxService
+	// Every is the time between scans; 2 s when zero.
+	Every  time.Duration
+	Logger *slog.Logger
+}
+
+// FaxIndexer hands the faxes Asterisk received (routing_fax.go) to
+// Switchboard: every scan deposits each complete sidecar
+// (<tenant>-<box>-<uniqueid>.done ending in end=1) with its TIFF (none
+// when no page came), then removes both. A deposit that fails leaves the
+// files for a later scan, less and less often; DepositFax keeps one fax
+// per uniqueid, so files left by a crash between deposit and removal add
+// nothing the second time.
+type FaxIndexer struct {
+	cfg   FaxIndexerConfig
+	log   *slog.Logger
+	retry map[string]retryState // owned by Run's goroutine
+}
+
+// NewFaxIndexer returns an indexer; it starts nothing: call Run.
+func NewFaxIndexer(cfg FaxIndexerConfig) *FaxIndexer {
+	if cfg.Every <= 0 {
+		cfg.Every = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &FaxIndexer{cfg: cfg, log: log.With("fax_dir", cfg.Dir), retry: map[string]retryState{}}
+}
+
+// Run scans until ctx ends.
+func (x *FaxIndexer) Run(ctx context.Context) error {
+	t := time.NewTicker(x.cfg.Every)
+	defer t.Stop()
+	for {
+		if err := x.Scan(ctx); err != nil && ctx.Err() == nil {
+			x.log.Warn("asterisk: fax scan", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Scan deposits every complete fax once. Run calls it; tests call it
+// directly.
+func (x *FaxIndexer) Scan(ctx context.Context) error {
+	names, err := filepath.Glob(filepath.Join(x.cfg.Dir, "*.done"))
+	if err != nil {
+		return fmt.Errorf("asterisk: fax dir: %w", err)
+	}
+	if _, err := os.Stat(x.cfg.Dir); err != nil {
+		return fmt.Errorf("asterisk: fax dir: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, done := range names {
+		base := strings.TrimSuffix(done, ".done")
+		seen[base] = true
+		if r := x.retry[base]; time.Now().Before(r.next) {
+			continue
+		}
+		err := x.deposit(ctx, base)
+		if errors.Is(err, errFaxIncomplete) {
+			continue // Asterisk is still writing it
+		}
+		if err != nil {
+			r := x.retry[base]
+			r.tries++
+			r.next = time.Now().Add(min(x.cfg.Every<<min(r.tries, 10), 10*time.Minute))
+			x.retry[base] = r
+			if r.tries == 1 {
+				x.log.Warn("asterisk: depositing fax", "file", base, "err", err)
+			}
+			continue
+		}
+		delete(x.retry, base)
+	}
+	for base := range x.retry {
+		if !seen[base] {
+			delete(x.retry, base)
+		}
+	}
+	return nil
+}
+
+// deposit hands one fax over and removes its files.
+func (x *FaxIndexer) deposit(ctx context.Context, base string) error {
+	st, err := os.Stat(base + ".done")
+	if err != nil {
+		return err
+	}
+	if st.Size() > 64<<10 {
+		return fmt.Errorf("%w: %d bytes", errFaxSidecar, st.Size())
+	}
+	b, err := os.ReadFile(base + ".done")
+	if err != nil {
+		return err
+	}
+	out, err := ParseFaxOutcome(b)
+	if err != nil {
+		return err
+	}
+	box, ref, err := parseFaxName(filepath.Base(base))
+	if err != nil {
+		return err
+	}
+	tiff, err := os.ReadFile(base + ".tif")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f := &provisioning.Fax{BoxID: box, Switch: x.cfg.Node, SwitchRef: ref, CallerIDNumber: out.CallerIDNumber,
+		RemoteStation: out.RemoteStation, Status: provisioning.FaxPartial, ReceivedAt: st.ModTime().UTC()}
+	if out.Status == "SUCCESS" {
+		f.Status = provisioning.FaxReceived
+	} else {
+		f.Error = strings.TrimSpace(out.Status + " " + out.Error)
+	}
+	if _, err := x.cfg.Service.DepositFax(ctx, f, tiff); err != nil {
+		return err
+	}
+	return errors.Join(removeIfThere(base+".tif"), os.Remove(base+".done"))
+}
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+var (
+	// errFaxIncomplete: the sidecar has no end=1 line yet.
+	errFaxIncomplete = errors.New("asterisk: fax sidecar not complete")
+	// errFaxSidecar: a sidecar or its name is not what fdone writes.
+	errFaxSidecar = errors.New("asterisk: unusable fax sidecar")
+)
+
+// FaxOutcome is what the fdone handler wrote about a fax call.
+type FaxOutcome struct {
+	Status         string // FAXSTATUS: SUCCESS, FAILED, ...
+	Pages          int    // FAXPAGES (the TIFF is what counts)
+	Error          string // FAXERROR
+	RemoteStation  string // REMOTESTATIONID
+	CallerIDNumber string
+}
+
+// ParseFaxOutcome reads a sidecar: key=value lines, the first value of
+// a key kept (the caller ID comes last: a newline in it cannot replace a
+// key written before), complete once end=1 is there.
+func ParseFaxOutcome(b []byte) (FaxOutcome, error) {
+	var o FaxOutcome
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimRight(sc.Text(), "\r"), "=")
+		if !ok || seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch k {
+		case "status":
+			o.Status = v
+		case "pages":
+			o.Pages, _ = strconv.Atoi(v)
+		case "error":
+			o.Error = v
+		case "station":
+			o.RemoteStation = strings.TrimSpace(v)
+		case "caller":
+			o.CallerIDNumber = v
+		case "end":
+			return o, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return o, fmt.Errorf("%w: %w", errFaxSidecar, err)
+	}
+	return o, errFaxIncomplete
+}
+
+// parseFaxName splits <tenant>-<box>-<uniqueid> (FaxBase) into the box
+// and the uniqueid; the box knows its tenant.
+func parseFaxName(name string) (box int64, ref string, err error) {
+	parts := strings.SplitN(name, "-", 3)
+	if len(parts) == 3 && parts[2] != "" {
+		_, err1 := strconv.ParseInt(parts[0], 10, 64)
+		box, err2 := strconv.ParseInt(parts[1], 10, 64)
+		if err1 == nil && err2 == nil {
+			return box, parts[2], nil
+		}
+	}
+	return 0, "", fmt.Errorf("%w: name %q is not <tenant>-<box>-<uniqueid>", errFaxSidecar, name)
+}

@@ -1,0 +1,71 @@
+package asterisk
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// Fax boxes in the routing dialplan. With the node's fax_dir set
+// (PushOptions.FaxDir), the objects context has, per box N:
+//
+//	fN     answers and receives the fax (ReceiveFAX, f: ECM allowed) into
+//	       <fax_dir>/<tenant>-<box>-${UNIQUEID}.tif, after pushing the
+//	       hangup handler fdone;
+//	fdone  the hangup handler: appends the outcome (FAXSTATUS, FAXPAGES,
+//	       FAXERROR, REMOTESTATIONID, CALLERID(num)) to the sidecar
+//	       <same name>.done, one key=value line each (FILE(...,,,al)),
+//	       then end=1, which tells FaxIndexer the sidecar is complete.
+//
+// A hangup handler, not the steps after ReceiveFAX: a sender that hangs
+// up mid-fax ends the dialplan there, and the handler still runs, with
+// the channel's FAX variables, so a failed or partial fax is reported
+// too. The trusted keys come first and the parser keeps the first value
+// of a key, so a caller ID holding a newline cannot pose as the status.
+// Without fax_dir a box hangs up: there would be nowhere to write it.
+
+// faxDirChars are what fax_dir may hold: it is written into dialplan
+// arguments, where a comma, parenthesis, $ or ; would mean something.
+var faxDirChars = regexp.MustCompile(`^/[A-Za-z0-9._/-]*$`)
+
+// FaxBase is the path (without .tif / .done) of the fax of tenant's box
+// received on call uniqueid.
+func FaxBase(dir string, tenant, box int64, uniqueid string) string {
+	return path.Join(dir, fmt.Sprintf("%d-%d-%s", tenant, box, uniqueid))
+}
+
+// faxTarget is where a call sent to box d goes.
+func (r *routingRenderer) faxTarget(d provisioning.Destination) string {
+	if r.o.FaxDir == "" || r.p.Fax(d.ID) == nil {
+		return r.obj + ",hangup,1"
+	}
+	return r.obj + ",f" + id(d.ID) + ",1"
+}
+
+// faxes are the boxes' fN and the handler fdone.
+func (r *routingRenderer) faxes() []dialplanExten {
+	if len(r.p.Faxes) == 0 {
+		return nil
+	}
+	if r.o.FaxDir == "" {
+		return nil // no fax_dir: faxTarget sent the boxes' calls to hangup
+	}
+	var out []dialplanExten
+	for _, b := range r.p.Faxes {
+		out = append(out, dialplanExten{Name: "f" + id(b.ID), Comment: "fax box " + dialplanText(b.Name), Steps: []string{
+			"Answer()",
+			"Set(SBFAX=" + FaxBase(r.o.FaxDir, r.p.Tenant.ID, b.ID, "${UNIQUEID}") + ")",
+			"Set(CHANNEL(hangup_handler_push)=" + r.obj + ",fdone,1)",
+			"ReceiveFAX(${SBFAX}.tif,f)",
+			"Hangup()",
+		}})
+	}
+	done := dialplanExten{Name: "fdone", Comment: "a fax call's outcome, for Switchboard (FaxIndexer)"}
+	for _, kv := range []string{"status=${FAXSTATUS}", "pages=${FAXPAGES}", "error=${FAXERROR}",
+		"station=${REMOTESTATIONID}", "caller=${CALLERID(num)}", "end=1"} {
+		done.Steps = append(done.Steps, "Set(FILE(${SBFAX}.done,,,al)="+kv+")")
+	}
+	return append(out, done.with("Return()"))
+}
