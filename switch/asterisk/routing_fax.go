@@ -16,7 +16,9 @@ import (
 //	       hangup handler fdone;
 //	fdone  the hangup handler: appends the outcome (FAXSTATUS, FAXPAGES,
 //	       FAXERROR, REMOTESTATIONID, CALLERID(num)) to the sidecar
-//	       <same name>.done, one key=value line each (FILE(...,,,al)),
+//	       <same name>.done, one key=value line each (FILE(...,,,al,u): the
+//	       u is needed, FILE cannot guess the line format of a file not
+//	       there yet and writes nothing),
 //	       then end=1, which tells FaxIndexer the sidecar is complete.
 //
 // A hangup handler, not the steps after ReceiveFAX: a sender that hangs
@@ -65,7 +67,7 @@ func (r *routingRenderer) faxes() []dialplanExten {
 	done := dialplanExten{Name: "fdone", Comment: "a fax call's outcome, for Switchboard (FaxIndexer)"}
 	for _, kv := range []string{"status=${FAXSTATUS}", "pages=${FAXPAGES}", "error=${FAXERROR}",
 		"station=${REMOTESTATIONID}", "caller=${CALLERID(num)}", "end=1"} {
-		done.Steps = append(done.Steps, "Set(FILE(${SBFAX}.done,,,al)="+kv+")")
+		done.Steps = append(done.Steps, "Set(FILE(${SBFAX}.done,,,al,u)="+kv+")")
 	}
 	return append(out, done.with("Return()"))
 }

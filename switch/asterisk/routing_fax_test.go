@@ -40,12 +40,12 @@ func TestRoutingFax(t *testing.T) {
 				" same => n,Set(CHANNEL(hangup_handler_push)=" + base + "-obj,fdone,1)\n" +
 				" same => n,ReceiveFAX(${SBFAX}.tif,f)\n" +
 				" same => n,Hangup()\n",
-			"exten => fdone,1,Set(FILE(${SBFAX}.done,,,al)=status=${FAXSTATUS})\n" +
-				" same => n,Set(FILE(${SBFAX}.done,,,al)=pages=${FAXPAGES})\n" +
-				" same => n,Set(FILE(${SBFAX}.done,,,al)=error=${FAXERROR})\n" +
-				" same => n,Set(FILE(${SBFAX}.done,,,al)=station=${REMOTESTATIONID})\n" +
-				" same => n,Set(FILE(${SBFAX}.done,,,al)=caller=${CALLERID(num)})\n" +
-				" same => n,Set(FILE(${SBFAX}.done,,,al)=end=1)\n" +
+			"exten => fdone,1,Set(FILE(${SBFAX}.done,,,al,u)=status=${FAXSTATUS})\n" +
+				" same => n,Set(FILE(${SBFAX}.done,,,al,u)=pages=${FAXPAGES})\n" +
+				" same => n,Set(FILE(${SBFAX}.done,,,al,u)=error=${FAXERROR})\n" +
+				" same => n,Set(FILE(${SBFAX}.done,,,al,u)=station=${REMOTESTATIONID})\n" +
+				" same => n,Set(FILE(${SBFAX}.done,,,al,u)=caller=${CALLERID(num)})\n" +
+				" same => n,Set(FILE(${SBFAX}.done,,,al,u)=end=1)\n" +
 				" same => n,Return()\n",
 			"Gosub(" + base + "-obj," + fN + ",1)",
 		}},
