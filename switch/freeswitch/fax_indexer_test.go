@@ -138,3 +138,50 @@ func TestAdapterFaxEvent(t *testing.T) {
 		t.Fatal("no rxfaxresult event reached Config.Fax")
 	}
 }
+
+// TestFaxIndexerRecorded replays the spandsp::rxfaxresult event and the
+// TIFF recorded on fs-media (FreeSWITCH 1.10.12, txfax of a 2-page test
+// chart over a loopback pair into rxfax, testdata/fax) through the
+// esltest fake, the adapter and a running indexer: the fax is listed
+// received, with 2 pages, the sender's station and a PDF.
+func TestFaxIndexerRecorded(t *testing.T) {
+	raw, err := os.ReadFile("testdata/fax/rxfaxresult.event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiff, err := os.ReadFile("testdata/fax/rx-2p.tif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uuid = "2b64aa80-5f97-4ef3-ab65-621cd34b420c" // the recording's Unique-ID
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		box := f.plan.Faxes[0]
+		dir := t.TempDir()
+		path := filepath.Join(dir, faxFileName(f.tenant.ID, box.ID, uuid))
+		if err := os.WriteFile(path, tiff, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- ix.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		r := newRig(t, func(c *Config) { c.Fax = ix })
+		r.waitConnected(t)
+		r.srv.Push(raw)
+		var got []provisioning.Fax
+		waitFor(t, 10*time.Second, "the fax deposited", func() bool {
+			got, _ = f.svc.Faxes(context.Background(), provisioning.AdminScope(), provisioning.FaxFilter{BoxID: box.ID})
+			return len(got) == 1
+		})
+		x := got[0]
+		if x.Status != provisioning.FaxReceived || x.Pages != 2 || x.SwitchRef != uuid || x.RemoteStation != "SpanDSP Fax Ident" || x.CallerIDNumber != "0000000000" {
+			t.Errorf("fax: %+v", x)
+		}
+		if _, pdf, err := f.svc.FaxPDF(context.Background(), provisioning.AdminScope(), x.ID); err != nil || len(pdf) == 0 {
+			t.Errorf("PDF: %d bytes, %v", len(pdf), err)
+		}
+		waitFor(t, 5*time.Second, "the file removed", func() bool { _, err := os.Stat(path); return os.IsNotExist(err) })
+	})
+}
