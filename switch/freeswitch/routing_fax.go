@@ -2,9 +2,11 @@ package freeswitch
 
 // Fax boxes on FreeSWITCH: a call sent to a box (label sb-f<id>) is
 // answered and mod_spandsp's rxfax writes the fax into the node's
-// fax_dir as t<tenant>-b<box>-<uuid>.tif; T.38 is offered and accepted
-// (fax_enable_t38, fax_enable_t38_request), G.711 audio stays the
-// fallback. mod_spandsp then fires the CUSTOM event spandsp::rxfaxresult
+// fax_dir as t<tenant>-b<box>-<uuid>.tif; T.38 is accepted when the
+// sender asks for it (fax_enable_t38) but not requested
+// (fax_enable_t38_request): on fs-media a request on an audio-only leg
+// (loopback) left the transfer hanging until the call dropped (T30 result
+// 49, 0 pages), so G.711 audio stays what the box starts with. mod_spandsp then fires the CUSTOM event spandsp::rxfaxresult
 // (fax-success, fax-result-text, fax-document-transferred-pages,
 // fax-remote-station-id, with the channel's headers); the FaxIndexer
 // (fax_indexer.go) deposits the file on it. Without a fax_dir the
@@ -41,7 +43,6 @@ func (r *renderer) faxBox(b *provisioning.FaxBox) {
 	c.acts = []act{
 		{app: "answer"},
 		{app: "set", data: "fax_enable_t38=true"},
-		{app: "set", data: "fax_enable_t38_request=true"},
 		{app: "set", data: "sb_fax_box=" + strconv.FormatInt(b.ID, 10)},
 		{app: "rxfax", data: path.Join(r.faxDir, faxFileName(r.p.Tenant.ID, b.ID, "${uuid}"))},
 		{app: "hangup", data: "NORMAL_CLEARING"},
