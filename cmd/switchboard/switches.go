@@ -155,10 +155,18 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	// reconnects come from the adapter, read/delete from the Service).
 	vm := freeswitch.NewVoicemailIndexer(freeswitch.VoicemailIndexerConfig{Node: sw.Name, Service: svc, Plans: freeswitch.ServicePlans(svc),
 		Dir: fsw.VoicemailDir, Logger: log})
+	// rxfax's faxes in fax_dir, deposited on their result event (and by
+	// a scan for those whose event was missed).
+	var faxListener freeswitch.FaxListener
+	var faxIx *freeswitch.FaxIndexer
+	if fsw.FaxDir != "" {
+		faxIx = freeswitch.NewFaxIndexer(freeswitch.FaxIndexerConfig{Node: sw.Name, Service: svc, Dir: fsw.FaxDir, Logger: log})
+		faxListener = faxIx
+	}
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
 		IsGateway: gateways.has, GatewayProfile: fsw.GatewayProfile, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
-		Registerer: reg, Voicemail: vm,
+		Registerer: reg, Voicemail: vm, Fax: faxListener,
 	})
 	if err != nil {
 		return nil, err
@@ -174,7 +182,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
-		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir,
+		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
@@ -195,7 +203,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		// it, for when Switchboard is down.
 		rf := freeswitch.NewRoutingFallback(freeswitch.RoutingFallbackConfig{
 			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter,
-			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, Keeper: genfile.Config{Logger: log},
+			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir, Keeper: genfile.Config{Logger: log},
 		})
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)
@@ -212,6 +220,9 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	startSounds(sw.Name, fsw.SoundsDir, freeswitch.SoundLayout, svc, log, run)
 	svc.AddSink(vm)
 	run(sw.Name+" voicemail", func(ctx context.Context) error { return vm.Run(ctx, adapter) })
+	if faxIx != nil {
+		run(sw.Name+" fax", faxIx.Run)
+	}
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })
 	if dir := fsw.JSONCDRErrLogDir; dir != "" {

@@ -80,6 +80,14 @@ type Config struct {
 	// Voicemail, when set, gets the node's vm::maintenance events and
 	// hears of every (re)connect (a VoicemailIndexer).
 	Voicemail VoicemailListener
+	// Fax, when set, gets mod_spandsp's spandsp::rxfaxresult events (a
+	// FaxIndexer).
+	Fax FaxListener
+}
+
+// FaxListener takes mod_spandsp's rxfax results; it may not block.
+type FaxListener interface {
+	FaxEvent(ev Event)
 }
 
 // VoicemailListener takes mod_voicemail's events; neither method may
@@ -103,7 +111,7 @@ var subscribed = []string{
 	"BACKGROUND_JOB",
 	"CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire",
 	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete",
-	"sofia::sip_user_state", vmEventMaintenance,
+	"sofia::sip_user_state", vmEventMaintenance, faxEventResult,
 }
 
 // Adapter supervises the ESL connection of one FreeSWITCH node: it keeps
@@ -327,6 +335,12 @@ func (s *fsSession) drain(conn *eslConn) {
 func (s *fsSession) handle(ev Event) {
 	if ev.Name() == "BACKGROUND_JOB" {
 		s.a.finishJob(ev)
+		return
+	}
+	if ev.Subclass() == faxEventResult {
+		if s.a.cfg.Fax != nil {
+			s.a.cfg.Fax.FaxEvent(ev)
+		}
 		return
 	}
 	if ev.Subclass() == vmEventMaintenance {

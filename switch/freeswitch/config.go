@@ -77,6 +77,12 @@ type NodeConfig struct {
 	// SoundLayout) for the menus and greetings the routing plays. Empty:
 	// no sounds on this node.
 	SoundsDir string `yaml:"sounds_dir"`
+	// FaxDir, when set, is where FreeSWITCH's rxfax writes the faxes of
+	// the fax boxes (t<tenant>-b<box>-<uuid>.tif), the same directory as
+	// both see it (a shared mount when they are on different machines):
+	// the FaxIndexer deposits each file and removes it. Empty: calls to
+	// fax boxes are hung up on this node.
+	FaxDir string `yaml:"fax_dir"`
 	// VoicemailDir is mod_voicemail's storage (the switch's
 	// <storage>/voicemail, holding default/<domain>/<box>/msg_*.wav) as
 	// this daemon sees it, when that is not the path the switch reports
@@ -147,6 +153,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.SoundsDir != "" && !filepath.IsAbs(c.SoundsDir) {
 		return provisioning.Invalid("sounds_dir", "must be an absolute path, like /usr/share/freeswitch/sounds/switchboard")
+	}
+	if c.FaxDir != "" && !filepath.IsAbs(c.FaxDir) {
+		return provisioning.Invalid("fax_dir", "must be an absolute path, like /var/spool/freeswitch/fax")
 	}
 	if c.DirectoryFallbackDir != "" && !filepath.IsAbs(c.DirectoryFallbackDir) {
 		return provisioning.Invalid("directory_fallback_dir", "must be an absolute path, like /etc/freeswitch/directory")

@@ -35,6 +35,8 @@ func TestNodeConfig(t *testing.T) {
 		{"directory cache an hour (overflows in FreeSWITCH)", func(c *NodeConfig) { c.DirectoryCacheMS = 3600000 }, "directory_cache_ms"},
 		{"dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "/etc/freeswitch/dialplan/public" }, ""},
 		{"relative dialplan fallback", func(c *NodeConfig) { c.DialplanFallbackDir = "dialplan/public" }, "dialplan_fallback_dir"},
+		{"fax dir", func(c *NodeConfig) { c.FaxDir = "/var/spool/freeswitch/fax" }, ""},
+		{"relative fax dir", func(c *NodeConfig) { c.FaxDir = "fax" }, "fax_dir"},
 		{"routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "/etc/freeswitch/dialplan" }, ""},
 		{"relative routing fallback", func(c *NodeConfig) { c.RoutingFallbackDir = "dialplan" }, "routing_fallback_dir"},
 		{"relative voicemail dir", func(c *NodeConfig) { c.VoicemailDir = "storage/voicemail" }, "voicemail_dir"},

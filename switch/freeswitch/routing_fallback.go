@@ -38,6 +38,8 @@ type RoutingFallbackConfig struct {
 	GatewayProfile, ElseContext string
 	// SoundsDir is the node's sounds_dir, as XMLCurlConfig's.
 	SoundsDir string
+	// FaxDir is the node's fax_dir, as XMLCurlConfig's.
+	FaxDir    string
 	Commander Commander // reloadxml; nil: none (tests)
 	Keeper    genfile.Config
 }
@@ -53,7 +55,7 @@ var _ provisioning.ConfigSink = (*RoutingFallback)(nil)
 
 // NewRoutingFallback returns a RoutingFallback; call Run.
 func NewRoutingFallback(cfg RoutingFallbackConfig) *RoutingFallback {
-	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir}
+	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir}
 	o.Profile, o.Else = cmp.Or(o.Profile, "external"), cmp.Or(o.Else, "default")
 	kc := cfg.Keeper
 	kc.Path = filepath.Join(cfg.Dir, RoutingFallbackFile)

@@ -56,7 +56,7 @@ func TestRoutingFallbackFile(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
 		fc := &reloadFakeCommander{}
-		rf := NewRoutingFallback(RoutingFallbackConfig{Node: "fs1", Dir: t.TempDir(), Plans: ServicePlans(f.svc), Commander: fc, SoundsDir: testRenderOptions.SoundsDir,
+		rf := NewRoutingFallback(RoutingFallbackConfig{Node: "fs1", Dir: t.TempDir(), Plans: ServicePlans(f.svc), Commander: fc, SoundsDir: testRenderOptions.SoundsDir, FaxDir: testRenderOptions.FaxDir,
 			Keeper: genfile.Config{Debounce: 10 * time.Millisecond}})
 		f.svc.AddSink(rf)
 		ctx, cancel := context.WithCancel(context.Background())

@@ -122,6 +122,7 @@ type renderer struct {
 	profile string // the sofia profile of SIP URIs sent straight out
 	else_   string // the context of numbers the plan does not route
 	sounds  string // the node's sounds_dir
+	faxDir  string // the node's fax_dir; "": fax boxes hang up
 	out     *routingRender
 }
 
@@ -135,11 +136,14 @@ type renderOptions struct {
 	// SoundsDir is the node's sounds_dir (SoundPath); "": menus wait for
 	// keys in silence.
 	SoundsDir string
+	// FaxDir is the node's fax_dir, where rxfax writes received faxes;
+	// "": calls to fax boxes are hung up.
+	FaxDir string
 }
 
 // renderPlan renders p for a node with options o.
 func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
-	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir,
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir,
 		out: &routingRender{byKey: map[string]string{}}}
 	r.out.context = r.ctx
 	for _, x := range p.Extensions {
@@ -175,6 +179,12 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 		r.voicemailBox(b)
 	}
 	r.voicemailMain()
+	for _, b := range p.Faxes {
+		if b.Number != "" {
+			r.number(b.Number, provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID})
+		}
+		r.faxBox(b)
+	}
 	for _, id := range r.accountIDs() {
 		r.account(p.Accounts[id])
 	}
@@ -211,6 +221,8 @@ func label(d provisioning.Destination) string {
 		return voicemailBoxLabel(d.ID, false)
 	case provisioning.DestVoicemailMain:
 		return voicemailMainLabel
+	case provisioning.DestFax:
+		return faxBoxLabel(d.ID)
 	case provisioning.DestExternal:
 		return "sb-o" + d.Number
 	}
@@ -306,6 +318,10 @@ func (r *renderer) run(d provisioning.Destination) act {
 		return act{app: "hangup", data: "CALL_REJECTED"}
 	case provisioning.DestBusy:
 		return act{app: "hangup", data: "USER_BUSY"}
+	case provisioning.DestFax:
+		if r.p != nil && r.p.Fax(d.ID) == nil { // a DID's transfer has no plan
+			return act{app: "hangup", data: "CALL_REJECTED"}
+		}
 	}
 	if l := label(d); l != "" {
 		return act{app: "execute_extension", data: l + " XML " + r.ctx}

@@ -197,6 +197,14 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
 		f.dids = append(f.dids, n)
 	}
+	// Fax: the office fax has a number; the scanner's fax box is reached
+	// only through its DID.
+	office := &provisioning.FaxBox{RoutingMeta: in, Number: "9300", Name: "office fax"}
+	must(svc.CreateFaxBox(ctx, sc, office))
+	scanner := &provisioning.FaxBox{RoutingMeta: in, Name: "scanner"}
+	must(svc.CreateFaxBox(ctx, sc, scanner))
+	must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550199",
+		Destination: &provisioning.Destination{Kind: provisioning.DestFax, ID: scanner.ID}}))
 	p, err := svc.TenantPlan(ctx, f.tenant.ID)
 	must(err)
 	f.plan = p
@@ -207,7 +215,8 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 // testdata/routing/*.xml (go test -update rewrites it) and checks that
 // it is well-formed.
 // testRenderOptions are the fixture node's settings.
-var testRenderOptions = renderOptions{Profile: "external", Else: "default", SoundsDir: "/usr/share/freeswitch/sounds/switchboard"}
+var testRenderOptions = renderOptions{Profile: "external", Else: "default", SoundsDir: "/usr/share/freeswitch/sounds/switchboard",
+	FaxDir: "/var/spool/freeswitch/fax"}
 
 func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -276,6 +285,11 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		}
 		for _, b := range f.plan.Voicemails {
 			entries = append(entries, entry{"voicemail " + b.Number, provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, RoutingContext(f.tenant.ID), b.Number})
+		}
+		for _, b := range f.plan.Faxes {
+			if b.Number != "" {
+				entries = append(entries, entry{"fax " + b.Number, provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, RoutingContext(f.tenant.ID), b.Number})
+			}
 		}
 		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
@@ -486,6 +500,12 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 			fmt.Fprintf(&b, "voicemail %s %ds s%d\n", s.Targets[0], s.Secs, s.Sound)
 		case "voicemail_main":
 			b.WriteString("voicemail_main\n")
+		case "fax":
+			for _, f := range p.Faxes {
+				if f.Number == s.Targets[0] || f.Number == "" && f.Name == s.Targets[0] {
+					fmt.Fprintf(&b, "fax t%d b%d\n", p.Tenant.ID, f.ID)
+				}
+			}
 		case "menu":
 			keys := slices.Sorted(maps.Keys(s.Options))
 			fmt.Fprintf(&b, "menu s%d %ds×%d %s\n", s.Sound, s.Secs, s.Plays, strings.Join(keys, ","))
@@ -569,7 +589,7 @@ type simCall struct {
 
 // call runs a call to num entering ctx and returns what it did.
 func (dp *simDialplan) call(t *testing.T, ctx, num, caller string, at time.Time, onCall ...string) string {
-	c := &simCall{t: t, dp: dp, vars: map[string]string{}, caller: caller, at: at, onCall: onCall}
+	c := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "0a1b2c3d-0000-4000-8000-000000000001"}, caller: caller, at: at, onCall: onCall}
 	c.exec(ctx, num)
 	return c.out.String()
 }
@@ -788,6 +808,8 @@ func (c *simCall) run(ctx string, a simAction) {
 		c.vars["sim_hangup_after"] = strings.TrimPrefix(strings.Fields(data)[0], "+")
 	case "voicemail":
 		c.voicemail(data)
+	case "rxfax":
+		c.rxfax(data)
 	default:
 		c.t.Fatalf("the simulator does not know application %s", a.App)
 	}
@@ -999,4 +1021,23 @@ func splitTop(s string, sep byte) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// rxfax receives a fax into the fax_dir of testRenderOptions, in a file
+// the indexer can read tenant and box from (it says them); T.38 must
+// have been allowed (not requested) before it, and the call must be answered.
+func (c *simCall) rxfax(data string) {
+	dir, name := filepath.Split(data)
+	if filepath.Clean(dir) != testRenderOptions.FaxDir {
+		c.t.Errorf("rxfax %q: not in fax_dir %s", data, testRenderOptions.FaxDir)
+	}
+	tenant, box, uuid, ok := parseFaxFileName(name)
+	if !ok || uuid != c.vars["uuid"] {
+		c.t.Errorf("rxfax %q: not a fax file name of the call %q", data, c.vars["uuid"])
+	}
+	if c.vars["fax_enable_t38"] != "true" || c.vars["fax_enable_t38_request"] == "true" {
+		c.t.Errorf("rxfax %q: T.38 not accepted, or requested", data)
+	}
+	fmt.Fprintf(&c.out, "fax t%d b%d\n", tenant, box)
+	c.done = true
 }

@@ -87,7 +87,9 @@ type XMLCurlConfig struct {
 	// SoundsDir is the node's sounds_dir: the menus the routing renders
 	// play their sounds from it (SoundPath).
 	SoundsDir string
-	Logger    *slog.Logger
+	// FaxDir is the node's fax_dir: fax boxes receive into it.
+	FaxDir string
+	Logger *slog.Logger
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -139,7 +141,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 		h.log = slog.Default()
 	}
 	h.router = cfg.Router
-	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir})
+	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir})
 	return h
 }
 
