@@ -75,10 +75,10 @@ func positiveID(s string) (int64, bool) {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		if s[i] < '0' || s[i] > '9' { // ParseInt takes a sign
 			return 0, false
 		}
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil
+	return id, err == nil && id > 0
 }

@@ -49,16 +49,10 @@ func RoutingContext(tenantID int64) string {
 // for any other context.
 func routingContextTenant(ctx string) (int64, bool) {
 	s, ok := strings.CutPrefix(ctx, RoutingContextPrefix)
-	if !ok || s == "" || len(s) > 18 || s[0] == '0' {
+	if !ok {
 		return 0, false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' { // ParseInt takes a sign
-			return 0, false
-		}
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
+	return positiveID(s)
 }
 
 // Causes an originate ends with, grouped as the forwards and the

@@ -60,16 +60,10 @@ func voicemailDomainTenant(domain string) (int64, bool) {
 		return 0, false
 	}
 	s, ok = strings.CutPrefix(s, "t")
-	if !ok || s == "" || len(s) > 18 || s[0] == '0' {
+	if !ok {
 		return 0, false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
+	return positiveID(s)
 }
 
 // boxByNumber is the box with that number in p, nil when none.
