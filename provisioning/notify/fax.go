@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/internal/smtpmail"
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -25,20 +24,14 @@ type Faxes interface {
 // address, the PDF attached (a failed fax is reported without one), at
 // least once, like VoicemailMailer.
 type FaxMailer struct {
-	src  Faxes
-	mail Sender
-	log  *slog.Logger
-	keep *genfile.Keeper
-	now  func() time.Time
+	mailer
+	src Faxes
 }
 
 // NewFaxMailer returns a mailer; call Run.
 func NewFaxMailer(src Faxes, mail Sender, log *slog.Logger) *FaxMailer {
-	if log == nil {
-		log = slog.Default()
-	}
-	m := &FaxMailer{src: src, mail: mail, log: log.With("what", "fax e-mail"), now: time.Now}
-	m.keep = genfile.New(genfile.Config{Path: "fax e-mail", Write: m.Round, Debounce: 100 * time.Millisecond, Logger: m.log})
+	m := &FaxMailer{src: src}
+	m.mailer = newMailer("fax e-mail", mail, log, m.Round)
 	return m
 }
 
@@ -49,9 +42,6 @@ func (m *FaxMailer) Apply(_ context.Context, c provisioning.Change) error {
 	}
 	return nil
 }
-
-// Run sends until ctx ends, retrying with backoff while the server fails.
-func (m *FaxMailer) Run(ctx context.Context) error { return m.keep.Run(ctx) }
 
 // Round sends every fax not yet notified.
 func (m *FaxMailer) Round(ctx context.Context) (bool, error) {

@@ -37,20 +37,36 @@ type Sender interface {
 // A message is marked notified after the server took it: a crash between
 // the two sends it again (at least once, never lost).
 type VoicemailMailer struct {
-	src  Voicemails
+	mailer
+	src Voicemails
+}
+
+// mailer is what the mailers share: the server, the rounds (a keeper:
+// one round after a burst of changes, one a minute, retries with
+// backoff), the log and the clock.
+type mailer struct {
 	mail Sender
 	log  *slog.Logger
 	keep *genfile.Keeper
 	now  func() time.Time
 }
 
-// NewVoicemailMailer returns a mailer; call Run.
-func NewVoicemailMailer(src Voicemails, mail Sender, log *slog.Logger) *VoicemailMailer {
+func newMailer(what string, mail Sender, log *slog.Logger, round func(context.Context) (bool, error)) mailer {
 	if log == nil {
 		log = slog.Default()
 	}
-	m := &VoicemailMailer{src: src, mail: mail, log: log.With("what", "voicemail e-mail"), now: time.Now}
-	m.keep = genfile.New(genfile.Config{Path: "voicemail e-mail", Write: m.Round, Debounce: 100 * time.Millisecond, Logger: m.log})
+	log = log.With("what", what)
+	return mailer{mail: mail, log: log, now: time.Now,
+		keep: genfile.New(genfile.Config{Path: what, Write: round, Debounce: 100 * time.Millisecond, Logger: log})}
+}
+
+// Run sends until ctx ends, retrying with backoff while the server fails.
+func (m *mailer) Run(ctx context.Context) error { return m.keep.Run(ctx) }
+
+// NewVoicemailMailer returns a mailer; call Run.
+func NewVoicemailMailer(src Voicemails, mail Sender, log *slog.Logger) *VoicemailMailer {
+	m := &VoicemailMailer{src: src}
+	m.mailer = newMailer("voicemail e-mail", mail, log, m.Round)
 	return m
 }
 
@@ -61,9 +77,6 @@ func (m *VoicemailMailer) Apply(_ context.Context, c provisioning.Change) error 
 	}
 	return nil
 }
-
-// Run sends until ctx ends, retrying with backoff while the server fails.
-func (m *VoicemailMailer) Run(ctx context.Context) error { return m.keep.Run(ctx) }
 
 // Round sends every message not yet notified and reports whether it
 // sent any; the first failure ends the round (retried with backoff).
