@@ -144,8 +144,11 @@ type DID struct {
 	AccountID   *int64       `json:"account_id" db:"account_id"`
 	Destination *Destination `json:"destination" db:"-"`
 	Description string       `json:"description" db:"description"`
-	CreatedAt   time.Time    `json:"created_at" db:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at" db:"updated_at"`
+	// Record records the answered calls that come in on the DID (the
+	// seed's di_recording).
+	Record    bool      `json:"record" db:"record"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
 
 	// The destination's columns, read and written by the Store only.
 	DestKind   *string `json:"-" db:"dest_kind"`

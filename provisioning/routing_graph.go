@@ -96,6 +96,8 @@ func decodeAny(r *RoutingRecord) (routingObject, error) {
 		return decode[VoicemailBox](r)
 	case KindFax:
 		return decode[FaxBox](r)
+	case KindRecordingPolicy:
+		return decode[RecordingPolicy](r)
 	}
 	return nil, fmt.Errorf("provisioning: routing object %d of unknown kind %q", r.ID, r.Kind)
 }

@@ -229,3 +229,31 @@ func (s *Service) DeleteFaxBox(ctx context.Context, sc Scope, id int64) error {
 func (s *Service) FaxBoxes(ctx context.Context, sc Scope, f RoutingFilter) ([]*FaxBox, error) {
 	return listRouting[FaxBox](ctx, s, sc, f)
 }
+
+// CreateRecordingPolicy validates and stores the recording policy of a
+// tenant of the caller's scope (one per tenant).
+func (s *Service) CreateRecordingPolicy(ctx context.Context, sc Scope, o *RecordingPolicy) error {
+	return createRouting(ctx, s, sc, o)
+}
+
+// RecordingPolicy returns recording policy id if the scope sees it.
+func (s *Service) RecordingPolicy(ctx context.Context, sc Scope, id int64) (*RecordingPolicy, error) {
+	return getRouting[RecordingPolicy](ctx, s, sc, id)
+}
+
+// UpdateRecordingPolicy loads recording policy id, lets fn change it and
+// saves it.
+func (s *Service) UpdateRecordingPolicy(ctx context.Context, sc Scope, id int64, fn func(*RecordingPolicy) error) (*RecordingPolicy, error) {
+	return updateRouting[RecordingPolicy](ctx, s, sc, id, fn)
+}
+
+// DeleteRecordingPolicy deletes recording policy id; recordings already
+// made keep the expiry they were given.
+func (s *Service) DeleteRecordingPolicy(ctx context.Context, sc Scope, id int64) error {
+	return deleteRouting[RecordingPolicy](ctx, s, sc, id)
+}
+
+// RecordingPolicies lists the recording policies in scope.
+func (s *Service) RecordingPolicies(ctx context.Context, sc Scope, f RoutingFilter) ([]*RecordingPolicy, error) {
+	return listRouting[RecordingPolicy](ctx, s, sc, f)
+}

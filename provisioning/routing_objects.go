@@ -140,6 +140,39 @@ type Extension struct {
 	// caller hears busy, or the account's busy forward takes it).
 	CallWaiting *bool     `json:"call_waiting"`
 	FollowMe    *FollowMe `json:"follow_me"`
+	// Record records the answered calls to the extension and the calls
+	// its phones place (recording.go).
+	Record bool `json:"record"`
+	// FaxDetect, when set, answers calls to the extension at once and
+	// listens for fax tones while the destination rings: a fax goes to
+	// the fax box, a voice call rings on (the seed's "Faxdetect" call
+	// flow action).
+	FaxDetect *FaxDetect `json:"fax_detect"`
+}
+
+// FaxDetect sends calls that carry fax tones (CNG) to fax box BoxID.
+// The switch answers the call (so that it hears the caller; the caller
+// hears ringing from it) and listens for Seconds while the destination
+// rings; a fax machine calls with CNG every 3 seconds, so a few seconds
+// catch it.
+type FaxDetect struct {
+	BoxID   int64 `json:"box_id"`
+	Seconds int   `json:"seconds"`
+}
+
+// Fax detection time limits; 0 means DefaultFaxDetectSecs.
+const (
+	MinFaxDetectSecs     = 3
+	MaxFaxDetectSecs     = 60
+	DefaultFaxDetectSecs = 10
+)
+
+// DetectSecs is how long the call listens for fax tones.
+func (f *FaxDetect) DetectSecs() int {
+	if f.Seconds == 0 {
+		return DefaultFaxDetectSecs
+	}
+	return f.Seconds
 }
 
 // FollowMe is a find-me/follow-me list: after the extension's own
@@ -202,6 +235,14 @@ func (e *Extension) validate() error {
 			}
 		}
 	}
+	if f := e.FaxDetect; f != nil {
+		if f.BoxID <= 0 {
+			return Invalid("fax_detect.box_id", "is required: the fax box that receives detected faxes")
+		}
+		if f.Seconds != 0 && (f.Seconds < MinFaxDetectSecs || f.Seconds > MaxFaxDetectSecs) {
+			return Invalid("fax_detect.seconds", "must be from %d to %d seconds (0: %d)", MinFaxDetectSecs, MaxFaxDetectSecs, DefaultFaxDetectSecs)
+		}
+	}
 	return nil
 }
 
@@ -211,6 +252,9 @@ func (e *Extension) refs() []RoutingRef {
 		for i, s := range e.FollowMe.Steps {
 			out = append(out, destRef(fmt.Sprintf("follow_me.steps[%d].destination", i), s.Destination)...)
 		}
+	}
+	if e.FaxDetect != nil {
+		out = append(out, RoutingRef{Field: "fax_detect.box_id", Kind: DestFax, ID: e.FaxDetect.BoxID, Target: true})
 	}
 	return out
 }

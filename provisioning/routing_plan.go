@@ -25,6 +25,7 @@ type Plan struct {
 	IVRs       []*IVRMenu // by id
 	Voicemails []*VoicemailBox
 	Faxes      []*FaxBox
+	Recording  *RecordingPolicy // nil: none (record what DIDs and extensions say)
 	Routes     []*OutboundRoute // in the order they are tried: emergency first, then priority, id
 	DIDs       []DID
 	Accounts   map[int64]*PlanAccount
@@ -101,6 +102,8 @@ func (s *Service) RoutingPlan(ctx context.Context, sc Scope, tenantID int64) (*P
 				if o.Number != "" {
 					p.byNumber[o.Number] = Destination{Kind: DestIVR, ID: o.ID}
 				}
+			case *RecordingPolicy:
+				p.Recording = o
 			case *OutboundRoute:
 				p.Routes = append(p.Routes, o)
 			case *Forward:

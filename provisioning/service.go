@@ -33,6 +33,8 @@ type Service struct {
 	sessions             atomic.Int64
 	// bcryptCost is lowered only by tests.
 	bcryptCost int
+	// recordingRetention: WithRecordingRetention.
+	recordingRetention time.Duration
 }
 
 // Option configures a Service.

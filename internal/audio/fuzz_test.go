@@ -51,5 +51,16 @@ func FuzzDecode(f *testing.F) {
 		if d := c.Duration(); d > lim.MaxDuration {
 			t.Fatalf("duration %s over the limit", d)
 		}
+		if format != FormatWAV {
+			return
+		}
+		// ProbeWAV reads the header Decode read: it must agree without decoding.
+		info, err := ProbeWAV(in)
+		if err != nil {
+			t.Fatalf("Decode read the WAV, ProbeWAV refused it: %v", err)
+		}
+		if info.Rate != c.Rate || info.Duration != c.Duration() {
+			t.Fatalf("ProbeWAV %d Hz %s, Decode %d Hz %s", info.Rate, info.Duration, c.Rate, c.Duration())
+		}
 	})
 }

@@ -48,10 +48,19 @@ func wavErr(format string, args ...any) error {
 	return fmt.Errorf("%w: wav: "+format, append([]any{ErrFormat}, args...)...)
 }
 
-// decodeWAV walks the RIFF chunks of b (already known to start with RIFF/RIFX....WAVE), reads
-// the fmt chunk and decodes the data chunk. Chunks it does not need (LIST, fact, cue, bext…)
-// are skipped; the RIFF size field is ignored because many writers get it wrong.
+// decodeWAV decodes the data chunk of b (already known to start with RIFF/RIFX....WAVE).
 func decodeWAV(b []byte, lim Limits) (*Clip, error) {
+	f, data, order, err := walkWAV(b)
+	if err != nil {
+		return nil, err
+	}
+	return f.decode(data, order, lim)
+}
+
+// walkWAV walks the RIFF chunks of b (already known to start with RIFF/RIFX....WAVE), reads the
+// fmt chunk and returns it with the data chunk. Chunks it does not need (LIST, fact, cue,
+// bext…) are skipped; the RIFF size field is ignored because many writers get it wrong.
+func walkWAV(b []byte) (*wavFormat, []byte, binary.ByteOrder, error) {
 	var order binary.ByteOrder = binary.LittleEndian
 	if bytes.HasPrefix(b, []byte("RIFX")) {
 		order = binary.BigEndian
@@ -60,37 +69,61 @@ func decodeWAV(b []byte, lim Limits) (*Clip, error) {
 	for rest := b[12:]; ; {
 		if len(rest) < 8 {
 			if f == nil {
-				return nil, wavErr("no fmt chunk")
+				return nil, nil, nil, wavErr("no fmt chunk")
 			}
-			return nil, wavErr("no data chunk")
+			return nil, nil, nil, wavErr("no data chunk")
 		}
 		id, size := string(rest[:4]), int64(order.Uint32(rest[4:8]))
 		rest = rest[8:]
 		if id == "data" {
 			if f == nil {
-				return nil, wavErr("data chunk before fmt chunk")
+				return nil, nil, nil, wavErr("data chunk before fmt chunk")
 			}
 			// Writers that stream (or crashed) leave 0 or 0xFFFFFFFF: take the rest of the file.
 			if size == 0 || size == 0xFFFFFFFF {
 				size = int64(len(rest))
 			}
 			if size > int64(len(rest)) {
-				return nil, wavErr("data chunk truncated: header says %d bytes, file has %d", size, len(rest))
+				return nil, nil, nil, wavErr("data chunk truncated: header says %d bytes, file has %d", size, len(rest))
 			}
-			return f.decode(rest[:size], order, lim)
+			return f, rest[:size], order, nil
 		}
 		if size > int64(len(rest)) {
-			return nil, wavErr("%q chunk truncated: header says %d bytes, file has %d", id, size, len(rest))
+			return nil, nil, nil, wavErr("%q chunk truncated: header says %d bytes, file has %d", id, size, len(rest))
 		}
 		if id == "fmt " {
 			var err error
 			if f, err = parseFmt(rest[:size], order); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 		}
 		size += size & 1 // chunks are padded to an even length
 		rest = rest[min(size, int64(len(rest))):]
 	}
+}
+
+// WAVInfo is what ProbeWAV reads from a WAV's header.
+type WAVInfo struct {
+	Rate     int
+	Channels int
+	Bits     int
+	Duration time.Duration // of the whole frames in the data chunk
+}
+
+// ProbeWAV reads a WAV's format and length without decoding its samples: a call recording
+// may be an hour of audio, and storing it needs only to know that it is a WAV Decode would
+// read and how long it plays. Errors wrap ErrFormat.
+func ProbeWAV(b []byte) (WAVInfo, error) {
+	if sniff(b) != FormatWAV {
+		return WAVInfo{}, fmt.Errorf("%w: %s", ErrFormat, describeUnknown(b))
+	}
+	f, data, _, err := walkWAV(b)
+	if err != nil {
+		return WAVInfo{}, err
+	}
+	frames := len(data) / (((f.bits + 7) / 8) * f.channels)
+	return WAVInfo{Rate: f.rate, Channels: f.channels, Bits: f.bits,
+		Duration: time.Duration(frames) * time.Second / time.Duration(f.rate)}, nil
 }
 
 // parseFmt reads a fmt chunk and refuses what decode cannot handle, naming it.

@@ -7,7 +7,7 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
-const didCols = `n.id, n.tenant_id, n.number, n.account_id, n.dest_kind, n.dest_id, n.dest_number, n.description, n.created_at, n.updated_at`
+const didCols = `n.id, n.tenant_id, n.number, n.account_id, n.dest_kind, n.dest_id, n.dest_number, n.description, n.record, n.created_at, n.updated_at`
 
 func fixDID(d *provisioning.DID) { utc(&d.CreatedAt, &d.UpdatedAt); d.LoadDestination() }
 
@@ -21,9 +21,9 @@ func (s *Store) CreateDID(ctx context.Context, d *provisioning.DID) error {
 	now := s.clock()
 	var id int64
 	d.StoreDestination()
-	if err := s.db.GetContext(ctx, &id, s.q(`INSERT INTO dids (tenant_id, number, account_id, dest_kind, dest_id, dest_number, description, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, s.ts(now), s.ts(now)); err != nil {
+	if err := s.db.GetContext(ctx, &id, s.q(`INSERT INTO dids (tenant_id, number, account_id, dest_kind, dest_id, dest_number, description, record, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, d.Record, s.ts(now), s.ts(now)); err != nil {
 		return s.didWriteErr(ctx, "create DID", err, d)
 	}
 	d.ID, d.CreatedAt, d.UpdatedAt = id, now, now
@@ -56,8 +56,8 @@ func (s *Store) UpdateDID(ctx context.Context, d *provisioning.DID) error {
 	now := s.clock()
 	d.StoreDestination()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE dids SET tenant_id = ?, number = ?, account_id = ?, dest_kind = ?, dest_id = ?, dest_number = ?,
-		description = ?, updated_at = ? WHERE id = ?`),
-		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, s.ts(now), d.ID)
+		description = ?, record = ?, updated_at = ? WHERE id = ?`),
+		d.TenantID, d.Number, d.AccountID, d.DestKind, d.DestID, d.DestNumber, d.Description, d.Record, s.ts(now), d.ID)
 	if err != nil {
 		return s.didWriteErr(ctx, fmt.Sprintf("update DID %d", d.ID), err, d)
 	}

@@ -176,14 +176,15 @@ type didIn struct {
 	AccountID   *int64                    `json:"account_id"`
 	Destination *provisioning.Destination `json:"destination"`
 	Description string                    `json:"description"`
+	Record      bool                      `json:"record"`
 }
 
 func (in *didIn) load(d *provisioning.DID) {
-	in.TenantID, in.Number, in.AccountID, in.Description = d.TenantID, d.Number, clone(d.AccountID), d.Description
+	in.TenantID, in.Number, in.AccountID, in.Description, in.Record = d.TenantID, d.Number, clone(d.AccountID), d.Description, d.Record
 	in.Destination = clone(d.Destination)
 }
 func (in *didIn) store(_ *provisioning.Service, d *provisioning.DID) error {
-	d.TenantID, d.Number, d.AccountID, d.Description = in.TenantID, in.Number, in.AccountID, in.Description
+	d.TenantID, d.Number, d.AccountID, d.Description, d.Record = in.TenantID, in.Number, in.AccountID, in.Description, in.Record
 	d.Destination = in.Destination
 	return nil
 }

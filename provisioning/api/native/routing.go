@@ -25,16 +25,20 @@ type extensionIn struct {
 	CallerIDName   string                   `json:"caller_id_name"`
 	CallWaiting    *bool                    `json:"call_waiting"`
 	FollowMe       *provisioning.FollowMe   `json:"follow_me"`
+	Record         bool                     `json:"record"`
+	FaxDetect      *provisioning.FaxDetect  `json:"fax_detect"`
 }
 
 func (in *extensionIn) load(x *provisioning.Extension) {
 	*in = extensionIn{TenantID: x.TenantID, Number: x.Number, Name: x.Name, Destination: x.Destination,
-		CallerIDNumber: x.CallerIDNumber, CallerIDName: x.CallerIDName, CallWaiting: clone(x.CallWaiting), FollowMe: cloneFollowMe(x.FollowMe)}
+		CallerIDNumber: x.CallerIDNumber, CallerIDName: x.CallerIDName, CallWaiting: clone(x.CallWaiting), FollowMe: cloneFollowMe(x.FollowMe),
+		Record: x.Record, FaxDetect: clone(x.FaxDetect)}
 }
 
 func (in *extensionIn) store(_ *provisioning.Service, x *provisioning.Extension) error {
 	x.TenantID, x.Number, x.Name, x.Destination = in.TenantID, in.Number, in.Name, in.Destination
 	x.CallerIDNumber, x.CallerIDName, x.CallWaiting, x.FollowMe = in.CallerIDNumber, in.CallerIDName, in.CallWaiting, in.FollowMe
+	x.Record, x.FaxDetect = in.Record, in.FaxDetect
 	return nil
 }
 
