@@ -305,6 +305,9 @@ func (s *server) routingRoutes() []*route {
 	out = append(out, routingResource[provisioning.FaxBox, faxBoxIn](s, "fax-boxes", "FaxBox",
 		[]string{"tenant_id", "name"}, func(x *provisioning.FaxBox) int64 { return x.ID },
 		svc.CreateFaxBox, svc.FaxBox, svc.UpdateFaxBox, svc.DeleteFaxBox, svc.FaxBoxes)...)
+	out = append(out, routingResource[provisioning.RecordingPolicy, recordingPolicyIn](s, "recording-policies", "RecordingPolicy",
+		[]string{"tenant_id"}, func(x *provisioning.RecordingPolicy) int64 { return x.ID },
+		svc.CreateRecordingPolicy, svc.RecordingPolicy, svc.UpdateRecordingPolicy, svc.DeleteRecordingPolicy, svc.RecordingPolicies)...)
 	out = append(out, s.traceRoute())
 	return out
 }
