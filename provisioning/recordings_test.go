@@ -236,3 +236,46 @@ func TestRecordingRetentionOption(t *testing.T) {
 		}
 	})
 }
+
+// TestTraceRecordingAndFaxDetect: the trace says where recording starts
+// (once per call, from the DID or the first flagged extension) and where
+// a call is listened to for fax tones.
+func TestTraceRecordingAndFaxDetect(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		f := newRoutingFixture(t, e)
+		sc, in := f.tenantAdmin, provisioning.RoutingMeta{TenantID: f.t.ID}
+		box := &provisioning.FaxBox{RoutingMeta: in, Number: "3290", Name: "office fax"}
+		must(t, e.svc.CreateFaxBox(e.ctx, sc, box))
+		inner := &provisioning.Extension{RoutingMeta: in, Number: "101", Destination: dest{Kind: provisioning.DestAccount, ID: f.a1.ID}, Record: true}
+		must(t, e.svc.CreateExtension(e.ctx, sc, inner))
+		outer := &provisioning.Extension{RoutingMeta: in, Number: "100", Destination: dest{Kind: provisioning.DestExtension, ID: inner.ID},
+			Record: true, FaxDetect: &provisioning.FaxDetect{BoxID: box.ID, Seconds: 8}}
+		must(t, e.svc.CreateExtension(e.ctx, sc, outer))
+		plain := &provisioning.DID{TenantID: f.t.ID, Number: "+15145550100", Destination: &dest{Kind: provisioning.DestExtension, ID: outer.ID}}
+		recorded := &provisioning.DID{TenantID: f.t.ID, Number: "+15145550101", Destination: &dest{Kind: provisioning.DestExtension, ID: inner.ID}, Record: true}
+		must(t, e.svc.CreateDID(e.ctx, sc, plain))
+		must(t, e.svc.CreateDID(e.ctx, sc, recorded))
+		p, err := e.svc.RoutingPlan(e.ctx, sc, f.t.ID)
+		must(t, err)
+		at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+		phone := f.a1.Username + "@acme.example"
+		for _, tt := range []struct {
+			name string
+			got  []provisioning.Step
+			want string
+		}{
+			{"plain DID to a flagged extension with fax detection", p.TraceDID(*plain, at, "", nil),
+				"record extension 100\nfax_detect fax 3290 8s\nring " + phone + "\n"},
+			{"recorded DID: once, not again at the extension", p.TraceDID(*recorded, at, "", nil),
+				"record did +15145550101\nring " + phone + "\n"},
+			{"a number of the plan", p.Trace(dest{Kind: provisioning.DestExtension, ID: inner.ID}, at, ""),
+				"record extension 101\nring " + phone + "\n"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := steps(tt.got); got != tt.want {
+					t.Errorf("trace:\n%s\nwant:\n%s", got, tt.want)
+				}
+			})
+		}
+	})
+}
