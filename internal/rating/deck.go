@@ -343,7 +343,7 @@ func (d *DeckDecoder) interned(s string) string {
 // DeckEncoder writes rates as a deck that DeckDecoder reads back to the
 // same rates: every column, in the order of the header, canonical values
 // (the shortest exact decimal, "mon-fri", "HH:MM", a bare date for a
-// midnight in the deck's zone, else RFC 3339).
+// midnight in the deck's zone, else RFC 3339 in UTC).
 type DeckEncoder struct {
 	w      *csv.Writer
 	loc    *time.Location
@@ -421,5 +421,7 @@ func (e *DeckEncoder) formatTime(t time.Time) string {
 	if h, m, s := l.Clock(); h == 0 && m == 0 && s == 0 && l.Nanosecond() == 0 {
 		return l.Format(time.DateOnly)
 	}
-	return l.Format(time.RFC3339Nano)
+	// In UTC, not the zone: RFC 3339 offsets have no seconds, and a zone's
+	// historical offset may (Africa/Monrovia's −00:44:30 until 1972).
+	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -237,7 +237,8 @@ func dayNumber(s string) (time.Weekday, bool) {
 }
 
 // String writes the set as ParseWeekdays reads it, Monday first, runs of
-// three or more days as a range: "mon-fri", "sat,sun", "" for every day.
+// two or more days as a range (so that a deck cell needs no quotes):
+// "mon-fri", "sat-sun", "mon,wed", "" for every day.
 func (w Weekdays) String() string {
 	if w == 0 || w == AllDays {
 		return ""
@@ -253,7 +254,7 @@ func (w Weekdays) String() string {
 			j++
 		}
 		switch {
-		case j-i >= 2:
+		case j > i:
 			parts = append(parts, dayNames[mondayFirst[i]]+"-"+dayNames[mondayFirst[j]])
 		default:
 			for k := i; k <= j; k++ {

@@ -162,7 +162,7 @@ func TestWeekdays(t *testing.T) {
 	}{
 		{"", "", 0},
 		{"mon-fri", "mon-fri", 0b0111110},
-		{"Sat, SUN", "sat,sun", 0b1000001},
+		{"Sat, SUN", "sat-sun", 0b1000001}, {"mon,wed", "mon,wed", 0b0001010},
 		{"fri-mon", "mon,fri-sun", 0b1100011},
 		{"mon-sun", "", 0},
 		{"wed", "wed", 1 << time.Wednesday},
