@@ -36,8 +36,8 @@ type Charge struct {
 // over a daylight-saving change: the price a switch was told before the
 // call (MaxDuration) is the price of the call, an invoice shows one rate
 // per call, and re-rating gives the same answer from the CDR's start
-// alone. (CGRateS splits such calls at each boundary; MOR and ASTPP do
-// not.) seconds are real elapsed seconds: a call over a DST change is
+// alone. (CGRateS instead splits a call into timespans at each rate
+// boundary.) seconds are real elapsed seconds: a call over a DST change is
 // billed for the time it lasted, not the wall-clock difference.
 //
 // A call of zero seconds costs nothing (no connection fee either) but
@@ -85,10 +85,10 @@ func billed(r *Rate, x int) (secs, increments int) {
 // once: the per-second product is rounded up to a nano-unit first, and
 // since every step is a whole number of nano-units, rounding that up again
 // to the step gives what rounding the exact value would. Rounding up
-// (rather than to nearest, as MOR's display rounding does, or per
-// increment, as some switches' billing does) means a call is never
+// (rather than to nearest, or per increment) means a call is never
 // charged less than its exact price and the error is at most one step per
-// call, never accumulated per increment.
+// call, never accumulated per increment. Its minimum time works as MOR's:
+// a billed call is billed at least that long.
 func (t *Tariff) cost(r *Rate, billedSecs int) (money.Amount, error) {
 	if billedSecs == 0 {
 		return r.ConnectFee.RoundTo(t.step, money.Ceil)
