@@ -16,6 +16,8 @@ type Charge struct {
 	// plan's ChargeStep.
 	Cost     money.Amount
 	Currency money.Currency
+	// Plan is the name of the plan the call was priced with.
+	Plan string
 	// Rate is the rate the call was priced at (its Prefix, Destination
 	// and Group go on the record).
 	Rate Rate
@@ -50,7 +52,7 @@ func (t *Tariff) Rate(dest string, start time.Time, seconds int) (Charge, error)
 	if err != nil {
 		return Charge{}, err
 	}
-	c := Charge{Currency: t.currency, Rate: r.Rate}
+	c := Charge{Currency: t.currency, Plan: t.name, Rate: r.Rate}
 	if seconds == 0 {
 		return c, nil
 	}

@@ -1,6 +1,8 @@
 package rating
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -51,6 +53,13 @@ type DeckOptions struct {
 	// Progress, when set, is called after every 1,000 rows and once at
 	// the end of the deck, for a progress bar.
 	Progress func(DeckProgress)
+	// Comma separates the fields: ',' when zero on writing; on reading,
+	// zero means the header decides (a ';' or a tab in a header without
+	// ',' picks that one), because spreadsheets set to a decimal comma
+	// save "CSV" with semicolons. With a separator other than ',' a
+	// decimal comma in a price is read too ("0,0123"); prices are always
+	// written with a point.
+	Comma rune
 }
 
 // DeckProgress is how far a deck has been read.
@@ -95,8 +104,13 @@ type DeckDecoder struct {
 
 // NewDeckDecoder returns a decoder reading r.
 func NewDeckDecoder(r io.Reader, opt DeckOptions) *DeckDecoder {
-	c := csv.NewReader(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	c := csv.NewReader(br) // reads through br itself, so offsets stay exact
 	c.ReuseRecord = true
+	c.Comma = opt.Comma
+	if c.Comma == 0 {
+		c.Comma = sniffComma(br)
+	}
 	loc := opt.Location
 	if loc == nil {
 		loc = time.UTC
@@ -159,6 +173,24 @@ func (d *DeckDecoder) Next() (Rate, error) {
 		d.progress()
 	}
 	return rate, nil
+}
+
+// sniffComma looks at the header line without consuming it: ',' unless
+// the line has no ',' but a ';' or a tab.
+func sniffComma(br *bufio.Reader) rune {
+	head, _ := br.Peek(4096)
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	switch {
+	case bytes.IndexByte(head, ',') >= 0:
+		return ','
+	case bytes.IndexByte(head, ';') >= 0:
+		return ';'
+	case bytes.IndexByte(head, '\t') >= 0:
+		return '\t'
+	}
+	return ','
 }
 
 func (d *DeckDecoder) progress() {
@@ -242,6 +274,9 @@ func (d *DeckDecoder) parse(rec []string) (Rate, error) {
 		}
 		if s == "" {
 			continue
+		}
+		if d.r.Comma != ',' && strings.Count(s, ",") == 1 && !strings.Contains(s, ".") {
+			s = strings.Replace(s, ",", ".", 1) // a decimal comma from the same spreadsheet
 		}
 		if *m.dst, err = money.Parse(s); err != nil {
 			return Rate{}, fail(m.c, fmt.Errorf("%w: %w", ErrInvalidRate, err))
@@ -351,13 +386,18 @@ type DeckEncoder struct {
 	rec    [numColumns]string
 }
 
-// NewDeckEncoder returns an encoder writing to w; Progress is not used.
+// NewDeckEncoder returns an encoder writing to w with opt's Location and
+// Comma; Progress is not used.
 func NewDeckEncoder(w io.Writer, opt DeckOptions) *DeckEncoder {
 	loc := opt.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &DeckEncoder{w: csv.NewWriter(w), loc: loc}
+	cw := csv.NewWriter(w)
+	if opt.Comma != 0 {
+		cw.Comma = opt.Comma
+	}
+	return &DeckEncoder{w: cw, loc: loc}
 }
 
 // WriteDeck writes a whole deck.

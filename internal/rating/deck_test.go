@@ -98,6 +98,10 @@ func TestDeckColumns(t *testing.T) {
 			Rate{Prefix: "1", FirstIncrement: 1, NextIncrement: 1, Destination: "USA, New York"}},
 		{"RFC 3339 effective date", "prefix,price_per_minute,effective_from\n1,0,2026-03-01T12:00:00+01:00\n",
 			Rate{Prefix: "1", FirstIncrement: 1, NextIncrement: 1, EffectiveFrom: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)}},
+		{"semicolons and decimal commas", "prefix;destination;price_per_minute;connect_fee\n49;Deutschland, Festnetz;0,0123;0.05\n",
+			Rate{Prefix: "49", Destination: "Deutschland, Festnetz", PricePerMinute: 12_300_000, ConnectFee: 50_000_000, FirstIncrement: 1, NextIncrement: 1}},
+		{"tabs", "prefix\tprice_per_minute\n49\t0,5\n",
+			Rate{Prefix: "49", PricePerMinute: 500_000_000, FirstIncrement: 1, NextIncrement: 1}},
 	}
 	for _, tt := range tests {
 		got, err := ReadDeck(strings.NewReader(tt.deck), DeckOptions{})
@@ -153,6 +157,10 @@ func TestDeckErrors(t *testing.T) {
 			`rating: rate deck line 2, column days: rating: invalid rate: days: "weekdays" is not a day (mon, tue, … sun)`},
 		{"a field after a quoted line break is on the next line", head + "4930,\"Ber\nlin\",x,60,,,,\n", ErrInvalidRate,
 			`rating: rate deck line 3, column price_per_minute: rating: invalid rate: money: invalid decimal: "x"`},
+		{"a decimal comma in a comma-separated deck is a field count error", "prefix,price_per_minute\n49,0,5\n", ErrDeck,
+			"rating: rate deck line 2: rating: invalid rate deck: wrong number of fields"},
+		{"two commas in a price", "prefix;price_per_minute\n49;1,000,5\n", ErrInvalidRate,
+			`rating: rate deck line 2, column price_per_minute: rating: invalid rate: money: invalid decimal: "1,000,5"`},
 		{"bare quote", head + "4930,Ber\"lin,0.01,60,,,,\n", ErrDeck, `rating: rate deck line 2: rating: invalid rate deck: bare " in non-quoted-field`},
 	}
 	for _, tt := range tests {
@@ -227,5 +235,27 @@ func TestDeckExportOffsetSeconds(t *testing.T) {
 	}
 	if err := equalRates(back, r); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDeckSemicolonRoundTrip writes a deck with semicolons and reads it
+// back with the separator given and with it sniffed.
+func TestDeckSemicolonRoundTrip(t *testing.T) {
+	rates := []Rate{{Prefix: "49", Destination: "Deutschland; Mobil", PricePerMinute: 12_300_000, FirstIncrement: 60, NextIncrement: 1}}
+	var out bytes.Buffer
+	if err := WriteDeck(&out, rates, DeckOptions{Comma: ';'}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "prefix;destination;") || !strings.Contains(out.String(), `"Deutschland; Mobil";;0.0123;`) {
+		t.Errorf("deck = %q", out.String())
+	}
+	for _, comma := range []rune{';', 0} {
+		back, err := ReadDeck(bytes.NewReader(out.Bytes()), DeckOptions{Comma: comma})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := equalRates(back, rates); err != nil {
+			t.Errorf("comma %q: %v", comma, err)
+		}
 	}
 }

@@ -72,9 +72,12 @@ func TestFindPrecedence(t *testing.T) {
 }
 
 func TestFindDestination(t *testing.T) {
-	tariff, err := Compile(Plan{Currency: "USD", Rates: []Rate{rate("1", "0.01")}})
+	tariff, err := Compile(Plan{Name: "retail", Currency: "usd", Rates: []Rate{rate("1", "0.01")}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c, err := tariff.Rate("+1800", time.Now(), 60); err != nil || c.Plan != "retail" || c.Currency != "USD" || c.Cost != money.MustParse("0.01") {
+		t.Errorf("Rate(+1800) = %+v, %v", c, err)
 	}
 	for _, d := range []string{"", "+", "1-800", "1 800", "+1x", strings.Repeat("1", maxDigits+1), "12345678901234567890123456789012a"} {
 		if _, err := tariff.Rate(d, time.Now(), 60); !errors.Is(err, ErrInvalidDestination) {
