@@ -98,7 +98,7 @@ type DeckDecoder struct {
 	cols   [numColumns]int // field index of each column, -1 when absent
 	header bool
 	rows   int
-	done   bool
+	err    error // sticky: io.EOF or the error that ended the deck
 	intern map[string]string
 }
 
@@ -134,38 +134,41 @@ func ReadDeck(r io.Reader, opt DeckOptions) ([]Rate, error) {
 	}
 }
 
-// Next returns the next rate, io.EOF after the last, or the first error:
-// a *DeckError naming the line and column of a bad value (wrapping
-// ErrInvalidRate), or ErrDeck for a header or CSV syntax that cannot be
-// read. After an error the deck is abandoned: a half-imported deck is
-// the store's to discard.
+// Next returns the next rate, io.EOF after the last, or the error that
+// ends the deck: a *DeckError naming the line (and the column) of a bad
+// value (wrapping ErrInvalidRate) or of CSV that cannot be read or a bad
+// header (wrapping ErrDeck); an error of the reader itself is returned
+// wrapped as it is. Every later call returns the same error: a
+// half-imported deck is the store's to discard.
 func (d *DeckDecoder) Next() (Rate, error) {
-	if d.done {
-		return Rate{}, io.EOF
+	if d.err != nil {
+		return Rate{}, d.err
 	}
+	rate, err := d.next()
+	if err != nil {
+		d.err = err
+		if err == io.EOF {
+			d.progress()
+		}
+	}
+	return rate, err
+}
+
+func (d *DeckDecoder) next() (Rate, error) {
 	if !d.header {
 		if err := d.readHeader(); err != nil {
-			d.done = true
 			return Rate{}, err
 		}
 	}
 	rec, err := d.r.Read()
 	if err == io.EOF {
-		d.done = true
-		d.progress()
 		return Rate{}, io.EOF
 	}
 	if err != nil {
-		d.done = true
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return Rate{}, &DeckError{Line: pe.Line, Err: fmt.Errorf("%w: %w", ErrDeck, pe.Err)}
-		}
-		return Rate{}, fmt.Errorf("%w: %w", ErrDeck, err)
+		return Rate{}, readError(err)
 	}
 	rate, err := d.parse(rec)
 	if err != nil {
-		d.done = true
 		return Rate{}, err
 	}
 	d.rows++
@@ -173,6 +176,16 @@ func (d *DeckDecoder) Next() (Rate, error) {
 		d.progress()
 	}
 	return rate, nil
+}
+
+// readError tells CSV that cannot be parsed (the deck's fault, with its
+// line) from a failing reader (an upload cut off).
+func readError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &DeckError{Line: pe.Line, Err: fmt.Errorf("%w: %w", ErrDeck, pe.Err)}
+	}
+	return fmt.Errorf("rating: reading rate deck: %w", err)
 }
 
 // sniffComma looks at the header line without consuming it: ',' unless
@@ -205,7 +218,7 @@ func (d *DeckDecoder) readHeader() error {
 		return fmt.Errorf("%w: empty file, no header row", ErrDeck)
 	}
 	if err != nil {
-		return &DeckError{Line: 1, Err: fmt.Errorf("%w: %w", ErrDeck, err)}
+		return readError(err)
 	}
 	for i := range d.cols {
 		d.cols[i] = -1

@@ -192,8 +192,8 @@ func TestDeckProgress(t *testing.T) {
 		}
 		n++
 	}
-	if _, err := d.Next(); err != io.EOF {
-		t.Errorf("Next after the end = %v, want io.EOF", err)
+	if _, err := d.Next(); err != io.EOF || len(got) != 3 {
+		t.Errorf("Next after the end = %v (progress reported %d times), want io.EOF", err, len(got))
 	}
 	if n != 2500 || len(got) != 3 || got[0].Rows != 1000 || got[1].Rows != 2000 || got[2].Rows != 2500 ||
 		got[2].Bytes != int64(deck.Len()) || got[0].Bytes <= 0 || got[1].Bytes <= got[0].Bytes {
@@ -257,5 +257,40 @@ func TestDeckSemicolonRoundTrip(t *testing.T) {
 		if err := equalRates(back, rates); err != nil {
 			t.Errorf("comma %q: %v", comma, err)
 		}
+	}
+}
+
+// failingReader returns its data, then an error: an upload cut off.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestDeckErrorsSticky checks that a deck's error is returned again by
+// every later Next, and that a failing reader is not blamed on the deck.
+func TestDeckErrorsSticky(t *testing.T) {
+	d := NewDeckDecoder(strings.NewReader("prefix,price_per_minute\n1,x\n2,0.1\n"), DeckOptions{})
+	_, first := d.Next()
+	_, again := d.Next()
+	if !errors.Is(first, ErrInvalidRate) || again != first {
+		t.Errorf("errors %v then %v, want the same ErrInvalidRate twice", first, again)
+	}
+	cut := errors.New("connection reset")
+	d = NewDeckDecoder(&failingReader{data: []byte("prefix,price_per_minute\n1,0.1\n2,0."), err: cut}, DeckOptions{})
+	if r, err := d.Next(); err != nil || r.Prefix != "1" {
+		t.Fatalf("first row: %+v, %v", r, err)
+	}
+	_, err := d.Next()
+	if !errors.Is(err, cut) || errors.Is(err, ErrDeck) || errors.Is(err, ErrInvalidRate) {
+		t.Errorf("cut upload: %v, want the reader's error and no deck error", err)
 	}
 }

@@ -274,29 +274,19 @@ const endOfDay TimeOfDay = 86400
 
 // ParseTimeOfDay reads "HH:MM" or "HH:MM:SS", 00:00 to 24:00.
 func ParseTimeOfDay(s string) (TimeOfDay, error) {
-	var h, m, sec int
-	n := len(s)
-	if n != 5 && n != 8 {
+	if (len(s) != 5 && len(s) != 8) || s[2] != ':' || (len(s) == 8 && s[5] != ':') {
 		return 0, fmt.Errorf("%w: %q is not HH:MM or HH:MM:SS", ErrInvalidRate, s)
 	}
-	parts := []string{s[0:2], s[3:5]}
-	seps := string(s[2])
-	if n == 8 {
-		parts = append(parts, s[6:8])
-		seps += string(s[5])
-	}
-	if strings.Trim(seps, ":") != "" {
-		return 0, fmt.Errorf("%w: %q is not HH:MM or HH:MM:SS", ErrInvalidRate, s)
-	}
-	vals := []*int{&h, &m, &sec}
-	for i, p := range parts {
-		if p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9' {
+	var v [3]int // hours, minutes, seconds
+	for i := 0; i*3 < len(s); i++ {
+		a, b := s[i*3], s[i*3+1]
+		if a < '0' || a > '9' || b < '0' || b > '9' {
 			return 0, fmt.Errorf("%w: %q is not HH:MM or HH:MM:SS", ErrInvalidRate, s)
 		}
-		*vals[i] = int(p[0]-'0')*10 + int(p[1]-'0')
+		v[i] = int(a-'0')*10 + int(b-'0')
 	}
-	t := TimeOfDay(h*3600 + m*60 + sec)
-	if m > 59 || sec > 59 || t > endOfDay {
+	t := TimeOfDay(v[0]*3600 + v[1]*60 + v[2])
+	if v[1] > 59 || v[2] > 59 || t > endOfDay {
 		return 0, fmt.Errorf("%w: %q is not a time of day", ErrInvalidRate, s)
 	}
 	return t, nil
