@@ -1,0 +1,149 @@
+package asterisk
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/audio"
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// toneWAVSecs is secs of a 440 Hz tone as MixMonitor writes it (8 kHz
+// 16-bit mono).
+func toneWAVSecs(t *testing.T, secs float64) []byte {
+	t.Helper()
+	c := &audio.Clip{Rate: 8000, Samples: make([]int16, int(8000*secs))}
+	for i := range c.Samples {
+		c.Samples[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+	}
+	var b bytes.Buffer
+	must(t, c.WriteWAV(&b))
+	return b.Bytes()
+}
+
+// TestRecordingIndexer: a WAV with its .done is deposited for its tenant
+// with the uniqueid as the switch ref, its length, and a start time of
+// the .done's time less that length, and both files go; a WAV without
+// .done (MixMonitor still writing) stays; an unanswered call's WAV (a
+// header, no sample) is removed and not listed; a .done without WAV is
+// removed; a file of a name the dialplan does not write stays; files of
+// a call deposited already add nothing.
+func TestRecordingIndexer(t *testing.T) {
+	ctx := context.Background()
+	admin := provisioning.AdminScope()
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	dir := t.TempDir()
+	ix := NewRecordingIndexer(RecordingIndexerConfig{Node: "ast1", Dir: dir, Service: svc})
+	put := func(base string, wav []byte, done bool, at time.Time) {
+		t.Helper()
+		if wav != nil {
+			must(t, os.WriteFile(base+".wav", wav, 0o644))
+		}
+		if done {
+			must(t, os.WriteFile(base+".done", nil, 0o644))
+			must(t, os.Chtimes(base+".done", at, at))
+		}
+	}
+	hungUp := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	ok := RecordingBase(dir, f.tenant.ID, "1796608800.11")
+	put(ok, toneWAVSecs(t, 5), true, hungUp)
+	writing := RecordingBase(dir, f.tenant.ID, "1796608801.12")
+	put(writing, toneWAVSecs(t, 2), false, time.Time{})
+	unanswered := RecordingBase(dir, f.tenant.ID, "1796608802.13")
+	put(unanswered, toneWAVSecs(t, 0), true, hungUp)
+	noWAV := RecordingBase(dir, f.tenant.ID, "1796608803.14")
+	put(noWAV, nil, true, hungUp)
+	odd := filepath.Join(dir, "x-1796608804.15")
+	put(odd, toneWAVSecs(t, 1), true, hungUp)
+
+	must(t, ix.Scan(ctx))
+	list, err := svc.Recordings(ctx, admin, provisioning.RecordingFilter{TenantID: f.tenant.ID})
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("recordings: %+v", list)
+	}
+	got := list[0]
+	if got.Switch != "ast1" || got.SwitchRef != "1796608800.11" || got.TenantID != f.tenant.ID || got.DurationMS != 5000 ||
+		!got.StartedAt.Equal(hungUp.Add(-5*time.Second)) || got.Bytes != int64(len(toneWAVSecs(t, 5))) {
+		t.Errorf("recording: %+v", got)
+	}
+	_, wav, err := svc.RecordingAudio(ctx, admin, got.ID)
+	must(t, err)
+	if !bytes.Equal(wav, toneWAVSecs(t, 5)) {
+		t.Errorf("audio: %d bytes, not the file", len(wav))
+	}
+	for path, want := range map[string]bool{ok + ".wav": false, ok + ".done": false, writing + ".wav": true,
+		unanswered + ".wav": false, unanswered + ".done": false, noWAV + ".done": false, odd + ".wav": true, odd + ".done": true} {
+		_, err := os.Stat(path)
+		if there := err == nil; there != want {
+			t.Errorf("%s there: %v, want %v", filepath.Base(path), there, want)
+		}
+	}
+
+	// The same call's files again (a crash after the deposit): nothing
+	// new, and they go.
+	put(ok, toneWAVSecs(t, 5), true, hungUp)
+	must(t, ix.Scan(ctx))
+	list, err = svc.Recordings(ctx, admin, provisioning.RecordingFilter{TenantID: f.tenant.ID})
+	must(t, err)
+	if len(list) != 1 {
+		t.Errorf("after a second deposit: %d recordings", len(list))
+	}
+	if _, err := os.Stat(ok + ".wav"); err == nil {
+		t.Error("the second copy is still there")
+	}
+}
+
+// TestRecordingIndexerNoDir: a missing recordings_dir is an error, not
+// an empty scan.
+func TestRecordingIndexerNoDir(t *testing.T) {
+	ix := NewRecordingIndexer(RecordingIndexerConfig{Node: "ast1", Dir: filepath.Join(t.TempDir(), "nope"), Service: newRoutingService(t)})
+	if err := ix.Scan(context.Background()); err == nil {
+		t.Error("no error")
+	}
+}
+
+// TestParseRecordingName: <tenant>-<uniqueid>, the tenant a positive
+// number.
+func TestParseRecordingName(t *testing.T) {
+	for name, want := range map[string]struct {
+		tenant int64
+		ref    string
+	}{
+		"3-1796608800.11": {3, "1796608800.11"}, "3-a-b": {3, "a-b"},
+		"x-1.2": {}, "0-1.2": {}, "-1.2": {}, "3-": {}, "3": {},
+	} {
+		tenant, ref, err := parseRecordingName(name)
+		if tenant != want.tenant || ref != want.ref || (err == nil) != (want.tenant != 0) {
+			t.Errorf("%q: %d %q %v", name, tenant, ref, err)
+		}
+	}
+}
+
+// TestConfigRecordingsDir: recordings_dir must be absolute and free of
+// what dialplan arguments and the shell give a meaning to.
+func TestConfigRecordingsDir(t *testing.T) {
+	for dir, ok := range map[string]bool{
+		"/var/spool/asterisk/recordings": true, "": true, "rec": false, "/var/r,x": false, "/var/${X}": false,
+		"/var/r x": false, "/var/a;b": false, "/var/a>b": false, "/var/a`b`": false,
+	} {
+		c := NodeConfig{URL: "http://127.0.0.1:8088/ari", User: "u", Password: "p", RecordingsDir: dir}
+		c.SetDefaults()
+		err := c.Validate()
+		if (err == nil) != ok {
+			t.Errorf("recordings_dir %q: %v", dir, err)
+		}
+		if err != nil && !bytes.Contains([]byte(err.Error()), []byte("recordings_dir")) {
+			t.Errorf("recordings_dir %q: error does not name the key: %v", dir, err)
+		}
+		if ok && c.PushOptions().RecordingsDir != dir {
+			t.Errorf("recordings_dir %q: not in the push options", dir)
+		}
+	}
+}
