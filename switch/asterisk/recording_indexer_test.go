@@ -29,8 +29,8 @@ func toneWAVSecs(t *testing.T, secs float64) []byte {
 // TestRecordingIndexer: a WAV with its .done is deposited for its tenant
 // with the uniqueid as the switch ref, its length, and a start time of
 // the .done's time less that length, and both files go; a WAV without
-// .done (MixMonitor still writing) stays; an unanswered call's WAV (a
-// header, no sample) is removed and not listed; a .done without WAV is
+// .done (MixMonitor still writing) stays; an unanswered call's WAV (the
+// 44-byte header MixMonitor wrote on a real Asterisk) is removed and not listed; a .done without WAV is
 // removed; a file of a name the dialplan does not write stays; files of
 // a call deposited already add nothing.
 func TestRecordingIndexer(t *testing.T) {
@@ -55,8 +55,12 @@ func TestRecordingIndexer(t *testing.T) {
 	put(ok, toneWAVSecs(t, 5), true, hungUp)
 	writing := RecordingBase(dir, f.tenant.ID, "1796608801.12")
 	put(writing, toneWAVSecs(t, 2), false, time.Time{})
+	// What MixMonitor (b) left for a call never bridged, on Asterisk
+	// 23.4.1: a 44-byte header whose data chunk is empty.
+	header, err := os.ReadFile(filepath.Join("testdata", "recording", "unanswered.wav"))
+	must(t, err)
 	unanswered := RecordingBase(dir, f.tenant.ID, "1796608802.13")
-	put(unanswered, toneWAVSecs(t, 0), true, hungUp)
+	put(unanswered, header, true, hungUp)
 	noWAV := RecordingBase(dir, f.tenant.ID, "1796608803.14")
 	put(noWAV, nil, true, hungUp)
 	odd := filepath.Join(dir, "x-1796608804.15")
