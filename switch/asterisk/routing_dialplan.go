@@ -25,7 +25,10 @@ package asterisk
 //	[sb-tT-vm]   the voicemail listening menu (VoiceMailMain), and in
 //	             [sb-tT-obj] each box's vN / vbN (leave a message after the
 //	             unavailable / busy greeting) (routing_voicemail.go);
-//	             each fax box's fN and the handler fdone (routing_fax.go).
+//	             each fax box's fN and the handler fdone, and fax, where
+//	             an extension's fax detection lands (routing_fax.go).
+//	[sb-tT-rec]  call recording: MixMonitor started once per call on the
+//	             caller's channel (routing_recording.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
