@@ -49,15 +49,7 @@ type FaxIndexer struct {
 
 // NewFaxIndexer returns an indexer; it starts nothing: call Run.
 func NewFaxIndexer(cfg FaxIndexerConfig) *FaxIndexer {
-	if cfg.Every <= 0 {
-		cfg.Every = 2 * time.Second
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	return &FaxIndexer{cfg: cfg, sc: &sidecarScan{dir: cfg.Dir, every: cfg.Every, what: "fax",
-		log: log.With("fax_dir", cfg.Dir), retry: map[string]retryState{}}}
+	return &FaxIndexer{cfg: cfg, sc: newSidecarScan(cfg.Dir, cfg.Every, "fax", "fax_dir", cfg.Logger)}
 }
 
 // Run scans until ctx ends.

@@ -29,21 +29,9 @@ func TestLiveFaxT38(t *testing.T) {
 	if dir == "" || send == "" {
 		t.Skipf("set %s and %s (with the routing variables and the CLI) to run against a real Asterisk", envFaxDir, envFaxT38Send)
 	}
-	must(t, os.MkdirAll(dir, 0o777))
-	must(t, os.Chmod(dir, 0o777))
-	rr := startRoutingRigWith(t, func(o *PushOptions, _ *provisioning.Service) { o.FaxDir = dir })
-	if rr.node.cli == nil {
-		t.Skipf("%s is not set: the T.38 test reads fax show stats", envLiveCLI)
-	}
+	rr := startFaxRoutingRig(t, dir)
 	ctx, admin := t.Context(), provisioning.AdminScope()
-	ix := NewFaxIndexer(FaxIndexerConfig{Node: liveSwitch, Dir: dir, Service: rr.svc, Every: 500 * time.Millisecond})
-	go func() { _ = ix.Run(ctx) }()
-	results := map[string]string{}
-	defer func() {
-		for k, v := range results {
-			t.Logf("RESULT %s: %s", k, v)
-		}
-	}()
+	results := liveResults(t)
 	t38Successes := func() int {
 		out, err := rr.node.runCLI(ctx, "fax show stats")
 		must(t, err)

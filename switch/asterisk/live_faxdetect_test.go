@@ -1,11 +1,9 @@
 package asterisk
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +26,9 @@ func TestLiveFaxDetect(t *testing.T) {
 	if dir == "" || send == "" {
 		t.Skipf("set %s and %s (with the routing variables) to run against a real Asterisk", envFaxDir, envFaxSend)
 	}
-	must(t, os.MkdirAll(dir, 0o777))
-	must(t, os.Chmod(dir, 0o777))
-	rr := startRoutingRigWith(t, func(o *PushOptions, _ *provisioning.Service) { o.FaxDir = dir })
-	if rr.node.cli == nil {
-		t.Skipf("%s is not set: the fax test originates the sender with the CLI", envLiveCLI)
-	}
+	rr := startFaxRoutingRig(t, dir)
 	ctx, admin := t.Context(), provisioning.AdminScope()
-	ix := NewFaxIndexer(FaxIndexerConfig{Node: liveSwitch, Dir: dir, Service: rr.svc, Every: 500 * time.Millisecond})
-	ictx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = ix.Run(ictx) })
-	t.Cleanup(func() { stop(); wg.Wait() })
-	results := map[string]string{}
-	defer func() {
-		for k, v := range results {
-			t.Logf("RESULT %s: %s", k, v)
-		}
-	}()
+	results := liveResults(t)
 
 	rr.carrierGateway("sblive-fd")
 	alice, aa := rr.phone("alice")
@@ -99,4 +82,18 @@ func TestLiveFaxDetect(t *testing.T) {
 		t.Errorf("faxes after the voice call: %d", len(l))
 	}
 	results["voice"] = fmt.Sprintf("answered by the phone, ended after %v; no fax", time.Since(start).Round(100*time.Millisecond))
+}
+
+// startFaxRoutingRig is the routing rig with fax_dir (made 0777 for
+// Asterisk) and a FaxIndexer on it; the fax tests need the CLI too.
+func startFaxRoutingRig(t *testing.T, dir string) *routingRig {
+	must(t, os.MkdirAll(dir, 0o777))
+	must(t, os.Chmod(dir, 0o777))
+	rr := startRoutingRigWith(t, func(o *PushOptions, _ *provisioning.Service) { o.FaxDir = dir })
+	if rr.node.cli == nil {
+		t.Skipf("%s is not set: the fax tests originate and read fax show stats with the CLI", envLiveCLI)
+	}
+	ix := NewFaxIndexer(FaxIndexerConfig{Node: liveSwitch, Dir: dir, Service: rr.svc, Every: 500 * time.Millisecond})
+	runLive(t, ix.Run)
+	return rr
 }

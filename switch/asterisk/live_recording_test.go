@@ -45,16 +45,8 @@ func TestLiveRecording(t *testing.T) {
 	rr := startRoutingRigWith(t, func(o *PushOptions, _ *provisioning.Service) { o.RecordingsDir = dir })
 	ctx, admin := t.Context(), provisioning.AdminScope()
 	ix := NewRecordingIndexer(RecordingIndexerConfig{Node: liveSwitch, Dir: dir, Service: rr.svc})
-	ictx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = ix.Run(ictx) })
-	t.Cleanup(func() { stop(); wg.Wait() })
-	results := map[string]string{}
-	defer func() {
-		for k, v := range results {
-			t.Logf("RESULT %s: %s", k, v)
-		}
-	}()
+	runLive(t, ix.Run)
+	results := liveResults(t)
 	recs := func() []provisioning.Recording {
 		l, err := rr.svc.Recordings(ctx, admin, provisioning.RecordingFilter{TenantID: rr.tenant.ID})
 		must(t, err)
@@ -201,4 +193,23 @@ func TestLiveRecording(t *testing.T) {
 	if f := tenantFiles(); len(f) != 0 {
 		t.Errorf("files left: %v", f)
 	}
+}
+
+// liveResults is a test's figures, logged as RESULT lines when it ends.
+func liveResults(t *testing.T) map[string]string {
+	m := map[string]string{}
+	t.Cleanup(func() {
+		for k, v := range m {
+			t.Logf("RESULT %s: %s", k, v)
+		}
+	})
+	return m
+}
+
+// runLive runs fn (an indexer's Run) until the test ends.
+func runLive(t *testing.T, fn func(context.Context) error) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = fn(ctx) })
+	t.Cleanup(func() { stop(); wg.Wait() })
 }

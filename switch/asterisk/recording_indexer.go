@@ -54,15 +54,7 @@ type RecordingIndexer struct {
 
 // NewRecordingIndexer returns an indexer; it starts nothing: call Run.
 func NewRecordingIndexer(cfg RecordingIndexerConfig) *RecordingIndexer {
-	if cfg.Every <= 0 {
-		cfg.Every = 2 * time.Second
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	return &RecordingIndexer{cfg: cfg, sc: &sidecarScan{dir: cfg.Dir, every: cfg.Every, what: "recording",
-		log: log.With("recordings_dir", cfg.Dir), retry: map[string]retryState{}}}
+	return &RecordingIndexer{cfg: cfg, sc: newSidecarScan(cfg.Dir, cfg.Every, "recording", "recordings_dir", cfg.Logger)}
 }
 
 // Run scans until ctx ends.

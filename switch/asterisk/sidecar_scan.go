@@ -25,6 +25,18 @@ type sidecarScan struct {
 	retry map[string]retryState // owned by the scanning goroutine
 }
 
+// newSidecarScan scans dir every interval (2 s when zero), logging to
+// log (slog.Default when nil) with the directory under key.
+func newSidecarScan(dir string, every time.Duration, what, key string, log *slog.Logger) *sidecarScan {
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &sidecarScan{dir: dir, every: every, what: what, log: log.With(key, dir), retry: map[string]retryState{}}
+}
+
 // errNotYet: the files are not complete yet.
 var errNotYet = errors.New("asterisk: not complete yet")
 
