@@ -2,8 +2,11 @@ package asterisk
 
 import (
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,12 +69,17 @@ func TestLiveFaxDetect(t *testing.T) {
 	results["fax"] = fmt.Sprintf("%s, %d pages, PDF %d bytes, listed %v after the originate; the phone got %d INVITE and %d CANCEL",
 		got.Status, got.Pages, len(pdf), time.Since(start).Round(100*time.Millisecond), ringing.received("INVITE"), ringing.received("CANCEL"))
 
-	// 2. A voice call through a DID: answered by Asterisk, the phone
-	// rings and answers, then hangs up after 3 s.
+	// 2. A voice call through a DID: answered by Asterisk at once; the
+	// phone rings 3 s, answers, and hangs up after 3 s. The carrier's
+	// audio goes to rtp, which hears what the caller heard meanwhile.
 	did := rr.did(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
-	phone := rr.uas(alice, "answer_uas.xml", 3*time.Second)
+	phone := startSipp(t, "answer_uas.xml", []string{"HOLD_MS", "3000", `<pause milliseconds="200" />`, `<pause milliseconds="3000" />`},
+		"-i", "127.0.0.1", "-p", strconv.Itoa(alice.port), "-m", "1", "-timeout", "40s", "-timeout_error")
+	waitUDPBound(t, phone, alice.port)
+	rtp := listenRTP(t, "127.0.0.2")
 	start = time.Now()
-	call := rr.carrier(did, "+15550001113")
+	call := startSipp(t, "carrier_uac.xml", []string{"+15550001111", "+15550001113", "m=audio [media_port]", "m=audio " + strconv.Itoa(rtp.port)},
+		rr.node.sip, "-key", "callee", did, "-i", "127.0.0.2", "-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "40s", "-timeout_error")
 	if err := call.wait(40 * time.Second); err != nil {
 		t.Fatalf("the voice call: %v", err)
 	}
@@ -81,7 +89,85 @@ func TestLiveFaxDetect(t *testing.T) {
 	if l, _ := rr.svc.Faxes(ctx, admin, provisioning.FaxFilter{BoxID: box.ID}); len(l) != 1 {
 		t.Errorf("faxes after the voice call: %d", len(l))
 	}
-	results["voice"] = fmt.Sprintf("answered by the phone, ended after %v; no fax", time.Since(start).Round(100*time.Millisecond))
+	// The ring tone (indications.conf us: 440+480 Hz, 2 s on, 4 s off)
+	// while the phone rang: at least a second of packets carrying it.
+	ring := rtp.tonePackets(440)
+	if ring < 50 {
+		t.Errorf("the caller heard %d packets of ring tone (of %d) while the phone rang, want ≥ 50", ring, rtp.packets())
+	}
+	results["voice"] = fmt.Sprintf("answered by Asterisk, the phone rang 3 s and answered, ended after %v; the caller got %d RTP packets, %d of them ring tone; no fax",
+		time.Since(start).Round(100*time.Millisecond), rtp.packets(), ring)
+}
+
+// rtpSink takes the RTP of one call (PCMU) and keeps its payloads.
+type rtpSink struct {
+	port int
+	mu   sync.Mutex
+	pay  [][]byte
+}
+
+func listenRTP(t *testing.T, ip string) *rtpSink {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", ip+":0")
+	must(t, err)
+	t.Cleanup(func() { c.Close() })
+	s := &rtpSink{port: c.LocalAddr().(*net.UDPAddr).Port}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n > 12 && buf[1]&0x7f == 0 { // PCMU
+				s.mu.Lock()
+				s.pay = append(s.pay, append([]byte(nil), buf[12:n]...))
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rtpSink) packets() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.pay) }
+
+// tonePackets counts the packets whose power at hz (Goertzel) is most
+// of their power: a tone there, not silence or speech.
+func (s *rtpSink) tonePackets(hz float64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.pay {
+		x := make([]float64, len(p))
+		var total float64
+		for i, u := range p {
+			x[i] = float64(ulawLinear(u))
+			total += x[i] * x[i]
+		}
+		if total < float64(len(p))*100*100 {
+			continue // silence
+		}
+		k := 2 * math.Cos(2*math.Pi*hz/8000)
+		var s1, s2 float64
+		for _, v := range x {
+			s1, s2 = v+k*s1-s2, s1
+		}
+		power := (s1*s1 + s2*s2 - k*s1*s2) * 2 / float64(len(p))
+		if power > total/4 {
+			n++
+		}
+	}
+	return n
+}
+
+// ulawLinear is G.711 µ-law decoding.
+func ulawLinear(u byte) int16 {
+	u = ^u
+	t := (int(u&0x0f)<<3 + 0x84) << ((u & 0x70) >> 4)
+	if u&0x80 != 0 {
+		return int16(0x84 - t)
+	}
+	return int16(t - 0x84)
 }
 
 // startFaxRoutingRig is the routing rig with fax_dir (made 0777 for
