@@ -79,7 +79,10 @@ func (r *routingRenderer) faxes() []dialplanExten {
 //	Set(SB_FAXBOX=<box>)              which box the fax extension sends to
 //	Set(FAXOPT(faxdetect)=yes,<secs>) res_fax's detector: CNG in the audio,
 //	                                  or a T.38 re-INVITE, for <secs>
-//	Playtones(ring)                   the caller hears ringing until Dial's
+//	TryExec(Playtones(ring))          the caller hears ringing until Dial's
+//	                                  (TryExec: without a ring tone in
+//	                                  indications.conf Playtones fails, which
+//	                                  would end the call)
 //
 // then rings its destination as usual. A caller already answered hears
 // Dial's ringing too: chan_pjsip cannot send a 180 on an answered
@@ -115,7 +118,7 @@ func (r *routingRenderer) faxDetect(x *provisioning.Extension) []string {
 		"Answer()",
 		"Set(SB_FAXBOX=" + id(fd.BoxID) + ")",
 		fmt.Sprintf("Set(FAXOPT(faxdetect)=yes,%d)", fd.DetectSecs()),
-		"Playtones(ring)",
+		"TryExec(Playtones(ring))",
 	}
 }
 
