@@ -92,8 +92,8 @@ func (r *routingRenderer) faxes() []dialplanExten {
 // redirects the channel (ast_async_goto, which ends the Dial) to the
 // extension fax of the context the channel is in, which is where its
 // Dial runs: [sb-tT-obj] (accounts, groups, follow-me) or [sb-tT-out]
-// (external numbers). Both have fax => Goto(fN of ${SB_FAXBOX}), the box's
-// receive logic. After <secs> the detector detaches itself; a fax that
+// (external numbers), or where it waits for keys: an IVR menu's context.
+// All have fax => Goto(fN of ${SB_FAXBOX}), the box's receive logic. After <secs> the detector detaches itself; a fax that
 // calls later rings on as a voice call. Without fax_dir, or a box the
 // plan does not have, the extension rings as it would without detection.
 

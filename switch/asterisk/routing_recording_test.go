@@ -140,7 +140,8 @@ func TestRoutingRecording(t *testing.T) {
 
 // TestRoutingFaxDetect: extension 102 answers, arms res_fax's detector
 // for its seconds and plays ringing before ringing its phone; the fax
-// extension res_fax jumps to is in both contexts a Dial runs in. Without
+// extension res_fax jumps to is in every context a Dial runs in, and in
+// the IVR menus' (an extension may send its calls to one). Without
 // fax_dir nothing of it is rendered.
 func TestRoutingFaxDetect(t *testing.T) {
 	f, box := mediaFixture(t)
@@ -160,7 +161,7 @@ func TestRoutingFaxDetect(t *testing.T) {
 		if has := len(steps) > 4 && slices.Equal(steps[:4], detect); has != tc.want {
 			t.Errorf("fax_dir %q: %s is %q, detection %v", tc.dir, x102, steps, tc.want)
 		}
-		for _, c := range []string{base + "-obj", base + "-out"} {
+		for _, c := range []string{base + "-obj", base + "-out", base + "-ivr" + id(f.objects["800"].ID)} {
 			fax := got[c]["fax"]
 			if want := []string{"Goto(" + base + "-obj,f${SB_FAXBOX},1)"}; tc.want && !slices.Equal(fax, want) || !tc.want && fax != nil {
 				t.Errorf("fax_dir %q: [%s] fax is %q", tc.dir, c, fax)
