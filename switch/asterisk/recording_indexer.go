@@ -31,9 +31,19 @@ type RecordingIndexerConfig struct {
 	Dir     string
 	Service RecordingService
 	// Every is the time between scans; 2 s when zero.
-	Every  time.Duration
-	Logger *slog.Logger
+	Every time.Duration
+	// OrphanAfter is how long a WAV without .done is left untouched
+	// before the indexer takes it as it is (DefaultOrphanAfter when
+	// zero): Asterisk stopped during the call, and MixMonitor never ran
+	// its command.
+	OrphanAfter time.Duration
+	Logger      *slog.Logger
 }
+
+// DefaultOrphanAfter: a day. MixMonitor writes every 20 ms while the
+// call is bridged, but nothing while it is not (b): a call parked or in
+// a queue for hours leaves its WAV untouched that long.
+const DefaultOrphanAfter = 24 * time.Hour
 
 // RecordingIndexer hands the calls Asterisk recorded
 // (routing_recording.go) to Switchboard: every scan deposits each
@@ -54,6 +64,9 @@ type RecordingIndexer struct {
 
 // NewRecordingIndexer returns an indexer; it starts nothing: call Run.
 func NewRecordingIndexer(cfg RecordingIndexerConfig) *RecordingIndexer {
+	if cfg.OrphanAfter <= 0 {
+		cfg.OrphanAfter = DefaultOrphanAfter
+	}
 	return &RecordingIndexer{cfg: cfg, sc: newSidecarScan(cfg.Dir, cfg.Every, "recording", "recordings_dir", cfg.Logger)}
 }
 
@@ -62,7 +75,37 @@ func (x *RecordingIndexer) Run(ctx context.Context) error { return x.sc.run(ctx,
 
 // Scan deposits every complete recording once. Run calls it; tests call
 // it directly.
-func (x *RecordingIndexer) Scan(ctx context.Context) error { return x.sc.scan(ctx, x.deposit) }
+func (x *RecordingIndexer) Scan(ctx context.Context) error {
+	x.adoptOrphans()
+	return x.sc.scan(ctx, x.deposit)
+}
+
+// adoptOrphans writes the .done of each WAV that has none and was not
+// written for OrphanAfter, dated when it was last written, so that the
+// scan takes it. Asterisk writes the WAV header's sizes only when it
+// closes the file; audio.ProbeWAV reads a data chunk of size 0 to the end
+// of the file, so the audio of a call cut by a crash is kept.
+func (x *RecordingIndexer) adoptOrphans() {
+	wavs, _ := filepath.Glob(filepath.Join(x.cfg.Dir, "*.wav"))
+	for _, w := range wavs {
+		base := strings.TrimSuffix(w, ".wav")
+		st, err := os.Stat(w)
+		if err != nil || time.Since(st.ModTime()) < x.cfg.OrphanAfter {
+			continue
+		}
+		if _, err := os.Stat(base + ".done"); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		x.sc.log.Warn("asterisk: a recording without .done, untouched since "+st.ModTime().UTC().Format(time.RFC3339)+": taken as it is", "file", w)
+		err = os.WriteFile(base+".done", nil, 0o644)
+		if err == nil {
+			err = os.Chtimes(base+".done", st.ModTime(), st.ModTime())
+		}
+		if err != nil {
+			x.sc.log.Warn("asterisk: adopting a recording", "file", w, "err", err)
+		}
+	}
+}
 
 // errRecordingName: a file in recordings_dir not named as the dialplan
 // names recordings.

@@ -3,6 +3,7 @@ package asterisk
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -149,5 +150,38 @@ func TestConfigRecordingsDir(t *testing.T) {
 		if ok && c.PushOptions().RecordingsDir != dir {
 			t.Errorf("recordings_dir %q: not in the push options", dir)
 		}
+	}
+}
+
+// TestRecordingIndexerOrphan: a WAV without .done untouched for
+// OrphanAfter (Asterisk stopped mid-call) is deposited as it is, its
+// header's sizes still 0 as format_wav leaves them until it closes the
+// file, dated from its last write; a younger one waits.
+func TestRecordingIndexerOrphan(t *testing.T) {
+	ctx := context.Background()
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	dir := t.TempDir()
+	ix := NewRecordingIndexer(RecordingIndexerConfig{Node: "ast1", Dir: dir, Service: svc, OrphanAfter: time.Hour})
+	wav := toneWAVSecs(t, 3)
+	binary.LittleEndian.PutUint32(wav[4:8], 0)   // RIFF size
+	binary.LittleEndian.PutUint32(wav[40:44], 0) // data size
+	cut := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	old := RecordingBase(dir, f.tenant.ID, "1796608800.11")
+	must(t, os.WriteFile(old+".wav", wav, 0o644))
+	must(t, os.Chtimes(old+".wav", cut, cut))
+	young := RecordingBase(dir, f.tenant.ID, "1796608801.12")
+	must(t, os.WriteFile(young+".wav", wav, 0o644))
+	must(t, ix.Scan(ctx))
+	list, err := svc.Recordings(ctx, provisioning.AdminScope(), provisioning.RecordingFilter{TenantID: f.tenant.ID})
+	must(t, err)
+	if len(list) != 1 || list[0].SwitchRef != "1796608800.11" || list[0].DurationMS != 3000 || !list[0].StartedAt.Equal(cut.Add(-3*time.Second).UTC()) {
+		t.Fatalf("recordings: %+v", list)
+	}
+	if _, err := os.Stat(young + ".wav"); err != nil {
+		t.Errorf("the young WAV: %v", err)
+	}
+	if _, err := os.Stat(young + ".done"); err == nil {
+		t.Error("the young WAV was given a .done")
 	}
 }
