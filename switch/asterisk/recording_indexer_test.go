@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,4 +186,31 @@ func TestRecordingIndexerOrphan(t *testing.T) {
 	if _, err := os.Stat(young + ".done"); err == nil {
 		t.Error("the young WAV was given a .done")
 	}
+}
+
+// FuzzParseRecordingName: a name it accepts names a tenant and a
+// uniqueid that RecordingBase writes back to a name it reads the same.
+func FuzzParseRecordingName(f *testing.F) {
+	for _, s := range []string{"3-1796608800.11", "x-1.2", "0-1", "-", "+3-1", "03-a-b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		tenant, ref, err := parseRecordingName(name)
+		if err != nil {
+			if !errors.Is(err, errRecordingName) {
+				t.Fatalf("%q: %v", name, err)
+			}
+			return
+		}
+		if tenant <= 0 || ref == "" {
+			t.Fatalf("%q: tenant %d, ref %q", name, tenant, ref)
+		}
+		t2, ref2, err := parseRecordingName(filepath.Base(RecordingBase("/d", tenant, ref)))
+		if strings.Contains(ref, "/") {
+			return // not a file name Asterisk could write
+		}
+		if err != nil || t2 != tenant || ref2 != ref {
+			t.Fatalf("%q: %d %q, written back and read: %d %q %v", name, tenant, ref, t2, ref2, err)
+		}
+	})
 }
