@@ -12,7 +12,8 @@ import (
 // startAsteriskVoicemail keeps an Asterisk node's voicemail include
 // (voicemail_file: every tenant's boxes for app_voicemail) current and,
 // with voicemail_spool, indexes the messages app_voicemail records; with
-// fax_dir, it takes the faxes the node's fax boxes received.
+// fax_dir, it takes the faxes the node's fax boxes received; with
+// recordings_dir, the calls the routing recorded.
 func startAsteriskVoicemail(sw SwitchConfig, svc *provisioning.Service, log *slog.Logger, run func(name string, fn func(context.Context) error)) {
 	ast := sw.Asterisk
 	plans := func(ctx context.Context) ([]*provisioning.Plan, error) { return tenantPlans(ctx, svc) }
@@ -33,5 +34,9 @@ func startAsteriskVoicemail(sw SwitchConfig, svc *provisioning.Service, log *slo
 	if ast.FaxDir != "" {
 		fx := asterisk.NewFaxIndexer(asterisk.FaxIndexerConfig{Node: sw.Name, Dir: ast.FaxDir, Service: svc, Logger: log})
 		run(sw.Name+" fax dir", fx.Run)
+	}
+	if ast.RecordingsDir != "" {
+		rx := asterisk.NewRecordingIndexer(asterisk.RecordingIndexerConfig{Node: sw.Name, Dir: ast.RecordingsDir, Service: svc, Logger: log})
+		run(sw.Name+" recordings dir", rx.Run)
 	}
 }

@@ -86,6 +86,12 @@ type NodeConfig struct {
 	// mount): the daemon takes each into Switchboard and removes it
 	// (FaxIndexer). Empty: calls sent to a fax box hang up on this node.
 	FaxDir string `yaml:"fax_dir"`
+	// RecordingsDir, when set, is where Asterisk writes the calls the
+	// routing records (MixMonitor: a WAV and an empty .done once it is
+	// closed, routing_recording.go), as both Asterisk and the daemon see
+	// it: the daemon takes each into Switchboard and removes it
+	// (RecordingIndexer). Empty: no call is recorded on this node.
+	RecordingsDir string `yaml:"recordings_dir"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -96,6 +102,7 @@ func (c *NodeConfig) PushOptions() PushOptions {
 	o.TenantContexts = c.Routing && c.DialplanFile != ""
 	o.SoundsDir = c.SoundsDir
 	o.FaxDir = c.FaxDir
+	o.RecordingsDir = c.RecordingsDir
 	if c.DirectMedia != nil {
 		v := *c.DirectMedia
 		o.DirectMedia = &v
@@ -137,6 +144,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.FaxDir != "" && !faxDirChars.MatchString(c.FaxDir) {
 		return provisioning.Invalid("fax_dir", "must be an absolute path of letters, digits, ., _, - and /, like /var/spool/asterisk/fax")
+	}
+	if c.RecordingsDir != "" && !recordingsDirChars.MatchString(c.RecordingsDir) {
+		return provisioning.Invalid("recordings_dir", "must be an absolute path of letters, digits, ., _, - and /, like /var/spool/asterisk/recordings")
 	}
 	if c.Routing && c.DialplanFile == "" {
 		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")

@@ -74,6 +74,7 @@ var doctorMediaModules = []struct{ name, why string }{
 	{"res_pjsip_mwi.so", "message-waiting lamps"},
 	{"res_fax.so", "fax boxes"},
 	{"res_fax_spandsp.so", "fax over G.711 and T.38"},
+	{"app_mixmonitor.so", "call recording (recordings_dir)"},
 }
 
 // ariModule is one entry of GET /asterisk/modules.
@@ -263,7 +264,7 @@ func (d *astDoctor) mediaModules(mods map[string]string) {
 			"load them where the node serves those features (res_fax_spandsp needs Asterisk built with spandsp; see switch/asterisk/README.md)")
 		return
 	}
-	d.add("media modules", doctor.OK, fmt.Sprintf("the %d modules of sounds, voicemail and fax are running", len(doctorMediaModules)), "")
+	d.add("media modules", doctor.OK, fmt.Sprintf("the %d modules of sounds, voicemail, fax and recording are running", len(doctorMediaModules)), "")
 }
 
 func (d *astDoctor) application(ctx context.Context) {

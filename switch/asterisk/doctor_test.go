@@ -67,6 +67,10 @@ func TestDoctor(t *testing.T) {
 			srv.SetModuleStatus("res_fax_spandsp.so", "Running")
 			srv.SetModuleStatus("app_voicemail.so", "Not Running")
 		}, nil, map[string][]doctor.Status{"modules": {doctor.OK}, "media modules": {doctor.Warn}}},
+		{"mixmonitor not running", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {
+			srv.SetModuleStatus("res_fax_spandsp.so", "Running")
+			srv.SetModuleStatus("app_mixmonitor.so", "Not Running")
+		}, nil, map[string][]doctor.Status{"modules": {doctor.OK}, "media modules": {doctor.Warn}}},
 		{"registering gateway not pushed", nil, []provisioning.Gateway{udpGW},
 			map[string][]doctor.Status{"sorcery registration": {doctor.Fail}}},
 		{"registering gateway pushed", func(_ *testing.T, srv *aritest.Server, _ *NodeConfig) {

@@ -43,79 +43,21 @@ type FaxIndexerConfig struct {
 // per uniqueid, so files left by a crash between deposit and removal add
 // nothing the second time.
 type FaxIndexer struct {
-	cfg   FaxIndexerConfig
-	log   *slog.Logger
-	retry map[string]retryState // owned by Run's goroutine
+	cfg FaxIndexerConfig
+	sc  *sidecarScan
 }
 
 // NewFaxIndexer returns an indexer; it starts nothing: call Run.
 func NewFaxIndexer(cfg FaxIndexerConfig) *FaxIndexer {
-	if cfg.Every <= 0 {
-		cfg.Every = 2 * time.Second
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	return &FaxIndexer{cfg: cfg, log: log.With("fax_dir", cfg.Dir), retry: map[string]retryState{}}
+	return &FaxIndexer{cfg: cfg, sc: newSidecarScan(cfg.Dir, cfg.Every, "fax", "fax_dir", cfg.Logger)}
 }
 
 // Run scans until ctx ends.
-func (x *FaxIndexer) Run(ctx context.Context) error {
-	t := time.NewTicker(x.cfg.Every)
-	defer t.Stop()
-	for {
-		if err := x.Scan(ctx); err != nil && ctx.Err() == nil {
-			x.log.Warn("asterisk: fax scan", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
+func (x *FaxIndexer) Run(ctx context.Context) error { return x.sc.run(ctx, x.Scan) }
 
 // Scan deposits every complete fax once. Run calls it; tests call it
 // directly.
-func (x *FaxIndexer) Scan(ctx context.Context) error {
-	names, err := filepath.Glob(filepath.Join(x.cfg.Dir, "*.done"))
-	if err != nil {
-		return fmt.Errorf("asterisk: fax dir: %w", err)
-	}
-	if _, err := os.Stat(x.cfg.Dir); err != nil {
-		return fmt.Errorf("asterisk: fax dir: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, done := range names {
-		base := strings.TrimSuffix(done, ".done")
-		seen[base] = true
-		if r := x.retry[base]; time.Now().Before(r.next) {
-			continue
-		}
-		err := x.deposit(ctx, base)
-		if errors.Is(err, errFaxIncomplete) {
-			continue // Asterisk is still writing it
-		}
-		if err != nil {
-			r := x.retry[base]
-			r.tries++
-			r.next = time.Now().Add(min(x.cfg.Every<<min(r.tries, 10), 10*time.Minute))
-			x.retry[base] = r
-			if r.tries == 1 {
-				x.log.Warn("asterisk: depositing fax", "file", base, "err", err)
-			}
-			continue
-		}
-		delete(x.retry, base)
-	}
-	for base := range x.retry {
-		if !seen[base] {
-			delete(x.retry, base)
-		}
-	}
-	return nil
-}
+func (x *FaxIndexer) Scan(ctx context.Context) error { return x.sc.scan(ctx, x.deposit) }
 
 // deposit hands one fax over and removes its files.
 func (x *FaxIndexer) deposit(ctx context.Context, base string) error {
@@ -155,16 +97,9 @@ func (x *FaxIndexer) deposit(ctx context.Context, base string) error {
 	return errors.Join(removeIfThere(base+".tif"), os.Remove(base+".done"))
 }
 
-func removeIfThere(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
 var (
 	// errFaxIncomplete: the sidecar has no end=1 line yet.
-	errFaxIncomplete = errors.New("asterisk: fax sidecar not complete")
+	errFaxIncomplete = fmt.Errorf("%w: fax sidecar without end=1", errNotYet)
 	// errFaxSidecar: a sidecar or its name is not what fdone writes.
 	errFaxSidecar = errors.New("asterisk: unusable fax sidecar")
 )

@@ -114,6 +114,9 @@ type PushOptions struct {
 	// FaxDir is the node's fax_dir: fax boxes receive into it
 	// (routing_fax.go). Empty: calls to a fax box hang up.
 	FaxDir string
+	// RecordingsDir is the node's recordings_dir: recorded calls are
+	// written there (routing_recording.go). Empty: nothing is recorded.
+	RecordingsDir string
 	// Mailboxes, when set (a node with voicemail), returns the
 	// app_voicemail boxes (box@context, PlanMailboxes) whose
 	// message-waiting state account a's phones are shown: its endpoint

@@ -25,7 +25,10 @@ package asterisk
 //	[sb-tT-vm]   the voicemail listening menu (VoiceMailMain), and in
 //	             [sb-tT-obj] each box's vN / vbN (leave a message after the
 //	             unavailable / busy greeting) (routing_voicemail.go);
-//	             each fax box's fN and the handler fdone (routing_fax.go).
+//	             each fax box's fN and the handler fdone, and fax, where
+//	             an extension's fax detection lands (routing_fax.go).
+//	[sb-tT-rec]  call recording: MixMonitor started once per call on the
+//	             caller's channel (routing_recording.go).
 //
 // Every object ends with Return(): entry points Gosub into it and hang up
 // after, an extension with follow-me Gosubs its destination and then
@@ -65,7 +68,8 @@ func renderPlan(o PushOptions, p *provisioning.Plan) (ctxs []dialplanContext, di
 	base := TenantContext(p.Tenant.ID)
 	r := &routingRenderer{o: o, p: p, base: base, obj: base + "-obj", out: base + "-out", cid: base + "-cid"}
 	ctxs = append([]dialplanContext{r.phones(), r.objects(), r.outbound(), r.callerIDs(), r.roundRobin()}, r.menus()...)
-	return append(ctxs, r.voicemailMain()...), r.dids()
+	ctxs = append(ctxs, r.voicemailMain()...)
+	return append(ctxs, r.recordings()...), r.dids()
 }
 
 // gosub is the entry point's body: Gosub into d, then hang up.
@@ -116,24 +120,27 @@ var dialplanDialled = regexp.MustCompile(`^\+?[0-9*#]{1,32}$`)
 // phones is [sb-tT].
 func (r *routingRenderer) phones() dialplanContext {
 	c := dialplanContext{Name: r.base, Comment: []string{fmt.Sprintf("Tenant %d (%s): what its phones dial.", r.p.Tenant.ID, r.p.Tenant.Name)}}
-	cid := "Gosub(" + r.cid + ",s,1)"
+	cid := []string{"Gosub(" + r.cid + ",s,1)"}
+	if rec := r.recordPhone(); rec != "" {
+		cid = append(cid, rec)
+	}
 	for _, x := range r.p.Extensions {
-		c.Exts = append(c.Exts, dialplanExten{Name: x.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, cid)})
+		c.Exts = append(c.Exts, dialplanExten{Name: x.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}, cid...)})
 	}
 	for _, h := range r.p.HuntGroups {
-		c.Exts = append(c.Exts, dialplanExten{Name: h.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, cid)})
+		c.Exts = append(c.Exts, dialplanExten{Name: h.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}, cid...)})
 	}
 	for _, m := range r.p.IVRs {
 		if m.Number != "" {
-			c.Exts = append(c.Exts, dialplanExten{Name: m.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID}, cid)})
+			c.Exts = append(c.Exts, dialplanExten{Name: m.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestIVR, ID: m.ID}, cid...)})
 		}
 	}
 	for _, b := range r.p.Voicemails {
-		c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, cid)})
+		c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestVoicemail, ID: b.ID}, cid...)})
 	}
 	for _, b := range r.p.Faxes {
 		if b.Number != "" {
-			c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, cid)})
+			c.Exts = append(c.Exts, dialplanExten{Name: b.Number, Steps: r.entry(provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, cid...)})
 		}
 	}
 	seen := map[string]bool{}
@@ -144,7 +151,7 @@ func (r *routingRenderer) phones() dialplanContext {
 				continue
 			}
 			seen[name] = true
-			c.Exts = append(c.Exts, dialplanExten{Name: name, Steps: []string{cid, "Gosub(" + r.out + ",${EXTEN},1)", "Hangup()"}})
+			c.Exts = append(c.Exts, dialplanExten{Name: name, Steps: append(slices.Clone(cid), "Gosub("+r.out+",${EXTEN},1)", "Hangup()")})
 		}
 	}
 	if r.o.PhoneContext != "" {
@@ -167,8 +174,12 @@ func (r *routingRenderer) dids() []dialplanExten {
 			continue
 		}
 		digits := strings.TrimPrefix(d.Number, "+")
+		first := []string{"Gosub(" + fromContext + ",s,1)"}
+		if rec := r.recordDID(d); rec != "" {
+			first = append(first, rec)
+		}
 		for _, name := range []string{"+" + digits, digits} {
-			out = append(out, dialplanExten{Name: name, Steps: r.entry(*d.Destination, "Gosub("+fromContext+",s,1)")})
+			out = append(out, dialplanExten{Name: name, Steps: r.entry(*d.Destination, first...)})
 		}
 	}
 	return out
@@ -218,6 +229,7 @@ func (r *routingRenderer) objects() dialplanContext {
 	}
 	c.Exts = append(c.Exts, r.voicemails()...)
 	c.Exts = append(c.Exts, r.faxes()...)
+	c.Exts = append(c.Exts, r.faxDetected()...)
 	c.Exts = append(c.Exts,
 		dialplanExten{Name: "hangup", Steps: []string{"Hangup(21)"}},
 		dialplanExten{Name: "busy", Steps: []string{"Hangup(17)"}},
@@ -267,6 +279,10 @@ func (e dialplanExten) ret() dialplanExten {
 // rings each step in turn, presenting the list's caller ID.
 func (r *routingRenderer) extension(x *provisioning.Extension) dialplanExten {
 	e := dialplanExten{Name: "x" + id(x.ID), Comment: "extension " + x.Number}
+	if rec := r.recordExtension(x); rec != "" {
+		e.Steps = append(e.Steps, rec)
+	}
+	e.Steps = append(e.Steps, r.faxDetect(x)...)
 	busy, fwd := r.noWaiting(x)
 	if x.FollowMe == nil {
 		if busy != "" {
@@ -575,6 +591,7 @@ func (r *routingRenderer) outbound() dialplanContext {
 	e.Steps = append(e.Steps, "Hangup(3)")
 	c.Exts = append(c.Exts, e,
 		dialplanExten{Name: "_L[+0-9*#]!", Comment: "Local channels of Dial (members, follow-me)", Steps: []string{"Gosub(" + r.out + ",${EXTEN:1},1)", "Hangup()"}})
+	c.Exts = append(c.Exts, r.faxDetected()...)
 	for _, rt := range r.p.Routes {
 		re := dialplanExten{Name: "r" + id(rt.ID), Comment: "outbound_route " + dialplanText(rt.Name) + " (" + string(rt.Action) + ")"}
 		if rt.Action == provisioning.RouteBlock {

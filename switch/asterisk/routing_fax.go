@@ -71,3 +71,62 @@ func (r *routingRenderer) faxes() []dialplanExten {
 	}
 	return append(out, done.with("Return()"))
 }
+
+// Fax detection on an extension (provisioning.Extension.FaxDetect): xN
+// starts with
+//
+//	Answer()                          so that the caller's audio flows
+//	Set(SB_FAXBOX=<box>)              which box the fax extension sends to
+//	Set(FAXOPT(faxdetect)=yes,<secs>) res_fax's detector: CNG in the audio,
+//	                                  or a T.38 re-INVITE, for <secs>
+//	TryExec(Playtones(ring))          the caller hears ringing until Dial's
+//	                                  (TryExec: without a ring tone in
+//	                                  indications.conf Playtones fails, which
+//	                                  would end the call)
+//
+// then rings its destination as usual. A caller already answered hears
+// Dial's ringing too: chan_pjsip cannot send a 180 on an answered
+// channel, so Asterisk plays the ring tone in-band instead (channel.c,
+// indicate: a RINGING the driver refuses becomes the indications.conf
+// tone), and Dial stops it when the phone answers. On detection res_fax
+// redirects the channel (ast_async_goto, which ends the Dial) to the
+// extension fax of the context the channel is in, which is where its
+// Dial runs: [sb-tT-obj] (accounts, groups, follow-me) or [sb-tT-out]
+// (external numbers), or where it waits for keys: an IVR menu's context.
+// All have fax => Goto(fN of ${SB_FAXBOX}), the box's receive logic. After <secs> the detector detaches itself; a fax that
+// calls later rings on as a voice call. Without fax_dir, or a box the
+// plan does not have, the extension rings as it would without detection.
+
+// faxDetects reports whether an extension of the plan detects faxes on
+// this node.
+func (r *routingRenderer) faxDetects() bool {
+	for _, x := range r.p.Extensions {
+		if len(r.faxDetect(x)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// faxDetect are the steps xN starts with to detect faxes, or none.
+func (r *routingRenderer) faxDetect(x *provisioning.Extension) []string {
+	fd := x.FaxDetect
+	if fd == nil || r.o.FaxDir == "" || r.p.Fax(fd.BoxID) == nil {
+		return nil
+	}
+	return []string{
+		"Answer()",
+		"Set(SB_FAXBOX=" + id(fd.BoxID) + ")",
+		fmt.Sprintf("Set(FAXOPT(faxdetect)=yes,%d)", fd.DetectSecs()),
+		"TryExec(Playtones(ring))",
+	}
+}
+
+// faxDetected is the fax extension res_fax's detector jumps to.
+func (r *routingRenderer) faxDetected() []dialplanExten {
+	if !r.faxDetects() {
+		return nil
+	}
+	return []dialplanExten{{Name: "fax", Comment: "fax tones detected (FAXOPT(faxdetect)): the extension's fax box",
+		Steps: []string{"Goto(" + r.obj + ",f${SB_FAXBOX},1)"}}}
+}

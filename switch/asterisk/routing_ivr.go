@@ -16,7 +16,9 @@ func (r *routingRenderer) menuContext(n int64) string { return r.base + "-ivr" +
 func (r *routingRenderer) menus() []dialplanContext {
 	var out []dialplanContext
 	for _, m := range r.p.IVRs {
-		out = append(out, r.menu(m))
+		c := r.menu(m)
+		c.Exts = append(c.Exts, r.faxDetected()...) // an extension with fax detection sent to the menu
+		out = append(out, c)
 	}
 	return out
 }
