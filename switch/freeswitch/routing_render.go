@@ -117,6 +117,7 @@ type renderer struct {
 	else_   string // the context of numbers the plan does not route
 	sounds  string // the node's sounds_dir
 	faxDir  string // the node's fax_dir; "": fax boxes hang up
+	recDir  string // the node's recordings_dir; "": nothing is recorded
 	out     *routingRender
 }
 
@@ -133,11 +134,14 @@ type renderOptions struct {
 	// FaxDir is the node's fax_dir, where rxfax writes received faxes;
 	// "": calls to fax boxes are hung up.
 	FaxDir string
+	// RecordingsDir is the node's recordings_dir, where record_session
+	// writes the recorded calls; "": calls are not recorded.
+	RecordingsDir string
 }
 
 // renderPlan renders p for a node with options o.
 func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
-	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir,
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir, recDir: o.RecordingsDir,
 		out: &routingRender{byKey: map[string]string{}}}
 	r.out.context = r.ctx
 	for _, x := range p.Extensions {
@@ -183,6 +187,7 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 		r.account(p.Accounts[id])
 	}
 	r.routes()
+	r.recording()
 	return r.out
 }
 

@@ -89,7 +89,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 			{Destination: acct(1), RingSecs: 10}, {Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550142"}, RingSecs: 15}}}}
 	must(svc.CreateExtension(ctx, sc, f.x100))
 	x := provisioning.Destination{Kind: provisioning.DestExtension, ID: f.x100.ID}
-	f.x101 = &provisioning.Extension{RoutingMeta: in, Number: "101", Name: "bob", Destination: acct(1)}
+	f.x101 = &provisioning.Extension{RoutingMeta: in, Number: "101", Name: "bob", Destination: acct(1), Record: true}
 	must(svc.CreateExtension(ctx, sc, f.x101))
 	group := func(number string, s provisioning.HuntStrategy, skip bool, ring int, fo provisioning.Destination, members ...provisioning.HuntMember) *provisioning.HuntGroup {
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: number, Name: number, Strategy: s, SkipBusy: skip, RingSecs: ring, Members: members, Failover: fo}
@@ -191,10 +191,13 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		{Kind: provisioning.DestIVR, ID: f.mainMenu.ID},
 		{Kind: provisioning.DestVoicemailMain},
 		{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID},
+		{Kind: provisioning.DestExtension, ID: f.x101.ID},
 	} {
-		n := fmt.Sprintf("+1514555010%d", i)
+		n := fmt.Sprintf("+151455501%02d", i)
 		d := d
-		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
+		// recorded: the first (a condition) and the last (an extension
+		// that records too)
+		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d, Record: i == 0 || i == 10}))
 		f.dids = append(f.dids, n)
 	}
 	// Fax: the office fax has a number; the scanner's fax box is reached
@@ -216,7 +219,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 // it is well-formed.
 // testRenderOptions are the fixture node's settings.
 var testRenderOptions = renderOptions{Profile: "external", Else: "default", SoundsDir: "/usr/share/freeswitch/sounds/switchboard",
-	FaxDir: "/var/spool/freeswitch/fax"}
+	FaxDir: "/var/spool/freeswitch/fax", RecordingsDir: "/var/spool/freeswitch/recordings"}
 
 func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -302,7 +305,7 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		dids.open(0, "include")
 		dids.open(1, "context", "name", "public")
 		for _, d := range f.plan.DIDs {
-			dids.raw(didFallbackTransfer(d))
+			dids.raw(didFallbackTransfer(d, testRenderOptions.RecordingsDir))
 		}
 		dids.close(1, "context")
 		dids.close(0, "include")
@@ -585,6 +588,8 @@ type simCall struct {
 	onCall []string
 	// ringReady: ring_ready ran (the caller got its 180).
 	ringReady bool
+	// recorded are the files record_session was started on.
+	recorded []string
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -810,6 +815,18 @@ func (c *simCall) run(ctx string, a simAction) {
 		c.voicemail(data)
 	case "rxfax":
 		c.rxfax(data)
+	case "record_session":
+		file, vars, _ := strings.Cut(data, " ")
+		if vars != recordingVars {
+			c.t.Errorf("record_session %q: want the variables %s", data, recordingVars)
+		}
+		if c.vars[recordingGuard] != file || c.vars["ringback"] != recordingRingback {
+			c.t.Errorf("record_session %s with %s=%q, ringback %q", file, recordingGuard, c.vars[recordingGuard], c.vars["ringback"])
+		}
+		c.recorded = append(c.recorded, file)
+		if len(c.recorded) > 1 {
+			c.t.Errorf("the call is recorded twice: %v", c.recorded)
+		}
 	default:
 		c.t.Fatalf("the simulator does not know application %s", a.App)
 	}
@@ -1040,4 +1057,99 @@ func (c *simCall) rxfax(data string) {
 	}
 	fmt.Fprintf(&c.out, "fax t%d b%d\n", tenant, box)
 	c.done = true
+}
+
+// TestRoutingRenderRecording runs calls through the model and checks
+// which are recorded, each at most once (the model fails a second
+// record_session), into recordings_dir/t<tenant>-<uuid>.wav: a DID that
+// records (also when its extension records: once); an extension that
+// records, whoever calls it and through a forward or a DID that does
+// not; the calls its phone (202) places, to numbers and outside; no
+// other call. With the tenant's policy recording all, every call but
+// the fax box's. Without recordings_dir nothing is recorded.
+func TestRoutingRenderRecording(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, _, at := simFixture(t, db)
+		tenantCtx := RoutingContext(f.tenant.ID)
+		want := "/var/spool/freeswitch/recordings/" + recordingFileName(f.tenant.ID, "0a1b2c3d-0000-4000-8000-000000000001")
+		type call struct {
+			name, ctx, num, user string
+		}
+		did := func(i int) call { return call{"DID " + f.dids[i], "public", f.dids[i], ""} }
+		x101 := "sb-x" + strconv.FormatInt(f.x101.ID, 10)
+		run := func(p *provisioning.Plan, o renderOptions, c call) []string {
+			dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{p}, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dids xmlBuilder
+			dids.open(0, "include")
+			dids.open(1, "context", "name", "public")
+			for _, d := range p.DIDs {
+				dids.raw(didFallbackTransfer(d, o.RecordingsDir))
+			}
+			dids.close(1, "context")
+			dids.close(0, "include")
+			pub, err := parseDialplan([]byte(dids.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dp.contexts["public"] = pub.contexts["public"]
+			sc := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "0a1b2c3d-0000-4000-8000-000000000001"}, caller: "+15146340001", at: at}
+			if c.user != "" {
+				sc.vars["user_name"], sc.vars["domain_name"], sc.caller = c.user, "acme.example", c.user
+			}
+			sc.exec(c.ctx, c.num)
+			return sc.recorded
+		}
+		recorded := []call{
+			did(0),  // the DID records
+			did(10), // the DID and its extension (101) record: once
+			{"101 from outside", tenantCtx, "101", ""},
+			{"101's label (a forward, an IVR key)", tenantCtx, x101, ""},
+			{"202 dials 100", tenantCtx, "100", "202"},
+			{"202 dials out", tenantCtx, "15145550123", "202"},
+			{"202 dials a hunt group", tenantCtx, "500", "202"},
+		}
+		notRecorded := []call{
+			did(1), did(6), // a DID that does not record, to 202's account itself (not its extension)
+			{"201 dials 100", tenantCtx, "100", "201"},
+			{"201 dials out", tenantCtx, "15145550123", "201"},
+			{"2202 dials out", tenantCtx, "15145550123", "2202"},
+			{"a fax box", tenantCtx, "9300", "202"},
+		}
+		for _, c := range recorded {
+			if got := run(f.plan, testRenderOptions, c); !slices.Equal(got, []string{want}) {
+				t.Errorf("%s: recorded %v, want %s", c.name, got, want)
+			}
+		}
+		for _, c := range notRecorded {
+			if got := run(f.plan, testRenderOptions, c); len(got) != 0 {
+				t.Errorf("%s: recorded %v, want nothing", c.name, got)
+			}
+		}
+		// without recordings_dir: nothing
+		off := testRenderOptions
+		off.RecordingsDir = ""
+		for _, c := range recorded {
+			if got := run(f.plan, off, c); len(got) != 0 {
+				t.Errorf("%s without recordings_dir: recorded %v", c.name, got)
+			}
+		}
+		// the tenant records all: every call but the fax box's
+		all := *f.plan
+		all.Recording = &provisioning.RecordingPolicy{All: true}
+		for _, c := range append(slices.Clone(recorded), notRecorded...) {
+			got := run(&all, testRenderOptions, c)
+			if c.num == "9300" {
+				if len(got) != 0 {
+					t.Errorf("all, %s: recorded %v", c.name, got)
+				}
+				continue
+			}
+			if !slices.Equal(got, []string{want}) {
+				t.Errorf("all, %s: recorded %v, want %s", c.name, got, want)
+			}
+		}
+	})
 }
