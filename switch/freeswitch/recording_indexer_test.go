@@ -209,3 +209,74 @@ func TestAdapterRecordingEvent(t *testing.T) {
 		t.Fatal("no RECORD_STOP reached Config.Recording")
 	}
 }
+
+// TestRecordingIndexerRecorded replays the RECORD_STOP events recorded
+// on fs-media (FreeSWITCH 1.10.12, testdata/recording: a carrier's call
+// to a DID that records, answered 3 s after it came, 4.73 s of audio;
+// and a call nobody answered, whose empty file FreeSWITCH removed,
+// Record-Completion-Cause empty-file) through the esltest fake, the
+// adapter and a running indexer: the first is listed with its length
+// and its answer time as its start, the second leaves nothing. Then the
+// scan over the fake's ESL: a file whose channel is up (a call in the
+// fake) stays until the call ends (uuid_exists false).
+func TestRecordingIndexerRecorded(t *testing.T) {
+	answered, err := os.ReadFile("testdata/recording/record_stop.event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := os.ReadFile("testdata/recording/record_stop_empty.event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uuid = "e0393685-8c7e-4ba6-a2d7-4e2840c0582e" // the recording's Unique-ID
+	// (the files are younger than Settle: the event, not the scan, takes
+	// the recorded one)
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		if f.tenant.ID != 1 {
+			t.Fatalf("the recorded file is of tenant 1, the fixture's is %d", f.tenant.ID)
+		}
+		dir := t.TempDir()
+		// the switch wrote 37840 samples (variable_record_samples)
+		wav := testRecordingWAV(t, 37840.0/8000)
+		path := filepath.Join(dir, recordingFileName(1, uuid))
+		if err := os.WriteFile(path, wav, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ix := NewRecordingIndexer(RecordingIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir, ScanEvery: 50 * time.Millisecond,
+			Settle: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		r := newRig(t, func(c *Config) { c.Recording = ix })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		r.waitConnected(t)
+		// a call in progress, recorded: its file must wait for its end
+		caller, _ := r.srv.StartCall("1001", "1002")
+		live := filepath.Join(dir, recordingFileName(1, caller))
+		if err := os.WriteFile(live, wav, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- ix.Run(ctx, r.a) }()
+		defer func() { cancel(); <-done }()
+		r.srv.Push(answered, empty)
+		list := func() []provisioning.Recording {
+			rs, _ := f.svc.Recordings(context.Background(), provisioning.AdminScope(), provisioning.RecordingFilter{TenantID: 1})
+			return rs
+		}
+		waitFor(t, 10*time.Second, "the recording deposited", func() bool { return len(list()) >= 1 })
+		got := list()
+		if len(got) != 1 {
+			t.Fatalf("recordings: %+v (the live call's file was taken, or the empty one listed)", got)
+		}
+		// Caller-Channel-Answered-Time: 1796615024242621
+		if x := got[0]; x.SwitchRef != uuid || x.DurationMS != 4730 || !x.StartedAt.Equal(time.UnixMicro(1796615024242621)) || x.Switch != "fs1" {
+			t.Errorf("recording: %+v", x)
+		}
+		waitFor(t, 5*time.Second, "the file removed", func() bool { _, err := os.Stat(path); return os.IsNotExist(err) })
+		time.Sleep(1500 * time.Millisecond) // scans past the settling time
+		if _, err := os.Stat(live); err != nil {
+			t.Fatalf("the scan took the file of a call in progress: %v", err)
+		}
+		r.srv.EndCall(caller)
+		waitFor(t, 5*time.Second, "the ended call's file deposited by the scan", func() bool { return len(list()) == 2 })
+	})
+}
