@@ -56,9 +56,9 @@ import (
 // recorded: empty while the call is not recorded.
 const recordingGuard = "sb_recording"
 
-// recordingRingback is the ring tone a pre-answered caller hears while
-// the destination rings (North American ring: 2 s on, 4 s off).
-const recordingRingback = "%(2000,4000,440,480)"
+// ringTone is the ring tone a pre-answered (or answered) caller hears
+// while the destination rings (North American ring: 2 s on, 4 s off).
+const ringTone = "%(2000,4000,440,480)"
 
 // recordingVars are record_session's own variables (read before the
 // channel's): mono, 8 kHz, started at answer, every length kept.
@@ -90,7 +90,7 @@ func recordActs(dir string, tenantID int64) []act {
 	file := path.Join(dir, recordingFileName(tenantID, "${uuid}"))
 	return []act{
 		{app: "set", data: recordingGuard + "=" + file},
-		{app: "set", data: "ringback=" + recordingRingback},
+		{app: "set", data: "ringback=" + ringTone},
 		{app: "record_session", data: file + " " + recordingVars},
 	}
 }

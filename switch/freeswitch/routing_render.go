@@ -354,10 +354,11 @@ func (r *renderer) number(n string, d provisioning.Destination) {
 func (r *renderer) extension(x *provisioning.Extension) {
 	key := label(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 	c := dest(key)
-	c.acts = []act{r.run(x.Destination)}
+	run := r.run(x.Destination)
 	if r.noWaiting(x) {
-		c.acts[0].data = label(x.Destination) + "w XML " + r.ctx
+		run.data = label(x.Destination) + "w XML " + r.ctx
 	}
+	c.acts = append(r.faxDetectActs(x), run)
 	if f := x.FollowMe; f != nil {
 		for _, s := range f.Steps {
 			var vars []string

@@ -204,6 +204,12 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	// only through its DID.
 	office := &provisioning.FaxBox{RoutingMeta: in, Number: "9300", Name: "office fax"}
 	must(svc.CreateFaxBox(ctx, sc, office))
+	// 102 listens for fax tones for 8 s (to the office fax)
+	_, err = svc.UpdateExtension(ctx, sc, waitless[0].ID, func(e *provisioning.Extension) error {
+		e.FaxDetect = &provisioning.FaxDetect{BoxID: office.ID, Seconds: 8}
+		return nil
+	})
+	must(err)
 	scanner := &provisioning.FaxBox{RoutingMeta: in, Name: "scanner"}
 	must(svc.CreateFaxBox(ctx, sc, scanner))
 	must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550199",
@@ -590,6 +596,8 @@ type simCall struct {
 	ringReady bool
 	// recorded are the files record_session was started on.
 	recorded []string
+	// faxDetect is the fax box label and time fax detection listens for.
+	faxDetect string
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -815,12 +823,20 @@ func (c *simCall) run(ctx string, a simAction) {
 		c.voicemail(data)
 	case "rxfax":
 		c.rxfax(data)
+	case "spandsp_start_fax_detect":
+		// <app> '<arg>' <timeout>: a transfer to a fax box's label
+		m := regexp.MustCompile(`^transfer '(sb-f[0-9]+) XML (sb-t[0-9]+)' ([0-9]+)$`).FindStringSubmatch(data)
+		if m == nil || c.vars["ringback"] != ringTone || c.vars["transfer_ringback"] != ringTone {
+			c.t.Errorf("spandsp_start_fax_detect %q (ringback %q, transfer_ringback %q)", data, c.vars["ringback"], c.vars["transfer_ringback"])
+			break
+		}
+		c.faxDetect = m[1] + " " + m[3] + "s"
 	case "record_session":
 		file, vars, _ := strings.Cut(data, " ")
 		if vars != recordingVars {
 			c.t.Errorf("record_session %q: want the variables %s", data, recordingVars)
 		}
-		if c.vars[recordingGuard] != file || c.vars["ringback"] != recordingRingback {
+		if c.vars[recordingGuard] != file || c.vars["ringback"] != ringTone {
 			c.t.Errorf("record_session %s with %s=%q, ringback %q", file, recordingGuard, c.vars[recordingGuard], c.vars["ringback"])
 		}
 		c.recorded = append(c.recorded, file)
@@ -1150,6 +1166,54 @@ func TestRoutingRenderRecording(t *testing.T) {
 			if !slices.Equal(got, []string{want}) {
 				t.Errorf("all, %s: recorded %v, want %s", c.name, got, want)
 			}
+		}
+	})
+}
+
+// TestRoutingRenderFaxDetect: a call to an extension that detects fax
+// (102: 8 s, to the office fax) is answered and listens for CNG with a
+// transfer to the box's label, then rings the phone as Trace says
+// (TestRoutingRenderMatchesTrace); others do not listen; without
+// fax_dir nothing listens (the box could not receive).
+func TestRoutingRenderFaxDetect(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, _, at := simFixture(t, db)
+		var office *provisioning.FaxBox
+		for _, b := range f.plan.Faxes {
+			if b.Number == "9300" {
+				office = b
+			}
+		}
+		detect := func(o renderOptions, num string) string {
+			dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "u1"}, caller: "+15146340001", at: at}
+			c.exec(RoutingContext(f.tenant.ID), num)
+			if !strings.Contains(c.out.String(), "ring ") {
+				t.Errorf("%s did not ring: %s", num, c.out.String())
+			}
+			return c.faxDetect
+		}
+		if got, want := detect(testRenderOptions, "102"), faxBoxLabel(office.ID)+" 8s"; got != want {
+			t.Errorf("102 detects %q, want %q", got, want)
+		}
+		if got := detect(testRenderOptions, "101"); got != "" {
+			t.Errorf("101 detects %q", got)
+		}
+		off := testRenderOptions
+		off.FaxDir = ""
+		if got := detect(off, "102"); got != "" {
+			t.Errorf("without fax_dir 102 detects %q", got)
+		}
+		// the detector's transfer target answers and receives
+		dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dp.call(t, RoutingContext(f.tenant.ID), faxBoxLabel(office.ID), "+15146340001", at); !strings.HasPrefix(got, "fax ") {
+			t.Errorf("the box's label: %q", got)
 		}
 	})
 }
