@@ -2,6 +2,7 @@ package freeswitch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -80,4 +81,87 @@ func TestLiveFax(t *testing.T) {
 	if _, pdf, err := r.svc.FaxPDF(ctx, sc, x.ID); err != nil || len(pdf) == 0 {
 		t.Errorf("PDF: %d bytes, %v", len(pdf), err)
 	}
+}
+
+// TestLiveFaxDetect (issue 14) on a real FreeSWITCH with mod_spandsp:
+// an extension that detects fax (10 s, to a fax box) rings a registered
+// phone. A fax sent with txfax (SWITCHBOARD_TEST_FREESWITCH_FAX) over a
+// SIP call to a DID of the extension is detected while the phone rings
+// (the phone's INVITE is cancelled) and arrives in the box with its 2
+// pages; a voice call (a carrier through a DID) to the same
+// extension rings the phone, which answers and takes the caller's BYE.
+func TestLiveFaxDetect(t *testing.T) {
+	node := requireLiveNode(t)
+	tif := os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX")
+	if tif == "" {
+		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX to a fax TIFF the node reads")
+	}
+	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
+		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
+	}
+	r := newLiveRig(t, node, withRouting(), withFax(t, t.TempDir()))
+	r.waitConnected(t)
+	external := profileAddress(t, node, "external")
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	tenant := r.tenantID(t)
+	in := provisioning.RoutingMeta{TenantID: tenant}
+	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
+	var results []string
+	t.Cleanup(func() {
+		for _, x := range results {
+			t.Logf("| %s |", x)
+		}
+	})
+	box := &provisioning.FaxBox{RoutingMeta: in, Name: "detected faxes"}
+	liveMust(t, r.svc.CreateFaxBox(ctx, sc, box))
+	phone := r.routingPhone(t, 71, "phone_ring.xml")
+	x := &provisioning.Extension{RoutingMeta: in, Number: "5" + stamp, Name: "fax or voice", Destination: phone.dest(),
+		FaxDetect: &provisioning.FaxDetect{BoxID: box.ID, Seconds: 10}}
+	liveMust(t, r.svc.CreateExtension(ctx, sc, x))
+
+	did := "+1555" + stamp + "71"
+	xd := provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}
+	liveMust(t, r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: tenant, Number: did, Destination: &xd}))
+
+	// a fax machine calls the DID over SIP (the node calls its own
+	// external profile): detected while the phone rings. Not over a
+	// loopback pair: txfax is SAF_NO_LOOPBACK, so mod_loopback bows out
+	// and moves it onto the real channel the other half bridges, here
+	// the ringing phone's (seen on fs-media: "BOWOUT Replacing loopback
+	// channel with real channel: sofia/internal/<phone>", then txfax on
+	// the phone's leg, T.30 result 49).
+	start := time.Now()
+	eslCommand(t, node, "bgapi originate {fax_enable_t38=false,absolute_codec_string=PCMU}sofia/external/"+did+"@"+external+" &txfax("+tif+")")
+	if err := phone.finished(30 * time.Second); err != nil {
+		t.Errorf("the phone was not rung then cancelled: %v", err)
+	}
+	rang := time.Since(start)
+	var got []provisioning.Fax
+	waitFor(t, 120*time.Second, "the fax deposited", func() bool {
+		got, _ = r.svc.Faxes(ctx, sc, provisioning.FaxFilter{BoxID: box.ID})
+		return len(got) == 1
+	})
+	f := got[0]
+	if f.Status != provisioning.FaxReceived || f.Pages != 2 {
+		t.Errorf("fax: %+v", f)
+	}
+	if _, pdf, err := r.svc.FaxPDF(ctx, sc, f.ID); err != nil || len(pdf) == 0 {
+		t.Errorf("PDF: %d bytes, %v", len(pdf), err)
+	}
+	results = append(results, fmt.Sprintf("txfax to the extension: the phone rang and was cancelled %v after the originate (CNG detected), fax %s with %d pages listed %v after it",
+		rang.Round(100*time.Millisecond), f.Status, f.Pages, time.Since(start).Round(100*time.Millisecond)))
+
+	// a voice call: the phone rings and answers
+	phone.restart(t, "phone_answer.xml")
+	call := startPhone(t, "carrier "+did, "carrier_call.xml", external, "-s", "carrier", "-key", "dest", did, "-d", "3000")
+	if err := phone.finished(30 * time.Second); err != nil {
+		t.Errorf("the phone did not answer the voice call and get its BYE: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	liveMust(t, call.result(cctx))
+	cancel()
+	if got, _ := r.svc.Faxes(ctx, sc, provisioning.FaxFilter{BoxID: box.ID}); len(got) != 1 {
+		t.Errorf("the voice call reached the fax box: %d faxes", len(got))
+	}
+	results = append(results, "voice call (carrier → DID → the extension): the phone rang, answered, and got the carrier's BYE; no fax")
 }
