@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,4 +165,41 @@ func TestLiveFaxDetect(t *testing.T) {
 		t.Errorf("the voice call reached the fax box: %d faxes", len(got))
 	}
 	results = append(results, "voice call (carrier → DID → the extension): the phone rang, answered, and got the carrier's BYE; no fax")
+}
+
+// TestLiveFaxFailed (issue 14): a caller that is no fax machine (a
+// loopback leg playing a tone for 6 s, then hanging up) calls a fax box:
+// rxfax fails before its first page, writes no TIFF, and the fax is
+// listed failed with the switch's reason, without a document.
+func TestLiveFaxFailed(t *testing.T) {
+	node := requireLiveNode(t)
+	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
+		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
+	}
+	if os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX") == "" {
+		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX (the fax tests' switch)")
+	}
+	dir := t.TempDir()
+	r := newLiveRig(t, node, withRouting(), withFax(t, dir))
+	r.waitConnected(t)
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	tenant := r.tenantID(t)
+	box := &provisioning.FaxBox{RoutingMeta: provisioning.RoutingMeta{TenantID: tenant},
+		Number: "6" + strconv.FormatInt(time.Now().UnixMilli()%100000, 10), Name: "live fax failed"}
+	liveMust(t, r.svc.CreateFaxBox(ctx, sc, box))
+	start := time.Now()
+	eslCommand(t, node, "bgapi originate {fax_enable_t38=false}loopback/"+box.Number+"/"+RoutingContext(tenant)+" &playback(tone_stream://%(6000,0,440))")
+	var got []provisioning.Fax
+	waitFor(t, 60*time.Second, "the failed fax listed", func() bool {
+		got, _ = r.svc.Faxes(ctx, sc, provisioning.FaxFilter{BoxID: box.ID})
+		return len(got) == 1
+	})
+	x := got[0]
+	t.Logf("| a tone instead of a fax: listed %s, %d pages, error %q, %v after the originate |", x.Status, x.Pages, x.Error, time.Since(start).Round(100*time.Millisecond))
+	if x.Status != provisioning.FaxFailed || x.Pages != 0 || x.Error == "" {
+		t.Errorf("fax: %+v", x)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("files left in fax_dir: %v", left)
+	}
 }
