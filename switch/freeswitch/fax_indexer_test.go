@@ -20,7 +20,7 @@ import (
 func rxfaxResultEvent(uuid, success, text, pages string, tenant, box int64) Event {
 	return NewEvent(map[string]string{
 		"variable_fax_filename": "/var/spool/freeswitch/fax/" + faxFileName(tenant, box, uuid),
-		"Event-Name": "CUSTOM", "Event-Subclass": faxEventResult,
+		"Event-Name":            "CUSTOM", "Event-Subclass": faxEventResult,
 		"Unique-ID": uuid, "Caller-Caller-ID-Number": "+15146340001",
 		"fax-success": success, "fax-result-code": "0", "fax-result-text": text,
 		"fax-document-transferred-pages": pages, "fax-document-total-pages": "2",
