@@ -19,12 +19,12 @@ import (
 // (the file rxfax was given, in the box's dir as the switch sees it).
 func rxfaxResultEvent(uuid, success, text, pages string, tenant, box int64) Event {
 	return NewEvent(map[string]string{
-		"variable_fax_filename": "/var/spool/freeswitch/fax/" + faxFileName(tenant, box, uuid),
-		"Event-Name":            "CUSTOM", "Event-Subclass": faxEventResult,
+		"Event-Name": "CUSTOM", "Event-Subclass": faxEventResult,
 		"Unique-ID": uuid, "Caller-Caller-ID-Number": "+15146340001",
 		"fax-success": success, "fax-result-code": "0", "fax-result-text": text,
 		"fax-document-transferred-pages": pages, "fax-document-total-pages": "2",
 		"fax-remote-station-id": "+1 514 634 0001", "fax-ecm-used": "on", "fax-t38-status": "off",
+		"variable_fax_filename": "/var/spool/freeswitch/fax/" + faxFileName(tenant, box, uuid),
 	}, nil)
 }
 
