@@ -17,13 +17,17 @@ import (
 // faxRelay is the live rig's Config.Fax: it hands the events to the
 // FaxIndexer withFax starts, none before.
 type faxRelay struct {
-	mu sync.Mutex
-	ix *FaxIndexer
+	mu   sync.Mutex
+	ix   *FaxIndexer
+	seen func(Event) // when set, called with each event (mu held)
 }
 
 func (f *faxRelay) FaxEvent(ev Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.seen != nil {
+		f.seen(ev)
+	}
 	if f.ix != nil {
 		f.ix.FaxEvent(ev)
 	}
@@ -201,5 +205,52 @@ func TestLiveFaxFailed(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Errorf("files left in fax_dir: %v", left)
+	}
+}
+
+// TestLiveFaxT38 (issue 14): a fax over T.38 to a DID of a fax box. The
+// node calls a DID on its own external profile (as a carrier would),
+// the sender asking for T.38 (fax_enable_t38_request): the box accepts
+// the re-INVITE (fax_enable_t38) and receives the 2 pages over UDPTL.
+func TestLiveFaxT38(t *testing.T) {
+	node := requireLiveNode(t)
+	tif := os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX")
+	if tif == "" {
+		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX to a fax TIFF the node reads")
+	}
+	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
+		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
+	}
+	r := newLiveRig(t, node, withRouting(), withFax(t, t.TempDir()))
+	r.waitConnected(t)
+	external := profileAddress(t, node, "external")
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	tenant := r.tenantID(t)
+	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
+	box := &provisioning.FaxBox{RoutingMeta: provisioning.RoutingMeta{TenantID: tenant}, Name: "t38 box"}
+	liveMust(t, r.svc.CreateFaxBox(ctx, sc, box))
+	did := "+1555" + stamp + "38"
+	liveMust(t, r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: tenant, Number: did, Destination: &provisioning.Destination{Kind: provisioning.DestFax, ID: box.ID}}))
+	var t38 []string
+	r.fax.mu.Lock()
+	r.fax.seen = func(ev Event) { t38 = append(t38, ev.Get("fax-t38-status")) }
+	r.fax.mu.Unlock()
+	start := time.Now()
+	eslCommand(t, node, "bgapi originate {fax_enable_t38=true,fax_enable_t38_request=true,absolute_codec_string=PCMU}sofia/external/"+did+"@"+external+" &txfax("+tif+")")
+	var got []provisioning.Fax
+	waitFor(t, 120*time.Second, "the fax deposited", func() bool {
+		got, _ = r.svc.Faxes(ctx, sc, provisioning.FaxFilter{BoxID: box.ID})
+		return len(got) == 1
+	})
+	x := got[0]
+	r.fax.mu.Lock()
+	status := strings.Join(t38, ",")
+	r.fax.mu.Unlock()
+	t.Logf("| T.38 to a fax DID: %s, %d pages, fax-t38-status %q, %v after the originate |", x.Status, x.Pages, status, time.Since(start).Round(100*time.Millisecond))
+	if x.Status != provisioning.FaxReceived || x.Pages != 2 {
+		t.Errorf("fax: %+v", x)
+	}
+	if status != "negotiated" { // mod_spandsp: "off" over audio
+		t.Errorf("fax-t38-status %q: the fax did not go over T.38", status)
 	}
 }
