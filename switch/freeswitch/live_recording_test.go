@@ -28,13 +28,14 @@ type recordingRelay struct {
 	mu   sync.Mutex
 	ix   *RecordingIndexer
 	seen []Event
+	drop bool // the events are lost (Switchboard away): only the scan finds the files
 }
 
 func (r *recordingRelay) RecordingEvent(ev Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen = append(r.seen, ev)
-	if r.ix != nil {
+	if r.ix != nil && !r.drop {
 		r.ix.RecordingEvent(ev)
 	}
 }
@@ -81,6 +82,8 @@ func withRecordings(t *testing.T, dir string, scan time.Duration) liveRigOption 
 //     listed, no file left.
 //   - A phone whose extension records calls an extension that records
 //     too: one recording (the caller's channel).
+//   - The same call with its RECORD_STOP lost: the scan (every 5 s here)
+//     finds the file once the channel is gone.
 func TestLiveRecording(t *testing.T) {
 	node := requireLiveNode(t)
 	dir := os.Getenv(liveRecordingsEnv)
@@ -263,5 +266,23 @@ func TestLiveRecording(t *testing.T) {
 		t.Errorf("the internal call: %d recordings, want 1: %+v", len(internal), internal)
 	} else {
 		results = append(results, fmt.Sprintf("phone whose extension records calls an extension that records: one recording, %d ms (the caller talks 3 s)", internal[0].DurationMS))
+	}
+
+	// 4. RECORD_STOP lost: the scan deposits the file
+	r.rec.mu.Lock()
+	r.rec.drop = true
+	r.rec.mu.Unlock()
+	callee.restart(t, "phone_answer.xml")
+	before := len(all())
+	c = startPhone(t, user+" calls "+xc.Number+" again", "phone_call.xml", node.SIP, "-s", user, "-au", user, "-ap", secret, "-key", "dest", xc.Number, "-d", "2000")
+	cctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	must(t, c.result(cctx))
+	cancel()
+	ended := c.endsAt
+	waitFor(t, 30*time.Second, "the scan's deposit", func() bool { return len(all()) == before+1 })
+	results = append(results, fmt.Sprintf("RECORD_STOP lost: deposited by the scan (every 5 s, file settled 2 s, uuid_exists false) %v after the BYE",
+		time.Since(ended).Round(100*time.Millisecond)))
+	if f := files(); len(f) != 0 {
+		t.Errorf("files left in recordings_dir: %v", f)
 	}
 }
