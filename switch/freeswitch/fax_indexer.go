@@ -65,7 +65,7 @@ type FaxIndexerConfig struct {
 type FaxIndexer struct {
 	cfg    FaxIndexerConfig
 	log    *slog.Logger
-	events chan Event
+	events indexQueue
 }
 
 // NewFaxIndexer returns an indexer; call Run.
@@ -75,38 +75,22 @@ func NewFaxIndexer(cfg FaxIndexerConfig) *FaxIndexer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &FaxIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: make(chan Event, 1000)}
+	return &FaxIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: newIndexQueue()}
 }
 
 // FaxEvent takes an event of the node (the Adapter hands it every
 // spandsp::rxfaxresult event); it never blocks: when the queue is full
 // the event is dropped and its file waits for the scan.
 func (ix *FaxIndexer) FaxEvent(ev Event) {
-	if ev.Subclass() != faxEventResult {
-		return
-	}
-	select {
-	case ix.events <- ev:
-	default:
+	if ev.Subclass() == faxEventResult {
+		ix.events.offer(ev)
 	}
 }
 
 // Run deposits faxes until ctx ends: a scan at once, then events and a
 // scan every ScanEvery.
 func (ix *FaxIndexer) Run(ctx context.Context) error {
-	t := time.NewTicker(ix.cfg.ScanEvery)
-	defer t.Stop()
-	ix.scan(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-ix.events:
-			ix.event(ctx, ev)
-		case <-t.C:
-			ix.scan(ctx)
-		}
-	}
+	return ix.events.run(ctx, ix.cfg.ScanEvery, func(ev Event) { ix.event(ctx, ev) }, func() { ix.scan(ctx) })
 }
 
 // event deposits the file of the call an rxfaxresult event names.

@@ -149,6 +149,20 @@ func TestAdapterFaxEvent(t *testing.T) {
 	}
 }
 
+// replayFax runs a FaxIndexer on dir for the fixture's Service, fed by
+// an adapter over the esltest fake, and pushes the recorded events.
+func replayFax(t *testing.T, f *routingFixture, dir string, events ...[]byte) {
+	t.Helper()
+	ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ix.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r := newRig(t, func(c *Config) { c.Fax = ix })
+	r.waitConnected(t)
+	r.srv.Push(events...)
+}
+
 // TestFaxIndexerRecorded replays the spandsp::rxfaxresult event and the
 // TIFF recorded on fs-media (FreeSWITCH 1.10.12, txfax of a 2-page test
 // chart over a loopback pair into rxfax, testdata/fax) through the
@@ -172,14 +186,7 @@ func TestFaxIndexerRecorded(t *testing.T) {
 		if err := os.WriteFile(path, tiff, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- ix.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		r := newRig(t, func(c *Config) { c.Fax = ix })
-		r.waitConnected(t)
-		r.srv.Push(raw)
+		replayFax(t, f, dir, raw)
 		var got []provisioning.Fax
 		waitFor(t, 10*time.Second, "the fax deposited", func() bool {
 			got, _ = f.svc.Faxes(context.Background(), provisioning.AdminScope(), provisioning.FaxFilter{BoxID: box.ID})
@@ -213,14 +220,7 @@ func TestFaxIndexerRecordedFailure(t *testing.T) {
 		box := f.plan.Faxes[0]
 		// the recorded box was tenant 1's box 1: the fixture's instead
 		ev := bytes.ReplaceAll(raw, []byte("/t1-b1-"), fmt.Appendf(nil, "/t%d-b%d-", f.tenant.ID, box.ID))
-		ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: t.TempDir()})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- ix.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		r := newRig(t, func(c *Config) { c.Fax = ix })
-		r.waitConnected(t)
-		r.srv.Push(ev)
+		replayFax(t, f, t.TempDir(), ev)
 		var got []provisioning.Fax
 		waitFor(t, 10*time.Second, "the failed fax listed", func() bool {
 			got, _ = f.svc.Faxes(context.Background(), provisioning.AdminScope(), provisioning.FaxFilter{BoxID: box.ID})

@@ -49,12 +49,11 @@ func withFax(t *testing.T, dir string) liveRigOption {
 	}
 }
 
-// TestLiveFax (issue 14) on a real FreeSWITCH with mod_spandsp: txfax of
-// a 2-page TIFF (SWITCHBOARD_TEST_FREESWITCH_FAX, e.g.
-// /opt/fs-media/fax/send-2p.tif, a file the node reads) into a fax box's
-// number over a loopback pair; the box's rxfax writes into fax_dir, the
-// rxfaxresult event deposits it: listed received with 2 pages and a PDF.
-func TestLiveFax(t *testing.T) {
+// liveFaxRig skips unless the live node and a fax TIFF it reads
+// (SWITCHBOARD_TEST_FREESWITCH_FAX) are given and mod_spandsp is loaded,
+// then starts a rig with routing and fax boxes receiving into dir.
+func liveFaxRig(t *testing.T, dir string) (liveNode, string, *liveRig) {
+	t.Helper()
 	node := requireLiveNode(t)
 	tif := os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX")
 	if tif == "" {
@@ -63,8 +62,18 @@ func TestLiveFax(t *testing.T) {
 	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
 		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
 	}
-	r := newLiveRig(t, node, withRouting(), withFax(t, t.TempDir()))
+	r := newLiveRig(t, node, withRouting(), withFax(t, dir))
 	r.waitConnected(t)
+	return node, tif, r
+}
+
+// TestLiveFax (issue 14) on a real FreeSWITCH with mod_spandsp: txfax of
+// a 2-page TIFF (SWITCHBOARD_TEST_FREESWITCH_FAX, e.g.
+// /opt/fs-media/fax/send-2p.tif, a file the node reads) into a fax box's
+// number over a loopback pair; the box's rxfax writes into fax_dir, the
+// rxfaxresult event deposits it: listed received with 2 pages and a PDF.
+func TestLiveFax(t *testing.T) {
+	node, tif, r := liveFaxRig(t, t.TempDir())
 	ctx, sc := context.Background(), provisioning.AdminScope()
 	tenant := r.tenantID(t)
 	box := &provisioning.FaxBox{RoutingMeta: provisioning.RoutingMeta{TenantID: tenant},
@@ -96,16 +105,7 @@ func TestLiveFax(t *testing.T) {
 // pages; a voice call (a carrier through a DID) to the same
 // extension rings the phone, which answers and takes the caller's BYE.
 func TestLiveFaxDetect(t *testing.T) {
-	node := requireLiveNode(t)
-	tif := os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX")
-	if tif == "" {
-		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX to a fax TIFF the node reads")
-	}
-	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
-		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
-	}
-	r := newLiveRig(t, node, withRouting(), withFax(t, t.TempDir()))
-	r.waitConnected(t)
+	node, tif, r := liveFaxRig(t, t.TempDir())
 	external := profileAddress(t, node, "external")
 	ctx, sc := context.Background(), provisioning.AdminScope()
 	tenant := r.tenantID(t)
@@ -176,16 +176,8 @@ func TestLiveFaxDetect(t *testing.T) {
 // rxfax fails before its first page, writes no TIFF, and the fax is
 // listed failed with the switch's reason, without a document.
 func TestLiveFaxFailed(t *testing.T) {
-	node := requireLiveNode(t)
-	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
-		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
-	}
-	if os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX") == "" {
-		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX (the fax tests' switch)")
-	}
 	dir := t.TempDir()
-	r := newLiveRig(t, node, withRouting(), withFax(t, dir))
-	r.waitConnected(t)
+	node, _, r := liveFaxRig(t, dir)
 	ctx, sc := context.Background(), provisioning.AdminScope()
 	tenant := r.tenantID(t)
 	box := &provisioning.FaxBox{RoutingMeta: provisioning.RoutingMeta{TenantID: tenant},
@@ -213,16 +205,7 @@ func TestLiveFaxFailed(t *testing.T) {
 // the sender asking for T.38 (fax_enable_t38_request): the box accepts
 // the re-INVITE (fax_enable_t38) and receives the 2 pages over UDPTL.
 func TestLiveFaxT38(t *testing.T) {
-	node := requireLiveNode(t)
-	tif := os.Getenv("SWITCHBOARD_TEST_FREESWITCH_FAX")
-	if tif == "" {
-		t.Skip("set SWITCHBOARD_TEST_FREESWITCH_FAX to a fax TIFF the node reads")
-	}
-	if ans := eslCommand(t, node, "api module_exists mod_spandsp"); !strings.Contains(ans, "true") {
-		t.Skipf("mod_spandsp is not loaded on the node: %q", ans)
-	}
-	r := newLiveRig(t, node, withRouting(), withFax(t, t.TempDir()))
-	r.waitConnected(t)
+	node, tif, r := liveFaxRig(t, t.TempDir())
 	external := profileAddress(t, node, "external")
 	ctx, sc := context.Background(), provisioning.AdminScope()
 	tenant := r.tenantID(t)

@@ -69,7 +69,7 @@ type RecordingIndexerConfig struct {
 type RecordingIndexer struct {
 	cfg    RecordingIndexerConfig
 	log    *slog.Logger
-	events chan Event
+	events indexQueue
 }
 
 // NewRecordingIndexer returns an indexer; call Run.
@@ -79,19 +79,15 @@ func NewRecordingIndexer(cfg RecordingIndexerConfig) *RecordingIndexer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &RecordingIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: make(chan Event, 1000)}
+	return &RecordingIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: newIndexQueue()}
 }
 
 // RecordingEvent takes an event of the node (the Adapter hands it every
 // RECORD_STOP); it never blocks: when the queue is full the event is
 // dropped and its file waits for the scan.
 func (ix *RecordingIndexer) RecordingEvent(ev Event) {
-	if ev.Name() != recordStopEvent {
-		return
-	}
-	select {
-	case ix.events <- ev:
-	default:
+	if ev.Name() == recordStopEvent {
+		ix.events.offer(ev)
 	}
 }
 
@@ -99,19 +95,7 @@ func (ix *RecordingIndexer) RecordingEvent(ev Event) {
 // and a scan every ScanEvery. api asks the node whether a channel is
 // up (the Adapter).
 func (ix *RecordingIndexer) Run(ctx context.Context, api Commander) error {
-	t := time.NewTicker(ix.cfg.ScanEvery)
-	defer t.Stop()
-	ix.scan(ctx, api)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-ix.events:
-			ix.event(ctx, ev)
-		case <-t.C:
-			ix.scan(ctx, api)
-		}
-	}
+	return ix.events.run(ctx, ix.cfg.ScanEvery, func(ev Event) { ix.event(ctx, ev) }, func() { ix.scan(ctx, api) })
 }
 
 // event deposits the file a RECORD_STOP names, if it is one of ours.

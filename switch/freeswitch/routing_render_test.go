@@ -306,20 +306,7 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		for _, d := range f.plan.DIDs {
 			entries = append(entries, entry{"DID " + d.Number, *d.Destination, "public", d.Number})
 		}
-		// The DIDs' extensions, as the DID fallback file writes them.
-		var dids xmlBuilder
-		dids.open(0, "include")
-		dids.open(1, "context", "name", "public")
-		for _, d := range f.plan.DIDs {
-			dids.raw(didFallbackTransfer(d, testRenderOptions.RecordingsDir))
-		}
-		dids.close(1, "context")
-		dids.close(0, "include")
-		pub, err := parseDialplan([]byte(dids.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dp.contexts["public"] = pub.contexts["public"]
+		dp.addDIDs(t, f.plan, testRenderOptions.RecordingsDir)
 		for _, e := range entries {
 			for _, at := range times {
 				for _, caller := range callers {
@@ -577,6 +564,25 @@ func parseDialplan(doc []byte) (*simDialplan, error) {
 		dp.contexts[c.Name] = c.Exts
 	}
 	return dp, nil
+}
+
+// addDIDs adds the public context with p's DIDs, as the DID fallback
+// file writes them.
+func (dp *simDialplan) addDIDs(t *testing.T, p *provisioning.Plan, recDir string) {
+	t.Helper()
+	var dids xmlBuilder
+	dids.open(0, "include")
+	dids.open(1, "context", "name", "public")
+	for _, d := range p.DIDs {
+		dids.raw(didFallbackTransfer(d, recDir))
+	}
+	dids.close(1, "context")
+	dids.close(0, "include")
+	pub, err := parseDialplan([]byte(dids.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp.contexts["public"] = pub.contexts["public"]
 }
 
 // simCall is one call's channel.
@@ -1098,19 +1104,7 @@ func TestRoutingRenderRecording(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var dids xmlBuilder
-			dids.open(0, "include")
-			dids.open(1, "context", "name", "public")
-			for _, d := range p.DIDs {
-				dids.raw(didFallbackTransfer(d, o.RecordingsDir))
-			}
-			dids.close(1, "context")
-			dids.close(0, "include")
-			pub, err := parseDialplan([]byte(dids.String()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			dp.contexts["public"] = pub.contexts["public"]
+			dp.addDIDs(t, p, o.RecordingsDir)
 			sc := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "0a1b2c3d-0000-4000-8000-000000000001"}, caller: "+15146340001", at: at}
 			if c.user != "" {
 				sc.vars["user_name"], sc.vars["domain_name"], sc.caller = c.user, "acme.example", c.user
