@@ -130,8 +130,8 @@ func TestLiveRecording(t *testing.T) {
 
 	// 1. a DID that records, answered after 3 s of ringing, 5 s of speech
 	// the phone answers in the carrier's codec (PCMA, the pcap's): sipp's
-	// SDP is fixed, and FreeSWITCH offers the b-leg only the a-leg's
-	// codec (originator_codec)
+	// SDP is fixed, and FreeSWITCH offers the b-leg only the caller's
+	// codec (originator_codec), so a PCMU answer is refused (488)
 	answer, err := os.ReadFile(filepath.Join("testdata", "sipp", "phone_answer_after.xml"))
 	must(t, err)
 	answerPCMA := filepath.Join(t.TempDir(), "phone_answer_pcma.xml")
