@@ -22,6 +22,7 @@ type Filter struct {
 	Gateway      string
 	Direction    Direction
 	MinBillsec   int
+	ID           int64 // one CDR by its id (0: any)
 	Before       *Cursor
 	Limit        int // default 100, at most 1000
 }

@@ -73,10 +73,11 @@ func (s *Service) recordingStore() (RecordingStore, error) {
 // the tenant's policy nor WithRecordingRetention says.
 const DefaultRecordingRetention = 90 * 24 * time.Hour
 
-// MaxRecordingBytes bounds a recording a switch hands over: 1 GiB is 18
-// hours of 8 kHz 16-bit mono, and PostgreSQL refuses a value past it
-// (SQLite at 2 GiB).
-const MaxRecordingBytes = 1 << 30
+// MaxRecordingBytes bounds a recording a switch hands over: SQLite keeps
+// no value past 1,000,000,000 bytes (PostgreSQL 1 GiB); 900 MiB is 16
+// hours of 8 kHz 16-bit mono, far past any call a policy records. A
+// larger file is refused with ErrInvalid (the adapter sets it aside).
+const MaxRecordingBytes = 900 << 20
 
 // WithRecordingRetention sets how long recordings are kept when the
 // tenant's recording policy does not say (DefaultRecordingRetention).

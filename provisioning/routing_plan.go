@@ -319,7 +319,10 @@ type Step struct {
 	// Do is ring, dial_out, menu, voicemail (a message is left in box
 	// Targets[0], at most Secs long, after greeting Sound, 0 for the
 	// switch's own), voicemail_main (the listening menu), fax (received
-	// into box Targets[0]), hangup or busy.
+	// into box Targets[0]), fax_detect (the call is answered and listened
+	// to for Secs while what follows rings: fax tones send it to box
+	// Targets[0]), record (recording starts, because of Targets[0]),
+	// hangup or busy.
 	Do string
 	// Ring: the phones (user@domain) or external numbers rung together,
 	// and for how long (0: until the caller gives up).
@@ -369,12 +372,32 @@ func (p *Plan) TraceInput(d Destination, at time.Time, callerID string, input []
 	return t.steps
 }
 
+// TraceDID is TraceInput for a call in on did: it starts with a record
+// step when the DID (or the tenant's policy) records its calls, and an
+// unrouted DID hangs up.
+func (p *Plan) TraceDID(did DID, at time.Time, callerID string, input []string) []Step {
+	t := tracer{p: p, at: at, caller: callerID, input: input}
+	if p.RecordsDID(did) {
+		t.recording = true
+		t.add(Step{Do: "record", Targets: []string{"did " + did.Number}}, nil)
+	}
+	d := Destination{Kind: DestHangup}
+	if did.Destination != nil {
+		d = *did.Destination
+	}
+	t.walk(d, nil, 0)
+	return t.steps
+}
+
 type tracer struct {
 	p      *Plan
 	at     time.Time
 	caller string
 	input  []string
 	steps  []Step
+	// recording: the call is already recorded (once per call, as the
+	// switches do).
+	recording bool
 }
 
 func (t *tracer) add(s Step, via []string) { s.Via = slices.Clone(via); t.steps = append(t.steps, s) }
@@ -395,6 +418,17 @@ func (t *tracer) walk(d Destination, via []string, depth int) {
 			return
 		}
 		via = append(via, x.label())
+		if !t.recording && t.p.RecordsExtension(x) {
+			t.recording = true
+			t.add(Step{Do: "record", Targets: []string{x.label()}}, via)
+		}
+		if f := x.FaxDetect; f != nil {
+			box := "fax box"
+			if b := t.p.Fax(f.BoxID); b != nil {
+				box = b.label()
+			}
+			t.add(Step{Do: "fax_detect", Targets: []string{box}, Secs: f.DetectSecs()}, via)
+		}
 		if x.Destination.Kind == DestAccount && !x.Waiting() {
 			t.accountRing(x.Destination.ID, via, depth+1, true)
 		} else {

@@ -144,6 +144,9 @@ func (s *Store) conditions(f cdr.Filter) ([]string, []any) {
 	if f.Before != nil {
 		add("(end_time, id) < (?, ?)", s.timeArg(f.Before.End, false), f.Before.ID)
 	}
+	if f.ID != 0 {
+		add("id = ?", f.ID)
+	}
 	if f.Domain != "" {
 		add("domain = ?", f.Domain)
 	}

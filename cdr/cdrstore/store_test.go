@@ -648,3 +648,41 @@ func TestRawCeiling(t *testing.T) {
 		}
 	})
 }
+
+// TestQueryByID: the API reads one CDR by its id (to list its recordings),
+// inside the caller's scope like every other read.
+func TestQueryByID(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		one, two := int64(1), int64(2)
+		a, b := leg("pbx1", "a", "a.example", base), leg("pbx1", "b", "b.example", base.Add(time.Second))
+		a.TenantID, b.TenantID = &one, &two
+		mustInsert(t, s, []cdr.Record{a, b})
+		all, _, err := s.Query(ctx, cdr.Filter{})
+		if err != nil || len(all) != 2 {
+			t.Fatalf("%d CDRs, %v", len(all), err)
+		}
+		target := all[0] // b, newest first
+		for _, tt := range []struct {
+			name string
+			f    cdr.Filter
+			want []string
+		}{
+			{"by id", cdr.Filter{ID: target.ID}, []string{target.CallID}},
+			{"by id in its owner's scope", cdr.Filter{ID: target.ID, Tenants: []int64{*target.TenantID}}, []string{target.CallID}},
+			{"by id outside the scope", cdr.Filter{ID: target.ID, Tenants: []int64{3}}, []string{}},
+			{"unknown id", cdr.Filter{ID: target.ID + 100}, []string{}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				got, _, err := s.Query(ctx, tt.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(callIDs(got), tt.want) {
+					t.Errorf("got %v, want %v", callIDs(got), tt.want)
+				}
+			})
+		}
+	})
+}

@@ -26,6 +26,8 @@ type Config struct {
 	SIP      SIPConfig      `yaml:"sip"`
 	Log      LogConfig      `yaml:"log"`
 	SMTP     SMTPConfig     `yaml:"smtp"`
+	// Recordings: how long call recordings are kept.
+	Recordings RecordingsConfig `yaml:"recordings"`
 	// Switches are the switch nodes Switchboard manages. They are set in
 	// the file only: a list does not fit environment variables or flags.
 	Switches switchList `yaml:"switches"`
@@ -62,6 +64,15 @@ type CDRConfig struct {
 	BatchSize int    `yaml:"batch_size"`
 	QueueSize int    `yaml:"queue_size"`
 	// Retention is how long CDRs are kept; 0 keeps them forever.
+	Retention Days `yaml:"retention"`
+}
+
+// RecordingsConfig tunes call recording. Which calls are recorded is
+// provisioning (DIDs, extensions, a tenant's recording policy); where the
+// switch writes them is each node's recordings_dir.
+type RecordingsConfig struct {
+	// Retention is how long a recording is kept when its tenant's policy
+	// does not say (at least a day).
 	Retention Days `yaml:"retention"`
 }
 
@@ -153,12 +164,13 @@ type LogConfig struct {
 // switch.
 func DefaultConfig() Config {
 	return Config{
-		Database: DatabaseConfig{DSN: "sqlite:./data/switchboard.db"},
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
-		DCP:      DCPConfig{Mount: "/dcp/"},
-		CDR:      CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, QueueSize: 100000},
-		SIP:      SIPConfig{Interval: 30 * time.Second, Timeout: 5 * time.Second, Misses: 3, LagThreshold: time.Second},
-		Log:      LogConfig{Level: "info", Format: "text"},
+		Database:   DatabaseConfig{DSN: "sqlite:./data/switchboard.db"},
+		HTTP:       HTTPConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 15 * time.Second, MaxBodyBytes: 1 << 20},
+		DCP:        DCPConfig{Mount: "/dcp/"},
+		CDR:        CDRConfig{SpoolDir: "./data/spool", BatchSize: 5000, QueueSize: 100000},
+		Recordings: RecordingsConfig{Retention: Days(provisioning.DefaultRecordingRetention)},
+		SIP:        SIPConfig{Interval: 30 * time.Second, Timeout: 5 * time.Second, Misses: 3, LagThreshold: time.Second},
+		Log:        LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -206,6 +218,9 @@ func (c Config) Validate() error {
 	}
 	if r := time.Duration(c.CDR.Retention); r != 0 && r < 24*time.Hour {
 		return &ConfigError{Key: "cdr.retention", Reason: "must be 0 (forever) or at least 1d"}
+	}
+	if time.Duration(c.Recordings.Retention) < 24*time.Hour {
+		return &ConfigError{Key: "recordings.retention", Reason: "must be at least 1d"}
 	}
 	if err := c.SIP.validate(); err != nil {
 		return err

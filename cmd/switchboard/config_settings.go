@@ -157,4 +157,11 @@ var settings = []setting{
 	{key: "smtp.tls", help: "opportunistic (STARTTLS when offered), required or none",
 		set: func(c *Config, v string) error { c.SMTP.TLS = v; return nil },
 		get: func(c *Config) string { return c.SMTP.TLS }},
+	{key: "recordings.retention", help: "how long call recordings are kept when the tenant's recording policy does not say, like 90d",
+		set: func(c *Config, v string) error {
+			d, err := parseDays(v)
+			c.Recordings.Retention = Days(d)
+			return err
+		},
+		get: func(c *Config) string { return formatDays(time.Duration(c.Recordings.Retention)) }},
 }

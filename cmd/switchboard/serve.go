@@ -109,6 +109,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	core.run("cdr maintenance", func(ctx context.Context) error {
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
+	core.run("recording retention", func(ctx context.Context) error { return svc.RunRecordingRetention(ctx, time.Hour) })
 	if cfg.SMTP.Addr != "" {
 		smtp := smtpmail.New(cfg.SMTP.client())
 		vm, fx := notify.NewVoicemailMailer(svc, smtp, log), notify.NewFaxMailer(svc, smtp, log)
@@ -180,7 +181,8 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 		return nil, err
 	}
 	c.provStore = sqlstore.New(db)
-	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log))
+	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log),
+		provisioning.WithRecordingRetention(time.Duration(cfg.Recordings.Retention)))
 	c.cdrStore = cdrstore.NewStore(db)
 	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
 		QueueSize:  cfg.CDR.QueueSize,

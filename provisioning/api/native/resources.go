@@ -377,6 +377,9 @@ func listOp(schema string) string {
 	if strings.HasSuffix(schema, "x") || strings.HasSuffix(schema, "s") {
 		return "list" + schema + "es"
 	}
+	if stem, ok := strings.CutSuffix(schema, "y"); ok {
+		return "list" + stem + "ies" // RecordingPolicy: listRecordingPolicies
+	}
 	return "list" + schema + "s"
 }
 

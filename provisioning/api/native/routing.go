@@ -305,6 +305,9 @@ func (s *server) routingRoutes() []*route {
 	out = append(out, routingResource[provisioning.FaxBox, faxBoxIn](s, "fax-boxes", "FaxBox",
 		[]string{"tenant_id", "name"}, func(x *provisioning.FaxBox) int64 { return x.ID },
 		svc.CreateFaxBox, svc.FaxBox, svc.UpdateFaxBox, svc.DeleteFaxBox, svc.FaxBoxes)...)
+	out = append(out, routingResource[provisioning.RecordingPolicy, recordingPolicyIn](s, "recording-policies", "RecordingPolicy",
+		[]string{"tenant_id"}, func(x *provisioning.RecordingPolicy) int64 { return x.ID },
+		svc.CreateRecordingPolicy, svc.RecordingPolicy, svc.UpdateRecordingPolicy, svc.DeleteRecordingPolicy, svc.RecordingPolicies)...)
 	out = append(out, s.traceRoute())
 	return out
 }
@@ -374,13 +377,19 @@ func (s *server) traceRoute() *route {
 			if err != nil {
 				return err
 			}
-			d, entry := routingEntry(p, number)
+			d, did, entry := routingEntry(p, number)
 			out := traceOut{TenantID: id, Number: number, At: at, CallerID: c.str("caller_id"), Entry: entry, Steps: []traceStep{}}
 			var input []string
 			if v := c.str("input"); v != "" {
 				input = strings.Split(v, ",")
 			}
-			for _, st := range p.TraceInput(d, at, out.CallerID, input) {
+			var steps []provisioning.Step
+			if did != nil {
+				steps = p.TraceDID(*did, at, out.CallerID, input)
+			} else {
+				steps = p.TraceInput(d, at, out.CallerID, input)
+			}
+			for _, st := range steps {
 				out.Steps = append(out.Steps, traceStep{Do: st.Do, Targets: nonNil(st.Targets), Seconds: st.Secs, Via: nonNil(st.Via),
 					OnBusy: st.OnBusy, OnUnreachable: st.OnUnreachable, Gateways: nonNil(st.Gateways), Blocked: st.Blocked,
 					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy), SoundID: st.Sound, Plays: st.Plays, Options: st.Options})
@@ -392,19 +401,19 @@ func (s *server) traceRoute() *route {
 
 // routingEntry is where a call to number enters the plan: a DID, a
 // number of the plan, or an external number.
-func routingEntry(p *provisioning.Plan, number string) (provisioning.Destination, string) {
-	for _, d := range p.DIDs {
+func routingEntry(p *provisioning.Plan, number string) (provisioning.Destination, *provisioning.DID, string) {
+	for i, d := range p.DIDs {
 		if d.Number == number {
 			if d.Destination == nil {
-				return provisioning.Destination{Kind: provisioning.DestHangup}, "did (unrouted)"
+				return provisioning.Destination{Kind: provisioning.DestHangup}, &p.DIDs[i], "did (unrouted)"
 			}
-			return *d.Destination, "did"
+			return *d.Destination, &p.DIDs[i], "did"
 		}
 	}
 	if d, ok := p.Number(number); ok {
-		return d, "plan"
+		return d, nil, "plan"
 	}
-	return provisioning.Destination{Kind: provisioning.DestExternal, Number: number}, "external"
+	return provisioning.Destination{Kind: provisioning.DestExternal, Number: number}, nil, "external"
 }
 
 func nonNil(s []string) []string {
