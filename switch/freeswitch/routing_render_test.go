@@ -303,14 +303,20 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
 		}
+		dids := map[string]provisioning.DID{}
 		for _, d := range f.plan.DIDs {
 			entries = append(entries, entry{"DID " + d.Number, *d.Destination, "public", d.Number})
+			dids[d.Number] = d
 		}
 		dp.addDIDs(t, f.plan, testRenderOptions.RecordingsDir)
 		for _, e := range entries {
 			for _, at := range times {
 				for _, caller := range callers {
-					want := traceLines(f.plan, f.plan.Trace(e.d, at, caller))
+					steps := f.plan.Trace(e.d, at, caller)
+					if d, ok := dids[e.num]; ok && e.ctx == "public" {
+						steps = f.plan.TraceDID(d, at, caller, nil) // a record step when the DID records
+					}
+					want := traceLines(f.plan, steps)
 					if e.num == "4420" {
 						want = "else default\n" // a number the plan does not route: the phones' own context
 					}
@@ -401,8 +407,8 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 		}{
 			// its busy forward: bob's box, after its busy greeting
 			{"103", []string{"203@acme.example"}, fmt.Sprintf("phone busy\nvoicemail 9100 60s s%d\n", *f.bobBox.BusyGreetingID)},
-			{"102", []string{"202@acme.example"}, "phone busy\nrefuse\n"},                // its busy forward: hang up
-			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")}, // other phones: it rings
+			{"102", []string{"202@acme.example"}, strings.SplitN(trace("102"), "\n", 2)[0] + "\nphone busy\nrefuse\n"}, // fax detection, then its busy forward: hang up
+			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")},                               // other phones: it rings
 			{"103", nil, trace("103")},
 			{"101", []string{"202@acme.example"}, trace("101")}, // call waiting on: it rings
 			{"504", []string{"2201@acme.example"}, trace("504")},
@@ -505,6 +511,14 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 		case "menu":
 			keys := slices.Sorted(maps.Keys(s.Options))
 			fmt.Fprintf(&b, "menu s%d %ds×%d %s\n", s.Sound, s.Secs, s.Plays, strings.Join(keys, ","))
+		case "record":
+			b.WriteString("record\n")
+		case "fax_detect":
+			for _, f := range p.Faxes {
+				if n := strings.TrimPrefix(s.Targets[0], "fax "); f.Number == n || f.Number == "" && f.Name == n {
+					fmt.Fprintf(&b, "fax_detect %s %ds\n", faxBoxLabel(f.ID), s.Secs)
+				}
+			}
 		}
 	}
 	return b.String()
@@ -837,6 +851,7 @@ func (c *simCall) run(ctx string, a simAction) {
 			break
 		}
 		c.faxDetect = m[1] + " " + m[3] + "s"
+		fmt.Fprintf(&c.out, "fax_detect %s\n", c.faxDetect)
 	case "record_session":
 		file, vars, _ := strings.Cut(data, " ")
 		if vars != recordingVars {
@@ -846,6 +861,7 @@ func (c *simCall) run(ctx string, a simAction) {
 			c.t.Errorf("record_session %s with %s=%q, ringback %q", file, recordingGuard, c.vars[recordingGuard], c.vars["ringback"])
 		}
 		c.recorded = append(c.recorded, file)
+		c.out.WriteString("record\n")
 		if len(c.recorded) > 1 {
 			c.t.Errorf("the call is recorded twice: %v", c.recorded)
 		}
