@@ -84,6 +84,8 @@ func withRecordings(t *testing.T, dir string, scan time.Duration) liveRigOption 
 //     too: one recording (the caller's channel).
 //   - The same call with its RECORD_STOP lost: the scan (every 5 s here)
 //     finds the file once the channel is gone.
+//   - The tenant's policy records all: a phone no flag names calls a
+//     hunt group: recorded once.
 func TestLiveRecording(t *testing.T) {
 	node := requireLiveNode(t)
 	dir := os.Getenv(liveRecordingsEnv)
@@ -285,4 +287,27 @@ func TestLiveRecording(t *testing.T) {
 	if f := files(); len(f) != 0 {
 		t.Errorf("files left in recordings_dir: %v", f)
 	}
+
+	// 5. the policy records all: a phone's call to a hunt group
+	r.rec.mu.Lock()
+	r.rec.drop = false
+	r.rec.mu.Unlock()
+	callee.restart(t, "phone_answer.xml")
+	must(t, r.svc.CreateRecordingPolicy(ctx, sc, &provisioning.RecordingPolicy{RoutingMeta: in, All: true}))
+	h := &provisioning.HuntGroup{RoutingMeta: in, Number: "4" + stamp, Name: "all", Strategy: provisioning.HuntRingAll,
+		Members: []provisioning.HuntMember{{Destination: callee.dest()}}}
+	must(t, r.svc.CreateHuntGroup(ctx, sc, h))
+	plain := liveUser(t, 85)
+	_, plainSecret := r.account(t, plain)
+	before = len(all())
+	c = startPhone(t, plain+" calls "+h.Number, "phone_call.xml", node.SIP, "-s", plain, "-au", plain, "-ap", plainSecret, "-key", "dest", h.Number, "-d", "2000")
+	cctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	must(t, c.result(cctx))
+	cancel()
+	waitFor(t, 20*time.Second, "the recording of the group's call", func() bool { return len(all()) == before+1 })
+	time.Sleep(2 * time.Second)
+	if n := len(all()); n != before+1 {
+		t.Errorf("policy all, a call to a hunt group: %d recordings, want 1", n-before)
+	}
+	results = append(results, "policy all: a phone no flag names calls a hunt group: one recording")
 }
