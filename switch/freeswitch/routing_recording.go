@@ -39,7 +39,8 @@ package freeswitch
 // outbound routes, whichever the call enters by. Fax boxes are never
 // recorded. A member of a hunt group is rung directly (user/), not
 // through its extension's label: its own Record flag does not record
-// the group's calls (the group's DID or the policy does).
+// the group's calls (the group's DID or the policy does), as in
+// Plan.Trace, where a member is a ring target.
 //
 // The RecordingIndexer (recording_indexer.go) deposits each file once it
 // is complete.
