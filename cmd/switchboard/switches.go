@@ -163,10 +163,18 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		faxIx = freeswitch.NewFaxIndexer(freeswitch.FaxIndexerConfig{Node: sw.Name, Service: svc, Dir: fsw.FaxDir, Logger: log})
 		faxListener = faxIx
 	}
+	// record_session's recorded calls in recordings_dir, deposited on
+	// RECORD_STOP (and by a scan for those whose channel went unseen).
+	var recListener freeswitch.RecordingListener
+	var recIx *freeswitch.RecordingIndexer
+	if fsw.RecordingsDir != "" {
+		recIx = freeswitch.NewRecordingIndexer(freeswitch.RecordingIndexerConfig{Node: sw.Name, Service: svc, Dir: fsw.RecordingsDir, Logger: log})
+		recListener = recIx
+	}
 	adapter, err := freeswitch.New(freeswitch.Config{
 		Name: sw.Name, Addr: fsw.ESL, Password: fsw.Password, Domain: sw.Domain, Profiles: fsw.Profiles,
 		IsGateway: gateways.has, GatewayProfile: fsw.GatewayProfile, ReconcileEvery: sw.ReconcileInterval, UserContext: fsw.UserContext, Logger: base,
-		Registerer: reg, Voicemail: vm, Fax: faxListener,
+		Registerer: reg, Voicemail: vm, Fax: faxListener, Recording: recListener,
 	})
 	if err != nil {
 		return nil, err
@@ -182,7 +190,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	prefix := "/freeswitch/" + sw.Name
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
-		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir,
+		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir, RecordingsDir: fsw.RecordingsDir,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
@@ -192,8 +200,8 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		fb := freeswitch.NewDIDFallback(freeswitch.DIDFallbackConfig{
 			Node: sw.Name, Dir: fsw.DialplanFallbackDir, Commander: adapter,
 			Routes:       func(ctx context.Context) ([]provisioning.DIDRoute, error) { return svc.DIDRoutes(ctx, "") },
-			Destinations: freeswitch.ServiceDIDDestinations(svc),
-			Keeper:       genfile.Config{Logger: log},
+			Destinations: freeswitch.ServiceDIDDestinations(svc), RecordingsDir: fsw.RecordingsDir,
+			Keeper: genfile.Config{Logger: log},
 		})
 		svc.AddSink(fb)
 		run(sw.Name+" DID fallback", fb.Run)
@@ -203,7 +211,8 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		// it, for when Switchboard is down.
 		rf := freeswitch.NewRoutingFallback(freeswitch.RoutingFallbackConfig{
 			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter,
-			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir, Keeper: genfile.Config{Logger: log},
+			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir,
+			RecordingsDir: fsw.RecordingsDir, Keeper: genfile.Config{Logger: log},
 		})
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)
@@ -222,6 +231,9 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	run(sw.Name+" voicemail", func(ctx context.Context) error { return vm.Run(ctx, adapter) })
 	if faxIx != nil {
 		run(sw.Name+" fax", faxIx.Run)
+	}
+	if recIx != nil {
+		run(sw.Name+" recordings", func(ctx context.Context) error { return recIx.Run(ctx, adapter) })
 	}
 	run(sw.Name+" presence", func(ctx context.Context) error { return adapter.WatchPresence(ctx, view.Feed(sw.Name)) })
 	runCore(sw.Name+" cdrs", func(ctx context.Context) error { return adapter.StreamCDRs(ctx, cdrs) })

@@ -83,6 +83,14 @@ type Config struct {
 	// Fax, when set, gets mod_spandsp's spandsp::rxfaxresult events (a
 	// FaxIndexer).
 	Fax FaxListener
+	// Recording, when set, gets the RECORD_STOP events (a
+	// RecordingIndexer).
+	Recording RecordingListener
+}
+
+// RecordingListener takes the ends of recordings; it may not block.
+type RecordingListener interface {
+	RecordingEvent(ev Event)
 }
 
 // FaxListener takes mod_spandsp's rxfax results; it may not block.
@@ -106,9 +114,13 @@ type VoicemailListener interface {
 // 12 item 14, changed no live call and no CDR of the recorded session
 // (TestSubscriptionSameResult) and were half of a call's ESL bytes: each
 // carries every channel variable (5–12 kB).
+//
+// RECORD_STOP (the end of a recording: its file is complete, for the
+// call recordings) comes before CUSTOM: mod_event_socket takes every word
+// after CUSTOM as a subclass.
 var subscribed = []string{
 	"CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE",
-	"BACKGROUND_JOB",
+	"BACKGROUND_JOB", recordStopEvent,
 	"CUSTOM", "sofia::register", "sofia::unregister", "sofia::expire",
 	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete",
 	"sofia::sip_user_state", vmEventMaintenance, faxEventResult,
@@ -335,6 +347,12 @@ func (s *fsSession) drain(conn *eslConn) {
 func (s *fsSession) handle(ev Event) {
 	if ev.Name() == "BACKGROUND_JOB" {
 		s.a.finishJob(ev)
+		return
+	}
+	if ev.Name() == recordStopEvent {
+		if s.a.cfg.Recording != nil {
+			s.a.cfg.Recording.RecordingEvent(ev)
+		}
 		return
 	}
 	if ev.Subclass() == faxEventResult {

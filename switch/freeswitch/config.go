@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -83,6 +84,12 @@ type NodeConfig struct {
 	// the FaxIndexer deposits each file and removes it. Empty: calls to
 	// fax boxes are hung up on this node.
 	FaxDir string `yaml:"fax_dir"`
+	// RecordingsDir, when set, is where FreeSWITCH's record_session
+	// writes the calls the routing plans record (t<tenant>-<uuid>.wav,
+	// routing_recording.go), the same directory as both see it: the
+	// RecordingIndexer deposits each finished file and removes it.
+	// Empty: no call is recorded on this node.
+	RecordingsDir string `yaml:"recordings_dir"`
 	// VoicemailDir is mod_voicemail's storage (the switch's
 	// <storage>/voicemail, holding default/<domain>/<box>/msg_*.wav) as
 	// this daemon sees it, when that is not the path the switch reports
@@ -156,6 +163,10 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.FaxDir != "" && !filepath.IsAbs(c.FaxDir) {
 		return provisioning.Invalid("fax_dir", "must be an absolute path, like /var/spool/freeswitch/fax")
+	}
+	if c.RecordingsDir != "" && (!filepath.IsAbs(c.RecordingsDir) || strings.ContainsAny(c.RecordingsDir, " \t\n{}")) {
+		// record_session's data is "<file> {vars}": a space would split the path
+		return provisioning.Invalid("recordings_dir", "must be an absolute path without spaces or braces, like /var/spool/freeswitch/recordings")
 	}
 	if c.DirectoryFallbackDir != "" && !filepath.IsAbs(c.DirectoryFallbackDir) {
 		return provisioning.Invalid("directory_fallback_dir", "must be an absolute path, like /etc/freeswitch/directory")

@@ -39,7 +39,7 @@ func TestDIDFallbackGolden(t *testing.T) {
 		{"empty", nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := renderDIDFallback("fs1", tc.routes, nil)
+			got := renderDIDFallback("fs1", tc.routes, nil, "")
 			golden := filepath.Join("testdata", "didfallback", tc.name+".xml")
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {

@@ -59,7 +59,7 @@ var doctorModules = []struct{ name, why string }{
 // the feature does not work on the node, which a node may choose, so a
 // missing one is a warning.
 var doctorMediaModules = []struct{ name, why string }{
-	{"mod_sndfile", "sound files (IVR greetings) played from sounds_dir"},
+	{"mod_sndfile", "sound files (IVR greetings) played from sounds_dir, and call recordings written as WAV into recordings_dir"},
 	{"mod_voicemail", "voicemail boxes (messages, message-waiting, the listening menu)"},
 	{"mod_spandsp", "fax boxes (rxfax, T.38)"},
 }

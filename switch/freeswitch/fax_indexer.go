@@ -8,10 +8,13 @@ package freeswitch
 //   - On mod_spandsp's spandsp::rxfaxresult event (Adapter.Config.Fax):
 //     the event names the call (Unique-ID) and the outcome (fax-success,
 //     fax-result-text, fax-document-transferred-pages,
-//     fax-remote-station-id) but none of the channel's variables (a
-//     CUSTOM event carries them only with verbose_events), so the file is
-//     found by the uuid in its name. A fax that failed before its first
-//     page leaves no file and is not recorded.
+//     fax-remote-station-id), with the channel's variables (FreeSWITCH
+//     adds them to every CUSTOM event: switch_channel_event_set_extended_data,
+//     and testdata/fax/rxfaxresult.event has them); the file is found by
+//     the uuid in its name. A fax that failed before its first page
+//     leaves no file: it is recorded as failed, without a document, from
+//     variable_fax_filename (set by mod_spandsp when rxfax starts, before
+//     any page), which names the box and tenant.
 //   - A scan of fax_dir every ScanEvery takes the files whose event was
 //     missed (the connection was down when the call ended): those left
 //     alone for StaleAfter, longer than rxfax goes without writing during
@@ -29,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -61,7 +65,7 @@ type FaxIndexerConfig struct {
 type FaxIndexer struct {
 	cfg    FaxIndexerConfig
 	log    *slog.Logger
-	events chan Event
+	events indexQueue
 }
 
 // NewFaxIndexer returns an indexer; call Run.
@@ -71,38 +75,22 @@ func NewFaxIndexer(cfg FaxIndexerConfig) *FaxIndexer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &FaxIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: make(chan Event, 1000)}
+	return &FaxIndexer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), events: newIndexQueue()}
 }
 
 // FaxEvent takes an event of the node (the Adapter hands it every
 // spandsp::rxfaxresult event); it never blocks: when the queue is full
 // the event is dropped and its file waits for the scan.
 func (ix *FaxIndexer) FaxEvent(ev Event) {
-	if ev.Subclass() != faxEventResult {
-		return
-	}
-	select {
-	case ix.events <- ev:
-	default:
+	if ev.Subclass() == faxEventResult {
+		ix.events.offer(ev)
 	}
 }
 
 // Run deposits faxes until ctx ends: a scan at once, then events and a
 // scan every ScanEvery.
 func (ix *FaxIndexer) Run(ctx context.Context) error {
-	t := time.NewTicker(ix.cfg.ScanEvery)
-	defer t.Stop()
-	ix.scan(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-ix.events:
-			ix.event(ctx, ev)
-		case <-t.C:
-			ix.scan(ctx)
-		}
-	}
+	return ix.events.run(ctx, ix.cfg.ScanEvery, func(ev Event) { ix.event(ctx, ev) }, func() { ix.scan(ctx) })
 }
 
 // event deposits the file of the call an rxfaxresult event names.
@@ -112,6 +100,10 @@ func (ix *FaxIndexer) event(ctx context.Context, ev Event) {
 		return
 	}
 	matches, _ := filepath.Glob(filepath.Join(ix.cfg.Dir, "t*-b*-"+globQuote(uuid)+".tif"))
+	if len(matches) == 0 {
+		ix.failed(ctx, ev, uuid)
+		return
+	}
 	for _, path := range matches {
 		tenant, box, u, ok := parseFaxFileName(filepath.Base(path))
 		if !ok || u != uuid {
@@ -125,6 +117,25 @@ func (ix *FaxIndexer) event(ctx context.Context, ev Event) {
 		}
 		ix.deposit(ctx, tenant, path, f)
 	}
+}
+
+// failed records the fax of an event whose file does not exist (nothing
+// was received) as failed, if the event names one of the boxes' files.
+func (ix *FaxIndexer) failed(ctx context.Context, ev Event, uuid string) {
+	name := filepath.Base(strings.ReplaceAll(ev.Get("variable_fax_filename"), `\`, "/"))
+	tenant, box, u, ok := parseFaxFileName(name)
+	if !ok || u != uuid || ev.Get("fax-success") == "1" {
+		return // not a box's fax (or a success whose file went: deposited already)
+	}
+	f := &provisioning.Fax{BoxID: box, Switch: ix.cfg.Node, SwitchRef: uuid, CallerIDNumber: ev.Get("Caller-Caller-ID-Number"),
+		RemoteStation: ev.Get("fax-remote-station-id"), Status: provisioning.FaxFailed, ReceivedAt: ix.cfg.Now().UTC(),
+		Error: cmp.Or(ev.Get("fax-result-text"), "fax-result-code "+ev.Get("fax-result-code"))}
+	created, err := ix.cfg.Service.DepositFax(ctx, f, nil)
+	if err != nil {
+		ix.log.Warn("freeswitch: failed fax not recorded", "node", ix.cfg.Node, "uuid", uuid, "tenant", strconv.FormatInt(tenant, 10), "err", err)
+		return
+	}
+	ix.log.Info("freeswitch: failed fax recorded", "node", ix.cfg.Node, "box", box, "uuid", uuid, "error", f.Error, "new", created)
 }
 
 // scan deposits the files left alone for StaleAfter: their event was

@@ -1,7 +1,9 @@
 package freeswitch
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,20 +15,24 @@ import (
 )
 
 // rxfaxResultEvent is a spandsp::rxfaxresult event as mod_spandsp_fax.c
-// (FreeSWITCH 1.10.12) fires it: the channel's headers, no variables.
-func rxfaxResultEvent(uuid, success, text, pages string) Event {
+// (FreeSWITCH 1.10.12) fires it: the channel's headers and variables
+// (the file rxfax was given, in the box's dir as the switch sees it).
+func rxfaxResultEvent(uuid, success, text, pages string, tenant, box int64) Event {
 	return NewEvent(map[string]string{
 		"Event-Name": "CUSTOM", "Event-Subclass": faxEventResult,
 		"Unique-ID": uuid, "Caller-Caller-ID-Number": "+15146340001",
 		"fax-success": success, "fax-result-code": "0", "fax-result-text": text,
 		"fax-document-transferred-pages": pages, "fax-document-total-pages": "2",
 		"fax-remote-station-id": "+1 514 634 0001", "fax-ecm-used": "on", "fax-t38-status": "off",
+		"variable_fax_filename": "/var/spool/freeswitch/fax/" + faxFileName(tenant, box, uuid),
 	}, nil)
 }
 
 // TestFaxIndexer: the result event deposits its call's file (a real
 // 2-page TIFF) with the sender and outcome, and the file goes; a failed
-// transfer is partial with the switch's reason; a file whose event was
+// transfer is partial with the switch's reason; a fax that failed before
+// its first page (no file) is listed failed, named by variable_fax_filename;
+// a file whose event was
 // missed is taken by the scan once stale, not before; a deposit that
 // fails keeps the file.
 func TestFaxIndexer(t *testing.T) {
@@ -66,9 +72,12 @@ func TestFaxIndexer(t *testing.T) {
 		if err := os.WriteFile(other, tiff, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ix.event(ctx, rxfaxResultEvent("u-ok", "1", "OK", "2"))
-		ix.event(ctx, rxfaxResultEvent("u-bad", "0", "Far end cannot receive at the resolution of the image", "1"))
-		ix.event(ctx, rxfaxResultEvent("u-none", "0", "Disconnected after permitted retries", "0"))
+		ix.event(ctx, rxfaxResultEvent("u-ok", "1", "OK", "2", f.tenant.ID, box.ID))
+		ix.event(ctx, rxfaxResultEvent("u-bad", "0", "Far end cannot receive at the resolution of the image", "1", f.tenant.ID, box.ID))
+		ix.event(ctx, rxfaxResultEvent("u-none", "0", "Disconnected after permitted retries", "0", f.tenant.ID, box.ID))
+		// another rxfax of the switch (not a box's file): nothing
+		ix.event(ctx, NewEvent(map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": faxEventResult, "Unique-ID": "u-elsewhere",
+			"fax-success": "0", "fax-result-text": "Disconnected after permitted retries", "variable_fax_filename": "/tmp/rx-u-elsewhere.tif"}, nil))
 		got := list()
 		if x := got["u-ok"]; x.Status != provisioning.FaxReceived || x.Pages != 2 || x.RemoteStation != "+1 514 634 0001" ||
 			x.CallerIDNumber != "+15146340001" || x.Switch != "fs1" || x.TenantID != f.tenant.ID {
@@ -77,7 +86,8 @@ func TestFaxIndexer(t *testing.T) {
 		if x := got["u-bad"]; x.Status != provisioning.FaxPartial || x.Error != "Far end cannot receive at the resolution of the image" {
 			t.Errorf("u-bad: %+v", x)
 		}
-		if _, ok := got["u-none"]; ok || len(got) != 2 {
+		// failed before its first page: no file, listed failed with the reason
+		if x, ok := got["u-none"]; !ok || x.Status != provisioning.FaxFailed || x.Pages != 0 || x.Error != "Disconnected after permitted retries" || len(got) != 3 {
 			t.Errorf("faxes: %v", got)
 		}
 		for _, p := range []string{ok, bad} {
@@ -107,7 +117,7 @@ func TestFaxIndexer(t *testing.T) {
 		}
 
 		broken := write("u-broken", []byte("not a tiff"))
-		ix.event(ctx, rxfaxResultEvent("u-broken", "1", "OK", "2"))
+		ix.event(ctx, rxfaxResultEvent("u-broken", "1", "OK", "2", f.tenant.ID, box.ID))
 		if _, err := os.Stat(broken); err != nil {
 			t.Errorf("a file that failed to deposit was removed: %v", err)
 		}
@@ -139,6 +149,20 @@ func TestAdapterFaxEvent(t *testing.T) {
 	}
 }
 
+// replayFax runs a FaxIndexer on dir for the fixture's Service, fed by
+// an adapter over the esltest fake, and pushes the recorded events.
+func replayFax(t *testing.T, f *routingFixture, dir string, events ...[]byte) {
+	t.Helper()
+	ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ix.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r := newRig(t, func(c *Config) { c.Fax = ix })
+	r.waitConnected(t)
+	r.srv.Push(events...)
+}
+
 // TestFaxIndexerRecorded replays the spandsp::rxfaxresult event and the
 // TIFF recorded on fs-media (FreeSWITCH 1.10.12, txfax of a 2-page test
 // chart over a loopback pair into rxfax, testdata/fax) through the
@@ -162,14 +186,7 @@ func TestFaxIndexerRecorded(t *testing.T) {
 		if err := os.WriteFile(path, tiff, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ix := NewFaxIndexer(FaxIndexerConfig{Node: "fs1", Service: f.svc, Dir: dir})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- ix.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		r := newRig(t, func(c *Config) { c.Fax = ix })
-		r.waitConnected(t)
-		r.srv.Push(raw)
+		replayFax(t, f, dir, raw)
 		var got []provisioning.Fax
 		waitFor(t, 10*time.Second, "the fax deposited", func() bool {
 			got, _ = f.svc.Faxes(context.Background(), provisioning.AdminScope(), provisioning.FaxFilter{BoxID: box.ID})
@@ -183,5 +200,37 @@ func TestFaxIndexerRecorded(t *testing.T) {
 			t.Errorf("PDF: %d bytes, %v", len(pdf), err)
 		}
 		waitFor(t, 5*time.Second, "the file removed", func() bool { _, err := os.Stat(path); return os.IsNotExist(err) })
+	})
+}
+
+// TestFaxIndexerRecordedFailure replays the spandsp::rxfaxresult event
+// recorded on fs-media when a caller that was no fax machine (a tone,
+// then hang-up) reached a box: result 49, no page, no TIFF written. The
+// event names the box's file in variable_fax_filename (as the switch
+// sees it, another directory): the fax is listed failed with the
+// switch's reason and no document.
+func TestFaxIndexerRecordedFailure(t *testing.T) {
+	raw, err := os.ReadFile("testdata/fax/rxfaxresult_failed.event")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uuid = "2dea5ad1-998e-49dc-b2ca-cfe03467dbbc" // the recording's Unique-ID
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		box := f.plan.Faxes[0]
+		// the recorded box was tenant 1's box 1: the fixture's instead
+		ev := bytes.ReplaceAll(raw, []byte("/t1-b1-"), fmt.Appendf(nil, "/t%d-b%d-", f.tenant.ID, box.ID))
+		replayFax(t, f, t.TempDir(), ev)
+		var got []provisioning.Fax
+		waitFor(t, 10*time.Second, "the failed fax listed", func() bool {
+			got, _ = f.svc.Faxes(context.Background(), provisioning.AdminScope(), provisioning.FaxFilter{BoxID: box.ID})
+			return len(got) == 1
+		})
+		if x := got[0]; x.Status != provisioning.FaxFailed || x.Pages != 0 || x.SwitchRef != uuid || x.Error != "The call dropped prematurely" {
+			t.Errorf("fax: %+v", x)
+		}
+		if _, _, err := f.svc.FaxPDF(context.Background(), provisioning.AdminScope(), got[0].ID); err == nil {
+			t.Error("a failed fax has a PDF")
+		}
 	})
 }

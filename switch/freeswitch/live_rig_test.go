@@ -42,7 +42,8 @@ type liveRig struct {
 	xml  *postLog // what mod_xml_curl asked
 	logs string   // the file Switchboard's side logs to
 	vm   *VoicemailIndexer
-	fax  *faxRelay // Config.Fax: the FaxIndexer withFax starts
+	fax  *faxRelay       // Config.Fax: the FaxIndexer withFax starts
+	rec  *recordingRelay // Config.Recording: the RecordingIndexer withRecordings starts
 
 	httpMu sync.Mutex
 	mux    http.Handler
@@ -101,11 +102,12 @@ func newLiveRig(t *testing.T, node liveNode, opts ...liveRigOption) *liveRig {
 	r.vm = NewVoicemailIndexer(VoicemailIndexerConfig{Node: node.Name, Service: r.svc, Plans: ServicePlans(r.svc), ScanEvery: 10 * time.Second, Logger: log})
 	r.svc.AddSink(r.vm)
 	r.fax = &faxRelay{}
+	r.rec = &recordingRelay{}
 	a, err := New(Config{
 		Name: node.Name, Addr: node.ESL, Password: node.Password, Domain: node.Domain,
 		KeepAlive: liveTestKeepAlive, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
 		DialTimeout: 2 * time.Second, RequestTimeout: 5 * time.Second, CDRAckTimeout: time.Second,
-		Logger: log, Voicemail: r.vm, Fax: r.fax,
+		Logger: log, Voicemail: r.vm, Fax: r.fax, Recording: r.rec,
 	})
 	if err != nil {
 		t.Fatal(err)

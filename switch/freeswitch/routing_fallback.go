@@ -39,9 +39,11 @@ type RoutingFallbackConfig struct {
 	// SoundsDir is the node's sounds_dir, as XMLCurlConfig's.
 	SoundsDir string
 	// FaxDir is the node's fax_dir, as XMLCurlConfig's.
-	FaxDir    string
-	Commander Commander // reloadxml; nil: none (tests)
-	Keeper    genfile.Config
+	FaxDir string
+	// RecordingsDir is the node's recordings_dir, as XMLCurlConfig's.
+	RecordingsDir string
+	Commander     Commander // reloadxml; nil: none (tests)
+	Keeper        genfile.Config
 }
 
 // RoutingFallback keeps the routing fallback file current: every change
@@ -55,7 +57,7 @@ var _ provisioning.ConfigSink = (*RoutingFallback)(nil)
 
 // NewRoutingFallback returns a RoutingFallback; call Run.
 func NewRoutingFallback(cfg RoutingFallbackConfig) *RoutingFallback {
-	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir}
+	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir}
 	o.Profile, o.Else = cmp.Or(o.Profile, "external"), cmp.Or(o.Else, "default")
 	kc := cfg.Keeper
 	kc.Path = filepath.Join(cfg.Dir, RoutingFallbackFile)
@@ -137,9 +139,9 @@ func ServiceDIDDestinations(svc *provisioning.Service) func(ctx context.Context)
 
 // didFallbackTransfer is a DID's extension in the DID file when it has a
 // destination: the number with or without its +.
-func didFallbackTransfer(d provisioning.DID) string {
+func didFallbackTransfer(d provisioning.DID, recDir string) string {
 	digits := strings.TrimPrefix(d.Number, "+")
-	x := didTransferXML("+"+digits, d.Number, d.TenantID, *d.Destination)
+	x := didTransferXML("+"+digits, d.Number, d, recDir)
 	// match with or without the +, as the bridge entries do
 	return strings.Replace(x, `expression="^\+`+digits+`$"`, `expression="^\+?`+digits+`$"`, 1)
 }

@@ -21,7 +21,7 @@ func TestDIDFallbackRouted(t *testing.T) {
 	hg := provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: 7}
 	got := string(renderDIDFallback("fs1",
 		[]provisioning.DIDRoute{fallbackRoute("+4930100001", "2001", "pbx.example.com"), fallbackRoute("+4930100002", "2002", "pbx.example.com")},
-		[]provisioning.DID{{TenantID: 3, Number: "+4930100002", Destination: &hg}, {TenantID: 3, Number: "x\"/>", Destination: &hg}}))
+		[]provisioning.DID{{TenantID: 3, Number: "+4930100002", Destination: &hg}, {TenantID: 3, Number: "x\"/>", Destination: &hg}}, ""))
 	// as the public context includes it
 	inPublic := strings.Replace(strings.Replace(got, "<include>", `<include><context name="public">`, 1), "</include>", "</context></include>", 1)
 	dp, err := parseDialplan([]byte(inPublic))
@@ -57,7 +57,8 @@ func TestRoutingFallbackFile(t *testing.T) {
 		f := newRoutingFixture(t, db)
 		fc := &reloadFakeCommander{}
 		rf := NewRoutingFallback(RoutingFallbackConfig{Node: "fs1", Dir: t.TempDir(), Plans: ServicePlans(f.svc), Commander: fc, SoundsDir: testRenderOptions.SoundsDir, FaxDir: testRenderOptions.FaxDir,
-			Keeper: genfile.Config{Debounce: 10 * time.Millisecond}})
+			RecordingsDir: testRenderOptions.RecordingsDir,
+			Keeper:        genfile.Config{Debounce: 10 * time.Millisecond}})
 		f.svc.AddSink(rf)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

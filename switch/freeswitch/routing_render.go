@@ -117,6 +117,7 @@ type renderer struct {
 	else_   string // the context of numbers the plan does not route
 	sounds  string // the node's sounds_dir
 	faxDir  string // the node's fax_dir; "": fax boxes hang up
+	recDir  string // the node's recordings_dir; "": nothing is recorded
 	out     *routingRender
 }
 
@@ -133,11 +134,14 @@ type renderOptions struct {
 	// FaxDir is the node's fax_dir, where rxfax writes received faxes;
 	// "": calls to fax boxes are hung up.
 	FaxDir string
+	// RecordingsDir is the node's recordings_dir, where record_session
+	// writes the recorded calls; "": calls are not recorded.
+	RecordingsDir string
 }
 
 // renderPlan renders p for a node with options o.
 func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
-	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir,
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir, recDir: o.RecordingsDir,
 		out: &routingRender{byKey: map[string]string{}}}
 	r.out.context = r.ctx
 	for _, x := range p.Extensions {
@@ -183,6 +187,7 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 		r.account(p.Accounts[id])
 	}
 	r.routes()
+	r.recording()
 	return r.out
 }
 
@@ -349,10 +354,11 @@ func (r *renderer) number(n string, d provisioning.Destination) {
 func (r *renderer) extension(x *provisioning.Extension) {
 	key := label(provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 	c := dest(key)
-	c.acts = []act{r.run(x.Destination)}
+	run := r.run(x.Destination)
 	if r.noWaiting(x) {
-		c.acts[0].data = label(x.Destination) + "w XML " + r.ctx
+		run.data = label(x.Destination) + "w XML " + r.ctx
 	}
+	c.acts = append(r.faxDetectActs(x), run)
 	if f := x.FollowMe; f != nil {
 		for _, s := range f.Steps {
 			var vars []string

@@ -89,7 +89,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 			{Destination: acct(1), RingSecs: 10}, {Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550142"}, RingSecs: 15}}}}
 	must(svc.CreateExtension(ctx, sc, f.x100))
 	x := provisioning.Destination{Kind: provisioning.DestExtension, ID: f.x100.ID}
-	f.x101 = &provisioning.Extension{RoutingMeta: in, Number: "101", Name: "bob", Destination: acct(1)}
+	f.x101 = &provisioning.Extension{RoutingMeta: in, Number: "101", Name: "bob", Destination: acct(1), Record: true}
 	must(svc.CreateExtension(ctx, sc, f.x101))
 	group := func(number string, s provisioning.HuntStrategy, skip bool, ring int, fo provisioning.Destination, members ...provisioning.HuntMember) *provisioning.HuntGroup {
 		h := &provisioning.HuntGroup{RoutingMeta: in, Number: number, Name: number, Strategy: s, SkipBusy: skip, RingSecs: ring, Members: members, Failover: fo}
@@ -191,16 +191,25 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		{Kind: provisioning.DestIVR, ID: f.mainMenu.ID},
 		{Kind: provisioning.DestVoicemailMain},
 		{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID},
+		{Kind: provisioning.DestExtension, ID: f.x101.ID},
 	} {
-		n := fmt.Sprintf("+1514555010%d", i)
+		n := fmt.Sprintf("+151455501%02d", i)
 		d := d
-		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d}))
+		// recorded: the first (a condition) and the last (an extension
+		// that records too)
+		must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: n, Destination: &d, Record: i == 0 || i == 10}))
 		f.dids = append(f.dids, n)
 	}
 	// Fax: the office fax has a number; the scanner's fax box is reached
 	// only through its DID.
 	office := &provisioning.FaxBox{RoutingMeta: in, Number: "9300", Name: "office fax"}
 	must(svc.CreateFaxBox(ctx, sc, office))
+	// 102 listens for fax tones for 8 s (to the office fax)
+	_, err = svc.UpdateExtension(ctx, sc, waitless[0].ID, func(e *provisioning.Extension) error {
+		e.FaxDetect = &provisioning.FaxDetect{BoxID: office.ID, Seconds: 8}
+		return nil
+	})
+	must(err)
 	scanner := &provisioning.FaxBox{RoutingMeta: in, Name: "scanner"}
 	must(svc.CreateFaxBox(ctx, sc, scanner))
 	must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550199",
@@ -216,7 +225,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 // it is well-formed.
 // testRenderOptions are the fixture node's settings.
 var testRenderOptions = renderOptions{Profile: "external", Else: "default", SoundsDir: "/usr/share/freeswitch/sounds/switchboard",
-	FaxDir: "/var/spool/freeswitch/fax"}
+	FaxDir: "/var/spool/freeswitch/fax", RecordingsDir: "/var/spool/freeswitch/recordings"}
 
 func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
@@ -294,27 +303,20 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
 		}
+		dids := map[string]provisioning.DID{}
 		for _, d := range f.plan.DIDs {
 			entries = append(entries, entry{"DID " + d.Number, *d.Destination, "public", d.Number})
+			dids[d.Number] = d
 		}
-		// The DIDs' extensions, as the DID fallback file writes them.
-		var dids xmlBuilder
-		dids.open(0, "include")
-		dids.open(1, "context", "name", "public")
-		for _, d := range f.plan.DIDs {
-			dids.raw(didFallbackTransfer(d))
-		}
-		dids.close(1, "context")
-		dids.close(0, "include")
-		pub, err := parseDialplan([]byte(dids.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dp.contexts["public"] = pub.contexts["public"]
+		dp.addDIDs(t, f.plan, testRenderOptions.RecordingsDir)
 		for _, e := range entries {
 			for _, at := range times {
 				for _, caller := range callers {
-					want := traceLines(f.plan, f.plan.Trace(e.d, at, caller))
+					steps := f.plan.Trace(e.d, at, caller)
+					if d, ok := dids[e.num]; ok && e.ctx == "public" {
+						steps = f.plan.TraceDID(d, at, caller, nil) // a record step when the DID records
+					}
+					want := traceLines(f.plan, steps)
 					if e.num == "4420" {
 						want = "else default\n" // a number the plan does not route: the phones' own context
 					}
@@ -405,8 +407,8 @@ func TestRoutingRenderCallWaiting(t *testing.T) {
 		}{
 			// its busy forward: bob's box, after its busy greeting
 			{"103", []string{"203@acme.example"}, fmt.Sprintf("phone busy\nvoicemail 9100 60s s%d\n", *f.bobBox.BusyGreetingID)},
-			{"102", []string{"202@acme.example"}, "phone busy\nrefuse\n"},                // its busy forward: hang up
-			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")}, // other phones: it rings
+			{"102", []string{"202@acme.example"}, strings.SplitN(trace("102"), "\n", 2)[0] + "\nphone busy\nrefuse\n"}, // fax detection, then its busy forward: hang up
+			{"103", []string{"2203@acme.example", "203@acme.example.org"}, trace("103")},                               // other phones: it rings
 			{"103", nil, trace("103")},
 			{"101", []string{"202@acme.example"}, trace("101")}, // call waiting on: it rings
 			{"504", []string{"2201@acme.example"}, trace("504")},
@@ -509,6 +511,14 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 		case "menu":
 			keys := slices.Sorted(maps.Keys(s.Options))
 			fmt.Fprintf(&b, "menu s%d %ds×%d %s\n", s.Sound, s.Secs, s.Plays, strings.Join(keys, ","))
+		case "record":
+			b.WriteString("record\n")
+		case "fax_detect":
+			for _, f := range p.Faxes {
+				if n := strings.TrimPrefix(s.Targets[0], "fax "); f.Number == n || f.Number == "" && f.Name == n {
+					fmt.Fprintf(&b, "fax_detect %s %ds\n", faxBoxLabel(f.ID), s.Secs)
+				}
+			}
 		}
 	}
 	return b.String()
@@ -570,6 +580,25 @@ func parseDialplan(doc []byte) (*simDialplan, error) {
 	return dp, nil
 }
 
+// addDIDs adds the public context with p's DIDs, as the DID fallback
+// file writes them.
+func (dp *simDialplan) addDIDs(t *testing.T, p *provisioning.Plan, recDir string) {
+	t.Helper()
+	var dids xmlBuilder
+	dids.open(0, "include")
+	dids.open(1, "context", "name", "public")
+	for _, d := range p.DIDs {
+		dids.raw(didFallbackTransfer(d, recDir))
+	}
+	dids.close(1, "context")
+	dids.close(0, "include")
+	pub, err := parseDialplan([]byte(dids.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp.contexts["public"] = pub.contexts["public"]
+}
+
 // simCall is one call's channel.
 type simCall struct {
 	t      *testing.T
@@ -585,6 +614,10 @@ type simCall struct {
 	onCall []string
 	// ringReady: ring_ready ran (the caller got its 180).
 	ringReady bool
+	// recorded are the files record_session was started on.
+	recorded []string
+	// faxDetect is the fax box label and time fax detection listens for.
+	faxDetect string
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -810,6 +843,28 @@ func (c *simCall) run(ctx string, a simAction) {
 		c.voicemail(data)
 	case "rxfax":
 		c.rxfax(data)
+	case "spandsp_start_fax_detect":
+		// <app> '<arg>' <timeout>: a transfer to a fax box's label
+		m := regexp.MustCompile(`^transfer '(sb-f[0-9]+) XML (sb-t[0-9]+)' ([0-9]+)$`).FindStringSubmatch(data)
+		if m == nil || c.vars["ringback"] != ringTone || c.vars["transfer_ringback"] != ringTone {
+			c.t.Errorf("spandsp_start_fax_detect %q (ringback %q, transfer_ringback %q)", data, c.vars["ringback"], c.vars["transfer_ringback"])
+			break
+		}
+		c.faxDetect = m[1] + " " + m[3] + "s"
+		fmt.Fprintf(&c.out, "fax_detect %s\n", c.faxDetect)
+	case "record_session":
+		file, vars, _ := strings.Cut(data, " ")
+		if vars != recordingVars {
+			c.t.Errorf("record_session %q: want the variables %s", data, recordingVars)
+		}
+		if c.vars[recordingGuard] != file || c.vars["ringback"] != ringTone {
+			c.t.Errorf("record_session %s with %s=%q, ringback %q", file, recordingGuard, c.vars[recordingGuard], c.vars["ringback"])
+		}
+		c.recorded = append(c.recorded, file)
+		c.out.WriteString("record\n")
+		if len(c.recorded) > 1 {
+			c.t.Errorf("the call is recorded twice: %v", c.recorded)
+		}
 	default:
 		c.t.Fatalf("the simulator does not know application %s", a.App)
 	}
@@ -1040,4 +1095,135 @@ func (c *simCall) rxfax(data string) {
 	}
 	fmt.Fprintf(&c.out, "fax t%d b%d\n", tenant, box)
 	c.done = true
+}
+
+// TestRoutingRenderRecording runs calls through the model and checks
+// which are recorded, each at most once (the model fails a second
+// record_session), into recordings_dir/t<tenant>-<uuid>.wav: a DID that
+// records (also when its extension records: once); an extension that
+// records, whoever calls it and through a forward or a DID that does
+// not; the calls its phone (202) places, to numbers and outside; no
+// other call. With the tenant's policy recording all, every call but
+// the fax box's. Without recordings_dir nothing is recorded.
+func TestRoutingRenderRecording(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, _, at := simFixture(t, db)
+		tenantCtx := RoutingContext(f.tenant.ID)
+		want := "/var/spool/freeswitch/recordings/" + recordingFileName(f.tenant.ID, "0a1b2c3d-0000-4000-8000-000000000001")
+		type call struct {
+			name, ctx, num, user string
+		}
+		did := func(i int) call { return call{"DID " + f.dids[i], "public", f.dids[i], ""} }
+		x101 := "sb-x" + strconv.FormatInt(f.x101.ID, 10)
+		run := func(p *provisioning.Plan, o renderOptions, c call) []string {
+			dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{p}, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dp.addDIDs(t, p, o.RecordingsDir)
+			sc := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "0a1b2c3d-0000-4000-8000-000000000001"}, caller: "+15146340001", at: at}
+			if c.user != "" {
+				sc.vars["user_name"], sc.vars["domain_name"], sc.caller = c.user, "acme.example", c.user
+			}
+			sc.exec(c.ctx, c.num)
+			return sc.recorded
+		}
+		recorded := []call{
+			did(0),  // the DID records
+			did(10), // the DID and its extension (101) record: once
+			{"101 from outside", tenantCtx, "101", ""},
+			{"101's label (a forward, an IVR key)", tenantCtx, x101, ""},
+			{"202 dials 100", tenantCtx, "100", "202"},
+			{"202 dials out", tenantCtx, "15145550123", "202"},
+			{"202 dials a hunt group", tenantCtx, "500", "202"},
+		}
+		notRecorded := []call{
+			did(1), did(6), // a DID that does not record, to 202's account itself (not its extension)
+			{"201 dials 100", tenantCtx, "100", "201"},
+			{"201 dials out", tenantCtx, "15145550123", "201"},
+			{"2202 dials out", tenantCtx, "15145550123", "2202"},
+			{"a fax box", tenantCtx, "9300", "202"},
+		}
+		for _, c := range recorded {
+			if got := run(f.plan, testRenderOptions, c); !slices.Equal(got, []string{want}) {
+				t.Errorf("%s: recorded %v, want %s", c.name, got, want)
+			}
+		}
+		for _, c := range notRecorded {
+			if got := run(f.plan, testRenderOptions, c); len(got) != 0 {
+				t.Errorf("%s: recorded %v, want nothing", c.name, got)
+			}
+		}
+		// without recordings_dir: nothing
+		off := testRenderOptions
+		off.RecordingsDir = ""
+		for _, c := range recorded {
+			if got := run(f.plan, off, c); len(got) != 0 {
+				t.Errorf("%s without recordings_dir: recorded %v", c.name, got)
+			}
+		}
+		// the tenant records all: every call but the fax box's
+		all := *f.plan
+		all.Recording = &provisioning.RecordingPolicy{All: true}
+		for _, c := range append(slices.Clone(recorded), notRecorded...) {
+			got := run(&all, testRenderOptions, c)
+			if c.num == "9300" {
+				if len(got) != 0 {
+					t.Errorf("all, %s: recorded %v", c.name, got)
+				}
+				continue
+			}
+			if !slices.Equal(got, []string{want}) {
+				t.Errorf("all, %s: recorded %v, want %s", c.name, got, want)
+			}
+		}
+	})
+}
+
+// TestRoutingRenderFaxDetect: a call to an extension that detects fax
+// (102: 8 s, to the office fax) is answered and listens for CNG with a
+// transfer to the box's label, then rings the phone as Trace says
+// (TestRoutingRenderMatchesTrace); others do not listen; without
+// fax_dir nothing listens (the box could not receive).
+func TestRoutingRenderFaxDetect(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f, _, at := simFixture(t, db)
+		var office *provisioning.FaxBox
+		for _, b := range f.plan.Faxes {
+			if b.Number == "9300" {
+				office = b
+			}
+		}
+		detect := func(o renderOptions, num string) string {
+			dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &simCall{t: t, dp: dp, vars: map[string]string{"uuid": "u1"}, caller: "+15146340001", at: at}
+			c.exec(RoutingContext(f.tenant.ID), num)
+			if !strings.Contains(c.out.String(), "ring ") {
+				t.Errorf("%s did not ring: %s", num, c.out.String())
+			}
+			return c.faxDetect
+		}
+		if got, want := detect(testRenderOptions, "102"), faxBoxLabel(office.ID)+" 8s"; got != want {
+			t.Errorf("102 detects %q, want %q", got, want)
+		}
+		if got := detect(testRenderOptions, "101"); got != "" {
+			t.Errorf("101 detects %q", got)
+		}
+		off := testRenderOptions
+		off.FaxDir = ""
+		if got := detect(off, "102"); got != "" {
+			t.Errorf("without fax_dir 102 detects %q", got)
+		}
+		// the detector's transfer target answers and receives
+		dp, err := parseDialplan(renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dp.call(t, RoutingContext(f.tenant.ID), faxBoxLabel(office.ID), "+15146340001", at); !strings.HasPrefix(got, "fax ") {
+			t.Errorf("the box's label: %q", got)
+		}
+	})
 }

@@ -109,7 +109,7 @@ func (h *xmlCurlHandler) routedDID(ctx context.Context, dpContext, dest, number 
 	b.open(0, "document", "type", "freeswitch/xml")
 	b.open(1, "section", "name", "dialplan", "description", "Switchboard DIDs")
 	b.open(2, "context", "name", dpContext)
-	b.raw(didTransferXML(dest, number, d.TenantID, *d.Destination))
+	b.raw(didTransferXML(dest, number, *d, h.renders.o.RecordingsDir))
 	b.close(2, "context")
 	b.close(1, "section")
 	b.close(0, "document")
@@ -119,10 +119,17 @@ func (h *xmlCurlHandler) routedDID(ctx context.Context, dpContext, dest, number 
 // didTransferXML is the extension of a DID with a destination, live and
 // in the fallback file: it runs the destination in the tenant's context
 // as an entry point does. expr is the number as matched (dest as
-// dialled, or the number with an optional + for the file).
-func didTransferXML(dest, number string, tenantID int64, d provisioning.Destination) string {
-	r := &renderer{ctx: RoutingContext(tenantID)}
-	c := cond{field: "destination_number", expr: "^" + strings.ReplaceAll(dest, "+", `\+`) + "$", acts: entry(r.run(d))}
+// dialled, or the number with an optional + for the file). A DID that
+// records (DID.Record) starts the recording into recDir first
+// (routing_recording.go): the call enters there, so there is no
+// recording to check for.
+func didTransferXML(dest, number string, d provisioning.DID, recDir string) string {
+	r := &renderer{ctx: RoutingContext(d.TenantID)}
+	body := []act{r.run(*d.Destination)}
+	if d.Record && recDir != "" {
+		body = append(recordActs(recDir, d.TenantID), body...)
+	}
+	c := cond{field: "destination_number", expr: "^" + strings.ReplaceAll(dest, "+", `\+`) + "$", acts: entry(body...)}
 	return extXML("did-"+number, false, c)
 }
 

@@ -102,6 +102,22 @@ func TestXMLCurlRouting(t *testing.T) {
 			if !strings.Contains(w.Body.String(), want) {
 				t.Errorf("DID without its +: %s", w.Body)
 			}
+			// the DID records: not without a recordings_dir; with one,
+			// record_session into it before the destination
+			if strings.Contains(body, "record_session") {
+				t.Errorf("a node without recordings_dir records:\n%s", body)
+			}
+			rec := NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(f.svc), Router: ServiceRouter(f.svc), RecordingsDir: "/rec",
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			body = askXMLCurl(rec, url.Values{"section": {"dialplan"}, "Hunt-Context": {"public"}, "Hunt-Destination-Number": {f.dids[0]}}).Body.String()
+			r, e := strings.Index(body, `"record_session" data="/rec/`+recordingFileName(f.tenant.ID, "${uuid}")+" "), strings.Index(body, want)
+			if r < 0 || e < r {
+				t.Errorf("a DID that records, with recordings_dir:\n%s", body)
+			}
+			body = askXMLCurl(rec, url.Values{"section": {"dialplan"}, "Hunt-Context": {"public"}, "Hunt-Destination-Number": {f.dids[1]}}).Body.String()
+			if strings.Contains(body, "record_session") {
+				t.Errorf("a DID that does not record:\n%s", body)
+			}
 		})
 		t.Run("user_context", func(t *testing.T) {
 			a := f.accounts[0]

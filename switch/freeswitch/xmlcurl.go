@@ -89,7 +89,10 @@ type XMLCurlConfig struct {
 	SoundsDir string
 	// FaxDir is the node's fax_dir: fax boxes receive into it.
 	FaxDir string
-	Logger *slog.Logger
+	// RecordingsDir is the node's recordings_dir: the calls the plans
+	// record are recorded into it (routing_recording.go).
+	RecordingsDir string
+	Logger        *slog.Logger
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -141,7 +144,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 		h.log = slog.Default()
 	}
 	h.router = cfg.Router
-	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir})
+	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir})
 	return h
 }
 

@@ -105,6 +105,11 @@ func (s *Server) runAPI(cmd, arg string) apiResult {
 		return s.doctorAPI(cmd, arg)
 	case "uuid_kill":
 		return s.uuidKill(arg)
+	case "uuid_exists":
+		// mod_commands writes "true" or "false", no newline
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return apiResult{reply: strconv.FormatBool(s.st.channel(strings.TrimSpace(arg)) != nil)}
 	case "originate":
 		return s.originate(arg)
 	case "vm_list", "vm_read", "vm_delete":

@@ -209,9 +209,16 @@ func TestLiveCall(t *testing.T) {
 	if calls.RowCount != 1 || calls.Rows[0]["uuid"] != a || calls.Rows[0]["b_uuid"] != b {
 		t.Errorf("show calls during the call: %+v", calls)
 	}
+	if got := c.api("uuid_exists " + b); got != "true" {
+		t.Errorf("uuid_exists of a live leg: %q", got)
+	}
 	s.EndCall(a)
 	if got := c.api("show channels as json"); got != "{\"row_count\": 0}\n" {
 		t.Errorf("show channels after EndCall: %q", got)
+	}
+	// as mod_commands answers: no newline
+	if got := c.api("uuid_exists " + a); got != "false" {
+		t.Errorf("uuid_exists after EndCall: %q", got)
 	}
 }
 
