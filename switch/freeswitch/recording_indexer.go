@@ -8,8 +8,9 @@ package freeswitch
 //   - On RECORD_STOP (ESL): FreeSWITCH fires it after closing the file
 //     (switch_ivr_async.c record_callback, on the media bug's close at
 //     hang-up), with Record-File-Path, the channel's headers and
-//     variables (Caller-Channel-Answered-Time: the recording starts at
-//     answer) and Record-Completion-Cause. A call never answered leaves
+//     variables (Caller-Channel-Bridged-Time: the recording starts at
+//     the bridge, RECORD_BRIDGE_REQ; Answered-Time when there is none)
+//     and Record-Completion-Cause. A call never answered leaves
 //     an empty file that FreeSWITCH has already removed
 //     (Record-Completion-Cause: empty-file): nothing to do.
 //   - A scan of recordings_dir every ScanEvery takes the files whose
@@ -107,8 +108,11 @@ func (ix *RecordingIndexer) event(ctx context.Context, ev Event) {
 		return // another recording (not the routing's)
 	}
 	var started time.Time
-	if us, err := strconv.ParseInt(ev.Get("Caller-Channel-Answered-Time"), 10, 64); err == nil && us > 0 {
-		started = time.UnixMicro(us).UTC()
+	for _, h := range []string{"Caller-Channel-Bridged-Time", "Caller-Channel-Answered-Time"} {
+		if us, err := strconv.ParseInt(ev.Get(h), 10, 64); err == nil && us > 0 {
+			started = time.UnixMicro(us).UTC()
+			break
+		}
 	}
 	ix.deposit(ctx, filepath.Join(ix.cfg.Dir, name), &provisioning.Recording{TenantID: tenant, Switch: ix.cfg.Node, SwitchRef: uuid, StartedAt: started}, time.Time{})
 }

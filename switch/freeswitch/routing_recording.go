@@ -8,12 +8,16 @@ package freeswitch
 // bridges (jsoncdr.go), which is how provisioning finds a recording from
 // either leg's CDR.
 //
-//   - The recording starts at answer: record_session's
-//     RECORD_ANSWER_REQ (given in its own {} variables, so that other
-//     media bugs of the channel are not affected) holds the bug back
-//     until the channel is answered. A call nobody answers leaves an
-//     empty file, which FreeSWITCH removes itself ("Discarding empty
-//     file", RECORD_STOP with Record-Completion-Cause empty-file).
+//   - The recording holds the conversation only: record_session's
+//     RECORD_BRIDGE_REQ (given in its own {} variables, so that other
+//     media bugs of the channel, such as fax detection, are not
+//     affected) keeps the bug from writing until the channel is bridged
+//     to the phone or number that answered, as Asterisk's MixMonitor b
+//     option does: ringing, menus, voicemail and fax detection before
+//     the answer are not in the file, on either switch. A call nobody
+//     answers leaves an empty file, which FreeSWITCH removes itself
+//     ("Discarding empty file", RECORD_STOP with Record-Completion-Cause
+//     empty-file).
 //   - Adding a media bug to a channel that has no media yet pre-answers
 //     it (switch_core_media_bug_add): the caller gets a 183 with SDP
 //     before the destination rings, and no 180 of its own. The
@@ -62,8 +66,8 @@ const recordingGuard = "sb_recording"
 const ringTone = "%(2000,4000,440,480)"
 
 // recordingVars are record_session's own variables (read before the
-// channel's): mono, 8 kHz, started at answer, every length kept.
-const recordingVars = "{RECORD_STEREO=false,record_sample_rate=8000,RECORD_ANSWER_REQ=true,RECORD_MIN_SEC=0}"
+// channel's): mono, 8 kHz, written while bridged, every length kept.
+const recordingVars = "{RECORD_STEREO=false,record_sample_rate=8000,RECORD_BRIDGE_REQ=true,RECORD_MIN_SEC=0}"
 
 // recordingFileName is the file a tenant's call is recorded into (uuid
 // is ${uuid} in the dialplan); parseRecordingFileName reads it back.
