@@ -1,0 +1,306 @@
+package asterisk
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/genfile"
+	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/switch/switchtest"
+)
+
+// envLiveVerboseLog is a log file of the node that gets VERBOSE lines at
+// level 3 (logger.conf `messages.log => notice,warning,error,verbose`,
+// Asterisk started with -vvv): the listening test reads in it which
+// prompts app_voicemail played to the caller ("<PJSIP/…> Playing
+// 'vm-password.slin'") and the refused logins.
+const envLiveVerboseLog = "SWITCHBOARD_TEST_ASTERISK_VERBOSE_LOG"
+
+// vmRig is the routing rig with a voicemail include, the message
+// indexer and one box of an extension whose phone is registered.
+type vmRig struct {
+	*routingRig
+	spool, boxDir string
+	phone         livePhone
+	ears          *sipPhone // the phone's contact: MWI NOTIFYs
+	box           *provisioning.VoicemailBox
+	mailbox       string
+}
+
+// startVoicemailRig starts the rig of the voicemail tests, skipping,
+// with the variable's name, when the node's voicemail include or spool
+// is not given; greeting, if set, is the box's unavailable greeting.
+func startVoicemailRig(t *testing.T, pin string, greeting *int64) *vmRig {
+	t.Helper()
+	file, spool := os.Getenv(envLiveVoicemailFile), os.Getenv(envLiveVoicemailSpool)
+	if file == "" || spool == "" {
+		t.Skipf("%s and %s are not set: the voicemail test needs the node's voicemail include and spool (see switch/asterisk/README.md)", envLiveVoicemailFile, envLiveVoicemailSpool)
+	}
+	rr := startRoutingRigWith(t, func(o *PushOptions, svc *provisioning.Service) { o.Mailboxes = ServiceMailboxes(svc) })
+	if rr.node.cli == nil {
+		t.Skipf("%s is not set: the voicemail test reads app_voicemail's users and the channels with the CLI", envLiveCLI)
+	}
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	plans := func(ctx context.Context) ([]*provisioning.Plan, error) {
+		p, err := rr.svc.TenantPlan(ctx, rr.tenant.ID)
+		return []*provisioning.Plan{p}, err
+	}
+	vc := NewVoicemailConf(VoicemailConfConfig{Node: liveSwitch, Path: file, Plans: plans, Client: rr.direct,
+		Keeper: genfile.Config{Debounce: 20 * time.Millisecond, RetryMin: 100 * time.Millisecond}})
+	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: liveSwitch, Spool: spool, Plans: plans, Service: rr.svc})
+	rr.svc.AddSink(vc)
+	rr.svc.AddSink(ix)
+	v := &vmRig{routingRig: rr, spool: spool}
+	box := strconv.Itoa(liveUserBase + 99)
+	v.boxDir = filepath.Join(spool, VoicemailContext(rr.tenant.ID), box)
+	_ = os.RemoveAll(v.boxDir) // a box of that number left by an earlier run
+	vctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = vc.Run(vctx) }()
+	go func() { defer wg.Done(); _ = ix.Run(vctx) }()
+	t.Cleanup(func() {
+		stop()
+		wg.Wait()
+		_ = os.WriteFile(file, nil, 0o640)
+		_ = rr.direct.ReloadModule(context.Background(), "app_voicemail")
+		_ = os.RemoveAll(v.boxDir)
+	})
+	p, a := rr.phone("alice")
+	v.phone = p
+	v.ears = startSIPPhone(t, p.port)
+	x := &provisioning.Extension{RoutingMeta: rr.in, Number: strconv.Itoa(liveUserBase + 98), Name: "Alice", Destination: acctDest(a)}
+	must(t, rr.svc.CreateExtension(ctx, admin, x))
+	v.box = &provisioning.VoicemailBox{RoutingMeta: rr.in, Number: box, Name: "Alice", ExtensionID: &x.ID, PIN: pin, UnavailableGreetingID: greeting, MaxMessageSecs: 60}
+	must(t, rr.svc.CreateVoicemailBox(ctx, admin, v.box))
+	v.mailbox = box + "@" + VoicemailContext(rr.tenant.ID)
+	waitFor(t, 10*time.Second, "the box in app_voicemail", func() bool {
+		out, _ := rr.node.runCLI(ctx, "voicemail show users for "+VoicemailContext(rr.tenant.ID))
+		return strings.Contains(out, box)
+	})
+	waitFor(t, 10*time.Second, "mailboxes on the phone's endpoint", func() bool {
+		fs, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, p.user})
+		return err == nil && slicesContainsField(fs, "mailboxes", v.mailbox)
+	})
+	return v
+}
+
+// message waits for the box's only message and returns it.
+func (v *vmRig) message(within time.Duration, ok func(provisioning.VoicemailMessage) bool) provisioning.VoicemailMessage {
+	v.t.Helper()
+	var msg provisioning.VoicemailMessage
+	waitFor(v.t, within, "the box's message", func() bool {
+		ms, err := v.svc.VoicemailMessages(v.t.Context(), provisioning.AdminScope(), provisioning.VoicemailFilter{BoxID: v.box.ID})
+		if err != nil || len(ms) != 1 {
+			return false
+		}
+		msg = ms[0]
+		return ok(msg)
+	})
+	return msg
+}
+
+// verboseLog follows a node's log file from its end at the time of
+// the call.
+type verboseLog struct {
+	path string
+	off  int64
+}
+
+func followLog(t *testing.T, path string) *verboseLog {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("%s: %v", envLiveVerboseLog, err)
+	}
+	return &verboseLog{path: path, off: st.Size()}
+}
+
+// lines are the log's lines written since followLog.
+func (l *verboseLog) lines() []string {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
+		return nil
+	}
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// playedRe is file.c's line for a file played to a channel.
+var playedRe = regexp.MustCompile(`<([^>]+)> Playing '([^']+)\.[a-z0-9]+' \(language`)
+
+// played lists the files played to channels of endpoint ep since the
+// log was followed, in order, and the channel's name.
+func (l *verboseLog) played(ep string) (channel string, files []string) {
+	for _, line := range l.lines() {
+		m := playedRe.FindStringSubmatch(line)
+		if m == nil || !strings.HasPrefix(m[1], "PJSIP/"+ep+"-") {
+			continue
+		}
+		channel = m[1]
+		files = append(files, m[2])
+	}
+	return channel, files
+}
+
+// loginCall has the phone call the menu number with an RTP ear, press
+// keys (switchtest.DTMFStep) as RFC 4733 DTMF keysAfter after the
+// answer, and hang up after hold unless the switch does first.
+func (v *vmRig) loginCall(menu string, keysAfter, hold time.Duration, keys []switchtest.DTMFStep) (*sippRun, *switchtest.Ear, time.Time) {
+	v.t.Helper()
+	ear, err := switchtest.Listen("127.0.0.1")
+	must(v.t, err)
+	v.t.Cleanup(func() { ear.Close() })
+	pcap := filepath.Join(v.t.TempDir(), "keys.pcap")
+	_, err = switchtest.WriteDTMFPCAP(pcap, 101, keys)
+	must(v.t, err)
+	caller := v.phone
+	caller.port = freeUDPPort(v.t)
+	start := time.Now()
+	s := startSipp(v.t, "vm_login_uac.xml", []string{"EAR_PORT", strconv.Itoa(ear.Port()), "KEYS_AFTER_MS", strconv.FormatInt(keysAfter.Milliseconds(), 10),
+		"HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10), "PCAP", pcap}, v.node.sip,
+		"-s", caller.user, "-au", caller.user, "-ap", caller.secret, "-key", "callee", menu, "-key", "domain", caller.domain,
+		"-p", strconv.Itoa(caller.port), "-mp", strconv.Itoa(freeUDPPort(v.t)), "-m", "1", "-timeout", "60s", "-timeout_error")
+	return s, ear, start
+}
+
+// TestLiveVoicemailByPhone (issue 14): the box's owner listens by phone.
+// A message is left in the box (a Local channel into the box's number);
+// the owner's phone dials the listening menu's number, hears the PIN
+// prompt (app_voicemail plays vm-password, the RTP the switch sends is
+// not silent), keys the PIN as RFC 4733 DTMF, # and 1 (new messages):
+// the message is played; after the hang-up app_voicemail has moved it
+// to Old, the indexer syncs it read in Switchboard and the phone's lamp
+// goes off. Before that, a wrong PIN is refused: vm-incorrect, no
+// login, the message stays new.
+func TestLiveVoicemailByPhone(t *testing.T) {
+	logPath := os.Getenv(envLiveVerboseLog)
+	if logPath == "" {
+		t.Skipf("%s is not set: the test reads the prompts app_voicemail plays in the node's verbose log (see switch/asterisk/README.md)", envLiveVerboseLog)
+	}
+	const pin = "4321"
+	v := startVoicemailRig(t, pin, nil)
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	results := map[string]string{}
+	defer func() {
+		for k, r := range results {
+			t.Logf("RESULT %s: %s", k, r)
+		}
+	}()
+	menu := &provisioning.Extension{RoutingMeta: v.in, Number: strconv.Itoa(liveUserBase + 97), Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
+	must(t, v.svc.CreateExtension(ctx, admin, menu))
+	v.settled("VoiceMailMain(" + v.mailbox + ")")
+
+	// A message: a Local channel dials the box's number and plays a
+	// prompt into it (Asterisk's own "the person at extension ... is
+	// unavailable" first: the box has no greeting).
+	_, err := v.node.runCLI(ctx, "channel originate Local/"+v.box.Number+"@"+TenantContext(v.tenant.ID)+" application Playback vm-intro&vm-intro&vm-intro")
+	must(t, err)
+	msg := v.message(30*time.Second, func(m provisioning.VoicemailMessage) bool { return !m.Read })
+	results["deposit"] = fmt.Sprintf("message %d listed unread, %d ms", msg.ID, msg.DurationMS)
+	results["mwi on"] = waitForMWI(t, v.ears, "yes", 10*time.Second)
+
+	// A wrong PIN: refused, nothing heard, the message still new.
+	log := followLog(t, logPath)
+	s, ear, start := v.loginCall(menu.Number, 2500*time.Millisecond, 7*time.Second, switchtest.DTMFKeys("9999#", 250*time.Millisecond))
+	if err := s.wait(30 * time.Second); err != nil {
+		t.Fatalf("the wrong PIN's call: %v", err)
+	}
+	_, files := log.played(v.phone.user)
+	refused := false
+	for _, l := range log.lines() {
+		refused = refused || strings.Contains(l, "Incorrect password") && strings.Contains(l, "'"+v.box.Number+"'")
+	}
+	if !refused || !contains(files, "vm-incorrect") || contains(files, "vm-youhave") || len(files) == 0 || files[0] != "vm-password" {
+		t.Errorf("wrong PIN: refused %v, prompts %v: want vm-password, then vm-incorrect and no vm-youhave", refused, files)
+	}
+	heard := switchtest.Spans(ear.Since(start))
+	if !promptHeard(heard, 2500*time.Millisecond) {
+		t.Errorf("wrong PIN: no PIN prompt heard before the keys; sound at %v", switchtest.SpanList(heard))
+	}
+	results["wrong pin"] = fmt.Sprintf("refused (%q in the log); prompts %v; sound heard at %s", "Incorrect password", files, switchtest.SpanList(heard))
+	time.Sleep(3 * time.Second) // a scan after the call
+	if m := v.message(time.Second, func(provisioning.VoicemailMessage) bool { return true }); m.Read {
+		t.Errorf("after the wrong PIN the message is read")
+	}
+	if _, err := os.Stat(filepath.Join(v.boxDir, "INBOX", "msg0000.txt")); err != nil {
+		t.Errorf("after the wrong PIN the message left INBOX: %v", err)
+	}
+
+	// The right PIN, then 1: the message is played.
+	log = followLog(t, logPath)
+	s, ear, start = v.loginCall(menu.Number, 2500*time.Millisecond, 45*time.Second,
+		append(switchtest.DTMFKeys(pin+"#", 250*time.Millisecond), switchtest.DTMFStep{Key: '1', After: 2500 * time.Millisecond}))
+	var channel string
+	played := waitFor(t, 45*time.Second, "the message played, then the menu after it", func() bool {
+		var fs []string
+		channel, fs = log.played(v.phone.user)
+		files = fs
+		i := indexOf(fs, filepath.Join(v.boxDir, "INBOX", "msg0000"))
+		return i >= 0 && i < len(fs)-1
+	})
+	_, err = v.node.runCLI(ctx, "channel request hangup "+channel)
+	must(t, err)
+	if err := s.wait(15 * time.Second); err != nil {
+		t.Errorf("the listening call: %v", err)
+	}
+	if len(files) == 0 || files[0] != "vm-password" || !contains(files, "vm-youhave") {
+		t.Errorf("prompts %v: want vm-password first, then vm-youhave", files)
+	}
+	heard = switchtest.Spans(ear.Since(start))
+	if !promptHeard(heard, 2500*time.Millisecond) {
+		t.Errorf("no PIN prompt (vm-password: 1.1 s of speech) heard before the PIN was keyed 2.5 s after the answer; sound at %v", switchtest.SpanList(heard))
+	}
+	results["listen"] = fmt.Sprintf("message played %v after the call started; %d RTP packets; prompts %s; sound heard at %s", played.Round(10*time.Millisecond),
+		ear.Packets(), strings.Join(files, " "), switchtest.SpanList(heard))
+
+	// Hung up: app_voicemail moved it to Old; Switchboard has it read,
+	// the lamp goes off.
+	hungUp := time.Now()
+	msg = v.message(15*time.Second, func(m provisioning.VoicemailMessage) bool { return m.Read })
+	results["read"] = fmt.Sprintf("message read in Switchboard %v after the hang-up", time.Since(hungUp).Round(10*time.Millisecond))
+	if _, err := os.Stat(filepath.Join(v.boxDir, "Old", "msg0000.txt")); err != nil {
+		t.Errorf("the message is not in Old: %v", err)
+	}
+	results["mwi off"] = waitForMWI(t, v.ears, "no", 10*time.Second)
+}
+
+// promptHeard reports whether the first sound the caller heard was a
+// prompt of 0.5–2 s (vm-password is 1.1 s) that began before keys.
+func promptHeard(heard []switchtest.Span, keys time.Duration) bool {
+	if len(heard) == 0 {
+		return false
+	}
+	p := heard[0]
+	return p.Start < keys && p.End-p.Start >= 500*time.Millisecond && p.End-p.Start <= 2*time.Second
+}
+
+func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
