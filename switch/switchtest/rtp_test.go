@@ -142,7 +142,9 @@ func TestEarSpans(t *testing.T) {
 	if len(spans) != 2 {
 		t.Fatalf("spans %s, want 2", SpanList(spans))
 	}
-	near := func(got, want time.Duration) bool { return got > want-150*time.Millisecond && got < want+250*time.Millisecond }
+	near := func(got, want time.Duration) bool {
+		return got > want-150*time.Millisecond && got < want+250*time.Millisecond
+	}
 	if !near(spans[0].Start, 0) || !near(spans[0].End, 500*time.Millisecond) || !near(spans[1].Start, 1200*time.Millisecond) || !near(spans[1].End, 1700*time.Millisecond) {
 		t.Errorf("spans %s, want about 0+500ms 1200+500ms", SpanList(spans))
 	}
