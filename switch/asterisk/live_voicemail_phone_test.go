@@ -162,25 +162,26 @@ func (l *verboseLog) played(ep string) (channel string, files []string) {
 	return channel, files
 }
 
-// loginCall has the phone call the menu number with an RTP ear, press
-// keys (switchtest.DTMFStep) as RFC 4733 DTMF keysAfter after the
-// answer, and hang up after hold unless the switch does first.
+// loginCall has the phone call the menu number with an RTP ear and
+// hang up after hold unless the switch does first; once the switch
+// answers (its first RTP), the ear keys steps (RFC 4733) keysAfter
+// later. It returns when the keys are sent, with the time of the
+// answer.
 func (v *vmRig) loginCall(menu string, keysAfter, hold time.Duration, keys []switchtest.DTMFStep) (*sippRun, *switchtest.Ear, time.Time) {
 	v.t.Helper()
 	ear, err := switchtest.Listen("127.0.0.1")
 	must(v.t, err)
 	v.t.Cleanup(func() { ear.Close() })
-	pcap := filepath.Join(v.t.TempDir(), "keys.pcap")
-	_, err = switchtest.WriteDTMFPCAP(pcap, 101, keys)
-	must(v.t, err)
 	caller := v.phone
 	caller.port = freeUDPPort(v.t)
-	start := time.Now()
-	s := startSipp(v.t, "vm_login_uac.xml", []string{"EAR_PORT", strconv.Itoa(ear.Port()), "KEYS_AFTER_MS", strconv.FormatInt(keysAfter.Milliseconds(), 10),
-		"HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10), "PCAP", pcap}, v.node.sip,
+	s := startSipp(v.t, "vm_login_uac.xml", []string{"EAR_PORT", strconv.Itoa(ear.Port()), "HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10)}, v.node.sip,
 		"-s", caller.user, "-au", caller.user, "-ap", caller.secret, "-key", "callee", menu, "-key", "domain", caller.domain,
 		"-p", strconv.Itoa(caller.port), "-mp", strconv.Itoa(freeUDPPort(v.t)), "-m", "1", "-timeout", "60s", "-timeout_error")
-	return s, ear, start
+	waitFor(v.t, 15*time.Second, "the menu's answer (RTP to the ear)", ear.Answered)
+	answered := time.Now()
+	time.Sleep(keysAfter)
+	must(v.t, ear.Press(101, keys))
+	return s, ear, answered
 }
 
 // TestLiveVoicemailByPhone (issue 14): the box's owner listens by phone.
@@ -270,7 +271,7 @@ func TestLiveVoicemailByPhone(t *testing.T) {
 	if !promptHeard(heard, 2500*time.Millisecond) {
 		t.Errorf("no PIN prompt (vm-password: 1.1 s of speech) heard before the PIN was keyed 2.5 s after the answer; sound at %v", switchtest.SpanList(heard))
 	}
-	results["listen"] = fmt.Sprintf("message played %v after the call started; %d RTP packets; prompts %s; sound heard at %s", played.Round(10*time.Millisecond),
+	results["listen"] = fmt.Sprintf("message played %v after the keys; %d RTP packets; prompts %s; sound heard at %s", played.Round(10*time.Millisecond),
 		ear.Packets(), strings.Join(files, " "), switchtest.SpanList(heard))
 
 	// Hung up: app_voicemail moved it to Old; Switchboard has it read,

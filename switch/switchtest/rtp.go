@@ -1,20 +1,22 @@
 package switchtest
 
-// RTP for the live media tests: a pcap of RFC 4733 DTMF events that
-// sipp's play_pcap_audio sends (sipp keeps each packet's payload, RTP
-// header included, and only rewrites addresses and ports, so a digit
-// pressed twice needs its own timestamp and sequence numbers, which
-// sipp's own dtmf_2833_N.pcap files cannot give: every one of them
-// starts a new event at a fixed timestamp), and an Ear: the UDP port a
-// scenario's SDP names as its media port, so that what the switch plays
-// to the caller can be measured while sipp sends from its own port.
+// RTP for the live media tests: an Ear, the caller's media end. A
+// scenario's SDP names the Ear's UDP port as its media port (sipp does
+// the SIP only); the Ear takes what the switch plays to the caller, so
+// that a test can tell when the switch spoke, and sends what a phone
+// sends back, from that same port: 20 ms packets of G.711 µ-law silence
+// and, when the test presses keys, RFC 4733 DTMF events. It sends from
+// the SDP's address because FreeSWITCH drops RTP from any other once the
+// call's auto-adjust window closed (switch_rtp.c: "ignore packets not
+// meant for us"); a sipp play_pcap_audio sent from sipp's own media port
+// lost every key after the first two there (seen live), while Asterisk
+// took them all.
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -62,107 +64,21 @@ const (
 	dtmfEnds    = 3
 )
 
-// WriteDTMFPCAP writes steps as a pcap (Ethernet/IPv4/UDP, 127.0.0.1) of
-// RFC 4733 packets of payload type pt, one SSRC, sequence numbers and
-// timestamps running on across the keys, and returns when (from the
-// first packet) each key ends.
-func WriteDTMFPCAP(path string, pt byte, steps []DTMFStep) ([]time.Duration, error) {
-	var b bytes.Buffer
-	le := binary.LittleEndian
-	hdr := make([]byte, 24)
-	le.PutUint32(hdr[0:], 0xa1b2c3d4)
-	le.PutUint16(hdr[4:], 2)
-	le.PutUint16(hdr[6:], 4)
-	le.PutUint32(hdr[16:], 65535)
-	le.PutUint32(hdr[20:], 1) // Ethernet
-	b.Write(hdr)
-	start := time.Unix(1_700_000_000, 0)
-	at := start
-	seq, ts := uint16(1000), uint32(160000)
-	var ends []time.Duration
-	first := true
-	for _, s := range steps {
-		ev, err := dtmfEvent(s.Key)
-		if err != nil {
-			return nil, err
-		}
-		if !first {
-			at = at.Add(s.After)
-			ts += uint32(s.After.Milliseconds() * 8)
-		}
-		first = false
-		evTS := ts
-		for i := range dtmfPackets + dtmfEnds {
-			dur := uint16(min(i+1, dtmfPackets) * 160)
-			flags := byte(10) // volume -10 dBm0
-			if i >= dtmfPackets {
-				flags |= 0x80 // end
-			}
-			rtp := make([]byte, 16)
-			rtp[0] = 0x80
-			rtp[1] = pt
-			if i == 0 {
-				rtp[1] |= 0x80 // marker: a new event
-			}
-			binary.BigEndian.PutUint16(rtp[2:], seq)
-			binary.BigEndian.PutUint32(rtp[4:], evTS)
-			binary.BigEndian.PutUint32(rtp[8:], 0x5b0a4d21)
-			rtp[12], rtp[13] = ev, flags
-			binary.BigEndian.PutUint16(rtp[14:], dur)
-			seq++
-			writePCAPPacket(&b, at, rtp)
-			if i < dtmfPackets {
-				at = at.Add(dtmfPacket)
-			}
-		}
-		ends = append(ends, at.Sub(start))
-		ts = evTS + dtmfPackets*160
-	}
-	return ends, os.WriteFile(path, b.Bytes(), 0o644)
-}
-
-// writePCAPPacket appends one UDP datagram 127.0.0.1:6000 →
-// 127.0.0.1:6002 (sipp replaces both) at time at.
-func writePCAPPacket(b *bytes.Buffer, at time.Time, payload []byte) {
-	le, be := binary.LittleEndian, binary.BigEndian
-	frame := make([]byte, 14+20+8+len(payload))
-	be.PutUint16(frame[12:], 0x0800)
-	ip := frame[14:]
-	ip[0] = 0x45
-	be.PutUint16(ip[2:], uint16(20+8+len(payload)))
-	ip[8], ip[9] = 64, 17
-	copy(ip[12:], net.IPv4(127, 0, 0, 1).To4())
-	copy(ip[16:], net.IPv4(127, 0, 0, 1).To4())
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(be.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	be.PutUint16(ip[10:], ^uint16(sum))
-	udp := ip[20:]
-	be.PutUint16(udp[0:], 6000)
-	be.PutUint16(udp[2:], 6002)
-	be.PutUint16(udp[4:], uint16(8+len(payload)))
-	copy(udp[8:], payload)
-	rec := make([]byte, 16)
-	le.PutUint32(rec[0:], uint32(at.Unix()))
-	le.PutUint32(rec[4:], uint32(at.Nanosecond()/1000))
-	le.PutUint32(rec[8:], uint32(len(frame)))
-	le.PutUint32(rec[12:], uint32(len(frame)))
-	b.Write(rec)
-	b.Write(frame)
-}
-
-// Ear takes the RTP a switch sends to a caller: G.711 (payload types 0
-// and 8) is decoded in arrival order, each packet's time kept, so that
-// a test can tell when the switch spoke.
+// Ear is the caller's media end: it takes the RTP a switch sends (G.711,
+// payload types 0 and 8, decoded in arrival order, each packet's time
+// kept) and, once the switch's first packet told it where the switch
+// listens, sends back a phone's stream: silence every 20 ms, and the
+// keys Press asks for.
 type Ear struct {
 	conn *net.UDPConn
 	mu   sync.Mutex
 	pkts []heard
+	to   *net.UDPAddr // where the switch sends from: its RTP port
+	pt   byte         // the telephone-event payload type of the keys
+	keys chan []DTMFStep
+	sent chan error
 	done chan struct{}
+	wg   sync.WaitGroup
 }
 
 type heard struct {
@@ -178,8 +94,10 @@ func Listen(ip string) (*Ear, error) {
 	if err != nil {
 		return nil, fmt.Errorf("switchtest: rtp ear: %w", err)
 	}
-	e := &Ear{conn: c, done: make(chan struct{})}
+	e := &Ear{conn: c, keys: make(chan []DTMFStep), sent: make(chan error), done: make(chan struct{})}
+	e.wg.Add(2)
 	go e.read()
+	go e.send()
 	return e, nil
 }
 
@@ -187,18 +105,19 @@ func Listen(ip string) (*Ear, error) {
 // not read).
 func (e *Ear) Port() int { return e.conn.LocalAddr().(*net.UDPAddr).Port }
 
-// Close stops listening.
+// Close stops listening and sending.
 func (e *Ear) Close() error {
+	close(e.done)
 	err := e.conn.Close()
-	<-e.done
+	e.wg.Wait()
 	return err
 }
 
 func (e *Ear) read() {
-	defer close(e.done)
+	defer e.wg.Done()
 	buf := make([]byte, 2048)
 	for {
-		n, err := e.conn.Read(buf)
+		n, from, err := e.conn.ReadFromUDP(buf)
 		if err != nil {
 			return
 		}
@@ -216,7 +135,136 @@ func (e *Ear) read() {
 		h := heard{at: time.Now(), pt: buf[1] & 0x7f, payload: bytes.Clone(buf[off:n])}
 		e.mu.Lock()
 		e.pkts = append(e.pkts, h)
+		if e.to == nil {
+			e.to = from
+		}
 		e.mu.Unlock()
+	}
+}
+
+// Answered reports whether the switch has sent RTP (the Ear knows where
+// to send).
+func (e *Ear) Answered() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.to != nil
+}
+
+// Press sends steps as RFC 4733 events of payload type pt (each key's
+// After of silence first, the first key's included) and returns once
+// the last key's end packets are sent; it fails if the switch has sent
+// nothing yet or the Ear is closed.
+func (e *Ear) Press(pt byte, steps []DTMFStep) error {
+	for _, s := range steps {
+		if _, err := dtmfEvent(s.Key); err != nil {
+			return err
+		}
+		if s.Key == 0 {
+			return fmt.Errorf("switchtest: no key")
+		}
+	}
+	if !e.Answered() {
+		return fmt.Errorf("switchtest: no RTP from the switch yet: nowhere to send keys")
+	}
+	e.mu.Lock()
+	e.pt = pt
+	e.mu.Unlock()
+	select {
+	case e.keys <- steps:
+	case <-e.done:
+		return net.ErrClosed
+	}
+	select {
+	case err := <-e.sent:
+		return err
+	case <-e.done:
+		return net.ErrClosed
+	}
+}
+
+// send is the phone's stream: one packet every 20 ms (silence, or the
+// current key's event), one SSRC, sequence numbers and timestamps
+// running on.
+func (e *Ear) send() {
+	defer e.wg.Done()
+	tick := time.NewTicker(dtmfPacket)
+	defer tick.Stop()
+	seq, ts := uint16(1000), uint32(160000)
+	var queue []DTMFStep
+	var wait, n int // silence packets before the key; packets of the key sent
+	var evTS uint32
+	packet := func(to *net.UDPAddr, pt byte, marker bool, timestamp uint32, payload []byte) error {
+		rtp := make([]byte, 12, 12+len(payload))
+		rtp[0], rtp[1] = 0x80, pt
+		if marker {
+			rtp[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(rtp[2:], seq)
+		binary.BigEndian.PutUint32(rtp[4:], timestamp)
+		binary.BigEndian.PutUint32(rtp[8:], 0x5b0a4d21)
+		seq++
+		_, err := e.conn.WriteToUDP(append(rtp, payload...), to)
+		return err
+	}
+	for {
+		select {
+		case <-e.done:
+			return
+		case steps := <-e.keys:
+			queue, n = steps, 0
+			wait = int(queue[0].After / dtmfPacket)
+			continue
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		to, pt := e.to, e.pt
+		e.mu.Unlock()
+		if to == nil {
+			continue
+		}
+		if len(queue) == 0 || wait > 0 {
+			wait--
+			if err := packet(to, 0, false, ts, bytes.Repeat([]byte{0xff}, 160)); err != nil && len(queue) > 0 {
+				queue = nil
+				e.sent <- err
+			}
+			ts += 160
+			continue
+		}
+		if n == 0 {
+			evTS = ts
+		}
+		ev, _ := dtmfEvent(queue[0].Key)
+		var err error
+		if n < dtmfPackets-1 {
+			dur := uint16((n + 1) * 160)
+			err = packet(to, pt, n == 0, evTS, []byte{ev, 10, byte(dur >> 8), byte(dur)})
+			n++
+		} else {
+			// the last duration, then the end three times (volume -10 dBm0)
+			dur := uint16(dtmfPackets * 160)
+			for i := range 1 + dtmfEnds {
+				flags := byte(10)
+				if i > 0 {
+					flags |= 0x80
+				}
+				if err = packet(to, pt, false, evTS, []byte{ev, flags, byte(dur >> 8), byte(dur)}); err != nil {
+					break
+				}
+			}
+			ts = evTS + dtmfPackets*160
+			queue, n = queue[1:], 0
+			if len(queue) > 0 {
+				wait = int(queue[0].After / dtmfPacket)
+			}
+		}
+		if err != nil {
+			queue = nil
+		}
+		if err != nil || len(queue) == 0 && n == 0 && wait <= 0 {
+			e.sent <- err
+			wait = 0
+		}
 	}
 }
 

@@ -4,94 +4,120 @@ import (
 	"encoding/binary"
 	"math"
 	"net"
-	"os"
-	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/audio"
 )
 
-// TestWriteDTMFPCAP reads the pcap back: every key is one event with its
-// own timestamp, marker on its first packet, three end packets with the
-// full duration, sequence numbers running on, and the pause between
-// keys in the packets' times.
-func TestWriteDTMFPCAP(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys.pcap")
-	steps := append(DTMFKeys("11#", 250*time.Millisecond), DTMFStep{Key: '*', After: 2 * time.Second})
-	ends, err := WriteDTMFPCAP(path, 101, steps)
+// TestEarPress plays the switch: it sends the ear RTP, and reads what
+// the ear sends back from its SDP port: silence every 20 ms, then each
+// key as one event with its own timestamp, marker on its first packet,
+// three end packets with the full duration, sequence numbers running on
+// across silence and events, and the pause between keys.
+func TestEarPress(t *testing.T) {
+	ear, err := Listen("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
+	defer ear.Close()
+	sw, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(b[20:]) != 1 {
-		t.Fatalf("pcap header % x", b[:24])
+	defer sw.Close()
+	if err := ear.Press(101, DTMFKeys("1", 0)); err == nil {
+		t.Error("keys pressed before the switch sent anything")
 	}
-	type pkt struct {
-		at           time.Duration
-		marker       bool
-		seq          uint16
-		ts           uint32
-		event        byte
-		end          bool
-		duration     uint16
-		pt           byte
-		srcIP, dstIP net.IP
+	pkt := make([]byte, 12+160)
+	pkt[0] = 0x80
+	if _, err := sw.WriteToUDP(pkt, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ear.Port()}); err != nil {
+		t.Fatal(err)
 	}
-	var pkts []pkt
-	var first time.Time
-	for off := 24; off < len(b); {
-		sec, usec, n := binary.LittleEndian.Uint32(b[off:]), binary.LittleEndian.Uint32(b[off+4:]), int(binary.LittleEndian.Uint32(b[off+8:]))
-		at := time.Unix(int64(sec), int64(usec)*1000)
-		if first.IsZero() {
-			first = at
+	WaitFor(t, "the ear to hear the switch", ear.Answered)
+	type got struct {
+		at       time.Time
+		pt       byte
+		marker   bool
+		seq      uint16
+		ts       uint32
+		event    byte
+		end      bool
+		duration uint16
+		from     int
+	}
+	var mu sync.Mutex
+	var pkts []got
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := sw.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			g := got{at: time.Now(), pt: buf[1] & 0x7f, marker: buf[1]&0x80 != 0, seq: binary.BigEndian.Uint16(buf[2:]), ts: binary.BigEndian.Uint32(buf[4:]), from: from.Port}
+			if g.pt == 101 && n >= 16 {
+				g.event, g.end, g.duration = buf[12], buf[13]&0x80 != 0, binary.BigEndian.Uint16(buf[14:])
+			}
+			mu.Lock()
+			pkts = append(pkts, g)
+			mu.Unlock()
 		}
-		frame := b[off+16 : off+16+n]
-		off += 16 + n
-		ip := frame[14:]
-		rtp := ip[28:]
-		pkts = append(pkts, pkt{at: at.Sub(first), marker: rtp[1]&0x80 != 0, pt: rtp[1] & 0x7f, seq: binary.BigEndian.Uint16(rtp[2:]),
-			ts: binary.BigEndian.Uint32(rtp[4:]), event: rtp[12], end: rtp[13]&0x80 != 0, duration: binary.BigEndian.Uint16(rtp[14:]),
-			srcIP: net.IP(ip[12:16]), dstIP: net.IP(ip[16:20])})
+	}()
+	steps := append(DTMFKeys("11#", 100*time.Millisecond), DTMFStep{Key: '*', After: 500 * time.Millisecond})
+	if err := ear.Press(101, steps); err != nil {
+		t.Fatal(err)
 	}
-	if len(pkts) != 4*11 {
-		t.Fatalf("%d packets, want 4 keys of 11", len(pkts))
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	var events [][]got
+	for i, p := range pkts {
+		if p.from != ear.Port() {
+			t.Fatalf("packet %d from port %d, not the ear's %d", i, p.from, ear.Port())
+		}
+		if i > 0 && p.seq != pkts[i-1].seq+1 {
+			t.Errorf("packet %d: seq %d after %d", i, p.seq, pkts[i-1].seq)
+		}
+		if p.pt == 101 {
+			if p.marker {
+				events = append(events, nil)
+			}
+			if len(events) == 0 {
+				t.Fatalf("packet %d: an event packet before a marker", i)
+			}
+			events[len(events)-1] = append(events[len(events)-1], p)
+		} else if p.pt != 0 {
+			t.Errorf("packet %d: payload type %d", i, p.pt)
+		}
 	}
-	wantEvents := []byte{1, 1, 11, 10}
-	for k := range 4 {
-		ev := pkts[k*11 : k*11+11]
+	if len(events) != 4 {
+		t.Fatalf("%d events, want 4", len(events))
+	}
+	for k, ev := range events {
+		if len(ev) != 11 {
+			t.Errorf("key %d: %d packets, want 11", k, len(ev))
+			continue
+		}
 		for i, p := range ev {
-			if p.event != wantEvents[k] || p.ts != ev[0].ts || p.marker != (i == 0) || p.end != (i >= 8) || p.pt != 101 {
+			want := uint16(min(i+1, 8) * 160)
+			if p.event != []byte{1, 1, 11, 10}[k] || p.ts != ev[0].ts || p.end != (i >= 8) || p.duration != want {
 				t.Errorf("key %d packet %d: %+v", k, i, p)
 			}
-			if want := uint16(min(i+1, 8) * 160); p.duration != want {
-				t.Errorf("key %d packet %d: duration %d, want %d", k, i, p.duration, want)
-			}
 		}
-		if k > 0 && ev[0].ts <= pkts[k*11-1].ts {
-			t.Errorf("key %d starts at timestamp %d, not after the previous key's %d", k, ev[0].ts, pkts[k*11-1].ts)
+		if k > 0 && ev[0].ts <= events[k-1][10].ts {
+			t.Errorf("key %d starts at timestamp %d, not after the previous key's", k, ev[0].ts)
 		}
 	}
-	for i := 1; i < len(pkts); i++ {
-		if pkts[i].seq != pkts[i-1].seq+1 {
-			t.Errorf("packet %d: seq %d after %d", i, pkts[i].seq, pkts[i-1].seq)
-		}
+	if gap := events[3][0].at.Sub(events[2][10].at); gap < 400*time.Millisecond || gap > 800*time.Millisecond {
+		t.Errorf("pause before * was %v, want about 500 ms", gap)
 	}
-	// The 2 s pause: in the times (sipp's pacing) and in the timestamps.
-	if gap := pkts[33].at - pkts[32].at; gap != 2*time.Second {
-		t.Errorf("pause before * is %v in the capture's times", gap)
+	if gap := events[3][0].ts - events[2][0].ts; gap != 8*160+4000 {
+		t.Errorf("* starts %d samples after #, want %d", gap, 8*160+4000)
 	}
-	if gap := pkts[33].ts - pkts[22].ts; gap != 8*160+16000 {
-		t.Errorf("* starts %d samples after #, want %d", gap, 8*160+16000)
-	}
-	if len(ends) != 4 || ends[3] != pkts[43].at {
-		t.Errorf("ends %v, last packet at %v", ends, pkts[43].at)
-	}
-	if _, err := WriteDTMFPCAP(path, 101, DTMFKeys("1x", time.Second)); err == nil {
-		t.Error("a key that is no DTMF key was written")
+	if err := ear.Press(101, DTMFKeys("x", 0)); err == nil {
+		t.Error("a key that is no DTMF key was pressed")
 	}
 }
 
