@@ -371,3 +371,151 @@ func mwiStates(uas *livePhone) []string {
 	}
 	return out
 }
+
+// waitPlayed waits for a PLAYBACK_START since mark of a file ending in
+// suffix (to a caller user, or any channel when user is "") and
+// returns its path.
+func (w *eslWatch) waitPlayed(t *testing.T, mark int, user, suffix string, within time.Duration) string {
+	t.Helper()
+	var path string
+	waitFor(t, within, "PLAYBACK_START of …"+suffix, func() bool {
+		evs, _ := w.since(mark)
+		for _, ev := range evs {
+			if ev.Name() == "PLAYBACK_START" && (user == "" || ev.Get("Caller-Username") == user) && strings.HasSuffix(ev.Get("Playback-File-Path"), suffix) {
+				path = ev.Get("Playback-File-Path")
+				return true
+			}
+		}
+		return false
+	})
+	return path
+}
+
+// TestLiveVoicemailGreetingByPhone (issue 14) on a real FreeSWITCH with
+// mod_voicemail's prompts: the box's owner records a greeting by phone
+// (menu 5, 1, greeting 1, talks, #, 2 saves it); a caller to the box,
+// which has no uploaded greeting, hears that recording; once the box
+// is given an uploaded greeting, callers hear the upload instead; when
+// the upload is taken off the box, the phone recording (kept by
+// mod_voicemail) plays again. Asterisk's app_voicemail follows the same
+// rule (README, Voicemail).
+func TestLiveVoicemailGreetingByPhone(t *testing.T) {
+	node := requireLiveNode(t)
+	if ans := eslCommand(t, node, "api module_exists mod_voicemail"); !strings.Contains(ans, "true") {
+		t.Skipf("mod_voicemail is not loaded on the node: %q", ans)
+	}
+	requireVMPrompts(t, node)
+	sounds := t.TempDir() // FreeSWITCH on this machine reads it
+	r := newLiveRig(t, node, withRouting(), withSounds(t, sounds))
+	r.waitConnected(t)
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	tenant := r.tenantID(t)
+	in := provisioning.RoutingMeta{TenantID: tenant}
+	results := map[string]string{}
+	t.Cleanup(func() {
+		for k, v := range results {
+			t.Logf("RESULT %s: %s", k, v)
+		}
+	})
+	watch := watchESL(t, node, "PLAYBACK_START PLAYBACK_STOP CUSTOM vm::maintenance")
+	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
+	user := liveUser(t, 94)
+	acct, secret := r.account(t, user)
+	x := &provisioning.Extension{RoutingMeta: in, Number: "8" + stamp, Name: "box owner", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: acct.ID}}
+	liveMust(t, r.svc.CreateExtension(ctx, sc, x))
+	const pin = "13579"
+	box := &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &x.ID, PIN: pin, MaxMessageSecs: 60}
+	liveMust(t, r.svc.CreateVoicemailBox(ctx, sc, box))
+	menu := &provisioning.Extension{RoutingMeta: in, Number: "6" + stamp, Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
+	liveMust(t, r.svc.CreateExtension(ctx, sc, menu))
+	dom := VoicemailDomain(tenant)
+
+	// Record greeting 1 by phone.
+	mark := watch.mark()
+	call, ear, _ := loginCall(t, node, user, secret, menu.Number, 2500*time.Millisecond, 90*time.Second, switchtest.DTMFKeys(pin+"#", 250*time.Millisecond))
+	press := func(after, keys string) {
+		t.Helper()
+		watch.waitPlayed(t, mark, user, after, 30*time.Second)
+		liveMust(t, ear.Press(101, switchtest.DTMFKeys(keys, 300*time.Millisecond)))
+	}
+	press("voicemail/vm-listen_new.wav", "5")             // the main menu: 5, the options
+	press("voicemail/vm-to_record_greeting.wav", "1")     // 1 records a greeting
+	press("voicemail/vm-choose_greeting_choose.wav", "1") // number 1
+	prompt := watch.waitPlayed(t, mark, user, "voicemail/vm-record_greeting.wav", 30*time.Second)
+	waitFor(t, 20*time.Second, "the end of "+prompt, func() bool { return watch.stopped(mark, prompt) })
+	time.Sleep(1500 * time.Millisecond) // the beep
+	ear.Talk(4 * time.Second)
+	liveMust(t, ear.Press(101, switchtest.DTMFKeys("#", 100*time.Millisecond)))
+	press("voicemail/vm-save_recording.wav", "2") // 2 saves it
+	var recorded string
+	waitFor(t, 20*time.Second, "the record-greeting event", func() bool {
+		evs, _ := watch.since(mark)
+		for _, ev := range evs {
+			if ev.Subclass() == vmEventMaintenance && ev.Get("VM-Action") == "record-greeting" && ev.Get("VM-User") == box.Number {
+				recorded = ev.Get("VM-Greeting-Path")
+				return true
+			}
+		}
+		return false
+	})
+	eslCommand(t, node, "api hupall NORMAL_CLEARING sip_from_user "+user)
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	_ = call.result(cctx)
+	cancel()
+	prefs := strings.TrimSpace(eslBody(eslCommand(t, node, "api vm_prefs default/"+box.Number+"@"+dom+"|greeting_path")))
+	if prefs != recorded {
+		t.Errorf("vm_prefs greeting_path %q, want the recorded %q", prefs, recorded)
+	}
+	st, err := os.Stat(recorded)
+	liveMust(t, err)
+	results["recorded"] = fmt.Sprintf("greeting recorded by phone: %s (%d bytes)", recorded, st.Size())
+
+	// A caller to the box: what greeting plays?
+	greetingOf := func() string {
+		t.Helper()
+		m := watch.mark()
+		eslCommand(t, node, "api originate loopback/"+box.Number+"/"+RoutingContext(tenant)+" &playback(tone_stream://%(8000,0,440))")
+		var got string
+		waitFor(t, 20*time.Second, "the greeting played to the caller", func() bool {
+			evs, _ := watch.since(m)
+			for _, ev := range evs {
+				f := ev.Get("Playback-File-Path")
+				if ev.Name() == "PLAYBACK_START" && !strings.HasPrefix(f, "tone_stream") {
+					got = f
+					return true
+				}
+			}
+			return false
+		})
+		time.Sleep(9 * time.Second) // the caller's message ends
+		return got
+	}
+	if g := greetingOf(); g != recorded {
+		t.Errorf("no upload: the caller heard %q, want the phone recording %q", g, recorded)
+	} else {
+		results["no upload"] = "caller heard the phone recording " + g
+	}
+	welcome, err := os.Open(filepath.Join("..", "..", "testdata", "sounds", "welcome.wav"))
+	liveMust(t, err)
+	defer welcome.Close()
+	upload := &provisioning.Sound{TenantID: tenant, Name: "vm greeting"}
+	liveMust(t, r.svc.CreateSound(ctx, sc, upload, welcome))
+	waitFor(t, 5*time.Second, "the greeting in sounds_dir", func() bool {
+		_, err := os.Stat(filepath.Join(sounds, SoundLayout(*upload, 8000)))
+		return err == nil
+	})
+	_, err = r.svc.UpdateVoicemailBox(ctx, sc, box.ID, func(b *provisioning.VoicemailBox) error { b.UnavailableGreetingID = &upload.ID; return nil })
+	liveMust(t, err)
+	if g, want := greetingOf(), SoundPath(sounds, tenant, upload.ID); g != want {
+		t.Errorf("uploaded greeting: the caller heard %q, want %q", g, want)
+	} else {
+		results["upload"] = "caller heard the upload " + g
+	}
+	_, err = r.svc.UpdateVoicemailBox(ctx, sc, box.ID, func(b *provisioning.VoicemailBox) error { b.UnavailableGreetingID = nil; return nil })
+	liveMust(t, err)
+	if g := greetingOf(); g != recorded {
+		t.Errorf("upload taken off: the caller heard %q, want the phone recording %q again", g, recorded)
+	} else {
+		results["upload removed"] = "caller heard the phone recording again " + g
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type Ear struct {
 	pkts []heard
 	to   *net.UDPAddr // where the switch sends from: its RTP port
 	pt   byte         // the telephone-event payload type of the keys
+	tone time.Time    // until when the phone sends a tone, not silence
 	keys chan []DTMFStep
 	sent chan error
 	done chan struct{}
@@ -182,6 +184,48 @@ func (e *Ear) Press(pt byte, steps []DTMFStep) error {
 	}
 }
 
+// Talk sends a 440 Hz tone at -12 dBFS instead of silence for d (a
+// caller who speaks: a greeting or a message being recorded) and
+// returns when it is over.
+func (e *Ear) Talk(d time.Duration) {
+	e.mu.Lock()
+	e.tone = time.Now().Add(d)
+	e.mu.Unlock()
+	select {
+	case <-time.After(d):
+	case <-e.done:
+	}
+}
+
+// toneFrame is 20 ms of the Talk tone in µ-law (440 Hz: 11 periods in
+// 200 samples, so any 20 ms frame is the same up to phase; the phase is
+// kept by the sample count).
+func toneFrame(n int) []byte {
+	b := make([]byte, 160)
+	for i := range b {
+		v := 8000 * math.Sin(2*math.Pi*440*float64(n+i)/8000)
+		b[i] = linearToMulaw(int16(v))
+	}
+	return b
+}
+
+// linearToMulaw is G.711 µ-law's encoder.
+func linearToMulaw(s int16) byte {
+	const bias, clip = 0x84, 32635
+	v := int(s)
+	sign := 0
+	if v < 0 {
+		v, sign = -v, 0x80
+	}
+	v = min(v, clip) + bias
+	exp := 7
+	for mask := 0x4000; v&mask == 0 && exp > 0; mask >>= 1 {
+		exp--
+	}
+	mant := (v >> (exp + 3)) & 0x0f
+	return ^byte(sign | exp<<4 | mant)
+}
+
 // send is the phone's stream: one packet every 20 ms (silence, or the
 // current key's event), one SSRC, sequence numbers and timestamps
 // running on.
@@ -217,14 +261,18 @@ func (e *Ear) send() {
 		case <-tick.C:
 		}
 		e.mu.Lock()
-		to, pt := e.to, e.pt
+		to, pt, talking := e.to, e.pt, time.Now().Before(e.tone)
 		e.mu.Unlock()
 		if to == nil {
 			continue
 		}
 		if len(queue) == 0 || wait > 0 {
 			wait--
-			if err := packet(to, 0, false, ts, bytes.Repeat([]byte{0xff}, 160)); err != nil && len(queue) > 0 {
+			frame := bytes.Repeat([]byte{0xff}, 160)
+			if talking {
+				frame = toneFrame(int(ts))
+			}
+			if err := packet(to, 0, false, ts, frame); err != nil && len(queue) > 0 {
 				queue = nil
 				e.sent <- err
 			}

@@ -12,7 +12,8 @@ import (
 )
 
 // TestEarPress plays the switch: it sends the ear RTP, and reads what
-// the ear sends back from its SDP port: silence every 20 ms, then each
+// the ear sends back from its SDP port: silence every 20 ms, a tone
+// while it talks, and each
 // key as one event with its own timestamp, marker on its first packet,
 // three end packets with the full duration, sequence numbers running on
 // across silence and events, and the pause between keys.
@@ -46,6 +47,7 @@ func TestEarPress(t *testing.T) {
 		end      bool
 		duration uint16
 		from     int
+		loud     bool // audio that is not µ-law silence
 	}
 	var mu sync.Mutex
 	var pkts []got
@@ -57,6 +59,9 @@ func TestEarPress(t *testing.T) {
 				return
 			}
 			g := got{at: time.Now(), pt: buf[1] & 0x7f, marker: buf[1]&0x80 != 0, seq: binary.BigEndian.Uint16(buf[2:]), ts: binary.BigEndian.Uint32(buf[4:]), from: from.Port}
+			for _, b := range buf[12:n] {
+				g.loud = g.loud || g.pt == 0 && b != 0xff && b != 0x7f
+			}
 			if g.pt == 101 && n >= 16 {
 				g.event, g.end, g.duration = buf[12], buf[13]&0x80 != 0, binary.BigEndian.Uint16(buf[14:])
 			}
@@ -69,11 +74,19 @@ func TestEarPress(t *testing.T) {
 	if err := ear.Press(101, steps); err != nil {
 		t.Fatal(err)
 	}
+	ear.Talk(200 * time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	var events [][]got
+	loud := 0
 	for i, p := range pkts {
+		if p.loud {
+			loud++
+			if len(events) < 4 {
+				t.Errorf("packet %d: sound before Talk", i)
+			}
+		}
 		if p.from != ear.Port() {
 			t.Fatalf("packet %d from port %d, not the ear's %d", i, p.from, ear.Port())
 		}
@@ -115,6 +128,9 @@ func TestEarPress(t *testing.T) {
 	}
 	if gap := events[3][0].ts - events[2][0].ts; gap != 8*160+4000 {
 		t.Errorf("* starts %d samples after #, want %d", gap, 8*160+4000)
+	}
+	if loud < 7 || loud > 12 {
+		t.Errorf("%d packets of tone for 200 ms of Talk, want about 10", loud)
 	}
 	if err := ear.Press(101, DTMFKeys("x", 0)); err == nil {
 		t.Error("a key that is no DTMF key was pressed")
@@ -180,22 +196,4 @@ func TestEarSpans(t *testing.T) {
 	if quiet := Spans(&audio.Clip{Rate: 8000, Samples: make([]int16, 8000)}); len(quiet) != 0 {
 		t.Errorf("silence has spans %s", SpanList(quiet))
 	}
-}
-
-// linearToMulaw is G.711 µ-law's encoder (the ear's decoder is
-// internal/audio's).
-func linearToMulaw(s int16) byte {
-	const bias, clip = 0x84, 32635
-	v := int(s)
-	sign := 0
-	if v < 0 {
-		v, sign = -v, 0x80
-	}
-	v = min(v, clip) + bias
-	exp := 7
-	for mask := 0x4000; v&mask == 0 && exp > 0; mask >>= 1 {
-		exp--
-	}
-	mant := (v >> (exp + 3)) & 0x0f
-	return ^byte(sign | exp<<4 | mant)
 }
