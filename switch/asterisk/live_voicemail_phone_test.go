@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -151,9 +152,16 @@ var playedRe = regexp.MustCompile(`<([^>]+)> Playing '([^']+)\.[a-z0-9]+' \(lang
 // played lists the files played to channels of endpoint ep since the
 // log was followed, in order, and the channel's name.
 func (l *verboseLog) played(ep string) (channel string, files []string) {
+	return l.playedOn("PJSIP/" + ep + "-")
+}
+
+// playedOn lists the files played to channels whose name begins with
+// prefix since the log was followed, in order, and the last channel's
+// name.
+func (l *verboseLog) playedOn(prefix string) (channel string, files []string) {
 	for _, line := range l.lines() {
 		m := playedRe.FindStringSubmatch(line)
-		if m == nil || !strings.HasPrefix(m[1], "PJSIP/"+ep+"-") {
+		if m == nil || !strings.HasPrefix(m[1], prefix) {
 			continue
 		}
 		channel = m[1]
@@ -304,4 +312,109 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// TestLiveVoicemailGreetingByPhone (issue 14): the box's owner records
+// the unavailable greeting by phone (VoiceMailMain: 0 options, 1
+// unavailable, talks, #, 1 accepts: unavail.wav in the box's spool); a
+// caller to the box, which has no uploaded greeting, hears it
+// (VoiceMail's u option, s: no instructions after it, only the beep);
+// once the box is given an uploaded greeting the
+// caller hears the upload (Playback, then VoiceMail with s); when the
+// upload is taken off the box, the phone recording (kept by
+// app_voicemail) plays again. FreeSWITCH follows the same rule.
+func TestLiveVoicemailGreetingByPhone(t *testing.T) {
+	logPath := os.Getenv(envLiveVerboseLog)
+	if logPath == "" {
+		t.Skipf("%s is not set: the test reads the prompts app_voicemail plays in the node's verbose log (see switch/asterisk/README.md)", envLiveVerboseLog)
+	}
+	const pin = "1357"
+	v := startVoicemailRig(t, pin, nil)
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	results := map[string]string{}
+	defer func() {
+		for k, r := range results {
+			t.Logf("RESULT %s: %s", k, r)
+		}
+	}()
+	menu := &provisioning.Extension{RoutingMeta: v.in, Number: strconv.Itoa(liveUserBase + 97), Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
+	must(t, v.svc.CreateExtension(ctx, admin, menu))
+	v.settled("VoiceMailMain(" + v.mailbox + ")")
+
+	log := followLog(t, logPath)
+	s, ear, _ := v.loginCall(menu.Number, 2500*time.Millisecond, 90*time.Second, switchtest.DTMFKeys(pin+"#", 250*time.Millisecond))
+	waitPlayed := func(file string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, file+" played to the phone", func() bool { _, fs := log.played(v.phone.user); return contains(fs, file) })
+	}
+	press := func(after, keys string) {
+		t.Helper()
+		waitPlayed(after)
+		must(t, ear.Press(101, switchtest.DTMFKeys(keys, 300*time.Millisecond)))
+	}
+	press("vm-youhave", "0") // the mailbox options
+	press("vm-options", "1") // record the unavailable greeting
+	waitPlayed("beep")
+	time.Sleep(500 * time.Millisecond)
+	ear.Talk(4 * time.Second)
+	must(t, ear.Press(101, switchtest.DTMFKeys("#", 100*time.Millisecond)))
+	press("vm-review", "1") // accept it
+	waitPlayed("vm-msgsaved")
+	channel, files := log.played(v.phone.user)
+	_, err := v.node.runCLI(ctx, "channel request hangup "+channel)
+	must(t, err)
+	if err := s.wait(15 * time.Second); err != nil {
+		t.Errorf("the recording call: %v", err)
+	}
+	recorded := filepath.Join(v.boxDir, "unavail")
+	st, err := os.Stat(recorded + ".wav")
+	must(t, err)
+	results["recorded"] = fmt.Sprintf("%s.wav (%d bytes); prompts %s", recorded, st.Size(), strings.Join(files, " "))
+
+	// A caller to the box (a Local channel into its number): what
+	// greeting plays?
+	// (the greeting, then the beep: its first files show which greeting
+	// it was).
+	greetingOf := func() []string {
+		t.Helper()
+		log := followLog(t, logPath)
+		start := time.Now()
+		_, err := v.node.runCLI(ctx, "channel originate Local/"+v.box.Number+"@"+TenantContext(v.tenant.ID)+" application Wait 8")
+		must(t, err)
+		var files []string
+		waitFor(t, 20*time.Second, "the box's greeting, then the beep", func() bool {
+			_, files = log.playedOn("Local/" + v.box.Number + "@")
+			return contains(files, "beep")
+		})
+		time.Sleep(time.Until(start.Add(9 * time.Second))) // the Local channel hangs up
+		return files
+	}
+	if g := greetingOf(); !contains(g, recorded) || contains(g, "vm-intro") {
+		t.Errorf("no upload: the caller heard %v, want the phone recording %s", g, recorded)
+	} else {
+		results["no upload"] = "caller heard " + strings.Join(g, " ")
+	}
+	upload := &provisioning.Sound{TenantID: v.tenant.ID, Name: "vm greeting"}
+	must(t, v.svc.CreateSound(ctx, admin, upload, bytes.NewReader(toneWAV(t, 1))))
+	waitFor(t, 5*time.Second, "the greeting in sounds_dir", func() bool {
+		_, err := os.Stat(filepath.Join(v.sounds, SoundLayout(*upload, 8000)))
+		return err == nil
+	})
+	_, err = v.svc.UpdateVoicemailBox(ctx, admin, v.box.ID, func(b *provisioning.VoicemailBox) error { b.UnavailableGreetingID = &upload.ID; return nil })
+	must(t, err)
+	uploaded := SoundPath(v.sounds, v.tenant.ID, upload.ID)
+	v.settled("Playback(" + uploaded + ")")
+	if g := greetingOf(); !contains(g, uploaded) || contains(g, recorded) {
+		t.Errorf("uploaded greeting: the caller heard %v, want %s and not the phone recording", g, uploaded)
+	} else {
+		results["upload"] = "caller heard " + strings.Join(g, " ")
+	}
+	_, err = v.svc.UpdateVoicemailBox(ctx, admin, v.box.ID, func(b *provisioning.VoicemailBox) error { b.UnavailableGreetingID = nil; return nil })
+	must(t, err)
+	v.settled("VoiceMail(" + v.mailbox + ",us)")
+	if g := greetingOf(); !contains(g, recorded) {
+		t.Errorf("upload taken off: the caller heard %v, want the phone recording %s again", g, recorded)
+	} else {
+		results["upload removed"] = "caller heard " + strings.Join(g, " ")
+	}
 }
