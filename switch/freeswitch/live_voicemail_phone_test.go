@@ -149,20 +149,28 @@ func (w *eslWatch) auths(mark int, box string) []string {
 // node's sound_prefix.
 const vmPrompt = "voicemail/vm-enter_pass.wav"
 
-// requireVMPrompts skips the test unless the node's sound_prefix holds
+// vmPrompts reports whether the node's sound_prefix holds
 // mod_voicemail's prompts (FreeSWITCH's en/us/callie sounds, or any
-// files under those names: README.md, Live tests), which the test reads
-// on this machine.
-func requireVMPrompts(t *testing.T, node liveNode) string {
+// files under those names: README.md, Voicemail), which the tests read on
+// this machine, and names the prefix.
+func vmPrompts(t *testing.T, node liveNode) (string, bool) {
 	t.Helper()
 	prefix := strings.TrimSpace(eslBody(eslCommand(t, node, "api global_getvar sound_prefix")))
 	for _, p := range []string{filepath.Join(prefix, vmPrompt), filepath.Join(prefix, "voicemail", "8000", filepath.Base(vmPrompt))} {
 		if _, err := os.Stat(p); err == nil {
-			return prefix
+			return prefix, true
 		}
 	}
-	t.Skipf("the node's sound_prefix %q has no %s: listening by phone needs mod_voicemail's prompts (see switch/freeswitch/README.md, Live tests)", prefix, vmPrompt)
-	return ""
+	return prefix, false
+}
+
+// requireVMPrompts skips the test, saying why, unless the node has
+// mod_voicemail's prompts.
+func requireVMPrompts(t *testing.T, node liveNode) {
+	t.Helper()
+	if prefix, ok := vmPrompts(t, node); !ok {
+		t.Skipf("the node's sound_prefix %q has no %s: listening by phone needs mod_voicemail's prompts (see switch/freeswitch/README.md, Voicemail)", prefix, vmPrompt)
+	}
 }
 
 // loginCall has phone user call number with an RTP ear and hang up
