@@ -31,27 +31,28 @@ const envLiveVerboseLog = "SWITCHBOARD_TEST_ASTERISK_VERBOSE_LOG"
 // indexer and one box of an extension whose phone is registered.
 type vmRig struct {
 	*routingRig
-	spool, boxDir string
-	phone         livePhone
-	ears          *sipPhone // the phone's contact: MWI NOTIFYs
-	box           *provisioning.VoicemailBox
-	mailbox       string
+	boxDir  string
+	phone   livePhone
+	ears    *sipPhone // the phone's contact: MWI NOTIFYs
+	box     *provisioning.VoicemailBox
+	mailbox string
 }
 
-// startVoicemailRig starts the rig of the voicemail tests, skipping,
-// with the variable's name, when the node's voicemail include or spool
-// is not given; greeting, if set, is the box's unavailable greeting.
-func startVoicemailRig(t *testing.T, pin string, greeting *int64) *vmRig {
+// startVoicemailNode starts the routing rig with the node's voicemail
+// include and the message indexer running, skipping, with the
+// variable's name, when the include or the spool is not given. box is
+// the number the tests give their box (its spool directory boxDir is
+// cleared before and after).
+func startVoicemailNode(t *testing.T) (rr *routingRig, box, boxDir string) {
 	t.Helper()
 	file, spool := os.Getenv(envLiveVoicemailFile), os.Getenv(envLiveVoicemailSpool)
 	if file == "" || spool == "" {
 		t.Skipf("%s and %s are not set: the voicemail test needs the node's voicemail include and spool (see switch/asterisk/README.md)", envLiveVoicemailFile, envLiveVoicemailSpool)
 	}
-	rr := startRoutingRigWith(t, func(o *PushOptions, svc *provisioning.Service) { o.Mailboxes = ServiceMailboxes(svc) })
+	rr = startRoutingRigWith(t, func(o *PushOptions, svc *provisioning.Service) { o.Mailboxes = ServiceMailboxes(svc) })
 	if rr.node.cli == nil {
 		t.Skipf("%s is not set: the voicemail test reads app_voicemail's users and the channels with the CLI", envLiveCLI)
 	}
-	ctx, admin := t.Context(), provisioning.AdminScope()
 	plans := func(ctx context.Context) ([]*provisioning.Plan, error) {
 		p, err := rr.svc.TenantPlan(ctx, rr.tenant.ID)
 		return []*provisioning.Plan{p}, err
@@ -61,10 +62,9 @@ func startVoicemailRig(t *testing.T, pin string, greeting *int64) *vmRig {
 	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: liveSwitch, Spool: spool, Plans: plans, Service: rr.svc})
 	rr.svc.AddSink(vc)
 	rr.svc.AddSink(ix)
-	v := &vmRig{routingRig: rr, spool: spool}
-	box := strconv.Itoa(liveUserBase + 99)
-	v.boxDir = filepath.Join(spool, VoicemailContext(rr.tenant.ID), box)
-	_ = os.RemoveAll(v.boxDir) // a box of that number left by an earlier run
+	box = strconv.Itoa(liveUserBase + 99)
+	boxDir = filepath.Join(spool, VoicemailContext(rr.tenant.ID), box)
+	_ = os.RemoveAll(boxDir) // a box of that number left by an earlier run
 	vctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -75,14 +75,24 @@ func startVoicemailRig(t *testing.T, pin string, greeting *int64) *vmRig {
 		wg.Wait()
 		_ = os.WriteFile(file, nil, 0o640)
 		_ = rr.direct.ReloadModule(context.Background(), "app_voicemail")
-		_ = os.RemoveAll(v.boxDir)
+		_ = os.RemoveAll(boxDir)
 	})
+	return rr, box, boxDir
+}
+
+// startVoicemailRig is startVoicemailNode with alice's phone registered
+// and her extension's box (pin, no greeting) on the node.
+func startVoicemailRig(t *testing.T, pin string) *vmRig {
+	t.Helper()
+	rr, box, boxDir := startVoicemailNode(t)
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	v := &vmRig{routingRig: rr, boxDir: boxDir}
 	p, a := rr.phone("alice")
 	v.phone = p
 	v.ears = startSIPPhone(t, p.port)
 	x := &provisioning.Extension{RoutingMeta: rr.in, Number: strconv.Itoa(liveUserBase + 98), Name: "Alice", Destination: acctDest(a)}
 	must(t, rr.svc.CreateExtension(ctx, admin, x))
-	v.box = &provisioning.VoicemailBox{RoutingMeta: rr.in, Number: box, Name: "Alice", ExtensionID: &x.ID, PIN: pin, UnavailableGreetingID: greeting, MaxMessageSecs: 60}
+	v.box = &provisioning.VoicemailBox{RoutingMeta: rr.in, Number: box, Name: "Alice", ExtensionID: &x.ID, PIN: pin, MaxMessageSecs: 60}
 	must(t, rr.svc.CreateVoicemailBox(ctx, admin, v.box))
 	v.mailbox = box + "@" + VoicemailContext(rr.tenant.ID)
 	waitFor(t, 10*time.Second, "the box in app_voicemail", func() bool {
@@ -192,6 +202,28 @@ func (v *vmRig) loginCall(menu string, keysAfter, hold time.Duration, keys []swi
 	return s, ear, answered
 }
 
+// startMenuTest is the set-up of the listening tests: the verbose log
+// (skipped without it), the voicemail rig with the box's PIN, and the
+// listening menu's number; results are logged when the test ends.
+func startMenuTest(t *testing.T, pin string) (v *vmRig, logPath string, menu *provisioning.Extension, results map[string]string) {
+	t.Helper()
+	logPath = os.Getenv(envLiveVerboseLog)
+	if logPath == "" {
+		t.Skipf("%s is not set: the test reads the prompts app_voicemail plays in the node's verbose log (see switch/asterisk/README.md)", envLiveVerboseLog)
+	}
+	v = startVoicemailRig(t, pin)
+	results = map[string]string{}
+	t.Cleanup(func() {
+		for k, r := range results {
+			t.Logf("RESULT %s: %s", k, r)
+		}
+	})
+	menu = &provisioning.Extension{RoutingMeta: v.in, Number: strconv.Itoa(liveUserBase + 97), Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
+	must(t, v.svc.CreateExtension(t.Context(), provisioning.AdminScope(), menu))
+	v.settled("VoiceMailMain(" + v.mailbox + ")")
+	return v, logPath, menu, results
+}
+
 // TestLiveVoicemailByPhone (issue 14): the box's owner listens by phone.
 // A message is left in the box (a Local channel into the box's number);
 // the owner's phone dials the listening menu's number, hears the PIN
@@ -202,22 +234,9 @@ func (v *vmRig) loginCall(menu string, keysAfter, hold time.Duration, keys []swi
 // goes off. Before that, a wrong PIN is refused: vm-incorrect, no
 // login, the message stays new.
 func TestLiveVoicemailByPhone(t *testing.T) {
-	logPath := os.Getenv(envLiveVerboseLog)
-	if logPath == "" {
-		t.Skipf("%s is not set: the test reads the prompts app_voicemail plays in the node's verbose log (see switch/asterisk/README.md)", envLiveVerboseLog)
-	}
 	const pin = "4321"
-	v := startVoicemailRig(t, pin, nil)
-	ctx, admin := t.Context(), provisioning.AdminScope()
-	results := map[string]string{}
-	defer func() {
-		for k, r := range results {
-			t.Logf("RESULT %s: %s", k, r)
-		}
-	}()
-	menu := &provisioning.Extension{RoutingMeta: v.in, Number: strconv.Itoa(liveUserBase + 97), Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
-	must(t, v.svc.CreateExtension(ctx, admin, menu))
-	v.settled("VoiceMailMain(" + v.mailbox + ")")
+	v, logPath, menu, results := startMenuTest(t, pin)
+	ctx := t.Context()
 
 	// A message: a Local channel dials the box's number and plays a
 	// prompt into it (Asterisk's own "the person at extension ... is
@@ -324,22 +343,9 @@ func indexOf(list []string, s string) int {
 // upload is taken off the box, the phone recording (kept by
 // app_voicemail) plays again. FreeSWITCH follows the same rule.
 func TestLiveVoicemailGreetingByPhone(t *testing.T) {
-	logPath := os.Getenv(envLiveVerboseLog)
-	if logPath == "" {
-		t.Skipf("%s is not set: the test reads the prompts app_voicemail plays in the node's verbose log (see switch/asterisk/README.md)", envLiveVerboseLog)
-	}
 	const pin = "1357"
-	v := startVoicemailRig(t, pin, nil)
+	v, logPath, menu, results := startMenuTest(t, pin)
 	ctx, admin := t.Context(), provisioning.AdminScope()
-	results := map[string]string{}
-	defer func() {
-		for k, r := range results {
-			t.Logf("RESULT %s: %s", k, r)
-		}
-	}()
-	menu := &provisioning.Extension{RoutingMeta: v.in, Number: strconv.Itoa(liveUserBase + 97), Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
-	must(t, v.svc.CreateExtension(ctx, admin, menu))
-	v.settled("VoiceMailMain(" + v.mailbox + ")")
 
 	log := followLog(t, logPath)
 	s, ear, _ := v.loginCall(menu.Number, 2500*time.Millisecond, 90*time.Second, switchtest.DTMFKeys(pin+"#", 250*time.Millisecond))

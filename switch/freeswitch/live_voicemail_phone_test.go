@@ -197,6 +197,56 @@ func loginCall(t *testing.T, node liveNode, user, secret, number string, keysAft
 	return p, ear, answered
 }
 
+// vmPhoneTest is the set-up of the listening tests: a node with
+// mod_voicemail and its prompts (skipped otherwise), the rig (routing
+// on, and opts), the ESL watch, the box owner's account and extension,
+// the box (pin) and the listening menu's number; results are logged
+// when the test ends.
+type vmPhoneTest struct {
+	node    liveNode
+	r       *liveRig
+	tenant  int64
+	dom     string // the tenant's voicemail domain
+	results map[string]string
+	watch   *eslWatch
+	user    string // the owner's account
+	secret  string
+	acct    *provisioning.Account
+	box     *provisioning.VoicemailBox
+	menu    *provisioning.Extension
+}
+
+func startVMPhoneTest(t *testing.T, i int, pin string, opts ...liveRigOption) *vmPhoneTest {
+	t.Helper()
+	node := requireLiveNode(t)
+	if ans := eslCommand(t, node, "api module_exists mod_voicemail"); !strings.Contains(ans, "true") {
+		t.Skipf("mod_voicemail is not loaded on the node: %q", ans)
+	}
+	requireVMPrompts(t, node)
+	r := newLiveRig(t, node, append([]liveRigOption{withRouting()}, opts...)...)
+	r.waitConnected(t)
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	v := &vmPhoneTest{node: node, r: r, tenant: r.tenantID(t), results: map[string]string{}}
+	v.dom = VoicemailDomain(v.tenant)
+	t.Cleanup(func() {
+		for k, r := range v.results {
+			t.Logf("RESULT %s: %s", k, r)
+		}
+	})
+	v.watch = watchESL(t, node, "PLAYBACK_START PLAYBACK_STOP CUSTOM vm::maintenance")
+	in := provisioning.RoutingMeta{TenantID: v.tenant}
+	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
+	v.user = liveUser(t, i)
+	v.acct, v.secret = r.account(t, v.user)
+	x := &provisioning.Extension{RoutingMeta: in, Number: "8" + stamp, Name: "box owner", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: v.acct.ID}}
+	liveMust(t, r.svc.CreateExtension(ctx, sc, x))
+	v.box = &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &x.ID, PIN: pin, MaxMessageSecs: 60}
+	liveMust(t, r.svc.CreateVoicemailBox(ctx, sc, v.box))
+	v.menu = &provisioning.Extension{RoutingMeta: in, Number: "6" + stamp, Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
+	liveMust(t, r.svc.CreateExtension(ctx, sc, v.menu))
+	return v
+}
+
 // TestLiveVoicemailByPhone (issue 14) on a real FreeSWITCH with
 // mod_voicemail and its prompts: the box's owner listens by phone. A
 // message is left in the box (a loopback call into its number); the
@@ -210,38 +260,12 @@ func loginCall(t *testing.T, node liveNode, user, secret, number string, keysAft
 // phone's lamp goes off. Before that, a wrong PIN is refused
 // (authentication fail, vm-fail_auth), the message stays new.
 func TestLiveVoicemailByPhone(t *testing.T) {
-	node := requireLiveNode(t)
-	if ans := eslCommand(t, node, "api module_exists mod_voicemail"); !strings.Contains(ans, "true") {
-		t.Skipf("mod_voicemail is not loaded on the node: %q", ans)
-	}
-	requireVMPrompts(t, node)
-	r := newLiveRig(t, node, withRouting(), withVoicemailScanEvery(10*time.Minute))
-	r.waitConnected(t)
-	ctx, sc := context.Background(), provisioning.AdminScope()
-	tenant := r.tenantID(t)
-	in := provisioning.RoutingMeta{TenantID: tenant}
-	results := map[string]string{}
-	t.Cleanup(func() {
-		for k, v := range results {
-			t.Logf("RESULT %s: %s", k, v)
-		}
-	})
-	watch := watchESL(t, node, "PLAYBACK_START PLAYBACK_STOP CUSTOM vm::maintenance")
-
-	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
-	user := liveUser(t, 93)
-	mwiUAS := startPhone(t, user+" phone_mwi.xml", "phone_mwi.xml", "", "-s", user, "-m", "100", "-timeout", "300s") // the whole test
-	acct, secret := r.account(t, user)
-	owner := &livePhoneOf{acct: acct, secret: secret, uas: mwiUAS, port: mwiUAS.port}
-	x := &provisioning.Extension{RoutingMeta: in, Number: "8" + stamp, Name: "box owner", Destination: owner.dest()}
-	liveMust(t, r.svc.CreateExtension(ctx, sc, x))
 	const pin = "24680"
-	box := &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &x.ID, PIN: pin, MaxMessageSecs: 60}
-	liveMust(t, r.svc.CreateVoicemailBox(ctx, sc, box))
-	menu := &provisioning.Extension{RoutingMeta: in, Number: "6" + stamp, Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
-	liveMust(t, r.svc.CreateExtension(ctx, sc, menu))
-	r.register(t, owner)
-	dom := VoicemailDomain(tenant)
+	v := startVMPhoneTest(t, 93, pin, withVoicemailScanEvery(10*time.Minute))
+	node, r, tenant, results, watch, user, secret, box, menu, dom := v.node, v.r, v.tenant, v.results, v.watch, v.user, v.secret, v.box, v.menu, v.dom
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	mwiUAS := startPhone(t, user+" phone_mwi.xml", "phone_mwi.xml", "", "-s", user, "-m", "100", "-timeout", "300s") // the whole test
+	r.register(t, &livePhoneOf{acct: v.acct, secret: secret, uas: mwiUAS, port: mwiUAS.port})
 	list := func() []vmMessage { return parseVMList(eslCommand(t, node, "api vm_list "+box.Number+"@"+dom)) }
 
 	// A message: a loopback call into the box's number (the box's own
@@ -408,35 +432,11 @@ func (w *eslWatch) waitPlayed(t *testing.T, mark int, user, suffix string, withi
 // mod_voicemail) plays again. Asterisk's app_voicemail follows the same
 // rule (README, Voicemail).
 func TestLiveVoicemailGreetingByPhone(t *testing.T) {
-	node := requireLiveNode(t)
-	if ans := eslCommand(t, node, "api module_exists mod_voicemail"); !strings.Contains(ans, "true") {
-		t.Skipf("mod_voicemail is not loaded on the node: %q", ans)
-	}
-	requireVMPrompts(t, node)
-	sounds := t.TempDir() // FreeSWITCH on this machine reads it
-	r := newLiveRig(t, node, withRouting(), withSounds(t, sounds))
-	r.waitConnected(t)
-	ctx, sc := context.Background(), provisioning.AdminScope()
-	tenant := r.tenantID(t)
-	in := provisioning.RoutingMeta{TenantID: tenant}
-	results := map[string]string{}
-	t.Cleanup(func() {
-		for k, v := range results {
-			t.Logf("RESULT %s: %s", k, v)
-		}
-	})
-	watch := watchESL(t, node, "PLAYBACK_START PLAYBACK_STOP CUSTOM vm::maintenance")
-	stamp := strconv.FormatInt(time.Now().UnixMilli()%100000, 10)
-	user := liveUser(t, 94)
-	acct, secret := r.account(t, user)
-	x := &provisioning.Extension{RoutingMeta: in, Number: "8" + stamp, Name: "box owner", Destination: provisioning.Destination{Kind: provisioning.DestAccount, ID: acct.ID}}
-	liveMust(t, r.svc.CreateExtension(ctx, sc, x))
 	const pin = "13579"
-	box := &provisioning.VoicemailBox{RoutingMeta: in, Number: "9" + stamp, Name: "vm", ExtensionID: &x.ID, PIN: pin, MaxMessageSecs: 60}
-	liveMust(t, r.svc.CreateVoicemailBox(ctx, sc, box))
-	menu := &provisioning.Extension{RoutingMeta: in, Number: "6" + stamp, Name: "Voicemail", Destination: provisioning.Destination{Kind: provisioning.DestVoicemailMain}}
-	liveMust(t, r.svc.CreateExtension(ctx, sc, menu))
-	dom := VoicemailDomain(tenant)
+	sounds := t.TempDir() // FreeSWITCH on this machine reads it
+	v := startVMPhoneTest(t, 94, pin, withSounds(t, sounds))
+	node, r, tenant, results, watch, user, secret, box, menu, dom := v.node, v.r, v.tenant, v.results, v.watch, v.user, v.secret, v.box, v.menu, v.dom
+	ctx, sc := context.Background(), provisioning.AdminScope()
 
 	// Record greeting 1 by phone.
 	mark := watch.mark()

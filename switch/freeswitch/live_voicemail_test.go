@@ -89,21 +89,6 @@ func TestLiveVoicemail(t *testing.T) {
 	if reg := eslCommand(t, node, "api sofia xmlstatus profile internal user "+acctB.AOR()); !strings.Contains(reg, "<mwi-account>"+box.Number+"@"+dom+"</mwi-account>") {
 		t.Errorf("the box owner's registration has not its box as mwi-account:\n%s", reg)
 	}
-	// what the owner's phone was told, in order
-	mwiStates := func() []string {
-		logs, _ := filepath.Glob(filepath.Join(mwiUAS.dir, "*_messages.log"))
-		var out []string
-		for _, l := range logs {
-			b, _ := os.ReadFile(l)
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Messages-Waiting: "); ok {
-					out = append(out, v)
-				}
-			}
-		}
-		return out
-	}
-
 	// the carrier's message: 1.2 s after the answer (the beep), 5 s of speech
 	scen, err := os.ReadFile(filepath.Join("testdata", "sipp", "carrier_vm.xml"))
 	must(t, err)
@@ -172,14 +157,14 @@ func TestLiveVoicemail(t *testing.T) {
 	results = append(results, "read through the Service: read in mod_voicemail after "+time.Since(start).Round(time.Millisecond).String())
 	// the owner's lamp: on when the message came, off once it was read
 	onOff := func() bool {
-		st := strings.Join(mwiStates(), " ")
+		st := strings.Join(mwiStates(mwiUAS), " ")
 		i := strings.Index(st, "yes")
 		return i >= 0 && strings.Contains(st[i:], "no")
 	}
 	if waitForOK(10*time.Second, onOff) {
-		results = append(results, "MWI: the owner's phone got NOTIFY Messages-Waiting: "+strings.Join(mwiStates(), ", "))
+		results = append(results, "MWI: the owner's phone got NOTIFY Messages-Waiting: "+strings.Join(mwiStates(mwiUAS), ", "))
 	} else {
-		t.Errorf("MWI NOTIFYs to the owner's phone: %v, want yes then no", mwiStates())
+		t.Errorf("MWI NOTIFYs to the owner's phone: %v, want yes then no", mwiStates(mwiUAS))
 	}
 
 	// deleted through the Service: gone from vm_list and the disk
