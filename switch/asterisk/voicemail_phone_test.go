@@ -9,6 +9,22 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
+// newIndexerFixture is a Service on SQLite with the routing plan
+// fixture, a spool in a temporary directory, the directory of box 700
+// in it, and an indexer of node ast1 on them (a sink of the Service).
+func newIndexerFixture(t *testing.T) (*provisioning.Service, *routingFixture, string, *VoicemailIndexer) {
+	t.Helper()
+	svc := newRoutingService(t)
+	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
+	spool := t.TempDir()
+	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: "ast1", Spool: spool, Plans: func(ctx context.Context) ([]*provisioning.Plan, error) {
+		p, err := svc.TenantPlan(ctx, f.tenant.ID)
+		return []*provisioning.Plan{p}, err
+	}, Service: svc})
+	svc.AddSink(ix)
+	return svc, f, filepath.Join(spool, VoicemailContext(f.tenant.ID), "700"), ix
+}
+
 // TestVoicemailIndexerHeardByPhone: what app_voicemail did when the
 // owner listened by phone (seen live on 23.4.1: close_mailbox, at the
 // hang-up, moved the heard INBOX/msg0000 to Old/msg0000 and the next
@@ -16,16 +32,7 @@ import (
 // scan; the message not heard stays unread.
 func TestVoicemailIndexerHeardByPhone(t *testing.T) {
 	ctx := context.Background()
-	svc := newRoutingService(t)
-	f := routingPlanFixture(t, svc, "192.0.2.10", 5060)
-	spool := t.TempDir()
-	box := filepath.Join(spool, VoicemailContext(f.tenant.ID), "700")
-	plans := func(ctx context.Context) ([]*provisioning.Plan, error) {
-		p, err := svc.TenantPlan(ctx, f.tenant.ID)
-		return []*provisioning.Plan{p}, err
-	}
-	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: "ast1", Spool: spool, Plans: plans, Service: svc})
-	svc.AddSink(ix)
+	svc, f, box, ix := newIndexerFixture(t)
 	spoolMsg(t, box, "INBOX", 0, "1796608800-00000001", 5)
 	spoolMsg(t, box, "INBOX", 1, "1796608801-00000002", 3)
 	must(t, ix.Scan(ctx))
