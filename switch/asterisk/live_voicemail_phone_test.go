@@ -232,7 +232,8 @@ func startMenuTest(t *testing.T, pin string) (v *vmRig, logPath string, menu *pr
 // the message is played; after the hang-up app_voicemail has moved it
 // to Old, the indexer syncs it read in Switchboard and the phone's lamp
 // goes off. Before that, a wrong PIN is refused: vm-incorrect, no
-// login, the message stays new.
+// login, the message stays new. After it, a carrier's call to a DID of
+// the menu is asked for the box number, then the PIN, and logs in.
 func TestLiveVoicemailByPhone(t *testing.T) {
 	const pin = "4321"
 	v, logPath, menu, results := startMenuTest(t, pin)
@@ -310,6 +311,30 @@ func TestLiveVoicemailByPhone(t *testing.T) {
 		t.Errorf("the message is not in Old: %v", err)
 	}
 	results["mwi off"] = waitForMWI(t, v.ears, "no", 10*time.Second)
+
+	// From elsewhere (a carrier's call to a DID of the menu): asked for
+	// the box number (vm-login), then its PIN.
+	gw := v.carrierGateway("sblive-vmm")
+	did := v.did(provisioning.Destination{Kind: provisioning.DestVoicemailMain})
+	log = followLog(t, logPath)
+	ear, err = switchtest.Listen("127.0.0.2")
+	must(t, err)
+	t.Cleanup(func() { ear.Close() })
+	s = startSipp(t, "carrier_vm_login_uac.xml", []string{"EAR_PORT", strconv.Itoa(ear.Port()), "HOLD_MS", "40000"}, v.node.sip,
+		"-key", "callee", did, "-i", "127.0.0.2", "-p", strconv.Itoa(freeUDPPort(t)), "-mp", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "60s", "-timeout_error")
+	waitFor(t, 15*time.Second, "the menu's answer (RTP to the ear)", ear.Answered)
+	for _, step := range []struct{ after, keys string }{{"vm-login", v.box.Number + "#"}, {"vm-password", pin + "#"}} {
+		waitFor(t, 20*time.Second, step.after+" played to the carrier", func() bool { _, fs := log.played(gw.Name); return contains(fs, step.after) })
+		must(t, ear.Press(101, switchtest.DTMFKeys(step.keys, 250*time.Millisecond)))
+	}
+	waitFor(t, 20*time.Second, "the carrier logged in (vm-youhave)", func() bool { _, fs := log.played(gw.Name); return contains(fs, "vm-youhave") })
+	channel, files = log.played(gw.Name)
+	_, err = v.node.runCLI(ctx, "channel request hangup "+channel)
+	must(t, err)
+	if err := s.wait(15 * time.Second); err != nil {
+		t.Errorf("the carrier's call: %v", err)
+	}
+	results["from elsewhere"] = "a DID's caller keyed the box number and the PIN: prompts " + strings.Join(files, " ")
 }
 
 // promptHeard reports whether the first sound the caller heard was a
