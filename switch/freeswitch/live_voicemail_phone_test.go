@@ -258,7 +258,9 @@ func startVMPhoneTest(t *testing.T, i int, pin string, opts ...liveRigOption) *v
 // the indexer, woken by mod_voicemail's mwi-update event (its periodic
 // scan set to 10 minutes here), has it read in Switchboard, and the
 // phone's lamp goes off. Before that, a wrong PIN is refused
-// (authentication fail, vm-fail_auth), the message stays new.
+// (authentication fail, vm-fail_auth), the message stays new. After
+// it, a carrier's call to a DID of the menu is asked for the box
+// number, then the PIN, and logs in.
 func TestLiveVoicemailByPhone(t *testing.T) {
 	const pin = "24680"
 	v := startVMPhoneTest(t, 93, pin, withVoicemailScanEvery(10*time.Minute))
@@ -358,6 +360,37 @@ func TestLiveVoicemailByPhone(t *testing.T) {
 		t.Errorf("MWI NOTIFYs to the owner's phone: %v, want yes then no", mwiStates(mwiUAS))
 	}
 	results["mwi"] = strings.Join(mwiStates(mwiUAS), ", ")
+
+	// From elsewhere (a carrier's call to a DID of the menu on the
+	// external profile): asked for the box number, then its PIN.
+	did := "+1555" + box.Number[1:] + "91"
+	vmMain := provisioning.Destination{Kind: provisioning.DestVoicemailMain}
+	liveMust(t, r.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: tenant, Number: did, Destination: &vmMain}))
+	ear, err := switchtest.Listen("127.0.0.1")
+	liveMust(t, err)
+	t.Cleanup(func() { ear.Close() })
+	scen, err := os.ReadFile(filepath.Join("testdata", "sipp", "carrier_vm_login.xml"))
+	liveMust(t, err)
+	scenario := filepath.Join(t.TempDir(), "carrier_vm_login.xml")
+	liveMust(t, os.WriteFile(scenario, []byte(strings.NewReplacer("EAR_PORT", strconv.Itoa(ear.Port()), "HOLD_MS", "40000").Replace(string(scen))), 0o644))
+	mark = watch.mark()
+	carrier := startPhone(t, "carrier "+did, scenario, profileAddress(t, node, "external"), "-key", "callee", did, "-mp", strconv.Itoa(freeUDPPort(t)))
+	waitFor(t, 15*time.Second, "the menu's answer (RTP to the ear)", ear.Answered)
+	const caller = "+15550001111"
+	for _, step := range []struct{ after, keys string }{{"voicemail/vm-enter_id.wav", box.Number + "#"}, {vmPrompt, pin + "#"}} {
+		watch.waitPlayed(t, mark, caller, step.after, 30*time.Second)
+		liveMust(t, ear.Press(101, switchtest.DTMFKeys(step.keys, 250*time.Millisecond)))
+	}
+	watch.waitPlayed(t, mark, caller, "voicemail/vm-you_have.wav", 30*time.Second)
+	uuid, files = watch.played(mark, caller)
+	eslCommand(t, node, "api uuid_kill "+uuid)
+	cctx, cancel = context.WithTimeout(ctx, 15*time.Second)
+	carrier.wait(cctx)
+	cancel()
+	if a := watch.auths(mark, box.Number); len(a) != 1 || a[0] != "success" {
+		t.Errorf("the carrier's login: authentication %v, want success", a)
+	}
+	results["from elsewhere"] = "a DID's caller keyed the box number and the PIN: authentication success; prompts " + strings.Join(files, " ")
 }
 
 // list0Path is the first message's file ("" none).
