@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/audio"
-	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/notify/notifytest"
 )
@@ -42,42 +41,11 @@ const livePCAP = "/usr/share/sip-tester/g711a.pcap"
 // them. The listening menu asks a phone of the box's extension for the
 // PIN of its own box, anyone else for a box number.
 func TestLiveVoicemail(t *testing.T) {
-	file, spool := os.Getenv(envLiveVoicemailFile), os.Getenv(envLiveVoicemailSpool)
-	if file == "" || spool == "" {
-		t.Skipf("%s and %s are not set: the voicemail test needs the node's voicemail include and spool (see switch/asterisk/README.md)", envLiveVoicemailFile, envLiveVoicemailSpool)
-	}
 	if _, err := os.Stat(livePCAP); err != nil {
 		t.Skipf("no %s (Debian's sip-tester has it): %v", livePCAP, err)
 	}
-	rr := startRoutingRigWith(t, func(o *PushOptions, svc *provisioning.Service) { o.Mailboxes = ServiceMailboxes(svc) })
-	if rr.node.cli == nil {
-		t.Skipf("%s is not set: the voicemail test reads app_voicemail's users and the channels with the CLI", envLiveCLI)
-	}
+	rr, box, boxDir := startVoicemailNode(t)
 	ctx, admin := t.Context(), provisioning.AdminScope()
-	plans := func(ctx context.Context) ([]*provisioning.Plan, error) {
-		p, err := rr.svc.TenantPlan(ctx, rr.tenant.ID)
-		return []*provisioning.Plan{p}, err
-	}
-	vc := NewVoicemailConf(VoicemailConfConfig{Node: liveSwitch, Path: file, Plans: plans, Client: rr.direct,
-		Keeper: genfile.Config{Debounce: 20 * time.Millisecond, RetryMin: 100 * time.Millisecond}})
-	ix := NewVoicemailIndexer(VoicemailIndexerConfig{Node: liveSwitch, Spool: spool, Plans: plans, Service: rr.svc})
-	rr.svc.AddSink(vc)
-	rr.svc.AddSink(ix)
-	box := strconv.Itoa(liveUserBase + 99)
-	boxDir := filepath.Join(spool, VoicemailContext(rr.tenant.ID), box)
-	_ = os.RemoveAll(boxDir) // a box of that number left by an earlier run
-	vctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = vc.Run(vctx) }()
-	go func() { defer wg.Done(); _ = ix.Run(vctx) }()
-	t.Cleanup(func() {
-		stop()
-		wg.Wait()
-		_ = os.WriteFile(file, nil, 0o640)
-		_ = rr.direct.ReloadModule(context.Background(), "app_voicemail")
-		_ = os.RemoveAll(boxDir)
-	})
 	results := map[string]string{}
 	defer func() {
 		for k, v := range results {

@@ -470,7 +470,7 @@ func checkVoicemail(t *testing.T, p *provisioning.Plan, st provisioning.Step, dp
 	}
 	vm := "VoiceMail(" + box.Number + "@" + VoicemailContext(p.Tenant.ID)
 	steps := dp[base+"-obj"][fmt.Sprintf("v%d", box.ID)]
-	want := []string{vm + ",u)", "Hangup()"}
+	want := []string{vm + ",us)", "Hangup()"}
 	if st.Sound != 0 {
 		want = []string{"Playback(" + SoundPath(testSoundsDir, p.Tenant.ID, st.Sound) + ")", vm + ",s)", "Hangup()"}
 	}
@@ -478,7 +478,7 @@ func checkVoicemail(t *testing.T, p *provisioning.Plan, st provisioning.Step, dp
 		t.Errorf("%+v: v%d is %v, want %v", st, box.ID, steps, want)
 	}
 	busy := strings.Join(dp[base+"-obj"][fmt.Sprintf("vb%d", box.ID)], "\n")
-	if box.BusyGreetingID != nil && !strings.Contains(busy, SoundPath(testSoundsDir, p.Tenant.ID, *box.BusyGreetingID)) || box.BusyGreetingID == nil && !strings.Contains(busy, vm+",b)") {
+	if box.BusyGreetingID != nil && !strings.Contains(busy, SoundPath(testSoundsDir, p.Tenant.ID, *box.BusyGreetingID)) || box.BusyGreetingID == nil && !strings.Contains(busy, vm+",bs)") {
 		t.Errorf("vb%d: %s, want the busy greeting", box.ID, busy)
 	}
 	if st.Secs != box.MaxSecs() {

@@ -16,9 +16,14 @@ import (
 //	     app_voicemail plays no greeting of its own; s: nor its
 //	     instructions, the tenant's greeting said what to do; the beep
 //	     stays), or, without a greeting sound (or sounds_dir),
-//	     VoiceMail(box@ctx,u): Asterisk's own "the person at extension
-//	     ... is unavailable".
-//	vbN  the same with the busy greeting (b), where a busy forward
+//	     VoiceMail(box@ctx,us): the unavailable greeting the box's owner
+//	     recorded by phone (VoiceMailMain's options: unavail.wav in the
+//	     box's spool), else Asterisk's own "the person at extension ...
+//	     is unavailable"; s skips the instructions after it, as with an
+//	     uploaded greeting and as FreeSWITCH does (only the beep). An
+//	     uploaded greeting wins over one recorded by phone, which stays
+//	     in the spool and plays again once the upload is taken off.
+//	vbN  the same with the busy greeting (bs: busy.wav), where a busy forward
 //	     (Dial's BUSY, or a phone on a call with call waiting off) goes.
 //
 // and [sb-tT-vm] is the listening menu (VoiceMailMain): a phone whose
@@ -82,7 +87,7 @@ func (r *routingRenderer) voicemails() []dialplanExten {
 			name     string
 			greeting *int64
 			option   string
-		}{{"v", b.UnavailableGreetingID, "u"}, {"vb", b.BusyGreetingID, "b"}} {
+		}{{"v", b.UnavailableGreetingID, "us"}, {"vb", b.BusyGreetingID, "bs"}} {
 			e := dialplanExten{Name: v.name + id(b.ID), Comment: fmt.Sprintf("voicemail %s (%s)", b.Number, dialplanText(b.Name))}
 			if v.greeting != nil && r.o.SoundsDir != "" {
 				e.Steps = []string{"Playback(" + SoundPath(r.o.SoundsDir, r.p.Tenant.ID, *v.greeting) + ")", "VoiceMail(" + b.Number + "@" + ctx + ",s)"}

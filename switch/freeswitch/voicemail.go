@@ -18,7 +18,10 @@ package freeswitch
 //   - Leaving a message (label sb-m<id>, sb-m<id>b for a busy forward
 //     when the box has a busy greeting): answer, play the box's greeting
 //     ourselves (a sound of the tenant, from sounds_dir; without one,
-//     mod_voicemail's own greeting phrase for the box), then
+//     the greeting the owner recorded by phone, which mod_voicemail
+//     keeps in voicemail_prefs.greeting_path and the vm_prefs api
+//     answers, and without that mod_voicemail's greeting phrase for the
+//     box: the rule Asterisk's app_voicemail follows too), then
 //     sched_hangup bounds the message, then `voicemail default <domain>
 //     <number>` with skip_greeting and skip_instructions (only the beep
 //     is left). The greeting is played here and not through
@@ -115,23 +118,39 @@ func (r *renderer) voicemailBox(b *provisioning.VoicemailBox) {
 }
 
 // voicemailLeave renders one label that leaves a message in b after
-// greeting (nil: mod_voicemail's own).
+// greeting (nil: the box's greeting recorded by phone, else
+// mod_voicemail's phrase).
 func (r *renderer) voicemailLeave(b *provisioning.VoicemailBox, key string, greeting *int64) {
 	c := dest(key)
-	play := act{app: "phrase", data: "voicemail_play_greeting," + b.Number}
-	if greeting != nil && r.sounds != "" {
-		play = act{app: "playback", data: SoundPath(r.sounds, r.p.Tenant.ID, *greeting)}
-	}
+	vmd := VoicemailDomain(r.p.Tenant.ID)
 	c.acts = []act{
 		{app: "answer"},
 		{app: "set", data: "skip_greeting=true"},
 		{app: "set", data: "skip_instructions=true"},
-		play,
+	}
+	record := []act{
 		{app: "sched_hangup", data: "+" + strconv.Itoa(b.MaxSecs()+1) + " ALLOTTED_TIMEOUT"},
-		{app: "voicemail", data: "default " + VoicemailDomain(r.p.Tenant.ID) + " " + b.Number},
+		{app: "voicemail", data: "default " + vmd + " " + b.Number},
 		{app: "hangup", data: "NORMAL_CLEARING"},
 	}
-	r.ext(key, key, false, c)
+	if greeting != nil && r.sounds != "" {
+		c.acts = append(c.acts, act{app: "playback", data: SoundPath(r.sounds, r.p.Tenant.ID, *greeting)})
+		c.acts = append(c.acts, record...)
+		r.ext(key, key, false, c)
+		return
+	}
+	// No uploaded greeting: the one the owner recorded by phone
+	// (voicemail_prefs.greeting_path, which vm_prefs answers, empty when
+	// none), as mod_voicemail would play it, else its phrase.
+	recorded := cond{field: "${vm_prefs(default/" + b.Number + "@" + vmd + "|greeting_path)}", expr: "^(.+)$", breakOn: "never",
+		acts: []act{{app: "playback", data: "$1"}}}
+	recorded.acts = append(recorded.acts, record...)
+	recorded.acts = append(recorded.acts, act{app: "phrase", data: "voicemail_play_greeting," + b.Number, anti: true})
+	for _, a := range record {
+		a.anti = true
+		recorded.acts = append(recorded.acts, a)
+	}
+	r.ext(key, key, false, c, recorded)
 }
 
 // voicemailMain renders the listening menu: a phone whose account has a

@@ -11,6 +11,14 @@ package freeswitch
 //     every tenant) after every (re)connect and every ScanEvery, so that
 //     a message left while the connection was down, or whose event was
 //     lost, is deposited at the next scan; depositing again is a no-op.
+//   - What a phone did (a message listened to and saved, or deleted) is
+//     in no leave-message event: mod_voicemail fires mwi-update for the
+//     box when the caller leaves the message list (and after vm_read,
+//     vm_delete and a new message). That event has the indexer scan
+//     that box at once (vm_list, deposit, sync), so a message read by
+//     phone is read in Switchboard within a second instead of at the
+//     next full scan (seen live: mod_voicemail marks it read only when
+//     the caller is back at the main menu, and says so with mwi-update).
 //   - The scan deposits what is new, then syncs each box with the
 //     switch's list. mod_voicemail fires leave-message just before it
 //     inserts the message's row, so a message deposited from its event a
@@ -90,7 +98,10 @@ type VoicemailIndexer struct {
 	events  []vmMessage
 	changes []provisioning.Change
 	rescan  bool
-	wake    chan struct{}
+	// boxScans are the boxes ("number@domain") an mwi-update asked to
+	// scan, before the next turn.
+	boxScans map[string]bool
+	wake     chan struct{}
 
 	recent map[string]time.Time // uuid → when deposited (Run only)
 	// mwi is every phone's mwi-account as last answered ("user domain" →
@@ -119,7 +130,7 @@ func NewVoicemailIndexer(cfg VoicemailIndexerConfig) *VoicemailIndexer {
 		cfg.Now = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default())
-	return &VoicemailIndexer{cfg: cfg, log: log, wake: make(chan struct{}, 1), recent: map[string]time.Time{}, rescan: true}
+	return &VoicemailIndexer{cfg: cfg, log: log, wake: make(chan struct{}, 1), recent: map[string]time.Time{}, rescan: true, boxScans: map[string]bool{}}
 }
 
 func (ix *VoicemailIndexer) poke() {
@@ -132,6 +143,17 @@ func (ix *VoicemailIndexer) poke() {
 // VoicemailEvent takes an event of the node (the Adapter hands it every
 // vm::maintenance event); it never blocks.
 func (ix *VoicemailIndexer) VoicemailEvent(ev Event) {
+	if box, ok := vmBoxChanged(ev); ok {
+		ix.mu.Lock()
+		if len(ix.boxScans) < maxQueuedVoicemail {
+			ix.boxScans[box] = true
+		} else {
+			ix.rescan = true
+		}
+		ix.mu.Unlock()
+		ix.poke()
+		return
+	}
 	m, ok := vmLeftMessage(ev)
 	if !ok {
 		return
@@ -232,8 +254,13 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 		return true
 	}
 	ix.mu.Lock()
-	due, mwiDue := ix.rescan, ix.mwiDue
+	due, mwiDue, boxScans := ix.rescan, ix.mwiDue, ix.boxScans
 	ix.rescan, ix.mwiDue = false, false
+	if len(boxScans) > 0 {
+		ix.boxScans = map[string]bool{}
+	} else {
+		boxScans = nil // not the map VoicemailEvent writes
+	}
 	ix.mu.Unlock()
 	if mwiDue && ix.mwi != nil {
 		if err := ix.flushMWI(ctx, cmd); err != nil {
@@ -241,6 +268,15 @@ func (ix *VoicemailIndexer) turn(ctx context.Context, cmd Commander) (failed boo
 			ix.mwiDue = true
 			ix.mu.Unlock()
 			failed = true
+		}
+	}
+	if !due && len(boxScans) > 0 {
+		if err := ix.scanBoxes(ctx, cmd, boxScans); err != nil {
+			if errors.Is(err, ErrNotConnected) || ctx.Err() != nil {
+				ix.askRescan()
+				return true
+			}
+			ix.log.WarnContext(ctx, "freeswitch: voicemail box scan failed", "err", err)
 		}
 	}
 	if !due {
@@ -452,6 +488,29 @@ func (ix *VoicemailIndexer) scan(ctx context.Context, cmd Commander) error {
 				}
 				firstErr = cmp.Or(firstErr, err)
 			}
+		}
+	}
+	return firstErr
+}
+
+// scanBoxes scans the boxes named ("number@domain") by mwi-update
+// events; a name that is no box of Switchboard's is left alone.
+func (ix *VoicemailIndexer) scanBoxes(ctx context.Context, cmd Commander, names map[string]bool) error {
+	boxes, err := ix.boxes(ctx)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for name := range names {
+		b := boxes[name]
+		if b == nil {
+			continue
+		}
+		if err := ix.scanBox(ctx, cmd, b.TenantID, b); err != nil {
+			if errors.Is(err, ErrNotConnected) || ctx.Err() != nil {
+				return err
+			}
+			firstErr = cmp.Or(firstErr, err)
 		}
 	}
 	return firstErr

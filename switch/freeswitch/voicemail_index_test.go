@@ -155,7 +155,7 @@ func TestVoicemailIndexer(t *testing.T) {
 			t.Error("a scan undid the read made through the API")
 		}
 		// read by phone: taken by the next scan
-		r.srv.ReadVoicemailByPhone(lost)
+		r.srv.ReadVoicemailByPhone(lost, false)
 		switchtest.WaitFor(t, "the read by phone in the Service", func() bool { return r.messages(t, box)[lost].Read })
 
 		// deleted through the API: gone from the switch and its disk
@@ -171,7 +171,7 @@ func TestVoicemailIndexer(t *testing.T) {
 		// indexer below, which has deposited nothing itself)
 		r.stop()
 		third, _ := r.leave(t, box, 2, false)
-		r.srv.DeleteVoicemailByPhone(lost)
+		r.srv.DeleteVoicemailByPhone(lost, false)
 		r.start(t, 300*time.Millisecond)
 		switchtest.WaitFor(t, "the restarted indexer's scan", func() bool { _, ok := r.messages(t, box)[third]; return ok })
 		switchtest.WaitFor(t, "the delete by phone in the Service", func() bool { _, ok := r.messages(t, box)[lost]; return !ok })
@@ -208,6 +208,42 @@ func TestVoicemailIndexerReconnect(t *testing.T) {
 		uuid, _ := r.leave(t, box, 2, true) // fired to nobody
 		r.srv.Refuse(false)
 		switchtest.WaitFor(t, "the message after the reconnect", func() bool { _, ok := r.messages(t, box)[uuid]; return ok })
+	})
+}
+
+// TestVoicemailIndexerPhoneRead: a message listened to and saved by
+// phone is read in the Service as soon as mod_voicemail's mwi-update
+// says the box changed (the periodic scan is an hour away), and only
+// that box is listed again; an mwi-update of a box that is not
+// Switchboard's lists nothing.
+func TestVoicemailIndexerPhoneRead(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		r := newVMRig(t, db, time.Hour)
+		box := r.f.bobBox
+		uuid, _ := r.leave(t, box, 3, true)
+		switchtest.WaitFor(t, "the message from its event", func() bool { _, ok := r.messages(t, box)[uuid]; return ok })
+		time.Sleep(200 * time.Millisecond) // the scan of the box that the leave's mwi-update asks for
+		lists := func() int {
+			n := 0
+			for _, c := range r.srv.Commands() {
+				if strings.Contains(c, "vm_list ") {
+					n++
+				}
+			}
+			return n
+		}
+		before := lists()
+		r.srv.ReadVoicemailByPhone(uuid, true)
+		switchtest.WaitFor(t, "the read by phone in the Service", func() bool { return r.messages(t, box)[uuid].Read })
+		if n := lists() - before; n != 1 {
+			t.Errorf("%d vm_list after the mwi-update, want 1 (that box): %q", n, r.srv.Commands())
+		}
+		before = lists()
+		r.srv.LeaveVoicemail("1000", "127.0.0.1", filepath.Join(t.TempDir(), "x.wav"), "x", "1", 1, true)
+		time.Sleep(200 * time.Millisecond)
+		if n := lists() - before; n != 0 {
+			t.Errorf("an mwi-update of a box that is not Switchboard's listed %d boxes", n)
+		}
 	})
 }
 

@@ -84,6 +84,22 @@ func vmLeftMessage(ev Event) (vmMessage, bool) {
 	return m, true
 }
 
+// vmBoxChanged reads a vm::maintenance mwi-update event: mod_voicemail's
+// update_mwi fires it whenever a box's counts may have changed: a
+// message left, listened to and saved or deleted by phone (when the
+// caller leaves the message list), vm_read, vm_delete. It returns the
+// box as "user@domain".
+func vmBoxChanged(ev Event) (string, bool) {
+	if ev.Subclass() != vmEventMaintenance || ev.Get("VM-Action") != "mwi-update" {
+		return "", false
+	}
+	user, domain := ev.Get("VM-User"), ev.Get("VM-Domain")
+	if user == "" || domain == "" {
+		return "", false
+	}
+	return user + "@" + domain, true
+}
+
 // vmLocalPath is where this daemon reads a message's file: the path as
 // the switch gave it, or, with dir (the node's voicemail_dir: the
 // switch's <storage>/voicemail as seen here), its last four elements

@@ -57,6 +57,12 @@ func TestVMLeftMessage(t *testing.T) {
 	if _, ok := vmLeftMessage(mwi); ok {
 		t.Error("an mwi-update taken for a message")
 	}
+	if box, ok := vmBoxChanged(mwi); !ok || box != "1000@127.0.0.1" {
+		t.Errorf("mwi-update: box %q, %v", box, ok)
+	}
+	if _, ok := vmBoxChanged(ev); ok {
+		t.Error("a leave-message taken for an mwi-update")
+	}
 }
 
 func TestVMLocalPath(t *testing.T) {

@@ -13,7 +13,11 @@ import (
 // indexer uses, as FreeSWITCH 1.10.12 answered them on the media node
 // (testdata/vm-*.txt): vm_list's text rows, vm_read and vm_delete
 // answering "+OK" (vm_delete unlinks the file), and the vm::maintenance
-// leave-message event, fired before the row is inserted.
+// events: leave-message, fired before the row is inserted, and
+// mwi-update (update_mwi), fired with the box's counts after a message
+// is left, after vm_read and vm_delete, and when a caller who listened
+// by phone leaves the message list (seen live on the media node: the
+// message is marked read only then).
 
 // VoicemailMessage is one row of the fake's voicemail_msgs.
 type VoicemailMessage struct {
@@ -25,8 +29,8 @@ type VoicemailMessage struct {
 
 // LeaveVoicemail stores a message in box@domain whose audio is at path
 // (the fake does not read it) and, with event, fires the leave-message
-// event (the recorded one with this message's headers) first, as
-// deliver_vm does. It returns the message's uuid.
+// event (the recorded one with this message's headers) first and
+// mwi-update after, as deliver_vm does. It returns the message's uuid.
 func (s *Server) LeaveVoicemail(box, domain, path, callerName, callerNumber string, secs int, event bool) string {
 	m := VoicemailMessage{UUID: newUUID(), Box: box, Domain: domain, Folder: "inbox", Path: path,
 		CallerName: callerName, CallerNumber: callerNumber, Created: time.Now().Truncate(time.Second), Secs: secs}
@@ -43,7 +47,33 @@ func (s *Server) LeaveVoicemail(box, domain, path, callerName, callerNumber stri
 	s.mu.Lock()
 	s.st.voicemail = append(s.st.voicemail, m)
 	s.mu.Unlock()
+	if event {
+		s.mwiUpdate(box, domain)
+	}
 	return m.UUID
+}
+
+// mwiUpdate fires the recorded mwi-update event with box@domain's
+// counts, as update_mwi does.
+func (s *Server) mwiUpdate(box, domain string) {
+	s.mu.Lock()
+	var unread, read int
+	for _, m := range s.st.voicemail {
+		if m.Box == box && m.Domain == domain {
+			if m.Read.IsZero() {
+				unread++
+			} else {
+				read++
+			}
+		}
+	}
+	s.mu.Unlock()
+	e := mustEvent(Recorded("vm-mwi-update-event.txt"))
+	s.stamp(e, time.Now())
+	for k, v := range map[string]string{"VM-User": box, "VM-Domain": domain, "VM-Total-New": strconv.Itoa(unread), "VM-Total-Saved": strconv.Itoa(read)} {
+		e.set(k, v)
+	}
+	s.emit(e)
 }
 
 // Voicemail returns the messages of box@domain (all with "").
@@ -59,27 +89,57 @@ func (s *Server) Voicemail(box, domain string) []VoicemailMessage {
 	return out
 }
 
-// ReadVoicemailByPhone marks a message read as listening by phone does.
-func (s *Server) ReadVoicemailByPhone(uuid string) {
+// ReadVoicemailByPhone marks a message read as listening by phone does
+// (saved, then marked read when the caller leaves the message list),
+// and fires mwi-update when event.
+func (s *Server) ReadVoicemailByPhone(uuid string, event bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var box, domain string
 	for i := range s.st.voicemail {
 		if s.st.voicemail[i].UUID == uuid {
 			s.st.voicemail[i].Read = time.Now()
+			box, domain = s.st.voicemail[i].Box, s.st.voicemail[i].Domain
 		}
+	}
+	s.mu.Unlock()
+	if event && box != "" {
+		s.mwiUpdate(box, domain)
 	}
 }
 
 // DeleteVoicemailByPhone removes a message as deleting it by phone does
-// (flagged, then purged when the caller leaves the menu).
-func (s *Server) DeleteVoicemailByPhone(uuid string) {
+// (flagged, then purged when the caller leaves the menu), and fires
+// mwi-update when event.
+func (s *Server) DeleteVoicemailByPhone(uuid string, event bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.st.voicemail = slices.DeleteFunc(s.st.voicemail, func(m VoicemailMessage) bool { return m.UUID == uuid })
+	var box, domain string
+	s.st.voicemail = slices.DeleteFunc(s.st.voicemail, func(m VoicemailMessage) bool {
+		if m.UUID == uuid {
+			box, domain = m.Box, m.Domain
+			return true
+		}
+		return false
+	})
+	s.mu.Unlock()
+	if event && box != "" {
+		s.mwiUpdate(box, domain)
+	}
 }
 
-// voicemailAPI answers vm_list, vm_read and vm_delete.
+// voicemailAPI answers vm_list, vm_read and vm_delete; the last two
+// fire mwi-update for the box, as mod_voicemail does.
 func (s *Server) voicemailAPI(cmd, arg string) apiResult {
+	r := s.voicemailTable(cmd, arg)
+	if (cmd == "vm_read" || cmd == "vm_delete") && r.reply == "+OK\n" {
+		if box, domain, ok := strings.Cut(strings.Fields(arg)[0], "@"); ok {
+			s.mwiUpdate(box, domain)
+		}
+	}
+	return r
+}
+
+// voicemailTable runs one voicemail api command on the fake's table.
+func (s *Server) voicemailTable(cmd, arg string) apiResult {
 	f := strings.Fields(arg)
 	if len(f) == 0 {
 		return apiResult{reply: "-USAGE: " + cmd + "\n"}
