@@ -400,3 +400,83 @@ func TestQuoteCall(t *testing.T) {
 		}
 	})
 }
+
+// TestTariffCacheAcrossDaemons: a second Service on the same database (a
+// second daemon) with no cache TTL confirms its compiled tariff with one
+// version read per lookup, compiles it again only when the plan changed,
+// and applies the wire form of the invalidation the first one broadcasts.
+func TestTariffCacheAcrossDaemons(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		root := e.tenant(t, "root", nil)
+		p := e.tariffPlan(t, "retail", root)
+		e.deck(t, p, deckHeader+"1,USA,,0.01,0,60,60\n")
+		_, err := e.svc.SetTenantTariffPlan(e.ctx, admin, root.ID, &p.ID)
+		must(t, err)
+		other := provisioning.NewService(e.store, provisioning.WithCacheTTL(0))
+		first, err := other.TenantTariff(e.ctx, root.ID)
+		must(t, err)
+		if again, _ := other.TenantTariff(e.ctx, root.ID); again != first {
+			t.Fatal("an unchanged plan was compiled again after the TTL")
+		}
+		e.deck(t, p, deckHeader+"1,USA,,0.03,0,60,60\n")
+		now, err := other.TenantTariff(e.ctx, root.ID)
+		must(t, err)
+		if c, _ := now.Rate("1212", time.Now(), 60); c.Cost.String() != "0.03" {
+			t.Fatalf("the other daemon prices at %s after the new deck", c.Cost)
+		}
+
+		// With a long TTL, the broadcast invalidation is what tells it.
+		cached := provisioning.NewService(e.store, provisioning.WithCacheTTL(time.Hour))
+		if got, _ := cached.TenantTariff(e.ctx, root.ID); got == nil {
+			t.Fatal("no tariff")
+		}
+		e.deck(t, p, deckHeader+"1,USA,,0.05,0,60,60\n")
+		for _, wire := range []string{fmt.Sprintf("tariff:%d", p.ID), "tariff"} {
+			inv := provisioning.ParseInvalidation(wire)
+			if inv.Kind != provisioning.InvalidateTariff || inv.String() != wire {
+				t.Fatalf("%q parsed as %+v", wire, inv)
+			}
+		}
+		cached.ApplyInvalidation(provisioning.ParseInvalidation(fmt.Sprintf("tariff:%d", p.ID)))
+		got, err := cached.TenantTariff(e.ctx, root.ID)
+		must(t, err)
+		if c, _ := got.Rate("1212", time.Now(), 60); c.Cost.String() != "0.05" {
+			t.Fatalf("after the invalidation: %s", c.Cost)
+		}
+	})
+}
+
+// TestTariffCompileShared: lookups racing for a plan nobody compiled yet
+// all get the one tariff compiled once.
+func TestTariffCompileShared(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		root := e.tenant(t, "root", nil)
+		p := e.tariffPlan(t, "retail", root)
+		var deck strings.Builder
+		deck.WriteString(deckHeader)
+		for i := range 20000 {
+			fmt.Fprintf(&deck, "%d,D,,0.01,0,60,60\n", 100000+i)
+		}
+		e.deck(t, p, deck.String())
+		_, err := e.svc.SetTenantTariffPlan(e.ctx, admin, root.ID, &p.ID)
+		must(t, err)
+		fresh := provisioning.NewService(e.store)
+		got := make([]*rating.Tariff, 8)
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Go(func() {
+				tr, err := fresh.TenantTariff(e.ctx, root.ID)
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = tr
+			})
+		}
+		wg.Wait()
+		for i := range got {
+			if got[i] == nil || got[i] != got[0] {
+				t.Fatalf("lookup %d got another tariff", i)
+			}
+		}
+	})
+}

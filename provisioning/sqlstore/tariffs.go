@@ -197,7 +197,9 @@ func fromUnixNanos(n sql.NullInt64) time.Time {
 	return time.Unix(0, n.Int64).UTC()
 }
 
-// rateRow is one tariff_rates row as read.
+// rateRow is one tariff_rates row as read (scanned field by field: a
+// plan's rates are read 100,000 at a time, and sqlx's StructScan would
+// map the columns by reflection on every row).
 type rateRow struct {
 	Seq            int64         `db:"seq"`
 	Prefix         string        `db:"prefix"`
@@ -254,7 +256,9 @@ func (s *Store) TariffRates(ctx context.Context, id int64, f provisioning.Tariff
 	}
 	var row rateRow
 	for rows.Next() {
-		if err := rows.StructScan(&row); err != nil {
+		if err := rows.Scan(&row.Seq, &row.Prefix, &row.Destination, &row.Group, &row.PricePerMinute, &row.ConnectFee,
+			&row.FirstIncrement, &row.NextIncrement, &row.MinimumSeconds, &row.FreeSeconds, &row.Days, &row.TimeFrom, &row.TimeTo,
+			&row.EffectiveFrom, &row.EffectiveTo); err != nil {
 			return fmt.Errorf("sqlstore: read rates of tariff plan %d: %w", id, err)
 		}
 		r := rating.Rate{
