@@ -480,3 +480,23 @@ func TestTariffCompileShared(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantDeleteWithTariffs: a tenant's plans keep it from being
+// deleted; its own assignment goes with it.
+func TestTenantDeleteWithTariffs(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		root := e.tenant(t, "root", nil)
+		leaf := e.tenant(t, "leaf", root)
+		p := e.tariffPlan(t, "retail", root)
+		own := e.tariffPlan(t, "own", leaf)
+		_, err := e.svc.SetTenantTariffPlan(e.ctx, admin, leaf.ID, &p.ID)
+		must(t, err)
+		if err := e.svc.DeleteTenant(e.ctx, admin, leaf.ID); !errors.Is(err, provisioning.ErrConflict) {
+			t.Fatalf("deleting a tenant with a plan: %v", err)
+		}
+		must(t, e.svc.DeleteTariffPlan(e.ctx, admin, own.ID))
+		must(t, e.svc.DeleteTenant(e.ctx, admin, leaf.ID))
+		// The assignment went with the tenant: the plan is free again.
+		must(t, e.svc.DeleteTariffPlan(e.ctx, admin, p.ID))
+	})
+}
