@@ -36,6 +36,8 @@ type tariffCaches struct {
 
 	mu      sync.Mutex
 	compile map[int64]*compileFlight
+	// kept is the newest version keep cached, by plan.
+	kept map[int64]int64
 }
 
 // compiledPlan is a plan's tariff and the Version it was compiled from.
@@ -75,8 +77,19 @@ func (c *tariffCaches) invalidate(inv Invalidation) {
 	}
 }
 
-// keep caches a tariff just compiled from plan p's rates as written.
+// keep caches a tariff just compiled from plan p's rates as written,
+// unless a newer version of the plan was kept already: of two imports of
+// one plan racing to here, the older must not replace the newer.
 func (c *tariffCaches) keep(p *TariffPlan, t *rating.Tariff) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kept == nil {
+		c.kept = map[int64]int64{}
+	}
+	if c.kept[p.ID] > p.Version {
+		return
+	}
+	c.kept[p.ID] = p.Version
 	c.plans.put(c.plans.generation(), p.ID, &compiledPlan{version: p.Version, tariff: t}, time.Now())
 }
 

@@ -500,3 +500,31 @@ func TestTenantDeleteWithTariffs(t *testing.T) {
 		must(t, e.svc.DeleteTariffPlan(e.ctx, admin, p.ID))
 	})
 }
+
+// TestConcurrentImports: of imports of one plan racing, the tariff the
+// lookups use is the one of the deck the store kept last.
+func TestConcurrentImports(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		root := e.tenant(t, "root", nil)
+		p := e.tariffPlan(t, "retail", root)
+		_, err := e.svc.SetTenantTariffPlan(e.ctx, admin, root.ID, &p.ID)
+		must(t, err)
+		for round := range 5 {
+			var wg sync.WaitGroup
+			for i := range 4 {
+				wg.Go(func() {
+					deck := fmt.Sprintf("%s1,USA,,0.0%d,0,60,60\n", deckHeader, i+1)
+					if _, err := e.svc.ReplaceTariffRates(e.ctx, admin, p.ID, strings.NewReader(deck), provisioning.RateImportOptions{}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			_, stored, err := e.svc.TariffRates(e.ctx, admin, p.ID, provisioning.TariffRateFilter{})
+			must(t, err)
+			if got, want := price(t, e, root.ID, "+12125550100"), stored[0].PricePerMinute.String(); got != want {
+				t.Fatalf("round %d: lookups price at %s, the store has %s", round, got, want)
+			}
+		}
+	})
+}

@@ -126,6 +126,7 @@ const (
 // prepared multi-row statement, the plan's count and version updated.
 func (s *Store) ReplaceTariffRates(ctx context.Context, id int64, rates []rating.Rate, progress func(int)) (*provisioning.TariffPlan, error) {
 	now := s.clock()
+	var p provisioning.TariffPlan
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE tariff_plans SET rates = ?, version = version + 1, updated_at = ? WHERE id = ?`),
 			len(rates), s.ts(now), id)
@@ -138,12 +139,18 @@ func (s *Store) ReplaceTariffRates(ctx context.Context, id int64, rates []rating
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tariff_rates WHERE plan_id = ?`), id); err != nil {
 			return err
 		}
-		return s.insertRates(ctx, tx, id, rates, progress)
+		if err := s.insertRates(ctx, tx, id, rates, progress); err != nil {
+			return err
+		}
+		// Read in the transaction: the version this import wrote, not a
+		// later import's that commits before a read after this one.
+		return tx.GetContext(ctx, &p, s.q(`SELECT `+tariffPlanCols+` FROM tariff_plans p WHERE p.id = ?`), id)
 	})
 	if err != nil {
 		return nil, s.writeErr(ctx, fmt.Sprintf("replace rates of tariff plan %d", id), err, "", "")
 	}
-	return s.TariffPlan(ctx, id)
+	fixTariffPlan(&p)
+	return &p, nil
 }
 
 func (s *Store) insertRates(ctx context.Context, tx *sqlx.Tx, id int64, rates []rating.Rate, progress func(int)) error {
