@@ -199,12 +199,35 @@ func (s *Service) ExportTariffRates(ctx context.Context, sc Scope, id int64, w i
 	if err != nil {
 		return err
 	}
+	return exportPlan(ctx, ts, p, w, before, opt)
+}
+
+// ExportTenantTariffRates writes the rates of the plan that prices tenant
+// id's calls, as ExportTariffRates does: a tenant reads the rates it is
+// charged even when the plan is its parent's, which it cannot otherwise
+// see. No plan applying is a NotFoundError.
+func (s *Service) ExportTenantTariffRates(ctx context.Context, sc Scope, id int64, w io.Writer, before func(*TariffPlan), opt rating.DeckOptions) error {
+	ts, err := s.tariffStore()
+	if err != nil {
+		return err
+	}
+	info, err := s.TenantTariffPlan(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	if info.Plan == nil {
+		return NotFound("tariff plan", fmt.Sprintf("of tenant %d", id))
+	}
+	return exportPlan(ctx, ts, info.Plan, w, before, opt)
+}
+
+func exportPlan(ctx context.Context, ts TariffStore, p *TariffPlan, w io.Writer, before func(*TariffPlan), opt rating.DeckOptions) error {
 	if before != nil {
 		before(p)
 	}
 	opt.Location = p.location()
 	enc := rating.NewDeckEncoder(w, opt)
-	if err := ts.TariffRates(ctx, id, TariffRateFilter{}, func(_ int64, r *rating.Rate) error {
+	if err := ts.TariffRates(ctx, p.ID, TariffRateFilter{}, func(_ int64, r *rating.Rate) error {
 		return enc.Write(r)
 	}); err != nil {
 		return err

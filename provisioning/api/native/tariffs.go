@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"reflect"
@@ -301,6 +302,22 @@ func (s *server) tariffRoutes() []*route {
 				return writeJSON(w, http.StatusOK, info)
 			},
 		},
+		&route{
+			method: http.MethodGet, path: Prefix + "/tenants/{id}/tariff/rates", op: "getTenantTariffRates", tag: "tariff-plans",
+			summary: "The rates a tenant is charged, as a CSV rate deck",
+			doc:     "The deck of the tenant's effective plan (as GET /tariff-plans/{id}/rates), readable by the tenant even when the plan is its parent's. 404 when no plan applies.",
+			resp: response{status: http.StatusOK, media: "text/csv", mediaDoc: "the rate deck",
+				headers: map[string]string{"Content-Disposition": `attachment; filename="tariff-plan-<id>.csv"`}},
+			handler: func(w http.ResponseWriter, req *http.Request, c *call) error {
+				id, err := pathID(req)
+				if err != nil {
+					return err
+				}
+				return s.streamDeck(w, req, func(out io.Writer, before func(*provisioning.TariffPlan)) error {
+					return svc.ExportTenantTariffRates(req.Context(), c.scope, id, out, before, rating.DeckOptions{})
+				})
+			},
+		},
 		s.quoteRoute(),
 	)
 	return out
@@ -388,10 +405,17 @@ func (s *server) assignmentIn(req *http.Request) (int64, *tariffAssignmentIn, er
 // failure later cannot change the status, so the connection is aborted
 // and the client sees a cut transfer, not a short deck that looks whole.
 func (s *server) exportRates(w http.ResponseWriter, req *http.Request, c *call, id int64) error {
+	return s.streamDeck(w, req, func(out io.Writer, before func(*provisioning.TariffPlan)) error {
+		return s.svc.ExportTariffRates(req.Context(), c.scope, id, out, before, rating.DeckOptions{})
+	})
+}
+
+// streamDeck streams the deck export writes, headers set once the plan is found.
+func (s *server) streamDeck(w http.ResponseWriter, req *http.Request, export func(io.Writer, func(*provisioning.TariffPlan)) error) error {
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{}) //nolint:errcheck // see extendWrite
 	started := false
-	err := s.svc.ExportTariffRates(req.Context(), c.scope, id, &flushingWriter{w: w, rc: rc}, func(p *provisioning.TariffPlan) {
+	err := export(&flushingWriter{w: w, rc: rc}, func(p *provisioning.TariffPlan) {
 		h := w.Header()
 		h.Set("Content-Type", "text/csv; charset=utf-8")
 		h.Set("Content-Disposition", `attachment; filename="tariff-plan-`+strconv.FormatInt(p.ID, 10)+`.csv"`)
@@ -400,7 +424,7 @@ func (s *server) exportRates(w http.ResponseWriter, req *http.Request, c *call, 
 		w.WriteHeader(http.StatusOK)
 		extendWrite(rc)
 		started = true
-	}, rating.DeckOptions{})
+	})
 	switch {
 	case err == nil || !started:
 		return err

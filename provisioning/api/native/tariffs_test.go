@@ -103,6 +103,10 @@ func TestTariffPlansAPI(t *testing.T) {
 		if as.m["effective_tariff_plan_id"] != float64(plan) || as.m["inherited_from"] != float64(cust) {
 			t.Fatalf("assignment: %s", as.body)
 		}
+		e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/tariff/rates", reseller), ra, "").must(t, http.StatusNotFound)
+		if mine := e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/tariff/rates", cust), ca, "").must(t, http.StatusOK); mine.body != exp.body {
+			t.Fatalf("the customer's rates:\n%s", mine.body)
+		}
 		view := e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/tariff", cust), ca, "").must(t, http.StatusOK)
 		if view.m["plan"].(map[string]any)["name"] != "retail" {
 			t.Fatalf("customer's view: %s", view.body)
