@@ -336,17 +336,11 @@ func (s *Service) SetTenantTariffPlan(ctx context.Context, sc Scope, id int64, p
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.tenantInScope(ctx, sc, id)
-	if err != nil {
+	if _, err := s.tenantInScope(ctx, sc, id); err != nil {
 		return nil, err
 	}
-	if !sc.All() && t.ID == sc.TenantID {
-		return nil, Forbidden("tariff_plan_id", "a tenant's own tariff plan is set by its parent's administrators")
-	}
-	if planID != nil {
-		if err := s.checkPlanFor(ctx, sc, "tariff_plan_id", *planID, t.Path); err != nil {
-			return nil, err
-		}
+	if err := s.checkAssignment(ctx, sc, id, planID, "a tenant's own tariff plan"); err != nil {
+		return nil, err
 	}
 	if err := ts.SetTenantTariffPlan(ctx, id, planID); err != nil {
 		return nil, err
@@ -355,19 +349,33 @@ func (s *Service) SetTenantTariffPlan(ctx context.Context, sc Scope, id int64, p
 	return s.TenantTariffPlan(ctx, sc, id)
 }
 
-// checkPlanFor checks that plan planID is visible to the scope and
-// belongs to the tenant at path or one of its ancestors.
-func (s *Service) checkPlanFor(ctx context.Context, sc Scope, field string, planID int64, path string) error {
-	p, err := s.TariffPlan(ctx, sc, planID)
+// checkAssignment checks that the scope may give planID (nil: none) to
+// an object of tenant tenantID: not to its own tenant's objects unless an
+// admin (what names them), and only a plan it sees of that tenant or one
+// of its ancestors.
+func (s *Service) checkAssignment(ctx context.Context, sc Scope, tenantID int64, planID *int64, what string) error {
+	const field = "tariff_plan_id"
+	if !sc.All() && tenantID == sc.TenantID {
+		return Forbidden(field, "%s is set by its parent's administrators", what)
+	}
+	if planID == nil {
+		return nil
+	}
+	t, err := s.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	p, err := s.TariffPlan(ctx, sc, *planID)
 	if err != nil {
 		return fieldNotFound(field, err)
 	}
+	path := t.Path
 	owner, err := s.store.Tenant(ctx, p.TenantID)
 	if err != nil {
 		return err
 	}
 	if !strings.HasPrefix(path, owner.Path) {
-		return Invalid(field, "tariff plan %d belongs to another tenant: use a plan of this tenant or of one of its parents", planID)
+		return Invalid(field, "tariff plan %d belongs to another tenant: use a plan of this tenant or of one of its parents", *planID)
 	}
 	return nil
 }
@@ -425,17 +433,8 @@ func (s *Service) SetDIDTariffPlan(ctx context.Context, sc Scope, id int64, plan
 	if err != nil {
 		return nil, err
 	}
-	if !sc.All() && d.TenantID == sc.TenantID {
-		return nil, Forbidden("tariff_plan_id", "the inbound tariff plan of a tenant's own DIDs is set by its parent's administrators")
-	}
-	if planID != nil {
-		t, err := s.store.Tenant(ctx, d.TenantID)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkPlanFor(ctx, sc, "tariff_plan_id", *planID, t.Path); err != nil {
-			return nil, err
-		}
+	if err := s.checkAssignment(ctx, sc, d.TenantID, planID, "the inbound tariff plan of a tenant's own DIDs"); err != nil {
+		return nil, err
 	}
 	if err := ts.SetDIDTariffPlan(ctx, id, planID); err != nil {
 		return nil, err
