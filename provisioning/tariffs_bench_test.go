@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
@@ -50,7 +50,8 @@ func benchDeck(b *testing.B, n int) ([]rating.Rate, []byte) {
 }
 
 // BenchmarkRateDeckImport replaces a plan's rates with a deck of 100,000
-// prefixes (about 110,000 rates with the night variants) on a SQLite file:
+// prefixes (about 110,000 rates with the night variants) on a SQLite file
+// and, when one answers (SWITCHBOARD_TEST_POSTGRES), on PostgreSQL:
 //
 //   - service: the CSV through Service.ReplaceTariffRates: read and
 //     checked row by row, compiled as a whole, then written;
@@ -61,8 +62,18 @@ func benchDeck(b *testing.B, n int) ([]rating.Rate, []byte) {
 //     every rate read back and compiled;
 //   - lookup: TenantTariff from the cache, what every call pays.
 func BenchmarkRateDeckImport(b *testing.B) {
+	rates, deck := benchDeck(b, 100_000)
+	dsns := sqldbtest.DSNs(b)
+	for _, engine := range []sqldb.Engine{sqldb.SQLite, sqldb.Postgres} {
+		if dsn, ok := dsns[engine]; ok {
+			b.Run(string(engine), func(b *testing.B) { benchRateDeckImport(b, dsn, rates, deck) })
+		}
+	}
+}
+
+func benchRateDeckImport(b *testing.B, dsn string, rates []rating.Rate, deck []byte) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"))
+	db, err := sqldb.Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +95,6 @@ func BenchmarkRateDeckImport(b *testing.B) {
 	if _, err := svc.SetTenantTariffPlan(ctx, admin, tn.ID, &p.ID); err != nil {
 		b.Fatal(err)
 	}
-	rates, deck := benchDeck(b, 100_000)
 	// Each sub-benchmark runs alone too (-bench RateDeckImport/lookup).
 	if _, err := svc.ReplaceTariffRates(ctx, admin, p.ID, bytes.NewReader(deck), provisioning.RateImportOptions{}); err != nil {
 		b.Fatal(err)

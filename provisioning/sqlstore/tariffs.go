@@ -3,14 +3,18 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/rating"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -121,36 +125,112 @@ const (
 	rateBatch = 1000
 )
 
-// ReplaceTariffRates replaces plan id's rates in one transaction: the old
-// rows deleted, the new ones inserted rateBatch at a time with one
-// prepared multi-row statement, the plan's count and version updated.
+// ReplaceTariffRates replaces plan id's rates in one transaction: the
+// plan's count and version updated first (which locks its row, so two
+// imports of one plan take turns and each reads back the version it
+// wrote), the old rows deleted, the new ones written. PostgreSQL takes
+// them by COPY, SQLite by rateBatch-row INSERTs of one prepared statement.
 func (s *Store) ReplaceTariffRates(ctx context.Context, id int64, rates []rating.Rate, progress func(int)) (*provisioning.TariffPlan, error) {
-	now := s.clock()
-	var p provisioning.TariffPlan
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE tariff_plans SET rates = ?, version = version + 1, updated_at = ? WHERE id = ?`),
-			len(rates), s.ts(now), id)
-		if err != nil {
-			return err
-		}
-		if err := oneRow(res, "tariff plan", id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tariff_rates WHERE plan_id = ?`), id); err != nil {
-			return err
-		}
-		if err := s.insertRates(ctx, tx, id, rates, progress); err != nil {
-			return err
-		}
-		// Read in the transaction: the version this import wrote, not a
-		// later import's that commits before a read after this one.
-		return tx.GetContext(ctx, &p, s.q(`SELECT `+tariffPlanCols+` FROM tariff_plans p WHERE p.id = ?`), id)
-	})
+	var (
+		p   *provisioning.TariffPlan
+		err error
+	)
+	if s.db.Engine == sqldb.Postgres {
+		p, err = s.copyRates(ctx, id, rates, progress)
+	} else {
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			var plan provisioning.TariffPlan
+			if err := tx.GetContext(ctx, &plan, s.q(bumpPlanSQL), len(rates), s.ts(s.clock()), id); err != nil {
+				return notFound(err, "tariff plan", id)
+			}
+			p = &plan
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tariff_rates WHERE plan_id = ?`), id); err != nil {
+				return err
+			}
+			return s.insertRates(ctx, tx, id, rates, progress)
+		})
+	}
 	if err != nil {
 		return nil, s.writeErr(ctx, fmt.Sprintf("replace rates of tariff plan %d", id), err, "", "")
 	}
-	fixTariffPlan(&p)
-	return &p, nil
+	fixTariffPlan(p)
+	return p, nil
+}
+
+// bumpPlanSQL records a new deck on its plan and returns the plan.
+const bumpPlanSQL = `UPDATE tariff_plans SET rates = ?, version = version + 1, updated_at = ? WHERE id = ?
+	RETURNING id, tenant_id, name, currency, time_zone, charge_step, description, rates, version, created_at, updated_at`
+
+// copyRates is ReplaceTariffRates on PostgreSQL, on a pgx connection of
+// the pool: COPY writes 100,000 rates several times faster than INSERTs.
+func (s *Store) copyRates(ctx context.Context, id int64, rates []rating.Rate, progress func(int)) (*provisioning.TariffPlan, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var p provisioning.TariffPlan
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+		var cur string
+		var step int64
+		err = tx.QueryRow(ctx, s.q(bumpPlanSQL), len(rates), s.ts(s.clock()), id).Scan(&p.ID, &p.TenantID, &p.Name, &cur,
+			&p.TimeZone, &step, &p.Description, &p.Rates, &p.Version, &p.CreatedAt, &p.UpdatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return provisioning.NotFound("tariff plan", id)
+		}
+		if err != nil {
+			return err
+		}
+		p.Currency, p.ChargeStep = money.Currency(cur), money.Amount(step)
+		if _, err := tx.Exec(ctx, `DELETE FROM tariff_rates WHERE plan_id = $1`, id); err != nil {
+			return err
+		}
+		src := &rateSource{id: id, rates: rates, i: -1, progress: progress}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tariff_rates"}, rateColumns, src); err != nil {
+			return err
+		}
+		if progress != nil && len(rates) > 0 {
+			progress(len(rates))
+		}
+		return tx.Commit(ctx)
+	})
+	return &p, err
+}
+
+var rateColumns = strings.Fields(strings.ReplaceAll(rateCols, ",", " "))
+
+// rateSource feeds COPY one rate a row, calling progress every rateBatch.
+type rateSource struct {
+	id       int64
+	rates    []rating.Rate
+	i        int
+	progress func(int)
+}
+
+func (r *rateSource) Next() bool {
+	r.i++
+	if r.progress != nil && r.i > 0 && r.i%rateBatch == 0 && r.i < len(r.rates) {
+		r.progress(r.i)
+	}
+	return r.i < len(r.rates)
+}
+
+func (r *rateSource) Values() ([]any, error) { return rateValues(r.id, r.i, &r.rates[r.i]), nil }
+
+func (r *rateSource) Err() error { return nil }
+
+// rateValues are rate r's column values, in rateCols' order, as row i
+// (from 0) of plan id.
+func rateValues(id int64, i int, r *rating.Rate) []any {
+	return []any{id, int64(i + 1), r.Prefix, r.Destination, r.Group, int64(r.PricePerMinute), int64(r.ConnectFee),
+		r.FirstIncrement, r.NextIncrement, r.MinimumSeconds, r.FreeSeconds, int(r.Days), int(r.TimeFrom), int(r.TimeTo),
+		unixNanos(r.EffectiveFrom), unixNanos(r.EffectiveTo)}
 }
 
 func (s *Store) insertRates(ctx context.Context, tx *sqlx.Tx, id int64, rates []rating.Rate, progress func(int)) error {
@@ -160,10 +240,7 @@ func (s *Store) insertRates(ctx context.Context, tx *sqlx.Tx, id int64, rates []
 		chunk := rates[start:min(start+rateBatch, len(rates))]
 		args = args[:0]
 		for i := range chunk {
-			r := &chunk[i]
-			args = append(args, id, int64(start+i+1), r.Prefix, r.Destination, r.Group, int64(r.PricePerMinute), int64(r.ConnectFee),
-				r.FirstIncrement, r.NextIncrement, r.MinimumSeconds, r.FreeSeconds, int(r.Days), int(r.TimeFrom), int(r.TimeTo),
-				unixNanos(r.EffectiveFrom), unixNanos(r.EffectiveTo))
+			args = append(args, rateValues(id, start+i, &chunk[i])...)
 		}
 		query := s.q(`INSERT INTO tariff_rates (` + rateCols + `) VALUES ` + placeholders(len(chunk), rateColCount))
 		var err error
