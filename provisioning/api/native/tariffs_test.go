@@ -77,6 +77,11 @@ func TestTariffPlansAPI(t *testing.T) {
 		if r := e.putDeck(plan, ra, "text/csv", "prefix,price_per_minute\n7,1\n", "?dry_run=true").must(t, http.StatusOK); r.m["dry_run"] != true || r.m["rates"] != 1.0 {
 			t.Errorf("dry run: %s", r.body)
 		}
+		// A read-only user of the reseller reads the deck but changes nothing.
+		ru := e.token("reseller-user", "user", ptr(reseller))
+		e.do("GET", path("tariff-plans", plan)+"/rates?format=json", ru, "").must(t, http.StatusOK)
+		e.putDeck(plan, ru, "text/csv", testDeck, "").must(t, http.StatusForbidden)
+		e.do("PATCH", path("tariff-plans", plan), ru, `{"name":"cheap"}`).must(t, http.StatusForbidden)
 		// The customer cannot see, change or assign its reseller's plan.
 		e.putDeck(plan, ca, "text/csv", testDeck, "").must(t, http.StatusNotFound)
 		e.do("PUT", fmt.Sprintf("/api/v1/tenants/%d/tariff", cust), ca, fmt.Sprintf(`{"tariff_plan_id":%d}`, plan)).must(t, http.StatusForbidden)
@@ -165,5 +170,31 @@ func TestRateDeckTooLarge(t *testing.T) {
 		if r.errOf(t)["field"] != "rates" {
 			t.Errorf("too large: %s", r.body)
 		}
+	})
+}
+
+// TestTariffSchemasMatchAnswers checks every tariff answer against its
+// schema in the served document (types, nullability, formats, required
+// and undocumented fields), with the nullable fields both null and set.
+func TestTariffSchemasMatchAnswers(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		body, _ := fetchDoc(t, e.h)
+		conf := newConformance(t, body)
+		tn := e.create("tenants", e.admin, `{"name":"acme"}`)
+		did := e.create("dids", e.admin, fmt.Sprintf(`{"tenant_id":%d,"number":"+15550101010"}`, tn))
+		plan := e.do("POST", "/api/v1/tariff-plans", e.admin, fmt.Sprintf(`{"tenant_id":%d,"name":"p","currency":"EUR"}`, tn)).must(t, http.StatusCreated)
+		conf.check(t, "TariffPlan", plan.m)
+		conf.check(t, "TenantTariff", e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, "").must(t, http.StatusOK).m)
+		conf.check(t, "DIDTariff", e.do("GET", path("dids", did)+"/tariff", e.admin, "").must(t, http.StatusOK).m)
+		conf.check(t, "RateImport", e.putDeck(plan.id(), e.admin, "text/csv", testDeck, "").must(t, http.StatusOK).m)
+		conf.check(t, "RateImport", e.putDeck(plan.id(), e.admin, "text/csv", testDeck, "?dry_run=1").must(t, http.StatusOK).m)
+		conf.check(t, "TariffRateList", e.do("GET", path("tariff-plans", plan.id())+"/rates?format=json", e.admin, "").must(t, http.StatusOK).m)
+		assign := fmt.Sprintf(`{"tariff_plan_id":%d}`, plan.id())
+		conf.check(t, "TenantTariff", e.do("PUT", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, assign).must(t, http.StatusOK).m)
+		conf.check(t, "DIDTariff", e.do("PUT", path("dids", did)+"/tariff", e.admin, assign).must(t, http.StatusOK).m)
+		for _, q := range []string{"number=12125550100", "number=12125550100&budget=2.5&seconds=0"} {
+			conf.check(t, "RatingQuote", e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/rating/quote?%s", tn, q), e.admin, "").must(t, http.StatusOK).m)
+		}
+		conf.check(t, "TariffPlanList", e.do("GET", "/api/v1/tariff-plans", e.admin, "").must(t, http.StatusOK).m)
 	})
 }
