@@ -470,9 +470,7 @@ func rateDeckType(req *http.Request) error {
 }
 
 // deckBody turns the body limit's error into a 413 on rates.
-type deckBody struct {
-	r interface{ Read([]byte) (int, error) }
-}
+type deckBody struct{ r io.Reader }
 
 func (b deckBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
