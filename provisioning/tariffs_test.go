@@ -1,8 +1,11 @@
 package provisioning_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +13,10 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/rating"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
 const deckHeader = "prefix,destination,group,price_per_minute,connect_fee,first_increment,next_increment\n"
@@ -526,5 +532,81 @@ func TestConcurrentImports(t *testing.T) {
 				t.Fatalf("round %d: lookups price at %s, the store has %s", round, got, want)
 			}
 		}
+	})
+}
+
+// TestTariffInvalidationsAcrossDaemons: two Services on one PostgreSQL
+// schema, each with an hour's cache TTL and following the other's
+// invalidations: a deck imported, a plan assigned and a DID's plan set
+// through one are used by the other's next lookups once the notification
+// arrives.
+func TestTariffInvalidationsAcrossDaemons(t *testing.T) {
+	dsn, ok := sqldbtest.DSNs(t)[sqldb.Postgres]
+	if !ok {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	open := func() *provisioning.Service {
+		db, err := sqldb.Open(ctx, dsn)
+		must(t, err)
+		t.Cleanup(func() { db.Close() })
+		must(t, sqlstore.Migrate(ctx, db))
+		svc := provisioning.NewService(sqlstore.New(db), provisioning.WithCacheTTL(time.Hour),
+			provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- svc.FollowInvalidations(fctx) }()
+		t.Cleanup(func() { stop(); <-done })
+		return svc
+	}
+	a, b := open(), open()
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("%s: not within 10 s", what)
+			}
+		}
+	}
+	eventually("both listening", func() bool { return a.Listening() && b.Listening() })
+	root := &provisioning.Tenant{Name: "root"}
+	must(t, a.CreateTenant(ctx, admin, root))
+	p := &provisioning.TariffPlan{TenantID: root.ID, Name: "retail", Currency: "USD"}
+	must(t, a.CreateTariffPlan(ctx, admin, p))
+	importDeck := func(price string) {
+		_, err := a.ReplaceTariffRates(ctx, admin, p.ID, strings.NewReader(deckHeader+"1,USA,,"+price+",0,60,60\n"), provisioning.RateImportOptions{})
+		must(t, err)
+	}
+	bPrice := func() string {
+		tr, err := b.TenantTariff(ctx, root.ID)
+		if err != nil || tr == nil {
+			return fmt.Sprint(tr, err)
+		}
+		c, err := tr.Rate("1212", time.Now(), 60)
+		if err != nil {
+			return err.Error()
+		}
+		return c.Cost.String()
+	}
+	importDeck("0.01")
+	if got := bPrice(); got != "<nil> <nil>" {
+		t.Fatalf("B before any assignment: %s", got)
+	}
+	_, err := a.SetTenantTariffPlan(ctx, admin, root.ID, &p.ID)
+	must(t, err)
+	eventually("B sees the assignment A made", func() bool { return bPrice() == "0.01" })
+	importDeck("0.02")
+	eventually("B prices with the deck A imported", func() bool { return bPrice() == "0.02" })
+
+	d := &provisioning.DID{TenantID: root.ID, Number: "+15550001111"}
+	must(t, a.CreateDID(ctx, admin, d))
+	if tr, _, err := b.DIDTariff(ctx, d.Number); err != nil || tr != nil {
+		t.Fatalf("B's DID tariff before: %v %v", tr, err)
+	}
+	_, err = a.SetDIDTariffPlan(ctx, admin, d.ID, &p.ID)
+	must(t, err)
+	eventually("B sees the DID's plan", func() bool {
+		tr, _, err := b.DIDTariff(ctx, d.Number)
+		return err == nil && tr != nil
 	})
 }
