@@ -45,6 +45,10 @@ const (
 	// routing may name (an account, a gateway, a user's forwards). Cached
 	// routing plans are dropped.
 	InvalidateRouting InvalidationKind = "routing"
+	// InvalidateTariff: tariff plan ID changed (its settings or rates),
+	// or with ID 0 a tenant's or a DID's tariff assignment. Compiled
+	// tariffs, or the assignments, are dropped (tariffs_cache.go).
+	InvalidateTariff InvalidationKind = "tariff"
 	// InvalidateAll drops everything: sent for a payload a process does not
 	// understand (a newer version's kind) and applied when the
 	// notification stream (re)connects, since anything sent while it was
@@ -56,13 +60,13 @@ const (
 // stale.
 type Invalidation struct {
 	Kind InvalidationKind
-	ID   int64 // the token, for InvalidateToken; the tenant, for InvalidateRouting; 0 otherwise
+	ID   int64 // the token, for InvalidateToken; the tenant, for InvalidateRouting; the plan, for InvalidateTariff; 0 otherwise
 }
 
 // String is the wire form carried between processes: "token:12",
-// "routing:3", "routing", "domain", "tenant", "all".
+// "routing:3", "routing", "tariff:5", "tariff", "domain", "tenant", "all".
 func (i Invalidation) String() string {
-	if (i.Kind == InvalidateToken || i.Kind == InvalidateRouting) && i.ID != 0 {
+	if (i.Kind == InvalidateToken || i.Kind == InvalidateRouting || i.Kind == InvalidateTariff) && i.ID != 0 {
 		return string(i.Kind) + ":" + strconv.FormatInt(i.ID, 10)
 	}
 	return string(i.Kind)
@@ -73,7 +77,7 @@ func (i Invalidation) String() string {
 func ParseInvalidation(s string) Invalidation {
 	kind, id, hasID := strings.Cut(s, ":")
 	switch k := InvalidationKind(kind); k {
-	case InvalidateToken, InvalidateRouting:
+	case InvalidateToken, InvalidateRouting, InvalidateTariff:
 		if !hasID {
 			return Invalidation{Kind: k}
 		}
@@ -112,6 +116,7 @@ const CacheTTL = 30 * time.Second
 
 // invalidate applies inv to this process's caches.
 func (s *Service) invalidate(inv Invalidation) {
+	s.tariffs.invalidate(inv)
 	switch inv.Kind {
 	case InvalidateToken:
 		if inv.ID == 0 {
@@ -129,6 +134,7 @@ func (s *Service) invalidate(inv Invalidation) {
 		} else {
 			s.plans.drop(inv.ID)
 		}
+	case InvalidateTariff:
 	default: // tenant, all and anything unknown
 		s.tokens.clear()
 		s.domains.clear()

@@ -35,6 +35,8 @@ type Service struct {
 	bcryptCost int
 	// recordingRetention: WithRecordingRetention.
 	recordingRetention time.Duration
+	// tariffs caches compiled tariffs and who they apply to (tariffs_cache.go).
+	tariffs tariffCaches
 }
 
 // Option configures a Service.

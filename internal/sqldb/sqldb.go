@@ -260,7 +260,11 @@ func IsForeignKeyViolation(err error) bool {
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+		// SQLite reports a delete refused by ON DELETE RESTRICT as a
+		// trigger constraint (the action is a built-in trigger), with the
+		// foreign key's message.
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY ||
+			se.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER && strings.Contains(se.Error(), "FOREIGN KEY constraint failed")
 	}
 	return false
 }

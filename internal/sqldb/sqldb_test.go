@@ -109,5 +109,18 @@ func TestUniqueAndForeignKeyViolations(t *testing.T) {
 		if !sqldb.IsForeignKeyViolation(err) || sqldb.IsUniqueViolation(err) {
 			t.Errorf("dangling parent: %v not classified as a foreign-key violation (foreign keys must be on)", err)
 		}
+		// ON DELETE RESTRICT: SQLite reports it as a trigger constraint.
+		for _, q := range []string{
+			`CREATE TABLE pets (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parents(id) ON DELETE RESTRICT)`,
+			`INSERT INTO pets (id, parent_id) VALUES (1, 1)`,
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = db.ExecContext(ctx, `DELETE FROM parents WHERE id = 1`)
+		if !sqldb.IsForeignKeyViolation(err) || sqldb.IsUniqueViolation(err) {
+			t.Errorf("restricted delete: %v not classified as a foreign-key violation", err)
+		}
 	})
 }

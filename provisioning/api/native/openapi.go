@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/switch/presence"
@@ -81,6 +82,12 @@ var servers = []any{obj{"url": "/", "description": "the Switchboard daemon servi
 
 // rawMessageType is a free-form JSON value (a CDR's raw source record).
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// amountType is an exact amount of money, written as a decimal string
+// (internal/money) so that no JSON reader turns it into a float.
+var amountType = reflect.TypeFor[money.Amount]()
+
+const amountPattern = `^-?[0-9]+(\.[0-9]{1,9})?$`
 
 // fieldDocs describe fields by JSON name; "Schema.field" entries override
 // for one schema.
@@ -277,6 +284,8 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 		s = obj{"type": "string", "format": "date-time"}
 	case t == rawMessageType:
 		s = obj{} // any JSON value
+	case t == amountType:
+		s = obj{"type": "string", "format": "decimal", "pattern": amountPattern}
 	case t.Kind() == reflect.String:
 		s = obj{"type": "string"}
 		if e, ok := enums[t]; ok {
@@ -372,10 +381,25 @@ func errorStatuses(rt *route) []int {
 	if write {
 		out = append(out, http.StatusConflict)
 	}
-	if rt.body != nil || rt.upload {
+	if rt.body != nil || rt.upload || rt.csvBody != "" {
 		out = append(out, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
 	return append(out, http.StatusInternalServerError)
+}
+
+// listOf renders the list envelope of name's items and returns its $ref.
+func (g *schemaGen) listOf(name string, t reflect.Type) obj {
+	item := g.component(name, t, nil, false)
+	listName := name + "List"
+	g.components[listName] = obj{
+		"type":     "object",
+		"required": []string{"items", "next_cursor"},
+		"properties": obj{
+			"items":       obj{"type": "array", "items": item},
+			"next_cursor": obj{"type": "string", "description": "pass as ?cursor= for the next page; empty on the last page"},
+		},
+	}
+	return ref("schemas", listName)
 }
 
 // openAPI renders the route table as an OpenAPI 3.0 document.
@@ -437,25 +461,22 @@ func (s *server) openAPI() obj {
 			}
 			op["requestBody"] = obj{"required": true, "content": content}
 		}
+		if rt.csvBody != "" {
+			op["requestBody"] = obj{"required": true, "description": rt.csvBody,
+				"content": obj{"text/csv": obj{"schema": obj{"type": "string"}}}}
+		}
 		responses := obj{}
 		success := obj{"description": http.StatusText(rt.resp.status)}
 		switch {
 		case rt.resp.media != "":
 			success["content"] = obj{rt.resp.media: obj{"schema": obj{"type": "string", "description": rt.resp.mediaDoc}}}
+			if rt.resp.list { // and a JSON page on request (format=json)
+				success["content"].(obj)["application/json"] = obj{"schema": g.listOf(rt.resp.name, rt.resp.typ)}
+			}
 		case rt.resp.raw:
 			success["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
 		case rt.resp.list:
-			item := g.component(rt.resp.name, rt.resp.typ, nil, false)
-			listName := rt.resp.name + "List"
-			g.components[listName] = obj{
-				"type":     "object",
-				"required": []string{"items", "next_cursor"},
-				"properties": obj{
-					"items":       obj{"type": "array", "items": item},
-					"next_cursor": obj{"type": "string", "description": "pass as ?cursor= for the next page; empty on the last page"},
-				},
-			}
-			success["content"] = obj{"application/json": obj{"schema": ref("schemas", listName)}}
+			success["content"] = obj{"application/json": obj{"schema": g.listOf(rt.resp.name, rt.resp.typ)}}
 		case rt.resp.typ != nil:
 			success["content"] = obj{"application/json": obj{"schema": g.component(rt.resp.name, rt.resp.typ, nil, false)}}
 		}

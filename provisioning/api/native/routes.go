@@ -18,6 +18,7 @@ type route struct {
 	query   []param // every query parameter accepted; others are refused
 	body    *body   // request body, nil for none
 	upload  bool    // the body is an audio file, or a multipart form with it (sounds)
+	csvBody string  // the body is CSV (a rate deck), described by csvBody
 	resp    response
 	// errs lists the error statuses the route answers with, for the
 	// document; nil derives them from the method, path and body.
@@ -72,6 +73,7 @@ func (s *server) buildRoutes() []*route {
 	routes = append(routes, s.voicemailRoutes()...)
 	routes = append(routes, s.faxRoutes()...)
 	routes = append(routes, s.recordingRoutes()...)
+	routes = append(routes, s.tariffRoutes()...)
 	routes = append(routes, &route{
 		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,
 		summary: "This API's OpenAPI 3.0 document",
