@@ -75,6 +75,16 @@ type PipelineConfig struct {
 	// to be stamped when it is written; it never delays the record past
 	// this bound nor refuses it. Default 1s.
 	OwnerTimeout time.Duration
+	// Tariffs, when set, prices each record as it is written (see
+	// PriceRecords): its cost, rate and plan are stored with it, and the
+	// store charges the cost to its owner's balance in the same
+	// transaction. nil stores records unpriced (no price, no reason).
+	Tariffs Tariffs
+	// PriceTimeout bounds the tariff lookups of one batch. A lookup that
+	// fails or times out leaves the records it was for unpriced
+	// (UnpricedLookupFailed): pricing never holds a record back nor
+	// loses one. Default 1s.
+	PriceTimeout time.Duration
 }
 
 // The PipelineConfig defaults.
@@ -85,6 +95,7 @@ const (
 	DefaultWriteTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultOwnerTimeout    = time.Second
+	DefaultPriceTimeout    = time.Second
 )
 
 // recentKeyCount is how many recently stored (switch, call id) keys Put
@@ -167,6 +178,7 @@ type Pipeline struct {
 	storeBatches, spoolBatches       atomic.Int64
 	dbUp                             atomic.Bool
 	ownersDown                       atomic.Bool // the last owner lookup failed
+	tariffsDown                      atomic.Bool // the last tariff lookup failed
 	lastErr                          atomic.Pointer[errorAt]
 }
 
@@ -186,6 +198,7 @@ func NewPipeline(w Writer, feed *Feed, cfg PipelineConfig) (*Pipeline, error) {
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&cfg.OwnerTimeout, DefaultOwnerTimeout)
+	setDefault(&cfg.PriceTimeout, DefaultPriceTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -103,13 +103,15 @@ var insertColumns = []string{
 	"caller_number", "caller_name", "dialed", "destination",
 	"start_time", "answer_time", "end_time", "duration", "billsec",
 	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent", "raw", "tenant_id",
+	"cost", "currency", "rate_prefix", "rate_destination", "rate_group", "plan", "unpriced",
 }
 
 // selectColumns are the columns Query reads (into recordRow).
 const selectColumns = `id, switch, call_id, linked_id, direction, domain, account, gateway,
 	caller_number, caller_name, dialed, destination,
 	start_time, answer_time, end_time, duration, billsec,
-	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id`
+	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id,
+	cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced`
 
 // sqliteMaxParams is SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER
 // since 3.32); an INSERT carries as many rows as fit under it.
@@ -203,6 +205,11 @@ func storedForm(r *cdr.Record) cdr.Record {
 	c.Direction, c.Domain, c.Account, c.Gateway = cdr.Direction(cdr.MendText(string(r.Direction))), cdr.MendText(r.Domain), cdr.MendText(r.Account), cdr.MendText(r.Gateway)
 	c.CallerNumber, c.CallerName, c.Dialed, c.Destination = cdr.MendText(r.CallerNumber), cdr.MendText(r.CallerName), cdr.MendText(r.Dialed), cdr.MendText(r.Destination)
 	c.Disposition, c.CauseText, c.Codec, c.UserAgent = cdr.Disposition(cdr.MendText(string(r.Disposition))), cdr.MendText(r.CauseText), cdr.MendText(r.Codec), cdr.MendText(r.UserAgent)
+	c.RatePrefix, c.RateDestination, c.RateGroup, c.Plan = cdr.MendText(r.RatePrefix), cdr.MendText(r.RateDestination), cdr.MendText(r.RateGroup), cdr.MendText(r.Plan)
+	if r.Cost != nil {
+		cost := *r.Cost
+		c.Cost = &cost
+	}
 	c.Start, c.End = microUTC(r.Start), microUTC(r.End)
 	if r.Answer != nil {
 		a := microUTC(*r.Answer)

@@ -1,0 +1,192 @@
+package cdrstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+)
+
+// The ledger (migration 0004): every movement of a tenant's balance, and
+// balances, its running sum per tenant and currency.
+//
+// A priced CDR is charged in the transaction that stores it: the insert
+// of its row (with its key) and of its charge entry, and the update of
+// its owner's balance, commit together or not at all. A crash between
+// them is therefore impossible, and the CDR's key makes a replay (a
+// reconnect's resync, a spool replay, a restart) a no-op for the balance
+// as for the row. The charge has a unique key of its own, (switch,
+// call_id) among charges, which outlives the CDR: a leg stored again
+// after retention deleted it is stored, but not charged, again.
+
+// Entry kinds (ledger.kind).
+const (
+	KindCharge  = "charge"  // a priced CDR's cost (negative)
+	KindRerate  = "rerate"  // a re-pricing's difference for one CDR
+	KindPayment = "payment" // money received (positive)
+	KindCredit  = "credit"  // an adjustment granted (either sign)
+)
+
+// charge is one ledger entry of a call: its owner, currency and signed
+// amount, and the key of its CDR.
+type charge struct {
+	tenant   int64
+	currency string
+	amount   int64
+	sw, call string
+}
+
+// chargesOf returns the charge entries of the records of batch whose id
+// is not 0 (the new ones): those with an owner and a cost other than 0.
+func chargesOf(batch []cdr.Record, ids []int64) []charge {
+	var out []charge
+	for i := range batch {
+		r := &batch[i]
+		if ids[i] == 0 || r.TenantID == nil || r.Cost == nil || *r.Cost == 0 {
+			continue
+		}
+		out = append(out, charge{tenant: *r.TenantID, currency: string(r.Currency), amount: -int64(*r.Cost), sw: r.Switch, call: r.CallID})
+	}
+	return out
+}
+
+// balanceKey is one balance: a tenant's, in one currency.
+type balanceKey struct {
+	tenant   int64
+	currency string
+}
+
+// sums adds up the amounts of entries per balance, in (tenant, currency)
+// order: every writer updates balances in that order, so two
+// transactions cannot deadlock on them.
+func sums(entries []charge) ([]balanceKey, []int64, error) {
+	total := map[balanceKey]money.Amount{}
+	for _, e := range entries {
+		k := balanceKey{e.tenant, e.currency}
+		s, err := total[k].Add(money.Amount(e.amount))
+		if err != nil {
+			return nil, nil, fmt.Errorf("balance of tenant %d in %s: %w", e.tenant, e.currency, err)
+		}
+		total[k] = s
+	}
+	keys := make([]balanceKey, 0, len(total))
+	for k := range total {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b balanceKey) int {
+		return cmp.Or(cmp.Compare(a.tenant, b.tenant), strings.Compare(a.currency, b.currency))
+	})
+	amounts := make([]int64, len(keys))
+	for i, k := range keys {
+		amounts[i] = int64(total[k])
+	}
+	return keys, amounts, nil
+}
+
+// sqliteLedgerRow is the placeholder row of a ledger entry on SQLite.
+const sqliteLedgerRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// sqliteLedgerChunk is how many entries one INSERT carries on SQLite.
+const sqliteLedgerChunk = sqliteMaxParams / 9
+
+// postSQLite books entries of kind (with run, for rerate entries) in tx
+// and adds those the ledger took to their balances. An entry whose key
+// the ledger holds already is skipped, and so is its amount. The usual
+// case (no entry known) is one plain INSERT per chunk; only when it
+// meets a stored key is the chunk redone entry by entry.
+func postSQLite(ctx context.Context, tx *sql.Tx, kind string, run int64, entries []charge, now time.Time) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	at := now.UnixMicro()
+	booked := entries[:0:0]
+	var b strings.Builder
+	for start := 0; start < len(entries); start += sqliteLedgerChunk {
+		part := entries[start:min(start+sqliteLedgerChunk, len(entries))]
+		b.Reset()
+		b.WriteString("INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, reference, created_at) VALUES ")
+		args := make([]any, 0, len(part)*9)
+		for i, e := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(sqliteLedgerRow)
+			args = append(args, e.tenant, e.currency, kind, e.amount, e.sw, e.call, run, "", at)
+		}
+		_, err := tx.ExecContext(ctx, b.String(), args...)
+		if err == nil {
+			booked = append(booked, part...)
+			continue
+		}
+		if !sqldb.IsUniqueViolation(err) {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		// The failed statement was undone; the transaction goes on.
+		for _, e := range part {
+			res, err := tx.ExecContext(ctx, "INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, reference, created_at) VALUES "+
+				sqliteLedgerRow+" ON CONFLICT DO NOTHING", e.tenant, e.currency, kind, e.amount, e.sw, e.call, run, "", at)
+			if err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			} else if n == 1 {
+				booked = append(booked, e)
+			}
+		}
+	}
+	keys, amounts, err := sums(booked)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	for i, k := range keys {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO balances (tenant_id, currency, balance, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (tenant_id, currency) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at`,
+			k.tenant, k.currency, amounts[i], at); err != nil {
+			return fmt.Errorf("ledger: balance of tenant %d: %w", k.tenant, err)
+		}
+	}
+	return nil
+}
+
+// postPostgresSQL books the entries given as arrays, skipping those whose
+// key the ledger holds, and adds the ones it took to their balances, in
+// (tenant, currency) order, in one statement.
+const postPostgresSQL = `WITH booked AS (
+	INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, created_at)
+	SELECT t, c, $1, a, s, k, $2, now() FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[]) AS e(t, c, a, s, k)
+	ON CONFLICT DO NOTHING
+	RETURNING tenant_id, currency, amount
+)
+INSERT INTO balances (tenant_id, currency, balance, updated_at)
+SELECT tenant_id, currency, sum(amount), now() FROM booked GROUP BY tenant_id, currency ORDER BY tenant_id, currency
+ON CONFLICT (tenant_id, currency) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = excluded.updated_at`
+
+// postPostgres books entries of kind in the transaction open on c; see
+// postSQLite.
+func postPostgres(ctx context.Context, c *pgx.Conn, kind string, run int64, entries []charge) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	// Sum first, only to refuse an overflow with a clear error rather
+	// than PostgreSQL's bigint out of range.
+	if _, _, err := sums(entries); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	t, cur, a, s, k := make([]int64, len(entries)), make([]string, len(entries)), make([]int64, len(entries)), make([]string, len(entries)), make([]string, len(entries))
+	for i, e := range entries {
+		t[i], cur[i], a[i], s[i], k[i] = e.tenant, e.currency, e.amount, e.sw, e.call
+	}
+	if _, err := c.Exec(ctx, postPostgresSQL, kind, run, t, cur, a, s, k); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
