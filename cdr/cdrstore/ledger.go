@@ -181,12 +181,19 @@ func postPostgres(ctx context.Context, c *pgx.Conn, kind string, run int64, entr
 	if _, _, err := sums(entries); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	t, cur, a, s, k := make([]int64, len(entries)), make([]string, len(entries)), make([]int64, len(entries)), make([]string, len(entries)), make([]string, len(entries))
-	for i, e := range entries {
-		t[i], cur[i], a[i], s[i], k[i] = e.tenant, e.currency, e.amount, e.sw, e.call
-	}
+	t, cur, a, s, k := entryArrays(entries)
 	if _, err := c.Exec(ctx, postPostgresSQL, kind, run, t, cur, a, s, k); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
+}
+
+// entryArrays returns the columns of entries as arrays, for unnest.
+func entryArrays(entries []charge) (tenants []int64, currencies []string, amounts []int64, switches, calls []string) {
+	n := len(entries)
+	tenants, currencies, amounts, switches, calls = make([]int64, n), make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		tenants[i], currencies[i], amounts[i], switches[i], calls[i] = e.tenant, e.currency, e.amount, e.sw, e.call
+	}
+	return
 }
