@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
+	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/internal/sqldb"
+	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// TestRerateCommand: rerate re-prices a period with the tariffs of now
+// and books the difference; run again, it changes nothing; without a
+// tariff source, or with a bad command line, it refuses. On both engines.
+func TestRerateCommand(t *testing.T) {
+	tf := cdrtest.NewTariffs()
+	old := tariffSource
+	tariffSource = func(*provisioning.Service) cdr.Tariffs { return tf }
+	t.Cleanup(func() { tariffSource = old })
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for engine, dsn := range sqldbtest.DSNs(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			tf.SetTenant(1, cdrtest.Tariff("v1", "EUR", "0049=0.6"))
+			db, err := sqldb.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := migrateAll(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			store := cdrstore.NewStore(db)
+			var recs []cdr.Record
+			for i := range 2500 { // three pages
+				r := cdrtest.Leg(i, "example.com", from.Add(time.Duration(i)*time.Minute))
+				r.TenantID = ptrTo(int64(1)) // 40 s to 0049…: 0.4 EUR
+				recs = append(recs, r)
+			}
+			if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.InsertNew(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			tf.SetTenant(1, cdrtest.Tariff("v2", "EUR", "0049=0.9"))
+			args := []string{"rerate", "--database-dsn", dsn, "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z"}
+			_, stderr, err := runCmd(t, args...)
+			if err != nil {
+				t.Fatalf("rerate: %v\n%s", err, stderr)
+			}
+			// 1440 CDRs in the day, each 0.2 EUR dearer.
+			if want := "1440 of 1440 CDRs examined, 1440 changed, 0 skipped (changed meanwhile); balances adjusted by -288 EUR"; !strings.Contains(stderr, want) {
+				t.Errorf("summary %q, want %q", stderr, want)
+			}
+			bs, err := store.Balances(ctx, 1)
+			if err != nil || len(bs) != 1 || bs[0].Balance != -money.MustParse(fmt.Sprint(2500*0.4+288)) {
+				t.Errorf("balances %+v, %v", bs, err)
+			}
+			_, stderr, err = runCmd(t, append(args, "--tenant", "1")...)
+			if err != nil || !strings.Contains(stderr, "1440 of 1440 CDRs examined, 0 changed") || !strings.Contains(stderr, "adjusted by nothing") {
+				t.Errorf("second run: %v\n%s", err, stderr)
+			}
+			_, stderr, err = runCmd(t, append(args[:len(args):len(args)], "--tenant", "2")...)
+			if err != nil || !strings.Contains(stderr, "0 of 0 CDRs examined") {
+				t.Errorf("another tenant's run: %v\n%s", err, stderr)
+			}
+		})
+	}
+	for _, bad := range [][]string{
+		{"rerate", "--to", "2026-11-02T00:00:00Z"},
+		{"rerate", "--from", "2026-11-02", "--to", "2026-11-03T00:00:00Z"},
+		{"rerate", "--from", "2026-11-02T00:00:00Z", "--to", "2026-11-01T00:00:00Z"},
+		{"rerate", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z", "--tenant", "-1"},
+		{"rerate", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z", "extra"},
+	} {
+		var ue *usageError
+		if _, _, err := runCmd(t, bad...); !errors.As(err, &ue) {
+			t.Errorf("%q: err = %v, want a usage error", bad, err)
+		}
+	}
+	tariffSource = old
+	dsn := sqldbtest.DSNs(t)[sqldb.SQLite]
+	if _, _, err := runCmd(t, "rerate", "--database-dsn", dsn, "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z"); !errors.Is(err, errNoTariffs) {
+		t.Errorf("without tariffs: %v", err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
