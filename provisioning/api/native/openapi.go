@@ -1,6 +1,7 @@
 package native
 
 import (
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -277,7 +278,8 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 		s = obj{"type": "string", "format": "date-time"}
 	case t == rawMessageType:
 		s = obj{} // any JSON value
-	case t.Kind() == reflect.String:
+	case t.Kind() == reflect.String || t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
+		// A TextMarshaler (money.Amount: "0.0123") is a JSON string.
 		s = obj{"type": "string"}
 		if e, ok := enums[t]; ok {
 			s["enum"] = e
