@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
+	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -249,5 +250,49 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 				}
 			})
 		}
+	})
+}
+
+// BenchmarkRerate re-rates a day of 20,000 priced CDRs of ten tenants,
+// every one of which changes price (the plan alternates between two
+// prices), on each engine: an op is one whole run.
+func BenchmarkRerate(b *testing.B) {
+	const n = 20_000
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
+		ctx := context.Background()
+		tf := cdrtest.NewTariffs()
+		plans := []*rating.Tariff{cdrtest.Tariff("a", "EUR", "0049=0.6"), cdrtest.Tariff("b", "EUR", "0049=0.9")}
+		for tenant := range int64(10) {
+			tf.SetTenant(tenant+1, plans[0])
+		}
+		day := base.Truncate(24 * time.Hour)
+		recs := make([]cdr.Record, 0, 5000)
+		for i := range n {
+			r := benchRecord(i, "d.example", day.Add(time.Duration(i)*4*time.Second))
+			tenant := int64(1 + i%10)
+			r.TenantID = &tenant
+			recs = append(recs, r)
+			if len(recs) == cap(recs) || i == n-1 {
+				if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.InsertNew(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+				recs = recs[:0]
+			}
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			for tenant := range int64(10) {
+				tf.SetTenant(tenant+1, plans[i%2])
+			}
+			pr, err := s.Rerate(ctx, cdrstore.RerateOptions{From: day, To: day.Add(24 * time.Hour), Tariffs: tf})
+			if err != nil || pr.Changed != n {
+				b.Fatalf("%+v, %v", pr, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "CDRs/s")
 	})
 }

@@ -177,14 +177,19 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var done []bool
+	if s.db.Engine == sqldb.Postgres {
+		done, err = updatePricesPostgres(ctx, tx, old, fresh, changed)
+	} else {
+		done, err = s.updatePricesSQLite(ctx, tx, old, fresh, changed)
+	}
+	if err != nil {
+		return err
+	}
 	var entries []charge
 	var updated int64
-	for _, i := range changed {
-		ok, err := s.updatePrice(ctx, tx, &old[i], &fresh[i])
-		if err != nil {
-			return fmt.Errorf("update CDR %d: %w", old[i].ID, err)
-		}
-		if !ok {
+	for k, i := range changed {
+		if !done[k] {
 			pr.Skipped++
 			continue
 		}
@@ -215,35 +220,111 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 
 func sameOwner(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
-// updatePrice sets fresh's price (and owner) on old's row if the row
-// still has old's price and owner, and reports whether it did.
-func (s *Store) updatePrice(ctx context.Context, tx *sql.Tx, old, fresh *cdr.Record) (bool, error) {
-	var cost, oldCost, tenant, oldTenant any
-	if fresh.Cost != nil {
-		cost = int64(*fresh.Cost)
+// updatePricesSQLite sets, for each index i of changed, fresh[i]'s price
+// (and owner) on old[i]'s row if the row still has old[i]'s price and
+// owner, and reports which it did. SQLite runs in process: a prepared
+// statement per row costs no round trip.
+func (s *Store) updatePricesSQLite(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Record, changed []int) ([]bool, error) {
+	done := make([]bool, len(changed))
+	if len(changed) == 0 {
+		return done, nil
 	}
-	if old.Cost != nil {
-		oldCost = int64(*old.Cost)
-	}
-	if fresh.TenantID != nil {
-		tenant = *fresh.TenantID
-	}
-	if old.TenantID != nil {
-		oldTenant = *old.TenantID
-	}
-	same := "IS"
-	if s.db.Engine == sqldb.Postgres {
-		same = "IS NOT DISTINCT FROM"
-	}
-	res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE cdrs SET cost = ?, currency = ?, rate_prefix = ?, rate_destination = ?, rate_group = ?, plan = ?, unpriced = ?, tenant_id = ?
-		WHERE id = ? AND end_time = ? AND cost `+same+` ? AND currency = ? AND plan = ? AND rate_prefix = ? AND unpriced = ? AND tenant_id `+same+` ?`),
-		cost, string(fresh.Currency), fresh.RatePrefix, fresh.RateDestination, fresh.RateGroup, fresh.Plan, string(fresh.Unpriced), tenant,
-		old.ID, s.timeArg(old.End, false), oldCost, string(old.Currency), old.Plan, old.RatePrefix, string(old.Unpriced), oldTenant)
+	stmt, err := tx.PrepareContext(ctx, `UPDATE cdrs SET cost = ?, currency = ?, rate_prefix = ?, rate_destination = ?, rate_group = ?, plan = ?, unpriced = ?, tenant_id = ?
+		WHERE id = ? AND end_time = ? AND cost IS ? AND currency = ? AND plan = ? AND rate_prefix = ? AND unpriced = ? AND tenant_id IS ?`)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	defer stmt.Close()
+	for k, i := range changed {
+		o, f := &old[i], &fresh[i]
+		res, err := stmt.ExecContext(ctx, nullCost(f.Cost), string(f.Currency), f.RatePrefix, f.RateDestination, f.RateGroup, f.Plan, string(f.Unpriced), nullID(f.TenantID),
+			o.ID, o.End.UnixMicro(), nullCost(o.Cost), string(o.Currency), o.Plan, o.RatePrefix, string(o.Unpriced), nullID(o.TenantID))
+		if err != nil {
+			return nil, fmt.Errorf("update CDR %d: %w", o.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		done[k] = n == 1
+	}
+	return done, nil
+}
+
+// updatePricesPostgresSQL is updatePricesSQLite's compare-and-set for a
+// whole page in one statement: the rows (id, end_time, so that only their
+// partitions are read) with their new and expected prices as arrays.
+const updatePricesPostgresSQL = `UPDATE cdrs AS c SET cost = u.cost, currency = u.currency, rate_prefix = u.prefix,
+	rate_destination = u.dest, rate_group = u.grp, plan = u.plan, unpriced = u.unpriced, tenant_id = u.tenant
+FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+	$11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[])
+	AS u(id, end_time, cost, currency, prefix, dest, grp, plan, unpriced, tenant, old_cost, old_currency, old_plan, old_prefix, old_unpriced, old_tenant)
+WHERE c.id = u.id AND c.end_time = u.end_time AND c.cost IS NOT DISTINCT FROM u.old_cost AND c.currency = u.old_currency
+	AND c.plan = u.old_plan AND c.rate_prefix = u.old_prefix AND c.unpriced = u.old_unpriced AND c.tenant_id IS NOT DISTINCT FROM u.old_tenant
+RETURNING c.id`
+
+// updatePricesPostgres is updatePricesSQLite on PostgreSQL, in one round
+// trip for the page.
+func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Record, changed []int) ([]bool, error) {
+	done := make([]bool, len(changed))
+	if len(changed) == 0 {
+		return done, nil
+	}
+	n := len(changed)
+	ids, ends := make([]int64, n), make([]time.Time, n)
+	costs, oldCosts, tenants, oldTenants := make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	text := func() []string { return make([]string, n) }
+	cur, prefix, dest, grp, plan, unpriced := text(), text(), text(), text(), text(), text()
+	oldCur, oldPlan, oldPrefix, oldUnpriced := text(), text(), text(), text()
+	at := make(map[int64]int, n)
+	for k, i := range changed {
+		o, f := &old[i], &fresh[i]
+		ids[k], ends[k], at[o.ID] = o.ID, o.End, k
+		costs[k], oldCosts[k], tenants[k], oldTenants[k] = costPtr(f.Cost), costPtr(o.Cost), f.TenantID, o.TenantID
+		cur[k], prefix[k], dest[k], grp[k], plan[k], unpriced[k] = string(f.Currency), f.RatePrefix, f.RateDestination, f.RateGroup, f.Plan, string(f.Unpriced)
+		oldCur[k], oldPlan[k], oldPrefix[k], oldUnpriced[k] = string(o.Currency), o.Plan, o.RatePrefix, string(o.Unpriced)
+	}
+	rows, err := tx.QueryContext(ctx, updatePricesPostgresSQL, ids, ends, costs, cur, prefix, dest, grp, plan, unpriced, tenants,
+		oldCosts, oldCur, oldPlan, oldPrefix, oldUnpriced, oldTenants)
+	if err != nil {
+		return nil, fmt.Errorf("update CDRs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if k, ok := at[id]; ok {
+			done[k] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("update CDRs: %w", err)
+	}
+	return done, rows.Close()
+}
+
+func nullCost(c *money.Amount) any {
+	if c == nil {
+		return nil
+	}
+	return int64(*c)
+}
+
+func costPtr(c *money.Amount) *int64 {
+	if c == nil {
+		return nil
+	}
+	v := int64(*c)
+	return &v
+}
+
+func nullID(id *int64) any {
+	if id == nil {
+		return nil
+	}
+	return *id
 }
 
 // postPostgresTx is postPostgres in a database/sql transaction.

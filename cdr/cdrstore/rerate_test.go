@@ -169,3 +169,50 @@ func mustID(t testing.TB, s *cdrstore.Store, callID string) int64 {
 	t.Fatalf("no CDR %s (%v)", callID, err)
 	return 0
 }
+
+// TestRerateConcurrentRuns: four runs over one period at once each read
+// every CDR, but each CDR's difference is booked once (the others find
+// its price changed under them and skip it): the balance is the new
+// costs' sum exactly.
+func TestRerateConcurrentRuns(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s := newStore(t, db)
+		ctx := context.Background()
+		tf := cdrtest.NewTariffs()
+		tf.SetTenant(1, cdrtest.Tariff("v1", "USD", "1=0.6"))
+		from := base.Truncate(24 * time.Hour)
+		var recs []cdr.Record
+		for i := range 600 {
+			recs = append(recs, call(fmt.Sprint("c", i), 1, "12125550100", 60, from.Add(time.Duration(i)*time.Minute)))
+		}
+		if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
+			t.Fatal(err)
+		}
+		mustInsert(t, s, recs)
+		tf.SetTenant(1, cdrtest.Tariff("v2", "USD", "1=1.2"))
+		results := make([]cdrstore.RerateProgress, 4)
+		errs := make([]error, 4)
+		done := make(chan struct{})
+		for k := range results {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				results[k], errs[k] = s.Rerate(ctx, cdrstore.RerateOptions{From: from, To: from.Add(24 * time.Hour), Tariffs: tf, PageSize: 50})
+			}()
+		}
+		for range results {
+			<-done
+		}
+		var changed, skipped int64
+		for k := range results {
+			if errs[k] != nil {
+				t.Fatal(errs[k])
+			}
+			changed += results[k].Changed
+			skipped += results[k].Skipped
+		}
+		if changed != 600 {
+			t.Errorf("%d changed by all runs (%d skipped), want 600", changed, skipped)
+		}
+		checkLedger(t, s, 1, "USD", -money.MustParse("720"), 1200)
+	})
+}
