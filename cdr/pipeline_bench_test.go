@@ -17,33 +17,13 @@ import (
 // concurrent producers, 100 records a Put, into the real store on each
 // engine, and into the spool alone (the store down). An op is one Put.
 func BenchmarkPipeline(b *testing.B) {
-	const perPut = 100
 	// The benchmark function runs several times on one database: call
 	// ids go on from one run to the next, so every record is new.
 	var next atomic.Int64
 	run := func(b *testing.B, w cdr.Writer) {
 		p := startPipeline(b, w, cdr.PipelineConfig{})
-		first := next.Load()
-		end := time.Now().UTC()
-		b.SetParallelism(8)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			recs := make([]cdr.Record, perPut)
-			for pb.Next() {
-				for j := range recs {
-					i := int(next.Add(1))
-					recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
-				}
-				if err := p.Put(context.Background(), recs...); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-		b.StopTimer()
+		sent := produce(b, p, &next, false)
 		st := p.Stats()
-		sent := next.Load() - first
-		b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "records/s")
 		if st.StoreBatches > 0 {
 			if st.Written != sent {
 				b.Errorf("%d records written of %d sent", st.Written, sent)
@@ -68,6 +48,39 @@ func BenchmarkPipeline(b *testing.B) {
 	})
 }
 
+// produce puts realistic legs (cdrtest.Leg) into p from 16 concurrent
+// producers, 100 records a Put, b.N Puts, numbering them from next; each
+// leg owned, when owned is set, by one of ten tenants. It reports and
+// returns how many it sent.
+func produce(b *testing.B, p *running, next *atomic.Int64, owned bool) int64 {
+	const perPut = 100
+	first := next.Load()
+	end := time.Now().UTC()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		recs := make([]cdr.Record, perPut)
+		for pb.Next() {
+			for j := range recs {
+				i := int(next.Add(1))
+				recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
+				if owned {
+					tenant := int64(1 + i%10)
+					recs[j].TenantID = &tenant
+				}
+			}
+			if err := p.Put(context.Background(), recs...); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	sent := next.Load() - first
+	b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "records/s")
+	return sent
+}
+
 // BenchmarkPipelinePricing compares, in one run, the pipeline without
 // tariffs with the pipeline pricing every CDR by a 100,000-prefix plan
 // (and the store charging each to its owner's balance in the same
@@ -76,7 +89,6 @@ func BenchmarkPipeline(b *testing.B) {
 // tenants, 16 producers, 100 records a Put; each sub-benchmark on a
 // fresh database.
 func BenchmarkPipelinePricing(b *testing.B) {
-	const perPut = 100
 	tf := cdrtest.NewTariffs()
 	plan := cdrtest.BigTariff(100_000)
 	for tenant := range int64(10) {
@@ -99,32 +111,10 @@ func BenchmarkPipelinePricing(b *testing.B) {
 				}
 				defer db.Close()
 				p := startPipeline(b, migrated(b, db), cdr.PipelineConfig{Tariffs: tc.tariffs})
-				first := next.Load()
-				end := time.Now().UTC()
-				b.SetParallelism(8)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					recs := make([]cdr.Record, perPut)
-					for pb.Next() {
-						for j := range recs {
-							i := int(next.Add(1))
-							recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
-							tenant := int64(1 + i%10)
-							recs[j].TenantID = &tenant
-						}
-						if err := p.Put(context.Background(), recs...); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				b.StopTimer()
-				st := p.Stats()
-				sent := next.Load() - first
-				if st.Written != sent {
+				sent := produce(b, p, &next, true)
+				if st := p.Stats(); st.Written != sent {
 					b.Errorf("%d records written of %d sent", st.Written, sent)
 				}
-				b.ReportMetric(float64(sent)/b.Elapsed().Seconds(), "records/s")
 			})
 		}
 	}

@@ -173,6 +173,23 @@ ON CONFLICT (tenant_id, currency) DO UPDATE SET balance = balances.balance + exc
 // postPostgres books entries of kind in the transaction open on c; see
 // postSQLite.
 func postPostgres(ctx context.Context, c *pgx.Conn, kind string, run int64, entries []charge) error {
+	return postPostgresWith(entries, func(args ...any) error {
+		_, err := c.Exec(ctx, postPostgresSQL, append([]any{kind, run}, args...)...)
+		return err
+	})
+}
+
+// postPostgresTx is postPostgres in a database/sql transaction.
+func postPostgresTx(ctx context.Context, tx *sql.Tx, kind string, run int64, entries []charge) error {
+	return postPostgresWith(entries, func(args ...any) error {
+		_, err := tx.ExecContext(ctx, postPostgresSQL, append([]any{kind, run}, args...)...)
+		return err
+	})
+}
+
+// postPostgresWith runs postPostgresSQL by exec with the arrays of
+// entries, if there are any.
+func postPostgresWith(entries []charge, exec func(args ...any) error) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -182,7 +199,7 @@ func postPostgres(ctx context.Context, c *pgx.Conn, kind string, run int64, entr
 		return fmt.Errorf("ledger: %w", err)
 	}
 	t, cur, a, s, k := entryArrays(entries)
-	if _, err := c.Exec(ctx, postPostgresSQL, kind, run, t, cur, a, s, k); err != nil {
+	if err := exec(t, cur, a, s, k); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil

@@ -326,18 +326,3 @@ func nullID(id *int64) any {
 	}
 	return *id
 }
-
-// postPostgresTx is postPostgres in a database/sql transaction.
-func postPostgresTx(ctx context.Context, tx *sql.Tx, kind string, run int64, entries []charge) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	if _, _, err := sums(entries); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	t, cur, a, sw, k := entryArrays(entries)
-	if _, err := tx.ExecContext(ctx, postPostgresSQL, kind, run, t, cur, a, sw, k); err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	return nil
-}
