@@ -134,6 +134,12 @@ const recentKeyCount = 1 << 16
 // The feed sees each stored record once, in commit order, after its
 // commit: only what InsertNew reports as new is published.
 //
+// Each record is priced (PipelineConfig.Tariffs, see PriceRecords) just
+// before it is written, so its price goes with it into the store or the
+// spool; a record that cannot be priced is stored unpriced with the
+// reason, never held back. The store charges a priced record's cost in
+// the transaction that stores it, so a replay charges nothing either.
+//
 // Order is kept: records are written in the order they were queued. When
 // the store fails (connection refused, timeout, any error that is not a
 // refusal of the data itself), the failed batch and every later one go to

@@ -9,7 +9,9 @@
 // PostgreSQL's day partitions, retention.go the deletion of old rows,
 // query.go and scan.go the reads, deadletters.go the dead letters,
 // refusal.go the classification of errors for the pipeline, ceiling.go the
-// load tool's raw-insert yardstick.
+// load tool's raw-insert yardstick, ledger.go the charge of each priced CDR
+// in its insert's transaction, balance.go the balances and the payments
+// posted beside them, rerate.go the re-pricing of a period.
 package cdrstore
 
 import (
@@ -31,8 +33,8 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
-// Migrate creates or updates the cdrs, cdr_keys (PostgreSQL) and
-// cdr_dead_letters tables, and stamps CDRs stored before owners existed
+// Migrate creates or updates the cdrs, cdr_keys (PostgreSQL),
+// cdr_dead_letters, ledger, balances and rerate_runs tables, and stamps CDRs stored before owners existed
 // with their domain's owner now (backfill.go). Re-running it is a no-op.
 // The daemon migrates provisioning first, so the domains are there.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
