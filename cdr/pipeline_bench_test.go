@@ -50,7 +50,8 @@ func BenchmarkPipeline(b *testing.B) {
 
 // produce puts realistic legs (cdrtest.Leg) into p from 16 concurrent
 // producers, 100 records a Put, b.N Puts, numbering them from next; each
-// leg owned, when owned is set, by one of ten tenants. It reports and
+// leg, when owned is set, the originating leg of its call and owned by one
+// of ten tenants (cdrtest.Call). It reports and
 // returns how many it sent.
 func produce(b *testing.B, p *running, next *atomic.Int64, owned bool) int64 {
 	const perPut = 100
@@ -63,10 +64,10 @@ func produce(b *testing.B, p *running, next *atomic.Int64, owned bool) int64 {
 		for pb.Next() {
 			for j := range recs {
 				i := int(next.Add(1))
-				recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
 				if owned {
-					tenant := int64(1 + i%10)
-					recs[j].TenantID = &tenant
+					recs[j] = cdrtest.Call(i, fmt.Sprintf("d%d.example", i%100), end, int64(1+i%10))
+				} else {
+					recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
 				}
 			}
 			if err := p.Put(context.Background(), recs...); err != nil {
@@ -133,9 +134,7 @@ func BenchmarkPriceRecords(b *testing.B) {
 	end := time.Now().UTC()
 	recs := make([]cdr.Record, 5000)
 	for i := range recs {
-		recs[i] = cdrtest.Leg(i, "d.example", end)
-		tenant := int64(1 + i%10)
-		recs[i].TenantID = &tenant
+		recs[i] = cdrtest.Call(i, "d.example", end, int64(1+i%10))
 	}
 	b.ReportAllocs()
 	for b.Loop() {

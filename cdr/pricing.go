@@ -93,6 +93,11 @@ func SamePrice(a, b *Record) bool {
 // PriceRecords prices every record of recs that NeedsPrice, with t,
 // asking t once per tenant and per DID. The rules:
 //
+//   - A call is priced once, on its originating leg (the leg whose
+//     CallID is its LinkedID, as the call counters count calls: see
+//     originating). Its other legs (the dialled legs, which on both
+//     switches repeat the call's direction and number) cost 0, or the
+//     call would be charged once per leg.
 //   - An internal leg, and a leg that was not answered (or lasted no
 //     billable second), costs 0, without a rate: nobody pays for it.
 //   - An answered outbound leg is priced by its owner's (TenantID) plan,
@@ -202,7 +207,7 @@ func (pr *pricer) didTariff(ctx context.Context, number string) tariffAnswer {
 // price sets r's price (see PriceRecords), whatever it had.
 func (pr *pricer) price(ctx context.Context, r *Record) {
 	r.ClearPrice()
-	if r.Direction == DirectionInternal || r.Disposition != Answered || r.Billsec <= 0 {
+	if r.Direction == DirectionInternal || r.Disposition != Answered || r.Billsec <= 0 || !originating(r) {
 		free(r)
 		return
 	}

@@ -27,6 +27,10 @@ func TestPriceRecords(t *testing.T) {
 		r.Direction, r.TenantID, r.Dialed, r.Duration, r.Billsec = dir, tenant, dialed, billsec, billsec
 		return r
 	}
+	dialled := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 60)
+	dialled.CallID, dialled.LinkedID = "b-leg", "a-leg" // a leg of a call it did not start
+	originating := dialled
+	originating.CallID = "a-leg"
 	unanswered := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 0)
 	unanswered.Disposition = cdr.NoAnswer
 	tests := []struct {
@@ -40,6 +44,8 @@ func TestPriceRecords(t *testing.T) {
 	}{
 		{"outbound, longest prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "+12125550100", 30), "0.6", "USD", "1212", "", ptr[int64](1)},
 		{"outbound, shorter prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "13125550100", 60), "0.6", "USD", "1", "", ptr[int64](1)},
+		{"the originating leg is priced", originating, "1.2", "USD", "1212", "", ptr[int64](1)},
+		{"the call's other legs are free", dialled, "0", "", "", "", ptr[int64](1)},
 		{"internal is free", leg(cdr.DirectionInternal, ptr[int64](1), "1001", 60), "0", "", "", "", ptr[int64](1)},
 		{"unanswered is free", unanswered, "0", "", "", "", ptr[int64](1)},
 		{"answered for 0 s is free", leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 0), "0", "", "", "", ptr[int64](1)},

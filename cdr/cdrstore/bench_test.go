@@ -268,10 +268,7 @@ func BenchmarkRerate(b *testing.B) {
 		day := base.Truncate(24 * time.Hour)
 		recs := make([]cdr.Record, 0, 5000)
 		for i := range n {
-			r := benchRecord(i, "d.example", day.Add(time.Duration(i)*4*time.Second))
-			tenant := int64(1 + i%10)
-			r.TenantID = &tenant
-			recs = append(recs, r)
+			recs = append(recs, cdrtest.Call(i, "d.example", day.Add(time.Duration(i)*4*time.Second), int64(1+i%10)))
 			if len(recs) == cap(recs) || i == n-1 {
 				if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
 					b.Fatal(err)

@@ -170,6 +170,44 @@ INSERT INTO balances (tenant_id, currency, balance, updated_at)
 SELECT tenant_id, currency, sum(amount), now() FROM booked GROUP BY tenant_id, currency ORDER BY tenant_id, currency
 ON CONFLICT (tenant_id, currency) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = excluded.updated_at`
 
+// addBalancesSQL adds amounts to balances, given as arrays in (tenant,
+// currency) order.
+const addBalancesSQL = `INSERT INTO balances (tenant_id, currency, balance, updated_at)
+SELECT t, c, a, now() FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(t, c, a)
+ON CONFLICT (tenant_id, currency) DO UPDATE SET balance = balances.balance + excluded.balance, updated_at = excluded.updated_at`
+
+// copyCharges books charges by COPY, the fast path of a batch whose legs
+// are all new: a charge already booked (a leg stored again after
+// retention) fails it with a unique violation, and the caller redoes the
+// batch by the upsert path (postPostgres), which skips it. The balances
+// get the sums, computed here, in one statement.
+func copyCharges(ctx context.Context, c *pgx.Conn, entries []charge) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	keys, amounts, err := sums(entries)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	now := time.Now()
+	rows := make([][]any, len(entries))
+	for i, e := range entries {
+		rows[i] = []any{e.tenant, e.currency, KindCharge, e.amount, e.sw, e.call, now}
+	}
+	if _, err := c.CopyFrom(ctx, pgx.Identifier{"ledger"}, []string{"tenant_id", "currency", "kind", "amount", "switch", "call_id", "created_at"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return err // unwrapped: the caller tests it for a unique violation
+	}
+	tenants, currencies := make([]int64, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		tenants[i], currencies[i] = k.tenant, k.currency
+	}
+	if _, err := c.Exec(ctx, addBalancesSQL, tenants, currencies, amounts); err != nil {
+		return fmt.Errorf("ledger: balances: %w", err)
+	}
+	return nil
+}
+
 // postPostgres books entries of kind in the transaction open on c; see
 // postSQLite.
 func postPostgres(ctx context.Context, c *pgx.Conn, kind string, run int64, entries []charge) error {

@@ -136,7 +136,7 @@ func copyBatch(ctx context.Context, c *pgx.Conn, batch []cdr.Record, order []int
 	if err := copyRows(ctx, c, "cdrs", batch, ids); err != nil {
 		return nil, err
 	}
-	if err := postPostgres(ctx, c, KindCharge, 0, chargesOf(batch, ids)); err != nil {
+	if err := copyCharges(ctx, c, chargesOf(batch, ids)); err != nil {
 		return nil, err
 	}
 	return ids, commit(ctx, c)

@@ -33,6 +33,15 @@ func Leg(i int, domain string, end time.Time) cdr.Record {
 	}
 }
 
+// Call is Leg as the originating leg of its call (LinkedID = CallID, the
+// leg a call is counted and priced on), owned by tenant: an answered
+// outbound call of 40 s to 0049301234567.
+func Call(i int, domain string, end time.Time, tenant int64) cdr.Record {
+	r := Leg(i, domain, end)
+	r.LinkedID, r.TenantID = r.CallID, &tenant
+	return r
+}
+
 // Minimal is the smallest valid leg: a key, a domain, an answered minute
 // ending at end.
 func Minimal(sw, callID, domain string, end time.Time) cdr.Record {

@@ -41,9 +41,8 @@ func TestRerateCommand(t *testing.T) {
 			store := cdrstore.NewStore(db)
 			var recs []cdr.Record
 			for i := range 2500 { // three pages
-				r := cdrtest.Leg(i, "example.com", from.Add(time.Duration(i)*time.Minute))
-				r.TenantID = ptrTo(int64(1)) // 40 s to 0049…: 0.4 EUR
-				recs = append(recs, r)
+				// 40 s to 0049…: 0.4 EUR
+				recs = append(recs, cdrtest.Call(i, "example.com", from.Add(time.Duration(i)*time.Minute), 1))
 			}
 			if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
 				t.Fatal(err)
@@ -93,5 +92,3 @@ func TestRerateCommand(t *testing.T) {
 		t.Errorf("without tariffs: %v", err)
 	}
 }
-
-func ptrTo[T any](v T) *T { return &v }
