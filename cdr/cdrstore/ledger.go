@@ -91,37 +91,76 @@ func sums(entries []charge) ([]balanceKey, []int64, error) {
 	return keys, amounts, nil
 }
 
-// sqliteLedgerRow is the placeholder row of a ledger entry on SQLite.
-const sqliteLedgerRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+// sqliteLedgerInsert is the head of a ledger INSERT on SQLite, and
+// sqliteLedgerRow the placeholders of one entry.
+const (
+	sqliteLedgerInsert = "INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, reference, created_at) VALUES "
+	sqliteLedgerRow    = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-// sqliteLedgerChunk is how many entries one INSERT carries on SQLite.
-const sqliteLedgerChunk = sqliteMaxParams / 9
+// sqliteLedgerSizes are the row counts of the ledger INSERTs a batch is
+// cut into, largest first. Each is prepared once per connection and
+// kept (Store.ledgerStmts): parsing a statement of thousands of rows for
+// every batch cost as much as running it.
+var sqliteLedgerSizes = []int{256, 16, 1}
+
+// ledgerStmt returns the prepared INSERT of n entries (one of
+// sqliteLedgerSizes) for tx. The caller holds wmu.
+func (s *Store) ledgerStmt(ctx context.Context, tx *sql.Tx, n int, ignore bool) (*sql.Stmt, error) {
+	key := n
+	if ignore {
+		key = -n
+	}
+	st, ok := s.ledgerStmts[key]
+	if !ok {
+		q := sqliteLedgerInsert + sqliteLedgerRow + strings.Repeat(", "+sqliteLedgerRow, n-1)
+		if ignore {
+			q += " ON CONFLICT DO NOTHING"
+		}
+		var err error
+		if st, err = s.db.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		if s.ledgerStmts == nil {
+			s.ledgerStmts = map[int]*sql.Stmt{}
+		}
+		s.ledgerStmts[key] = st
+	}
+	return tx.StmtContext(ctx, st), nil
+}
 
 // postSQLite books entries of kind (with run, for rerate entries) in tx
 // and adds those the ledger took to their balances. An entry whose key
 // the ledger holds already is skipped, and so is its amount. The usual
-// case (no entry known) is one plain INSERT per chunk; only when it
-// meets a stored key is the chunk redone entry by entry.
-func postSQLite(ctx context.Context, tx *sql.Tx, kind string, run int64, entries []charge, now time.Time) error {
+// case (no entry known) is a few plain INSERTs of many rows; only when
+// one meets a stored key are its rows redone one by one. The caller
+// holds wmu.
+func (s *Store) postSQLite(ctx context.Context, tx *sql.Tx, kind string, run int64, entries []charge, now time.Time) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	at := now.UnixMicro()
 	booked := entries[:0:0]
-	var b strings.Builder
-	for start := 0; start < len(entries); start += sqliteLedgerChunk {
-		part := entries[start:min(start+sqliteLedgerChunk, len(entries))]
-		b.Reset()
-		b.WriteString("INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, reference, created_at) VALUES ")
-		args := make([]any, 0, len(part)*9)
-		for i, e := range part {
-			if i > 0 {
-				b.WriteString(", ")
+	args := make([]any, 0, sqliteLedgerSizes[0]*9)
+	for rest := entries; len(rest) > 0; {
+		n := sqliteLedgerSizes[len(sqliteLedgerSizes)-1]
+		for _, size := range sqliteLedgerSizes {
+			if len(rest) >= size {
+				n = size
+				break
 			}
-			b.WriteString(sqliteLedgerRow)
+		}
+		part := rest[:n]
+		rest = rest[n:]
+		args = args[:0]
+		for _, e := range part {
 			args = append(args, e.tenant, e.currency, kind, e.amount, e.sw, e.call, run, "", at)
 		}
-		_, err := tx.ExecContext(ctx, b.String(), args...)
+		st, err := s.ledgerStmt(ctx, tx, n, false)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		_, err = st.ExecContext(ctx, args...)
 		if err == nil {
 			booked = append(booked, part...)
 			continue
@@ -130,9 +169,12 @@ func postSQLite(ctx context.Context, tx *sql.Tx, kind string, run int64, entries
 			return fmt.Errorf("ledger: %w", err)
 		}
 		// The failed statement was undone; the transaction goes on.
+		one, err := s.ledgerStmt(ctx, tx, 1, true)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
 		for _, e := range part {
-			res, err := tx.ExecContext(ctx, "INSERT INTO ledger (tenant_id, currency, kind, amount, switch, call_id, rerate_run, reference, created_at) VALUES "+
-				sqliteLedgerRow+" ON CONFLICT DO NOTHING", e.tenant, e.currency, kind, e.amount, e.sw, e.call, run, "", at)
+			res, err := one.ExecContext(ctx, e.tenant, e.currency, kind, e.amount, e.sw, e.call, run, "", at)
 			if err != nil {
 				return fmt.Errorf("ledger: %w", err)
 			}

@@ -199,7 +199,7 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 	if s.db.Engine == sqldb.Postgres {
 		err = postPostgresTx(ctx, tx, KindRerate, run, entries)
 	} else {
-		err = postSQLite(ctx, tx, KindRerate, run, entries, time.Now())
+		err = s.postSQLite(ctx, tx, KindRerate, run, entries, time.Now())
 	}
 	if err != nil {
 		return err

@@ -66,7 +66,7 @@ func (s *Store) insertSQLite(ctx context.Context, batch []cdr.Record) ([]int64, 
 		}
 		fresh += n
 	}
-	if err := postSQLite(ctx, tx, KindCharge, 0, chargesOf(batch, ids), time.Now()); err != nil {
+	if err := s.postSQLite(ctx, tx, KindCharge, 0, chargesOf(batch, ids), time.Now()); err != nil {
 		return nil, fmt.Errorf("cdr: insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -16,6 +16,7 @@ package cdrstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -72,6 +73,9 @@ type Store struct {
 	// writer would otherwise lose the lock again and again to Retain's
 	// back-to-back batches.
 	wmu sync.Mutex
+	// ledgerStmts are SQLite's prepared ledger INSERTs by row count
+	// (negative: skipping booked keys); guarded by wmu.
+	ledgerStmts map[int]*sql.Stmt
 
 	// replaying is set while batches meet stored keys: the write paths
 	// then skip their fast plain insert, which a stored key would fail.
