@@ -117,7 +117,7 @@ var cdrFieldDocs = map[string]string{
 
 // cdrPriceDocs are the price fields of a CDR (issue 15).
 var cdrPriceDocs = map[string]string{
-	"cost":             "what the leg cost its owner, an exact decimal string in currency (\"0.0123\"), charged to its balance when stored; \"0\" for a leg free by rule (internal, unanswered, inbound to a DID without a plan); null when not priced (unpriced says why)",
+	"cost":             "what the leg cost its owner, an exact decimal string in currency (\"0.0123\"), charged to its balance when stored; \"0\" for a leg free by rule (internal, unanswered, inbound to a DID without a plan, or a leg of a call priced on its originating leg); null when not priced (unpriced says why)",
 	"currency":         "the ISO 4217 currency of cost (the plan's); empty when the leg costs nothing or was not priced",
 	"rate_prefix":      "the prefix of the rate that priced the leg",
 	"rate_destination": "the destination name of that rate",
