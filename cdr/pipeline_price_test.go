@@ -3,6 +3,9 @@ package cdr_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -132,4 +135,55 @@ type hangingTariffs struct{ cdr.Tariffs }
 func (hangingTariffs) TenantTariff(ctx context.Context, _ int64) (*rating.Tariff, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// TestPipelineChargesConcurrentPuts: 100 sources put overlapping CDRs at
+// once (as reconnect resyncs and re-posts do) through the pipeline into
+// the real store: each tenant's balance is then exactly the sum of the
+// prices of the distinct CDRs. On both engines.
+func TestPipelineChargesConcurrentPuts(t *testing.T) {
+	const sources, calls, perPut = 100, 1000, 50
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		store := migrated(t, db)
+		tf := cdrtest.NewTariffs()
+		tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "1=0.6", "1212=0.7"))
+		tf.SetTenant(2, cdrtest.Tariff("wholesale", "EUR", "1=0.01"))
+		p := startPipeline(t, store, cdr.PipelineConfig{Tariffs: tf})
+		all := make([]cdr.Record, calls)
+		for i := range all {
+			all[i] = pricedRec(i)
+			all[i].TenantID = ptr(int64(1 + i%2))
+		}
+		want := slices.Clone(all)
+		if err := cdr.PriceRecords(context.Background(), tf, want); err != nil {
+			t.Fatal(err)
+		}
+		sums := map[int64]money.Amount{}
+		for _, r := range want {
+			sums[*r.TenantID] -= *r.Cost
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, sources)
+		for s := range sources {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(s), 3))
+				batch := make([]cdr.Record, perPut)
+				for i := range batch {
+					batch[i] = all[rng.IntN(calls)]
+				}
+				errs[s] = p.Put(context.Background(), batch...)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		put(t, p, all)
+		for tenant, currency := range map[int64]money.Currency{1: "USD", 2: "EUR"} {
+			bs, err := store.Balances(context.Background(), tenant)
+			if err != nil || len(bs) != 1 || bs[0].Currency != currency || bs[0].Balance != sums[tenant] {
+				t.Errorf("tenant %d: balances %+v, %v; want %s %s", tenant, bs, err, sums[tenant], currency)
+			}
+		}
+	})
 }
