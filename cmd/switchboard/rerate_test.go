@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
 // TestRerateCommand: rerate re-prices a period with the tariffs of now
@@ -90,5 +91,63 @@ func TestRerateCommand(t *testing.T) {
 	dsn := sqldbtest.DSNs(t)[sqldb.SQLite]
 	if _, _, err := runCmd(t, "rerate", "--database-dsn", dsn, "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z"); !errors.Is(err, errNoTariffs) {
 		t.Errorf("without tariffs: %v", err)
+	}
+}
+
+// TestCDRImportPrices: `cdr import` prices what it imports as the
+// pipeline does, and the store charges it: the recording's one outbound
+// call (9555 through the gateway, 3 s) costs its owner 0.03 at 0.6 a
+// minute, once, however often the file is imported; its internal calls
+// cost 0.
+func TestCDRImportPrices(t *testing.T) {
+	tf := cdrtest.NewTariffs()
+	old := tariffSource
+	tariffSource = func(*provisioning.Service) cdr.Tariffs { return tf }
+	t.Cleanup(func() { tariffSource = old })
+	csv := "../../switch/asterisk/testdata/cdr/master.csv"
+	for engine, dsn := range sqldbtest.DSNs(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			if err := provisionGateway(dsn, "gateway"); err != nil {
+				t.Fatal(err)
+			}
+			db, err := sqldb.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			svc, admin := provisioning.NewService(sqlstore.New(db)), provisioning.AdminScope()
+			tn := &provisioning.Tenant{Name: "b"}
+			if err := svc.CreateTenant(ctx, admin, tn); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.CreateDomain(ctx, admin, &provisioning.Domain{TenantID: tn.ID, Name: "pbx.example.com"}); err != nil {
+				t.Fatal(err)
+			}
+			tf.SetTenant(tn.ID, cdrtest.Tariff("retail", "USD", "9=0.6"))
+			for range 2 {
+				if _, stderr, err := runCmd(t, "cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com", "--database-dsn", dsn, csv); err != nil {
+					t.Fatalf("import: %v\n%s", err, stderr)
+				}
+			}
+			store := cdrstore.NewStore(db)
+			recs, _, err := store.Query(ctx, cdr.Filter{Limit: cdr.MaxLimit})
+			if err != nil || len(recs) != 7 {
+				t.Fatalf("%d CDRs, %v", len(recs), err)
+			}
+			for _, r := range recs {
+				want := "0"
+				if r.Direction == cdr.DirectionOutbound {
+					want = "0.03"
+				}
+				if r.Cost == nil || r.Cost.String() != want {
+					t.Errorf("%s (%s, %s): cost %v unpriced %q, want %s", r.CallID, r.Direction, r.Disposition, r.Cost, r.Unpriced, want)
+				}
+			}
+			bs, err := store.Balances(ctx, tn.ID)
+			if err != nil || len(bs) != 1 || bs[0].Balance != -money.MustParse("0.03") {
+				t.Errorf("balances %+v, %v", bs, err)
+			}
+		})
 	}
 }
