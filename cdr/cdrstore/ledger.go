@@ -104,8 +104,40 @@ const (
 // every batch cost as much as running it.
 var sqliteLedgerSizes = []int{256, 16, 1}
 
+// prepareLedger prepares the ledger INSERTs (every size of
+// sqliteLedgerSizes, plain and skipping booked keys) once, on the pool:
+// the caller holds wmu and no transaction yet, since with one connection
+// (a :memory: database) preparing inside a transaction would wait for
+// that transaction's own connection.
+func (s *Store) prepareLedger(ctx context.Context) error {
+	if s.ledgerStmts != nil {
+		return nil
+	}
+	stmts := map[int]*sql.Stmt{}
+	for _, n := range sqliteLedgerSizes {
+		for _, ignore := range []bool{false, true} {
+			q := sqliteLedgerInsert + sqliteLedgerRow + strings.Repeat(", "+sqliteLedgerRow, n-1)
+			key := n
+			if ignore {
+				q, key = q+" ON CONFLICT DO NOTHING", -n
+			}
+			st, err := s.db.PrepareContext(ctx, q)
+			if err != nil {
+				for _, st := range stmts {
+					st.Close()
+				}
+				return fmt.Errorf("ledger: prepare: %w", err)
+			}
+			stmts[key] = st
+		}
+	}
+	s.ledgerStmts = stmts
+	return nil
+}
+
 // ledgerStmt returns the prepared INSERT of n entries (one of
-// sqliteLedgerSizes) for tx. The caller holds wmu.
+// sqliteLedgerSizes; ignore: skipping booked keys) for tx. The caller
+// holds wmu, and called prepareLedger before opening tx.
 func (s *Store) ledgerStmt(ctx context.Context, tx *sql.Tx, n int, ignore bool) (*sql.Stmt, error) {
 	key := n
 	if ignore {
@@ -113,18 +145,7 @@ func (s *Store) ledgerStmt(ctx context.Context, tx *sql.Tx, n int, ignore bool) 
 	}
 	st, ok := s.ledgerStmts[key]
 	if !ok {
-		q := sqliteLedgerInsert + sqliteLedgerRow + strings.Repeat(", "+sqliteLedgerRow, n-1)
-		if ignore {
-			q += " ON CONFLICT DO NOTHING"
-		}
-		var err error
-		if st, err = s.db.PrepareContext(ctx, q); err != nil {
-			return nil, err
-		}
-		if s.ledgerStmts == nil {
-			s.ledgerStmts = map[int]*sql.Stmt{}
-		}
-		s.ledgerStmts[key] = st
+		return nil, fmt.Errorf("no prepared ledger statement of %d rows", n)
 	}
 	return tx.StmtContext(ctx, st), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
@@ -199,4 +200,27 @@ func TestPost(t *testing.T) {
 		}
 		checkLedger(t, s, 1, "EUR", money.MustParse("96"), 3)
 	})
+}
+
+// TestChargeInMemory: a :memory: SQLite database has one connection; the
+// charge and rerate paths must not wait for a second one inside their
+// transaction.
+func TestChargeInMemory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sqldb.Open(ctx, "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := newStore(t, db)
+	if _, err := s.InsertNew(ctx, []cdr.Record{priced("a", 1, money.MustParse("1"), "EUR", base)}); err != nil {
+		t.Fatal(err)
+	}
+	tf := cdrtest.NewTariffs()
+	tf.SetTenant(1, cdrtest.Tariff("v", "EUR", "1=1"))
+	if _, err := s.Rerate(ctx, cdrstore.RerateOptions{From: base.Add(-time.Hour), To: base.Add(time.Hour), Tariffs: tf}); err != nil {
+		t.Fatal(err)
+	}
+	checkLedger(t, s, 1, "EUR", 0, 2) // the leg has no billable second: free now, so refunded
 }

@@ -171,6 +171,9 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 	if s.db.Engine == sqldb.SQLite {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
+		if err := s.prepareLedger(ctx); err != nil {
+			return err
+		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -34,6 +34,9 @@ var sqliteChunk = sqliteMaxParams / len(insertColumns)
 func (s *Store) insertSQLite(ctx context.Context, batch []cdr.Record) ([]int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.prepareLedger(ctx); err != nil {
+		return nil, fmt.Errorf("cdr: insert: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cdr: insert: begin: %w", err)
