@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // Direction of a call leg as seen from the switch.
@@ -65,6 +67,21 @@ type Record struct {
 	UserAgent    string      `json:"user_agent" db:"user_agent"`
 	// Raw is the record as the switch produced it, kept for audit.
 	Raw json.RawMessage `json:"raw,omitempty" db:"raw"`
+
+	// The price, set by the pipeline as the record is stored (see
+	// PriceRecords) and by rerate. Cost is nil when the leg is not priced:
+	// then Unpriced says why (empty when nothing priced it: no tariff
+	// source). A leg that costs nothing by rule (internal, unanswered, an
+	// inbound call to a DID without a plan) has Cost 0 and no rate. Cost
+	// is in Currency, charged to TenantID's balance in the same
+	// transaction as the insert (cdrstore's ledger).
+	Cost            *money.Amount  `json:"cost" db:"cost"`
+	Currency        money.Currency `json:"currency" db:"currency"`
+	RatePrefix      string         `json:"rate_prefix" db:"rate_prefix"`           // the prefix of the rate used
+	RateDestination string         `json:"rate_destination" db:"rate_destination"` // its destination name
+	RateGroup       string         `json:"rate_group" db:"rate_group"`             // its destination group (invoice line)
+	Plan            string         `json:"plan" db:"plan"`                         // the tariff plan's name
+	Unpriced        Unpriced       `json:"unpriced" db:"unpriced"`                 // why Cost is nil
 }
 
 // Sink accepts CDRs. Put returns once the record is durable (in the store or

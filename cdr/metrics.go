@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // metrics are a pipeline's Prometheus series, namespace "switchboard",
@@ -27,7 +28,11 @@ type metrics struct {
 	gwCalls      *prometheus.CounterVec
 	gwSeconds    *prometheus.CounterVec
 	gateways     gatewayLabels
-	collectors   []prometheus.Collector
+	// Prices of stored CDRs: revenue by currency (the plans' currencies)
+	// and unpriced CDRs by reason (UnpricedReasons).
+	revenue    *prometheus.CounterVec
+	unpriced   *prometheus.CounterVec
+	collectors []prometheus.Collector
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -75,11 +80,22 @@ func newMetrics(p *Pipeline) *metrics {
 		Namespace: "switchboard", Name: "gateway_answered_seconds_total",
 		Help: "Billable seconds of calls ended through a gateway (ACD = this / answered calls).",
 	}, []string{"gateway"})
+	m.revenue = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Subsystem: "cdr", Name: "revenue_total",
+		Help: "Cost of the priced CDRs stored, in units of their currency, by currency (every priced leg, as charged to its owner).",
+	}, []string{"currency"})
+	m.unpriced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Subsystem: "cdr", Name: "unpriced_total",
+		Help: "CDRs stored without a price, by reason (no_tenant, no_plan, no_rate, invalid_number, lookup_failed, did_other_tenant, no_direction, rating_error).",
+	}, []string{"reason"})
+	for _, r := range UnpricedReasons {
+		m.unpriced.WithLabelValues(string(r)) // every reason exported from the start
+	}
 	load := func(n interface{ Load() int64 }) func() float64 {
 		return func() float64 { return float64(n.Load()) }
 	}
 	m.collectors = []prometheus.Collector{
-		m.batchSeconds, m.delay, m.calls, m.answeredSecs, m.gwCalls, m.gwSeconds,
+		m.batchSeconds, m.delay, m.calls, m.answeredSecs, m.gwCalls, m.gwSeconds, m.revenue, m.unpriced,
 		gauge("queue_length", "CDRs and dead letters queued for the writer.", func() float64 { return float64(p.q.len()) }),
 		gauge("spool_records", "Entries in the spool, waiting for the store.", func() float64 { return float64(p.spool.stats().records) }),
 		gauge("spool_bytes", "Size of the spool on disk.", func() float64 { return float64(p.spool.stats().bytes) }),
@@ -127,6 +143,21 @@ func (m *metrics) observeCalls(fresh []Record) {
 			m.gwSeconds.WithLabelValues(gw).Add(float64(r.Billsec))
 		}
 		m.gwCalls.WithLabelValues(gw, outcome).Inc()
+	}
+}
+
+// observePrices counts the prices of freshly stored legs: revenue per
+// currency, unpriced legs per reason. A leg costing 0 by rule counts in
+// neither.
+func (m *metrics) observePrices(fresh []Record) {
+	for i := range fresh {
+		r := &fresh[i]
+		switch {
+		case r.Cost != nil && *r.Cost != 0:
+			m.revenue.WithLabelValues(string(r.Currency)).Add(float64(*r.Cost) / float64(money.Unit))
+		case r.Cost == nil && r.Unpriced != "":
+			m.unpriced.WithLabelValues(string(r.Unpriced)).Inc()
+		}
 	}
 }
 

@@ -73,6 +73,10 @@ func TestPipelineMetrics(t *testing.T) {
 		"switchboard_calls_completed_total{cause_class=unknown}{direction=internal}{disposition=ANSWERED}{switch=pbx1}": 15,
 		"switchboard_call_answered_seconds_total{direction=internal}{switch=pbx1}":                                      750,
 	}
+	// Every reason is exported at 0 from the start; no tariffs, no revenue.
+	for _, r := range cdr.UnpricedReasons {
+		want[ns+"unpriced_total{reason="+string(r)+"}"] = 0
+	}
 	for name, v := range want {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)

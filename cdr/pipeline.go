@@ -75,6 +75,16 @@ type PipelineConfig struct {
 	// to be stamped when it is written; it never delays the record past
 	// this bound nor refuses it. Default 1s.
 	OwnerTimeout time.Duration
+	// Tariffs, when set, prices each record as it is written (see
+	// PriceRecords): its cost, rate and plan are stored with it, and the
+	// store charges the cost to its owner's balance in the same
+	// transaction. nil stores records unpriced (no price, no reason).
+	Tariffs Tariffs
+	// PriceTimeout bounds the tariff lookups of one batch. A lookup that
+	// fails or times out leaves the records it was for unpriced
+	// (UnpricedLookupFailed): pricing never holds a record back nor
+	// loses one. Default 1s.
+	PriceTimeout time.Duration
 }
 
 // The PipelineConfig defaults.
@@ -85,6 +95,7 @@ const (
 	DefaultWriteTimeout    = 5 * time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultOwnerTimeout    = time.Second
+	DefaultPriceTimeout    = time.Second
 )
 
 // recentKeyCount is how many recently stored (switch, call id) keys Put
@@ -122,6 +133,12 @@ const recentKeyCount = 1 << 16
 //
 // The feed sees each stored record once, in commit order, after its
 // commit: only what InsertNew reports as new is published.
+//
+// Each record is priced (PipelineConfig.Tariffs, see PriceRecords) just
+// before it is written, so its price goes with it into the store or the
+// spool; a record that cannot be priced is stored unpriced with the
+// reason, never held back. The store charges a priced record's cost in
+// the transaction that stores it, so a replay charges nothing either.
 //
 // Order is kept: records are written in the order they were queued. When
 // the store fails (connection refused, timeout, any error that is not a
@@ -167,6 +184,7 @@ type Pipeline struct {
 	storeBatches, spoolBatches       atomic.Int64
 	dbUp                             atomic.Bool
 	ownersDown                       atomic.Bool // the last owner lookup failed
+	tariffsDown                      atomic.Bool // the last tariff lookup failed
 	lastErr                          atomic.Pointer[errorAt]
 }
 
@@ -186,6 +204,7 @@ func NewPipeline(w Writer, feed *Feed, cfg PipelineConfig) (*Pipeline, error) {
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&cfg.OwnerTimeout, DefaultOwnerTimeout)
+	setDefault(&cfg.PriceTimeout, DefaultPriceTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

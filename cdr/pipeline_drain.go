@@ -113,6 +113,7 @@ func (p *Pipeline) writeRetrying(ctx context.Context, items []item) error {
 	retry := p.retries()
 	for len(recs) > 0 {
 		p.stampOwners(ctx, recs, true)
+		p.priceItems(ctx, recs)
 		poison, unwritten, err := p.commit(ctx, recs)
 		dls = append(dls, poison...)
 		if err == nil {

@@ -39,6 +39,7 @@ func (p *Pipeline) process(ctx context.Context, batch []item) (failed int) {
 	}
 	recs, dls := split(batch)
 	p.stampOwners(ctx, recs, true)
+	p.priceItems(ctx, recs)
 	poison, unwritten, err := p.commit(ctx, recs)
 	dls = append(dls, poison...)
 	if err != nil {
@@ -112,6 +113,7 @@ func (p *Pipeline) committed(items []item, fresh []Record, now time.Time) {
 		p.m.delay.Observe(max(0, now.Sub(fresh[i].End).Seconds()))
 	}
 	p.m.observeCalls(fresh)
+	p.m.observePrices(fresh)
 	p.feed.Publish(fresh)
 	p.recent.add(items)
 	for i := range items {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // ErrInvalidRecord is returned (wrapped, naming the record and the field)
@@ -102,6 +105,25 @@ func (r *Record) Validate() error {
 	}
 	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
 		return bad("raw", "not valid JSON")
+	}
+	return r.validatePrice(bad)
+}
+
+// validatePrice checks the price fields: a cost other than zero needs its
+// currency, and a reason for no price goes with no price.
+func (r *Record) validatePrice(bad func(field, format string, a ...any) error) error {
+	if r.Currency != "" {
+		if c, err := money.ParseCurrency(string(r.Currency)); err != nil || c != r.Currency {
+			return bad("currency", "%.16q is not an upper-case ISO 4217 code", string(r.Currency))
+		}
+	}
+	switch {
+	case r.Cost != nil && *r.Cost != 0 && r.Currency == "":
+		return bad("currency", "empty while cost is %s", *r.Cost)
+	case r.Cost != nil && r.Unpriced != "":
+		return bad("unpriced", "%q while cost is set", string(r.Unpriced))
+	case r.Unpriced != "" && !slices.Contains(UnpricedReasons, r.Unpriced):
+		return bad("unpriced", "%.32q is not a known reason", string(r.Unpriced))
 	}
 	return nil
 }

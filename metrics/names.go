@@ -101,6 +101,8 @@ var Known = []Metric{
 		"Time from a call's end to the commit that made its CDR queryable: the CDR lag."},
 	{"switchboard_cdr_batch_write_seconds", Histogram, nil, ExporterCDR,
 		"Time to write one batch of CDRs to the store, failed attempts included."},
+	{"switchboard_cdr_unpriced_total", Counter, []string{"reason"}, ExporterCDR,
+		"CDRs stored without a price, by reason: no_tenant (a billable leg without owner), no_plan (its owner has no tariff plan), no_rate (no rate for the number at the call's start), invalid_number, lookup_failed (the tariffs could not be looked up; `switchboard rerate` prices them later), did_other_tenant, no_direction, rating_error. Every reason is exported from the start. Free legs (internal, unanswered, inbound to a DID without plan) are priced at 0, not counted here."},
 
 	// Asterisk config pusher.
 	{"switchboard_config_push_failures_total", Counter, []string{"switch", "kind"}, ExporterAsterisk,
@@ -124,6 +126,8 @@ var Known = []Metric{
 		"Calls through the gateway, one per call, by outcome (answered, unanswered). ASR = answered / all. Inbound and outbound calls that name no provisioned gateway (a carrier calling a DID from an address no gateway matches) count as `gateway=\"_unknown\"`."},
 	{"switchboard_gateway_answered_seconds_total", Counter, []string{"gateway"}, ExporterCalls,
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
+	{"switchboard_cdr_revenue_total", Counter, []string{"currency"}, ExporterCalls,
+		"Cost of the priced CDRs stored, in units of their currency (a float for graphs: the exact amounts are in the store's ledger), by the currency of their plan. Counted once per leg, when it is stored; a `switchboard rerate` adjusts the ledger, not this counter. Revenue rate: `sum by (currency) (rate(switchboard_cdr_revenue_total[5m]))`."},
 
 	// HTTP API.
 	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code", "class"}, ExporterAPI,

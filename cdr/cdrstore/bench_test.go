@@ -11,6 +11,8 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
+	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -250,4 +252,77 @@ func BenchmarkQueryDomainNewest100(b *testing.B) {
 			})
 		}
 	})
+}
+
+// BenchmarkRerate re-rates a day of 20,000 priced CDRs of ten tenants,
+// every one of which changes price (the plan alternates between two
+// prices), on each engine: an op is one whole run.
+func BenchmarkRerate(b *testing.B) {
+	const n = 20_000
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
+		ctx := context.Background()
+		tf := cdrtest.NewTariffs()
+		plans := []*rating.Tariff{cdrtest.Tariff("a", "EUR", "0049=0.6"), cdrtest.Tariff("b", "EUR", "0049=0.9")}
+		for tenant := range int64(10) {
+			tf.SetTenant(tenant+1, plans[0])
+		}
+		day := base.Truncate(24 * time.Hour)
+		recs := make([]cdr.Record, 0, 5000)
+		for i := range n {
+			recs = append(recs, cdrtest.Call(i, "d.example", day.Add(time.Duration(i)*4*time.Second), int64(1+i%10)))
+			if len(recs) == cap(recs) || i == n-1 {
+				if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.InsertNew(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+				recs = recs[:0]
+			}
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			for tenant := range int64(10) {
+				tf.SetTenant(tenant+1, plans[i%2])
+			}
+			pr, err := s.Rerate(ctx, cdrstore.RerateOptions{From: day, To: day.Add(24 * time.Hour), Tariffs: tf})
+			if err != nil || pr.Changed != n {
+				b.Fatalf("%+v, %v", pr, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "CDRs/s")
+	})
+}
+
+// BenchmarkInsertCharged compares InsertNew of batches of 5,000 legs of
+// ten tenants without a price and priced (each then charged to its
+// owner's balance in the same transaction), each on a fresh database:
+// what the ledger costs the write path.
+func BenchmarkInsertCharged(b *testing.B) {
+	const batch = 5000
+	cost := money.MustParse("0.0123")
+	for _, priced := range []bool{false, true} {
+		name := map[bool]string{false: "unpriced", true: "charged"}[priced]
+		b.Run(name, func(b *testing.B) {
+			eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
+				ctx := context.Background()
+				recs := make([]cdr.Record, batch)
+				n := 0
+				for b.Loop() {
+					for j := range recs {
+						n++
+						recs[j] = cdrtest.Call(n, "d.example", base.Add(time.Duration(n)*time.Millisecond), int64(1+n%10))
+						if priced {
+							recs[j].Cost, recs[j].Currency, recs[j].Plan, recs[j].RatePrefix = &cost, "EUR", "wholesale", "0049"
+						}
+					}
+					if fresh, err := s.InsertNew(ctx, recs); err != nil || len(fresh) != batch {
+						b.Fatalf("inserted %d, %v", len(fresh), err)
+					}
+				}
+				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
+			})
+		})
+	}
 }

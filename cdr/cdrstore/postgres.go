@@ -136,6 +136,9 @@ func copyBatch(ctx context.Context, c *pgx.Conn, batch []cdr.Record, order []int
 	if err := copyRows(ctx, c, "cdrs", batch, ids); err != nil {
 		return nil, err
 	}
+	if err := copyCharges(ctx, c, chargesOf(batch, ids)); err != nil {
+		return nil, err
+	}
 	return ids, commit(ctx, c)
 }
 
@@ -177,6 +180,9 @@ func upsertBatch(ctx context.Context, c *pgx.Conn, batch []cdr.Record, order []i
 	}
 	if len(fresh) > 0 {
 		if err := copyRows(ctx, c, "cdrs", batch, ids); err != nil {
+			return nil, 0, err
+		}
+		if err := postPostgres(ctx, c, KindCharge, 0, chargesOf(batch, ids)); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -295,9 +301,12 @@ func (s *rowSource) Err() error { return nil }
 
 func (s *rowSource) Values() ([]any, error) {
 	r := &s.recs[s.i]
-	var answer, raw, tenant any
+	var answer, raw, tenant, cost any
 	if r.Answer != nil {
 		answer = *r.Answer
+	}
+	if r.Cost != nil {
+		cost = int64(*r.Cost)
 	}
 	if len(r.Raw) > 0 {
 		raw = string(r.Raw)
@@ -314,6 +323,7 @@ func (s *rowSource) Values() ([]any, error) {
 		r.Switch, r.CallID, r.LinkedID, string(r.Direction), r.Domain, r.Account, r.Gateway,
 		r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 		r.Start, answer, r.End, int32(r.Duration), int32(r.Billsec),
-		string(r.Disposition), int32(r.Cause), r.CauseText, int32(r.SIPStatus), r.Codec, r.UserAgent, raw, tenant)
+		string(r.Disposition), int32(r.Cause), r.CauseText, int32(r.SIPStatus), r.Codec, r.UserAgent, raw, tenant,
+		cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced))
 	return s.row, nil
 }

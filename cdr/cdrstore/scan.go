@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // recordRow is a row of cdrs as sqlx scans it by the db tags of
@@ -16,17 +17,22 @@ import (
 // shallowest field of its name, so these win over the embedded ones.
 type recordRow struct {
 	cdr.Record
-	Start  dbTime `db:"start_time"`
-	Answer dbTime `db:"answer_time"`
-	End    dbTime `db:"end_time"`
-	Raw    []byte `db:"raw"`
+	Start  dbTime        `db:"start_time"`
+	Answer dbTime        `db:"answer_time"`
+	End    dbTime        `db:"end_time"`
+	Raw    []byte        `db:"raw"`
+	Cost   sql.NullInt64 `db:"cost"`
 }
 
 // record returns the scanned row as a cdr.Record. StructScan assigns every
 // column, so a recordRow can be reused from row to row.
 func (r *recordRow) record() cdr.Record {
 	rec := r.Record
-	rec.Start, rec.End, rec.Answer, rec.Raw = r.Start.t, r.End.t, nil, nil
+	rec.Start, rec.End, rec.Answer, rec.Raw, rec.Cost = r.Start.t, r.End.t, nil, nil, nil
+	if r.Cost.Valid {
+		c := money.Amount(r.Cost.Int64)
+		rec.Cost = &c
+	}
 	if r.Answer.valid {
 		a := r.Answer.t
 		rec.Answer = &a

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
@@ -33,6 +34,9 @@ var sqliteChunk = sqliteMaxParams / len(insertColumns)
 func (s *Store) insertSQLite(ctx context.Context, batch []cdr.Record) ([]int64, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.prepareLedger(ctx); err != nil {
+		return nil, fmt.Errorf("cdr: insert: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cdr: insert: begin: %w", err)
@@ -64,6 +68,9 @@ func (s *Store) insertSQLite(ctx context.Context, batch []cdr.Record) ([]int64, 
 			return nil, fmt.Errorf("cdr: insert: %w", err)
 		}
 		fresh += n
+	}
+	if err := s.postSQLite(ctx, tx, KindCharge, 0, chargesOf(batch, ids), time.Now()); err != nil {
+		return nil, fmt.Errorf("cdr: insert: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("cdr: insert: commit: %w", err)
@@ -158,9 +165,12 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []cdr.R
 			b.WriteString(", ")
 		}
 		b.WriteString(sqliteRow)
-		var answer, raw, tenant any
+		var answer, raw, tenant, cost any
 		if r.Answer != nil {
 			answer = r.Answer.UnixMicro()
+		}
+		if r.Cost != nil {
+			cost = int64(*r.Cost)
 		}
 		if len(r.Raw) > 0 {
 			raw = string(r.Raw)
@@ -172,7 +182,8 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []cdr.R
 			r.Switch, r.CallID, r.LinkedID, string(r.Direction), r.Domain, r.Account, r.Gateway,
 			r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 			r.Start.UnixMicro(), answer, r.End.UnixMicro(), r.Duration, r.Billsec,
-			string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw, tenant)
+			string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw, tenant,
+			cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced))
 	}
 	return args
 }

@@ -9,11 +9,14 @@
 // PostgreSQL's day partitions, retention.go the deletion of old rows,
 // query.go and scan.go the reads, deadletters.go the dead letters,
 // refusal.go the classification of errors for the pipeline, ceiling.go the
-// load tool's raw-insert yardstick.
+// load tool's raw-insert yardstick, ledger.go the charge of each priced CDR
+// in its insert's transaction, balance.go the balances and the payments
+// posted beside them, rerate.go the re-pricing of a period.
 package cdrstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -31,8 +34,8 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
-// Migrate creates or updates the cdrs, cdr_keys (PostgreSQL) and
-// cdr_dead_letters tables, and stamps CDRs stored before owners existed
+// Migrate creates or updates the cdrs, cdr_keys (PostgreSQL),
+// cdr_dead_letters, ledger, balances and rerate_runs tables, and stamps CDRs stored before owners existed
 // with their domain's owner now (backfill.go). Re-running it is a no-op.
 // The daemon migrates provisioning first, so the domains are there.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
@@ -70,6 +73,9 @@ type Store struct {
 	// writer would otherwise lose the lock again and again to Retain's
 	// back-to-back batches.
 	wmu sync.Mutex
+	// ledgerStmts are SQLite's prepared ledger INSERTs by row count
+	// (negative: skipping booked keys); guarded by wmu.
+	ledgerStmts map[int]*sql.Stmt
 
 	// replaying is set while batches meet stored keys: the write paths
 	// then skip their fast plain insert, which a stored key would fail.
@@ -103,13 +109,15 @@ var insertColumns = []string{
 	"caller_number", "caller_name", "dialed", "destination",
 	"start_time", "answer_time", "end_time", "duration", "billsec",
 	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent", "raw", "tenant_id",
+	"cost", "currency", "rate_prefix", "rate_destination", "rate_group", "plan", "unpriced",
 }
 
 // selectColumns are the columns Query reads (into recordRow).
 const selectColumns = `id, switch, call_id, linked_id, direction, domain, account, gateway,
 	caller_number, caller_name, dialed, destination,
 	start_time, answer_time, end_time, duration, billsec,
-	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id`
+	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id,
+	cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced`
 
 // sqliteMaxParams is SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER
 // since 3.32); an INSERT carries as many rows as fit under it.
@@ -203,6 +211,11 @@ func storedForm(r *cdr.Record) cdr.Record {
 	c.Direction, c.Domain, c.Account, c.Gateway = cdr.Direction(cdr.MendText(string(r.Direction))), cdr.MendText(r.Domain), cdr.MendText(r.Account), cdr.MendText(r.Gateway)
 	c.CallerNumber, c.CallerName, c.Dialed, c.Destination = cdr.MendText(r.CallerNumber), cdr.MendText(r.CallerName), cdr.MendText(r.Dialed), cdr.MendText(r.Destination)
 	c.Disposition, c.CauseText, c.Codec, c.UserAgent = cdr.Disposition(cdr.MendText(string(r.Disposition))), cdr.MendText(r.CauseText), cdr.MendText(r.Codec), cdr.MendText(r.UserAgent)
+	c.RatePrefix, c.RateDestination, c.RateGroup, c.Plan = cdr.MendText(r.RatePrefix), cdr.MendText(r.RateDestination), cdr.MendText(r.RateGroup), cdr.MendText(r.Plan)
+	if r.Cost != nil {
+		cost := *r.Cost
+		c.Cost = &cost
+	}
 	c.Start, c.End = microUTC(r.Start), microUTC(r.End)
 	if r.Answer != nil {
 		a := microUTC(*r.Answer)

@@ -1,12 +1,19 @@
 // Package cdrtest holds what the tests and benchmarks of the CDR packages
-// share: a realistic record to write in bulk.
+// share: a realistic record to write in bulk, and a fake tariff source.
 package cdrtest
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/internal/rating"
 )
 
 // Leg is a realistic leg numbered i, in domain, ending at end: every text
@@ -26,6 +33,15 @@ func Leg(i int, domain string, end time.Time) cdr.Record {
 	}
 }
 
+// Call is Leg as the originating leg of its call (LinkedID = CallID, the
+// leg a call is counted and priced on), owned by tenant: an answered
+// outbound call of 40 s to 0049301234567.
+func Call(i int, domain string, end time.Time, tenant int64) cdr.Record {
+	r := Leg(i, domain, end)
+	r.LinkedID, r.TenantID = r.CallID, &tenant
+	return r
+}
+
 // Minimal is the smallest valid leg: a key, a domain, an answered minute
 // ending at end.
 func Minimal(sw, callID, domain string, end time.Time) cdr.Record {
@@ -34,4 +50,127 @@ func Minimal(sw, callID, domain string, end time.Time) cdr.Record {
 		Start: end.Add(-time.Minute), End: end,
 		Direction: cdr.DirectionInternal, Disposition: cdr.Answered,
 	}
+}
+
+// Tariffs is a fake cdr.Tariffs built on internal/rating: plans per
+// tenant and per DID, set by the test, and an error every lookup returns
+// while Err is set. Safe for concurrent use.
+type Tariffs struct {
+	mu      sync.Mutex
+	tenants map[int64]*rating.Tariff
+	dids    map[string]didPlan
+	err     error
+	lookups int
+}
+
+type didPlan struct {
+	tariff *rating.Tariff
+	tenant int64
+}
+
+var _ cdr.Tariffs = (*Tariffs)(nil)
+
+// NewTariffs returns a fake without plans.
+func NewTariffs() *Tariffs {
+	return &Tariffs{tenants: map[int64]*rating.Tariff{}, dids: map[string]didPlan{}}
+}
+
+// SetTenant gives tenant the plan t (nil: none).
+func (f *Tariffs) SetTenant(tenant int64, t *rating.Tariff) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tenants[tenant] = t
+}
+
+// SetDID gives the DID number, owned by tenant, the plan t.
+func (f *Tariffs) SetDID(number string, tenant int64, t *rating.Tariff) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dids[number] = didPlan{t, tenant}
+}
+
+// Fail makes every lookup return err (nil: answer again).
+func (f *Tariffs) Fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+// Lookups is how many lookups were made.
+func (f *Tariffs) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
+}
+
+// TenantTariff implements cdr.Tariffs: no plan is an error wrapping
+// cdr.ErrNoTariff, as a store's not-found would be.
+func (f *Tariffs) TenantTariff(_ context.Context, tenant int64) (*rating.Tariff, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if t := f.tenants[tenant]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("tenant %d: %w", tenant, cdr.ErrNoTariff)
+}
+
+// DIDTariff implements cdr.Tariffs: no plan is a nil tariff.
+func (f *Tariffs) DIDTariff(_ context.Context, number string) (*rating.Tariff, int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	if f.err != nil {
+		return nil, 0, f.err
+	}
+	d := f.dids[number]
+	return d.tariff, d.tenant, nil
+}
+
+// Tariff compiles a plan named name in currency with rates given as
+// "prefix=price_per_minute" (per-second billing, no fee), or panics.
+func Tariff(name, currency string, rates ...string) *rating.Tariff {
+	p := rating.Plan{Name: name, Currency: money.Currency(currency)}
+	for _, r := range rates {
+		prefix, price, _ := strings.Cut(r, "=")
+		p.Rates = append(p.Rates, rating.Rate{Prefix: prefix, Destination: "Dest " + prefix, Group: "Group " + prefix[:1],
+			PricePerMinute: money.MustParse(price), FirstIncrement: 1, NextIncrement: 1})
+	}
+	t, err := rating.Compile(p)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// BigTariff compiles a plan of n distinct prefixes of 3 to 9 digits (a
+// wholesale deck's shape), 30/6 increments, in EUR, one of them "0049"
+// so that Leg's dialled number (0049…) finds a rate.
+func BigTariff(n int) *rating.Tariff {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[string]bool{}
+	rates := make([]rating.Rate, 0, n)
+	for len(rates) < n {
+		p := strconv.Itoa(1 + rng.IntN(999))
+		if len(rates) == 0 {
+			p = "0049"
+		}
+		for len(p) < 2+rng.IntN(8) {
+			p += strconv.Itoa(rng.IntN(10))
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		rates = append(rates, rating.Rate{Prefix: p, Destination: "Destination " + p, Group: "Group " + p[:1],
+			PricePerMinute: money.Amount(1 + rng.Int64N(500_000_000)), FirstIncrement: 30, NextIncrement: 6})
+	}
+	t, err := rating.Compile(rating.Plan{Name: "wholesale", Currency: "EUR", TimeZone: "Europe/Berlin", ChargeStep: money.MustParse("0.0001"), Rates: rates})
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -80,6 +80,7 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	// records' owners are looked up from the domains as the pipeline
 	// does at ingest, never taken from the files.
 	owners := provisioning.NewService(sqlstore.New(db))
+	tariffs := tariffSource(owners)
 	isGateway, err := provisionedGateways(ctx, db)
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 	var sum importSummary
 	opt := asterisk.CSVOptions{Switch: *switchName, Domain: strings.ToLower(*domain), Location: loc, IsGateway: isGateway}
 	for _, f := range files {
-		if err := importFile(ctx, store, owners, f, *format, opt, &sum, prog); err != nil {
+		if err := importFile(ctx, store, owners, tariffs, f, *format, opt, &sum, prog); err != nil {
 			prog.done()
 			return err
 		}
@@ -104,7 +105,7 @@ func runCDRImport(ctx context.Context, args, env []string, stdout, stderr io.Wri
 
 type importSummary struct{ read, inserted, rejected int }
 
-func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
+func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, tariffs cdr.Tariffs, path, format string, opt asterisk.CSVOptions, sum *importSummary, prog *progress) error {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cdr import: %w", err)
@@ -154,6 +155,13 @@ func importFile(ctx context.Context, store *cdrstore.Store, owners cdr.Owners, p
 	// twice).
 	if err := cdr.StampOwners(ctx, owners, valid); err != nil {
 		return fmt.Errorf("cdr import: %s: owners: %w", path, err)
+	}
+	// Priced as the pipeline prices live ones (and charged as they are
+	// stored); a tariff lookup that fails fails the file likewise.
+	if tariffs != nil {
+		if err := cdr.PriceRecords(ctx, tariffs, valid); err != nil {
+			return fmt.Errorf("cdr import: %s: tariffs: %w", path, err)
+		}
 	}
 	for len(valid) > 0 {
 		n := min(importBatch, len(valid))

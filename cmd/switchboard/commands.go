@@ -49,6 +49,7 @@ made before any API call is possible.`, subs: []*command{
 			{name: "import", summary: "import CDR files written by Asterisk or FreeSWITCH", run: runCDRImport},
 			{name: "export", summary: "write stored CDRs to standard output as CSV", run: runCDRExport},
 		}},
+		{name: "rerate", summary: "price the CDRs of a period again with the current tariffs and adjust the balances", run: runRerate},
 		{name: "doctor", summary: "check a live switch against what Switchboard needs of it", run: runDoctor},
 		{name: "version", summary: "print the version", run: runVersion},
 	},

@@ -35,6 +35,7 @@ func TestUsage(t *testing.T) {
 		{"cdr", "cdr", []string{"import", "export"}, []string{"-database-dsn"}},
 		{"cdr import", "cdr-import", []string{"-switch", "-timezone", "-database-dsn"}, []string{"-http-listen", "-cdr-spool-dir", "-sip-enabled", "-from"}},
 		{"cdr export", "cdr-export", []string{"-from", "-to", "-database-dsn"}, []string{"-http-listen", "-cdr-spool-dir", "-switch string\n    \tname"}},
+		{"rerate", "rerate", []string{"-from", "-to", "-tenant", "-database-dsn"}, []string{"-http-listen", "-cdr-spool-dir"}},
 		{"doctor", "doctor", []string{"-switch", "-database-dsn", "-config"}, []string{"-http-listen", "-cdr-spool-dir"}},
 		{"version", "version", nil, []string{"-database-dsn"}},
 	}

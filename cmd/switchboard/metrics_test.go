@@ -29,7 +29,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
+	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/metrics"
+	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/sip"
 	"github.com/switchboard-voip/switchboard/switch/asterisk/aritest"
@@ -96,6 +99,15 @@ func startMetricsNode(t *testing.T, srv *esltest.Server, eslPassword, top, sw st
 		t.Fatalf("the daemon did not log in to the event socket and subscribe; logins %q", srv.Logins())
 	}
 	return &metricsNode{base: "http://" + d.addr, token: createToken(t, dsn), log: log}
+}
+
+// everyTenant is a tariff source giving every tenant one plan, and no
+// DID any.
+type everyTenant struct{ t *rating.Tariff }
+
+func (e everyTenant) TenantTariff(context.Context, int64) (*rating.Tariff, error) { return e.t, nil }
+func (everyTenant) DIDTariff(context.Context, string) (*rating.Tariff, int64, error) {
+	return nil, 0, nil
 }
 
 // scrapeMetrics GETs /metrics as Prometheus does and returns the body.
@@ -352,6 +364,11 @@ func TestMetricsScrapeWithPrometheus(t *testing.T) {
 // runtime collectors' own), and every family of Known is exported.
 func TestMetricsPromtoolCheck(t *testing.T) {
 	promtool := requireTool(t, "promtool")
+	// Every tenant has a plan, so that the CDR through the gateway below
+	// is priced (switchboard_cdr_revenue_total).
+	old := tariffSource
+	tariffSource = func(*provisioning.Service) cdr.Tariffs { return everyTenant{cdrtest.Tariff("metrics", "USD", "5=0.6")} }
+	t.Cleanup(func() { tariffSource = old })
 	gw := startSipp(t, "options_uas.xml")
 	registrar := startSipp(t, "switch_uas.xml")
 	const eslPassword = "esl-S3cret-fs1"

@@ -191,6 +191,7 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 		Logger:     log,
 		Registerer: c.reg,
 		Owners:     c.svc, // each CDR belongs to its domain's owner at ingest
+		Tariffs:    tariffSource(c.svc),
 	})
 	if err != nil {
 		return nil, err

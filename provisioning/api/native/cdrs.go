@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -114,7 +115,19 @@ var cdrFieldDocs = map[string]string{
 	"raw":           "the record as the switch produced it, kept for audit (any JSON value); only with include_raw=true",
 }
 
+// cdrPriceDocs are the price fields of a CDR (issue 15).
+var cdrPriceDocs = map[string]string{
+	"cost":             "what the leg cost its owner, an exact decimal string in currency (\"0.0123\"), charged to its balance when stored; \"0\" for a leg free by rule (internal, unanswered, inbound to a DID without a plan, or a leg of a call priced on its originating leg); null when not priced (unpriced says why)",
+	"currency":         "the ISO 4217 currency of cost (the plan's); empty when the leg costs nothing or was not priced",
+	"rate_prefix":      "the prefix of the rate that priced the leg",
+	"rate_destination": "the destination name of that rate",
+	"rate_group":       "the destination group of that rate (an invoice line)",
+	"plan":             "the name of the tariff plan that priced the leg",
+	"unpriced":         "why cost is null: no_tenant, no_plan, no_rate, invalid_number, lookup_failed, did_other_tenant, no_direction or rating_error; empty when priced, or when nothing prices CDRs",
+}
+
 func init() {
+	maps.Copy(cdrFieldDocs, cdrPriceDocs)
 	for field, doc := range cdrFieldDocs {
 		fieldDocs["CDR."+field] = doc
 		fieldDocs["CDRSubmission."+field] = doc
@@ -135,7 +148,8 @@ func init() {
 const (
 	csvDoc = "RFC 4180 CSV with a header row: id, switch, call_id, linked_id, direction, domain, account, gateway, caller_number, " +
 		"caller_name, dialed, destination, start, answer, end, duration, billsec, disposition, cause, cause_text, sip_status, codec, " +
-		"user_agent. Times are RFC 3339 in UTC; answer is empty when unanswered. Newest first. A text cell starting with = + - @, " +
+		"user_agent, cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced. Times are RFC 3339 in UTC; answer is empty when unanswered; " +
+		"cost is an exact decimal, empty when the leg was not priced (unpriced says why). Newest first. A text cell starting with = + - @, " +
 		"tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula (an E.164 number +1555… reads " +
 		"'+1555…). A transfer that ends without its final chunk was cut short by a server error."
 	sseDoc = "Server-Sent Events. Each CDR stored from now on that the caller's scope and filters select is one event " +

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
@@ -101,6 +102,9 @@ func jsonError(err error, t reflect.Type) error {
 func describeType(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) && t.Kind() != reflect.Struct {
+		return "a string" // money.Amount: a decimal string such as "0.0123"
 	}
 	switch t.Kind() {
 	case reflect.String:

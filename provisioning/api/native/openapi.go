@@ -1,6 +1,7 @@
 package native
 
 import (
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -286,7 +287,8 @@ func (g *schemaGen) schema(t reflect.Type) obj {
 		s = obj{} // any JSON value
 	case t == amountType:
 		s = obj{"type": "string", "format": "decimal", "pattern": amountPattern}
-	case t.Kind() == reflect.String:
+	case t.Kind() == reflect.String || t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
+		// Another TextMarshaler is a JSON string too.
 		s = obj{"type": "string"}
 		if e, ok := enums[t]; ok {
 			s["enum"] = e
