@@ -117,6 +117,7 @@ const CacheTTL = 30 * time.Second
 // invalidate applies inv to this process's caches.
 func (s *Service) invalidate(inv Invalidation) {
 	s.tariffs.invalidate(inv)
+	s.invalidateBilling(inv)
 	switch inv.Kind {
 	case InvalidateToken:
 		if inv.ID == 0 {

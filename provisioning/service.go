@@ -37,6 +37,8 @@ type Service struct {
 	recordingRetention time.Duration
 	// tariffs caches compiled tariffs and who they apply to (tariffs_cache.go).
 	tariffs tariffCaches
+	// billing caches BillingPolicy's answers by tenant (billing.go).
+	billing versioned[int64, billingPolicy]
 }
 
 // Option configures a Service.

@@ -47,7 +47,7 @@ func (s *Store) Balances(ctx context.Context, tenantID int64) ([]Balance, error)
 type Entry struct {
 	TenantID int64
 	Currency money.Currency
-	Kind     string // KindPayment or KindCredit
+	Kind     string // KindPayment, KindCredit or KindSubscription
 	Amount   money.Amount
 	// Reference, when set, makes the entry once-only per tenant and
 	// kind: a payment posted again with the same reference (a retried
@@ -63,8 +63,10 @@ var ErrInvalidEntry = errors.New("cdr: invalid ledger entry")
 // already.
 func (s *Store) Post(ctx context.Context, e Entry) (bool, error) {
 	switch {
-	case e.Kind != KindPayment && e.Kind != KindCredit:
-		return false, fmt.Errorf("%w: kind %q is not %s or %s", ErrInvalidEntry, e.Kind, KindPayment, KindCredit)
+	case e.Kind != KindPayment && e.Kind != KindCredit && e.Kind != KindSubscription:
+		return false, fmt.Errorf("%w: kind %q is not %s, %s or %s", ErrInvalidEntry, e.Kind, KindPayment, KindCredit, KindSubscription)
+	case e.Kind == KindSubscription && e.Reference == "":
+		return false, fmt.Errorf("%w: a subscription charge needs its reference", ErrInvalidEntry)
 	case e.TenantID <= 0:
 		return false, fmt.Errorf("%w: tenant_id %d", ErrInvalidEntry, e.TenantID)
 	case e.Amount == 0:
