@@ -104,4 +104,3 @@ func (s *Store) DeleteSubscription(ctx context.Context, id int64) error {
 	}
 	return oneRow(res, "subscription", id)
 }
-
