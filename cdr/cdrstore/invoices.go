@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,7 +167,7 @@ func (s *Store) generateInvoice(ctx context.Context, req InvoiceRequest, from ti
 func (s *Store) invoiceCalls(ctx context.Context, tx *sql.Tx, inv *Invoice, from, to time.Time) error {
 	rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT rate_group, COUNT(*), CAST(COALESCE(SUM(billsec), 0) AS BIGINT), CAST(COALESCE(SUM(cost), 0) AS BIGINT)
 		FROM cdrs WHERE tenant_id = ? AND end_time >= ? AND end_time < ? AND currency = ? AND cost IS NOT NULL
-		GROUP BY rate_group ORDER BY rate_group`),
+		GROUP BY rate_group`),
 		inv.TenantID, s.timeArg(from, false), s.timeArg(to, false), string(inv.Currency))
 	if err != nil {
 		return fmt.Errorf("cdr: invoice: calls: %w", err)
@@ -179,7 +180,7 @@ func (s *Store) invoiceCalls(ctx context.Context, tx *sql.Tx, inv *Invoice, from
 			return fmt.Errorf("cdr: invoice: calls: %w", err)
 		}
 		if l.Description == "" {
-			l.Description = "other destinations"
+			l.Description = noGroup
 		}
 		if l.Amount, err = money.Amount(cost).RoundTo(cent, money.HalfUp); err != nil {
 			return fmt.Errorf("cdr: invoice: calls: %w", err)
@@ -189,8 +190,22 @@ func (s *Store) invoiceCalls(ctx context.Context, tx *sql.Tx, inv *Invoice, from
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("cdr: invoice: calls: %w", err)
 	}
+	// By group name in byte order on both engines (PostgreSQL's ORDER
+	// BY follows the database's collation), the ungrouped calls last.
+	slices.SortFunc(inv.Lines, func(a, b InvoiceLine) int {
+		if (a.Description == noGroup) != (b.Description == noGroup) {
+			if a.Description == noGroup {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Description, b.Description)
+	})
 	return nil
 }
+
+// noGroup describes the calls whose rate has no destination group.
+const noGroup = "other destinations"
 
 // invoiceLedger adds the month's subscription charges (by their
 // reference's month) and the payments booked in the month.
