@@ -254,3 +254,25 @@ func (s *Service) invalidateBilling(inv Invalidation) {
 		s.billing.clear()
 	}
 }
+
+// BillingWrite checks that sc may move tenant id's money (book a
+// payment, issue an invoice) and returns the tenant's settings (its
+// currency and VAT). The rule is the settings' own: an admin, or the
+// administrators of a tenant above it; never the tenant itself, which
+// reads its balance, payments and invoices but does not credit itself.
+func (s *Service) BillingWrite(ctx context.Context, sc Scope, id int64) (*BillingSettings, error) {
+	if err := requireWrite(sc); err != nil {
+		return nil, err
+	}
+	bs, err := s.billingStore()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.tenantInScope(ctx, sc, id); err != nil {
+		return nil, err
+	}
+	if !sc.All() && id == sc.TenantID {
+		return nil, Forbidden("", "a tenant's payments and invoices are booked by its parent's administrators")
+	}
+	return s.tenantBilling(ctx, bs, id)
+}

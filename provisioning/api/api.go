@@ -56,6 +56,9 @@ type Deps struct {
 	// Config reads how far accounts and gateways reached each switch;
 	// nil when no switch is configured.
 	Config ConfigStates
+	// Ledger keeps balances, payments and invoices; nil disables the
+	// billing routes that need it (settings and subscriptions remain).
+	Ledger Ledger
 	Log    *slog.Logger
 	// MaxBodyBytes bounds request bodies; larger ones are refused with 413
 	// before they are read into memory. 0 means DefaultMaxBodyBytes.
