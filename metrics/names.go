@@ -38,6 +38,7 @@ const (
 	ExporterCalls      = "call statistics from stored CDRs"
 	ExporterAPI        = "HTTP API"
 	ExporterStore      = "store (internal/sqldb)"
+	ExporterBilling    = "billing jobs (cmd/switchboard billing.go)"
 	ExporterRuntime    = "Go runtime and process (client_golang collectors)"
 )
 
@@ -128,6 +129,10 @@ var Known = []Metric{
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 	{"switchboard_cdr_revenue_total", Counter, []string{"currency"}, ExporterCalls,
 		"Cost of the priced CDRs stored, in units of their currency (a float for graphs: the exact amounts are in the store's ledger), by the currency of their plan. Counted once per leg, when it is stored; a `switchboard rerate` adjusts the ledger, not this counter. Revenue rate: `sum by (currency) (rate(switchboard_cdr_revenue_total[5m]))`."},
+
+	// Billing: refreshed every minute from the settings and the balances.
+	{"switchboard_billing_low_balances", Gauge, []string{"mode"}, ExporterBilling,
+		"Tenants with limited spending (mode prepaid, or postpaid with a credit limit) that have nothing left to spend: balance + credit limit ≤ 0 in their billing currency, so that the authorizer refuses their calls. Postpaid tenants without a limit are never counted."},
 
 	// HTTP API.
 	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code", "class"}, ExporterAPI,

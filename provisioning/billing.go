@@ -88,6 +88,9 @@ func (b *BillingSettings) validate() error {
 type BillingStore interface {
 	TenantBilling(ctx context.Context, tenantID int64) (*BillingSettings, error)
 	SetTenantBilling(ctx context.Context, b *BillingSettings) error
+	// BillingLimits lists the settings that limit spending: prepaid, or
+	// postpaid with a credit limit.
+	BillingLimits(ctx context.Context) ([]BillingSettings, error)
 
 	CreateSubscription(ctx context.Context, sub *Subscription) error
 	Subscription(ctx context.Context, id int64) (*Subscription, error)
@@ -275,4 +278,37 @@ func (s *Service) BillingWrite(ctx context.Context, sc Scope, id int64) (*Billin
 		return nil, Forbidden("", "a tenant's payments and invoices are booked by its parent's administrators")
 	}
 	return s.tenantBilling(ctx, bs, id)
+}
+
+// CountLowBalances counts, by mode, the tenants whose spending is limited
+// (prepaid, or postpaid with a credit limit) and whose available money,
+// balance + credit limit in their billing currency, is below threshold:
+// with 0, those the authorizer refuses. balance returns a tenant's
+// balance in a currency (0 when it has none). For the
+// switchboard_billing_low_balances gauge.
+func (s *Service) CountLowBalances(ctx context.Context, threshold money.Amount,
+	balance func(ctx context.Context, tenantID int64, c money.Currency) (money.Amount, error)) (map[string]int, error) {
+	bs, err := s.billingStore()
+	if err != nil {
+		return nil, err
+	}
+	limits, err := bs.BillingLimits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{BillingPrepaid: 0, BillingPostpaid: 0}
+	for _, b := range limits {
+		bal, err := balance(ctx, b.TenantID, b.Currency)
+		if err != nil {
+			return nil, err
+		}
+		avail, err := bal.Add(*b.CreditLimit)
+		if err != nil {
+			continue // beyond any threshold
+		}
+		if avail < threshold {
+			out[b.Mode]++
+		}
+	}
+	return out, nil
 }

@@ -263,3 +263,40 @@ func TestChargeSubscriptionsOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestCountLowBalances(t *testing.T) {
+	eachBillingEngine(t, func(t *testing.T, e *env, cdrs *cdrstore.Store) {
+		root := e.tenant(t, "root", nil)
+		set := func(name string, b provisioning.BillingSettings, balance string) {
+			tn := e.tenant(t, name, root)
+			b.Currency = "EUR"
+			_, err := e.svc.SetTenantBilling(e.ctx, admin, tn.ID, &b)
+			must(t, err)
+			if a := money.MustParse(balance); a != 0 {
+				_, err := cdrs.Post(e.ctx, cdrstore.Entry{TenantID: tn.ID, Currency: "EUR", Kind: cdrstore.KindCredit, Amount: a, Reference: name})
+				must(t, err)
+			}
+		}
+		ten := money.MustParse("10")
+		set("prepaid empty", provisioning.BillingSettings{Mode: "prepaid"}, "0")
+		set("prepaid owing", provisioning.BillingSettings{Mode: "prepaid"}, "-0.01")
+		set("prepaid with money", provisioning.BillingSettings{Mode: "prepaid"}, "5")
+		set("postpaid at its limit", provisioning.BillingSettings{Mode: "postpaid", CreditLimit: &ten}, "-10")
+		set("postpaid within", provisioning.BillingSettings{Mode: "postpaid", CreditLimit: &ten}, "-9.99")
+		set("postpaid unlimited", provisioning.BillingSettings{Mode: "postpaid"}, "-1000")
+		balance := func(ctx context.Context, id int64, c money.Currency) (money.Amount, error) {
+			sum, _, err := cdrs.LedgerSum(ctx, id, c)
+			return sum, err
+		}
+		got, err := e.svc.CountLowBalances(e.ctx, 1, balance)
+		must(t, err)
+		if got["prepaid"] != 2 || got["postpaid"] != 1 {
+			t.Fatalf("at or below 0: %v", got)
+		}
+		got, err = e.svc.CountLowBalances(e.ctx, money.MustParse("6"), balance)
+		must(t, err)
+		if got["prepaid"] != 3 || got["postpaid"] != 2 {
+			t.Fatalf("below 6: %v", got)
+		}
+	})
+}

@@ -110,6 +110,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		return maintainCDRs(ctx, cdrStore, time.Duration(cfg.CDR.Retention), log)
 	})
 	core.run("recording retention", func(ctx context.Context) error { return svc.RunRecordingRetention(ctx, time.Hour) })
+	core.run("billing", func(ctx context.Context) error { return billingJobs(ctx, svc, cdrStore, c.lowBalances, log) })
 	if cfg.SMTP.Addr != "" {
 		smtp := smtpmail.New(cfg.SMTP.client())
 		vm, fx := notify.NewVoicemailMailer(svc, smtp, log), notify.NewFaxMailer(svc, smtp, log)
@@ -168,6 +169,8 @@ type components struct {
 	provStore *sqlstore.Store
 	svc       *provisioning.Service
 	deps      api.Deps
+	// lowBalances is switchboard_billing_low_balances (billing.go).
+	lowBalances *prometheus.GaugeVec
 }
 
 func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
@@ -198,12 +201,16 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	}
 	c.view = presence.New()
 	c.reg.MustRegister(c.view.Collector())
+	if c.lowBalances, err = newLowBalances(c.reg); err != nil {
+		return nil, err
+	}
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,
 		CDRs:         c.cdrStore,
 		CDRFeed:      c.pipeline,
 		CDRIngest:    c.pipeline,
+		Ledger:       c.cdrStore,
 		Log:          log,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 	}

@@ -37,6 +37,20 @@ func (s *Store) SetTenantBilling(ctx context.Context, b *provisioning.BillingSet
 	return nil
 }
 
+// BillingLimits lists the settings of prepaid tenants and of postpaid
+// ones with a credit limit.
+func (s *Store) BillingLimits(ctx context.Context) ([]provisioning.BillingSettings, error) {
+	out := []provisioning.BillingSettings{}
+	if err := s.db.SelectContext(ctx, &out, `SELECT tenant_id, mode, credit_limit, currency, vat_percent, updated_at FROM tenant_billing
+		WHERE credit_limit IS NOT NULL ORDER BY tenant_id`); err != nil {
+		return nil, fmt.Errorf("sqlstore: billing limits: %w", err)
+	}
+	for i := range out {
+		utc(&out[i].UpdatedAt)
+	}
+	return out, nil
+}
+
 const subscriptionCols = `b.id, b.tenant_id, b.name, b.did_id, b.amount, b.currency, b.start_date, b.end_date, b.created_at, b.updated_at`
 
 func fixSubscription(b *provisioning.Subscription) { utc(&b.CreatedAt, &b.UpdatedAt) }
