@@ -18,8 +18,10 @@ type Subscription struct {
 	TenantID int64  `json:"tenant_id" db:"tenant_id"`
 	Name     string `json:"name" db:"name"`
 	// DIDID names the DID rented, if any (it must be the tenant's).
-	DIDID    *int64         `json:"did_id" db:"did_id"`
-	Amount   money.Amount   `json:"amount" db:"amount"`
+	DIDID  *int64       `json:"did_id" db:"did_id"`
+	Amount money.Amount `json:"amount" db:"amount"`
+	// Currency is the tenant's billing currency (empty when written:
+	// that one; another is refused).
 	Currency money.Currency `json:"currency" db:"currency"`
 	// Start is the first day charged, End the last (inclusive; "" none),
 	// as YYYY-MM-DD in UTC.
@@ -48,11 +50,13 @@ func (sub *Subscription) validate() error {
 	if sub.Amount <= 0 {
 		return Invalid("amount", "must be more than 0 (the monthly charge)")
 	}
-	c, err := money.ParseCurrency(string(sub.Currency))
-	if err != nil {
-		return Invalid("currency", "must be an ISO 4217 code of three letters such as USD or EUR (got %q)", sub.Currency)
+	if sub.Currency != "" {
+		c, err := money.ParseCurrency(string(sub.Currency))
+		if err != nil {
+			return Invalid("currency", "must be an ISO 4217 code of three letters such as USD or EUR (got %q)", sub.Currency)
+		}
+		sub.Currency = c
 	}
-	sub.Currency = c
 	start, err := time.Parse(dayLayout, sub.Start)
 	if err != nil {
 		return Invalid("start", "must be a day as YYYY-MM-DD (got %q)", sub.Start)
@@ -144,6 +148,22 @@ func (s *Service) checkSubscription(ctx context.Context, sc Scope, sub *Subscrip
 	}
 	if !sc.All() && sub.TenantID == sc.TenantID {
 		return Forbidden("tenant_id", "a tenant's subscriptions are set by its parent's administrators")
+	}
+	bs, err := s.billingStore()
+	if err != nil {
+		return err
+	}
+	b, err := s.tenantBilling(ctx, bs, sub.TenantID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub.Currency == "" && b.Currency == "":
+		return Invalid("currency", "is required: the tenant has no billing currency")
+	case sub.Currency == "":
+		sub.Currency = b.Currency
+	case b.Currency != "" && sub.Currency != b.Currency:
+		return Invalid("currency", "must be %s, the tenant's billing currency (got %s): its balance is kept in one currency", b.Currency, sub.Currency)
 	}
 	if sub.DIDID != nil {
 		d, err := s.DID(ctx, sc, *sub.DIDID)

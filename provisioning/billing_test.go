@@ -191,6 +191,8 @@ func TestChargeSubscriptionsOnce(t *testing.T) {
 		resellerAdmin := provisioning.Scope{Role: provisioning.RoleTenantAdmin, TenantID: reseller.ID, Path: reseller.Path}
 		customerAdmin := provisioning.Scope{Role: provisioning.RoleTenantAdmin, TenantID: customer.ID, Path: customer.Path}
 
+		_, err := e.svc.SetTenantBilling(e.ctx, admin, customer.ID, &provisioning.BillingSettings{Mode: "postpaid", Currency: "USD"})
+		must(t, err)
 		if err := e.svc.CreateSubscription(e.ctx, customerAdmin, &provisioning.Subscription{TenantID: customer.ID, Name: "x", Amount: money.Unit, Currency: "USD", Start: "2026-01-01"}); !errors.Is(err, provisioning.ErrForbidden) {
 			t.Fatalf("customer subscribing itself: %v", err)
 		}
@@ -202,6 +204,7 @@ func TestChargeSubscriptionsOnce(t *testing.T) {
 			{"start", provisioning.Subscription{Name: "x", Amount: money.Unit, Currency: "USD", Start: "1 Jan"}},
 			{"end", provisioning.Subscription{Name: "x", Amount: money.Unit, Currency: "USD", Start: "2026-02-01", End: "2026-01-31"}},
 			{"currency", provisioning.Subscription{Name: "x", Amount: money.Unit, Currency: "$", Start: "2026-01-01"}},
+			{"currency", provisioning.Subscription{Name: "x", Amount: money.Unit, Currency: "EUR", Start: "2026-01-01"}}, // not the billing currency
 		} {
 			bad.sub.TenantID = customer.ID
 			var fe *provisioning.FieldError
@@ -212,8 +215,11 @@ func TestChargeSubscriptionsOnce(t *testing.T) {
 		// A PBX service from 16 September, a DID from 10 October to 20 November.
 		pbx := &provisioning.Subscription{TenantID: customer.ID, Name: "PBX", Amount: money.MustParse("30"), Currency: "USD", Start: "2026-09-16"}
 		must(t, e.svc.CreateSubscription(e.ctx, resellerAdmin, pbx))
-		did := &provisioning.Subscription{TenantID: customer.ID, Name: "DID rent", DIDID: &d.ID, Amount: money.MustParse("3.1"), Currency: "USD", Start: "2026-10-10", End: "2026-11-20"}
+		did := &provisioning.Subscription{TenantID: customer.ID, Name: "DID rent", DIDID: &d.ID, Amount: money.MustParse("3.1"), Start: "2026-10-10", End: "2026-11-20"}
 		must(t, e.svc.CreateSubscription(e.ctx, resellerAdmin, did))
+		if did.Currency != "USD" {
+			t.Fatalf("currency not the billing currency: %q", did.Currency)
+		}
 		subs, err := e.svc.Subscriptions(e.ctx, customerAdmin, provisioning.SubscriptionFilter{})
 		must(t, err)
 		if len(subs) != 2 {
