@@ -3,7 +3,6 @@ package provisioning
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/money"
@@ -295,25 +294,5 @@ func (s *Service) ChargeSubscriptions(ctx context.Context, ledger SubscriptionLe
 			return booked, nil
 		}
 		f.After = subs[len(subs)-1].ID
-	}
-}
-
-// RunSubscriptionCharges runs ChargeSubscriptions at once and then every
-// interval (the daemon: daily) until ctx ends; a failed run is logged
-// and retried at the next.
-func (s *Service) RunSubscriptionCharges(ctx context.Context, ledger SubscriptionLedger, interval time.Duration, log *slog.Logger) error {
-	for {
-		n, err := s.ChargeSubscriptions(ctx, ledger, time.Now())
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.WarnContext(ctx, "subscription charges", "err", err)
-		case n > 0:
-			log.InfoContext(ctx, "subscription charges booked", "charges", n)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
 	}
 }

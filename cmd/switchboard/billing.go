@@ -20,10 +20,23 @@ const (
 	lowBalanceInterval   = time.Minute
 )
 
-// billingJobs runs the billing jobs until ctx ends.
+// billingJobs runs the billing jobs until ctx ends: the subscriptions
+// at start and then daily (an hour after a failure), before the gauge,
+// which so counts their charges.
 func billingJobs(ctx context.Context, svc *provisioning.Service, store *cdrstore.Store, low *prometheus.GaugeVec, log *slog.Logger) error {
-	go svc.RunSubscriptionCharges(ctx, store, subscriptionInterval, log) //nolint:errcheck // returns nil when ctx ends
+	var next time.Time
 	for {
+		if now := time.Now(); !now.Before(next) {
+			n, err := svc.ChargeSubscriptions(ctx, store, now)
+			next = now.Add(subscriptionInterval)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("subscription charges", "err", err, "booked", n)
+				next = now.Add(time.Hour)
+			case n > 0:
+				log.Info("subscription charges booked", "charges", n)
+			}
+		}
 		if err := refreshLowBalances(ctx, svc, store, low); err != nil && ctx.Err() == nil {
 			log.Warn("low balances", "err", err)
 		}
