@@ -152,18 +152,9 @@ func (s *Service) planCurrency(ctx context.Context, id int64) (money.Currency, e
 // credit. The currency must be that of the tenant's tariff plan (empty:
 // the plan's); a tenant without a plan must name one.
 func (s *Service) SetTenantBilling(ctx context.Context, sc Scope, id int64, b *BillingSettings) (*BillingSettings, error) {
-	if err := requireWrite(sc); err != nil {
-		return nil, err
-	}
-	bs, err := s.billingStore()
+	bs, err := s.billingWriter(ctx, sc, id, "billing settings are set")
 	if err != nil {
 		return nil, err
-	}
-	if _, err := s.tenantInScope(ctx, sc, id); err != nil {
-		return nil, err
-	}
-	if !sc.All() && id == sc.TenantID {
-		return nil, Forbidden("", "a tenant's billing settings are set by its parent's administrators")
 	}
 	b.TenantID = id
 	if err := b.validate(); err != nil {
@@ -264,6 +255,16 @@ func (s *Service) invalidateBilling(inv Invalidation) {
 // administrators of a tenant above it; never the tenant itself, which
 // reads its balance, payments and invoices but does not credit itself.
 func (s *Service) BillingWrite(ctx context.Context, sc Scope, id int64) (*BillingSettings, error) {
+	bs, err := s.billingWriter(ctx, sc, id, "payments and invoices are booked")
+	if err != nil {
+		return nil, err
+	}
+	return s.tenantBilling(ctx, bs, id)
+}
+
+// billingWriter checks that sc may write tenant id's billing (what it
+// does, for the refusal) and returns the store.
+func (s *Service) billingWriter(ctx context.Context, sc Scope, id int64, what string) (BillingStore, error) {
 	if err := requireWrite(sc); err != nil {
 		return nil, err
 	}
@@ -275,9 +276,32 @@ func (s *Service) BillingWrite(ctx context.Context, sc Scope, id int64) (*Billin
 		return nil, err
 	}
 	if !sc.All() && id == sc.TenantID {
-		return nil, Forbidden("", "a tenant's payments and invoices are booked by its parent's administrators")
+		return nil, Forbidden("", "a tenant's %s by its parent's administrators", what)
 	}
-	return s.tenantBilling(ctx, bs, id)
+	return bs, nil
+}
+
+// CurrencyFor returns the currency of an amount booked to the tenant:
+// given, which must be its billing currency, or that one when given is
+// empty. Another currency is refused, naming the field currency: a
+// balance is kept in the one currency its calls are priced in.
+func (b *BillingSettings) CurrencyFor(given money.Currency) (money.Currency, error) {
+	if given != "" {
+		c, err := money.ParseCurrency(string(given))
+		if err != nil {
+			return "", Invalid("currency", "must be an ISO 4217 code of three letters such as USD or EUR (got %q)", given)
+		}
+		given = c
+	}
+	switch {
+	case given == "" && b.Currency == "":
+		return "", Invalid("currency", "is required: the tenant has no billing currency")
+	case given == "":
+		return b.Currency, nil
+	case b.Currency != "" && given != b.Currency:
+		return "", Invalid("currency", "must be %s, the tenant's billing currency (got %s)", b.Currency, given)
+	}
+	return given, nil
 }
 
 // CountLowBalances counts, by mode, the tenants whose spending is limited

@@ -49,13 +49,6 @@ func (sub *Subscription) validate() error {
 	if sub.Amount <= 0 {
 		return Invalid("amount", "must be more than 0 (the monthly charge)")
 	}
-	if sub.Currency != "" {
-		c, err := money.ParseCurrency(string(sub.Currency))
-		if err != nil {
-			return Invalid("currency", "must be an ISO 4217 code of three letters such as USD or EUR (got %q)", sub.Currency)
-		}
-		sub.Currency = c
-	}
 	start, err := time.Parse(dayLayout, sub.Start)
 	if err != nil {
 		return Invalid("start", "must be a day as YYYY-MM-DD (got %q)", sub.Start)
@@ -156,13 +149,8 @@ func (s *Service) checkSubscription(ctx context.Context, sc Scope, sub *Subscrip
 	if err != nil {
 		return err
 	}
-	switch {
-	case sub.Currency == "" && b.Currency == "":
-		return Invalid("currency", "is required: the tenant has no billing currency")
-	case sub.Currency == "":
-		sub.Currency = b.Currency
-	case b.Currency != "" && sub.Currency != b.Currency:
-		return Invalid("currency", "must be %s, the tenant's billing currency (got %s): its balance is kept in one currency", b.Currency, sub.Currency)
+	if sub.Currency, err = b.CurrencyFor(sub.Currency); err != nil {
+		return err
 	}
 	if sub.DIDID != nil {
 		d, err := s.DID(ctx, sc, *sub.DIDID)

@@ -255,19 +255,9 @@ func (s *server) billingRoutes() []*route {
 				if err != nil {
 					return err
 				}
-				cur := money.Currency(in.Currency)
-				if in.Currency != "" {
-					if cur, err = money.ParseCurrency(in.Currency); err != nil {
-						return provisioning.Invalid("currency", "must be an ISO 4217 code such as USD (got %q)", in.Currency)
-					}
-				}
-				switch {
-				case cur == "" && b.Currency == "":
-					return provisioning.Invalid("currency", "is required: the tenant has no billing currency")
-				case cur == "":
-					cur = b.Currency
-				case b.Currency != "" && cur != b.Currency:
-					return provisioning.Invalid("currency", "must be %s, the tenant's billing currency (got %s)", b.Currency, cur)
+				cur, err := b.CurrencyFor(money.Currency(in.Currency))
+				if err != nil {
+					return err
 				}
 				l, err := s.ledger()
 				if err != nil {
