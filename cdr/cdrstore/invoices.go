@@ -15,10 +15,11 @@ import (
 )
 
 // Invoices (migration 0005): one per tenant, month and currency, built
-// from the store's own tables in one transaction: the month's priced
-// calls summed by destination group in SQL (a month of a million calls is
-// one indexed aggregate, never loaded), its subscription charges and its
-// payments from the ledger. Once stored an invoice never changes: a
+// from the store's own tables in one read-only snapshot: the month's
+// priced calls summed by destination group in SQL (a month of a million
+// calls is one indexed aggregate, never loaded), its subscription charges
+// and its payments from the ledger; then numbered and stored in one short
+// write transaction. Once stored an invoice never changes: a
 // rerate or a late CDR after it is issued shows on the balance, not on
 // the invoice.
 
@@ -101,31 +102,39 @@ func (s *Store) GenerateInvoice(ctx context.Context, req InvoiceRequest) (*Invoi
 	} else if !errors.Is(err, ErrInvoiceNotFound) {
 		return nil, false, err
 	}
-	if s.db.Engine == sqldb.SQLite {
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
+	inv, err := s.buildInvoice(ctx, req, from, period)
+	if err != nil {
+		return nil, false, err
 	}
-	inv, err := s.generateInvoice(ctx, req, from, period)
+	err = s.storeInvoice(ctx, inv)
 	if err != nil && sqldb.IsUniqueViolation(err) {
-		// Another generation stored it first (PostgreSQL): theirs.
+		// Another generation stored it first: theirs. The failed
+		// transaction's number was rolled back with it.
 		inv, err = s.Invoice(ctx, req.TenantID, period, cur)
 		return inv, false, err
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	return inv, inv.Number != 0, nil
+	return inv, true, nil
 }
 
-// generateInvoice builds and stores the invoice in one transaction; an
-// invoice found stored already is returned with its number.
-func (s *Store) generateInvoice(ctx context.Context, req InvoiceRequest, from time.Time, period string) (*Invoice, error) {
+// buildInvoice sums the invoice's lines and totals in one read-only
+// transaction, a consistent snapshot of the calls and the ledger
+// (PostgreSQL: repeatable read; SQLite: a read transaction of WAL), which
+// holds no write lock: summing a million calls takes a second, and the
+// CDR pipeline goes on writing meanwhile.
+func (s *Store) buildInvoice(ctx context.Context, req InvoiceRequest, from time.Time, period string) (*Invoice, error) {
 	to := from.AddDate(0, 1, 0)
-	tx, err := s.db.BeginTx(ctx, nil)
+	var opts *sql.TxOptions
+	if s.db.Engine == sqldb.Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cdr: invoice: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
 	inv := &Invoice{TenantID: req.TenantID, Period: period, Currency: req.Currency, VATPercent: req.VATPercent, IssuedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.invoiceCalls(ctx, tx, inv, from, to); err != nil {
 		return nil, err
@@ -136,30 +145,44 @@ func (s *Store) generateInvoice(ctx context.Context, req InvoiceRequest, from ti
 	if err := inv.total(); err != nil {
 		return nil, err
 	}
+	return inv, nil
+}
+
+// storeInvoice numbers inv and stores it, in one transaction: the
+// counter's row lock makes concurrent generations take turns, and a
+// refusal (the invoice stored meanwhile by another generation: a unique
+// violation, returned unwrapped) rolls the number back with it.
+func (s *Store) storeInvoice(ctx context.Context, inv *Invoice) error {
 	lines, err := json.Marshal(inv.Lines)
 	if err != nil {
-		return nil, fmt.Errorf("cdr: invoice: %w", err)
+		return fmt.Errorf("cdr: invoice: %w", err)
 	}
+	if s.db.Engine == sqldb.SQLite {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cdr: invoice: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := tx.QueryRowContext(ctx, `UPDATE invoice_numbers SET last = last + 1 RETURNING last`).Scan(&inv.Number); err != nil {
-		return nil, fmt.Errorf("cdr: invoice: number: %w", err)
+		return fmt.Errorf("cdr: invoice: number: %w", err)
 	}
 	err = tx.QueryRowContext(ctx, s.db.Rebind(`INSERT INTO invoices (number, tenant_id, period, currency, subtotal, vat_percent, vat, total, payments, lines, issued_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		inv.Number, inv.TenantID, inv.Period, string(inv.Currency), int64(inv.Subtotal), int64(inv.VATPercent), int64(inv.VAT),
 		int64(inv.Total), int64(inv.Payments), string(lines), s.timeArg(inv.IssuedAt, false)).Scan(&inv.ID)
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		if sqldb.IsUniqueViolation(err) {
-			return nil, err // unwrapped: GenerateInvoice tests it
+			return err // unwrapped: GenerateInvoice tests it
 		}
-		return nil, fmt.Errorf("cdr: invoice: store: %w", err)
+		return fmt.Errorf("cdr: invoice: store: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		if sqldb.IsUniqueViolation(err) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("cdr: invoice: commit: %w", err)
-	}
-	return inv, nil
+	return nil
 }
 
 // invoiceCalls adds the month's priced calls in the invoice's currency,
