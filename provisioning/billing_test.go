@@ -306,3 +306,50 @@ func TestCountLowBalances(t *testing.T) {
 		}
 	})
 }
+
+// TestBillingPolicyAcrossDaemons: a settings change made through one
+// daemon is answered by the other's BillingPolicy once the notification
+// arrives, although both cache for an hour.
+func TestBillingPolicyAcrossDaemons(t *testing.T) {
+	dsn, ok := sqldbtest.DSNs(t)[sqldb.Postgres]
+	if !ok {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx := context.Background()
+	open := func() *provisioning.Service {
+		db, err := sqldb.Open(ctx, dsn)
+		must(t, err)
+		t.Cleanup(func() { db.Close() })
+		must(t, sqlstore.Migrate(ctx, db))
+		svc := provisioning.NewService(sqlstore.New(db), provisioning.WithCacheTTL(time.Hour),
+			provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- svc.FollowInvalidations(fctx) }()
+		t.Cleanup(func() { stop(); <-done })
+		return svc
+	}
+	a, b := open(), open()
+	for start := time.Now(); !a.Listening() || !b.Listening(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("not listening within 10 s")
+		}
+	}
+	tn := &provisioning.Tenant{Name: "customer"}
+	must(t, a.CreateTenant(ctx, admin, tn))
+	if prepaid, limit, _, err := b.BillingPolicy(ctx, tn.ID); err != nil || prepaid || limit != nil {
+		t.Fatalf("B before: %v %v %v", prepaid, limit, err)
+	}
+	_, err := a.SetTenantBilling(ctx, admin, tn.ID, &provisioning.BillingSettings{Mode: "prepaid", Currency: "EUR"})
+	must(t, err)
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		prepaid, limit, cur, err := b.BillingPolicy(ctx, tn.ID)
+		must(t, err)
+		if prepaid && limit != nil && *limit == 0 && cur == "EUR" {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("B never saw the change A made")
+		}
+	}
+}
