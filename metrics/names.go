@@ -38,6 +38,7 @@ const (
 	ExporterCalls      = "call statistics from stored CDRs"
 	ExporterAPI        = "HTTP API"
 	ExporterStore      = "store (internal/sqldb)"
+	ExporterAuthz      = "call authorization (provisioning/authz)"
 	ExporterRuntime    = "Go runtime and process (client_golang collectors)"
 )
 
@@ -128,6 +129,12 @@ var Known = []Metric{
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 	{"switchboard_cdr_revenue_total", Counter, []string{"currency"}, ExporterCalls,
 		"Cost of the priced CDRs stored, in units of their currency (a float for graphs: the exact amounts are in the store's ledger), by the currency of their plan. Counted once per leg, when it is stored; a `switchboard rerate` adjusts the ledger, not this counter. Revenue rate: `sum by (currency) (rate(switchboard_cdr_revenue_total[5m]))`."},
+
+	// Real-time call authorization.
+	{"switchboard_authz_refused_total", Counter, []string{"reason"}, ExporterAuthz,
+		"Calls refused by real-time authorization, by reason: no_rate (destination not allowed), no_plan, insufficient_funds, concurrent_limit, calls_per_minute, cost_per_hour, cost_per_day, cost_per_month, error (a source failed: the switch applied its fail policy). Every reason is exported from 0."},
+	{"switchboard_authz_reserved_calls", Gauge, nil, ExporterAuthz,
+		"Calls holding an authorization reservation: authorized and not yet released (hangup, CDR) nor expired."},
 
 	// HTTP API.
 	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code", "class"}, ExporterAPI,

@@ -46,7 +46,7 @@ func (a *Authorizer) drop(l *live, cost money.Amount, now time.Time) {
 		s.live--
 		s.reserved = sub(s.reserved, l.decision.Reserved)
 		if cost > 0 {
-			s.settling = append(s.settling, settled{at: now, cost: cost})
+			s.settle(now, cost)
 		}
 	}
 }

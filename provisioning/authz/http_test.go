@@ -1,0 +1,85 @@
+package authz
+
+import (
+	"context"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/switchboard-voip/switchboard/internal/money"
+)
+
+func TestHandler(t *testing.T) {
+	f := &fakeSources{prepaid: true, balance: money.MustParse("1.00"), tenant: Limits{Concurrent: 1}}
+	a, _ := newTest(t, f)
+	srv := httptest.NewServer(Handler{A: a})
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, strings.TrimSpace(string(b))
+	}
+	tests := []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/authorize?tenant=1&user=7&dest=4930123&switch=ast1&call=c1", 200, "allow:100"},
+		{"/authorize?tenant=1&user=7&dest=4930123&switch=ast1&call=c1", 200, "allow:100"}, // the same call asked again
+		{"/authorize?tenant=1&user=7&dest=4930123&switch=ast1&call=c2", 200, "deny:concurrent_limit"},
+		{"/authorize?tenant=1&dest=3312&switch=ast1&call=c3", 200, "deny:no_rate"},
+		{"/authorize?tenant=x&dest=4930123&switch=ast1&call=c4", 400, "error:tenant is not a number"},
+		{"/authorize?tenant=1&user=y&dest=4930123&switch=ast1&call=c4", 400, "error:user is not a number"},
+		{"/authorize?tenant=1&dest=4930123&switch=ast1", 400, "error:authz: invalid call: call_id is empty"},
+		{"/release?switch=ast1&call=c1&billsec=x", 400, "error:billsec is not a number of seconds"},
+		{"/release?switch=ast1&call=c1&billsec=10", 204, ""},
+		{"/release?switch=ast1&call=c1", 204, ""}, // twice: harmless
+		{"/authorize?tenant=1&user=7&dest=4930123&switch=ast1&call=c5", 200, "allow:90"},
+		{"/nothing", 404, "404 page not found"},
+	}
+	for _, tc := range tests {
+		code, body := get(tc.path)
+		if code != tc.code || body != tc.body {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	f.mu.Lock()
+	f.err = context.DeadlineExceeded
+	f.mu.Unlock()
+	if code, body := get("/authorize?tenant=1&dest=4930123&switch=ast1&call=c6"); code != 503 || !strings.HasPrefix(body, "error:") {
+		t.Errorf("source down: %d %q", code, body)
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(a.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "{" + l.GetValue() + "}"
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{"switchboard_authz_refused_total{calls_per_minute}": 0, "switchboard_authz_refused_total{concurrent_limit}": 1,
+		"switchboard_authz_refused_total{cost_per_day}": 0, "switchboard_authz_refused_total{cost_per_hour}": 0, "switchboard_authz_refused_total{cost_per_month}": 0,
+		"switchboard_authz_refused_total{error}": 1, "switchboard_authz_refused_total{insufficient_funds}": 0, "switchboard_authz_refused_total{no_plan}": 0,
+		"switchboard_authz_refused_total{no_rate}": 1, "switchboard_authz_reserved_calls": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("metrics %v\nwant %v", got, want)
+	}
+}
