@@ -59,7 +59,9 @@ type liveMoney struct {
 	limits  authz.Limits
 }
 
-func (m *liveMoney) TenantTariff(context.Context, int64) (*rating.Tariff, error) { return m.tariff, nil }
+func (m *liveMoney) TenantTariff(context.Context, int64) (*rating.Tariff, error) {
+	return m.tariff, nil
+}
 func (m *liveMoney) Balance(context.Context, int64, money.Currency) (money.Amount, time.Time, error) {
 	return m.balance, time.Time{}, nil
 }
