@@ -26,7 +26,7 @@ func TestHandler(t *testing.T) {
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, strings.TrimSpace(string(b))
+		return res.StatusCode, strings.TrimSuffix(string(b), "\n") // only http.NotFound ends with one
 	}
 	tests := []struct {
 		path string
