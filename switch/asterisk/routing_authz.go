@@ -11,7 +11,7 @@ package asterisk
 //	anything else (an empty result: connection refused or the
 //	CURLOPT timeout; "error:…": the daemon could not decide)
 //	              → the node's policy: fail-open dials without a limit,
-//	                fail-closed hangs up with cause 41 (temporary failure).
+//	                fail-closed hangs up with cause 42 (503).
 //
 // Why CURL() and not AGI or Stasis: it is one dialplan function of a
 // module every build has (func_curl), it needs no second protocol server
@@ -46,11 +46,20 @@ type AuthzOptions struct {
 	TimeoutSecs int
 }
 
-// authzCauseExpr is the Q.850 cause of a refusal, from ${SB_AUTHZ}:
-// 52 outgoing call barred for a destination the tenant may not call, 34
-// no circuit for a concurrency or rate limit, 21 call rejected for
-// money and cost limits (the same causes as FreeSWITCH's).
-const authzCauseExpr = `${IF($["${SB_AUTHZ}"="deny:no_rate" | "${SB_AUTHZ}"="deny:no_plan"]?52:${IF($["${SB_AUTHZ}"="deny:concurrent_limit" | "${SB_AUTHZ}"="deny:calls_per_minute"]?34:21)})}`
+// authzCauseExpr is the cause of a refusal, from ${SB_AUTHZ}, chosen
+// for the SIP answer chan_pjsip makes of it (hangup_cause2sip, Asterisk
+// 23) so that a phone hears what a FreeSWITCH node would tell it: 21 →
+// 403 for a destination the tenant may not call, 34 → 503 for a
+// concurrency or rate limit, and for money and cost limits 52, which
+// chan_pjsip does not map and answers 603 Decline (FreeSWITCH's
+// CALL_REJECTED).
+const authzCauseExpr = `${IF($["${SB_AUTHZ}"="deny:no_rate" | "${SB_AUTHZ}"="deny:no_plan"]?21:${IF($["${SB_AUTHZ}"="deny:concurrent_limit" | "${SB_AUTHZ}"="deny:calls_per_minute"]?34:52)})}`
+
+// authzFailCause is a fail-closed node's cause: 42 (switch congestion),
+// which chan_pjsip answers 503. Not 41 (temporary failure): chan_pjsip
+// does not map it and answers 603 Decline (seen live on Asterisk
+// 23.4.1), which tells a phone not to try again.
+const authzFailCause = "42"
 
 // authzSteps are the steps of route rt before its first Dial; they set
 // SB_AUTHZ_OPT to the Dial options ("S(<secs>)" or empty).
@@ -67,7 +76,7 @@ func (r *routingRenderer) authzSteps(rt *provisioning.OutboundRoute) []string {
 	u := a.URL + "/authorize?" + q.Encode() + "&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})}"
 	fail := "Goto(authz-dial)"
 	if a.FailClosed {
-		fail = "Hangup(41)"
+		fail = "Hangup(" + authzFailCause + ")"
 	}
 	return []string{
 		"Set(SB_AUTHZ_OPT=)",

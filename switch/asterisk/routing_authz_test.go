@@ -29,7 +29,7 @@ func TestRoutingDialplanAuthz(t *testing.T) {
 			"Set(SB_AUTHZ=${CURL(http://127.0.0.1:8080/authz/authorize?switch=ast1&tenant=",
 			"&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})})})",
 			",,${SB_AUTHZ_OPT})",
-			map[bool]string{false: "Goto(authz-dial)", true: "Hangup(41)"}[closed],
+			map[bool]string{false: "Goto(authz-dial)", true: "Hangup(42)"}[closed],
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s: no %q", name, want)
