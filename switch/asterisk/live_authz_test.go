@@ -148,7 +148,9 @@ func TestLiveAuthz(t *testing.T) {
 		port := freeUDPPort(t)
 		g := &provisioning.Gateway{Name: fmt.Sprintf("sblive-authz-%d-%d", liveUserBase, port), Host: "127.0.0.5", Port: port, TenantID: &rr.tenant.ID}
 		must(t, rr.svc.CreateGateway(ctx, admin, g))
-		t.Cleanup(func() { _ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: g}) })
+		t.Cleanup(func() {
+			_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: g})
+		})
 		waitFor(t, 10*time.Second, "the gateway on the node", func() bool {
 			_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, g.Name})
 			return err == nil
