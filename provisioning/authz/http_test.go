@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
 func TestHandler(t *testing.T) {
@@ -81,5 +82,19 @@ func TestHandler(t *testing.T) {
 		"switchboard_authz_refused_total{no_rate}": 1, "switchboard_authz_reserved_calls": 1}
 	if !maps.Equal(got, want) {
 		t.Errorf("metrics %v\nwant %v", got, want)
+	}
+}
+
+type fakeLimiter struct{ t, u *provisioning.Limit }
+
+func (f fakeLimiter) CallLimits(context.Context, int64, int64) (*provisioning.Limit, *provisioning.Limit, error) {
+	return f.t, f.u, nil
+}
+
+func TestProvisioningLimits(t *testing.T) {
+	src := ProvisioningLimits(fakeLimiter{t: &provisioning.Limit{ConcurrentCalls: 5, CallsPerMinute: 6, CostPerHour: 7, CostPerDay: 8, CostPerMonth: 9, MaxCallSeconds: 10}})
+	tl, ul, err := src.Limits(context.Background(), 1, 2)
+	if err != nil || tl != (Limits{5, 6, 7, 8, 9, 10}) || ul != (Limits{}) {
+		t.Fatalf("%+v %+v %v", tl, ul, err)
 	}
 }
