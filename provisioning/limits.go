@@ -95,9 +95,23 @@ func (s *Service) limitStore() (LimitStore, error) {
 	return ls, nil
 }
 
+// ownLimit refuses a tenant-admin its own tenant's limit: abuse limits
+// are set from above (the parent's admin, a reseller), or a stolen
+// tenant-admin token would lift them. It may set its users' and its
+// descendants'.
+func ownLimit(sc Scope, l *Limit) error {
+	if !sc.All() && l.UserID == nil && l.TenantID == sc.TenantID {
+		return Forbidden("tenant_id", "a tenant's own abuse limits are set by its parent's administrators")
+	}
+	return nil
+}
+
 // checkLimitOwner checks that the limit's tenant is in scope and its
 // user, when set, is that tenant's.
 func (s *Service) checkLimitOwner(ctx context.Context, sc Scope, l *Limit) error {
+	if err := ownLimit(sc, l); err != nil {
+		return err
+	}
 	if _, err := s.tenantInScope(ctx, sc, l.TenantID); err != nil {
 		return fieldNotFound("tenant_id", err)
 	}
@@ -174,6 +188,9 @@ func (s *Service) UpdateLimit(ctx context.Context, sc Scope, id int64, fn func(*
 		return nil, Invalid("user_id", "the tenant and user of a limit cannot change: create another limit instead")
 	}
 	l.ID, l.CreatedAt = before.ID, before.CreatedAt
+	if err := ownLimit(sc, l); err != nil {
+		return nil, err
+	}
 	if err := l.validate(); err != nil {
 		return nil, err
 	}
@@ -192,7 +209,11 @@ func (s *Service) DeleteLimit(ctx context.Context, sc Scope, id int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Limit(ctx, sc, id); err != nil {
+	l, err := s.Limit(ctx, sc, id)
+	if err != nil {
+		return err
+	}
+	if err := ownLimit(sc, l); err != nil {
 		return err
 	}
 	return ls.DeleteLimit(ctx, id)

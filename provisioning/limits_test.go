@@ -71,6 +71,22 @@ func TestLimitCRUD(t *testing.T) {
 		if l, err := e.svc.Limits(e.ctx, sc, provisioning.LimitFilter{}); err != nil || len(l) != 0 {
 			t.Fatalf("out of scope list: %+v %v", l, err)
 		}
+		// a tenant-admin sets its users' limits and its children's, not
+		// its own tenant's
+		child := e.tenant(t, "child", root)
+		rootAdmin := e.scopeOf(t, provisioning.RoleTenantAdmin, root)
+		if err := e.svc.CreateLimit(e.ctx, rootAdmin, &provisioning.Limit{TenantID: child.ID, ConcurrentCalls: 2}); err != nil {
+			t.Fatalf("tenant-admin, child's limit: %v", err)
+		}
+		if _, err := e.svc.UpdateLimit(e.ctx, rootAdmin, ul.ID, func(l *provisioning.Limit) error { l.ConcurrentCalls = 2; return nil }); err != nil {
+			t.Fatalf("tenant-admin, its user's limit: %v", err)
+		}
+		if _, err := e.svc.UpdateLimit(e.ctx, rootAdmin, tl.ID, func(l *provisioning.Limit) error { l.ConcurrentCalls = 1000; return nil }); !errors.Is(err, provisioning.ErrForbidden) {
+			t.Fatalf("tenant-admin lifting its own limit: %v", err)
+		}
+		if err := e.svc.DeleteLimit(e.ctx, rootAdmin, tl.ID); !errors.Is(err, provisioning.ErrForbidden) {
+			t.Fatalf("tenant-admin deleting its own limit: %v", err)
+		}
 		must(t, e.store.DeleteUser(e.ctx, bob.ID))
 		if _, err := e.svc.Limit(e.ctx, admin, ul.ID); !errors.Is(err, provisioning.ErrNotFound) {
 			t.Fatalf("the deleted user's limit: %v", err)
