@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/money"
-	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
+	"github.com/switchboard-voip/switchboard/provisioning/authz/authztest"
 )
 
 // liveAuthzServer is the daemon's authorization endpoint for the live
@@ -56,29 +56,6 @@ func startLiveAuthzServer(t *testing.T) *liveAuthzServer {
 	go func() { _ = s.srv.Serve(ln) }()
 	t.Cleanup(func() { _ = s.srv.Close() })
 	return s
-}
-
-// liveAuthzMoney is the money sources: one tariff (33… at 0.60 a
-// minute, per second), a balance, prepaid or postpaid unlimited, and
-// the tenant's limits.
-type liveAuthzMoney struct {
-	tariff  *rating.Tariff
-	balance money.Amount
-	prepaid bool
-	limits  authz.Limits
-}
-
-func (m *liveAuthzMoney) TenantTariff(context.Context, int64) (*rating.Tariff, error) {
-	return m.tariff, nil
-}
-func (m *liveAuthzMoney) Balance(context.Context, int64, money.Currency) (money.Amount, time.Time, error) {
-	return m.balance, time.Time{}, nil
-}
-func (m *liveAuthzMoney) CreditPolicy(context.Context, int64) (bool, *money.Amount, error) {
-	return m.prepaid, nil, nil
-}
-func (m *liveAuthzMoney) Limits(context.Context, int64, int64) (authz.Limits, authz.Limits, error) {
-	return m.limits, authz.Limits{}, nil
 }
 
 // at returns when sipp first sent (sent) or received a message
@@ -123,10 +100,9 @@ func TestLiveAuthz(t *testing.T) {
 	if os.Getenv(envLiveDialplan) == "" {
 		t.Skipf("%s is not set", envLiveDialplan)
 	}
-	m := &liveAuthzMoney{}
-	rates, err := rating.ReadDeck(strings.NewReader("prefix,destination,price_per_minute,connect_fee,first_increment,next_increment\n33,France,0.60,,1,1\n"), rating.DeckOptions{})
-	must(t, err)
-	m.tariff, err = rating.Compile(rating.Plan{Name: "live", Currency: "EUR", ChargeStep: money.MustParse("0.0001"), Rates: rates})
+	m := &authztest.Money{}
+	var err error
+	m.Tariff, err = authztest.FranceTariff()
 	must(t, err)
 	results := map[string]string{}
 	defer func() {
@@ -176,8 +152,8 @@ func TestLiveAuthz(t *testing.T) {
 		rr, srv, port, p := rig(t, false)
 
 		t.Run("concurrent-20-of-5", func(t *testing.T) {
-			m.prepaid, m.limits = false, authz.Limits{Concurrent: 5}
-			a := authz.New(m, m, m, m, nil, authz.Config{})
+			m.Prepaid, m.Tenant = false, authz.Limits{Concurrent: 5}
+			a := m.New()
 			srv.mu.Lock()
 			srv.a = a
 			srv.mu.Unlock()
@@ -196,9 +172,9 @@ func TestLiveAuthz(t *testing.T) {
 
 		t.Run("prepaid-hangup", func(t *testing.T) {
 			const n = 5
-			m.prepaid, m.balance, m.limits = true, money.MustParse("0.05"), authz.Limits{}
+			m.Prepaid, m.Funds, m.Tenant = true, money.MustParse("0.05"), authz.Limits{}
 			srv.mu.Lock()
-			srv.a = authz.New(m, m, m, m, nil, authz.Config{})
+			srv.a = m.New()
 			srv.mu.Unlock()
 			gw := gateway(t, port, 1, 20*time.Second)
 			c := call(t, rr, p, "-m", "1")

@@ -12,9 +12,9 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/internal/money"
-	"github.com/switchboard-voip/switchboard/internal/rating"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
+	"github.com/switchboard-voip/switchboard/provisioning/authz/authztest"
 )
 
 // liveAuthz is the authorizer the live node asks, swapped per case, with
@@ -47,29 +47,6 @@ func (l *liveAuthz) use(a *authz.Authorizer) {
 	l.mu.Lock()
 	l.a, l.allowed, l.refused, l.maxSecs = a, 0, map[authz.Reason]int{}, nil
 	l.mu.Unlock()
-}
-
-// liveMoney is every money source of the live cases: one tariff (33… at
-// 0.60 a minute, per second), a balance, prepaid or postpaid unlimited,
-// and the tenant's limits.
-type liveMoney struct {
-	tariff  *rating.Tariff
-	balance money.Amount
-	prepaid bool
-	limits  authz.Limits
-}
-
-func (m *liveMoney) TenantTariff(context.Context, int64) (*rating.Tariff, error) {
-	return m.tariff, nil
-}
-func (m *liveMoney) Balance(context.Context, int64, money.Currency) (money.Amount, time.Time, error) {
-	return m.balance, time.Time{}, nil
-}
-func (m *liveMoney) CreditPolicy(context.Context, int64) (bool, *money.Amount, error) {
-	return m.prepaid, nil, nil
-}
-func (m *liveMoney) Limits(context.Context, int64, int64) (authz.Limits, authz.Limits, error) {
-	return m.limits, authz.Limits{}, nil
 }
 
 // sippTimes returns when a sipp process first sent or received (sent
@@ -111,10 +88,9 @@ func sippTimes(p *livePhone, sent bool, first string) []time.Time {
 func TestLiveAuthz(t *testing.T) {
 	node := requireLiveNode(t)
 	la := &liveAuthz{}
-	m := &liveMoney{}
-	rates, err := rating.ReadDeck(strings.NewReader("prefix,destination,price_per_minute,connect_fee,first_increment,next_increment\n33,France,0.60,,1,1\n"), rating.DeckOptions{})
-	liveMust(t, err)
-	m.tariff, err = rating.Compile(rating.Plan{Name: "live", Currency: "EUR", ChargeStep: money.MustParse("0.0001"), Rates: rates})
+	m := &authztest.Money{}
+	var err error
+	m.Tariff, err = authztest.FranceTariff()
 	liveMust(t, err)
 	r := newLiveRig(t, node, withRouting(), func(r *liveRig, c *XMLCurlConfig) { c.Authorizer, c.Node = la, node.Name })
 	r.waitConnected(t)
@@ -154,8 +130,8 @@ func TestLiveAuthz(t *testing.T) {
 	}
 
 	t.Run("concurrent-20-of-5", func(t *testing.T) {
-		m.prepaid, m.limits = false, authz.Limits{Concurrent: 5}
-		la.use(authz.New(m, m, m, m, nil, authz.Config{}))
+		m.Prepaid, m.Tenant = false, authz.Limits{Concurrent: 5}
+		la.use(m.New())
 		gw := gateway(t, 5)
 		c := caller(t, "20 callers", "-m", "20", "-l", "20", "-r", "20", "-d", "6000")
 		cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
@@ -176,8 +152,8 @@ func TestLiveAuthz(t *testing.T) {
 
 	t.Run("prepaid-hangup", func(t *testing.T) {
 		const n = 5 // 0.05 EUR at 0.60/min, per second
-		m.prepaid, m.balance, m.limits = true, money.MustParse("0.05"), authz.Limits{}
-		la.use(authz.New(m, m, m, m, nil, authz.Config{}))
+		m.Prepaid, m.Funds, m.Tenant = true, money.MustParse("0.05"), authz.Limits{}
+		la.use(m.New())
 		gw := gateway(t, 1)
 		c := caller(t, "prepaid caller", "-d", "20000")
 		cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
@@ -207,8 +183,8 @@ func TestLiveAuthz(t *testing.T) {
 		for _, closed := range []bool{false, true} {
 			name := map[bool]string{false: "fail-open", true: "fail-closed"}[closed]
 			t.Run(name, func(t *testing.T) {
-				m.prepaid, m.limits = false, authz.Limits{}
-				la.use(authz.New(m, m, m, m, nil, authz.Config{}))
+				m.Prepaid, m.Tenant = false, authz.Limits{}
+				la.use(m.New())
 				gw := gateway(t, 1)
 				rf := NewRoutingFallback(RoutingFallbackConfig{Node: node.Name, Dir: filepath.Dir(node.FallbackDir), Plans: ServicePlans(r.svc), Commander: r.a,
 					AuthzFailClosed: closed, Keeper: genfile.Config{Debounce: 50 * time.Millisecond}})

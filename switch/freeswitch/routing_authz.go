@@ -176,13 +176,5 @@ func authzDocument(r *routingRender, dest string, cont bool, acts ...act) string
 	if cont {
 		body += r.routes
 	}
-	var b xmlBuilder
-	b.open(0, "document", "type", "freeswitch/xml")
-	b.open(1, "section", "name", "dialplan", "description", "Switchboard routing")
-	b.open(2, "context", "name", r.context)
-	b.raw(body)
-	b.close(2, "context")
-	b.close(1, "section")
-	b.close(0, "document")
-	return b.String()
+	return r.wrap(body)
 }

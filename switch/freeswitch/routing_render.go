@@ -88,6 +88,11 @@ func (r *routingRender) document(dest string) string {
 	if !ok {
 		body = r.routes
 	}
+	return r.wrap(body)
+}
+
+// wrap is the xml_curl document of extensions body in r's context.
+func (r *routingRender) wrap(body string) string {
 	var b xmlBuilder
 	b.open(0, "document", "type", "freeswitch/xml")
 	b.open(1, "section", "name", "dialplan", "description", "Switchboard routing")
