@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
 	"github.com/switchboard-voip/switchboard/provisioning/api/native"
+	"github.com/switchboard-voip/switchboard/provisioning/authz"
 	"github.com/switchboard-voip/switchboard/provisioning/notify"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/presence"
@@ -168,6 +169,7 @@ type components struct {
 	provStore *sqlstore.Store
 	svc       *provisioning.Service
 	deps      api.Deps
+	authz     *authz.Authorizer // authz.go
 }
 
 func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
@@ -198,6 +200,7 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	}
 	c.view = presence.New()
 	c.reg.MustRegister(c.view.Collector())
+	c.authz = newAuthorizer(c)
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,
