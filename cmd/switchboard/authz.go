@@ -11,7 +11,7 @@ import (
 // Not yet asked by any switch: the wiring of the switches
 // (freeswitch.XMLCurlConfig.Authorizer/Node/AuthzFailClosed, the
 // Asterisk PushOptions.Authz URL with authz.Handler mounted on the main
-// listener, the CDR sink wrapped in authz.ReleaseOnCDR) and of the
+// listener, the pipeline's Writer wrapped in authz.ReleaseOnStore) and of the
 // billing settings (the CreditPolicySource: until then every tenant is
 // prepaid) come with the node configuration of the lead's merge.
 func newAuthorizer(c *components) *authz.Authorizer {

@@ -36,6 +36,20 @@ func (a *Authorizer) Release(switchName, callID string, billsec int) error {
 	return nil
 }
 
+// ReleaseBooked ends the reservation of a call whose CDR is stored and
+// its cost booked in the balance (ReleaseOnStore): nothing stays
+// deducted. ErrUnknownCall as Release.
+func (a *Authorizer) ReleaseBooked(switchName, callID string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := a.calls[switchName+"/"+callID]
+	if !ok {
+		return fmt.Errorf("%w: %s/%s", ErrUnknownCall, switchName, callID)
+	}
+	a.drop(l, 0, a.cfg.Now())
+	return nil
+}
+
 // drop removes a live call, keeping cost as settling; a.mu is held.
 func (a *Authorizer) drop(l *live, cost money.Amount, now time.Time) {
 	delete(a.calls, l.call.key())

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
@@ -37,29 +36,28 @@ func (s storeBalances) Balance(ctx context.Context, tenantID int64, cur money.Cu
 	return 0, time.Time{}, nil
 }
 
-// ReleaseOnCDR wraps the sink the switch adapters hand their CDRs to:
-// every leg put releases the reservation of the call whose Switch and
-// CallID it carries (the A-leg's uuid on FreeSWITCH, the caller's
-// UNIQUEID on Asterisk: what the dialplans send as the call id), with its
-// billsec, after next took it. A leg that was not authorized (most are
-// not: B-legs, internal calls) releases nothing. The names of the nodes
-// in the CDRs and in the dialplans (XMLCurlConfig.Node,
-// AuthzOptions.Switch) must be the same.
-func ReleaseOnCDR(next cdr.Sink, a *Authorizer) cdr.Sink { return releasingSink{next, a} }
+// ReleaseOnStore wraps the CDR pipeline's Writer (the CDR store): every
+// leg it stores anew releases the reservation of the call whose Switch
+// and CallID it carries (the A-leg's uuid on FreeSWITCH, the caller's
+// UNIQUEID on Asterisk: what the dialplans send as the call id). The
+// store books a priced leg's cost in the balance in the same transaction,
+// so the release keeps nothing deducted: releasing at that point, not
+// when the switch reports the hang-up nor when the CDR is queued, is what
+// keeps a call's cost from being counted neither in the balance nor in
+// the reservations. A leg that was not authorized (B-legs, internal
+// calls) releases nothing. The node names in the CDRs and in the
+// dialplans (XMLCurlConfig.Node, AuthzOptions.Switch) must be the same.
+func ReleaseOnStore(next cdr.Writer, a *Authorizer) cdr.Writer { return releasingWriter{next, a} }
 
-type releasingSink struct {
-	next cdr.Sink
-	a    *Authorizer
+type releasingWriter struct {
+	cdr.Writer
+	a *Authorizer
 }
 
-func (s releasingSink) Put(ctx context.Context, recs ...cdr.Record) error {
-	if err := s.next.Put(ctx, recs...); err != nil {
-		return err
+func (w releasingWriter) InsertNew(ctx context.Context, recs []cdr.Record) ([]cdr.Record, error) {
+	stored, err := w.Writer.InsertNew(ctx, recs)
+	for i := range stored {
+		_ = w.a.ReleaseBooked(stored[i].Switch, stored[i].CallID) // ErrUnknownCall: a leg never authorized
 	}
-	for i := range recs {
-		if err := s.a.Release(recs[i].Switch, recs[i].CallID, recs[i].Billsec); err != nil && !errors.Is(err, ErrUnknownCall) {
-			return err
-		}
-	}
-	return nil
+	return stored, err
 }

@@ -30,27 +30,37 @@ func TestStoreBalances(t *testing.T) {
 	}
 }
 
-type fakeSink struct{ err error }
+type fakeWriter struct{ err error }
 
-func (f fakeSink) Put(context.Context, ...cdr.Record) error { return f.err }
+func (f fakeWriter) InsertNew(_ context.Context, recs []cdr.Record) ([]cdr.Record, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return recs[1:], nil // the first one was stored already
+}
 
-// A stored CDR of an authorized call frees its slot; an unknown leg is
-// harmless; a sink that failed releases nothing (the CDR comes again).
-func TestReleaseOnCDR(t *testing.T) {
-	f := &fakeSources{tenant: Limits{Concurrent: 1}}
+func (fakeWriter) PutDeadLetters(context.Context, []cdr.DeadLetter) error { return nil }
+
+// A stored CDR of an authorized call frees its slot and keeps nothing
+// deducted (its cost is in the balance); a leg stored before or never
+// authorized is harmless; a failed write releases nothing.
+func TestReleaseOnStore(t *testing.T) {
+	f := &fakeSources{prepaid: true, balance: money.MustParse("1"), tenant: Limits{Concurrent: 1}}
 	a, _ := newTest(t, f)
 	ctx := context.Background()
-	if d, _ := a.Authorize(ctx, call("leg-a")); !d.Allowed {
+	if d, _ := a.Authorize(ctx, call("leg-a")); !d.Allowed || d.MaxSeconds != 100 {
 		t.Fatal(d)
 	}
-	boom := errors.New("spool full")
-	if err := ReleaseOnCDR(fakeSink{boom}, a).Put(ctx, cdr.Record{Switch: "fs1", CallID: "leg-a", Billsec: 5}); !errors.Is(err, boom) || a.Live(1, 0) != 1 {
-		t.Fatalf("failed sink: %v, live %d", err, a.Live(1, 0))
+	boom := errors.New("database down")
+	if _, err := ReleaseOnStore(fakeWriter{boom}, a).InsertNew(ctx, []cdr.Record{{}, {Switch: "fs1", CallID: "leg-a", Billsec: 5}}); !errors.Is(err, boom) || a.Live(1, 0) != 1 {
+		t.Fatalf("failed write: %v, live %d", err, a.Live(1, 0))
 	}
-	if err := ReleaseOnCDR(fakeSink{}, a).Put(ctx, cdr.Record{Switch: "fs1", CallID: "leg-b"}, cdr.Record{Switch: "fs1", CallID: "leg-a", Billsec: 5}); err != nil || a.Live(1, 0) != 0 {
+	w := ReleaseOnStore(fakeWriter{}, a)
+	if _, err := w.InsertNew(ctx, []cdr.Record{{Switch: "fs1", CallID: "dup"}, {Switch: "fs1", CallID: "leg-b"}, {Switch: "fs1", CallID: "leg-a", Billsec: 5}}); err != nil || a.Live(1, 0) != 0 {
 		t.Fatalf("stored: %v, live %d", err, a.Live(1, 0))
 	}
-	if d, _ := a.Authorize(ctx, call("next")); !d.Allowed {
+	// the booked cost is the balance's business: the whole 1.00 is there
+	if d, _ := a.Authorize(ctx, call("next")); !d.Allowed || d.MaxSeconds != 100 {
 		t.Fatalf("after the CDR: %+v", d)
 	}
 }
