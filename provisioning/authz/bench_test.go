@@ -60,43 +60,50 @@ func BenchmarkHTTP1000rps(b *testing.B) {
 		b.Run(hc.name, func(b *testing.B) {
 			srv := httptest.NewServer(hc.h)
 			defer srv.Close()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-			var mu sync.Mutex
-			var lat []time.Duration
-			var seq atomic.Int64
-			b.ResetTimer()
-			for range b.N {
-				var wg sync.WaitGroup
-				start := time.Now()
-				for i := range 1000 {
-					time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						id := seq.Add(1)
-						url := fmt.Sprintf("%s/authorize?tenant=1&user=%d&dest=4930123&switch=fs1&call=%d", srv.URL, id%100, id)
-						t0 := time.Now()
-						res, err := client.Get(url)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						res.Body.Close()
-						d := time.Since(t0)
-						a.Release("fs1", fmt.Sprint(id), 30) //nolint:errcheck
-						mu.Lock()
-						lat = append(lat, d)
-						mu.Unlock()
-					}()
-				}
-				wg.Wait()
-			}
-			b.StopTimer()
-			slices.Sort(lat)
-			pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000 }
-			b.ReportMetric(pct(0.5), "p50-ms")
-			b.ReportMetric(pct(0.99), "p99-ms")
-			b.ReportMetric(pct(1), "max-ms")
+			p50, p99, pmax := openLoop(b, srv.URL, 1, a)
+			b.ReportMetric(p50, "p50-ms")
+			b.ReportMetric(p99, "p99-ms")
+			b.ReportMetric(pmax, "max-ms")
 		})
 	}
+}
+
+// openLoop sends 1,000 authorization requests a second for b.N seconds
+// (each at its scheduled time, whatever the previous ones are doing),
+// releases each call, and returns the latency percentiles (ms) the
+// client saw.
+func openLoop(b *testing.B, base string, tenant int64, a *Authorizer) (p50, p99, pmax float64) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var seq atomic.Int64
+	b.ResetTimer()
+	for range b.N {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range 1000 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
+			wg.Go(func() {
+				id := seq.Add(1)
+				url := fmt.Sprintf("%s/authorize?tenant=%d&user=%d&dest=4930123&switch=fs1&call=%d", base, tenant, id%100, id)
+				t0 := time.Now()
+				res, err := client.Get(url)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				res.Body.Close()
+				d := time.Since(t0)
+				a.ReleaseBooked("fs1", fmt.Sprint(id)) //nolint:errcheck
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000 }
+	return pct(0.5), pct(0.99), pct(1)
 }
