@@ -2,12 +2,14 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchboard-voip/switchboard/internal/money"
@@ -85,16 +87,49 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-type fakeLimiter struct{ t, u *provisioning.Limit }
-
-func (f fakeLimiter) CallLimits(context.Context, int64, int64) (*provisioning.Limit, *provisioning.Limit, error) {
-	return f.t, f.u, nil
+type fakeLimiter struct {
+	t, u  *provisioning.Limit
+	err   error
+	calls int
 }
 
+func (f *fakeLimiter) CallLimits(context.Context, int64, int64) (*provisioning.Limit, *provisioning.Limit, error) {
+	f.calls++
+	return f.t, f.u, f.err
+}
+
+// ProvisioningLimits converts and keeps the limits for LimitsTTL; an
+// error is not kept.
 func TestProvisioningLimits(t *testing.T) {
-	src := ProvisioningLimits(fakeLimiter{t: &provisioning.Limit{ConcurrentCalls: 5, CallsPerMinute: 6, CostPerHour: 7, CostPerDay: 8, CostPerMonth: 9, MaxCallSeconds: 10}})
-	tl, ul, err := src.Limits(context.Background(), 1, 2)
+	f := &fakeLimiter{t: &provisioning.Limit{ConcurrentCalls: 5, CallsPerMinute: 6, CostPerHour: 7, CostPerDay: 8, CostPerMonth: 9, MaxCallSeconds: 10}}
+	src := ProvisioningLimits(f)
+	clk := &clock{t: time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)}
+	src.(*provLimits).now = clk.Now
+	ctx := context.Background()
+	tl, ul, err := src.Limits(ctx, 1, 2)
 	if err != nil || tl != (Limits{5, 6, 7, 8, 9, 10}) || ul != (Limits{}) {
 		t.Fatalf("%+v %+v %v", tl, ul, err)
+	}
+	f.t.ConcurrentCalls = 1
+	clk.Add(LimitsTTL - time.Millisecond)
+	if tl, _, _ := src.Limits(ctx, 1, 2); tl.Concurrent != 5 || f.calls != 1 {
+		t.Fatalf("within the TTL: %+v after %d reads", tl, f.calls)
+	}
+	clk.Add(time.Millisecond)
+	if tl, _, _ := src.Limits(ctx, 1, 2); tl.Concurrent != 1 || f.calls != 2 {
+		t.Fatalf("after the TTL: %+v after %d reads", tl, f.calls)
+	}
+	if _, _, err := src.Limits(ctx, 1, 3); err != nil || f.calls != 3 {
+		t.Fatalf("another user: %v after %d reads", err, f.calls)
+	}
+	f.err = errors.New("db down")
+	clk.Add(LimitsTTL)
+	for range 2 {
+		if _, _, err := src.Limits(ctx, 1, 2); err == nil {
+			t.Fatal("error not returned")
+		}
+	}
+	if f.calls != 5 {
+		t.Fatalf("errors were kept: %d reads", f.calls)
 	}
 }
