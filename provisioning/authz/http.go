@@ -12,6 +12,7 @@ import (
 // switch that asks at call time from its dialplan (Asterisk's CURL()):
 //
 //	GET /authorize?tenant=5&user=7&dest=4930123&dir=outbound&switch=ast1&call=<uniqueid>
+//	    (or account=<endpoint> instead of user, resolved by Users)
 //	→ 200 "allow:<max seconds>"  or  200 "deny:<reason>"
 //	GET /release?switch=ast1&call=<uniqueid>&billsec=42   (billsec optional)
 //	→ 204
@@ -26,6 +27,9 @@ type Handler struct {
 		Authorize(ctx context.Context, c Call) (Decision, error)
 		Release(switchName, callID string, billsec int) error
 	}
+	// Users, when set, turns the account parameter (the calling
+	// endpoint) into the user whose limits apply.
+	Users UserResolver
 }
 
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +50,12 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if u := q.Get("user"); u != "" {
 			if c.UserID, err = strconv.ParseInt(u, 10, 64); err != nil {
 				answer(w, http.StatusBadRequest, "error:user is not a number")
+				return
+			}
+		}
+		if acct := q.Get("account"); acct != "" && c.UserID == 0 && h.Users != nil && c.TenantID > 0 {
+			if c.UserID, err = h.Users.AccountUser(r.Context(), c.TenantID, acct); err != nil {
+				answer(w, http.StatusServiceUnavailable, "error:"+err.Error())
 				return
 			}
 		}

@@ -73,7 +73,7 @@ func (r *routingRenderer) authzSteps(rt *provisioning.OutboundRoute) []string {
 		timeout = 2
 	}
 	q := url.Values{"tenant": {id(r.p.Tenant.ID)}, "switch": {a.Switch}}
-	u := a.URL + "/authorize?" + q.Encode() + "&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})}"
+	u := a.URL + "/authorize?" + q.Encode() + "&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})}&account=${URIENCODE(${CHANNEL(endpoint)})}"
 	fail := "Goto(authz-dial)"
 	if a.FailClosed {
 		fail = "Hangup(" + authzFailCause + ")"

@@ -27,7 +27,7 @@ func TestRoutingDialplanAuthz(t *testing.T) {
 		text := string(got)
 		for _, want := range []string{
 			"Set(SB_AUTHZ=${CURL(http://127.0.0.1:8080/authz/authorize?switch=ast1&tenant=",
-			"&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})})})",
+			"&dest=${URIENCODE(${SB_OUT})}&call=${URIENCODE(${UNIQUEID})}&account=${URIENCODE(${CHANNEL(endpoint)})})})",
 			",,${SB_AUTHZ_OPT})",
 			map[bool]string{false: "Goto(authz-dial)", true: "Hangup(42)"}[closed],
 		} {
