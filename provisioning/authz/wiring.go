@@ -61,3 +61,21 @@ func (w releasingWriter) InsertNew(ctx context.Context, recs []cdr.Record) ([]cd
 	}
 	return stored, err
 }
+
+// BillingPolicer is provisioning.Service's BillingPolicy (the billing
+// settings: prepaid or postpaid, credit limit, the account's currency).
+type BillingPolicer interface {
+	BillingPolicy(ctx context.Context, tenantID int64) (prepaid bool, creditLimit *money.Amount, currency money.Currency, err error)
+}
+
+// BillingCredit adapts the billing settings to a CreditPolicySource. The
+// currency is not used: the balance is read in the currency of the
+// tariff that prices the call.
+func BillingCredit(b BillingPolicer) CreditPolicySource { return billingCredit{b} }
+
+type billingCredit struct{ b BillingPolicer }
+
+func (c billingCredit) CreditPolicy(ctx context.Context, tenantID int64) (bool, *money.Amount, error) {
+	prepaid, credit, _, err := c.b.BillingPolicy(ctx, tenantID)
+	return prepaid, credit, err
+}

@@ -64,3 +64,27 @@ func TestReleaseOnStore(t *testing.T) {
 		t.Fatalf("after the CDR: %+v", d)
 	}
 }
+
+type fakeBilling struct {
+	prepaid bool
+	credit  *money.Amount
+}
+
+func (f fakeBilling) BillingPolicy(context.Context, int64) (bool, *money.Amount, money.Currency, error) {
+	return f.prepaid, f.credit, "EUR", nil
+}
+
+// The billing settings decide the money: postpaid with a credit limit
+// allows balance + credit.
+func TestBillingCredit(t *testing.T) {
+	f := &fakeSources{balance: money.MustParse("-0.40")}
+	f.tariff = testTariff(t)
+	a := New(f, f, BillingCredit(fakeBilling{credit: amt("1")}), nil, nil, Config{})
+	if d, err := a.Authorize(context.Background(), call("1")); err != nil || d.MaxSeconds != 60 {
+		t.Fatalf("postpaid, -0.40 with 1.00 credit: %+v %v, want 60 s", d, err)
+	}
+	a = New(f, f, BillingCredit(fakeBilling{prepaid: true}), nil, nil, Config{})
+	if d, _ := a.Authorize(context.Background(), call("1")); d.Reason != ReasonInsufficientFunds {
+		t.Fatalf("prepaid at -0.40: %+v", d)
+	}
+}
