@@ -12,7 +12,7 @@ import (
 // (freeswitch.XMLCurlConfig.Authorizer/Node/AuthzFailClosed, the
 // Asterisk PushOptions.Authz URL with authz.Handler mounted on the main
 // listener, the pipeline's Writer wrapped in authz.ReleaseOnStore) and of the
-// billing settings (the CreditPolicySource: until then every tenant is
+// billing settings (authz.BillingCredit(c.svc) once BillingPolicy is merged: until then every tenant is
 // prepaid) come with the node configuration of the lead's merge.
 func newAuthorizer(c *components) *authz.Authorizer {
 	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), nil, authz.ProvisioningLimits(c.svc), nil, authz.Config{})
