@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/provisioning/authz"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 	"github.com/switchboard-voip/switchboard/switch/presence"
@@ -557,6 +558,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	reg.MustRegister(authz.New(nil, nil, nil, nil, nil, authz.Config{}).Collector())
 	hm, err := api.NewHTTPMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
@@ -593,7 +595,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 	}
 	for _, m := range Known {
 		switch m.Exporter {
-		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterAsterisk, ExporterStore, ExporterRuntime, ExporterAPI:
+		case ExporterPresence, ExporterCDR, ExporterFreeSWITCH, ExporterAsterisk, ExporterStore, ExporterRuntime, ExporterAPI, ExporterAuthz:
 			if !exported[m.Name] {
 				t.Errorf("%s is in Known but not exported by the %s", m.Name, m.Exporter)
 			}

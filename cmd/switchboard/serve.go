@@ -23,6 +23,7 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning/api"
 	"github.com/switchboard-voip/switchboard/provisioning/api/dcp"
 	"github.com/switchboard-voip/switchboard/provisioning/api/native"
+	"github.com/switchboard-voip/switchboard/provisioning/authz"
 	"github.com/switchboard-voip/switchboard/provisioning/notify"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/presence"
@@ -171,6 +172,7 @@ type components struct {
 	deps      api.Deps
 	// lowBalances is switchboard_billing_low_balances (billing.go).
 	lowBalances *prometheus.GaugeVec
+	authz       *authz.Authorizer // authz.go
 }
 
 func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
@@ -204,6 +206,7 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	if c.lowBalances, err = newLowBalances(c.reg); err != nil {
 		return nil, err
 	}
+	c.authz = newAuthorizer(c)
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,

@@ -126,6 +126,9 @@ type PushOptions struct {
 	// An account without a box gets them empty, which clears a box it
 	// had.
 	Mailboxes func(a *provisioning.Account) []string
+	// Authz, when its URL is set, authorizes every call an outbound
+	// route sends to a gateway (routing_authz.go).
+	Authz AuthzOptions
 }
 
 // DefaultPushOptions is what a node gets when its configuration says

@@ -604,6 +604,7 @@ func (r *routingRenderer) outbound() dialplanContext {
 			num = fmt.Sprintf("${SB_NUM:%d}", rt.Strip)
 		}
 		re.Steps = append(re.Steps, "Set(SB_OUT="+rt.Prepend+num+")")
+		re.Steps = append(re.Steps, r.authzSteps(rt)...) // routing_authz.go
 		for i, gid := range rt.GatewayIDs {
 			g := r.p.Gateways[gid]
 			if g == nil || !dialplanTarget.MatchString(g.Name) {
@@ -612,7 +613,7 @@ func (r *routingRenderer) outbound() dialplanContext {
 			if i > 0 {
 				re.Steps = append(re.Steps, `GotoIf($["${DIALSTATUS}"!="CONGESTION" & "${DIALSTATUS}"!="CHANUNAVAIL"]?done)`)
 			}
-			re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+g.Name+")")
+			re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+g.Name+r.authzDialOpts(rt)+")")
 		}
 		re.Steps = append(re.Steps, "n(done)|Return()")
 		c.Exts = append(c.Exts, re)

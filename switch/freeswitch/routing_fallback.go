@@ -42,8 +42,12 @@ type RoutingFallbackConfig struct {
 	FaxDir string
 	// RecordingsDir is the node's recordings_dir, as XMLCurlConfig's.
 	RecordingsDir string
-	Commander     Commander // reloadxml; nil: none (tests)
-	Keeper        genfile.Config
+	// AuthzFailClosed is the node's authorization policy while
+	// Switchboard cannot be reached: outbound routes hang up
+	// (routing_authz.go); else they bridge unlimited.
+	AuthzFailClosed bool
+	Commander       Commander // reloadxml; nil: none (tests)
+	Keeper          genfile.Config
 }
 
 // RoutingFallback keeps the routing fallback file current: every change
@@ -57,7 +61,7 @@ var _ provisioning.ConfigSink = (*RoutingFallback)(nil)
 
 // NewRoutingFallback returns a RoutingFallback; call Run.
 func NewRoutingFallback(cfg RoutingFallbackConfig) *RoutingFallback {
-	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir}
+	o := renderOptions{Profile: cfg.GatewayProfile, Else: cfg.ElseContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir, GatewaysClosed: cfg.AuthzFailClosed}
 	o.Profile, o.Else = cmp.Or(o.Profile, "external"), cmp.Or(o.Else, "default")
 	kc := cfg.Keeper
 	kc.Path = filepath.Join(cfg.Dir, RoutingFallbackFile)

@@ -88,6 +88,11 @@ func (r *routingRender) document(dest string) string {
 	if !ok {
 		body = r.routes
 	}
+	return r.wrap(body)
+}
+
+// wrap is the xml_curl document of extensions body in r's context.
+func (r *routingRender) wrap(body string) string {
 	var b xmlBuilder
 	b.open(0, "document", "type", "freeswitch/xml")
 	b.open(1, "section", "name", "dialplan", "description", "Switchboard routing")
@@ -118,7 +123,9 @@ type renderer struct {
 	sounds  string // the node's sounds_dir
 	faxDir  string // the node's fax_dir; "": fax boxes hang up
 	recDir  string // the node's recordings_dir; "": nothing is recorded
-	out     *routingRender
+	// gatewaysClosed: outbound routes hang up (renderOptions.GatewaysClosed)
+	gatewaysClosed bool
+	out            *routingRender
 }
 
 // renderOptions are a node's settings the rendering depends on.
@@ -137,12 +144,16 @@ type renderOptions struct {
 	// RecordingsDir is the node's recordings_dir, where record_session
 	// writes the recorded calls; "": calls are not recorded.
 	RecordingsDir string
+	// GatewaysClosed renders the outbound routes (not emergency ones) as
+	// a hang-up: the fallback file of a node whose authorization policy
+	// is fail-closed (routing_authz.go).
+	GatewaysClosed bool
 }
 
 // renderPlan renders p for a node with options o.
 func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir, recDir: o.RecordingsDir,
-		out: &routingRender{byKey: map[string]string{}}}
+		gatewaysClosed: o.GatewaysClosed, out: &routingRender{byKey: map[string]string{}}}
 	r.out.context = r.ctx
 	for _, x := range p.Extensions {
 		r.number(x.Number, provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
@@ -935,6 +946,9 @@ func (r *renderer) routes() {
 		var body []act
 		if rt.Action == provisioning.RouteBlock {
 			body = []act{{app: "hangup", data: "CALL_REJECTED"}}
+		} else if r.gatewaysClosed && rt.Action != provisioning.RouteEmergency {
+			// the fallback of a fail-closed node (routing_authz.go)
+			body = []act{{app: "set", data: "sb_authz=unreachable"}, {app: "hangup", data: "NORMAL_TEMPORARY_FAILURE"}}
 		} else {
 			num := "${sb_out:" + strconv.Itoa(rt.Strip) + "}"
 			body = []act{{app: "set", data: "sb_out=$1"}}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -74,7 +75,7 @@ func (c *renderCache) get(p *provisioning.Plan) *routingRender {
 
 // routingDialplan answers a lookup in a tenant's context; ok is false
 // when dpContext is not one.
-func (h *xmlCurlHandler) routingDialplan(ctx context.Context, dpContext, dest string) (doc string, ok bool, err error) {
+func (h *xmlCurlHandler) routingDialplan(ctx context.Context, dpContext, dest string, f url.Values) (doc string, ok bool, err error) {
 	id, isTenant := routingContextTenant(dpContext)
 	if !isTenant || h.router == nil {
 		return "", false, nil
@@ -86,7 +87,11 @@ func (h *xmlCurlHandler) routingDialplan(ctx context.Context, dpContext, dest st
 	if err != nil {
 		return "", true, fmt.Errorf("freeswitch: routing plan of tenant %d: %w", id, err)
 	}
-	return h.renders.get(p).document(dest), true, nil
+	r := h.renders.get(p)
+	if doc, ok := h.authorizeRoute(ctx, p, r, dest, f); ok {
+		return doc, true, nil
+	}
+	return r.document(dest), true, nil
 }
 
 // routedDID answers a DID that has a destination: into its tenant's

@@ -93,6 +93,13 @@ type XMLCurlConfig struct {
 	// record are recorded into it (routing_recording.go).
 	RecordingsDir string
 	Logger        *slog.Logger
+	// Authorizer, when set, authorizes every call an outbound route
+	// sends to a gateway (routing_authz.go); Node names this switch in
+	// its reservations, and AuthzFailClosed refuses the call when the
+	// authorizer fails (else it goes out unlimited).
+	Authorizer      CallAuthorizer
+	Node            string
+	AuthzFailClosed bool
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -124,6 +131,11 @@ type xmlCurlHandler struct {
 	router         Router
 	renders        *renderCache
 	log            *slog.Logger
+
+	authz           CallAuthorizer
+	node            string
+	authzFailClosed bool
+	matchers        routeMatchers
 }
 
 // NewXMLCurlHandler returns the handler for mod_xml_curl's POSTs (one
@@ -144,6 +156,7 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 		h.log = slog.Default()
 	}
 	h.router = cfg.Router
+	h.authz, h.node, h.authzFailClosed = cfg.Authorizer, cfg.Node, cfg.AuthzFailClosed
 	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir})
 	return h
 }
@@ -549,7 +562,7 @@ func (h *xmlCurlHandler) dialplan(ctx context.Context, f url.Values) (string, er
 	if dpContext == "" {
 		return xmlNotFound, nil
 	}
-	if doc, ok, err := h.routingDialplan(ctx, dpContext, f.Get("Hunt-Destination-Number")); ok {
+	if doc, ok, err := h.routingDialplan(ctx, dpContext, f.Get("Hunt-Destination-Number"), f); ok {
 		return doc, err
 	}
 	dests := []string{f.Get("Hunt-Destination-Number")}

@@ -1,0 +1,20 @@
+-- Abuse limits (provisioning/limits.go): a tenant's own (user_id NULL)
+-- and its users', at most one each, enforced at call time by
+-- provisioning/authz. A limit goes with its tenant or user (ON DELETE
+-- CASCADE): it is a setting of theirs, not an object that should keep
+-- them. Costs are nano-units (internal/money); 0 is no limit.
+CREATE TABLE limits (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id        INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    user_id          INTEGER REFERENCES users (id) ON DELETE CASCADE,
+    concurrent_calls INTEGER NOT NULL DEFAULT 0,
+    calls_per_minute INTEGER NOT NULL DEFAULT 0,
+    cost_per_hour    INTEGER NOT NULL DEFAULT 0,
+    cost_per_day     INTEGER NOT NULL DEFAULT 0,
+    cost_per_month   INTEGER NOT NULL DEFAULT 0,
+    max_call_seconds INTEGER NOT NULL DEFAULT 0,
+    created_at       TIMESTAMP NOT NULL,
+    updated_at       TIMESTAMP NOT NULL
+);
+CREATE UNIQUE INDEX limits_tenant ON limits (tenant_id) WHERE user_id IS NULL;
+CREATE UNIQUE INDEX limits_user ON limits (user_id) WHERE user_id IS NOT NULL;
