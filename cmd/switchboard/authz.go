@@ -1,21 +1,53 @@
 package main
 
 import (
+	"net/http"
+	"net/netip"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
+	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 )
 
 // newAuthorizer is the daemon's call authorizer (provisioning/authz) over
-// the provisioning tariffs and limits and the CDR store's balances; its
-// refusal metrics are registered on reg.
-//
-// Not yet asked by any switch: the wiring of the switches
-// (freeswitch.XMLCurlConfig.Authorizer/Node/AuthzFailClosed, the
-// Asterisk PushOptions.Authz URL with authz.Handler mounted on the main
-// listener, the pipeline's Writer wrapped in authz.ReleaseOnStore) and of the
-// billing settings (authz.BillingCredit(c.svc) once BillingPolicy is merged: until then every tenant is
-// prepaid) come with the node configuration of the lead's merge.
+// the provisioning tariffs, billing settings and limits and the CDR
+// store's balances; its refusal metrics are registered on c.reg. The
+// switches whose node sets authz ask it (startSwitches); the pipeline
+// releases each call's reservation when its CDR is stored. Spending per
+// period (cost limits) counts the calls in progress only: no SpendSource
+// reads the priced CDRs yet.
 func newAuthorizer(c *components) *authz.Authorizer {
-	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), nil, authz.ProvisioningLimits(c.svc), nil, authz.Config{})
+	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), authz.BillingCredit(c.svc), authz.ProvisioningLimits(c.svc), nil, authz.Config{})
 	c.reg.MustRegister(a.Collector())
+	return a
+}
+
+// authzHandler is the endpoint an Asterisk node's dialplan asks with
+// CURL() (asterisk.AuthzOptions): loopback peers only, since it has no
+// credentials of its own and a refusal or a reservation is all it does.
+func authzHandler(svc *provisioning.Service, a *authz.Authorizer, prefix string) http.Handler {
+	h := http.StripPrefix(prefix, authz.Handler{A: a, Users: authz.ProvisioningAccountUsers(svc)})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
+			http.Error(w, "forbidden: the authorization endpoint answers loopback peers only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The node key authz: how a node's calls through gateways are authorized.
+const (
+	authzFailOpen   = "fail_open"   // asked; dialled without a limit when Switchboard does not answer
+	authzFailClosed = "fail_closed" // asked; refused when Switchboard does not answer
+)
+
+// fsAuthorizer is what a FreeSWITCH node's xml_curl answers ask: nil (no
+// authorization) unless the node sets authz.
+func fsAuthorizer(sw SwitchConfig, a *authz.Authorizer) freeswitch.CallAuthorizer {
+	if sw.Authz == "" || a == nil {
+		return nil
+	}
 	return a
 }

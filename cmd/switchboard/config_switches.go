@@ -43,6 +43,11 @@ type SwitchConfig struct {
 	// the provisioning store. Empty: no check.
 	RegisterCheck         string        `yaml:"register_check"`
 	RegisterCheckInterval time.Duration `yaml:"register_check_interval"`
+	// Authz is the node's real-time call authorization: empty (off),
+	// fail_open or fail_closed (what the node does with a call through a
+	// gateway when Switchboard cannot answer). FreeSWITCH asks in its
+	// xml_curl dialplan answers; Asterisk with CURL() to authz_url.
+	Authz string `yaml:"authz"`
 
 	// The block of the node's type; exactly one is set once the file is
 	// decoded with a known type.
@@ -197,6 +202,19 @@ func validateSwitchSIP(sw *SwitchConfig, probing bool, key func(string) string) 
 	if sw.SIPURI != "" {
 		if _, err := sip.ParseURI(sw.SIPURI); err != nil {
 			return &ConfigError{Key: key("sip_uri"), Reason: err.Error() + ", like sip:127.0.0.1:5060;transport=udp"}
+		}
+	}
+	switch sw.Authz {
+	case "", authzFailOpen, authzFailClosed:
+	default:
+		return &ConfigError{Key: key("authz"), Reason: "must be fail_open, fail_closed or empty (off)"}
+	}
+	if sw.Authz != "" && sw.Asterisk != nil {
+		if sw.Asterisk.AuthzURL == "" {
+			return &ConfigError{Key: key("authz_url"), Reason: "is required with authz: the daemon's /asterisk/<name>/authz as Asterisk reaches it"}
+		}
+		if !sw.Asterisk.Routing {
+			return &ConfigError{Key: key("authz"), Reason: "needs routing: the calls are asked about in the routing dialplan"}
 		}
 	}
 	if sw.RegisterCheck != "" {

@@ -222,6 +222,12 @@ func TestConfigSwitches(t *testing.T) {
 		{"no type", strings.Replace(good, "    type: asterisk\n", "", 1), "switches[0].type"},
 		{"a node that is not a mapping", "switches:\n  - ast1\n", "switches[0]"},
 		{"switches not a list", "switches:\n  name: ast1\n", "switches"},
+		{"authz on freeswitch", fsGood + "    authz: fail_closed\n", ""},
+		{"authz not a policy", fsGood + "    authz: maybe\n", "switches[1].authz"},
+		{"authz on asterisk", good + "    dialplan_file: /etc/asterisk/x.conf\n    routing: true\n    authz: fail_open\n    authz_url: http://127.0.0.1:8080/asterisk/ast1/authz\n", ""},
+		{"authz on asterisk without its url", good + "    dialplan_file: /etc/asterisk/x.conf\n    routing: true\n    authz: fail_open\n", "switches[0].authz_url"},
+		{"authz on asterisk without routing", good + "    authz: fail_open\n    authz_url: http://127.0.0.1:8080/asterisk/ast1/authz\n", "switches[0].authz"},
+		{"authz url with a comma", good + "    authz_url: http://127.0.0.1:8080/a,b\n", "switches[0].authz_url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

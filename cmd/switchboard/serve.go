@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,7 +122,7 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		core.run("fax e-mail", fx.Run)
 	}
 	states := &configStates{}
-	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, states, sources.run, core.run)
+	pending, switchRoutes, err := startSwitches(cfg, svc, provStore, view, pipeline, reg, log, states, c.authz, sources.run, core.run)
 	if len(cfg.Switches) > 0 {
 		deps.Config = states
 	}
@@ -189,7 +190,10 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	c.svc = provisioning.NewService(c.provStore, provisioning.WithLogger(log),
 		provisioning.WithRecordingRetention(time.Duration(cfg.Recordings.Retention)))
 	c.cdrStore = cdrstore.NewStore(db)
-	c.pipeline, err = cdr.NewPipeline(c.cdrStore, cdr.NewFeed(), cdr.PipelineConfig{
+	c.authz = newAuthorizer(c)
+	// A call's authorization is released when its CDR is stored (with
+	// its cost booked in the same transaction): authz.ReleaseOnStore.
+	c.pipeline, err = cdr.NewPipeline(authz.ReleaseOnStore(c.cdrStore, c.authz), cdr.NewFeed(), cdr.PipelineConfig{
 		QueueSize:  cfg.CDR.QueueSize,
 		BatchSize:  cfg.CDR.BatchSize,
 		SpoolDir:   cfg.CDR.SpoolDir,
@@ -206,7 +210,6 @@ func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
 	if c.lowBalances, err = newLowBalances(c.reg); err != nil {
 		return nil, err
 	}
-	c.authz = newAuthorizer(c)
 	c.deps = api.Deps{
 		Service:      c.svc,
 		Presence:     c.view,
@@ -283,7 +286,10 @@ func maintainCDRs(ctx context.Context, store *cdrstore.Store, retention time.Dur
 func mainHandler(cfg Config, deps api.Deps, db *sqldb.DB, reg *prometheus.Registry, hm *api.HTTPMetrics, switchRoutes map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for pattern, h := range switchRoutes {
-		mux.Handle("POST "+pattern, h)
+		if !strings.Contains(pattern, " ") { // the switches' callbacks POST unless the pattern says
+			pattern = "POST " + pattern
+		}
+		mux.Handle(pattern, h)
 	}
 	mux.Handle("/api/v1/", native.New(deps))
 	if m := cfg.DCP.Mount; m != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/provisioning"
+	"github.com/switchboard-voip/switchboard/provisioning/authz"
 	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
@@ -28,7 +29,7 @@ import (
 // over before the pipeline closes. pending reports how many it still holds.
 // states learns each switch's pusher, for the API's push states.
 func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer,
-	log *slog.Logger, states *configStates, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
+	log *slog.Logger, states *configStates, authorizer *authz.Authorizer, run, runCore func(name string, fn func(context.Context) error)) (pending func() int, routes map[string]http.Handler, err error) {
 	var adapters []interface{ Pending() int }
 	routes = map[string]http.Handler{}
 	pending = func() int {
@@ -49,7 +50,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 	for _, sw := range cfg.Switches {
 		swLog := log.With("switch", sw.Name)
 		if sw.Type == "freeswitch" {
-			a, err := startFreeSWITCH(sw, svc, view, cdrs, reg, gateways, log, states, routes, run, runCore)
+			a, err := startFreeSWITCH(sw, svc, view, cdrs, reg, gateways, log, states, routes, authorizer, run, runCore)
 			if err != nil {
 				return pending, routes, fmt.Errorf("switch %s: %w", sw.Name, err)
 			}
@@ -59,6 +60,13 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 		ast := sw.Asterisk
 		opts := ast.PushOptions()
 		opts.IDWithDomain = sw.Domain == ""
+		if sw.Authz != "" {
+			// The routing dialplan asks before every call through a
+			// gateway; the daemon answers at /asterisk/<name>/authz.
+			opts.Authz = asterisk.AuthzOptions{URL: ast.AuthzURL, Switch: sw.Name, FailClosed: sw.Authz == authzFailClosed}
+			prefix := "/asterisk/" + sw.Name + "/authz"
+			routes["GET "+prefix+"/"] = authzHandler(svc, authorizer, prefix)
+		}
 		if ast.VoicemailFile != "" {
 			opts.Mailboxes = asterisk.ServiceMailboxes(svc) // the boxes' MWI
 		}
@@ -140,7 +148,7 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 // (mod_json_cdr). base is the daemon's logger: the adapter adds the
 // switch's name itself.
 func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.View, cdrs cdr.Sink, reg prometheus.Registerer, gateways *gatewayNames,
-	base *slog.Logger, states *configStates, routes map[string]http.Handler, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
+	base *slog.Logger, states *configStates, routes map[string]http.Handler, authorizer *authz.Authorizer, run, runCore func(name string, fn func(context.Context) error)) (*freeswitch.Adapter, error) {
 	log := base.With("switch", sw.Name)
 	fsw := sw.FreeSWITCH
 	gc, err := fsw.Guard()
@@ -191,6 +199,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 	routes[prefix+"/xml-curl"] = guard.Wrap(freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
 		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir, RecordingsDir: fsw.RecordingsDir,
+		Authorizer: fsAuthorizer(sw, authorizer), Node: sw.Name, AuthzFailClosed: sw.Authz == authzFailClosed,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
@@ -212,7 +221,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		rf := freeswitch.NewRoutingFallback(freeswitch.RoutingFallbackConfig{
 			Node: sw.Name, Dir: dir, Plans: freeswitch.ServicePlans(svc), Commander: adapter,
 			GatewayProfile: fsw.GatewayProfile, ElseContext: fsw.UserContext, SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir,
-			RecordingsDir: fsw.RecordingsDir, Keeper: genfile.Config{Logger: log},
+			RecordingsDir: fsw.RecordingsDir, AuthzFailClosed: sw.Authz == authzFailClosed, Keeper: genfile.Config{Logger: log},
 		})
 		svc.AddSink(rf)
 		run(sw.Name+" routing fallback", rf.Run)

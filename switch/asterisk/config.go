@@ -3,6 +3,7 @@ package asterisk
 import (
 	"cmp"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -92,6 +93,13 @@ type NodeConfig struct {
 	// it: the daemon takes each into Switchboard and removes it
 	// (RecordingIndexer). Empty: no call is recorded on this node.
 	RecordingsDir string `yaml:"recordings_dir"`
+	// AuthzURL is the daemon's call authorization endpoint as Asterisk
+	// reaches it (the daemon serves it at /asterisk/<name>/authz on its
+	// main listener, to loopback peers only), e.g.
+	// http://127.0.0.1:8080/asterisk/ast1/authz. Required with the node's
+	// authz policy; the routing dialplan asks it with CURL() before every
+	// call through a gateway (routing_authz.go).
+	AuthzURL string `yaml:"authz_url"`
 }
 
 // PushOptions are the PJSIP push options of this node: DefaultPushOptions
@@ -109,6 +117,11 @@ func (c *NodeConfig) PushOptions() PushOptions {
 	}
 	return o
 }
+
+// authzURLRe is what authz_url may hold: it is written into a CURL()
+// argument of the dialplan, where a comma, parenthesis, $ or ; would
+// mean something.
+var authzURLRe = regexp.MustCompile(`^https?://[A-Za-z0-9._:/-]+$`)
 
 // SetDefaults fills the keys left empty with their defaults.
 func (c *NodeConfig) SetDefaults() {
@@ -150,6 +163,9 @@ func (c *NodeConfig) Validate() error {
 	}
 	if c.Routing && c.DialplanFile == "" {
 		return provisioning.Invalid("routing", "needs dialplan_file: the routing is written there")
+	}
+	if c.AuthzURL != "" && !authzURLRe.MatchString(c.AuthzURL) {
+		return provisioning.Invalid("authz_url", "must be an http(s) URL of letters, digits and . _ - / : only, like http://127.0.0.1:8080/asterisk/ast1/authz")
 	}
 	if _, err := time.LoadLocation(c.CDRFileTimezone); err != nil {
 		return provisioning.Invalid("cdr_file_timezone", "must be a time zone name like Europe/Berlin or UTC")
