@@ -13,11 +13,11 @@ import (
 // the provisioning tariffs, billing settings and limits and the CDR
 // store's balances; its refusal metrics are registered on c.reg. The
 // switches whose node sets authz ask it (startSwitches); the pipeline
-// releases each call's reservation when its CDR is stored. Spending per
-// period (cost limits) counts the calls in progress only: no SpendSource
-// reads the priced CDRs yet.
+// releases each call's reservation when its CDR is stored; spending per
+// period (cost limits) is the priced CDRs' sum plus the live reservations.
 func newAuthorizer(c *components) *authz.Authorizer {
-	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), authz.BillingCredit(c.svc), authz.ProvisioningLimits(c.svc), nil, authz.Config{})
+	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), authz.BillingCredit(c.svc), authz.ProvisioningLimits(c.svc),
+		authz.StoreSpending(c.cdrStore, c.svc, c.svc), authz.Config{})
 	c.reg.MustRegister(a.Collector())
 	return a
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
@@ -33,7 +34,7 @@ func TestAuthzEndpoint(t *testing.T) {
 	if err := svc.CreateTenant(ctx, provisioning.AdminScope(), tn); err != nil {
 		t.Fatal(err)
 	}
-	a := authz.New(svc, nil, nil, authz.ProvisioningLimits(svc), nil, authz.Config{})
+	a := authz.New(svc, authz.StoreBalances(cdrstore.NewStore(db)), authz.BillingCredit(svc), authz.ProvisioningLimits(svc), nil, authz.Config{})
 	prefix := "/asterisk/ast1/authz"
 	mux := http.NewServeMux()
 	mux.Handle("GET "+prefix+"/", authzHandler(svc, a, prefix))

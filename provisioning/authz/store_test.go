@@ -83,3 +83,46 @@ func TestBalanceNeverBelowCredit(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStoreSpendingCostLimit: with StoreSpending, a cost-per-day limit
+// counts what the tenant's priced CDRs of today cost: a tenant with 1.00
+// a day that spent 0.95 today (and 5.00 yesterday) gets the seconds 0.05
+// pays (5 s at 0.60 a minute), and none once today's CDRs reach 1.00.
+// The spending is read in the tariff's currency.
+func TestStoreSpendingCostLimit(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		if err := cdrstore.Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		store := cdrstore.NewStore(db)
+		now := time.Now().UTC()
+		f := &fakeSources{tenant: Limits{CostPerDay: money.MustParse("1")}}
+		f.tariff = testTariff(t)
+		a := New(f, StoreBalances(store), f, f, StoreSpending(store, f, nil), Config{}) // postpaid without a limit: only the cost limit bounds
+		put := func(id, cost string, end time.Time) {
+			r := cdrtest.Minimal("fs1", id, "example.com", end)
+			c := money.MustParse(cost)
+			r.Direction, r.TenantID, r.Cost, r.Currency = cdr.DirectionOutbound, ptr(int64(1)), &c, "EUR"
+			if _, err := store.InsertNew(ctx, []cdr.Record{r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("yesterday", "5", now.Add(-25*time.Hour))
+		put("today-1", "0.95", now.Add(-time.Second))
+		c := call("first")
+		c.UserID = 0
+		d, err := a.Authorize(ctx, c)
+		if err != nil || !d.Allowed || d.MaxSeconds != 5 {
+			t.Fatalf("with 0.05 left today: %+v %v, want 5 s", d, err)
+		}
+		if err := a.Release("fs1", "first", 0); err != nil {
+			t.Fatal(err)
+		}
+		put("today-2", "0.05", now)
+		c.CallID = "second"
+		if d, err := a.Authorize(ctx, c); err != nil || d.Allowed || d.Reason != ReasonCostPerDay {
+			t.Errorf("with today's limit spent: %+v %v, want cost_per_day", d, err)
+		}
+	})
+}

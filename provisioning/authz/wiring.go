@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/money"
+	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
 // The adapters the daemon wires the Authorizer with.
@@ -78,4 +79,50 @@ type billingCredit struct{ b BillingPolicer }
 func (c billingCredit) CreditPolicy(ctx context.Context, tenantID int64) (bool, *money.Amount, error) {
 	prepaid, credit, _, err := c.b.BillingPolicy(ctx, tenantID)
 	return prepaid, credit, err
+}
+
+// SpendLister is the CDR store's Spent.
+type SpendLister interface {
+	Spent(ctx context.Context, tenantID int64, currency money.Currency, since time.Time, accounts []cdrstore.AccountRef) (money.Amount, error)
+}
+
+// StoreSpending adapts the CDR store's priced CDRs to a SpendSource: what
+// a tenant (or a user: the legs of its accounts) spent since a time, in
+// the currency of the tenant's tariff (nothing without one). A leg counts
+// once its CDR is stored; the calls in progress are the Authorizer's own
+// reservations, and ReleaseOnStore hands one to the other in the same
+// step, so a call is never counted twice nor missed.
+func StoreSpending(s SpendLister, tariffs TariffSource, accounts AccountLister) SpendSource {
+	return storeSpending{s, tariffs, accounts}
+}
+
+type storeSpending struct {
+	s        SpendLister
+	tariffs  TariffSource
+	accounts AccountLister
+}
+
+func (p storeSpending) Spent(ctx context.Context, tenantID, userID int64, since time.Time) (money.Amount, error) {
+	tf, err := p.tariffs.TenantTariff(ctx, tenantID)
+	if err != nil || tf == nil {
+		return 0, err
+	}
+	var refs []cdrstore.AccountRef
+	if userID != 0 {
+		refs = []cdrstore.AccountRef{}
+		for f := (provisioning.AccountFilter{TenantID: tenantID, UserID: userID, Page: provisioning.Page{Limit: provisioning.MaxLimit}}); ; {
+			as, err := p.accounts.Accounts(ctx, provisioning.AdminScope(), f)
+			if err != nil {
+				return 0, err
+			}
+			for _, a := range as {
+				refs = append(refs, cdrstore.AccountRef{Domain: a.Domain, Username: a.Username})
+			}
+			if len(as) < provisioning.MaxLimit {
+				break
+			}
+			f.After = as[len(as)-1].ID
+		}
+	}
+	return p.s.Spent(ctx, tenantID, tf.Currency(), since, refs)
 }
