@@ -98,111 +98,86 @@ func TestRerateCommand(t *testing.T) {
 // pipeline does, and the store charges it: the recording's one outbound
 // call (9555 through the gateway, 3 s) costs its owner 0.03 at 0.6 a
 // minute, once, however often the file is imported; its internal calls
-// cost 0.
+// cost 0. The tariffs come from a fake, or from the daemon's own source,
+// the provisioning service: a plan uploaded as a deck and assigned to the
+// tenant.
 func TestCDRImportPrices(t *testing.T) {
-	tf := cdrtest.NewTariffs()
-	old := tariffSource
-	tariffSource = func(*provisioning.Service) cdr.Tariffs { return tf }
-	t.Cleanup(func() { tariffSource = old })
-	csv := "../../switch/asterisk/testdata/cdr/master.csv"
-	for engine, dsn := range sqldbtest.DSNs(t) {
-		t.Run(string(engine), func(t *testing.T) {
-			ctx := context.Background()
-			if err := provisionGateway(dsn, "gateway"); err != nil {
-				t.Fatal(err)
-			}
-			db, err := sqldb.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			svc, admin := provisioning.NewService(sqlstore.New(db)), provisioning.AdminScope()
-			tn := &provisioning.Tenant{Name: "b"}
-			if err := svc.CreateTenant(ctx, admin, tn); err != nil {
-				t.Fatal(err)
-			}
-			if err := svc.CreateDomain(ctx, admin, &provisioning.Domain{TenantID: tn.ID, Name: "pbx.example.com"}); err != nil {
-				t.Fatal(err)
-			}
-			tf.SetTenant(tn.ID, cdrtest.Tariff("retail", "USD", "9=0.6"))
-			for range 2 {
-				if _, stderr, err := runCmd(t, "cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com", "--database-dsn", dsn, csv); err != nil {
-					t.Fatalf("import: %v\n%s", err, stderr)
-				}
-			}
-			store := cdrstore.NewStore(db)
-			recs, _, err := store.Query(ctx, cdr.Filter{Limit: cdr.MaxLimit})
-			if err != nil || len(recs) != 7 {
-				t.Fatalf("%d CDRs, %v", len(recs), err)
-			}
-			for _, r := range recs {
-				want := "0"
-				if r.Direction == cdr.DirectionOutbound {
-					want = "0.03"
-				}
-				if r.Cost == nil || r.Cost.String() != want {
-					t.Errorf("%s (%s, %s): cost %v unpriced %q, want %s", r.CallID, r.Direction, r.Disposition, r.Cost, r.Unpriced, want)
-				}
-			}
-			bs, err := store.Balances(ctx, tn.ID)
-			if err != nil || len(bs) != 1 || bs[0].Balance != -money.MustParse("0.03") {
-				t.Errorf("balances %+v, %v", bs, err)
-			}
-		})
-	}
-}
-
-// TestCDRImportPricesFromPlans: the daemon's own tariff source is the
-// provisioning service: a plan uploaded as a deck and assigned to the
-// tenant prices what `cdr import` stores (the outbound call 0.03 at 0.6 a
-// minute), and a tenant without a plan pays nothing.
-func TestCDRImportPricesFromPlans(t *testing.T) {
-	csv := "../../switch/asterisk/testdata/cdr/master.csv"
-	for engine, dsn := range sqldbtest.DSNs(t) {
-		t.Run(string(engine), func(t *testing.T) {
-			ctx := context.Background()
-			if err := provisionGateway(dsn, "gateway"); err != nil {
-				t.Fatal(err)
-			}
-			db, err := sqldb.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			svc, admin := provisioning.NewService(sqlstore.New(db)), provisioning.AdminScope()
-			tn := &provisioning.Tenant{Name: "b"}
-			if err := svc.CreateTenant(ctx, admin, tn); err != nil {
-				t.Fatal(err)
-			}
-			if err := svc.CreateDomain(ctx, admin, &provisioning.Domain{TenantID: tn.ID, Name: "pbx.example.com"}); err != nil {
-				t.Fatal(err)
-			}
-			plan := &provisioning.TariffPlan{TenantID: tn.ID, Name: "retail", Currency: "USD", TimeZone: "UTC"}
+	fake := cdrtest.NewTariffs()
+	for _, tc := range []struct {
+		name   string
+		source func(*provisioning.Service) cdr.Tariffs
+		plan   func(t *testing.T, ctx context.Context, svc *provisioning.Service, tenant int64)
+	}{
+		{"fake tariffs", func(*provisioning.Service) cdr.Tariffs { return fake },
+			func(_ *testing.T, _ context.Context, _ *provisioning.Service, tenant int64) {
+				fake.SetTenant(tenant, cdrtest.Tariff("retail", "USD", "9=0.6"))
+			}},
+		{"provisioning plans", tariffSource, func(t *testing.T, ctx context.Context, svc *provisioning.Service, tenant int64) {
+			admin := provisioning.AdminScope()
+			plan := &provisioning.TariffPlan{TenantID: tenant, Name: "retail", Currency: "USD", TimeZone: "UTC"}
 			if err := svc.CreateTariffPlan(ctx, admin, plan); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.ReplaceTariffRates(ctx, admin, plan.ID, strings.NewReader("prefix,price_per_minute\n9,0.6\n"), provisioning.RateImportOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.SetTenantTariffPlan(ctx, admin, tn.ID, &plan.ID); err != nil {
+			if _, err := svc.SetTenantTariffPlan(ctx, admin, tenant, &plan.ID); err != nil {
 				t.Fatal(err)
 			}
-			if _, stderr, err := runCmd(t, "cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com", "--database-dsn", dsn, csv); err != nil {
-				t.Fatalf("import: %v\n%s", err, stderr)
-			}
-			recs, _, err := cdrstore.NewStore(db).Query(ctx, cdr.Filter{Limit: cdr.MaxLimit})
-			if err != nil || len(recs) != 7 {
-				t.Fatalf("%d CDRs, %v", len(recs), err)
-			}
-			for _, r := range recs {
-				want := "0"
-				if r.Direction == cdr.DirectionOutbound {
-					want = "0.03"
-				}
-				if r.Cost == nil || r.Cost.String() != want || r.Plan != "" && r.Plan != "retail" {
-					t.Errorf("%s (%s): cost %v plan %q unpriced %q, want %s", r.CallID, r.Direction, r.Cost, r.Plan, r.Unpriced, want)
-				}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := tariffSource
+			tariffSource = tc.source
+			t.Cleanup(func() { tariffSource = old })
+			for engine, dsn := range sqldbtest.DSNs(t) {
+				t.Run(string(engine), func(t *testing.T) { testCDRImportPrices(t, dsn, tc.plan) })
 			}
 		})
+	}
+}
+
+func testCDRImportPrices(t *testing.T, dsn string, plan func(t *testing.T, ctx context.Context, svc *provisioning.Service, tenant int64)) {
+	csv := "../../switch/asterisk/testdata/cdr/master.csv"
+	ctx := context.Background()
+	if err := provisionGateway(dsn, "gateway"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc, admin := provisioning.NewService(sqlstore.New(db)), provisioning.AdminScope()
+	tn := &provisioning.Tenant{Name: "b"}
+	if err := svc.CreateTenant(ctx, admin, tn); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.CreateDomain(ctx, admin, &provisioning.Domain{TenantID: tn.ID, Name: "pbx.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	plan(t, ctx, svc, tn.ID)
+	for range 2 {
+		if _, stderr, err := runCmd(t, "cdr", "import", "--switch", "ast1", "--domain", "pbx.example.com", "--database-dsn", dsn, csv); err != nil {
+			t.Fatalf("import: %v\n%s", err, stderr)
+		}
+	}
+	store := cdrstore.NewStore(db)
+	recs, _, err := store.Query(ctx, cdr.Filter{Limit: cdr.MaxLimit})
+	if err != nil || len(recs) != 7 {
+		t.Fatalf("%d CDRs, %v", len(recs), err)
+	}
+	for _, r := range recs {
+		want := "0"
+		if r.Direction == cdr.DirectionOutbound {
+			want = "0.03"
+		}
+		if r.Cost == nil || r.Cost.String() != want || r.Plan != "" && r.Plan != "retail" {
+			t.Errorf("%s (%s, %s): cost %v plan %q unpriced %q, want %s", r.CallID, r.Direction, r.Disposition, r.Cost, r.Plan, r.Unpriced, want)
+		}
+	}
+	bs, err := store.Balances(ctx, tn.ID)
+	if err != nil || len(bs) != 1 || bs[0].Balance != -money.MustParse("0.03") {
+		t.Errorf("balances %+v, %v", bs, err)
 	}
 }
