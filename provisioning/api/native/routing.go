@@ -367,11 +367,9 @@ func (s *server) traceRoute() *route {
 			if number == "" {
 				return provisioning.Invalid("number", "is required")
 			}
-			at := time.Now().UTC()
-			if v := c.str("at"); v != "" {
-				if at, err = time.Parse(time.RFC3339, v); err != nil {
-					return provisioning.Invalid("at", "must be an RFC 3339 date-time like 2026-12-07T10:00:00-05:00")
-				}
+			at, err := c.callTime(time.Now().UTC())
+			if err != nil {
+				return err
 			}
 			p, err := s.svc.RoutingPlan(req.Context(), c.scope, id)
 			if err != nil {
@@ -421,4 +419,18 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// callTime is the at parameter of the routing trace and the rating quote:
+// when the call happens, def when absent.
+func (c *call) callTime(def time.Time) (time.Time, error) {
+	v := c.str("at")
+	if v == "" {
+		return def, nil
+	}
+	at, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, provisioning.Invalid("at", "must be an RFC 3339 date-time like 2026-12-07T10:00:00-05:00")
+	}
+	return at, nil
 }

@@ -348,11 +348,9 @@ func (s *server) quoteRoute() *route {
 			if number == "" {
 				return provisioning.Invalid("number", "is required")
 			}
-			at := time.Now().UTC().Truncate(time.Second)
-			if v := c.str("at"); v != "" {
-				if at, err = time.Parse(time.RFC3339, v); err != nil {
-					return provisioning.Invalid("at", "must be an RFC 3339 date-time like 2026-12-07T10:00:00-05:00")
-				}
+			at, err := c.callTime(time.Now().UTC().Truncate(time.Second))
+			if err != nil {
+				return err
 			}
 			secs := 60
 			if v := c.str("seconds"); v != "" {
