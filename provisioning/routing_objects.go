@@ -632,11 +632,24 @@ const (
 	RouteBlock     RouteAction = "block"
 )
 
+// RouteOrder is the order in which an outbound route tries its gateways.
+type RouteOrder string
+
+// The gateway orders. Least-cost routing (RouteOrderCost) orders the
+// gateways for each number dialled by what their suppliers charge for it
+// (the gateways' supplier tariff plans), the listed order breaking ties;
+// the failover between them is the listed order's.
+const (
+	RouteOrderListed RouteOrder = "listed"
+	RouteOrderCost   RouteOrder = "cost"
+)
+
 // OutboundRoute sends the external numbers the tenant's calls dial that
-// match one of Patterns through Gateways, in order: the next is tried
-// when one is congested or unavailable. Strip removes leading digits and
-// Prepend adds some before the number leaves. Routes are tried by
-// Priority (lowest first), then id; a block route refuses the call.
+// match one of Patterns through Gateways, in order (or by cost, see
+// RouteOrder): the next is tried when one is congested or unavailable.
+// Strip removes leading digits and Prepend adds some before the number
+// leaves. Routes are tried by Priority (lowest first), then id; a block
+// route refuses the call.
 type OutboundRoute struct {
 	RoutingMeta
 	Name       string        `json:"name"`
@@ -646,6 +659,7 @@ type OutboundRoute struct {
 	Strip      int           `json:"strip"`
 	Prepend    string        `json:"prepend"`
 	GatewayIDs []int64       `json:"gateway_ids"`
+	Order      RouteOrder    `json:"order"`
 }
 
 var prependRe = regexp.MustCompile(`^\+?[0-9*#]{0,16}$`)
@@ -687,6 +701,17 @@ func (r *OutboundRoute) validate() error {
 		return Invalid("gateway_ids", "must be empty for a block route")
 	case r.Action != RouteBlock && (len(r.GatewayIDs) == 0 || len(r.GatewayIDs) > MaxRouteGateways):
 		return Invalid("gateway_ids", "must list 1 to %d gateways, in failover order", MaxRouteGateways)
+	}
+	switch r.Order {
+	case "":
+		r.Order = RouteOrderListed
+	case RouteOrderListed:
+	case RouteOrderCost:
+		if r.Action == RouteBlock {
+			return Invalid("order", "must be listed for a block route: it has no gateways")
+		}
+	default:
+		return Invalid("order", "must be listed or cost (got %q)", r.Order)
 	}
 	seen := map[int64]bool{}
 	for i, id := range r.GatewayIDs {
