@@ -32,7 +32,7 @@ type Whitelist struct {
 // Kingdom, "447" its mobiles).
 type WhitelistEntry struct {
 	Prefix      string `json:"prefix"`
-	Description string `json:"description"`
+	Description string `json:"description,omitempty"`
 }
 
 func (w *Whitelist) ownerTenant() (int64, bool) { return w.TenantID, true }
