@@ -80,3 +80,30 @@ func TestWhitelistsAPI(t *testing.T) {
 		e.do(http.MethodGet, path("whitelists", id), e.admin, "").must(t, http.StatusNotFound)
 	})
 }
+
+// TestQuoteWhitelisted: the rating quote says whether the tenant's
+// whitelists (its own and its parent's) allow the number: true without
+// any, false outside them, whatever the price.
+func TestQuoteWhitelisted(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		reseller := e.create("tenants", e.admin, `{"name":"reseller"}`)
+		cust := e.create("tenants", e.admin, fmt.Sprintf(`{"name":"cust","parent_id":%d}`, reseller))
+		plan := e.create("tariff-plans", e.admin, fmt.Sprintf(`{"tenant_id":%d,"name":"retail","currency":"usd"}`, reseller))
+		e.putDeck(plan, e.admin, "text/csv", "prefix,price_per_minute\n1,0.01\n44,0.02\n", "").must(t, http.StatusOK)
+		e.do(http.MethodPut, fmt.Sprintf("/api/v1/tenants/%d/tariff", reseller), e.admin, fmt.Sprintf(`{"tariff_plan_id":%d}`, plan)).must(t, http.StatusOK)
+		quote := func(number string) any {
+			r := e.do(http.MethodGet, fmt.Sprintf("/api/v1/tenants/%d/rating/quote?number=%s", cust, number), e.admin, "").must(t, http.StatusOK)
+			return r.m["whitelisted"]
+		}
+		if got := quote("12125550100"); got != true {
+			t.Errorf("no whitelist: %v", got)
+		}
+		e.create("whitelists", e.admin, fmt.Sprintf(`{"tenant_id":%d,"name":"uk","entries":[{"prefix":"44"}]}`, reseller))
+		if got := quote("12125550100"); got != false {
+			t.Errorf("outside the parent's whitelist: %v", got)
+		}
+		if got := quote("%2B442071234567"); got != true {
+			t.Errorf("inside it: %v", got)
+		}
+	})
+}
