@@ -127,35 +127,11 @@ func (s *Service) whitelistStore() (WhitelistStore, error) {
 }
 
 // ownWhitelist refuses a tenant-admin its own tenant's whitelists, as
-// its own abuse limits (ownLimit): they are set from above (the parent's
-// admin, a reseller), or a stolen tenant-admin token would open every
+// its own abuse limits: they are set from above (the parent's admin, a
+// reseller), or a stolen tenant-admin token would open every
 // destination. It sets its users' and its descendants'.
 func ownWhitelist(sc Scope, w *Whitelist) error {
-	if !sc.All() && w.UserID == nil && w.TenantID == sc.TenantID {
-		return Forbidden("tenant_id", "a tenant's own whitelists are set by its parent's administrators")
-	}
-	return nil
-}
-
-// checkWhitelistOwner checks that the whitelist's tenant is in scope and
-// its user, when set, is that tenant's.
-func (s *Service) checkWhitelistOwner(ctx context.Context, sc Scope, w *Whitelist) error {
-	if err := ownWhitelist(sc, w); err != nil {
-		return err
-	}
-	if _, err := s.tenantInScope(ctx, sc, w.TenantID); err != nil {
-		return fieldNotFound("tenant_id", err)
-	}
-	if w.UserID != nil {
-		u, err := s.store.User(ctx, *w.UserID)
-		if err != nil {
-			return fieldNotFound("user_id", err)
-		}
-		if u.TenantID != w.TenantID {
-			return Invalid("user_id", "user %d is not tenant %d's", u.ID, w.TenantID)
-		}
-	}
-	return nil
+	return ownCallSetting(sc, w.TenantID, w.UserID, "whitelists")
 }
 
 // CreateWhitelist validates w and stores it.
@@ -170,7 +146,7 @@ func (s *Service) CreateWhitelist(ctx context.Context, sc Scope, w *Whitelist) e
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	if err := s.checkWhitelistOwner(ctx, sc, w); err != nil {
+	if err := s.checkCallSettingOwner(ctx, sc, w.TenantID, w.UserID, "whitelists"); err != nil {
 		return err
 	}
 	w.ID = 0
