@@ -36,6 +36,7 @@ func TestWhitelistsAPI(t *testing.T) {
 			{fmt.Sprintf(`{"tenant_id":%d,"name":"x","entries":[{"prefix":"49","note":"x"}]}`, tn), "entries[0].note"},
 			{fmt.Sprintf(`{"tenant_id":%d,"name":""}`, tn), "name"},
 			{fmt.Sprintf(`{"tenant_id":%d,"name":"x","entries":"44"}`, tn), "entries"},
+			{fmt.Sprintf(`{"tenant_id":%d,"name":"x","entries":null}`, tn), "entries"},
 		} {
 			bad := e.do(http.MethodPost, "/api/v1/whitelists", e.admin, tc.body).must(t, http.StatusBadRequest)
 			if f := bad.errOf(t)["field"]; f != tc.field {
@@ -61,6 +62,10 @@ func TestWhitelistsAPI(t *testing.T) {
 		e.do(http.MethodPatch, path("whitelists", id), e.admin, `{"entries":[{"prefix":"49"}]}`).must(t, http.StatusOK)
 		if got := e.do(http.MethodGet, path("whitelists", id), e.admin, "").must(t, http.StatusOK).body; !strings.Contains(got, `"entries":[{"prefix":"49"}]`) {
 			t.Errorf("entries not replaced: %s", got)
+		}
+		e.do(http.MethodPatch, path("whitelists", uid), e.admin, `{"entries":[{"prefix":"44"}]}`).must(t, http.StatusOK)
+		if got := e.do(http.MethodPatch, path("whitelists", uid), e.admin, `{"entries":[]}`).must(t, http.StatusOK).body; !strings.Contains(got, `"entries":[]`) {
+			t.Errorf("entries not emptied: %s", got)
 		}
 		bad := e.do(http.MethodPatch, path("whitelists", id), e.admin, `{"entries":[{"prefix":"49"},{"prefix":"49"}]}`).must(t, http.StatusBadRequest)
 		if f := bad.errOf(t)["field"]; f != "entries[1].prefix" {
