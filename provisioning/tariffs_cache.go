@@ -69,7 +69,7 @@ func (c *tariffCaches) invalidate(inv Invalidation) {
 		c.dids.clear()
 	case InvalidateRouting: // a DID created, moved or deleted
 		c.dids.clear()
-	case InvalidateToken, InvalidateDomain:
+	case InvalidateToken, InvalidateDomain, InvalidateWhitelist:
 	default: // a tenant moved or deleted, all
 		c.plans.clear()
 		c.tenants.clear()
