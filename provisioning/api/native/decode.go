@@ -60,6 +60,9 @@ func decodeJSON(body []byte, dst any) error {
 	if err != nil && !errors.Is(err, errJSONSyntax) {
 		return err
 	}
+	if err == nil {
+		resetPresent(trimmed, dst)
+	}
 	// checkJSON has refused every unknown field, so Unmarshal (which
 	// cannot) is as strict as a Decoder with DisallowUnknownFields, and
 	// does not copy the body.
@@ -70,6 +73,33 @@ func decodeJSON(body []byte, dst any) error {
 		return badBody(codeMalformedBody, "", "malformed JSON")
 	}
 	return nil
+}
+
+// resetPresent zeroes the fields of *dst that body sets, so that a field
+// given in a PATCH replaces the stored value instead of being decoded
+// over it: encoding/json reuses a slice's elements and a pointer's or a
+// struct's fields, so a hunt group's members sent without ring_seconds
+// would keep each old member's, and a destination sent without an id the
+// old one. Absent fields keep their value (the partial update).
+func resetPresent(body []byte, dst any) {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return
+	}
+	v := reflect.ValueOf(dst).Elem()
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		if _, ok := keys[name]; ok && v.Field(i).CanSet() {
+			v.Field(i).SetZero()
+		}
+	}
 }
 
 // jsonError turns an encoding/json error into the envelope.
