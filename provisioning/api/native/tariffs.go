@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -394,6 +395,12 @@ func (s *server) assignmentIn(req *http.Request) (int64, *tariffAssignmentIn, er
 	in := &tariffAssignmentIn{}
 	if err := decodeJSON(raw, in); err != nil {
 		return 0, nil, err
+	}
+	// Absent is not null: a body that forgot the field must not remove
+	// the assignment.
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &present); err != nil || present["tariff_plan_id"] == nil {
+		return 0, nil, provisioning.Invalid("tariff_plan_id", "is required: a plan's id, or null to remove the assignment")
 	}
 	return id, in, nil
 }
