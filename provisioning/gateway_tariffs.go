@@ -125,26 +125,30 @@ func (s *Service) SetGatewayTariffPlan(ctx context.Context, sc Scope, id int64, 
 }
 
 // gatewayTariff is what the caches keep of a gateway for least-cost
-// routing: its name, whether it is shared, and its supplier plan in force
-// (0: none) with the path of the plan's owner.
+// routing: its name, its tenant's path (empty: shared), and its supplier
+// plan in force (0: none) with the path of the plan's owner.
 type gatewayTariff struct {
-	id        int64
-	name      string
-	shared    bool
-	planID    int64
-	ownerPath string
+	id         int64
+	name       string
+	tenantPath string
+	planID     int64
+	ownerPath  string
+}
+
+// pricesSeenBy reports whether the scope may see the gateway's supplier
+// prices: those of the gateways of its own tenants. A shared gateway's,
+// or a parent tenant's gateway a route of the scope's may use, are their
+// operator's business.
+func (g *gatewayTariff) pricesSeenBy(sc Scope) bool {
+	return sc.All() || (g.tenantPath != "" && sc.Sees(g.tenantPath))
 }
 
 // resolveGatewayTariff reads gateway g's supplier plan, ignoring one left
 // behind by a move to another tree.
 func (s *Service) resolveGatewayTariff(ctx context.Context, g *Gateway) (gatewayTariff, error) {
-	out := gatewayTariff{id: g.ID, name: g.Name, shared: g.TenantID == nil}
+	out := gatewayTariff{id: g.ID, name: g.Name}
 	gs, err := s.gatewayTariffStore()
 	if err != nil {
-		return out, err
-	}
-	planID, owner, err := gs.GatewayTariffPlan(ctx, g.ID)
-	if err != nil || planID == 0 {
 		return out, err
 	}
 	if g.TenantID != nil {
@@ -152,9 +156,14 @@ func (s *Service) resolveGatewayTariff(ctx context.Context, g *Gateway) (gateway
 		if err != nil {
 			return out, err
 		}
-		if !strings.HasPrefix(t.Path, owner) {
-			return out, nil
-		}
+		out.tenantPath = t.Path
+	}
+	planID, owner, err := gs.GatewayTariffPlan(ctx, g.ID)
+	if err != nil || planID == 0 {
+		return out, err
+	}
+	if g.TenantID != nil && !strings.HasPrefix(out.tenantPath, owner) {
+		return out, nil
 	}
 	out.planID, out.ownerPath = planID, owner
 	return out, nil

@@ -11,8 +11,10 @@ import (
 // gateways for one number (RouteLCR, the native API's
 // /outbound-routes/{id}/lcr) and the same order in the routing trace
 // (PriceTrace). Both show what the switches will do, with the prices
-// behind it; the supplier prices of a shared gateway are the operator's
-// and shown to admins only (its place in the order is shown to all).
+// behind it; the supplier prices of a shared gateway, or of a parent
+// tenant's gateway a route uses, are their operator's and shown only to
+// those who see that gateway's tenant (admins for shared ones); the place
+// of every gateway in the order is shown to all.
 
 // RouteLCR is the gateway order of an outbound route for one number.
 type RouteLCR struct {
@@ -96,14 +98,15 @@ func (s *Service) routeGateways(ctx context.Context, r *OutboundRoute, sent stri
 	return out, nil, nil
 }
 
-// visibleCosts blanks in gs the supplier prices of shared gateways unless
-// the scope is an admin's.
+// visibleCosts blanks in gs the supplier prices the scope may not see:
+// those of shared gateways, and of a parent tenant's gateways its routes
+// use, unless the scope is an admin's.
 func (s *Service) visibleCosts(ctx context.Context, sc Scope, gs []GatewayCost) []GatewayCost {
 	if sc.All() {
 		return gs
 	}
 	for i := range gs {
-		if ref, err := s.gatewayRef(ctx, gs[i].GatewayID); err != nil || ref.shared {
+		if ref, err := s.gatewayRef(ctx, gs[i].GatewayID); err != nil || !ref.pricesSeenBy(sc) {
 			gs[i] = GatewayCost{GatewayID: gs[i].GatewayID, Name: gs[i].Name}
 		}
 	}
@@ -114,7 +117,7 @@ func (s *Service) visibleCosts(ctx context.Context, sc Scope, gs []GatewayCost) 
 // (Plan.Trace and its variants, which read no tariffs) that leave through
 // a cost-ordered route: their Gateways become the gateways in cost order
 // for the number as it leaves at at, Costs the prices behind that order
-// (shared gateways' to admins only), LeftOut the gateways not dialled.
+// (as RouteLCR shows them), LeftOut the gateways not dialled.
 func (s *Service) PriceTrace(ctx context.Context, sc Scope, steps []Step, at time.Time) error {
 	for i := range steps {
 		st := &steps[i]

@@ -411,7 +411,8 @@ func TestGatewayTariffCache(t *testing.T) {
 
 // TestRouteLCRView: the route view and the routing trace show the cost
 // order a least-cost route dials, scoped like the route; the supplier
-// prices of a shared gateway are shown to admins only.
+// prices of a shared gateway are shown to admins only, a parent tenant's
+// gateway's to those who see the parent.
 func TestRouteLCRView(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
 		root := e.tenant(t, "root", nil)
@@ -420,11 +421,13 @@ func TestRouteLCRView(t *testing.T) {
 		shared := e.supplier(t, "shared", nil, root, "USD", "49,Germany,,0.001,0,60,60,,,,,\n")
 		own := e.supplier(t, "own", cust, cust, "USD", "49,Germany,,0.01,0,60,60,,,,,\n")
 		usonly := e.supplier(t, "usonly", cust, cust, "USD", "1,USA,,0.01,0,60,60,,,,,\n")
+		parent := e.supplier(t, "parent", root, root, "USD", "49,Germany,,0.005,0,60,60,,,,,\n")
+		rootAdmin := provisioning.Scope{Role: provisioning.RoleTenantAdmin, TenantID: root.ID, Path: root.Path}
 		custAdmin := provisioning.Scope{Role: provisioning.RoleTenantAdmin, TenantID: cust.ID, Path: cust.Path}
 		otherAdmin := provisioning.Scope{Role: provisioning.RoleTenantAdmin, TenantID: other.ID, Path: other.Path}
 		r := &provisioning.OutboundRoute{RoutingMeta: provisioning.RoutingMeta{TenantID: cust.ID}, Name: "intl",
 			Patterns: []provisioning.DialPattern{"00Z."}, Strip: 2, Prepend: "+",
-			GatewayIDs: []int64{own.ID, usonly.ID, shared.ID}, Order: provisioning.RouteOrderCost}
+			GatewayIDs: []int64{own.ID, usonly.ID, shared.ID, parent.ID}, Order: provisioning.RouteOrderCost}
 		must(t, e.svc.CreateOutboundRoute(e.ctx, admin, r))
 
 		view, err := e.svc.RouteLCR(e.ctx, admin, r.ID, "004930123", time.Time{})
@@ -432,7 +435,7 @@ func TestRouteLCRView(t *testing.T) {
 		if !view.Matches || view.Sent != "+4930123" || view.At.IsZero() || view.Order != provisioning.RouteOrderCost {
 			t.Fatalf("view %+v", view)
 		}
-		if got := costLine(view.Gateways, view.LeftOut); got != "shared 0.001 USD, own 0.01 USD, (usonly no_rate)" {
+		if got := costLine(view.Gateways, view.LeftOut); got != "shared 0.001 USD, parent 0.005 USD, own 0.01 USD, (usonly no_rate)" {
 			t.Fatalf("admin's view: %s", got)
 		}
 		if !strings.Contains(view.LeftOut[0].Detail, "no rate") {
@@ -440,11 +443,16 @@ func TestRouteLCRView(t *testing.T) {
 		}
 		view, err = e.svc.RouteLCR(e.ctx, custAdmin, r.ID, "004930123", time.Time{})
 		must(t, err)
-		if got := costLine(view.Gateways, view.LeftOut); got != "shared -, own 0.01 USD, (usonly no_rate)" {
-			t.Fatalf("tenant's view (shared price hidden, order kept): %s", got)
+		if got := costLine(view.Gateways, view.LeftOut); got != "shared -, parent -, own 0.01 USD, (usonly no_rate)" {
+			t.Fatalf("tenant's view (shared and parent's prices hidden, order kept): %s", got)
 		}
 		if view.Gateways[0].Plan != "" || view.Gateways[0].Name != "shared" {
 			t.Fatalf("shared gateway shown as %+v", view.Gateways[0])
+		}
+		view, err = e.svc.RouteLCR(e.ctx, rootAdmin, r.ID, "004930123", time.Time{})
+		must(t, err)
+		if got := costLine(view.Gateways, view.LeftOut); got != "shared -, parent 0.005 USD, own 0.01 USD, (usonly no_rate)" {
+			t.Fatalf("the parent's view: %s", got)
 		}
 		if _, err := e.svc.RouteLCR(e.ctx, otherAdmin, r.ID, "004930123", time.Time{}); !errors.Is(err, provisioning.ErrNotFound) {
 			t.Fatalf("another tenant's route: %v", err)
@@ -467,7 +475,7 @@ func TestRouteLCRView(t *testing.T) {
 		must(t, err)
 		view, err = e.svc.RouteLCR(e.ctx, admin, r.ID, "004930123", time.Time{})
 		must(t, err)
-		if got := costLine(view.Gateways, view.LeftOut); got != "own 0.01 USD, usonly -, shared 0.001 USD" {
+		if got := costLine(view.Gateways, view.LeftOut); got != "own 0.01 USD, usonly -, shared 0.001 USD, parent 0.005 USD" {
 			t.Fatalf("listed route: %s", got)
 		}
 
@@ -483,7 +491,7 @@ func TestRouteLCRView(t *testing.T) {
 			}
 			return steps[0]
 		}
-		if st := trace(admin); strings.Join(st.Gateways, " ") != "own usonly shared" || st.Costs != nil || st.Order != provisioning.RouteOrderListed {
+		if st := trace(admin); strings.Join(st.Gateways, " ") != "own usonly shared parent" || st.Costs != nil || st.Order != provisioning.RouteOrderListed {
 			t.Fatalf("listed route traced: %+v", st)
 		}
 		_, err = e.svc.UpdateOutboundRoute(e.ctx, admin, r.ID, func(r *provisioning.OutboundRoute) error {
@@ -492,11 +500,11 @@ func TestRouteLCRView(t *testing.T) {
 		})
 		must(t, err)
 		st := trace(admin)
-		if strings.Join(st.Gateways, " ") != "shared own" || costLine(st.Costs, st.LeftOut) != "shared 0.001 USD, own 0.01 USD, (usonly no_rate)" {
+		if strings.Join(st.Gateways, " ") != "shared parent own" || costLine(st.Costs, st.LeftOut) != "shared 0.001 USD, parent 0.005 USD, own 0.01 USD, (usonly no_rate)" {
 			t.Fatalf("cost route traced: %+v", st)
 		}
 		st = trace(custAdmin)
-		if strings.Join(st.Gateways, " ") != "shared own" || costLine(st.Costs, st.LeftOut) != "shared -, own 0.01 USD, (usonly no_rate)" {
+		if strings.Join(st.Gateways, " ") != "shared parent own" || costLine(st.Costs, st.LeftOut) != "shared -, parent -, own 0.01 USD, (usonly no_rate)" {
 			t.Fatalf("cost route traced by the tenant: %+v", st)
 		}
 	})

@@ -60,7 +60,8 @@ func (s *server) lcrRoutes() []*route {
 				"priced gateways cheapest first (a one-minute call, connection fee and increments included; one group per currency, " +
 				"the first priced gateway's currency first), then those without a supplier plan in listed order; left_out lists the gateways " +
 				"whose supplier has no rate for the number. A listed-order route shows its gateways in their order with their prices. " +
-				"The number is priced as it leaves, after the route's strip and prepend. Shared gateways' prices are shown to admins only.",
+				"The number is priced as it leaves, after the route's strip and prepend. A gateway's prices are shown to those who see its tenant " +
+				"(a shared gateway's to admins only, a parent tenant's gateway's not to the tenants below); its place in the order to all.",
 			query: []param{
 				{name: "number", typ: "string", doc: "the number as dialled (required): digits, * and #, optionally a leading +"},
 				{name: "at", typ: "date-time", doc: "the time of the call (default now): rates by effective date, day and time window"},
@@ -107,7 +108,7 @@ func init() {
 
 		"GatewayCost.gateway_id":     "the gateway",
 		"GatewayCost.name":           "the gateway's name",
-		"GatewayCost.cost":           "the supplier's price of a one-minute call to the number (connection fee, increments, minimum and free seconds included), a decimal; null: no supplier plan, or a shared gateway's price shown to admins only",
+		"GatewayCost.cost":           "the supplier's price of a one-minute call to the number (connection fee, increments, minimum and free seconds included), a decimal; null: no supplier plan, or a price the caller may not see (a shared gateway's, shown to admins only, or a parent tenant's gateway's)",
 		"GatewayCost.currency":       "ISO 4217 code of cost",
 		"GatewayCost.prefix":         "the supplier rate's prefix",
 		"GatewayCost.destination":    "the supplier rate's destination",
