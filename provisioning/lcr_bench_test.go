@@ -2,8 +2,6 @@ package provisioning_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -12,9 +10,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/rating"
-	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
 // BenchmarkGatewaysByCost is what a least-cost route costs on every call:
@@ -29,21 +25,8 @@ import (
 // not matter.
 func BenchmarkGatewaysByCost(b *testing.B) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "lcr.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	st := sqlstore.New(db)
-	svc := provisioning.NewService(st, provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	st, svc, tn := benchService(b, "sqlite:"+filepath.Join(b.TempDir(), "lcr.db"))
 	admin := provisioning.AdminScope()
-	tn := &provisioning.Tenant{Name: "bench"}
-	if err := svc.CreateTenant(ctx, admin, tn); err != nil {
-		b.Fatal(err)
-	}
 	rates, _ := benchDeck(b, 100_000)
 	rng := rand.New(rand.NewPCG(8, 0))
 	var ids []int64
@@ -104,6 +87,7 @@ func BenchmarkGatewaysByCost(b *testing.B) {
 	// tariffs alone (no cache, no ordering).
 	tariffs := make([]*rating.Tariff, len(ids))
 	for i, id := range ids {
+		var err error
 		if tariffs[i], err = svc.GatewayTariff(ctx, id); err != nil {
 			b.Fatal(err)
 		}
