@@ -498,7 +498,7 @@ func (c *call) flag(name string) (bool, error) {
 }
 
 func init() {
-	tagDocs["tariff-plans"] = "Tariff plans: a tenant's prices by destination prefix (CSV rate decks of 100,000+ rates), assigned to tenants (inherited down the tree) and to DIDs for their inbound calls, and a quote that prices a call as the CDR pipeline will."
+	tagDocs["tariff-plans"] = "Tariff plans: a tenant's prices by destination prefix (CSV rate decks of 100,000+ rates), assigned to tenants (inherited down the tree), to DIDs for their inbound calls and to gateways as their supplier's prices (least-cost routing), and a quote that prices a call as the CDR pipeline will."
 	docs := func(schemas []string, m map[string]string) {
 		for _, sch := range schemas {
 			for k, v := range m {
