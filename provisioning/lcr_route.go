@@ -71,10 +71,8 @@ func (s *Service) RouteLCR(ctx context.Context, sc Scope, id int64, number strin
 	if err != nil {
 		return nil, err
 	}
-	out.Gateways = append(out.Gateways, s.visibleCosts(ctx, sc, kept)...)
-	for i := range left {
-		left[i].GatewayCost = s.visibleCosts(ctx, sc, []GatewayCost{left[i].GatewayCost})[0]
-	}
+	s.hidePrices(ctx, sc, kept, left)
+	out.Gateways = append(out.Gateways, kept...)
 	out.LeftOut = append(out.LeftOut, left...)
 	return out, nil
 }
@@ -98,19 +96,24 @@ func (s *Service) routeGateways(ctx context.Context, r *OutboundRoute, sent stri
 	return out, nil, nil
 }
 
-// visibleCosts blanks in gs the supplier prices the scope may not see:
-// those of shared gateways, and of a parent tenant's gateways its routes
-// use, unless the scope is an admin's.
-func (s *Service) visibleCosts(ctx context.Context, sc Scope, gs []GatewayCost) []GatewayCost {
+// hidePrices blanks in gs and left the supplier prices the scope may not
+// see: those of shared gateways, and of a parent tenant's gateways its
+// routes use, unless the scope is an admin's.
+func (s *Service) hidePrices(ctx context.Context, sc Scope, gs []GatewayCost, left []GatewayLeftOut) {
 	if sc.All() {
-		return gs
+		return
 	}
-	for i := range gs {
-		if ref, err := s.gatewayRef(ctx, gs[i].GatewayID); err != nil || !ref.pricesSeenBy(sc) {
-			gs[i] = GatewayCost{GatewayID: gs[i].GatewayID, Name: gs[i].Name}
+	hide := func(g *GatewayCost) {
+		if ref, err := s.gatewayRef(ctx, g.GatewayID); err != nil || !ref.pricesSeenBy(sc) {
+			*g = GatewayCost{GatewayID: g.GatewayID, Name: g.Name}
 		}
 	}
-	return gs
+	for i := range gs {
+		hide(&gs[i])
+	}
+	for i := range left {
+		hide(&left[i].GatewayCost)
+	}
 }
 
 // PriceTrace puts the least-cost order into the dial_out steps of a trace
@@ -132,11 +135,8 @@ func (s *Service) PriceTrace(ctx context.Context, sc Scope, steps []Step, at tim
 		for _, g := range kept {
 			st.Gateways = append(st.Gateways, g.Name)
 		}
-		st.Costs = s.visibleCosts(ctx, sc, kept)
-		for i := range left {
-			left[i].GatewayCost = s.visibleCosts(ctx, sc, []GatewayCost{left[i].GatewayCost})[0]
-		}
-		st.LeftOut = left
+		s.hidePrices(ctx, sc, kept, left)
+		st.Costs, st.LeftOut = kept, left
 	}
 	return nil
 }
