@@ -87,6 +87,16 @@ func TestLeastCostRoutingAPI(t *testing.T) {
 				t.Fatalf("%s wrote: %s", tc.body, got.body)
 			}
 		}
+		// Absent is not null, for every assignment: {} removes nothing.
+		e.do("PUT", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, fmt.Sprintf(`{"tariff_plan_id":%d}`, cheap)).must(t, http.StatusOK)
+		if r := e.do("PUT", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, `{}`).must(t, http.StatusBadRequest); r.errOf(t)["field"] != "tariff_plan_id" {
+			t.Errorf("tenant assignment without the field: %s", r.body)
+		}
+		if r := e.do("GET", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, "").must(t, http.StatusOK); r.m["tariff_plan_id"] != float64(cheap) {
+			t.Errorf("{} removed the tenant's plan: %s", r.body)
+		}
+		e.do("PUT", fmt.Sprintf("/api/v1/tenants/%d/tariff", tn), e.admin, `{"tariff_plan_id":null}`).must(t, http.StatusOK)
+
 		// A plan in use cannot go.
 		e.do("DELETE", path("tariff-plans", usonly), ta, "").must(t, http.StatusConflict)
 
