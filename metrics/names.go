@@ -136,7 +136,7 @@ var Known = []Metric{
 		"Tenants with limited spending (mode prepaid, or postpaid with a credit limit) that have nothing left to spend: balance + credit limit ≤ 0 in their billing currency, so that the authorizer refuses their calls. Postpaid tenants without a limit are never counted."},
 	// Real-time call authorization.
 	{"switchboard_authz_refused_total", Counter, []string{"reason"}, ExporterAuthz,
-		"Calls refused by real-time authorization, by reason: no_rate (destination not allowed), no_plan, insufficient_funds, concurrent_limit, calls_per_minute, cost_per_hour, cost_per_day, cost_per_month, error (a source failed: the switch applied its fail policy). Every reason is exported from 0."},
+		"Calls refused by real-time authorization, by reason: not_whitelisted (destination in none of the tenant's or user's whitelists), no_rate (no rate for the destination), no_plan, insufficient_funds, concurrent_limit, calls_per_minute, cost_per_hour, cost_per_day, cost_per_month, error (a source failed: the switch applied its fail policy). Every reason is exported from 0."},
 	{"switchboard_authz_reserved_calls", Gauge, nil, ExporterAuthz,
 		"Calls holding an authorization reservation: authorized and not yet released (hangup, CDR) nor expired."},
 

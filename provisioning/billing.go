@@ -243,7 +243,7 @@ func (s *Service) BillingPolicy(ctx context.Context, tenantID int64) (prepaid bo
 // (InvalidateTariff), tenants (moved, deleted) and everything.
 func (s *Service) invalidateBilling(inv Invalidation) {
 	switch inv.Kind {
-	case InvalidateToken, InvalidateDomain, InvalidateRouting:
+	case InvalidateToken, InvalidateDomain, InvalidateRouting, InvalidateWhitelist:
 	default:
 		s.billing.clear()
 	}

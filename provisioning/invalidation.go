@@ -49,6 +49,9 @@ const (
 	// or with ID 0 a tenant's or a DID's tariff assignment. Compiled
 	// tariffs, or the assignments, are dropped (tariffs_cache.go).
 	InvalidateTariff InvalidationKind = "tariff"
+	// InvalidateWhitelist: a whitelist was created, changed or deleted.
+	// The compiled whitelists are dropped (whitelists_cache.go).
+	InvalidateWhitelist InvalidationKind = "whitelist"
 	// InvalidateAll drops everything: sent for a payload a process does not
 	// understand (a newer version's kind) and applied when the
 	// notification stream (re)connects, since anything sent while it was
@@ -64,7 +67,8 @@ type Invalidation struct {
 }
 
 // String is the wire form carried between processes: "token:12",
-// "routing:3", "routing", "tariff:5", "tariff", "domain", "tenant", "all".
+// "routing:3", "routing", "tariff:5", "tariff", "whitelist", "domain",
+// "tenant", "all".
 func (i Invalidation) String() string {
 	if (i.Kind == InvalidateToken || i.Kind == InvalidateRouting || i.Kind == InvalidateTariff) && i.ID != 0 {
 		return string(i.Kind) + ":" + strconv.FormatInt(i.ID, 10)
@@ -84,7 +88,7 @@ func ParseInvalidation(s string) Invalidation {
 		if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
 			return Invalidation{Kind: k, ID: n}
 		}
-	case InvalidateDomain, InvalidateTenant:
+	case InvalidateDomain, InvalidateTenant, InvalidateWhitelist:
 		if !hasID {
 			return Invalidation{Kind: k}
 		}
@@ -118,6 +122,7 @@ const CacheTTL = 30 * time.Second
 func (s *Service) invalidate(inv Invalidation) {
 	s.tariffs.invalidate(inv)
 	s.invalidateBilling(inv)
+	s.invalidateWhitelists(inv)
 	switch inv.Kind {
 	case InvalidateToken:
 		if inv.ID == 0 {
@@ -135,7 +140,7 @@ func (s *Service) invalidate(inv Invalidation) {
 		} else {
 			s.plans.drop(inv.ID)
 		}
-	case InvalidateTariff:
+	case InvalidateTariff, InvalidateWhitelist:
 	default: // tenant, all and anything unknown
 		s.tokens.clear()
 		s.domains.clear()

@@ -27,6 +27,8 @@ func TestInvalidationWireForm(t *testing.T) {
 		{"domain", provisioning.Invalidation{Kind: provisioning.InvalidateDomain}},
 		{"tenant", provisioning.Invalidation{Kind: provisioning.InvalidateTenant}},
 		{"all", provisioning.Invalidation{Kind: provisioning.InvalidateAll}},
+		{"whitelist", provisioning.Invalidation{Kind: provisioning.InvalidateWhitelist}},
+		{"whitelist:3", provisioning.Invalidation{Kind: provisioning.InvalidateAll}},
 		{"routing:3", provisioning.Invalidation{Kind: provisioning.InvalidateRouting, ID: 3}},
 		{"routing", provisioning.Invalidation{Kind: provisioning.InvalidateRouting}},
 		{"routing:0", provisioning.Invalidation{Kind: provisioning.InvalidateAll}},

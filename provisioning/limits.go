@@ -100,31 +100,7 @@ func (s *Service) limitStore() (LimitStore, error) {
 // tenant-admin token would lift them. It may set its users' and its
 // descendants'.
 func ownLimit(sc Scope, l *Limit) error {
-	if !sc.All() && l.UserID == nil && l.TenantID == sc.TenantID {
-		return Forbidden("tenant_id", "a tenant's own abuse limits are set by its parent's administrators")
-	}
-	return nil
-}
-
-// checkLimitOwner checks that the limit's tenant is in scope and its
-// user, when set, is that tenant's.
-func (s *Service) checkLimitOwner(ctx context.Context, sc Scope, l *Limit) error {
-	if err := ownLimit(sc, l); err != nil {
-		return err
-	}
-	if _, err := s.tenantInScope(ctx, sc, l.TenantID); err != nil {
-		return fieldNotFound("tenant_id", err)
-	}
-	if l.UserID != nil {
-		u, err := s.store.User(ctx, *l.UserID)
-		if err != nil {
-			return fieldNotFound("user_id", err)
-		}
-		if u.TenantID != l.TenantID {
-			return Invalid("user_id", "user %d is not tenant %d's", u.ID, l.TenantID)
-		}
-	}
-	return nil
+	return ownCallSetting(sc, l.TenantID, l.UserID, "abuse limits")
 }
 
 // CreateLimit validates l and stores it.
@@ -139,7 +115,7 @@ func (s *Service) CreateLimit(ctx context.Context, sc Scope, l *Limit) error {
 	if err := l.validate(); err != nil {
 		return err
 	}
-	if err := s.checkLimitOwner(ctx, sc, l); err != nil {
+	if err := s.checkCallSettingOwner(ctx, sc, l.TenantID, l.UserID, "abuse limits"); err != nil {
 		return err
 	}
 	l.ID = 0

@@ -39,6 +39,9 @@ type Service struct {
 	tariffs tariffCaches
 	// billing caches BillingPolicy's answers by tenant (billing.go).
 	billing versioned[int64, billingPolicy]
+	// whitelists caches the compiled whitelists of tenants and users
+	// (whitelists_cache.go).
+	whitelists whitelistCaches
 }
 
 // Option configures a Service.

@@ -77,7 +77,7 @@ func (c *tariffCaches) invalidate(inv Invalidation) {
 	case InvalidateRouting: // a DID or a gateway created, changed, moved or deleted
 		c.dids.clear()
 		c.clearGateways()
-	case InvalidateToken, InvalidateDomain:
+	case InvalidateToken, InvalidateDomain, InvalidateWhitelist:
 	default: // a tenant moved or deleted, all
 		c.plans.clear()
 		c.tenants.clear()

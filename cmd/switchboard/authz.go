@@ -17,7 +17,7 @@ import (
 // period (cost limits) is the priced CDRs' sum plus the live reservations.
 func newAuthorizer(c *components) *authz.Authorizer {
 	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), authz.BillingCredit(c.svc), authz.ProvisioningLimits(c.svc),
-		authz.StoreSpending(c.cdrStore, c.svc, c.svc), authz.Config{})
+		authz.StoreSpending(c.cdrStore, c.svc, c.svc), authz.Config{Whitelists: c.svc})
 	c.reg.MustRegister(a.Collector())
 	return a
 }

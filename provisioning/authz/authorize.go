@@ -138,14 +138,23 @@ func (a *Authorizer) count(r Reason) {
 }
 
 // read gathers the call's limits, tariff, budget and spending: the I/O,
-// done outside the lock. A refusal it can decide alone (no rate, no
-// plan) comes back as a Decision.
+// done outside the lock. A refusal it can decide alone (not whitelisted,
+// no rate, no plan) comes back as a Decision.
 func (a *Authorizer) read(ctx context.Context, c *Call, now time.Time) (inputs, Decision, error) {
 	in := inputs{budget: money.Max}
 	var err error
 	if a.limits != nil {
 		if in.tenantLim, in.userLim, err = a.limits.Limits(ctx, c.TenantID, c.UserID); err != nil {
 			return in, Decision{}, fmt.Errorf("authz: limits of tenant %d: %w", c.TenantID, err)
+		}
+	}
+	if c.Direction == Outbound && a.cfg.Whitelists != nil {
+		ok, detail, err := a.cfg.Whitelists.Whitelisted(ctx, c.TenantID, c.UserID, c.Destination)
+		if err != nil {
+			return in, Decision{}, fmt.Errorf("authz: whitelists of tenant %d: %w", c.TenantID, err)
+		}
+		if !ok {
+			return in, refuse(ReasonNotWhitelisted, detail), nil
 		}
 	}
 	if c.Direction == Outbound {

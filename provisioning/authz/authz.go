@@ -17,7 +17,8 @@ type Reason string
 
 // The refusal reasons.
 const (
-	ReasonNoRate            Reason = "no_rate"            // no rate for the destination: not in the whitelist
+	ReasonNotWhitelisted    Reason = "not_whitelisted"    // the destination is in none of the tenant's (or user's) whitelists
+	ReasonNoRate            Reason = "no_rate"            // no rate for the destination in the tenant's tariff
 	ReasonNoPlan            Reason = "no_plan"            // the tenant has no tariff plan and Config.RequirePlan is set
 	ReasonInsufficientFunds Reason = "insufficient_funds" // the balance (+ credit) does not pay for the first increment
 	ReasonConcurrent        Reason = "concurrent_limit"   // the tenant or user has its maximum of live calls
@@ -29,7 +30,7 @@ const (
 )
 
 // Reasons lists every reason, for metrics that export all label values.
-var Reasons = []Reason{ReasonNoRate, ReasonNoPlan, ReasonInsufficientFunds, ReasonConcurrent,
+var Reasons = []Reason{ReasonNotWhitelisted, ReasonNoRate, ReasonNoPlan, ReasonInsufficientFunds, ReasonConcurrent,
 	ReasonCallsPerMinute, ReasonCostPerHour, ReasonCostPerDay, ReasonCostPerMonth, ReasonError}
 
 // Direction of a call as the tenant sees it.
@@ -108,6 +109,14 @@ type LimitSource interface {
 	Limits(ctx context.Context, tenantID, userID int64) (tenant, user Limits, err error)
 }
 
+// WhitelistSource says whether the whitelists of a tenant (and of one of
+// its users; userID 0: the tenant's alone) allow a call to a destination,
+// and when not, a detail naming whose refused it. provisioning.Service
+// implements it (Whitelisted), answering from memory.
+type WhitelistSource interface {
+	Whitelisted(ctx context.Context, tenantID, userID int64, dest string) (ok bool, detail string, err error)
+}
+
 // SpendSource gives what a tenant (userID 0) or one of its users spent
 // on calls that ended since a time: the priced CDRs.
 type SpendSource interface {
@@ -131,6 +140,10 @@ type Config struct {
 	// tariff plan; by default such calls are not priced and only the
 	// abuse limits apply.
 	RequirePlan bool
+	// Whitelists, when set, refuses outbound calls to destinations the
+	// tenant's or user's whitelists do not allow (ReasonNotWhitelisted);
+	// nil: every destination with a rate is allowed.
+	Whitelists WhitelistSource
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }

@@ -53,7 +53,7 @@ type AuthzOptions struct {
 // concurrency or rate limit, and for money and cost limits 52, which
 // chan_pjsip does not map and answers 603 Decline (FreeSWITCH's
 // CALL_REJECTED).
-const authzCauseExpr = `${IF($["${SB_AUTHZ}"="deny:no_rate" | "${SB_AUTHZ}"="deny:no_plan"]?21:${IF($["${SB_AUTHZ}"="deny:concurrent_limit" | "${SB_AUTHZ}"="deny:calls_per_minute"]?34:52)})}`
+const authzCauseExpr = `${IF($["${SB_AUTHZ}"="deny:not_whitelisted" | "${SB_AUTHZ}"="deny:no_rate" | "${SB_AUTHZ}"="deny:no_plan"]?21:${IF($["${SB_AUTHZ}"="deny:concurrent_limit" | "${SB_AUTHZ}"="deny:calls_per_minute"]?34:52)})}`
 
 // authzFailCause is a fail-closed node's cause: 42 (switch congestion),
 // which chan_pjsip answers 503. Not 41 (temporary failure): chan_pjsip

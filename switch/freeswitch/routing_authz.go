@@ -47,7 +47,7 @@ type CallAuthorizer interface {
 // for a rate or concurrency limit (a phone tries again later).
 func authzCause(r authz.Reason) string {
 	switch r {
-	case authz.ReasonNoRate, authz.ReasonNoPlan:
+	case authz.ReasonNoRate, authz.ReasonNoPlan, authz.ReasonNotWhitelisted:
 		return "OUTGOING_CALL_BARRED"
 	case authz.ReasonConcurrent, authz.ReasonCallsPerMinute:
 		return "NORMAL_CIRCUIT_CONGESTION"

@@ -70,6 +70,8 @@ func TestXMLCurlAuthorization(t *testing.T) {
 				exts: append([]string{"sb-authz"}, plain...), has: []string{`continue="true"`, `data="execute_on_answer=sched_hangup +42 allotted_timeout"`, `data="sb_authz=allow:42"`}},
 			{name: "no rate", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonNoRate}, asked: true,
 				exts: []string{"sb-authz"}, has: []string{`data="sb_authz=deny:no_rate"`, `application="hangup" data="OUTGOING_CALL_BARRED"`}, hasn: []string{"bridge"}},
+			{name: "not whitelisted", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonNotWhitelisted}, asked: true,
+				exts: []string{"sb-authz"}, has: []string{`data="sb_authz=deny:not_whitelisted"`, `application="hangup" data="OUTGOING_CALL_BARRED"`}, hasn: []string{"bridge"}},
 			{name: "concurrent", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonConcurrent}, asked: true,
 				exts: []string{"sb-authz"}, has: []string{`data="NORMAL_CIRCUIT_CONGESTION"`}},
 			{name: "insufficient funds", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonInsufficientFunds}, asked: true,

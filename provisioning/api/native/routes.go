@@ -77,6 +77,7 @@ func (s *server) buildRoutes() []*route {
 	routes = append(routes, s.lcrRoutes()...)
 	routes = append(routes, s.billingRoutes()...)
 	routes = append(routes, s.limitRoutes()...)
+	routes = append(routes, s.whitelistRoutes()...)
 	routes = append(routes, &route{
 		method: http.MethodGet, path: Prefix + "/openapi.json", op: "getOpenAPI", tag: "meta", public: true,
 		summary: "This API's OpenAPI 3.0 document",

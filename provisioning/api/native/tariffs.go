@@ -113,6 +113,8 @@ type quoteOut struct {
 	// MaxSeconds answers budget: null without one.
 	MaxSeconds *int       `json:"max_seconds"`
 	Rate       rateFields `json:"rate"`
+	// Whitelisted is whether the tenant's whitelists allow the number.
+	Whitelisted bool `json:"whitelisted"`
 }
 
 // rateDeckMedia are the body types a rate deck upload takes.
@@ -377,6 +379,9 @@ func (s *server) quoteRoute() *route {
 			if q.MaxSeconds >= 0 {
 				out.MaxSeconds = &q.MaxSeconds
 			}
+			if out.Whitelisted, _, err = s.svc.Whitelisted(req.Context(), id, 0, number); err != nil {
+				return err
+			}
 			return writeJSON(w, http.StatusOK, out)
 		},
 	}
@@ -565,5 +570,6 @@ func init() {
 		"increments":     "billed slices, the first included",
 		"free_seconds":   "seconds of the call that were free",
 		"max_seconds":    "how long the call may last for budget (2147483647: unlimited, a free destination; 0: the budget does not pay the first increment); null without budget",
+		"whitelisted":    "whether the whitelists of the tenant and of the tenants above it allow number (true when none has any); false: the authorizer refuses the call as not_whitelisted whatever its price. A user's own whitelists may narrow it further",
 	})
 }
