@@ -67,7 +67,7 @@ func TestXMLCurlAuthorization(t *testing.T) {
 			has, hasn []string
 		}{
 			{name: "allowed", ask: open, dest: "15145550123", d: authz.Decision{Allowed: true, MaxSeconds: 42}, asked: true,
-				exts: append([]string{"sb-authz"}, plain...), has: []string{`continue="true"`, `data="execute_on_answer=sched_hangup +42 allotted_timeout"`, `data="sb_authz=allow:42"`}},
+				exts: append([]string{"sb-authz"}, plain...), has: []string{`continue="true"`, `application="export" data="nolocal:execute_on_answer_sb_limit=sched_hangup +42 allotted_timeout"`, `data="sb_authz=allow:42"`}},
 			{name: "no rate", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonNoRate}, asked: true,
 				exts: []string{"sb-authz"}, has: []string{`data="sb_authz=deny:no_rate"`, `application="hangup" data="OUTGOING_CALL_BARRED"`}, hasn: []string{"bridge"}},
 			{name: "concurrent", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonConcurrent}, asked: true,

@@ -41,7 +41,9 @@ type routingFixture struct {
 	office, vip, night *provisioning.Condition
 	x100, x101         *provisioning.Extension
 	mobile, sipURI     *provisioning.CustomDestination
-	gwA, gwB           *provisioning.Gateway
+	gwA, gwB, gwC      *provisioning.Gateway
+	// intl is a least-cost route (011… → +…) through carrier-a, -b, -c
+	intl *provisioning.OutboundRoute
 	mainMenu, subMenu  *provisioning.IVRMenu
 	bobBox, generalBox *provisioning.VoicemailBox
 }
@@ -76,6 +78,8 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	f.gwB = &provisioning.Gateway{Name: "carrier-b", Host: "192.0.2.11"}
 	must(svc.CreateGateway(ctx, sc, f.gwA))
 	must(svc.CreateGateway(ctx, sc, f.gwB))
+	f.gwC = &provisioning.Gateway{Name: "carrier-c", Host: "192.0.2.12"}
+	must(svc.CreateGateway(ctx, sc, f.gwC))
 	in := provisioning.RoutingMeta{TenantID: f.tenant.ID}
 	for _, r := range []*provisioning.OutboundRoute{
 		{RoutingMeta: in, Name: "premium", Priority: 1, Action: provisioning.RouteBlock, Patterns: []provisioning.DialPattern{"1900XXXXXXX"}},
@@ -192,6 +196,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		{Kind: provisioning.DestVoicemailMain},
 		{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID},
 		{Kind: provisioning.DestExtension, ID: f.x101.ID},
+		{Kind: provisioning.DestExternal, Number: "011442071234567"}, // the least-cost route, as sb-o
 	} {
 		n := fmt.Sprintf("+151455501%02d", i)
 		d := d
@@ -214,6 +219,10 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	must(svc.CreateFaxBox(ctx, sc, scanner))
 	must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550199",
 		Destination: &provisioning.Destination{Kind: provisioning.DestFax, ID: scanner.ID}}))
+	// made last: the other objects' ids (in the golden file) stay
+	f.intl = &provisioning.OutboundRoute{RoutingMeta: in, Name: "intl", Priority: 10, Patterns: []provisioning.DialPattern{"011X."}, Strip: 3, Prepend: "+",
+		GatewayIDs: []int64{f.gwA.ID, f.gwB.ID, f.gwC.ID}, Order: provisioning.RouteOrderCost}
+	must(svc.CreateOutboundRoute(ctx, sc, f.intl))
 	p, err := svc.TenantPlan(ctx, f.tenant.ID)
 	must(err)
 	f.plan = p
@@ -300,7 +309,7 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 				entries = append(entries, entry{"fax " + b.Number, provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, RoutingContext(f.tenant.ID), b.Number})
 			}
 		}
-		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
+		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420", "011442071234567"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
 		}
 		dids := map[string]provisioning.DID{}
