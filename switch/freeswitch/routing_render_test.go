@@ -43,7 +43,7 @@ type routingFixture struct {
 	mobile, sipURI     *provisioning.CustomDestination
 	gwA, gwB, gwC      *provisioning.Gateway
 	// intl is a least-cost route (011… → +…) through carrier-a, -b, -c
-	intl *provisioning.OutboundRoute
+	intl               *provisioning.OutboundRoute
 	mainMenu, subMenu  *provisioning.IVRMenu
 	bobBox, generalBox *provisioning.VoicemailBox
 }
