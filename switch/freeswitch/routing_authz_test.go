@@ -155,3 +155,86 @@ func TestRoutingFallbackFailClosed(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthzLimitAnsweredCaller: the authorized limit runs from the
+// gateway's answer whether or not the caller's channel was answered
+// before it dialled out. The model shows why: execute_on_answer on the
+// caller's channel (how the limit was set until 2026-12-07) runs when
+// that channel is answered, which for a caller an IVR menu answered
+// never happens again: no limit at all. On the gateway's leg (exported
+// nolocal:) it runs when that leg answers, in both cases.
+func TestAuthzLimitAnsweredCaller(t *testing.T) {
+	doc := func(answer bool, limit string) *simDialplan {
+		var acts []act
+		if answer {
+			acts = append(acts, act{app: "answer"})
+		}
+		acts = append(acts, act{app: "set", data: "hangup_after_bridge=true"}, act{app: "set", data: "sb_out=$1"})
+		switch limit {
+		case "caller":
+			acts = append(acts, act{app: "set", data: "execute_on_answer=sched_hangup +42 allotted_timeout"})
+		case "gateway":
+			acts = append(acts, limitAct("42"))
+		}
+		acts = append(acts, act{app: "bridge", data: "sofia/gateway/carrier-a/+${sb_out}"})
+		r := &routingRender{context: "sb-t1"}
+		dp, err := parseDialplan([]byte(r.wrap(extXML("x", false, cond{field: "destination_number", expr: "^(.+)$", acts: acts}))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dp
+	}
+	for _, tc := range []struct {
+		answered bool
+		limit    string
+		want     string
+	}{
+		{false, "caller", "answered, limit 42s"},
+		{true, "caller", "answered, no limit"}, // the bug
+		{false, "gateway", "answered, limit 42s"},
+		{true, "gateway", "answered, limit 42s"},
+	} {
+		c := &simCall{t: t, dp: doc(tc.answered, tc.limit), vars: map[string]string{}, at: time.Now(), gatewayAnswers: true}
+		c.exec("sb-t1", "4420")
+		if got := c.out.String(); got != "dial +4420 via carrier-a\n"+tc.want+"\n" {
+			t.Errorf("caller answered %v, limit on the %s's channel: %s", tc.answered, tc.limit, got)
+		}
+		if v, ok := c.vars["execute_on_answer_sb_limit"]; ok {
+			t.Errorf("the limit was set on the caller's channel too: %q", v)
+		}
+	}
+
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		ctx, sc := context.Background(), provisioning.AdminScope()
+		// a DID answered by a menu whose timeout dials out
+		menu := &provisioning.IVRMenu{RoutingMeta: provisioning.RoutingMeta{TenantID: f.tenant.ID}, Name: "out", GreetingSoundID: f.mainMenu.GreetingSoundID,
+			TimeoutSecs: 2, Options: []provisioning.IVROption{{Digit: "1", Destination: provisioning.Destination{Kind: provisioning.DestBusy}}},
+			Timeout: provisioning.Destination{Kind: provisioning.DestExternal, Number: "15145550123"}}
+		if err := f.svc.CreateIVRMenu(ctx, sc, menu); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550188",
+			Destination: &provisioning.Destination{Kind: provisioning.DestIVR, ID: menu.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		fa := &fakeAuthorizer{d: authz.Decision{Allowed: true, MaxSeconds: 42}}
+		h := NewXMLCurlHandler(XMLCurlConfig{Directory: ServiceDirectory(f.svc), Router: ServiceRouter(f.svc), Authorizer: fa, Node: "fs1",
+			SoundsDir: testRenderOptions.SoundsDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		for _, tc := range []struct{ name, ctx, num string }{
+			{"a phone dials out", RoutingContext(f.tenant.ID), "15145550123"},
+			{"a menu answered the DID, then dials out", "public", "+15145550188"},
+		} {
+			c := &simCall{t: t, dp: liveDialplan(t, h), vars: map[string]string{"uuid": "u-" + tc.num}, caller: "+15146340001", at: time.Now(), gatewayAnswers: true}
+			c.exec(tc.ctx, tc.num)
+			if got := c.out.String(); !strings.HasSuffix(got, "dial +15145550123 via carrier-a\nanswered, limit 42s\n") {
+				t.Errorf("%s: %s", tc.name, got)
+			}
+		}
+		fa.mu.Lock()
+		defer fa.mu.Unlock()
+		if len(fa.calls) != 2 {
+			t.Errorf("authorized %d calls, want 2 (the menu's sb-o label too)", len(fa.calls))
+		}
+	})
+}

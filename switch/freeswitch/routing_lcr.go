@@ -64,6 +64,7 @@ const (
 type lcrOrder struct {
 	orderer GatewayOrderer
 	now     func() time.Time
+	timeout time.Duration // lcrTimeout
 	log     *slog.Logger
 	// failing: the last lookup failed (the failure is logged once).
 	failing atomic.Bool
@@ -74,7 +75,7 @@ type lcrOrder struct {
 // registered with reg when reg is not nil (an existing one of the same
 // node is reused).
 func newLCROrder(o GatewayOrderer, node string, reg prometheus.Registerer, log *slog.Logger) *lcrOrder {
-	l := &lcrOrder{orderer: o, now: time.Now, log: log}
+	l := &lcrOrder{orderer: o, now: time.Now, timeout: lcrTimeout, log: log}
 	l.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "switchboard", Subsystem: "freeswitch", Name: "lcr_lookups_total",
 		Help:        "Calls through a least-cost outbound route, by outcome: cost (gateways ordered by their suppliers' rates), listed (the ordering failed: listed order), unrated (no supplier rates the number: refused).",
@@ -101,7 +102,7 @@ func newLCROrder(o GatewayOrderer, node string, reg prometheus.Registerer, log *
 // order returns rt's gateways (indexes into rt.GatewayIDs, those of the
 // plan only) in the order to dial number, as it leaves, and the outcome.
 func (l *lcrOrder) order(ctx context.Context, p *provisioning.Plan, rt *provisioning.OutboundRoute, number string) ([]int, string) {
-	octx, cancel := context.WithTimeout(ctx, lcrTimeout)
+	octx, cancel := context.WithTimeout(ctx, l.timeout)
 	costs, err := l.orderer.GatewaysByCost(octx, rt.GatewayIDs, number, l.now())
 	cancel()
 	if err != nil {

@@ -267,7 +267,11 @@ func TestRoutingRenderGolden(t *testing.T) {
 // execute_extension coming back, inline sets, time conditions in the
 // channel's timezone, nobody answering) and compares what it rings and
 // dials with Plan.Trace, for every number and DID, at several times and
-// from several callers.
+// from several callers. It does the same through the live answers (the
+// model asking the xml_curl handler for every hunt, as mod_xml_curl
+// does), with least-cost routing on: there the least-cost route's
+// number goes out through its gateways in the orderer's order, the rest
+// as Trace says.
 func TestRoutingRenderMatchesTrace(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
@@ -318,6 +322,11 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 			dids[d.Number] = d
 		}
 		dp.addDIDs(t, f.plan, testRenderOptions.RecordingsDir)
+		// live: the least-cost route's number costs least through
+		// carrier-c, then carrier-b, then carrier-a
+		fo := &fakeOrderer{prices: map[string]map[int64]string{"+442071234567": {f.gwA.ID: "0.03", f.gwB.ID: "0.02", f.gwC.ID: "0.01"}}}
+		live := liveDialplan(t, lcrHandler(f, fo, nil, nil, &bytes.Buffer{}))
+		byCost := strings.NewReplacer("dial +442071234567 via carrier-a>carrier-b>carrier-c", "dial +442071234567 via carrier-c>carrier-b>carrier-a")
 		for _, e := range entries {
 			for _, at := range times {
 				for _, caller := range callers {
@@ -332,6 +341,10 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 					got := dp.call(t, e.ctx, e.num, caller, at)
 					if got != want {
 						t.Errorf("%s at %s from %s:\nrendered:\n%strace:\n%s", e.name, at.Format(time.RFC3339), caller, got, want)
+					}
+					want = byCost.Replace(want)
+					if got := live.call(t, e.ctx, e.num, caller, at); got != want {
+						t.Errorf("%s at %s from %s, live answers:\n%swant:\n%s", e.name, at.Format(time.RFC3339), caller, got, want)
 					}
 				}
 			}
@@ -534,9 +547,15 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 }
 
 // simDialplan is a model of mod_dialplan_xml and the applications the
-// renderer uses, enough to run a call in which nobody answers.
+// renderer uses, enough to run a call in which nobody answers (or, with
+// simCall.gatewayAnswers, the first gateway leg that is not congested
+// answers).
 type simDialplan struct {
 	contexts map[string][]simExt
+	// fetch, when set, answers every hunt as mod_xml_curl does: the
+	// handler is asked for the context and number with the channel's
+	// data (liveDialplan); false is its not-found answer.
+	fetch func(c *simCall, ctx, num string) ([]simExt, bool)
 }
 
 type simExt struct {
@@ -627,6 +646,13 @@ type simCall struct {
 	recorded []string
 	// faxDetect is the fax box label and time fax detection listens for.
 	faxDetect string
+	// answered: the caller's channel was answered (answer, or the call
+	// started answered); gatewayAnswers: a gateway leg dialled on its
+	// own answers instead of failing with 503.
+	answered, gatewayAnswers bool
+	// exports are the names export gave (nolocal: included), in order:
+	// copied onto every leg the channel originates.
+	exports []string
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -644,6 +670,9 @@ func (c *simCall) exec(ctx, num string) {
 		c.t.Fatalf("execute_extension nested too deep at %s", num)
 	}
 	exts, ok := c.dp.contexts[ctx]
+	if c.dp.fetch != nil {
+		exts, ok = c.dp.fetch(c, ctx, num)
+	}
 	if !ok {
 		fmt.Fprintf(&c.out, "else %s\n", ctx)
 		c.done = true
@@ -837,6 +866,14 @@ func (c *simCall) run(ctx string, a simAction) {
 	case "bridge":
 		c.bridge(data)
 	case "answer":
+		c.answered = true
+	case "export":
+		// switch_channel_export_variable_var_check: set under its whole
+		// name (a nolocal: one is then no variable of this channel's),
+		// listed in export_vars
+		k, v, _ := strings.Cut(data, "=")
+		c.vars[k] = v
+		c.exports = append(c.exports, k)
 	case "play_and_get_digits":
 		c.menu(data)
 	case "playback":
@@ -972,6 +1009,10 @@ func (c *simCall) bridge(data string) {
 		gw, num, _ := strings.Cut(targets[0], "/")
 		c.dialOut(gw, num)
 		cause = "NORMAL_TEMPORARY_FAILURE"
+		if c.gatewayAnswers {
+			c.gatewayAnswered()
+			return
+		}
 	default:
 		fmt.Fprintf(&c.out, "ring %s %ds\n", strings.Join(targets, ","), max(secs, 0))
 	}
@@ -980,6 +1021,51 @@ func (c *simCall) bridge(data string) {
 	c.vars["originate_disposition"] = cause
 	if len(threads) > 1 {
 		c.vars["originate_disposition"] = "failure"
+	}
+}
+
+// gatewayAnswered: the gateway leg just dialled answered. Its channel
+// has the caller's exported variables (switch_channel_process_export,
+// without their nolocal: prefix); its execute_on_answer* ones run as it
+// is marked answered, then the caller's, when the bridge answers the
+// caller (a caller answered before does not answer again: its never
+// run). A sched_hangup +N among them is the call's limit, written as
+// "answered, limit Ns" ("answered, no limit" without one). The call
+// then ends with the bridge (hangup_after_bridge) or goes on.
+func (c *simCall) gatewayAnswered() {
+	leg := map[string]string{}
+	for _, k := range c.exports {
+		name := strings.TrimPrefix(strings.TrimPrefix(k, "nolocal:"), "_nolocal_")
+		leg[name] = c.vars[k]
+	}
+	limit := -1
+	fire := func(vars map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(vars)) {
+			if !strings.HasPrefix(k, "execute_on_answer") {
+				continue
+			}
+			f := strings.Fields(vars[k])
+			if len(f) < 2 || f[0] != "sched_hangup" || !strings.HasPrefix(f[1], "+") {
+				continue
+			}
+			if n, err := strconv.Atoi(f[1][1:]); err == nil && (limit == -1 || n < limit) {
+				limit = n
+			}
+		}
+	}
+	fire(leg)
+	if !c.answered {
+		fire(c.vars)
+	}
+	c.answered = true
+	if limit >= 0 {
+		fmt.Fprintf(&c.out, "answered, limit %ds\n", limit)
+	} else {
+		c.out.WriteString("answered, no limit\n")
+	}
+	c.vars["originate_disposition"] = "SUCCESS"
+	if c.vars["hangup_after_bridge"] == "true" {
+		c.done = true
 	}
 }
 
