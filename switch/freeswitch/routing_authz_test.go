@@ -1,12 +1,16 @@
 package freeswitch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -235,6 +239,59 @@ func TestAuthzLimitAnsweredCaller(t *testing.T) {
 		defer fa.mu.Unlock()
 		if len(fa.calls) != 2 {
 			t.Errorf("authorized %d calls, want 2 (the menu's sb-o label too)", len(fa.calls))
+		}
+	})
+}
+
+// TestXMLCurlRecordedAnsweredLookup feeds the handler the request
+// FreeSWITCH 1.10.12 sent for an sb-o label run after an IVR menu had
+// answered the caller (testdata/xml-curl/dialplan-answered.form, recorded
+// by TestLiveAuthzAnsweredCaller): Answer-State answered, the label in
+// Hunt-Destination-Number while Caller-Destination-Number still holds
+// the DID, the execute_extension's new caller profile at
+// Hunt-Channel-Answered-Time 0. The number is authorized as it leaves,
+// under the channel's uuid, and ordered by cost, and the limit goes to
+// the gateway legs.
+func TestXMLCurlRecordedAnsweredLookup(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "xml-curl", "dialplan-answered.form"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form.Get("Answer-State") != "answered" || form.Get("Hunt-Channel-Answered-Time") != "0" || form.Get("Caller-Destination-Number") == form.Get("Hunt-Destination-Number") {
+		t.Fatalf("the recording is not what this test reads: %v", form)
+	}
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		f := newRoutingFixture(t, db)
+		if ctx := RoutingContext(f.tenant.ID); form.Get("Hunt-Context") != ctx {
+			t.Fatalf("recorded in %s, the fixture's tenant is %s", form.Get("Hunt-Context"), ctx)
+		}
+		// the recording's route: 00… → +…, least cost
+		rt := &provisioning.OutboundRoute{RoutingMeta: provisioning.RoutingMeta{TenantID: f.tenant.ID}, Name: "recorded", Patterns: []provisioning.DialPattern{"00X."},
+			Strip: 2, Prepend: "+", GatewayIDs: []int64{f.gwA.ID, f.gwB.ID}, Order: provisioning.RouteOrderCost}
+		if err := f.svc.CreateOutboundRoute(context.Background(), provisioning.AdminScope(), rt); err != nil {
+			t.Fatal(err)
+		}
+		fa := &fakeAuthorizer{d: authz.Decision{Allowed: true, MaxSeconds: 5}}
+		fo := &fakeOrderer{prices: map[string]map[int64]string{"+33155501234": {f.gwA.ID: "0.02", f.gwB.ID: "0.01"}}}
+		h := lcrHandler(f, fo, fa, nil, &bytes.Buffer{})
+		w := askXMLCurl(h, form)
+		doc := w.Body.String()
+		want := authz.Call{TenantID: f.tenant.ID, Destination: "+33155501234", Direction: authz.Outbound, Switch: "fs1", CallID: form.Get("Unique-ID")}
+		if len(fa.calls) != 1 || fa.calls[0] != want {
+			t.Errorf("authorized %+v, want %+v", fa.calls, want)
+		}
+		if got := extNames(t, doc); !slices.Equal(got, []string{"sb-authz", "sb-route-" + strconv.FormatInt(rt.ID, 10)}) {
+			t.Errorf("extensions %v", got)
+		}
+		for _, s := range []string{`data="nolocal:execute_on_answer_sb_limit=sched_hangup +5 allotted_timeout"`, `data="sb_lcr=cost:carrier-b,carrier-a"`,
+			`expression="^sb-o(00[0-9][0-9*#]+)$"`, `data="sofia/gateway/carrier-b/+${sb_out:2}"`} {
+			if !strings.Contains(doc, s) {
+				t.Errorf("no %s in\n%s", s, doc)
+			}
 		}
 	})
 }
