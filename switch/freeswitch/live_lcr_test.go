@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/audio"
+	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz/authztest"
@@ -132,6 +133,45 @@ func TestLiveLeastCost(t *testing.T) {
 			results[tc.name] = note
 		})
 	}
+
+	t.Run("switchboard unreachable: the fallback file's listed order", func(t *testing.T) {
+		if node.FallbackDir == "" {
+			t.Skip("needs fallback_dir in " + liveEnv)
+		}
+		fo.set(prices, nil, false) // y would be cheaper
+		rf := NewRoutingFallback(RoutingFallbackConfig{Node: node.Name, Dir: filepath.Dir(node.FallbackDir), Plans: ServicePlans(r.svc), Commander: r.a,
+			Keeper: genfile.Config{Debounce: 50 * time.Millisecond}})
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = rf.Run(fctx) }()
+		t.Cleanup(func() {
+			stop()
+			<-done
+			os.Remove(rf.Path())
+			eslCommand(t, node, "api reloadxml")
+		})
+		waitFor(t, 10*time.Second, "the fallback file", func() bool {
+			b, _ := os.ReadFile(rf.Path())
+			return strings.Contains(string(b), "sb-r"+strconv.FormatInt(rt.ID, 10)+"g0")
+		})
+		time.Sleep(time.Second) // reloadxml
+		// registered while Switchboard is up: the node keeps the phone's
+		// cacheable directory entry for its INVITE
+		startPhone(t, user+" register", "phone_register.xml", node.SIP, "-s", user, "-au", user, "-ap", secret,
+			"-key", "contact_port", strconv.Itoa(freeUDPPort(t)), "-d", "120000")
+		waitFor(t, 10*time.Second, user+" registered", func() bool { return len(r.registered(user)) >= 1 })
+		x.restart(t, "phone_answer.xml")
+		y.restart(t, "phone_answer.xml")
+		r.stopHTTP()
+		defer r.startHTTP(t)
+		asked := len(fo.asked)
+		_, err := call(t, "0044201234567")
+		time.Sleep(200 * time.Millisecond)
+		if err != nil || x.invites() != 1 || y.invites() != 0 || len(fo.asked) != asked {
+			t.Errorf("caller %v; INVITEs x %d, y %d; orderer asked %d times; want the call through x (listed), y none, not asked", err, x.invites(), y.invites(), len(fo.asked)-asked)
+		}
+		results["Switchboard's endpoints stopped (fallback file)"] = fmtS("x %d INVITE, y %d: the listed order", x.invites(), y.invites())
+	})
 }
 
 // TestLiveAuthzAnsweredCaller: a carrier calls a DID answered by an IVR
