@@ -2,15 +2,12 @@ package freeswitch
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/switchboard-voip/switchboard/internal/genfile"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
@@ -186,22 +183,7 @@ func TestLiveAuthz(t *testing.T) {
 				m.Prepaid, m.Tenant = false, authz.Limits{}
 				la.use(m.New())
 				gw := gateway(t, 1)
-				rf := NewRoutingFallback(RoutingFallbackConfig{Node: node.Name, Dir: filepath.Dir(node.FallbackDir), Plans: ServicePlans(r.svc), Commander: r.a,
-					AuthzFailClosed: closed, Keeper: genfile.Config{Debounce: 50 * time.Millisecond}})
-				fctx, stop := context.WithCancel(ctx)
-				done := make(chan struct{})
-				go func() { defer close(done); _ = rf.Run(fctx) }()
-				t.Cleanup(func() {
-					stop()
-					<-done
-					os.Remove(rf.Path())
-					eslCommand(t, node, "api reloadxml")
-				})
-				waitFor(t, 10*time.Second, "the fallback file", func() bool {
-					b, _ := os.ReadFile(rf.Path())
-					return strings.Contains(string(b), route.Name) || strings.Contains(string(b), "sb-route-"+strconv.FormatInt(route.ID, 10))
-				})
-				time.Sleep(time.Second) // reloadxml
+				r.runRoutingFallback(t, closed, "sb-route-"+strconv.FormatInt(route.ID, 10))
 				// The phone registers while Switchboard is up: FreeSWITCH
 				// keeps its cacheable directory entry (CacheMS), as for a
 				// phone registered before an outage; else the INVITE would

@@ -42,6 +42,30 @@ func (r *liveRig) lcrGateway(t *testing.T, name, scenario string) *liveGateway {
 	return &liveGateway{id: g.ID, name: g.Name, uas: uas}
 }
 
+// runRoutingFallback keeps the routing fallback file in the node's
+// routing directory (closed: a fail-closed node's) until the test ends,
+// when it is removed and reloaded, and waits until the file holds want
+// and the node has read it.
+func (r *liveRig) runRoutingFallback(t *testing.T, closed bool, want string) {
+	t.Helper()
+	rf := NewRoutingFallback(RoutingFallbackConfig{Node: r.node.Name, Dir: filepath.Dir(r.node.FallbackDir), Plans: ServicePlans(r.svc), Commander: r.a,
+		AuthzFailClosed: closed, Keeper: genfile.Config{Debounce: 50 * time.Millisecond}})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rf.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		os.Remove(rf.Path())
+		eslCommand(t, r.node, "api reloadxml")
+	})
+	waitFor(t, 10*time.Second, "the fallback file", func() bool {
+		b, _ := os.ReadFile(rf.Path())
+		return strings.Contains(string(b), want)
+	})
+	time.Sleep(time.Second) // reloadxml
+}
+
 // restart runs scenario (one call) on the gateway's port.
 func (g *liveGateway) restart(t *testing.T, scenario string) {
 	t.Helper()
@@ -139,22 +163,7 @@ func TestLiveLeastCost(t *testing.T) {
 			t.Skip("needs fallback_dir in " + liveEnv)
 		}
 		fo.set(prices, nil, false) // y would be cheaper
-		rf := NewRoutingFallback(RoutingFallbackConfig{Node: node.Name, Dir: filepath.Dir(node.FallbackDir), Plans: ServicePlans(r.svc), Commander: r.a,
-			Keeper: genfile.Config{Debounce: 50 * time.Millisecond}})
-		fctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); _ = rf.Run(fctx) }()
-		t.Cleanup(func() {
-			stop()
-			<-done
-			os.Remove(rf.Path())
-			eslCommand(t, node, "api reloadxml")
-		})
-		waitFor(t, 10*time.Second, "the fallback file", func() bool {
-			b, _ := os.ReadFile(rf.Path())
-			return strings.Contains(string(b), "sb-r"+strconv.FormatInt(rt.ID, 10)+"g0")
-		})
-		time.Sleep(time.Second) // reloadxml
+		r.runRoutingFallback(t, false, "sb-r"+strconv.FormatInt(rt.ID, 10)+"g0")
 		// registered while Switchboard is up: the node keeps the phone's
 		// cacheable directory entry for its INVITE
 		startPhone(t, user+" register", "phone_register.xml", node.SIP, "-s", user, "-au", user, "-ap", secret,

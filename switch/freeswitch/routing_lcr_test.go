@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -270,21 +269,7 @@ func TestXMLCurlLeastCostGolden(t *testing.T) {
 		h := lcrHandler(f, fo, &fakeAuthorizer{d: authz.Decision{Allowed: true, MaxSeconds: 42}}, nil, &logs)
 		w := askXMLCurl(h, url.Values{"section": {"dialplan"}, "Hunt-Context": {RoutingContext(f.tenant.ID)}, "Hunt-Destination-Number": {"011442071234567"},
 			"Caller-Destination-Number": {"011442071234567"}, "Unique-ID": {"uuid-1"}, "variable_user_name": {"203"}, "variable_domain_name": {"acme.example"}})
-		got := w.Body.Bytes()
-		golden := filepath.Join("testdata", "routing", "lcr-answer.xml")
-		if *update && db.Engine == sqldb.SQLite {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		// ids differ between engines only if the fixture does: compare
-		if !bytes.Equal(got, want) {
-			t.Errorf("answer differs from %s (go test -update rewrites it):\n%s", golden, got)
-		}
+		checkGolden(t, filepath.Join("testdata", "routing", "lcr-answer.xml"), w.Body.Bytes(), *update && db.Engine == sqldb.SQLite)
 	})
 }
 
@@ -328,26 +313,7 @@ func TestLeastCostFailureLoggedOnce(t *testing.T) {
 		if n := strings.Count(logs.String(), "least-cost routing works again"); n != 1 {
 			t.Errorf("%d recovery lines, want 1:\n%s", n, logs.String())
 		}
-		got := map[string]float64{}
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != "switchboard_freeswitch_lcr_lookups_total" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				labels := map[string]string{}
-				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
-				}
-				if labels["switch"] != "fs1" {
-					t.Errorf("switch label %q", labels["switch"])
-				}
-				got[labels["outcome"]] = m.GetCounter().GetValue()
-			}
-		}
+		got := scrapeOutcomes(t, reg, "switchboard_freeswitch_lcr_lookups_total")
 		if want := map[string]float64{"cost": 1, "listed": 4, "unrated": 1}; !maps.Equal(got, want) {
 			t.Errorf("lookups %v, want %v", got, want)
 		}

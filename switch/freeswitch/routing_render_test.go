@@ -229,6 +229,27 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	return f
 }
 
+// checkGolden compares got with the golden file path, writing it first
+// when write (go test -update).
+func checkGolden(t *testing.T, path string, got []byte, write bool) {
+	t.Helper()
+	if write {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
 // TestRoutingRenderGolden compares the rendered context with
 // testdata/routing/*.xml (go test -update rewrites it) and checks that
 // it is well-formed.
@@ -240,22 +261,7 @@ func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
 		got := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions)
-		golden := filepath.Join("testdata", "routing", "tenant.xml")
-		if *update && db.Engine == sqldb.SQLite {
-			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("rendering differs from %s (go test -update rewrites it):\n%s", golden, got)
-		}
+		checkGolden(t, filepath.Join("testdata", "routing", "tenant.xml"), got, *update && db.Engine == sqldb.SQLite)
 		if _, err := parseDialplan(got); err != nil {
 			t.Fatal(err)
 		}
