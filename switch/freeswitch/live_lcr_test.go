@@ -244,9 +244,8 @@ func TestLiveAuthzAnsweredCaller(t *testing.T) {
 	_ = carrier.result(cctx) // the node hung up before it did
 	answered := sippTimes(carrier, false, "SIP/2.0 200")
 	invite := sippTimes(y.uas, false, "INVITE ")
-	ok, bye := sippTimes(y.uas, true, "SIP/2.0 200 OK"), sippTimes(y.uas, false, "BYE ")
-	if len(answered) == 0 || len(invite) != 1 || len(ok) == 0 || len(bye) != 1 {
-		t.Fatalf("carrier 200s %d; gateway y: %d INVITE, %d 200 OK sent, %d BYE received", len(answered), len(invite), len(ok), len(bye))
+	if len(answered) == 0 || len(invite) != 1 {
+		t.Fatalf("carrier 200s %d; gateway y: %d INVITEs", len(answered), len(invite))
 	}
 	if x.invites() != 0 {
 		t.Errorf("gateway x (dearer) got %d INVITEs", x.invites())
@@ -255,10 +254,7 @@ func TestLiveAuthzAnsweredCaller(t *testing.T) {
 		t.Errorf("the gateway's INVITE (%s) came before the caller was answered (%s)", invite[0], answered[0])
 	}
 	const secs = 5
-	took := bye[0].Sub(ok[0])
-	if took < (secs-1)*time.Second || took > (secs+1)*time.Second {
-		t.Errorf("hung up %.3f s after the gateway's answer, want %d ± 1 s", took.Seconds(), secs)
-	}
+	took := hungUpAfter(t, y.uas, secs)
 	la.mu.Lock()
 	maxSecs := la.maxSecs
 	la.mu.Unlock()
