@@ -17,9 +17,9 @@ import (
 // outboundAnswer answers the lookup of dest in p's context, rendered as
 // r, when dest is a number (as dialled, or its sb-o<number> label) that
 // one of p's outbound routes sends to gateways and the answer depends on
-// the call: authorization first asks for the number's ordering (a
-// number nothing can carry is refused without reserving anything), then
-// authorizes. ok is false when the cached answer applies.
+// the call: a least-cost route's gateways are ordered first (a number
+// nothing can carry is refused without reserving anything), then the
+// call is authorized. ok is false when the cached answer applies.
 func (h *xmlCurlHandler) outboundAnswer(ctx context.Context, p *provisioning.Plan, r *routingRender, dest string, f url.Values) (string, bool) {
 	if h.authz == nil && h.lcr == nil {
 		return "", false
