@@ -3,15 +3,19 @@ package freeswitch
 // Real-time authorization of calls leaving through a gateway
 // (provisioning/authz). With an Authorizer in XMLCurlConfig, the lookup
 // of a number that one of the tenant's outbound routes sends to its
-// gateways asks the authorizer first, in the same xml_curl request (no
-// second round trip), and answers:
+// gateways, as dialled by a phone or as the sb-o<number> label a
+// destination runs (a forward, an IVR option, a custom destination),
+// asks the authorizer first, in the same xml_curl request (no second
+// round trip; routing_outbound.go), and answers:
 //
 //   - allowed: the route's extensions after one more, continue="true",
-//     that sets execute_on_answer=sched_hangup +<max seconds>
-//     allotted_timeout: the call is hung up (cause ALLOTTED_TIMEOUT) that
-//     many seconds after it is answered, which is where a prepaid call's
-//     money runs out (the authorizer reserved that amount), to the
-//     second, with Switchboard not involved any more;
+//     that exports execute_on_answer_sb_limit=sched_hangup +<max seconds>
+//     allotted_timeout to the gateway legs (limitAct): the call is hung
+//     up (cause ALLOTTED_TIMEOUT) that many seconds after the gateway
+//     answered, which is where a prepaid call's money runs out (the
+//     authorizer reserved that amount), to the second, with Switchboard
+//     not involved any more; also when the caller's channel was answered
+//     before it dialled out;
 //   - refused: one extension that hangs up with a cause for the reason
 //     (authzCause), having set sb_authz to deny:<reason> for the CDR;
 //   - the authorizer failed (its database): the node's policy,
@@ -114,45 +118,47 @@ func (m *routeMatchers) match(p *provisioning.Plan, dest string) *compiledRoute 
 	return nil
 }
 
-// authorizeRoute asks the authorizer about a call to dest in p's
-// context. It returns the document to answer with (ok true) or, for a
-// number no gateway route takes, ok false: the plain answer applies.
-func (h *xmlCurlHandler) authorizeRoute(ctx context.Context, p *provisioning.Plan, r *routingRender, dest string, f url.Values) (string, bool) {
-	if h.authz == nil {
-		return "", false
-	}
-	if _, label := r.byKey[dest]; label {
-		return "", false
-	}
-	rt := h.matchers.match(p, dest)
-	if rt == nil || !rt.gateway {
-		return "", false
-	}
-	num := dest
-	if s := rt.route.Strip; s > 0 {
-		num = num[min(s, len(num)):]
-	}
-	c := authz.Call{TenantID: p.Tenant.ID, Destination: rt.route.Prepend + num, Direction: authz.Outbound,
+// authorize asks the authorizer about a call leaving for number (after
+// its route's strip and prepend). It returns the actions to run before
+// the route's (allowed true: the call's limit, or fail-open's mark) or
+// those that refuse the call (allowed false).
+func (h *xmlCurlHandler) authorize(ctx context.Context, p *provisioning.Plan, number string, f url.Values) (acts []act, allowed bool) {
+	c := authz.Call{TenantID: p.Tenant.ID, Destination: number, Direction: authz.Outbound,
 		Switch: h.node, CallID: first(f.Get("Unique-ID"), f.Get("Caller-Unique-ID"))}
 	if a := h.callerAccount(ctx, f); a != nil && a.UserID != nil {
 		c.UserID = *a.UserID
 	}
 	d, err := h.authz.Authorize(ctx, c)
-	var acts []act
 	switch {
 	case err != nil && !h.authzFailClosed:
 		h.log.WarnContext(ctx, "freeswitch: authorization failed, routing the call unlimited (fail-open)", "tenant", c.TenantID, "call", c.CallID, "err", err)
-		acts = []act{{app: "set", data: "sb_authz=error"}}
+		return []act{{app: "set", data: "sb_authz=error"}}, true
 	case err != nil:
 		h.log.WarnContext(ctx, "freeswitch: authorization failed, refusing the call (fail-closed)", "tenant", c.TenantID, "call", c.CallID, "err", err)
-		return authzDocument(r, dest, false, act{app: "set", data: "sb_authz=error"}, act{app: "hangup", data: authzCause(authz.ReasonError)}), true
+		return []act{{app: "set", data: "sb_authz=error"}, {app: "hangup", data: authzCause(authz.ReasonError)}}, false
 	case !d.Allowed:
-		return authzDocument(r, dest, false, act{app: "set", data: "sb_authz=deny:" + string(d.Reason)}, act{app: "hangup", data: authzCause(d.Reason)}), true
-	default:
-		secs := strconv.Itoa(d.MaxSeconds)
-		acts = []act{{app: "set", data: "sb_authz=allow:" + secs}, {app: "set", data: "execute_on_answer=sched_hangup +" + secs + " allotted_timeout"}}
+		return []act{{app: "set", data: "sb_authz=deny:" + string(d.Reason)}, {app: "hangup", data: authzCause(d.Reason)}}, false
 	}
-	return authzDocument(r, dest, true, acts...), true
+	secs := strconv.Itoa(d.MaxSeconds)
+	return []act{{app: "set", data: "sb_authz=allow:" + secs}, limitAct(secs)}, true
+}
+
+// limitAct bounds the call to secs from the moment a gateway leg
+// answers. The schedule goes on the gateway's leg, not on the caller's:
+// execute_on_answer runs when its channel is answered
+// (switch_channel_perform_mark_answered), and a caller's channel already
+// answered before it dials out (by an IVR menu, fax detection) is never
+// answered again, so a limit there never started. Exported with
+// nolocal: (switch_channel_export_variable_var_check), the variable is
+// not set on the caller's channel and is copied, without the prefix,
+// onto every leg it originates from then on: each gateway tried,
+// whichever answers. Its own name keeps it from replacing an
+// execute_on_answer of the leg (a round-robin group's). When the gateway
+// leg is hung up (ALLOTTED_TIMEOUT), hangup_after_bridge (set by every
+// entry point) hangs the caller up with the same cause
+// (switch_ivr_bridge.c: the originator takes its peer's cause).
+func limitAct(secs string) act {
+	return act{app: "export", data: "nolocal:execute_on_answer_sb_limit=sched_hangup +" + secs + " allotted_timeout"}
 }
 
 // callerAccount is the calling phone's account (nil when not a phone:
@@ -169,12 +175,8 @@ func (h *xmlCurlHandler) callerAccount(ctx context.Context, f url.Values) *provi
 	return a
 }
 
-// authzDocument is the answer for dest: the authorization extension
-// (continue: then the route's own extensions; else only it).
-func authzDocument(r *routingRender, dest string, cont bool, acts ...act) string {
-	body := extXML("sb-authz", cont, cond{field: "destination_number", expr: "^" + regexQuote(dest) + "$", acts: acts})
-	if cont {
-		body += r.routes
-	}
-	return r.wrap(body)
+// authzExt is the extension of the authorization's actions for dest
+// (continue: the route's extensions follow it).
+func authzExt(dest string, cont bool, acts []act) string {
+	return extXML("sb-authz", cont, cond{field: "destination_number", expr: "^" + regexQuote(dest) + "$", acts: acts})
 }

@@ -80,6 +80,9 @@ type routingRender struct {
 	// routes are the outbound routes' extensions, then the no-route and
 	// catch-all ones: hunted for any other number.
 	routes string
+	// callerIDs are the first extensions of routes: the caller IDs of
+	// the phones' outside calls (a least-cost answer starts with them).
+	callerIDs string
 }
 
 // document is the xml_curl answer for destination number dest.
@@ -926,23 +929,19 @@ func (r *renderer) callerIDs(b *strings.Builder) {
 // order, the next one only when the last leg failed with a congestion
 // cause. A block route refuses; a number no route matches is refused as
 // NO_ROUTE_DESTINATION when it came from a destination, and sent to the
-// else context when a phone dialled it.
+// else context when a phone dialled it. A least-cost route
+// (RouteOrderCost) is rendered in its listed order, which is what the
+// fallback file dials; the live answers order its gateways per call
+// (routing_lcr.go), through the same failover labels.
 func (r *renderer) routes() {
 	var b strings.Builder
 	r.callerIDs(&b)
+	r.out.callerIDs = b.String()
 	for _, rt := range r.p.Routes {
-		var alts []string
-		for _, pat := range rt.Patterns {
-			re, err := pat.Regexp()
-			if err != nil {
-				continue
-			}
-			alts = append(alts, strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"))
-		}
-		if len(alts) == 0 {
+		expr, ok := routeExpr(rt)
+		if !ok {
 			continue
 		}
-		expr := "(" + strings.Join(alts, "|") + ")"
 		var body []act
 		if rt.Action == provisioning.RouteBlock {
 			body = []act{{app: "hangup", data: "CALL_REJECTED"}}
@@ -950,34 +949,109 @@ func (r *renderer) routes() {
 			// the fallback of a fail-closed node (routing_authz.go)
 			body = []act{{app: "set", data: "sb_authz=unreachable"}, {app: "hangup", data: "NORMAL_TEMPORARY_FAILURE"}}
 		} else {
-			num := "${sb_out:" + strconv.Itoa(rt.Strip) + "}"
-			body = []act{{app: "set", data: "sb_out=$1"}}
-			for i, id := range rt.GatewayIDs {
-				g := r.p.Gateways[id]
-				if g == nil {
-					continue
+			body = r.gatewayActs(rt, listedOrder(rt))
+			for i := range rt.GatewayIDs {
+				// the failover labels: every gateway but the first, or
+				// every one of a least-cost route (any can come second)
+				if (i > 0 || costOrdered(rt)) && r.p.Gateways[rt.GatewayIDs[i]] != nil {
+					b.WriteString(r.failoverExt(rt, i))
 				}
-				br := act{app: "bridge", data: "sofia/gateway/" + g.Name + "/" + rt.Prepend + num}
-				if i == 0 {
-					body = append(body, br)
-					continue
-				}
-				// the next gateway only on congestion: a hunt of its own
-				// label, conditioned on the last leg's cause.
-				fkey := fmt.Sprintf("sb-r%dg%d", rt.ID, i)
-				body = append(body, act{app: "execute_extension", data: fkey + " XML " + r.ctx})
-				noopAnti := noop
-				noopAnti.anti = true
-				b.WriteString(extXML(fkey, false, dest(fkey), cond{field: "${originate_disposition}", expr: "^(?:" + causesCongestion + ")$", acts: []act{br, noopAnti}}))
 			}
 		}
-		// An sb-o label runs inside a destination: no entry wrapping.
-		b.WriteString(extXML("sb-route-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^sb-o" + expr + "$", acts: body}))
-		b.WriteString(extXML("sb-dial-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^" + expr + "$", acts: entry(body...)}))
+		b.WriteString(routeExts(rt, expr, body, true, true))
 	}
 	b.WriteString(extXML("sb-noroute", false, cond{field: "destination_number", expr: "^sb-", acts: []act{{app: "hangup", data: "NO_ROUTE_DESTINATION"}}}))
 	if r.else_ != "" {
 		b.WriteString(extXML("sb-else", false, cond{field: "destination_number", expr: "^(.+)$", acts: []act{{app: "transfer", data: "$1 XML " + r.else_}}}))
 	}
 	r.out.routes = b.String()
+}
+
+// routeExpr is the alternation of rt's patterns' regular expressions,
+// in a group (captured as $1); false when none is valid.
+func routeExpr(rt *provisioning.OutboundRoute) (string, bool) {
+	var alts []string
+	for _, pat := range rt.Patterns {
+		re, err := pat.Regexp()
+		if err != nil {
+			continue
+		}
+		alts = append(alts, strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"))
+	}
+	if len(alts) == 0 {
+		return "", false
+	}
+	return "(" + strings.Join(alts, "|") + ")", true
+}
+
+// routeExts writes a route's extensions with body: sb-route-<id> for
+// its sb-o<number> label (run inside a destination: no entry wrapping)
+// and sb-dial-<id> for the number as dialled (an entry point).
+func routeExts(rt *provisioning.OutboundRoute, expr string, body []act, label, dial bool) string {
+	var s string
+	if label {
+		s += extXML("sb-route-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^sb-o" + expr + "$", acts: body})
+	}
+	if dial {
+		s += extXML("sb-dial-"+strconv.FormatInt(rt.ID, 10), false, cond{field: "destination_number", expr: "^" + expr + "$", acts: entry(body...)})
+	}
+	return s
+}
+
+// costOrdered: rt is a least-cost route whose gateways the live answers
+// order per call.
+func costOrdered(rt *provisioning.OutboundRoute) bool {
+	return rt.Order == provisioning.RouteOrderCost && rt.Action == provisioning.RouteNormal && len(rt.GatewayIDs) > 0
+}
+
+// listedOrder is 0..n-1: rt's gateways as listed.
+func listedOrder(rt *provisioning.OutboundRoute) []int {
+	order := make([]int, len(rt.GatewayIDs))
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
+// gatewayActs sends the number matched (captured as $1) out through
+// rt's gateways in order (indexes into rt.GatewayIDs): the first bridged
+// at once, each next one through its failover label, which bridges only
+// when the last leg failed with a congestion cause.
+func (r *renderer) gatewayActs(rt *provisioning.OutboundRoute, order []int) []act {
+	body := []act{{app: "set", data: "sb_out=$1"}}
+	for k, i := range order {
+		g := r.p.Gateways[rt.GatewayIDs[i]]
+		if g == nil {
+			continue
+		}
+		if k == 0 {
+			body = append(body, act{app: "bridge", data: gatewayDial(rt, g)})
+			continue
+		}
+		body = append(body, act{app: "execute_extension", data: failoverLabel(rt, i) + " XML " + r.ctx})
+	}
+	return body
+}
+
+// gatewayDial is the dial string of the number through g: the route's
+// prepend and the number after its strip.
+func gatewayDial(rt *provisioning.OutboundRoute, g *provisioning.Gateway) string {
+	return "sofia/gateway/" + g.Name + "/" + rt.Prepend + "${sb_out:" + strconv.Itoa(rt.Strip) + "}"
+}
+
+// failoverLabel is the label that tries rt's i-th listed gateway after
+// a congested one.
+func failoverLabel(rt *provisioning.OutboundRoute, i int) string {
+	return fmt.Sprintf("sb-r%dg%d", rt.ID, i)
+}
+
+// failoverExt is the extension of failoverLabel(rt, i): the next gateway
+// only on congestion, a hunt of its own label, conditioned on the last
+// leg's cause.
+func (r *renderer) failoverExt(rt *provisioning.OutboundRoute, i int) string {
+	fkey := failoverLabel(rt, i)
+	br := act{app: "bridge", data: gatewayDial(rt, r.p.Gateways[rt.GatewayIDs[i]])}
+	noopAnti := noop
+	noopAnti.anti = true
+	return extXML(fkey, false, dest(fkey), cond{field: "${originate_disposition}", expr: "^(?:" + causesCongestion + ")$", acts: []act{br, noopAnti}})
 }

@@ -41,7 +41,9 @@ type routingFixture struct {
 	office, vip, night *provisioning.Condition
 	x100, x101         *provisioning.Extension
 	mobile, sipURI     *provisioning.CustomDestination
-	gwA, gwB           *provisioning.Gateway
+	gwA, gwB, gwC      *provisioning.Gateway
+	// intl is a least-cost route (011… → +…) through carrier-a, -b, -c
+	intl               *provisioning.OutboundRoute
 	mainMenu, subMenu  *provisioning.IVRMenu
 	bobBox, generalBox *provisioning.VoicemailBox
 }
@@ -76,6 +78,8 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	f.gwB = &provisioning.Gateway{Name: "carrier-b", Host: "192.0.2.11"}
 	must(svc.CreateGateway(ctx, sc, f.gwA))
 	must(svc.CreateGateway(ctx, sc, f.gwB))
+	f.gwC = &provisioning.Gateway{Name: "carrier-c", Host: "192.0.2.12"}
+	must(svc.CreateGateway(ctx, sc, f.gwC))
 	in := provisioning.RoutingMeta{TenantID: f.tenant.ID}
 	for _, r := range []*provisioning.OutboundRoute{
 		{RoutingMeta: in, Name: "premium", Priority: 1, Action: provisioning.RouteBlock, Patterns: []provisioning.DialPattern{"1900XXXXXXX"}},
@@ -192,6 +196,7 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 		{Kind: provisioning.DestVoicemailMain},
 		{Kind: provisioning.DestVoicemail, ID: f.bobBox.ID},
 		{Kind: provisioning.DestExtension, ID: f.x101.ID},
+		{Kind: provisioning.DestExternal, Number: "011442071234567"}, // the least-cost route, as sb-o
 	} {
 		n := fmt.Sprintf("+151455501%02d", i)
 		d := d
@@ -214,10 +219,35 @@ func newRoutingFixture(t testing.TB, db *sqldb.DB) *routingFixture {
 	must(svc.CreateFaxBox(ctx, sc, scanner))
 	must(svc.CreateDID(ctx, sc, &provisioning.DID{TenantID: f.tenant.ID, Number: "+15145550199",
 		Destination: &provisioning.Destination{Kind: provisioning.DestFax, ID: scanner.ID}}))
+	// made last: the other objects' ids (in the golden file) stay
+	f.intl = &provisioning.OutboundRoute{RoutingMeta: in, Name: "intl", Priority: 10, Patterns: []provisioning.DialPattern{"011X."}, Strip: 3, Prepend: "+",
+		GatewayIDs: []int64{f.gwA.ID, f.gwB.ID, f.gwC.ID}, Order: provisioning.RouteOrderCost}
+	must(svc.CreateOutboundRoute(ctx, sc, f.intl))
 	p, err := svc.TenantPlan(ctx, f.tenant.ID)
 	must(err)
 	f.plan = p
 	return f
+}
+
+// checkGolden compares got with the golden file path, writing it first
+// when write (go test -update).
+func checkGolden(t *testing.T, path string, got []byte, write bool) {
+	t.Helper()
+	if write {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
 }
 
 // TestRoutingRenderGolden compares the rendered context with
@@ -231,22 +261,7 @@ func TestRoutingRenderGolden(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
 		got := renderRoutingFallback("fs1", []*provisioning.Plan{f.plan}, testRenderOptions)
-		golden := filepath.Join("testdata", "routing", "tenant.xml")
-		if *update && db.Engine == sqldb.SQLite {
-			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if string(got) != string(want) {
-			t.Errorf("rendering differs from %s (go test -update rewrites it):\n%s", golden, got)
-		}
+		checkGolden(t, filepath.Join("testdata", "routing", "tenant.xml"), got, *update && db.Engine == sqldb.SQLite)
 		if _, err := parseDialplan(got); err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +273,11 @@ func TestRoutingRenderGolden(t *testing.T) {
 // execute_extension coming back, inline sets, time conditions in the
 // channel's timezone, nobody answering) and compares what it rings and
 // dials with Plan.Trace, for every number and DID, at several times and
-// from several callers.
+// from several callers. It does the same through the live answers (the
+// model asking the xml_curl handler for every hunt, as mod_xml_curl
+// does), with least-cost routing on: there the least-cost route's
+// number goes out through its gateways in the orderer's order, the rest
+// as Trace says.
 func TestRoutingRenderMatchesTrace(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		f := newRoutingFixture(t, db)
@@ -300,7 +319,7 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 				entries = append(entries, entry{"fax " + b.Number, provisioning.Destination{Kind: provisioning.DestFax, ID: b.ID}, RoutingContext(f.tenant.ID), b.Number})
 			}
 		}
-		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420"} {
+		for _, n := range []string{"15145550123", "+15145550123", "19005551234", "911", "4420", "011442071234567"} {
 			entries = append(entries, entry{"dialled " + n, provisioning.Destination{Kind: provisioning.DestExternal, Number: n}, RoutingContext(f.tenant.ID), n})
 		}
 		dids := map[string]provisioning.DID{}
@@ -309,6 +328,11 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 			dids[d.Number] = d
 		}
 		dp.addDIDs(t, f.plan, testRenderOptions.RecordingsDir)
+		// live: the least-cost route's number costs least through
+		// carrier-c, then carrier-b, then carrier-a
+		fo := &fakeOrderer{prices: map[string]map[int64]string{"+442071234567": {f.gwA.ID: "0.03", f.gwB.ID: "0.02", f.gwC.ID: "0.01"}}}
+		live := liveDialplan(t, lcrHandler(f, fo, nil, nil, &bytes.Buffer{}))
+		byCost := strings.NewReplacer("dial +442071234567 via carrier-a>carrier-b>carrier-c", "dial +442071234567 via carrier-c>carrier-b>carrier-a")
 		for _, e := range entries {
 			for _, at := range times {
 				for _, caller := range callers {
@@ -323,6 +347,10 @@ func TestRoutingRenderMatchesTrace(t *testing.T) {
 					got := dp.call(t, e.ctx, e.num, caller, at)
 					if got != want {
 						t.Errorf("%s at %s from %s:\nrendered:\n%strace:\n%s", e.name, at.Format(time.RFC3339), caller, got, want)
+					}
+					want = byCost.Replace(want)
+					if got := live.call(t, e.ctx, e.num, caller, at); got != want {
+						t.Errorf("%s at %s from %s, live answers:\n%swant:\n%s", e.name, at.Format(time.RFC3339), caller, got, want)
 					}
 				}
 			}
@@ -525,9 +553,15 @@ func traceLines(p *provisioning.Plan, steps []provisioning.Step) string {
 }
 
 // simDialplan is a model of mod_dialplan_xml and the applications the
-// renderer uses, enough to run a call in which nobody answers.
+// renderer uses, enough to run a call in which nobody answers (or, with
+// simCall.gatewayAnswers, the first gateway leg that is not congested
+// answers).
 type simDialplan struct {
 	contexts map[string][]simExt
+	// fetch, when set, answers every hunt as mod_xml_curl does: the
+	// handler is asked for the context and number with the channel's
+	// data (liveDialplan); false is its not-found answer.
+	fetch func(c *simCall, ctx, num string) ([]simExt, bool)
 }
 
 type simExt struct {
@@ -618,6 +652,13 @@ type simCall struct {
 	recorded []string
 	// faxDetect is the fax box label and time fax detection listens for.
 	faxDetect string
+	// answered: the caller's channel was answered (answer, or the call
+	// started answered); gatewayAnswers: a gateway leg dialled on its
+	// own answers instead of failing with 503.
+	answered, gatewayAnswers bool
+	// exports are the names export gave (nolocal: included), in order:
+	// copied onto every leg the channel originates.
+	exports []string
 }
 
 // call runs a call to num entering ctx and returns what it did.
@@ -635,6 +676,9 @@ func (c *simCall) exec(ctx, num string) {
 		c.t.Fatalf("execute_extension nested too deep at %s", num)
 	}
 	exts, ok := c.dp.contexts[ctx]
+	if c.dp.fetch != nil {
+		exts, ok = c.dp.fetch(c, ctx, num)
+	}
 	if !ok {
 		fmt.Fprintf(&c.out, "else %s\n", ctx)
 		c.done = true
@@ -828,6 +872,14 @@ func (c *simCall) run(ctx string, a simAction) {
 	case "bridge":
 		c.bridge(data)
 	case "answer":
+		c.answered = true
+	case "export":
+		// switch_channel_export_variable_var_check: set under its whole
+		// name (a nolocal: one is then no variable of this channel's),
+		// listed in export_vars
+		k, v, _ := strings.Cut(data, "=")
+		c.vars[k] = v
+		c.exports = append(c.exports, k)
 	case "play_and_get_digits":
 		c.menu(data)
 	case "playback":
@@ -963,6 +1015,10 @@ func (c *simCall) bridge(data string) {
 		gw, num, _ := strings.Cut(targets[0], "/")
 		c.dialOut(gw, num)
 		cause = "NORMAL_TEMPORARY_FAILURE"
+		if c.gatewayAnswers {
+			c.gatewayAnswered()
+			return
+		}
 	default:
 		fmt.Fprintf(&c.out, "ring %s %ds\n", strings.Join(targets, ","), max(secs, 0))
 	}
@@ -971,6 +1027,51 @@ func (c *simCall) bridge(data string) {
 	c.vars["originate_disposition"] = cause
 	if len(threads) > 1 {
 		c.vars["originate_disposition"] = "failure"
+	}
+}
+
+// gatewayAnswered: the gateway leg just dialled answered. Its channel
+// has the caller's exported variables (switch_channel_process_export,
+// without their nolocal: prefix); its execute_on_answer* ones run as it
+// is marked answered, then the caller's, when the bridge answers the
+// caller (a caller answered before does not answer again: its never
+// run). A sched_hangup +N among them is the call's limit, written as
+// "answered, limit Ns" ("answered, no limit" without one). The call
+// then ends with the bridge (hangup_after_bridge) or goes on.
+func (c *simCall) gatewayAnswered() {
+	leg := map[string]string{}
+	for _, k := range c.exports {
+		name := strings.TrimPrefix(strings.TrimPrefix(k, "nolocal:"), "_nolocal_")
+		leg[name] = c.vars[k]
+	}
+	limit := -1
+	fire := func(vars map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(vars)) {
+			if !strings.HasPrefix(k, "execute_on_answer") {
+				continue
+			}
+			f := strings.Fields(vars[k])
+			if len(f) < 2 || f[0] != "sched_hangup" || !strings.HasPrefix(f[1], "+") {
+				continue
+			}
+			if n, err := strconv.Atoi(f[1][1:]); err == nil && (limit == -1 || n < limit) {
+				limit = n
+			}
+		}
+	}
+	fire(leg)
+	if !c.answered {
+		fire(c.vars)
+	}
+	c.answered = true
+	if limit >= 0 {
+		fmt.Fprintf(&c.out, "answered, limit %ds\n", limit)
+	} else {
+		c.out.WriteString("answered, no limit\n")
+	}
+	c.vars["originate_disposition"] = "SUCCESS"
+	if c.vars["hangup_after_bridge"] == "true" {
+		c.done = true
 	}
 }
 

@@ -88,7 +88,7 @@ func (h *xmlCurlHandler) routingDialplan(ctx context.Context, dpContext, dest st
 		return "", true, fmt.Errorf("freeswitch: routing plan of tenant %d: %w", id, err)
 	}
 	r := h.renders.get(p)
-	if doc, ok := h.authorizeRoute(ctx, p, r, dest, f); ok {
+	if doc, ok := h.outboundAnswer(ctx, p, r, dest, f); ok {
 		return doc, true, nil
 	}
 	return r.document(dest), true, nil

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
@@ -100,6 +102,13 @@ type XMLCurlConfig struct {
 	Authorizer      CallAuthorizer
 	Node            string
 	AuthzFailClosed bool
+	// Orderer, when set, orders the gateways of least-cost routes
+	// (provisioning.RouteOrderCost) for each call's number
+	// (routing_lcr.go; the provisioning Service implements it); without
+	// it they are dialled in their listed order. Registerer, when set,
+	// gets switchboard_freeswitch_lcr_lookups_total, labelled with Node.
+	Orderer    GatewayOrderer
+	Registerer prometheus.Registerer
 }
 
 // xmlNotFound is the document that tells mod_xml_curl that Switchboard
@@ -136,6 +145,7 @@ type xmlCurlHandler struct {
 	node            string
 	authzFailClosed bool
 	matchers        routeMatchers
+	lcr             *lcrOrder // nil: least-cost routes go in listed order
 }
 
 // NewXMLCurlHandler returns the handler for mod_xml_curl's POSTs (one
@@ -157,6 +167,9 @@ func NewXMLCurlHandler(cfg XMLCurlConfig) http.Handler {
 	}
 	h.router = cfg.Router
 	h.authz, h.node, h.authzFailClosed = cfg.Authorizer, cfg.Node, cfg.AuthzFailClosed
+	if cfg.Orderer != nil {
+		h.lcr = newLCROrder(cfg.Orderer, cfg.Node, cfg.Registerer, h.log)
+	}
 	h.renders = newRenderCache(renderOptions{Profile: h.gatewayProfile, Else: h.userContext, SoundsDir: cfg.SoundsDir, FaxDir: cfg.FaxDir, RecordingsDir: cfg.RecordingsDir})
 	return h
 }
