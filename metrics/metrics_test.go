@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/provisioning/api"
+	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
 	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
@@ -519,6 +520,23 @@ func TestKnownFollowsConventions(t *testing.T) {
 // Known with the same type and labels, and that the presence, CDR and
 // runtime families of Known are all exported: the list documents the
 // code, not a wish.
+// noOrderer is an xml_curl Directory and GatewayOrderer that is never
+// asked: the handler only has to exist for its metric to be exported.
+type noOrderer struct{}
+
+func (noOrderer) AccountByUsername(context.Context, string, string) (*provisioning.Account, error) {
+	return nil, provisioning.ErrNotFound
+}
+func (noOrderer) Gateways(context.Context) ([]provisioning.Gateway, error) { return nil, nil }
+func (noOrderer) RouteDID(context.Context, string) (*provisioning.Account, error) {
+	return nil, provisioning.ErrNotFound
+}
+func (noOrderer) DomainExists(context.Context, string) (bool, error) { return false, nil }
+
+func (noOrderer) GatewaysByCost(context.Context, []int64, string, time.Time) ([]provisioning.GatewayCost, error) {
+	return nil, nil
+}
+
 func TestKnownMatchesExporters(t *testing.T) {
 	ctx := context.Background()
 	reg := prometheus.NewPedanticRegistry()
@@ -557,6 +575,9 @@ func TestKnownMatchesExporters(t *testing.T) {
 		if _, err := freeswitch.New(freeswitch.Config{Name: node, Addr: "127.0.0.1:8021", Password: "x", Registerer: reg}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, node := range []string{"fs1", "fs2"} { // the least-cost lookups of each node's xml_curl answers
+		freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{Node: node, Directory: noOrderer{}, Orderer: noOrderer{}, Registerer: reg})
 	}
 	reg.MustRegister(authz.New(nil, nil, nil, nil, nil, authz.Config{}).Collector())
 	hm, err := api.NewHTTPMetrics(reg)

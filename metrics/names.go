@@ -115,6 +115,8 @@ var Known = []Metric{
 	// FreeSWITCH adapter.
 	{"switchboard_freeswitch_json_cdr_malformed_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,
 		"mod_json_cdr POSTs that were not a CDR, by outcome: dead_letter (stored, 200), rate_limited (over the node's budget of 10 dead letters a minute: 429, nothing stored; FreeSWITCH retries, then keeps the record in its err-log-dir), not_stored (400 or 503)."},
+	{"switchboard_freeswitch_lcr_lookups_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,
+		"Calls through a least-cost outbound route answered by a node's xml_curl dialplan, by outcome: cost (gateways ordered by their suppliers' rates), listed (the ordering failed or took over 1 s: listed order), unrated (no supplier rates the number: refused, 404). A rising listed is the store failing; unrated, a destination no supplier carries."},
 	{"switchboard_freeswitch_json_cdr_err_log_files_total", Counter, []string{"switch", "outcome"}, ExporterFreeSWITCH,
 		"Files of mod_json_cdr's err-log-dir (records FreeSWITCH gave up posting) read by Switchboard, by outcome: imported (stored, file removed), dead_letter (not a CDR, moved to rejected/)."},
 

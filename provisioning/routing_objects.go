@@ -707,8 +707,13 @@ func (r *OutboundRoute) validate() error {
 		r.Order = RouteOrderListed
 	case RouteOrderListed:
 	case RouteOrderCost:
-		if r.Action == RouteBlock {
+		switch r.Action {
+		case RouteBlock:
 			return Invalid("order", "must be listed for a block route: it has no gateways")
+		case RouteEmergency:
+			// an emergency call must never be refused because no
+			// supplier rates the number, nor wait for a price lookup
+			return Invalid("order", "must be listed for an emergency route: emergency calls never depend on supplier prices")
 		}
 	default:
 		return Invalid("order", "must be listed or cost (got %q)", r.Order)

@@ -200,6 +200,7 @@ func startFreeSWITCH(sw SwitchConfig, svc *provisioning.Service, view *presence.
 		Directory: freeswitch.ServiceDirectory(svc), UserContext: fsw.UserContext, GatewayProfile: fsw.GatewayProfile, CacheMS: fsw.CacheMS(), Logger: log,
 		Router: freeswitch.ServiceRouter(svc), SoundsDir: fsw.SoundsDir, FaxDir: fsw.FaxDir, RecordingsDir: fsw.RecordingsDir,
 		Authorizer: fsAuthorizer(sw, authorizer), Node: sw.Name, AuthzFailClosed: sw.Authz == authzFailClosed,
+		Orderer: svc, Registerer: reg,
 	}))
 	routes[prefix+"/cdr"] = guard.Wrap(adapter.JSONCDRHandler(rejects))
 	run(sw.Name+" reload", reloader.Run)
