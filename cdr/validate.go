@@ -106,7 +106,10 @@ func (r *Record) Validate() error {
 	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
 		return bad("raw", "not valid JSON")
 	}
-	return r.validatePrice(bad)
+	if err := r.validatePrice(bad); err != nil {
+		return err
+	}
+	return r.validateSupplierPrice(bad)
 }
 
 // validatePrice checks the price fields: a cost other than zero needs its
@@ -124,6 +127,25 @@ func (r *Record) validatePrice(bad func(field, format string, a ...any) error) e
 		return bad("unpriced", "%q while cost is set", string(r.Unpriced))
 	case r.Unpriced != "" && !slices.Contains(UnpricedReasons, r.Unpriced):
 		return bad("unpriced", "%.32q is not a known reason", string(r.Unpriced))
+	}
+	return nil
+}
+
+// validateSupplierPrice checks the supplier price fields by
+// validatePrice's rules.
+func (r *Record) validateSupplierPrice(bad func(field, format string, a ...any) error) error {
+	if r.SupplierCurrency != "" {
+		if c, err := money.ParseCurrency(string(r.SupplierCurrency)); err != nil || c != r.SupplierCurrency {
+			return bad("supplier_currency", "%.16q is not an upper-case ISO 4217 code", string(r.SupplierCurrency))
+		}
+	}
+	switch {
+	case r.SupplierCost != nil && *r.SupplierCost != 0 && r.SupplierCurrency == "":
+		return bad("supplier_currency", "empty while supplier_cost is %s", *r.SupplierCost)
+	case r.SupplierCost != nil && r.SupplierUnpriced != "":
+		return bad("supplier_unpriced", "%q while supplier_cost is set", string(r.SupplierUnpriced))
+	case r.SupplierUnpriced != "" && !slices.Contains(SupplierUnpricedReasons, r.SupplierUnpriced):
+		return bad("supplier_unpriced", "%.32q is not a known reason", string(r.SupplierUnpriced))
 	}
 	return nil
 }

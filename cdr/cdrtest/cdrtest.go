@@ -52,15 +52,17 @@ func Minimal(sw, callID, domain string, end time.Time) cdr.Record {
 	}
 }
 
-// Tariffs is a fake cdr.Tariffs built on internal/rating: plans per
-// tenant and per DID, set by the test, and an error every lookup returns
-// while Err is set. Safe for concurrent use.
+// Tariffs is a fake cdr.Tariffs and cdr.SupplierTariffs built on
+// internal/rating: plans per tenant, per DID and per gateway (supplier
+// plans), set by the test, and an error every lookup returns while Err is
+// set. Safe for concurrent use.
 type Tariffs struct {
-	mu      sync.Mutex
-	tenants map[int64]*rating.Tariff
-	dids    map[string]didPlan
-	err     error
-	lookups int
+	mu       sync.Mutex
+	tenants  map[int64]*rating.Tariff
+	dids     map[string]didPlan
+	gateways map[string]*rating.Tariff
+	err      error
+	lookups  int
 }
 
 type didPlan struct {
@@ -68,11 +70,22 @@ type didPlan struct {
 	tenant int64
 }
 
-var _ cdr.Tariffs = (*Tariffs)(nil)
+var (
+	_ cdr.Tariffs         = (*Tariffs)(nil)
+	_ cdr.SupplierTariffs = (*Tariffs)(nil)
+)
 
 // NewTariffs returns a fake without plans.
 func NewTariffs() *Tariffs {
-	return &Tariffs{tenants: map[int64]*rating.Tariff{}, dids: map[string]didPlan{}}
+	return &Tariffs{tenants: map[int64]*rating.Tariff{}, dids: map[string]didPlan{}, gateways: map[string]*rating.Tariff{}}
+}
+
+// SetGateway gives the gateway named name the supplier plan t (nil:
+// none).
+func (f *Tariffs) SetGateway(name string, t *rating.Tariff) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gateways[name] = t
 }
 
 // SetTenant gives tenant the plan t (nil: none).
@@ -128,6 +141,18 @@ func (f *Tariffs) DIDTariff(_ context.Context, number string) (*rating.Tariff, i
 	}
 	d := f.dids[number]
 	return d.tariff, d.tenant, nil
+}
+
+// GatewayTariff implements cdr.SupplierTariffs: no plan is a nil
+// tariff.
+func (f *Tariffs) GatewayTariff(_ context.Context, gateway string) (*rating.Tariff, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.gateways[gateway], nil
 }
 
 // Tariff compiles a plan named name in currency with rates given as
