@@ -117,13 +117,17 @@ var cdrFieldDocs = map[string]string{
 
 // cdrPriceDocs are the price fields of a CDR (issue 15).
 var cdrPriceDocs = map[string]string{
-	"cost":              "what the leg cost its owner, an exact decimal string in currency (\"0.0123\"), charged to its balance when stored; \"0\" for a leg free by rule (internal, unanswered, inbound to a DID without a plan, or a leg of a call priced on its originating leg); null when not priced (unpriced says why)",
-	"currency":          "the ISO 4217 currency of cost (the plan's); empty when the leg costs nothing or was not priced",
-	"rate_prefix":       "the prefix of the rate that priced the leg",
-	"rate_destination":  "the destination name of that rate",
-	"rate_group":        "the destination group of that rate (an invoice line)",
-	"plan":              "the name of the tariff plan that priced the leg",
-	"unpriced":          "why cost is null: no_tenant, no_plan, no_rate, invalid_number, lookup_failed, did_other_tenant, no_direction or rating_error; empty when priced, or when nothing prices CDRs",
+	"cost":             "what the leg cost its owner, an exact decimal string in currency (\"0.0123\"), charged to its balance when stored; \"0\" for a leg free by rule (internal, unanswered, inbound to a DID without a plan, or a leg of a call priced on its originating leg); null when not priced (unpriced says why)",
+	"currency":         "the ISO 4217 currency of cost (the plan's); empty when the leg costs nothing or was not priced",
+	"rate_prefix":      "the prefix of the rate that priced the leg",
+	"rate_destination": "the destination name of that rate",
+	"rate_group":       "the destination group of that rate (an invoice line)",
+	"plan":             "the name of the tariff plan that priced the leg",
+	"unpriced":         "why cost is null: no_tenant, no_plan, no_rate, invalid_number, lookup_failed, did_other_tenant, no_direction or rating_error; empty when priced, or when nothing prices CDRs",
+}
+
+// cdrSupplierDocs are the supplier price fields of a CDR (issue 15, LCR).
+var cdrSupplierDocs = map[string]string{
 	"supplier_cost":     "what the gateway's carrier charges for the leg (the buy price), an exact decimal string in supplier_currency, by the gateway's supplier plan; set only on the leg that went to a gateway (the dialled leg of an outbound call, not the caller's leg), \"0\" when it was not answered; never charged to a balance nor invoiced. null on every other leg, or when it could not be priced (supplier_unpriced says why). Admins only: null for tenants' tokens",
 	"supplier_currency": "the ISO 4217 currency of supplier_cost (the supplier plan's); empty when there is none or it is 0",
 	"supplier_prefix":   "the prefix of the supplier's rate that priced the leg",
@@ -133,6 +137,7 @@ var cdrPriceDocs = map[string]string{
 
 func init() {
 	maps.Copy(cdrFieldDocs, cdrPriceDocs)
+	maps.Copy(cdrFieldDocs, cdrSupplierDocs)
 	for field, doc := range cdrFieldDocs {
 		fieldDocs["CDR."+field] = doc
 		fieldDocs["CDRSubmission."+field] = doc
