@@ -298,8 +298,20 @@ WHERE c.id = u.id AND c.end_time = u.end_time AND c.cost IS NOT DISTINCT FROM u.
 	AND c.supplier_plan = u.old_s_plan AND c.supplier_unpriced = u.old_s_unpriced
 RETURNING c.id`
 
-// updatePricesPostgres is updatePricesSQLite on PostgreSQL, in one round
-// trip for the page.
+// lockPricesPostgresSQL locks the rows updatePricesPostgresSQL will
+// update, in id order. The UPDATE's join locks them in whatever order its
+// plan reads the day table (a sequential scan: the order of the rows on
+// disk, which every update changes), so two runs over one page could each
+// hold a row the other waits for; taking the locks first in one order
+// for everyone makes the second run wait for the first instead of
+// deadlocking (seen with TestRerateConcurrentRuns once the supplier
+// columns made the rows wider).
+const lockPricesPostgresSQL = `SELECT c.id FROM cdrs AS c
+JOIN unnest($1::bigint[], $2::timestamptz[]) AS u(id, end_time) ON c.id = u.id AND c.end_time = u.end_time
+ORDER BY c.id FOR UPDATE OF c`
+
+// updatePricesPostgres is updatePricesSQLite on PostgreSQL, in two round
+// trips for the page (the locks, then the update).
 func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Record, changed []int) ([]bool, error) {
 	done := make([]bool, len(changed))
 	if len(changed) == 0 {
@@ -307,6 +319,12 @@ func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Reco
 	}
 	n := len(changed)
 	ids, ends := make([]int64, n), make([]time.Time, n)
+	for k, i := range changed {
+		ids[k], ends[k] = old[i].ID, old[i].End
+	}
+	if _, err := tx.ExecContext(ctx, lockPricesPostgresSQL, ids, ends); err != nil {
+		return nil, fmt.Errorf("lock CDRs: %w", err)
+	}
 	costs, oldCosts, tenants, oldTenants := make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	text := func() []string { return make([]string, n) }
 	cur, prefix, dest, grp, plan, unpriced := text(), text(), text(), text(), text(), text()
