@@ -281,50 +281,41 @@ func (pr *pricer) lookupErr(err error) (failed bool) {
 }
 
 func (pr *pricer) tenantTariff(ctx context.Context, tenant int64) tariffAnswer {
-	if a, ok := pr.tenants[tenant]; ok {
-		return a
-	}
-	if pr.err != nil {
-		return tariffAnswer{failed: true}
-	}
-	t, err := pr.t.TenantTariff(ctx, tenant)
-	a := tariffAnswer{tariff: t, tenant: tenant, failed: pr.lookupErr(err)}
-	if a.failed || err != nil {
-		a.tariff = nil
-	}
-	pr.tenants[tenant] = a
-	return a
+	return cachedLookup(pr, pr.tenants, tenant, func() (*rating.Tariff, int64, error) {
+		t, err := pr.t.TenantTariff(ctx, tenant)
+		return t, tenant, err
+	})
 }
 
 func (pr *pricer) didTariff(ctx context.Context, number string) tariffAnswer {
-	if a, ok := pr.dids[number]; ok {
+	return cachedLookup(pr, pr.dids, number, func() (*rating.Tariff, int64, error) {
+		return pr.t.DIDTariff(ctx, number)
+	})
+}
+
+func (pr *pricer) gatewayTariff(ctx context.Context, gateway string) tariffAnswer {
+	return cachedLookup(pr, pr.gateways, gateway, func() (*rating.Tariff, int64, error) {
+		t, err := pr.s.GatewayTariff(ctx, gateway)
+		return t, 0, err
+	})
+}
+
+// cachedLookup answers key from cache, else by lookup (unless a lookup
+// of the batch failed already), remembering the answer: one lookup per
+// tenant, DID or gateway and batch.
+func cachedLookup[K comparable](pr *pricer, cache map[K]tariffAnswer, key K, lookup func() (*rating.Tariff, int64, error)) tariffAnswer {
+	if a, ok := cache[key]; ok {
 		return a
 	}
 	if pr.err != nil {
 		return tariffAnswer{failed: true}
 	}
-	t, tenant, err := pr.t.DIDTariff(ctx, number)
+	t, tenant, err := lookup()
 	a := tariffAnswer{tariff: t, tenant: tenant, failed: pr.lookupErr(err)}
 	if a.failed || err != nil {
 		a.tariff = nil
 	}
-	pr.dids[number] = a
-	return a
-}
-
-func (pr *pricer) gatewayTariff(ctx context.Context, gateway string) tariffAnswer {
-	if a, ok := pr.gateways[gateway]; ok {
-		return a
-	}
-	if pr.err != nil {
-		return tariffAnswer{failed: true}
-	}
-	t, err := pr.s.GatewayTariff(ctx, gateway)
-	a := tariffAnswer{tariff: t, failed: pr.lookupErr(err)}
-	if a.failed || err != nil {
-		a.tariff = nil
-	}
-	pr.gateways[gateway] = a
+	cache[key] = a
 	return a
 }
 
