@@ -107,7 +107,9 @@ func cpuTime() time.Duration {
 // the caller's legs by their tenant's plan (and the store charging each
 // to its owner's balance in the same transaction), the legs to the
 // gateway by its supplier plan: the issue allows pricing to cost at most
-// 20 % of the rate. On SQLite, and on PostgreSQL when it answers. Calls
+// 20 % of the rate. priced-sell-only is priced without the supplier plans
+// (its Tariffs hides cdr.SupplierTariffs), to tell the two apart. On
+// SQLite, and on PostgreSQL when it answers. Calls
 // of two legs of ten tenants, 16 producers, 100 records a Put; each
 // sub-benchmark on a fresh database.
 func BenchmarkPipelinePricing(b *testing.B) {
@@ -117,7 +119,7 @@ func BenchmarkPipelinePricing(b *testing.B) {
 		for _, tc := range []struct {
 			name    string
 			tariffs cdr.Tariffs
-		}{{"unpriced", nil}, {"priced", tf}} {
+		}{{"unpriced", nil}, {"priced-sell-only", struct{ cdr.Tariffs }{tf}}, {"priced", tf}} {
 			dsn, ok := sqldbtest.DSNs(b)[engine]
 			if !ok {
 				continue
