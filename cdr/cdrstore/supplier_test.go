@@ -28,6 +28,15 @@ func gatewayCall(id string, tenant int64, gw, number string, secs int, end time.
 	return []cdr.Record{a, b}
 }
 
+// sellAndBuy is tenant 1's plan (1.2 USD a minute to 0033) and gateway
+// gw1's supplier plan (0.6 USD a minute to 0033).
+func sellAndBuy() *cdrtest.Tariffs {
+	tf := cdrtest.NewTariffs()
+	tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "0033=1.2"))
+	tf.SetGateway("gw1", cdrtest.Tariff("carrier-a", "USD", "0033=0.6"))
+	return tf
+}
+
 // TestSupplierCostNotCharged: the supplier cost of a leg is stored and
 // read back, and never reaches a balance, the ledger or a tenant's spent
 // total (the authorizer's cost limits): only the tenant's price does. On
@@ -36,9 +45,7 @@ func TestSupplierCostNotCharged(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
 		ctx := context.Background()
-		tf := cdrtest.NewTariffs()
-		tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "0033=1.2"))
-		tf.SetGateway("gw1", cdrtest.Tariff("carrier-a", "USD", "0033=0.6"))
+		tf := sellAndBuy()
 		recs := gatewayCall("c1", 1, "gw1", "0033123", 60, base)
 		if err := cdr.PriceRecords(ctx, tf, recs); err != nil {
 			t.Fatal(err)
@@ -70,9 +77,7 @@ func TestRerateSupplierCost(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s := newStore(t, db)
 		ctx := context.Background()
-		tf := cdrtest.NewTariffs()
-		tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "0033=1.2"))
-		tf.SetGateway("gw1", cdrtest.Tariff("carrier-a", "USD", "0033=0.6"))
+		tf := sellAndBuy()
 		from := base.Truncate(24 * time.Hour)
 		to := from.Add(24 * time.Hour)
 		var recs []cdr.Record
