@@ -82,6 +82,21 @@ type Record struct {
 	RateGroup       string         `json:"rate_group" db:"rate_group"`             // its destination group (invoice line)
 	Plan            string         `json:"plan" db:"plan"`                         // the tariff plan's name
 	Unpriced        Unpriced       `json:"unpriced" db:"unpriced"`                 // why Cost is nil
+
+	// The supplier price: what the gateway's carrier charges us for the
+	// leg (the buy price, next to Cost, the sell price), set with the price
+	// by the pipeline and by rerate, from the gateway's supplier plan (see
+	// PriceRecords: only the leg that went to the gateway has one).
+	// SupplierCost is nil on every other leg, and on a gateway leg that
+	// could not be priced (SupplierUnpriced says why); 0 on an unanswered
+	// gateway leg. It is never charged to a tenant's balance nor invoiced:
+	// it is what we owe, for margin (Cost − SupplierCost) and the NOC's
+	// cost rate.
+	SupplierCost     *money.Amount  `json:"supplier_cost" db:"supplier_cost"`
+	SupplierCurrency money.Currency `json:"supplier_currency" db:"supplier_currency"`
+	SupplierPrefix   string         `json:"supplier_prefix" db:"supplier_prefix"`     // the prefix of the supplier's rate used
+	SupplierPlan     string         `json:"supplier_plan" db:"supplier_plan"`         // the supplier plan's name
+	SupplierUnpriced Unpriced       `json:"supplier_unpriced" db:"supplier_unpriced"` // why SupplierCost is nil on a gateway leg
 }
 
 // Sink accepts CDRs. Put returns once the record is durable (in the store or

@@ -7,19 +7,24 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // CSVHeader is the header row of every CSV export (API and CLI), in column
 // order. Times are RFC 3339 in UTC; an unanswered call has an empty answer.
 // The price columns come last, so that scripts reading the columns before
 // them by position go on working: cost is the exact decimal ("0.0123"),
-// empty when the leg is not priced (unpriced then says why).
+// empty when the leg is not priced (unpriced then says why); the supplier
+// price columns come after them, for the same reason, supplier_cost empty
+// on a leg without one.
 var CSVHeader = []string{
 	"id", "switch", "call_id", "linked_id", "direction", "domain", "account", "gateway",
 	"caller_number", "caller_name", "dialed", "destination",
 	"start", "answer", "end", "duration", "billsec",
 	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent",
 	"cost", "currency", "rate_prefix", "rate_destination", "rate_group", "plan", "unpriced",
+	"supplier_cost", "supplier_currency", "supplier_prefix", "supplier_plan", "supplier_unpriced",
 }
 
 // CSVRow renders r in CSVHeader's order. Text a spreadsheet would run as a
@@ -38,9 +43,11 @@ func CSVRow(r *Record) []string {
 	if r.Answer != nil {
 		answer = ts(*r.Answer)
 	}
-	cost := ""
-	if r.Cost != nil {
-		cost = r.Cost.String()
+	amount := func(a *money.Amount) string {
+		if a == nil {
+			return ""
+		}
+		return a.String()
 	}
 	return []string{
 		strconv.FormatInt(r.ID, 10), safeCell(r.Switch), safeCell(r.CallID), safeCell(r.LinkedID),
@@ -49,8 +56,9 @@ func CSVRow(r *Record) []string {
 		ts(r.Start), answer, ts(r.End), strconv.Itoa(r.Duration), strconv.Itoa(r.Billsec),
 		string(r.Disposition), strconv.Itoa(r.Cause), safeCell(r.CauseText), strconv.Itoa(r.SIPStatus),
 		safeCell(r.Codec), safeCell(r.UserAgent),
-		cost, string(r.Currency), safeCell(r.RatePrefix), safeCell(r.RateDestination), safeCell(r.RateGroup),
+		amount(r.Cost), string(r.Currency), safeCell(r.RatePrefix), safeCell(r.RateDestination), safeCell(r.RateGroup),
 		safeCell(r.Plan), string(r.Unpriced),
+		amount(r.SupplierCost), string(r.SupplierCurrency), safeCell(r.SupplierPrefix), safeCell(r.SupplierPlan), string(r.SupplierUnpriced),
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/switchboard-voip/switchboard/internal/money"
 )
 
 // pagedQuerier serves recs newest first in pages of pageSize, like Store.
@@ -73,5 +75,34 @@ func TestExportCSV(t *testing.T) {
 	}
 	if rows[2][col["answer"]] != "" {
 		t.Errorf("unanswered call has answer %q", rows[2][col["answer"]])
+	}
+}
+
+// TestCSVRowPrices: the price and supplier price columns, by name: exact
+// decimals, empty when there is no price, the reasons as they are.
+func TestCSVRowPrices(t *testing.T) {
+	cost, supplier := money.MustParse("0.0123"), money.MustParse("0.004")
+	for _, tc := range []struct {
+		name string
+		rec  Record
+		want map[string]string
+	}{
+		{"gateway leg", Record{Cost: new(money.Amount), SupplierCost: &supplier, SupplierCurrency: "EUR", SupplierPrefix: "4930", SupplierPlan: "=carrier"},
+			map[string]string{"cost": "0", "currency": "", "supplier_cost": "0.004", "supplier_currency": "EUR", "supplier_prefix": "4930",
+				"supplier_plan": "'=carrier", "supplier_unpriced": ""}},
+		{"caller leg", Record{Cost: &cost, Currency: "USD", Plan: "retail"},
+			map[string]string{"cost": "0.0123", "currency": "USD", "plan": "retail", "supplier_cost": "", "supplier_currency": "", "supplier_unpriced": ""}},
+		{"gateway leg without a supplier plan", Record{Unpriced: UnpricedNoPlan, SupplierUnpriced: UnpricedNoPlan},
+			map[string]string{"cost": "", "unpriced": "no_plan", "supplier_cost": "", "supplier_unpriced": "no_plan"}},
+	} {
+		row := CSVRow(&tc.rec)
+		if len(row) != len(CSVHeader) {
+			t.Fatalf("%s: %d cells for %d columns", tc.name, len(row), len(CSVHeader))
+		}
+		for i, col := range CSVHeader {
+			if want, ok := tc.want[col]; ok && row[i] != want {
+				t.Errorf("%s: %s = %q, want %q", tc.name, col, row[i], want)
+			}
+		}
 	}
 }

@@ -30,9 +30,14 @@ type metrics struct {
 	gateways     gatewayLabels
 	// Prices of stored CDRs: revenue by currency (the plans' currencies)
 	// and unpriced CDRs by reason (UnpricedReasons).
-	revenue    *prometheus.CounterVec
-	unpriced   *prometheus.CounterVec
-	collectors []prometheus.Collector
+	revenue  *prometheus.CounterVec
+	unpriced *prometheus.CounterVec
+	// Supplier prices of stored gateway legs: cost by currency (the
+	// supplier plans' currencies) and gateway legs without one by reason
+	// (SupplierUnpricedReasons).
+	supplierCost     *prometheus.CounterVec
+	supplierUnpriced *prometheus.CounterVec
+	collectors       []prometheus.Collector
 }
 
 func newMetrics(p *Pipeline) *metrics {
@@ -91,11 +96,22 @@ func newMetrics(p *Pipeline) *metrics {
 	for _, r := range UnpricedReasons {
 		m.unpriced.WithLabelValues(string(r)) // every reason exported from the start
 	}
+	m.supplierCost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Subsystem: "cdr", Name: "supplier_cost_total",
+		Help: "Supplier cost of the gateway legs stored, in units of their currency, by currency (what the gateways' carriers charge, never charged to a tenant).",
+	}, []string{"currency"})
+	m.supplierUnpriced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "switchboard", Subsystem: "cdr", Name: "supplier_unpriced_total",
+		Help: "Gateway legs stored without a supplier cost, by reason (no_plan, no_rate, invalid_number, lookup_failed, rating_error).",
+	}, []string{"reason"})
+	for _, r := range SupplierUnpricedReasons {
+		m.supplierUnpriced.WithLabelValues(string(r))
+	}
 	load := func(n interface{ Load() int64 }) func() float64 {
 		return func() float64 { return float64(n.Load()) }
 	}
 	m.collectors = []prometheus.Collector{
-		m.batchSeconds, m.delay, m.calls, m.answeredSecs, m.gwCalls, m.gwSeconds, m.revenue, m.unpriced,
+		m.batchSeconds, m.delay, m.calls, m.answeredSecs, m.gwCalls, m.gwSeconds, m.revenue, m.unpriced, m.supplierCost, m.supplierUnpriced,
 		gauge("queue_length", "CDRs and dead letters queued for the writer.", func() float64 { return float64(p.q.len()) }),
 		gauge("spool_records", "Entries in the spool, waiting for the store.", func() float64 { return float64(p.spool.stats().records) }),
 		gauge("spool_bytes", "Size of the spool on disk.", func() float64 { return float64(p.spool.stats().bytes) }),
@@ -147,8 +163,8 @@ func (m *metrics) observeCalls(fresh []Record) {
 }
 
 // observePrices counts the prices of freshly stored legs: revenue per
-// currency, unpriced legs per reason. A leg costing 0 by rule counts in
-// neither.
+// currency, unpriced legs per reason, and the same for supplier prices.
+// A leg costing 0 by rule counts in neither.
 func (m *metrics) observePrices(fresh []Record) {
 	for i := range fresh {
 		r := &fresh[i]
@@ -157,6 +173,12 @@ func (m *metrics) observePrices(fresh []Record) {
 			m.revenue.WithLabelValues(string(r.Currency)).Add(float64(*r.Cost) / float64(money.Unit))
 		case r.Cost == nil && r.Unpriced != "":
 			m.unpriced.WithLabelValues(string(r.Unpriced)).Inc()
+		}
+		switch {
+		case r.SupplierCost != nil && *r.SupplierCost != 0:
+			m.supplierCost.WithLabelValues(string(r.SupplierCurrency)).Add(float64(*r.SupplierCost) / float64(money.Unit))
+		case r.SupplierCost == nil && r.SupplierUnpriced != "":
+			m.supplierUnpriced.WithLabelValues(string(r.SupplierUnpriced)).Inc()
 		}
 	}
 }

@@ -77,6 +77,9 @@ func TestPipelineMetrics(t *testing.T) {
 	for _, r := range cdr.UnpricedReasons {
 		want[ns+"unpriced_total{reason="+string(r)+"}"] = 0
 	}
+	for _, r := range cdr.SupplierUnpricedReasons {
+		want[ns+"supplier_unpriced_total{reason="+string(r)+"}"] = 0
+	}
 	for name, v := range want {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)

@@ -50,9 +50,11 @@ func BenchmarkPipeline(b *testing.B) {
 }
 
 // produce puts realistic legs (cdrtest.Leg) into p from 16 concurrent
-// producers, 100 records a Put, b.N Puts, numbering them from next; each
-// leg, when owned is set, the originating leg of its call and owned by one
-// of ten tenants (cdrtest.Call). It reports and
+// producers, 100 records a Put, b.N Puts, numbering them from next. When
+// owned is set, each leg is owned by one of ten tenants, and every other
+// leg is the originating leg of its call (cdrtest.Call, what a tenant's
+// plan prices), the others legs to the gateway (cdrtest.GatewayLeg, what
+// the gateway's supplier plan prices): a call's two legs. It reports and
 // returns how many it sent.
 func produce(b *testing.B, p *running, next *atomic.Int64, owned bool) int64 {
 	const perPut = 100
@@ -66,9 +68,12 @@ func produce(b *testing.B, p *running, next *atomic.Int64, owned bool) int64 {
 		for pb.Next() {
 			for j := range recs {
 				i := int(next.Add(1))
-				if owned {
+				switch {
+				case owned && i%2 == 0:
 					recs[j] = cdrtest.Call(i, fmt.Sprintf("d%d.example", i%100), end, int64(1+i%10))
-				} else {
+				case owned:
+					recs[j] = cdrtest.GatewayLeg(i, fmt.Sprintf("d%d.example", i%100), end, int64(1+i%10))
+				default:
 					recs[j] = cdrtest.Leg(i, fmt.Sprintf("d%d.example", i%100), end)
 				}
 			}
@@ -98,24 +103,23 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkPipelinePricing compares, in one run, the pipeline without
-// tariffs with the pipeline pricing every CDR by a 100,000-prefix plan
-// (and the store charging each to its owner's balance in the same
-// transaction): the issue allows pricing to cost at most 20 % of the
-// rate. On SQLite, and on PostgreSQL when it answers. Legs of ten
-// tenants, 16 producers, 100 records a Put; each sub-benchmark on a
-// fresh database.
+// tariffs with the pipeline pricing every CDR by 100,000-prefix plans:
+// the caller's legs by their tenant's plan (and the store charging each
+// to its owner's balance in the same transaction), the legs to the
+// gateway by its supplier plan: the issue allows pricing to cost at most
+// 20 % of the rate. priced-sell-only is priced without the supplier plans
+// (its Tariffs hides cdr.SupplierTariffs), to tell the two apart. On
+// SQLite, and on PostgreSQL when it answers. Calls
+// of two legs of ten tenants, 16 producers, 100 records a Put; each
+// sub-benchmark on a fresh database.
 func BenchmarkPipelinePricing(b *testing.B) {
-	tf := cdrtest.NewTariffs()
-	plan := cdrtest.BigTariff(100_000)
-	for tenant := range int64(10) {
-		tf.SetTenant(tenant+1, plan)
-	}
+	tf := bigTariffs()
 	var next atomic.Int64
 	for _, engine := range []sqldb.Engine{sqldb.SQLite, sqldb.Postgres} {
 		for _, tc := range []struct {
 			name    string
 			tariffs cdr.Tariffs
-		}{{"unpriced", nil}, {"priced", tf}} {
+		}{{"unpriced", nil}, {"priced-sell-only", struct{ cdr.Tariffs }{tf}}, {"priced", tf}} {
 			dsn, ok := sqldbtest.DSNs(b)[engine]
 			if !ok {
 				continue
@@ -136,29 +140,47 @@ func BenchmarkPipelinePricing(b *testing.B) {
 	}
 }
 
-// BenchmarkPriceRecords prices batches of 5,000 legs of ten tenants by a
-// 100,000-prefix plan, as the pipeline's writer does before each
-// transaction: the cost pricing adds per CDR, lookups of the source
-// included (one per tenant and batch).
-func BenchmarkPriceRecords(b *testing.B) {
+// bigTariffs is ten tenants' plans and gateway carrier-a's supplier
+// plan, each of 100,000 prefixes (a wholesale deck's shape).
+func bigTariffs() *cdrtest.Tariffs {
 	tf := cdrtest.NewTariffs()
 	plan := cdrtest.BigTariff(100_000)
 	for tenant := range int64(10) {
 		tf.SetTenant(tenant+1, plan)
 	}
+	tf.SetGateway("carrier-a", cdrtest.BigTariff(100_000))
+	return tf
+}
+
+// BenchmarkPriceRecords prices batches of 5,000 legs of ten tenants by
+// 100,000-prefix plans, as the pipeline's writer does before each
+// transaction: the cost pricing adds per CDR, lookups of the source
+// included (one per tenant and gateway and batch). Half the legs are the
+// callers' (priced by their tenant's plan), half the legs to the gateway
+// (priced by its supplier plan; their tenant price is 0 by rule).
+func BenchmarkPriceRecords(b *testing.B) {
+	tf := bigTariffs()
 	end := time.Now().UTC()
 	recs := make([]cdr.Record, 5000)
 	for i := range recs {
-		recs[i] = cdrtest.Call(i, "d.example", end, int64(1+i%10))
+		if i%2 == 0 {
+			recs[i] = cdrtest.Call(i, "d.example", end, int64(1+i%10))
+		} else {
+			recs[i] = cdrtest.GatewayLeg(i, "d.example", end, int64(1+i%10))
+		}
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range recs {
 			recs[i].ClearPrice()
+			recs[i].ClearSupplierPrice()
 		}
 		if err := cdr.PriceRecords(context.Background(), tf, recs); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if recs[0].Cost == nil || *recs[0].Cost == 0 || recs[1].SupplierCost == nil || *recs[1].SupplierCost == 0 {
+		b.Fatalf("not priced: cost %v (%q), supplier cost %v (%q)", recs[0].Cost, recs[0].Unpriced, recs[1].SupplierCost, recs[1].SupplierUnpriced)
 	}
 	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
 }

@@ -4,10 +4,11 @@ import "context"
 
 // priceItems prices the records of items that still need it (see
 // PriceRecords), just before they are written, so that a record carries
-// its price into the store, or into the spool if the write fails. The
-// lookups share PriceTimeout. A record whose owner lookup failed is not
-// priced yet (its owner decides its plan): it is marked
-// UnpricedLookupFailed, so that a replay from the spool tries both again.
+// its price, and its supplier price, into the store, or into the spool if
+// the write fails. The lookups share PriceTimeout. A record whose owner
+// lookup failed is not priced yet (its owner decides its plan): it is
+// marked UnpricedLookupFailed, so that a replay from the spool tries both
+// again; its supplier price, which no owner decides, is set all the same.
 // It never fails: a record that cannot be priced is stored unpriced.
 func (p *Pipeline) priceItems(ctx context.Context, items []item) {
 	if p.cfg.Tariffs == nil {
@@ -15,17 +16,24 @@ func (p *Pipeline) priceItems(ctx context.Context, items []item) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.PriceTimeout)
 	defer cancel()
-	err := priceEach(ctx, p.cfg.Tariffs, len(items), func(i int) *Record {
+	pr := newPricer(p.cfg.Tariffs)
+	for i := range items {
 		it := &items[i]
-		switch {
-		case it.dl != nil || !it.rec.NeedsPrice():
-			return nil
-		case it.ownerPending:
-			it.rec.Unpriced = UnpricedLookupFailed
-			return nil
+		if it.dl != nil {
+			continue
 		}
-		return &it.rec
-	})
+		if it.rec.NeedsPrice() {
+			if it.ownerPending {
+				it.rec.Unpriced = UnpricedLookupFailed
+			} else {
+				pr.price(ctx, &it.rec)
+			}
+		}
+		if it.rec.NeedsSupplierPrice() {
+			pr.priceSupplier(ctx, &it.rec)
+		}
+	}
+	err := pr.err
 	if err == nil {
 		p.tariffsDown.Store(false)
 		return

@@ -3,6 +3,7 @@ package cdr
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/switchboard-voip/switchboard/internal/money"
@@ -25,6 +26,28 @@ type Tariffs interface {
 	// DIDTariff is the plan of the inbound DID number and the tenant
 	// owning the DID.
 	DIDTariff(ctx context.Context, number string) (*rating.Tariff, int64, error)
+}
+
+// SupplierTariffs tells which compiled tariff prices what a gateway's
+// supplier (the carrier behind it) charges for the calls sent to it: the
+// buy price, next to the sell price Tariffs gives. It is optional: the
+// pipeline and rerate price supplier costs when their Tariffs also
+// implements it (as provisioning's supplier plans per gateway do through
+// the daemon's tariff adapter), so that one source answers for "the
+// tariffs of now", sell and buy side alike, and every place that prices
+// (the pipeline, rerate, an import) gets supplier costs with no option
+// of its own to forget. A Tariffs without it prices no supplier cost and
+// leaves the supplier fields of the records as they are.
+//
+// "No plan" is as for Tariffs: a nil tariff with a nil error, or an
+// error wrapping ErrNoTariff (an adapter passes a gateway unknown to the
+// store, one deleted since the call, through as that). Any other error is
+// a failed lookup: the leg is stored with SupplierUnpriced lookup_failed
+// and priced again when replayed from the spool, or by rerate.
+type SupplierTariffs interface {
+	// GatewayTariff is the supplier plan in force for the gateway, by
+	// its name (Record.Gateway).
+	GatewayTariff(ctx context.Context, gateway string) (*rating.Tariff, error)
 }
 
 // ErrNoTariff is what a Tariffs implementation may wrap to say there is
@@ -68,6 +91,12 @@ var UnpricedReasons = []Unpriced{
 	UnpricedLookupFailed, UnpricedOtherTenant, UnpricedNoDirection, UnpricedRatingError,
 }
 
+// SupplierUnpricedReasons lists the Unpriced values SupplierUnpriced may
+// take: why a leg that went to a gateway has no supplier cost.
+var SupplierUnpricedReasons = []Unpriced{
+	UnpricedNoPlan, UnpricedNoRate, UnpricedInvalidNumber, UnpricedLookupFailed, UnpricedRatingError,
+}
+
 // NeedsPrice reports whether the pipeline still has to price r: it has
 // no price, and none was found for a reason that a later try cannot
 // change (only a failed lookup is tried again). A record that arrives
@@ -81,13 +110,71 @@ func (r *Record) ClearPrice() {
 	r.Cost, r.Currency, r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, r.Unpriced = nil, "", "", "", "", "", ""
 }
 
-// SamePrice reports whether a and b carry the same price, rate and plan.
+// NeedsSupplierPrice reports whether the pipeline still has to find r's
+// supplier cost: r went to a gateway (see SupplierLeg), has no supplier
+// cost, and none was found for a reason a later try cannot change (only a
+// failed lookup is tried again). A record that arrives with its supplier
+// cost keeps it, as it keeps its price.
+func (r *Record) NeedsSupplierPrice() bool {
+	return r.SupplierCost == nil && (r.SupplierUnpriced == "" || r.SupplierUnpriced == UnpricedLookupFailed) && SupplierLeg(r)
+}
+
+// ClearSupplierPrice removes r's supplier price and its reason.
+func (r *Record) ClearSupplierPrice() {
+	r.SupplierCost, r.SupplierCurrency, r.SupplierPrefix, r.SupplierPlan, r.SupplierUnpriced = nil, "", "", "", ""
+}
+
+// SamePrice reports whether a and b carry the same price, rate and plan,
+// and the same supplier price: what rerate compares to find the CDRs a
+// run changed.
 func SamePrice(a, b *Record) bool {
-	if (a.Cost == nil) != (b.Cost == nil) || a.Cost != nil && *a.Cost != *b.Cost {
+	if !sameAmount(a.Cost, b.Cost) || !sameAmount(a.SupplierCost, b.SupplierCost) {
 		return false
 	}
 	return a.Currency == b.Currency && a.RatePrefix == b.RatePrefix && a.RateDestination == b.RateDestination &&
-		a.RateGroup == b.RateGroup && a.Plan == b.Plan && a.Unpriced == b.Unpriced
+		a.RateGroup == b.RateGroup && a.Plan == b.Plan && a.Unpriced == b.Unpriced &&
+		a.SupplierCurrency == b.SupplierCurrency && a.SupplierPrefix == b.SupplierPrefix &&
+		a.SupplierPlan == b.SupplierPlan && a.SupplierUnpriced == b.SupplierUnpriced
+}
+
+func sameAmount(a, b *money.Amount) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// SupplierLeg reports whether r is the leg that left the switch through
+// its gateway, the one the gateway's supplier charges for: an outbound
+// leg naming a gateway that is not the originating leg of its call.
+//
+// Both switches make one CDR per channel, and on both the caller's leg
+// names the gateway too (FreeSWITCH's a-leg the gateway of its bridge
+// target, Asterisk's caller channel the gateway endpoint it dialled), so
+// the gateway cannot tell the legs apart; what can is which leg is the
+// channel to the gateway: FreeSWITCH's b-leg (sofia/gateway/<gw>/…, its
+// originator the a-leg) and Asterisk's dialled channel (PJSIP/<gw>-…,
+// linked to the caller), neither of which started the call. That leg's
+// times are the gateway's: it is answered when the carrier answers (the
+// caller's leg may have been answered earlier, by an IVR), and a call
+// that failed over from one gateway to the next has one caller leg but
+// one leg per gateway tried, each owed to its own supplier.
+//
+// Asterisk's Master.csv has one row per call (the caller's channel,
+// dstchannel the gateway) and no row for the dialled channel: a call
+// that reaches the store only from that file (imported, or ended while
+// Switchboard was down with cdr_file Master.csv) has no supplier cost.
+// cel_custom's file has every leg (switch/asterisk's README).
+func SupplierLeg(r *Record) bool {
+	return r.Direction == DirectionOutbound && r.Gateway != "" && !originating(r)
+}
+
+// SupplierNumber is the number r was sent to its gateway as: the number
+// part of Destination when Destination is "<number>@<Gateway>" (both
+// switch adapters write a gateway leg's destination so, from the Dial or
+// bridge target, after the route's number translation), else Dialed.
+func SupplierNumber(r *Record) string {
+	if n, ok := strings.CutSuffix(r.Destination, "@"+r.Gateway); ok && n != "" {
+		return n
+	}
+	return r.Dialed
 }
 
 // PriceRecords prices every record of recs that NeedsPrice, with t,
@@ -111,43 +198,63 @@ func SamePrice(a, b *Record) bool {
 //     plan costs 0.
 //   - Otherwise the leg is left without a price and Unpriced says why.
 //
+// When t also implements SupplierTariffs, the supplier price of every
+// record that NeedsSupplierPrice is set too, by these rules:
+//
+//   - Only the leg that went to the gateway has one (see SupplierLeg):
+//     the dialled leg of an outbound call, not the caller's leg, though
+//     both name the gateway. Every other leg has none (nil, no reason).
+//   - An unanswered gateway leg (or one of no billable second) costs 0,
+//     without a rate.
+//   - An answered gateway leg is priced by its gateway's supplier plan, on
+//     the number as sent to the gateway (SupplierNumber), for its own
+//     Billsec, at the rate in force at its own Start.
+//   - A gateway without a supplier plan, a number without a rate, a number
+//     that is not digits, a failed lookup: no supplier cost, and
+//     SupplierUnpriced says why (no_plan, no_rate, invalid_number,
+//     lookup_failed, rating_error).
+//
+// The supplier cost is never charged to a balance: the tenant's price is
+// Cost, on the originating leg.
+//
 // Pricing never fails a record: it returns the first lookup error (after
 // which it asks t no more, as the store behind it is likely down, and
 // marks the records left UnpricedLookupFailed), for the caller to log.
 func PriceRecords(ctx context.Context, t Tariffs, recs []Record) error {
-	return priceEach(ctx, t, len(recs), func(i int) *Record {
-		if recs[i].NeedsPrice() {
-			return &recs[i]
-		}
-		return nil
-	})
-}
-
-// Reprice prices every record of recs again, whatever price it has, by
-// PriceRecords' rules: what rerate does with the tariffs of now.
-func Reprice(ctx context.Context, t Tariffs, recs []Record) error {
-	return priceEach(ctx, t, len(recs), func(i int) *Record { return &recs[i] })
-}
-
-// priceEach prices the records rec(i) returns for i in [0, n) (nil: skip
-// i) and returns the first lookup error.
-func priceEach(ctx context.Context, t Tariffs, n int, rec func(int) *Record) error {
 	pr := newPricer(t)
-	for i := range n {
-		if r := rec(i); r != nil {
+	for i := range recs {
+		r := &recs[i]
+		if r.NeedsPrice() {
 			pr.price(ctx, r)
+		}
+		if r.NeedsSupplierPrice() {
+			pr.priceSupplier(ctx, r)
 		}
 	}
 	return pr.err
 }
 
+// Reprice prices every record of recs again, whatever price and supplier
+// price it has, by PriceRecords' rules: what rerate does with the tariffs
+// of now. Without SupplierTariffs, supplier prices are left as they are.
+func Reprice(ctx context.Context, t Tariffs, recs []Record) error {
+	pr := newPricer(t)
+	for i := range recs {
+		pr.price(ctx, &recs[i])
+		pr.priceSupplier(ctx, &recs[i])
+	}
+	return pr.err
+}
+
 // pricer prices the records of one batch, remembering the answers of
-// Tariffs for the batch.
+// Tariffs (and SupplierTariffs) for the batch.
 type pricer struct {
-	t       Tariffs
-	tenants map[int64]tariffAnswer
-	dids    map[string]tariffAnswer
-	err     error // the first lookup error: no more lookups after it
+	t        Tariffs
+	s        SupplierTariffs // nil: t prices no supplier cost
+	tenants  map[int64]tariffAnswer
+	dids     map[string]tariffAnswer
+	gateways map[string]tariffAnswer
+	err      error // the first lookup error: no more lookups after it
 }
 
 type tariffAnswer struct {
@@ -157,7 +264,8 @@ type tariffAnswer struct {
 }
 
 func newPricer(t Tariffs) *pricer {
-	return &pricer{t: t, tenants: map[int64]tariffAnswer{}, dids: map[string]tariffAnswer{}}
+	s, _ := t.(SupplierTariffs)
+	return &pricer{t: t, s: s, tenants: map[int64]tariffAnswer{}, dids: map[string]tariffAnswer{}, gateways: map[string]tariffAnswer{}}
 }
 
 // lookupErr sorts a lookup's error: nil or ErrNoTariff is an answer (no
@@ -173,35 +281,94 @@ func (pr *pricer) lookupErr(err error) (failed bool) {
 }
 
 func (pr *pricer) tenantTariff(ctx context.Context, tenant int64) tariffAnswer {
-	if a, ok := pr.tenants[tenant]; ok {
-		return a
-	}
-	if pr.err != nil {
-		return tariffAnswer{failed: true}
-	}
-	t, err := pr.t.TenantTariff(ctx, tenant)
-	a := tariffAnswer{tariff: t, tenant: tenant, failed: pr.lookupErr(err)}
-	if a.failed || err != nil {
-		a.tariff = nil
-	}
-	pr.tenants[tenant] = a
-	return a
+	return cachedLookup(pr, pr.tenants, tenant, func() (*rating.Tariff, int64, error) {
+		t, err := pr.t.TenantTariff(ctx, tenant)
+		return t, tenant, err
+	})
 }
 
 func (pr *pricer) didTariff(ctx context.Context, number string) tariffAnswer {
-	if a, ok := pr.dids[number]; ok {
+	return cachedLookup(pr, pr.dids, number, func() (*rating.Tariff, int64, error) {
+		return pr.t.DIDTariff(ctx, number)
+	})
+}
+
+func (pr *pricer) gatewayTariff(ctx context.Context, gateway string) tariffAnswer {
+	return cachedLookup(pr, pr.gateways, gateway, func() (*rating.Tariff, int64, error) {
+		t, err := pr.s.GatewayTariff(ctx, gateway)
+		return t, 0, err
+	})
+}
+
+// cachedLookup answers key from cache, else by lookup (unless a lookup
+// of the batch failed already), remembering the answer: one lookup per
+// tenant, DID or gateway and batch.
+func cachedLookup[K comparable](pr *pricer, cache map[K]tariffAnswer, key K, lookup func() (*rating.Tariff, int64, error)) tariffAnswer {
+	if a, ok := cache[key]; ok {
 		return a
 	}
 	if pr.err != nil {
 		return tariffAnswer{failed: true}
 	}
-	t, tenant, err := pr.t.DIDTariff(ctx, number)
+	t, tenant, err := lookup()
 	a := tariffAnswer{tariff: t, tenant: tenant, failed: pr.lookupErr(err)}
 	if a.failed || err != nil {
 		a.tariff = nil
 	}
-	pr.dids[number] = a
+	cache[key] = a
 	return a
+}
+
+// priceSupplier sets r's supplier price (see PriceRecords), whatever it
+// had; without SupplierTariffs it leaves r alone.
+func (pr *pricer) priceSupplier(ctx context.Context, r *Record) {
+	if pr.s == nil {
+		return
+	}
+	r.ClearSupplierPrice()
+	if !SupplierLeg(r) {
+		return
+	}
+	if r.Disposition != Answered || r.Billsec <= 0 {
+		var zero money.Amount
+		r.SupplierCost = &zero
+		return
+	}
+	a := pr.gatewayTariff(ctx, r.Gateway)
+	switch {
+	case a.failed:
+		r.SupplierUnpriced = UnpricedLookupFailed
+		return
+	case a.tariff == nil:
+		r.SupplierUnpriced = UnpricedNoPlan
+		return
+	}
+	c, reason := rate(a.tariff, SupplierNumber(r), r)
+	if reason != "" {
+		r.SupplierUnpriced = reason
+		return
+	}
+	cost := c.Cost
+	r.SupplierCost, r.SupplierCurrency, r.SupplierPlan, r.SupplierPrefix = &cost, c.Currency, c.Plan, c.Rate.Prefix
+}
+
+// rate prices r's Billsec to number by t at r's start (or, without one,
+// its end less its duration), or says why it cannot.
+func rate(t *rating.Tariff, number string, r *Record) (rating.Charge, Unpriced) {
+	start := r.Start
+	if start.IsZero() {
+		start = r.End.Add(-time.Duration(r.Duration) * time.Second)
+	}
+	c, err := t.Rate(number, start, r.Billsec)
+	switch {
+	case errors.Is(err, rating.ErrNoRate):
+		return c, UnpricedNoRate
+	case errors.Is(err, rating.ErrInvalidDestination):
+		return c, UnpricedInvalidNumber
+	case err != nil:
+		return c, UnpricedRatingError
+	}
+	return c, ""
 }
 
 // price sets r's price (see PriceRecords), whatever it had.
@@ -248,23 +415,14 @@ func (pr *pricer) price(ctx context.Context, r *Record) {
 		r.Unpriced = UnpricedLookupFailed
 		return
 	}
-	start := r.Start
-	if start.IsZero() {
-		start = r.End.Add(-time.Duration(r.Duration) * time.Second)
+	c, reason := rate(a.tariff, r.Dialed, r)
+	if reason != "" {
+		r.Unpriced = reason
+		return
 	}
-	c, err := a.tariff.Rate(r.Dialed, start, r.Billsec)
-	switch {
-	case errors.Is(err, rating.ErrNoRate):
-		r.Unpriced = UnpricedNoRate
-	case errors.Is(err, rating.ErrInvalidDestination):
-		r.Unpriced = UnpricedInvalidNumber
-	case err != nil:
-		r.Unpriced = UnpricedRatingError
-	default:
-		cost := c.Cost
-		r.Cost, r.Currency, r.Plan = &cost, c.Currency, c.Plan
-		r.RatePrefix, r.RateDestination, r.RateGroup = c.Rate.Prefix, c.Rate.Destination, c.Rate.Group
-	}
+	cost := c.Cost
+	r.Cost, r.Currency, r.Plan = &cost, c.Currency, c.Plan
+	r.RatePrefix, r.RateDestination, r.RateGroup = c.Rate.Prefix, c.Rate.Destination, c.Rate.Group
 }
 
 // free prices r at nothing, by rule.

@@ -152,6 +152,13 @@ func TestValidatePrice(t *testing.T) {
 		{"lower-case currency", func(r *cdr.Record) { r.Cost, r.Currency = ptr(money.MustParse("1.5")), "eur" }, false},
 		{"cost and a reason", func(r *cdr.Record) { r.Cost, r.Unpriced = ptr(money.Amount(0)), cdr.UnpricedNoRate }, false},
 		{"unknown reason", func(r *cdr.Record) { r.Unpriced = "because" }, false},
+		{"supplier priced", func(r *cdr.Record) { r.SupplierCost, r.SupplierCurrency = ptr(money.MustParse("0.2")), "USD" }, true},
+		{"supplier free", func(r *cdr.Record) { r.SupplierCost = ptr(money.Amount(0)) }, true},
+		{"supplier unpriced", func(r *cdr.Record) { r.SupplierUnpriced = cdr.UnpricedNoPlan }, true},
+		{"supplier cost without currency", func(r *cdr.Record) { r.SupplierCost = ptr(money.MustParse("0.2")) }, false},
+		{"supplier currency not a code", func(r *cdr.Record) { r.SupplierCost, r.SupplierCurrency = ptr(money.MustParse("0.2")), "usd" }, false},
+		{"supplier cost and a reason", func(r *cdr.Record) { r.SupplierCost, r.SupplierUnpriced = ptr(money.Amount(0)), cdr.UnpricedNoRate }, false},
+		{"supplier reason not for suppliers", func(r *cdr.Record) { r.SupplierUnpriced = cdr.UnpricedNoTenant }, false},
 	}
 	for _, tc := range tests {
 		r := cdrtest.Minimal("pbx1", "c", "d.example", end)

@@ -106,24 +106,40 @@ func (r *Record) Validate() error {
 	if len(r.Raw) > 0 && !json.Valid(r.Raw) {
 		return bad("raw", "not valid JSON")
 	}
-	return r.validatePrice(bad)
+	if err := r.validatePrice(bad); err != nil {
+		return err
+	}
+	return r.validateSupplierPrice(bad)
 }
 
 // validatePrice checks the price fields: a cost other than zero needs its
 // currency, and a reason for no price goes with no price.
 func (r *Record) validatePrice(bad func(field, format string, a ...any) error) error {
-	if r.Currency != "" {
-		if c, err := money.ParseCurrency(string(r.Currency)); err != nil || c != r.Currency {
-			return bad("currency", "%.16q is not an upper-case ISO 4217 code", string(r.Currency))
+	return validateAmount(bad, "", r.Cost, r.Currency, r.Unpriced, UnpricedReasons)
+}
+
+// validateSupplierPrice checks the supplier price fields by
+// validatePrice's rules.
+func (r *Record) validateSupplierPrice(bad func(field, format string, a ...any) error) error {
+	return validateAmount(bad, "supplier_", r.SupplierCost, r.SupplierCurrency, r.SupplierUnpriced, SupplierUnpricedReasons)
+}
+
+// validateAmount checks a price (cost, currency and unpriced, their field
+// names prefixed by prefix) by validatePrice's rules, the reason one of
+// reasons.
+func validateAmount(bad func(field, format string, a ...any) error, prefix string, cost *money.Amount, cur money.Currency, reason Unpriced, reasons []Unpriced) error {
+	if cur != "" {
+		if c, err := money.ParseCurrency(string(cur)); err != nil || c != cur {
+			return bad(prefix+"currency", "%.16q is not an upper-case ISO 4217 code", string(cur))
 		}
 	}
 	switch {
-	case r.Cost != nil && *r.Cost != 0 && r.Currency == "":
-		return bad("currency", "empty while cost is %s", *r.Cost)
-	case r.Cost != nil && r.Unpriced != "":
-		return bad("unpriced", "%q while cost is set", string(r.Unpriced))
-	case r.Unpriced != "" && !slices.Contains(UnpricedReasons, r.Unpriced):
-		return bad("unpriced", "%.32q is not a known reason", string(r.Unpriced))
+	case cost != nil && *cost != 0 && cur == "":
+		return bad(prefix+"currency", "empty while %scost is %s", prefix, *cost)
+	case cost != nil && reason != "":
+		return bad(prefix+"unpriced", "%q while %scost is set", string(reason), prefix)
+	case reason != "" && !slices.Contains(reasons, reason):
+		return bad(prefix+"unpriced", "%.32q is not a known reason", string(reason))
 	}
 	return nil
 }

@@ -105,6 +105,8 @@ var Known = []Metric{
 		"Time to write one batch of CDRs to the store, failed attempts included."},
 	{"switchboard_cdr_unpriced_total", Counter, []string{"reason"}, ExporterCDR,
 		"CDRs stored without a price, by reason: no_tenant (a billable leg without owner), no_plan (its owner has no tariff plan), no_rate (no rate for the number at the call's start), invalid_number, lookup_failed (the tariffs could not be looked up; `switchboard rerate` prices them later), did_other_tenant, no_direction, rating_error. Every reason is exported from the start. Free legs (internal, unanswered, inbound to a DID without plan) are priced at 0, not counted here."},
+	{"switchboard_cdr_supplier_unpriced_total", Counter, []string{"reason"}, ExporterCDR,
+		"Legs that went to a gateway stored without a supplier cost, by reason: no_plan (the gateway has no supplier plan), no_rate (no supplier rate for the number sent at the leg's start), invalid_number, lookup_failed (`switchboard rerate` prices them later), rating_error. Every reason is exported from the start. While it grows the margin (revenue − supplier cost) is overstated."},
 
 	// Asterisk config pusher.
 	{"switchboard_config_push_failures_total", Counter, []string{"switch", "kind"}, ExporterAsterisk,
@@ -132,6 +134,8 @@ var Known = []Metric{
 		"Talk time of answered calls through the gateway. ACD = this / answered calls."},
 	{"switchboard_cdr_revenue_total", Counter, []string{"currency"}, ExporterCalls,
 		"Cost of the priced CDRs stored, in units of their currency (a float for graphs: the exact amounts are in the store's ledger), by the currency of their plan. Counted once per leg, when it is stored; a `switchboard rerate` adjusts the ledger, not this counter. Revenue rate: `sum by (currency) (rate(switchboard_cdr_revenue_total[5m]))`."},
+	{"switchboard_cdr_supplier_cost_total", Counter, []string{"currency"}, ExporterCalls,
+		"Supplier cost of the gateway legs stored (what the gateways' carriers charge by their supplier plans; never charged to a tenant nor invoiced), in units of their currency (a float for graphs: the exact amounts are the CDRs' supplier_cost), by the currency of the supplier plan. Counted once per leg that went to a gateway, when it is stored; a `switchboard rerate` updates the CDRs, not this counter. Cost rate: `sum by (currency) (rate(switchboard_cdr_supplier_cost_total[5m]))`; margin rate: `sum by (currency) (rate(switchboard_cdr_revenue_total[5m])) - sum by (currency) (rate(switchboard_cdr_supplier_cost_total[5m]))` (per currency: amounts in two currencies are never subtracted)."},
 
 	// Billing: refreshed every minute from the settings and the balances.
 	{"switchboard_billing_low_balances", Gauge, []string{"mode"}, ExporterBilling,

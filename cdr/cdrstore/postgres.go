@@ -301,12 +301,15 @@ func (s *rowSource) Err() error { return nil }
 
 func (s *rowSource) Values() ([]any, error) {
 	r := &s.recs[s.i]
-	var answer, raw, tenant, cost any
+	var answer, raw, tenant, cost, supplierCost any
 	if r.Answer != nil {
 		answer = *r.Answer
 	}
 	if r.Cost != nil {
 		cost = int64(*r.Cost)
+	}
+	if r.SupplierCost != nil {
+		supplierCost = int64(*r.SupplierCost)
 	}
 	if len(r.Raw) > 0 {
 		raw = string(r.Raw)
@@ -324,6 +327,7 @@ func (s *rowSource) Values() ([]any, error) {
 		r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 		r.Start, answer, r.End, int32(r.Duration), int32(r.Billsec),
 		string(r.Disposition), int32(r.Cause), r.CauseText, int32(r.SIPStatus), r.Codec, r.UserAgent, raw, tenant,
-		cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced))
+		cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced),
+		supplierCost, string(r.SupplierCurrency), r.SupplierPrefix, r.SupplierPlan, string(r.SupplierUnpriced))
 	return s.row, nil
 }

@@ -32,6 +32,13 @@ import (
 // A CDR's row is updated only if its price is still the one the run read
 // (a compare-and-set on the price columns), so two runs over the same
 // period, or a run racing the pipeline, cannot book one difference twice.
+//
+// The supplier price (what a gateway's carrier charges for the leg that
+// went to it) is re-priced too, when the tariffs have supplier plans
+// (cdr.SupplierTariffs), and updated with the price under the same
+// compare-and-set; nothing is ever booked for it: it is owed to the
+// carrier, not charged to a tenant. A run reports the CDRs whose supplier
+// price changed in SupplierChanged.
 
 // RerateOptions selects the CDRs to re-rate and the tariffs to use.
 type RerateOptions struct {
@@ -55,6 +62,9 @@ type RerateProgress struct {
 	// Adjusted is the sum of the rerate entries booked, per currency
 	// (negative: the owners were charged more).
 	Adjusted map[money.Currency]money.Amount
+	// SupplierChanged counts the CDRs of Changed whose supplier price
+	// changed (never booked: see above).
+	SupplierChanged int64
 }
 
 // ErrRerate is a run that could not start for its options.
@@ -190,13 +200,16 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 		return err
 	}
 	var entries []charge
-	var updated int64
+	var updated, supplier int64
 	for k, i := range changed {
 		if !done[k] {
 			pr.Skipped++
 			continue
 		}
 		updated++
+		if !sameSupplierPrice(&old[i], &fresh[i]) {
+			supplier++
+		}
 		entries = append(entries, rerateEntries(&old[i], &fresh[i])...)
 	}
 	if s.db.Engine == sqldb.Postgres {
@@ -215,10 +228,19 @@ func (s *Store) reratePage(ctx context.Context, run int64, old, fresh []cdr.Reco
 		return err
 	}
 	pr.Changed += updated
+	pr.SupplierChanged += supplier
 	for _, e := range entries {
 		pr.Adjusted[money.Currency(e.currency)] += money.Amount(e.amount)
 	}
 	return nil
+}
+
+// sameSupplierPrice reports whether a and b carry the same supplier price.
+func sameSupplierPrice(a, b *cdr.Record) bool {
+	x, y := *a, *b
+	x.ClearPrice()
+	y.ClearPrice()
+	return cdr.SamePrice(&x, &y)
 }
 
 func sameOwner(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
@@ -232,8 +254,10 @@ func (s *Store) updatePricesSQLite(ctx context.Context, tx *sql.Tx, old, fresh [
 	if len(changed) == 0 {
 		return done, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `UPDATE cdrs SET cost = ?, currency = ?, rate_prefix = ?, rate_destination = ?, rate_group = ?, plan = ?, unpriced = ?, tenant_id = ?
-		WHERE id = ? AND end_time = ? AND cost IS ? AND currency = ? AND plan = ? AND rate_prefix = ? AND unpriced = ? AND tenant_id IS ?`)
+	stmt, err := tx.PrepareContext(ctx, `UPDATE cdrs SET cost = ?, currency = ?, rate_prefix = ?, rate_destination = ?, rate_group = ?, plan = ?, unpriced = ?, tenant_id = ?,
+		supplier_cost = ?, supplier_currency = ?, supplier_prefix = ?, supplier_plan = ?, supplier_unpriced = ?
+		WHERE id = ? AND end_time = ? AND cost IS ? AND currency = ? AND plan = ? AND rate_prefix = ? AND unpriced = ? AND tenant_id IS ?
+		AND supplier_cost IS ? AND supplier_currency = ? AND supplier_plan = ? AND supplier_prefix = ? AND supplier_unpriced = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +265,9 @@ func (s *Store) updatePricesSQLite(ctx context.Context, tx *sql.Tx, old, fresh [
 	for k, i := range changed {
 		o, f := &old[i], &fresh[i]
 		res, err := stmt.ExecContext(ctx, nullCost(f.Cost), string(f.Currency), f.RatePrefix, f.RateDestination, f.RateGroup, f.Plan, string(f.Unpriced), nullID(f.TenantID),
-			o.ID, o.End.UnixMicro(), nullCost(o.Cost), string(o.Currency), o.Plan, o.RatePrefix, string(o.Unpriced), nullID(o.TenantID))
+			nullCost(f.SupplierCost), string(f.SupplierCurrency), f.SupplierPrefix, f.SupplierPlan, string(f.SupplierUnpriced),
+			o.ID, o.End.UnixMicro(), nullCost(o.Cost), string(o.Currency), o.Plan, o.RatePrefix, string(o.Unpriced), nullID(o.TenantID),
+			nullCost(o.SupplierCost), string(o.SupplierCurrency), o.SupplierPlan, o.SupplierPrefix, string(o.SupplierUnpriced))
 		if err != nil {
 			return nil, fmt.Errorf("update CDR %d: %w", o.ID, err)
 		}
@@ -258,16 +284,34 @@ func (s *Store) updatePricesSQLite(ctx context.Context, tx *sql.Tx, old, fresh [
 // whole page in one statement: the rows (id, end_time, so that only their
 // partitions are read) with their new and expected prices as arrays.
 const updatePricesPostgresSQL = `UPDATE cdrs AS c SET cost = u.cost, currency = u.currency, rate_prefix = u.prefix,
-	rate_destination = u.dest, rate_group = u.grp, plan = u.plan, unpriced = u.unpriced, tenant_id = u.tenant
+	rate_destination = u.dest, rate_group = u.grp, plan = u.plan, unpriced = u.unpriced, tenant_id = u.tenant,
+	supplier_cost = u.s_cost, supplier_currency = u.s_currency, supplier_prefix = u.s_prefix, supplier_plan = u.s_plan, supplier_unpriced = u.s_unpriced
 FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
-	$11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[])
-	AS u(id, end_time, cost, currency, prefix, dest, grp, plan, unpriced, tenant, old_cost, old_currency, old_plan, old_prefix, old_unpriced, old_tenant)
+	$11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[],
+	$17::bigint[], $18::text[], $19::text[], $20::text[], $21::text[],
+	$22::bigint[], $23::text[], $24::text[], $25::text[], $26::text[])
+	AS u(id, end_time, cost, currency, prefix, dest, grp, plan, unpriced, tenant, old_cost, old_currency, old_plan, old_prefix, old_unpriced, old_tenant,
+		s_cost, s_currency, s_prefix, s_plan, s_unpriced, old_s_cost, old_s_currency, old_s_prefix, old_s_plan, old_s_unpriced)
 WHERE c.id = u.id AND c.end_time = u.end_time AND c.cost IS NOT DISTINCT FROM u.old_cost AND c.currency = u.old_currency
 	AND c.plan = u.old_plan AND c.rate_prefix = u.old_prefix AND c.unpriced = u.old_unpriced AND c.tenant_id IS NOT DISTINCT FROM u.old_tenant
+	AND c.supplier_cost IS NOT DISTINCT FROM u.old_s_cost AND c.supplier_currency = u.old_s_currency AND c.supplier_prefix = u.old_s_prefix
+	AND c.supplier_plan = u.old_s_plan AND c.supplier_unpriced = u.old_s_unpriced
 RETURNING c.id`
 
-// updatePricesPostgres is updatePricesSQLite on PostgreSQL, in one round
-// trip for the page.
+// lockPricesPostgresSQL locks the rows updatePricesPostgresSQL will
+// update, in id order. The UPDATE's join locks them in whatever order its
+// plan reads the day table (a sequential scan: the order of the rows on
+// disk, which every update changes), so two runs over one page could each
+// hold a row the other waits for; taking the locks first in one order
+// for everyone makes the second run wait for the first instead of
+// deadlocking (seen with TestRerateConcurrentRuns once the supplier
+// columns made the rows wider).
+const lockPricesPostgresSQL = `SELECT c.id FROM cdrs AS c
+JOIN unnest($1::bigint[], $2::timestamptz[]) AS u(id, end_time) ON c.id = u.id AND c.end_time = u.end_time
+ORDER BY c.id FOR UPDATE OF c`
+
+// updatePricesPostgres is updatePricesSQLite on PostgreSQL, in two round
+// trips for the page (the locks, then the update).
 func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Record, changed []int) ([]bool, error) {
 	done := make([]bool, len(changed))
 	if len(changed) == 0 {
@@ -275,10 +319,19 @@ func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Reco
 	}
 	n := len(changed)
 	ids, ends := make([]int64, n), make([]time.Time, n)
+	for k, i := range changed {
+		ids[k], ends[k] = old[i].ID, old[i].End
+	}
+	if _, err := tx.ExecContext(ctx, lockPricesPostgresSQL, ids, ends); err != nil {
+		return nil, fmt.Errorf("lock CDRs: %w", err)
+	}
 	costs, oldCosts, tenants, oldTenants := make([]*int64, n), make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	text := func() []string { return make([]string, n) }
 	cur, prefix, dest, grp, plan, unpriced := text(), text(), text(), text(), text(), text()
 	oldCur, oldPlan, oldPrefix, oldUnpriced := text(), text(), text(), text()
+	sCosts, oldSCosts := make([]*int64, n), make([]*int64, n)
+	sCur, sPrefix, sPlan, sUnpriced := text(), text(), text(), text()
+	oldSCur, oldSPrefix, oldSPlan, oldSUnpriced := text(), text(), text(), text()
 	at := make(map[int64]int, n)
 	for k, i := range changed {
 		o, f := &old[i], &fresh[i]
@@ -286,9 +339,13 @@ func updatePricesPostgres(ctx context.Context, tx *sql.Tx, old, fresh []cdr.Reco
 		costs[k], oldCosts[k], tenants[k], oldTenants[k] = costPtr(f.Cost), costPtr(o.Cost), f.TenantID, o.TenantID
 		cur[k], prefix[k], dest[k], grp[k], plan[k], unpriced[k] = string(f.Currency), f.RatePrefix, f.RateDestination, f.RateGroup, f.Plan, string(f.Unpriced)
 		oldCur[k], oldPlan[k], oldPrefix[k], oldUnpriced[k] = string(o.Currency), o.Plan, o.RatePrefix, string(o.Unpriced)
+		sCosts[k], oldSCosts[k] = costPtr(f.SupplierCost), costPtr(o.SupplierCost)
+		sCur[k], sPrefix[k], sPlan[k], sUnpriced[k] = string(f.SupplierCurrency), f.SupplierPrefix, f.SupplierPlan, string(f.SupplierUnpriced)
+		oldSCur[k], oldSPrefix[k], oldSPlan[k], oldSUnpriced[k] = string(o.SupplierCurrency), o.SupplierPrefix, o.SupplierPlan, string(o.SupplierUnpriced)
 	}
 	rows, err := tx.QueryContext(ctx, updatePricesPostgresSQL, ids, ends, costs, cur, prefix, dest, grp, plan, unpriced, tenants,
-		oldCosts, oldCur, oldPlan, oldPrefix, oldUnpriced, oldTenants)
+		oldCosts, oldCur, oldPlan, oldPrefix, oldUnpriced, oldTenants,
+		sCosts, sCur, sPrefix, sPlan, sUnpriced, oldSCosts, oldSCur, oldSPrefix, oldSPlan, oldSUnpriced)
 	if err != nil {
 		return nil, fmt.Errorf("update CDRs: %w", err)
 	}

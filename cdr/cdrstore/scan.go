@@ -22,17 +22,17 @@ type recordRow struct {
 	End    dbTime        `db:"end_time"`
 	Raw    []byte        `db:"raw"`
 	Cost   sql.NullInt64 `db:"cost"`
+	// SupplierCost is named for its column: sqlx maps a column to the
+	// shallowest field of its name, so this wins over the embedded one.
+	SupplierCost sql.NullInt64 `db:"supplier_cost"`
 }
 
 // record returns the scanned row as a cdr.Record. StructScan assigns every
 // column, so a recordRow can be reused from row to row.
 func (r *recordRow) record() cdr.Record {
 	rec := r.Record
-	rec.Start, rec.End, rec.Answer, rec.Raw, rec.Cost = r.Start.t, r.End.t, nil, nil, nil
-	if r.Cost.Valid {
-		c := money.Amount(r.Cost.Int64)
-		rec.Cost = &c
-	}
+	rec.Start, rec.End, rec.Answer, rec.Raw = r.Start.t, r.End.t, nil, nil
+	rec.Cost, rec.SupplierCost = amount(r.Cost), amount(r.SupplierCost)
 	if r.Answer.valid {
 		a := r.Answer.t
 		rec.Answer = &a
@@ -41,6 +41,15 @@ func (r *recordRow) record() cdr.Record {
 		rec.Raw = json.RawMessage(r.Raw)
 	}
 	return rec
+}
+
+// amount is a nullable amount column as a *money.Amount (nil for NULL).
+func amount(n sql.NullInt64) *money.Amount {
+	if !n.Valid {
+		return nil
+	}
+	a := money.Amount(n.Int64)
+	return &a
 }
 
 // deadLetterRow is a row of cdr_dead_letters as sqlx scans it by the db

@@ -165,12 +165,15 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []cdr.R
 			b.WriteString(", ")
 		}
 		b.WriteString(sqliteRow)
-		var answer, raw, tenant, cost any
+		var answer, raw, tenant, cost, supplierCost any
 		if r.Answer != nil {
 			answer = r.Answer.UnixMicro()
 		}
 		if r.Cost != nil {
 			cost = int64(*r.Cost)
+		}
+		if r.SupplierCost != nil {
+			supplierCost = int64(*r.SupplierCost)
 		}
 		if len(r.Raw) > 0 {
 			raw = string(r.Raw)
@@ -183,7 +186,8 @@ func appendSQLiteRows(b *strings.Builder, table string, args []any, recs []cdr.R
 			r.CallerNumber, r.CallerName, r.Dialed, r.Destination,
 			r.Start.UnixMicro(), answer, r.End.UnixMicro(), r.Duration, r.Billsec,
 			string(r.Disposition), r.Cause, r.CauseText, r.SIPStatus, r.Codec, r.UserAgent, raw, tenant,
-			cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced))
+			cost, string(r.Currency), r.RatePrefix, r.RateDestination, r.RateGroup, r.Plan, string(r.Unpriced),
+			supplierCost, string(r.SupplierCurrency), r.SupplierPrefix, r.SupplierPlan, string(r.SupplierUnpriced))
 	}
 	return args
 }

@@ -110,6 +110,7 @@ var insertColumns = []string{
 	"start_time", "answer_time", "end_time", "duration", "billsec",
 	"disposition", "cause", "cause_text", "sip_status", "codec", "user_agent", "raw", "tenant_id",
 	"cost", "currency", "rate_prefix", "rate_destination", "rate_group", "plan", "unpriced",
+	"supplier_cost", "supplier_currency", "supplier_prefix", "supplier_plan", "supplier_unpriced",
 }
 
 // selectColumns are the columns Query reads (into recordRow).
@@ -117,7 +118,8 @@ const selectColumns = `id, switch, call_id, linked_id, direction, domain, accoun
 	caller_number, caller_name, dialed, destination,
 	start_time, answer_time, end_time, duration, billsec,
 	disposition, cause, cause_text, sip_status, codec, user_agent, raw, tenant_id,
-	cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced`
+	cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced,
+	supplier_cost, supplier_currency, supplier_prefix, supplier_plan, supplier_unpriced`
 
 // sqliteMaxParams is SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER
 // since 3.32); an INSERT carries as many rows as fit under it.
@@ -212,9 +214,14 @@ func storedForm(r *cdr.Record) cdr.Record {
 	c.CallerNumber, c.CallerName, c.Dialed, c.Destination = cdr.MendText(r.CallerNumber), cdr.MendText(r.CallerName), cdr.MendText(r.Dialed), cdr.MendText(r.Destination)
 	c.Disposition, c.CauseText, c.Codec, c.UserAgent = cdr.Disposition(cdr.MendText(string(r.Disposition))), cdr.MendText(r.CauseText), cdr.MendText(r.Codec), cdr.MendText(r.UserAgent)
 	c.RatePrefix, c.RateDestination, c.RateGroup, c.Plan = cdr.MendText(r.RatePrefix), cdr.MendText(r.RateDestination), cdr.MendText(r.RateGroup), cdr.MendText(r.Plan)
+	c.SupplierPrefix, c.SupplierPlan = cdr.MendText(r.SupplierPrefix), cdr.MendText(r.SupplierPlan)
 	if r.Cost != nil {
 		cost := *r.Cost
 		c.Cost = &cost
+	}
+	if r.SupplierCost != nil {
+		cost := *r.SupplierCost
+		c.SupplierCost = &cost
 	}
 	c.Start, c.End = microUTC(r.Start), microUTC(r.End)
 	if r.Answer != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/cdr/cdrstore"
 	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
+	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 )
@@ -104,6 +105,9 @@ func TestInsertQueryRoundTrip(t *testing.T) {
 		Codec: "opus", UserAgent: "Yealink SIP-T54W 96.86.0.100",
 		Raw:      json.RawMessage(`{"uniqueid": "1741964966.42",  "billsec":50, "nested":{"z":1,"a":[true,null]}}`),
 		TenantID: owner(7),
+		// The leg to the gateway: its carrier's price, next to its own.
+		Cost: ptr(money.Amount(0)), SupplierCost: ptr(money.MustParse("0.0123")), SupplierCurrency: "EUR",
+		SupplierPrefix: "4930", SupplierPlan: "carrier-a wholesale",
 	}
 	unanswered := cdr.Record{
 		Switch: "pbx1", CallID: "1741964966.43", Direction: cdr.DirectionInbound,
@@ -111,6 +115,7 @@ func TestInsertQueryRoundTrip(t *testing.T) {
 		Dialed: "bob", Destination: "sip:bob@example.com",
 		Start: base.Add(-30 * time.Second), End: base.Add(-time.Second),
 		Duration: 29, Disposition: cdr.NoAnswer, Cause: 19, CauseText: "NO_ANSWER", SIPStatus: 480,
+		SupplierUnpriced: cdr.UnpricedNoPlan,
 	}
 	nanos := leg("pbx2", "nanos", "example.org", base.Add(123*time.Nanosecond))
 

@@ -101,11 +101,12 @@ func startMetricsNode(t *testing.T, srv *esltest.Server, eslPassword, top, sw st
 	return &metricsNode{base: "http://" + d.addr, token: createToken(t, dsn), log: log}
 }
 
-// everyTenant is a tariff source giving every tenant one plan, and no
-// DID any.
+// everyTenant is a tariff source giving every tenant and every gateway
+// (as its supplier plan) one plan, and no DID any.
 type everyTenant struct{ t *rating.Tariff }
 
-func (e everyTenant) TenantTariff(context.Context, int64) (*rating.Tariff, error) { return e.t, nil }
+func (e everyTenant) TenantTariff(context.Context, int64) (*rating.Tariff, error)   { return e.t, nil }
+func (e everyTenant) GatewayTariff(context.Context, string) (*rating.Tariff, error) { return e.t, nil }
 func (everyTenant) DIDTariff(context.Context, string) (*rating.Tariff, int64, error) {
 	return nil, 0, nil
 }
@@ -430,6 +431,13 @@ func TestMetricsPromtoolCheck(t *testing.T) {
 		Dialed: "5551234", Start: answer.Add(-5 * time.Second), Answer: &answer, End: end, Duration: 35, Billsec: 30,
 		Disposition: cdr.Answered, Cause: 16}})
 	mustDo("POST", "/api/v1/cdrs", string(viaGateway), http.StatusOK)
+	// Its leg to the gateway, priced by the gateway's supplier plan
+	// (switchboard_cdr_supplier_cost_total).
+	gwLeg, _ := json.Marshal([]cdr.Record{{Switch: "fs1", CallID: "metrics-gw-1b", LinkedID: "metrics-gw-1",
+		Direction: cdr.DirectionOutbound, Domain: fsDomain, Account: "1001", Gateway: "gw1", CallerNumber: "1001",
+		Dialed: "5551234", Destination: "5551234@gw1", Start: answer.Add(-4 * time.Second), Answer: &answer, End: end, Duration: 34, Billsec: 30,
+		Disposition: cdr.Answered, Cause: 16}})
+	mustDo("POST", "/api/v1/cdrs", string(gwLeg), http.StatusOK)
 
 	// Wait until every family of Known is exported, or give up and report
 	// what is missing below.

@@ -126,8 +126,18 @@ var cdrPriceDocs = map[string]string{
 	"unpriced":         "why cost is null: no_tenant, no_plan, no_rate, invalid_number, lookup_failed, did_other_tenant, no_direction or rating_error; empty when priced, or when nothing prices CDRs",
 }
 
+// cdrSupplierDocs are the supplier price fields of a CDR (issue 15, LCR).
+var cdrSupplierDocs = map[string]string{
+	"supplier_cost":     "what the gateway's carrier charges for the leg (the buy price), an exact decimal string in supplier_currency, by the gateway's supplier plan; set only on the leg that went to a gateway (the dialled leg of an outbound call, not the caller's leg), \"0\" when it was not answered; never charged to a balance nor invoiced. null on every other leg, or when it could not be priced (supplier_unpriced says why). Admins only: null for tenants' tokens",
+	"supplier_currency": "the ISO 4217 currency of supplier_cost (the supplier plan's); empty when there is none or it is 0",
+	"supplier_prefix":   "the prefix of the supplier's rate that priced the leg",
+	"supplier_plan":     "the name of the gateway's supplier plan that priced the leg",
+	"supplier_unpriced": "why a leg that went to a gateway has no supplier_cost: no_plan (the gateway has none), no_rate, invalid_number, lookup_failed or rating_error; empty otherwise",
+}
+
 func init() {
 	maps.Copy(cdrFieldDocs, cdrPriceDocs)
+	maps.Copy(cdrFieldDocs, cdrSupplierDocs)
 	for field, doc := range cdrFieldDocs {
 		fieldDocs["CDR."+field] = doc
 		fieldDocs["CDRSubmission."+field] = doc
@@ -148,8 +158,10 @@ func init() {
 const (
 	csvDoc = "RFC 4180 CSV with a header row: id, switch, call_id, linked_id, direction, domain, account, gateway, caller_number, " +
 		"caller_name, dialed, destination, start, answer, end, duration, billsec, disposition, cause, cause_text, sip_status, codec, " +
-		"user_agent, cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced. Times are RFC 3339 in UTC; answer is empty when unanswered; " +
-		"cost is an exact decimal, empty when the leg was not priced (unpriced says why). Newest first. A text cell starting with = + - @, " +
+		"user_agent, cost, currency, rate_prefix, rate_destination, rate_group, plan, unpriced, supplier_cost, supplier_currency, supplier_prefix, " +
+		"supplier_plan, supplier_unpriced. Times are RFC 3339 in UTC; answer is empty when unanswered; " +
+		"cost and supplier_cost are exact decimals, empty when the leg was not priced (unpriced, supplier_unpriced say why; supplier " +
+		"columns are empty for tenants' tokens). Newest first. A text cell starting with = + - @, " +
 		"tab or carriage return gets a leading ' so that spreadsheets do not run it as a formula (an E.164 number +1555… reads " +
 		"'+1555…). A transfer that ends without its final chunk was cut short by a server error."
 	sseDoc = "Server-Sent Events. Each CDR stored from now on that the caller's scope and filters select is one event " +
@@ -217,6 +229,20 @@ func unavailable(format string, args ...any) error {
 type cdrQuery struct {
 	f   cdr.Filter
 	raw bool // include_raw
+	// supplier: the caller may read supplier prices (admins only: what
+	// the carriers charge is the operator's business, not its tenants').
+	supplier bool
+}
+
+// strip removes from rec what q's caller does not read: raw unless asked
+// for, supplier prices unless an admin asks.
+func (q *cdrQuery) strip(rec *cdr.Record) {
+	if !q.raw {
+		rec.Raw = nil
+	}
+	if !q.supplier {
+		rec.ClearSupplierPrice()
+	}
 }
 
 // cdrQuery parses the filters the CDR read routes share (each route
@@ -269,6 +295,7 @@ func (s *server) cdrQuery(ctx context.Context, c *call) (cdrQuery, error) {
 	if f.Tenants, err = s.svc.ScopeTenants(ctx, c.scope); err != nil {
 		return q, err
 	}
+	q.supplier = f.Tenants == nil
 	// Provisioned domain names are lower-case; the store compares exactly.
 	f.Domain = strings.ToLower(c.str("domain"))
 	return q, nil
@@ -332,10 +359,8 @@ func (s *server) listCDRs(w http.ResponseWriter, r *http.Request, c *call) error
 	if recs == nil {
 		recs = []cdr.Record{}
 	}
-	if !q.raw {
-		for i := range recs {
-			recs[i].Raw = nil
-		}
+	for i := range recs {
+		q.strip(&recs[i])
 	}
 	return writeJSON(w, http.StatusOK, list[cdr.Record]{Items: recs, NextCursor: api.EncodeCDRCursor(next)})
 }
@@ -393,6 +418,9 @@ func (s *server) exportCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 	cw.Write(cdr.CSVHeader) //nolint:errcheck // reported by cw.Error after Flush
 	for {
 		for i := range recs {
+			if !q.supplier {
+				recs[i].ClearSupplierPrice()
+			}
 			cw.Write(cdr.CSVRow(&recs[i])) //nolint:errcheck // reported by cw.Error after Flush
 		}
 		cw.Flush()
@@ -544,9 +572,7 @@ func (s *server) streamCDRs(w http.ResponseWriter, r *http.Request, c *call) err
 				return nil
 			}
 			if m.match(&rec) {
-				if !q.raw {
-					rec.Raw = nil
-				}
+				q.strip(&rec)
 				data, err := json.Marshal(rec) // one line: no indentation, and JSON strings escape newlines
 				if err != nil {
 					// Only raw can fail to encode (not JSON), and the

@@ -450,7 +450,8 @@ func TestCDRExport(t *testing.T) {
 		}
 		wantHeader := "id,switch,call_id,linked_id,direction,domain,account,gateway,caller_number,caller_name,dialed,destination," +
 			"start,answer,end,duration,billsec,disposition,cause,cause_text,sip_status,codec,user_agent," +
-			"cost,currency,rate_prefix,rate_destination,rate_group,plan,unpriced"
+			"cost,currency,rate_prefix,rate_destination,rate_group,plan,unpriced," +
+			"supplier_cost,supplier_currency,supplier_prefix,supplier_plan,supplier_unpriced"
 		if got := strings.Join(rows[0], ","); got != wantHeader {
 			t.Errorf("header %s", got)
 		}
