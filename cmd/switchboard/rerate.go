@@ -73,8 +73,8 @@ func runRerate(ctx context.Context, args, env []string, stdout, stderr io.Writer
 	opt.Progress = rp.update
 	pr, err := cdrstore.NewStore(db).Rerate(ctx, opt)
 	rp.done()
-	fmt.Fprintf(stderr, "rerate run %d: %d of %d CDRs examined, %d changed, %d skipped (changed meanwhile); balances adjusted by %s\n",
-		pr.Run, pr.Examined, pr.Total, pr.Changed, pr.Skipped, adjusted(pr))
+	fmt.Fprintf(stderr, "rerate run %d: %d of %d CDRs examined, %d changed (%d supplier costs), %d skipped (changed meanwhile); balances adjusted by %s\n",
+		pr.Run, pr.Examined, pr.Total, pr.Changed, pr.SupplierChanged, pr.Skipped, adjusted(pr))
 	return err
 }
 

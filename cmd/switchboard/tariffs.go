@@ -39,3 +39,16 @@ func (t serviceTariffs) DIDTariff(ctx context.Context, number string) (*rating.T
 	}
 	return tf, tenant, err
 }
+
+var _ cdr.SupplierTariffs = serviceTariffs{}
+
+// GatewayTariff is a gateway's supplier plan (nil, nil: none), which
+// prices the supplier cost of the legs it carried; a gateway provisioning
+// no longer knows has none.
+func (t serviceTariffs) GatewayTariff(ctx context.Context, name string) (*rating.Tariff, error) {
+	tf, err := t.svc.GatewayTariffByName(ctx, name)
+	if errors.Is(err, provisioning.ErrNotFound) {
+		return nil, fmt.Errorf("gateway %s: %w", name, cdr.ErrNoTariff)
+	}
+	return tf, err
+}
