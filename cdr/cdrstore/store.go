@@ -11,7 +11,8 @@
 // refusal.go the classification of errors for the pipeline, ceiling.go the
 // load tool's raw-insert yardstick, ledger.go the charge of each priced CDR
 // in its insert's transaction, balance.go the balances and the payments
-// posted beside them, rerate.go the re-pricing of a period.
+// posted beside them, rerate.go the re-pricing of a period, reservations.go
+// the real-time authorizer's journal of live calls.
 package cdrstore
 
 import (
@@ -35,7 +36,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrate creates or updates the cdrs, cdr_keys (PostgreSQL),
-// cdr_dead_letters, ledger, balances and rerate_runs tables, and stamps CDRs stored before owners existed
+// cdr_dead_letters, ledger, balances, rerate_runs and authz_reservations tables, and stamps CDRs stored before owners existed
 // with their domain's owner now (backfill.go). Re-running it is a no-op.
 // The daemon migrates provisioning first, so the domains are there.
 func Migrate(ctx context.Context, db *sqldb.DB) error {
