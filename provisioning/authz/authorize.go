@@ -331,8 +331,11 @@ func (a *Authorizer) reserve(c *Call, in *inputs, d Decision, now time.Time) {
 		s.reserved = add(s.reserved, d.Reserved)
 		s.starts.push(now)
 	}
-	a.calls[c.key()] = &live{call: *c, tariff: in.tariff, start: now, decision: d,
+	l := &live{call: *c, tariff: in.tariff, start: now, decision: d,
 		expires: now.Add(time.Duration(d.MaxSeconds)*time.Second + a.cfg.Grace)}
+	k := c.key()
+	a.calls[k] = l
+	a.journalReserve(k, l)
 }
 
 // prune drops call starts older than a minute and settled costs older

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -144,6 +145,16 @@ type Config struct {
 	// tenant's or user's whitelists do not allow (ReasonNotWhitelisted);
 	// nil: every destination with a rate is allowed.
 	Whitelists WhitelistSource
+	// Journal, when set, keeps the reservations across a restart
+	// (journal.go): changes are written behind, every JournalEvery, by
+	// RunJournal, and Restore reads them back at start. Nil: in memory
+	// only, a restarted daemon forgets the live calls.
+	Journal ReservationStore
+	// JournalEvery is how often the journal is written (default 50 ms):
+	// the most a SIGKILL loses.
+	JournalEvery time.Duration
+	// Log receives the journal's failures; default slog.Default().
+	Log *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -163,6 +174,10 @@ type Authorizer struct {
 	// refused counts refusals by reason, for the metrics.
 	refused map[Reason]uint64
 	swept   time.Time // last expire sweep
+	// pending are the journal's changes not yet written, by call key;
+	// journalFailures counts the failed writes (journal.go).
+	pending         map[string]pending
+	journalFailures uint64
 }
 
 // New returns an Authorizer over its sources; credit, limits and spend
@@ -180,8 +195,14 @@ func New(tariffs TariffSource, bal BalanceSource, credit CreditPolicySource, lim
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.JournalEvery <= 0 {
+		cfg.JournalEvery = 50 * time.Millisecond
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
 	return &Authorizer{tariffs: tariffs, bal: bal, credit: credit, limits: limits, spend: spend, cfg: cfg,
-		calls: map[string]*live{}, scope: map[scopeKey]*scopeState{}, refused: map[Reason]uint64{}}
+		calls: map[string]*live{}, scope: map[scopeKey]*scopeState{}, refused: map[Reason]uint64{}, pending: map[string]pending{}}
 }
 
 // Refused returns how many calls were refused per reason since start.

@@ -7,10 +7,15 @@ var (
 		"Calls refused by real-time authorization, by reason.", []string{"reason"}, nil)
 	liveDesc = prometheus.NewDesc("switchboard_authz_reserved_calls",
 		"Calls holding an authorization reservation (authorized, not yet released or expired).", nil, nil)
+	journalFailDesc = prometheus.NewDesc("switchboard_authz_journal_failures_total",
+		"Writes of the reservation journal that failed (the database down): retried; a restart meanwhile forgets the calls not written.", nil, nil)
+	journalPendingDesc = prometheus.NewDesc("switchboard_authz_journal_pending",
+		"Reservation changes waiting to be written to the journal.", nil, nil)
 )
 
 // Collector exports the refusals by reason (every reason, 0 included, so
-// that an alert's rate() sees the first one) and the live reservations.
+// that an alert's rate() sees the first one) and the live reservations;
+// with a journal, its failed writes and pending changes too.
 func (a *Authorizer) Collector() prometheus.Collector { return collector{a} }
 
 type collector struct{ a *Authorizer }
@@ -18,11 +23,15 @@ type collector struct{ a *Authorizer }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- refusedDesc
 	ch <- liveDesc
+	if c.a.cfg.Journal != nil {
+		ch <- journalFailDesc
+		ch <- journalPendingDesc
+	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.a.mu.Lock()
-	n := len(c.a.calls)
+	n, failures, pending := len(c.a.calls), c.a.journalFailures, c.a.journalPending()
 	counts := make([]uint64, len(Reasons))
 	for i, r := range Reasons {
 		counts[i] = c.a.refused[r]
@@ -32,4 +41,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(counts[i]), string(r))
 	}
 	ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(n))
+	if c.a.cfg.Journal != nil {
+		ch <- prometheus.MustNewConstMetric(journalFailDesc, prometheus.CounterValue, float64(failures))
+		ch <- prometheus.MustNewConstMetric(journalPendingDesc, prometheus.GaugeValue, float64(pending))
+	}
 }

@@ -52,7 +52,8 @@ func (a *Authorizer) ReleaseBooked(switchName, callID string) error {
 
 // drop removes a live call, keeping cost as settling; a.mu is held.
 func (a *Authorizer) drop(l *live, cost money.Amount, now time.Time) {
-	delete(a.calls, l.call.key())
+	k := l.call.key()
+	delete(a.calls, k)
 	for _, s := range a.scopesOf(&l.call) {
 		if s == nil {
 			continue
@@ -63,6 +64,7 @@ func (a *Authorizer) drop(l *live, cost money.Amount, now time.Time) {
 			s.settle(now, cost)
 		}
 	}
+	a.journalRelease(k, l, cost, now)
 }
 
 // expire drops the reservations of calls that outlived their authorized
