@@ -145,6 +145,10 @@ var Known = []Metric{
 		"Calls refused by real-time authorization, by reason: not_whitelisted (destination in none of the tenant's or user's whitelists), no_rate (no rate for the destination), no_plan, insufficient_funds, concurrent_limit, calls_per_minute, cost_per_hour, cost_per_day, cost_per_month, error (a source failed: the switch applied its fail policy). Every reason is exported from 0."},
 	{"switchboard_authz_reserved_calls", Gauge, nil, ExporterAuthz,
 		"Calls holding an authorization reservation: authorized and not yet released (hangup, CDR) nor expired."},
+	{"switchboard_authz_journal_failures_total", Counter, nil, ExporterAuthz,
+		"Writes of the reservation journal (the live calls' reservations, written behind every 50 ms so that a restarted daemon still counts them) that failed, the database being down: retried with backoff while authorization goes on from memory; a restart meanwhile forgets the calls not written."},
+	{"switchboard_authz_journal_pending", Gauge, nil, ExporterAuthz,
+		"Reservation changes (new, released, ended calls) waiting to be written to the journal: near 0 normally, growing while the database is down."},
 
 	// HTTP API.
 	{"switchboard_http_requests_total", Counter, []string{"dialect", "route", "code", "class"}, ExporterAPI,

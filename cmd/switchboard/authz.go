@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/netip"
 
@@ -15,11 +17,38 @@ import (
 // switches whose node sets authz ask it (startSwitches); the pipeline
 // releases each call's reservation when its CDR is stored; spending per
 // period (cost limits) is the priced CDRs' sum plus the live reservations.
+// Its reservations are journaled in the CDR store (authz_reservations),
+// written behind by the "authz journal" component and restored at start
+// by restoreAuthz.
 func newAuthorizer(c *components) *authz.Authorizer {
 	a := authz.New(c.svc, authz.StoreBalances(c.cdrStore), authz.BillingCredit(c.svc), authz.ProvisioningLimits(c.svc),
-		authz.StoreSpending(c.cdrStore, c.svc, c.svc), authz.Config{Whitelists: c.svc})
+		authz.StoreSpending(c.cdrStore, c.svc, c.svc), authz.Config{Whitelists: c.svc, Journal: c.cdrStore, Log: c.log})
 	c.reg.MustRegister(a.Collector())
 	return a
+}
+
+// restoreAuthz gives the authorizer back the reservations of the calls
+// its switches still carry from the last run (a restart, a crash), so
+// that their concurrent slots and money count from the first new call.
+// runServe calls it before the CDR pipeline runs and the switches
+// connect. Only the configured switches' reservations are read: daemons
+// sharing a database each restore their own nodes'.
+func restoreAuthz(ctx context.Context, cfg Config, a *authz.Authorizer, log *slog.Logger) error {
+	if len(cfg.Switches) == 0 {
+		return nil
+	}
+	names := make([]string, len(cfg.Switches))
+	for i, sw := range cfg.Switches {
+		names[i] = sw.Name
+	}
+	n, err := a.Restore(ctx, names)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("authorization: restored the reservations of live calls", "calls", n)
+	}
+	return nil
 }
 
 // authzHandler is the endpoint an Asterisk node's dialplan asks with

@@ -104,7 +104,12 @@ func runServe(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	// to the pipeline, and only then does the pipeline flush what is
 	// queued and the database close.
 	sources := newGroup(ctx, log)
+	// Before any CDR is stored and any switch connects.
+	if err := restoreAuthz(ctx, cfg, c.authz, log); err != nil {
+		return err
+	}
 	core := newGroup(ctx, log)
+	core.run("authz journal", c.authz.RunJournal)
 	core.run("presence", view.Run)
 	core.run("cdr pipeline", pipeline.Run)
 	core.run("provisioning cache invalidations", svc.FollowInvalidations)
@@ -174,10 +179,11 @@ type components struct {
 	// lowBalances is switchboard_billing_low_balances (billing.go).
 	lowBalances *prometheus.GaugeVec
 	authz       *authz.Authorizer // authz.go
+	log         *slog.Logger
 }
 
 func newCore(cfg Config, db *sqldb.DB, log *slog.Logger) (*components, error) {
-	c := &components{reg: prometheus.NewRegistry()}
+	c := &components{reg: prometheus.NewRegistry(), log: log}
 	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := sqldb.RegisterMetrics(c.reg); err != nil {
 		return nil, err

@@ -81,7 +81,8 @@ func TestHandler(t *testing.T) {
 	want := map[string]float64{"switchboard_authz_refused_total{calls_per_minute}": 0, "switchboard_authz_refused_total{concurrent_limit}": 1,
 		"switchboard_authz_refused_total{cost_per_day}": 0, "switchboard_authz_refused_total{cost_per_hour}": 0, "switchboard_authz_refused_total{cost_per_month}": 0,
 		"switchboard_authz_refused_total{error}": 1, "switchboard_authz_refused_total{insufficient_funds}": 0, "switchboard_authz_refused_total{no_plan}": 0,
-		"switchboard_authz_refused_total{no_rate}": 1, "switchboard_authz_refused_total{not_whitelisted}": 0, "switchboard_authz_reserved_calls": 1}
+		"switchboard_authz_refused_total{no_rate}": 1, "switchboard_authz_refused_total{not_whitelisted}": 0, "switchboard_authz_reserved_calls": 1,
+		"switchboard_authz_journal_failures_total": 0, "switchboard_authz_journal_pending": 0}
 	if !maps.Equal(got, want) {
 		t.Errorf("metrics %v\nwant %v", got, want)
 	}

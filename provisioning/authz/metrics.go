@@ -8,14 +8,14 @@ var (
 	liveDesc = prometheus.NewDesc("switchboard_authz_reserved_calls",
 		"Calls holding an authorization reservation (authorized, not yet released or expired).", nil, nil)
 	journalFailDesc = prometheus.NewDesc("switchboard_authz_journal_failures_total",
-		"Writes of the reservation journal that failed (the database down): retried; a restart meanwhile forgets the calls not written.", nil, nil)
+		"Writes of the reservation journal (the live calls' reservations, written behind every 50 ms so that a restarted daemon still counts them) that failed, the database being down: retried with backoff while authorization goes on from memory; a restart meanwhile forgets the calls not written.", nil, nil)
 	journalPendingDesc = prometheus.NewDesc("switchboard_authz_journal_pending",
-		"Reservation changes waiting to be written to the journal.", nil, nil)
+		"Reservation changes (new, released, ended calls) waiting to be written to the journal: near 0 normally, growing while the database is down.", nil, nil)
 )
 
 // Collector exports the refusals by reason (every reason, 0 included, so
-// that an alert's rate() sees the first one) and the live reservations;
-// with a journal, its failed writes and pending changes too.
+// that an alert's rate() sees the first one), the live reservations and
+// the journal's failed writes and pending changes (0 without a journal).
 func (a *Authorizer) Collector() prometheus.Collector { return collector{a} }
 
 type collector struct{ a *Authorizer }
@@ -23,10 +23,8 @@ type collector struct{ a *Authorizer }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- refusedDesc
 	ch <- liveDesc
-	if c.a.cfg.Journal != nil {
-		ch <- journalFailDesc
-		ch <- journalPendingDesc
-	}
+	ch <- journalFailDesc
+	ch <- journalPendingDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -41,8 +39,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(counts[i]), string(r))
 	}
 	ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(n))
-	if c.a.cfg.Journal != nil {
-		ch <- prometheus.MustNewConstMetric(journalFailDesc, prometheus.CounterValue, float64(failures))
-		ch <- prometheus.MustNewConstMetric(journalPendingDesc, prometheus.GaugeValue, float64(pending))
-	}
+	ch <- prometheus.MustNewConstMetric(journalFailDesc, prometheus.CounterValue, float64(failures))
+	ch <- prometheus.MustNewConstMetric(journalPendingDesc, prometheus.GaugeValue, float64(pending))
 }
