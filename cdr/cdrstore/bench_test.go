@@ -326,3 +326,39 @@ func BenchmarkInsertCharged(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSaveReservations is one journal write of 1,000 new rows and
+// the deletion of 1,000 written before: the load of 1,000 calls a second
+// (the authorization benchmarks' rate) for one second of writes.
+func BenchmarkSaveReservations(b *testing.B) {
+	eachEngine(b, func(b *testing.B, db *sqldb.DB, s *cdrstore.Store) {
+		ctx := context.Background()
+		at := time.Now()
+		rows := func(gen int) []cdrstore.Reservation {
+			out := make([]cdrstore.Reservation, 1000)
+			for i := range out {
+				out[i] = cdrstore.Reservation{Switch: "fs1", CallID: fmt.Sprintf("%d-%d", gen, i), TenantID: 1, UserID: int64(i % 100),
+					Direction: "outbound", Destination: "4930123", Reserved: money.MustParse("0.6"), Currency: "EUR", MaxSeconds: 60,
+					Start: at, Expires: at.Add(3 * time.Minute)}
+			}
+			return out
+		}
+		prev := rows(-1)
+		if err := s.SaveReservations(ctx, prev, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for n := range b.N {
+			next := rows(n)
+			drop := make([]cdrstore.ReservationKey, len(prev))
+			for i, r := range prev {
+				drop[i] = cdrstore.ReservationKey{Switch: r.Switch, CallID: r.CallID}
+			}
+			if err := s.SaveReservations(ctx, next, drop); err != nil {
+				b.Fatal(err)
+			}
+			prev = next
+		}
+		b.ReportMetric(float64(2000*b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}

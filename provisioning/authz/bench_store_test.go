@@ -17,7 +17,8 @@ import (
 // with the daemon's real sources on SQLite: the balance from the CDR
 // store and the tenant's and user's limits from the provisioning store
 // (three queries per request; the tariff is the compiled one, as the
-// provisioning cache hands it out).
+// provisioning cache hands it out), without and with the reservation
+// journal written behind to the same database.
 func BenchmarkHTTP1000rpsSQLite(b *testing.B) {
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "authz.db"))
@@ -45,11 +46,22 @@ func BenchmarkHTTP1000rpsSQLite(b *testing.B) {
 		b.Fatal(err)
 	}
 	f := &fakeSources{prepaid: true, tariff: testTariff(b)}
-	a := New(f, StoreBalances(store), f, ProvisioningLimits(svc), nil, Config{})
-	srv := httptest.NewServer(Handler{A: a})
-	defer srv.Close()
-	p50, p99, pmax := openLoop(b, srv.URL, tn.ID, a)
-	b.ReportMetric(p50, "p50-ms")
-	b.ReportMetric(p99, "p99-ms")
-	b.ReportMetric(pmax, "max-ms")
+	for _, journal := range []bool{false, true} {
+		b.Run(map[bool]string{false: "memory", true: "journal"}[journal], func(b *testing.B) {
+			cfg := Config{}
+			if journal {
+				cfg.Journal = store // the daemon's: the same database
+			}
+			a := New(f, StoreBalances(store), f, ProvisioningLimits(svc), nil, cfg)
+			if journal {
+				defer runJournal(b, a)()
+			}
+			srv := httptest.NewServer(Handler{A: a})
+			defer srv.Close()
+			p50, p99, pmax := openLoop(b, srv.URL, tn.ID, a)
+			b.ReportMetric(p50, "p50-ms")
+			b.ReportMetric(p99, "p99-ms")
+			b.ReportMetric(pmax, "max-ms")
+		})
+	}
 }

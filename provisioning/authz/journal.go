@@ -47,21 +47,27 @@ type ReservationStore interface {
 	PruneReservations(ctx context.Context, before time.Time) (int64, error)
 }
 
-// pending is a change of one call's row not yet written: the row to
-// write, or drop. inDB is set when the row may be in the store already (a
-// write before this change), so that a drop must reach it; a call reserved
-// and released before any write was never written and needs nothing.
+// pending is a change of one call's row not yet written: the row of l
+// (live, or released at released with cost), or its deletion. inDB is
+// set when the row may be in the store already (a write before this
+// change), so that a deletion must reach it; a call reserved and released
+// before any write was never written and needs nothing. The row itself is
+// built when written, off the authorization path (a live's fields do not
+// change once it is reserved).
 type pending struct {
-	row  cdrstore.Reservation
-	drop bool
-	inDB bool
+	l        *live
+	released time.Time
+	cost     money.Amount
+	drop     bool
+	inDB     bool
 }
 
-// journalRow is l's row; released zero: live.
-func journalRow(l *live, released time.Time, settled money.Amount) cdrstore.Reservation {
+// row is p's row.
+func (p *pending) row() cdrstore.Reservation {
+	l := p.l
 	return cdrstore.Reservation{Switch: l.call.Switch, CallID: l.call.CallID, TenantID: l.call.TenantID, UserID: l.call.UserID,
 		Direction: l.call.Direction, Destination: l.call.Destination, Reserved: l.decision.Reserved, Currency: l.decision.Currency,
-		MaxSeconds: l.decision.MaxSeconds, Start: l.start, Expires: l.expires, Released: released, Settled: settled}
+		MaxSeconds: l.decision.MaxSeconds, Start: l.start, Expires: l.expires, Released: p.released, Settled: p.cost}
 }
 
 // journalReserve records the new reservation of l (k: its key); a.mu
@@ -70,11 +76,12 @@ func (a *Authorizer) journalReserve(k string, l *live) {
 	if a.cfg.Journal == nil {
 		return
 	}
-	a.pending[k] = pending{row: journalRow(l, time.Time{}, 0)}
+	a.pending[k] = pending{l: l}
 }
 
-// journalRelease records the end of l (k: its key): its row kept with its cost when
-// cost > 0 (deducted until booked), else deleted; a.mu is held.
+// journalRelease records the end of l (k: its key): its row kept with
+// its cost when cost > 0 (deducted until booked), else deleted; a.mu is
+// held.
 func (a *Authorizer) journalRelease(k string, l *live, cost money.Amount, now time.Time) {
 	if a.cfg.Journal == nil {
 		return
@@ -83,10 +90,10 @@ func (a *Authorizer) journalRelease(k string, l *live, cost money.Amount, now ti
 	if !ok {
 		p.inDB = true // written by an earlier flush, or by one under way
 	}
-	p.row = journalRow(l, now, cost)
+	p.l = l
 	switch {
 	case cost > 0:
-		p.drop = false
+		p.released, p.cost, p.drop = now, cost, false
 		a.pending[k] = p
 	case p.inDB:
 		p.drop = true
@@ -161,22 +168,31 @@ func (a *Authorizer) Flush(ctx context.Context) error {
 	var drop []cdrstore.ReservationKey
 	for _, p := range batch {
 		if p.drop {
-			drop = append(drop, cdrstore.ReservationKey{Switch: p.row.Switch, CallID: p.row.CallID})
+			drop = append(drop, cdrstore.ReservationKey{Switch: p.l.call.Switch, CallID: p.l.call.CallID})
 		} else {
-			put = append(put, p.row)
+			put = append(put, p.row())
 		}
 	}
-	// In key order, so that two writers (a flush and a prune) lock the
-	// rows in the same order.
-	slices.SortFunc(put, func(x, y cdrstore.Reservation) int { return compareKeys(x.Switch, x.CallID, y.Switch, y.CallID) })
-	slices.SortFunc(drop, func(x, y cdrstore.ReservationKey) int { return compareKeys(x.Switch, x.CallID, y.Switch, y.CallID) })
-	err := a.cfg.Journal.SaveReservations(ctx, put, drop)
+	// At most journalTxRows rows a transaction: a backlog (the database
+	// was down) does not hold SQLite's one writer, the CDR pipeline's
+	// too, for long.
+	var err error
+	for len(put)+len(drop) > 0 && err == nil {
+		np := min(len(put), journalTxRows)
+		nd := min(len(drop), journalTxRows-np)
+		err = a.cfg.Journal.SaveReservations(ctx, put[:np], drop[:nd])
+		put, drop = put[np:], drop[nd:]
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
-		a.journalFailures++
-		// Put back what no later change superseded; whether the failed
-		// write reached the store is unknown, so every row may be there.
+		if ctx.Err() == nil {
+			a.journalFailures++ // not a daemon stopping mid-write
+		}
+		// Put back what no later change superseded (the transactions
+		// that went through included: writing them again is harmless);
+		// whether the failed one reached the store is unknown, so every
+		// row may be there.
 		for k, p := range batch {
 			if _, newer := a.pending[k]; !newer {
 				p.inDB = true
@@ -188,21 +204,8 @@ func (a *Authorizer) Flush(ctx context.Context) error {
 	return nil
 }
 
-func compareKeys(s1, c1, s2, c2 string) int {
-	if s1 != s2 {
-		if s1 < s2 {
-			return -1
-		}
-		return 1
-	}
-	switch {
-	case c1 < c2:
-		return -1
-	case c1 > c2:
-		return 1
-	}
-	return 0
-}
+// journalTxRows is the most rows one journal transaction writes.
+const journalTxRows = 2048
 
 // Restore loads the journaled reservations of the switches named (all
 // with none) into an Authorizer that has authorized nothing yet: the

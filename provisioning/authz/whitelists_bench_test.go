@@ -38,7 +38,7 @@ func BenchmarkAuthorizeWhitelisted(b *testing.B) {
 		must(b, svc.CreateWhitelist(ctx, admin, &provisioning.Whitelist{TenantID: tn.ID, UserID: &u.ID, Name: "de",
 			Entries: []provisioning.WhitelistEntry{{Prefix: "4930"}, {Prefix: "4940"}}}))
 	}
-	a := benchAuthorizer(b)
+	a, _ := benchAuthorizer(b, nil)
 	a.cfg.Whitelists = svc
 	var n atomic.Int64
 	b.ReportAllocs()
