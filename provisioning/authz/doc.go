@@ -19,11 +19,14 @@
 // The state of live calls is in memory, one mutex over small maps: the
 // count-and-reserve step is atomic, so 20 parallel attempts against a
 // limit of 5 give exactly 5; the I/O (tariff, balance, policy, limits,
-// spending) happens before the lock is taken. A daemon restart forgets
-// live calls; their reservations are gone with it (a restarted daemon
-// under-counts the calls that were live for at most their duration).
+// spending) happens before the lock is taken. With a journal
+// (Config.Journal, journal.go) the reservations are written behind to
+// the CDR database every 50 ms, off the authorization's path, and
+// Restore reads them back when the daemon starts: a restart forgets at
+// most the changes of the last 50 ms.
 //
 // The package declares the small interfaces it consumes (TariffSource,
-// BalanceSource, CreditPolicySource, LimitSource, SpendSource); the
+// BalanceSource, CreditPolicySource, LimitSource, SpendSource,
+// WhitelistSource, ReservationStore); the
 // daemon wires provisioning.Service and the CDR store into them.
 package authz
