@@ -294,3 +294,31 @@ func TestRunJournal(t *testing.T) {
 		}
 	})
 }
+
+// The calls started in the last minute before a restart and still live
+// count in the restarted daemon's calls per minute, until their start is
+// a minute old.
+func TestJournalRestartCallsPerMinute(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		r := newJournalRig(t, db)
+		r.f.balance, r.f.tenant = money.MustParse("10"), Limits{CallsPerMinute: 2}
+		a := r.start()
+		r.authorize(a, "1")
+		r.clk.Add(20 * time.Second)
+		r.authorize(a, "2")
+		r.flush(a)
+		r.clk.Add(10 * time.Second)
+
+		a = r.start()
+		if d := r.authorize(a, "3"); d.Reason != ReasonCallsPerMinute {
+			t.Fatalf("third call 30 s after the first: %+v, want calls_per_minute", d)
+		}
+		r.clk.Add(30 * time.Second) // call 1 started a minute ago
+		if d := r.authorize(a, "4"); !d.Allowed {
+			t.Fatalf("a minute after the first call: %+v, want allowed", d)
+		}
+		if d := r.authorize(a, "5"); d.Reason != ReasonCallsPerMinute {
+			t.Fatalf("then: %+v, want calls_per_minute (calls 2 and 4 in the last minute)", d)
+		}
+	})
+}
