@@ -149,8 +149,8 @@ func (a *Authorizer) RunJournal(ctx context.Context) error {
 	}
 }
 
-// Flush writes the journal's pending changes now, in one transaction. On
-// failure they are kept (those a later change superseded excepted) for
+// Flush writes the journal's pending changes now, in transactions of at
+// most journalTxRows rows (one, normally). On failure they are kept (those a later change superseded excepted) for
 // the next Flush, and the failure is counted.
 func (a *Authorizer) Flush(ctx context.Context) error {
 	if a.cfg.Journal == nil {
@@ -162,7 +162,7 @@ func (a *Authorizer) Flush(ctx context.Context) error {
 		a.mu.Unlock()
 		return nil
 	}
-	a.pending = make(map[string]pending, len(batch))
+	a.pending = make(map[string]pending, min(len(batch), journalTxRows))
 	a.mu.Unlock()
 	var put []cdrstore.Reservation
 	var drop []cdrstore.ReservationKey
@@ -235,7 +235,7 @@ func (a *Authorizer) Restore(ctx context.Context, switches []string) (int, error
 	// (Release); without one its reservation is its cost.
 	tariffs := map[int64]*rating.Tariff{}
 	for _, r := range rows {
-		if _, ok := tariffs[r.TenantID]; ok || r.Direction != Outbound || !r.Released.IsZero() {
+		if _, ok := tariffs[r.TenantID]; ok || a.tariffs == nil || r.Direction != Outbound || !r.Released.IsZero() {
 			continue
 		}
 		tf, err := a.tariffs.TenantTariff(ctx, r.TenantID)
