@@ -56,6 +56,9 @@ func (s *Store) SaveReservations(ctx context.Context, put []Reservation, drop []
 	if s.db.Engine == sqldb.SQLite {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
+		if err := s.prepareReservations(ctx); err != nil {
+			return fmt.Errorf("cdr: reservations: %w", err)
+		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -87,19 +90,52 @@ const (
 	reservationRowSQLite = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-// sqliteReservationChunk is how many rows one SQLite statement writes or
-// deletes: one statement per row cost three times as much.
-const sqliteReservationChunk = 256
+// sqliteReservationSizes are the row counts of the statements a write
+// is cut into, largest first, each prepared once (Store.reservationStmts):
+// a journal write every 50 ms of a few dozen rows spent as long parsing a
+// statement made for its size as running it.
+var sqliteReservationSizes = []int{64, 8, 1}
 
-// saveSQLite runs SaveReservations' statements, sqliteReservationChunk
-// rows at a time. The caller holds wmu.
+// prepareReservations prepares the upserts and deletions of every size
+// of sqliteReservationSizes once, on the pool (see prepareLedger). The
+// caller holds wmu and no transaction yet.
+func (s *Store) prepareReservations(ctx context.Context) error {
+	if s.reservationStmts != nil {
+		return nil
+	}
+	stmts := map[int]*sql.Stmt{}
+	for _, n := range sqliteReservationSizes {
+		for _, q := range []struct {
+			key int
+			sql string
+		}{
+			{n, upsertReservationsSQLite + reservationRowSQLite + strings.Repeat(", "+reservationRowSQLite, n-1) + upsertReservationsTail},
+			{-n, `DELETE FROM authz_reservations WHERE (switch, call_id) IN (VALUES (?, ?)` + strings.Repeat(", (?, ?)", n-1) + `)`},
+		} {
+			st, err := s.db.PrepareContext(ctx, q.sql)
+			if err != nil {
+				for _, st := range stmts {
+					st.Close()
+				}
+				return fmt.Errorf("prepare: %w", err)
+			}
+			stmts[q.key] = st
+		}
+	}
+	s.reservationStmts = stmts
+	return nil
+}
+
+// saveSQLite runs SaveReservations' statements, the largest prepared size
+// that fits at a time. The caller holds wmu and called
+// prepareReservations before opening tx.
 func (s *Store) saveSQLite(ctx context.Context, tx *sql.Tx, put []Reservation, drop []ReservationKey) error {
-	args := make([]any, 0, min(len(put), sqliteReservationChunk)*13)
-	for start := 0; start < len(put); start += sqliteReservationChunk {
-		part := put[start:min(start+sqliteReservationChunk, len(put))]
+	args := make([]any, 0, sqliteReservationSizes[0]*13)
+	for rest := put; len(rest) > 0; {
+		n := chunkSize(len(rest))
 		args = args[:0]
-		for i := range part {
-			r := &part[i]
+		for i := range rest[:n] {
+			r := &rest[i]
 			var released any
 			if !r.Released.IsZero() {
 				released = r.Released.UnixMicro()
@@ -108,23 +144,33 @@ func (s *Store) saveSQLite(ctx context.Context, tx *sql.Tx, put []Reservation, d
 				cdr.MendText(r.Destination), int64(r.Reserved), string(r.Currency), r.MaxSeconds,
 				r.Start.UnixMicro(), r.Expires.UnixMicro(), released, int64(r.Settled))
 		}
-		q := upsertReservationsSQLite + reservationRowSQLite + strings.Repeat(", "+reservationRowSQLite, len(part)-1) + upsertReservationsTail
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.reservationStmts[n]).ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		rest = rest[n:]
 	}
-	for start := 0; start < len(drop); start += sqliteReservationChunk {
-		part := drop[start:min(start+sqliteReservationChunk, len(drop))]
+	for rest := drop; len(rest) > 0; {
+		n := chunkSize(len(rest))
 		args = args[:0]
-		for _, k := range part {
+		for _, k := range rest[:n] {
 			args = append(args, cdr.MendText(k.Switch), cdr.MendText(k.CallID))
 		}
-		q := `DELETE FROM authz_reservations WHERE (switch, call_id) IN (VALUES (?, ?)` + strings.Repeat(", (?, ?)", len(part)-1) + `)`
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.reservationStmts[-n]).ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		rest = rest[n:]
 	}
 	return nil
+}
+
+// chunkSize is the largest of sqliteReservationSizes not above n (> 0).
+func chunkSize(n int) int {
+	for _, size := range sqliteReservationSizes {
+		if n >= size {
+			return size
+		}
+	}
+	return 1
 }
 
 // upsertReservationsPostgres writes the rows given as arrays, replacing

@@ -77,6 +77,9 @@ type Store struct {
 	// ledgerStmts are SQLite's prepared ledger INSERTs by row count
 	// (negative: skipping booked keys); guarded by wmu.
 	ledgerStmts map[int]*sql.Stmt
+	// reservationStmts are SQLite's prepared journal upserts (by row
+	// count) and deletions (negative); guarded by wmu (reservations.go).
+	reservationStmts map[int]*sql.Stmt
 
 	// replaying is set while batches meet stored keys: the write paths
 	// then skip their fast plain insert, which a stored key would fail.
