@@ -2,6 +2,7 @@ package cdrstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -73,6 +74,36 @@ func TestReservations(t *testing.T) {
 		}
 		if err := s.SaveReservations(ctx, nil, nil); err != nil {
 			t.Errorf("empty save: %v", err)
+		}
+	})
+}
+
+// TestReservationsMany: a write of 100 rows and of their 100 deletions,
+// more than one statement each (SQLite cuts them in 64, 8 and 1 rows).
+func TestReservationsMany(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+		var put []cdrstore.Reservation
+		var drop []cdrstore.ReservationKey
+		for i := range 100 {
+			id := fmt.Sprintf("c%03d", i)
+			put = append(put, cdrstore.Reservation{Switch: "fs1", CallID: id, TenantID: 1, Direction: "inbound", MaxSeconds: 60,
+				Start: at.Add(time.Duration(i) * time.Second), Expires: at.Add(time.Hour)})
+			drop = append(drop, cdrstore.ReservationKey{Switch: "fs1", CallID: id})
+		}
+		if err := s.SaveReservations(ctx, put, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Reservations(ctx, nil); err != nil || !slices.Equal(got, put) {
+			t.Fatalf("read back %d rows %v, want the 100 written in order", len(got), err)
+		}
+		if err := s.SaveReservations(ctx, nil, drop[:99]); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Reservations(ctx, nil); err != nil || len(got) != 1 || got[0].CallID != "c099" {
+			t.Fatalf("after deleting 99: %+v %v", got, err)
 		}
 	})
 }
