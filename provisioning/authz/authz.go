@@ -168,7 +168,7 @@ type Authorizer struct {
 	calls map[string]*live // by Switch + "/" + CallID
 	// legs are the keys of the live calls authorized as legs of a call
 	// (Call.Of), by Switch + "/" + Of (legs.go).
-	legs map[string][]string
+	legs  map[string][]string
 	scope map[scopeKey]*scopeState
 	// refused counts refusals by reason, for the metrics.
 	refused map[Reason]uint64
