@@ -559,9 +559,11 @@ func (r *routingRenderer) custom(u *provisioning.CustomDestination) dialplanExte
 	}
 	switch {
 	case gw != "" && u.URI != "":
-		e.Steps = []string{"Dial(PJSIP/" + gw + "/" + u.URI + ")"}
+		steps, opts := r.customAuthz(u) // routing_authz.go
+		e.Steps = append(steps, "Dial(PJSIP/"+gw+"/"+u.URI+opts+")")
 	case gw != "":
-		e.Steps = []string{"Dial(PJSIP/" + u.Number + "@" + gw + ")"}
+		steps, opts := r.customAuthz(u)
+		e.Steps = append(steps, "Dial(PJSIP/"+u.Number+"@"+gw+opts+")")
 	case u.URI != "":
 		e.Steps = []string{"Dial(PJSIP/" + u.URI + ")"}
 	default:
