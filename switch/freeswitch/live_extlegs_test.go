@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/cdr"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
@@ -42,23 +43,28 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 	})
 	// a sipp UAS behind a gateway, a route 0033… → +33… to it, and a
 	// sequential group whose one member is 0033155501234
-	var group *provisioning.HuntGroup
-	setup := func(t *testing.T, answers int) *livePhone {
-		gw := startPhone(t, "gateway", "phone_answer.xml", "", "-s", "gw", "-m", strconv.Itoa(answers))
+	// gateway starts a sipp UAS with scenario behind a provisioned gateway
+	gateway := func(t *testing.T, scenario string, answers int) (*livePhone, int64) {
+		gw := startPhone(t, "gateway", scenario, "", "-s", "gw", "-m", strconv.Itoa(answers))
 		g := &provisioning.Gateway{Name: "sb-live-extleg-" + stamp + "-" + strconv.Itoa(gw.port), Host: "127.0.0.1", Port: gw.port}
 		liveMust(t, r.svc.CreateGateway(ctx, sc, g))
 		t.Cleanup(func() { _ = r.svc.DeleteGateway(context.Background(), sc, g.ID) })
 		waitFor(t, 15*time.Second, "gateway "+g.Name+" on the node", func() bool {
 			return !strings.Contains(eslCommand(t, node, "api sofia status gateway "+g.Name), "Invalid Gateway")
 		})
-		route := &provisioning.OutboundRoute{RoutingMeta: in, Name: "fr-" + strconv.Itoa(gw.port), Patterns: []provisioning.DialPattern{"0033X."}, Strip: 2, Prepend: "+", GatewayIDs: []int64{g.ID}}
+		return gw, g.ID
+	}
+	// setup makes a route 0033… → +33… through gws in order and a group
+	// of strategy whose one member is 0033155501234
+	var group *provisioning.HuntGroup
+	setup := func(t *testing.T, strategy provisioning.HuntStrategy, gws ...int64) {
+		route := &provisioning.OutboundRoute{RoutingMeta: in, Name: "fr-" + strconv.FormatInt(gws[0], 10), Patterns: []provisioning.DialPattern{"0033X."}, Strip: 2, Prepend: "+", GatewayIDs: gws}
 		liveMust(t, r.svc.CreateOutboundRoute(ctx, sc, route))
 		t.Cleanup(func() { _ = r.svc.DeleteOutboundRoute(context.Background(), sc, route.ID) })
-		group = &provisioning.HuntGroup{RoutingMeta: in, Number: "59" + strconv.Itoa(gw.port%1000), Name: "ext " + strconv.Itoa(gw.port), Strategy: provisioning.HuntSequential,
+		group = &provisioning.HuntGroup{RoutingMeta: in, Number: "59" + strconv.FormatInt(gws[0]%1000, 10), Name: "ext " + strconv.FormatInt(gws[0], 10), Strategy: strategy, RingSecs: 20,
 			Members: []provisioning.HuntMember{{Destination: provisioning.Destination{Kind: provisioning.DestExternal, Number: "0033155501234"}, RingSecs: 20}}}
 		liveMust(t, r.svc.CreateHuntGroup(ctx, sc, group))
 		t.Cleanup(func() { _ = r.svc.DeleteHuntGroup(context.Background(), sc, group.ID) })
-		return gw
 	}
 	user := liveUser(t, 41)
 	_, secret := r.account(t, user)
@@ -66,17 +72,28 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 		return startPhone(t, name, "phone_call.xml", node.SIP, append([]string{"-s", user, "-au", user, "-ap", secret, "-key", "dest", group.Number}, args...)...)
 	}
 
-	t.Run("prepaid-member-hangup", func(t *testing.T) {
+	// prepaid: money for 5 s; the member's leg that answers (on the
+	// answering gateway, the last of the route) is cut 5 s after its
+	// answer, runs under the reservation's id, and its CDR releases it
+	prepaid := func(t *testing.T, name string, strategy provisioning.HuntStrategy, first503 bool) {
 		const n = 5 // 0.05 EUR at 0.60/min, per second
 		m.Prepaid, m.Funds, m.Tenant = true, money.MustParse("0.05"), authz.Limits{}
 		la.use(m.New())
+		la.mu.Lock()
 		calls = nil
-		gw := setup(t, 1)
+		la.mu.Unlock()
+		var ids []int64
+		var g503 *livePhone
+		if first503 {
+			var id int64
+			g503, id = gateway(t, "gateway_503.xml", 1)
+			ids = append(ids, id)
+		}
+		gw, id := gateway(t, "phone_answer.xml", 1)
+		setup(t, strategy, append(ids, id)...)
 		c := caller(t, "prepaid caller", "-d", "20000")
 		cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 		defer cancel()
-		// the reservation's id is the gateway leg's uuid (origination_uuid):
-		// its CDR releases it
 		legUp := false
 		waitFor(t, 10*time.Second, "the member's gateway leg under the reservation's id", func() bool {
 			la.mu.Lock()
@@ -90,18 +107,46 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 		_ = c.result(cctx)
 		took := hungUpAfter(t, gw, n)
 		la.mu.Lock()
-		secs := la.maxSecs
+		secs, got := la.maxSecs, calls
+		a := la.a
 		la.mu.Unlock()
-		if len(calls) != 1 || calls[0].Destination != "+33155501234" || calls[0].Of == "" || calls[0].Of == calls[0].CallID {
-			t.Errorf("authorized %+v, want the member's number once, as a leg of the caller's call", calls)
+		if len(got) != 1 || got[0].Destination != "+33155501234" || got[0].Of == "" || got[0].Of == got[0].CallID {
+			t.Fatalf("authorized %+v, want the member's number once, as a leg of the caller's call", got)
 		}
-		results["hunt group, external member, prepaid 0.05 EUR at 0.60/min per second"] = fmtS("member authorized for %v s; gateway leg's uuid = the reservation's id: %v; the node sent BYE to the gateway %.3f s after its 200 OK", secs, legUp, took.Seconds())
+		tenant := got[0].TenantID
+		if g503 != nil && len(sippTimes(g503, false, "INVITE ")) != 1 {
+			t.Errorf("the congested gateway got %d INVITEs, want 1 (tried first)", len(sippTimes(g503, false, "INVITE ")))
+		}
+		// the gateway leg's own CDR releases the reservation (as
+		// authz.ReleaseOnStore does), before the caller's
+		var gwLeg cdr.Record
+		waitFor(t, 15*time.Second, "the gateway leg's CDR", func() bool {
+			recs := r.sink.of(got[0].CallID, "esl")
+			if len(recs) > 0 {
+				gwLeg = recs[0].rec
+			}
+			return len(recs) > 0
+		})
+		before := a.Live(tenant, 0)
+		liveMust(t, a.ReleaseBooked(gwLeg.Switch, gwLeg.CallID))
+		if before != 1 || a.Live(tenant, 0) != 0 || gwLeg.Gateway == "" || gwLeg.LinkedID != got[0].Of {
+			t.Errorf("reserved %d before the gateway leg's CDR, %d after; the leg %+v (want a gateway leg of the caller's call %s)", before, a.Live(tenant, 0), gwLeg, got[0].Of)
+		}
+		results[name] = fmtS("member authorized for %v s; the answering gateway leg's uuid = the reservation's id: %v, its CDR (gateway %s, %s) released it; the node sent BYE to the gateway %.3f s after its 200 OK",
+			secs, legUp, gwLeg.Gateway, gwLeg.CauseText, took.Seconds())
+	}
+	t.Run("prepaid-member-hangup", func(t *testing.T) {
+		prepaid(t, "sequential group, external member, prepaid 0.05 EUR at 0.60/min per second", provisioning.HuntSequential, false)
+	})
+	t.Run("prepaid-ring-all-failover", func(t *testing.T) {
+		prepaid(t, "ring_all group, external member through 503 gateway then answering one (enterprise originate, '|' chain), prepaid 0.05 EUR", provisioning.HuntRingAll, true)
 	})
 
 	t.Run("concurrent-8-of-3", func(t *testing.T) {
 		m.Prepaid, m.Tenant = false, authz.Limits{Concurrent: 3}
 		la.use(m.New())
-		gw := setup(t, 3)
+		gw, id := gateway(t, "phone_answer.xml", 3)
+		setup(t, provisioning.HuntSequential, id)
 		c := caller(t, "8 callers", "-m", "8", "-l", "8", "-r", "8", "-d", "6000")
 		cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 		defer cancel()
