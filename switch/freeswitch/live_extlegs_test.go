@@ -142,6 +142,37 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 		prepaid(t, "ring_all group, external member through 503 gateway then answering one (enterprise originate, '|' chain), prepaid 0.05 EUR", provisioning.HuntRingAll, true)
 	})
 
+	t.Run("custom-destination-prepaid", func(t *testing.T) {
+		const n = 5
+		m.Prepaid, m.Funds, m.Tenant = true, money.MustParse("0.05"), authz.Limits{}
+		la.use(m.New())
+		la.mu.Lock()
+		calls = nil
+		la.mu.Unlock()
+		gw, id := gateway(t, "phone_answer.xml", 1)
+		u := &provisioning.CustomDestination{RoutingMeta: in, Name: "direct " + strconv.FormatInt(id, 10), Number: "+33155501234", GatewayID: &id}
+		liveMust(t, r.svc.CreateCustomDestination(ctx, sc, u))
+		t.Cleanup(func() { _ = r.svc.DeleteCustomDestination(context.Background(), sc, u.ID) })
+		x := &provisioning.Extension{RoutingMeta: in, Number: "58" + strconv.FormatInt(id%1000, 10), Name: "direct", Destination: provisioning.Destination{Kind: provisioning.DestCustom, ID: u.ID}}
+		liveMust(t, r.svc.CreateExtension(ctx, sc, x))
+		t.Cleanup(func() { _ = r.svc.DeleteExtension(context.Background(), sc, x.ID) })
+		c := startPhone(t, "prepaid caller", "phone_call.xml", node.SIP, "-s", user, "-au", user, "-ap", secret, "-key", "dest", x.Number, "-d", "20000")
+		cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		defer cancel()
+		if err := gw.result(cctx); err != nil {
+			t.Fatalf("gateway: %v", err)
+		}
+		_ = c.result(cctx)
+		took := hungUpAfter(t, gw, n)
+		la.mu.Lock()
+		got := calls
+		la.mu.Unlock()
+		if len(got) != 1 || got[0].Destination != "+33155501234" || got[0].Of != "" {
+			t.Errorf("authorized %+v, want the custom destination's number, as the caller's call", got)
+		}
+		results["custom destination with a gateway, prepaid 0.05 EUR"] = fmtS("authorized %d time(s); the node sent BYE to the gateway %.3f s after its 200 OK", len(got), took.Seconds())
+	})
+
 	t.Run("concurrent-8-of-3", func(t *testing.T) {
 		m.Prepaid, m.Tenant = false, authz.Limits{Concurrent: 3}
 		la.use(m.New())
