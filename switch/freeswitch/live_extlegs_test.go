@@ -132,6 +132,10 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 		if before != 1 || a.Live(tenant, 0) != 0 || gwLeg.Gateway == "" || gwLeg.LinkedID != got[0].Of {
 			t.Errorf("reserved %d before the gateway leg's CDR, %d after; the leg %+v (want a gateway leg of the caller's call %s)", before, a.Live(tenant, 0), gwLeg, got[0].Of)
 		}
+		if recs := r.sink.of(got[0].Of, "esl"); len(recs) > 0 {
+			a := recs[0].rec
+			t.Logf("the caller's leg: direction %s, dialed %s, destination %s, gateway %s, billsec %d", a.Direction, a.Dialed, a.Destination, a.Gateway, a.Billsec)
+		}
 		results[name] = fmtS("member authorized for %v s; the answering gateway leg's uuid = the reservation's id: %v, its CDR (gateway %s, %s) released it; the node sent BYE to the gateway %.3f s after its 200 OK",
 			secs, legUp, gwLeg.Gateway, gwLeg.CauseText, took.Seconds())
 	}
