@@ -190,11 +190,7 @@ func SupplierNumber(r *Record) string {
 //   - An answered outbound leg is priced by its owner's (TenantID) plan,
 //     on the number dialled (Dialed), for Billsec seconds, at the rate in
 //     force at its Start (rating.Tariff.Rate: the rate at the start prices
-//     the whole call, as the switch was told before the call). When the
-//     number dialled has no rate (or is not a number) and the leg went to
-//     a gateway as another number (SupplierNumber: a hunt group's external
-//     member, a custom destination, reached by dialling a number of the
-//     plan), it is priced on that number: the one the switch authorized.
+//     the whole call, as the switch was told before the call).
 //   - An answered inbound leg to a DID with a plan is priced by that plan
 //     and charged to the DID's tenant: a leg without an owner gets the
 //     DID's (its number, its call); a leg owned by another tenant is left
@@ -420,13 +416,6 @@ func (pr *pricer) price(ctx context.Context, r *Record) {
 		return
 	}
 	c, reason := rate(a.tariff, r.Dialed, r)
-	if n := SupplierNumber(r); r.Direction == DirectionOutbound && r.Gateway != "" && n != r.Dialed && (reason == UnpricedNoRate || reason == UnpricedInvalidNumber) {
-		// dialled as a number of the plan (a hunt group with an external
-		// member, an extension whose destination is a custom destination
-		// or whose follow-me rings a number): priced on the number it left
-		// the gateway as, which is what the switch authorized
-		c, reason = rate(a.tariff, n, r)
-	}
 	if reason != "" {
 		r.Unpriced = reason
 		return

@@ -31,10 +31,6 @@ func TestPriceRecords(t *testing.T) {
 	dialled.CallID, dialled.LinkedID = "b-leg", "a-leg" // a leg of a call it did not start
 	originating := dialled
 	originating.CallID = "a-leg"
-	viaGroup := leg(cdr.DirectionOutbound, ptr[int64](1), "591", 60) // a hunt group's external member
-	viaGroup.Gateway, viaGroup.Destination = "gw", "+12125550100@gw"
-	viaGroupNoRate := viaGroup
-	viaGroupNoRate.Destination = "+4930123@gw"
 	unanswered := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 0)
 	unanswered.Disposition = cdr.NoAnswer
 	tests := []struct {
@@ -56,8 +52,6 @@ func TestPriceRecords(t *testing.T) {
 		{"outbound without owner", leg(cdr.DirectionOutbound, nil, "12125550100", 60), "", "", "", cdr.UnpricedNoTenant, nil},
 		{"outbound, owner without plan", leg(cdr.DirectionOutbound, ptr[int64](7), "12125550100", 60), "", "", "", cdr.UnpricedNoPlan, ptr[int64](7)},
 		{"outbound, no rate", leg(cdr.DirectionOutbound, ptr[int64](1), "4930123", 60), "", "", "", cdr.UnpricedNoRate, ptr[int64](1)},
-		{"outbound, dialled as a plan number: the number it left as", viaGroup, "1.2", "USD", "1212", "", ptr[int64](1)},
-		{"outbound, dialled as a plan number, no rate either way", viaGroupNoRate, "", "", "", cdr.UnpricedNoRate, ptr[int64](1)},
 		{"outbound, not a number", leg(cdr.DirectionOutbound, ptr[int64](1), "*97", 60), "", "", "", cdr.UnpricedInvalidNumber, ptr[int64](1)},
 		{"inbound DID with a plan", leg(cdr.DirectionInbound, ptr[int64](1), "+15550001", 100), "0.1", "USD", "1555", "", ptr[int64](1)},
 		{"inbound DID, leg without owner gets the DID's", leg(cdr.DirectionInbound, nil, "+15550001", 100), "0.1", "USD", "1555", "", ptr[int64](1)},
