@@ -7,7 +7,7 @@ package freeswitch
 // second round trip), and answers:
 //
 //   - allowed: the route's extensions after one more, continue="true",
-//     that sets execute_on_answer=sched_hangup +<max seconds>
+//     that sets api_on_answer=sched_hangup +<max seconds> <uuid>
 //     allotted_timeout: the call is hung up (cause ALLOTTED_TIMEOUT) that
 //     many seconds after it is answered, which is where a prepaid call's
 //     money runs out (the authorizer reserved that amount), to the
@@ -150,7 +150,11 @@ func (h *xmlCurlHandler) authorizeRoute(ctx context.Context, p *provisioning.Pla
 		return authzDocument(r, dest, false, act{app: "set", data: "sb_authz=deny:" + string(d.Reason)}, act{app: "hangup", data: authzCause(d.Reason)}), true
 	default:
 		secs := strconv.Itoa(d.MaxSeconds)
-		acts = []act{{app: "set", data: "sb_authz=allow:" + secs}, {app: "set", data: "execute_on_answer=sched_hangup +" + secs + " allotted_timeout"}}
+		// api_on_answer, not execute_on_answer: an application run on
+		// answer would be the caller's leg's last_app instead of bridge,
+		// and its CDR would lose the gateway (jsoncdr.go bridgeGateway),
+		// leaving the call internal and never charged (seen live).
+		acts = []act{{app: "set", data: "sb_authz=allow:" + secs}, {app: "set", data: "api_on_answer=sched_hangup +" + secs + " ${uuid} allotted_timeout"}}
 	}
 	return authzDocument(r, dest, true, acts...), true
 }
