@@ -101,8 +101,10 @@ func SamePrice(a, b *Record) bool {
 //   - An internal leg, and a leg that was not answered (or lasted no
 //     billable second), costs 0, without a rate: nobody pays for it.
 //   - An answered outbound leg is priced by its owner's (TenantID) plan,
-//     on the number dialled (Dialed), for Billsec seconds, at the rate in
-//     force at its Start (rating.Tariff.Rate: the rate at the start prices
+//     on the number it was sent to its gateway as (sentNumber: after the
+//     route's strip and prepend, the number the real-time authorizer
+//     rated), else the number dialled (Dialed), for Billsec seconds, at
+//     the rate in force at its Start (rating.Tariff.Rate: the rate at the start prices
 //     the whole call, as the switch was told before the call).
 //   - An answered inbound leg to a DID with a plan is priced by that plan
 //     and charged to the DID's tenant: a leg without an owner gets the
@@ -252,7 +254,11 @@ func (pr *pricer) price(ctx context.Context, r *Record) {
 	if start.IsZero() {
 		start = r.End.Add(-time.Duration(r.Duration) * time.Second)
 	}
-	c, err := a.tariff.Rate(r.Dialed, start, r.Billsec)
+	number := r.Dialed
+	if r.Direction == DirectionOutbound {
+		number = sentNumber(r)
+	}
+	c, err := a.tariff.Rate(number, start, r.Billsec)
 	switch {
 	case errors.Is(err, rating.ErrNoRate):
 		r.Unpriced = UnpricedNoRate
