@@ -61,6 +61,18 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Fatalf("sipp is required: %v", err)
 	}
+	// SWITCHBOARD_TEST_OUTAGE: how long the daemon stays dead after the
+	// first SIGKILL (0 by default: restarted after the call). Past 25 s
+	// FreeSWITCH gives up posting the CDR (json_cdr retries) and writes it
+	// to err-log-dir, which the restarted daemon imports.
+	var outage time.Duration
+	if v := os.Getenv("SWITCHBOARD_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("SWITCHBOARD_TEST_OUTAGE=%q: %v", v, err)
+		}
+		outage = d
+	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	// A fixed listener: the Asterisk dialplan's authz_url and
@@ -170,7 +182,9 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 	}
 
 	// 3. Restarted with fail_closed.
+	time.Sleep(time.Until(killed.Add(outage)))
 	start(authzFailClosed)
+	record("daemon restarted %v after the kill", time.Since(killed).Round(time.Second))
 	back := time.Now()
 	api.base = "http://" + p.addr
 	for i, n := range nodes {
@@ -600,7 +614,10 @@ func (n *authzKillFS) authzConfig(policy, _ string) string {
 }
 func (n *authzKillFS) domain() string    { return n.liveFS.domain }
 func (n *authzKillFS) phone() string     { return n.liveFS.phone }
-func (n *authzKillFS) gatewayIP() string { return "127.0.0.1" }
+// gatewayIP is not 127.0.0.1: gateways reach every node, and on an
+// Asterisk node of the same daemon one matching 127.0.0.1 would claim
+// its phones' REGISTERs (identify by address), as seen live.
+func (n *authzKillFS) gatewayIP() string { return "127.0.0.6" }
 
 // ready: the routing fallback file has the gateway's route and, fail-closed, its
 // refusal (routing_render.go GatewaysClosed).
