@@ -612,8 +612,9 @@ func (n *authzKillFS) authzConfig(policy, _ string) string {
 	}
 	return c
 }
-func (n *authzKillFS) domain() string    { return n.liveFS.domain }
-func (n *authzKillFS) phone() string     { return n.liveFS.phone }
+func (n *authzKillFS) domain() string { return n.liveFS.domain }
+func (n *authzKillFS) phone() string  { return n.liveFS.phone }
+
 // gatewayIP is not 127.0.0.1: gateways reach every node, and on an
 // Asterisk node of the same daemon one matching 127.0.0.1 would claim
 // its phones' REGISTERs (identify by address), as seen live.
