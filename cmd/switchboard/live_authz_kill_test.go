@@ -38,6 +38,8 @@ import (
 //     a call is authorized again and the CDR of the call made while the
 //     daemon was dead is ingested, priced and charged;
 //  4. SIGKILL: the call is refused 503 and the gateway sees no INVITE;
+//     before each SIGKILL the daemon is also stopped (SIGSTOP) for one
+//     call: the node waits for its timeout, then follows the policy;
 //  5. restarted: a call is authorized; every answered call has exactly one
 //     charged CDR, the balance is the payments less their costs, and no
 //     reservation is left.
@@ -170,6 +172,32 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 		s.answered++
 	}
 
+	// 1b. Stuck (SIGSTOP): the node's request is accepted by the kernel
+	// and never answered, so the node waits for its own timeout, then
+	// applies the policy.
+	stuck := func(policy string) {
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range nodes {
+			c := authzKillCall(t, n, states[i], authzFrance, 2*time.Second)
+			want, invites := 200, 1
+			if policy == authzFailClosed {
+				want, invites = 503, 0
+			} else {
+				states[i].answered++
+			}
+			if c.invites != invites || c.final != want || c.wait > 10*time.Second {
+				t.Errorf("%s: %s, daemon stuck: gateway INVITEs %d, phone got %d after %v; want %d, %d within the node's timeout", n.name(), policy, c.invites, c.final, c.wait, invites, want)
+			}
+			record("%s stuck (SIGSTOP, %s): gateway INVITEs %d, the phone got %d after %v", n.name(), policy, c.invites, c.final, c.wait)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stuck(authzFailOpen)
+
 	// 2. SIGKILL with fail_open.
 	killed := kill()
 	for i, n := range nodes {
@@ -188,13 +216,18 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 	back := time.Now()
 	api.base = "http://" + p.addr
 	for i, n := range nodes {
-		s := states[i]
-		waitUntil(t, 20*time.Second, n.name()+"'s dialplan file rewritten fail_closed", func() bool { return n.ready(authzFailClosed, s.gateway) })
+		waitUntil(t, 20*time.Second, n.name()+"'s dialplan file rewritten fail_closed", func() bool { return n.ready(authzFailClosed, states[i].gateway) })
 		record("%s: dialplan file fail_closed %v after the restart", n.name(), time.Since(back).Round(time.Millisecond))
-		// FreeSWITCH gives up posting after 25 s and writes err-log-dir;
-		// Asterisk's Master.csv is read from the checkpoint.
-		s.waitCharged(api, 90*time.Second, "the call made while the daemon was dead")
+	}
+	for i, n := range nodes {
+		// FreeSWITCH posts again every 5 s, and past 25 s writes the
+		// record to err-log-dir; Asterisk's Master.csv is read from the
+		// checkpoint.
+		states[i].waitCharged(api, 90*time.Second, "the call made while the daemon was dead")
 		record("%s: the CDR of the call made while the daemon was dead stored and charged %v after the restart", n.name(), time.Since(back).Round(time.Millisecond))
+	}
+	for i, n := range nodes {
+		s := states[i]
 		c := authzKillCall(t, n, s, authzFrance, 2*time.Second)
 		if c.invites != 1 || c.final != 200 {
 			t.Errorf("%s: restarted, authorized call: gateway INVITEs %d, phone got %d\n%s", n.name(), c.invites, c.final, c.trace)
@@ -202,6 +235,8 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 		record("%s restarted (fail_closed): authorized call → 200 after %v", n.name(), c.wait)
 		s.answered++
 	}
+
+	stuck(authzFailClosed)
 
 	// 4. SIGKILL with fail_closed.
 	killed = kill()
