@@ -150,6 +150,7 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 		record("%s up (fail_open): prepaid 0.05 EUR at 0.60/min → answered after %v, the node sent BYE to the gateway %.3f s after its 200 OK", n.name(), c.wait, c.cut.Seconds())
 		s.answered++
 		s.waitCharged(api, 30*time.Second, "the prepaid call")
+		s.record(api, "authz-prepaid")
 		if b := s.balance(api); b != 0 {
 			t.Errorf("%s: balance %s after the prepaid call, want 0", n.name(), b)
 		}
@@ -417,6 +418,36 @@ func (s *authzKillState) cdrCosts(api *liveAPI) (money.Amount, int) {
 		}
 	}
 	return sum, charged
+}
+
+// record writes the raw records of the node's CDRs so far (the switch's
+// own JSON: FreeSWITCH's mod_json_cdr body or ESL event) to
+// SWITCHBOARD_TEST_AUTHZ_RECORD/<name>-<switch>-<call id>.json when set:
+// how esltest's authz-*.json were made.
+func (s *authzKillState) record(api *liveAPI, name string) {
+	dir := os.Getenv("SWITCHBOARD_TEST_AUTHZ_RECORD")
+	if dir == "" {
+		return
+	}
+	q := url.Values{"switch": {s.switchName}, "from": {s.since}, "limit": {"1000"}, "include_raw": {"true"}}
+	var page struct {
+		Items []struct {
+			CallID string          `json:"call_id"`
+			Raw    json.RawMessage `json:"raw"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(authzKillRaw(api.t, api, http.MethodGet, "/api/v1/cdrs?"+q.Encode(), "", "", http.StatusOK)), &page); err != nil {
+		api.t.Fatal(err)
+	}
+	for _, c := range page.Items {
+		var out bytes.Buffer
+		if err := json.Indent(&out, c.Raw, "", "  "); err != nil {
+			api.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+s.switchName+"-"+c.CallID+".json"), append(out.Bytes(), '\n'), 0o644); err != nil {
+			api.t.Fatal(err)
+		}
+	}
 }
 
 // waitCharged waits until every answered call has its charged CDR.
