@@ -171,6 +171,7 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 		}
 		record("%s up (fail_open): authorized call → 200 after %v", n.name(), c.wait)
 		s.answered++
+		s.concurrentLimit(t, api, record)
 	}
 
 	// 1b. Stuck (SIGSTOP): the node's request is accepted by the kernel
@@ -356,6 +357,32 @@ func provisionAuthzKill(t *testing.T, api *liveAPI, n authzKillNode) *authzKillS
 		s.tenant, s.gateway, n.gatewayIP(), s.gwPort))
 	api.create("/api/v1/outbound-routes", fmt.Sprintf(`{"tenant_id":%d,"name":"intl","patterns":["00X."],"strip":2,"prepend":"+","gateway_ids":[%d]}`, s.tenant, gw))
 	return s
+}
+
+// concurrentLimit: with the tenant's concurrent_calls at 1 and a call
+// up, a second call is refused 503 and never reaches the gateway; the
+// limit is removed after.
+func (s *authzKillState) concurrentLimit(t *testing.T, api *liveAPI, record func(string, ...any)) {
+	n := s.node
+	lim := authzKillDo(t, api, http.MethodPost, "/api/v1/limits", "application/json", fmt.Sprintf(`{"tenant_id":%d,"concurrent_calls":1}`, s.tenant), http.StatusCreated)
+	time.Sleep(1100 * time.Millisecond) // ProvisioningLimits keeps limits for 1 s
+	first := make(chan authzCallResult, 1)
+	go func() { first <- authzKillCall(t, n, s, authzFrance, 8*time.Second) }()
+	time.Sleep(3 * time.Second) // answered by now
+	csf, cargs := n.caller(t, authzFrance, 2*time.Second)
+	c := startTracedSipp(t, csf, append([]string{"-m", "1", "-timeout", "20s", "-timeout_error"}, cargs...)...)
+	_ = c.wait(25 * time.Second)
+	code, wait := c.final()
+	a := <-first
+	s.answered++
+	if a.final != 200 || a.invites != 1 || code != 503 {
+		t.Errorf("%s: concurrent_calls 1: first call %d (gateway INVITEs %d, the second's included), second call %d; want 200 (1), 503\n%s\nsecond: %s",
+			n.name(), a.final, a.invites, code, a.trace, lastLines(c.messages(), 20))
+	}
+	record("%s up (fail_open): concurrent_calls 1 with a call up → the second call got %d after %v, gateway INVITEs %d (the first's)", n.name(), code, wait, a.invites)
+	s.waitCharged(api, 30*time.Second, "the call under the concurrent limit")
+	authzKillDo(t, api, http.MethodDelete, fmt.Sprintf("/api/v1/limits/%d", int64(lim["id"].(float64))), "", "", http.StatusNoContent)
+	time.Sleep(1100 * time.Millisecond)
 }
 
 func (s *authzKillState) pay(api *liveAPI, amount string) {
