@@ -32,7 +32,8 @@ import (
 //  1. daemon up, fail_open: a call with 0.05 EUR is cut 5 ± 1 s after the
 //     gateway answers; with nothing left a call is refused (603) and one
 //     to a destination without a rate too (403), the gateway seeing no
-//     INVITE; after a payment a call goes through;
+//     INVITE; after a payment a call goes through, and with
+//     concurrent_calls 1 a second call while it is up is refused 503;
 //  2. SIGKILL: a call goes through (fail-open: the gateway answers);
 //  3. restarted with fail_closed: the node's fallback carries the policy,
 //     a call is authorized again and the CDR of the call made while the
@@ -274,7 +275,7 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 		}
 		record("%s: %d answered calls, %d charged CDRs costing %s EUR, balance %s EUR (paid %s)", n.name(), s.answered, charged, costs, bal, s.paid)
 	}
-	if v := authzKillMetric(t, api.base, "switchboard_authz_reserved_calls"); v != 0 {
+	if v := metric(t, api.base, "switchboard_authz_reserved_calls"); v != 0 {
 		t.Errorf("switchboard_authz_reserved_calls %v after every call ended and was stored, want 0", v)
 	}
 
@@ -520,23 +521,6 @@ func authzKillDo(t *testing.T, api *liveAPI, method, path, ctype, body string, w
 	var m map[string]any
 	_ = json.Unmarshal([]byte(authzKillRaw(t, api, method, path, ctype, body, want)), &m)
 	return m
-}
-
-// authzKillMetric reads one unlabelled sample of the daemon's /metrics
-// (-1 when absent).
-func authzKillMetric(t *testing.T, base, name string) float64 {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(b)
-	if m == nil {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
 }
 
 // authzCallResult is what the phone and the gateway saw of one call.
