@@ -130,6 +130,18 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 
 	start(authzFailOpen)
 	api := &liveAPI{t: t, base: "http://" + p.addr, token: token}
+	cleaned := false
+	defer func() {
+		// After a failure the nodes still hold the test's accounts,
+		// gateways and routes: a daemon that is alive deletes them (the
+		// next run's daemon would not know them).
+		if cleaned || p.cmd.ProcessState != nil {
+			return
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		api.deleteAll()
+		time.Sleep(3 * time.Second)
+	}()
 	states := make([]*authzKillState, len(nodes))
 	for i, n := range nodes {
 		states[i] = provisionAuthzKill(t, api, n)
@@ -282,6 +294,7 @@ func TestLiveDaemonAuthzKill(t *testing.T) {
 	// Clean the nodes: the accounts, gateways and routes go; the files
 	// are rewritten without them.
 	api.deleteAll()
+	cleaned = true
 	for i, n := range nodes {
 		waitUntil(t, 15*time.Second, n.name()+"'s route gone from its dialplan file", func() bool { return !n.ready(authzFailClosed, states[i].gateway) })
 	}
