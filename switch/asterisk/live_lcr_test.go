@@ -1,0 +1,207 @@
+package asterisk
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchboard-voip/switchboard/provisioning"
+)
+
+// liveLCRSource is the daemon's LCR source for the live node: the rig's
+// routes, and supplier prices per gateway (fakeLCRSource's ordering, the
+// documented contract of GatewaysByCost).
+type liveLCRSource struct {
+	mu    sync.Mutex
+	svc   *provisioning.Service
+	fake  fakeLCRSource
+	dests []string // every number asked for, as it leaves
+}
+
+func (s *liveLCRSource) OutboundRoute(ctx context.Context, sc provisioning.Scope, id int64) (*provisioning.OutboundRoute, error) {
+	return s.svc.OutboundRoute(ctx, sc, id)
+}
+
+func (s *liveLCRSource) GatewaysByCost(ctx context.Context, ids []int64, number string, at time.Time) ([]provisioning.GatewayCost, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dests = append(s.dests, number)
+	return s.fake.GatewaysByCost(ctx, ids, number, at)
+}
+
+// liveLCRServer serves LCRHandler under the prefix the daemon mounts it
+// at (/asterisk/<name>/authz) on a loopback port.
+type liveLCRServer struct {
+	src  *liveLCRSource
+	srv  *http.Server
+	hang atomic.Bool
+	url  string
+}
+
+func startLiveLCRServer(t *testing.T) *liveLCRServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	const prefix = "/asterisk/" + liveSwitch + "/authz"
+	s := &liveLCRServer{src: &liveLCRSource{}, url: "http://" + ln.Addr().String() + prefix}
+	h := http.StripPrefix(prefix, LCRHandler{Source: s.src})
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.hang.Load() {
+			<-r.Context().Done() // a stuck daemon: the CURLOPT timeout ends the wait
+			return
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go func() { _ = s.srv.Serve(ln) }()
+	t.Cleanup(func() { _ = s.srv.Close() })
+	return s
+}
+
+// TestLiveLCR: an outbound route ordered by cost through two gateways
+// (sipp UAS on 127.0.0.5 and 127.0.0.6) on a real Asterisk whose routing
+// dialplan asks the LCR endpoint with CURL(): the number gateway A rates
+// cheaper goes to A, the one B rates cheaper to B, A answering 503 fails
+// over to B, a number no supplier rates is refused (404) without an
+// INVITE to either, and with the endpoint stuck (after the 2 s
+// timeout) or closed the route dials in listed order (A first, for the
+// number B is cheaper for).
+func TestLiveLCR(t *testing.T) {
+	requireLiveNode(t)
+	if os.Getenv(envLiveDialplan) == "" {
+		t.Skipf("%s is not set", envLiveDialplan)
+	}
+	results := map[string]string{}
+	defer func() {
+		for _, k := range slices.Sorted(maps.Keys(results)) {
+			t.Logf("RESULT %s: %s", k, results[k])
+		}
+	}()
+	srv := startLiveLCRServer(t)
+	rr := startRoutingRigWith(t, func(o *PushOptions, svc *provisioning.Service) {
+		o.LCR = LCROptions{URL: srv.url, TimeoutSecs: 2}
+		srv.src.svc = svc
+	})
+	ctx, admin := t.Context(), provisioning.AdminScope()
+	type gw struct {
+		g    *provisioning.Gateway
+		port int
+	}
+	var gws []gw
+	for i, host := range []string{"127.0.0.5", "127.0.0.6"} {
+		port := freeUDPPort(t)
+		g := &provisioning.Gateway{Name: fmt.Sprintf("sblive-lcr-%c-%d", 'a'+i, liveUserBase), Host: host, Port: port, TenantID: &rr.tenant.ID}
+		must(t, rr.svc.CreateGateway(ctx, admin, g))
+		t.Cleanup(func() {
+			_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: g})
+		})
+		waitFor(t, 10*time.Second, "gateway "+g.Name+" on the node", func() bool {
+			_, err := rr.direct.Get(ctx, ObjectRef{PJSIPEndpoint, g.Name})
+			return err == nil
+		})
+		gws = append(gws, gw{g, port})
+	}
+	a, b := gws[0], gws[1]
+	srv.src.fake = fakeLCRSource{
+		names: map[int64]string{a.g.ID: a.g.Name, b.g.ID: b.g.Name},
+		prices: map[int64]map[string]string{
+			a.g.ID: {"+331": "0.010", "+332": "0.030"},
+			b.g.ID: {"+331": "0.020", "+332": "0.015"},
+		},
+	}
+	must(t, rr.svc.CreateOutboundRoute(ctx, admin, &provisioning.OutboundRoute{RoutingMeta: rr.in, Name: "fr by cost", Patterns: []provisioning.DialPattern{"0033X."},
+		Strip: 2, Prepend: "+", GatewayIDs: []int64{a.g.ID, b.g.ID}, Order: provisioning.RouteOrderCost}))
+	rr.settled("SB_LCR")
+	p, _ := rr.phone("caller")
+
+	const numA, numB, unrated = "0033155501234", "0033255501234", "0033955501234"
+	// place calls number with gateway A playing scenA and B scenB; it
+	// returns the INVITEs each got, the caller's result and the delay
+	// from the caller's (authenticated) INVITE to the first gateway's.
+	place := func(t *testing.T, number, scenA, scenB string) (invA, invB int, callErr error, pdd time.Duration, c *sippRun) {
+		ga := startSipp(t, scenA, []string{"HOLD_MS", "500"}, "-i", a.g.Host, "-p", strconv.Itoa(a.port), "-m", "1", "-timeout", "40s")
+		gb := startSipp(t, scenB, []string{"HOLD_MS", "500"}, "-i", b.g.Host, "-p", strconv.Itoa(b.port), "-m", "1", "-timeout", "40s")
+		time.Sleep(300 * time.Millisecond)
+		c = startSipp(t, "call_uac.xml", nil, rr.node.sip, "-s", p.user, "-au", p.user, "-ap", p.secret, "-key", "callee", number, "-key", "domain", p.domain,
+			"-p", strconv.Itoa(p.port), "-m", "1", "-timeout", "30s", "-timeout_error")
+		callErr = c.wait(35 * time.Second)
+		time.Sleep(300 * time.Millisecond) // the ACK of a 503 reaching its gateway
+		stopped(ga, gb)
+		invA, invB = ga.received("INVITE"), gb.received("INVITE")
+		sent := c.at(true, "INVITE ")
+		var first []time.Time
+		first = append(append(first, ga.at(false, "INVITE ")...), gb.at(false, "INVITE ")...)
+		if len(sent) > 0 && len(first) > 0 {
+			pdd = slices.MinFunc(first, func(x, y time.Time) int { return x.Compare(y) }).Sub(sent[len(sent)-1])
+		}
+		for _, run := range []*sippRun{ga, gb} {
+			if run.received("INVITE") > 0 {
+				if ruri := sippHeader(t, run, "INVITE", "INVITE "); !strings.Contains(ruri, "+"+number[2:]+"@") {
+					t.Errorf("%s got %q, want the number as it leaves, +%s", run.scenario, ruri, number[2:])
+				}
+			}
+		}
+		return invA, invB, callErr, pdd, c
+	}
+
+	t.Run("number-A-to-A", func(t *testing.T) {
+		invA, invB, err, pdd, _ := place(t, numA, "answer_uas.xml", "answer_uas.xml")
+		if invA != 1 || invB != 0 || err != nil {
+			t.Errorf("INVITEs A %d, B %d, caller %v; want A 1, B 0, answered", invA, invB, err)
+		}
+		results["+33 1… (A 0.010, B 0.020)"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+	})
+	t.Run("number-B-to-B", func(t *testing.T) {
+		invA, invB, err, pdd, _ := place(t, numB, "answer_uas.xml", "answer_uas.xml")
+		if invA != 0 || invB != 1 || err != nil {
+			t.Errorf("INVITEs A %d, B %d, caller %v; want A 0, B 1, answered", invA, invB, err)
+		}
+		results["+33 2… (A 0.030, B 0.015)"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+	})
+	t.Run("cheaper-503-fails-over", func(t *testing.T) {
+		invA, invB, err, pdd, _ := place(t, numA, "unavail_uas.xml", "answer_uas.xml")
+		if invA != 1 || invB != 1 || err != nil {
+			t.Errorf("INVITEs A %d, B %d, caller %v; want A 1 (503), B 1, answered", invA, invB, err)
+		}
+		results["+33 1…, A answers 503"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; first INVITE after %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+	})
+	t.Run("unrated-refused", func(t *testing.T) {
+		invA, invB, err, _, c := place(t, unrated, "answer_uas.xml", "answer_uas.xml")
+		got404 := len(c.at(false, "SIP/2.0 404"))
+		if invA != 0 || invB != 0 || err == nil || got404 != 1 {
+			t.Errorf("INVITEs A %d, B %d, caller %v, 404s %d; want no INVITE and the caller refused with 404", invA, invB, err, got404)
+		}
+		results["+33 9… (rated by neither)"] = fmt.Sprintf("INVITEs A %d, B %d; caller got %d × 404", invA, invB, got404)
+	})
+	srv.src.mu.Lock()
+	dests := slices.Clone(srv.src.dests)
+	srv.src.mu.Unlock()
+	if want := []string{"+" + numA[2:], "+" + numB[2:], "+" + numA[2:], "+" + unrated[2:]}; !slices.Equal(dests, want) {
+		t.Errorf("the endpoint was asked for %v, want %v", dests, want)
+	}
+	t.Run("endpoint-stuck-listed-order", func(t *testing.T) {
+		srv.hang.Store(true) // the daemon is stuck: the CURLOPT timeout (2 s)
+		invA, invB, err, pdd, _ := place(t, numB, "answer_uas.xml", "answer_uas.xml")
+		srv.hang.Store(false)
+		if invA != 1 || invB != 0 || err != nil || pdd < 1500*time.Millisecond || pdd > 3500*time.Millisecond {
+			t.Errorf("INVITEs A %d, B %d, caller %v, after %v; want the listed order after the 2 s timeout: A 1, B 0, answered", invA, invB, err, pdd)
+		}
+		results["+33 2…, endpoint stuck"] = fmt.Sprintf("listed order: INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+	})
+	t.Run("endpoint-closed-listed-order", func(t *testing.T) {
+		_ = srv.srv.Close() // the daemon died: connection refused
+		invA, invB, err, pdd, _ := place(t, numB, "answer_uas.xml", "answer_uas.xml")
+		if invA != 1 || invB != 0 || err != nil {
+			t.Errorf("INVITEs A %d, B %d, caller %v; want the listed order: A 1, B 0, answered", invA, invB, err)
+		}
+		results["+33 2…, endpoint closed"] = fmt.Sprintf("listed order: INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+	})
+}
