@@ -97,10 +97,28 @@ func doctorChecks(ctx context.Context, cfg Config, sw *SwitchConfig, svc *provis
 		dc := asterisk.DoctorConfig{Node: sw.Asterisk, Options: opts}
 		if svc != nil {
 			dc.Gateways = func(ctx context.Context) ([]provisioning.Gateway, error) { return allGateways(ctx, svc) }
+			dc.Routes = func(ctx context.Context) ([]*provisioning.OutboundRoute, error) { return allOutboundRoutes(ctx, svc) }
 		}
 		return asterisk.Doctor(ctx, dc)
 	}
 	return nil
+}
+
+// allOutboundRoutes reads every tenant's outbound routes, page by page.
+func allOutboundRoutes(ctx context.Context, svc *provisioning.Service) ([]*provisioning.OutboundRoute, error) {
+	var out []*provisioning.OutboundRoute
+	f := provisioning.RoutingFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	for {
+		page, err := svc.OutboundRoutes(ctx, provisioning.AdminScope(), f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < f.Limit {
+			return out, nil
+		}
+		f.After = page[len(page)-1].ID
+	}
 }
 
 // doctorDomain checks that the switch's domain is provisioned: only that
