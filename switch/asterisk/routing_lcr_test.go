@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -280,6 +282,116 @@ func TestLCRHandler(t *testing.T) {
 		LCRHandler{Source: newSource()}.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/authorize", nil))
 		if rec.Code != http.StatusNotFound {
 			t.Errorf("without Next: %d, want 404", rec.Code)
+		}
+	})
+}
+
+// TestLCRRenderedRequestServed: the request the rendered dialplan makes,
+// its variables given the values Asterisk would (SB_OUT after strip and
+// prepend, URIENCODE'd), sent over loopback HTTP to LCRHandler mounted
+// under the node's authz_url prefix as the daemon mounts it, is answered
+// with the route's gateways for that number; the authorization paths on
+// the same prefix still reach Next.
+func TestLCRRenderedRequestServed(t *testing.T) {
+	p, routes := lcrPlanFixture(t)
+	src := &fakeLCRSource{routes: map[int64]*provisioning.OutboundRoute{}, names: map[int64]string{}, prices: map[int64]map[string]string{}}
+	for _, r := range routes {
+		src.routes[r.ID] = r
+	}
+	for _, g := range p.Gateways {
+		src.names[g.ID] = g.Name
+	}
+	a, b := routes["intl"].GatewayIDs[0], routes["intl"].GatewayIDs[1]
+	src.prices[a] = map[string]string{"+33": "0.020"}
+	src.prices[b] = map[string]string{"+33": "0.010"}
+	src.prices[routes["intl"].GatewayIDs[2]] = nil // rates nothing
+	const prefix = "/asterisk/ast1/authz"
+	mux := http.NewServeMux()
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = fmt.Fprint(w, "authz "+r.URL.Path) })
+	mux.Handle("GET "+prefix+"/", http.StripPrefix(prefix, LCRHandler{Source: src, Next: next}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	o := DefaultPushOptions()
+	o.LCR.URL = srv.URL + prefix
+	steps := parseDialplan(t, renderRouting("ast1", "x.conf", o, nil, []*provisioning.Plan{p}))[TenantContext(p.Tenant.ID)+"-out"][fmt.Sprintf("r%d", routes["intl"].ID)]
+	var curl string
+	for _, s := range steps {
+		if u, ok := strings.CutPrefix(s, "Set(SB_LCR=${CURL("); ok {
+			curl = strings.TrimSuffix(u, ")})")
+		}
+	}
+	if curl == "" {
+		t.Fatalf("no CURL in %v", steps)
+	}
+	out := routes["intl"].Prepend + "33155501234" // 0033155501234 with 2 stripped
+	u := strings.Replace(curl, "${URIENCODE(${SB_OUT})}", url.QueryEscape(out), 1)
+	get := func(u string) string {
+		resp, err := http.Get(u)
+		must(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if got, want := get(u), "lcr:"+src.names[b]+lcrSep+src.names[a]; got != want {
+		t.Errorf("GET %s: %q, want %q", u, got, want)
+	}
+	if len(src.asked) != 1 || !strings.HasPrefix(src.asked[0], out+"@") {
+		t.Errorf("the source was asked %v, want %s", src.asked, out)
+	}
+	if got := get(srv.URL + prefix + "/authorize?tenant=1"); got != "authz /authorize" {
+		t.Errorf("/authorize on the same prefix: %q", got)
+	}
+}
+
+// FuzzLCRHandler: whatever the query, the endpoint answers 200, 400, 404
+// or 503 with one line, and a 200 names only gateways of the tenant's
+// route, each once, that a Dial can carry.
+func FuzzLCRHandler(f *testing.F) {
+	for _, q := range []string{"tenant=5&route=7&dest=%2B33155501234", "tenant=5&route=8&dest=1", "tenant=&route=7", "dest=%0A&tenant=5&route=7", "tenant=5&route=7&dest=" + strings.Repeat("9", 40)} {
+		f.Add(q)
+	}
+	src := &fakeLCRSource{
+		routes: map[int64]*provisioning.OutboundRoute{
+			7: {RoutingMeta: provisioning.RoutingMeta{ID: 7, TenantID: 5}, GatewayIDs: []int64{1, 2, 3}},
+			8: {RoutingMeta: provisioning.RoutingMeta{ID: 8, TenantID: 6}, GatewayIDs: []int64{4}},
+		},
+		names:  map[int64]string{1: "gw-a", 2: "gw-b", 3: "gw,c", 4: "other"},
+		prices: map[int64]map[string]string{1: {"+3": "0.02", "4": "0.01"}, 2: {"": "0.03"}, 3: {"": "0.001"}, 4: {"": "0.001"}},
+	}
+	h := LCRHandler{Source: src}
+	f.Fuzz(func(t *testing.T, query string) {
+		src.asked = nil
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/lcr", nil)
+		req.URL.RawQuery = query
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if strings.ContainsAny(body, "\r\n") {
+			t.Fatalf("%q: body %q is not one line", query, body)
+		}
+		switch rec.Code {
+		case 400, 404, 503:
+			if !strings.HasPrefix(body, "error:") {
+				t.Fatalf("%q: %d %q", query, rec.Code, body)
+			}
+		case 200:
+			names, ok := strings.CutPrefix(body, "lcr:")
+			if !ok {
+				t.Fatalf("%q: 200 %q", query, body)
+			}
+			seen := map[string]bool{}
+			for _, n := range strings.Split(names, lcrSep) {
+				if n == "" && names == "" {
+					continue
+				}
+				if n != "gw-a" && n != "gw-b" || seen[n] {
+					t.Fatalf("%q: answered %q", query, body)
+				}
+				seen[n] = true
+			}
+		default:
+			t.Fatalf("%q: status %d", query, rec.Code)
 		}
 	})
 }
