@@ -104,21 +104,11 @@ func doctorChecks(ctx context.Context, cfg Config, sw *SwitchConfig, svc *provis
 	return nil
 }
 
-// allOutboundRoutes reads every tenant's outbound routes, page by page.
+// allOutboundRoutes reads every tenant's outbound routes.
 func allOutboundRoutes(ctx context.Context, svc *provisioning.Service) ([]*provisioning.OutboundRoute, error) {
-	var out []*provisioning.OutboundRoute
-	f := provisioning.RoutingFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
-	for {
-		page, err := svc.OutboundRoutes(ctx, provisioning.AdminScope(), f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page...)
-		if len(page) < f.Limit {
-			return out, nil
-		}
-		f.After = page[len(page)-1].ID
-	}
+	return allPages(func(p provisioning.Page) ([]*provisioning.OutboundRoute, error) {
+		return svc.OutboundRoutes(ctx, provisioning.AdminScope(), provisioning.RoutingFilter{Page: p})
+	}, func(r *provisioning.OutboundRoute) int64 { return r.ID })
 }
 
 // doctorDomain checks that the switch's domain is provisioned: only that
