@@ -119,6 +119,10 @@ func TestLiveLCR(t *testing.T) {
 	}
 	must(t, rr.svc.CreateOutboundRoute(ctx, admin, &provisioning.OutboundRoute{RoutingMeta: rr.in, Name: "fr by cost", Patterns: []provisioning.DialPattern{"0033X."},
 		Strip: 2, Prepend: "+", GatewayIDs: []int64{a.g.ID, b.g.ID}, Order: provisioning.RouteOrderCost}))
+	// The same gateways in listed order, for the post-dial delay without
+	// the LCR request.
+	must(t, rr.svc.CreateOutboundRoute(ctx, admin, &provisioning.OutboundRoute{RoutingMeta: rr.in, Name: "uk listed", Patterns: []provisioning.DialPattern{"0044X."},
+		Strip: 2, Prepend: "+", GatewayIDs: []int64{a.g.ID, b.g.ID}}))
 	rr.settled("SB_LCR")
 	p, _ := rr.phone("caller")
 
@@ -152,27 +156,22 @@ func TestLiveLCR(t *testing.T) {
 		return invA, invB, callErr, pdd, c
 	}
 
-	t.Run("number-A-to-A", func(t *testing.T) {
-		invA, invB, err, pdd, _ := place(t, numA, "answer_uas.xml", "answer_uas.xml")
-		if invA != 1 || invB != 0 || err != nil {
-			t.Errorf("INVITEs A %d, B %d, caller %v; want A 1, B 0, answered", invA, invB, err)
-		}
-		results["+33 1… (A 0.010, B 0.020)"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
-	})
-	t.Run("number-B-to-B", func(t *testing.T) {
-		invA, invB, err, pdd, _ := place(t, numB, "answer_uas.xml", "answer_uas.xml")
-		if invA != 0 || invB != 1 || err != nil {
-			t.Errorf("INVITEs A %d, B %d, caller %v; want A 0, B 1, answered", invA, invB, err)
-		}
-		results["+33 2… (A 0.030, B 0.015)"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
-	})
-	t.Run("cheaper-503-fails-over", func(t *testing.T) {
-		invA, invB, err, pdd, _ := place(t, numA, "unavail_uas.xml", "answer_uas.xml")
-		if invA != 1 || invB != 1 || err != nil {
-			t.Errorf("INVITEs A %d, B %d, caller %v; want A 1 (503), B 1, answered", invA, invB, err)
-		}
-		results["+33 1…, A answers 503"] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; first INVITE after %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
-	})
+	for _, tc := range []struct {
+		name, result, number, scenA string
+		wantA, wantB                int
+	}{
+		{"number-A-to-A", "+33 1… (A 0.010, B 0.020)", numA, "answer_uas.xml", 1, 0},
+		{"number-B-to-B", "+33 2… (A 0.030, B 0.015)", numB, "answer_uas.xml", 0, 1},
+		{"cheaper-503-fails-over", "+33 1…, A answers 503", numA, "unavail_uas.xml", 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			invA, invB, err, pdd, _ := place(t, tc.number, tc.scenA, "answer_uas.xml")
+			if invA != tc.wantA || invB != tc.wantB || err != nil {
+				t.Errorf("INVITEs A %d, B %d, caller %v; want A %d, B %d, answered", invA, invB, err, tc.wantA, tc.wantB)
+			}
+			results[tc.result] = fmt.Sprintf("INVITEs A %d, B %d; caller answered %v; post-dial delay %v", invA, invB, err == nil, pdd.Round(time.Millisecond))
+		})
+	}
 	t.Run("unrated-refused", func(t *testing.T) {
 		invA, invB, err, _, c := place(t, unrated, "answer_uas.xml", "answer_uas.xml")
 		got404 := len(c.at(false, "SIP/2.0 404"))
@@ -187,6 +186,28 @@ func TestLiveLCR(t *testing.T) {
 	if want := []string{"+" + numA[2:], "+" + numB[2:], "+" + numA[2:], "+" + unrated[2:]}; !slices.Equal(dests, want) {
 		t.Errorf("the endpoint was asked for %v, want %v", dests, want)
 	}
+	t.Run("post-dial-delay-cost-vs-listed", func(t *testing.T) {
+		const n = 5
+		var cost, listed []time.Duration
+		for range n {
+			for _, number := range []string{numA, "0044155501234"} {
+				invA, _, err, pdd, _ := place(t, number, "answer_uas.xml", "answer_uas.xml")
+				if invA != 1 || err != nil {
+					t.Fatalf("%s: INVITEs A %d, caller %v; want A 1, answered", number, invA, err)
+				}
+				if number == numA {
+					cost = append(cost, pdd)
+				} else {
+					listed = append(listed, pdd)
+				}
+			}
+		}
+		slices.Sort(cost)
+		slices.Sort(listed)
+		results["post-dial delay, median of 5"] = fmt.Sprintf("by cost (CURL /lcr) %v [%v … %v], listed %v [%v … %v]",
+			cost[n/2].Round(100*time.Microsecond), cost[0].Round(100*time.Microsecond), cost[n-1].Round(100*time.Microsecond),
+			listed[n/2].Round(100*time.Microsecond), listed[0].Round(100*time.Microsecond), listed[n-1].Round(100*time.Microsecond))
+	})
 	t.Run("endpoint-stuck-listed-order", func(t *testing.T) {
 		srv.hang.Store(true) // the daemon is stuck: the CURLOPT timeout (2 s)
 		invA, invB, err, pdd, _ := place(t, numB, "answer_uas.xml", "answer_uas.xml")

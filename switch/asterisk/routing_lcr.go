@@ -24,8 +24,9 @@ package asterisk
 // authorizer did not answer, while a call LCR could not order still goes
 // out in listed order), LCR works on a node without authorization, and
 // the authorizer (provisioning/authz) stays free of routing. The cost is
-// a second loopback request per call through an LCR route, about a
-// millisecond. Authorization is asked first: a refused call never costs
+// a second loopback request per call through an LCR route: the post-dial
+// delay went from 4.4–4.8 ms (listed) to 8–10.8 ms (by cost), medians
+// measured live (TestLiveLCR, a shared 2-core machine). Authorization is asked first: a refused call never costs
 // the LCR lookup, and its refusal (403 or 503) says more than LCR's 404.
 //
 // Emergency routes dial their gateways in listed order whatever their
