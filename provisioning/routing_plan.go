@@ -342,8 +342,17 @@ type Step struct {
 	SkipBusy []string
 	// DialOut: the gateways tried in order (names), or empty when no
 	// route lets the number out; Blocked when a block route matched.
+	// Order is the route's gateway order. For a cost-ordered route the
+	// plan alone gives the listed order: (*Service).PriceTrace puts them
+	// in cost order, with Costs the prices behind it and LeftOut the
+	// gateways not dialled for the number.
 	Gateways []string
 	Blocked  bool
+	Order    RouteOrder
+	Costs    []GatewayCost
+	LeftOut  []GatewayLeftOut
+	// route is the outbound route of a dial_out step (nil: none matched).
+	route *OutboundRoute
 	// Menu (an IVR answers, plays and waits): the greeting's sound id,
 	// how many times it plays (Plays, each followed by Secs of waiting),
 	// and the keys it offers ("1": "extension 4").
@@ -566,6 +575,7 @@ func (t *tracer) external(number string, via []string) {
 		s.Gateways = append(s.Gateways, g.Name)
 	}
 	if out.Route != nil {
+		s.route, s.Order = out.Route, out.Route.Order
 		via = append(via, out.Route.label())
 	}
 	t.add(s, via)

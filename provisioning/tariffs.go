@@ -218,8 +218,8 @@ func (s *Service) UpdateTariffPlan(ctx context.Context, sc Scope, id int64, fn f
 	return p, nil
 }
 
-// DeleteTariffPlan deletes plan id and its rates, refused while a tenant
-// or a DID carries it.
+// DeleteTariffPlan deletes plan id and its rates, refused while a tenant,
+// a DID or a gateway carries it.
 func (s *Service) DeleteTariffPlan(ctx context.Context, sc Scope, id int64) error {
 	if err := requireWrite(sc); err != nil {
 		return err
@@ -361,11 +361,18 @@ func (s *Service) checkAssignment(ctx context.Context, sc Scope, tenantID int64,
 	if planID == nil {
 		return nil
 	}
+	return s.checkPlanOwner(ctx, sc, tenantID, *planID)
+}
+
+// checkPlanOwner checks that the scope sees plan planID and that it
+// belongs to tenant tenantID or one of its ancestors.
+func (s *Service) checkPlanOwner(ctx context.Context, sc Scope, tenantID, planID int64) error {
+	const field = "tariff_plan_id"
 	t, err := s.store.Tenant(ctx, tenantID)
 	if err != nil {
 		return err
 	}
-	p, err := s.TariffPlan(ctx, sc, *planID)
+	p, err := s.TariffPlan(ctx, sc, planID)
 	if err != nil {
 		return fieldNotFound(field, err)
 	}
@@ -375,7 +382,7 @@ func (s *Service) checkAssignment(ctx context.Context, sc Scope, tenantID int64,
 		return err
 	}
 	if !strings.HasPrefix(path, owner.Path) {
-		return Invalid(field, "tariff plan %d belongs to another tenant: use a plan of this tenant or of one of its parents", *planID)
+		return Invalid(field, "tariff plan %d belongs to another tenant: use a plan of this tenant or of one of its parents", planID)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package provisioning_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/switchboard-voip/switchboard/internal/sqldb"
 	"github.com/switchboard-voip/switchboard/internal/sqldb/sqldbtest"
 	"github.com/switchboard-voip/switchboard/provisioning"
-	"github.com/switchboard-voip/switchboard/provisioning/sqlstore"
 )
 
 // benchDeck is a wholesale deck of n distinct prefixes of 3 to 9 digits,
@@ -73,21 +70,8 @@ func BenchmarkRateDeckImport(b *testing.B) {
 
 func benchRateDeckImport(b *testing.B, dsn string, rates []rating.Rate, deck []byte) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlstore.Migrate(ctx, db); err != nil {
-		b.Fatal(err)
-	}
-	st := sqlstore.New(db)
-	svc := provisioning.NewService(st, provisioning.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	st, svc, tn := benchService(b, dsn)
 	admin := provisioning.AdminScope()
-	tn := &provisioning.Tenant{Name: "bench"}
-	if err := svc.CreateTenant(ctx, admin, tn); err != nil {
-		b.Fatal(err)
-	}
 	p := &provisioning.TariffPlan{TenantID: tn.ID, Name: "wholesale", Currency: "USD", TimeZone: "Europe/Berlin", ChargeStep: money.MustParse("0.0001")}
 	if err := svc.CreateTariffPlan(ctx, admin, p); err != nil {
 		b.Fatal(err)

@@ -11,12 +11,14 @@ import (
 )
 
 // The lookups the CDR pipeline and the switches' authorizer make on every
-// call: TenantTariff and DIDTariff. Both answer from memory after the
-// first call:
+// call: TenantTariff, DIDTariff, and the supplier tariffs of gateways
+// (GatewayTariff, GatewayTariffByName, GatewaysByCost). All answer from
+// memory after the first call:
 //
-//   - which plan applies (a tenant's after inheritance, a DID's own) is
-//     cached by tenant and by number, dropped on any assignment change
-//     (InvalidateTariff without an ID), a tenant move and a DID change;
+//   - which plan applies (a tenant's after inheritance, a DID's own, a
+//     gateway's supplier plan) is cached by tenant, by number and by
+//     gateway, dropped on any assignment change (InvalidateTariff without
+//     an ID), a tenant move and a DID or gateway change (InvalidateRouting);
 //   - each plan's compiled rating.Tariff is cached by plan with the
 //     plan's Version. A rate import puts the tariff it compiled in the
 //     cache itself, so the next call does not compile it; past CacheTTL
@@ -33,6 +35,10 @@ type tariffCaches struct {
 	tenants versioned[int64, int64]
 	// dids: a DID's tenant and inbound plan by number.
 	dids versioned[string, didTariff]
+	// gateways, gatewayNames: a gateway's supplier plan, by ID (least-cost
+	// routing) and by name (the CDR pipeline).
+	gateways     versioned[int64, gatewayTariff]
+	gatewayNames versioned[string, gatewayTariff]
 
 	mu      sync.Mutex
 	compile map[int64]*compileFlight
@@ -67,14 +73,22 @@ func (c *tariffCaches) invalidate(inv Invalidation) {
 		}
 		c.tenants.clear()
 		c.dids.clear()
-	case InvalidateRouting: // a DID created, moved or deleted
+		c.clearGateways()
+	case InvalidateRouting: // a DID or a gateway created, changed, moved or deleted
 		c.dids.clear()
+		c.clearGateways()
 	case InvalidateToken, InvalidateDomain, InvalidateWhitelist:
 	default: // a tenant moved or deleted, all
 		c.plans.clear()
 		c.tenants.clear()
 		c.dids.clear()
+		c.clearGateways()
 	}
+}
+
+func (c *tariffCaches) clearGateways() {
+	c.gateways.clear()
+	c.gatewayNames.clear()
 }
 
 // keep caches a tariff just compiled from plan p's rates as written,

@@ -609,4 +609,20 @@ func TestTariffInvalidationsAcrossDaemons(t *testing.T) {
 		tr, _, err := b.DIDTariff(ctx, d.Number)
 		return err == nil && tr != nil
 	})
+
+	g := &provisioning.Gateway{Name: "carrier", Host: "sip.carrier.example"}
+	must(t, a.CreateGateway(ctx, admin, g))
+	if tr, err := b.GatewayTariffByName(ctx, g.Name); err != nil || tr != nil {
+		t.Fatalf("B's gateway tariff before: %v %v", tr, err)
+	}
+	_, err = a.SetGatewayTariffPlan(ctx, admin, g.ID, &p.ID)
+	must(t, err)
+	eventually("B sees the gateway's supplier plan", func() bool {
+		tr, err := b.GatewayTariffByName(ctx, g.Name)
+		return err == nil && tr != nil
+	})
+	eventually("B orders by it", func() bool {
+		gs, err := b.GatewaysByCost(ctx, []int64{g.ID}, "12125550100", time.Time{})
+		return err == nil && len(gs) == 1 && gs[0].Cost != nil && gs[0].Cost.String() == "0.02"
+	})
 }

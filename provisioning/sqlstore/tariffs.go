@@ -18,7 +18,10 @@ import (
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
 
-var _ provisioning.TariffStore = (*Store)(nil)
+var (
+	_ provisioning.TariffStore        = (*Store)(nil)
+	_ provisioning.GatewayTariffStore = (*Store)(nil)
+)
 
 const tariffPlanCols = `p.id, p.tenant_id, p.name, p.currency, p.time_zone, p.charge_step, p.description, p.rates, p.version, p.created_at, p.updated_at`
 
@@ -84,23 +87,26 @@ func (s *Store) UpdateTariffPlan(ctx context.Context, p *provisioning.TariffPlan
 	return nil
 }
 
-// DeleteTariffPlan deletes plan id and its rates unless a tenant or a DID
-// carries it.
+// DeleteTariffPlan deletes plan id and its rates unless a tenant, a DID
+// or a gateway carries it.
 func (s *Store) DeleteTariffPlan(ctx context.Context, id int64) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := exists(ctx, tx, s.q, "tariff_plans", "tariff plan", id); err != nil {
 			return err
 		}
 		var c struct {
-			Tenants int `db:"tenants"`
-			DIDs    int `db:"dids"`
+			Tenants  int `db:"tenants"`
+			DIDs     int `db:"dids"`
+			Gateways int `db:"gateways"`
 		}
 		if err := tx.GetContext(ctx, &c, s.q(`SELECT
 			(SELECT COUNT(*) FROM tenant_tariffs WHERE plan_id = ?) AS tenants,
-			(SELECT COUNT(*) FROM did_tariffs WHERE plan_id = ?) AS dids`), id, id); err != nil {
+			(SELECT COUNT(*) FROM did_tariffs WHERE plan_id = ?) AS dids,
+			(SELECT COUNT(*) FROM gateway_tariffs WHERE plan_id = ?) AS gateways`), id, id, id); err != nil {
 			return fmt.Errorf("sqlstore: count users of tariff plan %d: %w", id, err)
 		}
-		if left := remains(child{c.Tenants, "tenant", "tenants"}, child{c.DIDs, "DID", "DIDs"}); len(left) > 0 {
+		if left := remains(child{c.Tenants, "tenant", "tenants"}, child{c.DIDs, "DID", "DIDs"},
+			child{c.Gateways, "gateway", "gateways"}); len(left) > 0 {
 			return provisioning.Conflict("", "tariff plan %d is still assigned to %s", id, strings.Join(left, " and "))
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM tariff_rates WHERE plan_id = ?`), id); err != nil {
@@ -416,17 +422,34 @@ func (s *Store) setAssignment(ctx context.Context, table, key, kind, owners stri
 // DIDTariffPlan returns DID id's inbound plan (0: none) and the path of
 // the plan's owner.
 func (s *Store) DIDTariffPlan(ctx context.Context, didID int64) (int64, string, error) {
+	return s.assignedPlan(ctx, "did_tariffs", "did_id", "DID", didID)
+}
+
+// SetGatewayTariffPlan sets or (nil) removes gateway id's supplier plan.
+func (s *Store) SetGatewayTariffPlan(ctx context.Context, gatewayID int64, planID *int64) error {
+	return s.setAssignment(ctx, "gateway_tariffs", "gateway_id", "gateway", "gateways", gatewayID, planID)
+}
+
+// GatewayTariffPlan returns gateway id's supplier plan (0: none) and the
+// path of the plan's owner.
+func (s *Store) GatewayTariffPlan(ctx context.Context, gatewayID int64) (int64, string, error) {
+	return s.assignedPlan(ctx, "gateway_tariffs", "gateway_id", "gateway", gatewayID)
+}
+
+// assignedPlan reads one row of an assignment table (a constant of this
+// package, never input): the plan (0: none) and its owner's path.
+func (s *Store) assignedPlan(ctx context.Context, table, key, kind string, id int64) (int64, string, error) {
 	var a struct {
 		PlanID    int64  `db:"plan_id"`
 		OwnerPath string `db:"owner_path"`
 	}
-	err := s.db.GetContext(ctx, &a, s.q(`SELECT a.plan_id, o.path AS owner_path FROM did_tariffs a
-		JOIN tariff_plans p ON p.id = a.plan_id JOIN tenants o ON o.id = p.tenant_id WHERE a.did_id = ?`), didID)
+	err := s.db.GetContext(ctx, &a, s.q(`SELECT a.plan_id, o.path AS owner_path FROM `+table+` a
+		JOIN tariff_plans p ON p.id = a.plan_id JOIN tenants o ON o.id = p.tenant_id WHERE a.`+key+` = ?`), id)
 	switch {
 	case err == sql.ErrNoRows:
 		return 0, "", nil
 	case err != nil:
-		return 0, "", fmt.Errorf("sqlstore: tariff plan of DID %d: %w", didID, err)
+		return 0, "", fmt.Errorf("sqlstore: tariff plan of %s %d: %w", kind, id, err)
 	}
 	return a.PlanID, a.OwnerPath, nil
 }

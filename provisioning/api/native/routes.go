@@ -74,6 +74,7 @@ func (s *server) buildRoutes() []*route {
 	routes = append(routes, s.faxRoutes()...)
 	routes = append(routes, s.recordingRoutes()...)
 	routes = append(routes, s.tariffRoutes()...)
+	routes = append(routes, s.lcrRoutes()...)
 	routes = append(routes, s.billingRoutes()...)
 	routes = append(routes, s.limitRoutes()...)
 	routes = append(routes, s.whitelistRoutes()...)

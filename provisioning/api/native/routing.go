@@ -140,16 +140,17 @@ type outboundRouteIn struct {
 	Strip      int                        `json:"strip"`
 	Prepend    string                     `json:"prepend"`
 	GatewayIDs []int64                    `json:"gateway_ids"`
+	Order      provisioning.RouteOrder    `json:"order"`
 }
 
 func (in *outboundRouteIn) load(r *provisioning.OutboundRoute) {
 	*in = outboundRouteIn{TenantID: r.TenantID, Name: r.Name, Priority: r.Priority, Action: r.Action,
-		Patterns: slices.Clone(r.Patterns), Strip: r.Strip, Prepend: r.Prepend, GatewayIDs: slices.Clone(r.GatewayIDs)}
+		Patterns: slices.Clone(r.Patterns), Strip: r.Strip, Prepend: r.Prepend, GatewayIDs: slices.Clone(r.GatewayIDs), Order: r.Order}
 }
 
 func (in *outboundRouteIn) store(_ *provisioning.Service, r *provisioning.OutboundRoute) error {
 	r.TenantID, r.Name, r.Priority, r.Action, r.Patterns = in.TenantID, in.Name, in.Priority, in.Action, in.Patterns
-	r.Strip, r.Prepend, r.GatewayIDs = in.Strip, in.Prepend, in.GatewayIDs
+	r.Strip, r.Prepend, r.GatewayIDs, r.Order = in.Strip, in.Prepend, in.GatewayIDs, in.Order
 	return nil
 }
 
@@ -332,6 +333,12 @@ type traceStep struct {
 	SoundID int64             `json:"sound_id,omitempty"`
 	Plays   int               `json:"plays,omitempty"`
 	Options map[string]string `json:"options,omitempty"`
+	// A dial_out step: the route's gateway order; through a cost-ordered
+	// route, gateways are in cost order, with their prices and the
+	// gateways left out.
+	Order        provisioning.RouteOrder       `json:"order,omitempty"`
+	GatewayCosts []provisioning.GatewayCost    `json:"gateway_costs,omitempty"`
+	LeftOut      []provisioning.GatewayLeftOut `json:"left_out,omitempty"`
 }
 
 // traceOut is a trace: what a call to number does.
@@ -387,10 +394,14 @@ func (s *server) traceRoute() *route {
 			} else {
 				steps = p.TraceInput(d, at, out.CallerID, input)
 			}
+			if err := s.svc.PriceTrace(req.Context(), c.scope, steps, at); err != nil {
+				return err
+			}
 			for _, st := range steps {
 				out.Steps = append(out.Steps, traceStep{Do: st.Do, Targets: nonNil(st.Targets), Seconds: st.Secs, Via: nonNil(st.Via),
 					OnBusy: st.OnBusy, OnUnreachable: st.OnUnreachable, Gateways: nonNil(st.Gateways), Blocked: st.Blocked,
-					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy), SoundID: st.Sound, Plays: st.Plays, Options: st.Options})
+					BusyWhenOnCall: st.NoCallWaiting, SkipWhenBusy: nonNil(st.SkipBusy), SoundID: st.Sound, Plays: st.Plays, Options: st.Options,
+					Order: st.Order, GatewayCosts: st.Costs, LeftOut: st.LeftOut})
 			}
 			return writeJSON(w, http.StatusOK, out)
 		},

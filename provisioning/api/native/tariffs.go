@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -400,6 +401,12 @@ func (s *server) assignmentIn(req *http.Request) (int64, *tariffAssignmentIn, er
 	if err := decodeJSON(raw, in); err != nil {
 		return 0, nil, err
 	}
+	// Absent is not null: a body that forgot the field must not remove
+	// the assignment.
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &present); err != nil || present["tariff_plan_id"] == nil {
+		return 0, nil, provisioning.Invalid("tariff_plan_id", "is required: a plan's id, or null to remove the assignment")
+	}
 	return id, in, nil
 }
 
@@ -496,7 +503,7 @@ func (c *call) flag(name string) (bool, error) {
 }
 
 func init() {
-	tagDocs["tariff-plans"] = "Tariff plans: a tenant's prices by destination prefix (CSV rate decks of 100,000+ rates), assigned to tenants (inherited down the tree) and to DIDs for their inbound calls, and a quote that prices a call as the CDR pipeline will."
+	tagDocs["tariff-plans"] = "Tariff plans: a tenant's prices by destination prefix (CSV rate decks of 100,000+ rates), assigned to tenants (inherited down the tree), to DIDs for their inbound calls and to gateways as their supplier's prices (least-cost routing), and a quote that prices a call as the CDR pipeline will."
 	docs := func(schemas []string, m map[string]string) {
 		for _, sch := range schemas {
 			for k, v := range m {
