@@ -37,7 +37,7 @@ func TestAuthzEndpoint(t *testing.T) {
 	a := authz.New(svc, authz.StoreBalances(cdrstore.NewStore(db)), authz.BillingCredit(svc), authz.ProvisioningLimits(svc), nil, authz.Config{})
 	prefix := "/asterisk/ast1/authz"
 	mux := http.NewServeMux()
-	mux.Handle("GET "+prefix+"/", authzHandler(svc, a, prefix))
+	mux.Handle("GET "+prefix+"/", authzHandler(svc, a, prefix, true))
 	ask := func(remote string) (int, string) {
 		req := httptest.NewRequest("GET", prefix+"/authorize?tenant=1&switch=ast1&dir=outbound&dest=15145550100&call=1733.1", nil)
 		req.RemoteAddr = remote

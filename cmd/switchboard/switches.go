@@ -64,8 +64,12 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			// The routing dialplan asks before every call through a
 			// gateway; the daemon answers at /asterisk/<name>/authz.
 			opts.Authz = asterisk.AuthzOptions{URL: ast.AuthzURL, Switch: sw.Name, FailClosed: sw.Authz == authzFailClosed}
+		}
+		if ast.AuthzURL != "" {
+			// The routes ordered by cost ask <authz_url>/lcr on every
+			// call (opts.LCR, set by PushOptions), with or without authz.
 			prefix := "/asterisk/" + sw.Name + "/authz"
-			routes["GET "+prefix+"/"] = authzHandler(svc, authorizer, prefix)
+			routes["GET "+prefix+"/"] = authzHandler(svc, authorizer, prefix, sw.Authz != "")
 		}
 		if ast.VoicemailFile != "" {
 			opts.Mailboxes = asterisk.ServiceMailboxes(svc) // the boxes' MWI
