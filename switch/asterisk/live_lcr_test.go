@@ -36,7 +36,7 @@ func (s *liveLCRSource) GatewaysByCost(ctx context.Context, ids []int64, number 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dests = append(s.dests, number)
-	return s.fake.GatewaysByCost(ctx, ids, number, at)
+	return s.svc.GatewaysByCost(ctx, ids, number, at)
 }
 
 // liveLCRServer serves LCRHandler under the prefix the daemon mounts it
@@ -110,12 +110,18 @@ func TestLiveLCR(t *testing.T) {
 		gws = append(gws, gw{g, port})
 	}
 	a, b := gws[0], gws[1]
-	srv.src.fake = fakeLCRSource{
-		names: map[int64]string{a.g.ID: a.g.Name, b.g.ID: b.g.Name},
-		prices: map[int64]map[string]string{
-			a.g.ID: {"+331": "0.010", "+332": "0.030"},
-			b.g.ID: {"+331": "0.020", "+332": "0.015"},
-		},
+	// Supplier plans: A +331 0.010 / +332 0.030 a minute, B +331 0.020 /
+	// +332 0.015 (provisioning's GatewaysByCost orders them).
+	for _, sp := range []struct {
+		g    *provisioning.Gateway
+		deck string
+	}{{a.g, "331,FR 1,,0.010,0,60,60\n332,FR 2,,0.030,0,60,60\n"}, {b.g, "331,FR 1,,0.020,0,60,60\n332,FR 2,,0.015,0,60,60\n"}} {
+		tp := &provisioning.TariffPlan{TenantID: rr.tenant.ID, Name: "supplier " + sp.g.Name, Currency: "EUR", TimeZone: "UTC"}
+		must(t, rr.svc.CreateTariffPlan(ctx, admin, tp))
+		_, err := rr.svc.ReplaceTariffRates(ctx, admin, tp.ID, strings.NewReader("prefix,destination,group,price_per_minute,connect_fee,first_increment,next_increment\n"+sp.deck), provisioning.RateImportOptions{})
+		must(t, err)
+		_, err = rr.svc.SetGatewayTariffPlan(ctx, admin, sp.g.ID, &tp.ID)
+		must(t, err)
 	}
 	must(t, rr.svc.CreateOutboundRoute(ctx, admin, &provisioning.OutboundRoute{RoutingMeta: rr.in, Name: "fr by cost", Patterns: []provisioning.DialPattern{"0033X."},
 		Strip: 2, Prepend: "+", GatewayIDs: []int64{a.g.ID, b.g.ID}, Order: provisioning.RouteOrderCost}))
