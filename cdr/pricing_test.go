@@ -31,6 +31,13 @@ func TestPriceRecords(t *testing.T) {
 	dialled.CallID, dialled.LinkedID = "b-leg", "a-leg" // a leg of a call it did not start
 	originating := dialled
 	originating.CallID = "a-leg"
+	// A phone dialled 00…, the route sent +…: priced on what the gateway
+	// got, as the real-time authorizer rated it (the live FreeSWITCH
+	// call cut at its authorized second was stored no_rate).
+	translated := leg(cdr.DirectionOutbound, ptr[int64](1), "0012125550100", 60)
+	translated.Gateway, translated.Destination = "carrier", "+12125550100@carrier"
+	notGateway := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 60)
+	notGateway.Gateway, notGateway.Destination = "carrier", "13125550100@other"
 	unanswered := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 0)
 	unanswered.Disposition = cdr.NoAnswer
 	tests := []struct {
@@ -44,6 +51,8 @@ func TestPriceRecords(t *testing.T) {
 	}{
 		{"outbound, longest prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "+12125550100", 30), "0.6", "USD", "1212", "", ptr[int64](1)},
 		{"outbound, shorter prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "13125550100", 60), "0.6", "USD", "1", "", ptr[int64](1)},
+		{"outbound, the number as sent to the gateway", translated, "1.2", "USD", "1212", "", ptr[int64](1)},
+		{"outbound, a destination of another gateway: dialled", notGateway, "1.2", "USD", "1212", "", ptr[int64](1)},
 		{"the originating leg is priced", originating, "1.2", "USD", "1212", "", ptr[int64](1)},
 		{"the call's other legs are free", dialled, "0", "", "", "", ptr[int64](1)},
 		{"internal is free", leg(cdr.DirectionInternal, ptr[int64](1), "1001", 60), "0", "", "", "", ptr[int64](1)},

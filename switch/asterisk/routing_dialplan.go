@@ -607,15 +607,22 @@ func (r *routingRenderer) outbound() dialplanContext {
 		}
 		re.Steps = append(re.Steps, "Set(SB_OUT="+rt.Prepend+num+")")
 		re.Steps = append(re.Steps, r.authzSteps(rt)...) // routing_authz.go
-		for i, gid := range rt.GatewayIDs {
-			g := r.p.Gateways[gid]
-			if g == nil || !dialplanTarget.MatchString(g.Name) {
-				continue
+		var names []string
+		for _, gid := range rt.GatewayIDs {
+			if g := r.p.Gateways[gid]; g != nil && dialplanTarget.MatchString(g.Name) {
+				names = append(names, g.Name)
 			}
-			if i > 0 {
-				re.Steps = append(re.Steps, `GotoIf($["${DIALSTATUS}"!="CONGESTION" & "${DIALSTATUS}"!="CHANUNAVAIL"]?done)`)
+		}
+		if r.byCost(rt) {
+			re.Comment += ", gateways by cost"
+			re.Steps = append(re.Steps, r.lcrSteps(rt, names)...) // routing_lcr.go
+		} else {
+			for i, name := range names {
+				if i > 0 {
+					re.Steps = append(re.Steps, `GotoIf($["${DIALSTATUS}"!="CONGESTION" & "${DIALSTATUS}"!="CHANUNAVAIL"]?done)`)
+				}
+				re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+name+r.authzDialOpts(rt)+")")
 			}
-			re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+g.Name+r.authzDialOpts(rt)+")")
 		}
 		re.Steps = append(re.Steps, "n(done)|Return()")
 		c.Exts = append(c.Exts, re)
