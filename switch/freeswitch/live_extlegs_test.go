@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
@@ -132,12 +133,28 @@ func TestLiveAuthzHuntGroupExternal(t *testing.T) {
 		if before != 1 || a.Live(tenant, 0) != 0 || gwLeg.Gateway == "" || gwLeg.LinkedID != got[0].Of {
 			t.Errorf("reserved %d before the gateway leg's CDR, %d after; the leg %+v (want a gateway leg of the caller's call %s)", before, a.Live(tenant, 0), gwLeg, got[0].Of)
 		}
-		if recs := r.sink.of(got[0].Of, "esl"); len(recs) > 0 {
-			a := recs[0].rec
-			t.Logf("the caller's leg: direction %s, dialed %s, destination %s, gateway %s, billsec %d", a.Direction, a.Dialed, a.Destination, a.Gateway, a.Billsec)
+		// the call is priced once, on the caller's leg, at the number the
+		// member left as (the pipeline's pricing, the tenant's tariff at
+		// 0.60/min per second): what was authorized is what is charged
+		var price string
+		waitFor(t, 15*time.Second, "the caller's CDR", func() bool { return len(r.sink.of(got[0].Of, "esl")) > 0 })
+		legs := []cdr.Record{r.sink.of(got[0].Of, "esl")[0].rec, gwLeg}
+		tf := cdrtest.NewTariffs()
+		tf.SetTenant(tenant, cdrtest.Tariff("retail", "EUR", "33=0.60"))
+		for i := range legs {
+			legs[i].TenantID = &tenant // the pipeline's owner lookup
 		}
-		results[name] = fmtS("member authorized for %v s; the answering gateway leg's uuid = the reservation's id: %v, its CDR (gateway %s, %s) released it; the node sent BYE to the gateway %.3f s after its 200 OK",
-			secs, legUp, gwLeg.Gateway, gwLeg.CauseText, took.Seconds())
+		liveMust(t, cdr.PriceRecords(ctx, tf, legs))
+		switch caller := legs[0]; {
+		case caller.Cost == nil || legs[1].Cost == nil:
+			t.Errorf("the caller's leg (dialled %s, destination %s) unpriced %q, the gateway leg's %q", caller.Dialed, caller.Destination, caller.Unpriced, legs[1].Unpriced)
+		case *legs[1].Cost != 0 || *caller.Cost != money.MustParse("0.01")*money.Amount(caller.Billsec):
+			t.Errorf("priced %s (caller, %d s) and %s (gateway leg): want the caller's leg at 0.01/s and the gateway leg free", *caller.Cost, caller.Billsec, *legs[1].Cost)
+		default:
+			price = fmtS("caller's leg (dialled %s) %s EUR for %d s, gateway leg 0", caller.Dialed, *caller.Cost, caller.Billsec)
+		}
+		results[name] = fmtS("member authorized for %v s; the answering gateway leg's uuid = the reservation's id: %v, its CDR (gateway %s, %s) released it; the node sent BYE to the gateway %.3f s after its 200 OK; priced: %s",
+			secs, legUp, gwLeg.Gateway, gwLeg.CauseText, took.Seconds(), price)
 	}
 	t.Run("prepaid-member-hangup", func(t *testing.T) {
 		prepaid(t, "sequential group, external member, prepaid 0.05 EUR at 0.60/min per second", provisioning.HuntSequential, false)
