@@ -19,12 +19,11 @@ import (
 )
 
 // liveLCRSource is the daemon's LCR source for the live node: the rig's
-// routes, and supplier prices per gateway (fakeLCRSource's ordering, the
-// documented contract of GatewaysByCost).
+// routes and the provisioning Service's GatewaysByCost over the supplier
+// plans the test gives the gateways, recording each number asked for.
 type liveLCRSource struct {
 	mu    sync.Mutex
 	svc   *provisioning.Service
-	fake  fakeLCRSource
 	dests []string // every number asked for, as it leaves
 }
 
