@@ -170,7 +170,15 @@ func SupplierLeg(r *Record) bool {
 // part of Destination when Destination is "<number>@<Gateway>" (both
 // switch adapters write a gateway leg's destination so, from the Dial or
 // bridge target, after the route's number translation), else Dialed.
+// Both prices use it: the supplier's, and the tenant's of an outbound
+// call, since a phone dials 0033… and the route sends +33…, and the
+// real-time authorizer rates the number as sent: a call authorized and
+// cut at the second its money allowed would otherwise be stored
+// unpriced (no_rate, seen live on FreeSWITCH) or at another rate.
 func SupplierNumber(r *Record) string {
+	if r.Gateway == "" {
+		return r.Dialed
+	}
 	if n, ok := strings.CutSuffix(r.Destination, "@"+r.Gateway); ok && n != "" {
 		return n
 	}
@@ -188,8 +196,10 @@ func SupplierNumber(r *Record) string {
 //   - An internal leg, and a leg that was not answered (or lasted no
 //     billable second), costs 0, without a rate: nobody pays for it.
 //   - An answered outbound leg is priced by its owner's (TenantID) plan,
-//     on the number dialled (Dialed), for Billsec seconds, at the rate in
-//     force at its Start (rating.Tariff.Rate: the rate at the start prices
+//     on the number it was sent to its gateway as (SupplierNumber: after
+//     the route's strip and prepend, the number the real-time authorizer
+//     rated), else the number dialled (Dialed), for Billsec seconds, at
+//     the rate in force at its Start (rating.Tariff.Rate: the rate at the start prices
 //     the whole call, as the switch was told before the call).
 //   - An answered inbound leg to a DID with a plan is priced by that plan
 //     and charged to the DID's tenant: a leg without an owner gets the
@@ -415,7 +425,11 @@ func (pr *pricer) price(ctx context.Context, r *Record) {
 		r.Unpriced = UnpricedLookupFailed
 		return
 	}
-	c, reason := rate(a.tariff, r.Dialed, r)
+	number := r.Dialed
+	if r.Direction == DirectionOutbound {
+		number = SupplierNumber(r) // the number the authorizer rated
+	}
+	c, reason := rate(a.tariff, number, r)
 	if reason != "" {
 		r.Unpriced = reason
 		return

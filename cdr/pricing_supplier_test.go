@@ -18,7 +18,7 @@ import (
 // supplier plan.
 func supplierTariffs() *cdrtest.Tariffs {
 	tf := cdrtest.NewTariffs()
-	tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "0033=1.2", "9555=1.2"))
+	tf.SetTenant(1, cdrtest.Tariff("retail", "USD", "0033=1.2", "555=1.2", "9555=1.2")) // the caller leg is priced on the number sent (555)
 	tf.SetGateway("gw1", cdrtest.Tariff("carrier-a", "EUR", "0033=0.6", "555=0.3", "9555=6"))
 	tf.SetGateway("gateway", cdrtest.Tariff("carrier-b", "EUR", "555=0.3", "9555=6"))
 	return tf

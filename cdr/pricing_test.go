@@ -31,6 +31,19 @@ func TestPriceRecords(t *testing.T) {
 	dialled.CallID, dialled.LinkedID = "b-leg", "a-leg" // a leg of a call it did not start
 	originating := dialled
 	originating.CallID = "a-leg"
+	// A phone dialled 00…, the route sent +…: priced on what the gateway
+	// got, as the real-time authorizer rated it (the live FreeSWITCH
+	// call cut at its authorized second was stored no_rate).
+	translated := leg(cdr.DirectionOutbound, ptr[int64](1), "0012125550100", 60)
+	translated.Gateway, translated.Destination = "carrier", "+12125550100@carrier"
+	notGateway := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 60)
+	notGateway.Gateway, notGateway.Destination = "carrier", "13125550100@other"
+	// a hunt group's external member (or a custom destination) reached
+	// by dialling the group's number: priced on the number it left the
+	// gateway as, which the switch authorized (seen live on FreeSWITCH:
+	// the caller's leg dialled 591, destination +33…@gateway)
+	viaGroup := leg(cdr.DirectionOutbound, ptr[int64](1), "591", 60)
+	viaGroup.Gateway, viaGroup.Destination = "gw", "+12125550100@gw"
 	unanswered := leg(cdr.DirectionOutbound, ptr[int64](1), "12125550100", 0)
 	unanswered.Disposition = cdr.NoAnswer
 	tests := []struct {
@@ -44,6 +57,8 @@ func TestPriceRecords(t *testing.T) {
 	}{
 		{"outbound, longest prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "+12125550100", 30), "0.6", "USD", "1212", "", ptr[int64](1)},
 		{"outbound, shorter prefix", leg(cdr.DirectionOutbound, ptr[int64](1), "13125550100", 60), "0.6", "USD", "1", "", ptr[int64](1)},
+		{"outbound, the number as sent to the gateway", translated, "1.2", "USD", "1212", "", ptr[int64](1)},
+		{"outbound, a destination of another gateway: dialled", notGateway, "1.2", "USD", "1212", "", ptr[int64](1)},
 		{"the originating leg is priced", originating, "1.2", "USD", "1212", "", ptr[int64](1)},
 		{"the call's other legs are free", dialled, "0", "", "", "", ptr[int64](1)},
 		{"internal is free", leg(cdr.DirectionInternal, ptr[int64](1), "1001", 60), "0", "", "", "", ptr[int64](1)},
@@ -52,6 +67,7 @@ func TestPriceRecords(t *testing.T) {
 		{"outbound without owner", leg(cdr.DirectionOutbound, nil, "12125550100", 60), "", "", "", cdr.UnpricedNoTenant, nil},
 		{"outbound, owner without plan", leg(cdr.DirectionOutbound, ptr[int64](7), "12125550100", 60), "", "", "", cdr.UnpricedNoPlan, ptr[int64](7)},
 		{"outbound, no rate", leg(cdr.DirectionOutbound, ptr[int64](1), "4930123", 60), "", "", "", cdr.UnpricedNoRate, ptr[int64](1)},
+		{"outbound, dialled as a plan number: the number it left as", viaGroup, "1.2", "USD", "1212", "", ptr[int64](1)},
 		{"outbound, not a number", leg(cdr.DirectionOutbound, ptr[int64](1), "*97", 60), "", "", "", cdr.UnpricedInvalidNumber, ptr[int64](1)},
 		{"inbound DID with a plan", leg(cdr.DirectionInbound, ptr[int64](1), "+15550001", 100), "0.1", "USD", "1555", "", ptr[int64](1)},
 		{"inbound DID, leg without owner gets the DID's", leg(cdr.DirectionInbound, nil, "+15550001", 100), "0.1", "USD", "1555", "", ptr[int64](1)},

@@ -35,6 +35,9 @@ type Reservation struct {
 	// then, kept deducted until its CDR is booked.
 	Released time.Time
 	Settled  money.Amount
+	// Of is the call id of the call this one is a leg of (authz
+	// Call.Of), "" for a call of its own.
+	Of string
 }
 
 // ReservationKey is a reservation's (switch, call id).
@@ -42,7 +45,7 @@ type ReservationKey struct{ Switch, CallID string }
 
 // reservationColumns are the columns of authz_reservations in Reservation's order.
 const reservationColumns = `switch, call_id, tenant_id, user_id, direction, destination, reserved, currency,
-	max_seconds, started_at, expires_at, released_at, settled`
+	max_seconds, started_at, expires_at, released_at, settled, of_call`
 
 // SaveReservations writes, in one transaction, put (a new reservation, or
 // the release of one: every column is set, a row already there is
@@ -86,8 +89,8 @@ const (
 	upsertReservationsTail   = ` ON CONFLICT (switch, call_id) DO UPDATE SET tenant_id = excluded.tenant_id, user_id = excluded.user_id,
 	direction = excluded.direction, destination = excluded.destination, reserved = excluded.reserved,
 	currency = excluded.currency, max_seconds = excluded.max_seconds, started_at = excluded.started_at,
-	expires_at = excluded.expires_at, released_at = excluded.released_at, settled = excluded.settled`
-	reservationRowSQLite = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	expires_at = excluded.expires_at, released_at = excluded.released_at, settled = excluded.settled, of_call = excluded.of_call`
+	reservationRowSQLite = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 // sqliteReservationSizes are the row counts of the statements a write
@@ -130,7 +133,7 @@ func (s *Store) prepareReservations(ctx context.Context) error {
 // that fits at a time. The caller holds wmu and called
 // prepareReservations before opening tx.
 func (s *Store) saveSQLite(ctx context.Context, tx *sql.Tx, put []Reservation, drop []ReservationKey) error {
-	args := make([]any, 0, sqliteReservationSizes[0]*13)
+	args := make([]any, 0, sqliteReservationSizes[0]*14)
 	for rest := put; len(rest) > 0; {
 		n := chunkSize(len(rest))
 		args = args[:0]
@@ -142,7 +145,7 @@ func (s *Store) saveSQLite(ctx context.Context, tx *sql.Tx, put []Reservation, d
 			}
 			args = append(args, cdr.MendText(r.Switch), cdr.MendText(r.CallID), r.TenantID, r.UserID, r.Direction,
 				cdr.MendText(r.Destination), int64(r.Reserved), string(r.Currency), r.MaxSeconds,
-				r.Start.UnixMicro(), r.Expires.UnixMicro(), released, int64(r.Settled))
+				r.Start.UnixMicro(), r.Expires.UnixMicro(), released, int64(r.Settled), cdr.MendText(r.Of))
 		}
 		if _, err := tx.StmtContext(ctx, s.reservationStmts[n]).ExecContext(ctx, args...); err != nil {
 			return err
@@ -177,17 +180,17 @@ func chunkSize(n int) int {
 // those of their keys, in one statement.
 const upsertReservationsPostgres = `INSERT INTO authz_reservations (` + reservationColumns + `)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-		$9::int[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::bigint[])
+		$9::int[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::text[])
 	ON CONFLICT (switch, call_id) DO UPDATE SET tenant_id = excluded.tenant_id, user_id = excluded.user_id,
 	direction = excluded.direction, destination = excluded.destination, reserved = excluded.reserved,
 	currency = excluded.currency, max_seconds = excluded.max_seconds, started_at = excluded.started_at,
-	expires_at = excluded.expires_at, released_at = excluded.released_at, settled = excluded.settled`
+	expires_at = excluded.expires_at, released_at = excluded.released_at, settled = excluded.settled, of_call = excluded.of_call`
 
 // savePostgres runs SaveReservations' statements with arrays: one round
 // trip for the rows, one for the deletions, whatever their number.
 func savePostgres(ctx context.Context, tx *sql.Tx, put []Reservation, drop []ReservationKey) error {
 	if n := len(put); n > 0 {
-		sw, call, dir, dest, cur := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		sw, call, dir, dest, cur, of := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		tenant, user, reserved, settled := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		secs := make([]int32, n)
 		start, expires, released := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
@@ -196,14 +199,14 @@ func savePostgres(ctx context.Context, tx *sql.Tx, put []Reservation, drop []Res
 			sw[i], call[i], dir[i], dest[i], cur[i] = cdr.MendText(r.Switch), cdr.MendText(r.CallID), r.Direction, cdr.MendText(r.Destination), string(r.Currency)
 			tenant[i], user[i], reserved[i], settled[i] = r.TenantID, r.UserID, int64(r.Reserved), int64(r.Settled)
 			secs[i] = int32(min(r.MaxSeconds, 1<<31-1))
-			start[i], expires[i] = microUTC(r.Start), microUTC(r.Expires)
+			start[i], expires[i], of[i] = microUTC(r.Start), microUTC(r.Expires), cdr.MendText(r.Of)
 			if !r.Released.IsZero() {
 				t := microUTC(r.Released)
 				released[i] = &t
 			}
 		}
 		if _, err := tx.ExecContext(ctx, upsertReservationsPostgres, sw, call, tenant, user, dir, dest, reserved, cur,
-			secs, start, expires, released, settled); err != nil {
+			secs, start, expires, released, settled, of); err != nil {
 			return err
 		}
 	}
@@ -255,7 +258,7 @@ func (s *Store) Reservations(ctx context.Context, switches []string) ([]Reservat
 		var start, expires, released dbTime
 		var cur string
 		if err := rows.Scan(&r.Switch, &r.CallID, &r.TenantID, &r.UserID, &r.Direction, &r.Destination, &r.Reserved, &cur,
-			&r.MaxSeconds, &start, &expires, &released, &r.Settled); err != nil {
+			&r.MaxSeconds, &start, &expires, &released, &r.Settled, &r.Of); err != nil {
 			return nil, fmt.Errorf("cdr: reservations: %w", err)
 		}
 		r.Currency, r.Start, r.Expires, r.Released = money.Currency(cur), start.t, expires.t, released.t

@@ -29,7 +29,7 @@ func TestReservations(t *testing.T) {
 		live, ended, cdrd, gone := res("fs1", "live", at), res("fs1", "ended", at.Add(time.Second)), res("fs1", "cdr-stored", at.Add(2*time.Second)), res("ast1", "gone", at.Add(3*time.Second))
 		live.Start = live.Start.Add(123456 * time.Nanosecond) // truncated to the µs
 		bad := res("fs1", "bad\xff", at.Add(4*time.Second))   // mended as CDR keys are
-		bad.UserID = 0
+		bad.UserID, bad.Of = 0, "parent"                      // a leg authorized ahead of dialling
 		if err := s.SaveReservations(ctx, []cdrstore.Reservation{live, ended, cdrd, gone, bad}, nil); err != nil {
 			t.Fatal(err)
 		}

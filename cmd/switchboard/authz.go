@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
+	"github.com/switchboard-voip/switchboard/switch/asterisk"
 	"github.com/switchboard-voip/switchboard/switch/freeswitch"
 )
 
@@ -52,10 +53,17 @@ func restoreAuthz(ctx context.Context, cfg Config, a *authz.Authorizer, log *slo
 }
 
 // authzHandler is the endpoint an Asterisk node's dialplan asks with
-// CURL() (asterisk.AuthzOptions): loopback peers only, since it has no
-// credentials of its own and a refusal or a reservation is all it does.
-func authzHandler(svc *provisioning.Service, a *authz.Authorizer, prefix string) http.Handler {
-	h := http.StripPrefix(prefix, authz.Handler{A: a, Users: authz.ProvisioningAccountUsers(svc)})
+// CURL(): the least-cost order of its routes ordered by cost
+// (asterisk.LCRHandler, /lcr) and, when authorize (the node sets authz),
+// the call authorization (asterisk.AuthzOptions, /authorize, /release).
+// Loopback peers only, since it has no credentials of its own and a
+// refusal or a reservation is all it does.
+func authzHandler(svc *provisioning.Service, a *authz.Authorizer, prefix string, authorize bool) http.Handler {
+	var next http.Handler // without authz: 404
+	if authorize {
+		next = authz.Handler{A: a, Users: authz.ProvisioningAccountUsers(svc)}
+	}
+	h := http.StripPrefix(prefix, asterisk.LCRHandler{Source: svc, Next: next})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ap, err := netip.ParseAddrPort(r.RemoteAddr)
 		if err != nil || !ap.Addr().Unmap().IsLoopback() {

@@ -36,7 +36,7 @@ func TestDaemonAuthorizerWhitelists(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := "/asterisk/ast1/authz"
-	h := authzHandler(c.svc, a, prefix)
+	h := authzHandler(c.svc, a, prefix, true)
 	ask := func(dest, id string) string {
 		req := httptest.NewRequest("GET", prefix+"/authorize?tenant=1&switch=ast1&dir=outbound&dest="+dest+"&call="+id, nil)
 		req.RemoteAddr = "127.0.0.1:40000"

@@ -97,10 +97,18 @@ func doctorChecks(ctx context.Context, cfg Config, sw *SwitchConfig, svc *provis
 		dc := asterisk.DoctorConfig{Node: sw.Asterisk, Options: opts}
 		if svc != nil {
 			dc.Gateways = func(ctx context.Context) ([]provisioning.Gateway, error) { return allGateways(ctx, svc) }
+			dc.Routes = func(ctx context.Context) ([]*provisioning.OutboundRoute, error) { return allOutboundRoutes(ctx, svc) }
 		}
 		return asterisk.Doctor(ctx, dc)
 	}
 	return nil
+}
+
+// allOutboundRoutes reads every tenant's outbound routes.
+func allOutboundRoutes(ctx context.Context, svc *provisioning.Service) ([]*provisioning.OutboundRoute, error) {
+	return allPages(func(p provisioning.Page) ([]*provisioning.OutboundRoute, error) {
+		return svc.OutboundRoutes(ctx, provisioning.AdminScope(), provisioning.RoutingFilter{Page: p})
+	}, func(r *provisioning.OutboundRoute) int64 { return r.ID })
 }
 
 // doctorDomain checks that the switch's domain is provisioned: only that

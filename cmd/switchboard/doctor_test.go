@@ -47,6 +47,11 @@ func doctorStore(t *testing.T, gws ...provisioning.Gateway) string {
 	for i := range gws {
 		must(svc.CreateGateway(ctx, admin, &gws[i]))
 	}
+	if len(gws) > 0 { // a least-cost route through them: the node has no authz_url to ask
+		r := &provisioning.OutboundRoute{RoutingMeta: provisioning.RoutingMeta{TenantID: tn.ID}, Name: "intl", Patterns: []provisioning.DialPattern{"00."},
+			GatewayIDs: []int64{gws[0].ID}, Order: provisioning.RouteOrderCost}
+		must(svc.CreateOutboundRoute(ctx, admin, r))
+	}
 	return dsn
 }
 
@@ -117,7 +122,8 @@ func TestDoctorFreeSWITCH(t *testing.T) {
 
 // TestDoctorAsterisk prints the report of a node with memory wizards, and
 // of one whose auth wizard is config-only, without res_prometheus, with a
-// registering gateway that is not on the switch.
+// registering gateway that is not on the switch and a route ordered by
+// cost through it while the node has no authz_url.
 func TestDoctorAsterisk(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -96,7 +96,8 @@ func TestRerateCommand(t *testing.T) {
 
 // TestCDRImportPrices: `cdr import` prices what it imports as the
 // pipeline does, and the store charges it: the recording's one outbound
-// call (9555 through the gateway, 3 s) costs its owner 0.03 at 0.6 a
+// call (9555, sent to the gateway as 555: priced on that number, as the
+// real-time authorizer rates it; 3 s) costs its owner 0.03 at 0.6 a
 // minute, once, however often the file is imported; its internal calls
 // cost 0. The tariffs come from a fake, or from the daemon's own source,
 // the provisioning service: a plan uploaded as a deck and assigned to the
@@ -110,7 +111,7 @@ func TestCDRImportPrices(t *testing.T) {
 	}{
 		{"fake tariffs", func(*provisioning.Service) cdr.Tariffs { return fake },
 			func(_ *testing.T, _ context.Context, _ *provisioning.Service, tenant int64) {
-				fake.SetTenant(tenant, cdrtest.Tariff("retail", "USD", "9=0.6"))
+				fake.SetTenant(tenant, cdrtest.Tariff("retail", "USD", "5=0.6"))
 			}},
 		{"provisioning plans", tariffSource, func(t *testing.T, ctx context.Context, svc *provisioning.Service, tenant int64) {
 			admin := provisioning.AdminScope()
@@ -118,7 +119,7 @@ func TestCDRImportPrices(t *testing.T) {
 			if err := svc.CreateTariffPlan(ctx, admin, plan); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.ReplaceTariffRates(ctx, admin, plan.ID, strings.NewReader("prefix,price_per_minute\n9,0.6\n"), provisioning.RateImportOptions{}); err != nil {
+			if _, err := svc.ReplaceTariffRates(ctx, admin, plan.ID, strings.NewReader("prefix,price_per_minute\n5,0.6\n"), provisioning.RateImportOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.SetTenantTariffPlan(ctx, admin, tenant, &plan.ID); err != nil {

@@ -64,8 +64,12 @@ func startSwitches(cfg Config, svc *provisioning.Service, store *sqlstore.Store,
 			// The routing dialplan asks before every call through a
 			// gateway; the daemon answers at /asterisk/<name>/authz.
 			opts.Authz = asterisk.AuthzOptions{URL: ast.AuthzURL, Switch: sw.Name, FailClosed: sw.Authz == authzFailClosed}
+		}
+		if ast.AuthzURL != "" {
+			// The routes ordered by cost ask <authz_url>/lcr on every
+			// call (opts.LCR, set by PushOptions), with or without authz.
 			prefix := "/asterisk/" + sw.Name + "/authz"
-			routes["GET "+prefix+"/"] = authzHandler(svc, authorizer, prefix)
+			routes["GET "+prefix+"/"] = authzHandler(svc, authorizer, prefix, sw.Authz != "")
 		}
 		if ast.VoicemailFile != "" {
 			opts.Mailboxes = asterisk.ServiceMailboxes(svc) // the boxes' MWI
@@ -508,17 +512,25 @@ func (o switchOwnership) Disown(ctx context.Context, ref asterisk.ObjectRef) err
 
 // allGateways reads every provisioned gateway.
 func allGateways(ctx context.Context, svc *provisioning.Service) ([]provisioning.Gateway, error) {
-	var gws []provisioning.Gateway
-	f := provisioning.GatewayFilter{Page: provisioning.Page{Limit: provisioning.MaxLimit}}
+	return allPages(func(p provisioning.Page) ([]provisioning.Gateway, error) {
+		return svc.Gateways(ctx, provisioning.AdminScope(), provisioning.GatewayFilter{Page: p})
+	}, func(g provisioning.Gateway) int64 { return g.ID })
+}
+
+// allPages reads every page of list, MaxLimit at a time, each after the
+// last id (id) of the one before.
+func allPages[T any](list func(provisioning.Page) ([]T, error), id func(T) int64) ([]T, error) {
+	var all []T
+	p := provisioning.Page{Limit: provisioning.MaxLimit}
 	for {
-		page, err := svc.Gateways(ctx, provisioning.AdminScope(), f)
+		page, err := list(p)
 		if err != nil {
 			return nil, err
 		}
-		gws = append(gws, page...)
-		if len(page) < f.Limit {
-			return gws, nil
+		all = append(all, page...)
+		if len(page) < p.Limit {
+			return all, nil
 		}
-		f.After = page[len(page)-1].ID
+		p.After = id(page[len(page)-1])
 	}
 }

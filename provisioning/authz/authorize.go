@@ -331,6 +331,7 @@ func (a *Authorizer) reserve(c *Call, in *inputs, d Decision, now time.Time) {
 		s.reserved = add(s.reserved, d.Reserved)
 		s.starts.push(now)
 	}
+	a.addLeg(c)
 	l := &live{call: *c, tariff: in.tariff, start: now, decision: d,
 		expires: now.Add(time.Duration(d.MaxSeconds)*time.Second + a.cfg.Grace)}
 	k := c.key()

@@ -56,6 +56,13 @@ type Call struct {
 	Direction   string // Outbound or Inbound
 	Switch      string // the node asking, for logs and reservations' keys
 	CallID      string // the switch's call id; Release takes the same
+	// Of is the call id of the call this one is a leg of, when the switch
+	// authorizes a leg ahead of dialling it (FreeSWITCH: a hunt group's
+	// or follow-me's external members, all asked in the group's lookup):
+	// besides its own release (its leg's CDR), ReleaseBooked of Of drops
+	// it, so a leg that was never dialled (a member whose turn never
+	// came) does not hold its slot and money until it expires.
+	Of string
 }
 
 // Decision is Authorize's answer.
@@ -170,6 +177,9 @@ type Authorizer struct {
 
 	mu    sync.Mutex
 	calls map[string]*live // by Switch + "/" + CallID
+	// legs are the keys of the live calls authorized as legs of a call
+	// (Call.Of), by Switch + "/" + Of (legs.go).
+	legs  map[string][]string
 	scope map[scopeKey]*scopeState
 	// refused counts refusals by reason, for the metrics.
 	refused map[Reason]uint64

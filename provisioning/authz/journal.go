@@ -67,7 +67,7 @@ func (p *pending) row() cdrstore.Reservation {
 	l := p.l
 	return cdrstore.Reservation{Switch: l.call.Switch, CallID: l.call.CallID, TenantID: l.call.TenantID, UserID: l.call.UserID,
 		Direction: l.call.Direction, Destination: l.call.Destination, Reserved: l.decision.Reserved, Currency: l.decision.Currency,
-		MaxSeconds: l.decision.MaxSeconds, Start: l.start, Expires: l.expires, Released: p.released, Settled: p.cost}
+		MaxSeconds: l.decision.MaxSeconds, Start: l.start, Expires: l.expires, Released: p.released, Settled: p.cost, Of: l.call.Of}
 }
 
 // journalReserve records the new reservation of l (k: its key); a.mu
@@ -254,7 +254,7 @@ func (a *Authorizer) Restore(ctx context.Context, switches []string) (int, error
 	defer a.mu.Unlock()
 	n := 0
 	for _, r := range rows {
-		c := Call{TenantID: r.TenantID, UserID: r.UserID, Destination: r.Destination, Direction: r.Direction, Switch: r.Switch, CallID: r.CallID}
+		c := Call{TenantID: r.TenantID, UserID: r.UserID, Destination: r.Destination, Direction: r.Direction, Switch: r.Switch, CallID: r.CallID, Of: r.Of}
 		if _, ok := a.calls[c.key()]; ok {
 			continue
 		}
@@ -278,6 +278,7 @@ func (a *Authorizer) Restore(ctx context.Context, switches []string) (int, error
 				s.starts.push(r.Start) // rows come by start
 			}
 		}
+		a.addLeg(&c) // a leg authorized ahead of dialling: its call's CDR releases it
 		a.calls[c.key()] = l
 		n++
 	}

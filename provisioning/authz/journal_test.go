@@ -322,3 +322,35 @@ func TestJournalRestartCallsPerMinute(t *testing.T) {
 		}
 	})
 }
+
+// A leg authorized ahead of dialling (Call.Of: a hunt group's member)
+// that is live at the restart is released, after it, by its call's CDR,
+// as it would have been without the restart.
+func TestJournalRestartKeepsLegs(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, db *sqldb.DB) {
+		r := newJournalRig(t, db)
+		r.f.balance = money.MustParse("10")
+		a := r.start()
+		for _, id := range []string{"m1", "m2"} {
+			c := call(id)
+			c.Of = "caller"
+			if d, err := a.Authorize(context.Background(), c); err != nil || !d.Allowed {
+				t.Fatalf("member %s: %+v %v", id, d, err)
+			}
+		}
+		r.flush(a)
+
+		a = r.start()
+		if a.Live(1, 0) != 2 {
+			t.Fatalf("restored %d live legs, want 2", a.Live(1, 0))
+		}
+		r.storeCDR(ReleaseOnStore(r.store, a), "caller", 30) // the caller's CDR: no member was dialled
+		if a.Live(1, 0) != 0 {
+			t.Fatalf("after the caller's CDR: %d live, want 0", a.Live(1, 0))
+		}
+		r.flush(a)
+		if rows, err := r.store.Reservations(context.Background(), nil); err != nil || len(rows) != 0 {
+			t.Fatalf("rows %+v %v, want none", rows, err)
+		}
+	})
+}

@@ -38,15 +38,22 @@ func (a *Authorizer) Release(switchName, callID string, billsec int) error {
 
 // ReleaseBooked ends the reservation of a call whose CDR is stored and
 // its cost booked in the balance (ReleaseOnStore): nothing stays
-// deducted. ErrUnknownCall as Release.
+// deducted. The legs authorized as its legs (Call.Of) still live are
+// released with it, at no cost: a leg that was dialled released itself
+// with its own CDR (or is still up only until its own CDR, stored with
+// the caller's). ErrUnknownCall as Release, when callID is neither a
+// call nor a call with legs.
 func (a *Authorizer) ReleaseBooked(switchName, callID string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	l, ok := a.calls[switchName+"/"+callID]
-	if !ok {
+	key := switchName + "/" + callID
+	l, ok := a.calls[key]
+	if ok {
+		a.drop(l, 0, a.cfg.Now())
+	}
+	if n := a.dropLegs(key); !ok && n == 0 {
 		return fmt.Errorf("%w: %s/%s", ErrUnknownCall, switchName, callID)
 	}
-	a.drop(l, 0, a.cfg.Now())
 	return nil
 }
 
@@ -54,6 +61,7 @@ func (a *Authorizer) ReleaseBooked(switchName, callID string) error {
 func (a *Authorizer) drop(l *live, cost money.Amount, now time.Time) {
 	k := l.call.key()
 	delete(a.calls, k)
+	a.removeLeg(&l.call)
 	for _, s := range a.scopesOf(&l.call) {
 		if s == nil {
 			continue

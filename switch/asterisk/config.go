@@ -98,7 +98,10 @@ type NodeConfig struct {
 	// main listener, to loopback peers only), e.g.
 	// http://127.0.0.1:8080/asterisk/ast1/authz. Required with the node's
 	// authz policy; the routing dialplan asks it with CURL() before every
-	// call through a gateway (routing_authz.go).
+	// call through a gateway (routing_authz.go). Set, with or without
+	// authz, it is also where the routes ordered by cost ask for their
+	// gateways' order (<authz_url>/lcr, routing_lcr.go); unset, they dial
+	// in listed order.
 	AuthzURL string `yaml:"authz_url"`
 }
 
@@ -111,6 +114,7 @@ func (c *NodeConfig) PushOptions() PushOptions {
 	o.SoundsDir = c.SoundsDir
 	o.FaxDir = c.FaxDir
 	o.RecordingsDir = c.RecordingsDir
+	o.LCR.URL = c.AuthzURL
 	if c.DirectMedia != nil {
 		v := *c.DirectMedia
 		o.DirectMedia = &v

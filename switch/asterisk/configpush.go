@@ -938,7 +938,13 @@ func (p *ConfigPusher) deleteOwned(ctx context.Context, refs []ObjectRef, owned 
 		}
 		err := p.api.Delete(ctx, r)
 		if errors.Is(err, ErrConfigForbidden) {
-			p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); not deleted", "object", r.String())
+			// 403 is a pjsip.conf object, or a delete that lost a race
+			// with another delete of the object (ARI found it, then
+			// sorcery found it gone: "Could not delete object", seen on
+			// Asterisk 23.4.1): read it back to tell them apart.
+			if _, gerr := p.api.Get(ctx, r); !errors.Is(gerr, ErrConfigNotFound) {
+				p.log.Warn("asterisk: PJSIP object is static (pjsip.conf); not deleted", "object", r.String())
+			}
 			err = nil
 		}
 		if err != nil {

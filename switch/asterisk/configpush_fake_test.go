@@ -32,7 +32,11 @@ type fakeConfigARI struct {
 	objects map[ObjectRef][]Field
 	static  map[ObjectRef]bool
 	// refuse makes a PUT of these objects fail with Asterisk's 400.
-	refuse   map[ObjectRef]bool
+	refuse map[ObjectRef]bool
+	// loseRace makes the next DELETE of these objects answer as one that
+	// lost a race with another delete does on Asterisk 23.4.1: the
+	// object is gone, the answer 403 "Could not delete object".
+	loseRace map[ObjectRef]bool
 	requests []fakeRequest
 	record   bool
 	// reloads are the modules reloaded (PUT /asterisk/modules/{name}).
@@ -88,11 +92,12 @@ func readFields(t testing.TB, name string) []Field {
 
 func newFakeConfigARI(t testing.TB) *fakeConfigARI {
 	f := &fakeConfigARI{
-		t:       t,
-		objects: make(map[ObjectRef][]Field),
-		static:  make(map[ObjectRef]bool),
-		refuse:  make(map[ObjectRef]bool),
-		record:  true,
+		t:        t,
+		objects:  make(map[ObjectRef][]Field),
+		static:   make(map[ObjectRef]bool),
+		refuse:   make(map[ObjectRef]bool),
+		loseRace: make(map[ObjectRef]bool),
+		record:   true,
 		templates: map[ObjectType][]Field{
 			PJSIPEndpoint:     readFields(t, "config-put-endpoint-2001.response.json"),
 			PJSIPAuth:         readFields(t, "config-put-auth-2001.response.json"),
@@ -197,6 +202,10 @@ func (f *fakeConfigARI) serve(w http.ResponseWriter, r *http.Request) {
 		case !exists:
 			f.fail(w, 404, id)
 		case f.static[ref]:
+			f.fail(w, 403, id)
+		case f.loseRace[ref]:
+			delete(f.loseRace, ref)
+			delete(f.objects, ref)
 			f.fail(w, 403, id)
 		default:
 			delete(f.objects, ref)

@@ -463,3 +463,69 @@ func TestReconcileFromReadsUnderTheLock(t *testing.T) {
 		t.Error("the account deleted during the reconcile is on the node")
 	}
 }
+
+// TestDeleteLostRace: a DELETE that loses a race with another delete of
+// the object (the live rig's cleanup against the pusher) gets 403 "Could
+// not delete object" from Asterisk 23.4.1 although the object is gone:
+// the pusher reads it back, counts it deleted (reported, disowned, no
+// error) and does not log it as a pjsip.conf object; a real pjsip.conf
+// object's 403 still is.
+func TestDeleteLostRace(t *testing.T) {
+	f := newFakeConfigARI(t)
+	ctx := context.Background()
+	var logs strings.Builder
+	var mu, logMu sync.Mutex
+	var deleted []string
+	own := &MemoryOwnership{}
+	p := NewConfigPusher(PusherConfig{
+		Client: NewConfigClient(f.URL(), "sb", "pw", nil), Options: recordingOptions(), Ownership: own,
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{w: &logs, mu: &logMu}, nil)),
+		EndpointDeleted: func(id string) {
+			mu.Lock()
+			deleted = append(deleted, id)
+			mu.Unlock()
+		},
+	})
+	g := provisioning.Gateway{ID: 3, Name: "carrier-a", Host: "192.0.2.10", Port: 5060}
+	if err := p.Reconcile(ctx, nil, []provisioning.Gateway{g}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.loseRace[ObjectRef{PJSIPEndpoint, "carrier-a"}] = true
+	f.mu.Unlock()
+	_ = p.Apply(ctx, provisioning.Change{Op: provisioning.OpDelete, Gateway: &g})
+	p.Flush(ctx)
+	if err := p.LastError(); err != nil {
+		t.Errorf("LastError = %v, want none", err)
+	}
+	for _, ref := range gatewayRefs("carrier-a") {
+		if _, ok := f.object(ref); ok {
+			t.Errorf("%s still on the node", ref)
+		}
+	}
+	if refs, _ := own.Owned(ctx); len(refs) != 0 {
+		t.Errorf("ownership still holds %v", refs)
+	}
+	mu.Lock()
+	if !slices.Equal(deleted, []string{"carrier-a"}) {
+		t.Errorf("reported deleted endpoints %v, want [carrier-a]", deleted)
+	}
+	mu.Unlock()
+	logMu.Lock()
+	if strings.Contains(logs.String(), "static") {
+		t.Errorf("a delete that lost a race is logged as a pjsip.conf object:\n%s", logs.String())
+	}
+	logMu.Unlock()
+
+	// A pjsip.conf object: its 403 is still reported as one.
+	f.addStatic(ObjectRef{PJSIPEndpoint, "1001"}, nil)
+	_ = own.Own(ctx, ObjectRef{PJSIPEndpoint, "1001"})
+	if err := p.Reconcile(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "static") {
+		t.Error("a pjsip.conf object's 403 is not logged")
+	}
+}

@@ -37,6 +37,9 @@ type DoctorConfig struct {
 	// Gateways reads the provisioned gateways; nil skips the checks that
 	// need them.
 	Gateways func(ctx context.Context) ([]provisioning.Gateway, error)
+	// Routes reads the outbound routes; nil skips the least-cost
+	// routing check that needs them.
+	Routes func(ctx context.Context) ([]*provisioning.OutboundRoute, error)
 	// Timeout bounds each request (5 s when 0).
 	Timeout    time.Duration
 	HTTPClient *http.Client
@@ -187,6 +190,7 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []doctor.Check {
 		fmt.Sprintf("check on the switch: asterisk -rx 'dialplan show %s' and 'dialplan show %s' (switch/asterisk/README.md)", cfg.Options.PhoneContext, cfg.Options.GatewayContext))
 	d.prometheus(ctx, modules)
 	d.cdrFile(modules)
+	d.curl(ctx, modules)
 	return d.checks
 }
 
@@ -508,4 +512,37 @@ func (d *astDoctor) cdrFile(modules map[string]string) {
 		return
 	}
 	d.add("cdr_file", doctor.OK, path+" is readable", "")
+}
+
+// curl checks what the routing dialplan's CURL() requests need: the
+// module, and for routes ordered by cost (routing_lcr.go) an endpoint to
+// ask, without which they dial in listed order.
+func (d *astDoctor) curl(ctx context.Context, modules map[string]string) {
+	o := d.cfg.Options
+	if (o.Authz.URL != "" || o.LCR.URL != "") && modules != nil && modules["func_curl.so"] != "Running" {
+		d.add("func_curl", doctor.Fail, "func_curl.so is not running: the routing dialplan's CURL() finds no function, so every authorization goes unanswered (the node's fail policy applies) and routes ordered by cost dial in listed order",
+			"load func_curl.so (Asterisk built with libcurl; modules.conf: load => func_curl.so) and restart Asterisk")
+	}
+	if d.cfg.Routes == nil {
+		return
+	}
+	routes, err := d.cfg.Routes(ctx)
+	if err != nil {
+		d.add("lcr", doctor.Warn, "reading the outbound routes: "+err.Error(), "check the store")
+		return
+	}
+	var byCost []string
+	for _, r := range routes {
+		if r.Order == provisioning.RouteOrderCost && r.Action == provisioning.RouteNormal {
+			byCost = append(byCost, fmt.Sprintf("%s (tenant %d)", r.Name, r.TenantID))
+		}
+	}
+	switch {
+	case len(byCost) == 0:
+	case o.LCR.URL == "":
+		d.add("lcr", doctor.Warn, fmt.Sprintf("outbound routes ordered by cost dial their gateways in listed order on this node, which has no authz_url to ask (%d): %s", len(byCost), strings.Join(byCost, ", ")),
+			"set the node's authz_url to the daemon's /asterisk/<name>/authz as Asterisk reaches it (switch/asterisk/README.md, least-cost routing)")
+	default:
+		d.add("lcr", doctor.OK, fmt.Sprintf("outbound routes ordered by cost (%d) ask %s/lcr on every call", len(byCost), o.LCR.URL), "")
+	}
 }

@@ -108,6 +108,14 @@ func TestDoctor(t *testing.T) {
 		{"cdr_file elsewhere", func(t *testing.T, _ *aritest.Server, n *NodeConfig) {
 			n.CDRFile = filepath.Join(t.TempDir(), "no", "Master.csv")
 		}, nil, map[string][]doctor.Status{"cdr_file": {doctor.Fail}}},
+		{"authz_url, func_curl running", func(_ *testing.T, _ *aritest.Server, n *NodeConfig) {
+			n.AuthzURL = "http://127.0.0.1:8080/asterisk/ast1/authz"
+		}, nil, map[string][]doctor.Status{"func_curl": nil, "lcr": {doctor.OK}}},
+		{"authz_url, func_curl not running", func(_ *testing.T, srv *aritest.Server, n *NodeConfig) {
+			n.AuthzURL = "http://127.0.0.1:8080/asterisk/ast1/authz"
+			srv.SetModuleStatus("func_curl.so", "Not Running")
+		}, nil, map[string][]doctor.Status{"func_curl": {doctor.Fail}, "lcr": {doctor.OK}}},
+		{"routes by cost without authz_url", nil, nil, map[string][]doctor.Status{"func_curl": nil, "lcr": {doctor.Warn}}},
 		{"wrong password", func(_ *testing.T, _ *aritest.Server, n *NodeConfig) { n.Password = "wrong" },
 			nil, map[string][]doctor.Status{"ari": {doctor.Fail}, "modules": nil}},
 		{"url without /ari", func(_ *testing.T, _ *aritest.Server, n *NodeConfig) {
@@ -124,8 +132,16 @@ func TestDoctor(t *testing.T) {
 				tc.setup(t, srv, n)
 			}
 			gws := tc.gateways
+			var routes []*provisioning.OutboundRoute
+			if strings.Contains(tc.name, "authz_url") || strings.Contains(tc.name, "by cost") {
+				routes = []*provisioning.OutboundRoute{
+					{RoutingMeta: provisioning.RoutingMeta{TenantID: 2}, Name: "intl", Action: provisioning.RouteNormal, Order: provisioning.RouteOrderCost},
+					{RoutingMeta: provisioning.RoutingMeta{TenantID: 2}, Name: "local", Action: provisioning.RouteNormal, Order: provisioning.RouteOrderListed},
+				}
+			}
 			checks := Doctor(context.Background(), DoctorConfig{Node: n, Options: n.PushOptions(),
-				Gateways: func(context.Context) ([]provisioning.Gateway, error) { return gws, nil }})
+				Gateways: func(context.Context) ([]provisioning.Gateway, error) { return gws, nil },
+				Routes:   func(context.Context) ([]*provisioning.OutboundRoute, error) { return routes, nil }})
 			got := map[string][]doctor.Status{}
 			for _, c := range checks {
 				got[c.Name] = append(got[c.Name], c.Status)

@@ -129,6 +129,10 @@ type PushOptions struct {
 	// Authz, when its URL is set, authorizes every call an outbound
 	// route sends to a gateway (routing_authz.go).
 	Authz AuthzOptions
+	// LCR, when its URL is set, has the routes whose order is cost ask
+	// the daemon for their gateways' order on every call
+	// (routing_lcr.go); else they dial in listed order.
+	LCR LCROptions
 }
 
 // DefaultPushOptions is what a node gets when its configuration says

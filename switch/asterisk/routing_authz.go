@@ -25,7 +25,9 @@ package asterisk
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -64,8 +66,18 @@ const authzFailCause = "42"
 // authzSteps are the steps of route rt before its first Dial; they set
 // SB_AUTHZ_OPT to the Dial options ("S(<secs>)" or empty).
 func (r *routingRenderer) authzSteps(rt *provisioning.OutboundRoute) []string {
+	if rt.Action == provisioning.RouteEmergency {
+		return nil
+	}
+	return r.authzCheck()
+}
+
+// authzCheck are the steps that authorize ${SB_OUT} as an outbound call
+// of the tenant and set SB_AUTHZ_OPT (none when the node does not
+// authorize calls).
+func (r *routingRenderer) authzCheck() []string {
 	a := r.o.Authz
-	if a.URL == "" || rt.Action == provisioning.RouteEmergency {
+	if a.URL == "" {
 		return nil
 	}
 	timeout := a.TimeoutSecs
@@ -92,6 +104,32 @@ func (r *routingRenderer) authzSteps(rt *provisioning.OutboundRoute) []string {
 		"n(authz-dial)|NoOp(authorized: ${SB_AUTHZ})",
 	}
 }
+
+// customAuthz are the steps and Dial options of a custom destination
+// that dials gateway gw itself (not through an outbound route): a number,
+// or a SIP URI whose user part is a phone number (it reaches that number
+// through the carrier), is authorized as an outbound call of the tenant
+// to it, as a route's number is. A URI of another user part is a name no
+// rate can price: not authorized, like a URI sent without a gateway; the
+// administrator who provisioned it chose where it goes.
+func (r *routingRenderer) customAuthz(u *provisioning.CustomDestination) (steps []string, opts string) {
+	num := u.Number
+	if u.URI != "" {
+		user, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(u.URI, "sip:"), "sips:"), "@")
+		user, _, _ = strings.Cut(user, ";")
+		if !customPhoneNumber.MatchString(user) {
+			return nil, ""
+		}
+		num = user
+	}
+	if r.o.Authz.URL == "" || !dialplanDialled.MatchString(num) {
+		return nil, ""
+	}
+	return append([]string{"Set(SB_OUT=" + num + ")"}, r.authzCheck()...), ",,${SB_AUTHZ_OPT}"
+}
+
+// customPhoneNumber is a custom URI's user part that is a phone number.
+var customPhoneNumber = regexp.MustCompile(`^\+?[0-9]+$`)
 
 // authzDialOpts is what a route's Dial gets as its options argument.
 func (r *routingRenderer) authzDialOpts(rt *provisioning.OutboundRoute) string {

@@ -43,3 +43,34 @@ func TestRoutingDialplanAuthz(t *testing.T) {
 		t.Error("authorization rendered without a URL")
 	}
 }
+
+// TestCustomAuthz: a custom destination that dials its gateway itself is
+// authorized as a route's number is when it is a number or a URI of a
+// phone number; a URI of a name, or a node without authorization, is not.
+func TestCustomAuthz(t *testing.T) {
+	gw := int64(1)
+	on := &routingRenderer{o: PushOptions{Authz: AuthzOptions{URL: "http://127.0.0.1:8080/authz", Switch: "ast1"}}, p: &provisioning.Plan{Tenant: &provisioning.Tenant{ID: 7}}}
+	off := &routingRenderer{o: PushOptions{}, p: on.p}
+	for _, tc := range []struct {
+		name string
+		r    *routingRenderer
+		u    provisioning.CustomDestination
+		out  string // SB_OUT; "": not authorized
+	}{
+		{"number", on, provisioning.CustomDestination{Number: "15145550142", GatewayID: &gw}, "15145550142"},
+		{"URI of a number", on, provisioning.CustomDestination{URI: "sip:+15145550166@carrier.example;user=phone", GatewayID: &gw}, "+15145550166"},
+		{"URI of a name", on, provisioning.CustomDestination{URI: "sip:sales@partner.example", GatewayID: &gw}, ""},
+		{"node without authorization", off, provisioning.CustomDestination{Number: "15145550142", GatewayID: &gw}, ""},
+	} {
+		steps, opts := tc.r.customAuthz(&tc.u)
+		if tc.out == "" {
+			if steps != nil || opts != "" {
+				t.Errorf("%s: authorized: %v %q", tc.name, steps, opts)
+			}
+			continue
+		}
+		if len(steps) < 2 || steps[0] != "Set(SB_OUT="+tc.out+")" || !strings.Contains(strings.Join(steps, "\n"), "tenant=7") || opts != ",,${SB_AUTHZ_OPT}" {
+			t.Errorf("%s: %v %q", tc.name, steps, opts)
+		}
+	}
+}

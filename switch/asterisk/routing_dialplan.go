@@ -559,9 +559,11 @@ func (r *routingRenderer) custom(u *provisioning.CustomDestination) dialplanExte
 	}
 	switch {
 	case gw != "" && u.URI != "":
-		e.Steps = []string{"Dial(PJSIP/" + gw + "/" + u.URI + ")"}
+		steps, opts := r.customAuthz(u) // routing_authz.go
+		e.Steps = append(steps, "Dial(PJSIP/"+gw+"/"+u.URI+opts+")")
 	case gw != "":
-		e.Steps = []string{"Dial(PJSIP/" + u.Number + "@" + gw + ")"}
+		steps, opts := r.customAuthz(u)
+		e.Steps = append(steps, "Dial(PJSIP/"+u.Number+"@"+gw+opts+")")
 	case u.URI != "":
 		e.Steps = []string{"Dial(PJSIP/" + u.URI + ")"}
 	default:
@@ -605,15 +607,22 @@ func (r *routingRenderer) outbound() dialplanContext {
 		}
 		re.Steps = append(re.Steps, "Set(SB_OUT="+rt.Prepend+num+")")
 		re.Steps = append(re.Steps, r.authzSteps(rt)...) // routing_authz.go
-		for i, gid := range rt.GatewayIDs {
-			g := r.p.Gateways[gid]
-			if g == nil || !dialplanTarget.MatchString(g.Name) {
-				continue
+		var names []string
+		for _, gid := range rt.GatewayIDs {
+			if g := r.p.Gateways[gid]; g != nil && dialplanTarget.MatchString(g.Name) {
+				names = append(names, g.Name)
 			}
-			if i > 0 {
-				re.Steps = append(re.Steps, `GotoIf($["${DIALSTATUS}"!="CONGESTION" & "${DIALSTATUS}"!="CHANUNAVAIL"]?done)`)
+		}
+		if r.byCost(rt) {
+			re.Comment += ", gateways by cost"
+			re.Steps = append(re.Steps, r.lcrSteps(rt, names)...) // routing_lcr.go
+		} else {
+			for i, name := range names {
+				if i > 0 {
+					re.Steps = append(re.Steps, `GotoIf($["${DIALSTATUS}"!="CONGESTION" & "${DIALSTATUS}"!="CHANUNAVAIL"]?done)`)
+				}
+				re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+name+r.authzDialOpts(rt)+")")
 			}
-			re.Steps = append(re.Steps, "Dial(PJSIP/${SB_OUT}@"+g.Name+r.authzDialOpts(rt)+")")
 		}
 		re.Steps = append(re.Steps, "n(done)|Return()")
 		c.Exts = append(c.Exts, re)

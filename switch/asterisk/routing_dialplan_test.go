@@ -267,7 +267,7 @@ func checkDialplanGolden(t *testing.T, name string, got []byte) {
 // includes.
 type parsedDialplan map[string]map[string][]string
 
-var execLine = regexp.MustCompile(`^(?:exten => ([^,]+),1|\s*same => n)(?:\(([a-z0-9]+)\))?,(.*)$`)
+var execLine = regexp.MustCompile(`^(?:exten => ([^,]+),1|\s*same => n)(?:\(([a-z0-9-]+)\))?,(.*)$`)
 
 func parseDialplan(t testing.TB, text []byte) parsedDialplan {
 	t.Helper()

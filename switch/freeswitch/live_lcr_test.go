@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,16 +80,58 @@ func (g *liveGateway) restart(t *testing.T, scenario string) {
 
 func (g *liveGateway) invites() int { return len(sippTimes(g.uas, false, "INVITE ")) }
 
+// serviceOrderer is the daemon's orderer, the provisioning Service's
+// GatewaysByCost over the gateways' supplier plans, with a failure to
+// inject and a count of the calls.
+type serviceOrderer struct {
+	svc   *provisioning.Service
+	mu    sync.Mutex
+	err   error
+	asked int
+}
+
+func (o *serviceOrderer) GatewaysByCost(ctx context.Context, ids []int64, number string, at time.Time) ([]provisioning.GatewayCost, error) {
+	o.mu.Lock()
+	o.asked++
+	err := o.err
+	o.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return o.svc.GatewaysByCost(ctx, ids, number, at)
+}
+
+func (o *serviceOrderer) fail(err error) { o.mu.Lock(); o.err = err; o.mu.Unlock() }
+func (o *serviceOrderer) count() int     { o.mu.Lock(); defer o.mu.Unlock(); return o.asked }
+
+// supplierPlan gives gateway id a supplier plan of the tenant with the
+// deck's rates (CSV prefix,price_per_minute lines), removed at the end.
+func (r *liveRig) supplierPlan(t *testing.T, tenant, id int64, name, deck string) {
+	t.Helper()
+	ctx, sc := context.Background(), provisioning.AdminScope()
+	p := &provisioning.TariffPlan{TenantID: tenant, Name: name + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10), Currency: "EUR", TimeZone: "UTC"}
+	liveMust(t, r.svc.CreateTariffPlan(ctx, sc, p))
+	_, err := r.svc.ReplaceTariffRates(ctx, sc, p.ID, strings.NewReader("prefix,price_per_minute\n"+deck), provisioning.RateImportOptions{})
+	liveMust(t, err)
+	_, err = r.svc.SetGatewayTariffPlan(ctx, sc, id, &p.ID)
+	liveMust(t, err)
+	t.Cleanup(func() {
+		_, _ = r.svc.SetGatewayTariffPlan(context.Background(), sc, id, nil)
+		_ = r.svc.DeleteTariffPlan(context.Background(), sc, p.ID)
+	})
+}
+
 // TestLiveLeastCost: a least-cost route with two gateways (sipp UASes
-// on two ports) on a real FreeSWITCH, ordered per call by a fake
-// orderer: the number each gateway is cheaper for goes to it, the other
-// gateway not even asked; the cheaper one answering 503 fails over to
-// the other; a number neither supplier rates is refused (404); the
+// on two ports) on a real FreeSWITCH, ordered per call by the daemon's
+// orderer (the provisioning Service over supplier plans on the
+// gateways): the number each gateway is cheaper for goes to it, the
+// other gateway not even asked; the cheaper one answering 503 fails over
+// to the other; a number neither supplier rates is refused (404); the
 // orderer failing gives the listed order. No authorization on the node.
 func TestLiveLeastCost(t *testing.T) {
 	node := requireLiveNode(t)
-	fo := &fakeOrderer{}
-	r := newLiveRig(t, node, withRouting(), func(r *liveRig, c *XMLCurlConfig) { c.Orderer, c.Node = fo, node.Name })
+	fo := &serviceOrderer{}
+	r := newLiveRig(t, node, withRouting(), func(r *liveRig, c *XMLCurlConfig) { fo.svc = r.svc; c.Orderer, c.Node = fo, node.Name })
 	r.waitConnected(t)
 	ctx, sc := context.Background(), provisioning.AdminScope()
 	results := map[string]string{}
@@ -102,8 +145,9 @@ func TestLiveLeastCost(t *testing.T) {
 		Strip: 2, Prepend: "+", GatewayIDs: []int64{x.id, y.id}, Order: provisioning.RouteOrderCost}
 	liveMust(t, r.svc.CreateOutboundRoute(ctx, sc, rt))
 	t.Cleanup(func() { _ = r.svc.DeleteOutboundRoute(context.Background(), sc, rt.ID) })
-	const uk, fr = "+44201234567", "+33155501234" // y is cheaper for uk, x for fr
-	prices := map[string]map[int64]string{uk: {x.id: "0.020", y.id: "0.010"}, fr: {x.id: "0.010", y.id: "0.020"}}
+	// y is cheaper for +44…, x for +33…; nobody rates +49…
+	r.supplierPlan(t, r.tenantID(t), x.id, "supplier-x", "44,0.020\n33,0.010\n")
+	r.supplierPlan(t, r.tenantID(t), y.id, "supplier-y", "44,0.010\n33,0.020\n")
 	user := liveUser(t, 42)
 	_, secret := r.account(t, user)
 	call := func(t *testing.T, number string) (*livePhone, error) {
@@ -126,7 +170,7 @@ func TestLiveLeastCost(t *testing.T) {
 		{name: "orderer fails: listed order (x)", number: "0044201234567", err: errors.New("database down"), scenX: "phone_answer.xml", scenY: "phone_answer.xml", wantX: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fo.set(prices, tc.err, false)
+			fo.fail(tc.err)
 			x.restart(t, tc.scenX)
 			y.restart(t, tc.scenY)
 			start := time.Now()
@@ -162,7 +206,7 @@ func TestLiveLeastCost(t *testing.T) {
 		if node.FallbackDir == "" {
 			t.Skip("needs fallback_dir in " + liveEnv)
 		}
-		fo.set(prices, nil, false) // y would be cheaper
+		fo.fail(nil) // y would be cheaper
 		r.runRoutingFallback(t, false, "sb-r"+strconv.FormatInt(rt.ID, 10)+"g0")
 		// registered while Switchboard is up: the node keeps the phone's
 		// cacheable directory entry for its INVITE
@@ -173,11 +217,11 @@ func TestLiveLeastCost(t *testing.T) {
 		y.restart(t, "phone_answer.xml")
 		r.stopHTTP()
 		defer r.startHTTP(t)
-		asked := len(fo.asked)
+		asked := fo.count()
 		_, err := call(t, "0044201234567")
 		time.Sleep(200 * time.Millisecond)
-		if err != nil || x.invites() != 1 || y.invites() != 0 || len(fo.asked) != asked {
-			t.Errorf("caller %v; INVITEs x %d, y %d; orderer asked %d times; want the call through x (listed), y none, not asked", err, x.invites(), y.invites(), len(fo.asked)-asked)
+		if err != nil || x.invites() != 1 || y.invites() != 0 || fo.count() != asked {
+			t.Errorf("caller %v; INVITEs x %d, y %d; orderer asked %d times; want the call through x (listed), y none, not asked", err, x.invites(), y.invites(), fo.count()-asked)
 		}
 		results["Switchboard's endpoints stopped (fallback file)"] = fmtS("x %d INVITE, y %d: the listed order", x.invites(), y.invites())
 	})

@@ -71,7 +71,11 @@ func TestXMLCurlAuthorization(t *testing.T) {
 			has, hasn []string
 		}{
 			{name: "allowed", ask: open, dest: "15145550123", d: authz.Decision{Allowed: true, MaxSeconds: 42}, asked: true,
-				exts: append([]string{"sb-authz"}, plain...), has: []string{`continue="true"`, `application="export" data="nolocal:execute_on_answer_sb_limit=sched_hangup +42 allotted_timeout"`, `data="sb_authz=allow:42"`}},
+				exts: append([]string{"sb-authz"}, plain...), has: []string{`continue="true"`, `application="export" data="nolocal:execute_on_answer_sb_limit=sched_hangup +42 allotted_timeout"`, `data="sb_authz=allow:42"`},
+				// The caller's leg runs no application on answer (nolocal:
+				// only the gateway legs do): its last_app stays bridge,
+				// which names the gateway its CDR is charged for.
+				hasn: []string{`"execute_on_answer=`, "api_on_answer="}},
 			{name: "no rate", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonNoRate}, asked: true,
 				exts: []string{"sb-authz"}, has: []string{`data="sb_authz=deny:no_rate"`, `application="hangup" data="OUTGOING_CALL_BARRED"`}, hasn: []string{"bridge"}},
 			{name: "not whitelisted", ask: open, dest: "15145550123", d: authz.Decision{Reason: authz.ReasonNotWhitelisted}, asked: true,

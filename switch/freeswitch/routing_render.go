@@ -83,6 +83,12 @@ type routingRender struct {
 	// callerIDs are the first extensions of routes: the caller IDs of
 	// the phones' outside calls (a least-cost answer starts with them).
 	callerIDs string
+	// gatewayLabels are the labels whose extensions send a number to a
+	// gateway without passing through an outbound route's extensions (a
+	// hunt group's or a follow-me's external members, a custom
+	// destination's gateway), with the object each renders: a node that
+	// authorizes calls answers them per call (routing_extlegs.go).
+	gatewayLabels map[string]provisioning.Destination
 }
 
 // document is the xml_curl answer for destination number dest.
@@ -129,6 +135,13 @@ type renderer struct {
 	// gatewaysClosed: outbound routes hang up (renderOptions.GatewaysClosed)
 	gatewaysClosed bool
 	out            *routingRender
+	// legAuth authorizes the external numbers rung as members or
+	// follow-me steps, for one call (routing_extlegs.go); nil in the
+	// cached rendering.
+	legAuth func(provisioning.Outbound) legAuth
+	// sawGateway: targets rendered an external number through a
+	// non-emergency route's gateways since it was last reset.
+	sawGateway bool
 }
 
 // renderOptions are a node's settings the rendering depends on.
@@ -155,9 +168,7 @@ type renderOptions struct {
 
 // renderPlan renders p for a node with options o.
 func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
-	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir, recDir: o.RecordingsDir,
-		gatewaysClosed: o.GatewaysClosed, out: &routingRender{byKey: map[string]string{}}}
-	r.out.context = r.ctx
+	r := newRenderer(p, o)
 	for _, x := range p.Extensions {
 		r.number(x.Number, provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID})
 	}
@@ -203,6 +214,15 @@ func renderPlan(p *provisioning.Plan, o renderOptions) *routingRender {
 	r.routes()
 	r.recording()
 	return r.out
+}
+
+// newRenderer returns a renderer of p for a node with options o, its
+// output empty.
+func newRenderer(p *provisioning.Plan, o renderOptions) *renderer {
+	r := &renderer{p: p, ctx: RoutingContext(p.Tenant.ID), profile: o.Profile, else_: o.Else, sounds: o.SoundsDir, faxDir: o.FaxDir, recDir: o.RecordingsDir,
+		gatewaysClosed: o.GatewaysClosed, out: &routingRender{byKey: map[string]string{}, gatewayLabels: map[string]provisioning.Destination{}}}
+	r.out.context = r.ctx
+	return r
 }
 
 // accountIDs are the ids of the plan's accounts, in order.
@@ -373,6 +393,7 @@ func (r *renderer) extension(x *provisioning.Extension) {
 		run.data = label(x.Destination) + "w XML " + r.ctx
 	}
 	c.acts = append(r.faxDetectActs(x), run)
+	r.sawGateway = false
 	if f := x.FollowMe; f != nil {
 		for _, s := range f.Steps {
 			var vars []string
@@ -395,6 +416,9 @@ func (r *renderer) extension(x *provisioning.Extension) {
 			}
 			c.acts = append(c.acts, act{app: "bridge", data: strings.Join(rings, ",")})
 		}
+	}
+	if r.sawGateway {
+		r.out.gatewayLabels[key] = provisioning.Destination{Kind: provisioning.DestExtension, ID: x.ID}
 	}
 	r.ext(key, key, false, c)
 }
@@ -431,6 +455,9 @@ type target struct {
 	// route's other gateways, tried in order after dial fails with a
 	// congestion cause (see chain).
 	failover []string
+	// vars go on every gateway leg of an external number, lastVars on
+	// its last gateway only (its authorization, routing_extlegs.go).
+	vars, lastVars []string
 }
 
 // targets are the legs ringing d dials: an account's phone, what an
@@ -457,7 +484,21 @@ func (r *renderer) targets(d provisioning.Destination, depth int) []target {
 		if len(dials) == 0 {
 			return []target{{dial: "error/NO_ROUTE_DESTINATION", member: -1}}
 		}
-		return []target{{dial: dials[0], failover: dials[1:], member: -1}}
+		t := target{dial: dials[0], failover: dials[1:], member: -1}
+		if out.Route.Action != provisioning.RouteEmergency { // never refused nor limited
+			r.sawGateway = true
+			switch {
+			case r.gatewaysClosed: // the fallback of a fail-closed node
+				return []target{{dial: "error/NORMAL_TEMPORARY_FAILURE", member: -1}}
+			case r.legAuth != nil:
+				a := r.legAuth(out)
+				if a.refuse != "" {
+					return []target{{dial: "error/" + a.refuse, member: -1}}
+				}
+				t.vars, t.lastVars = a.vars, a.lastVars
+			}
+		}
+		return []target{t}
 	}
 	return nil
 }
@@ -468,8 +509,8 @@ func legs(ts []target, vars []string, sep string) string {
 	parts := make([]string, len(ts))
 	for i, t := range ts {
 		parts[i] = t.dial
-		if len(vars) > 0 {
-			parts[i] = "[" + strings.Join(vars, ",") + "]" + t.dial
+		if v := slices.Concat(vars, t.vars, t.lastVars); len(v) > 0 {
+			parts[i] = "[" + strings.Join(v, ",") + "]" + t.dial
 		}
 	}
 	return strings.Join(parts, sep)
@@ -509,8 +550,9 @@ func ring(t target, secs int, legVars, chainVars []string) string {
 	dials := append([]string{t.dial}, t.failover...)
 	gws := make([]target, len(dials))
 	for i, d := range dials {
-		gws[i] = target{dial: d}
+		gws[i] = target{dial: d, vars: t.vars}
 	}
+	gws[len(gws)-1].lastVars = t.lastVars
 	return "{" + strings.Join(vars, ",") + "}" + legs(gws, lv, "|")
 }
 
@@ -606,6 +648,12 @@ func (r *renderer) account(a *provisioning.PlanAccount) {
 func (r *renderer) huntGroup(h *provisioning.HuntGroup) {
 	key := label(provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID})
 	var members []target
+	r.sawGateway = false
+	defer func() {
+		if r.sawGateway {
+			r.out.gatewayLabels[key] = provisioning.Destination{Kind: provisioning.DestHuntGroup, ID: h.ID}
+		}
+	}()
 	for i, m := range h.Members {
 		for _, t := range r.targets(m.Destination, 0) {
 			t.member = i
@@ -691,7 +739,7 @@ func ringAll(members []target, secs int) []act {
 		if len(t.failover) > 0 {
 			threads[i] = ring(t, secs, nil, nil)
 		} else {
-			threads[i] = "{originate_timeout=" + strconv.Itoa(secs) + "}" + t.dial
+			threads[i] = "{originate_timeout=" + strconv.Itoa(secs) + "}" + legs([]target{t}, nil, ",")
 		}
 	}
 	return []act{
@@ -885,6 +933,12 @@ func (r *renderer) custom(c *provisioning.CustomDestination) {
 	switch {
 	case c.GatewayID != nil && r.p.Gateways[*c.GatewayID] != nil:
 		top.acts = []act{{app: "bridge", data: "sofia/gateway/" + r.p.Gateways[*c.GatewayID].Name + "/" + target}}
+		if _, ok := customNumber(c); ok { // authorized per call (routing_extlegs.go)
+			r.out.gatewayLabels[key] = provisioning.Destination{Kind: provisioning.DestCustom, ID: c.ID}
+			if r.gatewaysClosed {
+				top.acts = []act{{app: "set", data: "sb_authz=unreachable"}, {app: "hangup", data: "NORMAL_TEMPORARY_FAILURE"}}
+			}
+		}
 	case c.URI != "":
 		top.acts = []act{{app: "bridge", data: "sofia/" + r.profile + "/" + target}}
 	default:

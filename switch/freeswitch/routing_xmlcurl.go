@@ -91,6 +91,9 @@ func (h *xmlCurlHandler) routingDialplan(ctx context.Context, dpContext, dest st
 	if doc, ok := h.outboundAnswer(ctx, p, r, dest, f); ok {
 		return doc, true, nil
 	}
+	if doc, ok := h.gatewayLegsAnswer(ctx, p, r, dest, f); ok { // routing_extlegs.go
+		return doc, true, nil
+	}
 	return r.document(dest), true, nil
 }
 

@@ -5,7 +5,8 @@ package aritest
 // memory wizard of Asterisk 23.4.1 keeps them: PUT creates or updates an
 // object and answers its fields, GET answers them or 404, DELETE removes
 // it. Objects of pjsip.conf (AddStaticObject) are served by GET and
-// refused to PUT and DELETE with 403, and a PUT the test marks refused
+// refused to PUT and DELETE with 403 (which is also what a DELETE that
+// lost a race with another gets, LoseDeleteRace), and a PUT the test marks refused
 // (RefuseObject) gets the 400 Asterisk 23 gives a registration that names
 // an endpoint without line=yes. Answers carry the recorded bodies
 // (config-put-registration-gw2-no-line-400.http,
@@ -47,6 +48,19 @@ func (s *Server) RefuseObject(typ, id string) {
 	s.refused[configKey(typ, id)] = true
 }
 
+// LoseDeleteRace makes the next DELETE of the object answer as one that
+// lost a race with another delete of it does on Asterisk 23.4.1 (seen
+// live, the routing rig's cleanup against its pusher): ARI found the
+// object, sorcery found it gone, and the answer is 403 "Could not delete
+// object with id '<id>'" — the recorded answer of a pjsip.conf object —
+// although the object is gone.
+func (s *Server) LoseDeleteRace(typ, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initConfig()
+	s.lostRace[configKey(typ, id)] = true
+}
+
 // ConfigObject returns the fields of an object on the node and whether
 // there is one.
 func (s *Server) ConfigObject(typ, id string) (map[string]string, bool) {
@@ -79,7 +93,7 @@ func toTuples(fields map[string]string) []tuple {
 // initConfig makes the maps; s.mu is held.
 func (s *Server) initConfig() {
 	if s.config == nil {
-		s.config, s.static, s.refused = map[string][]tuple{}, map[string]bool{}, map[string]bool{}
+		s.config, s.static, s.refused, s.lostRace = map[string][]tuple{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 		for id, fields := range recordedTransports() {
 			s.config[configKey("transport", id)] = fields
 		}
@@ -151,8 +165,14 @@ func (s *Server) serveConfig(w http.ResponseWriter, r *http.Request, typ, id str
 		}
 		s.mu.Lock()
 		delete(s.config, key)
+		lost := s.lostRace[key]
+		delete(s.lostRace, key)
 		s.mu.Unlock()
 		s.deleteObject(discard{}, typ, id)
+		if lost {
+			recordedError(w, "error-config-delete-static-endpoint-403.http", "1001", id)
+			return true
+		}
 		w.Header().Set("Server", "Asterisk/23.4.1")
 		w.WriteHeader(http.StatusNoContent)
 	default:

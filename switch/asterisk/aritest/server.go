@@ -80,6 +80,8 @@ type Server struct {
 	config  map[string][]tuple
 	static  map[string]bool
 	refused map[string]bool
+	// lostRace: the next DELETE of these loses a race (LoseDeleteRace).
+	lostRace map[string]bool
 	// Call control (control.go).
 	originated []Originated
 	hungUp     []Hangup

@@ -17,9 +17,13 @@ import (
 // calling a DID on the external profile of FreeSWITCH 1.10.12, recorded by
 // TestLiveCarrierDID (SWITCHBOARD_TEST_FREESWITCH_RECORD): each leg's
 // mod_json_cdr body (*-leg.json) and CHANNEL_HANGUP_COMPLETE as JSON
-// headers (*-leg.event.json).
+// headers (*-leg.event.json). testdata/authz-prepaid-*: a phone's call
+// through a gateway authorized for 5 s (0.05 EUR at 0.60/min) and hung up
+// by the node's sched_hangup, FreeSWITCH 1.10.12 (fs-media), recorded by
+// cmd/switchboard's TestLiveDaemonAuthzKill (SWITCHBOARD_TEST_AUTHZ_RECORD):
+// each leg's mod_json_cdr body.
 //
-//go:embed testdata/vm-*.txt testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json testdata/did-*.json
+//go:embed testdata/vm-*.txt testdata/api-*.txt testdata/bgapi-*.txt testdata/error-*.txt testdata/scenario-plain.txt testdata/call-*.json testdata/did-*.json testdata/authz-*.json
 var recorded embed.FS
 
 // Recorded returns a recorded file of testdata/ (copied from

@@ -12,7 +12,9 @@
 -- deducted until its CDR is booked or the settle window passes. A row
 -- whose CDR is stored (its key in cdr_keys) is dead however it looks (its
 -- release may not have been flushed): the loader skips it and the pruner
--- deletes it. Amounts are nano-units of currency (internal/money). Not
+-- deletes it. of_call: the call id of the call this one is a leg of, when
+-- the switch authorized the leg ahead of dialling it (authz Call.Of).
+-- Amounts are nano-units of currency (internal/money). Not
 -- partitioned: it holds the live calls and the last minutes' only.
 CREATE TABLE authz_reservations (
     switch      TEXT        COLLATE "C" NOT NULL,
@@ -28,5 +30,6 @@ CREATE TABLE authz_reservations (
     expires_at  TIMESTAMPTZ NOT NULL,
     released_at TIMESTAMPTZ,
     settled     BIGINT      NOT NULL DEFAULT 0,
+    of_call     TEXT        COLLATE "C" NOT NULL DEFAULT '',
     PRIMARY KEY (switch, call_id)
 );

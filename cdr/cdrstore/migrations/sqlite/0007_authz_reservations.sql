@@ -12,6 +12,8 @@
 -- deducted until its CDR is booked or the settle window passes. A row
 -- whose CDR is stored is dead however it looks (its release may not have
 -- been flushed): the loader skips it and the pruner deletes it.
+-- of_call: the call id of the call this one is a leg of, when the switch
+-- authorized the leg ahead of dialling it (authz Call.Of); '' otherwise.
 -- Amounts are nano-units of currency (internal/money), times Unix µs.
 CREATE TABLE authz_reservations (
     switch      TEXT    NOT NULL,
@@ -27,5 +29,6 @@ CREATE TABLE authz_reservations (
     expires_at  INTEGER NOT NULL,
     released_at INTEGER,
     settled     INTEGER NOT NULL DEFAULT 0,
+    of_call     TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (switch, call_id)
 );
