@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboard-voip/switchboard/cdr"
+	"github.com/switchboard-voip/switchboard/cdr/cdrtest"
 	"github.com/switchboard-voip/switchboard/internal/money"
 	"github.com/switchboard-voip/switchboard/provisioning"
 	"github.com/switchboard-voip/switchboard/provisioning/authz"
@@ -43,6 +46,7 @@ func TestLiveAuthzGatewayLegs(t *testing.T) {
 	port := freeUDPPort(t)
 	g := &provisioning.Gateway{Name: fmt.Sprintf("sblive-extleg-%d-%d", liveUserBase, port), Host: "127.0.0.5", Port: port, TenantID: &rr.tenant.ID}
 	must(t, rr.svc.CreateGateway(ctx, admin, g))
+	rr.gateways.Store(&map[string]bool{g.Name: true}) // as the daemon knows its provisioned gateways
 	t.Cleanup(func() {
 		_ = rr.pusher.Apply(context.Background(), provisioning.Change{Op: provisioning.OpDelete, Gateway: g})
 	})
@@ -83,6 +87,7 @@ func TestLiveAuthzGatewayLegs(t *testing.T) {
 		m.Prepaid, m.Funds, m.Tenant = true, money.MustParse("0.05"), authz.Limits{}
 		a := use(m.New())
 		gw := gateway(t, 1, 20*time.Second)
+		before := len(rr.sink.Records())
 		c := call(t, dest, "-m", "1")
 		_ = c.wait(30 * time.Second)
 		_ = gw.wait(10 * time.Second)
@@ -106,6 +111,7 @@ func TestLiveAuthzGatewayLegs(t *testing.T) {
 			return a.Live(rr.tenant.ID, 0) == 0
 		})
 		results[name] = fmt.Sprintf("reserved %d after the call, released by its CDRs; the node sent BYE to the gateway %.3f s after its 200 OK", live, took.Seconds())
+		results[name+": priced legs"] = pricedLegs(t, rr.sink.Records()[before:], rr.tenant.ID, g.Name)
 	}
 
 	t.Run("custom-prepaid-hangup", func(t *testing.T) {
@@ -129,4 +135,44 @@ func TestLiveAuthzGatewayLegs(t *testing.T) {
 	t.Run("hunt-member-prepaid-hangup", func(t *testing.T) {
 		prepaid(t, "hunt group external member (Local/L… through the route), prepaid 0.05 EUR", groupNum)
 	})
+}
+
+// pricedLegs prices the CDRs the adapter made of one call as the
+// daemon's pipeline does (owner stamped, the tenant's plan 0.60/min and
+// the gateway's supplier plan 0.30/min on 33, per second): the call must
+// be charged once, 0.01 EUR a second of the gateway's answer, on one
+// leg, and cost the supplier's price on one leg, whatever channels
+// (Local for a hunt member) carried it.
+func pricedLegs(t *testing.T, recs []cdr.Record, tenant int64, gateway string) string {
+	t.Helper()
+	tf := cdrtest.NewTariffs()
+	tf.SetTenant(tenant, cdrtest.Tariff("retail", "EUR", "33=0.6"))
+	tf.SetGateway(gateway, cdrtest.Tariff("carrier", "EUR", "33=0.3"))
+	for i := range recs {
+		recs[i].TenantID = &tenant
+	}
+	if err := cdr.PriceRecords(context.Background(), tf, recs); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	var charged, supplied int
+	for _, r := range recs {
+		desc := fmt.Sprintf("%s %s gw=%q billsec=%d", r.CallID, r.Direction, r.Gateway, r.Billsec)
+		if r.Cost != nil && *r.Cost != 0 {
+			charged++
+			desc += " cost " + r.Cost.String()
+			if want := money.Amount(r.Billsec) * money.MustParse("0.01"); *r.Cost != want {
+				t.Errorf("%s: cost %s, want %s (0.01 a second)", r.CallID, r.Cost, want)
+			}
+		}
+		if r.SupplierCost != nil && *r.SupplierCost != 0 {
+			supplied++
+			desc += " supplier " + r.SupplierCost.String()
+		}
+		out = append(out, desc)
+	}
+	if charged != 1 || supplied != 1 {
+		t.Errorf("%d legs charged and %d with a supplier cost, want 1 and 1: %s", charged, supplied, strings.Join(out, "; "))
+	}
+	return strings.Join(out, "; ")
 }

@@ -71,6 +71,10 @@ type liveRig struct {
 
 	// cfg is the adapter's configuration, for restart.
 	cfg Config
+	// gateways, when a test stores a set, are the endpoints the adapter
+	// takes for gateways (the daemon's provisioned gateway names); none by
+	// default, so every leg of the other tests reads as it always did.
+	gateways atomic.Pointer[map[string]bool]
 	// run is the running adapter's (and backfill's) lifecycle: kill ends
 	// it without flushing anything, restart starts a new adapter.
 	run struct {
@@ -131,7 +135,10 @@ func startLiveRigPush(t *testing.T, n *liveNode, tune func(*Config), opts PushOp
 	})
 	cfg := Config{
 		Name: liveSwitch, URL: proxied.String(), User: n.user, Password: n.password, App: liveApp,
-		Domain: liveDomain, IsGateway: func(string) bool { return false },
+		Domain: liveDomain, IsGateway: func(ep string) bool {
+			m := r.gateways.Load()
+			return m != nil && (*m)[ep]
+		},
 		ReconcileEvery: time.Minute,
 		// Short keepalive and backoff: a dead socket is noticed, and a
 		// reconnect made, within the test's patience.
