@@ -166,7 +166,7 @@ func SupplierLeg(r *Record) bool {
 	return r.Direction == DirectionOutbound && r.Gateway != "" && !originating(r)
 }
 
-// SupplierNumber is the number r was sent to its gateway as: the number
+// SentNumber is the number r was sent to its gateway as: the number
 // part of Destination when Destination is "<number>@<Gateway>" (both
 // switch adapters write a gateway leg's destination so, from the Dial or
 // bridge target, after the route's number translation), else Dialed.
@@ -175,7 +175,7 @@ func SupplierLeg(r *Record) bool {
 // real-time authorizer rates the number as sent: a call authorized and
 // cut at the second its money allowed would otherwise be stored
 // unpriced (no_rate, seen live on FreeSWITCH) or at another rate.
-func SupplierNumber(r *Record) string {
+func SentNumber(r *Record) string {
 	if r.Gateway == "" {
 		return r.Dialed
 	}
@@ -196,7 +196,7 @@ func SupplierNumber(r *Record) string {
 //   - An internal leg, and a leg that was not answered (or lasted no
 //     billable second), costs 0, without a rate: nobody pays for it.
 //   - An answered outbound leg is priced by its owner's (TenantID) plan,
-//     on the number it was sent to its gateway as (SupplierNumber: after
+//     on the number it was sent to its gateway as (SentNumber: after
 //     the route's strip and prepend, the number the real-time authorizer
 //     rated), else the number dialled (Dialed), for Billsec seconds, at
 //     the rate in force at its Start (rating.Tariff.Rate: the rate at the start prices
@@ -217,7 +217,7 @@ func SupplierNumber(r *Record) string {
 //   - An unanswered gateway leg (or one of no billable second) costs 0,
 //     without a rate.
 //   - An answered gateway leg is priced by its gateway's supplier plan, on
-//     the number as sent to the gateway (SupplierNumber), for its own
+//     the number as sent to the gateway (SentNumber), for its own
 //     Billsec, at the rate in force at its own Start.
 //   - A gateway without a supplier plan, a number without a rate, a number
 //     that is not digits, a failed lookup: no supplier cost, and
@@ -353,7 +353,7 @@ func (pr *pricer) priceSupplier(ctx context.Context, r *Record) {
 		r.SupplierUnpriced = UnpricedNoPlan
 		return
 	}
-	c, reason := rate(a.tariff, SupplierNumber(r), r)
+	c, reason := rate(a.tariff, SentNumber(r), r)
 	if reason != "" {
 		r.SupplierUnpriced = reason
 		return
@@ -427,7 +427,7 @@ func (pr *pricer) price(ctx context.Context, r *Record) {
 	}
 	number := r.Dialed
 	if r.Direction == DirectionOutbound {
-		number = SupplierNumber(r) // the number the authorizer rated
+		number = SentNumber(r) // the number the authorizer rated
 	}
 	c, reason := rate(a.tariff, number, r)
 	if reason != "" {

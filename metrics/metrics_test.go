@@ -520,20 +520,20 @@ func TestKnownFollowsConventions(t *testing.T) {
 // Known with the same type and labels, and that the presence, CDR and
 // runtime families of Known are all exported: the list documents the
 // code, not a wish.
-// noOrderer is an xml_curl Directory and GatewayOrderer that is never
+// idleXMLCurlSources is an xml_curl Directory and GatewayOrderer that is never
 // asked: the handler only has to exist for its metric to be exported.
-type noOrderer struct{}
+type idleXMLCurlSources struct{}
 
-func (noOrderer) AccountByUsername(context.Context, string, string) (*provisioning.Account, error) {
+func (idleXMLCurlSources) AccountByUsername(context.Context, string, string) (*provisioning.Account, error) {
 	return nil, provisioning.ErrNotFound
 }
-func (noOrderer) Gateways(context.Context) ([]provisioning.Gateway, error) { return nil, nil }
-func (noOrderer) RouteDID(context.Context, string) (*provisioning.Account, error) {
+func (idleXMLCurlSources) Gateways(context.Context) ([]provisioning.Gateway, error) { return nil, nil }
+func (idleXMLCurlSources) RouteDID(context.Context, string) (*provisioning.Account, error) {
 	return nil, provisioning.ErrNotFound
 }
-func (noOrderer) DomainExists(context.Context, string) (bool, error) { return false, nil }
+func (idleXMLCurlSources) DomainExists(context.Context, string) (bool, error) { return false, nil }
 
-func (noOrderer) GatewaysByCost(context.Context, []int64, string, time.Time) ([]provisioning.GatewayCost, error) {
+func (idleXMLCurlSources) GatewaysByCost(context.Context, []int64, string, time.Time) ([]provisioning.GatewayCost, error) {
 	return nil, nil
 }
 
@@ -577,7 +577,7 @@ func TestKnownMatchesExporters(t *testing.T) {
 		}
 	}
 	for _, node := range []string{"fs1", "fs2"} { // the least-cost lookups of each node's xml_curl answers
-		freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{Node: node, Directory: noOrderer{}, Orderer: noOrderer{}, Registerer: reg})
+		freeswitch.NewXMLCurlHandler(freeswitch.XMLCurlConfig{Node: node, Directory: idleXMLCurlSources{}, Orderer: idleXMLCurlSources{}, Registerer: reg})
 	}
 	reg.MustRegister(authz.New(nil, nil, nil, nil, nil, authz.Config{}).Collector())
 	hm, err := api.NewHTTPMetrics(reg)
