@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"slices"
 
 	"github.com/switchboard-voip/switchboard/provisioning"
 )
@@ -17,19 +18,15 @@ type whitelistIn struct {
 	Entries  []provisioning.WhitelistEntry `json:"entries"`
 }
 
-// load leaves the entries out: a PATCH that sends entries replaces the
-// list whole, and encoding/json decoding an array over the stored one
-// would keep the old description of an entry that leaves its own out.
-// Absent, the entries stay as they are (store).
+// load is like every resource's: a PATCH that sends entries replaces
+// the list whole (decodeJSON zeroes a field the body gives), one that
+// does not keeps them.
 func (in *whitelistIn) load(w *provisioning.Whitelist) {
-	*in = whitelistIn{TenantID: w.TenantID, UserID: clone(w.UserID), Name: w.Name}
+	*in = whitelistIn{TenantID: w.TenantID, UserID: clone(w.UserID), Name: w.Name, Entries: slices.Clone(w.Entries)}
 }
 
 func (in *whitelistIn) store(_ *provisioning.Service, w *provisioning.Whitelist) error {
-	w.TenantID, w.UserID, w.Name = in.TenantID, clone(in.UserID), in.Name
-	if in.Entries != nil {
-		w.Entries = in.Entries
-	}
+	w.TenantID, w.UserID, w.Name, w.Entries = in.TenantID, clone(in.UserID), in.Name, in.Entries
 	return nil
 }
 
